@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['engine/**/*.test.ts', 'spark/**/*.test.ts', 'bench/**/*.test.ts', 'k8s/**/*.test.ts'],
+    exclude: ['node_modules/**', 'dist/**'],
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    pool: 'forks',
+  },
+});
