@@ -1,0 +1,135 @@
+/**
+ * `mr aggregate`: configuration → inputs → engine → exact bill → outputs, whole or not at all.
+ */
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { loadEnv, billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { discoverInputs } from '../core/input/discover.js';
+import { RejectLimitExceeded, UsageError } from '../core/errors.js';
+import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
+import { finalizeBill } from '../core/billing/finalize.js';
+import { totalRejected, type BillingResult } from '../core/billing/usage.js';
+import type { RunInput } from '../core/billing/run.js';
+import { outputPaths } from '../core/outputs/paths.js';
+import { StagedOutputs } from '../core/outputs/staged.js';
+import { RejectsWriter } from '../core/outputs/rejects.js';
+import { billText, writeDetail } from '../core/outputs/bill.js';
+import { summaryJson } from '../core/outputs/summary.js';
+import { createProgress } from '../observability/progress.js';
+import type { Logger } from '../observability/logger.js';
+import { runNaive } from '../naive/engine.js';
+
+export const ENGINES = ['parallel', 'naive', 'spark'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export interface AggregateOptions {
+  readonly engine: EngineName;
+  readonly out: string;
+  readonly workers?: number;
+  readonly from?: string;
+  readonly to?: string;
+  readonly maxRejects?: number;
+  readonly envFile?: string;
+  readonly remote?: string;
+  readonly progress?: boolean;
+}
+
+export interface AggregateOutcome {
+  readonly result: BillingResult;
+  readonly users: number;
+  readonly seconds: number;
+  readonly bytes: number;
+}
+
+function parseInstant(flag: string, text: string | undefined) {
+  if (text === undefined) return undefined;
+  const t = parseTimestamp(text);
+  if (t === null) throw new UsageError(`${flag} ${JSON.stringify(text)} is not an RFC 3339 date-time such as 2025-05-02T00:00:00Z`);
+  return t;
+}
+
+export function timeWindow(from: string | undefined, to: string | undefined): TimeWindow {
+  const w = { from: parseInstant('--from', from), to: parseInstant('--to', to) };
+  if (w.from !== undefined && w.to !== undefined && compareInstants(w.from, w.to) >= 0) {
+    throw new UsageError(`--from ${from} is not before --to ${to}: the window is empty`);
+  }
+  return w;
+}
+
+export function loadBillingConfig(envFile: string | undefined): { config: BillingConfig; env: Record<string, string> } {
+  const env = loadEnv(process.env, envFile);
+  return { config: billingConfigFromEnv(env), env };
+}
+
+type EngineRunner = (input: RunInput) => Promise<BillingResult>;
+
+async function engineRunner(opts: AggregateOptions, env: Record<string, string>, log: Logger): Promise<EngineRunner> {
+  switch (opts.engine) {
+    case 'naive':
+      return runNaive;
+    case 'parallel':
+    case 'spark':
+      throw new UsageError(`--engine ${opts.engine} is not built yet; use --engine naive`);
+  }
+}
+
+export async function aggregate(paths: readonly string[], opts: AggregateOptions, log: Logger, signal: AbortSignal): Promise<AggregateOutcome> {
+  const started = performance.now();
+  const window = timeWindow(opts.from, opts.to);
+  const { config, env } = loadBillingConfig(opts.envFile);
+  const run = await engineRunner(opts, env, log);
+  log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
+
+  const found = await discoverInputs(paths);
+  for (const path of found.skipped) log.warn({ path }, 'skipped: not a supported input file');
+  for (const path of found.duplicates) log.warn({ path }, 'skipped: same file already read through another path');
+  const bytes = found.files.reduce((n, f) => n + f.size, 0);
+  log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
+
+  const paths_ = outputPaths(opts.out);
+  const staged = new StagedOutputs();
+  try {
+    const rejects = new RejectsWriter(staged.add(paths_.rejects));
+    const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
+    let result: BillingResult;
+    try {
+      result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal });
+    } finally {
+      progress.stop();
+    }
+    await rejects.end();
+    signal.throwIfAborted();
+
+    const rejected = totalRejected(result.counts);
+    if (opts.maxRejects !== undefined && rejected > opts.maxRejects) {
+      const byReason = Object.fromEntries(Object.entries(result.counts.rejected).filter(([, n]) => n > 0));
+      throw new RejectLimitExceeded(
+        `${rejected} rejected lines exceed --max-rejects ${opts.maxRejects} (${JSON.stringify(byReason)}); no bill written`,
+      );
+    }
+
+    const bill = finalizeBill(result.usage, config);
+    const seconds = (performance.now() - started) / 1000;
+    await writeDetail(staged.add(paths_.detail), bill);
+    staged.add(paths_.summary).write(
+      summaryJson(result.counts, bill, {
+        engine: opts.engine,
+        workers: opts.engine === 'parallel' ? (opts.workers ?? availableParallelism()) : undefined,
+        files: found.files.length,
+        bytes,
+        seconds,
+        window: { from: opts.from ?? null, to: opts.to ?? null },
+      }),
+    );
+    staged.add(paths_.bill).write(billText(bill));
+    signal.throwIfAborted();
+    staged.commit();
+    log.info(
+      { bill: paths_.bill, users: bill.users.length, records: result.counts.records, accepted: result.counts.accepted, rejected, out_of_window: result.counts.outOfWindow, seconds: Number(seconds.toFixed(3)) },
+      'bill written',
+    );
+    return { result, users: bill.users.length, seconds, bytes };
+  } finally {
+    staged.discard();
+  }
+}

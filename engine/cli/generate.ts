@@ -1,0 +1,80 @@
+/** `mr generate`: synthetic logs for tests and benchmarks. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { kindOfPath, type Format } from '../core/formats/format.js';
+import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
+import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../generate/generator.js';
+
+function size(value: string): number {
+  const n = parseSize(value);
+  if (n === null || n <= 0) throw new InvalidArgumentError('--size must be a size such as 64MiB or 1GiB');
+  return n;
+}
+
+function count(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
+    return Number(value);
+  };
+}
+
+/** `--bad 0.01` spreads 1% over every reason of the format; `--bad bad_user=0.01,unknown_task=0.02` names them. */
+function badShares(value: string): Partial<Record<RejectReason | '*', number>> {
+  const out: Partial<Record<RejectReason | '*', number>> = {};
+  for (const part of value.split(',')) {
+    const [k, v] = part.includes('=') ? part.split('=', 2) : ['*', part];
+    const share = Number(v);
+    if (!/^\d*\.?\d+$/.test(v!.trim()) || !(share >= 0 && share <= 1)) throw new InvalidArgumentError(`--bad: ${JSON.stringify(part)} is not a share from 0 to 1`);
+    if (k !== '*' && !(REJECT_REASONS as readonly string[]).includes(k!)) {
+      throw new InvalidArgumentError(`--bad: unknown reason ${JSON.stringify(k)}; reasons: ${REJECT_REASONS.join(', ')}`);
+    }
+    out[k as RejectReason | '*'] = share;
+  }
+  return out;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('Write synthetic API logs (space-separated, CSV or JSON lines) with a chosen share of bad lines')
+    .requiredOption('--out <file>', 'file to write; its extension (.log .txt .csv .jsonl .ndjson, optionally .gz) picks the format')
+    .option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB', size)
+    .option('--lines <n>', 'number of lines to write', count('--lines'))
+    .option('--users <n>', 'number of distinct users', count('--users'), 1000)
+    .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
+    .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,...', badShares, {})
+    .option('--seed <n>', 'random seed', count('--seed'), 1)
+    .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', '2025-05-01')
+    .option('--days <n>', 'days the timestamps span', count('--days'), 7)
+    .addOption(new Option('--format <format>', 'override the format implied by the extension').choices(['space', 'csv', 'jsonl']))
+    .action(async (o: Record<string, unknown>) => {
+      const out = o.out as string;
+      const kind = kindOfPath(out);
+      const format = (o.format as Format | undefined) ?? kind?.format;
+      if (format === undefined) throw new InvalidArgumentError(`--out ${out}: use a .log, .txt, .csv, .jsonl or .ndjson name, or --format`);
+      if (o.size === undefined && o.lines === undefined) throw new InvalidArgumentError('give --size or --lines');
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(o.startDay as string)) throw new InvalidArgumentError('--start-day must be YYYY-MM-DD');
+      const shares = o.bad as Partial<Record<RejectReason | '*', number>>;
+      const bad: Partial<Record<RejectReason, number>> = {};
+      const applicable = reasonsFor(format);
+      if (shares['*'] !== undefined) for (const r of applicable) bad[r] = shares['*'] / applicable.length;
+      for (const r of REJECT_REASONS) if (shares[r] !== undefined) bad[r] = shares[r];
+      const started = Date.now();
+      const result = await generate({
+        out,
+        format,
+        bytes: o.size as number | undefined,
+        lines: o.lines as number | undefined,
+        users: o.users as number,
+        tasks: (o.tasks as string).split(',').filter((t) => t.length > 0),
+        bad,
+        seed: o.seed as number,
+        gzip: kind?.gzip ?? false,
+        startDay: o.startDay as string,
+        days: o.days as number,
+      });
+      const secs = (Date.now() - started) / 1000;
+      process.stdout.write(
+        `${JSON.stringify({ out, format, lines: result.lines, bytes: result.bytes, bad: result.bad, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
+      );
+    });
+}

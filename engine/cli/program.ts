@@ -1,0 +1,111 @@
+/**
+ * The `mr` command line: aggregate (bill from logs), generate (synthetic logs), spark (a local cluster).
+ * Exit codes: 0 success, 1 run failure, 2 usage or configuration error, 3 too many rejects.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createLogger, maskSecrets } from '../observability/logger.js';
+import { exitCodeOf } from '../core/errors.js';
+import { aggregate, ENGINES, type EngineName } from './aggregate.js';
+import { registerGenerate } from './generate.js';
+
+export function nonNegativeInt(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag} must be a non-negative integer`);
+    return Number(value);
+  };
+}
+
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
+    return Number(value);
+  };
+}
+
+/** Runs `fn` with an AbortSignal fired by SIGINT/SIGTERM; a second signal or 1.5 s later the process exits. */
+export async function withInterrupts(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    const code = sig === 'SIGINT' ? 130 : 143;
+    process.exitCode = code;
+    if (controller.signal.aborted) process.exit(code);
+    controller.abort(new Error(`interrupted by ${sig}`));
+    setTimeout(() => process.exit(code), 1500).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('mr')
+    .description('Bill API customers from raw API logs: per user, total duration and exact cost at per-task rates.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('aggregate')
+    .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
+    .argument('<paths...>', 'log files or directories (.log .txt .csv .jsonl .ndjson, optionally .gz)')
+    .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('naive'))
+    .option('--out <file>', 'bill to write; companions are named after it', 'data/billing.txt')
+    .option('--workers <n>', 'worker threads for the parallel engine (default: available cores)', positiveInt('--workers'))
+    .option('--from <instant>', 'bill records at or after this RFC 3339 instant')
+    .option('--to <instant>', 'bill records before this RFC 3339 instant')
+    .option('--max-rejects <n>', 'fail with exit 3 and write no bill when more lines are rejected', nonNegativeInt('--max-rejects'))
+    .option('--env-file <file>', 'read rates and settings from this file (default: .env when it exists)')
+    .option('--remote <url>', 'Spark Connect endpoint for --engine spark (default: $SPARK_REMOTE, then sc://127.0.0.1:15002)')
+    .option('--no-progress', 'no progress display even on a terminal')
+    .action(async (paths: string[], o: Record<string, unknown>) => {
+      const log = createLogger();
+      await withInterrupts(async (signal) => {
+        await aggregate(
+          paths,
+          {
+            engine: o.engine as EngineName,
+            out: o.out as string,
+            workers: o.workers as number | undefined,
+            from: o.from as string | undefined,
+            to: o.to as string | undefined,
+            maxRejects: o.maxRejects as number | undefined,
+            envFile: o.envFile as string | undefined,
+            remote: o.remote as string | undefined,
+            progress: o.progress === false ? false : undefined,
+          },
+          log,
+          signal,
+        );
+      });
+    });
+
+  registerGenerate(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    const code = typeof process.exitCode === 'number' && process.exitCode > 3 ? process.exitCode : exitCodeOf(err);
+    const message = maskSecrets(err instanceof Error ? err.message : String(err));
+    createLogger().error({ exit_code: code, error: (err as Error).name }, message);
+    process.stderr.write(`mr: ${message}\n`);
+    return code;
+  }
+}
+

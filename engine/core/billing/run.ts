@@ -1,0 +1,19 @@
+/** What every engine is given and returns. */
+import type { BillingConfig } from '../config/config.js';
+import type { InputFile } from '../input/discover.js';
+import type { RejectsWriter } from '../outputs/rejects.js';
+import type { TimeWindow } from '../validation/timestamp.js';
+import type { BillingResult } from './usage.js';
+
+export interface RunInput {
+  readonly files: readonly InputFile[];
+  readonly config: BillingConfig;
+  readonly window: TimeWindow;
+  /** Rejected lines, in file order then offset order. */
+  readonly rejects: RejectsWriter;
+  /** Called with bytes read from disk, for progress. */
+  readonly onBytes: (n: number) => void;
+  readonly signal: AbortSignal;
+}
+
+export type { BillingResult };

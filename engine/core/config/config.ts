@@ -1,0 +1,101 @@
+/**
+ * Run configuration from the environment and a `.env` file (a variable already set in
+ * the environment wins): per-task rates, currency decimals, the duration limit.
+ * Every malformed value is a ConfigError, raised before any input is read (exit 2).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { parseDecimal, formatExact } from '../money/decimal.js';
+import { ConfigError } from '../errors.js';
+
+export { ConfigError };
+
+
+export interface Rate {
+  /** Task name exactly as it appears in logs. */
+  readonly task: string;
+  /** Cost of one millisecond, in 10^-12 currency units. */
+  readonly picos: bigint;
+  /** Canonical decimal text of the rate. */
+  readonly text: string;
+}
+
+export interface BillingConfig {
+  /** Configured rates, sorted by task name (UTF-8 byte order); a task's index is its position here. */
+  readonly rates: readonly Rate[];
+  readonly currencyDecimals: number;
+  readonly maxDurationMs: number;
+}
+
+export const DEFAULT_CURRENCY_DECIMALS = 2;
+export const DEFAULT_MAX_DURATION_MS = 86_400_000;
+/** Upper bound for MAX_DURATION_MS: keeps per-line durations far below 2^53 so sums stay exact. */
+export const MAX_DURATION_LIMIT = 2 ** 40;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Merges a `.env` file under the process environment. `envFile` names the file; when it is
+ * undefined `.env` in the working directory is read if it exists. A named file that is missing
+ * is a ConfigError.
+ */
+export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
+  const merged: Record<string, string> = Object.create(null);
+  const path = envFile ?? `${cwd}/.env`;
+  if (envFile !== undefined || existsSync(path)) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read env file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    Object.assign(merged, parseDotenv(text));
+  }
+  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) merged[k] = v;
+  return merged;
+}
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function parseIntSetting(env: Record<string, string>, key: string, def: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return def;
+  const text = raw.trim();
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigError(`${key}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/** Builds the billing configuration from a merged environment. */
+export function billingConfigFromEnv(env: Record<string, string>): BillingConfig {
+  const rates: Rate[] = [];
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith('RATE_')) continue;
+    const task = key.slice('RATE_'.length);
+    if (task.length === 0) throw new ConfigError(`${key} names no task`);
+    const picos = parseDecimal(raw.trim());
+    if (picos === null) {
+      throw new ConfigError(
+        `${key}=${JSON.stringify(raw)} is not a non-negative decimal with at most 12 fractional digits (e.g. 0.005)`,
+      );
+    }
+    rates.push({ task, picos, text: formatExact(picos) });
+  }
+  if (rates.length === 0) {
+    throw new ConfigError('no rates configured: set RATE_<task>=<cost per ms> in the environment or the .env file');
+  }
+  rates.sort((a, b) => byteCompare(a.task, b.task));
+  return {
+    rates,
+    currencyDecimals: parseIntSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12),
+    maxDurationMs: parseIntSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
+  };
+}
+
+/** Task name → index in config.rates. */
+export function taskIndex(config: BillingConfig): Map<string, number> {
+  return new Map(config.rates.map((r, i) => [r.task, i]));
+}

@@ -1,0 +1,88 @@
+/**
+ * CSV (RFC 4180, one record per line, header row). Records are split strictly: a quoted
+ * field opens at the field's start and closes right before a comma or the line's end;
+ * `""` inside it is one quote. A quote anywhere else makes the line malformed. Fields are
+ * not trimmed.
+ */
+import { InputError } from '../errors.js';
+
+
+/** Splits one CSV line into fields; null when its quoting is malformed. */
+export function splitCsvLine(line: string): string[] | null {
+  const fields: string[] = [];
+  const n = line.length;
+  let i = 0;
+  for (;;) {
+    if (i < n && line.charCodeAt(i) === 34) {
+      let value = '';
+      let from = ++i;
+      for (;;) {
+        const q = line.indexOf('"', i);
+        if (q < 0) return null; // unterminated
+        if (q + 1 < n && line.charCodeAt(q + 1) === 34) {
+          value += line.slice(from, q + 1);
+          i = from = q + 2;
+          continue;
+        }
+        value += line.slice(from, q);
+        i = q + 1;
+        break;
+      }
+      fields.push(value);
+      if (i === n) return fields;
+      if (line.charCodeAt(i) !== 44) return null; // text after the closing quote
+      i++;
+    } else {
+      const comma = line.indexOf(',', i);
+      const end = comma < 0 ? n : comma;
+      const value = line.slice(i, end);
+      if (value.includes('"')) return null;
+      fields.push(value);
+      if (comma < 0) return fields;
+      i = comma + 1;
+    }
+  }
+}
+
+/** Where the contract's columns are in a CSV file. */
+export interface CsvLayout {
+  readonly fieldCount: number;
+  readonly timestamp: number;
+  readonly user: number;
+  readonly task: number;
+  readonly status: number;
+  readonly duration: number;
+}
+
+const COLUMNS: ReadonlyArray<[keyof Omit<CsvLayout, 'fieldCount'>, readonly string[]]> = [
+  ['timestamp', ['timestamp']],
+  ['user', ['user', 'user_id']],
+  ['task', ['task']],
+  ['status', ['status']],
+  ['duration', ['duration_ms', 'duration']],
+];
+
+/** Reads the header row; a missing or ambiguous required column is an InputError naming the file. */
+export function csvLayout(header: string, file: string): CsvLayout {
+  const fields = splitCsvLine(header);
+  if (fields === null) throw new InputError(`${file}: the CSV header row is malformed: ${JSON.stringify(header.slice(0, 200))}`);
+  const names = fields.map((f) => f.trim().toLowerCase());
+  const layout: Record<string, number> = { fieldCount: fields.length };
+  for (const [key, aliases] of COLUMNS) {
+    let found = -1;
+    for (const alias of aliases) {
+      const first = names.indexOf(alias);
+      if (first < 0) continue;
+      if (names.indexOf(alias, first + 1) >= 0) {
+        throw new InputError(`${file}: the CSV header names column "${alias}" more than once`);
+      }
+      found = first;
+      break;
+    }
+    if (found < 0) {
+      throw new InputError(`${file}: the CSV header has no "${aliases.join('" or "')}" column (header: ${JSON.stringify(header.slice(0, 200))})`);
+    }
+    layout[key] = found;
+  }
+  return layout as unknown as CsvLayout;
+}

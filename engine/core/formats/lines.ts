@@ -1,0 +1,111 @@
+/**
+ * Line framing shared by every reader: LF-terminated lines with byte offsets, one CR
+ * before LF (or at end of input) dropped, lines longer than MAX_LINE_BYTES reported
+ * without buffering them whole, a final line without its newline kept.
+ */
+import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../validation/reasons.js';
+
+export interface LineSink {
+  /** A line within the length limit; `bytes` is only valid during the call. */
+  line(offset: number, bytes: Buffer): void;
+  /** A line over the length limit; `head` holds its first bytes (at least MAX_REJECT_RAW_BYTES when that many exist). */
+  tooLong(offset: number, head: Buffer): void;
+}
+
+const LF = 10;
+const CR = 13;
+/** Longest raw line (CR included) that can still be within the limit once a trailing CR is dropped. */
+const MAX_RAW = MAX_LINE_BYTES + 1;
+
+export class LineFramer {
+  private offset: number;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private lineStart: number;
+  private skipping = false;
+
+  constructor(
+    private readonly sink: LineSink,
+    startOffset = 0,
+  ) {
+    this.offset = startOffset;
+    this.lineStart = startOffset;
+  }
+
+  /** Offset just past the bytes pushed so far. */
+  get position(): number {
+    return this.offset;
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const n = chunk.length;
+    while (pos < n) {
+      const lf = chunk.indexOf(LF, pos);
+      const end = lf < 0 ? n : lf;
+      if (this.skipping) {
+        // Inside a line already known to be too long: drop bytes until its LF.
+      } else if (this.pendingLen === 0 && lf >= 0) {
+        this.emit(chunk.subarray(pos, end));
+      } else {
+        this.pending.push(chunk.subarray(pos, end));
+        this.pendingLen += end - pos;
+        if (this.pendingLen > MAX_RAW) {
+          const head = Buffer.concat(this.pending, Math.min(this.pendingLen, MAX_REJECT_RAW_BYTES));
+          this.sink.tooLong(this.lineStart, Buffer.from(head));
+          this.pending = [];
+          this.pendingLen = 0;
+          this.skipping = true;
+        } else if (lf < 0) {
+          // Keep our own copy: callers reuse their buffers.
+          const last = this.pending.length - 1;
+          this.pending[last] = Buffer.from(this.pending[last]!);
+        }
+      }
+      if (lf < 0) {
+        this.offset += n - pos;
+        return;
+      }
+      if (!this.skipping && this.pendingLen > 0) this.flushPending();
+      this.skipping = false;
+      this.offset += lf + 1 - pos;
+      this.lineStart = this.offset;
+      pos = lf + 1;
+    }
+  }
+
+  /** Ends the input: a final line without a newline is emitted. */
+  end(): void {
+    if (!this.skipping && this.pendingLen > 0) this.flushPending();
+    this.pending = [];
+    this.pendingLen = 0;
+    this.skipping = false;
+  }
+
+  private flushPending(): void {
+    const line = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
+    this.pending = [];
+    this.pendingLen = 0;
+    this.emit(line);
+  }
+
+  private emit(raw: Buffer): void {
+    const len = raw.length > 0 && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
+    if (len > MAX_LINE_BYTES) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
+    else this.sink.line(this.lineStart, raw.subarray(0, len));
+  }
+}
+
+/** True when the line holds only spaces and tabs (a blank line: skipped, not a record). */
+export function isBlank(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b !== 32 && b !== 9) return false;
+  }
+  return true;
+}
+
+/** Length of a UTF-8 BOM at the start of `bytes` (3 or 0). */
+export function bomLength(bytes: Uint8Array): number {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+}

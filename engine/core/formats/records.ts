@@ -1,0 +1,108 @@
+/**
+ * One line of input → accepted usage, out of window, or a reject with its reason, by the
+ * contract's field rules in order. Used by the naive engine, and by the parallel engine
+ * for CSV and JSON lines (its space-format hot path scans bytes instead).
+ */
+import { isUtf8 } from 'node:buffer';
+import type { BillingConfig } from '../config/config.js';
+import { taskIndex } from '../config/config.js';
+import type { RejectReason } from '../validation/reasons.js';
+import { isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from '../validation/fields.js';
+import { parseTimestamp, inWindow, windowIsOpen, type TimeWindow } from '../validation/timestamp.js';
+import type { Format } from './format.js';
+import { splitCsvLine, type CsvLayout } from './csv.js';
+
+export type Verdict =
+  | { readonly kind: 'accepted'; readonly user: string; readonly task: number; readonly durationMs: number }
+  | { readonly kind: 'out_of_window' }
+  | { readonly kind: 'rejected'; readonly reason: RejectReason };
+
+const OUT_OF_WINDOW: Verdict = { kind: 'out_of_window' };
+const REJECTS = new Map<RejectReason, Verdict>();
+function reject(reason: RejectReason): Verdict {
+  let v = REJECTS.get(reason);
+  if (v === undefined) REJECTS.set(reason, (v = { kind: 'rejected', reason }));
+  return v;
+}
+
+const FIELD_SEPARATORS = /[ \t]+/;
+
+export class RecordParser {
+  private readonly tasks: Map<string, number>;
+  private readonly windowOpen: boolean;
+
+  constructor(
+    private readonly config: BillingConfig,
+    private readonly window: TimeWindow,
+  ) {
+    this.tasks = taskIndex(config);
+    this.windowOpen = windowIsOpen(window);
+  }
+
+  /** Judges a non-blank line (BOM already removed) of the given format. `csv` is required for CSV. */
+  parse(bytes: Buffer, format: Format, csv?: CsvLayout): Verdict {
+    if (!isUtf8(bytes)) return reject('bad_encoding');
+    const text = bytes.toString('utf8');
+    switch (format) {
+      case 'space':
+        return this.space(text);
+      case 'csv':
+        return this.csv(text, csv!);
+      case 'jsonl':
+        return this.json(text);
+    }
+  }
+
+  private space(text: string): Verdict {
+    const f = text.replace(/^[ \t]+|[ \t]+$/g, '').split(FIELD_SEPARATORS);
+    if (f.length !== 5) return reject('bad_field_count');
+    return this.fields(f[0]!, f[1]!, f[2]!, parseStatus(f[3]!), parseDurationText(f[4]!, 'required', this.config.maxDurationMs));
+  }
+
+  private csv(text: string, layout: CsvLayout): Verdict {
+    const f = splitCsvLine(text);
+    if (f === null || f.length !== layout.fieldCount) return reject('bad_field_count');
+    return this.fields(
+      f[layout.timestamp]!,
+      f[layout.user]!,
+      f[layout.task]!,
+      parseStatus(f[layout.status]!),
+      parseDurationText(f[layout.duration]!, 'optional', this.config.maxDurationMs),
+    );
+  }
+
+  private json(text: string): Verdict {
+    let o: unknown;
+    try {
+      o = JSON.parse(text);
+    } catch {
+      return reject('bad_json');
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) return reject('bad_json');
+    const r = o as Record<string, unknown>;
+    const own = (k: string): unknown => (Object.prototype.hasOwnProperty.call(r, k) ? r[k] : undefined);
+    const ts = own('timestamp');
+    const user = own('user');
+    const task = own('task');
+    return this.fields(
+      typeof ts === 'string' ? ts : null,
+      typeof user === 'string' ? user : null,
+      typeof task === 'string' ? task : null,
+      parseStatusJson(own('status')),
+      parseDurationJson(own('duration_ms'), this.config.maxDurationMs),
+    );
+  }
+
+  /** The field rules in contract order, on already-extracted fields (null: missing or wrong type). */
+  private fields(ts: string | null, user: string | null, task: string | null, status: number | null, durationMs: number | null): Verdict {
+    const instant = ts === null ? null : parseTimestamp(ts);
+    if (instant === null) return reject('bad_timestamp');
+    if (user === null || !isValidUser(user)) return reject('bad_user');
+    const t = task === null ? undefined : this.tasks.get(task);
+    if (t === undefined) return reject('unknown_task');
+    if (status === null) return reject('bad_status');
+    if (durationMs === null) return reject('bad_duration');
+    if (!this.windowOpen && !inWindow(instant, this.window)) return OUT_OF_WINDOW;
+    return { kind: 'accepted', user, task: t, durationMs };
+  }
+}

@@ -1,0 +1,49 @@
+/** Reading one input file as a stream of byte chunks, gunzipped when needed; errors name the file. */
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { InputError } from '../errors.js';
+import type { InputFile } from './discover.js';
+
+export const READ_CHUNK_BYTES = 1 << 20;
+
+export interface ReadOptions {
+  readonly start?: number;
+  readonly end?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Yields the (decompressed) bytes of a file. `onRawBytes` reports bytes read from disk, for
+ * progress. Any I/O or gzip error becomes an InputError naming the file.
+ */
+export async function* readChunks(
+  file: InputFile,
+  onRawBytes: (n: number) => void = () => {},
+  options: ReadOptions = {},
+): AsyncGenerator<Buffer> {
+  const raw = createReadStream(file.path, {
+    highWaterMark: READ_CHUNK_BYTES,
+    start: options.start,
+    end: options.end === undefined ? undefined : options.end - 1,
+    signal: options.signal,
+  });
+  raw.on('data', (c: Buffer | string) => onRawBytes(c.length));
+  let stream: Readable = raw;
+  if (file.gzip) {
+    const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
+    raw.on('error', (err) => gunzip.destroy(err));
+    stream = raw.pipe(gunzip);
+  }
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    const e = err as NodeJS.ErrnoException;
+    const what = e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : (e.code ?? e.message);
+    throw new InputError(`cannot read ${file.path}: ${what}`);
+  } finally {
+    raw.destroy();
+    stream.destroy();
+  }
+}

@@ -1,0 +1,34 @@
+/** The rejects CSV: file, byte offset of the line's start, reason, raw line (first 1 KiB). */
+import { MAX_REJECT_RAW_BYTES, type RejectReason } from '../validation/reasons.js';
+import { CsvWriter } from './csv.js';
+import type { StagedFile } from './staged.js';
+
+export const REJECTS_HEADER = ['file', 'offset', 'reason', 'raw'] as const;
+
+const lossy = new TextDecoder('utf-8', { fatal: false });
+
+/** The raw column: at most 1 KiB of the line, invalid UTF-8 shown as U+FFFD. */
+export function rawColumn(raw: Uint8Array): string {
+  return lossy.decode(raw.length > MAX_REJECT_RAW_BYTES ? raw.subarray(0, MAX_REJECT_RAW_BYTES) : raw);
+}
+
+export class RejectsWriter {
+  private readonly csv: CsvWriter;
+
+  constructor(file: StagedFile) {
+    this.csv = new CsvWriter(file, REJECTS_HEADER);
+  }
+
+  /** Adds one reject; `offset` null when unknown (spark engine). Returns false when drain() is due. */
+  add(file: string, offset: number | null, reason: RejectReason, raw: Uint8Array): boolean {
+    return this.csv.write([file, offset === null ? '' : offset, reason, rawColumn(raw)]);
+  }
+
+  drain(): Promise<void> {
+    return this.csv.drain();
+  }
+
+  end(): Promise<void> {
+    return this.csv.end();
+  }
+}

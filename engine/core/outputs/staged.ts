@@ -1,0 +1,90 @@
+/**
+ * Outputs appear whole or not at all: every file is written under a temporary name in
+ * its final directory, flushed to disk, and renamed only when the whole run succeeded.
+ * The bill is renamed last, so a visible bill implies complete companions. An abort
+ * removes every temporary file.
+ */
+import { mkdirSync, openSync, closeSync, fsyncSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Temporary files of staged outputs start with this, so leftovers of a killed run are recognisable. */
+export const STAGING_PREFIX = '.mr-staging-';
+
+export class StagedFile {
+  readonly tempPath: string;
+  private fd: number | null;
+
+  constructor(readonly finalPath: string) {
+    mkdirSync(dirname(finalPath), { recursive: true });
+    this.tempPath = join(dirname(finalPath), `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${basename(finalPath)}`);
+    this.fd = openSync(this.tempPath, 'wx', 0o644);
+  }
+
+  write(data: string | Uint8Array): void {
+    if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+  }
+
+  /** A stream onto the temporary file; end it before close(). */
+  stream(): WriteStream {
+    if (this.fd === null) throw new Error(`${this.finalPath}: stream after close`);
+    return createWriteStream('', { fd: this.fd, autoClose: false });
+  }
+
+  /** Flushes to disk and closes; the file is still under its temporary name. */
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  commit(): void {
+    this.close();
+    renameSync(this.tempPath, this.finalPath);
+  }
+
+  discard(): void {
+    if (this.fd !== null) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+      this.fd = null;
+    }
+    rmSync(this.tempPath, { force: true });
+  }
+}
+
+/** A set of staged files committed together, the last one added last. */
+export class StagedOutputs {
+  private readonly files: StagedFile[] = [];
+  private done = false;
+
+  add(finalPath: string): StagedFile {
+    const f = new StagedFile(finalPath);
+    this.files.push(f);
+    return f;
+  }
+
+  commit(): void {
+    for (const f of this.files) f.close();
+    for (const f of this.files) f.commit();
+    this.done = true;
+  }
+
+  /** Removes every temporary file; safe to call more than once and after commit. */
+  discard(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const f of this.files) f.discard();
+  }
+}

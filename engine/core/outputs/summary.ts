@@ -1,0 +1,37 @@
+/** billing.summary.json: the SPEC's keys plus what helps a reader (engine, bytes, seconds, throughput). */
+import { formatExact, formatFixed } from '../money/decimal.js';
+import type { Bill } from '../billing/finalize.js';
+import type { RunCounts } from '../billing/usage.js';
+
+export interface RunFacts {
+  readonly engine: string;
+  readonly workers?: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly window: { from: string | null; to: string | null };
+}
+
+export function summaryJson(counts: RunCounts, bill: Bill, facts: RunFacts): string {
+  const rejected = Object.fromEntries(Object.entries(counts.rejected).filter(([, n]) => n > 0));
+  const summary = {
+    records: counts.records,
+    accepted: counts.accepted,
+    out_of_window: counts.outOfWindow,
+    rejected,
+    rejected_total: Object.values(counts.rejected).reduce((a, b) => a + b, 0),
+    users: bill.users.length,
+    total_duration_ms: bill.totalDurationMs.toString(),
+    total_cost: formatExact(bill.totalCostPicos),
+    total_billed: formatFixed(bill.totalBilled, bill.decimals),
+    currency_decimals: bill.decimals,
+    window: facts.window,
+    engine: facts.engine,
+    ...(facts.workers !== undefined ? { workers: facts.workers } : {}),
+    files: facts.files,
+    bytes: facts.bytes,
+    seconds: Number(facts.seconds.toFixed(3)),
+    mib_per_s: facts.seconds > 0 ? Number((facts.bytes / 1048576 / facts.seconds).toFixed(1)) : null,
+  };
+  return `${JSON.stringify(summary, null, 2)}\n`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Field rules of the contract on decoded strings (naive engine, CSV and JSON paths).
+ * The parallel engine's byte scanner implements the same rules on bytes; property
+ * tests keep the two equal.
+ */
+import { MAX_USER_BYTES } from './reasons.js';
+
+/** Unicode White_Space code points above ASCII. */
+export function isUnicodeSpace(cp: number): boolean {
+  return (
+    cp === 0x85 ||
+    cp === 0xa0 ||
+    cp === 0x1680 ||
+    (cp >= 0x2000 && cp <= 0x200a) ||
+    cp === 0x2028 ||
+    cp === 0x2029 ||
+    cp === 0x202f ||
+    cp === 0x205f ||
+    cp === 0x3000
+  );
+}
+
+/** A user id: 1 to 128 UTF-8 bytes, no whitespace, no control characters, well-formed Unicode. */
+export function isValidUser(user: string): boolean {
+  if (user.length === 0) return false;
+  let bytes = 0;
+  for (let i = 0; i < user.length; i++) {
+    const c = user.charCodeAt(i);
+    if (c < 0x80) {
+      if (c <= 0x20 || c === 0x7f) return false; // C0 controls, space, DEL
+      bytes += 1;
+    } else if (c < 0x800) {
+      if (c <= 0xa0 || c === 0x85) return false; // C1 controls, NEL, NBSP
+      bytes += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = i + 1 < user.length ? user.charCodeAt(i + 1) : 0;
+      if (d < 0xdc00 || d > 0xdfff) return false; // lone surrogate: not UTF-8
+      bytes += 4;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    } else {
+      if (isUnicodeSpace(c)) return false;
+      bytes += 3;
+    }
+    if (bytes > MAX_USER_BYTES) return false;
+  }
+  return true;
+}
+
+/** Parses a run of ASCII digits; -1 when the text is empty or holds anything else. Large values saturate. */
+export function parseDigits(text: string, start = 0, end = text.length): number {
+  if (end <= start) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : v;
+}
+
+/** Status: ASCII digits (leading zeros allowed), 100 to 599. */
+export function parseStatus(text: string): number | null {
+  const v = parseDigits(text);
+  return v >= 100 && v <= 599 ? v : null;
+}
+
+/**
+ * Duration text: digits followed by `ms` (space format: suffix required; CSV: optional).
+ * Returns milliseconds, or null when malformed or above maxMs.
+ */
+export function parseDurationText(text: string, suffix: 'required' | 'optional', maxMs: number): number | null {
+  let end = text.length;
+  if (end >= 2 && text.charCodeAt(end - 2) === 109 /* m */ && text.charCodeAt(end - 1) === 115 /* s */) {
+    end -= 2;
+  } else if (suffix === 'required') {
+    return null;
+  }
+  const v = parseDigits(text, 0, end);
+  return v >= 0 && v <= maxMs ? v : null;
+}
+
+/** Duration as a JSON value: an integer number of milliseconds, 0 to maxMs. */
+export function parseDurationJson(value: unknown, maxMs: number): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= maxMs ? value : null;
+}
+
+/** Status as a JSON value: an integer number from 100 to 599. */
+export function parseStatusJson(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599 ? value : null;
+}

@@ -1,0 +1,57 @@
+/**
+ * Structured logs: JSON lines on stderr (pino), level from LOG_LEVEL (default info).
+ * Secrets never reach the log: known secret keys are redacted wherever they appear, and
+ * values that look like credentials are masked in messages.
+ */
+import { pino, type Logger } from 'pino';
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Keys whose values are secrets, at any depth of a logged object. */
+export const SECRET_KEYS = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'password',
+  'token',
+  'secret',
+  'authorization',
+  'apiKey',
+];
+
+/** Masks credential-looking substrings in free text: AWS key ids and `NAME=value` pairs of secret names. */
+export function maskSecrets(text: string): string {
+  return text
+    .replace(/\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, '[REDACTED]')
+    .replace(/\b((?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_ACCESS_KEY_ID|[A-Z_]*TOKEN|[A-Z_]*PASSWORD|[A-Z_]*SECRET)\s*[=:]\s*)\S+/gi, '$1[REDACTED]');
+}
+
+export function levelFromEnv(value: string | undefined): string {
+  const v = (value ?? 'info').trim().toLowerCase();
+  if (v === 'warning') return 'warn';
+  return LEVELS.has(v) ? v : 'info';
+}
+
+export function createLogger(level: string = levelFromEnv(process.env.LOG_LEVEL), destination: number = 2): Logger {
+  return pino(
+    {
+      level,
+      base: { app: 'mr' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+        censor: '[REDACTED]',
+      },
+      hooks: {
+        logMethod(args, method) {
+          const masked = args.map((a) => (typeof a === 'string' ? maskSecrets(a) : a));
+          method.apply(this, masked as Parameters<typeof method>);
+        },
+      },
+    },
+    pino.destination({ fd: destination, sync: true }),
+  );
+}
+
+export type { Logger };

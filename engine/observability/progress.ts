@@ -1,0 +1,47 @@
+/**
+ * Progress for long runs on a terminal: bytes done, MiB/s and ETA (cli-progress on stderr).
+ * Silent when stderr is not a terminal.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  add(bytes: number): void;
+  stop(): void;
+}
+
+const MIB = 1024 * 1024;
+
+export function createProgress(totalBytes: number, label: string, enabled = process.stderr.isTTY === true): Progress {
+  if (!enabled || totalBytes <= 0) return { add() {}, stop() {} };
+  const started = Date.now();
+  let done = 0;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% | {doneMiB}/{totalMiB} MiB | {rate} MiB/s | ETA {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const fields = () => {
+    const secs = (Date.now() - started) / 1000;
+    return {
+      doneMiB: (done / MIB).toFixed(0),
+      totalMiB: (totalBytes / MIB).toFixed(0),
+      rate: secs > 0 ? (done / MIB / secs).toFixed(1) : '0.0',
+    };
+  };
+  bar.start(totalBytes, 0, fields());
+  return {
+    add(bytes: number) {
+      done += bytes;
+      bar.update(Math.min(done, totalBytes), fields());
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
