@@ -1,0 +1,50 @@
+/**
+ * Runs an engine on files and gathers everything the contract fixes: counts, usage, the
+ * bill text and the rejects (file, reason, raw column). Used by the spark integration
+ * tests to compare the spark engine with the naive engine, line for line.
+ */
+import type { RunInput } from '../../engine/core/billing/run.js';
+import type { BillingResult } from '../../engine/core/billing/usage.js';
+import type { BillingConfig } from '../../engine/core/config/config.js';
+import type { InputFile } from '../../engine/core/input/discover.js';
+import { finalizeBill } from '../../engine/core/billing/finalize.js';
+import { billText } from '../../engine/core/outputs/bill.js';
+import { rawColumn, type RejectsWriter } from '../../engine/core/outputs/rejects.js';
+import type { RejectReason } from '../../engine/core/validation/reasons.js';
+import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
+
+export interface EngineOutcome {
+  readonly counts: BillingResult['counts'];
+  /** user → task index → [requests, duration] as text, for deep equality. */
+  readonly usage: Record<string, Record<string, [number, string]>>;
+  readonly bill: string;
+  readonly rejects: Array<[string, RejectReason, string]>;
+}
+
+export async function runEngine(
+  engine: (input: RunInput) => Promise<BillingResult>,
+  files: readonly InputFile[],
+  config: BillingConfig,
+  window: TimeWindow = {},
+): Promise<EngineOutcome> {
+  const rejects: Array<[string, RejectReason, string]> = [];
+  // A collecting stand-in for the rejects CSV writer (the CSV format itself is core's concern).
+  const writer = {
+    add(file: string, _offset: number | null, reason: RejectReason, raw: Uint8Array): boolean {
+      rejects.push([file, reason, rawColumn(raw)]);
+      return true;
+    },
+    drain: async () => undefined,
+    end: async () => undefined,
+  } as unknown as RejectsWriter;
+  const result = await engine({ files, config, window, rejects: writer, onBytes: () => undefined, signal: new AbortController().signal });
+  const usage: EngineOutcome['usage'] = {};
+  for (const [user, u] of result.usage.users) {
+    const tasks: Record<string, [number, string]> = {};
+    for (let t = 0; t < u.requests.length; t++) {
+      if (u.requests[t] !== 0) tasks[config.rates[t]!.task] = [u.requests[t]!, String(u.durationOf(t))];
+    }
+    usage[user] = tasks;
+  }
+  return { counts: result.counts, usage, bill: billText(finalizeBill(result.usage, config)), rejects };
+}
