@@ -26,6 +26,7 @@ export interface AggregateOptions {
   readonly engine: EngineName;
   readonly out: string;
   readonly workers?: number;
+  readonly shardBytes?: number;
   readonly from?: string;
   readonly to?: string;
   readonly maxRejects?: number;
@@ -67,9 +68,13 @@ async function engineRunner(opts: AggregateOptions, env: Record<string, string>,
   switch (opts.engine) {
     case 'naive':
       return runNaive;
-    case 'parallel':
+    case 'parallel': {
+      const { runParallel } = await import('../parallel/engine.js');
+      const workers = opts.workers ?? availableParallelism();
+      return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes });
+    }
     case 'spark':
-      throw new UsageError(`--engine ${opts.engine} is not built yet; use --engine naive`);
+      throw new UsageError(`--engine ${opts.engine} is not built yet; use --engine parallel or naive`);
   }
 }
 

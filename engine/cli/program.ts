@@ -56,9 +56,10 @@ export function buildProgram(): Command {
     .command('aggregate')
     .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
     .argument('<paths...>', 'log files or directories (.log .txt .csv .jsonl .ndjson, optionally .gz)')
-    .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('naive'))
+    .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', 'bill to write; companions are named after it', 'data/billing.txt')
     .option('--workers <n>', 'worker threads for the parallel engine (default: available cores)', positiveInt('--workers'))
+    .addOption(new Option('--shard-size <bytes>', 'parallel engine shard size in bytes (default: about 4 shards per worker, 4-64 MiB)').argParser(positiveInt('--shard-size')))
     .option('--from <instant>', 'bill records at or after this RFC 3339 instant')
     .option('--to <instant>', 'bill records before this RFC 3339 instant')
     .option('--max-rejects <n>', 'fail with exit 3 and write no bill when more lines are rejected', nonNegativeInt('--max-rejects'))
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
             engine: o.engine as EngineName,
             out: o.out as string,
             workers: o.workers as number | undefined,
+            shardBytes: o.shardSize as number | undefined,
             from: o.from as string | undefined,
             to: o.to as string | undefined,
             maxRejects: o.maxRejects as number | undefined,

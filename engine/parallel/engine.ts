@@ -1,0 +1,37 @@
+/**
+ * The parallel engine: the billing job on the MapReduce runtime, shards across worker threads.
+ */
+import type { RunInput } from '../core/billing/run.js';
+import type { BillingResult } from '../core/billing/usage.js';
+import { runMapReduce } from './runtime/mapreduce.js';
+import { workerFile } from './runtime/pool.js';
+import { defaultShardBytes, planShards } from './sharding.js';
+import { BillingJob } from './jobs/billing.js';
+
+export interface ParallelOptions {
+  readonly workers: number;
+  /** Shard size in bytes; default about four shards per worker within [4 MiB, 64 MiB]. */
+  readonly shardBytes?: number;
+}
+
+export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
+  const total = input.files.reduce((n, f) => n + f.size, 0);
+  const shards = planShards(input.files, opts.shardBytes ?? defaultShardBytes(total, opts.workers));
+  const progress = new SharedArrayBuffer(8);
+  const counter = new BigInt64Array(progress);
+  let reported = 0n;
+  const timer = setInterval(() => {
+    const now = Atomics.load(counter, 0);
+    if (now > reported) input.onBytes(Number(now - reported));
+    reported = now;
+  }, 200);
+  try {
+    return await runMapReduce(new BillingJob(input, shards, progress), {
+      workerFile: workerFile(),
+      workers: Math.max(1, Math.min(opts.workers, shards.length)),
+      signal: input.signal,
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The billing job's map side, run in a worker: one shard → a compact partial.
+ * Space-format plain files take the byte-scanning hot path; CSV and JSON lines, and gzip
+ * files, go through the same per-line contract code as the naive engine.
+ */
+import { openSync, closeSync } from 'node:fs';
+import type { BillingConfig } from '../../core/config/config.js';
+import type { TimeWindow } from '../../core/validation/timestamp.js';
+import { REASON_INDEX, REJECT_REASONS, type RejectReason } from '../../core/validation/reasons.js';
+import { RecordParser } from '../../core/formats/records.js';
+import { LineFramer } from '../../core/formats/lines.js';
+import { LineAccumulator } from '../../core/billing/accumulate.js';
+import { UsageTable, emptyCounts, type RunCounts } from '../../core/billing/usage.js';
+import { readChunks } from '../../core/input/read.js';
+import { InputError } from '../../core/errors.js';
+import type { Shard } from '../sharding.js';
+import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
+import { SpaceScanner } from '../scan/space-scanner.js';
+import { UserTable, hashBytes } from '../scan/user-table.js';
+import { RejectCollector, emptyShardCounts, toPartial, type ShardCounts, type ShardPartial } from '../scan/partial.js';
+
+export interface BillingMapTask {
+  readonly shard: Shard;
+  readonly config: BillingConfig;
+  readonly window: TimeWindow;
+  /** Bytes read so far by every worker (progress), updated with Atomics. */
+  readonly progress?: SharedArrayBuffer;
+}
+
+const READ_BUFFER_BYTES = 4 << 20;
+const CARRY = 2n ** 52n;
+let readBuffer: Buffer | undefined;
+
+export async function mapBillingShard(task: BillingMapTask): Promise<ShardPartial> {
+  const { shard, config } = task;
+  const progress = task.progress === undefined ? undefined : new BigInt64Array(task.progress);
+  const onBytes = (n: number) => {
+    if (progress !== undefined && n > 0) Atomics.add(progress, 0, BigInt(n));
+  };
+  const counts = emptyShardCounts();
+  const table = new UserTable(config.rates.length);
+  const rejects = new RejectCollector();
+
+  if (!shard.gzip && shard.format === 'space') {
+    const scanner = new SpaceScanner(
+      config.rates.map((r) => r.task),
+      config.maxDurationMs,
+      task.window,
+      table,
+      counts,
+      rejects,
+    );
+    readRange(shard, scanner, onBytes);
+    return toPartial(counts, table, rejects);
+  }
+
+  // CSV / JSON lines / gzip: the shared per-line contract, then into the byte-keyed table.
+  const runCounts = emptyCounts();
+  const usage = new UsageTable(config.rates.length);
+  const sink = {
+    reject(offset: number, reason: RejectReason, raw: Uint8Array) {
+      rejects.add(offset, REASON_INDEX[reason], raw, 0, raw.length);
+    },
+  };
+  const acc = new LineAccumulator(shard.path, shard.format, new RecordParser(config, task.window), runCounts, usage, sink, shard.csv);
+  if (shard.gzip) {
+    const framer = new LineFramer(acc);
+    const file = { path: shard.path, format: shard.format, gzip: true, size: 0 };
+    for await (const chunk of readChunks(file, onBytes)) framer.push(chunk);
+    framer.end();
+  } else {
+    const adapter: ByteLineSink = {
+      line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
+      tooLong: (offset, head) => acc.tooLong(offset, head),
+    };
+    readRange(shard, adapter, onBytes);
+  }
+  copyCounts(runCounts, counts);
+  for (const [user, u] of usage.users) {
+    const key = Buffer.from(user, 'utf8');
+    const e = table.entry(key, 0, key.length, hashBytes(key, 0, key.length));
+    for (let t = 0; t < usage.taskCount; t++) {
+      if (u.requests[t] === 0) continue;
+      const d = u.durationOf(t);
+      if (d < CARRY) {
+        table.add(e, t, u.requests[t]!, Number(d));
+      } else {
+        table.add(e, t, u.requests[t]!, 0);
+        table.addCarry(e, t, d);
+      }
+    }
+  }
+  return toPartial(counts, table, rejects);
+}
+
+function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): void {
+  let fd: number;
+  try {
+    fd = openSync(shard.path, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${shard.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    readOwnedLines(fd, shard.start, shard.end, sink, readBuffer, onBytes);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== undefined && e.syscall === 'read') throw new InputError(`cannot read ${shard.path}: ${e.code}`);
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function copyCounts(from: RunCounts, to: ShardCounts): void {
+  to.records = from.records;
+  to.accepted = from.accepted;
+  to.outOfWindow = from.outOfWindow;
+  REJECT_REASONS.forEach((r, i) => (to.rejected[i] = from.rejected[r]));
+}

@@ -1,0 +1,80 @@
+/**
+ * The billing job, main-thread side: shards in, partials merged as they arrive into one
+ * byte-keyed user table, rejects written in shard order, usage handed to the shared
+ * finalize code.
+ */
+import type { MapReduceJob } from '../runtime/mapreduce.js';
+import type { RunInput } from '../../core/billing/run.js';
+import { UsageTable, emptyCounts, type BillingResult } from '../../core/billing/usage.js';
+import { REJECT_REASONS } from '../../core/validation/reasons.js';
+import type { Shard } from '../sharding.js';
+import { UserTable } from '../scan/user-table.js';
+import { mergeUsage, type ShardPartial } from '../scan/partial.js';
+import type { BillingMapTask } from './billing-map.js';
+
+export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, BillingResult> {
+  readonly mapFunction = 'mapBilling';
+  readonly tasks: BillingMapTask[];
+  private readonly counts = emptyCounts();
+  private readonly table: UserTable;
+  /** Partials whose rejects wait for earlier shards'. */
+  private readonly waiting = new Map<number, ShardPartial>();
+  private nextRejects = 0;
+
+  constructor(
+    private readonly input: RunInput,
+    shards: readonly Shard[],
+    progress?: SharedArrayBuffer,
+  ) {
+    this.table = new UserTable(input.config.rates.length, 4096);
+    this.tasks = shards.map((shard) => ({ shard, config: input.config, window: input.window, progress }));
+  }
+
+  describe(task: BillingMapTask): string {
+    const s = task.shard;
+    return s.end < 0 ? `${s.path} (whole gzip file)` : `${s.path} bytes ${s.start}-${s.end}`;
+  }
+
+  async merge(p: ShardPartial, _task: BillingMapTask, index: number): Promise<void> {
+    const c = this.counts;
+    c.records += p.counts.records;
+    c.accepted += p.counts.accepted;
+    c.outOfWindow += p.counts.outOfWindow;
+    REJECT_REASONS.forEach((r, i) => (c.rejected[r] += p.counts.rejected[i]!));
+    mergeUsage(this.table, p);
+    this.waiting.set(index, p);
+    while (this.waiting.has(this.nextRejects)) {
+      const ready = this.waiting.get(this.nextRejects)!;
+      this.waiting.delete(this.nextRejects);
+      await this.writeRejects(ready, this.tasks[this.nextRejects]!.shard.path);
+      this.nextRejects++;
+    }
+  }
+
+  private async writeRejects(p: ShardPartial, path: string): Promise<void> {
+    let at = 0;
+    for (let i = 0; i < p.rejectOffsets.length; i++) {
+      const len = p.rejectLengths[i]!;
+      const more = this.input.rejects.add(path, p.rejectOffsets[i]!, REJECT_REASONS[p.rejectReasons[i]!]!, p.rejectRaw.subarray(at, at + len));
+      at += len;
+      if (!more) await this.input.rejects.drain();
+    }
+  }
+
+  finalize(): BillingResult {
+    const t = this.table;
+    const usage = new UsageTable(t.tasks);
+    const decoder = new TextDecoder();
+    for (let e = 0; e < t.size; e++) {
+      const row = usage.row(decoder.decode(t.key(e)));
+      for (let k = 0; k < t.tasks; k++) {
+        const r = t.requests[e * t.tasks + k]!;
+        if (r === 0) continue;
+        const carry = t.carry.get(e * t.tasks + k);
+        if (carry === undefined) row.add(k, r, t.duration[e * t.tasks + k]!);
+        else row.addBig(k, r, carry + BigInt(t.duration[e * t.tasks + k]!));
+      }
+    }
+    return { counts: this.counts, usage };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A small MapReduce runtime on a Piscina worker pool. A job names its map function (an
+ * export of the worker module), lists its tasks, merges each partial as it arrives and
+ * finalizes. The first failing task fails the run: the others are aborted and the error
+ * names the task.
+ */
+import { Piscina } from 'piscina';
+import { RunFailure } from '../../core/errors.js';
+
+export interface MapReduceJob<Task, Partial, Result> {
+  /** Export of the worker module that maps one task to a partial. */
+  readonly mapFunction: string;
+  readonly tasks: readonly Task[];
+  /** Human description of a task, for errors ("file.log bytes 0-4194304"). */
+  describe(task: Task): string;
+  /** Folds one partial in; called once per task, in completion order. */
+  merge(partial: Partial, task: Task, index: number): void | Promise<void>;
+  finalize(): Result | Promise<Result>;
+}
+
+export interface RuntimeOptions {
+  readonly workerFile: string;
+  readonly workers: number;
+  readonly signal: AbortSignal;
+}
+
+export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task, Partial, Result>, opts: RuntimeOptions): Promise<Result> {
+  opts.signal.throwIfAborted();
+  const pool = new Piscina({
+    filename: opts.workerFile,
+    minThreads: opts.workers,
+    maxThreads: opts.workers,
+    idleTimeout: 1000,
+    concurrentTasksPerWorker: 1,
+  });
+  const cancel = new AbortController();
+  const onAbort = () => cancel.abort(opts.signal.reason);
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  let failure: unknown = undefined;
+  let merging = Promise.resolve();
+  try {
+    const fail = (err: unknown) => {
+      if (failure !== undefined) return;
+      failure = err;
+      cancel.abort(err);
+    };
+    // Tasks are handed out as workers free up; a few wait in the queue so no worker idles.
+    let next = 0;
+    const runNext = async (): Promise<void> => {
+      while (next < job.tasks.length && failure === undefined) {
+        const index = next++;
+        const task = job.tasks[index]!;
+        let partial: Partial;
+        try {
+          partial = await pool.run(task, { name: job.mapFunction, signal: cancel.signal });
+        } catch (err) {
+          fail(
+            opts.signal.aborted
+              ? opts.signal.reason
+              : new RunFailure(`worker failed on ${job.describe(task)}: ${err instanceof Error ? err.message : String(err)}`),
+          );
+          return;
+        }
+        merging = merging.then(async () => {
+          if (failure !== undefined) return;
+          try {
+            await job.merge(partial, task, index);
+          } catch (err) {
+            fail(err);
+          }
+        });
+      }
+    };
+    const runs = Array.from({ length: opts.workers * 2 }, runNext);
+    await Promise.all(runs);
+    await merging;
+    if (failure !== undefined) throw failure;
+    return await job.finalize();
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    await pool.destroy();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Reads the lines a shard owns from a plain file into one reused buffer: the lines whose
+ * first byte lies in [start, end). A line cut by `start` belongs to the previous shard; the
+ * last owned line is read past `end` to its newline. One CR before LF (or at end of file)
+ * is dropped; a line longer than MAX_LINE_BYTES is reported by its head and skipped without
+ * being buffered whole. File bytes never leave the worker.
+ */
+import { readSync } from 'node:fs';
+import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../../core/validation/reasons.js';
+
+export interface ByteLineSink {
+  /** A line within the limit: buf[start, end), its first byte at file offset `offset`. */
+  line(buf: Buffer, start: number, end: number, offset: number): void;
+  /** A line over the limit: its first bytes. */
+  tooLong(offset: number, head: Buffer): void;
+}
+
+const LF = 10;
+const CR = 13;
+const MAX_RAW = MAX_LINE_BYTES + 1;
+/** How far past the shard's end to read at a time while finishing its last line. */
+const TAIL_READ = 64 * 1024;
+
+export function readOwnedLines(
+  fd: number,
+  start: number,
+  end: number,
+  sink: ByteLineSink,
+  buf: Buffer,
+  onBytes: (n: number) => void,
+): void {
+  if (buf.length < MAX_RAW + TAIL_READ) throw new RangeError('read buffer too small');
+  // Reading from start-1 and skipping through the first LF lands on the first line starting at or after `start`.
+  let base = start > 0 ? start - 1 : 0; // file offset of buf[0]
+  let len = 0;
+  let aligning = start > 0;
+  let skippingLong = false;
+  for (;;) {
+    const next = base + len;
+    const want = next < end ? Math.min(buf.length - len, end - next) : Math.min(buf.length - len, TAIL_READ);
+    const n = want > 0 ? readSync(fd, buf, len, want, next) : 0;
+    const eof = n === 0;
+    if (next < end) onBytes(Math.min(n, end - next));
+    len += n;
+    let pos = 0;
+    if (aligning || skippingLong) {
+      const lf = buf.indexOf(LF, 0);
+      if (lf < 0 || lf >= len) {
+        // No newline before the shard's end: no line starts inside it (or after the long line).
+        if (eof || base + len >= end) return;
+        base += len;
+        len = 0;
+        continue;
+      }
+      pos = lf + 1;
+      aligning = false;
+      skippingLong = false;
+    }
+    for (;;) {
+      const lineOffset = base + pos;
+      if (lineOffset >= end) return;
+      let lf = buf.indexOf(LF, pos);
+      if (lf >= len) lf = -1;
+      if (lf < 0) {
+        if (!eof) break;
+        if (pos < len) emit(sink, buf, pos, len, lineOffset);
+        return;
+      }
+      emit(sink, buf, pos, lf, lineOffset);
+      pos = lf + 1;
+    }
+    const rest = len - pos;
+    if (rest > MAX_RAW) {
+      sink.tooLong(base + pos, Buffer.from(buf.subarray(pos, pos + MAX_REJECT_RAW_BYTES)));
+      skippingLong = true;
+      base += len;
+      len = 0;
+      continue;
+    }
+    buf.copyWithin(0, pos, len);
+    base += pos;
+    len = rest;
+  }
+}
+
+function emit(sink: ByteLineSink, buf: Buffer, start: number, end: number, offset: number): void {
+  if (end > start && buf[end - 1] === CR) end--;
+  if (end - start > MAX_LINE_BYTES) sink.tooLong(offset, Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES)));
+  else sink.line(buf, start, end, offset);
+}

@@ -1,0 +1,315 @@
+/**
+ * The hot path: space-separated lines judged on bytes, with no string made per line or per
+ * field. Implements exactly the rules of core/formats/records.ts for the space format
+ * (property tests compare the two): encoding, 5 fields, RFC 3339 timestamp, user, task,
+ * status, duration, time window. Accepted lines land in a UserTable keyed by user bytes.
+ */
+import { isUtf8 } from 'node:buffer';
+import { civilToEpochSeconds, daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
+import { MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
+import { bomLength } from '../../core/formats/lines.js';
+import type { ByteLineSink } from './range-reader.js';
+import type { UserTable } from './user-table.js';
+import type { ShardCounts, RejectCollector } from './partial.js';
+
+const R_ENCODING = REASON_INDEX.bad_encoding;
+const R_FIELDS = REASON_INDEX.bad_field_count;
+const R_TIMESTAMP = REASON_INDEX.bad_timestamp;
+const R_USER = REASON_INDEX.bad_user;
+const R_TASK = REASON_INDEX.unknown_task;
+const R_STATUS = REASON_INDEX.bad_status;
+const R_DURATION = REASON_INDEX.bad_duration;
+const R_TOO_LONG = REASON_INDEX.line_too_long;
+
+const SP = 32;
+const TAB = 9;
+
+/** True when a non-ASCII user contains Unicode White_Space or a C1 control (bytes known to be valid UTF-8). */
+export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c < 0x80) continue;
+    if (c === 0xc2) {
+      if (b[i + 1]! <= 0xa0) return true; // U+0080..U+00A0: C1 controls, NEL, NBSP
+    } else if (c === 0xe1) {
+      if (b[i + 1] === 0x9a && b[i + 2] === 0x80) return true; // U+1680
+    } else if (c === 0xe2) {
+      const c1 = b[i + 1]!;
+      const c2 = b[i + 2]!;
+      if (c1 === 0x80 && (c2 <= 0x8a || c2 === 0xa8 || c2 === 0xa9 || c2 === 0xaf)) return true; // U+2000..200A, 2028, 2029, 202F
+      if (c1 === 0x81 && c2 === 0x9f) return true; // U+205F
+    } else if (c === 0xe3) {
+      if (b[i + 1] === 0x80 && b[i + 2] === 0x80) return true; // U+3000
+    }
+  }
+  return false;
+}
+
+function digit(b: Uint8Array, i: number): number {
+  const d = b[i]! - 48;
+  return d >= 0 && d <= 9 ? d : -1000000;
+}
+
+function two(b: Uint8Array, i: number): number {
+  return digit(b, i) * 10 + digit(b, i + 1);
+}
+
+export class SpaceScanner implements ByteLineSink {
+  private readonly taskBytes: Uint8Array[];
+  private readonly windowed: boolean;
+  // Scratch for the timestamp of the current line.
+  private tsSeconds = 0;
+  private fracStart = 0;
+  private fracEnd = 0;
+  // Valid calendar dates seen by the fast path: a direct-mapped cache of YYYYMMDD → day number.
+  private readonly dateKeys = new Int32Array(256).fill(-1);
+  private readonly dateDays = new Int32Array(256);
+  private lastDays = 0;
+
+  constructor(
+    tasks: readonly string[],
+    private readonly maxDurationMs: number,
+    private readonly window: TimeWindow,
+    private readonly table: UserTable,
+    private readonly counts: ShardCounts,
+    private readonly rejects: RejectCollector,
+  ) {
+    this.taskBytes = tasks.map((t) => Buffer.from(t, 'utf8'));
+    this.windowed = window.from !== undefined || window.to !== undefined;
+  }
+
+  tooLong(offset: number, head: Buffer): void {
+    this.counts.records++;
+    this.reject(R_TOO_LONG, offset, head, 0, head.length);
+  }
+
+  line(b: Buffer, start: number, end: number, offset: number): void {
+    if (offset === 0) start += bomLength(b.subarray(start, end));
+    if (this.fast(b, start, end)) return;
+    // Split into fields: the first five boundaries are kept, the rest only counted.
+    let i = start;
+    let nf = 0;
+    let high = 0;
+    let f0s = 0, f0e = 0, f1s = 0, f1e = 0, f2s = 0, f2e = 0, f3s = 0, f3e = 0, f4s = 0, f4e = 0;
+    let userHash = 0x811c9dc5;
+    let userBad = false;
+    while (i < end) {
+      let c = b[i]!;
+      while (c === SP || c === TAB) {
+        if (++i === end) break;
+        c = b[i]!;
+      }
+      if (i === end) break;
+      const fs = i;
+      if (nf === 1) {
+        // The user field: hash and check control characters in the same pass.
+        while (i < end && (c = b[i]!) !== SP && c !== TAB) {
+          high |= c;
+          if (c < 0x20 || c === 0x7f) userBad = true;
+          userHash = Math.imul(userHash ^ c, 0x01000193);
+          i++;
+        }
+      } else {
+        while (i < end && (c = b[i]!) !== SP && c !== TAB) {
+          high |= c;
+          i++;
+        }
+      }
+      switch (nf) {
+        case 0: f0s = fs; f0e = i; break;
+        case 1: f1s = fs; f1e = i; break;
+        case 2: f2s = fs; f2e = i; break;
+        case 3: f3s = fs; f3e = i; break;
+        case 4: f4s = fs; f4e = i; break;
+      }
+      nf++;
+    }
+    if (nf === 0) return; // blank
+    this.counts.records++;
+    if (high >= 0x80 && !isUtf8(b.subarray(start, end))) return this.reject(R_ENCODING, offset, b, start, end);
+    if (nf !== 5) return this.reject(R_FIELDS, offset, b, start, end);
+    if (!this.timestamp(b, f0s, f0e)) return this.reject(R_TIMESTAMP, offset, b, start, end);
+    const userLen = f1e - f1s;
+    if (userBad || userLen > MAX_USER_BYTES || (high >= 0x80 && hasForbiddenNonAscii(b, f1s, f1e))) {
+      return this.reject(R_USER, offset, b, start, end);
+    }
+    const task = this.task(b, f2s, f2e);
+    if (task < 0) return this.reject(R_TASK, offset, b, start, end);
+    // Status: ASCII digits, 100..599.
+    let status = f3e > f3s ? 0 : -1;
+    for (let k = f3s; k < f3e && status >= 0; k++) {
+      const d = b[k]! - 48;
+      status = d < 0 || d > 9 ? -1 : status > 999 ? 1000 : status * 10 + d;
+    }
+    if (status < 100 || status > 599) return this.reject(R_STATUS, offset, b, start, end);
+    // Duration: digits then "ms", at most maxDurationMs.
+    let duration = -1;
+    if (f4e - f4s >= 3 && b[f4e - 2] === 109 && b[f4e - 1] === 115) {
+      duration = 0;
+      for (let k = f4s; k < f4e - 2; k++) {
+        const d = b[k]! - 48;
+        if (d < 0 || d > 9) {
+          duration = -1;
+          break;
+        }
+        if (duration <= this.maxDurationMs) duration = duration * 10 + d;
+      }
+    }
+    if (duration < 0 || duration > this.maxDurationMs) return this.reject(R_DURATION, offset, b, start, end);
+    if (this.windowed && !this.inWindow(b)) {
+      this.counts.outOfWindow++;
+      return;
+    }
+    this.counts.accepted++;
+    this.table.add(this.table.entry(b, f1s, f1e, userHash >>> 0), task, 1, duration);
+  }
+
+  /**
+   * The common line in one pass: `YYYY-MM-DDTHH:MM:SSZ user task status NNNms`, ASCII only.
+   * True when the line was valid and counted (accepted or out of window); false whenever
+   * anything is unusual, and the full rules above then judge it and name the reason.
+   */
+  private fast(b: Buffer, s: number, end: number): boolean {
+    // b[end] must be the line's LF or CR: it stops every loop below without a bounds check.
+    const term = b[end];
+    if (end - s < 30 || (term !== 10 && term !== 13)) return false;
+    let c = b[s + 20]!;
+    if (c !== SP && c !== TAB) return false;
+    if (b[s + 4] !== 45 || b[s + 7] !== 45 || (b[s + 10]! | 0x20) !== 116 || b[s + 13] !== 58 || b[s + 16] !== 58 || (b[s + 19]! | 0x20) !== 122) {
+      return false;
+    }
+    const year = two(b, s) * 100 + two(b, s + 2);
+    const month = two(b, s + 5);
+    const day = two(b, s + 8);
+    const hour = two(b, s + 11);
+    const minute = two(b, s + 14);
+    const second = two(b, s + 17);
+    if (year < 0 || month < 0 || day < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+    const dateKey = year * 10000 + month * 100 + day;
+    const slot = (dateKey ^ (dateKey >>> 8)) & 255;
+    if (this.dateKeys[slot] === dateKey) {
+      this.lastDays = this.dateDays[slot]!;
+    } else {
+      if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+      this.lastDays = this.dateDays[slot] = daysFromCivil(year, month, day);
+      this.dateKeys[slot] = dateKey;
+    }
+    let i = s + 21;
+    while ((c = b[i]!) === SP || c === TAB) i++;
+    const us = i;
+    let h = 0x811c9dc5;
+    while ((c = b[i]!) > 0x20 && c < 0x7f) {
+      h = Math.imul(h ^ c, 0x01000193);
+      i++;
+    }
+    if (i === end || (c !== SP && c !== TAB) || i - us > MAX_USER_BYTES) return false;
+    const ue = i;
+    while ((c = b[i]!) === SP || c === TAB) i++;
+    const ts = i;
+    while ((c = b[i]!) > 0x20 && c < 0x7f) i++;
+    if (i === end || (c !== SP && c !== TAB)) return false;
+    const task = this.task(b, ts, i);
+    if (task < 0) return false;
+    while ((c = b[i]!) === SP || c === TAB) i++;
+    const ss = i;
+    let status = 0;
+    while ((c = b[i]!) >= 48 && c <= 57) {
+      status = status * 10 + c - 48;
+      i++;
+    }
+    if (i === end || i - ss > 9 || (c !== SP && c !== TAB) || status < 100 || status > 599) return false;
+    while ((c = b[i]!) === SP || c === TAB) i++;
+    const ds = i;
+    let duration = 0;
+    while ((c = b[i]!) >= 48 && c <= 57) {
+      duration = duration * 10 + c - 48;
+      i++;
+    }
+    if (i === ds || i - ds > 15 || i + 2 > end || b[i] !== 109 || b[i + 1] !== 115) return false;
+    i += 2;
+    while ((c = b[i]!) === SP || c === TAB) i++;
+    if (i !== end || duration > this.maxDurationMs) return false;
+    this.counts.records++;
+    if (this.windowed) {
+      this.tsSeconds = this.lastDays * 86400 + hour * 3600 + minute * 60 + second;
+      this.fracStart = this.fracEnd = s + 19;
+      if (!this.inWindow(b)) {
+        this.counts.outOfWindow++;
+        return true;
+      }
+    }
+    this.counts.accepted++;
+    this.table.add(this.table.entry(b, us, ue, h >>> 0), task, 1, duration);
+    return true;
+  }
+
+  private task(b: Uint8Array, s: number, e: number): number {
+    const len = e - s;
+    const tasks = this.taskBytes;
+    for (let t = 0; t < tasks.length; t++) {
+      const tb = tasks[t]!;
+      if (tb.length !== len) continue;
+      let k = 0;
+      while (k < len && tb[k] === b[s + k]) k++;
+      if (k === len) return t;
+    }
+    return -1;
+  }
+
+  /** RFC 3339 date-time on bytes; sets tsSeconds and the fraction's range. */
+  private timestamp(b: Uint8Array, s: number, e: number): boolean {
+    const len = e - s;
+    if (len < 20) return false;
+    if (b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 13] !== 58 || b[s + 16] !== 58) return false;
+    const t = b[s + 10];
+    if (t !== 84 && t !== 116) return false;
+    const year = two(b, s) * 100 + two(b, s + 2);
+    const month = two(b, s + 5);
+    const day = two(b, s + 8);
+    const hour = two(b, s + 11);
+    const minute = two(b, s + 14);
+    const second = two(b, s + 17);
+    if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
+    let p = s + 19;
+    this.fracStart = this.fracEnd = p;
+    if (b[p] === 46) {
+      p++;
+      this.fracStart = p;
+      while (p < e && b[p]! >= 48 && b[p]! <= 57) p++;
+      if (p === this.fracStart) return false;
+      this.fracEnd = p;
+    }
+    let sign = 0;
+    let oh = 0;
+    let om = 0;
+    const z = b[p];
+    if (z === 90 || z === 122) {
+      if (p + 1 !== e) return false;
+    } else if (z === 43 || z === 45) {
+      if (p + 6 !== e || b[p + 3] !== 58) return false;
+      oh = two(b, p + 1);
+      om = two(b, p + 4);
+      if (oh < 0 || om < 0) return false;
+      sign = z === 43 ? 1 : -1;
+    } else {
+      return false;
+    }
+    const secs = civilToEpochSeconds(year, month, day, hour, minute, second, sign, oh, om);
+    if (secs === null) return false;
+    this.tsSeconds = secs;
+    return true;
+  }
+
+  private inWindow(b: Uint8Array): boolean {
+    let fe = this.fracEnd;
+    while (fe > this.fracStart && b[fe - 1] === 48) fe--;
+    const fraction = Buffer.from(b.buffer, b.byteOffset + this.fracStart, fe - this.fracStart).toString('latin1');
+    return inWindow({ seconds: this.tsSeconds, fraction }, this.window);
+  }
+
+  private reject(reason: number, offset: number, b: Uint8Array, start: number, end: number): void {
+    this.counts.rejected[reason]!++;
+    this.rejects.add(offset, reason, b, start, end);
+  }
+}
+

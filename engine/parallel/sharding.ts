@@ -1,0 +1,86 @@
+/**
+ * Shard planning: plain files split into byte ranges (newline alignment is done by the
+ * worker that reads the range), gzip files and small files as one whole-file shard each.
+ * Many more shards than workers, handed out dynamically, so a slow shard does not idle
+ * the others. CSV headers are read here, once, so every shard of a CSV file knows its columns.
+ */
+import { openSync, readSync, closeSync } from 'node:fs';
+import type { InputFile } from '../core/input/discover.js';
+import { csvLayout, type CsvLayout } from '../core/formats/csv.js';
+import { LineFramer, bomLength, isBlank } from '../core/formats/lines.js';
+import { InputError } from '../core/errors.js';
+
+export interface Shard {
+  /** Position in the run's shard order (file order, then offset). */
+  readonly index: number;
+  readonly path: string;
+  readonly format: InputFile['format'];
+  readonly gzip: boolean;
+  /** Lines whose first byte lies in [start, end) belong to the shard; a whole gzip file has end = -1. */
+  readonly start: number;
+  readonly end: number;
+  /** The CSV layout for shards that begin after the header line. */
+  readonly csv?: CsvLayout;
+}
+
+export const MIN_SHARD_BYTES = 4 << 20;
+export const MAX_SHARD_BYTES = 64 << 20;
+
+/** Shard size for a run: about four shards per worker, within [4 MiB, 64 MiB]. */
+export function defaultShardBytes(totalBytes: number, workers: number): number {
+  const target = Math.ceil(totalBytes / (workers * 4));
+  return Math.min(MAX_SHARD_BYTES, Math.max(MIN_SHARD_BYTES, target));
+}
+
+export function planShards(files: readonly InputFile[], shardBytes: number): Shard[] {
+  const shards: Shard[] = [];
+  for (const f of files) {
+    if (f.gzip) {
+      shards.push({ index: shards.length, path: f.path, format: f.format, gzip: true, start: 0, end: -1 });
+      continue;
+    }
+    const header = f.format === 'csv' ? readCsvHeader(f.path) : undefined;
+    for (let start = 0; start < f.size || start === 0; start += shardBytes) {
+      const end = Math.min(f.size, start + shardBytes);
+      const csv = header !== undefined && start > header.offset ? header.layout : undefined;
+      shards.push({ index: shards.length, path: f.path, format: f.format, gzip: false, start, end, csv });
+      if (end >= f.size) break;
+    }
+  }
+  return shards;
+}
+
+/** The first non-blank line of a CSV file: its offset and layout; undefined for a file with none. */
+export function readCsvHeader(path: string): { offset: number; layout: CsvLayout } | undefined {
+  let found: { offset: number; layout: CsvLayout } | undefined;
+  const framer = new LineFramer({
+    line(offset, bytes) {
+      if (found !== undefined) return;
+      if (offset === 0) bytes = bytes.subarray(bomLength(bytes));
+      if (!isBlank(bytes)) found = { offset, layout: csvLayout(bytes.toString('utf8'), path) };
+    },
+    tooLong() {
+      if (found === undefined) throw new InputError(`${path}: the CSV header row is longer than 64 KiB`);
+    },
+  });
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    let pos = 0;
+    while (found === undefined) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      framer.push(buf.subarray(0, n));
+      pos += n;
+    }
+    if (found === undefined) framer.end();
+  } finally {
+    closeSync(fd);
+  }
+  return found;
+}
