@@ -1,0 +1,338 @@
+/**
+ * A local Spark cluster on 127.0.0.1: a standalone master, one worker and a Spark Connect
+ * server (SparkConnectServer through spark-submit, driver in client mode on the master).
+ * Logs and pid files are kept in a run directory. `sparkUp` is idempotent and waits until
+ * Connect answers a query that runs on an executor; `sparkDown` stops exactly the
+ * processes whose pid files `sparkUp` wrote (checked against their command line, so a
+ * reused pid is never signalled); `sparkStatus` says what runs.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { RunFailure } from '../../engine/core/errors.js';
+import { SparkConnectClient } from '../connect/client.js';
+import { sql } from '../connect/plan.js';
+import { cacheDir, ensureSpark, type Env } from './install.js';
+
+export const HOST = '127.0.0.1';
+
+export interface ClusterOptions {
+  /** Environment for SPARK_* settings and the install location (default: process.env). */
+  readonly env?: Env;
+  /** Spark distribution; default: ensureSpark() (installs it when missing). */
+  readonly sparkHome?: string;
+  /** Logs and pid files; default: $MR_SPARK_RUN_DIR, else <cache>/spark-run. */
+  readonly runDir?: string;
+  readonly masterPort?: number;
+  readonly masterWebUiPort?: number;
+  readonly workerWebUiPort?: number;
+  readonly connectPort?: number;
+  /** Web UI of the Connect server's driver. */
+  readonly driverUiPort?: number;
+  /** Cores and memory the worker offers (default: all cores, 4g). */
+  readonly workerCores?: number;
+  readonly workerMemory?: string;
+  /** How long `up` waits for Connect to answer (default 180 s). */
+  readonly startTimeoutMs?: number;
+  readonly log?: (message: string) => void;
+}
+
+interface Resolved {
+  readonly env: Env;
+  readonly runDir: string;
+  readonly masterPort: number;
+  readonly masterWebUiPort: number;
+  readonly workerWebUiPort: number;
+  readonly connectPort: number;
+  readonly driverUiPort: number;
+  readonly workerCores: number;
+  readonly workerMemory: string;
+  readonly startTimeoutMs: number;
+  readonly log: (message: string) => void;
+}
+
+function intFrom(env: Env, key: string, def: number): number {
+  const v = env[key];
+  if (v === undefined || v.trim() === '') return def;
+  if (!/^\d+$/.test(v.trim())) throw new RunFailure(`${key}=${JSON.stringify(v)} must be a whole number`);
+  return Number(v.trim());
+}
+
+function resolveOptions(o: ClusterOptions): Resolved {
+  const env = o.env ?? process.env;
+  return {
+    env,
+    runDir: o.runDir ?? (env['MR_SPARK_RUN_DIR'] || join(cacheDir(env), 'spark-run')),
+    masterPort: o.masterPort ?? intFrom(env, 'SPARK_MASTER_PORT', 7077),
+    masterWebUiPort: o.masterWebUiPort ?? intFrom(env, 'SPARK_MASTER_WEBUI_PORT', 8080),
+    workerWebUiPort: o.workerWebUiPort ?? intFrom(env, 'SPARK_WORKER_WEBUI_PORT', 8081),
+    connectPort: o.connectPort ?? intFrom(env, 'SPARK_CONNECT_PORT', 15002),
+    driverUiPort: o.driverUiPort ?? intFrom(env, 'SPARK_UI_PORT', 4040),
+    workerCores: o.workerCores ?? intFrom(env, 'SPARK_WORKER_CORES', availableParallelism()),
+    workerMemory: o.workerMemory ?? (env['SPARK_WORKER_MEMORY'] || '4g'),
+    startTimeoutMs: o.startTimeoutMs ?? 180_000,
+    log: o.log ?? (() => undefined),
+  };
+}
+
+export type ComponentName = 'master' | 'worker' | 'connect';
+const COMPONENTS: readonly ComponentName[] = ['master', 'worker', 'connect'];
+const MAIN_CLASS: Readonly<Record<ComponentName, string>> = {
+  master: 'org.apache.spark.deploy.master.Master',
+  worker: 'org.apache.spark.deploy.worker.Worker',
+  connect: 'org.apache.spark.sql.connect.service.SparkConnectServer',
+};
+
+export interface ComponentStatus {
+  readonly name: ComponentName;
+  readonly pid: number | null;
+  readonly running: boolean;
+  readonly port: number;
+  readonly log: string;
+}
+
+export interface ClusterStatus {
+  readonly runDir: string;
+  readonly remote: string;
+  readonly masterUrl: string;
+  readonly components: readonly ComponentStatus[];
+  /** Every component runs and Connect answered (status: a short probe). */
+  readonly ready: boolean;
+}
+
+function pidFile(r: Resolved, name: ComponentName): string {
+  return join(r.runDir, `${name}.pid`);
+}
+
+function logFile(r: Resolved, name: ComponentName): string {
+  return join(r.runDir, `${name}.log`);
+}
+
+/** The pid from a component's pid file when that process still runs the component's main class. */
+function livePid(r: Resolved, name: ComponentName): number | null {
+  const file = pidFile(r, name);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes(MAIN_CLASS[name]) ? pid : null;
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return existsSync('/proc') ? null : pid; // no /proc: trust the pid file
+    } catch {
+      return null;
+    }
+  }
+}
+
+function portOf(r: Resolved, name: ComponentName): number {
+  return name === 'master' ? r.masterPort : name === 'worker' ? r.workerWebUiPort : r.connectPort;
+}
+
+function portOpen(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** spark-submit --conf settings from the environment, as in the original project. */
+export function sparkConfFromEnv(env: Env): Record<string, string> {
+  const conf: Record<string, string> = {};
+  const set = (key: string, envKey: string) => {
+    const v = env[envKey];
+    if (v !== undefined && v.trim() !== '') conf[key] = v.trim();
+  };
+  set('spark.executor.memory', 'SPARK_EXECUTOR_MEMORY');
+  set('spark.executor.cores', 'SPARK_EXECUTOR_CORES');
+  set('spark.driver.memory', 'SPARK_DRIVER_MEMORY');
+  set('spark.app.name', 'SPARK_APP_NAME');
+  const dyn: Array<[string, string]> = [
+    ['spark.dynamicAllocation.minExecutors', 'SPARK_DYNAMIC_ALLOCATION_MIN_EXECUTORS'],
+    ['spark.dynamicAllocation.initialExecutors', 'SPARK_DYNAMIC_ALLOCATION_INITIAL_EXECUTORS'],
+    ['spark.dynamicAllocation.maxExecutors', 'SPARK_DYNAMIC_ALLOCATION_MAX_EXECUTORS'],
+    ['spark.dynamicAllocation.executorIdleTimeout', 'SPARK_DYNAMIC_ALLOCATION_EXECUTOR_IDLE_TIMEOUT'],
+  ];
+  for (const [key, envKey] of dyn) set(key, envKey);
+  const enabled = env['SPARK_DYNAMIC_ALLOCATION_ENABLED']?.trim().toLowerCase();
+  if (enabled === 'true' || (enabled !== 'false' && dyn.some(([, k]) => env[k] !== undefined && env[k]!.trim() !== ''))) {
+    conf['spark.dynamicAllocation.enabled'] = 'true';
+    // Standalone without an external shuffle service: executors are released once their shuffle data is unused.
+    conf['spark.dynamicAllocation.shuffleTracking.enabled'] = 'true';
+  }
+  if (env['SPARK_EVENT_LOG_ENABLED']?.trim() === 'true' && env['SPARK_EVENT_LOG_DIR']) {
+    conf['spark.eventLog.enabled'] = 'true';
+    conf['spark.eventLog.dir'] = env['SPARK_EVENT_LOG_DIR'];
+  }
+  return conf;
+}
+
+function commandFor(r: Resolved, home: string, name: ComponentName): { cmd: string; args: string[] } {
+  const master = `spark://${HOST}:${r.masterPort}`;
+  switch (name) {
+    case 'master':
+      return { cmd: join(home, 'bin', 'spark-class'), args: [MAIN_CLASS.master, '--host', HOST, '--port', String(r.masterPort), '--webui-port', String(r.masterWebUiPort)] };
+    case 'worker':
+      return {
+        cmd: join(home, 'bin', 'spark-class'),
+        args: [MAIN_CLASS.worker, master, '--host', HOST, '--webui-port', String(r.workerWebUiPort), '--cores', String(r.workerCores), '--memory', r.workerMemory, '--work-dir', join(r.runDir, 'work')],
+      };
+    case 'connect': {
+      const conf: Record<string, string> = {
+        'spark.app.name': 'mr-spark-connect',
+        'spark.driver.host': HOST,
+        'spark.driver.bindAddress': HOST,
+        'spark.ui.port': String(r.driverUiPort),
+        'spark.connect.grpc.binding.address': HOST,
+        'spark.connect.grpc.binding.port': String(r.connectPort),
+        'spark.executor.cores': '1',
+        'spark.executor.memory': '1g',
+        'spark.sql.shuffle.partitions': String(Math.max(2, r.workerCores * 2)),
+        ...sparkConfFromEnv(r.env),
+      };
+      const args = ['--class', MAIN_CLASS.connect, '--master', master];
+      for (const [k, v] of Object.entries(conf)) args.push('--conf', `${k}=${v}`);
+      return { cmd: join(home, 'bin', 'spark-submit'), args };
+    }
+  }
+}
+
+async function startComponent(r: Resolved, home: string, name: ComponentName): Promise<number> {
+  const { cmd, args } = commandFor(r, home, name);
+  const out = openSync(logFile(r, name), 'a');
+  try {
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      cwd: r.runDir,
+      env: {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(r.env).filter(([, v]) => v !== undefined)),
+        SPARK_HOME: home,
+        SPARK_LOCAL_IP: HOST,
+        SPARK_LOCAL_HOSTNAME: 'localhost',
+        SPARK_MASTER_OPTS: `${r.env['SPARK_MASTER_OPTS'] ?? ''} -Dspark.master.rest.enabled=false`.trim(),
+        SPARK_LOG_DIR: r.runDir,
+        SPARK_PID_DIR: r.runDir,
+      },
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new RunFailure(`cannot start Spark ${name} (${cmd})`);
+    child.unref();
+    writeFileSync(pidFile(r, name), `${pid}\n`);
+    return pid;
+  } finally {
+    closeSync(out);
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(what: string, r: Resolved, name: ComponentName, deadline: number, check: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    if (await check()) return;
+    if (livePid(r, name) === null) {
+      throw new RunFailure(`Spark ${name} exited while starting; see ${logFile(r, name)}:\n${tail(logFile(r, name))}`);
+    }
+    if (Date.now() > deadline) throw new RunFailure(`timed out waiting for ${what}; see ${logFile(r, name)}:\n${tail(logFile(r, name))}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+/** Asks Connect for a query that needs an executor; true when it answers. */
+export async function connectAnswers(remote: string, timeoutMs: number): Promise<boolean> {
+  const client = new SparkConnectClient({ remote, connectTimeoutMs: Math.min(timeoutMs, 5000) });
+  try {
+    const t = await client.collect(sql('SELECT count(*) AS n FROM range(0, 4, 1, 2)'), { timeoutMs });
+    return t !== null && Number(t.getChildAt(0)?.get(0)) === 4;
+  } catch {
+    return false;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Starts what is not running yet and waits until Spark Connect answers. */
+export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStatus> {
+  const r = resolveOptions(options);
+  const home = options.sparkHome ?? (await ensureSpark({ env: r.env, log: r.log }));
+  mkdirSync(join(r.runDir, 'work'), { recursive: true });
+  const deadline = Date.now() + r.startTimeoutMs;
+  const remote = `sc://${HOST}:${r.connectPort}`;
+  for (const name of COMPONENTS) {
+    if (livePid(r, name) !== null) {
+      r.log(`spark ${name}: already running (pid ${livePid(r, name)})`);
+      continue;
+    }
+    const port = portOf(r, name);
+    if (await portOpen(port)) {
+      throw new RunFailure(`port ${HOST}:${port} for the Spark ${name} is already in use by another process; stop it or choose other ports`);
+    }
+    const pid = await startComponent(r, home, name);
+    r.log(`spark ${name}: started (pid ${pid}, log ${logFile(r, name)})`);
+    if (name === 'master') await waitFor(`the Spark master on ${HOST}:${r.masterPort}`, r, name, deadline, () => portOpen(r.masterPort));
+    if (name === 'worker') await waitFor(`the Spark worker`, r, name, deadline, () => portOpen(r.workerWebUiPort));
+  }
+  await waitFor(`Spark Connect at ${remote}`, r, 'connect', deadline, () => connectAnswers(remote, 30_000));
+  r.log(`spark connect: answering at ${remote}`);
+  return sparkStatus({ ...options, runDir: r.runDir }, { probe: false, ready: true });
+}
+
+/** Stops the components `sparkUp` started (connect, worker, master), waiting for each to exit. */
+export async function sparkDown(options: ClusterOptions = {}): Promise<{ stopped: ComponentName[] }> {
+  const r = resolveOptions(options);
+  const stopped: ComponentName[] = [];
+  for (const name of [...COMPONENTS].reverse()) {
+    const pid = livePid(r, name);
+    if (pid !== null) {
+      r.log(`spark ${name}: stopping (pid ${pid})`);
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 20_000;
+      while (livePid(r, name) !== null && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+      if (livePid(r, name) !== null) {
+        r.log(`spark ${name}: did not stop on SIGTERM, killing`);
+        process.kill(pid, 'SIGKILL');
+        while (livePid(r, name) !== null) await new Promise((res) => setTimeout(res, 100));
+      }
+      stopped.push(name);
+    }
+    rmSync(pidFile(r, name), { force: true });
+  }
+  return { stopped };
+}
+
+/** What runs: each component's pid, and (with probe) whether Connect answers. */
+export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: boolean; ready?: boolean } = {}): Promise<ClusterStatus> {
+  const r = resolveOptions(options);
+  const components = COMPONENTS.map((name): ComponentStatus => {
+    const pid = livePid(r, name);
+    return { name, pid, running: pid !== null, port: portOf(r, name), log: logFile(r, name) };
+  });
+  const remote = `sc://${HOST}:${r.connectPort}`;
+  const allRunning = components.every((c) => c.running);
+  const ready = how.ready ?? (allRunning && (how.probe ?? true) ? await connectAnswers(remote, 10_000) : false);
+  return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, components, ready };
+}
+
+/** A human summary of a status, one line per component. */
+export function formatStatus(s: ClusterStatus): string {
+  const lines = s.components.map((c) => `${c.name.padEnd(8)} ${c.running ? `running  pid ${c.pid}` : 'stopped'}  port ${c.port}  log ${c.log}`);
+  lines.push(s.ready ? `connect  answering at ${s.remote}` : `connect  not answering at ${s.remote}`);
+  return lines.join('\n');
+}
