@@ -5,7 +5,8 @@ import type { StagedFile } from './staged.js';
 
 export const REJECTS_HEADER = ['file', 'offset', 'reason', 'raw'] as const;
 
-const lossy = new TextDecoder('utf-8', { fatal: false });
+// ignoreBOM: a U+FEFF that starts a raw line is content (a BOM at file offset 0 is removed before this).
+const lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** The raw column: at most 1 KiB of the line, invalid UTF-8 shown as U+FFFD. */
 export function rawColumn(raw: Uint8Array): string {
