@@ -64,7 +64,8 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, Bi
   finalize(): BillingResult {
     const t = this.table;
     const usage = new UsageTable(t.tasks);
-    const decoder = new TextDecoder();
+    // ignoreBOM: a user id may start with U+FEFF (it is neither whitespace nor a control); keep it.
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     for (let e = 0; e < t.size; e++) {
       const row = usage.row(decoder.decode(t.key(e)));
       for (let k = 0; k < t.tasks; k++) {
