@@ -12,7 +12,8 @@ export class CsvWriter {
   private failure: Error | null = null;
 
   constructor(file: StagedFile, headers: readonly string[]) {
-    this.csv = format<string[], string[]>({ headers: [...headers], includeEndRowDelimiter: true, rowDelimiter: '\n' });
+    // alwaysWriteHeaders: a CSV with no rows is its header line, not a lone "\n".
+    this.csv = format<string[], string[]>({ headers: [...headers], alwaysWriteHeaders: true, includeEndRowDelimiter: true, rowDelimiter: '\n' });
     const out = file.stream();
     this.csv.pipe(out);
     this.csv.on('error', (err: Error) => (this.failure ??= err));
