@@ -1,0 +1,304 @@
+/**
+ * deploy:check passes on the repository's docker/ and k8s/, and fails on broken copies of them.
+ * Runs the TypeScript sources directly (vitest), plus the compiled CLI once for its exit codes.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDeployCheck } from './check.js';
+import { applyJson6902, renderKustomization, strategicMerge } from './kustomize.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const tmps: string[] = [];
+
+/** A copy of what deploy:check reads, to break. */
+function copyTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'deploy-check-'));
+  tmps.push(dir);
+  for (const p of ['k8s/base', 'k8s/overlays', 'k8s/README.md', 'k8s/tsconfig.json', 'docker', '.env.example']) {
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  }
+  // names the READMEs cite outside the copied parts
+  cpSync(join(ROOT, 'k8s/validate'), join(dir, 'k8s/validate'), { recursive: true });
+  return dir;
+}
+
+function edit(root: string, file: string, from: string | RegExp, to: string): void {
+  const p = join(root, file);
+  const text = readFileSync(p, 'utf8');
+  const next = text.replace(from, to);
+  expect(next, `edit of ${file} changed nothing`).not.toBe(text);
+  writeFileSync(p, next);
+}
+
+async function errorsOf(root: string): Promise<string[]> {
+  return (await runDeployCheck(root)).errors;
+}
+
+afterAll(() => {
+  for (const d of tmps) rmSync(d, { recursive: true, force: true });
+});
+
+describe('deploy:check on the repository', () => {
+  it('passes', async () => {
+    const report = await runDeployCheck(ROOT);
+    expect(report.errors).toEqual([]);
+    expect(report.notes.join('\n')).toMatch(/k8s\/overlays\/aws: \d+ objects/);
+    expect(report.notes.join('\n')).toMatch(/k8s\/overlays\/local: \d+ objects/);
+  });
+
+  it('renders both overlays with the namespaces, labels, images and patches applied', () => {
+    const local = renderKustomization(join(ROOT, 'k8s/overlays/local'), ROOT);
+    const aws = renderKustomization(join(ROOT, 'k8s/overlays/aws'), ROOT);
+    const find = (rs: typeof local, kind: string, name: string) => rs.find((r) => r.obj['kind'] === kind && (r.obj['metadata'] as { name: string }).name === name)!.obj as any;
+    const cronAws = find(aws, 'CronJob', 'billing-aggregation');
+    expect(cronAws.metadata.namespace).toBe('billing');
+    expect(cronAws.metadata.labels['app.kubernetes.io/part-of']).toBe('mr');
+    const pod = cronAws.spec.jobTemplate.spec.template.spec;
+    expect(pod.containers[0].image).toBe('123456789012.dkr.ecr.us-east-2.amazonaws.com/mr:0.1.0');
+    expect(pod.initContainers.map((c: { name: string }) => c.name)).toEqual(['fetch-logs']);
+    expect(find(local, 'CronJob', 'billing-aggregation').spec.jobTemplate.spec.template.spec.containers[0].image).toBe('mr:0.1.0');
+    expect(find(local, 'PersistentVolumeClaim', 'billing-data').spec.volumeName).toBe('billing-data-local');
+    expect(find(aws, 'DaemonSet', 'fluent-bit').metadata.namespace).toBe('logging');
+    expect(find(aws, 'ConfigMap', 'fluent-bit-config').data['output.conf']).toContain('/kubernetes/fluent-bit-logs');
+    expect(find(aws, 'RoleBinding', 'fluent-bit-pod-reader').subjects[0].namespace).toBe('logging');
+  });
+
+  it('the compiled CLI exits 0 on the tree and 1 on a broken copy', () => {
+    execFileSync('npx', ['tsc', '-p', 'k8s/tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+    const cli = join(ROOT, 'dist/k8s/validate/cli.js');
+    expect(existsSync(cli)).toBe(true);
+    const ok = spawnSync(process.execPath, [cli], { cwd: ROOT, encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('deploy:check: OK');
+    const broken = copyTree();
+    edit(broken, 'k8s/base/pipeline/spark-connect.yaml', 'imagePullPolicy: IfNotPresent', 'imagePullPolicy: Sometimes');
+    const bad = spawnSync(process.execPath, [cli, '--root', broken], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/imagePullPolicy must be equal to one of the allowed values/);
+  });
+});
+
+describe('deploy:check on broken copies', () => {
+  let base: string;
+  beforeAll(() => {
+    base = copyTree();
+  });
+
+  it('the unbroken copy passes', async () => {
+    expect(await errorsOf(base)).toEqual([]);
+  });
+
+  const cases: { name: string; file: string; from: string | RegExp; to: string; want: RegExp }[] = [
+    {
+      name: 'an unknown field in a manifest',
+      file: 'k8s/base/pipeline/billing-cronjob.yaml',
+      from: '  concurrencyPolicy: Forbid',
+      to: '  concurrencyPolicy: Forbid\n  concurencyLimit: 1',
+      want: /CronJob\/billing\/billing-aggregation.*spec\.concurencyLimit: unknown field/,
+    },
+    {
+      name: 'a misspelt container field',
+      file: 'k8s/base/pipeline/billing-job.yaml',
+      from: '          imagePullPolicy: IfNotPresent',
+      to: '          imagePullPolicyy: IfNotPresent',
+      want: /containers\[0\]\.imagePullPolicyy: unknown field/,
+    },
+    {
+      name: 'a wrong type',
+      file: 'k8s/base/pipeline/billing-cronjob.yaml',
+      from: '      backoffLimit: 3',
+      to: '      backoffLimit: three',
+      want: /backoffLimit must be integer/,
+    },
+    {
+      name: 'a bad quantity',
+      file: 'k8s/base/pipeline/billing-job.yaml',
+      from: '              memory: 1Gi',
+      to: '              memory: 1 gig',
+      want: /memory must match format "quantity"/,
+    },
+    {
+      name: 'an unknown kind',
+      file: 'k8s/base/pipeline/networkpolicy.yaml',
+      from: 'kind: NetworkPolicy',
+      to: 'kind: NetworkPolicee',
+      want: /unknown apiVersion\/kind networking\.k8s\.io\/v1 NetworkPolicee/,
+    },
+    {
+      name: 'a bad field in the embedded executor pod template',
+      file: 'k8s/base/pipeline/spark-executor-template.yaml',
+      from: '      automountServiceAccountToken: false',
+      to: '      automountServiceAccountToken: false\n      hostNetwerk: true',
+      want: /data pod template.*spec\.hostNetwerk: unknown field/,
+    },
+    {
+      name: 'a container running as root',
+      file: 'k8s/base/pipeline/billing-job.yaml',
+      from: '        runAsNonRoot: true\n        runAsUser: 1000',
+      to: '        runAsNonRoot: false\n        runAsUser: 0',
+      want: /Job\/billing\/billing-aggregation-once: .*runAsNonRoot must be true/,
+    },
+    {
+      name: 'a writable root filesystem',
+      file: 'k8s/base/pipeline/spark-connect.yaml',
+      from: '            readOnlyRootFilesystem: true',
+      to: '            readOnlyRootFilesystem: false',
+      want: /readOnlyRootFilesystem must be true/,
+    },
+    {
+      name: 'missing limits',
+      file: 'k8s/base/logging/fluent-bit-daemonset.yaml',
+      from: /            limits:\n              cpu: 500m\n              memory: 256Mi\n/,
+      to: '',
+      want: /resources\.limits\.cpu is not set/,
+    },
+    {
+      name: 'an overlapping CronJob',
+      file: 'k8s/base/pipeline/billing-cronjob.yaml',
+      from: 'concurrencyPolicy: Forbid',
+      to: 'concurrencyPolicy: Allow',
+      want: /concurrencyPolicy must be Forbid/,
+    },
+    {
+      name: 'a NetworkPolicy opening the Connect server to every pod',
+      file: 'k8s/base/pipeline/networkpolicy.yaml',
+      from: '        - podSelector:\n            matchLabels:\n              app.kubernetes.io/component: billing-job\n',
+      to: '        - podSelector: {}\n',
+      want: /may reach the Spark Connect server/,
+    },
+    {
+      name: 'dynamic allocation switched off',
+      file: 'k8s/base/pipeline/spark-connect.yaml',
+      from: 'spark.dynamicAllocation.enabled=true',
+      to: 'spark.dynamicAllocation.enabled=false',
+      want: /lacks spark\.dynamicAllocation\.enabled=true/,
+    },
+    {
+      name: 'an executor image that differs from the driver image',
+      file: 'k8s/overlays/aws/spark-connect.yaml',
+      from: 'value: 123456789012.dkr.ecr.us-east-2.amazonaws.com/mr-spark:4.1.1',
+      to: 'value: mr-spark:4.1.0',
+      want: /k8s\/overlays\/aws: .*SPARK_EXECUTOR_IMAGE \(mr-spark:4\.1\.0\) differs/,
+    },
+    {
+      name: 'a patch whose target is gone',
+      file: 'k8s/overlays/local/billing-data-pvc.yaml',
+      from: 'name: billing-data\n',
+      to: 'name: billing-dat\n',
+      want: /k8s\/overlays\/local: .*no resource matches PersistentVolumeClaim\/billing\/billing-dat/,
+    },
+    {
+      name: 'an unsupported kustomize feature',
+      file: 'k8s/overlays/local/kustomization.yaml',
+      from: 'patches:',
+      to: 'namePrefix: x-\npatches:',
+      want: /field "namePrefix" is not supported/,
+    },
+    {
+      name: 'a Role with a wildcard',
+      file: 'k8s/base/pipeline/spark-rbac.yaml',
+      from: 'resources: ["configmaps"]',
+      to: 'resources: ["*"]',
+      want: /rules use "\*" in resources/,
+    },
+    {
+      name: 'Fluent Bit not sending to CloudWatch on AWS',
+      file: 'k8s/overlays/aws/fluent-bit-cloudwatch.yaml',
+      from: 'Name                      cloudwatch_logs',
+      to: 'Name                      stdout',
+      want: /expected one cloudwatch_logs output/,
+    },
+    {
+      name: 'a compose file with an invalid key',
+      file: 'docker/docker-compose.yml',
+      from: '    hostname: spark-master\n',
+      to: '    hostname: spark-master\n    restart_policy: always\n',
+      want: /docker-compose\.yml: \/services\/spark-master must NOT have additional properties \(restart_policy\)/,
+    },
+    {
+      name: 'a compose health check with a bad duration',
+      file: 'docker/docker-compose.yml',
+      from: '      interval: 10s\n      timeout: 5s\n      retries: 12\n      start_period: 20s\n\n  spark-worker',
+      to: '      interval: ten seconds\n      timeout: 5s\n      retries: 12\n      start_period: 20s\n\n  spark-worker',
+      want: /healthcheck\/interval must match format "duration"/,
+    },
+    {
+      name: 'a compose job that does not wait for the Connect server to be healthy',
+      file: 'docker/docker-compose.yml',
+      from: '      spark-connect:\n        condition: service_healthy',
+      to: '      spark-connect:\n        condition: service_started',
+      want: /services\.billing: depends_on spark-connect must wait for condition service_healthy/,
+    },
+    {
+      name: 'a Dockerfile running as root',
+      file: 'docker/Dockerfile',
+      from: 'USER 1000:1000',
+      to: 'USER root',
+      want: /docker\/Dockerfile:\d+: final USER root is root/,
+    },
+    {
+      name: 'a Dockerfile without USER',
+      file: 'docker/spark/Dockerfile',
+      from: 'USER 185:185\n',
+      to: '',
+      want: /docker\/spark\/Dockerfile:\d+: final stage has no USER/,
+    },
+    {
+      name: 'a Dockerfile on latest that ADDs a URL',
+      file: 'docker/Dockerfile',
+      from: 'FROM node:20.20.2-bookworm-slim AS runtime',
+      to: 'FROM node:latest AS runtime\nADD https://example.invalid/x.tgz /tmp/',
+      want: /FROM node:latest: pin the base image[\s\S]*ADD of a URL/,
+    },
+    {
+      name: 'a Dockerfile syntax error',
+      file: 'docker/spark/Dockerfile',
+      from: 'EXPOSE 7077',
+      to: 'EXPOSE seven',
+      want: /docker\/spark\/Dockerfile:\d+: .*\(dockerfile-utils\)/,
+    },
+    {
+      name: 'an undocumented setting',
+      file: '.env.example',
+      from: /^SPARK_EXECUTOR_CORES=2\n/m,
+      to: '',
+      want: /\.env\.example: SPARK_EXECUTOR_CORES is not documented/,
+    },
+    {
+      name: 'a README naming a file that does not exist',
+      file: 'docker/README.md',
+      from: '## Checking',
+      to: 'See `docker/entrypoint.sh`.\n\n## Checking',
+      want: /docker\/README\.md: names docker\/entrypoint\.sh, which does not exist/,
+    },
+  ];
+
+  for (const c of cases) {
+    it(`fails on ${c.name}`, async () => {
+      const root = copyTree();
+      edit(root, c.file, c.from, c.to);
+      const errors = await errorsOf(root);
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.join('\n')).toMatch(c.want);
+    });
+  }
+});
+
+describe('kustomize subset', () => {
+  it('strategic merge merges containers and env by name and deletes with null', () => {
+    const base = { spec: { containers: [{ name: 'a', image: 'x', env: [{ name: 'K', value: '1' }] }, { name: 'b', image: 'y' }] } };
+    const out = strategicMerge(base, { spec: { containers: [{ name: 'a', env: [{ name: 'K', value: '2' }, { name: 'L', value: '3' }], image: null }] } }, '');
+    expect(out).toEqual({ spec: { containers: [{ name: 'a', env: [{ name: 'K', value: '2' }, { name: 'L', value: '3' }] }, { name: 'b', image: 'y' }] } });
+  });
+
+  it('JSON 6902 add, replace, remove, test and errors', () => {
+    const doc = { a: { list: [1, 2] } };
+    expect(applyJson6902(doc, [{ op: 'add', path: '/a/list/-', value: 3 }, { op: 'replace', path: '/a/list/0', value: 0 }, { op: 'remove', path: '/a/list/1' }, { op: 'add', path: '/b~1c', value: 'x' }], 't')).toEqual({ a: { list: [0, 3] }, 'b/c': 'x' });
+    expect(() => applyJson6902(doc, [{ op: 'replace', path: '/a/missing', value: 1 }], 't')).toThrow(/does not exist/);
+    expect(() => applyJson6902(doc, [{ op: 'test', path: '/a/list/0', value: 9 }], 't')).toThrow(/test failed/);
+  });
+});
