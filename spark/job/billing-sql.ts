@@ -69,6 +69,11 @@ function csvFields(s: string): string {
       NULL)`;
 }
 
+/** The CSV field at a 1-based header position (0: the header lacks the column, NULL then). */
+function column(position: string): string {
+  return `IF(${position} > 0, element_at(f, ${position}), NULL)`;
+}
+
 /** Digits (leading zeros allowed) → BIGINT, NULL when not digits or absurdly long. */
 function digitsValue(d: string): string {
   return `IF(length(regexp_replace(${d}, :re_leading_zeros, '')) > 18, NULL, try_cast(regexp_replace(${d}, :re_leading_zeros, '') AS BIGINT))`;
@@ -161,9 +166,9 @@ export function billingQuery(formats: readonly Format[], config: BillingConfig, 
   if (formats.includes('csv')) {
     parts.push(`SELECT ${plain},
         coalesce(size(f) = h_count, false) AS shape_ok,
-        element_at(f, h_ts) AS ts, element_at(f, h_user) AS usr, element_at(f, h_task) AS task,
-        ${statusTextOk('element_at(f, h_status)')} AS status_ok,
-        ${durationText('element_at(f, h_duration)', ':re_dur_csv')} AS dur
+        ${column('h_ts')} AS ts, ${column('h_user')} AS usr, ${column('h_task')} AS task,
+        ${statusTextOk(column('h_status'))} AS status_ok,
+        ${durationText(column('h_duration'), ':re_dur_csv')} AS dur
       FROM (SELECT *, IF(utf8 AND NOT too_long, ${csvFields('s')}, NULL) AS f FROM csv_data)`);
   }
   if (formats.includes('jsonl')) {

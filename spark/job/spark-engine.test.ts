@@ -1,0 +1,176 @@
+/**
+ * Integration: the spark engine against a real local Spark cluster (provisioned and
+ * started here when it is not running), compared with the naive engine: counts per
+ * reason, usage, bill text and every reject (file, reason, raw), in order.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverInputs } from '../../engine/core/input/discover.js';
+import { billingConfigFromEnv, type BillingConfig } from '../../engine/core/config/config.js';
+import { parseTimestamp, type TimeWindow } from '../../engine/core/validation/timestamp.js';
+import { InputError } from '../../engine/core/errors.js';
+import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
+import { runNaive } from '../../engine/naive/engine.js';
+import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
+import { acquireTestCluster, type TestCluster } from '../cluster/test-cluster.js';
+import { SparkConnectClient } from '../connect/client.js';
+import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '../connect/errors.js';
+import { sql } from '../connect/plan.js';
+import { runEngine, type EngineOutcome } from './differential.js';
+import { writeEdgeFixtures } from './edge-fixtures.js';
+import { runSpark } from './run.js';
+
+const REFERENCE = fileURLToPath(new URL('../../../shared/reference/api_logs.txt', import.meta.url));
+
+const RATES = {
+  RATE_login: '0.005',
+  RATE_getUserProfile: '0.002',
+  RATE_createOrder: '0.010',
+  RATE_updateInventory: '0.008',
+  RATE_deleteOrder: '0.007',
+};
+
+let cluster: TestCluster;
+let client: SparkConnectClient;
+let work: string;
+
+beforeAll(async () => {
+  cluster = await acquireTestCluster();
+  client = new SparkConnectClient({ remote: cluster.remote });
+  await client.connect();
+  work = mkdtempSync(join(tmpdir(), 'mr-spark-'));
+}, 600_000);
+
+afterAll(async () => {
+  await client?.close();
+  await cluster?.release();
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+}, 120_000);
+
+async function both(paths: string[], config: BillingConfig, window: TimeWindow = {}): Promise<{ naive: EngineOutcome; spark: EngineOutcome }> {
+  const { files } = await discoverInputs(paths);
+  const naive = await runEngine(runNaive, files, config, window);
+  const spark = await runEngine((input) => runSpark(input, { client }), files, config, window);
+  return { naive, spark };
+}
+
+function expectSame({ naive, spark }: { naive: EngineOutcome; spark: EngineOutcome }): void {
+  expect(spark.counts).toEqual(naive.counts);
+  expect(spark.usage).toEqual(naive.usage);
+  expect(spark.bill).toBe(naive.bill);
+  expect(spark.rejects).toEqual(naive.rejects);
+}
+
+describe('spark engine = naive engine', () => {
+  it('on edge cases of every rule, every format, gzip', async () => {
+    const dir = writeEdgeFixtures(join(work, 'edge'));
+    const r = await both([dir], billingConfigFromEnv(RATES));
+    expectSame(r);
+    // The fixtures reach every reason and every kind of outcome.
+    for (const reason of REJECT_REASONS) expect(r.naive.counts.rejected[reason], reason).toBeGreaterThan(0);
+    expect(r.naive.counts.accepted).toBeGreaterThan(10);
+  });
+
+  it('on the reference sample (shared/reference/api_logs.txt)', async () => {
+    expect(existsSync(REFERENCE), REFERENCE).toBe(true);
+    const r = await both([REFERENCE], billingConfigFromEnv(RATES));
+    expectSame(r);
+    expect(r.spark.counts.records).toBe(10_000);
+    expect(r.spark.bill.split('\n').length - 1).toBe(1000);
+  });
+
+  it('with a time window and other currency decimals', async () => {
+    const from = parseTimestamp('2025-05-02T06:00:00Z')!;
+    const to = parseTimestamp('2025-05-02T18:30:00.5+00:00')!;
+    const r = await both([REFERENCE], billingConfigFromEnv({ ...RATES, CURRENCY_DECIMALS: '4', MAX_DURATION_MS: '1500' }), { from, to });
+    expectSame(r);
+    expect(r.spark.counts.outOfWindow).toBeGreaterThan(0);
+  });
+
+  it('on generated data with bad lines of every reason, in all three formats and gzip', async () => {
+    const dir = join(work, 'gen');
+    let seed = 7;
+    for (const format of ['space', 'csv', 'jsonl'] as const) {
+      for (const gzip of [false, true]) {
+        const ext = format === 'space' ? 'log' : format;
+        const bad = Object.fromEntries(reasonsFor(format).map((r) => [r, 0.01]));
+        await generate({
+          out: join(dir, `part-${format}${gzip ? '-gz' : ''}.${ext}${gzip ? '.gz' : ''}`),
+          format,
+          lines: 20_000,
+          users: 300,
+          tasks: DEFAULT_TASKS,
+          bad,
+          seed: seed++,
+          gzip,
+          startDay: '2025-05-01',
+          days: 3,
+        });
+      }
+    }
+    const r = await both([dir], billingConfigFromEnv(RATES));
+    expectSame(r);
+    expect(r.spark.counts.records).toBe(120_000);
+    for (const reason of REJECT_REASONS) expect(r.spark.counts.rejected[reason], reason).toBeGreaterThan(0);
+  });
+
+  it('fails like the naive engine on a CSV file without a required column', async () => {
+    const dir = join(work, 'nocol');
+    writeEdgeFixtures(dir);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'z.csv'), 'timestamp,user,task,status\n2025-05-02T23:16:50Z,u,login,200\n');
+    const { files } = await discoverInputs([dir]);
+    const config = billingConfigFromEnv(RATES);
+    const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
+    const spark = await runEngine((input) => runSpark(input, { client }), files, config).catch((e: unknown) => e);
+    expect(naive).toBeInstanceOf(InputError);
+    expect(spark).toBeInstanceOf(InputError);
+    expect((spark as Error).message).toBe((naive as Error).message);
+  });
+});
+
+describe('spark connect client', () => {
+  it('turns analysis errors into clear messages', async () => {
+    const err = await client.collect(sql('SELECT no_such_column FROM range(1)')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparkAnalysisError);
+    expect((err as SparkAnalysisError).errorClass).toMatch(/^UNRESOLVED_COLUMN/);
+    expect((err as Error).message).toContain('no_such_column');
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('decodes Arrow results of several types, with bound parameters', async () => {
+    const t = await client.collect(sql("SELECT :s AS s, :n AS n, CAST(:n AS DOUBLE) / 4 AS d, X'00FF' AS b, :big AS big", { s: 'hé 😀', n: 42, big: 2n ** 60n }));
+    const row = t!.get(0)!.toJSON();
+    expect(row['s']).toBe('hé 😀');
+    expect(row['n']).toBe(42);
+    expect(row['d']).toBe(10.5);
+    expect(Array.from(row['b'] as Uint8Array)).toEqual([0, 255]);
+    expect(row['big']).toBe(2n ** 60n);
+  });
+
+  it('interrupts a running query on abort and keeps the session usable', async () => {
+    const ac = new AbortController();
+    const started = Date.now();
+    setTimeout(() => ac.abort(new Error('Ctrl-C')), 1500);
+    const err = await client.collect(sql('SELECT sum(id * id % 7) FROM range(0, 100000000000, 1, 4)'), { signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparkInterruptedError);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const t = await client.collect(sql('SELECT 1 AS one'));
+    expect(t!.get(0)!.toJSON()['one']).toBe(1);
+  });
+
+  it('fails within seconds, saying how to start the cluster, when nothing listens', async () => {
+    const { files } = await discoverInputs([REFERENCE]);
+    const started = Date.now();
+    const err = await runEngine((input) => runSpark(input, { remote: 'sc://127.0.0.1:1', connectTimeoutMs: 3000 }), files, billingConfigFromEnv(RATES)).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SparkConnectionError);
+    expect((err as SparkConnectionError).exitCode).toBe(1);
+    expect((err as Error).message).toContain('mr spark up');
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+});
