@@ -1,0 +1,93 @@
+/**
+ * Shards of a plain file, read by readOwnedLines, must together yield exactly the lines of the
+ * whole file (each once, same offsets, same too-long verdicts) for any shard size.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { readOwnedLines } from './range-reader.js';
+import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
+import { edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
+
+afterAll(cleanupTempDirs);
+
+const dir = tempDir();
+let n = 0;
+/** The smallest buffer the reader accepts, so its refill and compaction paths run often. */
+const buf = Buffer.alloc(65537 + 64 * 1024);
+
+function readSharded(data: Buffer, shardSize: number): FrameEvent[] {
+  const path = join(dir, `f${n++}.log`);
+  writeFileSync(path, data);
+  const fd = openSync(path, 'r');
+  const events: FrameEvent[] = [];
+  let bytes = 0;
+  try {
+    for (let start = 0; start < data.length || start === 0; start += shardSize) {
+      const end = Math.min(data.length, start + shardSize);
+      buf.fill(0x0a); // stale newlines must not be taken for line ends
+      readOwnedLines(
+        fd,
+        start,
+        end,
+        {
+          line: (b, s, e, offset) => events.push({ kind: 'line', offset, text: b.subarray(s, e).toString('latin1') }),
+          tooLong: (offset, head) => events.push({ kind: 'tooLong', offset, head: head.subarray(0, 1024).toString('latin1') }),
+        },
+        buf,
+        (k) => (bytes += k),
+      );
+      if (end >= data.length) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  // Progress: every byte counted; each shard after the first also counts the one byte before it it reads to align.
+  expect(bytes).toBeGreaterThanOrEqual(data.length);
+  expect(bytes).toBeLessThanOrEqual(data.length + Math.ceil(data.length / shardSize));
+  return events;
+}
+
+describe('readOwnedLines', () => {
+  it('every shard size from 1 to 40 bytes, and larger ones, on a small mixed file', () => {
+    const data = Buffer.from('\ufeffa b\r\n\r\n  \nccc\rd\r\r\n\n\ne f g h i\r');
+    const expected = referenceFrames(data);
+    for (let size = 1; size <= 40; size++) expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+  });
+
+  it('a file ending with LF, and an empty file', () => {
+    for (const text of ['x\n', '\n', 'x\ny\n', '']) {
+      const data = Buffer.from(text);
+      for (let size = 1; size <= 4; size++) expect(readSharded(data, size)).toEqual(referenceFrames(data));
+    }
+  });
+
+  it('lines around the 64 KiB limit, shards cutting them anywhere', () => {
+    const parts = [Buffer.from('head\n')];
+    for (const len of [65535, 65536, 65537, 65538, 200_000]) {
+      parts.push(Buffer.alloc(len, 'a'), Buffer.from('\n'), Buffer.alloc(len - 1, 'b'), Buffer.from('\r\n'), Buffer.from('short\n'));
+    }
+    parts.push(Buffer.alloc(70_000, 'z')); // too long, no final LF
+    const data = Buffer.concat(parts);
+    const expected = referenceFrames(data);
+    expect(expected.filter((e) => e.kind === 'tooLong').length).toBe(6);
+    for (const size of [4096, 65536, 65537, 65539, 100_000, 131_073, 1 << 20, data.length]) {
+      expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+    }
+  });
+
+  it('matches the reference framing for random content and shard sizes', () => {
+    const piece = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('a', 'bc', '\n', '\r', '\r\n', ' ', 'é').map((s) => Buffer.from(s)) },
+      { weight: 1, arbitrary: fc.tuple(fc.nat(20), fc.nat(25)).map(([k, s]) => edgeLine(k, s)) },
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.integer({ min: 1, max: 150_000 }), (pieces, size) => {
+        const data = Buffer.concat(pieces);
+        expect(readSharded(data, size)).toEqual(referenceFrames(data));
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

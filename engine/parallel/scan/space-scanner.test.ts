@@ -1,0 +1,141 @@
+/**
+ * The parallel engine's byte scanner must judge every space-format line exactly as the
+ * naive engine's RecordParser does (reason, user, task, duration, window).
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { SpaceScanner } from './space-scanner.js';
+import { UserTable } from './user-table.js';
+import { RejectCollector, emptyShardCounts } from './partial.js';
+import { RecordParser } from '../../core/formats/records.js';
+import { billingConfigFromEnv } from '../../core/config/config.js';
+import { REJECT_REASONS } from '../../core/validation/reasons.js';
+import { parseTimestamp, type TimeWindow } from '../../core/validation/timestamp.js';
+
+const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_search: '1', RATE_Upload: '2', MAX_DURATION_MS: '86400000' });
+const OPEN: TimeWindow = {};
+const WINDOW: TimeWindow = { from: parseTimestamp('2025-05-02T10:00:00.5Z')!, to: parseTimestamp('2025-05-02T12:00:00+01:00')! };
+
+const parsers = new Map<TimeWindow, RecordParser>();
+function naive(line: Buffer, window: TimeWindow): string {
+  if (!parsers.has(window)) parsers.set(window, new RecordParser(config, window));
+  const v = parsers.get(window)!.parse(line, 'space');
+  if (v.kind === 'accepted') return `ok ${JSON.stringify(v.user)} ${v.task} ${v.durationMs}`;
+  return v.kind === 'rejected' ? v.reason : v.kind;
+}
+
+/** Scans one line; `terminated` puts an LF after it in the buffer (the fast path needs one), else the line ends the buffer. */
+function scanned(line: Buffer, window: TimeWindow, terminated: boolean, offset = 7): string {
+  const table = new UserTable(config.rates.length);
+  const counts = emptyShardCounts();
+  const rejects = new RejectCollector();
+  const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, window, table, counts, rejects);
+  const buf = Buffer.concat([Buffer.from('xx'), line, terminated ? Buffer.from('\n') : Buffer.alloc(0)]);
+  scanner.line(buf, 2, 2 + line.length, offset);
+  if (counts.records === 0) return 'blank';
+  if (counts.accepted === 1) {
+    expect(table.size).toBe(1);
+    const t = table.requests.findIndex((r) => r === 1);
+    return `ok ${JSON.stringify(new TextDecoder('utf-8', { ignoreBOM: true }).decode(table.key(0)))} ${t} ${table.duration[t]}`;
+  }
+  if (counts.outOfWindow === 1) return 'out_of_window';
+  const r = counts.rejected.findIndex((n) => n === 1);
+  expect(rejects.offsets).toEqual([offset]);
+  expect(Buffer.from(rejects.rawBytes())).toEqual(line.subarray(0, 1024));
+  return REJECT_REASONS[r]!;
+}
+
+const sep = fc.constantFrom(' ', '\t', '  ', ' \t ');
+const timestamp = fc.oneof(
+  fc.constantFrom(
+    '2025-05-02T10:00:00Z',
+    '2025-05-02T10:00:00.5Z',
+    '2025-05-02T10:00:00.499999999999Z',
+    '2025-05-02T10:00:00.50000z',
+    '2025-05-02t11:00:00+01:00',
+    '2025-05-02T10:59:59.999-00:00',
+    '2025-05-02T11:00:00Z',
+    '2025-05-02T10:59:59Z',
+    '2024-02-29T10:00:00Z',
+    '2025-02-29T10:00:00Z',
+    '1900-02-29T10:00:00Z',
+    '2000-02-29T10:00:00Z',
+    '2025-04-31T10:00:00Z',
+    '2025-05-02T24:00:00Z',
+    '2025-05-02T23:60:00Z',
+    '2025-05-02T23:59:60Z',
+    '2025-05-02T10:00:00+24:00',
+    '2025-05-02T10:00:00+23:59',
+    '2025-05-02T10:00:00+01:60',
+    '2025-05-02T10:00:00',
+    '2025-05-02T10:00:00.Z',
+    '2025-05-02T10:00:00+0100',
+    '2025-13-02T10:00:00Z',
+    '2025-00-02T10:00:00Z',
+    '2025-05-00T10:00:00Z',
+    '2025-05-02X10:00:00Z',
+    '2025/05/02T10:00:00Z',
+    '\ufeff2025-05-02T10:00:00Z',
+    'yesterday',
+  ),
+  fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 25 })).map(
+    ([y, m, d, h]) => `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`,
+  ),
+);
+const user = fc.oneof(
+  fc.constantFrom('user1', '__proto__', 'constructor', 'é', '～', '😀', '\ufeffbob', 'a\u00a0b', 'a\u0085b', 'a\u2003b', 'a\u3000b', 'a\u1680b', 'a\u202fb', 'a\u205fb', 'a\u2028b', 'a\x01b', 'a\x7fb', 'a\rb', 'a\vb', 'a\u200bb', 'a\u00a1b', 'a\u009fb'),
+  fc.integer({ min: 120, max: 135 }).map((n) => 'u'.repeat(n)),
+  fc.integer({ min: 30, max: 34 }).map((n) => '😀'.repeat(n)),
+  fc.integer({ min: 60, max: 68 }).map((n) => 'é'.repeat(n)),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }).filter((s) => !/[ \t]/.test(s)),
+);
+const task = fc.constantFrom('login', 'search', 'Upload', 'upload', 'Login', 'LOGIN', 'logi', 'loginx', 'nosuch', 'é');
+const status = fc.constantFrom('200', '100', '599', '99', '600', '0200', '000000404', '+200', '2e2', '20 0', '1000', '9999999999999', 'abc');
+const duration = fc.oneof(
+  fc.constantFrom('0ms', '1568ms', '86400000ms', '86400001ms', '086400000ms', '1568', '-5ms', '1.5ms', '12s', 'ms', '5MS', '5ms\r', '99999999999999999999ms', '9007199254740993ms'),
+  fc.nat(100_000_000).map((n) => `${n}ms`),
+);
+const lineParts = fc.tuple(fc.option(sep), timestamp, sep, user, sep, task, sep, status, sep, duration, fc.option(sep), fc.option(fc.constantFrom(' extra', '\t1ms')));
+const lineArb = fc.oneof(
+  { weight: 8, arbitrary: lineParts.map((p) => Buffer.from(p.map((x) => x ?? '').join(''), 'utf8')) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 60 }).map((a) => Buffer.from(a)) },
+  { weight: 1, arbitrary: lineParts.chain((p) => fc.nat(200).map((k) => {
+    const b = Buffer.from(p.map((x) => x ?? '').join(''), 'utf8');
+    if (b.length > 0) b[k % b.length] = 0xff; // invalid UTF-8 somewhere
+    return b;
+  })) },
+);
+
+describe('SpaceScanner ≡ RecordParser (space format)', () => {
+  it('same verdict for generated lines, with and without a terminator, with and without a window', () => {
+    fc.assert(
+      fc.property(lineArb, fc.boolean(), fc.boolean(), (line, terminated, windowed) => {
+        const w = windowed ? WINDOW : OPEN;
+        const expected = line.length === 0 || /^[ \t]*$/.test(line.toString('latin1')) ? 'blank' : naive(line, w);
+        expect(scanned(line, w, terminated)).toBe(expected);
+      }),
+      { numRuns: 2500 },
+    );
+  });
+
+  it('examples, on the fast path (terminated) and the full rules (unterminated)', () => {
+    const login = config.rates.findIndex((r) => r.task === 'login');
+    const cases: Array<[string, string]> = [
+      ['2025-05-02T10:00:00Z user1 login 200 1568ms', `ok "user1" ${login} 1568`],
+      ['2025-05-02T10:00:00Z \ufeffbob login 200 1ms', `ok "\ufeffbob" ${login} 1`],
+      ['2025-05-02T10:00:00Z user1 login 200 86400001ms', 'bad_duration'],
+      ['2025-05-02T10:00:00Z user1 login 200 1ms\r', 'bad_duration'],
+      [' \t ', 'blank'],
+    ];
+    for (const [text, expected] of cases) {
+      for (const t of [true, false]) expect(scanned(Buffer.from(text), OPEN, t), `${JSON.stringify(text)} ${t}`).toBe(expected);
+      if (expected !== 'blank') expect(naive(Buffer.from(text), OPEN)).toBe(expected);
+    }
+  });
+
+  it('a BOM is dropped only at file offset 0', () => {
+    const line = Buffer.from('\ufeff2025-05-02T10:00:00Z user1 login 200 1ms');
+    expect(scanned(line, OPEN, true, 0)).toBe('ok "user1" 1 1');
+    expect(scanned(line, OPEN, true, 5)).toBe('bad_timestamp');
+  });
+});
