@@ -50,11 +50,53 @@ export function prng(seed: number): () => number {
 }
 
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const CHUNK_CHARS = 4 << 20;
 
 export function reasonsFor(format: Format): RejectReason[] {
   return REJECT_REASONS.filter((r) => (r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : true));
 }
+
+/** Appends ASCII/latin1 pieces and integers into a reusable byte buffer. */
+class ByteBuilder {
+  buf = Buffer.allocUnsafe(CHUNK_BYTES + 256 * 1024);
+  len = 0;
+
+  text(s: string): void {
+    if (this.len + s.length > this.buf.length) this.grow(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+
+  /** Copies src[start, end); short pieces in a plain loop, cheaper than a native call. */
+  bytes(src: Uint8Array, start: number, end: number): void {
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = start; i < end; i++) buf[at++] = src[i]!;
+    this.len = at;
+  }
+
+  byte(b: number): void {
+    this.buf[this.len++] = b;
+  }
+
+  int(n: number): void {
+    if (n >= 10) this.int(Math.floor(n / 10));
+    this.buf[this.len++] = 48 + (n % 10);
+  }
+
+  private grow(extra: number): void {
+    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(b, 0, 0, this.len);
+    this.buf = b;
+  }
+}
+
+const CHUNK_BYTES = 4 << 20;
+
+/** Every second of a day as `HH:MM:SSZ`, 9 bytes each. */
+const TIMES = (() => {
+  const b = Buffer.allocUnsafe(86400 * 9);
+  for (let t = 0; t < 86400; t++) b.write(`${TWO[(t / 3600) | 0]}:${TWO[((t / 60) | 0) % 60]}:${TWO[t % 60]}Z`, t * 9, 'latin1');
+  return b;
+})();
 
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const rnd = prng(o.seed);
@@ -63,96 +105,123 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   let acc = 0;
   for (const r of reasons) thresholds.push((acc += o.bad[r]!));
   if (acc > 1) throw new RangeError('the bad-line shares add up to more than 1');
+  const badShare = acc;
   const badCounts: Record<string, number> = {};
-  const dayPrefixes: string[] = [];
   const start = Date.parse(`${o.startDay}T00:00:00Z`);
-  for (let d = 0; d < o.days; d++) dayPrefixes.push(new Date(start + d * 86400000).toISOString().slice(0, 11));
-  const userNames = Array.from({ length: o.users }, (_, i) => `user${i + 1}`);
+  const days = Array.from({ length: o.days }, (_, d) => Buffer.from(new Date(start + d * 86400000).toISOString().slice(0, 11), 'latin1'));
+  // User names user1..userN packed in one buffer.
+  const userNames = Buffer.from(Array.from({ length: o.users }, (_, i) => `user${i + 1}`).join(''), 'latin1');
+  const userStart = new Int32Array(o.users + 1);
+  for (let i = 0, at = 0; i < o.users; i++) {
+    userStart[i] = at;
+    at += 4 + String(i + 1).length;
+    userStart[i + 1] = at;
+  }
+  const tasks = o.tasks.map((t) => Buffer.from(t, 'latin1'));
+  const fmt = o.format;
+  const [pre, sep1, sep2, sep3, sep4, post] = (
+    fmt === 'space'
+      ? ['', ' ', ' ', ' ', ' ', 'ms\n']
+      : fmt === 'csv'
+        ? ['', ',', ',', ',', ',', '\n']
+        : ['{"timestamp":"', '","user":"', '","task":"', '","status":', ',"duration_ms":', '}\n']
+  ).map((t) => Buffer.from(t, 'latin1')) as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+  const put = (piece: Buffer) => out.bytes(piece, 0, piece.length);
 
   const sink = await openSink(o.out, o.gzip);
-  let chunk = o.format === 'csv' ? 'timestamp,user,task,status,duration_ms\n' : '';
+  const out = new ByteBuilder();
+  if (fmt === 'csv') out.text('timestamp,user,task,status,duration_ms\n');
   let lines = 0;
   let bytes = 0;
   const maxLines = o.lines ?? Number.POSITIVE_INFINITY;
   const maxBytes = o.bytes ?? Number.POSITIVE_INFINITY;
 
-  while (lines < maxLines && bytes + chunk.length < maxBytes) {
-    const ts = `${dayPrefixes[(rnd() * o.days) | 0]}${TWO[(rnd() * 24) | 0]}:${TWO[(rnd() * 60) | 0]}:${TWO[(rnd() * 60) | 0]}Z`;
-    let user = userNames[(rnd() * o.users) | 0]!;
-    let task = o.tasks[(rnd() * o.tasks.length) | 0]!;
-    let status = rnd() < 0.9 ? '200' : rnd() < 0.5 ? '404' : '500';
-    let duration = String(50 + ((rnd() * 2000) | 0));
-    let timestamp = ts;
-    let line: string | null = null;
-    const pick = reasons.length > 0 ? rnd() : 1;
-    let reason: RejectReason | undefined;
-    for (let i = 0; i < thresholds.length; i++) {
-      if (pick < thresholds[i]!) {
-        reason = reasons[i];
-        break;
-      }
-    }
-    switch (reason) {
-      case undefined:
-        break;
-      case 'line_too_long':
-        line = `${ts} ${user} ${task} ${status} ${'9'.repeat(70_000)}ms`;
-        break;
-      case 'bad_encoding':
-        user = `${user}\xff`;
-        break;
-      case 'bad_field_count':
-        line = o.format === 'csv' ? `${ts},${user},${task},${duration}` : `${ts} ${user} ${task} ${duration}ms`;
-        break;
-      case 'bad_json':
-        line = `{"timestamp":"${ts}","user":"${user}"`;
-        break;
-      case 'bad_timestamp':
-        timestamp = rnd() < 0.5 ? '2025-02-30T10:00:00Z' : ts.replace('T', '_');
-        break;
-      case 'bad_user':
-        user = rnd() < 0.5 ? 'u'.repeat(129) : `${user}\x01`;
-        break;
-      case 'unknown_task':
-        task = 'refundOrder';
-        break;
-      case 'bad_status':
-        status = rnd() < 0.5 ? '700' : 'OK';
-        break;
-      case 'bad_duration':
-        duration = rnd() < 0.5 ? '12s' : '-5';
-        break;
-    }
-    if (reason !== undefined) badCounts[reason] = (badCounts[reason] ?? 0) + 1;
-    if (line === null) {
-      switch (o.format) {
-        case 'space':
-          line = `${timestamp} ${user} ${task} ${status} ${duration.endsWith('s') ? duration : `${duration}ms`}`;
-          break;
-        case 'csv':
-          line = `${timestamp},${user},${task},${status},${duration}`;
-          break;
-        case 'jsonl': {
-          const num = (s: string) => (/^\d+$/.test(s) ? s : JSON.stringify(s));
-          line = `{"timestamp":"${timestamp}","user":"${user.replace(/[\x00-\x1f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}","task":"${task}","status":${num(status)},"duration_ms":${num(duration)}}`;
-          break;
-        }
-      }
-    }
-    chunk += line + '\n';
+  while (lines < maxLines && bytes + out.len < maxBytes) {
+    const day = days[(rnd() * o.days) | 0]!;
+    const second = (rnd() * 86400) | 0;
+    const u = (rnd() * o.users) | 0;
+    const task = (rnd() * tasks.length) | 0;
+    const r = rnd();
+    const status = r < 0.9 ? 200 : r < 0.95 ? 404 : 500;
+    const duration = 50 + ((rnd() * 2000) | 0);
+    const pick = badShare > 0 ? rnd() : 1;
     lines++;
-    if (chunk.length >= CHUNK_CHARS) {
-      bytes += await sink.write(chunk);
-      chunk = '';
+    if (pick >= badShare) {
+      put(pre);
+      out.bytes(day, 0, 11);
+      out.bytes(TIMES, second * 9, second * 9 + 9);
+      put(sep1);
+      out.bytes(userNames, userStart[u]!, userStart[u + 1]!);
+      put(sep2);
+      out.bytes(tasks[task]!, 0, tasks[task]!.length);
+      put(sep3);
+      out.int(status);
+      put(sep4);
+      out.int(duration);
+      put(post);
+    } else {
+      let i = 0;
+      while (pick >= thresholds[i]!) i++;
+      const reason = reasons[i]!;
+      badCounts[reason] = (badCounts[reason] ?? 0) + 1;
+      const ts = `${day.toString('latin1')}${TIMES.toString('latin1', second * 9, second * 9 + 9)}`;
+      const user = userNames.toString('latin1', userStart[u]!, userStart[u + 1]!);
+      out.text(badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration)) + '\n');
+    }
+    if (out.len >= CHUNK_BYTES) {
+      bytes += await sink.write(out.buf.subarray(0, out.len));
+      out.len = 0;
     }
   }
-  bytes += await sink.write(chunk);
+  bytes += await sink.write(out.buf.subarray(0, out.len));
   await sink.close();
   return { lines, bytes, bad: badCounts };
 }
 
+/** One line that fails exactly `reason` (latin1 text; 0xFF for bad encoding). */
+function badLine(fmt: Format, reason: RejectReason, rnd: () => number, ts: string, user: string, task: string, status: string, duration: string): string {
+  let timestamp = ts;
+  switch (reason) {
+    case 'line_too_long':
+      return `${ts} ${user} ${task} ${status} ${'9'.repeat(70_000)}ms`;
+    case 'bad_field_count':
+      return fmt === 'csv' ? `${ts},${user},${task},${duration}` : `${ts} ${user} ${task} ${duration}ms`;
+    case 'bad_json':
+      return `{"timestamp":"${ts}","user":"${user}"`;
+    case 'bad_encoding':
+      user = `${user}\xff`;
+      break;
+    case 'bad_timestamp':
+      timestamp = rnd() < 0.5 ? '2025-02-30T10:00:00Z' : ts.replace('T', '_');
+      break;
+    case 'bad_user':
+      user = rnd() < 0.5 ? 'u'.repeat(129) : `${user}\x01`;
+      break;
+    case 'unknown_task':
+      task = 'refundOrder';
+      break;
+    case 'bad_status':
+      status = rnd() < 0.5 ? '700' : 'OK';
+      break;
+    case 'bad_duration':
+      duration = rnd() < 0.5 ? '12s' : '-5';
+      break;
+  }
+  switch (fmt) {
+    case 'space':
+      return `${timestamp} ${user} ${task} ${status} ${duration.endsWith('s') ? duration : `${duration}ms`}`;
+    case 'csv':
+      return `${timestamp},${user},${task},${status},${duration}`;
+    case 'jsonl': {
+      const num = (v: string) => (/^\d+$/.test(v) ? v : JSON.stringify(v));
+      const escaped = user.replace(/[\x00-\x1f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      return `{"timestamp":"${timestamp}","user":"${escaped}","task":"${task}","status":${num(status)},"duration_ms":${num(duration)}}`;
+    }
+  }
+}
+
 interface Sink {
-  write(latin1: string): Promise<number>;
+  write(bytes: Buffer): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -161,8 +230,7 @@ async function openSink(path: string, gzip: boolean): Promise<Sink> {
   if (!gzip) {
     const fd = openSync(path, 'w');
     return {
-      async write(s) {
-        const b = Buffer.from(s, 'latin1');
+      async write(b) {
         let off = 0;
         while (off < b.length) off += writeSync(fd, b, off);
         return b.length;
@@ -176,9 +244,8 @@ async function openSink(path: string, gzip: boolean): Promise<Sink> {
   const z = createGzip({ level: 1 });
   z.pipe(out);
   return {
-    async write(s) {
-      const b = Buffer.from(s, 'latin1');
-      if (!z.write(b)) await once(z, 'drain');
+    async write(b) {
+      if (!z.write(Buffer.from(b))) await once(z, 'drain');
       return b.length;
     },
     async close() {

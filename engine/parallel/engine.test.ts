@@ -1,0 +1,177 @@
+/**
+ * Property: the parallel engine gives the naive engine's bill, counts and rejects for any
+ * input, worker count and shard size (shards as small as one byte), in every format.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { discoverInputs } from '../core/input/discover.js';
+import { StagedOutputs } from '../core/outputs/staged.js';
+import { RejectsWriter } from '../core/outputs/rejects.js';
+import { finalizeBill } from '../core/billing/finalize.js';
+import { billText } from '../core/outputs/bill.js';
+import type { RunInput } from '../core/billing/run.js';
+import type { BillingResult } from '../core/billing/usage.js';
+import type { TimeWindow } from '../core/validation/timestamp.js';
+import { parseTimestamp } from '../core/validation/timestamp.js';
+import { runNaive } from '../naive/engine.js';
+import { runParallel } from './engine.js';
+
+const config: BillingConfig = billingConfigFromEnv({ RATE_login: '0.005', RATE_createOrder: '0.010', RATE_x: '0.000000000001', MAX_DURATION_MS: '5000' });
+
+async function run(engine: (i: RunInput) => Promise<BillingResult>, dir: string, window: TimeWindow, tag: string) {
+  const found = await discoverInputs([join(dir, 'in')]);
+  const staged = new StagedOutputs();
+  const path = join(dir, `${tag}.rejects.csv`);
+  const rejects = new RejectsWriter(staged.add(path));
+  const result = await engine({ files: found.files, config, window, rejects, onBytes: () => {}, signal: new AbortController().signal });
+  await rejects.end();
+  staged.commit();
+  return { bill: billText(finalizeBill(result.usage, config)), counts: result.counts, rejects: readFileSync(path, 'utf8') };
+}
+
+// Building blocks that hit every rule and its edges; valid values are the most common.
+const mostly = <T>(valid: T[], edges: T[]) => fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...edges) });
+const ts = mostly(
+  ['2025-05-02T23:16:50Z', '2025-05-02t23:16:51z', '2024-02-29T00:00:00.5+02:00', '2025-05-03T00:00:00-01:30', '2025-05-02T23:16:50.000Z'],
+  ['2025-02-29T10:00:00Z', '2025-05-02T24:00:00Z', '2025-05-02T23:59:60Z', '2025-05-02T23:16:50', '2025-13-02T23:16:50Z', '2025-05-02T23:16:50+24:00', 'x', '2025-05-02T23:16:50.Z'],
+);
+const user = mostly(['user1', 'u2', '__proto__', 'constructor', 'é', '😀', 'ｕ', 'x'.repeat(128)], ['y'.repeat(129), 'a\u00a0b', 'c\u0001', 'a\u3000', 'd\u0085', 'e\u007f']);
+const task = mostly(['login', 'createOrder', 'x'], ['Login', 'refund', 'login2']);
+const status = mostly(['200', '0200', '599', '100', '404'], ['600', '99', '2x', '+200', '0', '']);
+const duration = mostly(['0ms', '1568ms', '5000ms', '007ms'], ['5001ms', '12s', 'ms', '99999999999999999999ms', '1568', '-1ms', '1.5ms']);
+const sep = fc.constantFrom(' ', '  ', '\t', ' \t ');
+const spaceLine = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(ts, user, task, status, duration, sep, fc.boolean()).map(([a, b, c, d, e, s, pad]) => `${pad ? ' ' : ''}${[a, b, c, d, e].join(s)}${pad ? '\t' : ''}`) },
+  { weight: 1, arbitrary: fc.constantFrom('', '   ', '\t', 'a b c', 'a b c d e f', '\r', '\uFEFFx', '2025-05-02T23:16:50Z user1 login 200 1ms extra') },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 30 }).map((b) => Buffer.from(b)) },
+  { weight: 1, arbitrary: fc.constantFrom(Buffer.from('2025-05-02T23:16:50Z us\xffer login 200 1ms', 'latin1'), Buffer.from('2025-05-02T23:16:50Z user\xc3 login 200 1ms', 'latin1'), Buffer.from('2025-05-02T23:16:50Z \xed\xa0\x80 login 200 1ms', 'latin1')) },
+);
+const csvLine = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(ts, user, task, status, duration, fc.boolean()).map(([a, b, c, d, e, strip]) => [a, b, c, d, strip ? e.replace(/ms$/, '') : e].join(',')) },
+  { weight: 1, arbitrary: fc.tuple(ts, user, task).map(([a, b, c]) => `"${a}","${b.replace(/"/g, '""')}",${c},200,"10"`) },
+  { weight: 1, arbitrary: fc.constantFrom('a,b', '"unterminated,x,y,z,w', 'a"b,c,d,e,f', '"a"x,b,c,d,e', ',,,,', '', ' ') },
+);
+const jsonLine = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(ts, user, task, mostly<unknown>([200, 404, 2e2], [700, '200', 200.5, null]), mostly<unknown>([10, 0, 5000], [5001, '10', 1.5, -1])).map(([a, b, c, d, e]) => JSON.stringify({ timestamp: a, user: b, task: c, status: d, duration_ms: e })) },
+  { weight: 1, arbitrary: fc.constantFrom('[1,2]', 'null', '{"timestamp":1}', '{bad', '"s"', '{"__proto__":{"user":"x"}}', '{"timestamp":"2025-05-02T23:16:50Z","user":"a","task":"login","status":200}') },
+);
+
+type Format = 'log' | 'csv' | 'jsonl';
+const LINES: Record<Format, fc.Arbitrary<string | Buffer>> = { log: spaceLine, csv: csvLine, jsonl: jsonLine };
+const file = fc.constantFrom<Format>('log', 'log', 'csv', 'jsonl').chain((format) =>
+  fc.record({
+    format: fc.constant(format),
+    lines: fc.array(LINES[format], { maxLength: 40 }),
+    crlf: fc.boolean(),
+    finalNewline: fc.boolean(),
+    bom: fc.boolean(),
+    gzip: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    longLine: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+  }),
+);
+
+function render(f: fc.Infer<typeof file>, fmtLines: Array<string | Buffer>): Buffer {
+  const nl = f.crlf ? '\r\n' : '\n';
+  const lines = [...fmtLines];
+  if (f.format === 'csv') lines.unshift('Timestamp,user,TASK,status,duration_ms');
+  if (f.longLine) lines.splice(Math.max(f.format === 'csv' ? 1 : 0, lines.length >> 1), 0, `2025-05-02T23:16:50Z user1 login 200 ${'1'.repeat(70_000)}ms`);
+  const parts: Buffer[] = f.bom ? [Buffer.from('\uFEFF')] : [];
+  lines.forEach((l, i) => {
+    parts.push(typeof l === 'string' ? Buffer.from(l, 'utf8') : l);
+    if (i < lines.length - 1 || f.finalNewline) parts.push(Buffer.from(nl));
+  });
+  return Buffer.concat(parts);
+}
+
+describe('parallel engine equals naive engine', () => {
+  it('on random inputs, workers and shard sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(file, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 400 }),
+        fc.option(fc.constantFrom('2025-05-02T23:16:50Z', '2025-05-02T23:16:50.0000001Z'), { nil: undefined }),
+        async (files, workers, shardBytes, from) => {
+          const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
+          try {
+            const { mkdirSync } = await import('node:fs');
+            mkdirSync(join(dir, 'in'));
+            files.forEach((f, i) => {
+              const body = render(f, f.lines);
+              const name = join(dir, 'in', `f${i}.${f.format}${f.gzip ? '.gz' : ''}`);
+              writeFileSync(name, f.gzip ? gzipSync(body) : body);
+            });
+            const window: TimeWindow = from === undefined ? {} : { from: parseTimestamp(from)! };
+            const naive = await run(runNaive, dir, window, 'naive');
+            // A 70 KB line in one-byte shards would be 70,000 tasks: long lines get larger shards.
+            const size = files.some((f) => f.longLine) ? shardBytes * 100 : shardBytes;
+            const parallel = await run((i) => runParallel(i, { workers, shardBytes: size }), dir, window, 'parallel');
+            expect(parallel.counts).toEqual(naive.counts);
+            expect(parallel.bill).toBe(naive.bill);
+            expect(parallel.rejects).toBe(naive.rejects);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('on every combination of edge values of the five fields, with every separator', async () => {
+    const pick = <T>(arb: fc.Arbitrary<T>) => fc.sample(arb, 200).filter((v, i, all) => all.indexOf(v) === i);
+    const [tss, users, tasks, statuses, durations] = [pick(ts), pick(user), pick(task), pick(status), pick(duration)];
+    const seps = [' ', '\t', ' \t  '];
+    const lines: string[] = [];
+    let k = 0;
+    for (const a of tss) for (const b of users) for (const c of tasks) for (const d of statuses) for (const e of durations) {
+      const sp = seps[k++ % seps.length]!;
+      lines.push(`${k % 7 === 0 ? ' ' : ''}${[a, b, c, d, e].join(sp)}${k % 5 === 0 ? ' ' : ''}`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
+    try {
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(dir, 'in'));
+      writeFileSync(join(dir, 'in', 'all.log'), lines.join('\n'));
+      const naive = await run(runNaive, dir, {}, 'naive');
+      const parallel = await run((i) => runParallel(i, { workers: 2, shardBytes: 1 << 16 }), dir, {}, 'parallel');
+      expect(naive.counts.records).toBe(lines.length);
+      expect(naive.counts.accepted).toBeGreaterThan(0);
+      expect(parallel.counts).toEqual(naive.counts);
+      expect(parallel.bill).toBe(naive.bill);
+      expect(parallel.rejects).toBe(naive.rejects);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on lines cut by shard boundaries at every byte, CRLF split across a boundary, and a line longer than a shard', async () => {
+    const line = '2025-05-02T23:16:50Z user1 login 200 1000ms';
+    const cases: Array<[string, number[], number]> = [
+      [`\uFEFF${line}\r\n${line}\r\n\r\n \t\r\n${line}`, [1, 2, 3, 4, 44, 45, 46, 47, 48, 90, 91, 1000], 3],
+      [`${line}\n${'x'.repeat(70_000)}\r\n${line}\n`, [1000, 65_536, 65_538, 70_000, 70_046], 2],
+    ];
+    for (const [content, sizes, accepted] of cases) {
+      const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
+      try {
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(join(dir, 'in'));
+        writeFileSync(join(dir, 'in', 'a.log'), content);
+        const naive = await run(runNaive, dir, {}, 'naive');
+        expect(naive.counts.accepted).toBe(accepted);
+        for (const shardBytes of sizes) {
+          const parallel = await run((i) => runParallel(i, { workers: 2, shardBytes }), dir, {}, 'parallel');
+          expect(parallel, `shard ${shardBytes}`).toEqual(naive);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+});
