@@ -101,6 +101,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // Commander printed its own parse errors; an InvalidArgumentError thrown by an action was not printed yet.
+      if (err instanceof InvalidArgumentError) process.stderr.write(`mr: ${err.message}\n`);
       return 2;
     }
     const code = typeof process.exitCode === 'number' && process.exitCode > 3 ? process.exitCode : exitCodeOf(err);
