@@ -124,6 +124,20 @@ describe.concurrent('money through the CLI', () => {
   });
 });
 
+describe.concurrent('user ids through the CLI', () => {
+  it('ids are their bytes: a leading U+FEFF, zero-width characters and object keys are distinct ordinary users', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'RATE_x=1\n');
+    const users = ['bob', '\ufeffbob', 'b\u200bob', '__proto__', 'constructor', 'hasOwnProperty', '\uff5e', '😀'];
+    writeFileSync(join(dir, 'a.log'), users.map((u, i) => `${TS} ${u} x 200 ${i + 1}ms\n`).join(''));
+    writeFileSync(join(dir, 'b.csv'), 'timestamp,user,task,status,duration_ms\n' + users.map((u, i) => `${TS},${u},x,200,${i + 1}\n`).join(''));
+    writeFileSync(join(dir, 'c.jsonl'), users.map((u, i) => `${JSON.stringify({ timestamp: TS, user: u, task: 'x', status: 200, duration_ms: i + 1 })}\n`).join(''));
+    const run = await runAll(dir, ['a.log', 'b.csv', 'c.jsonl']);
+    const sorted = users.map((u, i) => [u, i + 1] as const).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect(run.bill).toBe(sorted.map(([u, n]) => `${u}: total_duration=${3 * n}ms, total_cost=${3 * n}.00\n`).join(''));
+  });
+});
+
 describe.concurrent('time window through the CLI', () => {
   it('--from inclusive, --to exclusive, as instants (offsets, fractions); outside = out_of_window, not rejected', async () => {
     const dir = tempDir();
