@@ -1,0 +1,95 @@
+/**
+ * Benchmark datasets: made once with `mr generate` and cached outside the clone (see
+ * paths.ts cacheDir), keyed by format, size, users and seed. A dataset is written under a
+ * partial name and renamed, with a JSON sidecar holding generate's own report (lines, bytes).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MR_MAIN, cacheDir } from './paths.js';
+import { runChild } from './child.js';
+
+export type Format = 'space' | 'csv';
+
+export interface DatasetSpec {
+  readonly format: Format;
+  /** Target size in MiB (generate stops at the last whole line below it); 0 with `lines` for tiny sets. */
+  readonly sizeMiB: number;
+  readonly users: number;
+  /** Fixed line count instead of a size (the tiny start-up probe). */
+  readonly lines?: number;
+}
+
+export interface Dataset extends DatasetSpec {
+  readonly id: string;
+  readonly path: string;
+  /** Non-blank data lines (records), from generate's report. */
+  readonly records: number;
+  readonly bytes: number;
+  readonly badLines: number;
+  readonly generateSeconds: number | null;
+}
+
+export const SEED = 1;
+/**
+ * A small share of bad lines of every reason SQL can also judge; `line_too_long` is left out
+ * because each such line is 70 KB and a 0.01% share of them would be a sixth of the bytes.
+ */
+export const BAD_SHARES =
+  'bad_encoding=0.0001,bad_field_count=0.0001,bad_timestamp=0.0001,bad_user=0.0001,unknown_task=0.0001,bad_status=0.0001,bad_duration=0.0001';
+
+/** Bumped when the cached files must be regenerated (a change of shares or generator contract). */
+const CACHE_VERSION = 'v1';
+
+export function usersLabel(users: number): string {
+  return users >= 1_000_000 && users % 1_000_000 === 0 ? `${users / 1_000_000}M` : users >= 1000 && users % 1000 === 0 ? `${users / 1000}k` : String(users);
+}
+
+export function sizeLabel(mib: number): string {
+  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}GiB` : `${mib}MiB`;
+}
+
+export function datasetId(s: DatasetSpec): string {
+  const size = s.lines !== undefined ? `${s.lines}lines` : sizeLabel(s.sizeMiB);
+  return `${s.format}-${size}-${usersLabel(s.users)}users`;
+}
+
+/** "space 1k users", the chart's panel of a dataset. */
+export function variantLabel(s: Pick<DatasetSpec, 'format' | 'users'>): string {
+  return `${s.format === 'space' ? 'original format' : 'CSV'}, ${usersLabel(s.users)} users`;
+}
+
+interface GenerateReport {
+  lines: number;
+  bytes: number;
+  bad: Record<string, number>;
+  seconds: number;
+}
+
+/** Returns the cached dataset, generating it first when missing (or when `regenerate`). */
+export async function ensureDataset(spec: DatasetSpec, opts: { regenerate?: boolean; log?: (line: string) => void } = {}): Promise<Dataset> {
+  const dir = join(cacheDir(), CACHE_VERSION);
+  mkdirSync(dir, { recursive: true });
+  const id = datasetId(spec);
+  const ext = spec.format === 'csv' ? 'csv' : 'log';
+  const path = join(dir, `${id}-seed${SEED}.${ext}`);
+  const metaPath = `${path}.meta.json`;
+  let generateSeconds: number | null = null;
+  if (opts.regenerate || !existsSync(path) || !existsSync(metaPath)) {
+    rmSync(metaPath, { force: true });
+    const partial = join(dir, `${id}-seed${SEED}.partial.${ext}`);
+    const args = [MR_MAIN, 'generate', '--out', partial, '--users', String(spec.users), '--seed', String(SEED), '--bad', BAD_SHARES];
+    if (spec.lines !== undefined) args.push('--lines', String(spec.lines));
+    else args.push('--size', `${spec.sizeMiB}MiB`);
+    opts.log?.(`generating ${id} (${path}) ...`);
+    const r = await runChild(process.execPath, args, {});
+    if (r.code !== 0) throw new Error(`mr generate ${id} failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop()!) as GenerateReport;
+    renameSync(partial, path);
+    writeFileSync(metaPath, JSON.stringify({ ...report, wallSeconds: r.seconds }, null, 2));
+    generateSeconds = r.seconds;
+    opts.log?.(`generated ${id}: ${report.lines} lines, ${(report.bytes / 1048576).toFixed(0)} MiB in ${r.seconds.toFixed(1)} s`);
+  }
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateReport;
+  const badLines = Object.values(meta.bad).reduce((a, b) => a + b, 0);
+  return { ...spec, id, path, records: meta.lines, bytes: meta.bytes, badLines, generateSeconds };
+}

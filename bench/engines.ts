@@ -1,0 +1,141 @@
+/**
+ * The engines under test, each run as a whole process, and the check of each run's bill
+ * against the reference run's before its time counts.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DUCKDB_SCRIPT, MR_MAIN } from './paths.js';
+import { runChild, type ChildResult } from './child.js';
+import type { Dataset } from './datasets.js';
+
+/** The rates of .env.example; every engine gets exactly these (the children run in a directory without .env). */
+export const BENCH_RATES: Readonly<Record<string, string>> = {
+  RATE_login: '0.005',
+  RATE_getUserProfile: '0.002',
+  RATE_createOrder: '0.010',
+  RATE_updateInventory: '0.008',
+  RATE_deleteOrder: '0.007',
+};
+
+export type EngineKind = 'naive' | 'parallel' | 'spark' | 'duckdb';
+
+export interface Engine {
+  /** Stable id used in results: naive, parallel-1w, parallel-2w, spark, duckdb. */
+  readonly id: string;
+  readonly kind: EngineKind;
+  readonly workers?: number;
+  readonly remote?: string;
+  readonly threads?: number;
+}
+
+export function naive(): Engine {
+  return { id: 'naive', kind: 'naive' };
+}
+export function parallel(workers: number): Engine {
+  return { id: `parallel-${workers}w`, kind: 'parallel', workers };
+}
+export function spark(remote: string): Engine {
+  return { id: 'spark', kind: 'spark', remote };
+}
+export function duckdb(threads: number): Engine {
+  return { id: 'duckdb', kind: 'duckdb', threads };
+}
+
+/** The environment of a measured child: ours without rate or money settings, plus BENCH_RATES. */
+export function childEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (k.startsWith('RATE_') || k === 'CURRENCY_DECIMALS' || k === 'MAX_DURATION_MS' || k === 'MR_BENCH_RSS_FILE') continue;
+    env[k] = v;
+  }
+  return { ...env, ...BENCH_RATES, LOG_LEVEL: 'warn' };
+}
+
+export function commandFor(engine: Engine, input: string, outBill: string): string[] {
+  switch (engine.kind) {
+    case 'duckdb':
+      return [DUCKDB_SCRIPT, input, '--out', outBill, '--threads', String(engine.threads ?? 2)];
+    case 'naive':
+      return [MR_MAIN, 'aggregate', input, '--engine', 'naive', '--out', outBill, '--no-progress'];
+    case 'parallel':
+      return [MR_MAIN, 'aggregate', input, '--engine', 'parallel', '--workers', String(engine.workers ?? 1), '--out', outBill, '--no-progress'];
+    case 'spark':
+      return [MR_MAIN, 'aggregate', input, '--engine', 'spark', '--remote', engine.remote ?? 'sc://127.0.0.1:15002', '--out', outBill, '--no-progress'];
+  }
+}
+
+/** What a run produced, reduced to what every engine must agree on. */
+export interface Outcome {
+  readonly billSha256: string;
+  readonly users: number;
+  readonly accepted: number;
+  /** Reject counts by reason (mr engines only; DuckDB does not classify rejects). */
+  readonly rejected?: Record<string, number>;
+}
+
+export class EngineFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly notBuilt: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface EngineRun {
+  readonly child: ChildResult;
+  readonly outcome: Outcome;
+}
+
+function lastJsonLine(text: string): Record<string, unknown> | null {
+  const lines = text.trim().split('\n').reverse();
+  for (const l of lines) {
+    if (!l.startsWith('{')) continue;
+    try {
+      return JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+export function readOutcome(engine: Engine, child: ChildResult, outBill: string): Outcome {
+  const bill = readFileSync(outBill);
+  const billSha256 = createHash('sha256').update(bill).digest('hex');
+  let users = 0;
+  for (let i = 0; i < bill.length; i++) if (bill[i] === 10) users++;
+  if (engine.kind === 'duckdb') {
+    const report = lastJsonLine(child.stdout);
+    return { billSha256, users, accepted: Number(report?.accepted ?? NaN) };
+  }
+  const summaryPath = outBill.replace(/\.txt$/, '') + '.summary.json';
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { accepted: number; rejected: Record<string, number> };
+  const rejected = Object.fromEntries(Object.entries(summary.rejected).filter(([, n]) => n > 0));
+  return { billSha256, users, accepted: summary.accepted, rejected };
+}
+
+/** Runs one engine over one input as a child process; throws EngineFailure on a non-zero exit. */
+export async function runEngine(engine: Engine, dataset: Pick<Dataset, 'path'>, workDir: string): Promise<EngineRun> {
+  const outBill = join(workDir, `${engine.id}.billing.txt`);
+  const child = await runChild(process.execPath, commandFor(engine, dataset.path, outBill), { env: childEnv(), cwd: workDir, measureRss: true });
+  if (child.code !== 0 || !existsSync(outBill)) {
+    const text = child.stderr.trim().split('\n').slice(-5).join('\n');
+    throw new EngineFailure(`${engine.id} exited with ${child.code}${child.signal ? ` (${child.signal})` : ''}: ${text}`, child.code, /not built yet/.test(child.stderr));
+  }
+  return { child, outcome: readOutcome(engine, child, outBill) };
+}
+
+/** Differences between a run's outcome and the reference's; empty when they agree. */
+export function outcomeDifferences(ref: Outcome, got: Outcome): string[] {
+  const diffs: string[] = [];
+  if (got.billSha256 !== ref.billSha256) diffs.push(`billing.txt differs (sha256 ${got.billSha256.slice(0, 12)} vs ${ref.billSha256.slice(0, 12)}; ${got.users} vs ${ref.users} users)`);
+  if (got.accepted !== ref.accepted) diffs.push(`accepted ${got.accepted} vs ${ref.accepted}`);
+  if (got.rejected !== undefined && ref.rejected !== undefined) {
+    const reasons = new Set([...Object.keys(got.rejected), ...Object.keys(ref.rejected)]);
+    for (const r of reasons) if ((got.rejected[r] ?? 0) !== (ref.rejected[r] ?? 0)) diffs.push(`rejected ${r}: ${got.rejected[r] ?? 0} vs ${ref.rejected[r] ?? 0}`);
+  }
+  return diffs;
+}

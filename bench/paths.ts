@@ -1,0 +1,19 @@
+/** Where things are: the repository (from this file's location), the built CLI, the dataset cache. */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/bench/paths.js → the repository root. */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const MR_MAIN = join(REPO_ROOT, 'dist', 'engine', 'cli', 'main.js');
+export const DUCKDB_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'duckdb-billing.js');
+export const RSS_HOOK = join(REPO_ROOT, 'dist', 'bench', 'rss-hook.js');
+export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+export const BASELINE_FILE = join(REPO_ROOT, 'bench', 'baseline.json');
+
+/** Generated datasets live outside the clone: $MR_BENCH_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/mr/bench. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.MR_BENCH_CACHE) return resolve(env.MR_BENCH_CACHE);
+  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  return join(base, 'mr', 'bench');
+}

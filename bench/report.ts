@@ -1,0 +1,144 @@
+/** Presenting results: the machine, a text and a markdown table, the JSON file and the SVG chart. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem, release, platform } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.js';
+import { sizeLabel, usersLabel, variantLabel } from './datasets.js';
+import type { Entry } from './measure.js';
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  readonly duckdb: string | null;
+  readonly loadAverage1mAtStart: number | null;
+  readonly commit: string | null;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+export function machineInfo(): Machine {
+  let duckdb: string | null = null;
+  try {
+    duckdb = (JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', '@duckdb', 'node-api', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    duckdb = null;
+  }
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    commit = null;
+  }
+  let load: number | null = null;
+  try {
+    load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    load = null;
+  }
+  return {
+    cpu: cpuModel(),
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    duckdb,
+    loadAverage1mAtStart: load,
+    commit,
+  };
+}
+
+export function describeMachine(m: Machine): string {
+  return `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB RAM, ${m.os}, Node ${m.node}, DuckDB ${m.duckdb ?? '?'} (@duckdb/node-api), commit ${m.commit ?? '?'}`;
+}
+
+const num = (x: number | null, digits: number) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+const rows = (x: number | null) => (x === null ? '–' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
+
+export const TABLE_HEADER = ['dataset', 'engine', 'runs', 'mean s', 'min s', 'rows/s', 'MiB/s', '× naive', '× DuckDB', 'peak RSS MiB', 'start-up s', 'status'];
+
+export function tableRows(entries: readonly Entry[]): string[][] {
+  return entries.map((e) => [
+    `${e.format} ${sizeLabel(e.sizeMiB)} ${usersLabel(e.users)}u`,
+    e.engine,
+    String(e.samples),
+    num(e.meanS, 2),
+    num(e.minS, 2),
+    rows(e.rowsPerS),
+    num(e.mibPerS, 1),
+    num(e.speedupVsNaive, 2),
+    num(e.ratioVsDuckdb, 2),
+    num(e.peakRssMiB, 0),
+    num(e.startupS, 2),
+    e.status === 'ok' ? 'ok' : `${e.status}: ${(e.note ?? '').slice(0, 80)}`,
+  ]);
+}
+
+export function textTable(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const isNum = header.map((_, i) => body.length > 0 && body.every((r) => /^[–\d.\s kM×]+$/.test(r[i]!)));
+  const line = (r: readonly string[]) => r.map((c, i) => (isNum[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function markdownTable(header: readonly string[], body: readonly (readonly string[])[]): string {
+  const numeric = header.map((_, i) => body.length > 0 && body.every((r) => /^[–\d.\s kM]+$/.test(r[i]!)));
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  return [
+    `| ${header.map(esc).join(' | ')} |`,
+    `|${header.map((_, i) => (numeric[i] ? '---:' : '---')).join('|')}|`,
+    ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+/**
+ * Vega-Lite spec: throughput (MiB/s, best run) against input size, one line per engine, one
+ * panel per format and user count. Rendered to SVG by vega's headless View (no browser).
+ */
+export function chartSpec(entries: readonly Entry[], title: string): Record<string, unknown> {
+  const values = entries
+    .filter((e) => e.status === 'ok' && e.mibPerS !== null)
+    .map((e) => ({ panel: variantLabel(e), sizeMiB: e.sizeMiB, mibPerS: Number(e.mibPerS!.toFixed(2)), engine: e.engine }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'mr aggregate throughput against input size', subtitle: title },
+    data: { values },
+    facet: { column: { field: 'panel', type: 'nominal', title: null, sort: ['original format, 1k users', 'original format, 1M users', 'CSV, 1k users', 'CSV, 1M users'] } },
+    spec: {
+      width: 260,
+      height: 260,
+      layer: [
+        { mark: { type: 'line', point: true } },
+      ],
+      encoding: {
+        x: { field: 'sizeMiB', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'input size (MiB, log scale)', axis: { values: [64, 256, 1024, 4096] } },
+        y: { field: 'mibPerS', type: 'quantitative', title: 'throughput (MiB/s, best run)' },
+        color: { field: 'engine', type: 'nominal', title: 'engine', sort: ['naive', 'parallel-1w', 'parallel-2w', 'parallel-4w', 'parallel-8w', 'spark', 'duckdb'] },
+        tooltip: [{ field: 'engine' }, { field: 'sizeMiB' }, { field: 'mibPerS' }],
+      },
+    },
+    resolve: { scale: { y: 'shared' } },
+    config: { font: 'sans-serif', background: 'white' },
+  };
+}
+
+export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
+  const vega = await import('vega');
+  const { compile } = await import('vega-lite');
+  const compiled = compile(spec as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

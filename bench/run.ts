@@ -1,0 +1,173 @@
+/**
+ * `npm run bench`: every engine side by side over generated datasets, timed with tinybench.
+ * Prints a table on stdout and writes results.json, results.md and chart.svg (throughput
+ * against input size, one line per engine) to bench/results/ (or --out).
+ *
+ *     npm run bench [-- --quick | --large] [--spark] [--max-workers N] [--out DIR]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
+import { duckdb, naive, parallel, spark, type Engine } from './engines.js';
+import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
+import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
+import { RESULTS_DIR } from './paths.js';
+import { prepareSpark, type SparkSetup } from './spark.js';
+
+const K = 1000;
+const M = 1_000_000;
+
+export function datasetMatrix(mode: 'quick' | 'default' | 'large'): DatasetSpec[] {
+  if (mode === 'quick') {
+    return [
+      { format: 'space', sizeMiB: 64, users: K },
+      { format: 'space', sizeMiB: 256, users: K },
+      { format: 'space', sizeMiB: 64, users: M },
+      { format: 'csv', sizeMiB: 64, users: K },
+    ];
+  }
+  const sets: DatasetSpec[] = [
+    { format: 'space', sizeMiB: 64, users: K },
+    { format: 'space', sizeMiB: 256, users: K },
+    { format: 'space', sizeMiB: 1024, users: K },
+    { format: 'space', sizeMiB: 64, users: M },
+    { format: 'space', sizeMiB: 1024, users: M },
+    { format: 'csv', sizeMiB: 64, users: K },
+    { format: 'csv', sizeMiB: 256, users: K },
+    { format: 'csv', sizeMiB: 1024, users: K },
+    { format: 'csv', sizeMiB: 64, users: M },
+  ];
+  if (mode === 'large') sets.push({ format: 'space', sizeMiB: 4096, users: K });
+  return sets;
+}
+
+/** Runs per engine: small sets are cheap enough for a warm-up and three timed runs. */
+export function iterationsFor(sizeMiB: number): { warmupIterations: number; iterations: number } {
+  if (sizeMiB <= 64) return { warmupIterations: 1, iterations: 3 };
+  if (sizeMiB <= 256) return { warmupIterations: 0, iterations: 2 };
+  return { warmupIterations: 0, iterations: 1 };
+}
+
+function positive(flag: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
+    return Number(v);
+  };
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('bench')
+    .description('mr engines side by side (naive, parallel at 1..N workers, spark, DuckDB) over generated datasets')
+    .option('--quick', 'small sets only (64-256 MiB), a few minutes')
+    .option('--large', 'add a 4 GiB set')
+    .option('--spark', 'include Spark, starting a local cluster with `mr spark up` when none answers')
+    .option('--no-spark', 'leave Spark out even when a cluster answers')
+    .option('--max-workers <n>', 'parallel engine at 1..N workers', positive('--max-workers'), availableParallelism())
+    .option('--duckdb-threads <n>', 'DuckDB threads', positive('--duckdb-threads'), availableParallelism())
+    .option('--out <dir>', 'results directory', RESULTS_DIR)
+    .option('--regenerate', 'regenerate cached datasets')
+    .option('--only <text>', 'only datasets whose id contains this text (e.g. csv-64MiB)')
+    .parse();
+  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string }>();
+  // --spark defined before --no-spark: undefined when neither is given (commander).
+  const sparkMode = o.spark === false ? 'off' : o.spark === true ? 'start' : 'auto';
+  const mode = o.quick ? 'quick' : o.large ? 'large' : 'default';
+  const started = performance.now();
+  const machine = machineInfo();
+  log(`mr bench (${mode}) on ${describeMachine(machine)}`);
+  const notes: string[] = [];
+
+  const engines: Engine[] = [naive()];
+  for (let w = 1; w <= o.maxWorkers; w++) engines.push(parallel(w));
+  let sparkSetup: SparkSetup | null = null;
+  if (sparkMode !== 'off') {
+    sparkSetup = await prepareSpark(sparkMode === 'start', log);
+    if (sparkSetup.remote !== null) engines.push(spark(sparkSetup.remote));
+    if (sparkSetup.note) notes.push(sparkSetup.note);
+  }
+  engines.push(duckdb(o.duckdbThreads));
+
+  const specs = datasetMatrix(mode).filter((s) => o.only === undefined || `${s.format}-${s.sizeMiB}`.includes(o.only) || JSON.stringify(s).includes(o.only));
+  const tiny: Record<string, Dataset> = {};
+  const startup = new Map<string, Map<string, number>>();
+  const entries: Entry[] = [];
+  const datasets: Dataset[] = [];
+  try {
+    for (const format of ['space', 'csv'] as const) {
+      if (!specs.some((s) => s.format === format)) continue;
+      tiny[format] = await ensureDataset({ format, sizeMiB: 0, users: 100, lines: 1000 }, { regenerate: o.regenerate, log });
+      log(`start-up probe (${format}, 1,000 lines, best of 3) ...`);
+      startup.set(format, await measureStartup(tiny[format]!, engines, 3));
+      log(`  ${[...startup.get(format)!].map(([e, s]) => `${e} ${s.toFixed(2)} s`).join(', ')}`);
+    }
+    let active = engines;
+    for (const spec of specs) {
+      const ds = await ensureDataset(spec, { regenerate: o.regenerate, log });
+      datasets.push(ds);
+      await preRead(ds.path);
+      const result = await measureDataset(ds, active, { ...iterationsFor(ds.sizeMiB), log }, startup.get(ds.format)!);
+      entries.push(...result);
+      // An engine that is not built yet is dropped from the remaining sets, with a note.
+      for (const e of result.filter((r) => r.status === 'skipped')) {
+        notes.push(e.note ?? `${e.engine} skipped`);
+        active = active.filter((x) => x.id !== e.engine);
+      }
+    }
+  } finally {
+    if (sparkSetup?.stop) await sparkSetup.stop();
+  }
+
+  const minutes = (performance.now() - started) / 60000;
+  const body = tableRows(entries);
+  const title = `${describeMachine(machine)}; ${new Date().toISOString().slice(0, 10)}`;
+  process.stdout.write(`\n${textTable(TABLE_HEADER, body)}\n\n`);
+  process.stdout.write(`${title}\nrates from the best of N runs; × naive and × DuckDB are time ratios (>1 = faster); start-up = best of 3 runs over 1,000 lines.\n`);
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+
+  mkdirSync(o.out, { recursive: true });
+  const json = {
+    tool: 'mr bench',
+    mode,
+    startedAt: new Date(Date.now() - minutes * 60000).toISOString(),
+    minutes: Number(minutes.toFixed(1)),
+    machine,
+    options: { maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, spark: sparkMode },
+    spark: sparkSetup ? { remote: sparkSetup.remote, clusterStartSeconds: sparkSetup.clusterStartSeconds } : null,
+    method:
+      'Each entry is a whole child process (node dist/engine/cli/main.js aggregate ... / node dist/bench/duckdb-billing.js) timed by tinybench; rates use the fastest run; each run\'s billing.txt (and accepted/reject counts) is checked against the first engine\'s before its time counts; peak RSS from getrusage via a preloaded hook.',
+    datasets: datasets.map(({ id, format, sizeMiB, users, records, bytes, badLines, path }) => ({ id, format, sizeMiB, users, records, bytes, badLines, path })),
+    startup: Object.fromEntries([...startup].map(([f, m]) => [f, Object.fromEntries(m)])),
+    entries,
+    notes,
+  };
+  writeFileSync(join(o.out, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+  const md = [
+    `# mr bench results (${mode})`,
+    '',
+    `Machine: ${describeMachine(machine)}. Load average at start: ${machine.loadAverage1mAtStart ?? '?'} (a shared machine: other jobs ran, numbers are noisy). Run took ${minutes.toFixed(1)} min.`,
+    '',
+    markdownTable(TABLE_HEADER, body),
+    '',
+    'Rates (rows/s, MiB/s) use the fastest run; `× naive` = naive time / engine time, `× DuckDB` = DuckDB time / engine time (above 1 = faster). `start-up s` = best of 3 runs over 1,000 lines (process start, module loading; for Spark also connect and session). Peak RSS of the measured process (worker threads included).',
+    ...notes.map((n) => `\nNote: ${n}`),
+    '',
+    '![throughput against input size](chart.svg)',
+    '',
+  ].join('\n');
+  writeFileSync(join(o.out, 'results.md'), md);
+  const svg = await renderSvg(chartSpec(entries, title));
+  writeFileSync(join(o.out, 'chart.svg'), svg);
+  log(`wrote ${join(o.out, 'results.json')}, results.md, chart.svg (${minutes.toFixed(1)} min)`);
+  if (entries.some((e) => e.status === 'mismatch' || e.status === 'failed')) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,69 @@
+/**
+ * Spark in the benchmark: included when a Spark Connect endpoint answers ($SPARK_REMOTE, else
+ * sc://127.0.0.1:15002), or with --spark, which starts a local cluster with `mr spark up` first
+ * (its start-up time is reported apart) and stops it again at the end.
+ */
+import { connect } from 'node:net';
+import { MR_MAIN } from './paths.js';
+import { runChild } from './child.js';
+import { childEnv } from './engines.js';
+
+export interface SparkSetup {
+  readonly remote: string | null;
+  readonly clusterStartSeconds: number | null;
+  readonly note: string | null;
+  readonly stop?: () => Promise<void>;
+}
+
+export function sparkRemote(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SPARK_REMOTE && env.SPARK_REMOTE !== '' ? env.SPARK_REMOTE : 'sc://127.0.0.1:15002';
+}
+
+/** sc://host:port[/;params] → host and port (default 15002). */
+export function hostPort(remote: string): { host: string; port: number } | null {
+  const m = /^sc:\/\/(\[[^\]]+\]|[^/:;]+)(?::(\d+))?/.exec(remote);
+  if (m === null) return null;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 15002 };
+}
+
+export function answers(remote: string, timeoutMs = 1000): Promise<boolean> {
+  const hp = hostPort(remote);
+  if (hp === null) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hp.host, port: hp.port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export async function prepareSpark(start: boolean, log: (line: string) => void): Promise<SparkSetup> {
+  const remote = sparkRemote();
+  if (await answers(remote)) {
+    log(`spark: ${remote} answers; included`);
+    return { remote, clusterStartSeconds: null, note: null };
+  }
+  if (!start) return { remote: null, clusterStartSeconds: null, note: null };
+  log('spark: no endpoint answers; starting one with `mr spark up` ...');
+  const up = await runChild(process.execPath, [MR_MAIN, 'spark', 'up'], { env: childEnv() });
+  if (up.code !== 0) {
+    const why = /unknown command/i.test(up.stderr) ? '`mr spark up` is not available in this build' : `\`mr spark up\` exited with ${up.code}: ${up.stderr.trim().split('\n').slice(-3).join(' ')}`;
+    log(`spark: left out: ${why}`);
+    return { remote: null, clusterStartSeconds: null, note: `spark left out: ${why}` };
+  }
+  const local = 'sc://127.0.0.1:15002';
+  log(`spark: cluster up in ${up.seconds.toFixed(1)} s`);
+  return {
+    remote: local,
+    clusterStartSeconds: up.seconds,
+    note: `spark: local cluster started by \`mr spark up\` in ${up.seconds.toFixed(1)} s (not part of any entry's time)`,
+    stop: async () => {
+      log('spark: stopping the cluster this run started (`mr spark down`)');
+      await runChild(process.execPath, [MR_MAIN, 'spark', 'down'], { env: childEnv() });
+    },
+  };
+}
