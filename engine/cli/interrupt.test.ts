@@ -1,0 +1,37 @@
+/**
+ * An interrupted run leaves no bill and no temporary files (SPEC: outputs appear whole or not at all).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { assertBuilt, cleanupTempDirs, cliPath, listFiles, tempDir } from '../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
+
+describe('interrupts', () => {
+  it.each([['naive'], ['parallel']])('%s: SIGTERM mid-run → exit 143, nothing written, no .mr-staging-* left', async (engine) => {
+    assertBuilt();
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'RATE_login=0.005\n');
+    // Concatenated gzip members: ~1 GiB of log lines from a few MiB on disk, so the run outlasts the signal.
+    const member = gzipSync(Buffer.from('2025-05-02T10:00:00Z user1 login 200 100ms\n'.repeat(25_000)), { level: 9 });
+    writeFileSync(join(dir, 'big.log.gz'), Buffer.concat(Array.from({ length: 1000 }, () => member)));
+    const shebang = /^#!(\S+)(?: (.*))?\n/.exec(readFileSync(cliPath, 'utf8').slice(0, 200))!;
+    const child = spawn(shebang[1]!, [...(shebang[2] ? [shebang[2]] : []), cliPath, 'aggregate', 'big.log.gz', '--engine', engine, '--workers', '1', '--out', 'out/billing.txt'], {
+      cwd: dir,
+      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: dir, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // Signal once the run has found its input (the staged outputs exist by then).
+      if (stderr.includes('inputs found') && !child.killed) setTimeout(() => child.kill('SIGTERM'), 300);
+    });
+    const code = await new Promise<number | string | null>((done) => child.on('close', (c, sig) => done(c ?? sig)));
+    expect(code, stderr).toBe(143);
+    expect(listFiles(dir).sort()).toEqual(['.env', 'big.log.gz']);
+  });
+});
