@@ -35,8 +35,9 @@ export function machineInfo(): Machine {
   } catch {
     duckdb = null;
   }
-  let commit: string | null = null;
-  try {
+  // MR_BENCH_COMMIT names the commit when running from an exported tree (no .git).
+  let commit: string | null = process.env.MR_BENCH_COMMIT ?? null;
+  if (commit === null) try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     commit = null;
