@@ -111,6 +111,7 @@ export function chartSpec(entries: readonly Entry[], title: string): Record<stri
   const values = entries
     .filter((e) => e.status === 'ok' && e.mibPerS !== null)
     .map((e) => ({ panel: variantLabel(e), sizeMiB: e.sizeMiB, mibPerS: Number(e.mibPerS!.toFixed(2)), engine: e.engine }));
+  const sizes = [...new Set(values.map((v) => v.sizeMiB))].sort((a, b) => a - b);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: 'mr aggregate throughput against input size', subtitle: title },
@@ -123,7 +124,7 @@ export function chartSpec(entries: readonly Entry[], title: string): Record<stri
         { mark: { type: 'line', point: true } },
       ],
       encoding: {
-        x: { field: 'sizeMiB', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'input size (MiB, log scale)', axis: { values: [64, 256, 1024, 4096] } },
+        x: { field: 'sizeMiB', type: 'quantitative', scale: { type: 'log', base: 2, domain: [sizes[0] ?? 1, sizes.at(-1) ?? 1] }, title: 'input size (MiB, log scale)', axis: { values: sizes } },
         y: { field: 'mibPerS', type: 'quantitative', title: 'throughput (MiB/s, best run)' },
         color: { field: 'engine', type: 'nominal', title: 'engine', sort: ['naive', 'parallel-1w', 'parallel-2w', 'parallel-4w', 'parallel-8w', 'spark', 'duckdb'] },
         tooltip: [{ field: 'engine' }, { field: 'sizeMiB' }, { field: 'mibPerS' }],
