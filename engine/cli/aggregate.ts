@@ -73,8 +73,13 @@ async function engineRunner(opts: AggregateOptions, env: Record<string, string>,
       const workers = opts.workers ?? availableParallelism();
       return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes });
     }
-    case 'spark':
-      throw new UsageError(`--engine ${opts.engine} is not built yet; use --engine parallel or naive`);
+    case 'spark': {
+      const { sparkEngine } = await import('../../spark/job/run.js');
+      const { resolveRemote } = await import('../../spark/connect/client.js');
+      const remote = resolveRemote(opts.remote, env);
+      log.info({ remote }, 'spark engine');
+      return sparkEngine({ remote });
+    }
   }
 }
 

@@ -7,20 +7,8 @@ import { createLogger, maskSecrets } from '../observability/logger.js';
 import { exitCodeOf } from '../core/errors.js';
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
 import { registerGenerate } from './generate.js';
-
-export function nonNegativeInt(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag} must be a non-negative integer`);
-    return Number(value);
-  };
-}
-
-export function positiveInt(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
-    return Number(value);
-  };
-}
+import { registerSpark } from './spark.js';
+import { nonNegativeInt, positiveInt } from './options.js';
 
 /** Runs `fn` with an AbortSignal fired by SIGINT/SIGTERM; a second signal or 1.5 s later the process exits. */
 export async function withInterrupts(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
@@ -90,6 +78,7 @@ export function buildProgram(): Command {
     });
 
   registerGenerate(program);
+  registerSpark(program);
   return program;
 }
 

@@ -157,6 +157,23 @@ describe('parallel engine equals naive engine', () => {
       [`\uFEFF${line}\r\n${line}\r\n\r\n \t\r\n${line}`, [1, 2, 3, 4, 44, 45, 46, 47, 48, 90, 91, 1000], 3],
       [`${line}\n${'x'.repeat(70_000)}\r\n${line}\n`, [1000, 65_536, 65_538, 70_000, 70_046], 2],
     ];
+    // The BOM is not part of the first line: 65,536 bytes after it are within the limit, 65,537 are not.
+    for (const [n, tooLong] of [[65_536, 0], [65_537, 1]] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
+      try {
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(join(dir, 'in'));
+        writeFileSync(join(dir, 'in', 'a.log'), `\uFEFF${'x'.repeat(n)}\r\n${line}`);
+        const naive = await run(runNaive, dir, {}, 'naive');
+        expect(naive.counts.rejected.line_too_long).toBe(tooLong);
+        expect(naive.counts.rejected.bad_field_count).toBe(1 - tooLong);
+        for (const shardBytes of [1000, 70_000]) {
+          expect(await run((i) => runParallel(i, { workers: 2, shardBytes }), dir, {}, 'parallel')).toEqual(naive);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     for (const [content, sizes, accepted] of cases) {
       const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
       try {

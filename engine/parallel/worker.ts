@@ -1,7 +1,11 @@
-/** Piscina worker entry: the map functions of the parallel engine's jobs, by name. */
-import { mapBillingShard, type BillingMapTask } from './jobs/billing-map.js';
-import { movePartial, type ShardPartial } from './scan/partial.js';
+/** Piscina worker entry: the map and flush functions of the parallel engine's jobs, by name. */
+import { flushBillingUsage, mapBillingShard, type BillingFlushTask, type BillingMapTask } from './jobs/billing-map.js';
+import { moveShardResult, moveUsagePartial, type ShardResult, type UsagePartial } from './scan/partial.js';
 
-export async function mapBilling(task: BillingMapTask): Promise<ShardPartial> {
-  return movePartial(await mapBillingShard(task));
+export async function mapBilling(task: BillingMapTask): Promise<ShardResult> {
+  return moveShardResult(await mapBillingShard(task));
+}
+
+export function flushBilling(task: BillingFlushTask): UsagePartial {
+  return moveUsagePartial(flushBillingUsage(task));
 }

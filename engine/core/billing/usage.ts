@@ -6,6 +6,7 @@
 import { emptyReasonCounts, REJECT_REASONS, type RejectReason } from '../validation/reasons.js';
 
 const CARRY = 2 ** 52;
+const BIG_CARRY = 2n ** 52n;
 
 export class UserUsage {
   readonly requests: Float64Array;
@@ -29,6 +30,7 @@ export class UserUsage {
   }
 
   addBig(task: number, requests: number, durationMs: bigint): void {
+    if (durationMs < BIG_CARRY) return this.add(task, requests, Number(durationMs));
     this.requests[task]! += requests;
     this.carryOver(task, durationMs);
   }

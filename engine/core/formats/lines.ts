@@ -1,6 +1,7 @@
 /**
  * Line framing shared by every reader: LF-terminated lines with byte offsets, one CR
- * before LF (or at end of input) dropped, lines longer than MAX_LINE_BYTES reported
+ * before LF (or at end of input) dropped, lines longer than MAX_LINE_BYTES (not counting
+ * a BOM at offset 0) reported
  * without buffering them whole, a final line without its newline kept.
  */
 import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../validation/reasons.js';
@@ -16,6 +17,7 @@ const LF = 10;
 const CR = 13;
 /** Longest raw line (CR included) that can still be within the limit once a trailing CR is dropped. */
 const MAX_RAW = MAX_LINE_BYTES + 1;
+const BOM_BYTES = 3;
 
 export class LineFramer {
   private offset: number;
@@ -50,7 +52,7 @@ export class LineFramer {
       } else {
         this.pending.push(chunk.subarray(pos, end));
         this.pendingLen += end - pos;
-        if (this.pendingLen > MAX_RAW) {
+        if (this.pendingLen > MAX_RAW + (this.lineStart === 0 ? BOM_BYTES : 0)) {
           const head = Buffer.concat(this.pending, Math.min(this.pendingLen, MAX_REJECT_RAW_BYTES));
           this.sink.tooLong(this.lineStart, Buffer.from(head));
           this.pending = [];
@@ -91,7 +93,8 @@ export class LineFramer {
 
   private emit(raw: Buffer): void {
     const len = raw.length > 0 && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
-    if (len > MAX_LINE_BYTES) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
+    // A BOM at offset 0 is not part of the line: it does not count towards the limit.
+    if (len - (this.lineStart === 0 ? bomLength(raw) : 0) > MAX_LINE_BYTES) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
     else this.sink.line(this.lineStart, raw.subarray(0, len));
   }
 }

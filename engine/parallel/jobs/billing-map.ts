@@ -17,9 +17,12 @@ import type { Shard } from '../sharding.js';
 import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
 import { UserTable, hashBytes } from '../scan/user-table.js';
-import { RejectCollector, emptyShardCounts, toPartial, type ShardCounts, type ShardPartial } from '../scan/partial.js';
+import { RejectCollector, emptyShardCounts, shardResult, usagePartial, type ShardCounts, type ShardResult, type UsagePartial } from '../scan/partial.js';
+import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 
 export interface BillingMapTask {
+  /** Scopes the worker's usage table to one run. */
+  readonly jobId: string;
   readonly shard: Shard;
   readonly config: BillingConfig;
   readonly window: TimeWindow;
@@ -31,14 +34,22 @@ const READ_BUFFER_BYTES = 4 << 20;
 const CARRY = 2n ** 52n;
 let readBuffer: Buffer | undefined;
 
-export async function mapBillingShard(task: BillingMapTask): Promise<ShardPartial> {
+export interface BillingFlushTask {
+  readonly jobId: string;
+  readonly tasks: number;
+  readonly barrier: SharedArrayBuffer;
+  readonly workers: number;
+}
+
+/** Counts and rejects of one shard; its usage goes into this worker's table for the job. */
+export async function mapBillingShard(task: BillingMapTask): Promise<ShardResult> {
   const { shard, config } = task;
   const progress = task.progress === undefined ? undefined : new BigInt64Array(task.progress);
   const onBytes = (n: number) => {
     if (progress !== undefined && n > 0) Atomics.add(progress, 0, BigInt(n));
   };
   const counts = emptyShardCounts();
-  const table = new UserTable(config.rates.length);
+  const table = workerState(task.jobId, () => new UserTable(config.rates.length, 1 << 14));
   const rejects = new RejectCollector();
 
   if (!shard.gzip && shard.format === 'space') {
@@ -51,7 +62,7 @@ export async function mapBillingShard(task: BillingMapTask): Promise<ShardPartia
       rejects,
     );
     readRange(shard, scanner, onBytes);
-    return toPartial(counts, table, rejects);
+    return shardResult(counts, rejects);
   }
 
   // CSV / JSON lines / gzip: the shared per-line contract, then into the byte-keyed table.
@@ -90,7 +101,13 @@ export async function mapBillingShard(task: BillingMapTask): Promise<ShardPartia
       }
     }
   }
-  return toPartial(counts, table, rejects);
+  return shardResult(counts, rejects);
+}
+
+/** This worker's usage for the job, once, after every shard is mapped. */
+export function flushBillingUsage(task: BillingFlushTask): UsagePartial {
+  flushBarrier(task.barrier, task.workers, 30_000);
+  return usagePartial(takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16));
 }
 
 function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): void {

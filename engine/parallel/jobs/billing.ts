@@ -1,6 +1,7 @@
 /**
- * The billing job, main-thread side: shards in, partials merged as they arrive into one
- * byte-keyed user table, rejects written in shard order, usage handed to the shared
+ * The billing job, main-thread side: shards in; each shard's counts merged as they arrive
+ * and its rejects written in shard order; each worker's usage table (combined across its
+ * shards) merged once at the end into one byte-keyed table, then handed to the shared
  * finalize code.
  */
 import type { MapReduceJob } from '../runtime/mapreduce.js';
@@ -9,16 +10,28 @@ import { UsageTable, emptyCounts, type BillingResult } from '../../core/billing/
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable } from '../scan/user-table.js';
-import { mergeUsage, type ShardPartial } from '../scan/partial.js';
-import type { BillingMapTask } from './billing-map.js';
+import { randomUUID } from 'node:crypto';
+import { mergeUsage, type ShardResult, type UsagePartial } from '../scan/partial.js';
+import type { BillingFlushTask, BillingMapTask } from './billing-map.js';
 
-export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, BillingResult> {
+export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, BillingResult> {
   readonly mapFunction = 'mapBilling';
+  readonly jobId = randomUUID();
+  readonly combine = {
+    flushFunction: 'flushBilling',
+    flushTask: (barrier: SharedArrayBuffer, workers: number): BillingFlushTask => ({
+      jobId: this.jobId,
+      tasks: this.input.config.rates.length,
+      barrier,
+      workers,
+    }),
+    mergeCombined: (p: unknown) => mergeUsage(this.table, p as UsagePartial),
+  };
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
   private readonly table: UserTable;
   /** Partials whose rejects wait for earlier shards'. */
-  private readonly waiting = new Map<number, ShardPartial>();
+  private readonly waiting = new Map<number, ShardResult>();
   private nextRejects = 0;
 
   constructor(
@@ -27,7 +40,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, Bi
     progress?: SharedArrayBuffer,
   ) {
     this.table = new UserTable(input.config.rates.length, 4096);
-    this.tasks = shards.map((shard) => ({ shard, config: input.config, window: input.window, progress }));
+    this.tasks = shards.map((shard) => ({ jobId: this.jobId, shard, config: input.config, window: input.window, progress }));
   }
 
   describe(task: BillingMapTask): string {
@@ -35,13 +48,12 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, Bi
     return s.end < 0 ? `${s.path} (whole gzip file)` : `${s.path} bytes ${s.start}-${s.end}`;
   }
 
-  async merge(p: ShardPartial, _task: BillingMapTask, index: number): Promise<void> {
+  async merge(p: ShardResult, _task: BillingMapTask, index: number): Promise<void> {
     const c = this.counts;
     c.records += p.counts.records;
     c.accepted += p.counts.accepted;
     c.outOfWindow += p.counts.outOfWindow;
     REJECT_REASONS.forEach((r, i) => (c.rejected[r] += p.counts.rejected[i]!));
-    mergeUsage(this.table, p);
     this.waiting.set(index, p);
     while (this.waiting.has(this.nextRejects)) {
       const ready = this.waiting.get(this.nextRejects)!;
@@ -51,7 +63,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, Bi
     }
   }
 
-  private async writeRejects(p: ShardPartial, path: string): Promise<void> {
+  private async writeRejects(p: ShardResult, path: string): Promise<void> {
     let at = 0;
     for (let i = 0; i < p.rejectOffsets.length; i++) {
       const len = p.rejectLengths[i]!;
@@ -64,16 +76,12 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardPartial, Bi
   finalize(): BillingResult {
     const t = this.table;
     const usage = new UsageTable(t.tasks);
-    // ignoreBOM: a user id may start with U+FEFF (it is neither whitespace nor a control); keep it.
     const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     for (let e = 0; e < t.size; e++) {
       const row = usage.row(decoder.decode(t.key(e)));
       for (let k = 0; k < t.tasks; k++) {
-        const r = t.requests[e * t.tasks + k]!;
-        if (r === 0) continue;
-        const carry = t.carry.get(e * t.tasks + k);
-        if (carry === undefined) row.add(k, r, t.duration[e * t.tasks + k]!);
-        else row.addBig(k, r, carry + BigInt(t.duration[e * t.tasks + k]!));
+        const r = t.requests(e, k);
+        if (r !== 0) row.addBig(k, r, t.duration(e, k));
       }
     }
     return { counts: this.counts, usage };

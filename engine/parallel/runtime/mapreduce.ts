@@ -1,8 +1,8 @@
 /**
  * A small MapReduce runtime on a Piscina worker pool. A job names its map function (an
  * export of the worker module), lists its tasks, merges each partial as it arrives and
- * finalizes. The first failing task fails the run: the others are aborted and the error
- * names the task.
+ * finalizes, optionally collecting per-worker combiners first. The first failing task fails
+ * the run: the others are aborted and the error names the task.
  */
 import { Piscina } from 'piscina';
 import { RunFailure } from '../../core/errors.js';
@@ -15,6 +15,16 @@ export interface MapReduceJob<Task, Partial, Result> {
   describe(task: Task): string;
   /** Folds one partial in; called once per task, in completion order. */
   merge(partial: Partial, task: Task, index: number): void | Promise<void>;
+  /**
+   * Optional combiner: workers keep state across map tasks (e.g. one table per worker
+   * instead of one per task) and, after the last map task, each worker's combined state is
+   * collected exactly once through `flushFunction` and folded in by `mergeCombined`.
+   */
+  readonly combine?: {
+    readonly flushFunction: string;
+    flushTask(barrier: SharedArrayBuffer, workers: number): unknown;
+    mergeCombined(combined: unknown): void | Promise<void>;
+  };
   finalize(): Result | Promise<Result>;
 }
 
@@ -75,6 +85,20 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
     await Promise.all(runs);
     await merging;
     if (failure !== undefined) throw failure;
+    if (job.combine !== undefined) {
+      const combine = job.combine;
+      const barrier = new SharedArrayBuffer(4);
+      const flushes = Array.from({ length: opts.workers }, () =>
+        pool.run(combine.flushTask(barrier, opts.workers), { name: combine.flushFunction, signal: cancel.signal }),
+      );
+      let combined: unknown[];
+      try {
+        combined = await Promise.all(flushes);
+      } catch (err) {
+        throw opts.signal.aborted ? opts.signal.reason : new RunFailure(`worker failed while handing over its results: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      for (const c of combined) await combine.mergeCombined(c);
+    }
     return await job.finalize();
   } finally {
     opts.signal.removeEventListener('abort', onAbort);

@@ -1,10 +1,11 @@
 /**
- * A shard's partial result in compact form: counts, the user table's entries as flat typed
- * arrays, and its rejects. It crosses from worker to main thread as transferred buffers.
+ * What crosses from a worker to the main thread, in compact form: per shard, its line
+ * counts and rejects; per worker, at the end, its usage table as flat typed arrays. All
+ * of it travels as transferred buffers, never copied.
  */
 import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
-import { UserTable } from './user-table.js';
+import type { UserTable } from './user-table.js';
 
 export interface ShardCounts {
   records: number;
@@ -45,35 +46,31 @@ export class RejectCollector {
   }
 }
 
-export interface ShardPartial {
+/** A shard's result: its counts and rejects (its usage stays in the worker's table). */
+export interface ShardResult {
   readonly counts: ShardCounts;
-  readonly tasks: number;
-  readonly users: number;
-  readonly keys: Uint8Array;
-  readonly keyLen: Int32Array;
-  readonly hashes: Int32Array;
-  readonly requests: Float64Array;
-  readonly duration: Float64Array;
-  /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
-  readonly carry: Array<[number, bigint]>;
   readonly rejectOffsets: Float64Array;
   readonly rejectReasons: Uint8Array;
   readonly rejectLengths: Int32Array;
   readonly rejectRaw: Uint8Array;
 }
 
-export function toPartial(counts: ShardCounts, table: UserTable, rejects: RejectCollector): ShardPartial {
-  const n = table.size;
+/** A worker's usage table, flattened. */
+export interface UsagePartial {
+  readonly tasks: number;
+  readonly users: number;
+  readonly keys: Uint8Array;
+  /** Per entry: [keyStart, keyLength, hash]. */
+  readonly meta: Int32Array;
+  /** Per entry: requests of each task, then duration of each task. */
+  readonly counts: Float64Array;
+  /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
+  readonly carry: Array<[number, bigint]>;
+}
+
+export function shardResult(counts: ShardCounts, rejects: RejectCollector): ShardResult {
   return {
     counts,
-    tasks: table.tasks,
-    users: n,
-    keys: table.keys.slice(0, table.keyEnd),
-    keyLen: table.keyLen.slice(0, n),
-    hashes: table.hashes.slice(0, n),
-    requests: table.requests.slice(0, n * table.tasks),
-    duration: table.duration.slice(0, n * table.tasks),
-    carry: [...table.carry.entries()],
     rejectOffsets: Float64Array.from(rejects.offsets),
     rejectReasons: Uint8Array.from(rejects.reasons),
     rejectLengths: Int32Array.from(rejects.lengths),
@@ -81,37 +78,52 @@ export function toPartial(counts: ShardCounts, table: UserTable, rejects: Reject
   };
 }
 
-/** Wraps a partial so that Piscina transfers its buffers instead of copying them. */
-export function movePartial(p: ShardPartial): ShardPartial {
-  const buffers = [p.keys, p.keyLen, p.hashes, p.requests, p.duration, p.rejectOffsets, p.rejectReasons, p.rejectLengths, p.rejectRaw].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
+export function usagePartial(table: UserTable): UsagePartial {
+  const n = table.size;
+  return {
+    tasks: table.tasks,
+    users: n,
+    keys: table.keys.slice(0, table.keyEnd),
+    meta: table.meta.slice(0, 3 * n),
+    counts: table.counts.slice(0, n * 2 * table.tasks),
+    carry: [...table.carry.entries()],
+  };
+}
+
+/** Wraps a value so that Piscina transfers the given typed arrays' buffers instead of copying them. */
+export function moveWith<T extends object>(value: T, arrays: ArrayBufferView[]): T {
+  const buffers = arrays.map((a) => a.buffer as ArrayBuffer);
   return move({
     get [transferableSymbol]() {
       return buffers;
     },
     get [valueSymbol]() {
-      return p;
+      return value;
     },
-  } as never) as unknown as ShardPartial;
+  } as never) as unknown as T;
 }
 
-/** Adds a partial's usage into a table (main thread). */
-export function mergeUsage(into: UserTable, p: ShardPartial): void {
+export function moveShardResult(r: ShardResult): ShardResult {
+  return moveWith(r, [r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
+}
+
+export function moveUsagePartial(p: UsagePartial): UsagePartial {
+  return moveWith(p, [p.keys, p.meta, p.counts]);
+}
+
+/** Adds a worker's usage into a table (main thread). */
+export function mergeUsage(into: UserTable, p: UsagePartial): void {
   const T = p.tasks;
   const entryOf = new Int32Array(p.users);
-  let k = 0;
   for (let e = 0; e < p.users; e++) {
-    const len = p.keyLen[e]!;
-    const target = into.entry(p.keys, k, k + len, p.hashes[e]! >>> 0);
+    const start = p.meta[3 * e]!;
+    const target = into.entry(p.keys, start, start + p.meta[3 * e + 1]!, p.meta[3 * e + 2]! >>> 0);
     entryOf[e] = target;
-    k += len;
+    const base = e * 2 * T;
     for (let t = 0; t < T; t++) {
-      const r = p.requests[e * T + t]!;
-      if (r !== 0) into.add(target, t, r, p.duration[e * T + t]!);
+      const r = p.counts[base + t]!;
+      if (r !== 0) into.add(target, t, r, p.counts[base + T + t]!);
     }
   }
-  for (const [idx, amount] of p.carry) {
-    into.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
-  }
+  for (const [idx, amount] of p.carry) into.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
 }

@@ -7,6 +7,7 @@
  */
 import { readSync } from 'node:fs';
 import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../../core/validation/reasons.js';
+import { bomLength } from '../../core/formats/lines.js';
 
 export interface ByteLineSink {
   /** A line within the limit: buf[start, end), its first byte at file offset `offset`. */
@@ -70,7 +71,7 @@ export function readOwnedLines(
       pos = lf + 1;
     }
     const rest = len - pos;
-    if (rest > MAX_RAW) {
+    if (rest > MAX_RAW + (base + pos === 0 ? 3 : 0)) {
       sink.tooLong(base + pos, Buffer.from(buf.subarray(pos, pos + MAX_REJECT_RAW_BYTES)));
       skippingLong = true;
       base += len;
@@ -85,6 +86,8 @@ export function readOwnedLines(
 
 function emit(sink: ByteLineSink, buf: Buffer, start: number, end: number, offset: number): void {
   if (end > start && buf[end - 1] === CR) end--;
-  if (end - start > MAX_LINE_BYTES) sink.tooLong(offset, Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES)));
+  // A BOM at offset 0 is not part of the line: it does not count towards the limit.
+  const bom = offset === 0 ? bomLength(buf.subarray(start, end)) : 0;
+  if (end - start - bom > MAX_LINE_BYTES) sink.tooLong(offset, Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES)));
   else sink.line(buf, start, end, offset);
 }

@@ -35,8 +35,8 @@ function scanned(line: Buffer, window: TimeWindow, terminated: boolean, offset =
   if (counts.records === 0) return 'blank';
   if (counts.accepted === 1) {
     expect(table.size).toBe(1);
-    const t = table.requests.findIndex((r) => r === 1);
-    return `ok ${JSON.stringify(new TextDecoder('utf-8', { ignoreBOM: true }).decode(table.key(0)))} ${t} ${table.duration[t]}`;
+    const t = config.rates.findIndex((_, i) => table.requests(0, i) === 1);
+    return `ok ${JSON.stringify(new TextDecoder('utf-8', { ignoreBOM: true }).decode(table.key(0)))} ${t} ${table.duration(0, t)}`;
   }
   if (counts.outOfWindow === 1) return 'out_of_window';
   const r = counts.rejected.findIndex((n) => n === 1);

@@ -1,13 +1,14 @@
 /**
  * A hash table keyed by user-id bytes, holding per-task request counts and duration sums.
  * Keys are copied once into an arena; no string is made per line or per lookup. Open
- * addressing with linear probing over a power-of-two slot array.
+ * addressing with linear probing; the memory touched per lookup is kept small for tables
+ * of millions of users: a slot holds the hash next to the entry number, an entry's key
+ * position sits in one record, and its counters are adjacent.
  *
  * Duration sums stay exact: each sum is kept below 2^52 in a Float64Array and anything
  * above is carried into a bigint side table.
  */
 
-const EMPTY = -1;
 const CARRY = 2 ** 52;
 
 /** FNV-1a over bytes[start, end). */
@@ -18,19 +19,20 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
 }
 
 export class UserTable {
-  /** Entries in insertion order. */
+  /** Entries, numbered 0..size-1 in insertion order. */
   size = 0;
   keys: Uint8Array;
   keyEnd = 0;
-  keyStart: Int32Array;
-  keyLen: Int32Array;
-  hashes: Int32Array;
-  requests: Float64Array;
-  duration: Float64Array;
+  /** Per entry: [keyStart, keyLength, hash]. */
+  meta: Int32Array;
+  /** Per entry: requests of each task, then duration of each task. */
+  counts: Float64Array;
   /** Carried duration above 2^52: entry * tasks + task → amount. */
   readonly carry = new Map<number, bigint>();
+  /** Per slot: [hash, entry + 1]; 0 marks an empty slot. */
   private slots: Int32Array;
   private mask: number;
+  private readonly stride: number;
 
   constructor(
     readonly tasks: number,
@@ -38,27 +40,27 @@ export class UserTable {
   ) {
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
-    this.slots = new Int32Array(slots).fill(EMPTY);
+    this.slots = new Int32Array(slots * 2);
     this.mask = slots - 1;
     const entries = slots >>> 1;
+    this.stride = 2 * tasks;
     this.keys = new Uint8Array(entries * 16);
-    this.keyStart = new Int32Array(entries);
-    this.keyLen = new Int32Array(entries);
-    this.hashes = new Int32Array(entries);
-    this.requests = new Float64Array(entries * tasks);
-    this.duration = new Float64Array(entries * tasks);
+    this.meta = new Int32Array(entries * 3);
+    this.counts = new Float64Array(entries * this.stride);
   }
 
   /** The entry of the key bytes[start, end) with hash h, inserted when new. */
   entry(bytes: Uint8Array, start: number, end: number, h: number): number {
     const len = end - start;
-    const keys = this.keys;
+    const slots = this.slots;
+    const hash = h | 0;
     let s = h & this.mask;
     for (;;) {
-      const e = this.slots[s]!;
-      if (e === EMPTY) break;
-      if (this.hashes[e] === (h | 0) && this.keyLen[e] === len) {
-        let i = this.keyStart[e]!;
+      const e = slots[2 * s + 1]! - 1;
+      if (e < 0) break;
+      if (slots[2 * s] === hash && this.meta[3 * e + 1] === len) {
+        const keys = this.keys;
+        let i = this.meta[3 * e]!;
         let j = start;
         while (j < end && keys[i] === bytes[j]) {
           i++;
@@ -68,18 +70,19 @@ export class UserTable {
       }
       s = (s + 1) & this.mask;
     }
-    return this.insert(bytes, start, end, h, s);
+    return this.insert(bytes, start, end, hash, s);
   }
 
   add(e: number, task: number, requests: number, durationMs: number): void {
-    const k = e * this.tasks + task;
-    this.requests[k]! += requests;
-    const d = this.duration[k]! + durationMs;
+    const base = e * this.stride;
+    this.counts[base + task]! += requests;
+    const k = base + this.tasks + task;
+    const d = this.counts[k]! + durationMs;
     if (d >= CARRY) {
-      this.carry.set(k, (this.carry.get(k) ?? 0n) + BigInt(d));
-      this.duration[k] = 0;
+      this.addCarry(e, task, BigInt(d));
+      this.counts[k] = 0;
     } else {
-      this.duration[k] = d;
+      this.counts[k] = d;
     }
   }
 
@@ -88,14 +91,29 @@ export class UserTable {
     this.carry.set(k, (this.carry.get(k) ?? 0n) + amount);
   }
 
-  key(e: number): Uint8Array {
-    return this.keys.subarray(this.keyStart[e]!, this.keyStart[e]! + this.keyLen[e]!);
+  requests(e: number, task: number): number {
+    return this.counts[e * this.stride + task]!;
   }
 
-  private insert(bytes: Uint8Array, start: number, end: number, h: number, slot: number): number {
-    if ((this.size + 1) * 2 > this.slots.length) {
+  /** Exact duration sum of an entry's task. */
+  duration(e: number, task: number): bigint {
+    const d = BigInt(this.counts[e * this.stride + this.tasks + task]!);
+    const c = this.carry.get(e * this.tasks + task);
+    return c === undefined ? d : d + c;
+  }
+
+  key(e: number): Uint8Array {
+    return this.keys.subarray(this.meta[3 * e]!, this.meta[3 * e]! + this.meta[3 * e + 1]!);
+  }
+
+  hash(e: number): number {
+    return this.meta[3 * e + 2]! >>> 0;
+  }
+
+  private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
+    if ((this.size + 1) * 4 > this.slots.length) {
       this.grow();
-      return this.entry(bytes, start, end, h);
+      return this.entry(bytes, start, end, hash >>> 0);
     }
     const len = end - start;
     if (this.keyEnd + len > this.keys.length) {
@@ -105,41 +123,34 @@ export class UserTable {
     }
     const e = this.size++;
     this.keys.set(bytes.subarray(start, end), this.keyEnd);
-    this.keyStart[e] = this.keyEnd;
-    this.keyLen[e] = len;
-    this.hashes[e] = h;
+    this.meta[3 * e] = this.keyEnd;
+    this.meta[3 * e + 1] = len;
+    this.meta[3 * e + 2] = hash;
     this.keyEnd += len;
-    this.slots[slot] = e;
+    this.slots[2 * slot] = hash;
+    this.slots[2 * slot + 1] = e + 1;
     return e;
   }
 
   private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
-    const mask = slots.length - 1;
+    const n = this.slots.length; // = 2 * slot count
+    const slots = new Int32Array(n * 2);
+    const mask = n - 1;
     for (let e = 0; e < this.size; e++) {
-      let s = this.hashes[e]! & mask;
-      while (slots[s] !== EMPTY) s = (s + 1) & mask;
-      slots[s] = e;
+      const h = this.meta[3 * e + 2]!;
+      let s = h & mask;
+      while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = h;
+      slots[2 * s + 1] = e + 1;
     }
     this.slots = slots;
     this.mask = mask;
-    const entries = slots.length >>> 1;
-    this.keyStart = growInt(this.keyStart, entries);
-    this.keyLen = growInt(this.keyLen, entries);
-    this.hashes = growInt(this.hashes, entries);
-    this.requests = growFloat(this.requests, entries * this.tasks);
-    this.duration = growFloat(this.duration, entries * this.tasks);
+    const entries = n >>> 1;
+    const meta = new Int32Array(entries * 3);
+    meta.set(this.meta);
+    this.meta = meta;
+    const counts = new Float64Array(entries * this.stride);
+    counts.set(this.counts);
+    this.counts = counts;
   }
-}
-
-function growInt(a: Int32Array, n: number): Int32Array {
-  const b = new Int32Array(n);
-  b.set(a);
-  return b;
-}
-
-function growFloat(a: Float64Array, n: number): Float64Array {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
 }
