@@ -38,7 +38,8 @@ export async function* readChunks(
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
+    // An abort ends the read with the signal's reason ("interrupted by SIGINT"), not a generic AbortError.
+    if ((err as Error).name === 'AbortError') throw options.signal?.aborted ? options.signal.reason : err;
     const e = err as NodeJS.ErrnoException;
     const what = e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : (e.code ?? e.message);
     throw new InputError(`cannot read ${file.path}: ${what}`);
