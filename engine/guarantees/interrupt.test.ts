@@ -1,0 +1,84 @@
+/**
+ * Guarantee: an interrupted run writes no bill. SIGINT or SIGTERM mid-run stops the workers,
+ * removes the temporary files and exits non-zero (130 / 143) within 2 seconds; after
+ * `kill -9` no partial bill is visible (a previous bill stays whole) and the next run is
+ * unaffected by the leftovers. Both in-process engines, on 256 MiB of generated logs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+import { OUTPUT_NAMES, RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
+
+let dir: string;
+/** The bill of a clean run on the same input. */
+let reference: Record<string, string>;
+
+const STAGING = /^\.mr-staging-/;
+
+beforeAll(async () => {
+  dir = tempDir('mr-interrupt-');
+  writeFileSync(join(dir, '.env'), RATES_ENV);
+  const gen = await runMr(['generate', '--out', 'in/big.log', '--size', '256MiB', '--bad', '0.001'], { cwd: dir });
+  expect(gen.code, gen.stderr).toBe(0);
+  const ref = await runMr(['aggregate', 'in', '--engine', 'parallel', '--out', 'ref/billing.txt', '--no-progress'], { cwd: dir });
+  expect(ref.code, ref.stderr).toBe(0);
+  reference = Object.fromEntries(['billing.txt', 'billing.detail.csv', 'billing.rejects.csv'].map((n) => [n, readFileSync(join(dir, 'ref', n), 'utf8')]));
+}, 120_000);
+
+afterAll(cleanupTempDirs);
+
+describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)(
+    '%s mid-run: exit %i within 2 s, no bill, no temporary files',
+    async (signal, expected) => {
+      const out = `out-${engine}-${signal}`;
+      const run = startCli(['aggregate', 'in', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
+      await run.waitFor('inputs found');
+      await new Promise((r) => setTimeout(r, 300));
+      // The staged outputs exist while the run is under way.
+      expect(readdirSync(join(dir, out)).some((n) => STAGING.test(n)), run.stderr()).toBe(true);
+      const sentAt = Date.now();
+      run.child.kill(signal);
+      const { code, at, stderr } = await run.done;
+      expect(at - sentAt, 'seconds from the signal to exit').toBeLessThan(2000);
+      expect(code, stderr).toBe(expected);
+      expect(stderr).toMatch(new RegExp(`interrupted by ${signal}`));
+      expect(stderr).not.toMatch(/bill written/);
+      expect(readdirSync(join(dir, out)), 'nothing left in the output directory').toEqual([]);
+    },
+    30_000,
+  );
+
+  it('kill -9 mid-run: no partial bill visible (a previous bill stays whole), and the next run is unaffected', async () => {
+    const out = `out-${engine}-kill9`;
+    // The parallel case starts with a previous bill in place; the naive case with none.
+    const previous = engine === 'parallel';
+    if (previous) {
+      mkdirSync(join(dir, out));
+      writeFileSync(join(dir, out, 'billing.txt'), reference['billing.txt']!);
+    }
+    const args = ['aggregate', 'in', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
+    const run = startCli(args, { cwd: dir });
+    await run.waitFor('inputs found');
+    await new Promise((r) => setTimeout(r, 300));
+    run.child.kill('SIGKILL');
+    const { code } = await run.done;
+    expect(code).toBe('SIGKILL');
+    const left = readdirSync(join(dir, out));
+    const visible = left.filter((n) => !STAGING.test(n));
+    if (previous) {
+      expect(visible).toEqual(['billing.txt']);
+      expect(readFileSync(join(dir, out, 'billing.txt'), 'utf8')).toBe(reference['billing.txt']);
+    } else {
+      expect(visible, 'no output under its final name').toEqual([]);
+    }
+    expect(left.filter((n) => STAGING.test(n)).length, 'the killed run had staged outputs').toBeGreaterThan(0);
+
+    const again = await runMr(args, { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    for (const [name, text] of Object.entries(reference)) expect(readFileSync(join(dir, out, name), 'utf8'), name).toBe(text);
+    expect(readdirSync(join(dir, out)).filter((n) => !STAGING.test(n)).sort()).toEqual(OUTPUT_NAMES);
+    expect(existsSync(join(dir, out, 'billing.summary.json'))).toBe(true);
+  }, 60_000);
+});
