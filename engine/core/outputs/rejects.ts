@@ -8,9 +8,12 @@ export const REJECTS_HEADER = ['file', 'offset', 'reason', 'raw'] as const;
 // ignoreBOM: a U+FEFF that starts a raw line is content (a BOM at file offset 0 is removed before this).
 const lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-/** The raw column: at most 1 KiB of the line, invalid UTF-8 shown as U+FFFD. */
+/**
+ * The raw column: at most 1 KiB of the line, invalid UTF-8 and NUL shown as U+FFFD (the CSV
+ * writer would drop a NUL silently; a visible replacement marks that a byte was there).
+ */
 export function rawColumn(raw: Uint8Array): string {
-  return lossy.decode(raw.length > MAX_REJECT_RAW_BYTES ? raw.subarray(0, MAX_REJECT_RAW_BYTES) : raw);
+  return lossy.decode(raw.length > MAX_REJECT_RAW_BYTES ? raw.subarray(0, MAX_REJECT_RAW_BYTES) : raw).replaceAll('\0', '\uFFFD');
 }
 
 export class RejectsWriter {
