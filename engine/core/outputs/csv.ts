@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { format, type CsvFormatterStream } from '@fast-csv/format';
-import type { StagedFile } from './staged.js';
+import { outputError, type StagedFile } from './staged.js';
 
 export type CsvRow = readonly (string | number)[];
 
@@ -16,12 +16,14 @@ export class CsvWriter {
     this.csv = format<string[], string[]>({ headers: [...headers], alwaysWriteHeaders: true, includeEndRowDelimiter: true, rowDelimiter: '\n' });
     const out = file.stream();
     this.csv.pipe(out);
-    this.csv.on('error', (err: Error) => (this.failure ??= err));
+    this.csv.on('error', (err: Error) => (this.failure ??= outputError(file.finalPath, err)));
     out.on('error', (err: Error) => {
-      this.failure ??= err;
+      this.failure ??= outputError(file.finalPath, err);
       this.csv.unpipe(out);
     });
-    this.done = finished(out);
+    this.done = finished(out).catch((err: unknown) => {
+      throw (this.failure ??= outputError(file.finalPath, err));
+    });
     this.done.catch(() => {});
   }
 

@@ -7,6 +7,13 @@
 import { mkdirSync, openSync, closeSync, fsyncSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { RunFailure } from '../errors.js';
+
+/** A write, flush or rename failure (full disk, file-size limit, I/O error) as a run failure naming the output. */
+export function outputError(finalPath: string, err: unknown): RunFailure {
+  if (err instanceof RunFailure) return err;
+  return new RunFailure(`cannot write ${finalPath}: ${err instanceof Error ? err.message : String(err)}`);
+}
 
 /** Temporary files of staged outputs start with this, so leftovers of a killed run are recognisable. */
 export const STAGING_PREFIX = '.mr-staging-';
@@ -25,7 +32,11 @@ export class StagedFile {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      throw outputError(this.finalPath, err);
+    }
   }
 
   /** A stream onto the temporary file; end it before close(). */
@@ -41,6 +52,8 @@ export class StagedFile {
     this.fd = null;
     try {
       fsyncSync(fd);
+    } catch (err) {
+      throw outputError(this.finalPath, err);
     } finally {
       closeSync(fd);
     }
@@ -48,7 +61,11 @@ export class StagedFile {
 
   commit(): void {
     this.close();
-    renameSync(this.tempPath, this.finalPath);
+    try {
+      renameSync(this.tempPath, this.finalPath);
+    } catch (err) {
+      throw outputError(this.finalPath, err);
+    }
   }
 
   discard(): void {
