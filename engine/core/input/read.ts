@@ -1,5 +1,6 @@
 /** Reading one input file as a stream of byte chunks, gunzipped when needed; errors name the file. */
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { InputError } from '../errors.js';
@@ -22,7 +23,25 @@ export async function* readChunks(
   onRawBytes: (n: number) => void = () => {},
   options: ReadOptions = {},
 ): AsyncGenerator<Buffer> {
-  const raw = createReadStream(file.path, {
+  // O_NONBLOCK: a path replaced by a FIFO after discovery fails here instead of blocking open() forever.
+  let handle: FileHandle;
+  try {
+    handle = await open(file.path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new InputError(`cannot read ${file.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let regular: boolean;
+  try {
+    regular = (await handle.stat()).isFile();
+  } catch (err) {
+    await handle.close();
+    throw new InputError(`cannot read ${file.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!regular) {
+    await handle.close();
+    throw new InputError(`cannot read ${file.path}: not a regular file`);
+  }
+  const raw = handle.createReadStream({
     highWaterMark: READ_CHUNK_BYTES,
     start: options.start,
     end: options.end === undefined ? undefined : options.end - 1,

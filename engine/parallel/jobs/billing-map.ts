@@ -3,7 +3,7 @@
  * Space-format plain files take the byte-scanning hot path; CSV and JSON lines, and gzip
  * files, go through the same per-line contract code as the naive engine.
  */
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, constants } from 'node:fs';
 import type { BillingConfig } from '../../core/config/config.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { REASON_INDEX, REJECT_REASONS, type RejectReason } from '../../core/validation/reasons.js';
@@ -113,11 +113,13 @@ export function flushBillingUsage(task: BillingFlushTask): UsagePartial {
 function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): void {
   let fd: number;
   try {
-    fd = openSync(shard.path, 'r');
+    // O_NONBLOCK: a path replaced by a FIFO after planning must fail below, not block the worker forever in open().
+    fd = openSync(shard.path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new InputError(`cannot read ${shard.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   try {
+    if (!fstatSync(fd).isFile()) throw new InputError(`cannot read ${shard.path}: not a regular file`);
     readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
     readOwnedLines(fd, shard.start, shard.end, sink, readBuffer, onBytes);
   } catch (err) {
