@@ -1,0 +1,201 @@
+/**
+ * Guarantee: a failure is a clear message naming what failed, exit 1 and no bill (no output
+ * under its final name, no temporary file left) — never a silently smaller bill.
+ *
+ * Faults are real, injected from outside the production code: an input file that vanishes,
+ * becomes a directory or a FIFO, or cannot be read (permissions, as a non-root user) between
+ * planning and reading; a truncated or non-gzip `.gz`; a full disk (a 64 KiB tmpfs) and a
+ * file-size limit (RLIMIT_FSIZE) under the outputs; and, for the parallel engine, a worker
+ * thread that throws or exits mid-shard (a `--require` preload that patches fs.readSync in
+ * worker threads only).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+import { RATES_ENV, runMr, startCli, type SpawnOptions } from '../../fixtures/guarantees.js';
+
+const GOOD = '2025-05-02T10:00:00Z user1 login 200 100ms\n';
+const ENGINES = [['naive'], ['parallel']] as const;
+
+let dir: string;
+let tiny: string | undefined;
+
+beforeAll(async () => {
+  dir = tempDir('mr-failures-');
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, '.env'), RATES_ENV);
+  // A first input big enough that the run is still reading it when the second one is changed.
+  const gen = await runMr(['generate', '--out', 'a/big.log', '--size', '64MiB', '--bad', '0.01'], { cwd: dir });
+  expect(gen.code, gen.stderr).toBe(0);
+  // A 64 KiB tmpfs: a full disk under the outputs.
+  tiny = join(dir, 'tiny');
+  mkdirSync(tiny);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tiny], { stdio: 'pipe' });
+  } catch (err) {
+    process.stderr.write(`[failures] cannot mount a tmpfs (${(err as Error).message}); the full-disk test is skipped, the RLIMIT_FSIZE one still runs\n`);
+    tiny = undefined;
+  }
+}, 120_000);
+
+afterAll(() => {
+  if (tiny !== undefined) execFileSync('umount', [tiny]);
+  cleanupTempDirs();
+});
+
+let cases = 0;
+
+/** A case directory with z/b.log holding one good line; inputs are a/big.log then z/b.log. */
+function caseDir(): { out: string; b: string } {
+  const name = `case-${++cases}`;
+  mkdirSync(join(dir, name, 'z'), { recursive: true });
+  writeFileSync(join(dir, name, 'z', 'b.log'), GOOD);
+  return { out: `${name}/out`, b: join(dir, name, 'z', 'b.log') };
+}
+
+/** Asserts the run failed as promised: exit 1, one `mr:` line matching `message`, no bill, nothing left in the output dir. */
+function expectFailure(r: { code: number | string; stderr: string }, out: string, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(1);
+  const line = r.stderr.split('\n').find((l) => l.startsWith('mr: '));
+  expect(line, r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/bill written/);
+  expect(existsSync(join(dir, out, 'billing.txt'))).toBe(false);
+  expect(existsSync(join(dir, out)) ? readdirSync(join(dir, out)) : [], 'nothing left in the output dir').toEqual([]);
+}
+
+/** Runs both inputs, applying `fault` to z/b.log once the inputs are planned. */
+async function runWithFault(engine: string, fault: (b: string) => void, opts: Partial<SpawnOptions> = {}) {
+  const { out, b } = caseDir();
+  const args = ['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
+  const run = startCli(args, { cwd: dir, ...opts });
+  await run.waitFor('inputs found');
+  fault(b);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
+  const r = await run.done;
+  clearTimeout(timer);
+  return { ...r, out };
+}
+
+describe.each(ENGINES)('%s engine: input faults after planning', (engine) => {
+  it('a file that vanishes → exit 1 naming it, no bill', async () => {
+    const r = await runWithFault(engine, (b) => rmSync(b));
+    expectFailure(r, r.out, /z\/b\.log.*(ENOENT|no such file)/);
+  });
+
+  it('a file replaced by a directory → exit 1 naming it, no bill', async () => {
+    const r = await runWithFault(engine, (b) => {
+      rmSync(b);
+      mkdirSync(b);
+    });
+    expectFailure(r, r.out, /z\/b\.log.*(EISDIR|not a regular file)/);
+  });
+
+  it('a file replaced by a FIFO nobody writes to → exit 1 naming it, no hang', async () => {
+    const r = await runWithFault(engine, (b) => {
+      rmSync(b);
+      execFileSync('mkfifo', [b]);
+    });
+    expectFailure(r, r.out, /z\/b\.log/);
+  });
+
+  it('a file that is not readable (mode 000, run as an unprivileged user) → exit 1 naming it, no bill', async () => {
+    const { out, b } = caseDir();
+    chmodSync(b, 0o000);
+    chownSync(join(dir, out, '..'), 65534, 65534);
+    const r = await runMr(['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], {
+      cwd: dir,
+      uid: 65534,
+      gid: 65534,
+    });
+    expectFailure(r, out, /z\/b\.log.*(EACCES|permission denied)/);
+  });
+});
+
+describe.each(ENGINES)('%s engine: corrupt gzip', (engine) => {
+  const content = Buffer.from(GOOD.repeat(50_000));
+  it.each([
+    ['truncated', gzipSync(content).subarray(0, 2000), /z\/b\.log\.gz.*corrupt gzip/],
+    ['cut inside the trailer', gzipSync(content).subarray(0, gzipSync(content).length - 3), /z\/b\.log\.gz.*corrupt gzip/],
+    ['not gzip at all', content, /z\/b\.log\.gz.*corrupt gzip/],
+  ])('%s → exit 1 naming the file, no bill', async (_what, bytes, message) => {
+    const { out } = caseDir();
+    const gz = join(dir, out, '..', 'z', 'b.log.gz');
+    writeFileSync(gz, bytes);
+    const r = await runMr(['aggregate', gz, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
+    expectFailure(r, out, message);
+  });
+});
+
+describe.each(ENGINES)('%s engine: output faults', (engine) => {
+  it('a full disk under the outputs (64 KiB tmpfs) → exit 1 naming the output, nothing left, a previous bill untouched', async (ctx) => {
+    if (tiny === undefined) ctx.skip();
+    const out = join(tiny!, engine);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'billing.txt'), 'previous bill\n');
+    const r = await runMr(['aggregate', 'a/big.log', '--engine', engine, '--workers', '2', '--out', join(out, 'billing.txt'), '--no-progress'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('mr: '));
+    expect(line, r.stderr).toMatch(/billing\.(rejects|detail)\.csv.*ENOSPC/);
+    expect(readdirSync(out)).toEqual(['billing.txt']);
+    expect(readFileSync(join(out, 'billing.txt'), 'utf8')).toBe('previous bill\n');
+    rmSync(out, { recursive: true });
+  });
+
+  it('a file-size limit (RLIMIT_FSIZE 64 KiB) → exit 1 naming the output, nothing left', async () => {
+    const out = `fsize-${engine}`;
+    const r = await runMr(['aggregate', 'a/big.log', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], {
+      cwd: dir,
+      prlimit: ['--fsize=65536'],
+    });
+    expectFailure(r, out, /billing\.(rejects|detail)\.csv.*EFBIG/);
+  });
+});
+
+describe('parallel engine: worker faults', () => {
+  /**
+   * A preload that, in worker threads only, runs `fault` on the 3rd fs.readSync of an input
+   * file (a `.log` opened with fs.openSync) in that worker: mid-shard.
+   */
+  function workerFault(fault: string): string {
+    const file = join(dir, `fault-${++cases}.cjs`);
+    writeFileSync(
+      file,
+      `// Test hook: loaded with --require; the main thread is untouched.
+const { isMainThread } = require('node:worker_threads');
+if (!isMainThread) {
+  const fs = require('node:fs');
+  const { openSync, readSync } = fs;
+  const inputs = new Set();
+  let calls = 0;
+  fs.openSync = function (path, ...rest) {
+    const fd = openSync.call(this, path, ...rest);
+    if (String(path).endsWith('.log')) inputs.add(fd);
+    return fd;
+  };
+  fs.readSync = function (fd, ...rest) {
+    if (inputs.has(fd) && ++calls === 3) { ${fault} }
+    return readSync.call(this, fd, ...rest);
+  };
+  require('node:module').syncBuiltinESMExports();
+}
+`,
+    );
+    return file;
+  }
+
+  it.each([
+    ['throws', "throw new Error('injected worker fault');", /worker failed on a\/big\.log bytes \d+-\d+: injected worker fault/],
+    ['exits', 'process.exit(9);', /worker failed on a\/big\.log bytes \d+-\d+.*(exit|9)/],
+    ['hits an I/O error', "const e = new Error('EIO: i/o error, read'); e.code = 'EIO'; e.syscall = 'read'; throw e;", /worker failed on a\/big\.log bytes \d+-\d+: cannot read a\/big\.log: EIO/],
+  ])('a worker that %s mid-shard → exit 1 naming the shard, no bill', async (_what, fault, message) => {
+    const out = `worker-${++cases}`;
+    const r = await runMr(['aggregate', 'a/big.log', '--engine', 'parallel', '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], {
+      cwd: dir,
+      preload: [workerFault(fault)],
+    });
+    expectFailure(r, out, message);
+  });
+});
