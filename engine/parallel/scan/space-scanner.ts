@@ -168,6 +168,8 @@ export class SpaceScanner implements ByteLineSink {
    * The common line in one pass: `YYYY-MM-DDTHH:MM:SSZ user task status NNNms`, ASCII only.
    * True when the line was valid and counted (accepted or out of window); false whenever
    * anything is unusual, and the full rules above then judge it and name the reason.
+   * The date-time digits are read again here rather than through a helper shared with
+   * timestamp(): sharing it cost 8% more instructions per line (callgrind, 32 MiB).
    */
   private fast(b: Buffer, s: number, end: number): boolean {
     // b[end] must be the line's LF or CR: it stops every loop below without a bounds check.
