@@ -125,7 +125,7 @@ export function chartSpec(entries: readonly Entry[], title: string): Record<stri
       ],
       encoding: {
         x: { field: 'sizeMiB', type: 'quantitative', scale: { type: 'log', base: 2, domain: [sizes[0] ?? 1, sizes.at(-1) ?? 1] }, title: 'input size (MiB, log scale)', axis: { values: sizes } },
-        y: { field: 'mibPerS', type: 'quantitative', title: 'throughput (MiB/s, best run)' },
+        y: { field: 'mibPerS', type: 'quantitative', scale: { type: 'log' }, title: 'throughput (MiB/s, best run, log scale)' },
         color: { field: 'engine', type: 'nominal', title: 'engine', sort: ['naive', 'parallel-1w', 'parallel-2w', 'parallel-4w', 'parallel-8w', 'spark', 'duckdb'] },
         tooltip: [{ field: 'engine' }, { field: 'sizeMiB' }, { field: 'mibPerS' }],
       },
