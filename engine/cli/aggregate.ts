@@ -95,6 +95,8 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
   for (const path of found.duplicates) log.warn({ path }, 'skipped: same file already read through another path');
   const bytes = found.files.reduce((n, f) => n + f.size, 0);
   log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
+  // An empty bill is a valid outcome (no records), but never a silent one.
+  if (found.files.length === 0) log.warn({ paths }, 'no input files found: the bill will be empty');
 
   const paths_ = outputPaths(opts.out);
   const staged = new StagedOutputs();
