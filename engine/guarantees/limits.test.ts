@@ -1,11 +1,11 @@
 /**
  * Guarantee: limits have clear outcomes and bounded memory, for the naive and the parallel
- * engine, through the CLI. Peak memory is the child's own maxRSS (worker threads included),
+ * engine, through the CLI. Peak memory is the child's own peak RSS (VmHWM) (worker threads included),
  * recorded by a `--require` preload when it exits.
  *
  * - one line of 100 MiB (plain space log, JSON lines, and gzip: 100 MiB from ~100 KiB on
  *   disk): one `line_too_long` reject (raw column cut to 1 KiB), the other lines billed,
- * *   peak RSS < 160 MiB (about 95 MiB measured: the line is never held whole);
+ *   peak RSS < 160 MiB (about 95 MiB measured: the line is never held whole);
  * - 100,000 tiny files (a million takes minutes per engine: see the note below): each read
  *   once, the exact bill, peak RSS < 512 MiB;
  * - directory symlink loops: each file read once, exit 0; a file symlink loop or a dangling
