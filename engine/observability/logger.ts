@@ -26,6 +26,22 @@ export function maskSecrets(text: string): string {
     .replace(/\b((?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_ACCESS_KEY_ID|[A-Z_]*TOKEN|[A-Z_]*PASSWORD|[A-Z_]*SECRET)\s*[=:]\s*)\S+/gi, '$1[REDACTED]');
 }
 
+/**
+ * Masks secrets in every string of a value about to be logged (objects, arrays and errors
+ * to a small depth): a credential inside a value (a Spark Connect address with `;token=…`,
+ * an error message) is as secret as one under a secret key.
+ */
+export function maskDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskSecrets(value);
+  if (value === null || typeof value !== 'object' || depth > 5) return value;
+  if (value instanceof Error) {
+    return { type: value.name, message: maskSecrets(value.message), ...(value.stack === undefined ? {} : { stack: maskSecrets(value.stack) }) };
+  }
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
+  // fromEntries defines own properties: a `__proto__` key stays a key.
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, depth + 1)]));
+}
+
 export function levelFromEnv(value: string | undefined): string {
   const v = (value ?? 'info').trim().toLowerCase();
   if (v === 'warning') return 'warn';
@@ -45,7 +61,7 @@ export function createLogger(level: string = levelFromEnv(process.env.LOG_LEVEL)
       },
       hooks: {
         logMethod(args, method) {
-          const masked = args.map((a) => (typeof a === 'string' ? maskSecrets(a) : a));
+          const masked = args.map((a) => maskDeep(a));
           method.apply(this, masked as Parameters<typeof method>);
         },
       },
