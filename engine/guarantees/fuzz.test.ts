@@ -283,7 +283,7 @@ describe.each(['space', 'csv', 'jsonl'] as const)('fuzz: %s logs mutated at byte
         async (recs, mutations, crlf, shardBytes) => {
           const eol = crlf ? '\r\n' : '\n';
           const body = recs.map((r) => lineOf(format, r) + eol).join('');
-          let data = Buffer.from((format === 'csv' ? HEADER + eol : '') + body, 'utf8');
+          let data: Buffer = Buffer.from((format === 'csv' ? HEADER + eol : '') + body, 'utf8');
           for (const m of mutations) data = mutate(data, m, format);
           const dir = join(root, String(++n));
           mkdirSync(dir);
