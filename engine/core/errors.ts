@@ -18,6 +18,12 @@ export class InputError extends Error {
   readonly exitCode = 1;
 }
 
+/** The InputError for a file that could not be opened or read: the path and the system's reason (`ENOENT`, ...). */
+export function cannotRead(path: string, reason: unknown): InputError {
+  const why = typeof reason === 'string' ? reason : ((reason as NodeJS.ErrnoException).code ?? String(reason));
+  return new InputError(`cannot read ${path}: ${why}`);
+}
+
 /** A failure of the machinery: a worker, the cluster, the disk: exit 1. */
 export class RunFailure extends Error {
   override name = 'RunFailure';

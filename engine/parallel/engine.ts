@@ -5,7 +5,7 @@ import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
-import { defaultShardBytes, planShards } from './sharding.js';
+import { defaultShardBytes, groupShards, planShards } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 
 export interface ParallelOptions {
@@ -16,7 +16,8 @@ export interface ParallelOptions {
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
   const total = input.files.reduce((n, f) => n + f.size, 0);
-  const shards = planShards(input.files, opts.shardBytes ?? defaultShardBytes(total, opts.workers));
+  const size = opts.shardBytes ?? defaultShardBytes(total, opts.workers);
+  const tasks = groupShards(planShards(input.files, size), input.files, size);
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
   let reported = 0n;
@@ -26,9 +27,9 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   try {
-    return await runMapReduce(new BillingJob(input, shards, progress), {
+    return await runMapReduce(new BillingJob(input, tasks, progress), {
       workerFile: workerFile(),
-      workers: Math.max(1, Math.min(opts.workers, shards.length)),
+      workers: Math.max(1, Math.min(opts.workers, tasks.length)),
       signal: input.signal,
     });
   } finally {

@@ -8,7 +8,7 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import type { InputFile } from '../core/input/discover.js';
 import { csvLayout, type CsvLayout } from '../core/formats/csv.js';
 import { LineFramer, bomLength, isBlank } from '../core/formats/lines.js';
-import { InputError } from '../core/errors.js';
+import { InputError, cannotRead } from '../core/errors.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -50,6 +50,35 @@ export function planShards(files: readonly InputFile[], shardBytes: number): Sha
   return shards;
 }
 
+/** Bytes a shard covers (its compressed size for a whole gzip file). */
+function shardBytes(s: Shard, sizes: ReadonlyMap<string, number>): number {
+  return s.end < 0 ? (sizes.get(s.path) ?? 0) : s.end - s.start;
+}
+
+/**
+ * Tasks from shards, in order: a shard as large as `maxBytes` is a task of its own; runs of
+ * smaller ones (small files) share a task up to `maxBytes` and `maxShards`, so a million tiny
+ * files are not a million tasks.
+ */
+export function groupShards(shards: readonly Shard[], files: readonly InputFile[], maxBytes: number, maxShards = 1024): Shard[][] {
+  const sizes = new Map(files.map((f) => [f.path, f.size]));
+  const groups: Shard[][] = [];
+  let group: Shard[] = [];
+  let bytes = 0;
+  for (const s of shards) {
+    const n = shardBytes(s, sizes);
+    if (group.length > 0 && (bytes + n > maxBytes || group.length >= maxShards)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(s);
+    bytes += n;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
 /** The first non-blank line of a CSV file: its offset and layout; undefined for a file with none. */
 export function readCsvHeader(path: string): { offset: number; layout: CsvLayout } | undefined {
   let found: { offset: number; layout: CsvLayout } | undefined;
@@ -67,7 +96,7 @@ export function readCsvHeader(path: string): { offset: number; layout: CsvLayout
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw cannotRead(path, err);
   }
   try {
     const buf = Buffer.alloc(64 * 1024);

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { InputError } from '../errors.js';
+import { cannotRead } from '../errors.js';
 import type { InputFile } from './discover.js';
 
 export const READ_CHUNK_BYTES = 1 << 20;
@@ -28,18 +28,18 @@ export async function* readChunks(
   try {
     handle = await open(file.path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new InputError(`cannot read ${file.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw cannotRead(file.path, err);
   }
   let regular: boolean;
   try {
     regular = (await handle.stat()).isFile();
   } catch (err) {
     await handle.close();
-    throw new InputError(`cannot read ${file.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw cannotRead(file.path, err);
   }
   if (!regular) {
     await handle.close();
-    throw new InputError(`cannot read ${file.path}: not a regular file`);
+    throw cannotRead(file.path, 'not a regular file');
   }
   const raw = handle.createReadStream({
     highWaterMark: READ_CHUNK_BYTES,
@@ -61,7 +61,7 @@ export async function* readChunks(
     if ((err as Error).name === 'AbortError') throw options.signal?.aborted ? options.signal.reason : err;
     const e = err as NodeJS.ErrnoException;
     const what = e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : (e.code ?? e.message);
-    throw new InputError(`cannot read ${file.path}: ${what}`);
+    throw cannotRead(file.path, what);
   } finally {
     raw.destroy();
     stream.destroy();

@@ -12,7 +12,7 @@ import { LineFramer } from '../../core/formats/lines.js';
 import { LineAccumulator } from '../../core/billing/accumulate.js';
 import { UsageTable, emptyCounts, type RunCounts } from '../../core/billing/usage.js';
 import { readChunks } from '../../core/input/read.js';
-import { InputError } from '../../core/errors.js';
+import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
 import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
@@ -23,7 +23,8 @@ import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-st
 export interface BillingMapTask {
   /** Scopes the worker's usage table to one run. */
   readonly jobId: string;
-  readonly shard: Shard;
+  /** One shard, or several small files' shards in a row (one task each would cost more than reading them). */
+  readonly shards: readonly Shard[];
   readonly config: BillingConfig;
   readonly window: TimeWindow;
   /** Bytes read so far by every worker (progress), updated with Atomics. */
@@ -41,17 +42,31 @@ export interface BillingFlushTask {
   readonly workers: number;
 }
 
-/** Counts and rejects of one shard; its usage goes into this worker's table for the job. */
-export async function mapBillingShard(task: BillingMapTask): Promise<ShardResult> {
-  const { shard, config } = task;
+/** Counts and rejects of a task's shards; their usage goes into this worker's table for the job. */
+export async function mapBillingShards(task: BillingMapTask): Promise<ShardResult> {
   const progress = task.progress === undefined ? undefined : new BigInt64Array(task.progress);
   const onBytes = (n: number) => {
     if (progress !== undefined && n > 0) Atomics.add(progress, 0, BigInt(n));
   };
   const counts = emptyShardCounts();
-  const table = workerState(task.jobId, () => new UserTable(config.rates.length, 1 << 14));
+  const table = workerState(task.jobId, () => new UserTable(task.config.rates.length, 1 << 14));
   const rejects = new RejectCollector();
+  for (let i = 0; i < task.shards.length; i++) {
+    rejects.shard = i;
+    await mapShard(task, task.shards[i]!, table, counts, rejects, onBytes);
+  }
+  return shardResult(counts, rejects);
+}
 
+async function mapShard(
+  task: BillingMapTask,
+  shard: Shard,
+  table: UserTable,
+  counts: ShardCounts,
+  rejects: RejectCollector,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const { config } = task;
   if (!shard.gzip && shard.format === 'space') {
     const scanner = new SpaceScanner(
       config.rates.map((r) => r.task),
@@ -62,7 +77,7 @@ export async function mapBillingShard(task: BillingMapTask): Promise<ShardResult
       rejects,
     );
     readRange(shard, scanner, onBytes);
-    return shardResult(counts, rejects);
+    return;
   }
 
   // CSV / JSON lines / gzip: the shared per-line contract, then into the byte-keyed table.
@@ -86,7 +101,7 @@ export async function mapBillingShard(task: BillingMapTask): Promise<ShardResult
     };
     readRange(shard, adapter, onBytes);
   }
-  copyCounts(runCounts, counts);
+  addCounts(runCounts, counts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');
     const e = table.entry(key, 0, key.length, hashBytes(key, 0, key.length));
@@ -101,7 +116,6 @@ export async function mapBillingShard(task: BillingMapTask): Promise<ShardResult
       }
     }
   }
-  return shardResult(counts, rejects);
 }
 
 /** This worker's usage for the job, once, after every shard is mapped. */
@@ -116,24 +130,24 @@ function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => voi
     // O_NONBLOCK: a path replaced by a FIFO after planning must fail below, not block the worker forever in open().
     fd = openSync(shard.path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new InputError(`cannot read ${shard.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw cannotRead(shard.path, err);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new InputError(`cannot read ${shard.path}: not a regular file`);
+    if (!fstatSync(fd).isFile()) throw cannotRead(shard.path, 'not a regular file');
     readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
     readOwnedLines(fd, shard.start, shard.end, sink, readBuffer, onBytes);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code !== undefined && e.syscall === 'read') throw new InputError(`cannot read ${shard.path}: ${e.code}`);
+    if (e.code !== undefined && e.syscall === 'read') throw cannotRead(shard.path, e);
     throw err;
   } finally {
     closeSync(fd);
   }
 }
 
-function copyCounts(from: RunCounts, to: ShardCounts): void {
-  to.records = from.records;
-  to.accepted = from.accepted;
-  to.outOfWindow = from.outOfWindow;
-  REJECT_REASONS.forEach((r, i) => (to.rejected[i] = from.rejected[r]));
+function addCounts(from: RunCounts, to: ShardCounts): void {
+  to.records += from.records;
+  to.accepted += from.accepted;
+  to.outOfWindow += from.outOfWindow;
+  REJECT_REASONS.forEach((r, i) => (to.rejected[i]! += from.rejected[r]));
 }

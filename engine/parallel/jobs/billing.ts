@@ -36,16 +36,17 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
 
   constructor(
     private readonly input: RunInput,
-    shards: readonly Shard[],
+    groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
   ) {
     this.table = new UserTable(input.config.rates.length, 4096);
-    this.tasks = shards.map((shard) => ({ jobId: this.jobId, shard, config: input.config, window: input.window, progress }));
+    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress }));
   }
 
   describe(task: BillingMapTask): string {
-    const s = task.shard;
-    return s.end < 0 ? `${s.path} (whole gzip file)` : `${s.path} bytes ${s.start}-${s.end}`;
+    const s = task.shards[0]!;
+    const what = s.end < 0 ? `${s.path} (whole gzip file)` : `${s.path} bytes ${s.start}-${s.end}`;
+    return task.shards.length > 1 ? `${what} and ${task.shards.length - 1} more small files` : what;
   }
 
   async merge(p: ShardResult, _task: BillingMapTask, index: number): Promise<void> {
@@ -58,16 +59,16 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
     while (this.waiting.has(this.nextRejects)) {
       const ready = this.waiting.get(this.nextRejects)!;
       this.waiting.delete(this.nextRejects);
-      await this.writeRejects(ready, this.tasks[this.nextRejects]!.shard.path);
+      await this.writeRejects(ready, this.tasks[this.nextRejects]!.shards);
       this.nextRejects++;
     }
   }
 
-  private async writeRejects(p: ShardResult, path: string): Promise<void> {
+  private async writeRejects(p: ShardResult, shards: readonly Shard[]): Promise<void> {
     let at = 0;
     for (let i = 0; i < p.rejectOffsets.length; i++) {
       const len = p.rejectLengths[i]!;
-      const more = this.input.rejects.add(path, p.rejectOffsets[i]!, REJECT_REASONS[p.rejectReasons[i]!]!, p.rejectRaw.subarray(at, at + len));
+      const more = this.input.rejects.add(shards[p.rejectShards[i]!]!.path, p.rejectOffsets[i]!, REJECT_REASONS[p.rejectReasons[i]!]!, p.rejectRaw.subarray(at, at + len));
       at += len;
       if (!more) await this.input.rejects.drain();
     }

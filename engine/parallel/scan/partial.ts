@@ -19,8 +19,11 @@ export function emptyShardCounts(): ShardCounts {
   return { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0) };
 }
 
-/** Rejected lines of a shard, in offset order, raw lines cut to 1 KiB. */
+/** Rejected lines of a task's shards, in shard then offset order, raw lines cut to 1 KiB. */
 export class RejectCollector {
+  /** The shard (index within the task) that rejects are added for. */
+  shard = 0;
+  shards: number[] = [];
   offsets: number[] = [];
   reasons: number[] = [];
   lengths: number[] = [];
@@ -36,6 +39,7 @@ export class RejectCollector {
     }
     this.raw.set(b.subarray(start, start + n), this.rawEnd);
     this.rawEnd += n;
+    this.shards.push(this.shard);
     this.offsets.push(offset);
     this.reasons.push(reason);
     this.lengths.push(n);
@@ -46,9 +50,11 @@ export class RejectCollector {
   }
 }
 
-/** A shard's result: its counts and rejects (its usage stays in the worker's table). */
+/** A task's result: its shards' counts and rejects (their usage stays in the worker's table). */
 export interface ShardResult {
   readonly counts: ShardCounts;
+  /** For each reject, the index of its shard within the task. */
+  readonly rejectShards: Int32Array;
   readonly rejectOffsets: Float64Array;
   readonly rejectReasons: Uint8Array;
   readonly rejectLengths: Int32Array;
@@ -71,6 +77,7 @@ export interface UsagePartial {
 export function shardResult(counts: ShardCounts, rejects: RejectCollector): ShardResult {
   return {
     counts,
+    rejectShards: Int32Array.from(rejects.shards),
     rejectOffsets: Float64Array.from(rejects.offsets),
     rejectReasons: Uint8Array.from(rejects.reasons),
     rejectLengths: Int32Array.from(rejects.lengths),
@@ -104,7 +111,7 @@ export function moveWith<T extends object>(value: T, arrays: ArrayBufferView[]):
 }
 
 export function moveShardResult(r: ShardResult): ShardResult {
-  return moveWith(r, [r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
+  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
 }
 
 export function moveUsagePartial(p: UsagePartial): UsagePartial {
