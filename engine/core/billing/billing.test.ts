@@ -56,6 +56,18 @@ describe('UsageTable: exact sums at any size', () => {
 });
 
 describe('finalizeBill', () => {
+  it('orders users by UTF-8 bytes with and without characters above U+FFFF (native sort only without)', () => {
+    const config = billingConfigFromEnv({ RATE_x: '1' });
+    const order = (users: string[]) => {
+      const t = new UsageTable(1);
+      for (const u of users) t.add(u, 0, 1, 1);
+      return finalizeBill(t, config).users.map((u) => u.user);
+    };
+    expect(order(['é', 'b', 'Z', '\uFF5E', 'a'])).toEqual(['Z', 'a', 'b', 'é', '\uFF5E']);
+    // UTF-16 would put U+1F600 (a surrogate pair) before U+FF5E; UTF-8 puts it after.
+    expect(order(['\u{1F600}', '\uFF5E', 'a', '\uE000'])).toEqual(['a', '\uE000', '\uFF5E', '\u{1F600}']);
+  });
+
   it('cost per (user, task) exact; user total = exact sum rounded once half-up; users in byte order', () => {
     const config = billingConfigFromEnv({ RATE_x: '0.005', RATE_y: '0.0005' });
     const t = new UsageTable(2);

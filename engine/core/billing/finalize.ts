@@ -4,7 +4,7 @@
  */
 import type { BillingConfig } from '../config/config.js';
 import { cost, roundHalfUp } from '../money/decimal.js';
-import { compareUtf8 } from './order.js';
+import { compareUtf8, hasSurrogate } from './order.js';
 import type { UsageTable } from './usage.js';
 
 export interface TaskLine {
@@ -40,7 +40,9 @@ export interface Bill {
 
 export function finalizeBill(usage: UsageTable, config: BillingConfig): Bill {
   const decimals = config.currencyDecimals;
-  const names = [...usage.users.keys()].sort(compareUtf8);
+  const names = [...usage.users.keys()];
+  // Without surrogates, UTF-16 code-unit order (the native sort) is UTF-8 byte order.
+  names.sort(names.some(hasSurrogate) ? compareUtf8 : undefined);
   const users: UserBill[] = [];
   let totalDurationMs = 0n;
   let totalCostPicos = 0n;

@@ -23,10 +23,13 @@ export function formatExact(picos: bigint): string {
   return frac.length === 0 ? whole.toString() : `${whole}.${frac}`;
 }
 
+/** 10^(12 - decimals) for every allowed number of decimals (0..12). */
+const ROUNDING_DIVISORS = Array.from({ length: RATE_SCALE_DIGITS + 1 }, (_, d) => 10n ** BigInt(RATE_SCALE_DIGITS - d));
+
 /** Rounds picos half-up to `decimals` places (0..12); the result is in units of 10^-decimals. */
 export function roundHalfUp(picos: bigint, decimals: number): bigint {
   if (picos < 0n) throw new RangeError('money amounts are never negative');
-  const divisor = 10n ** BigInt(RATE_SCALE_DIGITS - decimals);
+  const divisor = ROUNDING_DIVISORS[decimals]!;
   const q = picos / divisor;
   return picos % divisor * 2n >= divisor ? q + 1n : q;
 }
