@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
-import { ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
+import { datasetId, ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
 import { duckdb, naive, parallel, spark, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
 import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   }
   engines.push(duckdb(o.duckdbThreads));
 
-  const specs = datasetMatrix(mode).filter((s) => o.only === undefined || `${s.format}-${s.sizeMiB}`.includes(o.only) || JSON.stringify(s).includes(o.only));
+  const specs = datasetMatrix(mode).filter((s) => o.only === undefined || datasetId(s).includes(o.only));
   const tiny: Record<string, Dataset> = {};
   const startup = new Map<string, Map<string, number>>();
   const entries: Entry[] = [];
