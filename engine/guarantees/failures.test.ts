@@ -28,7 +28,7 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, '.env'), RATES_ENV);
   // A first input big enough that the run is still reading it when the second one is changed.
-  const gen = await runMr(['generate', '--out', 'a/big.log', '--size', '64MiB', '--bad', '0.01'], { cwd: dir });
+  const gen = await runMr(['generate', '--out', 'a/big.log', '--size', '192MiB', '--bad', '0.01'], { cwd: dir });
   expect(gen.code, gen.stderr).toBe(0);
   // A 64 KiB tmpfs: a full disk under the outputs.
   tiny = join(dir, 'tiny');
@@ -72,7 +72,14 @@ async function runWithFault(engine: string, fault: (b: string) => void, opts: Pa
   const args = ['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
   const run = startCli(args, { cwd: dir, ...opts });
   await run.waitFor('inputs found');
-  fault(b);
+  // Freeze mr while the fault is applied, so it cannot reach z/b.log first; a/big.log is large
+  // enough that the stderr line reaches us long before mr is done with it, even on a busy machine.
+  run.child.kill('SIGSTOP');
+  try {
+    fault(b);
+  } finally {
+    run.child.kill('SIGCONT');
+  }
   const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
   const r = await run.done;
   clearTimeout(timer);
