@@ -62,6 +62,11 @@ export function loadBillingConfig(envFile: string | undefined): { config: Billin
   return { config: billingConfigFromEnv(env), env };
 }
 
+/** Worker threads of the parallel engine: --workers, else the available cores. */
+function workersOf(opts: AggregateOptions): number {
+  return opts.workers ?? availableParallelism();
+}
+
 type EngineRunner = (input: RunInput) => Promise<BillingResult>;
 
 async function engineRunner(opts: AggregateOptions, env: Record<string, string>, log: Logger): Promise<EngineRunner> {
@@ -70,7 +75,7 @@ async function engineRunner(opts: AggregateOptions, env: Record<string, string>,
       return runNaive;
     case 'parallel': {
       const { runParallel } = await import('../parallel/engine.js');
-      const workers = opts.workers ?? availableParallelism();
+      const workers = workersOf(opts);
       return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes });
     }
     case 'spark': {
@@ -126,7 +131,7 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
     staged.add(paths_.summary).write(
       summaryJson(result.counts, bill, {
         engine: opts.engine,
-        workers: opts.engine === 'parallel' ? (opts.workers ?? availableParallelism()) : undefined,
+        workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
         files: found.files.length,
         bytes,
         seconds,

@@ -51,11 +51,18 @@ export async function mapBillingShards(task: BillingMapTask): Promise<ShardResul
   const counts = emptyShardCounts();
   const table = workerState(task.jobId, () => new UserTable(task.config.rates.length, 1 << 14));
   const rejects = new RejectCollector();
+  // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
+  const judges: Judges = {};
   for (let i = 0; i < task.shards.length; i++) {
     rejects.shard = i;
-    await mapShard(task, task.shards[i]!, table, counts, rejects, onBytes);
+    await mapShard(task, task.shards[i]!, table, counts, rejects, judges, onBytes);
   }
   return shardResult(counts, rejects);
+}
+
+interface Judges {
+  scanner?: SpaceScanner;
+  parser?: RecordParser;
 }
 
 async function mapShard(
@@ -64,19 +71,13 @@ async function mapShard(
   table: UserTable,
   counts: ShardCounts,
   rejects: RejectCollector,
+  judges: Judges,
   onBytes: (n: number) => void,
 ): Promise<void> {
   const { config } = task;
   if (!shard.gzip && shard.format === 'space') {
-    const scanner = new SpaceScanner(
-      config.rates.map((r) => r.task),
-      config.maxDurationMs,
-      task.window,
-      table,
-      counts,
-      rejects,
-    );
-    readRange(shard, scanner, onBytes);
+    judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
+    readRange(shard, judges.scanner, onBytes);
     return;
   }
 
@@ -88,7 +89,7 @@ async function mapShard(
       rejects.add(offset, REASON_INDEX[reason], raw, 0, raw.length);
     },
   };
-  const acc = new LineAccumulator(shard.path, shard.format, new RecordParser(config, task.window), runCounts, usage, sink, shard.csv);
+  const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
     const file = { path: shard.path, format: shard.format, gzip: true, size: 0 };
