@@ -28,7 +28,7 @@ beforeAll(async () => {
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, '.env'), RATES_ENV);
   // A first input big enough that the run is still reading it when the second one is changed.
-  const gen = await runMr(['generate', '--out', 'a/big.log', '--size', '192MiB', '--bad', '0.01'], { cwd: dir });
+  const gen = await runMr(['generate', '--out', 'a/big.log', '--size', '64MiB', '--bad', '0.01'], { cwd: dir });
   expect(gen.code, gen.stderr).toBe(0);
   // A 64 KiB tmpfs: a full disk under the outputs.
   tiny = join(dir, 'tiny');
@@ -66,20 +66,44 @@ function expectFailure(r: { code: number | string; stderr: string }, out: string
   expect(existsSync(join(dir, out)) ? readdirSync(join(dir, out)) : [], 'nothing left in the output dir').toEqual([]);
 }
 
-/** Runs both inputs, applying `fault` to z/b.log once the inputs are planned. */
+/**
+ * A preload that holds every open of a path ending in z/b.log (main thread and workers) until
+ * the file `release` exists: the fault is applied after planning and before reading, with no
+ * race against how fast mr reads a/big.log.
+ */
+function holdOpen(release: string): string {
+  const file = join(dir, `hold-${++cases}.cjs`);
+  writeFileSync(
+    file,
+    `// Test hook: loaded with --require.
+const fs = require('node:fs');
+const release = ${JSON.stringify(release)};
+const held = (p) => String(p).endsWith('z/b.log');
+const { openSync } = fs;
+const { open } = fs.promises;
+fs.openSync = function (p, ...rest) {
+  if (held(p)) while (!fs.existsSync(release)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  return openSync.call(this, p, ...rest);
+};
+fs.promises.open = async function (p, ...rest) {
+  if (held(p)) while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 10));
+  return open.call(this, p, ...rest);
+};
+require('node:module').syncBuiltinESMExports();
+`,
+  );
+  return file;
+}
+
+/** Runs both inputs, applying `fault` to z/b.log once the inputs are planned and before it is opened. */
 async function runWithFault(engine: string, fault: (b: string) => void, opts: Partial<SpawnOptions> = {}) {
   const { out, b } = caseDir();
+  const release = join(dir, `release-${cases}`);
   const args = ['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
-  const run = startCli(args, { cwd: dir, ...opts });
+  const run = startCli(args, { cwd: dir, preload: [holdOpen(release)], ...opts });
   await run.waitFor('inputs found');
-  // Freeze mr while the fault is applied, so it cannot reach z/b.log first; a/big.log is large
-  // enough that the stderr line reaches us long before mr is done with it, even on a busy machine.
-  run.child.kill('SIGSTOP');
-  try {
-    fault(b);
-  } finally {
-    run.child.kill('SIGCONT');
-  }
+  fault(b);
+  writeFileSync(release, '');
   const timer = setTimeout(() => run.child.kill('SIGKILL'), 30_000);
   const r = await run.done;
   clearTimeout(timer);
