@@ -118,7 +118,11 @@ function livePid(r: Resolved, name: ComponentName): number | null {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(MAIN_CLASS[name]) ? pid : null;
+    if (cmdline.includes(MAIN_CLASS[name])) return pid;
+    // An empty command line is a process in the middle of execve (spark-class execs java)
+    // or a zombie; only the zombie is gone.
+    if (cmdline === '') return processState(pid) === 'running' ? pid : null;
+    return null;
   } catch {
     try {
       process.kill(pid, 0);
@@ -126,6 +130,17 @@ function livePid(r: Resolved, name: ComponentName): number | null {
     } catch {
       return null;
     }
+  }
+}
+
+/** From /proc/<pid>/stat: a zombie or dead process is 'gone', anything else 'running'. */
+function processState(pid: number): 'running' | 'gone' {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X' || state === 'x' ? 'gone' : 'running';
+  } catch {
+    return 'gone';
   }
 }
 
@@ -207,7 +222,13 @@ function commandFor(r: Resolved, home: string, name: ComponentName): { cmd: stri
   }
 }
 
-async function startComponent(r: Resolved, home: string, name: ComponentName): Promise<number> {
+/** A component this process started: its pid, and whether it has exited (from the child's own exit event). */
+interface Started {
+  readonly pid: number;
+  exited(): string | null;
+}
+
+async function startComponent(r: Resolved, home: string, name: ComponentName): Promise<Started> {
   const { cmd, args } = commandFor(r, home, name);
   const out = openSync(logFile(r, name), 'a');
   try {
@@ -226,11 +247,18 @@ async function startComponent(r: Resolved, home: string, name: ComponentName): P
         SPARK_PID_DIR: r.runDir,
       },
     });
+    let exit: string | null = null;
+    child.once('exit', (code, signal) => {
+      exit = signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+    });
+    child.once('error', (err) => {
+      exit = err.message;
+    });
     const pid = child.pid;
     if (pid === undefined) throw new RunFailure(`cannot start Spark ${name} (${cmd})`);
     child.unref();
     writeFileSync(pidFile(r, name), `${pid}\n`);
-    return pid;
+    return { pid, exited: () => exit };
   } finally {
     closeSync(out);
   }
@@ -244,11 +272,16 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-async function waitFor(what: string, r: Resolved, name: ComponentName, deadline: number, check: () => Promise<boolean>): Promise<void> {
+/**
+ * Polls `check` until it holds. A component started here has failed when its own exit event
+ * fired; one started earlier (by another `up`) when its pid file no longer names it.
+ */
+async function waitFor(what: string, r: Resolved, name: ComponentName, deadline: number, check: () => Promise<boolean>, started?: Started): Promise<void> {
   for (;;) {
     if (await check()) return;
-    if (livePid(r, name) === null) {
-      throw new RunFailure(`Spark ${name} exited while starting; see ${logFile(r, name)}:\n${tail(logFile(r, name))}`);
+    const exit = started !== undefined ? started.exited() : livePid(r, name) === null ? 'gone' : null;
+    if (exit !== null) {
+      throw new RunFailure(`Spark ${name} exited while starting (${exit}); see ${logFile(r, name)}:\n${tail(logFile(r, name))}`);
     }
     if (Date.now() > deadline) throw new RunFailure(`timed out waiting for ${what}; see ${logFile(r, name)}:\n${tail(logFile(r, name))}`);
     await new Promise((res) => setTimeout(res, 500));
@@ -275,6 +308,7 @@ export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStat
   mkdirSync(join(r.runDir, 'work'), { recursive: true });
   const deadline = Date.now() + r.startTimeoutMs;
   const remote = `sc://${HOST}:${r.connectPort}`;
+  const startedHere: Partial<Record<ComponentName, Started>> = {};
   for (const name of COMPONENTS) {
     if (livePid(r, name) !== null) {
       r.log(`spark ${name}: already running (pid ${livePid(r, name)})`);
@@ -284,12 +318,13 @@ export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStat
     if (await portOpen(port)) {
       throw new RunFailure(`port ${HOST}:${port} for the Spark ${name} is already in use by another process; stop it or choose other ports`);
     }
-    const pid = await startComponent(r, home, name);
-    r.log(`spark ${name}: started (pid ${pid}, log ${logFile(r, name)})`);
-    if (name === 'master') await waitFor(`the Spark master on ${HOST}:${r.masterPort}`, r, name, deadline, () => portOpen(r.masterPort));
-    if (name === 'worker') await waitFor(`the Spark worker`, r, name, deadline, () => portOpen(r.workerWebUiPort));
+    const started = await startComponent(r, home, name);
+    startedHere[name] = started;
+    r.log(`spark ${name}: started (pid ${started.pid}, log ${logFile(r, name)})`);
+    if (name === 'master') await waitFor(`the Spark master on ${HOST}:${r.masterPort}`, r, name, deadline, () => portOpen(r.masterPort), started);
+    if (name === 'worker') await waitFor(`the Spark worker`, r, name, deadline, () => portOpen(r.workerWebUiPort), started);
   }
-  await waitFor(`Spark Connect at ${remote}`, r, 'connect', deadline, () => connectAnswers(remote, 30_000));
+  await waitFor(`Spark Connect at ${remote}`, r, 'connect', deadline, () => connectAnswers(remote, 30_000), startedHere.connect);
   r.log(`spark connect: answering at ${remote}`);
   return sparkStatus({ ...options, runDir: r.runDir }, { probe: false, ready: true });
 }
