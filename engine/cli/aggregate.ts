@@ -13,7 +13,7 @@ import type { RunInput } from '../core/billing/run.js';
 import { outputPaths } from '../core/outputs/paths.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
 import { RejectsWriter } from '../core/outputs/rejects.js';
-import { billText, writeDetail } from '../core/outputs/bill.js';
+import { BillWriter } from '../core/outputs/bill.js';
 import { summaryJson } from '../core/outputs/summary.js';
 import { createProgress } from '../observability/progress.js';
 import type { Logger } from '../observability/logger.js';
@@ -125,10 +125,13 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
       );
     }
 
-    const bill = finalizeBill(result.usage, config);
+    // The bill is staged last so that it is renamed last; its lines are written as finalize hands them over.
+    const detailFile = staged.add(paths_.detail);
+    const summaryFile = staged.add(paths_.summary);
+    const billFile = staged.add(paths_.bill);
+    const bill = await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, signal));
     const seconds = (performance.now() - started) / 1000;
-    await writeDetail(staged.add(paths_.detail), bill);
-    staged.add(paths_.summary).write(
+    summaryFile.write(
       summaryJson(result.counts, bill, {
         engine: opts.engine,
         workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
@@ -138,14 +141,13 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
         window: { from: opts.from ?? null, to: opts.to ?? null },
       }),
     );
-    staged.add(paths_.bill).write(billText(bill));
     signal.throwIfAborted();
     staged.commit();
     log.info(
-      { bill: paths_.bill, users: bill.users.length, records: result.counts.records, accepted: result.counts.accepted, rejected, out_of_window: result.counts.outOfWindow, seconds: Number(seconds.toFixed(3)) },
+      { bill: paths_.bill, users: bill.users, records: result.counts.records, accepted: result.counts.accepted, rejected, out_of_window: result.counts.outOfWindow, seconds: Number(seconds.toFixed(3)) },
       'bill written',
     );
-    return { result, users: bill.users.length, seconds, bytes };
+    return { result, users: bill.users, seconds, bytes };
   } finally {
     staged.discard();
   }

@@ -17,7 +17,7 @@ import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
 import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
 import { discoverInputs } from '../core/input/discover.js';
 import type { RunInput } from '../core/billing/run.js';
-import type { BillingResult } from '../core/billing/usage.js';
+import { usageEntries, type BillingResult } from '../core/billing/usage.js';
 import type { RejectsWriter } from '../core/outputs/rejects.js';
 import type { RejectReason } from '../core/validation/reasons.js';
 import { runNaive } from '../naive/engine.js';
@@ -178,9 +178,11 @@ async function run(engine: (input: RunInput) => Promise<BillingResult>, dir: str
     return { error: `${(err as Error).name}: ${(err as Error).message}` };
   }
   const usage: Outcome['usage'] = new Map();
-  for (const [user, u] of result.usage.users) {
+  for (const [user, u] of usageEntries(result.usage)) {
     const tasks = new Map<string, [number, bigint]>();
-    for (let t = 0; t < u.requests.length; t++) if (u.requests[t] !== 0) tasks.set(CONFIG.rates[t]!.task, [u.requests[t]!, u.durationOf(t)]);
+    u.forEach(({ requests, durationMs }, t) => {
+      if (requests !== 0) tasks.set(CONFIG.rates[t]!.task, [requests, durationMs]);
+    });
     usage.set(user, tasks);
   }
   return { counts: result.counts, usage, rejects };

@@ -12,7 +12,7 @@ import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.
 import { discoverInputs } from '../core/input/discover.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
 import { RejectsWriter } from '../core/outputs/rejects.js';
-import { finalizeBill } from '../core/billing/finalize.js';
+import { collectBill } from '../core/billing/finalize.js';
 import { billText } from '../core/outputs/bill.js';
 import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
@@ -31,7 +31,7 @@ async function run(engine: (i: RunInput) => Promise<BillingResult>, dir: string,
   const result = await engine({ files: found.files, config, window, rejects, onBytes: () => {}, signal: new AbortController().signal });
   await rejects.end();
   staged.commit();
-  return { bill: billText(finalizeBill(result.usage, config)), counts: result.counts, rejects: readFileSync(path, 'utf8') };
+  return { bill: billText(await collectBill(result.usage, config)), counts: result.counts, rejects: readFileSync(path, 'utf8') };
 }
 
 // Building blocks that hit every rule and its edges; valid values are the most common.

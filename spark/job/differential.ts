@@ -4,10 +4,10 @@
  * tests to compare the spark engine with the naive engine, line for line.
  */
 import type { RunInput } from '../../engine/core/billing/run.js';
-import type { BillingResult } from '../../engine/core/billing/usage.js';
+import { usageEntries, type BillingResult } from '../../engine/core/billing/usage.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { InputFile } from '../../engine/core/input/discover.js';
-import { finalizeBill } from '../../engine/core/billing/finalize.js';
+import { collectBill } from '../../engine/core/billing/finalize.js';
 import { billText } from '../../engine/core/outputs/bill.js';
 import { rawColumn, type RejectsWriter } from '../../engine/core/outputs/rejects.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
@@ -39,12 +39,12 @@ export async function runEngine(
   } as unknown as RejectsWriter;
   const result = await engine({ files, config, window, rejects: writer, onBytes: () => undefined, signal: new AbortController().signal });
   const usage: EngineOutcome['usage'] = {};
-  for (const [user, u] of result.usage.users) {
+  for (const [user, u] of usageEntries(result.usage)) {
     const tasks: Record<string, [number, string]> = {};
-    for (let t = 0; t < u.requests.length; t++) {
-      if (u.requests[t] !== 0) tasks[config.rates[t]!.task] = [u.requests[t]!, String(u.durationOf(t))];
-    }
+    u.forEach(({ requests, durationMs }, t) => {
+      if (requests !== 0) tasks[config.rates[t]!.task] = [requests, String(durationMs)];
+    });
     usage[user] = tasks;
   }
-  return { counts: result.counts, usage, bill: billText(finalizeBill(result.usage, config)), rejects };
+  return { counts: result.counts, usage, bill: billText(await collectBill(result.usage, config)), rejects };
 }

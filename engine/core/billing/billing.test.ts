@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compareUtf8 } from './order.js';
 import { UsageTable } from './usage.js';
-import { finalizeBill } from './finalize.js';
+import { collectBill } from './finalize.js';
 import { billingConfigFromEnv } from '../config/config.js';
+import { roundHalfUp } from '../money/decimal.js';
 
 const bytewise = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 
@@ -55,29 +56,30 @@ describe('UsageTable: exact sums at any size', () => {
   });
 });
 
-describe('finalizeBill', () => {
-  it('orders users by UTF-8 bytes with and without characters above U+FFFF (native sort only without)', () => {
+describe('finalizeBill (through collectBill)', () => {
+  it('orders users by UTF-8 bytes with and without characters above U+FFFF (native sort only without)', async () => {
     const config = billingConfigFromEnv({ RATE_x: '1' });
-    const order = (users: string[]) => {
+    const order = async (users: string[]) => {
       const t = new UsageTable(1);
       for (const u of users) t.add(u, 0, 1, 1);
-      return finalizeBill(t, config).users.map((u) => u.user);
+      return (await collectBill(t, config)).bills.map((u) => u.user);
     };
-    expect(order(['é', 'b', 'Z', '\uFF5E', 'a'])).toEqual(['Z', 'a', 'b', 'é', '\uFF5E']);
+    expect(await order(['é', 'b', 'Z', '\uFF5E', 'a'])).toEqual(['Z', 'a', 'b', 'é', '\uFF5E']);
     // UTF-16 would put U+1F600 (a surrogate pair) before U+FF5E; UTF-8 puts it after.
-    expect(order(['\u{1F600}', '\uFF5E', 'a', '\uE000'])).toEqual(['a', '\uE000', '\uFF5E', '\u{1F600}']);
+    expect(await order(['\u{1F600}', '\uFF5E', 'a', '\uE000'])).toEqual(['a', '\uE000', '\uFF5E', '\u{1F600}']);
   });
 
-  it('cost per (user, task) exact; user total = exact sum rounded once half-up; users in byte order', () => {
+  it('cost per (user, task) exact; user total = exact sum rounded once half-up; users in byte order', async () => {
     const config = billingConfigFromEnv({ RATE_x: '0.005', RATE_y: '0.0005' });
     const t = new UsageTable(2);
     t.add('é', 0, 1, 1);
     t.add('b', 1, 1, 9);
     t.add('b', 1, 1, 1);
     t.add('b', 0, 3, 3);
-    const bill = finalizeBill(t, config);
-    expect(bill.users.map((u) => u.user)).toEqual(['b', 'é']);
-    const b = bill.users[0]!;
+    const bill = await collectBill(t, config);
+    expect(bill.bills.map((u) => u.user)).toEqual(['b', 'é']);
+    expect(bill.users).toBe(2);
+    const b = bill.bills[0]!;
     expect(b.durationMs).toBe(13n);
     expect(b.costPicos).toBe(15_000_000_000n + 5_000_000_000n); // 0.015 + 0.005
     expect(b.costRounded).toBe(2n); // 0.02
@@ -87,5 +89,66 @@ describe('finalizeBill', () => {
     ]);
     expect(bill.totalBilled).toBe(3n);
     expect(bill.totalCostPicos).toBe(25_000_000_000n);
+  });
+});
+
+describe('finalizeBill: the number fast path gives the same money as bigint arithmetic', () => {
+  it('for small and huge durations, tiny and huge rates, any decimals', async () => {
+    const rateText = fc.oneof(
+      fc.constantFrom('0', '0.005', '0.000000000001', '1', '999999.999999999999', '12345.678', '0.123456789012'),
+      fc.tuple(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 999_999_999 })).map(([w, f]) => `${w}.${f}`),
+      // Twelve significant fractional digits: products cross 2^53 at durations of a few thousand to a few million.
+      fc.tuple(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 1, max: 999_999_999_999 })).map(([w, f]) => `${w}.${String(f).padStart(12, '0')}`),
+    );
+    const duration = fc.oneof(
+      fc.integer({ min: 0, max: 100_000 }),
+      fc.integer({ min: 0, max: 2 ** 24 }),
+      fc.integer({ min: 0, max: 2 ** 44 }),
+      fc.constant(2 ** 52 - 1),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(rateText, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat(), fc.integer({ min: 1, max: 3 }), duration), { maxLength: 40 }),
+        async (rates, decimals, adds) => {
+          const env: Record<string, string> = { CURRENCY_DECIMALS: String(decimals) };
+          rates.forEach((r, i) => (env[`RATE_t${i}`] = r));
+          const config = billingConfigFromEnv(env);
+          const T = config.rates.length;
+          const t = new UsageTable(T);
+          const want = new Map<string, bigint[]>();
+          for (const [u, task, n, d] of adds) {
+            t.add(`u${u}`, task % T, n, d);
+            const row = want.get(`u${u}`) ?? Array.from({ length: T }, () => 0n);
+            row[task % T] = row[task % T]! + BigInt(d);
+            want.set(`u${u}`, row);
+          }
+          const bill = await collectBill(t, config);
+          let total = 0n;
+          let billed = 0n;
+          for (const b of bill.bills) {
+            let cost = 0n;
+            const row = want.get(b.user)!;
+            for (const line of b.tasks) {
+              const k = config.rates.findIndex((r) => r.task === line.task);
+              expect(line.durationMs).toBe(row[k]!);
+              expect(line.costPicos).toBe(row[k]! * config.rates[k]!.picos);
+              expect(line.costRounded).toBe(roundHalfUp(line.costPicos, decimals));
+              cost += line.costPicos;
+            }
+            expect(b.costPicos).toBe(cost);
+            expect(b.costRounded).toBe(roundHalfUp(cost, decimals));
+            expect(b.durationMs).toBe(row.reduce((a, x) => a + x, 0n));
+            total += cost;
+            billed += b.costRounded;
+          }
+          expect(bill.totalCostPicos).toBe(total);
+          expect(bill.totalBilled).toBe(billed);
+          expect(bill.users).toBe(want.size);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

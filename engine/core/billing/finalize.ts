@@ -1,11 +1,99 @@
 /**
  * Usage → bill. Cost per (user, task) is duration × rate exactly; a user's total is the
  * exact sum of their task costs, rounded once, half-up, to CURRENCY_DECIMALS.
+ *
+ * Users are visited in the bill's order and handed to a sink line by line, so a bill of
+ * millions of users is written without building millions of objects. Amounts are exact
+ * integers: numbers while they are safe integers (the common case, and much cheaper),
+ * bigints beyond.
  */
 import type { BillingConfig } from '../config/config.js';
-import { cost, roundHalfUp } from '../money/decimal.js';
+import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
-import type { UsageTable } from './usage.js';
+import type { UsageRows } from './usage.js';
+
+/** Receives a bill in order: each billed task of a user, then that user's total. */
+export interface BillSink {
+  task(user: string, task: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
+  user(user: string, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
+  /** Called every few thousand users: write out what is buffered, let the event loop turn. */
+  flush?(): Promise<void>;
+}
+
+export interface BillTotals {
+  readonly decimals: number;
+  /** Users with at least one accepted record. */
+  readonly users: number;
+  readonly totalDurationMs: bigint;
+  /** Exact sum of every cost. */
+  readonly totalCostPicos: bigint;
+  /** Sum of the users' rounded totals: what is invoiced. */
+  readonly totalBilled: bigint;
+}
+
+const FLUSH_EVERY_USERS = 8192;
+
+/** Indices of the users in UTF-8 byte order of their ids. */
+function billOrder(ids: readonly string[]): number[] {
+  const order = Array.from(ids, (_, i) => i);
+  // Without surrogates, UTF-16 code-unit order is UTF-8 byte order; ids are distinct.
+  if (ids.some(hasSurrogate)) order.sort((a, b) => compareUtf8(ids[a]!, ids[b]!));
+  else order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
+  return order;
+}
+
+export async function finalizeBill(usage: UsageRows, config: BillingConfig, sink: BillSink): Promise<BillTotals> {
+  const decimals = config.currencyDecimals;
+  const T = config.rates.length;
+  const ratePicos = config.rates.map((r) => r.picos);
+  const rateNumber = ratePicos.map(Number);
+  // The largest duration whose cost at the rate is still a safe integer (-1: never).
+  const safeDuration = ratePicos.map((p) =>
+    p === 0n ? Number.MAX_SAFE_INTEGER : p > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(BigInt(Number.MAX_SAFE_INTEGER) / p),
+  );
+
+  const ids = Array.from({ length: usage.size }, (_, i) => usage.userId(i));
+  const order = billOrder(ids);
+  let users = 0;
+  let totalDurationMs: Amount = 0;
+  let totalCostPicos: Amount = 0;
+  let totalBilled: Amount = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    const user = ids[i]!;
+    let durationMs: Amount = 0;
+    let costPicos: Amount = 0;
+    let billed = false;
+    for (let t = 0; t < T; t++) {
+      const requests = usage.requests(i, t);
+      if (requests === 0) continue;
+      billed = true;
+      const n = usage.durationNumber(i, t);
+      let d: Amount;
+      let c: Amount;
+      if (n >= 0 && n <= safeDuration[t]!) {
+        d = n;
+        c = n * rateNumber[t]!;
+      } else {
+        d = usage.duration(i, t);
+        c = d * ratePicos[t]!;
+      }
+      sink.task(user, t, requests, d, c, roundHalfUp(c, decimals));
+      durationMs = plus(durationMs, d);
+      costPicos = plus(costPicos, c);
+    }
+    if (!billed) continue;
+    const rounded = roundHalfUp(costPicos, decimals);
+    sink.user(user, durationMs, costPicos, rounded);
+    users++;
+    totalDurationMs = plus(totalDurationMs, durationMs);
+    totalCostPicos = plus(totalCostPicos, costPicos);
+    totalBilled = plus(totalBilled, rounded);
+    if (sink.flush !== undefined && k % FLUSH_EVERY_USERS === FLUSH_EVERY_USERS - 1) await sink.flush();
+  }
+  if (sink.flush !== undefined) await sink.flush();
+  return { decimals, users, totalDurationMs: BigInt(totalDurationMs), totalCostPicos: BigInt(totalCostPicos), totalBilled: BigInt(totalBilled) };
+}
 
 export interface TaskLine {
   readonly task: string;
@@ -27,46 +115,23 @@ export interface UserBill {
   readonly tasks: readonly TaskLine[];
 }
 
-export interface Bill {
-  readonly decimals: number;
-  /** Users with at least one accepted record, in UTF-8 byte order of their ids. */
-  readonly users: readonly UserBill[];
-  readonly totalDurationMs: bigint;
-  /** Exact sum of every cost. */
-  readonly totalCostPicos: bigint;
-  /** Sum of the users' rounded totals: what is invoiced. */
-  readonly totalBilled: bigint;
+/** A bill as objects, for tests and small bills: the totals and every user's lines. */
+export interface Bill extends BillTotals {
+  readonly bills: readonly UserBill[];
 }
 
-export function finalizeBill(usage: UsageTable, config: BillingConfig): Bill {
-  const decimals = config.currencyDecimals;
-  const names = [...usage.users.keys()];
-  // Without surrogates, UTF-16 code-unit order (the native sort) is UTF-8 byte order.
-  names.sort(names.some(hasSurrogate) ? compareUtf8 : undefined);
-  const users: UserBill[] = [];
-  let totalDurationMs = 0n;
-  let totalCostPicos = 0n;
-  let totalBilled = 0n;
-  for (const user of names) {
-    const u = usage.users.get(user)!;
-    const tasks: TaskLine[] = [];
-    let durationMs = 0n;
-    let costPicos = 0n;
-    config.rates.forEach((rate, t) => {
-      const requests = u.requests[t]!;
-      if (requests === 0) return;
-      const d = u.durationOf(t);
-      const c = cost(d, rate.picos);
-      tasks.push({ task: rate.task, rateText: rate.text, requests, durationMs: d, costPicos: c, costRounded: roundHalfUp(c, decimals) });
-      durationMs += d;
-      costPicos += c;
-    });
-    if (tasks.length === 0) continue;
-    const costRounded = roundHalfUp(costPicos, decimals);
-    users.push({ user, durationMs, costPicos, costRounded, tasks });
-    totalDurationMs += durationMs;
-    totalCostPicos += costPicos;
-    totalBilled += costRounded;
-  }
-  return { decimals, users, totalDurationMs, totalCostPicos, totalBilled };
+export async function collectBill(usage: UsageRows, config: BillingConfig): Promise<Bill> {
+  const bills: UserBill[] = [];
+  let tasks: TaskLine[] = [];
+  const totals = await finalizeBill(usage, config, {
+    task(_user, t, requests, d, c, r) {
+      const rate = config.rates[t]!;
+      tasks.push({ task: rate.task, rateText: rate.text, requests, durationMs: BigInt(d), costPicos: BigInt(c), costRounded: BigInt(r) });
+    },
+    user(user, d, c, r) {
+      bills.push({ user, durationMs: BigInt(d), costPicos: BigInt(c), costRounded: BigInt(r), tasks });
+      tasks = [];
+    },
+  });
+  return { ...totals, bills };
 }

@@ -46,10 +46,75 @@ export class UserUsage {
   }
 }
 
-export class UsageTable {
+/**
+ * What finalize reads from an engine: users by index (any order), each with per-task
+ * request counts and exact duration sums. The naive and spark engines hand over a
+ * UsageTable; the parallel engine its byte-keyed table, without building a string-keyed
+ * copy of millions of users.
+ */
+export interface UsageRows {
+  readonly taskCount: number;
+  /** Users, numbered 0..size-1. */
+  readonly size: number;
+  userId(i: number): string;
+  requests(i: number, task: number): number;
+  /** The exact duration sum. */
+  duration(i: number, task: number): bigint;
+  /** The duration sum when it is a number below 2^52 (exact), else -1 (ask `duration`). */
+  durationNumber(i: number, task: number): number;
+}
+
+/** Each user's usage as plain values (tests and differential checks). */
+export function usageEntries(rows: UsageRows): Map<string, Array<{ requests: number; durationMs: bigint }>> {
+  const out = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
+  for (let i = 0; i < rows.size; i++) {
+    const tasks = [];
+    for (let t = 0; t < rows.taskCount; t++) tasks.push({ requests: rows.requests(i, t), durationMs: rows.duration(i, t) });
+    out.set(rows.userId(i), tasks);
+  }
+  return out;
+}
+
+export class UsageTable implements UsageRows {
   readonly users = new Map<string, UserUsage>();
+  /** Index view for UsageRows, taken on first use (the table is complete by then). */
+  private ids: string[] | null = null;
+  private rows: UserUsage[] | null = null;
 
   constructor(readonly taskCount: number) {}
+
+  get size(): number {
+    return this.users.size;
+  }
+
+  userId(i: number): string {
+    return this.ids?.[i] ?? this.snapshot().ids![i]!;
+  }
+
+  requests(i: number, task: number): number {
+    return this.at(i).requests[task]!;
+  }
+
+  duration(i: number, task: number): bigint {
+    return this.at(i).durationOf(task);
+  }
+
+  durationNumber(i: number, task: number): number {
+    const u = this.at(i);
+    return u.carry === null ? u.duration[task]! : -1;
+  }
+
+  private at(i: number): UserUsage {
+    return this.rows?.[i] ?? this.snapshot().rows![i]!;
+  }
+
+  private snapshot(): this {
+    if (this.ids === null || this.ids.length !== this.users.size) {
+      this.ids = [...this.users.keys()];
+      this.rows = [...this.users.values()];
+    }
+    return this;
+  }
 
   row(user: string): UserUsage {
     let u = this.users.get(user);
@@ -100,5 +165,5 @@ export function totalRejected(c: RunCounts): number {
 /** What every engine hands to finalize: counts and usage. */
 export interface BillingResult {
   readonly counts: RunCounts;
-  readonly usage: UsageTable;
+  readonly usage: UsageRows;
 }

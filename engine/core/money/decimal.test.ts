@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { cost, formatExact, formatFixed, parseDecimal, roundHalfUp } from './decimal.js';
+import { cost, formatExact, formatFixed, parseDecimal, plus, roundHalfUp } from './decimal.js';
 
 const P = 10n ** 12n;
 
@@ -99,5 +99,54 @@ describe('cost', () => {
     expect(cost(d, rate)).toBe(d * 999999999999999999n);
     expect(formatExact(cost(3n, parseDecimal('0.0005')!))).toBe('0.0015');
     expect(formatExact(cost(1n, parseDecimal('0.000000000001')!))).toBe('0.000000000001');
+  });
+});
+
+describe('safe-integer numbers: the same text as the equal bigint', () => {
+  const MAX = Number.MAX_SAFE_INTEGER;
+  // Amounts near the top of the safe range, near multiples of the scale and of every rounding divisor, and anywhere.
+  const edges = fc.oneof(
+    fc.integer({ min: 0, max: MAX }),
+    fc.integer({ min: MAX - 5_000_000, max: MAX }),
+    fc.tuple(fc.integer({ min: 0, max: 9007 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: -2, max: 2 })).map(([k, d, e]) => {
+      const v = k * 10 ** (12 - d) + e;
+      return Math.min(MAX, Math.max(0, v));
+    }),
+  );
+
+  it('formatExact, roundHalfUp and formatFixed', () => {
+    fc.assert(
+      fc.property(edges, fc.integer({ min: 0, max: 12 }), (n, d) => {
+        expect(Number.isSafeInteger(n)).toBe(true);
+        expect(formatExact(n)).toBe(formatExact(BigInt(n)));
+        const r = roundHalfUp(n, d);
+        expect(typeof r).toBe('number');
+        expect(BigInt(r)).toBe(roundHalfUp(BigInt(n), d));
+        expect(formatFixed(r, d)).toBe(formatFixed(roundHalfUp(BigInt(n), d), d));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('the very top of the safe range', () => {
+    for (const n of [MAX, MAX - 1, 9_007_000_000_000_000, 8_999_999_999_999_999, 1e12, 1e12 - 1, 5e11, 5e11 - 1]) {
+      expect(formatExact(n)).toBe(formatExact(BigInt(n)));
+      for (let d = 0; d <= 12; d++) expect(BigInt(roundHalfUp(n, d)), `${n} at ${d}`).toBe(roundHalfUp(BigInt(n), d));
+    }
+  });
+
+  it('plus stays a number while safe and turns bigint beyond, exactly', () => {
+    expect(plus(1, 2)).toBe(3);
+    expect(plus(MAX - 1, 1)).toBe(MAX);
+    expect(plus(MAX, 1)).toBe(2n ** 53n);
+    expect(plus(MAX, MAX)).toBe(2n * BigInt(MAX));
+    expect(plus(5n, 7)).toBe(12n);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX }), fc.integer({ min: 0, max: MAX }), (a, b) => {
+        const s = plus(a, b);
+        expect(BigInt(s)).toBe(BigInt(a) + BigInt(b));
+        if (typeof s === 'number') expect(Number.isSafeInteger(s)).toBe(true);
+      }),
+    );
   });
 });

@@ -1,6 +1,10 @@
 /**
- * Exact money. Rates have at most 12 fractional digits, so every amount is held as a
- * bigint count of 10^-12 currency units ("picos"). No binary floating point touches money.
+ * Exact money. Rates have at most 12 fractional digits, so every amount is held as an
+ * integer count of 10^-12 currency units ("picos"): a bigint, or, as a fast path for the
+ * millions of small amounts of a big bill, a number that is a safe integer (at most
+ * 2^53 - 1, where every integer is exact). Whoever makes a number amount checks that it is
+ * safe (see `plus`, and the rate limits in finalize); these functions give the same text
+ * for a safe-integer number as for the equal bigint. No fraction ever lives in a float.
  */
 
 export const RATE_SCALE_DIGITS = 12;
@@ -16,8 +20,38 @@ export function parseDecimal(text: string): bigint | null {
   return BigInt(m[1]!) * SCALE + BigInt(frac);
 }
 
+/** An integer amount: a bigint, or a number that is a safe integer. */
+export type Amount = bigint | number;
+
+const SCALE_N = 1e12;
+
+/**
+ * floor(a / d) for a safe integer a >= 0 and an integer d >= 1, exactly: when a/d is not
+ * an integer it is at least 1/d below the next one, and the float quotient (correctly
+ * rounded, below 2^53 / d) is off by at most half an ulp, under 2^-53 · 2^53 / d = 1/d,
+ * so it never rounds up onto that integer. The property tests check it at the edges.
+ */
+function floorDiv(a: number, d: number): number {
+  return Math.floor(a / d);
+}
+
+/** a + b, exact: a number while the sum stays a safe integer, else a bigint. */
+export function plus(a: Amount, b: Amount): Amount {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const s = a + b;
+    if (s <= Number.MAX_SAFE_INTEGER) return s;
+  }
+  return BigInt(a) + BigInt(b);
+}
+
 /** Exact decimal text of an amount in picos: no trailing fractional zeros, no exponent (`7.84`, `0`, `12.000000000001`). */
-export function formatExact(picos: bigint): string {
+export function formatExact(picos: Amount): string {
+  if (typeof picos === 'number') {
+    const whole = floorDiv(picos, SCALE_N);
+    const fracN = picos - whole * SCALE_N;
+    if (fracN === 0) return String(whole);
+    return `${whole}.${String(fracN).padStart(RATE_SCALE_DIGITS, '0').replace(/0+$/, '')}`;
+  }
   const whole = picos / SCALE;
   const frac = (picos % SCALE).toString().padStart(RATE_SCALE_DIGITS, '0').replace(/0+$/, '');
   return frac.length === 0 ? whole.toString() : `${whole}.${frac}`;
@@ -26,16 +60,25 @@ export function formatExact(picos: bigint): string {
 /** 10^(12 - decimals) for every allowed number of decimals (0..12). */
 const ROUNDING_DIVISORS = Array.from({ length: RATE_SCALE_DIGITS + 1 }, (_, d) => 10n ** BigInt(RATE_SCALE_DIGITS - d));
 
+const ROUNDING_DIVISORS_N = ROUNDING_DIVISORS.map(Number);
+
 /** Rounds picos half-up to `decimals` places (0..12); the result is in units of 10^-decimals. */
-export function roundHalfUp(picos: bigint, decimals: number): bigint {
-  if (picos < 0n) throw new RangeError('money amounts are never negative');
+export function roundHalfUp(picos: bigint, decimals: number): bigint;
+export function roundHalfUp(picos: Amount, decimals: number): Amount;
+export function roundHalfUp(picos: Amount, decimals: number): Amount {
+  if (picos < 0) throw new RangeError('money amounts are never negative');
+  if (typeof picos === 'number') {
+    const divisor = ROUNDING_DIVISORS_N[decimals]!;
+    const q = floorDiv(picos, divisor);
+    return (picos - q * divisor) * 2 >= divisor ? q + 1 : q;
+  }
   const divisor = ROUNDING_DIVISORS[decimals]!;
   const q = picos / divisor;
   return picos % divisor * 2n >= divisor ? q + 1n : q;
 }
 
 /** Formats an amount in units of 10^-decimals with exactly `decimals` fractional digits (`42.50`). */
-export function formatFixed(units: bigint, decimals: number): string {
+export function formatFixed(units: Amount, decimals: number): string {
   if (decimals === 0) return units.toString();
   const s = units.toString().padStart(decimals + 1, '0');
   return `${s.slice(0, -decimals)}.${s.slice(-decimals)}`;

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
 import { STAGING_PREFIX, StagedOutputs } from './staged.js';
-import { billText } from './bill.js';
+import { BillWriter, billText, csvField } from './bill.js';
+import { finalizeBill } from '../billing/finalize.js';
+import { UsageTable } from '../billing/usage.js';
+import { billingConfigFromEnv } from '../config/config.js';
 import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -72,15 +75,98 @@ describe('RejectsWriter + StagedOutputs', () => {
 
 describe('billText', () => {
   it('one LF-terminated line per user; empty bill is empty', () => {
-    expect(billText({ decimals: 2, users: [], totalDurationMs: 0n, totalCostPicos: 0n, totalBilled: 0n })).toBe('');
+    expect(billText({ decimals: 2, users: 0, bills: [], totalDurationMs: 0n, totalCostPicos: 0n, totalBilled: 0n })).toBe('');
     expect(
       billText({
         decimals: 2,
-        users: [{ user: 'user1', durationMs: 7235n, costPicos: 0n, costRounded: 4250n, tasks: [] }],
+        users: 1,
+        bills: [{ user: 'user1', durationMs: 7235n, costPicos: 0n, costRounded: 4250n, tasks: [] }],
         totalDurationMs: 7235n,
         totalCostPicos: 0n,
         totalBilled: 4250n,
       }),
     ).toBe('user1: total_duration=7235ms, total_cost=42.50\n');
+  });
+});
+
+describe('csvField', () => {
+  it('quotes a field only when it holds a quote, comma or line break, doubling quotes', () => {
+    expect(csvField('user1')).toBe('user1');
+    expect(csvField('a|b;c\'d')).toBe("a|b;c'd");
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('a\nb')).toBe('"a\nb"');
+    expect(csvField('a\rb')).toBe('"a\rb"');
+  });
+
+  it('round-trips through the CSV parser for any text', async () => {
+    const fc = (await import('fast-check')).default;
+    const { parseString } = await import('@fast-csv/parse');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', minLength: 1 }), { minLength: 1, maxLength: 4 }), async (fields) => {
+        const line = `${fields.map(csvField).join(',')}\n`;
+        const rows = await new Promise<string[][]>((resolve, reject) => {
+          const out: string[][] = [];
+          parseString(line).on('data', (r: string[]) => out.push(r)).on('end', () => resolve(out)).on('error', reject);
+        });
+        expect(rows).toEqual([fields]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('BillWriter', () => {
+  const config = billingConfigFromEnv({ 'RATE_b,x': '0.005', RATE_a: '0.5', CURRENCY_DECIMALS: '2' });
+
+  async function write(t: UsageTable, detail = true) {
+    const dir = tempDir('mr-billwriter-');
+    const staged = new StagedOutputs();
+    const d = detail ? staged.add(join(dir, 'bill.detail.csv')) : null;
+    const b = staged.add(join(dir, 'bill.txt'));
+    const totals = await finalizeBill(t, config, new BillWriter(b, d, config));
+    staged.commit();
+    return { totals, bill: readFileSync(join(dir, 'bill.txt'), 'utf8'), detail: detail ? readFileSync(join(dir, 'bill.detail.csv'), 'utf8') : null };
+  }
+
+  it('an empty bill: an empty billing.txt and a detail CSV that is its header', async () => {
+    const out = await write(new UsageTable(2));
+    expect(out.bill).toBe('');
+    expect(out.detail).toBe('user,task,requests,duration_ms,rate,cost,cost_rounded\n');
+    expect(out.totals.users).toBe(0);
+  });
+
+  it('writes the bill and the detail lines in bill order, quoting ids and task names that need it', async () => {
+    const A = config.rates.findIndex((r) => r.task === 'a');
+    const BX = config.rates.findIndex((r) => r.task === 'b,x');
+    const t = new UsageTable(2);
+    t.add('z"q', A, 2, 3);
+    t.add('a,b', BX, 1, 1000);
+    t.add('a,b', A, 1, 1);
+    const out = await write(t);
+    expect(out.bill).toBe('a,b: total_duration=1001ms, total_cost=5.50\nz"q: total_duration=3ms, total_cost=1.50\n');
+    expect(out.detail).toBe(
+      [
+        'user,task,requests,duration_ms,rate,cost,cost_rounded',
+        '"a,b",a,1,1,0.5,0.5,0.50',
+        '"a,b","b,x",1,1000,0.005,5,5.00',
+        '"z""q",a,2,3,0.5,1.5,1.50',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('a bill bigger than its write chunks comes out whole and in order', async () => {
+    const t = new UsageTable(2);
+    const n = 60_000;
+    const A = config.rates.findIndex((r) => r.task === 'a');
+    for (let i = 0; i < n; i++) t.add(`user${String(i).padStart(6, '0')}`, A, 1, i);
+    const out = await write(t);
+    const lines = out.bill.split('\n');
+    expect(lines).toHaveLength(n + 1);
+    expect(lines[0]).toBe('user000000: total_duration=0ms, total_cost=0.00');
+    expect(lines[n - 1]).toBe(`user059999: total_duration=59999ms, total_cost=${(59999 * 0.5).toFixed(2)}`);
+    expect(out.detail!.split('\n')).toHaveLength(n + 2);
+    expect(out.totals.users).toBe(n);
   });
 });

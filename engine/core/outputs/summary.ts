@@ -1,6 +1,6 @@
 /** billing.summary.json: the SPEC's keys plus what helps a reader (engine, bytes, seconds, throughput). */
 import { formatExact, formatFixed } from '../money/decimal.js';
-import type { Bill } from '../billing/finalize.js';
+import type { BillTotals } from '../billing/finalize.js';
 import type { RunCounts } from '../billing/usage.js';
 
 export interface RunFacts {
@@ -12,7 +12,7 @@ export interface RunFacts {
   readonly window: { from: string | null; to: string | null };
 }
 
-export function summaryJson(counts: RunCounts, bill: Bill, facts: RunFacts): string {
+export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts): string {
   const rejected = Object.fromEntries(Object.entries(counts.rejected).filter(([, n]) => n > 0));
   const summary = {
     records: counts.records,
@@ -20,7 +20,7 @@ export function summaryJson(counts: RunCounts, bill: Bill, facts: RunFacts): str
     out_of_window: counts.outOfWindow,
     rejected,
     rejected_total: Object.values(counts.rejected).reduce((a, b) => a + b, 0),
-    users: bill.users.length,
+    users: bill.users,
     total_duration_ms: bill.totalDurationMs.toString(),
     total_cost: formatExact(bill.totalCostPicos),
     total_billed: formatFixed(bill.totalBilled, bill.decimals),

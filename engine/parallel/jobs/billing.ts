@@ -6,7 +6,7 @@
  */
 import type { MapReduceJob } from '../runtime/mapreduce.js';
 import type { RunInput } from '../../core/billing/run.js';
-import { UsageTable, emptyCounts, type BillingResult } from '../../core/billing/usage.js';
+import { emptyCounts, type BillingResult } from '../../core/billing/usage.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable } from '../scan/user-table.js';
@@ -75,16 +75,6 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
   }
 
   finalize(): BillingResult {
-    const t = this.table;
-    const usage = new UsageTable(t.tasks);
-    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    for (let e = 0; e < t.size; e++) {
-      const row = usage.row(decoder.decode(t.key(e)));
-      for (let k = 0; k < t.tasks; k++) {
-        const r = t.requests(e, k);
-        if (r !== 0) row.addBig(k, r, t.duration(e, k));
-      }
-    }
-    return { counts: this.counts, usage };
+    return { counts: this.counts, usage: this.table };
   }
 }

@@ -9,6 +9,9 @@
  * above is carried into a bigint side table.
  */
 
+import { isAscii } from 'node:buffer';
+import type { UsageRows } from '../../core/billing/usage.js';
+
 const CARRY = 2 ** 52;
 
 /** FNV-1a over bytes[start, end). */
@@ -18,7 +21,7 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
   return h >>> 0;
 }
 
-export class UserTable {
+export class UserTable implements UsageRows {
   /** Entries, numbered 0..size-1 in insertion order. */
   size = 0;
   keys: Uint8Array;
@@ -100,6 +103,38 @@ export class UserTable {
     const d = BigInt(this.counts[e * this.stride + this.tasks + task]!);
     const c = this.carry.get(e * this.tasks + task);
     return c === undefined ? d : d + c;
+  }
+
+  get taskCount(): number {
+    return this.tasks;
+  }
+
+  /** The duration sum when nothing was carried above 2^52, else -1. */
+  durationNumber(e: number, task: number): number {
+    if (this.carry.size !== 0 && this.carry.has(e * this.tasks + task)) return -1;
+    return this.counts[e * this.stride + this.tasks + task]!;
+  }
+
+  /** An entry's user id as a string (all of them decoded on first use, in one pass when they are ASCII). */
+  userId(e: number): string {
+    if (this.ids === null || this.ids.length !== this.size) this.ids = this.decodeIds();
+    return this.ids[e]!;
+  }
+
+  private ids: string[] | null = null;
+
+  private decodeIds(): string[] {
+    const ids = new Array<string>(this.size);
+    const arena = this.keys.subarray(0, this.keyEnd);
+    if (isAscii(arena)) {
+      const text = Buffer.from(arena.buffer, arena.byteOffset, arena.length).toString('latin1');
+      for (let e = 0; e < this.size; e++) ids[e] = text.slice(this.meta[3 * e]!, this.meta[3 * e]! + this.meta[3 * e + 1]!);
+    } else {
+      // Keys are valid UTF-8 (validated before they were stored); a leading U+FEFF is part of the id.
+      const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+      for (let e = 0; e < this.size; e++) ids[e] = decoder.decode(this.key(e));
+    }
+    return ids;
   }
 
   key(e: number): Uint8Array {
