@@ -76,7 +76,7 @@ const file = fc.constantFrom<Format>('log', 'log', 'csv', 'jsonl').chain((format
   }),
 );
 
-function render(f: fc.Infer<typeof file>, fmtLines: Array<string | Buffer>): Buffer {
+function render(f: typeof file extends fc.Arbitrary<infer T> ? T : never, fmtLines: Array<string | Buffer>): Buffer {
   const nl = f.crlf ? '\r\n' : '\n';
   const lines = [...fmtLines];
   if (f.format === 'csv') lines.unshift('Timestamp,user,TASK,status,duration_ms');

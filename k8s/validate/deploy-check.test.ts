@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDeployCheck } from './check.js';
 import { applyJson6902, renderKustomization, strategicMerge } from './kustomize.js';
+import type { Json } from './yaml-io.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const tmps: string[] = [];
@@ -290,7 +291,7 @@ describe('deploy:check on broken copies', () => {
 
 describe('kustomize subset', () => {
   it('strategic merge merges containers and env by name and deletes with null', () => {
-    const base = { spec: { containers: [{ name: 'a', image: 'x', env: [{ name: 'K', value: '1' }] }, { name: 'b', image: 'y' }] } };
+    const base: Json = { spec: { containers: [{ name: 'a', image: 'x', env: [{ name: 'K', value: '1' }] }, { name: 'b', image: 'y' }] } };
     const out = strategicMerge(base, { spec: { containers: [{ name: 'a', env: [{ name: 'K', value: '2' }, { name: 'L', value: '3' }], image: null }] } }, '');
     expect(out).toEqual({ spec: { containers: [{ name: 'a', env: [{ name: 'K', value: '2' }, { name: 'L', value: '3' }] }, { name: 'b', image: 'y' }] } });
   });

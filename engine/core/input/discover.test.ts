@@ -17,7 +17,7 @@ function tree(files: Record<string, string>): string {
 }
 
 describe('discoverInputs', () => {
-  it('walks directories recursively in path (UTF-8 byte) order ('-' < '/'), keeps supported extensions, skips others', async () => {
+  it("walks directories recursively in path (UTF-8 byte) order ('-' < '/'), keeps supported extensions, skips others", async () => {
     const root = tree({
       'b.log': 'x',
       'a/z.csv': 'x',
