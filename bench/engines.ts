@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DUCKDB_SCRIPT, MR_MAIN } from './paths.js';
+import { DUCKDB_SCRIPT, MR_MAIN, mrNodeOptions } from './paths.js';
 import { runChild, type ChildResult } from './child.js';
 import type { Dataset } from './datasets.js';
 
@@ -57,11 +57,11 @@ export function commandFor(engine: Engine, input: string, outBill: string): stri
     case 'duckdb':
       return [DUCKDB_SCRIPT, input, '--out', outBill, '--threads', String(engine.threads ?? 2)];
     case 'naive':
-      return [MR_MAIN, 'aggregate', input, '--engine', 'naive', '--out', outBill, '--no-progress'];
+      return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'naive', '--out', outBill, '--no-progress'];
     case 'parallel':
-      return [MR_MAIN, 'aggregate', input, '--engine', 'parallel', '--workers', String(engine.workers ?? 1), '--out', outBill, '--no-progress'];
+      return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'parallel', '--workers', String(engine.workers ?? 1), '--out', outBill, '--no-progress'];
     case 'spark':
-      return [MR_MAIN, 'aggregate', input, '--engine', 'spark', '--remote', engine.remote ?? 'sc://127.0.0.1:15002', '--out', outBill, '--no-progress'];
+      return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'spark', '--remote', engine.remote ?? 'sc://127.0.0.1:15002', '--out', outBill, '--no-progress'];
   }
 }
 

@@ -1,4 +1,5 @@
 /** Where things are: the repository (from this file's location), the built CLI, the dataset cache. */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,14 @@ export const DUCKDB_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'duckdb-billing.js
 export const RSS_HOOK = join(REPO_ROOT, 'dist', 'bench', 'rss-hook.js');
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 export const BASELINE_FILE = join(REPO_ROOT, 'bench', 'baseline.json');
+
+/** The node options in mr's shebang (`#!/usr/bin/env -S node <options> --`): the bench runs mr with them, as `mr` does. */
+export function mrNodeOptions(): string[] {
+  const first = readFileSync(MR_MAIN, 'utf8').slice(0, 500).split('\n')[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: -\S+)*) --$/.exec(first);
+  if (m === null) throw new Error(`unexpected first line in ${MR_MAIN}: ${first}`);
+  return m[1]!.split(' ').filter((o) => o !== '');
+}
 
 /** Generated datasets live outside the clone: $MR_BENCH_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/mr/bench. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {

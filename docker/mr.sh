@@ -1,3 +1,3 @@
 #!/bin/sh
-# `mr` inside the image: the compiled CLI on the image's Node.
-exec node /app/dist/engine/cli/main.js "$@"
+# `mr` inside the image: the compiled CLI, run through its shebang (node and the options mr needs).
+exec /app/dist/engine/cli/main.js "$@"

@@ -16,8 +16,8 @@ import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
 import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
-import { UserTable, hashBytes } from '../scan/user-table.js';
-import { RejectCollector, emptyShardCounts, shardResult, usagePartial, type ShardCounts, type ShardResult, type UsagePartial } from '../scan/partial.js';
+import { UserTable, hashBytes, type TableImage } from '../scan/user-table.js';
+import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 
 export interface BillingMapTask {
@@ -120,9 +120,9 @@ async function mapShard(
 }
 
 /** This worker's usage for the job, once, after every shard is mapped. */
-export function flushBillingUsage(task: BillingFlushTask): UsagePartial {
+export function flushBillingUsage(task: BillingFlushTask): TableImage {
   flushBarrier(task.barrier, task.workers, 30_000);
-  return usagePartial(takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16));
+  return (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).image();
 }
 
 function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): void {

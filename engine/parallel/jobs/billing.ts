@@ -9,9 +9,9 @@ import type { RunInput } from '../../core/billing/run.js';
 import { emptyCounts, type BillingResult } from '../../core/billing/usage.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
-import { UserTable } from '../scan/user-table.js';
+import { UserTable, type TableImage } from '../scan/user-table.js';
 import { randomUUID } from 'node:crypto';
-import { mergeUsage, type ShardResult, type UsagePartial } from '../scan/partial.js';
+import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapTask } from './billing-map.js';
 
 export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, BillingResult> {
@@ -25,11 +25,16 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
       barrier,
       workers,
     }),
-    mergeCombined: (p: unknown) => mergeUsage(this.table, p as UsagePartial),
+    mergeCombined: (p: unknown) => {
+      const img = p as TableImage;
+      // The first worker's table is taken as it is; the others are added into it.
+      if (this.table === null) this.table = UserTable.fromImage(img);
+      else this.table.merge(img);
+    },
   };
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
-  private readonly table: UserTable;
+  private table: UserTable | null = null;
   /** Partials whose rejects wait for earlier shards'. */
   private readonly waiting = new Map<number, ShardResult>();
   private nextRejects = 0;
@@ -39,7 +44,6 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
     groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
   ) {
-    this.table = new UserTable(input.config.rates.length, 4096);
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress }));
   }
 
@@ -75,6 +79,6 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
   }
 
   finalize(): BillingResult {
-    return { counts: this.counts, usage: this.table };
+    return { counts: this.counts, usage: this.table ?? new UserTable(this.input.config.rates.length, 16) };
   }
 }

@@ -1,11 +1,11 @@
 /**
  * What crosses from a worker to the main thread, in compact form: per shard, its line
- * counts and rejects; per worker, at the end, its usage table as flat typed arrays. All
+ * counts and rejects; per worker, at the end, its usage table's image (user-table.ts). All
  * of it travels as transferred buffers, never copied.
  */
 import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
-import type { UserTable } from './user-table.js';
+import type { TableImage } from './user-table.js';
 
 export interface ShardCounts {
   records: number;
@@ -61,19 +61,6 @@ export interface ShardResult {
   readonly rejectRaw: Uint8Array;
 }
 
-/** A worker's usage table, flattened. */
-export interface UsagePartial {
-  readonly tasks: number;
-  readonly users: number;
-  readonly keys: Uint8Array;
-  /** Per entry: [keyStart, keyLength, hash]. */
-  readonly meta: Int32Array;
-  /** Per entry: requests of each task, then duration of each task. */
-  readonly counts: Float64Array;
-  /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
-  readonly carry: Array<[number, bigint]>;
-}
-
 export function shardResult(counts: ShardCounts, rejects: RejectCollector): ShardResult {
   return {
     counts,
@@ -82,18 +69,6 @@ export function shardResult(counts: ShardCounts, rejects: RejectCollector): Shar
     rejectReasons: Uint8Array.from(rejects.reasons),
     rejectLengths: Int32Array.from(rejects.lengths),
     rejectRaw: rejects.rawBytes(),
-  };
-}
-
-export function usagePartial(table: UserTable): UsagePartial {
-  const n = table.size;
-  return {
-    tasks: table.tasks,
-    users: n,
-    keys: table.keys.slice(0, table.keyEnd),
-    meta: table.meta.slice(0, 3 * n),
-    counts: table.counts.slice(0, n * 2 * table.tasks),
-    carry: [...table.carry.entries()],
   };
 }
 
@@ -114,23 +89,7 @@ export function moveShardResult(r: ShardResult): ShardResult {
   return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
 }
 
-export function moveUsagePartial(p: UsagePartial): UsagePartial {
-  return moveWith(p, [p.keys, p.meta, p.counts]);
-}
-
-/** Adds a worker's usage into a table (main thread). */
-export function mergeUsage(into: UserTable, p: UsagePartial): void {
-  const T = p.tasks;
-  const entryOf = new Int32Array(p.users);
-  for (let e = 0; e < p.users; e++) {
-    const start = p.meta[3 * e]!;
-    const target = into.entry(p.keys, start, start + p.meta[3 * e + 1]!, p.meta[3 * e + 2]! >>> 0);
-    entryOf[e] = target;
-    const base = e * 2 * T;
-    for (let t = 0; t < T; t++) {
-      const r = p.counts[base + t]!;
-      if (r !== 0) into.add(target, t, r, p.counts[base + T + t]!);
-    }
-  }
-  for (const [idx, amount] of p.carry) into.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
+/** A worker's table image, its buffers transferred. */
+export function moveTableImage(p: TableImage): TableImage {
+  return moveWith(p, [p.records, p.overflow]);
 }

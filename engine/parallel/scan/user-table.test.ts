@@ -36,3 +36,36 @@ describe('UserTable as the rows finalize reads', () => {
     expect(t.durationNumber(0, 1)).toBe(7);
   });
 });
+
+describe('UserTable images: what a worker hands over', () => {
+  it('fromImage keeps every entry; merge adds another image, keys inline and long, carries included', () => {
+    const long = (i: number) => `${'x'.repeat(30)}-${i}`; // longer than the inline key bytes
+    const a = new UserTable(2, 4);
+    const b = new UserTable(2, 4);
+    for (let i = 0; i < 3000; i++) {
+      add(a, `u${i}`, 0, 1, i);
+      add(a, long(i), 1, 1, 1);
+      if (i % 2 === 0) {
+        add(b, `u${i}`, 1, 2, 10);
+        add(b, long(i), 1, 1, 2);
+      }
+    }
+    add(b, 'only-b', 0, 1, 2 ** 52 - 1);
+    add(b, 'only-b', 0, 1, 2 ** 52 - 1);
+    const merged = UserTable.fromImage(a.image());
+    expect(usageEntries(merged)).toEqual(usageEntries(a));
+    merged.merge(b.image());
+    const got = usageEntries(merged);
+    expect(got.size).toBe(6001);
+    expect(got.get('u2')).toEqual([{ requests: 1, durationMs: 2n }, { requests: 2, durationMs: 10n }]);
+    expect(got.get('u3')).toEqual([{ requests: 1, durationMs: 3n }, { requests: 0, durationMs: 0n }]);
+    expect(got.get(long(2))).toEqual([{ requests: 0, durationMs: 0n }, { requests: 2, durationMs: 3n }]);
+    expect(got.get(long(3))).toEqual([{ requests: 0, durationMs: 0n }, { requests: 1, durationMs: 1n }]);
+    expect(got.get('only-b')).toEqual([{ requests: 2, durationMs: 2n * (2n ** 52n - 1n) }, { requests: 0, durationMs: 0n }]);
+    // Lookups still find what fromImage and merge put in.
+    const k = Buffer.from(long(7));
+    const e = merged.entry(k, 0, k.length, hashBytes(k, 0, k.length));
+    expect(merged.userId(e)).toBe(long(7));
+    expect(merged.size).toBe(6001);
+  });
+});

@@ -1,18 +1,26 @@
 /**
  * A hash table keyed by user-id bytes, holding per-task request counts and duration sums.
- * Keys are copied once into an arena; no string is made per line or per lookup. Open
- * addressing with linear probing; the memory touched per lookup is kept small for tables
- * of millions of users: a slot holds the hash next to the entry number, an entry's key
- * position sits in one record, and its counters are adjacent.
+ * No string is made per line or per lookup.
  *
- * Duration sums stay exact: each sum is kept below 2^52 in a Float64Array and anything
- * above is carried into a bigint side table.
+ * Built for millions of users, where every lookup is a cache miss: open addressing with
+ * linear probing over slots of [hash, entry + 1], and one fixed-size record per entry that
+ * holds the key (inline when it is short) next to the entry's counters, so a lookup
+ * touches a slot and one record. Record layout (bytes):
+ *
+ *   0  key length          4  hash
+ *   8  key bytes (up to INLINE), or for a longer key its offset in the overflow arena
+ *   RECORD_HEAD  per task: requests (f64), duration (f64)
+ *
+ * Duration sums stay exact: each sum is kept below 2^52 in a float64 and anything above
+ * is carried into a bigint side table.
  */
-
 import { isAscii } from 'node:buffer';
 import type { UsageRows } from '../../core/billing/usage.js';
 
 const CARRY = 2 ** 52;
+/** Keys up to this many bytes live in their record. */
+const INLINE = 24;
+const RECORD_HEAD = 8 + INLINE;
 
 /** FNV-1a over bytes[start, end). */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
@@ -21,21 +29,40 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
   return h >>> 0;
 }
 
+/** A table's entries as plain buffers (what a worker hands to the main thread). */
+export interface TableImage {
+  readonly tasks: number;
+  readonly size: number;
+  /** size records of recordBytes(tasks) bytes. */
+  readonly records: Uint8Array;
+  /** Keys longer than INLINE bytes. */
+  readonly overflow: Uint8Array;
+  /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
+  readonly carry: Array<[number, bigint]>;
+}
+
+export function recordBytes(tasks: number): number {
+  return RECORD_HEAD + 16 * tasks;
+}
+
 export class UserTable implements UsageRows {
   /** Entries, numbered 0..size-1 in insertion order. */
   size = 0;
-  keys: Uint8Array;
-  keyEnd = 0;
-  /** Per entry: [keyStart, keyLength, hash]. */
-  meta: Int32Array;
-  /** Per entry: requests of each task, then duration of each task. */
-  counts: Float64Array;
   /** Carried duration above 2^52: entry * tasks + task → amount. */
   readonly carry = new Map<number, bigint>();
+  private u8: Uint8Array;
+  private i32: Int32Array;
+  private f64: Float64Array;
+  /** Record size in bytes, in int32s and in float64s. */
+  private readonly rb: number;
+  private readonly ri: number;
+  private readonly rf: number;
+  private overflow = new Uint8Array(0);
+  private overflowEnd = 0;
   /** Per slot: [hash, entry + 1]; 0 marks an empty slot. */
   private slots: Int32Array;
   private mask: number;
-  private readonly stride: number;
+  private ids: string[] | null = null;
 
   constructor(
     readonly tasks: number,
@@ -45,11 +72,29 @@ export class UserTable implements UsageRows {
     while (slots < capacity * 2) slots *= 2;
     this.slots = new Int32Array(slots * 2);
     this.mask = slots - 1;
-    const entries = slots >>> 1;
-    this.stride = 2 * tasks;
-    this.keys = new Uint8Array(entries * 16);
-    this.meta = new Int32Array(entries * 3);
-    this.counts = new Float64Array(entries * this.stride);
+    this.rb = recordBytes(tasks);
+    this.ri = this.rb >>> 2;
+    this.rf = this.rb >>> 3;
+    const buf = new ArrayBuffer((slots >>> 1) * this.rb);
+    this.u8 = new Uint8Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+  }
+
+  /** A table holding an image's entries as they are (entry numbers kept), with room to grow. */
+  static fromImage(img: TableImage): UserTable {
+    const t = new UserTable(img.tasks, Math.max(16, img.size));
+    t.u8.set(img.records);
+    t.size = img.size;
+    t.overflow = img.overflow.slice();
+    t.overflowEnd = img.overflow.length;
+    for (const [k, v] of img.carry) t.carry.set(k, v);
+    t.rehash(t.slots.length);
+    return t;
+  }
+
+  get taskCount(): number {
+    return this.tasks;
   }
 
   /** The entry of the key bytes[start, end) with hash h, inserted when new. */
@@ -61,31 +106,37 @@ export class UserTable implements UsageRows {
     for (;;) {
       const e = slots[2 * s + 1]! - 1;
       if (e < 0) break;
-      if (slots[2 * s] === hash && this.meta[3 * e + 1] === len) {
-        const keys = this.keys;
-        let i = this.meta[3 * e]!;
-        let j = start;
-        while (j < end && keys[i] === bytes[j]) {
-          i++;
-          j++;
-        }
-        if (j === end) return e;
-      }
+      if (slots[2 * s] === hash && this.i32[e * this.ri] === len && this.sameKey(e, bytes, start, end)) return e;
       s = (s + 1) & this.mask;
     }
     return this.insert(bytes, start, end, hash, s);
   }
 
+  private sameKey(e: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const len = end - start;
+    let k: Uint8Array;
+    let i: number;
+    if (len <= INLINE) {
+      k = this.u8;
+      i = e * this.rb + 8;
+    } else {
+      k = this.overflow;
+      i = this.i32[e * this.ri + 2]!;
+    }
+    for (let j = start; j < end; j++, i++) if (k[i] !== bytes[j]) return false;
+    return true;
+  }
+
   add(e: number, task: number, requests: number, durationMs: number): void {
-    const base = e * this.stride;
-    this.counts[base + task]! += requests;
-    const k = base + this.tasks + task;
-    const d = this.counts[k]! + durationMs;
+    const f = this.f64;
+    const k = e * this.rf + (RECORD_HEAD >>> 3) + 2 * task;
+    f[k]! += requests;
+    const d = f[k + 1]! + durationMs;
     if (d >= CARRY) {
       this.addCarry(e, task, BigInt(d));
-      this.counts[k] = 0;
+      f[k + 1] = 0;
     } else {
-      this.counts[k] = d;
+      f[k + 1] = d;
     }
   }
 
@@ -95,54 +146,79 @@ export class UserTable implements UsageRows {
   }
 
   requests(e: number, task: number): number {
-    return this.counts[e * this.stride + task]!;
+    return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task]!;
   }
 
   /** Exact duration sum of an entry's task. */
   duration(e: number, task: number): bigint {
-    const d = BigInt(this.counts[e * this.stride + this.tasks + task]!);
+    const d = BigInt(this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task + 1]!);
     const c = this.carry.get(e * this.tasks + task);
     return c === undefined ? d : d + c;
-  }
-
-  get taskCount(): number {
-    return this.tasks;
   }
 
   /** The duration sum when nothing was carried above 2^52, else -1. */
   durationNumber(e: number, task: number): number {
     if (this.carry.size !== 0 && this.carry.has(e * this.tasks + task)) return -1;
-    return this.counts[e * this.stride + this.tasks + task]!;
+    return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task + 1]!;
   }
 
-  /** An entry's user id as a string (all of them decoded on first use, in one pass when they are ASCII). */
+  key(e: number): Uint8Array {
+    const len = this.i32[e * this.ri]!;
+    if (len <= INLINE) return this.u8.subarray(e * this.rb + 8, e * this.rb + 8 + len);
+    const at = this.i32[e * this.ri + 2]!;
+    return this.overflow.subarray(at, at + len);
+  }
+
+  hash(e: number): number {
+    return this.i32[e * this.ri + 1]! >>> 0;
+  }
+
+  /** An entry's user id as a string (all of them decoded on first use, fast when they are ASCII). */
   userId(e: number): string {
     if (this.ids === null || this.ids.length !== this.size) this.ids = this.decodeIds();
     return this.ids[e]!;
   }
 
-  private ids: string[] | null = null;
-
   private decodeIds(): string[] {
     const ids = new Array<string>(this.size);
-    const arena = this.keys.subarray(0, this.keyEnd);
-    if (isAscii(arena)) {
-      const text = Buffer.from(arena.buffer, arena.byteOffset, arena.length).toString('latin1');
-      for (let e = 0; e < this.size; e++) ids[e] = text.slice(this.meta[3 * e]!, this.meta[3 * e]! + this.meta[3 * e + 1]!);
-    } else {
-      // Keys are valid UTF-8 (validated before they were stored); a leading U+FEFF is part of the id.
-      const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-      for (let e = 0; e < this.size; e++) ids[e] = decoder.decode(this.key(e));
+    // Keys are valid UTF-8 (validated before they were stored); a leading U+FEFF is part of the id.
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    for (let e = 0; e < this.size; e++) {
+      const k = this.key(e);
+      ids[e] = isAscii(k) ? Buffer.from(k.buffer, k.byteOffset, k.length).toString('latin1') : decoder.decode(k);
     }
     return ids;
   }
 
-  key(e: number): Uint8Array {
-    return this.keys.subarray(this.meta[3 * e]!, this.meta[3 * e]! + this.meta[3 * e + 1]!);
+  /** The entries as plain buffers (copies), for transfer to another thread. */
+  image(): TableImage {
+    return {
+      tasks: this.tasks,
+      size: this.size,
+      records: this.u8.slice(0, this.size * this.rb),
+      overflow: this.overflow.slice(0, this.overflowEnd),
+      carry: [...this.carry.entries()],
+    };
   }
 
-  hash(e: number): number {
-    return this.meta[3 * e + 2]! >>> 0;
+  /** Adds an image's usage into this table. */
+  merge(img: TableImage): void {
+    const T = img.tasks;
+    const rb = recordBytes(T);
+    const src = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
+    const entryOf = new Int32Array(img.size);
+    for (let e = 0; e < img.size; e++) {
+      const at = e * rb;
+      const len = src.getInt32(at, true);
+      const hash = src.getInt32(at + 4, true) >>> 0;
+      const target = len <= INLINE ? this.entry(img.records, at + 8, at + 8 + len, hash) : this.entry(img.overflow, src.getInt32(at + 8, true), src.getInt32(at + 8, true) + len, hash);
+      entryOf[e] = target;
+      for (let t = 0; t < T; t++) {
+        const r = src.getFloat64(at + RECORD_HEAD + 16 * t, true);
+        if (r !== 0) this.add(target, t, r, src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true));
+      }
+    }
+    for (const [idx, amount] of img.carry) this.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
   }
 
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
@@ -151,17 +227,22 @@ export class UserTable implements UsageRows {
       return this.entry(bytes, start, end, hash >>> 0);
     }
     const len = end - start;
-    if (this.keyEnd + len > this.keys.length) {
-      const keys = new Uint8Array(Math.max(this.keys.length * 2, this.keyEnd + len));
-      keys.set(this.keys.subarray(0, this.keyEnd));
-      this.keys = keys;
-    }
     const e = this.size++;
-    this.keys.set(bytes.subarray(start, end), this.keyEnd);
-    this.meta[3 * e] = this.keyEnd;
-    this.meta[3 * e + 1] = len;
-    this.meta[3 * e + 2] = hash;
-    this.keyEnd += len;
+    const r = e * this.ri;
+    this.i32[r] = len;
+    this.i32[r + 1] = hash;
+    if (len <= INLINE) {
+      this.u8.set(bytes.subarray(start, end), e * this.rb + 8);
+    } else {
+      if (this.overflowEnd + len > this.overflow.length) {
+        const o = new Uint8Array(Math.max(this.overflow.length * 2, this.overflowEnd + len, 4096));
+        o.set(this.overflow.subarray(0, this.overflowEnd));
+        this.overflow = o;
+      }
+      this.overflow.set(bytes.subarray(start, end), this.overflowEnd);
+      this.i32[r + 2] = this.overflowEnd;
+      this.overflowEnd += len;
+    }
     this.slots[2 * slot] = hash;
     this.slots[2 * slot + 1] = e + 1;
     return e;
@@ -169,10 +250,21 @@ export class UserTable implements UsageRows {
 
   private grow(): void {
     const n = this.slots.length; // = 2 * slot count
-    const slots = new Int32Array(n * 2);
-    const mask = n - 1;
+    const buf = new ArrayBuffer((n >>> 1) * this.rb); // n / 2 entries: half the new slot count (2n / 2)
+    const u8 = new Uint8Array(buf);
+    u8.set(this.u8.subarray(0, this.size * this.rb));
+    this.u8 = u8;
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.rehash(n * 2);
+  }
+
+  /** Rebuilds the slots (length: twice the slot count) from the records' hashes. */
+  private rehash(length: number): void {
+    const slots = new Int32Array(length);
+    const mask = (length >>> 1) - 1;
     for (let e = 0; e < this.size; e++) {
-      const h = this.meta[3 * e + 2]!;
+      const h = this.i32[e * this.ri + 1]!;
       let s = h & mask;
       while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
       slots[2 * s] = h;
@@ -180,12 +272,5 @@ export class UserTable implements UsageRows {
     }
     this.slots = slots;
     this.mask = mask;
-    const entries = n >>> 1;
-    const meta = new Int32Array(entries * 3);
-    meta.set(this.meta);
-    this.meta = meta;
-    const counts = new Float64Array(entries * this.stride);
-    counts.set(this.counts);
-    this.counts = counts;
   }
 }
