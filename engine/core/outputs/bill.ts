@@ -1,7 +1,7 @@
 /**
  * billing.txt and billing.detail.csv, written as the bill is finalized: lines are
- * appended to text chunks that go to the staged files about every MiB, so neither the
- * bill nor its detail is ever held whole in memory.
+ * encoded into a reused buffer that goes to the staged file about every MiB, so neither
+ * the bill nor its detail is ever held whole in memory.
  *
  * The detail's lines are formatted here rather than by the CSV library: at a million
  * users it has millions of rows and a row-object library pass dominated the whole run.
@@ -15,7 +15,30 @@ import type { StagedFile } from './staged.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
 
-const CHUNK_CHARS = 1 << 20;
+const CHUNK_BYTES = 1 << 20;
+
+/** Lines encoded into one reused buffer, written out (synchronously) when it is nearly full. */
+class LineBuffer {
+  private readonly buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  private pos = 0;
+
+  constructor(private readonly file: StagedFile) {}
+
+  add(text: string): void {
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+    if (this.pos + 3 * text.length > CHUNK_BYTES) {
+      this.flush();
+      if (3 * text.length > CHUNK_BYTES) return this.file.write(text);
+    }
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+  }
+
+  flush(): void {
+    if (this.pos === 0) return;
+    this.file.write(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
+}
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /** A CSV field: as is, or quoted with inner quotes doubled when it holds a quote, comma or line break. */
@@ -35,8 +58,8 @@ export function billText(bill: Bill): string {
 
 /** Writes the bill (and, given a file, the detail CSV) as finalize hands it over. */
 export class BillWriter implements BillSink {
-  private bill = '';
-  private detail: string;
+  private readonly bill: LineBuffer;
+  private readonly detail: LineBuffer | null;
   private readonly taskField: string[];
   private readonly rateField: string[];
   private readonly decimals: number;
@@ -45,49 +68,37 @@ export class BillWriter implements BillSink {
   private lastUserField = '';
 
   constructor(
-    private readonly billFile: StagedFile,
-    private readonly detailFile: StagedFile | null,
+    billFile: StagedFile,
+    detailFile: StagedFile | null,
     config: BillingConfig,
     private readonly signal?: AbortSignal,
   ) {
     this.decimals = config.currencyDecimals;
     this.taskField = config.rates.map((r) => csvField(r.task));
     this.rateField = config.rates.map((r) => r.text);
-    this.detail = detailFile === null ? '' : `${DETAIL_HEADER.join(',')}\n`;
+    this.bill = new LineBuffer(billFile);
+    this.detail = detailFile === null ? null : new LineBuffer(detailFile);
+    this.detail?.add(`${DETAIL_HEADER.join(',')}\n`);
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
-    if (this.detailFile === null) return;
+    if (this.detail === null) return;
     if (user !== this.lastUser) {
       this.lastUser = user;
       this.lastUserField = csvField(user);
     }
-    this.detail += `${this.lastUserField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
+    this.detail.add(`${this.lastUserField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`);
   }
 
   user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
-    this.bill += billLine(user, durationMs, costRounded, this.decimals);
-    if (this.detail.length >= CHUNK_CHARS) this.writeDetail();
-    if (this.bill.length >= CHUNK_CHARS) this.writeBill();
+    this.bill.add(billLine(user, durationMs, costRounded, this.decimals));
   }
 
   async flush(): Promise<void> {
-    this.writeDetail();
-    this.writeBill();
+    this.detail?.flush();
+    this.bill.flush();
     // Let signals (SIGINT, SIGTERM) be handled between chunks of a long bill.
     await turn();
     this.signal?.throwIfAborted();
-  }
-
-  private writeBill(): void {
-    if (this.bill.length === 0) return;
-    this.billFile.write(this.bill);
-    this.bill = '';
-  }
-
-  private writeDetail(): void {
-    if (this.detailFile === null || this.detail.length === 0) return;
-    this.detailFile.write(this.detail);
-    this.detail = '';
   }
 }
