@@ -50,7 +50,14 @@ export function formatExact(picos: Amount): string {
     const whole = floorDiv(picos, SCALE_N);
     const fracN = picos - whole * SCALE_N;
     if (fracN === 0) return String(whole);
-    return `${whole}.${String(fracN).padStart(RATE_SCALE_DIGITS, '0').replace(/0+$/, '')}`;
+    // Drop the fraction's trailing zeros arithmetically (exact: integer division by 10 of an integer below 10^12).
+    let frac = fracN;
+    let digits = RATE_SCALE_DIGITS;
+    while (frac % 10 === 0) {
+      frac /= 10;
+      digits--;
+    }
+    return `${whole}.${String(frac).padStart(digits, '0')}`;
   }
   const whole = picos / SCALE;
   const frac = (picos % SCALE).toString().padStart(RATE_SCALE_DIGITS, '0').replace(/0+$/, '');

@@ -63,9 +63,10 @@ export class BillWriter implements BillSink {
   private readonly taskField: string[];
   private readonly rateField: string[];
   private readonly decimals: number;
-  /** The user of the detail lines being written, and that user's CSV field. */
+  /** The user of the detail lines being gathered, that user's CSV field, and the lines. */
   private lastUser = '';
   private lastUserField = '';
+  private userLines = '';
 
   constructor(
     billFile: StagedFile,
@@ -87,10 +88,15 @@ export class BillWriter implements BillSink {
       this.lastUser = user;
       this.lastUserField = csvField(user);
     }
-    this.detail.add(`${this.lastUserField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`);
+    // A user's lines are gathered and encoded together (one buffer write per user, not per line).
+    this.userLines += `${this.lastUserField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
   }
 
   user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
+    if (this.detail !== null) {
+      this.detail.add(this.userLines);
+      this.userLines = '';
+    }
     this.bill.add(billLine(user, durationMs, costRounded, this.decimals));
   }
 
