@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadEnv, billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
-import { discoverInputs } from '../core/input/discover.js';
+import { discoverInputs, verifyUnchanged } from '../core/input/discover.js';
 import { RejectLimitExceeded, UsageError } from '../core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
 import { finalizeBill } from '../core/billing/finalize.js';
@@ -116,6 +116,7 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
     }
     await rejects.end();
     signal.throwIfAborted();
+    await verifyUnchanged(found.files);
 
     const rejected = totalRejected(result.counts);
     if (opts.maxRejects !== undefined && rejected > opts.maxRejects) {

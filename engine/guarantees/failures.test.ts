@@ -3,7 +3,7 @@
  * under its final name, no temporary file left) — never a silently smaller bill.
  *
  * Faults are real, injected from outside the production code: an input file that vanishes,
- * becomes a directory or a FIFO, or cannot be read (permissions, as a non-root user) between
+ * grows, shrinks or is rewritten, becomes a directory or a FIFO, or cannot be read (permissions, as a non-root user) between
  * planning and reading; a truncated or non-gzip `.gz`; a full disk (a 64 KiB tmpfs) and a
  * file-size limit (RLIMIT_FSIZE) under the outputs; and, for the parallel engine, a worker
  * thread that throws or exits mid-shard (a `--require` preload that patches fs.readSync in
@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
@@ -114,6 +114,25 @@ describe.each(ENGINES)('%s engine: input faults after planning', (engine) => {
   it('a file that vanishes → exit 1 naming it, no bill', async () => {
     const r = await runWithFault(engine, (b) => rmSync(b));
     expectFailure(r, r.out, /z\/b\.log.*(ENOENT|no such file)/);
+  });
+
+  it('a file that grows after planning (a log still being written) → exit 1 naming it, no bill', async () => {
+    const r = await runWithFault(engine, (b) => appendFileSync(b, GOOD.replace('user1', 'user2')));
+    expectFailure(r, r.out, new RegExp(`z/b\\.log changed while it was read \\(size ${GOOD.length} → ${2 * GOOD.length} bytes\\)`));
+  });
+
+  it('a file truncated after planning → exit 1 naming it, not a smaller bill', async () => {
+    const r = await runWithFault(engine, (b) => truncateSync(b, 0));
+    expectFailure(r, r.out, new RegExp(`z/b\\.log changed while it was read \\(size ${GOOD.length} → 0 bytes\\)`));
+  });
+
+  it('a file rewritten in place after planning, same size → exit 1 naming it, no bill', async () => {
+    const r = await runWithFault(engine, (b) => {
+      writeFileSync(b, GOOD.replace('user1', 'userX'));
+      const later = new Date(Date.now() + 5000);
+      utimesSync(b, later, later);
+    });
+    expectFailure(r, r.out, /z\/b\.log changed while it was read \(modified\)/);
   });
 
   it('a file replaced by a directory → exit 1 naming it, no bill', async () => {

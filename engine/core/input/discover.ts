@@ -19,6 +19,8 @@ export interface InputFile {
   readonly gzip: boolean;
   /** Size on disk (compressed size for .gz). */
   readonly size: number;
+  /** Modification time at discovery (ns), to notice a file that changes while it is read. */
+  readonly mtimeNs?: bigint;
 }
 
 export interface Discovery {
@@ -86,10 +88,32 @@ export async function discoverInputs(paths: readonly string[]): Promise<Discover
       return;
     }
     seenFiles.add(id);
-    files.push({ path, format: kind.format, gzip: kind.gzip, size: Number(st.size) });
+    files.push({ path, format: kind.format, gzip: kind.gzip, size: Number(st.size), mtimeNs: st.mtimeNs });
   }
 
   for (const p of paths) await visit(p, true);
   files.sort((a, b) => compareUtf8(a.path, b.path));
   return { files, skipped, duplicates };
+}
+
+/**
+ * Fails (exit 1, naming the file) when an input's size or modification time is no longer
+ * what discovery saw: a log still being written, rotated or rewritten while it was read.
+ * The engines read a file as planned (the parallel engine only the planned bytes, the naive
+ * one to whatever end it finds), so such a bill would be of no well-defined content.
+ */
+export async function verifyUnchanged(files: readonly InputFile[]): Promise<void> {
+  for (const f of files) {
+    if (f.mtimeNs === undefined) continue;
+    let now: { size: bigint; mtimeNs: bigint };
+    try {
+      now = await stat(f.path, { bigint: true });
+    } catch (err) {
+      throw new InputError(`input ${f.path} changed while it was read (${describe(err)}); nothing was written: run again once it is complete`);
+    }
+    if (Number(now.size) !== f.size || now.mtimeNs !== f.mtimeNs) {
+      const what = Number(now.size) !== f.size ? `size ${f.size} → ${now.size} bytes` : 'modified';
+      throw new InputError(`input ${f.path} changed while it was read (${what}); nothing was written: run again once it is complete`);
+    }
+  }
 }
