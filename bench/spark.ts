@@ -3,7 +3,8 @@
  * sc://127.0.0.1:15002), or with --spark, which starts a local cluster with `mr spark up` first
  * (its start-up time is reported apart) and stops it again at the end.
  */
-import { connect } from 'node:net';
+import { parseRemote, resolveRemote } from '../spark/connect/client.js';
+import { tcpAnswers } from '../spark/cluster/cluster.js';
 import { MR_MAIN } from './paths.js';
 import { runChild } from './child.js';
 import { childEnv } from './engines.js';
@@ -15,34 +16,24 @@ export interface SparkSetup {
   readonly stop?: () => Promise<void>;
 }
 
-export function sparkRemote(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SPARK_REMOTE && env.SPARK_REMOTE !== '' ? env.SPARK_REMOTE : 'sc://127.0.0.1:15002';
-}
-
-/** sc://host:port[/;params] → host and port (default 15002). */
+/** sc://host:port[/;params] → host and port (default 15002); null when it is not a Spark Connect address. */
 export function hostPort(remote: string): { host: string; port: number } | null {
-  const m = /^sc:\/\/(\[[^\]]+\]|[^/:;]+)(?::(\d+))?/.exec(remote);
-  if (m === null) return null;
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 15002 };
+  try {
+    const { host, port } = parseRemote(remote);
+    return { host: host.replace(/^\[|\]$/g, ''), port };
+  } catch {
+    return null;
+  }
 }
 
-export function answers(remote: string, timeoutMs = 1000): Promise<boolean> {
+/** A Spark Connect endpoint accepts a TCP connection. */
+function answers(remote: string, timeoutMs = 1000): Promise<boolean> {
   const hp = hostPort(remote);
-  if (hp === null) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hp.host, port: hp.port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+  return hp === null ? Promise.resolve(false) : tcpAnswers(hp.host, hp.port, timeoutMs);
 }
 
 export async function prepareSpark(start: boolean, log: (line: string) => void): Promise<SparkSetup> {
-  const remote = sparkRemote();
+  const remote = resolveRemote(undefined);
   if (await answers(remote)) {
     log(`spark: ${remote} answers; included`);
     return { remote, clusterStartSeconds: null, note: null };

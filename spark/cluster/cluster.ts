@@ -149,8 +149,13 @@ function portOf(r: Resolved, name: ComponentName): number {
 }
 
 function portOpen(port: number, timeoutMs = 500): Promise<boolean> {
+  return tcpAnswers(HOST, port, timeoutMs);
+}
+
+/** True when a TCP connection to host:port opens within the timeout. */
+export function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
+    const socket = createConnection({ host, port });
     const done = (open: boolean) => {
       socket.destroy();
       resolve(open);
