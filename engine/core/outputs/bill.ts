@@ -56,21 +56,20 @@ export function billText(bill: Bill): string {
   return bill.bills.map((u) => billLine(u.user, u.durationMs, u.costRounded, bill.decimals)).join('');
 }
 
-/** Writes the bill (and, given a file, the detail CSV) as finalize hands it over. */
+/** Writes the bill and the detail CSV as finalize hands them over. */
 export class BillWriter implements BillSink {
   private readonly bill: LineBuffer;
-  private readonly detail: LineBuffer | null;
+  private readonly detail: LineBuffer;
   private readonly taskField: string[];
   private readonly rateField: string[];
   private readonly decimals: number;
-  /** The user of the detail lines being gathered, that user's CSV field, and the lines. */
-  private lastUser = '';
-  private lastUserField = '';
+  /** The detail lines of the user being written, and that user's CSV field. */
   private userLines = '';
+  private userField = '';
 
   constructor(
     billFile: StagedFile,
-    detailFile: StagedFile | null,
+    detailFile: StagedFile,
     config: BillingConfig,
     private readonly signal?: AbortSignal,
   ) {
@@ -78,30 +77,24 @@ export class BillWriter implements BillSink {
     this.taskField = config.rates.map((r) => csvField(r.task));
     this.rateField = config.rates.map((r) => r.text);
     this.bill = new LineBuffer(billFile);
-    this.detail = detailFile === null ? null : new LineBuffer(detailFile);
-    this.detail?.add(`${DETAIL_HEADER.join(',')}\n`);
+    this.detail = new LineBuffer(detailFile);
+    this.detail.add(`${DETAIL_HEADER.join(',')}\n`);
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
-    if (this.detail === null) return;
-    if (user !== this.lastUser) {
-      this.lastUser = user;
-      this.lastUserField = csvField(user);
-    }
     // A user's lines are gathered and encoded together (one buffer write per user, not per line).
-    this.userLines += `${this.lastUserField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
+    if (this.userLines === '') this.userField = csvField(user);
+    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
   }
 
   user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
-    if (this.detail !== null) {
-      this.detail.add(this.userLines);
-      this.userLines = '';
-    }
+    this.detail.add(this.userLines);
+    this.userLines = '';
     this.bill.add(billLine(user, durationMs, costRounded, this.decimals));
   }
 
   async flush(): Promise<void> {
-    this.detail?.flush();
+    this.detail.flush();
     this.bill.flush();
     // Let signals (SIGINT, SIGTERM) be handled between chunks of a long bill.
     await turn();

@@ -119,14 +119,14 @@ describe('csvField', () => {
 describe('BillWriter', () => {
   const config = billingConfigFromEnv({ 'RATE_b,x': '0.005', RATE_a: '0.5', CURRENCY_DECIMALS: '2' });
 
-  async function write(t: UsageTable, detail = true) {
+  async function write(t: UsageTable) {
     const dir = tempDir('mr-billwriter-');
     const staged = new StagedOutputs();
-    const d = detail ? staged.add(join(dir, 'bill.detail.csv')) : null;
+    const d = staged.add(join(dir, 'bill.detail.csv'));
     const b = staged.add(join(dir, 'bill.txt'));
     const totals = await finalizeBill(t, config, new BillWriter(b, d, config));
     staged.commit();
-    return { totals, bill: readFileSync(join(dir, 'bill.txt'), 'utf8'), detail: detail ? readFileSync(join(dir, 'bill.detail.csv'), 'utf8') : null };
+    return { totals, bill: readFileSync(join(dir, 'bill.txt'), 'utf8'), detail: readFileSync(join(dir, 'bill.detail.csv'), 'utf8') };
   }
 
   it('an empty bill: an empty billing.txt and a detail CSV that is its header', async () => {
@@ -166,7 +166,7 @@ describe('BillWriter', () => {
     expect(lines).toHaveLength(n + 1);
     expect(lines[0]).toBe('user000000: total_duration=0ms, total_cost=0.00');
     expect(lines[n - 1]).toBe(`user059999: total_duration=59999ms, total_cost=${(59999 * 0.5).toFixed(2)}`);
-    expect(out.detail!.split('\n')).toHaveLength(n + 2);
+    expect(out.detail.split('\n')).toHaveLength(n + 2);
     expect(out.totals.users).toBe(n);
   });
 });
