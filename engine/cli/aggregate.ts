@@ -1,20 +1,24 @@
 /**
- * `mr aggregate`: configuration → inputs → engine → exact bill → outputs, whole or not at all.
+ * `mr aggregate`: configuration → outputs checked → inputs → engine → reject limit → exact
+ * bill → outputs, whole or not at all.
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { loadEnv, billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { unknownTasksMessage } from '../core/config/near-miss.js';
 import { discoverInputs, verifyUnchanged } from '../core/input/discover.js';
 import { RejectLimitExceeded, UsageError } from '../core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
-import { finalizeBill } from '../core/billing/finalize.js';
+import { finalizeBill, type BillTotals } from '../core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../core/billing/usage.js';
+import { overRejectLimit, type RejectLimit } from '../core/billing/reject-limit.js';
 import type { RunInput } from '../core/billing/run.js';
-import { outputPaths } from '../core/outputs/paths.js';
+import { prepareOutputs } from '../core/outputs/preflight.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
-import { RejectsWriter } from '../core/outputs/rejects.js';
+import { RejectsWriter, type RejectedLine } from '../core/outputs/rejects.js';
 import { BillWriter } from '../core/outputs/bill.js';
 import { summaryJson } from '../core/outputs/summary.js';
+import { REJECT_REASONS } from '../core/validation/reasons.js';
 import { createProgress } from '../observability/progress.js';
 import type { Logger } from '../observability/logger.js';
 import { runNaive } from '../naive/engine.js';
@@ -24,22 +28,27 @@ export type EngineName = (typeof ENGINES)[number];
 
 export interface AggregateOptions {
   readonly engine: EngineName;
+  /** The bill's path; its companions are named after it. */
   readonly out: string;
+  /** How the bill is named to the user when `out` is a scratch file (`-`: standard output). */
+  readonly outLabel?: string;
   readonly workers?: number;
   readonly shardBytes?: number;
   readonly from?: string;
   readonly to?: string;
-  readonly maxRejects?: number;
-  readonly envFile?: string;
+  readonly maxRejects: RejectLimit;
   readonly remote?: string;
   readonly progress?: boolean;
 }
 
 export interface AggregateOutcome {
   readonly result: BillingResult;
-  readonly users: number;
+  readonly bill: BillTotals;
   readonly seconds: number;
   readonly bytes: number;
+  readonly files: number;
+  /** The summary JSON as written beside the bill. */
+  readonly summary: string;
 }
 
 function parseInstant(flag: string, text: string | undefined) {
@@ -57,11 +66,6 @@ export function timeWindow(from: string | undefined, to: string | undefined): Ti
   return w;
 }
 
-export function loadBillingConfig(envFile: string | undefined): { config: BillingConfig; env: Record<string, string> } {
-  const env = loadEnv(process.env, envFile);
-  return { config: billingConfigFromEnv(env), env };
-}
-
 /** Worker threads of the parallel engine: --workers, else the available cores. */
 function workersOf(opts: AggregateOptions): number {
   return opts.workers ?? availableParallelism();
@@ -69,7 +73,7 @@ function workersOf(opts: AggregateOptions): number {
 
 type EngineRunner = (input: RunInput) => Promise<BillingResult>;
 
-async function engineRunner(opts: AggregateOptions, env: Record<string, string>, log: Logger): Promise<EngineRunner> {
+async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string, string>>, log: Logger): Promise<EngineRunner> {
   switch (opts.engine) {
     case 'naive':
       return runNaive;
@@ -88,10 +92,41 @@ async function engineRunner(opts: AggregateOptions, env: Record<string, string>,
   }
 }
 
-export async function aggregate(paths: readonly string[], opts: AggregateOptions, log: Logger, signal: AbortSignal): Promise<AggregateOutcome> {
+function describeLine(r: RejectedLine): string {
+  return `${r.file}${r.offset === null ? '' : ` @${r.offset}`}: ${r.reason}`;
+}
+
+function overLimitError(limit: RejectLimit, result: BillingResult, first: readonly RejectedLine[]): RejectLimitExceeded {
+  const rejected = totalRejected(result.counts);
+  const byReason = REJECT_REASONS.filter((r) => result.counts.rejected[r] > 0).map((r) => `${r} ${result.counts.rejected[r]}`);
+  const records = result.counts.records;
+  const share = records > 0 ? ` (${((rejected * 100) / records).toFixed(2)}%)` : '';
+  return new RejectLimitExceeded(
+    `${rejected} of ${records} records rejected${share}, over --max-rejects ${limit.text}; no bill written (raise --max-rejects to bill anyway)`,
+    [`rejected by reason: ${byReason.join(', ')}`, `first ${first.length} rejected lines:`, ...first.map((r) => `  ${describeLine(r)}`)],
+  );
+}
+
+/**
+ * Bills `paths` into the outputs named after `opts.out`. Nothing under `opts.out` changes
+ * unless the run succeeds (the previous set stays as it was).
+ */
+export async function aggregate(
+  paths: readonly string[],
+  opts: AggregateOptions,
+  env: Readonly<Record<string, string>>,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<AggregateOutcome> {
   const started = performance.now();
   const window = timeWindow(opts.from, opts.to);
-  const { config, env } = loadBillingConfig(opts.envFile);
+  const config: BillingConfig = billingConfigFromEnv(env);
+  // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
+  const outputs = prepareOutputs(opts.out);
+  if (outputs.completed.length > 0) {
+    log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
+  }
+  if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
   const run = await engineRunner(opts, env, log);
   log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 
@@ -103,10 +138,10 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
   // An empty bill is a valid outcome (no records), but never a silent one.
   if (found.files.length === 0) log.warn({ paths }, 'no input files found: the bill will be empty');
 
-  const paths_ = outputPaths(opts.out);
-  const staged = new StagedOutputs();
+  const out = outputs.paths;
+  const staged = new StagedOutputs(outputs.journal);
   try {
-    const rejects = new RejectsWriter(staged.add(paths_.rejects));
+    const rejects = new RejectsWriter(staged.add(out.rejects));
     const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
     let result: BillingResult;
     try {
@@ -118,37 +153,42 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
     signal.throwIfAborted();
     await verifyUnchanged(found.files);
 
-    const rejected = totalRejected(result.counts);
-    if (opts.maxRejects !== undefined && rejected > opts.maxRejects) {
-      const byReason = Object.fromEntries(Object.entries(result.counts.rejected).filter(([, n]) => n > 0));
-      throw new RejectLimitExceeded(
-        `${rejected} rejected lines exceed --max-rejects ${opts.maxRejects} (${JSON.stringify(byReason)}); no bill written`,
-      );
+    if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
+      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
+      throw overLimitError(opts.maxRejects, result, rejects.first);
     }
 
     // The bill is staged last so that it is renamed last; its lines are written as finalize hands them over.
-    const detailFile = staged.add(paths_.detail);
-    const summaryFile = staged.add(paths_.summary);
-    const billFile = staged.add(paths_.bill);
+    const detailFile = staged.add(out.detail);
+    const summaryFile = staged.add(out.summary);
+    const billFile = staged.add(out.bill);
     const bill = await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, signal));
     const seconds = (performance.now() - started) / 1000;
-    summaryFile.write(
-      summaryJson(result.counts, bill, {
-        engine: opts.engine,
-        workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
-        files: found.files.length,
-        bytes,
-        seconds,
-        window: { from: opts.from ?? null, to: opts.to ?? null },
-      }),
-    );
+    const summary = summaryJson(result.counts, bill, {
+      engine: opts.engine,
+      workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
+      files: found.files.length,
+      bytes,
+      seconds,
+      window: { from: opts.from ?? null, to: opts.to ?? null },
+    });
+    summaryFile.write(summary);
     signal.throwIfAborted();
     staged.commit();
+    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
     log.info(
-      { bill: paths_.bill, users: bill.users, records: result.counts.records, accepted: result.counts.accepted, rejected, out_of_window: result.counts.outOfWindow, seconds: Number(seconds.toFixed(3)) },
+      {
+        bill: opts.outLabel ?? out.bill,
+        users: bill.users,
+        records: result.counts.records,
+        accepted: result.counts.accepted,
+        rejected: totalRejected(result.counts),
+        out_of_window: result.counts.outOfWindow,
+        seconds: Number(seconds.toFixed(3)),
+      },
       'bill written',
     );
-    return { result, users: bill.users, seconds, bytes };
+    return { result, bill, seconds, bytes, files: found.files.length, summary };
   } finally {
     staged.discard();
   }

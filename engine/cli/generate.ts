@@ -3,6 +3,17 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { kindOfPath, type Format } from '../core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
 import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../generate/generator.js';
+import { daysInMonth } from '../core/validation/timestamp.js';
+
+/** A calendar date YYYY-MM-DD (2025-02-30 and 2025-13-01 are refused). */
+function calendarDay(value: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const [y, mo, d] = m === null ? [0, 0, 0] : [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (m === null || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) {
+    throw new InvalidArgumentError('--start-day must be a calendar date YYYY-MM-DD');
+  }
+  return value;
+}
 
 function size(value: string): number {
   const n = parseSize(value);
@@ -37,13 +48,13 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .description('Write synthetic API logs (space-separated, CSV or JSON lines) with a chosen share of bad lines')
     .requiredOption('--out <file>', 'file to write; its extension (.log .txt .csv .jsonl .ndjson, optionally .gz) picks the format')
-    .option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB', size)
-    .option('--lines <n>', 'number of lines to write', count('--lines'))
+    .addOption(new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB').argParser(size).conflicts('lines'))
+    .addOption(new Option('--lines <n>', 'number of lines to write').argParser(count('--lines')).conflicts('size'))
     .option('--users <n>', 'number of distinct users', count('--users'), 1000)
     .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
     .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,...', badShares, {})
     .option('--seed <n>', 'random seed', count('--seed'), 1)
-    .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', '2025-05-01')
+    .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', calendarDay, '2025-05-01')
     .option('--days <n>', 'days the timestamps span', count('--days'), 7)
     .addOption(new Option('--format <format>', 'override the format implied by the extension').choices(['space', 'csv', 'jsonl']))
     .action(async (o: Record<string, unknown>) => {
@@ -52,7 +63,6 @@ export function registerGenerate(program: Command): void {
       const format = (o.format as Format | undefined) ?? kind?.format;
       if (format === undefined) throw new InvalidArgumentError(`--out ${out}: use a .log, .txt, .csv, .jsonl or .ndjson name, or --format`);
       if (o.size === undefined && o.lines === undefined) throw new InvalidArgumentError('give --size or --lines');
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(o.startDay as string)) throw new InvalidArgumentError('--start-day must be YYYY-MM-DD');
       const shares = o.bad as Partial<Record<RejectReason | '*', number>>;
       const bad: Partial<Record<RejectReason, number>> = {};
       const applicable = reasonsFor(format);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { assertBuilt, cleanupTempDirs, cliPath, listFiles, tempDir } from '../../fixtures/harness.js';
+import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, tempDir } from '../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -19,7 +19,7 @@ describe('interrupts', () => {
     const member = gzipSync(Buffer.from('2025-05-02T10:00:00Z user1 login 200 100ms\n'.repeat(25_000)), { level: 9 });
     writeFileSync(join(dir, 'big.log.gz'), Buffer.concat(Array.from({ length: 1000 }, () => member)));
     const shebang = /^#!(\S+)(?: (.*))?\n/.exec(readFileSync(cliPath, 'utf8').slice(0, 200))!;
-    const child = spawn(shebang[1]!, [...(shebang[2] ? [shebang[2]] : []), cliPath, 'aggregate', 'big.log.gz', '--engine', engine, '--workers', '1', '--out', 'out/billing.txt'], {
+    const child = spawn(shebang[1]!, [...(shebang[2] ? [shebang[2]] : []), cliPath, 'aggregate', 'big.log.gz', ...engineArgs(engine, 1), '--out', 'out/billing.txt'], {
       cwd: dir,
       env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: dir, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],

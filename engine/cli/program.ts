@@ -1,80 +1,114 @@
 /**
  * The `mr` command line: aggregate (bill from logs), generate (synthetic logs), spark (a local cluster).
- * Exit codes: 0 success, 1 run failure, 2 usage or configuration error, 3 too many rejects.
+ * Exit codes: 0 success, 1 run failure, 2 usage or configuration error, 3 too many rejects,
+ * 130/143 after SIGINT/SIGTERM once workers, cluster jobs and staging files are cleaned up.
+ * Every failure is reported once: one `mr: …` line for people, one JSON line for machines.
  */
+import { mkdtempSync, rmSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createLogger, maskSecrets } from '../observability/logger.js';
-import { exitCodeOf } from '../core/errors.js';
+import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogFormat } from '../observability/logger.js';
+import { exitCodeOf, UsageError } from '../core/errors.js';
+import { loadEnv } from '../core/config/config.js';
+import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../core/billing/reject-limit.js';
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
 import { registerGenerate } from './generate.js';
 import { registerSpark } from './spark.js';
-import { nonNegativeInt, positiveInt } from './options.js';
+import { positiveInt } from './options.js';
+import { reportError, summaryTable } from './report.js';
+import { interruptedExitCode, withInterrupts } from './interrupts.js';
 
-/** Runs `fn` with an AbortSignal fired by SIGINT/SIGTERM; a second signal or 1.5 s later the process exits. */
-export async function withInterrupts(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGINT' ? 130 : 143;
-    process.exitCode = code;
-    if (controller.signal.aborted) process.exit(code);
-    controller.abort(new Error(`interrupted by ${sig}`));
-    setTimeout(() => process.exit(code), 1500).unref();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await fn(controller.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+
+function rejectLimit(value: string): RejectLimit {
+  const limit = parseRejectLimit(value);
+  if (limit === null) throw new InvalidArgumentError('--max-rejects must be a count (e.g. 100) or a percentage of the records up to 100% (e.g. 0.5%)');
+  return limit;
+}
+
+/** Flags that only one engine uses: given with another engine they are refused, never silently ignored. */
+const ENGINE_ONLY: ReadonlyArray<[option: string, flag: string, engine: EngineName]> = [
+  ['workers', '--workers', 'parallel'],
+  ['shardSize', '--shard-size', 'parallel'],
+  ['remote', '--remote', 'spark'],
+];
+
+function checkEngineFlags(cmd: Command, engine: EngineName): void {
+  for (const [option, flag, only] of ENGINE_ONLY) {
+    if (engine !== only && cmd.getOptionValueSource(option) === 'cli') {
+      throw new UsageError(`${flag} is an option of the ${only} engine; --engine ${engine} does not use it`);
+    }
   }
 }
 
-export function buildProgram(): Command {
+/** Writes a finished file to standard output and waits until it is flushed. */
+async function copyToStdout(path: string): Promise<void> {
+  await pipeline(createReadStream(path), process.stdout, { end: false });
+}
+
+export function buildProgram(logFormat: LogFormat): Command {
   const program = new Command();
   program
     .name('mr')
     .description('Bill API customers from raw API logs: per user, total duration and exact cost at per-task rates.')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    // Errors are reported once, by main(); help and version still print.
+    .configureOutput({ outputError: () => undefined });
 
   program
     .command('aggregate')
     .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
     .argument('<paths...>', 'log files or directories (.log .txt .csv .jsonl .ndjson, optionally .gz)')
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
-    .option('--out <file>', 'bill to write; companions are named after it', 'data/billing.txt')
-    .option('--workers <n>', 'worker threads for the parallel engine (default: available cores)', positiveInt('--workers'))
-    .addOption(new Option('--shard-size <bytes>', 'parallel engine shard size in bytes (default: about 4 shards per worker, 4-64 MiB)').argParser(positiveInt('--shard-size')))
+    .option('--out <file>', "bill to write, companions named after it; '-' writes the bill to standard output, no companions", 'data/billing.txt')
+    .option('--workers <n>', 'parallel engine: worker threads (default: available cores)', positiveInt('--workers'))
+    .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB)').argParser(positiveInt('--shard-size')))
     .option('--from <instant>', 'bill records at or after this RFC 3339 instant')
     .option('--to <instant>', 'bill records before this RFC 3339 instant')
-    .option('--max-rejects <n>', 'fail with exit 3 and write no bill when more lines are rejected', nonNegativeInt('--max-rejects'))
+    .option('--max-rejects <n|p%>', `fail with exit 3 and write nothing when more lines are rejected (default ${DEFAULT_REJECT_LIMIT} of the records)`, rejectLimit)
     .option('--env-file <file>', 'read rates and settings from this file (default: .env when it exists)')
-    .option('--remote <url>', 'Spark Connect endpoint for --engine spark (default: $SPARK_REMOTE, then sc://127.0.0.1:15002)')
+    .option('--remote <url>', 'spark engine: Spark Connect endpoint (default: $SPARK_REMOTE, then sc://127.0.0.1:15002)')
+    .addOption(new Option('--log-format <format>', 'log lines for people or JSON lines for machines (default: human on a terminal, else json)').choices([...LOG_FORMATS]))
+    .option('--json', 'print the summary JSON on standard output after a successful run')
     .option('--no-progress', 'no progress display even on a terminal')
-    .action(async (paths: string[], o: Record<string, unknown>) => {
-      const log = createLogger();
-      await withInterrupts(async (signal) => {
-        await aggregate(
-          paths,
-          {
-            engine: o.engine as EngineName,
-            out: o.out as string,
-            workers: o.workers as number | undefined,
-            shardBytes: o.shardSize as number | undefined,
-            from: o.from as string | undefined,
-            to: o.to as string | undefined,
-            maxRejects: o.maxRejects as number | undefined,
-            envFile: o.envFile as string | undefined,
-            remote: o.remote as string | undefined,
-            progress: o.progress === false ? false : undefined,
-          },
-          log,
-          signal,
+    .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
+      const engine = o.engine as EngineName;
+      checkEngineFlags(cmd, engine);
+      const toStdout = o.out === '-';
+      if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
+      // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
+      const env = loadEnv(process.env, o.envFile as string | undefined);
+      const log = createLogger(levelFromEnv(env['LOG_LEVEL']), 2, logFormat);
+      const scratch = toStdout ? mkdtempSync(join(tmpdir(), 'mr-stdout-')) : undefined;
+      try {
+        const outcome = await withInterrupts((signal) =>
+          aggregate(
+            paths,
+            {
+              engine,
+              out: scratch === undefined ? (o.out as string) : join(scratch, 'billing.txt'),
+              ...(scratch === undefined ? {} : { outLabel: '-' }),
+              workers: o.workers as number | undefined,
+              shardBytes: o.shardSize as number | undefined,
+              from: o.from as string | undefined,
+              to: o.to as string | undefined,
+              maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
+              remote: o.remote as string | undefined,
+              progress: o.progress === false ? false : undefined,
+            },
+            env,
+            log,
+            signal,
+          ),
         );
-      });
+        if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
+        if (o.json === true) process.stdout.write(outcome.summary);
+        if (logFormat === 'human' && levelFromEnv(env['LOG_LEVEL']) !== 'silent') process.stderr.write(summaryTable(outcome, engine));
+      } finally {
+        if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+      }
     });
 
   registerGenerate(program);
@@ -82,23 +116,37 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** `--log-format X` from the command line (read before parsing, so that parse errors are reported in it too). */
+export function logFormatOf(argv: readonly string[]): LogFormat {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = a === '--log-format' ? argv[i + 1] : a.startsWith('--log-format=') ? a.slice('--log-format='.length) : undefined;
+    if (v === 'human' || v === 'json') return v;
+  }
+  return defaultLogFormat();
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const format = logFormatOf(argv);
+  const program = buildProgram(format);
+  if (argv.length <= 2) {
+    // Bare `mr`: help on stderr, and a usage error (a script that forgot its command must not pass).
+    process.stderr.write(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return interruptedExitCode() ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      // Commander printed its own parse errors; an InvalidArgumentError thrown by an action was not printed yet.
-      if (err instanceof InvalidArgumentError) process.stderr.write(`mr: ${err.message}\n`);
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // `mr help CMD` (exit 0), or a command group without its subcommand (`mr spark`): commander printed the help.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
+      reportError(format, 2, new UsageError(`${err.message.replace(/^error: /, '')} (see mr --help)`));
       return 2;
     }
-    const code = typeof process.exitCode === 'number' && process.exitCode > 3 ? process.exitCode : exitCodeOf(err);
-    const message = maskSecrets(err instanceof Error ? err.message : String(err));
-    createLogger().error({ exit_code: code, error: (err as Error).name }, message);
-    process.stderr.write(`mr: ${message}\n`);
+    const code = interruptedExitCode() ?? exitCodeOf(err);
+    reportError(format, code, err);
     return code;
   }
 }
-

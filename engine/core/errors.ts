@@ -34,6 +34,14 @@ export class RunFailure extends Error {
 export class RejectLimitExceeded extends Error {
   override name = 'RejectLimitExceeded';
   readonly exitCode = 3;
+
+  /** `details`: what the user needs to see to fix the input (counts per reason, the first rejected lines). */
+  constructor(
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export function exitCodeOf(err: unknown): number {

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+import { cleanupTempDirs, engineArgs, reportedErrors, tempDir } from '../../fixtures/harness.js';
 import { RATES_ENV, runMr, startCli, type SpawnOptions } from '../../fixtures/guarantees.js';
 
 const GOOD = '2025-05-02T10:00:00Z user1 login 200 100ms\n';
@@ -59,7 +59,9 @@ function caseDir(): { out: string; b: string } {
 /** Asserts the run failed as promised: exit 1, one `mr:` line matching `message`, no bill, nothing left in the output dir. */
 function expectFailure(r: { code: number | string; stderr: string }, out: string, message: RegExp): void {
   expect(r.code, r.stderr).toBe(1);
-  const line = r.stderr.split('\n').find((l) => l.startsWith('mr: '));
+  const errors = reportedErrors(r.stderr);
+  expect(errors, r.stderr).toHaveLength(1);
+  const line = errors[0];
   expect(line, r.stderr).toMatch(message);
   expect(r.stderr).not.toMatch(/bill written/);
   expect(existsSync(join(dir, out, 'billing.txt'))).toBe(false);
@@ -99,7 +101,7 @@ require('node:module').syncBuiltinESMExports();
 async function runWithFault(engine: string, fault: (b: string) => void, opts: Partial<SpawnOptions> = {}) {
   const { out, b } = caseDir();
   const release = join(dir, `release-${cases}`);
-  const args = ['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
+  const args = ['aggregate', 'a/big.log', b, ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'];
   const run = startCli(args, { cwd: dir, preload: [holdOpen(release)], ...opts });
   await run.waitFor('inputs found');
   fault(b);
@@ -155,7 +157,7 @@ describe.each(ENGINES)('%s engine: input faults after planning', (engine) => {
     const { out, b } = caseDir();
     chmodSync(b, 0o000);
     chownSync(join(dir, out, '..'), 65534, 65534);
-    const r = await runMr(['aggregate', 'a/big.log', b, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], {
+    const r = await runMr(['aggregate', 'a/big.log', b, ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'], {
       cwd: dir,
       uid: 65534,
       gid: 65534,
@@ -174,7 +176,7 @@ describe.each(ENGINES)('%s engine: corrupt gzip', (engine) => {
     const { out } = caseDir();
     const gz = join(dir, out, '..', 'z', 'b.log.gz');
     writeFileSync(gz, bytes);
-    const r = await runMr(['aggregate', gz, '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
+    const r = await runMr(['aggregate', gz, ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
     expectFailure(r, out, message);
   });
 });
@@ -185,9 +187,11 @@ describe.each(ENGINES)('%s engine: output faults', (engine) => {
     const out = join(tiny!, engine);
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'billing.txt'), 'previous bill\n');
-    const r = await runMr(['aggregate', 'a/big.log', '--engine', engine, '--workers', '2', '--out', join(out, 'billing.txt'), '--no-progress'], { cwd: dir });
+    const r = await runMr(['aggregate', 'a/big.log', ...engineArgs(engine), '--out', join(out, 'billing.txt'), '--no-progress'], { cwd: dir });
     expect(r.code, r.stderr).toBe(1);
-    const line = r.stderr.split('\n').find((l) => l.startsWith('mr: '));
+    const errors = reportedErrors(r.stderr);
+    expect(errors, r.stderr).toHaveLength(1);
+    const line = errors[0];
     expect(line, r.stderr).toMatch(/billing\.(rejects|detail)\.csv.*ENOSPC/);
     expect(readdirSync(out)).toEqual(['billing.txt']);
     expect(readFileSync(join(out, 'billing.txt'), 'utf8')).toBe('previous bill\n');
@@ -196,7 +200,7 @@ describe.each(ENGINES)('%s engine: output faults', (engine) => {
 
   it('a file-size limit (RLIMIT_FSIZE 64 KiB) → exit 1 naming the output, nothing left', async () => {
     const out = `fsize-${engine}`;
-    const r = await runMr(['aggregate', 'a/big.log', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], {
+    const r = await runMr(['aggregate', 'a/big.log', ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'], {
       cwd: dir,
       prlimit: ['--fsize=65536'],
     });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
 import { OUTPUT_NAMES, RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
 
 let dir: string;
@@ -33,7 +33,7 @@ describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
     '%s mid-run: exit %i within 2 s, no bill, no temporary files',
     async (signal, expected) => {
       const out = `out-${engine}-${signal}`;
-      const run = startCli(['aggregate', 'in', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
+      const run = startCli(['aggregate', 'in', ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
       await run.waitFor('inputs found');
       await new Promise((r) => setTimeout(r, 300));
       // The staged outputs exist while the run is under way.
@@ -58,7 +58,7 @@ describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
       mkdirSync(join(dir, out));
       writeFileSync(join(dir, out, 'billing.txt'), reference['billing.txt']!);
     }
-    const args = ['aggregate', 'in', '--engine', engine, '--workers', '2', '--out', `${out}/billing.txt`, '--no-progress'];
+    const args = ['aggregate', 'in', ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'];
     const run = startCli(args, { cwd: dir });
     await run.waitFor('inputs found');
     await new Promise((r) => setTimeout(r, 300));

@@ -1,9 +1,19 @@
 /**
- * Structured logs: JSON lines on stderr (pino), level from LOG_LEVEL (default info).
+ * Logs on stderr (pino), level from LOG_LEVEL (default info): JSON lines for machines, or
+ * one short human line per message (pino-pretty) on a terminal or with `--log-format human`.
  * Secrets never reach the log: known secret keys are redacted wherever they appear, and
  * values that look like credentials are masked in messages.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+
+export const LOG_FORMATS = ['human', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The default: human lines when stderr is a terminal, JSON lines otherwise. */
+export function defaultLogFormat(): LogFormat {
+  return process.stderr.isTTY === true ? 'human' : 'json';
+}
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -48,7 +58,23 @@ export function levelFromEnv(value: string | undefined): string {
   return LEVELS.has(v) ? v : 'info';
 }
 
-export function createLogger(level: string = levelFromEnv(process.env.LOG_LEVEL), destination: number = 2): Logger {
+function humanStream(destination: number): DestinationStream {
+  return pretty({
+    destination,
+    sync: true,
+    colorize: destination === 2 ? process.stderr.isTTY === true : false,
+    translateTime: 'HH:MM:ss',
+    ignore: 'pid,hostname,app,time',
+    singleLine: true,
+    messageFormat: '{msg}',
+  });
+}
+
+export function createLogger(
+  level: string = levelFromEnv(process.env.LOG_LEVEL),
+  destination: number = 2,
+  format: LogFormat = 'json',
+): Logger {
   return pino(
     {
       level,
@@ -66,7 +92,7 @@ export function createLogger(level: string = levelFromEnv(process.env.LOG_LEVEL)
         },
       },
     },
-    pino.destination({ fd: destination, sync: true }),
+    format === 'human' ? humanStream(destination) : pino.destination({ fd: destination, sync: true }),
   );
 }
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+import { cleanupTempDirs, reportedErrors, tempDir } from '../../fixtures/harness.js';
 import { RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
 import { sparkDown, sparkUp, type ClusterOptions } from '../cluster/cluster.js';
 
@@ -43,7 +43,9 @@ function aggregateArgs(inputs: string[], out: string): string[] {
 
 function expectFailure(r: { code: number | string; stderr: string }, out: string, message: RegExp): void {
   expect(r.code, r.stderr).toBe(1);
-  const line = r.stderr.split('\n').find((l) => l.startsWith('mr: '));
+  const errors = reportedErrors(r.stderr);
+  expect(errors, r.stderr).toHaveLength(1);
+  const line = errors[0];
   process.stderr.write(`[spark-faults] ${out}: ${line}\n`);
   expect(line, r.stderr).toMatch(message);
   expect(line!.length, 'one readable line').toBeLessThan(2000);

@@ -9,7 +9,7 @@ import type { Format } from '../formats/format.js';
 import type { RecordParser } from '../formats/records.js';
 import { InputError } from '../errors.js';
 import type { RejectReason } from '../validation/reasons.js';
-import type { RunCounts, UsageTable } from './usage.js';
+import { countUnknownTask, type RunCounts, type UsageTable } from './usage.js';
 
 export interface RejectSink {
   /** One rejected line: its offset in the file, the reason, its raw bytes (at least the first 1 KiB). */
@@ -44,6 +44,7 @@ export class LineAccumulator implements LineSink {
       this.counts.outOfWindow++;
     } else {
       this.counts.rejected[v.reason]++;
+      if (v.task !== undefined) countUnknownTask(this.counts.unknownTasks, v.task);
       this.rejects.reject(offset, v.reason, bytes);
     }
   }

@@ -143,10 +143,21 @@ export interface RunCounts {
   accepted: number;
   outOfWindow: number;
   rejected: Record<RejectReason, number>;
+  /** Task name → records rejected as `unknown_task` for it (SPEC summary `unknown_tasks`). */
+  unknownTasks: Map<string, number>;
 }
 
 export function emptyCounts(): RunCounts {
-  return { records: 0, accepted: 0, outOfWindow: 0, rejected: emptyReasonCounts() };
+  return { records: 0, accepted: 0, outOfWindow: 0, rejected: emptyReasonCounts(), unknownTasks: new Map() };
+}
+
+/** Adds `n` records of an unknown task to a tally. */
+export function countUnknownTask(tally: Map<string, number>, task: string, n = 1): void {
+  tally.set(task, (tally.get(task) ?? 0) + n);
+}
+
+export function mergeUnknownTasks(into: Map<string, number>, from: ReadonlyMap<string, number>): void {
+  for (const [task, n] of from) countUnknownTask(into, task, n);
 }
 
 export function addCounts(into: RunCounts, from: RunCounts): void {
@@ -154,6 +165,7 @@ export function addCounts(into: RunCounts, from: RunCounts): void {
   into.accepted += from.accepted;
   into.outOfWindow += from.outOfWindow;
   for (const r of REJECT_REASONS) into.rejected[r] += from.rejected[r];
+  mergeUnknownTasks(into.unknownTasks, from.unknownTasks);
 }
 
 export function totalRejected(c: RunCounts): number {

@@ -15,7 +15,7 @@ import { splitCsvLine, type CsvLayout } from './csv.js';
 export type Verdict =
   | { readonly kind: 'accepted'; readonly user: string; readonly task: number; readonly durationMs: number }
   | { readonly kind: 'out_of_window' }
-  | { readonly kind: 'rejected'; readonly reason: RejectReason };
+  | { readonly kind: 'rejected'; readonly reason: RejectReason; readonly task?: string };
 
 const OUT_OF_WINDOW: Verdict = { kind: 'out_of_window' };
 const REJECTS = new Map<RejectReason, Verdict>();
@@ -99,7 +99,8 @@ export class RecordParser {
     if (instant === null) return reject('bad_timestamp');
     if (user === null || !isValidUser(user)) return reject('bad_user');
     const t = task === null ? undefined : this.tasks.get(task);
-    if (t === undefined) return reject('unknown_task');
+    // The task's name travels with the reject: the summary counts unknown tasks by name.
+    if (t === undefined) return task === null ? reject('unknown_task') : { kind: 'rejected', reason: 'unknown_task', task };
     if (status === null) return reject('bad_status');
     if (durationMs === null) return reject('bad_duration');
     if (!this.windowOpen && !inWindow(instant, this.window)) return OUT_OF_WINDOW;

@@ -16,8 +16,20 @@ export function rawColumn(raw: Uint8Array): string {
   return lossy.decode(raw.length > MAX_REJECT_RAW_BYTES ? raw.subarray(0, MAX_REJECT_RAW_BYTES) : raw).replaceAll('\0', '\uFFFD');
 }
 
+/** A rejected line as shown to people when a run stops over the reject limit. */
+export interface RejectedLine {
+  readonly file: string;
+  readonly offset: number | null;
+  readonly reason: RejectReason;
+}
+
+/** How many of the first rejected lines are kept for the over-limit report. */
+export const FIRST_REJECTS_SHOWN = 20;
+
 export class RejectsWriter {
   private readonly csv: CsvWriter;
+  /** The first rejected lines, in the order written (file order, then offset order). */
+  readonly first: RejectedLine[] = [];
 
   constructor(file: StagedFile) {
     this.csv = new CsvWriter(file, REJECTS_HEADER);
@@ -25,6 +37,7 @@ export class RejectsWriter {
 
   /** Adds one reject; `offset` null when unknown (spark engine). Returns false when drain() is due. */
   add(file: string, offset: number | null, reason: RejectReason, raw: Uint8Array): boolean {
+    if (this.first.length < FIRST_REJECTS_SHOWN) this.first.push({ file, offset, reason });
     return this.csv.write([file, offset === null ? '' : offset, reason, rawColumn(raw)]);
   }
 

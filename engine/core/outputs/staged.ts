@@ -8,6 +8,7 @@ import { mkdirSync, openSync, closeSync, fsyncSync, renameSync, rmSync, writeSyn
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunFailure } from '../errors.js';
+import { applyJournal, writeJournal } from './journal.js';
 
 /** A write, flush or rename failure (full disk, file-size limit, I/O error) as a run failure naming the output. */
 export function outputError(finalPath: string, err: unknown): RunFailure {
@@ -17,6 +18,8 @@ export function outputError(finalPath: string, err: unknown): RunFailure {
 
 /** Temporary files of staged outputs start with this, so leftovers of a killed run are recognisable. */
 export const STAGING_PREFIX = '.mr-staging-';
+/** A staging file's name: the prefix, the writing process's pid, a random part, the output's own name. */
+export const STAGED_NAME = /^\.mr-staging-(\d+)-[0-9a-f]+-(.*)$/;
 
 export class StagedFile {
   readonly tempPath: string;
@@ -81,10 +84,12 @@ export class StagedFile {
   }
 }
 
-/** A set of staged files committed together, the last one added last. */
+/** A set of staged files committed together, the last one added last; journalled when given a journal path. */
 export class StagedOutputs {
   private readonly files: StagedFile[] = [];
   private done = false;
+
+  constructor(private readonly journal?: string) {}
 
   add(finalPath: string): StagedFile {
     const f = new StagedFile(finalPath);
@@ -94,7 +99,15 @@ export class StagedOutputs {
 
   commit(): void {
     for (const f of this.files) f.close();
-    for (const f of this.files) f.commit();
+    if (this.journal === undefined) {
+      for (const f of this.files) f.commit();
+    } else {
+      const renames = this.files.map((f) => ({ from: f.tempPath, to: f.finalPath }));
+      writeJournal(this.journal, renames);
+      // The journal owns the staged files now: a failure below leaves them for the next run's roll-forward.
+      this.done = true;
+      applyJournal(this.journal, renames);
+    }
     this.done = true;
   }
 

@@ -2,6 +2,7 @@
 import { formatExact, formatFixed } from '../money/decimal.js';
 import type { BillTotals } from '../billing/finalize.js';
 import type { RunCounts } from '../billing/usage.js';
+import { compareUtf8 } from '../billing/order.js';
 
 export interface RunFacts {
   readonly engine: string;
@@ -20,6 +21,7 @@ export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts
     out_of_window: counts.outOfWindow,
     rejected,
     rejected_total: Object.values(counts.rejected).reduce((a, b) => a + b, 0),
+    unknown_tasks: Object.fromEntries([...counts.unknownTasks].sort((a, b) => compareUtf8(a[0], b[0]))),
     users: bill.users,
     total_duration_ms: bill.totalDurationMs.toString(),
     total_cost: formatExact(bill.totalCostPicos),

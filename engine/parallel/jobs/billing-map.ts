@@ -10,7 +10,7 @@ import { REASON_INDEX, REJECT_REASONS, type RejectReason } from '../../core/vali
 import { RecordParser } from '../../core/formats/records.js';
 import { LineFramer } from '../../core/formats/lines.js';
 import { LineAccumulator } from '../../core/billing/accumulate.js';
-import { UsageTable, emptyCounts, type RunCounts } from '../../core/billing/usage.js';
+import { UsageTable, emptyCounts, mergeUnknownTasks, type RunCounts } from '../../core/billing/usage.js';
 import { readChunks } from '../../core/input/read.js';
 import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
@@ -151,4 +151,5 @@ function addCounts(from: RunCounts, to: ShardCounts): void {
   to.accepted += from.accepted;
   to.outOfWindow += from.outOfWindow;
   REJECT_REASONS.forEach((r, i) => (to.rejected[i]! += from.rejected[r]));
+  mergeUnknownTasks(to.unknownTasks, from.unknownTasks);
 }

@@ -13,10 +13,12 @@ export interface ShardCounts {
   outOfWindow: number;
   /** Indexed like REJECT_REASONS. */
   rejected: number[];
+  /** Task name → records rejected as unknown_task (a Map survives the structured clone to the main thread). */
+  unknownTasks: Map<string, number>;
 }
 
 export function emptyShardCounts(): ShardCounts {
-  return { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0) };
+  return { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0), unknownTasks: new Map() };
 }
 
 /** Rejected lines of a task's shards, in shard then offset order, raw lines cut to 1 KiB. */

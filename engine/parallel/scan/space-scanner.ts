@@ -11,6 +11,7 @@ import { bomLength } from '../../core/formats/lines.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UserTable } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
+import { countUnknownTask } from '../../core/billing/usage.js';
 
 const R_ENCODING = REASON_INDEX.bad_encoding;
 const R_FIELDS = REASON_INDEX.bad_field_count;
@@ -166,7 +167,10 @@ export class SpaceScanner implements ByteLineSink {
       return this.reject(R_USER, offset, b, start, end);
     }
     const task = this.task(b, f2s, f2e);
-    if (task < 0) return this.reject(R_TASK, offset, b, start, end);
+    if (task < 0) {
+      countUnknownTask(this.counts.unknownTasks, Buffer.from(b.buffer, b.byteOffset + f2s, f2e - f2s).toString('utf8'));
+      return this.reject(R_TASK, offset, b, start, end);
+    }
     // Status: ASCII digits, 100..599.
     let status = f3e > f3s ? 0 : -1;
     for (let k = f3s; k < f3e && status >= 0; k++) {

@@ -1,0 +1,45 @@
+/**
+ * What the user reads at the end of a command: an error as one line (on a terminal) or one
+ * JSON log line, and after a successful bill, on a terminal, a short table of the run.
+ */
+import Table from 'cli-table3';
+import { formatFixed } from '../core/money/decimal.js';
+import { REJECT_REASONS } from '../core/validation/reasons.js';
+import { totalRejected } from '../core/billing/usage.js';
+import { createLogger, maskSecrets, type LogFormat } from '../observability/logger.js';
+import type { AggregateOutcome } from './aggregate.js';
+
+/** Reports a failure once: `mr: message` (and any details) for people, one JSON line for machines. */
+export function reportError(format: LogFormat, exitCode: number, err: unknown): void {
+  const message = maskSecrets(err instanceof Error ? err.message : String(err));
+  const raw = (err as { details?: unknown } | null)?.details;
+  const details = Array.isArray(raw) ? raw.map((d) => maskSecrets(String(d))) : [];
+  if (format === 'json') {
+    const error = err instanceof Error ? err.name : 'Error';
+    createLogger('error', 2, 'json').error({ exit_code: exitCode, error, ...(details.length > 0 ? { details } : {}) }, message);
+    return;
+  }
+  process.stderr.write(`mr: ${message}\n${details.map((d) => `${d}\n`).join('')}`);
+}
+
+const count = (n: number | bigint) => n.toLocaleString('en-US');
+
+/** The end-of-run table for people. */
+export function summaryTable(o: AggregateOutcome, engine: string): string {
+  const c = o.result.counts;
+  const table = new Table({ style: { head: [], border: [], compact: true } });
+  const rows: Array<[string, string]> = [
+    ['engine', engine],
+    ['users billed', count(o.bill.users)],
+    ['records', count(c.records)],
+    ['accepted', count(c.accepted)],
+    ['out of window', count(c.outOfWindow)],
+    ['rejected', count(totalRejected(c))],
+    ...REJECT_REASONS.filter((r) => c.rejected[r] > 0).map((r): [string, string] => [`  ${r}`, count(c.rejected[r])]),
+    ['total billed', formatFixed(o.bill.totalBilled, o.bill.decimals)],
+    ['seconds', o.seconds.toFixed(2)],
+    ['MiB/s', o.seconds > 0 ? (o.bytes / 1048576 / o.seconds).toFixed(1) : '-'],
+  ];
+  for (const [k, v] of rows) table.push({ [k]: v });
+  return `${table.toString()}\n`;
+}

@@ -1,0 +1,123 @@
+/**
+ * The commit of a set of outputs, journalled (SPEC "Outputs on failure"): the staged files
+ * are flushed, then a journal listing every rename is made durable beside the outputs, then
+ * the renames run, then the journal goes. A run killed between two renames leaves the
+ * journal; the next run on the same `--out` rolls the commit forward before it reads
+ * anything, so a mixed set never outlives the next run.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { RunFailure } from '../errors.js';
+
+export interface Rename {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The journal of the outputs named after `bill`: a dot file beside it. */
+export function journalPath(bill: string): string {
+  return join(dirname(bill), `.${basename(bill)}.mr-commit`);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeDurable(path: string, text: string): void {
+  const fd = openSync(path, 'w', 0o644);
+  try {
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function renameAll(renames: readonly Rename[]): void {
+  for (const r of renames) {
+    // Done already (a roll-forward after a kill between renames): the source is gone.
+    if (!existsSync(r.from)) continue;
+    try {
+      renameSync(r.from, r.to);
+    } catch (err) {
+      throw new RunFailure(`cannot write ${r.to}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+/**
+ * First step of a commit: makes the journal of `renames` durable. The sources must be
+ * complete and flushed. From its return on, the journal owns the sources: a failure later
+ * must leave them for the roll-forward, never remove them.
+ */
+export function writeJournal(journal: string, renames: readonly Rename[]): void {
+  const dir = dirname(journal);
+  for (const r of renames) {
+    if (dirname(r.from) !== dir || dirname(r.to) !== dir) throw new Error(`journal ${journal}: ${r.from} → ${r.to} leaves ${dir}`);
+  }
+  const tmp = `${journal}.${process.pid}.tmp`;
+  try {
+    writeDurable(tmp, `${JSON.stringify({ version: 1, renames })}\n`);
+    renameSync(tmp, journal);
+    fsyncDir(dir);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new RunFailure(`cannot write ${journal}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Second step: the renames, then the journal is removed. */
+export function applyJournal(journal: string, renames: readonly Rename[]): void {
+  const dir = dirname(journal);
+  try {
+    renameAll(renames);
+  } catch (err) {
+    throw new RunFailure(`${(err as Error).message}; the commit is incomplete and the next run on the same --out completes it`);
+  }
+  fsyncDir(dir);
+  rmSync(journal, { force: true });
+  fsyncDir(dir);
+}
+
+/**
+ * Completes the commit an earlier run left half done, if any: returns the files it put in
+ * place (empty when there was no journal). A journal that cannot be read is a run failure
+ * naming it, never ignored: the set on disk may be mixed.
+ */
+export function rollForward(journal: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(journal, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new RunFailure(`cannot read the commit journal ${journal}: ${(err as Error).message}`);
+  }
+  let renames: Rename[];
+  try {
+    const parsed = JSON.parse(text) as { version?: unknown; renames?: unknown };
+    if (parsed.version !== 1 || !Array.isArray(parsed.renames)) throw new Error('unknown layout');
+    renames = parsed.renames.map((r: unknown) => {
+      const o = r as Record<string, unknown>;
+      if (typeof o.from !== 'string' || typeof o.to !== 'string') throw new Error('bad entry');
+      return { from: o.from, to: o.to };
+    });
+  } catch (err) {
+    throw new RunFailure(
+      `the commit journal ${journal} is damaged (${(err as Error).message}): the outputs beside it may be from two runs; check them, remove the journal and run again`,
+    );
+  }
+  const dir = dirname(journal);
+  for (const r of renames) {
+    if (dirname(r.from) !== dir || dirname(r.to) !== dir) throw new RunFailure(`the commit journal ${journal} names files outside ${dir}`);
+  }
+  const pending = renames.filter((r) => existsSync(r.from)).map((r) => r.to);
+  applyJournal(journal, renames);
+  return pending;
+}

@@ -1,0 +1,103 @@
+/**
+ * `--out` checked before any input is read (SPEC "Outputs on failure"): every output path
+ * must be a file path in a writable directory (a missing parent is created); a commit an
+ * earlier run left half done is completed first; staging files of runs that died (kill -9)
+ * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
+ */
+import { accessSync, constants, existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { journalPath, rollForward } from './journal.js';
+import { outputPaths, type OutputPaths } from './paths.js';
+import { STAGED_NAME } from './staged.js';
+
+export interface PreparedOutputs {
+  readonly paths: OutputPaths;
+  readonly journal: string;
+  /** Outputs an earlier, interrupted commit put in place now. */
+  readonly completed: readonly string[];
+  /** Staging files of dead runs that were removed. */
+  readonly removed: readonly string[];
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The nearest ancestor of `dir` that exists (dir itself when it does). */
+function nearestExisting(dir: string): string {
+  let d = dir;
+  for (;;) {
+    try {
+      statSync(d);
+      return d;
+    } catch {
+      const up = dirname(d);
+      if (up === d) return d;
+      d = up;
+    }
+  }
+}
+
+/**
+ * Checks `--out` without changing anything: a file name, none of the four paths a
+ * directory, and its directory either there and writable or creatable (its nearest
+ * existing ancestor a writable directory). Usage error (exit 2) otherwise.
+ */
+export function checkOutputs(out: string): OutputPaths {
+  if (out === '' || out.endsWith('/') || basename(out) === '.' || basename(out) === '..') {
+    throw new UsageError(`--out ${JSON.stringify(out)} names a directory; give the bill's file name, e.g. ${join(out || '.', 'billing.txt')}`);
+  }
+  const paths = outputPaths(out);
+  const dir = dirname(out);
+  const existing = nearestExisting(dir);
+  if (!statSync(existing).isDirectory()) throw new UsageError(`--out: cannot create the directory ${dir}: ${existing} is a file`);
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new UsageError(`--out: the directory ${existing} is not writable`);
+  }
+  if (existing === dir) {
+    for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
+      let isDir = false;
+      try {
+        isDir = lstatSync(p).isDirectory();
+      } catch {
+        // absent: fine
+      }
+      if (isDir) throw new UsageError(`--out: ${p} is a directory, so the bill's set of files cannot be written there`);
+    }
+  }
+  return paths;
+}
+
+/**
+ * Before anything else of a run: checks `--out` (checkOutputs), completes a commit an
+ * earlier run left half done, removes dead runs' staging files. Changes nothing else (the
+ * directory, when missing, is created with the first staged file).
+ */
+export function prepareOutputs(out: string): PreparedOutputs {
+  const paths = checkOutputs(out);
+  const dir = dirname(out);
+  const journal = journalPath(out);
+  if (!existsSync(dir)) return { paths, journal, completed: [], removed: [] };
+  const completed = rollForward(journal);
+  // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names.
+  const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
+  const removed: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const staged = STAGED_NAME.exec(entry);
+    const journalTmp = entry.startsWith(`${basename(journal)}.`) ? /\.(\d+)\.tmp$/.exec(entry) : null;
+    const pid = staged !== null && names.has(staged[2]!) ? Number(staged[1]) : journalTmp !== null ? Number(journalTmp[1]) : null;
+    if (pid === null || pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(dir, entry), { force: true });
+    removed.push(join(dir, entry));
+  }
+  return { paths, journal, completed, removed };
+}
+
