@@ -10,7 +10,14 @@
  * The `--` in the shebang ends node's own options: Node 20 otherwise takes a script argument
  * `--env-file FILE` for its own flag (nodejs/node#54232) and exits 9 with "node: FILE: not
  * found" before mr runs, instead of mr's exit 2. Run mr as `mr ...` or `node -- main.js ...`.
+ *
+ * Signals are taken over before the rest of mr loads, so that a SIGTERM at any moment ends
+ * in exit 143 (SPEC "Exit codes").
  */
-import { main } from './program.js';
+import { listenForInterrupts } from './interrupts.js';
 
-process.exitCode = await main(process.argv);
+listenForInterrupts();
+const { main } = await import('./program.js');
+// Everything has unwound by now (workers destroyed, files committed or removed): exit at once, leaving
+// no idle stretch in which a late signal would meet Node without its handlers.
+process.exit(await main(process.argv));

@@ -35,7 +35,8 @@ export const MAX_DURATION_LIMIT = 2 ** 40;
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Merges a `.env` file under the process environment. `envFile` names the file; when it is
+ * Merges a `.env` file under the process environment (a variable set in the environment
+ * wins, unless it is empty and the file sets it). `envFile` names the file; when it is
  * undefined `.env` in the working directory is read if it exists. A named file that is missing
  * is a ConfigError.
  */
@@ -51,7 +52,8 @@ export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: strin
     }
     Object.assign(merged, parseDotenv(text));
   }
-  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined) merged[k] = v;
+  // An empty variable (as `KEY=${KEY}` in a compose file passes on when KEY is unset) does not hide the file's value.
+  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined && (v !== '' || !(k in merged))) merged[k] = v;
   return merged;
 }
 

@@ -29,6 +29,8 @@ export interface BillingMapTask {
   readonly window: TimeWindow;
   /** Bytes read so far by every worker (progress), updated with Atomics. */
   readonly progress?: SharedArrayBuffer;
+  /** Becomes 1 when the run is cancelled: the task stops at its next read. */
+  readonly stop?: SharedArrayBuffer;
 }
 
 const READ_BUFFER_BYTES = 4 << 20;
@@ -45,9 +47,13 @@ export interface BillingFlushTask {
 /** Counts and rejects of a task's shards; their usage goes into this worker's table for the job. */
 export async function mapBillingShards(task: BillingMapTask): Promise<ShardResult> {
   const progress = task.progress === undefined ? undefined : new BigInt64Array(task.progress);
+  const stop = task.stop === undefined ? undefined : new Int32Array(task.stop);
+  // Called after every read: progress, and the run's cancellation (the worker itself is never terminated mid-task).
   const onBytes = (n: number) => {
     if (progress !== undefined && n > 0) Atomics.add(progress, 0, BigInt(n));
+    if (stop !== undefined && Atomics.load(stop, 0) !== 0) throw new Error('cancelled');
   };
+  onBytes(0);
   const counts = emptyShardCounts();
   const table = workerState(task.jobId, () => new UserTable(task.config.rates.length, 1 << 14));
   const rejects = new RejectCollector();
@@ -93,7 +99,12 @@ async function mapShard(
   if (shard.gzip) {
     const framer = new LineFramer(acc);
     const file = { path: shard.path, format: shard.format, gzip: true, size: 0 };
-    for await (const chunk of readChunks(file, onBytes)) framer.push(chunk);
+    let raw = 0;
+    for await (const chunk of readChunks(file, (n) => (raw += n))) {
+      onBytes(raw);
+      raw = 0;
+      framer.push(chunk);
+    }
     framer.end();
   } else {
     const adapter: ByteLineSink = {

@@ -35,6 +35,8 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
   private table: UserTable | null = null;
+  /** Set to 1 to make the workers' map tasks stop at their next read (see cancel()). */
+  private readonly stop = new SharedArrayBuffer(4);
   /** Partials whose rejects wait for earlier shards'. */
   private readonly waiting = new Map<number, ShardResult>();
   private nextRejects = 0;
@@ -44,7 +46,11 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
     groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
   ) {
-    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress }));
+    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress, stop: this.stop }));
+  }
+
+  cancel(): void {
+    Atomics.store(new Int32Array(this.stop), 0, 1);
   }
 
   describe(task: BillingMapTask): string {

@@ -26,6 +26,12 @@ export interface MapReduceJob<Task, Partial, Result> {
     mergeCombined(combined: unknown): void | Promise<void>;
   };
   finalize(): Result | Promise<Result>;
+  /**
+   * Asks the job's running map tasks to stop soon (cooperatively: each checks between reads
+   * and throws). Workers are then never terminated mid-task, or mid-start-up, which can abort
+   * Node natively. Without it, a run's abort terminates the workers running its tasks.
+   */
+  cancel?(): void;
 }
 
 export interface RuntimeOptions {
@@ -44,7 +50,10 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
     concurrentTasksPerWorker: 1,
   });
   const cancel = new AbortController();
-  const onAbort = () => cancel.abort(opts.signal.reason);
+  const onAbort = () => {
+    job.cancel?.();
+    cancel.abort(opts.signal.reason);
+  };
   opts.signal.addEventListener('abort', onAbort, { once: true });
   let failure: unknown = undefined;
   let merging = Promise.resolve();
@@ -52,6 +61,7 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
     const fail = (err: unknown) => {
       if (failure !== undefined) return;
       failure = err;
+      job.cancel?.();
       cancel.abort(err);
     };
     // Tasks are handed out as workers free up; a few wait in the queue so no worker idles.
@@ -62,7 +72,7 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
         const task = job.tasks[index]!;
         let partial: Partial;
         try {
-          partial = await pool.run(task, { name: job.mapFunction, signal: cancel.signal });
+          partial = await pool.run(task, { name: job.mapFunction, ...(job.cancel === undefined ? { signal: cancel.signal } : {}) });
         } catch (err) {
           fail(
             opts.signal.aborted
@@ -89,7 +99,7 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
       const combine = job.combine;
       const barrier = new SharedArrayBuffer(4);
       const flushes = Array.from({ length: opts.workers }, () =>
-        pool.run(combine.flushTask(barrier, opts.workers), { name: combine.flushFunction, signal: cancel.signal }),
+        pool.run(combine.flushTask(barrier, opts.workers), { name: combine.flushFunction, ...(job.cancel === undefined ? { signal: cancel.signal } : {}) }),
       );
       let combined: unknown[];
       try {

@@ -1,0 +1,290 @@
+/**
+ * Safety (issue 11, SPEC "Reject limit and unknown tasks", "Outputs on failure", "Exit
+ * codes", "Command line"): no silently short bill, failures that touch nothing, errors
+ * reported once. Through the built CLI, for the naive and parallel engines.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { runMr } from '../../fixtures/guarantees.js';
+import { cleanupTempDirs, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
+
+const LOGS = resolve(repoRoot, '../shared/reference/api_logs.txt');
+const ENV = resolve(repoRoot, '../shared/reference/original.env');
+const GOOD = '2025-05-02T10:00:00Z user1 login 200 100ms\n';
+const OUTPUTS = ['billing.detail.csv', 'billing.rejects.csv', 'billing.summary.json', 'billing.txt'];
+const ENGINES = ['naive', 'parallel'] as const;
+
+function workdir(files: Record<string, string> = {}, env = 'RATE_login=0.005\n'): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, '.env'), env);
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), content);
+  }
+  return dir;
+}
+
+const read = (dir: string, p: string) => readFileSync(join(dir, p), 'utf8');
+
+/** JSON log lines on stderr (the format off a terminal). */
+function logLines(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe.concurrent('a rate typo never bills short (the reference sample, RATE_Login instead of RATE_login)', () => {
+  const typoEnv = () => readFileSync(ENV, 'utf8').replace(/^RATE_login=/m, 'RATE_Login=');
+
+  it.each(ENGINES)('%s: exit 3, nothing written, counts per reason, the first 20 rejected lines and a did-you-mean hint', async (engine) => {
+    const dir = workdir({}, typoEnv());
+    const r = await runCli(['aggregate', LOGS, ...engineArgs(engine), '--out', 'out/billing.txt'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(3);
+    expect(listFiles(dir)).toEqual(['.env']);
+    const errors = logLines(r.stderr).filter((l) => l['level'] === 'error');
+    expect(errors).toHaveLength(1);
+    const details = errors[0]!['details'] as string[];
+    expect(details[0]).toBe('rejected by reason: unknown_task 2011');
+    const shown = details.filter((d) => d.startsWith('  '));
+    expect(shown).toHaveLength(20);
+    expect(shown[0]).toBe(`  ${LOGS} @0: unknown_task`);
+    expect(errors[0]!['msg']).toMatch(/^2011 of 10000 records rejected \(20\.11%\), over --max-rejects 1%/);
+    const warning = logLines(r.stderr).find((l) => l['level'] === 'warn');
+    expect(warning?.['msg']).toMatch(/`login` \(2,011 records\): did you mean `RATE_Login`\?/);
+  });
+
+  it.each(ENGINES)('%s: with --max-rejects 100%% the bill is written, the summary counts unknown_tasks and the run warns', async (engine) => {
+    const dir = workdir({}, typoEnv());
+    const r = await runCli(['aggregate', LOGS, ...engineArgs(engine), '--max-rejects', '100%'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(read(dir, 'data/billing.summary.json'));
+    expect(s.unknown_tasks).toEqual({ login: 2011 });
+    expect(s.rejected).toEqual({ unknown_task: 2011 });
+    expect(r.stderr).toMatch(/did you mean `RATE_Login`/);
+  });
+});
+
+describe.concurrent('--max-rejects N or P%, compared exactly', () => {
+  /** 200 records of which `bad` are rejected. */
+  const input = (bad: number) => GOOD.repeat(200 - bad) + 'garbage\n'.repeat(bad);
+
+  it.each(ENGINES)('%s: the default is 1%%: 2 of 200 passes, 3 of 200 is exit 3', async (engine) => {
+    const dir = workdir({ 'two.log': input(2), 'three.log': input(3) });
+    expect((await runCli(['aggregate', 'two.log', ...engineArgs(engine)], { cwd: dir })).code).toBe(0);
+    const over = await runCli(['aggregate', 'three.log', ...engineArgs(engine), '--out', 'o3/billing.txt'], { cwd: dir });
+    expect(over.code, over.stderr).toBe(3);
+    expect(listFiles(join(dir, 'o3'))).toEqual([]);
+  });
+
+  it.each([
+    ['1.5%', 3, 0],
+    ['1.5%', 4, 3],
+    ['0%', 1, 3],
+    ['0', 0, 0],
+    ['100%', 200, 0],
+    ['3', 3, 0],
+    ['3', 4, 3],
+    ['0.25%', 1, 3],
+  ])('--max-rejects %s with %i of 200 rejected → exit %i', async (limit, bad, code) => {
+    const dir = workdir({ 'a.log': input(bad) });
+    const r = await runCli(['aggregate', 'a.log', '--engine', 'naive', '--max-rejects', limit], { cwd: dir });
+    expect(r.code, r.stderr).toBe(code);
+  });
+
+  it.each([['100.5%'], ['-1'], ['1.%'], ['%'], ['1e2'], ['x']])('--max-rejects %s is a usage error', async (limit) => {
+    const dir = workdir({ 'a.log': GOOD });
+    const r = await runCli(['aggregate', 'a.log', '--max-rejects', limit], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(reportedErrors(r.stderr)).toHaveLength(1);
+    expect(listFiles(dir)).toEqual(['.env', 'a.log']);
+  });
+});
+
+describe.concurrent('--out is checked before any input is read', () => {
+  it.each([
+    ['the bill path is a directory', (d: string) => mkdirSync(join(d, 'o2', 'billing.txt'), { recursive: true }), 'o2/billing.txt', /o2\/billing\.txt is a directory/],
+    ['a companion path is a directory', (d: string) => mkdirSync(join(d, 'o3', 'billing.summary.json'), { recursive: true }), 'o3/billing.txt', /billing\.summary\.json is a directory/],
+    ['a trailing slash', () => undefined, 'out/', /names a directory/],
+    ['a parent that is a file', (d: string) => writeFileSync(join(d, 'f'), 'x'), 'f/x/billing.txt', /f is a file/],
+  ])('%s → exit 2, nothing read or written', async (_what, setup, out, message) => {
+    const dir = workdir({ 'a.log': GOOD });
+    setup(dir);
+    const before = listFiles(dir);
+    // A missing input would be exit 1 if it were looked at: exit 2 shows --out was checked first.
+    const r = await runCli(['aggregate', 'missing.log', '--out', out], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    const errors = reportedErrors(r.stderr);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(message);
+    expect(errors[0]).not.toMatch(/mr-staging/);
+    expect(listFiles(dir)).toEqual(before);
+  });
+
+  it('a companion that is a directory leaves the rest of the previous set as it was', async () => {
+    const dir = workdir({ 'a.log': GOOD });
+    expect((await runCli(['aggregate', 'a.log', '--out', 'o/billing.txt'], { cwd: dir })).code).toBe(0);
+    const before = Object.fromEntries(OUTPUTS.map((n) => [n, read(dir, `o/${n}`)]));
+    writeFileSync(join(dir, 'a.log'), GOOD.replace('user1', 'user2'));
+    rmSync(join(dir, 'o', 'billing.detail.csv'));
+    mkdirSync(join(dir, 'o', 'billing.detail.csv'));
+    const r = await runCli(['aggregate', 'a.log', '--out', 'o/billing.txt'], { cwd: dir });
+    expect(r.code).toBe(2);
+    for (const n of OUTPUTS.filter((n) => n !== 'billing.detail.csv')) expect(read(dir, `o/${n}`)).toBe(before[n]);
+  });
+});
+
+describe('the commit is journalled: a failure or a kill at any rename is completed by the next run', () => {
+  /**
+   * A `--require` preload: the Nth rename of an mr temporary file (the journal is rename 1,
+   * the four outputs renames 2-5) fails with EIO, or kills the process (SIGKILL).
+   */
+  function renameFault(dir: string): string {
+    const file = join(dir, 'rename-fault.cjs');
+    writeFileSync(
+      file,
+      `const fs = require('node:fs');
+const at = Number(process.env.FAULT_AT);
+const kill = process.env.FAULT_KILL === '1';
+const original = fs.renameSync;
+let n = 0;
+fs.renameSync = function (from, to) {
+  if (String(from).includes('.mr-') && ++n === at) {
+    if (kill) process.kill(process.pid, 'SIGKILL');
+    const e = new Error('EIO: i/o error, rename (injected)');
+    e.code = 'EIO';
+    throw e;
+  }
+  return original.apply(this, arguments);
+};
+`,
+    );
+    return file;
+  }
+
+  async function run(dir: string, args: string[], env: Record<string, string> = {}) {
+    return runMr(args, { cwd: dir, env, preload: env['FAULT_AT'] === undefined ? [] : [renameFault(dir)] });
+  }
+
+  it.each(ENGINES.flatMap((e) => [1, 2, 3, 4, 5].flatMap((at) => [[e, at, false] as const, [e, at, true] as const])))(
+    '%s: fault at rename %i (kill: %s)',
+    async (engine, at, kill) => {
+      const dir = workdir({ 'old.log': GOOD, 'new.log': GOOD.replace('user1', 'user2') });
+      const args = (input: string) => ['aggregate', input, ...engineArgs(engine), '--out', 'o/billing.txt', '--no-progress'];
+      expect((await run(dir, args('old.log'))).code).toBe(0);
+      const previous = Object.fromEntries(OUTPUTS.map((n) => [n, read(dir, `o/${n}`)]));
+      const faulted = await run(dir, args('new.log'), { FAULT_AT: String(at), ...(kill ? { FAULT_KILL: '1' } : {}) });
+      expect(faulted.code, faulted.stderr).toBe(kill ? 'SIGKILL' : 1);
+      if (!kill) {
+        const errors = reportedErrors(faulted.stderr);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatch(/injected/);
+      }
+      const visible = listFiles(join(dir, 'o')).filter((n) => !n.startsWith('.'));
+      expect(visible).toEqual(OUTPUTS);
+      if (at === 1) {
+        // The journal never became durable: the previous set is exactly as it was.
+        for (const n of OUTPUTS) expect(read(dir, `o/${n}`), n).toBe(previous[n]);
+        expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit'))).toBe(false);
+      } else {
+        expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit')), 'the journal is left for the next run').toBe(true);
+      }
+      // The next run on the same --out completes the commit before it looks at its input (missing here: exit 1).
+      const next = await run(dir, args('missing.log'));
+      expect(next.code, next.stderr).toBe(1);
+      if (at > 1) expect(next.stderr).toMatch(/completed the commit of an earlier run/);
+      const bill = read(dir, 'o/billing.txt');
+      expect(bill).toBe(at === 1 ? previous['billing.txt'] : 'user2: total_duration=100ms, total_cost=0.50\n');
+      const summary = JSON.parse(read(dir, 'o/billing.summary.json'));
+      expect(summary.users).toBe(1);
+      expect(read(dir, 'o/billing.detail.csv')).toContain(at === 1 ? 'user1,login' : 'user2,login');
+      // Whole and alone: no journal, no staging file.
+      expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
+    },
+    60_000,
+  );
+});
+
+describe.concurrent('configuration before anything logs', () => {
+  it('LOG_LEVEL from the env file silences info lines; the environment wins over the file (an empty variable does not)', async () => {
+    const dir = workdir({ 'a.log': GOOD }, 'RATE_login=0.005\nLOG_LEVEL=warn\n');
+    const quiet = await runCli(['aggregate', 'a.log'], { cwd: dir, env: { LOG_LEVEL: '' } });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    const loud = await runCli(['aggregate', 'a.log', '--out', 'b/billing.txt'], { cwd: dir, env: { LOG_LEVEL: 'info' } });
+    expect(loud.stderr).toMatch(/"msg":"bill written"/);
+  });
+});
+
+describe.concurrent('output for people and for machines', () => {
+  it.each(ENGINES)('%s: --out - writes the bill to standard output only, byte for byte the file bill', async (engine) => {
+    const dir = workdir({ 'a.log': GOOD + GOOD.replace('user1', 'user0') });
+    const file = await runCli(['aggregate', 'a.log', ...engineArgs(engine), '--out', 'f/billing.txt'], { cwd: dir });
+    expect(file.code).toBe(0);
+    const before = listFiles(dir);
+    const out = await runCli(['aggregate', 'a.log', ...engineArgs(engine), '--out', '-'], { cwd: dir });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toBe(read(dir, 'f/billing.txt'));
+    expect(listFiles(dir)).toEqual(before);
+  });
+
+  it('--json prints the summary that was written; --out - with --json is exit 2', async () => {
+    const dir = workdir({ 'a.log': GOOD });
+    const r = await runCli(['aggregate', 'a.log', '--json'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(read(dir, 'data/billing.summary.json'));
+    const both = await runCli(['aggregate', 'a.log', '--json', '--out', '-'], { cwd: dir });
+    expect(both.code).toBe(2);
+    expect(both.stdout).toBe('');
+  });
+
+  it('--log-format human: short lines, no JSON, a table at the end; errors as one mr: line', async () => {
+    const dir = workdir({ 'a.log': GOOD });
+    const r = await runCli(['aggregate', 'a.log', '--log-format', 'human'], { cwd: dir, env: { LOG_LEVEL: 'info' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/^\{/m);
+    expect(r.stderr).toMatch(/INFO.*bill written/);
+    expect(r.stderr).toMatch(/users billed\s*│\s*1\b/);
+    expect(r.stderr).toMatch(/total billed\s*│\s*0\.50/);
+    const bad = await runCli(['aggregate', 'missing.log', '--log-format', 'human'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('mr: '))).toEqual(['mr: cannot read input missing.log: no such file or directory']);
+  });
+});
+
+describe.concurrent('usage errors: one line, exit 2', () => {
+  it.each([
+    [['generate', '--out', 'a.log', '--lines', '5', '--start-day', '2025-02-30'], /--start-day/],
+    [['generate', '--out', 'a.log', '--lines', '5', '--start-day', '2025-13-45'], /--start-day/],
+    [['generate', '--out', 'a.log', '--lines', '5', '--size', '1MiB'], /cannot be used with/],
+    [['aggregate', 'a.log', '--engine', 'naive', '--workers', '2'], /--workers is an option of the parallel engine/],
+    [['aggregate', 'a.log', '--engine', 'spark', '--shard-size', '1024'], /--shard-size is an option of the parallel engine/],
+    [['aggregate', 'a.log', '--remote', 'sc://127.0.0.1:1'], /--remote is an option of the spark engine/],
+    [['aggregate', 'a.log', '--log-format', 'xml'], /--log-format/],
+  ])('mr %j', async (args, message) => {
+    const dir = workdir({ 'a.log': GOOD });
+    const r = await runCli(args, { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    const errors = reportedErrors(r.stderr);
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(message);
+    expect(r.stderr.trim().split('\n'), 'the error is the only thing printed').toHaveLength(1);
+    expect(listFiles(dir)).toEqual(['.env', 'a.log']);
+  });
+
+  it('a valid leap day is accepted by generate', async () => {
+    const dir = workdir();
+    const r = await runCli(['generate', '--out', 'a.log', '--lines', '5', '--start-day', '2024-02-29'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('bare mr prints the help on stderr and exits 2', async () => {
+    const r = await runCli([], { cwd: tempDir() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Usage: mr/);
+    expect(r.stdout).toBe('');
+  });
+});
