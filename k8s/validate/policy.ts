@@ -1,364 +1,156 @@
 /**
- * Checks on a rendered overlay beyond the schemas: the hardening the deployment promises
- * (non-root, read-only root filesystems, no privilege escalation, resource requests and limits,
- * pinned images, least-privilege RBAC), references that must resolve (service accounts,
- * ConfigMaps, Secrets, claims, Service selectors and ports, role bindings), and the shape the
- * billing pipeline needs (Spark Connect with dynamic allocation, the CronJob, the Job, the
- * NetworkPolicy in front of the Connect server, Fluent Bit's output).
+ * Rules no installed tool has, on one overlay's `kustomize build` output: hardening (non-root
+ * unless annotated deploy-check.mr/allow-root with a reason, read-only root, no escalation,
+ * capabilities dropped, pinned images, requests and limits); values kubernetes-validate's
+ * schemas leave open (quantities, imagePullPolicy); Spark Connect bound inside the cluster
+ * (ClusterIP, no host network or ports, only the billing jobs reach 15002 through the
+ * NetworkPolicies); least-privilege RBAC; the pipeline's shape.
  */
-import {
-  containersOf,
-  idOf,
-  isNamespaced,
-  kindOf,
-  nameOf,
-  namespaceOf,
-  parseImage,
-  podTemplates,
-  selects,
-  str,
-  type PodTemplate,
-  type Resource,
-} from './objects.js';
-import { isObject, parseYamlStream, type Json, type JsonObject } from './yaml-io.js';
+/** A rendered object as parsed from kustomize's YAML: any shape, checked field by field. */
+export type Obj = Record<string, any>;
 
-/** Secrets created outside the manifests (`kubectl create secret generic app-env --from-env-file=.env`). */
-export const EXTERNAL_SECRETS = new Set(['app-env']);
 export const ALLOW_ROOT_ANNOTATION = 'deploy-check.mr/allow-root';
-export const SPARK_APP_LABEL = ['spark-app', 'billing-aggregation'] as const;
 export const EXECUTOR_TEMPLATE_KEY = 'executor-pod.yaml';
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$/;
+const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'];
+const CONNECT_PORT = 15002;
 
-export interface OverlayExpectations {
-  /** Fluent Bit output plugin the overlay must configure. */
-  fluentBitOutput: 'stdout' | 'cloudwatch_logs';
-}
+type Pod = { owner: Obj; meta: Obj; spec: Obj; executor: boolean };
 
-interface Pod {
-  owner: JsonObject;
-  ns: string;
-  template: PodTemplate;
-  where: string;
-}
+const id = (o: Obj): string => `${o['kind']}/${o['metadata']?.['namespace'] ? o['metadata']['namespace'] + '/' : ''}${o['metadata']?.['name']}`;
+const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
+const selects = (sel: Obj | undefined, labels: Obj | undefined): boolean =>
+  sel !== undefined && sel['matchExpressions'] === undefined && Object.entries(sel['matchLabels'] ?? {}).every(([k, v]) => labels?.[k] === v);
+const envValue = (c: Obj, name: string): unknown => list(c['env']).find((e) => e['name'] === name)?.['value'];
 
-/** The embedded executor pod template of the Spark Connect server, if any. */
-export function executorTemplates(resources: Resource[]): { res: Resource; pod: JsonObject }[] {
-  const out: { res: Resource; pod: JsonObject }[] = [];
-  for (const r of resources) {
-    if (kindOf(r.obj) !== 'ConfigMap' || !isObject(r.obj['data'])) continue;
-    const text = r.obj['data'][EXECUTOR_TEMPLATE_KEY];
-    if (typeof text !== 'string') continue;
-    const docs = parseYamlStream(text, `${idOf(r.obj)} data.${EXECUTOR_TEMPLATE_KEY}`);
-    const pod = docs[0];
-    if (docs.length !== 1 || !isObject(pod)) throw new Error(`${idOf(r.obj)}: ${EXECUTOR_TEMPLATE_KEY} must hold one Pod`);
-    out.push({ res: r, pod });
-  }
-  return out;
-}
-
-export function policyErrors(resources: Resource[], expect: OverlayExpectations): string[] {
-  const errors: string[] = [];
-  const err = (r: { obj: JsonObject } | JsonObject, msg: string): void => {
-    const obj = 'obj' in r && isObject(r.obj) ? r.obj : (r as JsonObject);
-    errors.push(`${idOf(obj)}: ${msg}`);
-  };
-  const byKind = (kind: string): JsonObject[] => resources.filter((r) => kindOf(r.obj) === kind).map((r) => r.obj);
-  const find = (kind: string, ns: string | undefined, name: string): JsonObject | undefined =>
-    byKind(kind).find((o) => nameOf(o) === name && (ns === undefined || namespaceOf(o) === ns));
-
-  // namespaces
-  for (const r of resources) {
-    const ns = namespaceOf(r.obj);
-    if (isNamespaced(kindOf(r.obj))) {
-      if (ns === undefined) err(r, 'has no namespace after rendering');
-      else if (!find('Namespace', undefined, ns)) err(r, `namespace ${ns} is not created by the manifests`);
-    }
-  }
-
-  // pods: workload templates plus the embedded executor template
+/** Pod templates of the workloads, plus the executor template the Connect server mounts. */
+export function podsOf(objs: Obj[], executorPod: Obj | undefined): Pod[] {
   const pods: Pod[] = [];
-  for (const r of resources) {
-    for (const t of podTemplates(r.obj)) pods.push({ owner: r.obj, ns: namespaceOf(r.obj) ?? '', template: t, where: t.path });
-  }
-  const executorPods: Pod[] = [];
-  for (const { res, pod } of executorTemplates(resources)) {
-    const t = podTemplates(pod)[0];
-    if (t === undefined) {
-      err(res, `${EXECUTOR_TEMPLATE_KEY} has no pod spec`);
-      continue;
+  for (const o of objs) {
+    const t = o['kind'] === 'CronJob' ? o['spec']?.['jobTemplate']?.['spec']?.['template'] : o['spec']?.['template'];
+    if (['Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob'].includes(o['kind']) && t?.['spec']) {
+      pods.push({ owner: o, meta: t['metadata'] ?? {}, spec: t['spec'], executor: false });
     }
-    const p = { owner: res.obj, ns: namespaceOf(res.obj) ?? '', template: t, where: `data.${EXECUTOR_TEMPLATE_KEY}` };
-    pods.push(p);
-    executorPods.push(p);
   }
+  const holder = objs.find((o) => o['kind'] === 'ConfigMap' && typeof o['data']?.[EXECUTOR_TEMPLATE_KEY] === 'string');
+  if (holder && executorPod?.['spec']) pods.push({ owner: holder, meta: executorPod['metadata'] ?? {}, spec: executorPod['spec'], executor: true });
+  return pods;
+}
+
+export function policyErrors(objs: Obj[], executorPod: Obj | undefined, fluentBitOutput: string): string[] {
+  const errors: string[] = [];
+  const pods = podsOf(objs, executorPod);
+  const of = (kind: string): Obj[] => objs.filter((o) => o['kind'] === kind);
 
   for (const p of pods) {
-    const isExecutorTemplate = executorPods.includes(p);
-    const at = (s: string): string => `${p.where ? p.where + '.' : ''}${s}`;
-    const spec = p.template.spec;
-    const podSc = isObject(spec['securityContext']) ? spec['securityContext'] : {};
-    const ann = isObject(p.owner['metadata']) && isObject(p.owner['metadata']['annotations']) ? p.owner['metadata']['annotations'] : {};
-    const rootReason = str(ann[ALLOW_ROOT_ANNOTATION]);
-    const sa = str(spec['serviceAccountName']);
-    if (sa === undefined) err(p.owner, `${at('spec.serviceAccountName')} is not set (the default account is not used)`);
-    else if (!find('ServiceAccount', p.ns, sa)) err(p.owner, `${at('spec.serviceAccountName')}: ServiceAccount ${p.ns}/${sa} does not exist`);
-    if (isObject(podSc['seccompProfile']) === false) err(p.owner, `${at('spec.securityContext.seccompProfile')} is not set`);
-
-    for (const { field, index, c } of containersOf(spec)) {
-      const cw = at(`spec.${field}[${index}] (${str(c['name']) ?? '?'})`);
-      const sc = isObject(c['securityContext']) ? c['securityContext'] : {};
-      const nonRoot = sc['runAsNonRoot'] ?? podSc['runAsNonRoot'];
-      const uid = sc['runAsUser'] ?? podSc['runAsUser'];
-      if (rootReason === undefined || rootReason.trim() === '') {
-        if (nonRoot !== true) err(p.owner, `${cw}: runAsNonRoot must be true (or annotate ${ALLOW_ROOT_ANNOTATION} with a reason)`);
-        if (uid === 0) err(p.owner, `${cw}: runAsUser 0 is root`);
-      }
-      if (sc['readOnlyRootFilesystem'] !== true) err(p.owner, `${cw}: securityContext.readOnlyRootFilesystem must be true`);
-      if (sc['allowPrivilegeEscalation'] !== false) err(p.owner, `${cw}: securityContext.allowPrivilegeEscalation must be false`);
-      if (sc['privileged'] === true) err(p.owner, `${cw}: privileged containers are not allowed`);
-      const drop = isObject(sc['capabilities']) ? sc['capabilities']['drop'] : undefined;
-      if (!Array.isArray(drop) || !drop.includes('ALL')) err(p.owner, `${cw}: securityContext.capabilities.drop must include ALL`);
-      if (isObject(sc['capabilities']) && Array.isArray(sc['capabilities']['add']) && sc['capabilities']['add'].length > 0) {
-        err(p.owner, `${cw}: adds capabilities`);
-      }
-      if (!isExecutorTemplate) {
-        // Spark sets the executors' image and resources itself.
-        const image = str(c['image']);
-        if (image === undefined) err(p.owner, `${cw}: no image`);
-        else {
-          const ref = parseImage(image);
-          if (ref.digest === undefined && (ref.tag === undefined || ref.tag === 'latest')) {
-            err(p.owner, `${cw}: image ${image} must be pinned to a tag other than latest, or a digest`);
-          }
+    const where = (s: string): string => `${id(p.owner)}: ${p.executor ? `data.${EXECUTOR_TEMPLATE_KEY} ` : ''}${s}`;
+    const podSc: Obj = p.spec['securityContext'] ?? {};
+    const rootReason = String(p.owner['metadata']?.['annotations']?.[ALLOW_ROOT_ANNOTATION] ?? '').trim();
+    if (p.spec['hostNetwork'] === true) errors.push(where('hostNetwork is not allowed'));
+    for (const [field, cs] of [['initContainers', p.spec['initContainers']], ['containers', p.spec['containers']]] as const) {
+      list(cs).forEach((c, i) => {
+        const cw = (s: string): string => where(`spec.${field}[${i}] (${c['name']}): ${s}`);
+        const sc: Obj = c['securityContext'] ?? {};
+        if (rootReason === '' && (sc['runAsNonRoot'] ?? podSc['runAsNonRoot']) !== true) errors.push(cw(`runAsNonRoot must be true (or annotate ${ALLOW_ROOT_ANNOTATION})`));
+        if (rootReason === '' && (sc['runAsUser'] ?? podSc['runAsUser']) === 0) errors.push(cw('runAsUser 0 is root'));
+        if (sc['readOnlyRootFilesystem'] !== true) errors.push(cw('securityContext.readOnlyRootFilesystem must be true'));
+        if (sc['allowPrivilegeEscalation'] !== false) errors.push(cw('securityContext.allowPrivilegeEscalation must be false'));
+        if (sc['privileged'] === true) errors.push(cw('privileged containers are not allowed'));
+        if (!list(sc['capabilities']?.['drop']).includes('ALL')) errors.push(cw('securityContext.capabilities.drop must include ALL'));
+        if (list(sc['capabilities']?.['add']).length > 0) errors.push(cw('adds capabilities'));
+        if (list(c['ports']).some((port) => port['hostPort'] !== undefined)) errors.push(cw('hostPort is not allowed'));
+        if (!PULL_POLICIES.includes(c['imagePullPolicy'] ?? 'Always')) errors.push(cw(`imagePullPolicy ${c['imagePullPolicy']} is not one of ${PULL_POLICIES.join(', ')}`));
+        for (const kind of ['requests', 'limits']) {
+          for (const [r, q] of Object.entries(c['resources']?.[kind] ?? {})) if (!QUANTITY.test(String(q))) errors.push(cw(`resources.${kind}.${r} "${q}" is not a Kubernetes quantity`));
+          if (p.executor) continue; // Spark sets the executors' image and resources
+          for (const r of ['cpu', 'memory']) if (c['resources']?.[kind]?.[r] === undefined) errors.push(cw(`resources.${kind}.${r} is not set`));
         }
-        const res = isObject(c['resources']) ? c['resources'] : {};
-        for (const kind of ['requests', 'limits'] as const) {
-          const m = isObject(res[kind]) ? res[kind] : {};
-          for (const r of ['cpu', 'memory']) if (m[r] === undefined) err(p.owner, `${cw}: resources.${kind}.${r} is not set`);
-        }
-      }
-      // references from the container
-      const envFrom = Array.isArray(c['envFrom']) ? c['envFrom'] : [];
-      for (const e of envFrom) {
-        if (!isObject(e)) continue;
-        if (isObject(e['secretRef'])) checkSecret(str(e['secretRef']['name']), p, cw);
-        if (isObject(e['configMapRef']) && e['configMapRef']['optional'] !== true) checkConfigMap(str(e['configMapRef']['name']), p, cw);
-      }
-      const mounts = Array.isArray(c['volumeMounts']) ? c['volumeMounts'] : [];
-      const volumes = Array.isArray(spec['volumes']) ? spec['volumes'] : [];
-      for (const m of mounts) {
-        if (isObject(m) && !volumes.some((v) => isObject(v) && v['name'] === m['name'])) {
-          err(p.owner, `${cw}: volumeMount ${String(m['name'])} has no volume`);
-        }
-      }
-    }
-    const volumes = Array.isArray(spec['volumes']) ? spec['volumes'] : [];
-    for (const v of volumes) {
-      if (!isObject(v)) continue;
-      if (isObject(v['configMap']) && v['configMap']['optional'] !== true) checkConfigMap(str(v['configMap']['name']), p, at('spec.volumes'));
-      if (isObject(v['secret']) && v['secret']['optional'] !== true) checkSecret(str(v['secret']['secretName']), p, at('spec.volumes'));
-      if (isObject(v['persistentVolumeClaim'])) {
-        const claim = str(v['persistentVolumeClaim']['claimName']);
-        if (claim === undefined || !find('PersistentVolumeClaim', p.ns, claim)) err(p.owner, `${at('spec.volumes')}: claim ${String(claim)} does not exist`);
-      }
-      if (v['hostPath'] !== undefined && (rootReason === undefined || rootReason.trim() === '')) {
-        err(p.owner, `${at('spec.volumes')}: hostPath volume ${String(v['name'])} outside the annotated log collector`);
-      }
+        const image = String(c['image'] ?? '');
+        const pinned = image.includes('@') || (/:[^/]+$/.test(image) && !image.endsWith(':latest'));
+        if (!p.executor && !pinned) errors.push(cw(`image "${image}" must be pinned to a tag other than latest, or a digest`));
+      });
     }
   }
 
-  function checkSecret(name: string | undefined, p: Pod, where: string): void {
-    if (name === undefined) return void err(p.owner, `${where}: Secret reference without a name`);
-    if (EXTERNAL_SECRETS.has(name)) return;
-    if (!find('Secret', p.ns, name)) err(p.owner, `${where}: Secret ${p.ns}/${name} does not exist`);
-  }
-  function checkConfigMap(name: string | undefined, p: Pod, where: string): void {
-    if (name === undefined || !find('ConfigMap', p.ns, name)) err(p.owner, `${where}: ConfigMap ${p.ns}/${String(name)} does not exist`);
-  }
-
-  // Services select pods and name their ports
-  for (const svc of byKind('Service')) {
-    const spec = isObject(svc['spec']) ? svc['spec'] : {};
-    const selected = pods.filter((p) => p.ns === namespaceOf(svc) && selects(spec['selector'], p.template.meta['labels']));
-    if (selected.length === 0) err(svc, 'selects no pod');
-    for (const port of Array.isArray(spec['ports']) ? spec['ports'] : []) {
-      if (!isObject(port) || typeof port['targetPort'] !== 'string') continue;
-      const name = port['targetPort'];
-      const ok = selected.every((p) =>
-        containersOf(p.template.spec).some(({ c }) => Array.isArray(c['ports']) && c['ports'].some((cp) => isObject(cp) && cp['name'] === name)),
-      );
-      if (!ok) err(svc, `targetPort ${name} is not a named port of the selected pods`);
+  // RBAC: least privilege
+  for (const role of [...of('Role'), ...of('ClusterRole')]) {
+    for (const rule of list(role['rules'])) {
+      for (const f of ['apiGroups', 'resources', 'verbs']) if (list(rule[f]).includes('*')) errors.push(`${id(role)}: rules use "*" in ${f} (least privilege)`);
+      if (list(rule['resources']).includes('secrets')) errors.push(`${id(role)}: grants access to secrets`);
     }
   }
+  if (of('ClusterRoleBinding').length > 0) errors.push('ClusterRoleBinding: the deployment needs no cluster-wide permissions');
 
-  // RBAC: bindings resolve; no wildcards
-  for (const kind of ['RoleBinding', 'ClusterRoleBinding']) {
-    for (const b of byKind(kind)) {
-      const ref = isObject(b['roleRef']) ? b['roleRef'] : {};
-      const roleKind = str(ref['kind']) ?? '';
-      const role = find(roleKind, roleKind === 'Role' ? namespaceOf(b) : undefined, str(ref['name']) ?? '');
-      if (!role) err(b, `roleRef ${roleKind}/${String(ref['name'])} does not exist`);
-      for (const s of Array.isArray(b['subjects']) ? b['subjects'] : []) {
-        if (isObject(s) && s['kind'] === 'ServiceAccount' && !find('ServiceAccount', str(s['namespace']), str(s['name']) ?? '')) {
-          err(b, `subject ServiceAccount ${String(s['namespace'])}/${String(s['name'])} does not exist`);
-        }
-      }
+  // Spark Connect: dynamic allocation, executors like the driver, reachable inside the cluster only
+  const connect = pods.find((p) => p.owner['kind'] === 'Deployment' && p.owner['metadata']?.['name'] === 'spark-connect');
+  const billing = pods.filter((p) => ['CronJob', 'Job'].includes(p.owner['kind']));
+  if (connect === undefined) errors.push('Deployment/spark-connect: missing');
+  else {
+    const c: Obj = list(connect.spec['containers'])[0] ?? {};
+    const script = [...list(c['command']), ...list(c['args'])].join(' ');
+    for (const needle of ['org.apache.spark.sql.connect.service.SparkConnectServer', '--master k8s://https://kubernetes.default.svc:443',
+      `spark.connect.grpc.binding.port=${CONNECT_PORT}`, 'spark.dynamicAllocation.enabled=true', 'spark.dynamicAllocation.shuffleTracking.enabled=true',
+      'spark.kubernetes.executor.label.spark-app=billing-aggregation']) {
+      if (!script.includes(needle)) errors.push(`Deployment/spark-connect: launch command lacks ${needle}`);
+    }
+    const executorImage = envValue(c, 'SPARK_EXECUTOR_IMAGE');
+    if (executorImage !== c['image']) errors.push(`Deployment/spark-connect: SPARK_EXECUTOR_IMAGE (${String(executorImage)}) differs from the container image (${c['image']})`);
+    const svc = of('Service').find((s) => s['metadata']?.['name'] === 'spark-connect');
+    if (!svc) errors.push('Service/spark-connect: missing (the billing jobs use sc://spark-connect:15002)');
+    else if ((svc['spec']?.['type'] ?? 'ClusterIP') !== 'ClusterIP') errors.push(`${id(svc)}: type must be ClusterIP (Spark Connect stays inside the cluster)`);
+    const peers = allowedPeers(of('NetworkPolicy'), connect, CONNECT_PORT, pods);
+    if (peers === 'any') errors.push(`NetworkPolicy: the Spark Connect port ${CONNECT_PORT} is open to any pod; only the billing jobs may reach it`);
+    else {
+      for (const p of peers) if (!billing.includes(p)) errors.push(`NetworkPolicy: ${id(p.owner)} may reach the Spark Connect server`);
+      for (const p of billing) if (!peers.includes(p)) errors.push(`NetworkPolicy: ${id(p.owner)} cannot reach the Spark Connect server`);
     }
   }
-  for (const role of [...byKind('Role'), ...byKind('ClusterRole')]) {
-    for (const rule of Array.isArray(role['rules']) ? role['rules'] : []) {
-      if (!isObject(rule)) continue;
-      for (const f of ['apiGroups', 'resources', 'verbs']) {
-        if (Array.isArray(rule[f]) && rule[f].includes('*')) err(role, `rules use "*" in ${f} (least privilege)`);
-      }
-      if (Array.isArray(rule['resources']) && rule['resources'].some((x) => x === 'secrets')) err(role, 'grants access to secrets');
-    }
-  }
-  if (byKind('ClusterRoleBinding').length > 0) errors.push('ClusterRoleBinding: the deployment needs no cluster-wide permissions');
+  const executor = pods.find((p) => p.executor);
+  if (executor === undefined) errors.push(`ConfigMap with ${EXECUTOR_TEMPLATE_KEY}: no executor pod template`);
+  else if (executor.meta['labels']?.['spark-app'] !== 'billing-aggregation') errors.push(`${id(executor.owner)}: executor pods lack label spark-app=billing-aggregation`);
 
-  pipelineShape(resources, pods, executorPods, expect, errors);
+  // the billing CronJob and Job
+  if (of('CronJob').length !== 1 || of('Job').length < 1) errors.push('expected one billing CronJob and an on-demand Job');
+  for (const cj of of('CronJob')) {
+    if (cj['spec']?.['concurrencyPolicy'] !== 'Forbid') errors.push(`${id(cj)}: concurrencyPolicy must be Forbid (no overlapping bills)`);
+    if (!(cj['spec']?.['jobTemplate']?.['spec']?.['backoffLimit'] >= 1)) errors.push(`${id(cj)}: jobTemplate.spec.backoffLimit must allow retries`);
+  }
+  for (const p of billing) {
+    const mr = list(p.spec['containers']).find((c) => c['name'] === 'mr');
+    const args = list(mr?.['args']).map(String);
+    if (args[0] !== 'aggregate' || args[args.indexOf('--engine') + 1] !== 'spark') errors.push(`${id(p.owner)}: mr must run "aggregate ... --engine spark"`);
+    if (mr === undefined || envValue(mr, 'SPARK_REMOTE') !== `sc://spark-connect:${CONNECT_PORT}`) {
+      errors.push(`${id(p.owner)}: SPARK_REMOTE must be sc://spark-connect:${CONNECT_PORT}`);
+    }
+    if (!list(mr?.['envFrom']).some((e) => e['secretRef']?.['name'] === 'app-env')) errors.push(`${id(p.owner)}: mr is not configured from the app-env Secret`);
+  }
+
+  // Fluent Bit: one output per overlay, JSON parsed
+  const conf = Object.values(of('ConfigMap').find((o) => o['metadata']?.['name'] === 'fluent-bit-config')?.['data'] ?? {}).join('\n');
+  const outputs = [...conf.matchAll(/\[OUTPUT\][^[]*?^\s*Name\s+(\S+)/gim)].map((m) => m[1]);
+  if (of('DaemonSet').every((d) => d['metadata']?.['name'] !== 'fluent-bit')) errors.push('DaemonSet/fluent-bit: missing');
+  if (outputs.length !== 1 || outputs[0] !== fluentBitOutput) {
+    errors.push(`ConfigMap/fluent-bit-config: expected one ${fluentBitOutput} output, found ${JSON.stringify(outputs)}`);
+  }
+  if (fluentBitOutput === 'cloudwatch_logs' && !/log_group_name\s+\/kubernetes\/fluent-bit-logs\b/.test(conf)) {
+    errors.push('ConfigMap/fluent-bit-config: CloudWatch log group must be /kubernetes/fluent-bit-logs');
+  }
+  if (!/Merge_Log\s+On/i.test(conf)) errors.push('ConfigMap/fluent-bit-config: the kubernetes filter must parse JSON logs (Merge_Log On)');
   return errors;
 }
 
-function envValue(c: JsonObject, name: string): string | undefined {
-  const env = Array.isArray(c['env']) ? c['env'] : [];
-  for (const e of env) if (isObject(e) && e['name'] === name) return str(e['value']);
-  return undefined;
-}
-
-function allowedPeers(policies: JsonObject[], target: Pod, port: number, pods: Pod[]): Pod[] | 'any' {
-  const applicable = policies.filter(
-    (np) => namespaceOf(np) === target.ns && isObject(np['spec']) && selects(np['spec']['podSelector'] ?? {}, target.template.meta['labels']),
-  );
+/** Pods that the NetworkPolicies let reach `target` on `port` ('any' when unrestricted). */
+function allowedPeers(policies: Obj[], target: Pod, port: number, pods: Pod[]): Pod[] | 'any' {
+  const ns = (o: Obj): unknown => o['metadata']?.['namespace'];
+  const applicable = policies.filter((np) => ns(np) === ns(target.owner) && selects(np['spec']?.['podSelector'] ?? {}, target.meta['labels']));
   if (applicable.length === 0) return 'any';
   const allowed = new Set<Pod>();
-  for (const np of applicable) {
-    const spec = np['spec'] as JsonObject;
-    for (const rule of Array.isArray(spec['ingress']) ? spec['ingress'] : []) {
-      if (!isObject(rule)) continue;
-      const ports = Array.isArray(rule['ports']) ? rule['ports'] : undefined;
-      if (ports !== undefined && !ports.some((pp) => isObject(pp) && (pp['port'] === port || pp['port'] === undefined))) continue;
-      const from = Array.isArray(rule['from']) ? rule['from'] : undefined;
-      if (from === undefined || from.length === 0) return 'any';
-      for (const peer of from) {
-        if (!isObject(peer)) continue;
-        if (peer['ipBlock'] !== undefined || peer['namespaceSelector'] !== undefined) return 'any';
-        for (const p of pods) if (p.ns === target.ns && selects(peer['podSelector'], p.template.meta['labels'])) allowed.add(p);
-      }
-    }
+  for (const rule of applicable.flatMap((np) => list(np['spec']?.['ingress']))) {
+    const ports = rule['ports'] === undefined ? undefined : list(rule['ports']);
+    if (ports !== undefined && !ports.some((pp) => pp['port'] === port || pp['port'] === undefined)) continue;
+    const from = list(rule['from']);
+    if (from.length === 0 || from.some((peer) => peer['ipBlock'] !== undefined || peer['namespaceSelector'] !== undefined)) return 'any';
+    for (const peer of from) for (const p of pods) if (ns(p.owner) === ns(target.owner) && selects(peer['podSelector'], p.meta['labels'])) allowed.add(p);
   }
   return [...allowed];
 }
-
-function pipelineShape(resources: Resource[], pods: Pod[], executorPods: Pod[], expect: OverlayExpectations, errors: string[]): void {
-  const objs = resources.map((r) => r.obj);
-  const [labelKey, labelValue] = SPARK_APP_LABEL;
-
-  // Spark Connect server
-  const connect = pods.find((p) => kindOf(p.owner) === 'Deployment' && nameOf(p.owner) === 'spark-connect');
-  if (connect === undefined) {
-    errors.push('Deployment/spark-connect: missing');
-  } else {
-    const c = containersOf(connect.template.spec).find((x) => x.field === 'containers')?.c ?? {};
-    const script = (Array.isArray(c['args']) ? c['args'] : []).concat(Array.isArray(c['command']) ? c['command'] : []).join(' ');
-    for (const needle of [
-      'org.apache.spark.sql.connect.service.SparkConnectServer',
-      '--master k8s://https://kubernetes.default.svc:443',
-      'spark.dynamicAllocation.enabled=true',
-      'spark.dynamicAllocation.shuffleTracking.enabled=true',
-      'spark.dynamicAllocation.minExecutors=',
-      'spark.dynamicAllocation.initialExecutors=',
-      'spark.dynamicAllocation.maxExecutors=',
-      'spark.dynamicAllocation.executorIdleTimeout=',
-      'spark.executor.memory=',
-      'spark.executor.cores=',
-      `spark.kubernetes.executor.label.${labelKey}=${labelValue}`,
-      'spark.kubernetes.authenticate.executor.serviceAccountName=',
-      'spark.connect.grpc.binding.port=15002',
-    ]) {
-      if (!script.includes(needle)) errors.push(`Deployment/spark-connect: launch command lacks ${needle}`);
-    }
-    if (connect.template.meta['labels'] === undefined || (connect.template.meta['labels'] as JsonObject)[labelKey] !== labelValue) {
-      errors.push(`Deployment/spark-connect: driver pod lacks label ${labelKey}=${labelValue}`);
-    }
-    const execImage = envValue(c, 'SPARK_EXECUTOR_IMAGE');
-    if (execImage !== c['image']) {
-      errors.push(`Deployment/spark-connect: SPARK_EXECUTOR_IMAGE (${String(execImage)}) differs from the container image (${String(c['image'])})`);
-    }
-  }
-  if (executorPods.length !== 1) errors.push(`ConfigMap with ${EXECUTOR_TEMPLATE_KEY}: expected one executor pod template, found ${executorPods.length}`);
-  for (const e of executorPods) {
-    const labels = isObject(e.template.meta['labels']) ? e.template.meta['labels'] : {};
-    if (labels[labelKey] !== labelValue) errors.push(`${idOf(e.owner)}: executor pods lack label ${labelKey}=${labelValue}`);
-  }
-
-  // billing jobs
-  const cron = objs.filter((o) => kindOf(o) === 'CronJob');
-  const jobs = objs.filter((o) => kindOf(o) === 'Job');
-  if (cron.length !== 1) errors.push(`CronJob: expected one billing CronJob, found ${cron.length}`);
-  if (jobs.length < 1) errors.push('Job: expected an on-demand billing Job');
-  for (const cj of cron) {
-    const spec = isObject(cj['spec']) ? cj['spec'] : {};
-    if (spec['concurrencyPolicy'] !== 'Forbid') errors.push(`${idOf(cj)}: concurrencyPolicy must be Forbid (no overlapping bills)`);
-    if (typeof spec['schedule'] !== 'string') errors.push(`${idOf(cj)}: no schedule`);
-    const js = isObject(spec['jobTemplate']) && isObject(spec['jobTemplate']['spec']) ? spec['jobTemplate']['spec'] : {};
-    if (typeof js['backoffLimit'] !== 'number' || js['backoffLimit'] < 1) errors.push(`${idOf(cj)}: jobTemplate.spec.backoffLimit must allow retries`);
-  }
-  const billingPods = pods.filter((p) => kindOf(p.owner) === 'CronJob' || kindOf(p.owner) === 'Job');
-  const connectSvc = objs.find((o) => kindOf(o) === 'Service' && nameOf(o) === 'spark-connect');
-  for (const p of billingPods) {
-    const mr = containersOf(p.template.spec).find((x) => x.field === 'containers' && x.c['name'] === 'mr')?.c;
-    if (mr === undefined) {
-      errors.push(`${idOf(p.owner)}: no container named mr`);
-      continue;
-    }
-    const args = (Array.isArray(mr['args']) ? mr['args'] : []).map(String);
-    if (args[0] !== 'aggregate' || args[args.indexOf('--engine') + 1] !== 'spark' || !args.includes('--engine')) {
-      errors.push(`${idOf(p.owner)}: mr must run "aggregate ... --engine spark"`);
-    }
-    const remote = envValue(mr, 'SPARK_REMOTE') ?? args[args.indexOf('--remote') + 1];
-    const m = /^sc:\/\/([a-z0-9-]+):(\d+)$/.exec(remote ?? '');
-    if (m === null || m[1] !== 'spark-connect' || m[2] !== '15002' || connectSvc === undefined) {
-      errors.push(`${idOf(p.owner)}: SPARK_REMOTE must be sc://spark-connect:15002 (the spark-connect Service), got ${String(remote)}`);
-    }
-    const envFrom = Array.isArray(mr['envFrom']) ? mr['envFrom'] : [];
-    if (!envFrom.some((e) => isObject(e) && isObject(e['secretRef']) && e['secretRef']['name'] === 'app-env')) {
-      errors.push(`${idOf(p.owner)}: mr is not configured from the app-env Secret`);
-    }
-  }
-
-  // only the billing jobs reach the Connect server
-  const policies = objs.filter((o) => kindOf(o) === 'NetworkPolicy');
-  if (connect !== undefined) {
-    const peers = allowedPeers(policies, connect, 15002, pods);
-    if (peers === 'any') errors.push('NetworkPolicy: the Spark Connect port 15002 is open to any pod; only the billing jobs may reach it');
-    else {
-      for (const p of peers) if (!billingPods.includes(p)) errors.push(`NetworkPolicy: ${idOf(p.owner)} may reach the Spark Connect server`);
-      for (const p of billingPods) if (!peers.includes(p)) errors.push(`NetworkPolicy: ${idOf(p.owner)} cannot reach the Spark Connect server`);
-    }
-    for (const e of executorPods) {
-      const toDriver = allowedPeers(policies, connect, 7078, pods);
-      if (toDriver !== 'any' && !toDriver.includes(e)) errors.push('NetworkPolicy: executors cannot reach the driver port 7078');
-    }
-  }
-
-  // Fluent Bit
-  const fbConfig = objs.find((o) => kindOf(o) === 'ConfigMap' && nameOf(o) === 'fluent-bit-config');
-  const fb = objs.find((o) => kindOf(o) === 'DaemonSet' && nameOf(o) === 'fluent-bit');
-  if (fb === undefined) errors.push('DaemonSet/fluent-bit: missing');
-  if (fbConfig === undefined || !isObject(fbConfig['data'])) {
-    errors.push('ConfigMap/fluent-bit-config: missing');
-  } else {
-    const conf = Object.values(fbConfig['data']).filter((v): v is string => typeof v === 'string').join('\n');
-    const outputs = [...conf.matchAll(/\[OUTPUT\][^[]*?^\s*Name\s+(\S+)/gim)].map((m) => m[1]);
-    if (outputs.length !== 1 || outputs[0] !== expect.fluentBitOutput) {
-      errors.push(`ConfigMap/fluent-bit-config: expected one ${expect.fluentBitOutput} output, found ${JSON.stringify(outputs)}`);
-    }
-    if (expect.fluentBitOutput === 'cloudwatch_logs' && !/log_group_name\s+\/kubernetes\/fluent-bit-logs\b/.test(conf)) {
-      errors.push('ConfigMap/fluent-bit-config: CloudWatch log group must be /kubernetes/fluent-bit-logs');
-    }
-    if (!/Merge_Log\s+On/i.test(conf)) errors.push('ConfigMap/fluent-bit-config: the kubernetes filter must parse JSON logs (Merge_Log On)');
-    if (!/^\s*Format\s+json\b/im.test(conf)) errors.push('ConfigMap/fluent-bit-config: no JSON parser defined');
-  }
-}
-
-export type { Json };
