@@ -30,6 +30,11 @@ export async function withInterrupts(fn: (signal: AbortSignal) => Promise<void>)
   }
 }
 
+/** Repeatable option: each occurrence appended. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -43,7 +48,7 @@ export function buildProgram(): Command {
   program
     .command('aggregate')
     .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
-    .argument('<paths...>', 'log files or directories (.log .txt .csv .jsonl .ndjson, optionally .gz)')
+    .argument('<paths...>', "log files or directories (.log .txt .csv .jsonl .ndjson, optionally rotated .1 or -YYYYMMDD, optionally .gz), or - for standard input")
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', 'bill to write; companions are named after it', 'data/billing.txt')
     .option('--workers <n>', 'worker threads for the parallel engine (default: available cores)', positiveInt('--workers'))
@@ -54,6 +59,11 @@ export function buildProgram(): Command {
     .option('--env-file <file>', 'read rates and settings from this file (default: .env when it exists)')
     .option('--remote <url>', 'Spark Connect endpoint for --engine spark (default: $SPARK_REMOTE, then sc://127.0.0.1:15002)')
     .option('--no-progress', 'no progress display even on a terminal')
+    // Input (SPEC "Input"): engine/core/input/inputs.ts checks how they combine.
+    .addOption(new Option('--format <format>', 'format of standard input (-): space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
+    .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
+    .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
+    .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
     .action(async (paths: string[], o: Record<string, unknown>) => {
       const log = createLogger();
       await withInterrupts(async (signal) => {
@@ -70,6 +80,7 @@ export function buildProgram(): Command {
             envFile: o.envFile as string | undefined,
             remote: o.remote as string | undefined,
             progress: o.progress === false ? false : undefined,
+            input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true },
           },
           log,
           signal,
