@@ -44,7 +44,7 @@ export interface Discovery {
   readonly skipped: Skipped;
   /** Log files found in directories but left out by --include/--exclude. */
   readonly filtered: Skipped;
-  /** Files reached more than once and read once. */
+  /** Files (and directories named as arguments) reached more than once and read once. */
   readonly duplicates: string[];
   /** Arguments that are directories holding no file to read. */
   readonly emptyArguments: string[];
@@ -124,7 +124,10 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     const st = await statOrFail(path);
     const id = `${st.dev}:${st.ino}`;
     if (st.isDirectory()) {
-      if (seenDirs.has(id)) return;
+      if (seenDirs.has(id)) {
+        if (explicit) duplicates.push(path);
+        return;
+      }
       seenDirs.add(id);
       let names: string[];
       try {

@@ -95,7 +95,7 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
   if (found.filtered.count > 0) log.info({ filtered_files: found.filtered.count }, skippedWarning(found.filtered, () => 'left out by --include/--exclude'));
   if (found.duplicates.length > 0) {
     const more = found.duplicates.length > 3 ? ` (and ${found.duplicates.length - 3} more)` : '';
-    log.warn({ duplicates: found.duplicates.length }, `read once: ${plural(found.duplicates.length, 'file')} reached again through another path: ${found.duplicates.slice(0, 3).join(', ')}${more}`);
+    log.warn({ duplicates: found.duplicates.length }, `${plural(found.duplicates.length, 'path')} not read again: the same file already read through another path: ${found.duplicates.slice(0, 3).join(', ')}${more}`);
   }
   if (found.files.length > 0) for (const p of found.emptyArguments) log.warn({ path: p }, `${p} holds no log file to read`);
 
