@@ -36,6 +36,8 @@ export interface Skipped {
   readonly examples: readonly string[];
   /** The first few distinct extensions (`.md`, `.json`; `(none)` for a name without one). */
   readonly extensions: readonly string[];
+  /** Other extensions than those were seen. */
+  readonly moreExtensions: boolean;
 }
 
 export interface Discovery {
@@ -63,14 +65,17 @@ class SkipCounter {
   count = 0;
   readonly examples: string[] = [];
   readonly extensions: string[] = [];
+  moreExtensions = false;
   add(path: string): void {
     this.count++;
     if (this.examples.length < EXAMPLES) this.examples.push(path);
     const ext = extname(path) || '(none)';
-    if (this.extensions.length < EXAMPLES && !this.extensions.includes(ext)) this.extensions.push(ext);
+    if (this.extensions.includes(ext)) return;
+    if (this.extensions.length < EXAMPLES) this.extensions.push(ext);
+    else this.moreExtensions = true;
   }
   freeze(): Skipped {
-    return { count: this.count, examples: this.examples, extensions: this.extensions };
+    return { count: this.count, examples: this.examples, extensions: this.extensions, moreExtensions: this.moreExtensions };
   }
 }
 

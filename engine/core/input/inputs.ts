@@ -58,7 +58,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
 
 /** One line for many skipped files: the count, a few extensions, a few names, how many more. */
 export function skippedWarning(s: Skipped, what: (one: boolean) => string): string {
-  const exts = s.extensions.join(', ') + (s.count > s.extensions.length ? '…' : '');
+  const exts = s.extensions.join(', ') + (s.moreExtensions ? ', …' : '');
   const more = s.count > s.examples.length ? ` (and ${(s.count - s.examples.length).toLocaleString('en-US')} more)` : '';
   return `skipped ${plural(s.count, 'file')} ${what(s.count === 1)} (${exts}): ${s.examples.join(', ')}${more}`;
 }
