@@ -138,6 +138,9 @@ describe('skipped files', () => {
     expect(d.skipped.count).toBe(52);
     expect(d.skipped.examples.map(rel)).toEqual(['README', 'doc00.md', 'doc01.md']);
     expect(d.skipped.extensions).toEqual(['(none)', '.md', '.json']);
+    expect(d.skipped.moreExtensions).toBe(false);
+    files['zz.yaml'] = 'x';
+    expect((await discoverInputs([tree(files)])).skipped.moreExtensions).toBe(true);
     expect(d.files.map((f) => rel(f.path))).toEqual(['a.log']);
   });
 });
