@@ -1,13 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { StdinSource, spool } from './stdin.js';
 import { readChunks } from './read.js';
 import { InputError } from '../errors.js';
-import { cleanupTempDirs } from '../../../fixtures/harness.js';
+import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -52,7 +51,7 @@ describe('StdinSource', () => {
 describe('spool', () => {
   it('copies the stream to a temporary file and remove() deletes it with its directory', async () => {
     const bytes = Buffer.alloc(3 << 20, 'x');
-    const s = await spool(await StdinSource.open(Readable.from([bytes.subarray(0, 1), bytes.subarray(1)])));
+    const s = await spool(await StdinSource.open(Readable.from([bytes.subarray(0, 1), bytes.subarray(1)])), undefined, tempDir());
     expect(s.size).toBe(bytes.length);
     expect(readFileSync(s.path).equals(bytes)).toBe(true);
     await s.remove();
@@ -69,11 +68,24 @@ describe('spool', () => {
         } else this.destroy(Object.assign(new Error('boom'), { code: 'EIO' }));
       },
     });
-    const spools = () => readdirSync(tmpdir()).filter((n) => n.startsWith('mr-stdin-'));
-    const before = new Set(spools());
+    const under = tempDir();
     const source = await StdinSource.open(failing);
-    await expect(spool(source)).rejects.toThrow(InputError);
+    await expect(spool(source, undefined, under)).rejects.toThrow(InputError);
     await expect(all(source.chunks())).rejects.toThrow(/once/);
-    expect(spools().filter((n) => !before.has(n))).toEqual([]);
+    expect(readdirSync(under)).toEqual([]);
+  });
+
+  it('an interrupt while waiting on a pipe that sends nothing stops the copy at once and removes the file', async () => {
+    const silent = new Readable({ read() {} });
+    silent.push(Buffer.from('ab'));
+    const under = tempDir();
+    const controller = new AbortController();
+    const copying = spool(await StdinSource.open(silent), controller.signal, under);
+    setTimeout(() => {
+      expect(readdirSync(under)).toHaveLength(1); // the copy had started
+      controller.abort(new Error('interrupted by SIGINT'));
+    }, 50);
+    await expect(copying).rejects.toThrow('interrupted by SIGINT');
+    expect(readdirSync(under)).toEqual([]);
   });
 });

@@ -57,6 +57,11 @@ export class StdinSource {
     return this.head.length >= 2 && this.head[0] === GZIP_MAGIC[0] && this.head[1] === GZIP_MAGIC[1];
   }
 
+  /** Stops reading: a pending or later read of chunks() fails with `reason`. */
+  abort(reason: unknown): void {
+    this.stream.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+
   /** Bytes taken so far (the peeked head). */
   get peeked(): number {
     return this.head.length;
@@ -94,11 +99,14 @@ export interface Spooled {
 }
 
 /** Copies the stream to a temporary file under os.tmpdir(); the file is removed on failure or by `remove()`. */
-export async function spool(source: StdinSource, signal?: AbortSignal): Promise<Spooled> {
-  const dir = await mkdtemp(join(tmpdir(), 'mr-stdin-'));
+export async function spool(source: StdinSource, signal?: AbortSignal, under: string = tmpdir()): Promise<Spooled> {
+  const dir = await mkdtemp(join(under, 'mr-stdin-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   const path = join(dir, 'stdin');
   let size = 0;
+  // An interrupt while waiting on a slow pipe stops the copy at once (and the file is removed below).
+  const onAbort = () => source.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     const closed = finished(out);
@@ -118,8 +126,11 @@ export async function spool(source: StdinSource, signal?: AbortSignal): Promise<
     await closed;
   } catch (err) {
     await remove();
-    if (err instanceof InputError || signal?.aborted) throw err;
-    throw new InputError(`cannot spool standard input to ${tmpdir()}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (signal?.aborted) throw signal.reason;
+    if (err instanceof InputError) throw err;
+    throw new InputError(`cannot spool standard input to ${under}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   return { path, size, remove };
 }
