@@ -6,7 +6,8 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
 import { unknownTasksMessage } from '../core/config/near-miss.js';
-import { discoverInputs, verifyUnchanged } from '../core/input/discover.js';
+import { verifyUnchanged } from '../core/input/discover.js';
+import { checkInputArgs, findInputs, type InputFlags } from '../core/input/inputs.js';
 import { RejectLimitExceeded, UsageError } from '../core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
 import { finalizeBill, type BillTotals } from '../core/billing/finalize.js';
@@ -39,6 +40,8 @@ export interface AggregateOptions {
   readonly maxRejects: RejectLimit;
   readonly remote?: string;
   readonly progress?: boolean;
+  /** --format, --include, --exclude, --allow-empty (SPEC "Input"). */
+  readonly input?: InputFlags;
 }
 
 export interface AggregateOutcome {
@@ -119,6 +122,7 @@ export async function aggregate(
   signal: AbortSignal,
 ): Promise<AggregateOutcome> {
   const started = performance.now();
+  checkInputArgs(paths, opts.input ?? {}, opts.engine);
   const window = timeWindow(opts.from, opts.to);
   const config: BillingConfig = billingConfigFromEnv(env);
   // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
@@ -130,13 +134,9 @@ export async function aggregate(
   const run = await engineRunner(opts, env, log);
   log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 
-  const found = await discoverInputs(paths);
-  for (const path of found.skipped) log.warn({ path }, 'skipped: not a supported input file');
-  for (const path of found.duplicates) log.warn({ path }, 'skipped: same file already read through another path');
+  const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal });
   const bytes = found.files.reduce((n, f) => n + f.size, 0);
   log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
-  // An empty bill is a valid outcome (no records), but never a silent one.
-  if (found.files.length === 0) log.warn({ paths }, 'no input files found: the bill will be empty');
 
   const out = outputs.paths;
   const staged = new StagedOutputs(outputs.journal);
@@ -168,6 +168,7 @@ export async function aggregate(
       engine: opts.engine,
       workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
       files: found.files.length,
+      skippedFiles: found.skippedFiles,
       bytes,
       seconds,
       window: { from: opts.from ?? null, to: opts.to ?? null },
@@ -191,5 +192,6 @@ export async function aggregate(
     return { result, bill, seconds, bytes, files: found.files.length, summary };
   } finally {
     staged.discard();
+    await found.release();
   }
 }

@@ -47,6 +47,11 @@ async function copyToStdout(path: string): Promise<void> {
   await pipeline(createReadStream(path), process.stdout, { end: false });
 }
 
+/** Repeatable option: each occurrence appended. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function buildProgram(logFormat: LogFormat): Command {
   const program = new Command();
   program
@@ -60,7 +65,7 @@ export function buildProgram(logFormat: LogFormat): Command {
   program
     .command('aggregate')
     .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
-    .argument('<paths...>', 'log files or directories (.log .txt .csv .jsonl .ndjson, optionally .gz)')
+    .argument('<paths...>', "log files or directories (.log .txt .csv .jsonl .ndjson, optionally rotated .1 or -YYYYMMDD, optionally .gz), or - for standard input")
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', "bill to write, companions named after it; '-' writes the bill to standard output, no companions", 'data/billing.txt')
     .option('--workers <n>', 'parallel engine: worker threads (default: available cores)', positiveInt('--workers'))
@@ -73,6 +78,11 @@ export function buildProgram(logFormat: LogFormat): Command {
     .addOption(new Option('--log-format <format>', 'log lines for people or JSON lines for machines (default: human on a terminal, else json)').choices([...LOG_FORMATS]))
     .option('--json', 'print the summary JSON on standard output after a successful run')
     .option('--no-progress', 'no progress display even on a terminal')
+    // Input (SPEC "Input"): engine/core/input/inputs.ts checks how they combine.
+    .addOption(new Option('--format <format>', 'format of standard input (-): space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
+    .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
+    .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
+    .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
       checkEngineFlags(cmd, engine);
@@ -97,6 +107,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
+              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true },
             },
             env,
             log,

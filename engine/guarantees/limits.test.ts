@@ -10,11 +10,12 @@
  *   once, the exact bill, peak RSS < 512 MiB;
  * - directory symlink loops: each file read once, exit 0; a file symlink loop or a dangling
  *   link: exit 1 naming it;
- * - empty files (every format) and an empty directory: exit 0 with an empty bill (a warning
- *   when no input file was found); a zero-byte `.gz` is not a gzip stream: exit 1.
+ * - empty files (every format) and an empty directory: exit 1 saying so (a bill of nobody is
+ *   more often a wrong path than a quiet month); with --allow-empty exit 0 with an empty bill
+ *   and a warning; a zero-byte `.gz` is not a gzip stream: exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { cleanupTempDirs, engineArgs, reportedErrors, tempDir } from '../../fixtures/harness.js';
@@ -173,22 +174,37 @@ describe('empty inputs', () => {
     writeFileSync(join(dir, 'empty', 'zero.log.gz'), '');
   });
 
-  it.each(ENGINES)('%s engine: empty files of every format → exit 0, an empty bill, zero records', async (engine) => {
+  it.each(ENGINES)('%s engine: empty files of every format → exit 1 suggesting --allow-empty, no bill', async (engine) => {
     const r = await aggregate(['empty/files'], engine);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mr: every input file is empty \(5 files, .*\): .*--allow-empty/m);
+    expect(existsSync(join(dir, r.out, 'billing.txt'))).toBe(false);
+  });
+
+  it.each(ENGINES)('%s engine: empty files of every format with --allow-empty → exit 0, an empty bill, zero records', async (engine) => {
+    const r = await aggregate(['empty/files', '--allow-empty'], engine);
     expect(r.code, r.stderr).toBe(0);
     expect(r.read('billing.txt')).toBe('');
     const s = r.summary();
     expect([s.files, s.records, s.accepted, s.users]).toEqual([5, 0, 0, 0]);
     expect(r.read('billing.rejects.csv')).toBe('file,offset,reason,raw\n');
+    expect(r.stderr).toMatch(/"level":"warn".*every input file is empty/);
   });
 
-  it.each(ENGINES)('%s engine: an empty directory → exit 0, an empty bill, and a warning', async (engine) => {
+  it.each(ENGINES)('%s engine: an empty directory → exit 1 suggesting --allow-empty, no bill', async (engine) => {
     const r = await aggregate(['empty/nothing'], engine);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mr: no input files found in empty\/nothing: check the path \(or pass --allow-empty/m);
+    expect(OUTPUT_NAMES.filter((n) => existsSync(join(dir, r.out, n)))).toEqual([]);
+  });
+
+  it.each(ENGINES)('%s engine: an empty directory with --allow-empty → exit 0, an empty bill, and a warning', async (engine) => {
+    const r = await aggregate(['empty/nothing', '--allow-empty'], engine);
     expect(r.code, r.stderr).toBe(0);
     expect(r.read('billing.txt')).toBe('');
     expect(r.summary().files).toBe(0);
     expect(r.stderr).toMatch(/"level":"warn".*no input files found/);
-    expect(OUTPUT_NAMES.every((n) => r.read(n) !== undefined)).toBe(true);
+    expect(OUTPUT_NAMES.filter((n) => existsSync(join(dir, r.out, n)))).toEqual([...OUTPUT_NAMES]);
   });
 
   it.each(ENGINES)('%s engine: a zero-byte .gz is not a gzip stream → exit 1 naming it', async (engine) => {

@@ -14,6 +14,8 @@ export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
   readonly index: number;
   readonly path: string;
+  /** Where the bytes are read from when that is not `path` (standard input spooled to a temporary file). */
+  readonly readPath?: string;
   readonly format: InputFile['format'];
   readonly gzip: boolean;
   /** Lines whose first byte lies in [start, end) belong to the shard; a whole gzip file has end = -1. */
@@ -36,14 +38,14 @@ export function planShards(files: readonly InputFile[], shardBytes: number): Sha
   const shards: Shard[] = [];
   for (const f of files) {
     if (f.gzip) {
-      shards.push({ index: shards.length, path: f.path, format: f.format, gzip: true, start: 0, end: -1 });
+      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: true, start: 0, end: -1 });
       continue;
     }
-    const header = f.format === 'csv' ? readCsvHeader(f.path) : undefined;
+    const header = f.format === 'csv' ? readCsvHeader(f.path, f.readPath) : undefined;
     for (let start = 0; start < f.size || start === 0; start += shardBytes) {
       const end = Math.min(f.size, start + shardBytes);
       const csv = header !== undefined && start > header.offset ? header.layout : undefined;
-      shards.push({ index: shards.length, path: f.path, format: f.format, gzip: false, start, end, csv });
+      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: false, start, end, csv });
       if (end >= f.size) break;
     }
   }
@@ -80,7 +82,7 @@ export function groupShards(shards: readonly Shard[], files: readonly InputFile[
 }
 
 /** The first non-blank line of a CSV file: its offset and layout; undefined for a file with none. */
-export function readCsvHeader(path: string): { offset: number; layout: CsvLayout } | undefined {
+export function readCsvHeader(path: string, readPath: string = path): { offset: number; layout: CsvLayout } | undefined {
   let found: { offset: number; layout: CsvLayout } | undefined;
   const framer = new LineFramer({
     line(offset, bytes) {
@@ -94,7 +96,7 @@ export function readCsvHeader(path: string): { offset: number; layout: CsvLayout
   });
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(readPath, 'r');
   } catch (err) {
     throw cannotRead(path, err);
   }

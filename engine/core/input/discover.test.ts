@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { discoverInputs } from './discover.js';
+import { discoverInputs, globMatcher } from './discover.js';
 import { InputError, UsageError } from '../errors.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
@@ -42,7 +42,8 @@ describe('discoverInputs', () => {
       ['space', false],
       ['jsonl', false],
     ]);
-    expect(d.skipped.map(rel).sort()).toEqual(['data.json', 'notes.md', 'x.gz']);
+    expect(d.skipped.count).toBe(3);
+    expect(d.skipped.examples.map(rel)).toEqual(['data.json', 'notes.md', 'x.gz']);
   });
 
   it('a file reached twice (named twice, through a symlink, a directory symlink, or a dir and a file) is read once', async () => {
@@ -77,5 +78,143 @@ describe('discoverInputs', () => {
   it('an empty directory gives no files', async () => {
     const root = tempDir();
     expect((await discoverInputs([root])).files).toEqual([]);
+  });
+});
+
+describe('rotated logs', () => {
+  it('rotation suffixes (.N, -YYYYMMDD) then optionally .gz are read in directories, with the format of the extension before them', async () => {
+    const root = tree({
+      'api.log': 'x',
+      'api.log.1': 'x',
+      'api.log.2.gz': 'x',
+      'api.log-20251201.gz': 'x',
+      'api.log-20251202': 'x',
+      'x.csv.3': 'x',
+      'e.jsonl.10.gz': 'x',
+      'n.ndjson-20250101': 'x',
+      't.TXT.1.GZ': 'x',
+      // not logs: a date of another length or shape, a suffix after .gz, a suffix that is not a rotation
+      'api.log-2025120': 'x',
+      'api.log-202512011': 'x',
+      'api.log-2025-12-01': 'x',
+      'api.log.gz.1': 'x',
+      'api.log.1.bak': 'x',
+      'api.log.old': 'x',
+      'api.log.1.2': 'x',
+    });
+    const d = await discoverInputs([root]);
+    const rel = (p: string) => p.slice(root.length + 1);
+    expect(d.files.map((f) => [rel(f.path), f.format, f.gzip])).toEqual([
+      ['api.log', 'space', false],
+      ['api.log-20251201.gz', 'space', true],
+      ['api.log-20251202', 'space', false],
+      ['api.log.1', 'space', false],
+      ['api.log.2.gz', 'space', true],
+      ['e.jsonl.10.gz', 'jsonl', true],
+      ['n.ndjson-20250101', 'jsonl', false],
+      ['t.TXT.1.GZ', 'space', true],
+      ['x.csv.3', 'csv', false],
+    ]);
+    expect(d.skipped.count).toBe(7);
+  });
+
+  it('a rotated file named as an argument is read; an unknown name as an argument is still a UsageError naming the rule', async () => {
+    const root = tree({ 'api.log.1': 'x', 'api.log.old': 'x' });
+    expect((await discoverInputs([join(root, 'api.log.1')])).files.map((f) => f.format)).toEqual(['space']);
+    await expect(discoverInputs([join(root, 'api.log.old')])).rejects.toBeInstanceOf(UsageError);
+    await expect(discoverInputs([join(root, 'api.log.old')])).rejects.toThrow(/rotation suffix \(\.1, \.2, … or -YYYYMMDD\)/);
+  });
+});
+
+describe('skipped files', () => {
+  it('are counted, with the first three named and the first distinct extensions, however many there are', async () => {
+    const files: Record<string, string> = { 'a.log': 'x' };
+    for (let i = 0; i < 50; i++) files[`doc${String(i).padStart(2, '0')}.md`] = 'x';
+    files['z.json'] = 'x';
+    files['README'] = 'x';
+    const root = tree(files);
+    const d = await discoverInputs([root]);
+    const rel = (p: string) => p.slice(root.length + 1);
+    expect(d.skipped.count).toBe(52);
+    expect(d.skipped.examples.map(rel)).toEqual(['README', 'doc00.md', 'doc01.md']);
+    expect(d.skipped.extensions).toEqual(['(none)', '.md', '.json']);
+    expect(d.skipped.moreExtensions).toBe(false);
+    files['zz.yaml'] = 'x';
+    expect((await discoverInputs([tree(files)])).skipped.moreExtensions).toBe(true);
+    expect(d.files.map((f) => rel(f.path))).toEqual(['a.log']);
+  });
+});
+
+describe('--include / --exclude', () => {
+  const layout = {
+    'top.log': 'x',
+    'api/a.log': 'x',
+    'api/sub/b.log': 'x',
+    'api/sub/deeper/c.csv': 'x',
+    'web/a.log': 'x',
+    'web/A.LOG': 'x',
+    '.hidden/h.log': 'x',
+    'api/.dot.log': 'x',
+    'api/notes.md': 'x',
+  };
+  async function found(include: string[], exclude: string[] = []) {
+    const root = tree(layout);
+    const d = await discoverInputs([root], { include, exclude });
+    return { rel: d.files.map((f) => f.path.slice(root.length + 1)), d };
+  }
+
+  it('none given: every log is read, dot files and dot directories included', async () => {
+    expect((await found([])).rel).toEqual(['.hidden/h.log', 'api/.dot.log', 'api/a.log', 'api/sub/b.log', 'api/sub/deeper/c.csv', 'top.log', 'web/A.LOG', 'web/a.log']);
+  });
+
+  it('* stays within one segment; ** spans segments (zero or more)', async () => {
+    expect((await found(['*.log'])).rel).toEqual(['top.log']);
+    expect((await found(['api/*.log'])).rel).toEqual(['api/.dot.log', 'api/a.log']);
+    expect((await found(['api/**'])).rel).toEqual(['api/.dot.log', 'api/a.log', 'api/sub/b.log', 'api/sub/deeper/c.csv']);
+    expect((await found(['**/*.log'])).rel).toEqual(['.hidden/h.log', 'api/.dot.log', 'api/a.log', 'api/sub/b.log', 'top.log', 'web/a.log']);
+    expect((await found(['api/**/*.csv'])).rel).toEqual(['api/sub/deeper/c.csv']);
+  });
+
+  it('? matches one character within a segment, not a slash', async () => {
+    expect((await found(['???/a.log'])).rel).toEqual(['api/a.log', 'web/a.log']);
+    expect((await found(['api?a.log'])).rel).toEqual([]);
+  });
+
+  it('dot files match like any other file', async () => {
+    expect((await found(['api/*'])).rel).toEqual(['api/.dot.log', 'api/a.log']);
+    expect((await found(['*/*.log'])).rel).toEqual(['.hidden/h.log', 'api/.dot.log', 'api/a.log', 'web/a.log']);
+    expect((await found([], ['**/.*'])).rel).toEqual(['.hidden/h.log', 'api/a.log', 'api/sub/b.log', 'api/sub/deeper/c.csv', 'top.log', 'web/A.LOG', 'web/a.log']);
+    expect((await found([], ['.hidden/**'])).rel).toEqual(['api/.dot.log', 'api/a.log', 'api/sub/b.log', 'api/sub/deeper/c.csv', 'top.log', 'web/A.LOG', 'web/a.log']);
+    expect((await found(['**/h.log'])).rel).toEqual(['.hidden/h.log']);
+  });
+
+  it('matching is case-sensitive', async () => {
+    expect((await found(['web/*.log'])).rel).toEqual(['web/a.log']);
+    expect((await found(['web/*.LOG'])).rel).toEqual(['web/A.LOG']);
+    expect((await found(['API/**'])).rel).toEqual([]);
+  });
+
+  it('repeated flags: read when some include matches and no exclude does', async () => {
+    expect((await found(['api/**', 'web/**'])).rel).toEqual(['api/.dot.log', 'api/a.log', 'api/sub/b.log', 'api/sub/deeper/c.csv', 'web/A.LOG', 'web/a.log']);
+    expect((await found(['api/**', 'web/**'], ['**/sub/**', 'web/A.LOG'])).rel).toEqual(['api/.dot.log', 'api/a.log', 'web/a.log']);
+    expect((await found([], ['api/**', '*.log'])).rel).toEqual(['.hidden/h.log', 'web/A.LOG', 'web/a.log']);
+  });
+
+  it('filtered logs are counted apart from files that are not logs', async () => {
+    const { d } = await found(['api/*.log']);
+    expect(d.filtered.count).toBe(6);
+    expect(d.skipped.count).toBe(1); // api/notes.md
+  });
+
+  it('the glob is matched against the path relative to its argument, and a file named as an argument is always read', async () => {
+    const root = tree(layout);
+    const d = await discoverInputs([join(root, 'api'), join(root, 'web/A.LOG')], { include: ['sub/*.log'] });
+    expect(d.files.map((f) => f.path.slice(root.length + 1))).toEqual(['api/sub/b.log', 'web/A.LOG']);
+    const none = await discoverInputs([join(root, 'top.log')], { exclude: ['**'] });
+    expect(none.files.length).toBe(1);
+  });
+
+  it('an empty glob is a UsageError', () => {
+    expect(() => globMatcher('--include', [''])).toThrow(UsageError);
   });
 });

@@ -1,34 +1,82 @@
 /**
  * Input discovery: paths → the files to read, in path order, each read once.
  * Directories are walked recursively (symlinked directories too, each directory once, so
- * link loops end); files with a supported extension are kept, others skipped with a
- * warning. A missing path or an unreadable entry is an InputError (exit 1): never a
+ * link loops end); files whose names follow the log name rule (formats/format.ts) and pass
+ * `--include`/`--exclude` are kept; other files are skipped and counted (a few named, for
+ * one warning). A missing path or an unreadable entry is an InputError (exit 1): never a
  * silently smaller bill.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import picomatch from 'picomatch';
 import { InputError, UsageError } from '../errors.js';
-import { kindOfPath, SUPPORTED_EXTENSIONS, type Format } from '../formats/format.js';
+import { kindOfPath, NAME_RULE, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
-
+import type { StdinSource } from './stdin.js';
 
 export interface InputFile {
-  /** Path as reached from the command line argument. */
+  /** Path as reached from the command line argument (`-` for standard input). */
   readonly path: string;
   readonly format: Format;
   readonly gzip: boolean;
-  /** Size on disk (compressed size for .gz). */
+  /** Size on disk (compressed size for .gz); for standard input read as a stream, the bytes seen so far (at least 1 unless empty). */
   readonly size: number;
   /** Modification time at discovery (ns), to notice a file that changes while it is read. */
   readonly mtimeNs?: bigint;
+  /** Where the bytes are read from when that is not `path`: standard input spooled to a temporary file. */
+  readonly readPath?: string;
+  /** Standard input read as a stream (the naive engine); `path` is then `-`. */
+  readonly stream?: StdinSource;
+}
+
+/** Files found in directories but not read: counted, with the first few named. */
+export interface Skipped {
+  readonly count: number;
+  /** The first few, in walk order. */
+  readonly examples: readonly string[];
+  /** The first few distinct extensions (`.md`, `.json`; `(none)` for a name without one). */
+  readonly extensions: readonly string[];
+  /** Other extensions than those were seen. */
+  readonly moreExtensions: boolean;
 }
 
 export interface Discovery {
   readonly files: InputFile[];
-  /** Files found in directories but skipped for their extension. */
-  readonly skipped: string[];
-  /** Files reached more than once and read once. */
+  /** Files found in directories but skipped for their name (or not regular files). */
+  readonly skipped: Skipped;
+  /** Log files found in directories but left out by --include/--exclude. */
+  readonly filtered: Skipped;
+  /** Files (and directories named as arguments) reached more than once and read once. */
   readonly duplicates: string[];
+  /** Arguments that are directories holding no file to read. */
+  readonly emptyArguments: string[];
+}
+
+export interface DiscoverOptions {
+  /** Globs on the path relative to its argument; a walked file is read when it matches one (or none is given). */
+  readonly include?: readonly string[];
+  /** Globs on the path relative to its argument; a walked file matching one is not read. */
+  readonly exclude?: readonly string[];
+}
+
+const EXAMPLES = 3;
+
+class SkipCounter {
+  count = 0;
+  readonly examples: string[] = [];
+  readonly extensions: string[] = [];
+  moreExtensions = false;
+  add(path: string): void {
+    this.count++;
+    if (this.examples.length < EXAMPLES) this.examples.push(path);
+    const ext = extname(path) || '(none)';
+    if (this.extensions.includes(ext)) return;
+    if (this.extensions.length < EXAMPLES) this.extensions.push(ext);
+    else this.moreExtensions = true;
+  }
+  freeze(): Skipped {
+    return { count: this.count, examples: this.examples, extensions: this.extensions, moreExtensions: this.moreExtensions };
+  }
 }
 
 function describe(err: unknown): string {
@@ -39,12 +87,33 @@ function describe(err: unknown): string {
   return e.code ?? String(err);
 }
 
-export async function discoverInputs(paths: readonly string[]): Promise<Discovery> {
+/**
+ * A matcher for --include/--exclude globs (picomatch): case-sensitive, `*` and `?` within one
+ * path segment, `**` across segments, dot files like any other file. An empty glob is a usage error.
+ */
+export function globMatcher(flag: string, globs: readonly string[]): (relPath: string) => boolean {
+  const matchers = globs.map((g) => {
+    if (g === '') throw new UsageError(`${flag} needs a glob such as '**/*.log'; an empty one matches nothing`);
+    try {
+      return picomatch(g, { dot: true, nocase: false });
+    } catch (err) {
+      throw new UsageError(`${flag} ${JSON.stringify(g)} is not a valid glob: ${(err as Error).message}`);
+    }
+  });
+  return (rel) => matchers.some((m) => m(rel));
+}
+
+export async function discoverInputs(paths: readonly string[], opts: DiscoverOptions = {}): Promise<Discovery> {
   const files: InputFile[] = [];
-  const skipped: string[] = [];
+  const skipped = new SkipCounter();
+  const filtered = new SkipCounter();
   const duplicates: string[] = [];
+  const emptyArguments: string[] = [];
   const seenFiles = new Set<string>();
   const seenDirs = new Set<string>();
+  const includes = opts.include ?? [];
+  const included = includes.length === 0 ? () => true : globMatcher('--include', includes);
+  const excluded = globMatcher('--exclude', opts.exclude ?? []);
 
   async function statOrFail(path: string) {
     try {
@@ -54,11 +123,16 @@ export async function discoverInputs(paths: readonly string[]): Promise<Discover
     }
   }
 
-  async function visit(path: string, explicit: boolean): Promise<void> {
+  /** `rel` is the path below the argument (null for the argument itself, which is never filtered). */
+  async function visit(path: string, rel: string | null): Promise<void> {
+    const explicit = rel === null;
     const st = await statOrFail(path);
     const id = `${st.dev}:${st.ino}`;
     if (st.isDirectory()) {
-      if (seenDirs.has(id)) return;
+      if (seenDirs.has(id)) {
+        if (explicit) duplicates.push(path);
+        return;
+      }
       seenDirs.add(id);
       let names: string[];
       try {
@@ -67,20 +141,22 @@ export async function discoverInputs(paths: readonly string[]): Promise<Discover
         throw new InputError(`cannot read directory ${path}: ${describe(err)}`);
       }
       names.sort(compareUtf8);
-      for (const name of names) await visit(join(path, name), false);
+      for (const name of names) await visit(join(path, name), rel === null ? name : `${rel}/${name}`);
       return;
     }
     if (!st.isFile()) {
       if (explicit) throw new UsageError(`${path} is not a regular file or directory`);
-      skipped.push(path);
+      skipped.add(path);
       return;
     }
     const kind = kindOfPath(path);
     if (kind === null) {
-      if (explicit) {
-        throw new UsageError(`${path}: unknown input format; supported extensions are ${SUPPORTED_EXTENSIONS.join(', ')} (each optionally .gz)`);
-      }
-      skipped.push(path);
+      if (explicit) throw new UsageError(`${path}: unknown input format; a log file's name ends in ${NAME_RULE}`);
+      skipped.add(path);
+      return;
+    }
+    if (!explicit && (!included(rel) || excluded(rel))) {
+      filtered.add(path);
       return;
     }
     if (seenFiles.has(id)) {
@@ -91,9 +167,13 @@ export async function discoverInputs(paths: readonly string[]): Promise<Discover
     files.push({ path, format: kind.format, gzip: kind.gzip, size: Number(st.size), mtimeNs: st.mtimeNs });
   }
 
-  for (const p of paths) await visit(p, true);
+  for (const p of paths) {
+    const before = files.length + duplicates.length;
+    await visit(p, null);
+    if (files.length + duplicates.length === before) emptyArguments.push(p);
+  }
   files.sort((a, b) => compareUtf8(a.path, b.path));
-  return { files, skipped, duplicates };
+  return { files, skipped: skipped.freeze(), filtered: filtered.freeze(), duplicates, emptyArguments };
 }
 
 /**
@@ -101,6 +181,7 @@ export async function discoverInputs(paths: readonly string[]): Promise<Discover
  * what discovery saw: a log still being written, rotated or rewritten while it was read.
  * The engines read a file as planned (the parallel engine only the planned bytes, the naive
  * one to whatever end it finds), so such a bill would be of no well-defined content.
+ * Standard input (spooled or streamed) has no discovery-time snapshot and is not checked.
  */
 export async function verifyUnchanged(files: readonly InputFile[]): Promise<void> {
   for (const f of files) {

@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { cannotRead } from '../errors.js';
 import type { InputFile } from './discover.js';
 
@@ -23,10 +23,17 @@ export async function* readChunks(
   onRawBytes: (n: number) => void = () => {},
   options: ReadOptions = {},
 ): AsyncGenerator<Buffer> {
+  if (file.stream !== undefined) {
+    const raw = Readable.from(file.stream.chunks(), { objectMode: false });
+    if (options.signal !== undefined) addAbortSignal(options.signal, raw);
+    yield* decoded(file, raw, onRawBytes, options);
+    return;
+  }
+  const source = file.readPath ?? file.path;
   // O_NONBLOCK: a path replaced by a FIFO after discovery fails here instead of blocking open() forever.
   let handle: FileHandle;
   try {
-    handle = await open(file.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    handle = await open(source, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw cannotRead(file.path, err);
   }
@@ -47,6 +54,11 @@ export async function* readChunks(
     end: options.end === undefined ? undefined : options.end - 1,
     signal: options.signal,
   });
+  yield* decoded(file, raw, onRawBytes, options);
+}
+
+/** The bytes of `raw`, gunzipped when the file is gzip; errors name the file (`-` for standard input). */
+async function* decoded(file: InputFile, raw: Readable, onRawBytes: (n: number) => void, options: ReadOptions): AsyncGenerator<Buffer> {
   raw.on('data', (c: Buffer | string) => onRawBytes(c.length));
   let stream: Readable = raw;
   if (file.gzip) {

@@ -8,6 +8,8 @@ export interface RunFacts {
   readonly engine: string;
   readonly workers?: number;
   readonly files: number;
+  /** Files found in directories and not read for their name (SPEC "Input"). */
+  readonly skippedFiles?: number;
   readonly bytes: number;
   readonly seconds: number;
   readonly window: { from: string | null; to: string | null };
@@ -31,6 +33,7 @@ export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts
     engine: facts.engine,
     ...(facts.workers !== undefined ? { workers: facts.workers } : {}),
     files: facts.files,
+    skipped_files: facts.skippedFiles ?? 0,
     bytes: facts.bytes,
     seconds: Number(facts.seconds.toFixed(3)),
     mib_per_s: facts.seconds > 0 ? Number((facts.bytes / 1048576 / facts.seconds).toFixed(1)) : null,

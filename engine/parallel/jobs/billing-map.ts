@@ -98,7 +98,7 @@ async function mapShard(
   const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
-    const file = { path: shard.path, format: shard.format, gzip: true, size: 0 };
+    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0 };
     let raw = 0;
     for await (const chunk of readChunks(file, (n) => (raw += n))) {
       onBytes(raw);
@@ -140,7 +140,7 @@ function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => voi
   let fd: number;
   try {
     // O_NONBLOCK: a path replaced by a FIFO after planning must fail below, not block the worker forever in open().
-    fd = openSync(shard.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(shard.readPath ?? shard.path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw cannotRead(shard.path, err);
   }
