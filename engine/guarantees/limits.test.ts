@@ -177,7 +177,7 @@ describe('empty inputs', () => {
   it.each(ENGINES)('%s engine: empty files of every format → exit 1 suggesting --allow-empty, no bill', async (engine) => {
     const r = await aggregate(['empty/files'], engine);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^mr: every input file is empty \(5 files, .*\): .*--allow-empty/m);
+    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^every input file is empty \(5 files, .*\): .*--allow-empty/m);
     expect(existsSync(join(dir, r.out, 'billing.txt'))).toBe(false);
   });
 
@@ -194,7 +194,7 @@ describe('empty inputs', () => {
   it.each(ENGINES)('%s engine: an empty directory → exit 1 suggesting --allow-empty, no bill', async (engine) => {
     const r = await aggregate(['empty/nothing'], engine);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^mr: no input files found in empty\/nothing: check the path \(or pass --allow-empty/m);
+    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^no input files found in empty\/nothing: check the path \(or pass --allow-empty/m);
     expect(OUTPUT_NAMES.filter((n) => existsSync(join(dir, r.out, n)))).toEqual([]);
   });
 
