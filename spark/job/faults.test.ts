@@ -6,6 +6,8 @@
  *   executors they start) is bound to 127.0.0.1 (from /proc/net/tcp and tcp6);
  * - a truncated gzip and a file that vanishes after planning: exit 1, a message naming the
  *   file, no bill;
+ * - SIGTERM at random moments of a run: exit 143 (or 0 once done), no staging file, and no
+ *   Spark job left running on the Connect server (its REST API);
  * - the Connect server killed (SIGKILL) mid-job: exit 1 with a clear message, no bill, no
  *   temporary file. That test runs last; afterAll stops the rest of the cluster.
  */
@@ -151,6 +153,49 @@ describe('spark engine under faults (a cluster of its own)', () => {
     const r = await run.done;
     expectFailure(r, 'gone-out', /gone\/b\.log/);
   }, 180_000);
+
+  it('SIGTERM at random moments → exit 143 (or 0 once done), no bill or staging left, no Spark job left running', async () => {
+    const seed = Number(process.env['MR_SIGNAL_SEED'] ?? Date.now() % 100000);
+    let state = seed;
+    const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    process.stderr.write(`[spark-faults] SIGTERM rounds: seed ${seed} (MR_SIGNAL_SEED to repeat)\n`);
+    const t0 = Date.now();
+    const whole = await runMr(aggregateArgs(['big'], 'sig-ref'), { cwd: dir });
+    expect(whole.code, whole.stderr).toBe(0);
+    const span = Date.now() - t0;
+    const outcomes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const out = `sig-${round}`;
+      const delay = Math.floor(next() * span);
+      const run = startCli(aggregateArgs(['big'], out), { cwd: dir });
+      await new Promise((r) => setTimeout(r, delay));
+      run.child.kill('SIGTERM');
+      const r = await run.done;
+      const where = `round ${round}, SIGTERM after ${delay} ms of a ${span} ms run: ${r.stderr}`;
+      outcomes.push(String(r.code));
+      if (r.code === 'SIGTERM') expect(r.stderr === '' || /bill written/.test(r.stderr), where).toBe(true);
+      else expect([0, 143], where).toContain(r.code);
+      const left = existsSync(join(dir, out)) ? readdirSync(join(dir, out)) : [];
+      if (r.code === 0) expect(left.sort(), where).toEqual(['billing.detail.csv', 'billing.rejects.csv', 'billing.summary.json', 'billing.txt']);
+      else expect(left.filter((n) => n.startsWith('.mr-')), where).toEqual([]);
+      // The interrupted query does not run on in the cluster: the Connect server's application has no running job.
+      const deadline = Date.now() + 20_000;
+      let running: unknown[] = [];
+      do {
+        const apps = (await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications`)).json()) as Array<{ id: string }>;
+        running = [];
+        for (const app of apps) {
+          const jobs = (await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications/${app.id}/jobs?status=running`)).json()) as unknown[];
+          running.push(...jobs);
+        }
+        if (running.length === 0) break;
+        await new Promise((r) => setTimeout(r, 500));
+      } while (Date.now() < deadline);
+      expect(running, where).toEqual([]);
+    }
+    process.stderr.write(`[spark-faults] SIGTERM outcomes: ${outcomes.join(' ')}\n`);
+    expect(outcomes.filter((c) => c === '143').length, 'most rounds interrupt a run under way').toBeGreaterThan(2);
+  }, 600_000);
 
   // Last: the Connect server is gone afterwards.
   it('the Connect server killed mid-job → exit 1 with a clear message, no bill', async () => {
