@@ -10,21 +10,10 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
 import { OUTPUT_NAMES, RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
+import { prng } from '../generate/generator.js';
 
 const ROUNDS = 24;
 const SEED = Number(process.env['MR_SIGNAL_SEED'] ?? Date.now() % 100000);
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let dir: string;
 
@@ -42,7 +31,7 @@ afterAll(cleanupTempDirs);
 describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
   it(`SIGTERM at ${ROUNDS} random moments: exit 143 or 0, never a crash; the previous set or a whole new one`, async () => {
     process.stderr.write(`[signals] ${engine}: seed ${SEED} (MR_SIGNAL_SEED to repeat)\n`);
-    const next = random(SEED + (engine === 'naive' ? 0 : 1));
+    const next = prng(SEED + (engine === 'naive' ? 0 : 1));
     const out = `out-${engine}`;
     const args = ['aggregate', 'in', ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'];
     const first = await runMr(args, { cwd: dir });

@@ -18,6 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { cleanupTempDirs, reportedErrors, tempDir } from '../../fixtures/harness.js';
 import { RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
 import { sparkDown, sparkUp, type ClusterOptions } from '../cluster/cluster.js';
+import { prng } from '../../engine/generate/generator.js';
 
 const PORTS = { masterPort: 17177, masterWebUiPort: 18180, workerWebUiPort: 18181, connectPort: 15202, driverUiPort: 14240 };
 let cluster: ClusterOptions;
@@ -156,8 +157,7 @@ describe('spark engine under faults (a cluster of its own)', () => {
 
   it('SIGTERM at random moments → exit 143 (or 0 once done), no bill or staging left, no Spark job left running', async () => {
     const seed = Number(process.env['MR_SIGNAL_SEED'] ?? Date.now() % 100000);
-    let state = seed;
-    const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const next = prng(seed);
     process.stderr.write(`[spark-faults] SIGTERM rounds: seed ${seed} (MR_SIGNAL_SEED to repeat)\n`);
     const t0 = Date.now();
     const whole = await runMr(aggregateArgs(['big'], 'sig-ref'), { cwd: dir });
