@@ -13,12 +13,13 @@ import { UserTable, type TableImage } from '../scan/user-table.js';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapTask } from './billing-map.js';
+import type { WorkerFunctionName } from '../worker.js';
 
 export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, BillingResult> {
-  readonly mapFunction = 'mapBilling';
+  readonly mapFunction: WorkerFunctionName = 'mapBilling';
   readonly jobId = randomUUID();
   readonly combine = {
-    flushFunction: 'flushBilling',
+    flushFunction: 'flushBilling' satisfies WorkerFunctionName,
     flushTask: (barrier: SharedArrayBuffer, workers: number): BillingFlushTask => ({
       jobId: this.jobId,
       tasks: this.input.config.rates.length,
