@@ -99,6 +99,15 @@ export class LineFramer {
   }
 }
 
+/**
+ * What a record parser is given of a line: a BOM at offset 0 dropped; undefined for a blank
+ * line (skipped by every format, not a record).
+ */
+export function recordBytes(offset: number, bytes: Buffer): Buffer | undefined {
+  const content = offset === 0 ? bytes.subarray(bomLength(bytes)) : bytes;
+  return isBlank(content) ? undefined : content;
+}
+
 /** True when the line holds only spaces and tabs (a blank line: skipped, not a record). */
 export function isBlank(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) {
