@@ -10,21 +10,13 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
 import { OUTPUT_NAMES, RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
+import { prng } from '../generate/generator.js';
 
 const ROUNDS = 24;
 const SEED = Number(process.env['MR_SIGNAL_SEED'] ?? Date.now() % 100000);
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (mulberry32, the synthetic-log generator's own). */
+const random = prng;
 
 let dir: string;
 
