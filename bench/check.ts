@@ -22,6 +22,7 @@ import { ensureDataset, type Dataset } from './datasets.js';
 import { duckdb, naive, parallel, type Engine } from './engines.js';
 import { measureDataset, preRead } from './measure.js';
 import { BASELINE_FILE } from './paths.js';
+import { positiveInt } from '../engine/cli/options.js';
 import { describeMachine, machineInfo } from './report.js';
 import { compareWithBaseline, formatComparison, RATIOS, ratiosFromRounds, type Baseline, type RatioName, type RoundTimes } from './compare.js';
 
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   const o = new Command()
     .name('bench:check')
     .description('CI performance regression check: machine-independent ratios against bench/baseline.json')
-    .option('--rounds <n>', 'timed rounds (after one warm-up round)', (v) => Number(v), 7)
+    .option('--rounds <n>', 'timed rounds (after one warm-up round)', positiveInt('--rounds'), 7)
     .option('--tolerance <fraction>', 'allowed drop below the baseline (default: the baseline file\'s)', fraction)
     .option('--baseline <file>', 'baseline file', BASELINE_FILE)
     .option('--result <file>', 'compare this stored result instead of measuring')
@@ -98,7 +99,6 @@ async function main(): Promise<void> {
     result = { ratios: { ...({} as Record<RatioName, number | null>), ...stored.ratios }, rounds: stored.rounds ?? [], failures: stored.failures ?? [] };
     log(`comparing the stored result ${o.result}`);
   } else {
-    if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new InvalidArgumentError('--rounds must be a positive integer');
     log(`bench:check on ${describeMachine(machine)}; load average ${machine.loadAverage1mAtStart ?? '?'}`);
     const ds = await ensureDataset({ format: 'space', sizeMiB: CHECK_SIZE_MIB, users: 1000 }, { log });
     await preRead(ds.path);

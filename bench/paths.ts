@@ -1,8 +1,8 @@
 /** Where things are: the repository (from this file's location), the built CLI, the dataset cache. */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mrCacheDir } from '../engine/core/cache-dir.js';
 
 /** dist/bench/paths.js → the repository root. */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -20,9 +20,8 @@ export function mrNodeOptions(): string[] {
   return m[1]!.split(' ').filter((o) => o !== '');
 }
 
-/** Generated datasets live outside the clone: $MR_BENCH_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/mr/bench. */
+/** Generated datasets live outside the clone: $MR_BENCH_CACHE, else bench/ in mr's cache directory (core/cache-dir.ts). */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MR_BENCH_CACHE) return resolve(env.MR_BENCH_CACHE);
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
-  return join(base, 'mr', 'bench');
+  return join(mrCacheDir(env), 'bench');
 }

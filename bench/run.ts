@@ -9,12 +9,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { datasetId, ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
 import { duckdb, naive, parallel, spark, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
 import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
 import { RESULTS_DIR } from './paths.js';
+import { positiveInt } from '../engine/cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
 
 const K = 1000;
@@ -51,13 +52,6 @@ export function iterationsFor(sizeMiB: number, users: number): { warmupIteration
   return { warmupIterations: 0, iterations: 1 };
 }
 
-function positive(flag: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
-    return Number(v);
-  };
-}
-
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
@@ -68,8 +62,8 @@ async function main(): Promise<void> {
     .option('--large', 'add a 4 GiB set')
     .option('--spark', 'include Spark, starting a local cluster with `mr spark up` when none answers')
     .option('--no-spark', 'leave Spark out even when a cluster answers')
-    .option('--max-workers <n>', 'parallel engine at 1..N workers', positive('--max-workers'), availableParallelism())
-    .option('--duckdb-threads <n>', 'DuckDB threads', positive('--duckdb-threads'), availableParallelism())
+    .option('--max-workers <n>', 'parallel engine at 1..N workers', positiveInt('--max-workers'), availableParallelism())
+    .option('--duckdb-threads <n>', 'DuckDB threads', positiveInt('--duckdb-threads'), availableParallelism())
     .option('--out <dir>', 'results directory', RESULTS_DIR)
     .option('--regenerate', 'regenerate cached datasets')
     .option('--only <text>', 'only datasets whose id contains this text (e.g. csv-64MiB)')

@@ -4,6 +4,7 @@ import { kindOfPath, type Format } from '../core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
 import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../generate/generator.js';
 import { daysInMonth } from '../core/validation/timestamp.js';
+import { positiveInt } from './options.js';
 
 /** A calendar date YYYY-MM-DD (2025-02-30 and 2025-13-01 are refused). */
 function calendarDay(value: string): string {
@@ -19,13 +20,6 @@ function size(value: string): number {
   const n = parseSize(value);
   if (n === null || n <= 0) throw new InvalidArgumentError('--size must be a size such as 64MiB or 1GiB');
   return n;
-}
-
-function count(flag: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${flag} must be a positive integer`);
-    return Number(value);
-  };
 }
 
 /** `--bad 0.01` spreads 1% over every reason of the format; `--bad bad_user=0.01,unknown_task=0.02` names them. */
@@ -49,13 +43,13 @@ export function registerGenerate(program: Command): void {
     .description('Write synthetic API logs (space-separated, CSV or JSON lines) with a chosen share of bad lines')
     .requiredOption('--out <file>', 'file to write; its extension (.log .txt .csv .jsonl .ndjson, optionally .gz) picks the format')
     .addOption(new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB').argParser(size).conflicts('lines'))
-    .addOption(new Option('--lines <n>', 'number of lines to write').argParser(count('--lines')).conflicts('size'))
-    .option('--users <n>', 'number of distinct users', count('--users'), 1000)
+    .addOption(new Option('--lines <n>', 'number of lines to write').argParser(positiveInt('--lines')).conflicts('size'))
+    .option('--users <n>', 'number of distinct users', positiveInt('--users'), 1000)
     .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
     .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,...', badShares, {})
-    .option('--seed <n>', 'random seed', count('--seed'), 1)
+    .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', calendarDay, '2025-05-01')
-    .option('--days <n>', 'days the timestamps span', count('--days'), 7)
+    .option('--days <n>', 'days the timestamps span', positiveInt('--days'), 7)
     .addOption(new Option('--format <format>', 'override the format implied by the extension').choices(['space', 'csv', 'jsonl']))
     .action(async (o: Record<string, unknown>) => {
       const out = o.out as string;

@@ -18,7 +18,7 @@ import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.
 import { discoverInputs } from '../core/input/discover.js';
 import type { RunInput } from '../core/billing/run.js';
 import { usageEntries, type BillingResult } from '../core/billing/usage.js';
-import type { RejectsWriter } from '../core/outputs/rejects.js';
+import type { Rejects } from '../core/outputs/rejects.js';
 import type { RejectReason } from '../core/validation/reasons.js';
 import { runNaive } from '../naive/engine.js';
 import { runParallel } from '../parallel/engine.js';
@@ -163,14 +163,13 @@ interface Outcome {
 async function run(engine: (input: RunInput) => Promise<BillingResult>, dir: string): Promise<Outcome | { error: string }> {
   const { files } = await discoverInputs([dir]);
   const rejects: Outcome['rejects'] = [];
-  const writer = {
+  const writer: Rejects = {
     add(file: string, offset: number | null, reason: RejectReason, raw: Uint8Array): boolean {
       rejects.push({ file, offset, reason, raw: Buffer.from(raw).toString('hex') });
       return true;
     },
     drain: async () => undefined,
-    end: async () => undefined,
-  } as unknown as RejectsWriter;
+  };
   let result: BillingResult;
   try {
     result = await engine({ files, config: CONFIG, window: {}, rejects: writer, onBytes: () => undefined, signal: new AbortController().signal });

@@ -4,11 +4,9 @@
  * Many more shards than workers, handed out dynamically, so a slow shard does not idle
  * the others. CSV headers are read here, once, so every shard of a CSV file knows its columns.
  */
-import { openSync, readSync, closeSync } from 'node:fs';
 import type { InputFile } from '../core/input/discover.js';
-import { csvLayout, type CsvLayout } from '../core/formats/csv.js';
-import { LineFramer, bomLength, isBlank } from '../core/formats/lines.js';
-import { InputError, cannotRead } from '../core/errors.js';
+import type { CsvLayout } from '../core/formats/csv.js';
+import { readCsvHeader } from '../core/formats/csv-header.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -79,39 +77,4 @@ export function groupShards(shards: readonly Shard[], files: readonly InputFile[
   }
   if (group.length > 0) groups.push(group);
   return groups;
-}
-
-/** The first non-blank line of a CSV file: its offset and layout; undefined for a file with none. */
-export function readCsvHeader(path: string, readPath: string = path): { offset: number; layout: CsvLayout } | undefined {
-  let found: { offset: number; layout: CsvLayout } | undefined;
-  const framer = new LineFramer({
-    line(offset, bytes) {
-      if (found !== undefined) return;
-      if (offset === 0) bytes = bytes.subarray(bomLength(bytes));
-      if (!isBlank(bytes)) found = { offset, layout: csvLayout(bytes.toString('utf8'), path) };
-    },
-    tooLong() {
-      if (found === undefined) throw new InputError(`${path}: the CSV header row is longer than 64 KiB`);
-    },
-  });
-  let fd: number;
-  try {
-    fd = openSync(readPath, 'r');
-  } catch (err) {
-    throw cannotRead(path, err);
-  }
-  try {
-    const buf = Buffer.alloc(64 * 1024);
-    let pos = 0;
-    while (found === undefined) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      framer.push(buf.subarray(0, n));
-      pos += n;
-    }
-    if (found === undefined) framer.end();
-  } finally {
-    closeSync(fd);
-  }
-  return found;
 }

@@ -10,3 +10,13 @@ export async function mapBilling(task: BillingMapTask): Promise<ShardResult> {
 export function flushBilling(task: BillingFlushTask): TableImage {
   return moveTableImage(flushBillingUsage(task));
 }
+
+/** Every function above, by the name Piscina calls it by. */
+const workerFunctions = { mapBilling, flushBilling };
+
+/**
+ * The names a job may give Piscina for this module. Jobs use this type (a type-only import,
+ * so the main thread never loads the worker code): a renamed or missing export is a compile
+ * error, not a failed task at run time.
+ */
+export type WorkerFunctionName = keyof typeof workerFunctions;

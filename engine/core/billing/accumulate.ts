@@ -3,11 +3,11 @@
  * engine and the parallel engine's CSV/JSON path. BOM at offset 0 dropped, blank lines
  * skipped, the first non-blank CSV line read as the header.
  */
-import { bomLength, isBlank, type LineSink } from '../formats/lines.js';
-import { csvLayout, type CsvLayout } from '../formats/csv.js';
+import { recordBytes, type LineSink } from '../formats/lines.js';
+import type { CsvLayout } from '../formats/csv.js';
+import { CsvHeaderFinder } from '../formats/csv-header.js';
 import type { Format } from '../formats/format.js';
 import type { RecordParser } from '../formats/records.js';
-import { InputError } from '../errors.js';
 import type { RejectReason } from '../validation/reasons.js';
 import { countUnknownTask, type RunCounts, type UsageTable } from './usage.js';
 
@@ -17,8 +17,11 @@ export interface RejectSink {
 }
 
 export class LineAccumulator implements LineSink {
+  /** Reads the header while a CSV file's layout is not known yet. */
+  private readonly header: CsvHeaderFinder | undefined;
+
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly format: Format,
     private readonly parser: RecordParser,
     private readonly counts: RunCounts,
@@ -26,13 +29,16 @@ export class LineAccumulator implements LineSink {
     private readonly rejects: RejectSink,
     /** The CSV header's layout when already known (a shard after the header); otherwise read from the first non-blank line. */
     private csv?: CsvLayout,
-  ) {}
+  ) {
+    this.header = format === 'csv' && csv === undefined ? new CsvHeaderFinder(path) : undefined;
+  }
 
-  line(offset: number, bytes: Buffer): void {
-    if (offset === 0) bytes = bytes.subarray(bomLength(bytes));
-    if (isBlank(bytes)) return;
-    if (this.format === 'csv' && this.csv === undefined) {
-      this.csv = csvLayout(bytes.toString('utf8'), this.path);
+  line(offset: number, raw: Buffer): void {
+    const bytes = recordBytes(offset, raw);
+    if (bytes === undefined) return;
+    if (this.header !== undefined && this.csv === undefined) {
+      this.header.line(offset, raw);
+      this.csv = this.header.found!.layout;
       return;
     }
     this.counts.records++;
@@ -50,9 +56,7 @@ export class LineAccumulator implements LineSink {
   }
 
   tooLong(offset: number, head: Buffer): void {
-    if (this.format === 'csv' && this.csv === undefined) {
-      throw new InputError(`${this.path}: the CSV header row is longer than 64 KiB`);
-    }
+    if (this.csv === undefined) this.header?.tooLong();
     this.counts.records++;
     this.counts.rejected.line_too_long++;
     this.rejects.reject(offset, 'line_too_long', head);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compareUtf8 } from './order.js';
-import { UsageTable } from './usage.js';
+import { UsageTable, addCounts, emptyCounts } from './usage.js';
+import { REJECT_REASONS } from '../validation/reasons.js';
 import { collectBill } from './finalize.js';
 import { billingConfigFromEnv } from '../config/config.js';
 import { roundHalfUp } from '../money/decimal.js';
@@ -53,6 +54,31 @@ describe('UsageTable: exact sums at any size', () => {
     expect(a.users.get('__proto__')!.durationOf(0)).toBe(12n);
     expect(a.users.get('__proto__')!.requests[0]).toBe(3);
     expect(a.users.get('constructor')!.durationOf(1)).toBe(2n ** 52n);
+  });
+});
+
+describe('addCounts: one merge for counts by reason and by reason index', () => {
+  it('merges any mix of the two shapes to the same totals', () => {
+    const byName = emptyCounts();
+    byName.records = 5;
+    byName.accepted = 2;
+    byName.outOfWindow = 1;
+    byName.rejected.bad_user = 2;
+    byName.unknownTasks.set('x', 1);
+    const byIndex = { records: 7, accepted: 3, outOfWindow: 0, rejected: REJECT_REASONS.map((_, i) => i), unknownTasks: new Map([['x', 2], ['y', 1]]) };
+    const a = emptyCounts();
+    addCounts(a, byName);
+    addCounts(a, byIndex);
+    const b = { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0), unknownTasks: new Map<string, number>() };
+    addCounts(b, byIndex);
+    addCounts(b, byName);
+    expect(a.records).toBe(12);
+    expect(a.accepted).toBe(5);
+    expect(a.outOfWindow).toBe(1);
+    expect(REJECT_REASONS.map((r) => a.rejected[r])).toEqual(b.rejected);
+    expect(a.rejected.bad_user).toBe(REJECT_REASONS.indexOf('bad_user') + 2);
+    expect(a.unknownTasks).toEqual(new Map([['x', 3], ['y', 1]]));
+    expect(b.unknownTasks).toEqual(a.unknownTasks);
   });
 });
 

@@ -1,7 +1,7 @@
 /** What every engine is given and returns. */
 import type { BillingConfig } from '../config/config.js';
 import type { InputFile } from '../input/discover.js';
-import type { RejectsWriter } from '../outputs/rejects.js';
+import type { Rejects } from '../outputs/rejects.js';
 import type { TimeWindow } from '../validation/timestamp.js';
 import type { BillingResult } from './usage.js';
 
@@ -10,7 +10,7 @@ export interface RunInput {
   readonly config: BillingConfig;
   readonly window: TimeWindow;
   /** Rejected lines, in file order then offset order. */
-  readonly rejects: RejectsWriter;
+  readonly rejects: Rejects;
   /** Called with bytes read from disk, for progress. */
   readonly onBytes: (n: number) => void;
   readonly signal: AbortSignal;

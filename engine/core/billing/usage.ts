@@ -5,8 +5,13 @@
  */
 import { emptyReasonCounts, REJECT_REASONS, type RejectReason } from '../validation/reasons.js';
 
-const CARRY = 2 ** 52;
-const BIG_CARRY = 2n ** 52n;
+/**
+ * Duration sums are kept as numbers below this (every integer below 2^53 is exact, so a sum
+ * of two values below it is too) and carried into a bigint at or above it. Every usage table
+ * (this one, the parallel engine's byte-keyed table) uses these two constants.
+ */
+export const DURATION_CARRY = 2 ** 52;
+export const DURATION_CARRY_BIG = 2n ** 52n;
 
 export class UserUsage {
   readonly requests: Float64Array;
@@ -21,7 +26,7 @@ export class UserUsage {
   add(task: number, requests: number, durationMs: number): void {
     this.requests[task]! += requests;
     const d = this.duration[task]! + durationMs;
-    if (d >= CARRY) {
+    if (d >= DURATION_CARRY) {
       this.carryOver(task, BigInt(d));
       this.duration[task] = 0;
     } else {
@@ -30,7 +35,7 @@ export class UserUsage {
   }
 
   addBig(task: number, requests: number, durationMs: bigint): void {
-    if (durationMs < BIG_CARRY) return this.add(task, requests, Number(durationMs));
+    if (durationMs < DURATION_CARRY_BIG) return this.add(task, requests, Number(durationMs));
     this.requests[task]! += requests;
     this.carryOver(task, durationMs);
   }
@@ -160,11 +165,30 @@ export function mergeUnknownTasks(into: Map<string, number>, from: ReadonlyMap<s
   for (const [task, n] of from) countUnknownTask(into, task, n);
 }
 
-export function addCounts(into: RunCounts, from: RunCounts): void {
+/**
+ * Line counts with rejects tallied by reason (RunCounts) or by index in REJECT_REASONS (the
+ * parallel engine's compact ShardCounts): addCounts merges any two of them.
+ */
+export interface CountsTally {
+  records: number;
+  accepted: number;
+  outOfWindow: number;
+  rejected: Record<RejectReason, number> | number[];
+  unknownTasks: Map<string, number>;
+}
+
+/** Adds `from` into `into`: the one counts merge of every engine. */
+export function addCounts(into: CountsTally, from: CountsTally): void {
   into.records += from.records;
   into.accepted += from.accepted;
   into.outOfWindow += from.outOfWindow;
-  for (const r of REJECT_REASONS) into.rejected[r] += from.rejected[r];
+  const to = into.rejected;
+  const by = from.rejected;
+  REJECT_REASONS.forEach((r, i) => {
+    const n = Array.isArray(by) ? by[i]! : by[r];
+    if (Array.isArray(to)) to[i]! += n;
+    else to[r] += n;
+  });
   mergeUnknownTasks(into.unknownTasks, from.unknownTasks);
 }
 

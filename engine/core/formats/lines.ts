@@ -3,6 +3,11 @@
  * before LF (or at end of input) dropped, lines longer than MAX_LINE_BYTES (not counting
  * a BOM at offset 0) reported
  * without buffering them whole, a final line without its newline kept.
+ *
+ * The rule for one line is `lineContentEnd`; LineFramer frames a stream of chunks with it
+ * and is the definition. The parallel engine's byte-level readers (parallel/scan) frame
+ * in their own buffers for speed, with the same `lineContentEnd` and `maxRawLineBytes`;
+ * property tests hold them to LineFramer.
  */
 import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../validation/reasons.js';
 
@@ -13,11 +18,35 @@ export interface LineSink {
   tooLong(offset: number, head: Buffer): void;
 }
 
-const LF = 10;
-const CR = 13;
+export const LF = 10;
+export const CR = 13;
 /** Longest raw line (CR included) that can still be within the limit once a trailing CR is dropped. */
-const MAX_RAW = MAX_LINE_BYTES + 1;
+export const MAX_RAW_LINE_BYTES = MAX_LINE_BYTES + 1;
 const BOM_BYTES = 3;
+
+/**
+ * How many raw bytes (terminator excluded) a line starting at file offset `lineOffset` may
+ * gather before it is known to be too long: a trailing CR and, at offset 0, a BOM do not count.
+ */
+export function maxRawLineBytes(lineOffset: number): number {
+  return MAX_RAW_LINE_BYTES + (lineOffset === 0 ? BOM_BYTES : 0);
+}
+
+/**
+ * The framing rule for one line: `buf[start, end)` is the line without its LF, its first
+ * byte at file offset `offset`. Returns where its content ends (one trailing CR dropped), or
+ * -1 when it is longer than MAX_LINE_BYTES (a BOM at offset 0 not counted).
+ */
+export function lineContentEnd(buf: Uint8Array, start: number, end: number, offset: number): number {
+  if (end > start && buf[end - 1] === CR) end--;
+  const bom = offset === 0 ? bomLength(buf.subarray(start, end)) : 0;
+  return end - start - bom > MAX_LINE_BYTES ? -1 : end;
+}
+
+/** The head of a too-long line starting at buf[start], copied (the caller reuses its buffer). */
+export function tooLongHead(buf: Uint8Array, start: number): Buffer {
+  return Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES));
+}
 
 export class LineFramer {
   private offset: number;
@@ -52,7 +81,7 @@ export class LineFramer {
       } else {
         this.pending.push(chunk.subarray(pos, end));
         this.pendingLen += end - pos;
-        if (this.pendingLen > MAX_RAW + (this.lineStart === 0 ? BOM_BYTES : 0)) {
+        if (this.pendingLen > maxRawLineBytes(this.lineStart)) {
           const head = Buffer.concat(this.pending, Math.min(this.pendingLen, MAX_REJECT_RAW_BYTES));
           this.sink.tooLong(this.lineStart, Buffer.from(head));
           this.pending = [];
@@ -92,11 +121,19 @@ export class LineFramer {
   }
 
   private emit(raw: Buffer): void {
-    const len = raw.length > 0 && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
-    // A BOM at offset 0 is not part of the line: it does not count towards the limit.
-    if (len - (this.lineStart === 0 ? bomLength(raw) : 0) > MAX_LINE_BYTES) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
-    else this.sink.line(this.lineStart, raw.subarray(0, len));
+    const end = lineContentEnd(raw, 0, raw.length, this.lineStart);
+    if (end < 0) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
+    else this.sink.line(this.lineStart, raw.subarray(0, end));
   }
+}
+
+/**
+ * What a record parser is given of a line: a BOM at offset 0 dropped; undefined for a blank
+ * line (skipped by every format, not a record).
+ */
+export function recordBytes(offset: number, bytes: Buffer): Buffer | undefined {
+  const content = offset === 0 ? bytes.subarray(bomLength(bytes)) : bytes;
+  return isBlank(content) ? undefined : content;
 }
 
 /** True when the line holds only spaces and tabs (a blank line: skipped, not a record). */

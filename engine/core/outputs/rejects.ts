@@ -26,7 +26,18 @@ export interface RejectedLine {
 /** How many of the first rejected lines are kept for the over-limit report. */
 export const FIRST_REJECTS_SHOWN = 20;
 
-export class RejectsWriter {
+/**
+ * Where an engine sends rejected lines (RunInput.rejects): the rejects CSV in a run, any
+ * collecting double in tests.
+ */
+export interface Rejects {
+  /** Adds one reject; `offset` null when unknown (spark engine). Returns false when drain() is due. */
+  add(file: string, offset: number | null, reason: RejectReason, raw: Uint8Array): boolean;
+  /** Resolves when the rejects added so far may be followed by more. */
+  drain(): Promise<void>;
+}
+
+export class RejectsWriter implements Rejects {
   private readonly csv: CsvWriter;
   /** The first rejected lines, in the order written (file order, then offset order). */
   readonly first: RejectedLine[] = [];

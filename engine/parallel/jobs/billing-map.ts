@@ -6,11 +6,11 @@
 import { openSync, closeSync, fstatSync, constants } from 'node:fs';
 import type { BillingConfig } from '../../core/config/config.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
-import { REASON_INDEX, REJECT_REASONS, type RejectReason } from '../../core/validation/reasons.js';
+import { REASON_INDEX, type RejectReason } from '../../core/validation/reasons.js';
 import { RecordParser } from '../../core/formats/records.js';
 import { LineFramer } from '../../core/formats/lines.js';
 import { LineAccumulator } from '../../core/billing/accumulate.js';
-import { UsageTable, emptyCounts, mergeUnknownTasks, type RunCounts } from '../../core/billing/usage.js';
+import { UsageTable, addCounts, emptyCounts } from '../../core/billing/usage.js';
 import { readChunks } from '../../core/input/read.js';
 import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
@@ -34,7 +34,6 @@ export interface BillingMapTask {
 }
 
 const READ_BUFFER_BYTES = 4 << 20;
-const CARRY = 2n ** 52n;
 let readBuffer: Buffer | undefined;
 
 export interface BillingFlushTask {
@@ -113,19 +112,13 @@ async function mapShard(
     };
     readRange(shard, adapter, onBytes);
   }
-  addCounts(runCounts, counts);
+  addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');
     const e = table.entry(key, 0, key.length, hashBytes(key, 0, key.length));
     for (let t = 0; t < usage.taskCount; t++) {
       if (u.requests[t] === 0) continue;
-      const d = u.durationOf(t);
-      if (d < CARRY) {
-        table.add(e, t, u.requests[t]!, Number(d));
-      } else {
-        table.add(e, t, u.requests[t]!, 0);
-        table.addCarry(e, t, d);
-      }
+      table.addBig(e, t, u.requests[t]!, u.durationOf(t));
     }
   }
 }
@@ -155,12 +148,4 @@ function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => voi
   } finally {
     closeSync(fd);
   }
-}
-
-function addCounts(from: RunCounts, to: ShardCounts): void {
-  to.records += from.records;
-  to.accepted += from.accepted;
-  to.outOfWindow += from.outOfWindow;
-  REJECT_REASONS.forEach((r, i) => (to.rejected[i]! += from.rejected[r]));
-  mergeUnknownTasks(to.unknownTasks, from.unknownTasks);
 }

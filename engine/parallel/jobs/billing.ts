@@ -6,19 +6,20 @@
  */
 import type { MapReduceJob } from '../runtime/mapreduce.js';
 import type { RunInput } from '../../core/billing/run.js';
-import { emptyCounts, mergeUnknownTasks, type BillingResult } from '../../core/billing/usage.js';
+import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/usage.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable, type TableImage } from '../scan/user-table.js';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapTask } from './billing-map.js';
+import type { WorkerFunctionName } from '../worker.js';
 
 export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, BillingResult> {
-  readonly mapFunction = 'mapBilling';
+  readonly mapFunction: WorkerFunctionName = 'mapBilling';
   readonly jobId = randomUUID();
   readonly combine = {
-    flushFunction: 'flushBilling',
+    flushFunction: 'flushBilling' satisfies WorkerFunctionName,
     flushTask: (barrier: SharedArrayBuffer, workers: number): BillingFlushTask => ({
       jobId: this.jobId,
       tasks: this.input.config.rates.length,
@@ -60,12 +61,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
   }
 
   async merge(p: ShardResult, _task: BillingMapTask, index: number): Promise<void> {
-    const c = this.counts;
-    c.records += p.counts.records;
-    c.accepted += p.counts.accepted;
-    c.outOfWindow += p.counts.outOfWindow;
-    REJECT_REASONS.forEach((r, i) => (c.rejected[r] += p.counts.rejected[i]!));
-    mergeUnknownTasks(c.unknownTasks, p.counts.unknownTasks);
+    addCounts(this.counts, p.counts);
     this.waiting.set(index, p);
     while (this.waiting.has(this.nextRejects)) {
       const ready = this.waiting.get(this.nextRejects)!;

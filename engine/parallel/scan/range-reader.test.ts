@@ -1,6 +1,7 @@
 /**
  * Shards of a plain file, read by readOwnedLines, must together yield exactly the lines of the
- * whole file (each once, same offsets, same too-long verdicts) for any shard size.
+ * whole file (each once, same offsets, same too-long verdicts) for any shard size: the lines
+ * of core's LineFramer (the definition) and of the independent model in fixtures/framing.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { readOwnedLines } from './range-reader.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
-import { edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
+import { definitionFrames, edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
 
 afterAll(cleanupTempDirs);
 
@@ -46,6 +47,8 @@ function readSharded(data: Buffer, shardSize: number): FrameEvent[] {
   // Progress: every byte counted; each shard after the first also counts the one byte before it it reads to align.
   expect(bytes).toBeGreaterThanOrEqual(data.length);
   expect(bytes).toBeLessThanOrEqual(data.length + Math.ceil(data.length / shardSize));
+  // The fast path is held to the shared definition on every input it is given.
+  expect(events).toEqual(definitionFrames(data));
   return events;
 }
 
@@ -77,6 +80,16 @@ describe('readOwnedLines', () => {
     }
   });
 
+  it('a BOM at offset 0 does not count towards the limit, as in LineFramer', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const len of [65535, 65536, 65537]) {
+      const data = Buffer.concat([bom, Buffer.alloc(len, 'a'), Buffer.from('\r\n'), bom, Buffer.alloc(len, 'b'), Buffer.from('\n')]);
+      const expected = definitionFrames(data);
+      expect(expected.map((e) => e.kind)).toEqual([len <= 65536 ? 'line' : 'tooLong', len + 3 <= 65536 ? 'line' : 'tooLong']);
+      for (const size of [1, 3, 65539, 70_000, data.length]) expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+    }
+  });
+
   it('matches the reference framing for random content and shard sizes', () => {
     const piece = fc.oneof(
       { weight: 8, arbitrary: fc.constantFrom('a', 'bc', '\n', '\r', '\r\n', ' ', 'é').map((s) => Buffer.from(s)) },
@@ -86,6 +99,7 @@ describe('readOwnedLines', () => {
       fc.property(fc.array(piece, { maxLength: 30 }), fc.integer({ min: 1, max: 150_000 }), (pieces, size) => {
         const data = Buffer.concat(pieces);
         expect(readSharded(data, size)).toEqual(referenceFrames(data));
+        expect(definitionFrames(data, 1 + (size % 70_000))).toEqual(definitionFrames(data));
       }),
       { numRuns: 60 },
     );

@@ -6,8 +6,7 @@
  * being buffered whole. File bytes never leave the worker.
  */
 import { readSync } from 'node:fs';
-import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../../core/validation/reasons.js';
-import { bomLength } from '../../core/formats/lines.js';
+import { LF, MAX_RAW_LINE_BYTES, lineContentEnd, maxRawLineBytes, tooLongHead } from '../../core/formats/lines.js';
 
 export interface ByteLineSink {
   /**
@@ -22,9 +21,6 @@ export interface ByteLineSink {
   tooLong(offset: number, head: Buffer): void;
 }
 
-const LF = 10;
-const CR = 13;
-const MAX_RAW = MAX_LINE_BYTES + 1;
 /** How far past the shard's end to read at a time while finishing its last line. */
 const TAIL_READ = 64 * 1024;
 
@@ -36,7 +32,7 @@ export function readOwnedLines(
   buf: Buffer,
   onBytes: (n: number) => void,
 ): void {
-  if (buf.length < MAX_RAW + TAIL_READ) throw new RangeError('read buffer too small');
+  if (buf.length < MAX_RAW_LINE_BYTES + TAIL_READ) throw new RangeError('read buffer too small');
   // Reading from start-1 and skipping through the first LF lands on the first line starting at or after `start`.
   let base = start > 0 ? start - 1 : 0; // file offset of buf[0]
   let len = 0;
@@ -90,8 +86,8 @@ export function readOwnedLines(
       pos = lf + 1;
     }
     const rest = len - pos;
-    if (rest > MAX_RAW + (base + pos === 0 ? 3 : 0)) {
-      sink.tooLong(base + pos, Buffer.from(buf.subarray(pos, pos + MAX_REJECT_RAW_BYTES)));
+    if (rest > maxRawLineBytes(base + pos)) {
+      sink.tooLong(base + pos, tooLongHead(buf, pos));
       skippingLong = true;
       base += len;
       len = 0;
@@ -104,9 +100,7 @@ export function readOwnedLines(
 }
 
 function emit(sink: ByteLineSink, buf: Buffer, start: number, end: number, offset: number): void {
-  if (end > start && buf[end - 1] === CR) end--;
-  // A BOM at offset 0 is not part of the line: it does not count towards the limit.
-  const bom = offset === 0 ? bomLength(buf.subarray(start, end)) : 0;
-  if (end - start - bom > MAX_LINE_BYTES) sink.tooLong(offset, Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES)));
-  else sink.line(buf, start, end, offset);
+  const contentEnd = lineContentEnd(buf, start, end, offset);
+  if (contentEnd < 0) sink.tooLong(offset, tooLongHead(buf, start));
+  else sink.line(buf, start, contentEnd, offset);
 }

@@ -11,6 +11,9 @@ import { RecordParser } from '../../core/formats/records.js';
 import { billingConfigFromEnv } from '../../core/config/config.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import { parseTimestamp, type TimeWindow } from '../../core/validation/timestamp.js';
+import { LineFramer } from '../../core/formats/lines.js';
+import { LineAccumulator } from '../../core/billing/accumulate.js';
+import { UsageTable, addCounts, emptyCounts, usageEntries } from '../../core/billing/usage.js';
 
 const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_search: '1', RATE_Upload: '2', MAX_DURATION_MS: '86400000' });
 const OPEN: TimeWindow = {};
@@ -137,5 +140,59 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
     const line = Buffer.from('\ufeff2025-05-02T10:00:00Z user1 login 200 1ms');
     expect(scanned(line, OPEN, true, 0)).toBe('ok "user1" 1 1');
     expect(scanned(line, OPEN, true, 5)).toBe('bad_timestamp');
+  });
+});
+
+/**
+ * A block of whole lines as the scanner's block() takes it, against the shared definition:
+ * core's LineFramer framing the same bytes into core's LineAccumulator (the naive path).
+ */
+function blockAgainstDefinition(lines: Buffer[], crlf: boolean[], offset: number, w: TimeWindow): void {
+  const data = Buffer.concat(lines.flatMap((l, i) => [l, Buffer.from(crlf[i] ? '\r\n' : '\n')]));
+  const table = new UserTable(config.rates.length, 4);
+  const counts = emptyShardCounts();
+  const rejects = new RejectCollector();
+  const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, w, table, counts, rejects);
+  const buf = Buffer.concat([Buffer.from('xyz'), data]);
+  if (data.length > 0) scanner.block(buf, 3, buf.length, offset);
+  const got = emptyCounts();
+  addCounts(got, counts);
+  const gotRejects = rejects.offsets.map((o, i) => [o, REJECT_REASONS[rejects.reasons[i]!], Buffer.from(rejects.rawBytes()).subarray(rejects.lengths.slice(0, i).reduce((a, b) => a + b, 0)).subarray(0, rejects.lengths[i]).toString('hex')]);
+
+  const want = emptyCounts();
+  const usage = new UsageTable(config.rates.length);
+  const wantRejects: unknown[] = [];
+  const acc = new LineAccumulator('f.log', 'space', new RecordParser(config, w), want, usage, {
+    reject: (o, reason, raw) => wantRejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
+  });
+  const framer = new LineFramer(acc, offset);
+  framer.push(data);
+  framer.end();
+
+  expect(got).toEqual(want);
+  expect(gotRejects).toEqual(wantRejects);
+  expect(usageEntries(table)).toEqual(usageEntries(usage));
+}
+
+describe('SpaceScanner.block ≡ LineFramer + LineAccumulator (framing and rules on whole blocks)', () => {
+  const longLine = fc.constantFrom(65535, 65536, 65537, 70_000).chain((n) =>
+    fc.boolean().map((bom) => Buffer.concat([bom ? Buffer.from([0xef, 0xbb, 0xbf]) : Buffer.alloc(0), Buffer.alloc(n, 'a')])),
+  );
+  const blockLine = fc.oneof({ weight: 12, arbitrary: lineArb }, { weight: 1, arbitrary: longLine }, { weight: 1, arbitrary: fc.constantFrom(Buffer.from(''), Buffer.from(' \t'), Buffer.from('\r')) });
+
+  it('same counts, rejects (offset, reason, raw) and usage for random blocks, at offset 0 and later', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(blockLine, fc.boolean()), { maxLength: 12 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+        blockAgainstDefinition(ls.map(([l]) => l), ls.map(([, c]) => c), offset, windowed ? WINDOW : OPEN);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a BOM and a line at the limit at offset 0', () => {
+    const bom = Buffer.from('\ufeff2025-05-02T10:00:00Z user1 login 200 1ms');
+    blockAgainstDefinition([bom, Buffer.alloc(65536, 'x'), Buffer.alloc(65537, 'y')], [true, true, false], 0, OPEN);
+    blockAgainstDefinition([Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.alloc(65536, 'x')])], [true], 0, OPEN);
+    blockAgainstDefinition([bom], [false], 9, OPEN);
   });
 });

@@ -6,8 +6,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { civilToEpochSeconds, daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
-import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES, MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
-import { bomLength } from '../../core/formats/lines.js';
+import { MAX_LINE_BYTES, MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
+import { CR, LF, bomLength, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UserTable } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
@@ -24,8 +24,6 @@ const R_TOO_LONG = REASON_INDEX.line_too_long;
 
 const SP = 32;
 const TAB = 9;
-const LF = 10;
-const CR = 13;
 
 /** True when a non-ASCII user contains Unicode White_Space or a C1 control (bytes known to be valid UTF-8). */
 export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boolean {
@@ -96,14 +94,10 @@ export class SpaceScanner implements ByteLineSink {
         continue;
       }
       const lf = b.indexOf(LF, ls);
-      let le = lf;
-      if (le > ls && b[le - 1] === CR) le--;
       const at = offset + (ls - start);
-      if (le - ls - (at === 0 ? bomLength(b.subarray(ls, le)) : 0) > MAX_LINE_BYTES) {
-        this.tooLong(at, Buffer.from(b.subarray(ls, ls + MAX_REJECT_RAW_BYTES)));
-      } else {
-        this.judge(b, at === 0 ? ls + bomLength(b.subarray(ls, le)) : ls, le, at);
-      }
+      const le = lineContentEnd(b, ls, lf, at);
+      if (le < 0) this.tooLong(at, tooLongHead(b, ls));
+      else this.judge(b, at === 0 ? ls + bomLength(b.subarray(ls, le)) : ls, le, at);
       ls = lf + 1;
     }
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserTable, hashBytes } from './user-table.js';
-import { usageEntries } from '../../core/billing/usage.js';
+import fc from 'fast-check';
+import { UsageTable, usageEntries } from '../../core/billing/usage.js';
 
 function add(t: UserTable, user: string, task: number, requests: number, duration: number): void {
   const b = Buffer.from(user, 'utf8');
@@ -67,5 +68,23 @@ describe('UserTable images: what a worker hands over', () => {
     const e = merged.entry(k, 0, k.length, hashBytes(k, 0, k.length));
     expect(merged.userId(e)).toBe(long(7));
     expect(merged.size).toBe(6001);
+  });
+});
+
+describe('UserTable carries durations by the rule of core UsageTable', () => {
+  it('addBig and add agree with UserUsage for any mix of small and huge sums', () => {
+    const amount = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 53n }), fc.bigInt({ min: 0n, max: 2n ** 70n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 52n + 1n));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b'), fc.nat(1), fc.nat(3), amount), { maxLength: 40 }), (ops) => {
+        const core = new UsageTable(2);
+        const t = new UserTable(2, 4);
+        for (const [user, task, requests, d] of ops) {
+          core.row(user).addBig(task, requests, d);
+          const b = Buffer.from(user, 'utf8');
+          t.addBig(t.entry(b, 0, b.length, hashBytes(b, 0, b.length)), task, requests, d);
+        }
+        expect(usageEntries(t)).toEqual(usageEntries(core));
+      }),
+    );
   });
 });

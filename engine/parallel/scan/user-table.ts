@@ -15,9 +15,8 @@
  * is carried into a bigint side table.
  */
 import { isAscii } from 'node:buffer';
-import type { UsageRows } from '../../core/billing/usage.js';
+import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
 
-const CARRY = 2 ** 52;
 /** Keys up to this many bytes live in their record. */
 const INLINE = 24;
 const RECORD_HEAD = 8 + INLINE;
@@ -132,12 +131,19 @@ export class UserTable implements UsageRows {
     const k = e * this.rf + (RECORD_HEAD >>> 3) + 2 * task;
     f[k]! += requests;
     const d = f[k + 1]! + durationMs;
-    if (d >= CARRY) {
+    if (d >= DURATION_CARRY) {
       this.addCarry(e, task, BigInt(d));
       f[k + 1] = 0;
     } else {
       f[k + 1] = d;
     }
+  }
+
+  /** Adds an exact duration sum of any size (the carry rule of core's UserUsage.addBig). */
+  addBig(e: number, task: number, requests: number, durationMs: bigint): void {
+    if (durationMs < DURATION_CARRY_BIG) return this.add(e, task, requests, Number(durationMs));
+    this.add(e, task, requests, 0);
+    this.addCarry(e, task, durationMs);
   }
 
   addCarry(e: number, task: number, amount: bigint): void {

@@ -1,0 +1,14 @@
+/**
+ * mr's cache directory, for whatever a run keeps between runs outside the clone (the Spark
+ * distribution, the benchmark datasets): $MR_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/mr.
+ * The one definition of that rule (spark/cluster/install.ts still has its own copy: it is to
+ * import this one).
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export function mrCacheDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  if (env['MR_CACHE_DIR']) return env['MR_CACHE_DIR'];
+  const base = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'mr');
+}
