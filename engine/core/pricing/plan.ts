@@ -144,6 +144,7 @@ function pointerSegments(pointer: string, data: unknown): Array<string | number>
 function describe(err: ErrorObject): string {
   switch (err.keyword) {
     case 'type':
+      if (err.params.type === 'string' && err.instancePath.endsWith('/discount')) return 'must be a percentage in quotes such as "10%", never a number';
       if (err.params.type === 'string') return 'must be a decimal string in quotes (e.g. "0.005"), never a number';
       if (err.params.type === 'integer') return 'must be a non-negative integer';
       return `must be ${err.params.type === 'object' ? 'a mapping' : `of type ${String(err.params.type)}`}`;
