@@ -12,7 +12,7 @@ import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
 import type { UsageRows } from './usage.js';
 import type { PricingPlan } from '../pricing/plan.js';
-import { compilePlan, formatYoctos, priceTask, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
+import { compilePlan, formatYoctos, priceTaskInto, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
 
 /** Receives a bill in order: each billed task of a user, then that user's total. */
 export interface BillSink {
@@ -143,6 +143,7 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
   // The exact sum of the users' amounts: picos for users without a discount, 10^-24 units for the others.
   let totalPlainPicos: Amount = 0;
   let totalDiscountedYoctos = 0n;
+  const charge: TaskCharge = { billableMs: 0, usage: 0, fees: 0, cost: 0 };
   for (let k = 0; k < order.length; k++) {
     const i = order[k]!;
     const user = ids[i]!;
@@ -157,8 +158,9 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
       if (requests === 0) continue;
       billed = true;
       const n = usage.durationNumber(i, t);
-      const charge = priceTask(prices[t]!, requests, n, () => usage.duration(i, t));
-      const d: Amount = n >= 0 ? n : usage.duration(i, t);
+      const big = n >= 0 ? null : usage.duration(i, t);
+      priceTaskInto(charge, prices[t]!, requests, n, big);
+      const d: Amount = big ?? n;
       sink.task(user, t, requests, d, charge);
       requestsSum += requests;
       durationMs = plus(durationMs, d);
@@ -166,11 +168,12 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
     }
     if (!billed) continue;
     const minimum = terms === undefined ? compiled.minimumCharge : terms.minimumCharge;
+    const minimumAmount = terms === undefined ? compiled.minimumAmount : terms.minimumAmount;
     const discount = terms === undefined ? 0n : terms.terms.discount;
     let rounded: Amount;
     let discountedYoctos: bigint | null = null;
     if (discount === 0n) {
-      const amount: Amount = subtotal < minimum ? (minimum <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(minimum) : minimum) : subtotal;
+      const amount: Amount = subtotal < minimumAmount ? minimumAmount : subtotal;
       rounded = roundHalfUp(amount, decimals);
       totalPlainPicos = plus(totalPlainPicos, amount);
     } else {

@@ -122,6 +122,9 @@ export class PricedBillWriter implements PricedBillSink {
   private readonly decimals: number;
   private userLines = '';
   private userField = '';
+  /** The last minimum formatted (users mostly share the plan's). */
+  private minimum = -1n;
+  private minimumText = '';
 
   constructor(
     billFile: StagedFile,
@@ -145,7 +148,11 @@ export class PricedBillWriter implements PricedBillSink {
     if (this.userLines === '') this.userField = csvField(user);
     const subtotal = formatExact(u.subtotal);
     const discounted = u.discountedYoctos === null ? subtotal : formatYoctos(u.discountedYoctos);
-    this.userLines += `${this.userField},,${u.requests},${u.durationMs},,,,${subtotal},${u.discountText},${discounted},${formatExact(u.minimum)},${formatFixed(u.rounded, this.decimals)}\n`;
+    if (u.minimum !== this.minimum) {
+      this.minimum = u.minimum;
+      this.minimumText = formatExact(u.minimum);
+    }
+    this.userLines += `${this.userField},,${u.requests},${u.durationMs},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${formatFixed(u.rounded, this.decimals)}\n`;
     this.detail.add(this.userLines);
     this.userLines = '';
     this.bill.add(billLine(user, u.durationMs, u.rounded, this.decimals));

@@ -76,9 +76,11 @@ function times(a: number, b: number): number {
 
 /**
  * The charge of one (user, task): numbers when every step stays a safe integer, else the
- * bigint form. `durationMs` -1 means "not a number": read `durationBig`.
+ * bigint form. `durationMs` -1 means "not a number": `durationBig` holds it then. The result
+ * is written into `out` (finalize hands it to the sink, which reads it at once): no object
+ * per (user, task) on the hot path.
  */
-export function priceTask(p: CompiledPrice, requests: number, durationMs: number, durationBig: () => bigint): TaskCharge {
+export function priceTaskInto(out: TaskCharge, p: CompiledPrice, requests: number, durationMs: number, durationBig: bigint | null): TaskCharge {
   const rates = p.perMsN;
   if (durationMs >= 0 && rates !== null && p.perRequestN >= 0) {
     const billable = durationMs > p.freeMs ? durationMs - p.freeMs : 0;
@@ -97,15 +99,32 @@ export function priceTask(p: CompiledPrice, requests: number, durationMs: number
       lo = hi;
     }
     const fees = times(requests, p.perRequestN);
-    if (ok && fees >= 0 && usage + fees <= MAX) return { billableMs: billable, usage, fees, cost: usage + fees };
+    if (ok && fees >= 0 && usage + fees <= MAX) {
+      out.billableMs = billable;
+      out.usage = usage;
+      out.fees = fees;
+      out.cost = usage + fees;
+      return out;
+    }
   }
-  return priceTaskBig(p, BigInt(requests), durationMs >= 0 ? BigInt(durationMs) : durationBig());
+  const big = priceTaskBig(p, BigInt(requests), durationMs >= 0 ? BigInt(durationMs) : durationBig!);
+  out.billableMs = big.billableMs;
+  out.usage = big.usage;
+  out.fees = big.fees;
+  out.cost = big.cost;
+  return out;
+}
+
+/** priceTaskInto with a fresh result. */
+export function priceTask(p: CompiledPrice, requests: number, durationMs: number, durationBig: bigint | null): TaskCharge {
+  return priceTaskInto({ billableMs: 0, usage: 0, fees: 0, cost: 0 }, p, requests, durationMs, durationBig);
 }
 
 /** A plan made ready for finalize: per task index, the plan's price and each customer's. */
 export interface CompiledPlan {
   readonly prices: readonly CompiledPrice[];
   readonly minimumCharge: bigint;
+  readonly minimumAmount: Amount;
   readonly customers: ReadonlyMap<string, CompiledTerms>;
 }
 
@@ -114,6 +133,12 @@ export interface CompiledTerms {
   /** Per task index: the override, or the plan's price. */
   readonly prices: readonly CompiledPrice[];
   readonly minimumCharge: bigint;
+  /** minimumCharge as a number when a safe integer, else the bigint. */
+  readonly minimumAmount: Amount;
+}
+
+function amountOf(picos: bigint): Amount {
+  return picos <= BIG_MAX ? Number(picos) : picos;
 }
 
 /** `taskNames`: the bill's task order (config.rates). */
@@ -125,9 +150,10 @@ export function compilePlan(plan: PricingPlan, taskNames: readonly string[]): Co
       terms,
       prices: taskNames.map((t, i) => (terms.tasks.has(t) ? compilePrice(terms.tasks.get(t)!) : prices[i]!)),
       minimumCharge: terms.minimumCharge ?? plan.minimumCharge,
+      minimumAmount: amountOf(terms.minimumCharge ?? plan.minimumCharge),
     });
   }
-  return { prices, minimumCharge: plan.minimumCharge, customers };
+  return { prices, minimumCharge: plan.minimumCharge, minimumAmount: amountOf(plan.minimumCharge), customers };
 }
 
 /** 10^(24 − decimals): the divisor that rounds yoctos (10^-24) to `decimals` places. */
