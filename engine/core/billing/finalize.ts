@@ -120,6 +120,7 @@ export interface PricedUser {
 
 /** Receives a priced bill in order: each billed task of a user with its charge, then that user's total. */
 export interface PricedBillSink {
+  /** `charge` is reused for the next task: read it during the call, copy what is kept. */
   task(user: string, task: number, requests: number, durationMs: Amount, charge: TaskCharge): void;
   user(user: string, total: PricedUser): void;
   flush?(): Promise<void>;

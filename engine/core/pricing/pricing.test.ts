@@ -214,7 +214,8 @@ async function checkScenario(s: Scenario): Promise<void> {
   const tasksSeen: Array<[string, number, number, bigint, TaskCharge]> = [];
   const usersSeen: Array<[string, PricedUser]> = [];
   const totals = await finalizePricedBill(table, config, plan, {
-    task: (u, t, n, d, c) => tasksSeen.push([u, t, n, BigInt(d), c]),
+    // The charge object is reused by finalize: the sink copies what it keeps.
+    task: (u, t, n, d, c) => tasksSeen.push([u, t, n, BigInt(d), { ...c }]),
     user: (u, total) => usersSeen.push([u, total]),
   });
 
