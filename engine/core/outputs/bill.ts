@@ -12,6 +12,7 @@ import { formatExact, formatFixed, type Amount } from '../money/decimal.js';
 import type { Bill, BillSink, PricedBillSink, PricedUser } from '../billing/finalize.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
+import { formatPicos } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { StagedFile } from './staged.js';
 
@@ -141,12 +142,12 @@ export class PricedBillWriter implements PricedBillSink {
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
     if (this.userLines === '') this.userField = csvField(user);
-    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${formatExact(c.usage)},${formatExact(c.fees)},${formatExact(c.cost)},,,,\n`;
+    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${formatPicos(c.usage)},${formatPicos(c.fees)},${formatPicos(c.cost)},,,,\n`;
   }
 
   user(user: string, u: PricedUser): void {
     if (this.userLines === '') this.userField = csvField(user);
-    const subtotal = formatExact(u.subtotal);
+    const subtotal = formatPicos(u.subtotal);
     const discounted = u.discountedYoctos === null ? subtotal : formatYoctos(u.discountedYoctos);
     if (u.minimum !== this.minimum) {
       this.minimum = u.minimum;

@@ -10,6 +10,8 @@ import { ConfigError } from '../errors.js';
 import { parsePlanText, planFromData, fieldPath, ONE } from './plan.js';
 import { compilePrice, priceTask, priceTaskBig, roundYoctos, formatYoctos } from './price.js';
 import { billingConfigFromPlan } from '../config/config.js';
+import { formatPicos } from './format.js';
+import { formatExact } from '../money/decimal.js';
 import { finalizePricedBill, type PricedUser } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
 import type { TaskCharge } from './price.js';
@@ -300,6 +302,13 @@ describe('price helpers', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('formatPicos gives the text of formatExact, numbers and bigints, at the edges of the safe range', () => {
+    const edges = [0, 1, 9, 10, 999_999_999_999, 1e12, 1e12 + 1, 123_450_000_000_000, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1];
+    for (const p of edges) expect(formatPicos(p)).toBe(formatExact(BigInt(p)));
+    fc.assert(fc.property(fc.maxSafeNat(), (p) => formatPicos(p) === formatExact(BigInt(p))), { numRuns: 2000 });
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), (p) => formatPicos(p) === formatExact(p)));
   });
 
   it('roundYoctos rounds half-up at every number of places', () => {
