@@ -142,7 +142,11 @@ export class PricedBillWriter implements PricedBillSink {
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
     if (this.userLines === '') this.userField = csvField(user);
-    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${formatPicos(c.usage)},${formatPicos(c.fees)},${formatPicos(c.cost)},,,,\n`;
+    // With no fee, cost is usage: one text for both.
+    const usage = formatPicos(c.usage);
+    const fees = c.fees === 0 ? '0' : formatPicos(c.fees);
+    const cost = c.fees === 0 ? usage : formatPicos(c.cost);
+    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${usage},${fees},${cost},,,,\n`;
   }
 
   user(user: string, u: PricedUser): void {
@@ -153,10 +157,13 @@ export class PricedBillWriter implements PricedBillSink {
       this.minimum = u.minimum;
       this.minimumText = formatExact(u.minimum);
     }
-    this.userLines += `${this.userField},,${u.requests},${u.durationMs},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${formatFixed(u.rounded, this.decimals)}\n`;
+    // The duration and total texts serve both the detail row and the bill line.
+    const duration = String(u.durationMs);
+    const total = formatFixed(u.rounded, this.decimals);
+    this.userLines += `${this.userField},,${u.requests},${duration},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${total}\n`;
     this.detail.add(this.userLines);
     this.userLines = '';
-    this.bill.add(billLine(user, u.durationMs, u.rounded, this.decimals));
+    this.bill.add(`${user}: total_duration=${duration}ms, total_cost=${total}\n`);
   }
 
   async flush(): Promise<void> {
