@@ -213,7 +213,8 @@ export function parsePlanText(text: string, json: boolean): unknown {
       throw new ConfigError(`pricing plan is not valid JSON: ${(err as Error).message}`);
     }
   }
-  const doc = parseDocument(text, { version: '1.2', uniqueKeys: true, merge: false, prettyErrors: false });
+  // Repeated keys are refused by yamlValue, naming the key (the library's own check is quadratic in a mapping's size).
+  const doc = parseDocument(text, { version: '1.2', uniqueKeys: false, merge: false, prettyErrors: false });
   if (doc.errors.length > 0) throw new ConfigError(`pricing plan is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
   return yamlValue(doc.contents as YamlNode | null, []);
 }
