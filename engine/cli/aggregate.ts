@@ -165,7 +165,7 @@ export async function aggregate(
     await verifyUnchanged(found.files);
 
     if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
-      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
+      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
       throw overLimitError(opts.maxRejects, result, rejects.first);
     }
 
@@ -190,7 +190,7 @@ export async function aggregate(
     summaryFile.write(summary);
     signal.throwIfAborted();
     staged.commit();
-    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
+    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
     log.info(
       {
         bill: opts.outLabel ?? out.bill,

@@ -97,6 +97,15 @@ describe('a run with a plan', () => {
     expect(readFileSync(join(cwd, 'b.txt'), 'utf8')).toBe('u1: total_duration=1ms, total_cost=0.001\nu2: total_duration=1ms, total_cost=0.002\n');
   });
 
+  it('an unknown task near a plan task is suggested as the plan task, not a RATE_ variable', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'a.log'), '2025-05-02T00:00:00Z u1 login 200 1ms\n2025-05-02T00:00:00Z u1 Login 200 1ms\n');
+    const r = await runCli(['aggregate', 'a.log', '--engine', 'naive', '--pricing', join(dir, 'plan.yaml'), ...PERIOD, '--out', 'b.txt', '--max-rejects', '100%'], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('did you mean `tasks.login`?');
+    expect(r.stderr).not.toContain('RATE_');
+  });
+
   it('a missing plan file is exit 2', async () => {
     const r = await run(['--pricing', 'nope.yaml', ...PERIOD]);
     expect(r.code).toBe(2);
