@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../core/config/config.js';
-import { loadPlan, type PricingPlan } from '../core/pricing/plan.js';
+import type { PricingPlan } from '../core/pricing/plan.js';
 import { unknownTasksMessage } from '../core/config/near-miss.js';
 import { verifyUnchanged } from '../core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../core/input/inputs.js';
@@ -133,6 +133,8 @@ export async function aggregate(
     if (opts.from === undefined || opts.to === undefined) {
       throw new UsageError('--pricing bills one billing period: give --from and --to');
     }
+    // Loaded only for a plan: the schema validator and YAML reader cost a flat run nothing.
+    const { loadPlan } = await import('../core/pricing/plan.js');
     plan = loadPlan(opts.pricing);
   }
   const config: BillingConfig = plan === undefined ? billingConfigFromEnv(env) : billingConfigFromPlan(env, plan);
