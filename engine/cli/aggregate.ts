@@ -4,20 +4,21 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../core/config/config.js';
+import type { PricingPlan } from '../core/pricing/plan.js';
 import { unknownTasksMessage } from '../core/config/near-miss.js';
 import { verifyUnchanged } from '../core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../core/input/inputs.js';
 import { RejectLimitExceeded, UsageError } from '../core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
-import { finalizeBill, type BillTotals } from '../core/billing/finalize.js';
+import { finalizeBill, finalizePricedBill, type BillTotals } from '../core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../core/billing/usage.js';
 import { overRejectLimit, type RejectLimit } from '../core/billing/reject-limit.js';
 import type { RunInput } from '../core/billing/run.js';
 import { prepareOutputs } from '../core/outputs/preflight.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
 import { RejectsWriter, type RejectedLine } from '../core/outputs/rejects.js';
-import { BillWriter } from '../core/outputs/bill.js';
+import { BillWriter, PricedBillWriter } from '../core/outputs/bill.js';
 import { summaryJson } from '../core/outputs/summary.js';
 import { REJECT_REASONS } from '../core/validation/reasons.js';
 import { createProgress } from '../observability/progress.js';
@@ -42,6 +43,8 @@ export interface AggregateOptions {
   readonly progress?: boolean;
   /** --format, --include, --exclude, --allow-empty (SPEC "Input"). */
   readonly input?: InputFlags;
+  /** --pricing FILE: the plan is the whole price list (SPEC "Pricing plans"). */
+  readonly pricing?: string;
 }
 
 export interface AggregateOutcome {
@@ -124,7 +127,17 @@ export async function aggregate(
   const started = performance.now();
   checkInputArgs(paths, opts.input ?? {}, opts.engine);
   const window = timeWindow(opts.from, opts.to);
-  const config: BillingConfig = billingConfigFromEnv(env);
+  let plan: PricingPlan | undefined;
+  if (opts.pricing !== undefined) {
+    // A plan bills one billing period: its allowances, tiers and minimums need both ends.
+    if (opts.from === undefined || opts.to === undefined) {
+      throw new UsageError('--pricing bills one billing period: give --from and --to');
+    }
+    // Loaded only for a plan: the schema validator and YAML reader cost a flat run nothing.
+    const { loadPlan } = await import('../core/pricing/plan.js');
+    plan = loadPlan(opts.pricing);
+  }
+  const config: BillingConfig = plan === undefined ? billingConfigFromEnv(env) : billingConfigFromPlan(env, plan);
   // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
   const outputs = prepareOutputs(opts.out);
   if (outputs.completed.length > 0) {
@@ -154,7 +167,7 @@ export async function aggregate(
     await verifyUnchanged(found.files);
 
     if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
-      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
+      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
       throw overLimitError(opts.maxRejects, result, rejects.first);
     }
 
@@ -162,7 +175,10 @@ export async function aggregate(
     const detailFile = staged.add(out.detail);
     const summaryFile = staged.add(out.summary);
     const billFile = staged.add(out.bill);
-    const bill = await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, signal));
+    const bill =
+      plan === undefined
+        ? await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, signal))
+        : await finalizePricedBill(result.usage, config, plan, new PricedBillWriter(billFile, detailFile, config, signal));
     const seconds = (performance.now() - started) / 1000;
     const summary = summaryJson(result.counts, bill, {
       engine: opts.engine,
@@ -176,7 +192,7 @@ export async function aggregate(
     summaryFile.write(summary);
     signal.throwIfAborted();
     staged.commit();
-    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task)));
+    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
     log.info(
       {
         bill: opts.outLabel ?? out.bill,

@@ -83,6 +83,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
+    .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
       checkEngineFlags(cmd, engine);
@@ -107,6 +108,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
+              pricing: o.pricing as string | undefined,
               input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true },
             },
             env,

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
+import type { PricingPlan } from '../pricing/plan.js';
 
 export { ConfigError };
 
@@ -100,4 +101,32 @@ export function billingConfigFromEnv(env: Record<string, string>): BillingConfig
 /** Task name → index in config.rates. */
 export function taskIndex(config: BillingConfig): Map<string, number> {
   return new Map(config.rates.map((r, i) => [r.task, i]));
+}
+
+/**
+ * The billing configuration of a run with a pricing plan: the plan's tasks are the known
+ * tasks (each Rate's picos is 0 and its text `plan`: prices come from the plan, applied in
+ * finalize). RATE_ variables set as well, or a CURRENCY_DECIMALS that differs from the plan's,
+ * are ConfigErrors: a bill has one price list.
+ */
+export function billingConfigFromPlan(env: Record<string, string>, plan: PricingPlan): BillingConfig {
+  const rateKeys = Object.keys(env).filter((k) => k.startsWith('RATE_'));
+  if (rateKeys.length > 0) {
+    throw new ConfigError(
+      `--pricing and ${rateKeys.slice(0, 3).join(', ')}${rateKeys.length > 3 ? ', ...' : ''} are both set: bill from one price list (unset the RATE_ variables or drop --pricing)`,
+    );
+  }
+  const envDecimals = env['CURRENCY_DECIMALS'] === undefined || env['CURRENCY_DECIMALS'].trim() === ''
+    ? null
+    : parseIntSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12);
+  if (plan.currencyDecimals !== null && envDecimals !== null && plan.currencyDecimals !== envDecimals) {
+    throw new ConfigError(`the pricing plan's currency_decimals (${plan.currencyDecimals}) differs from CURRENCY_DECIMALS=${envDecimals}`);
+  }
+  const rates: Rate[] = [...plan.tasks.keys()].map((task) => ({ task, picos: 0n, text: 'plan' }));
+  rates.sort((a, b) => byteCompare(a.task, b.task));
+  return {
+    rates,
+    currencyDecimals: plan.currencyDecimals ?? envDecimals ?? DEFAULT_CURRENCY_DECIMALS,
+    maxDurationMs: parseIntSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
+  };
 }

@@ -31,19 +31,22 @@ export interface UnknownTaskNote {
 }
 
 /** The most frequent unknown tasks (ties by name), each with a suggestion where one fits. */
-export function explainUnknownTasks(unknown: ReadonlyMap<string, number>, configured: readonly string[], most = 5): UnknownTaskNote[] {
+export function explainUnknownTasks(unknown: ReadonlyMap<string, number>, configured: readonly string[], most = 5, prefix = 'RATE_'): UnknownTaskNote[] {
   return [...unknown]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, most)
     .map(([task, records]) => {
       const near = nearestTask(task, configured);
-      return near === undefined ? { task, records } : { task, records, didYouMean: `RATE_${near}` };
+      return near === undefined ? { task, records } : { task, records, didYouMean: `${prefix}${near}` };
     });
 }
 
-/** One line for people: `login` (2,000 records): did you mean `RATE_Login`?; … */
-export function unknownTasksMessage(unknown: ReadonlyMap<string, number>, configured: readonly string[]): string {
-  const notes = explainUnknownTasks(unknown, configured);
+/**
+ * One line for people: `login` (2,000 records): did you mean `RATE_Login`?; … With a pricing
+ * plan (`prefix` `tasks.`), the suggestion names the plan's task: `tasks.Login`.
+ */
+export function unknownTasksMessage(unknown: ReadonlyMap<string, number>, configured: readonly string[], prefix = 'RATE_'): string {
+  const notes = explainUnknownTasks(unknown, configured, 5, prefix);
   const parts = notes.map((n) => `\`${n.task}\` (${n.records.toLocaleString('en-US')} records)${n.didYouMean === undefined ? '' : `: did you mean \`${n.didYouMean}\`?`}`);
   const more = unknown.size - notes.length;
   return `records name tasks with no rate, rejected as unknown_task: ${parts.join('; ')}${more > 0 ? `; and ${more} more tasks` : ''}`;

@@ -9,11 +9,24 @@
  */
 import { setImmediate as turn } from 'node:timers/promises';
 import { formatExact, formatFixed, type Amount } from '../money/decimal.js';
-import type { Bill, BillSink } from '../billing/finalize.js';
+import type { Bill, BillSink, PricedBillSink, PricedUser } from '../billing/finalize.js';
+import type { TaskCharge } from '../pricing/price.js';
+import { formatYoctos } from '../pricing/price.js';
+import { formatPicos } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { StagedFile } from './staged.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
+
+/**
+ * The detail CSV of a run with a pricing plan: one row per (user, task) with its charge, then
+ * one row per user with an empty task: the sums of requests, duration and cost, the discount,
+ * the discounted amount (exact), the minimum that applies and the rounded total. See README
+ * "Pricing" for how a total is re-derived from these rows.
+ */
+export const PRICED_DETAIL_HEADER = [
+  'user', 'task', 'requests', 'duration_ms', 'billable_ms', 'usage', 'fees', 'cost', 'discount', 'discounted', 'minimum', 'total',
+] as const;
 
 const CHUNK_BYTES = 1 << 20;
 
@@ -97,6 +110,65 @@ export class BillWriter implements BillSink {
     this.detail.flush();
     this.bill.flush();
     // Let signals (SIGINT, SIGTERM) be handled between chunks of a long bill.
+    await turn();
+    this.signal?.throwIfAborted();
+  }
+}
+
+/** Writes a bill under a pricing plan and its detail CSV (PRICED_DETAIL_HEADER) as finalize hands them over. */
+export class PricedBillWriter implements PricedBillSink {
+  private readonly bill: LineBuffer;
+  private readonly detail: LineBuffer;
+  private readonly taskField: string[];
+  private readonly decimals: number;
+  private userLines = '';
+  private userField = '';
+  /** The last minimum formatted (users mostly share the plan's). */
+  private minimum = -1n;
+  private minimumText = '';
+
+  constructor(
+    billFile: StagedFile,
+    detailFile: StagedFile,
+    config: BillingConfig,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.decimals = config.currencyDecimals;
+    this.taskField = config.rates.map((r) => csvField(r.task));
+    this.bill = new LineBuffer(billFile);
+    this.detail = new LineBuffer(detailFile);
+    this.detail.add(`${PRICED_DETAIL_HEADER.join(',')}\n`);
+  }
+
+  task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
+    if (this.userLines === '') this.userField = csvField(user);
+    // With no fee, cost is usage: one text for both.
+    const usage = formatPicos(c.usage);
+    const fees = c.fees === 0 ? '0' : formatPicos(c.fees);
+    const cost = c.fees === 0 ? usage : formatPicos(c.cost);
+    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${usage},${fees},${cost},,,,\n`;
+  }
+
+  user(user: string, u: PricedUser): void {
+    if (this.userLines === '') this.userField = csvField(user);
+    const subtotal = formatPicos(u.subtotal);
+    const discounted = u.discountedYoctos === null ? subtotal : formatYoctos(u.discountedYoctos);
+    if (u.minimum !== this.minimum) {
+      this.minimum = u.minimum;
+      this.minimumText = formatExact(u.minimum);
+    }
+    // The duration and total texts serve both the detail row and the bill line.
+    const duration = String(u.durationMs);
+    const total = formatFixed(u.rounded, this.decimals);
+    this.userLines += `${this.userField},,${u.requests},${duration},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${total}\n`;
+    this.detail.add(this.userLines);
+    this.userLines = '';
+    this.bill.add(`${user}: total_duration=${duration}ms, total_cost=${total}\n`);
+  }
+
+  async flush(): Promise<void> {
+    this.detail.flush();
+    this.bill.flush();
     await turn();
     this.signal?.throwIfAborted();
   }

@@ -26,7 +26,7 @@ export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts
     unknown_tasks: Object.fromEntries([...counts.unknownTasks].sort((a, b) => compareUtf8(a[0], b[0]))),
     users: bill.users,
     total_duration_ms: bill.totalDurationMs.toString(),
-    total_cost: formatExact(bill.totalCostPicos),
+    total_cost: bill.totalCostText ?? formatExact(bill.totalCostPicos),
     total_billed: formatFixed(bill.totalBilled, bill.decimals),
     currency_decimals: bill.decimals,
     window: facts.window,

@@ -1,0 +1,317 @@
+/**
+ * Pricing plans (SPEC "Pricing plans"): a YAML or JSON file read once, checked against a
+ * JSON Schema (ajv) and then for the rules a schema cannot say, and turned into exact
+ * integer prices. Every fault is a ConfigError (exit 2) naming the field's path, such as
+ * `tasks.login.tiers[1].up_to_ms`, raised before any input is read.
+ *
+ * No binary float ever reads an amount: amounts must be strings in the file (a YAML or JSON
+ * number is refused), and they are parsed into integer picos (10^-12 units). YAML keys are
+ * taken as the text written in the file, so `007:` is the user "007", never 7.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { formatExact, parseDecimal } from '../money/decimal.js';
+
+/** One graduated tier: `upToMs` null on the last tier (the rest). */
+export interface Tier {
+  readonly upToMs: number | null;
+  /** Price of one billable millisecond in this tier, in picos. */
+  readonly perMs: bigint;
+}
+
+/** A task's price: tiers (a flat `per_ms` is one unbounded tier), a per-request fee, a free allowance. */
+export interface TaskPrice {
+  readonly tiers: readonly Tier[];
+  /** Fee per billed request, in picos. */
+  readonly perRequest: bigint;
+  readonly freeMs: number;
+}
+
+export interface CustomerTerms {
+  /** Discount as a fraction of 10^12 (`10%` → 10^11; `100%` → 10^12). */
+  readonly discount: bigint;
+  /** The discount as written (`10%`), for the detail CSV. */
+  readonly discountText: string;
+  /** Replaces the plan's minimum for this user when set, in picos. */
+  readonly minimumCharge: bigint | null;
+  /** Task name → the price that replaces the plan's for this user. */
+  readonly tasks: ReadonlyMap<string, TaskPrice>;
+}
+
+export interface PricingPlan {
+  /** The plan's currency_decimals, when it sets it. */
+  readonly currencyDecimals: number | null;
+  /** Per user with at least one billed record, in picos. */
+  readonly minimumCharge: bigint;
+  /** Task name → price; these are the known tasks. */
+  readonly tasks: ReadonlyMap<string, TaskPrice>;
+  /** User id (exact text) → terms. */
+  readonly customers: ReadonlyMap<string, CustomerTerms>;
+}
+
+/** 10^12: the scale of amounts (picos) and of discounts (fractions of one). */
+export const ONE = 10n ** 12n;
+
+const AMOUNT = '^\\d+(\\.\\d{1,12})?$';
+const DISCOUNT = '^\\d{1,3}(\\.\\d{1,10})?%$';
+
+const amount = { type: 'string', pattern: AMOUNT } as const;
+const count = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const taskSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    per_ms: amount,
+    tiers: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['per_ms'],
+        properties: { up_to_ms: count, per_ms: amount },
+      },
+    },
+    per_request: amount,
+    free_ms: count,
+  },
+} as const;
+
+/** The shape of a plan. Rules across fields (per_ms or tiers, bounds, overrides, discount ≤ 100%) are checked after it. */
+export const PLAN_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'tasks'],
+  properties: {
+    version: { const: 1 },
+    currency_decimals: { type: 'integer', minimum: 0, maximum: 12 },
+    minimum_charge: amount,
+    tasks: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { type: 'string', minLength: 1 },
+      additionalProperties: taskSchema,
+    },
+    customers: {
+      type: 'object',
+      propertyNames: { type: 'string', minLength: 1 },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          discount: { type: 'string', pattern: DISCOUNT },
+          minimum_charge: amount,
+          tasks: { type: 'object', additionalProperties: taskSchema },
+        },
+      },
+    },
+  },
+} as const;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A field path in the plan's own words: `tasks.login.tiers[1].up_to_ms`; odd keys are quoted (`customers["a.b"]`). */
+export function fieldPath(segments: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (IDENT.test(s) || /^\d+$/.test(s)) out += out === '' ? s : `.${s}`;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out === '' ? '(the plan)' : out;
+}
+
+/** `/tasks/a~1b/tiers/1` → ['tasks', 'a/b', 'tiers', 1] (array indices as numbers). */
+function pointerSegments(pointer: string, data: unknown): Array<string | number> {
+  if (pointer === '') return [];
+  const out: Array<string | number> = [];
+  let node: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      out.push(Number(key));
+      node = node[Number(key)];
+    } else {
+      out.push(key);
+      node = (node as Record<string, unknown> | undefined)?.[key];
+    }
+  }
+  return out;
+}
+
+function describe(err: ErrorObject): string {
+  switch (err.keyword) {
+    case 'type':
+      if (err.params.type === 'string' && err.instancePath.endsWith('/discount')) return 'must be a percentage in quotes such as "10%", never a number';
+      if (err.params.type === 'string') return 'must be a decimal string in quotes (e.g. "0.005"), never a number';
+      if (err.params.type === 'integer') return 'must be a non-negative integer';
+      return `must be ${err.params.type === 'object' ? 'a mapping' : `of type ${String(err.params.type)}`}`;
+    case 'pattern':
+      return err.params.pattern === DISCOUNT
+        ? 'must be a percentage such as "10%" or "12.5%" (at most 3 integer and 10 fractional digits)'
+        : 'must be a non-negative decimal string with at most 12 fractional digits (e.g. "0.005")';
+    case 'minimum':
+    case 'maximum':
+      return err.instancePath.endsWith('currency_decimals') ? 'must be an integer from 0 to 12' : 'must be a non-negative integer (at most 2^53 - 1)';
+    case 'const':
+      return 'must be 1 (the only plan version)';
+    case 'minProperties':
+      return 'must name at least one task';
+    case 'minItems':
+      return 'must hold at least one tier';
+    case 'minLength':
+      return 'must not be empty';
+    default:
+      return err.message ?? 'is invalid';
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validatePlan = ajv.compile(PLAN_SCHEMA);
+
+function schemaError(err: ErrorObject, data: unknown): ConfigError {
+  const at = pointerSegments(err.instancePath, data);
+  if (err.keyword === 'additionalProperties') {
+    return new ConfigError(`pricing plan: ${fieldPath([...at, String(err.params.additionalProperty)])} is not a known key`);
+  }
+  if (err.keyword === 'required') {
+    return new ConfigError(`pricing plan: ${fieldPath([...at, String(err.params.missingProperty)])} is required`);
+  }
+  if (err.keyword === 'propertyNames') {
+    return new ConfigError(`pricing plan: ${fieldPath(at)} holds an empty name`);
+  }
+  return new ConfigError(`pricing plan: ${fieldPath(at)} ${describe(err)}`);
+}
+
+/** A YAML node as plain data; mapping keys are the text written in the file (a plain `007` stays "007"). */
+function yamlValue(node: YamlNode | null, path: Array<string | number>): unknown {
+  if (node === null) return null;
+  if (isMap(node)) {
+    const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const pair of node.items) {
+      const k = pair.key as YamlNode | null;
+      if (!isScalar(k)) throw new ConfigError(`pricing plan: ${fieldPath(path)} has a key that is not a plain name`);
+      const key = k.type === 'PLAIN' && typeof k.source === 'string' ? k.source : String(k.value);
+      if (Object.prototype.hasOwnProperty.call(obj, key)) throw new ConfigError(`pricing plan: ${fieldPath([...path, key])} is given twice`);
+      obj[key] = yamlValue(pair.value as YamlNode | null, [...path, key]);
+    }
+    return obj;
+  }
+  if (isSeq(node)) return node.items.map((item, i) => yamlValue(item as YamlNode | null, [...path, i]));
+  if (isScalar(node)) return node.value;
+  throw new ConfigError(`pricing plan: ${fieldPath(path)} uses a YAML feature plans do not (aliases, tags)`);
+}
+
+/** Parses plan text: JSON when the file is named `.json`, else YAML (1.2, one document). */
+export function parsePlanText(text: string, json: boolean): unknown {
+  if (json) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`pricing plan is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  // Repeated keys are refused by yamlValue, naming the key (the library's own check is quadratic in a mapping's size).
+  const doc = parseDocument(text, { version: '1.2', uniqueKeys: false, merge: false, prettyErrors: false });
+  if (doc.errors.length > 0) throw new ConfigError(`pricing plan is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  return yamlValue(doc.contents as YamlNode | null, []);
+}
+
+interface RawTask {
+  per_ms?: string;
+  tiers?: Array<{ up_to_ms?: number; per_ms: string }>;
+  per_request?: string;
+  free_ms?: number;
+}
+interface RawPlan {
+  version: 1;
+  currency_decimals?: number;
+  minimum_charge?: string;
+  tasks: Record<string, RawTask>;
+  customers?: Record<string, { discount?: string; minimum_charge?: string; tasks?: Record<string, RawTask> }>;
+}
+
+function picos(text: string): bigint {
+  // The schema's pattern is the decimal grammar parseDecimal reads.
+  return parseDecimal(text)!;
+}
+
+function taskPrice(raw: RawTask, path: Array<string | number>): TaskPrice {
+  if (raw.per_ms !== undefined && raw.tiers !== undefined) {
+    throw new ConfigError(`pricing plan: ${fieldPath(path)} gives both per_ms and tiers: give one`);
+  }
+  let tiers: Tier[];
+  if (raw.per_ms !== undefined) tiers = [{ upToMs: null, perMs: picos(raw.per_ms) }];
+  else if (raw.tiers !== undefined) {
+    tiers = [];
+    let previous = 0;
+    raw.tiers.forEach((t, i) => {
+      const last = i === raw.tiers!.length - 1;
+      const at = fieldPath([...path, 'tiers', i, 'up_to_ms']);
+      if (last && t.up_to_ms !== undefined) throw new ConfigError(`pricing plan: ${at} must be left out: the last tier takes the rest`);
+      if (!last && t.up_to_ms === undefined) throw new ConfigError(`pricing plan: ${at} is required on every tier but the last`);
+      if (!last) {
+        if (t.up_to_ms! <= previous) {
+          throw new ConfigError(`pricing plan: ${at} must be greater than ${i === 0 ? '0' : `the previous bound (${previous})`}: bounds are strictly increasing`);
+        }
+        previous = t.up_to_ms!;
+      }
+      tiers.push({ upToMs: last ? null : t.up_to_ms!, perMs: picos(t.per_ms) });
+    });
+  } else throw new ConfigError(`pricing plan: ${fieldPath(path)} gives neither per_ms nor tiers: give one`);
+  return { tiers, perRequest: raw.per_request === undefined ? 0n : picos(raw.per_request), freeMs: raw.free_ms ?? 0 };
+}
+
+/** `12.5%` → 125 × 10^9 (a fraction of 10^12). */
+function discountOf(text: string): bigint {
+  const m = /^(\d{1,3})(?:\.(\d{1,10}))?%$/.exec(text)!;
+  return BigInt(m[1]!) * 10n ** 10n + BigInt((m[2] ?? '').padEnd(10, '0'));
+}
+
+/** Checks parsed plan data and builds the plan; ConfigError naming the field on any fault. */
+export function planFromData(data: unknown): PricingPlan {
+  if (!validatePlan(data)) throw schemaError(validatePlan.errors![0]!, data);
+  const raw = data as unknown as RawPlan;
+  const tasks = new Map<string, TaskPrice>();
+  for (const name of Object.keys(raw.tasks)) tasks.set(name, taskPrice(raw.tasks[name]!, ['tasks', name]));
+  const customers = new Map<string, CustomerTerms>();
+  for (const id of Object.keys(raw.customers ?? {})) {
+    const c = raw.customers![id]!;
+    const overrides = new Map<string, TaskPrice>();
+    for (const name of Object.keys(c.tasks ?? {})) {
+      const at = ['customers', id, 'tasks', name];
+      if (!tasks.has(name)) throw new ConfigError(`pricing plan: ${fieldPath(at)} overrides a task that is not under tasks`);
+      overrides.set(name, taskPrice(c.tasks![name]!, at));
+    }
+    const discount = c.discount === undefined ? 0n : discountOf(c.discount);
+    if (discount > ONE) throw new ConfigError(`pricing plan: ${fieldPath(['customers', id, 'discount'])} must be at most 100%`);
+    customers.set(id, {
+      discount,
+      discountText: c.discount ?? '0%',
+      minimumCharge: c.minimum_charge === undefined ? null : picos(c.minimum_charge),
+      tasks: overrides,
+    });
+  }
+  return {
+    currencyDecimals: raw.currency_decimals ?? null,
+    minimumCharge: raw.minimum_charge === undefined ? 0n : picos(raw.minimum_charge),
+    tasks,
+    customers,
+  };
+}
+
+/** Reads and checks a plan file (`.json`: JSON, else YAML). */
+export function loadPlan(path: string): PricingPlan {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read pricing plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return planFromData(parsePlanText(text, /\.json$/i.test(path)));
+}
+
+/** Canonical text of an amount in picos (for logs and the detail CSV). */
+export const amountText = formatExact;
