@@ -105,10 +105,10 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
 
   const paths_ = outputPaths(opts.out);
   const staged = new StagedOutputs();
+  let result: BillingResult | undefined;
   try {
     const rejects = new RejectsWriter(staged.add(paths_.rejects));
     const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
-    let result: BillingResult;
     try {
       result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal });
     } finally {
@@ -150,6 +150,7 @@ export async function aggregate(paths: readonly string[], opts: AggregateOptions
     );
     return { result, users: bill.users, seconds, bytes };
   } finally {
+    await result?.release?.();
     staged.discard();
   }
 }
