@@ -211,6 +211,12 @@ export function jobConf(sizing: ClusterSizing, workerCores: number, workerMemory
     'spark.sql.adaptive.coalescePartitions.enabled': 'true',
     // 128 MiB splits: a 1 GiB file is 8 tasks, 4 per core; smaller splits only add task overhead.
     'spark.sql.files.maxPartitionBytes': '128m',
+    // The driver's UI store keeps every SQL execution's plan text; the billing query's plan is
+    // large, and a long-lived Connect server filled its heap with them: keep few, and short.
+    'spark.sql.ui.retainedExecutions': '20',
+    'spark.ui.retainedJobs': '100',
+    'spark.ui.retainedStages': '200',
+    'spark.sql.maxPlanStringLength': '65536',
   };
 }
 

@@ -83,16 +83,56 @@ export const PATTERNS = {
   trailingZeros: String.raw`0+\z`,
 } as const;
 
-/** The fast path's pieces, from the rules' common shapes. */
+/** A regex of the zero-padded numbers lo..hi, exactly `width` digits (from the rules' ranges, so no range is copied). */
+export function rangeRe(lo: number, hi: number, width: number): string {
+  if (lo > hi) return '(?!)';
+  if (width === 1) return lo === hi ? String(lo) : `[${lo}-${hi}]`;
+  const unit = 10 ** (width - 1);
+  const a = Math.floor(lo / unit);
+  const b = Math.floor(hi / unit);
+  const restLo = lo % unit;
+  const restHi = hi % unit;
+  const any = (n: number) => (n === 1 ? '\\d' : `\\d{${n}}`);
+  if (a === b) return `${a}${rangeRe(restLo, restHi, width - 1)}`;
+  const alts: string[] = [];
+  let from = a;
+  let to = b;
+  if (restLo !== 0) {
+    alts.push(`${a}${rangeRe(restLo, unit - 1, width - 1)}`);
+    from = a + 1;
+  }
+  const fullHi = restHi === unit - 1;
+  if (!fullHi) to = b - 1;
+  if (from <= to) alts.push(`${from === to ? String(from) : `[${from}-${to}]`}${any(width - 1)}`);
+  if (!fullHi) alts.push(`${b}${rangeRe(0, restHi, width - 1)}`);
+  return alts.length === 1 ? alts[0]! : `(?:${alts.join('|')})`;
+}
+
+/**
+ * The common timestamp shape as one regex that also holds the calendar and the clock: months
+ * grouped by their days in a common year (so 29 February, and only it, is left to the exact
+ * path), hours, minutes and seconds in range.
+ */
+function fastTimestampRe(): string {
+  const byDays = new Map<number, number[]>();
+  T.daysInMonth.forEach((days, i) => byDays.set(days, [...(byDays.get(days) ?? []), i + 1]));
+  const monthDay = [...byDays].map(([days, months]) => `(?:${months.map((m) => rangeRe(m, m, 2)).join('|')})-${rangeRe(1, days, 2)}`);
+  const clock = [rangeRe(T.hour[0], T.hour[1], 2), rangeRe(T.minute[0], T.minute[1], 2), rangeRe(T.second[0], T.second[1], 2)].join(':');
+  // The common shape: 9999-MM-DDTHH:MM:SSZ.
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('fastTimestampRe: the common timestamp shape changed; update the fast path');
+  return `\\d{4}-(?:${monthDay.join('|')})T${clock}Z`;
+}
+
+/** The fast path's pieces, from the rules' common shapes and ranges. */
 const FAST = {
-  timestamp: T.commonShape.replace(/9+/g, (m) => `\\d{${m.length}}`),
+  timestamp: fastTimestampRe(),
   user: `[${RULES.user.commonChars}]{${RULES.user.minBytes},${RULES.user.maxBytes}}`,
-  status: `\\d{${String(RULES.status.max).length}}`,
+  status: rangeRe(RULES.status.min, RULES.status.max, String(RULES.status.max).length),
   /** At most 15 digits: far below 2^53, and below any MAX_DURATION_MS check's overflow. */
   digits: '\\d{1,15}',
   jsonDigits: '(?:0|[1-9]\\d{0,14})',
 };
-/** Offsets (1-based) of the date-time parts in the common timestamp shape. */
+/** Offsets (1-based) and lengths of the date-time parts in the common timestamp shape. */
 const TS_PARTS = {
   y: [T.commonShape.indexOf('9999') + 1, 4],
   mo: [6, 2],
@@ -155,43 +195,53 @@ function calendarOk(p: { y: string; mo: string; d: string; hh: string; mi: strin
     AND ${p.se} BETWEEN ${T.second[0]} AND ${T.second[1]})`;
 }
 
-/** Numeric parts of a timestamp of the common shape (digits already checked by the fast regex). */
-function commonTsParts(tsExpr: string): { y: string; mo: string; d: string; hh: string; mi: string; se: string } {
-  const part = ([at, len]: readonly [number, number]) => `CAST(substr(${tsExpr}, ${at}, ${len}) AS INT)`;
-  return { y: part(TS_PARTS.y), mo: part(TS_PARTS.mo), d: part(TS_PARTS.d), hh: part(TS_PARTS.hh), mi: part(TS_PARTS.mi), se: part(TS_PARTS.se) };
+/** A day-count (proleptic Gregorian, as timestamp.ts daysFromCivil) and clock → epoch seconds, in SQL. */
+function epochSeconds(p: { y: string; mo: string; d: string; hh: string; mi: string; se: string }, osign: string, oh: string, om: string): string {
+  const yy = `IF(${p.mo} <= 2, ${p.y} - 1, ${p.y})`;
+  const era = `CAST(floor((${yy}) / 400) AS BIGINT)`;
+  const yoe = `(${yy} - ${era} * 400)`;
+  return `((${era} * 146097 + ${yoe} * 365 + CAST(floor(${yoe} / 4) AS BIGINT) - CAST(floor(${yoe} / 100) AS BIGINT)
+      + CAST(floor((153 * ((${p.mo} + 9) % 12) + 2) / 5) AS BIGINT) + ${p.d} - 1 - 719468) * 86400
+      + ${p.hh} * 3600 + ${p.mi} * 60 + ${p.se} - ${osign} * (${oh} * 3600 + ${om} * 60))`;
 }
 
-/** The columns every source brings to the shared judging step. */
-const SHAPED = 'path, bs, id, b, fast, too_long, utf8, blank, shape_ok, ts, usr, task, status_ok, dur, isjson';
-
-/**
- * The shared first steps of a source: the fast path's split (only when the fast regex
- * matched), then, for lines the fast path does not take, the line without its CR as bytes and
- * as a string, length, encoding and blank rules.
- */
-function prepared(view: string, fastRe: string, sep: string, fastCond: (f: string) => string): string {
-  return `(SELECT *,
-        coalesce(octet_length(b) > :max_line, false) AS too_long,
-        fast OR is_valid_utf8(s) AS utf8,
-        NOT fast AND coalesce(octet_length(b) <= :max_line AND s RLIKE :re_blank, false) AS blank
-      FROM (SELECT *, CAST(b AS STRING) AS s
-        FROM (SELECT *,
-            IF(fast, NULL, IF(octet_length(vb) > 0 AND substr(vb, -1, 1) = X'0D', substr(vb, 1, octet_length(vb) - 1), vb)) AS b
-          FROM (SELECT path, bs, id, f, CAST(v AS BINARY) AS vb, coalesce(${fastCond('f')}, false) AS fast
-            FROM (SELECT path, bs, id, v, IF(v RLIKE ${fastRe}, split(v, ${sep}, -1), NULL) AS f FROM ${view})))))`;
+/** One input view: its fast path (regex, separator, fields of the split) and its exact path. */
+interface Source {
+  readonly view: string;
+  readonly fastRe: string;
+  readonly sep: string;
+  /** SQL of a field's text (duration: its digits) in the fast path's split `f`. */
+  readonly fast: Record<FieldName, (f: string) => string>;
+  /** Tasks the fast path may compare as raw text. */
+  readonly fastTask: (field: string) => string;
+  /** Exact path: the fields of the line `s` (NULL when malformed), or for JSON the parsed value. */
+  readonly exactSplit: string;
+  readonly isJson: boolean;
+  /** Exact path, on `e` (the split) or `v` (JSON): SQL of each column. */
+  readonly exact: { shapeOk: string; ts: string; usr: string; task: string; statusOk: string; dur: string };
 }
 
 export interface QueryOptions {
-  /** Duration sums as exact decimals (after try_sum overflowed) instead of BIGINT. */
+  /** Duration sums as exact decimal text (after try_sum overflowed) instead of BIGINT. */
   readonly exactSums?: boolean;
 }
 
+/**
+ * The query, in two stages. Map side (every line, small generated code): the fast path's
+ * regex, split and arithmetic; a fast line becomes its (user, task, in window) key, any
+ * other line keeps its bytes, file, split and read position (a group of its own); partial
+ * aggregation. Reduce side (after the shuffle, only the groups and the lines the fast path
+ * left): the exact path, every rule as written in engine/core, on those lines alone. Keeping
+ * the exact rules out of the map side's whole-stage code keeps that code under HotSpot's
+ * 8,000-byte JIT limit (README "Spark engine performance").
+ */
 export function billingQuery(sources: QuerySources, config: BillingConfig, window: TimeWindow, options: QueryOptions = {}): BillingQuery {
   const args: Record<string, SqlValue> = {
     max_line: RULES.line.maxBytes,
     max_raw: RULES.line.rejectRawBytes,
     max_user: RULES.user.maxBytes,
     max_duration: BigInt(config.maxDurationMs),
+    dur_suffix: RULES.duration.suffix,
   };
   const patternParams: Record<string, string> = {
     re_blank: PATTERNS.blank,
@@ -199,7 +249,6 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     re_space_split: PATTERNS.spaceSplit,
     re_csv_line: PATTERNS.csvLine,
     re_csv_field: PATTERNS.csvField,
-    re_js_trim: PATTERNS.jsTrim,
     re_ts: PATTERNS.timestamp,
     re_user_bad: PATTERNS.userBad,
     re_digits: PATTERNS.digits,
@@ -226,31 +275,27 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
   const windowOpen = window.from === undefined && window.to === undefined;
 
   // Time window: instants compared as (epoch seconds, fraction digits right-padded), like compareInstants.
-  const windowTerms: string[] = [];
-  if (window.from !== undefined) {
-    args['from_sec'] = BigInt(window.from.seconds);
-    args['from_frac'] = window.from.fraction;
-    windowTerms.push(`(ts_sec > :from_sec OR (ts_sec = :from_sec AND
-        rpad(ts_frac, greatest(length(ts_frac), length(:from_frac)), '0') >= rpad(:from_frac, greatest(length(ts_frac), length(:from_frac)), '0')))`);
-  }
-  if (window.to !== undefined) {
-    args['to_sec'] = BigInt(window.to.seconds);
-    args['to_frac'] = window.to.fraction;
-    windowTerms.push(`(ts_sec < :to_sec OR (ts_sec = :to_sec AND
-        rpad(ts_frac, greatest(length(ts_frac), length(:to_frac)), '0') < rpad(:to_frac, greatest(length(ts_frac), length(:to_frac)), '0')))`);
-  }
-  const inWindow = windowTerms.length === 0 ? 'true' : windowTerms.join(' AND ');
+  const inWindow = (sec: string, frac: string): string => {
+    const terms: string[] = [];
+    if (window.from !== undefined) {
+      args['from_sec'] = BigInt(window.from.seconds);
+      args['from_frac'] = window.from.fraction;
+      terms.push(`(${sec} > :from_sec OR (${sec} = :from_sec AND
+        rpad(${frac}, greatest(length(${frac}), length(:from_frac)), '0') >= rpad(:from_frac, greatest(length(${frac}), length(:from_frac)), '0')))`);
+    }
+    if (window.to !== undefined) {
+      args['to_sec'] = BigInt(window.to.seconds);
+      args['to_frac'] = window.to.fraction;
+      terms.push(`(${sec} < :to_sec OR (${sec} = :to_sec AND
+        rpad(${frac}, greatest(length(${frac}), length(:to_frac)), '0') < rpad(:to_frac, greatest(length(${frac}), length(:to_frac)), '0')))`);
+    }
+    return terms.length === 0 ? 'true' : terms.join(' AND ');
+  };
 
-  const fastValueChecks = (tsExpr: string, statusExpr: string, durExpr: string, taskCheck: string) =>
-    `(${calendarOk(commonTsParts(tsExpr))} AND CAST(${statusExpr} AS INT) BETWEEN ${RULES.status.min} AND ${RULES.status.max}
-      AND CAST(${durExpr} AS BIGINT) <= :max_duration AND ${taskCheck})`;
-  /** The digits of a duration with an optional suffix. */
-  const suffixed = (x: string, required: boolean) =>
-    required ? `substr(${x}, 1, octet_length(${x}) - ${RULES.duration.suffix.length})` : `IF(endswith(${x}, :dur_suffix), substr(${x}, 1, octet_length(${x}) - ${RULES.duration.suffix.length}), ${x})`;
-  args['dur_suffix'] = RULES.duration.suffix;
   const suffixRe = quoteRe(RULES.duration.suffix);
+  const suffixLen = RULES.duration.suffix.length;
+  const list: Source[] = [];
 
-  const parts: string[] = [];
   if (sources.space) {
     // Fast: `TS USER TASK STATUS DURATIONms`, one separator between fields.
     const sep = RULES.space.commonSeparator;
@@ -264,19 +309,29 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     };
     args['re_fast_space'] = `^${FIELDS.map((f) => pieces[f]).join(quoteRe(sep))}\\z`;
     args['sep_space'] = sep;
-    const spaceTask = fastTasks(/[ \t]/);
-    const fastDur = (f: string) => suffixed(at(f, 'duration'), true);
-    const cond = (f: string) => fastValueChecks(at(f, 'timestamp'), at(f, 'status'), fastDur(f), spaceTask(at(f, 'task')));
-    parts.push(`SELECT path, bs, id, b, fast, too_long, utf8, blank,
-        IF(fast, true, size(e) = ${RULES.space.fieldCount}) AS shape_ok,
-        IF(fast, ${at('f', 'timestamp')}, ${at('e', 'timestamp')}) AS ts,
-        IF(fast, ${at('f', 'user')}, ${at('e', 'user')}) AS usr,
-        IF(fast, ${at('f', 'task')}, ${at('e', 'task')}) AS task,
-        IF(fast, true, ${statusTextOk(at('e', 'status'))}) AS status_ok,
-        IF(fast, CAST(${fastDur('f')} AS BIGINT), ${durationText(at('e', 'duration'), ':re_dur_space')}) AS dur,
-        false AS isjson
-      FROM (SELECT *, IF(NOT fast AND utf8 AND NOT too_long AND NOT blank, split(regexp_replace(s, :re_space_trim, ''), :re_space_split), NULL) AS e
-            FROM ${prepared(SPACE_VIEW, ':re_fast_space', ':sep_space', cond)})`);
+    list.push({
+      view: SPACE_VIEW,
+      fastRe: ':re_fast_space',
+      sep: ':sep_space',
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => `substr(${at(f, 'duration')}, 1, octet_length(${at(f, 'duration')}) - ${suffixLen})`,
+      },
+      fastTask: fastTasks(/[ \t]/),
+      exactSplit: `split(regexp_replace(s, :re_space_trim, ''), :re_space_split)`,
+      isJson: false,
+      exact: {
+        shapeOk: `size(e) = ${RULES.space.fieldCount}`,
+        ts: at('e', 'timestamp'),
+        usr: at('e', 'user'),
+        task: at('e', 'task'),
+        statusOk: statusTextOk(at('e', 'status')),
+        dur: durationText(at('e', 'duration'), ':re_dur_space'),
+      },
+    });
   }
 
   sources.csv.forEach((layout, g) => {
@@ -298,19 +353,30 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     const pieces = Array.from({ length: layout.fieldCount }, (_, i) => pieceAt.get(i) ?? '[ !#-+\\--~]*');
     args[`re_fast_csv${g}`] = `^${pieces.join(',')}\\z`;
     const at = (f: string, field: FieldName) => `${f}[${positions[field]}]`;
-    const csvTask = fastTasks(/[,"]/);
-    const fastDur = (f: string) => suffixed(at(f, 'duration'), RULES.duration.suffixRequired.csv);
-    const cond = (f: string) => fastValueChecks(at(f, 'timestamp'), at(f, 'status'), fastDur(f), csvTask(at(f, 'task')));
-    parts.push(`SELECT path, bs, id, b, fast, too_long, utf8, blank,
-        IF(fast, true, coalesce(size(e) = ${layout.fieldCount}, false)) AS shape_ok,
-        IF(fast, ${at('f', 'timestamp')}, ${at('e', 'timestamp')}) AS ts,
-        IF(fast, ${at('f', 'user')}, ${at('e', 'user')}) AS usr,
-        IF(fast, ${at('f', 'task')}, ${at('e', 'task')}) AS task,
-        IF(fast, true, ${statusTextOk(at('e', 'status'))}) AS status_ok,
-        IF(fast, CAST(${fastDur('f')} AS BIGINT), ${durationText(at('e', 'duration'), ':re_dur_csv')}) AS dur,
-        false AS isjson
-      FROM (SELECT *, IF(NOT fast AND utf8 AND NOT too_long AND NOT blank, ${csvFields('s')}, NULL) AS e
-            FROM ${prepared(csvView(g), `:re_fast_csv${g}`, "','", cond)})`);
+    const d = (f: string) => at(f, 'duration');
+    list.push({
+      view: csvView(g),
+      fastRe: `:re_fast_csv${g}`,
+      sep: "','",
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => `IF(endswith(${d(f)}, :dur_suffix), substr(${d(f)}, 1, octet_length(${d(f)}) - ${suffixLen}), ${d(f)})`,
+      },
+      fastTask: fastTasks(/[,"]/),
+      exactSplit: csvFields('s'),
+      isJson: false,
+      exact: {
+        shapeOk: `coalesce(size(e) = ${layout.fieldCount}, false)`,
+        ts: at('e', 'timestamp'),
+        usr: at('e', 'user'),
+        task: at('e', 'task'),
+        statusOk: statusTextOk(at('e', 'status')),
+        dur: durationText(at('e', 'duration'), ':re_dur_csv'),
+      },
+    });
   });
 
   if (sources.jsonl) {
@@ -329,7 +395,6 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     const piece = {} as Record<FieldName, number>;
     let idx = 0;
     FIELDS.forEach((f, i) => {
-      const last = i === FIELDS.length - 1;
       re += `"${quoteRe(keys[f])}":`;
       if (isString(f)) {
         re += `"${value[f]}"`;
@@ -340,17 +405,31 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         piece[f] = idx + 2;
         idx += 2;
       }
-      re += last ? '\\}' : ',';
+      re += i === FIELDS.length - 1 ? '\\}' : ',';
     });
     args['re_fast_json'] = `${re}\\z`;
     // A number's piece is `:DIGITS,` or `:DIGITS}`.
     const at = (f: string, field: FieldName) =>
       isString(field) ? `${f}[${piece[field]}]` : `substr(${f}[${piece[field]}], 2, octet_length(${f}[${piece[field]}]) - 2)`;
-    const jsonTask = fastTasks(/["\\\x00-\x1f]/);
-    const cond = (f: string) => fastValueChecks(at(f, 'timestamp'), at(f, 'status'), at(f, 'duration'), jsonTask(at(f, 'task')));
     const key = (f: FieldName) => `variant_get(v, '$.${keys[f]}')`;
-    parts.push(`SELECT path, bs, id, b, fast, too_long, utf8, blank,
-        IF(fast, true, v IS NOT NULL AND s RLIKE :re_json_start AND s RLIKE :re_json_end
+    const st = jsonNumber(key('status'));
+    const du = jsonNumber(key('duration'));
+    list.push({
+      view: JSONL_VIEW,
+      fastRe: ':re_fast_json',
+      sep: `'"'`,
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => at(f, 'duration'),
+      },
+      fastTask: fastTasks(/["\\\x00-\x1f]/),
+      exactSplit: 'try_parse_json(s)',
+      isJson: true,
+      exact: {
+        shapeOk: `v IS NOT NULL AND s RLIKE :re_json_start AND s RLIKE :re_json_end
           AND aggregate(
                 split(regexp_replace(regexp_replace(s, :re_json_string, ''), :re_not_bracket, ''), ''),
                 named_struct('d', 0, 'z', 0),
@@ -358,36 +437,87 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
                   'd', acc.d + CASE WHEN c IN ('{', '[') THEN 1 WHEN c IN ('}', ']') THEN -1 ELSE 0 END,
                   'z', acc.z + IF(c IN ('{', '[', '}', ']')
                                   AND acc.d + CASE WHEN c IN ('{', '[') THEN 1 ELSE -1 END = 0, 1, 0)),
-                acc -> acc.z = 1 AND acc.d = 0)) AS shape_ok,
-        IF(fast, ${at('f', 'timestamp')}, ${jsonString(key('timestamp'))}) AS ts,
-        IF(fast, ${at('f', 'user')}, ${jsonString(key('user'))}) AS usr,
-        IF(fast, ${at('f', 'task')}, ${jsonString(key('task'))}) AS task,
-        IF(fast, true, coalesce(st BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND st % 1 = 0, false)) AS status_ok,
-        IF(fast, CAST(${at('f', 'duration')} AS BIGINT),
-           IF(coalesce(du BETWEEN 0 AND :max_duration AND du % 1 = 0, false), CAST(du AS BIGINT), NULL)) AS dur,
-        true AS isjson
-      FROM (SELECT *, ${jsonNumber(key('status'))} AS st, ${jsonNumber(key('duration'))} AS du
-            FROM (SELECT *, IF(NOT fast AND utf8 AND NOT too_long AND NOT blank, try_parse_json(s), NULL) AS v
-                  FROM ${prepared(JSONL_VIEW, ':re_fast_json', `'"'`, cond)}))`);
+                acc -> acc.z = 1 AND acc.d = 0)`,
+        ts: jsonString(key('timestamp')),
+        usr: jsonString(key('user')),
+        task: jsonString(key('task')),
+        statusOk: `coalesce(${st} BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND ${st} % 1 = 0, false)`,
+        dur: `IF(coalesce(${du} BETWEEN 0 AND :max_duration AND ${du} % 1 = 0, false), CAST(${du} AS BIGINT), NULL)`,
+      },
+    });
   }
-  if (parts.length === 0) throw new Error('billingQuery: no input views');
+  if (list.length === 0) throw new Error('billingQuery: no input views');
 
-  // Timestamp parts: from the exact regex for lines off the fast path; for fast lines only
-  // when a window needs the instant (the fast path already checked the calendar).
-  const fastParts = commonTsParts('ts');
-  const tsPart = (group: number, fast: string) =>
-    `IF(fast, ${windowOpen ? 'NULL' : fast}, try_cast(regexp_extract(ts, :re_ts, ${group}) AS INT))`;
-  const sumExpr = options.exactSums ? 'CAST(sum(CAST(dur AS DECIMAL(38, 0))) AS STRING)' : 'try_sum(dur)';
+  // ---- Map side: one small projection chain per view, then partial aggregation.
+  const mapped = list.map((src, i) => {
+    const p = { y: 'y', mo: 'mo', d: 'dd', hh: 'hh', mi: 'mi', se: 'se' };
+    const part = ([at, len]: readonly [number, number]) => `CAST(substr(tsf, ${at}, ${len}) AS INT)`;
+    // The fast regex holds the calendar, clock and status ranges; only a window needs the instant.
+    const parts = windowOpen
+      ? ''
+      : `, ${part(TS_PARTS.y)} AS y, ${part(TS_PARTS.mo)} AS mo, ${part(TS_PARTS.d)} AS dd, ${part(TS_PARTS.hh)} AS hh, ${part(TS_PARTS.mi)} AS mi, ${part(TS_PARTS.se)} AS se`;
+    const inwin = windowOpen ? 'true' : inWindow(epochSeconds(p, '0', '0', '0'), "''");
+    return `SELECT ${i} AS src,
+        IF(fast, usr, NULL) AS usr, IF(fast, task, NULL) AS task, IF(fast, du, NULL) AS dur, IF(fast, ${inwin}, NULL) AS inwin,
+        IF(fast, NULL, path) AS path, IF(fast, NULL, bs) AS bs, IF(fast, NULL, id) AS id,
+        IF(fast, NULL, octet_length(b)) AS blen,
+        IF(fast, NULL, IF(octet_length(b) > :max_line, substr(b, 1, :max_raw), b)) AS line
+      FROM (SELECT *, IF(fast, NULL, IF(octet_length(vb) > 0 AND substr(vb, -1, 1) = X'0D', substr(vb, 1, octet_length(vb) - 1), vb)) AS b
+        FROM (SELECT *, IF(fast, NULL, CAST(v AS BINARY)) AS vb
+          FROM (SELECT *, coalesce(du <= :max_duration AND ${src.fastTask('task')}, false) AS fast
+            FROM (SELECT path, bs, id, v, usr, task, CAST(du_text AS BIGINT) AS du${parts}
+              FROM (SELECT path, bs, id, v, ${src.fast.timestamp('f')} AS tsf, ${src.fast.user('f')} AS usr, ${src.fast.task('f')} AS task,
+                  ${src.fast.duration('f')} AS du_text
+                FROM (SELECT path, bs, id, v, IF(v RLIKE ${src.fastRe}, split(v, ${src.sep}, -1), NULL) AS f FROM ${src.view}))))))`;
+  });
+
+  // ---- Reduce side: the exact path on the lines the fast path left (one group each).
+  const bySrc = (pick: (s: Source) => string, otherwise = 'NULL') =>
+    list.length === 1 ? pick(list[0]!) : `CASE src ${list.map((s, i) => `WHEN ${i} THEN ${pick(s)}`).join(' ')} ELSE ${otherwise} END`;
+  const anyJson = list.some((s) => s.isJson);
+  const splitOf = list.map((s, i) => (s.isJson ? null : { i, e: s.exactSplit })).filter((x) => x !== null);
+  const eExpr =
+    splitOf.length === 0 ? 'CAST(NULL AS ARRAY<STRING>)' : splitOf.length === 1 ? splitOf[0]!.e : `CASE src ${splitOf.map((x) => `WHEN ${x.i} THEN ${x.e}`).join(' ')} END`;
+  const jsonSrc = list.findIndex((s) => s.isJson);
+  const sumType = options.exactSums ? 'STRING' : 'BIGINT';
+  const sum1 = options.exactSums ? 'CAST(sum(CAST(dur AS DECIMAL(38, 0))) AS STRING)' : 'try_sum(dur)';
+  const tsPart = (group: number) => `IF(fast, NULL, try_cast(regexp_extract(ts, :re_ts, ${group}) AS INT))`;
 
   const query = `
 WITH
+  mapped AS (
+    ${mapped.join('\n    UNION ALL ')}
+  ),
+  grouped AS (
+    SELECT src, usr, task, inwin, path, bs, id, blen, line, count(*) AS n, ${sum1} AS sdur
+    FROM mapped GROUP BY src, usr, task, inwin, path, bs, id, blen, line
+  ),
+  lines AS (
+    SELECT *,
+      fast OR is_valid_utf8(s) AS utf8,
+      NOT fast AND NOT too_long AND coalesce(s RLIKE :re_blank, false) AS blank
+    FROM (SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped)
+  ),
+  parsed AS (
+    SELECT *,
+      IF(NOT fast AND utf8 AND NOT too_long AND NOT blank ${anyJson ? `AND src <> ${jsonSrc}` : ''}, ${eExpr}, NULL) AS e,
+      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, try_parse_json(s), NULL)` : 'CAST(NULL AS VARIANT)'} AS v
+    FROM lines
+  ),
   shaped AS (
-    ${parts.map((p) => `SELECT ${SHAPED} FROM (${p})`).join('\n    UNION ALL ')}
+    SELECT src, n, sdur, inwin, path, bs, id, line, fast, too_long, utf8, blank,
+      IF(fast, true, ${bySrc((s) => s.exact.shapeOk, 'false')}) AS shape_ok,
+      IF(fast, NULL, ${bySrc((s) => s.exact.ts)}) AS ts,
+      IF(fast, usr, ${bySrc((s) => s.exact.usr)}) AS usr,
+      IF(fast, task, ${bySrc((s) => s.exact.task)}) AS task,
+      IF(fast, true, ${bySrc((s) => s.exact.statusOk, 'false')}) AS status_ok,
+      IF(fast, NULL, ${bySrc((s) => s.exact.dur)}) AS edur,
+      ${anyJson ? `src = ${jsonSrc}` : 'false'} AS isjson
+    FROM parsed
   ),
   timed AS (
     SELECT *,
-      ${tsPart(1, fastParts.y)} AS y, ${tsPart(2, fastParts.mo)} AS mo, ${tsPart(3, fastParts.d)} AS d,
-      ${tsPart(4, fastParts.hh)} AS hh, ${tsPart(5, fastParts.mi)} AS mi, ${tsPart(6, fastParts.se)} AS se,
+      ${tsPart(1)} AS y, ${tsPart(2)} AS mo, ${tsPart(3)} AS d, ${tsPart(4)} AS hh, ${tsPart(5)} AS mi, ${tsPart(6)} AS se,
       IF(fast, '', regexp_replace(regexp_extract(ts, :re_ts, 7), :re_trailing_zeros, '')) AS ts_frac,
       IF(fast, 0, CASE WHEN regexp_extract(ts, :re_ts, 8) <> '' THEN 0 WHEN regexp_extract(ts, :re_ts, 9) = '-' THEN -1 ELSE 1 END) AS osign,
       IF(fast, 0, coalesce(try_cast(nullif(regexp_extract(ts, :re_ts, 10), '') AS INT), 0)) AS oh,
@@ -408,41 +538,32 @@ WITH
         WHEN usr IS NULL OR octet_length(usr) < ${RULES.user.minBytes} OR octet_length(usr) > :max_user OR usr RLIKE :re_user_bad THEN ${reason('bad_user')}
         WHEN task IS NULL OR NOT array_contains(array(${taskParams.join(', ')}), task) THEN ${reason('unknown_task')}
         WHEN NOT status_ok THEN ${reason('bad_status')}
-        WHEN dur IS NULL THEN ${reason('bad_duration')}
+        WHEN edur IS NULL THEN ${reason('bad_duration')}
       END AS reason
     FROM timed
   ),
   classified AS (
     SELECT *,
-      CASE WHEN blank THEN ${KIND.blank} WHEN reason IS NOT NULL THEN ${KIND.reject} WHEN ${inWindow} THEN ${KIND.ok} ELSE ${KIND.out} END AS kind
-    FROM (SELECT *,
-      -- days from civil (proleptic Gregorian), as engine/core/validation/timestamp.ts daysFromCivil
-      ${
-        windowOpen
-          ? 'CAST(NULL AS BIGINT)'
-          : `(CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 146097
-          + (IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) * 365
-          + CAST(floor((IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) / 4) AS BIGINT)
-          - CAST(floor((IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) / 100) AS BIGINT)
-          + CAST(floor((153 * ((mo + 9) % 12) + 2) / 5) AS BIGINT) + d - 1 - 719468) * 86400
-          + hh * 3600 + mi * 60 + se - osign * (oh * 3600 + om * 60)`
-      } AS ts_sec
-      FROM judged)
+      CASE
+        WHEN fast THEN IF(inwin, ${KIND.ok}, ${KIND.out})
+        WHEN blank THEN ${KIND.blank}
+        WHEN reason IS NOT NULL THEN ${KIND.reject}
+        WHEN ${windowOpen ? 'true' : inWindow(epochSeconds({ y: 'y', mo: 'mo', d: 'd', hh: 'hh', mi: 'mi', se: 'se' }, 'osign', 'oh', 'om'), 'ts_frac')} THEN ${KIND.ok}
+        ELSE ${KIND.out}
+      END AS kind
+    FROM judged
   )
-SELECT k, r, usr, task, path, bs, id, raw, count(*) AS n, ${sumExpr} AS dur
-FROM (
-  SELECT CAST(kind AS TINYINT) AS k,
-    IF(kind = ${KIND.reject}, reason, NULL) AS r,
-    IF(kind = ${KIND.ok}, usr, NULL) AS usr,
-    IF(kind = ${KIND.ok}, task, NULL) AS task,
-    IF(kind = ${KIND.ok}, dur, NULL) AS dur,
-    IF(kind = ${KIND.reject}, path, NULL) AS path,
-    IF(kind = ${KIND.reject}, bs, NULL) AS bs,
-    IF(kind = ${KIND.reject}, id, NULL) AS id,
-    IF(kind = ${KIND.reject}, substr(b, 1, :max_raw), NULL) AS raw
-  FROM classified
-)
-GROUP BY k, r, usr, task, path, bs, id, raw
+SELECT CAST(kind AS TINYINT) AS k,
+  IF(kind = ${KIND.reject}, reason, NULL) AS r,
+  IF(kind = ${KIND.ok}, usr, NULL) AS usr,
+  IF(kind = ${KIND.ok}, task, NULL) AS task,
+  IF(kind = ${KIND.reject}, path, NULL) AS path,
+  IF(kind = ${KIND.reject}, bs, NULL) AS bs,
+  IF(kind = ${KIND.reject}, id, NULL) AS id,
+  IF(kind = ${KIND.reject}, substr(line, 1, :max_raw), NULL) AS raw,
+  n,
+  IF(kind = ${KIND.ok}, IF(fast, sdur, CAST(edur AS ${sumType})), NULL) AS dur
+FROM classified
 `;
   return { query, args };
 }

@@ -184,7 +184,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
   await configureSession(client, signal);
   const view = async (name: string, paths: string[]) => {
     const read = readFiles('text', paths, { lineSep: '\n' });
-    const projected = project(read, ['value AS v', '_metadata.file_path AS path', '_metadata.file_block_start AS bs', 'monotonically_increasing_id() AS id']);
+    const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
     await client.command(createTempView(name, projected), { signal });
   };
   const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map((f) => clusterPath(f.path));
