@@ -177,14 +177,14 @@ export interface ClusterSizing {
 
 /**
  * Sizes the local cluster to the machine: one executor with every core (one JVM: one JIT,
- * one copy of the code, no executor-to-executor shuffle over the loopback), half the
+ * one copy of the code, no executor-to-executor shuffle over the loopback), a quarter of the
  * machine's memory for the worker (the rest for the OS page cache that serves the input,
- * the driver and mr itself), the executor taking all of it less its overhead, and two shuffle
+ * the driver, mr itself and other work), the executor taking all of it less its overhead, and two shuffle
  * partitions per core (the billing job's aggregate is small; AQE coalesces them further).
  */
 export function sizeCluster(cores: number, memoryBytes: number): ClusterSizing {
   const mib = Math.floor(memoryBytes / 1048576);
-  const workerMemoryMiB = Math.max(1024, Math.min(64 * 1024, Math.floor(mib / 2)));
+  const workerMemoryMiB = Math.max(1024, Math.min(32 * 1024, Math.floor(mib / 4)));
   // Spark adds max(384 MiB, 10%) of overhead to the heap it is asked for.
   const executorMemoryMiB = Math.max(512, Math.floor((workerMemoryMiB - 384) / 1.1));
   const driverMemoryMiB = Math.max(1024, Math.min(4096, Math.floor(mib / 8)));

@@ -124,7 +124,7 @@ function fastTimestampRe(): string {
 }
 
 /** The fast path's pieces, from the rules' common shapes and ranges. */
-const FAST = {
+export const FAST = {
   timestamp: fastTimestampRe(),
   user: `[${RULES.user.commonChars}]{${RULES.user.minBytes},${RULES.user.maxBytes}}`,
   status: rangeRe(RULES.status.min, RULES.status.max, String(RULES.status.max).length),
