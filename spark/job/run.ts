@@ -150,6 +150,16 @@ export async function readCsvHeader(file: InputFile, signal?: AbortSignal): Prom
   return header;
 }
 
+/** MR_SPARK_TRACE=1: the job's phases and their seconds on stderr (to see where a run's time goes). */
+const TRACE = process.env['MR_SPARK_TRACE'] === '1';
+let traceAt = performance.now();
+function trace(phase: string): void {
+  if (!TRACE) return;
+  const now = performance.now();
+  process.stderr.write(`mr spark: ${phase} ${((now - traceAt) / 1000).toFixed(2)} s\n`);
+  traceAt = now;
+}
+
 interface CsvFile {
   readonly file: number;
   readonly header: Buffer;
@@ -164,6 +174,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     return { counts, usage: new UsageTable(T) };
   }
   const index = new FileIndex(input.files);
+  trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).
   const layouts = new Map<string, { layout: CsvLayout; paths: string[] }>();
@@ -180,8 +191,10 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     csvFiles.push({ file: i, header });
   }
 
+  trace('csv headers read');
   await client.connect();
   await configureSession(client, signal);
+  trace('connected, session set');
   const view = async (name: string, paths: string[]) => {
     const read = readFiles('text', paths, { lineSep: '\n' });
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
@@ -216,6 +229,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       const { query, args } = billingQuery(sources, input.config, input.window, { exactSums });
       await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), { signal });
       cached = true;
+      trace('billing query (one pass over the input, result cached)');
       tally = new Map();
       const t = await client.collect(
         sql(`SELECT k, r, CAST(sum(n) AS BIGINT) AS n, count_if(k = ${KIND.ok} AND dur IS NULL) AS overflow FROM ${agg} GROUP BY k, r`),
@@ -230,6 +244,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       cached = false;
       exactSums = true;
     }
+    trace('counts');
     input.onBytes(input.files.reduce((n, f) => n + f.size, 0));
     for (const [key, { n }] of tally) {
       const [k, r] = key.split(':');
@@ -247,6 +262,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
 
     const rejects = await readRejects(client, agg, index, signal);
     dropCsvHeaders(rejects, csvFiles, index, counts);
+    trace(`rejects read (${rejects.length})`);
     for (const r of rejects) {
       signal.throwIfAborted();
       if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
@@ -342,6 +358,7 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
         }
       }
       if (current !== null) yield { user: current, usage };
+      trace('usage streamed');
     },
   };
 }
