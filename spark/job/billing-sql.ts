@@ -5,29 +5,32 @@
  *
  * Input views (made by run.ts from a `text` read with lineSep "\n") have columns: v (the
  * line, its bytes as read; a BOM at file start is already dropped by Hadoop's line reader),
- * path (_metadata.file_path), bs (_metadata.file_block_start), id
+ * path (input_file_name()), bs (input_file_block_start()), id
  * (monotonically_increasing_id(): read order inside a split). One view per format; CSV files
  * are grouped by header layout (read by the client), one view per layout, so a CSV line's
  * columns are literal positions.
  *
- * Two paths per line, in one pass:
- * - the fast path: one regular expression for the common shape of a line (single
- *   separators, `YYYY-MM-DDTHH:MM:SSZ`, a plain ASCII user id, digits), then the calendar,
- *   ranges and the task by arithmetic and set membership on the fields of one `split`. A
- *   line that passes is valid: it needs no other rule.
- * - the exact path, only for lines the fast path does not accept (tabs, repeated spaces, a
- *   CR, offsets, fractions, other bytes, and every reject): each rule as written in
+ * Two paths per line, in one pass over the input:
+ * - the fast path (map side, every line): one regular expression for the common shape of a
+ *   line (single separators, `YYYY-MM-DDTHH:MM:SSZ` with the calendar and clock ranges in
+ *   it, a plain ASCII user id, the status range, digits), then the duration limit and the
+ *   task by arithmetic and set membership on the fields of one `split`. A line that passes
+ *   is valid: it needs no other rule, and is summed under its (user, task) key.
+ * - the exact path (reduce side, after the shuffle), only for lines the fast path does not
+ *   accept (tabs, repeated spaces, a CR, offsets, fractions, other bytes, and every reject;
+ *   each is a group of its own on the map side): each rule as written in
  *   engine/core (lines.ts, csv.ts, records.ts, fields.ts, timestamp.ts), regular
  *   expressions passed as named parameters so no SQL escaping stands between them and the
  *   rules. Java regex notes: `\z` (not `$`, which also matches before a final line
  *   terminator), possessive quantifiers where a long line could otherwise overflow the regex
  *   engine's stack.
  *
- * Result rows (grouped): k (KIND), r (reason index in RULES.reasons for rejects), usr, task
- * (accepted rows), path, bs, id, raw (first 1 KiB of a rejected line; rejects are one row
- * each; raw is a grouping column, not first(raw): a binary aggregate buffer would turn the
- * hash aggregate into a sort aggregate over every line), n (lines), dur (duration sum: BIGINT from try_sum, NULL on overflow; or exact
- * decimal text with `exactSums`).
+ * Result rows: k (KIND), r (reason index in RULES.reasons for rejects), usr, task (accepted
+ * rows; a (user, task) may have several rows: its fast-path group and exact-path lines),
+ * path, bs, id, raw (first 1 KiB of a rejected line; rejects are one row each; the line is a
+ * grouping column, never first(): a binary aggregate buffer would turn the hash aggregate
+ * into a sort aggregate over every line), n (lines), dur (duration sum: BIGINT from try_sum,
+ * NULL on overflow; or exact decimal text with `exactSums`).
  */
 import type { CsvLayout } from '../../engine/core/formats/csv.js';
 import { FIELDS, RULES, forbiddenUserClass, type FieldName } from '../../engine/core/validation/rules.js';
