@@ -19,12 +19,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureDataset, type Dataset } from './datasets.js';
-import { duckdb, naive, parallel, type Engine } from './engines.js';
+import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
+import { resolveRemote } from '../spark/connect/client.js';
+import { hostPort } from './spark.js';
+import { tcpAnswers } from '../spark/cluster/cluster.js';
 import { measureDataset, preRead } from './measure.js';
 import { BASELINE_FILE } from './paths.js';
 import { positiveInt } from '../engine/cli/options.js';
 import { describeMachine, machineInfo } from './report.js';
-import { compareWithBaseline, formatComparison, RATIOS, ratiosFromRounds, type Baseline, type RatioName, type RoundTimes } from './compare.js';
+import { compareSparkRatio, compareWithBaseline, formatComparison, median, RATIOS, ratiosFromRounds, SPARK_RATIO, SPARK_RATIO_DESCRIBES, type Baseline, type RatioName, type RoundTimes } from './compare.js';
 
 /** The check's dataset: big enough that process start-up (~0.3-0.5 s) is a small part of a run. */
 export const CHECK_SIZE_MIB = 128;
@@ -34,6 +37,8 @@ const fmt = (r: Record<string, number | null>) => Object.entries(r).map(([k, v])
 
 interface CheckResult {
   ratios: Record<RatioName, number | null>;
+  /** plain Spark SQL / spark engine (undefined: no Spark endpoint answered, not measured). */
+  spark?: { ratio: number | null; rounds: Array<{ plain: number | null; spark: number | null }> };
   rounds: RoundTimes[];
   failures: string[];
 }
@@ -70,6 +75,31 @@ async function measureRounds(ds: Dataset, rounds: number, started: number, label
     log(`${label}: round ${r}/${rounds}: ${show}  →  ${Object.entries(ratios).map(([k, v]) => `${k} ${v?.toFixed(2) ?? '–'}`).join(', ')}`);
   }
   return { rounds: out, failures };
+}
+
+/** Rounds of the spark engine and the plain Spark SQL job on the check set, order alternating. */
+const SPARK_ROUNDS = 3;
+
+async function measureSpark(ds: Dataset, remote: string): Promise<{ ratio: number | null; rounds: Array<{ plain: number | null; spark: number | null }>; failures: string[] }> {
+  const engines: Engine[] = [sparkPlain(remote), spark(remote)];
+  const rounds: Array<{ plain: number | null; spark: number | null }> = [];
+  const failures: string[] = [];
+  for (let r = 0; r <= SPARK_ROUNDS; r++) {
+    const order = r % 2 === 0 ? engines : [...engines].reverse();
+    const entries = await measureDataset(ds, order, { iterations: 1, warmupIterations: 0 }, new Map());
+    for (const e of entries) if (e.status !== 'ok') failures.push(`spark round ${r}: ${e.engine} ${e.status}: ${e.note ?? ''}`);
+    const t = (id: string) => entries.find((e) => e.engine === id)?.minS ?? null;
+    const row = { plain: t('spark-plain'), spark: t('spark') };
+    const show = `spark-plain ${row.plain?.toFixed(2) ?? '–'} s, spark ${row.spark?.toFixed(2) ?? '–'} s`;
+    if (r === 0) {
+      log(`spark: warm-up round (not counted): ${show}`);
+      continue;
+    }
+    rounds.push(row);
+    log(`spark: round ${r}/${SPARK_ROUNDS}: ${show}  →  spark engine / plain ${row.plain && row.spark ? (row.spark / row.plain).toFixed(2) : '–'}`);
+  }
+  const ratio = median(rounds.filter((x) => x.plain !== null && x.spark !== null).map((x) => x.plain! / x.spark!));
+  return { ratio, rounds, failures };
 }
 
 function fraction(v: string): number {
@@ -112,13 +142,33 @@ async function main(): Promise<void> {
       const rounds = [...first.rounds, ...second.rounds];
       result = { ratios: ratiosFromRounds(rounds), rounds, failures: [...first.failures, ...second.failures] };
     }
+    const remote = resolveRemote(undefined);
+    const hp = hostPort(remote);
+    if (hp !== null && (await tcpAnswers(hp.host, hp.port, 1000))) {
+      log(`spark: ${remote} answers; measuring the spark engine against the plain Spark SQL job`);
+      const sp = await measureSpark(ds, remote);
+      result.spark = { ratio: sp.ratio, rounds: sp.rounds };
+      result.failures.push(...sp.failures);
+    } else {
+      log(`spark: no Spark Connect endpoint answers at ${remote}; the spark ratio is not measured (start one with \`mr spark up\`)`);
+    }
   }
-  const comparison = compareWithBaseline(result.ratios, baseline, tolerance);
+  const base = compareWithBaseline(result.ratios, baseline, tolerance);
+  const sparkBaseline = (baseline['sparkRatios'] as Record<string, number> | undefined)?.[SPARK_RATIO];
+  const sparkRow = result.spark !== undefined && sparkBaseline !== undefined ? compareSparkRatio(result.spark.ratio, sparkBaseline, tolerance) : null;
+  const comparison = sparkRow === null ? base : { rows: [...base.rows, sparkRow], ok: base.ok && (sparkRow.verdict === 'ok' || sparkRow.verdict === 'better') };
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`\n${formatComparison(comparison, tolerance)}\n\n`);
   process.stdout.write(
     `dataset: original format, ${CHECK_SIZE_MIB} MiB, 1,000 users; ratio = other engine's time / parallel 2 workers' time in the same round, median of ${result.rounds.length} rounds; regression when below baseline × (1 − ${tolerance}). ${seconds.toFixed(0)} s.\n`,
   );
+  if (result.spark !== undefined) {
+    process.stdout.write(
+      `spark: ${SPARK_RATIO} = ${SPARK_RATIO_DESCRIBES}; measured ${result.spark.ratio?.toFixed(2) ?? '–'} (spark engine / plain job = ${result.spark.ratio ? (1 / result.spark.ratio).toFixed(2) : '–'}), median of ${result.spark.rounds.length} rounds${sparkBaseline === undefined ? '; no baseline yet' : ''}.\n`,
+    );
+  } else {
+    process.stdout.write('spark: not measured (no Spark Connect endpoint answered).\n');
+  }
   for (const f of result.failures) process.stdout.write(`FAILED: ${f}\n`);
   if (o.writeBaseline && o.result === undefined) {
     const out = {
@@ -126,6 +176,10 @@ async function main(): Promise<void> {
       toleranceWhy: baseline.toleranceWhy,
       ratios: Object.fromEntries(Object.entries(result.ratios).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(3))])),
       describes: RATIOS,
+      sparkRatios:
+        result.spark?.ratio != null ? { [SPARK_RATIO]: Number(result.spark.ratio.toFixed(3)) } : (baseline['sparkRatios'] ?? undefined),
+      sparkDescribes: { [SPARK_RATIO]: SPARK_RATIO_DESCRIBES },
+      sparkRounds: result.spark?.rounds,
       madeOn: describeMachine(machine),
       madeAt: new Date().toISOString(),
       loadAverage1m: machine.loadAverage1mAtStart,

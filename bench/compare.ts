@@ -22,8 +22,16 @@ export interface Baseline {
 
 export type Verdict = 'ok' | 'better' | 'REGRESSION' | 'MISSING';
 
+/**
+ * The spark engine's ratio, measured only when a Spark Connect endpoint answers: the plain
+ * Spark SQL job's time / the spark engine's time on the check set, in the same round (higher
+ * is better; its inverse is how many times Spark's own parsing cost the engine takes).
+ */
+export const SPARK_RATIO = 'sparkplain/spark' as const;
+export const SPARK_RATIO_DESCRIBES = 'plain Spark SQL job time / spark engine time (same cluster, same round)';
+
 export interface ComparisonRow {
-  readonly ratio: RatioName;
+  readonly ratio: RatioName | typeof SPARK_RATIO;
   readonly measured: number | null;
   readonly baseline: number;
   readonly floor: number;
@@ -92,4 +100,12 @@ export function ratiosFromRounds(rounds: readonly RoundTimes[]): Record<RatioNam
   );
   const per = complete.map(roundRatios);
   return Object.fromEntries((Object.keys(RATIOS) as RatioName[]).map((k) => [k, median(per.map((p) => p[k]))])) as Record<RatioName, number | null>;
+}
+
+/** Compares the spark ratio with its baseline; `null` measured while Spark answered is MISSING (the check fails). */
+export function compareSparkRatio(measured: number | null, baseline: number, tolerance: number): ComparisonRow {
+  const floor = baseline * (1 - tolerance);
+  const value = measured === null || !Number.isFinite(measured) ? null : measured;
+  const verdict: Verdict = value === null ? 'MISSING' : value < floor ? 'REGRESSION' : value > baseline * (1 + tolerance) ? 'better' : 'ok';
+  return { ratio: SPARK_RATIO, measured: value, baseline, floor, verdict };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { MR_MAIN, cacheDir } from './paths.js';
 import { runChild } from './child.js';
 
-export type Format = 'space' | 'csv';
+export type Format = 'space' | 'csv' | 'jsonl';
 
 export interface DatasetSpec {
   readonly format: Format;
@@ -55,7 +55,7 @@ export function datasetId(s: DatasetSpec): string {
 
 /** "space 1k users", the chart's panel of a dataset. */
 export function variantLabel(s: Pick<DatasetSpec, 'format' | 'users'>): string {
-  return `${s.format === 'space' ? 'original format' : 'CSV'}, ${usersLabel(s.users)} users`;
+  return `${s.format === 'space' ? 'original format' : s.format === 'csv' ? 'CSV' : 'JSON lines'}, ${usersLabel(s.users)} users`;
 }
 
 interface GenerateReport {
@@ -70,7 +70,7 @@ export async function ensureDataset(spec: DatasetSpec, opts: { regenerate?: bool
   const dir = join(cacheDir(), CACHE_VERSION);
   mkdirSync(dir, { recursive: true });
   const id = datasetId(spec);
-  const ext = spec.format === 'csv' ? 'csv' : 'log';
+  const ext = spec.format === 'csv' ? 'csv' : spec.format === 'jsonl' ? 'jsonl' : 'log';
   const path = join(dir, `${id}-seed${SEED}.${ext}`);
   const metaPath = `${path}.meta.json`;
   let generateSeconds: number | null = null;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DUCKDB_SCRIPT, MR_MAIN, mrNodeOptions } from './paths.js';
+import { DUCKDB_SCRIPT, MR_MAIN, SPARK_PLAIN_SCRIPT, mrNodeOptions } from './paths.js';
 import { runChild, type ChildResult } from './child.js';
 import type { Dataset } from './datasets.js';
 
@@ -18,10 +18,10 @@ export const BENCH_RATES: Readonly<Record<string, string>> = {
   RATE_deleteOrder: '0.007',
 };
 
-export type EngineKind = 'naive' | 'parallel' | 'spark' | 'duckdb';
+export type EngineKind = 'naive' | 'parallel' | 'spark' | 'spark-plain' | 'duckdb';
 
 export interface Engine {
-  /** Stable id used in results: naive, parallel-1w, parallel-2w, spark, duckdb. */
+  /** Stable id used in results: naive, parallel-1w, parallel-2w, spark, spark-plain, duckdb. */
   readonly id: string;
   readonly kind: EngineKind;
   readonly workers?: number;
@@ -37,6 +37,17 @@ export function parallel(workers: number): Engine {
 }
 export function spark(remote: string): Engine {
   return { id: 'spark', kind: 'spark', remote };
+}
+/**
+ * The plain Spark SQL job on the same cluster (bench/spark-plain.ts): no validation, so its
+ * output is not a bill; it is timed as a reference for the spark engine, never compared.
+ */
+export function sparkPlain(remote: string): Engine {
+  return { id: 'spark-plain', kind: 'spark-plain', remote };
+}
+/** True for a reference row whose output is not a bill (timed, not checked). */
+export function timedOnly(engine: Engine): boolean {
+  return engine.kind === 'spark-plain';
 }
 export function duckdb(threads: number): Engine {
   return { id: 'duckdb', kind: 'duckdb', threads };
@@ -62,6 +73,10 @@ export function commandFor(engine: Engine, input: string, outBill: string): stri
       return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'parallel', '--workers', String(engine.workers ?? 1), '--out', outBill, '--no-progress'];
     case 'spark':
       return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'spark', '--remote', engine.remote ?? 'sc://127.0.0.1:15002', '--out', outBill, '--no-progress'];
+    case 'spark-plain': {
+      const format = /\.csv$/.test(input) ? 'csv' : /\.(jsonl|ndjson)$/.test(input) ? 'jsonl' : 'space';
+      return [SPARK_PLAIN_SCRIPT, input, '--format', format, '--out', outBill, '--remote', engine.remote ?? 'sc://127.0.0.1:15002'];
+    }
   }
 }
 
@@ -111,6 +126,7 @@ export function readOutcome(engine: Engine, child: ChildResult, outBill: string)
     const report = lastJsonLine(child.stdout);
     return { billSha256, users, accepted: Number(report?.accepted ?? NaN) };
   }
+  if (engine.kind === 'spark-plain') return { billSha256, users, accepted: NaN };
   const summaryPath = outBill.replace(/\.txt$/, '') + '.summary.json';
   const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { accepted: number; rejected: Record<string, number> };
   const rejected = Object.fromEntries(Object.entries(summary.rejected).filter(([, n]) => n > 0));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import type { Dataset } from './datasets.js';
-import { EngineFailure, outcomeDifferences, runEngine, type Engine, type EngineRun, type Outcome } from './engines.js';
+import { EngineFailure, outcomeDifferences, runEngine, timedOnly, type Engine, type EngineRun, type Outcome } from './engines.js';
 
 export type EntryStatus = 'ok' | 'mismatch' | 'failed' | 'skipped';
 
@@ -36,6 +36,8 @@ export interface Entry {
   readonly speedupVsNaive: number | null;
   /** DuckDB time / this engine's time (>1: faster than DuckDB). */
   readonly ratioVsDuckdb: number | null;
+  /** Spark engine only: its time / the plain Spark SQL job's time on the same set in the same run (issue 12's target: at most 2). */
+  readonly sparkOverPlain: number | null;
   readonly peakRssMiB: number | null;
   /** Fixed cost of a run (process start, connect, session), from a 1,000-line input. */
   readonly startupS: number | null;
@@ -98,6 +100,8 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
           const run = state.last;
           if (run === null) return;
           state.peakRss = Math.max(state.peakRss, run.child.peakRssBytes ?? 0);
+          // The plain Spark SQL job is a timing reference: its output is not a bill.
+          if (timedOnly(engine)) return;
           if (reference === null) {
             reference = { engine: engine.id, outcome: run.outcome };
             return;
@@ -136,6 +140,7 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
   };
   const naiveMin = minOf('naive');
   const duckMin = minOf('duckdb');
+  const sparkPlainMin = minOf('spark-plain');
   return raw.map(({ engine, state, r, lat, ok }) => {
     const minS = lat ? lat.min / 1000 : null;
     const startupS = startup.get(engine.id) ?? null;
@@ -160,6 +165,7 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       mibPerS: minS ? dataset.bytes / 1048576 / minS : null,
       speedupVsNaive: minS && naiveMin ? naiveMin / minS : null,
       ratioVsDuckdb: minS && duckMin ? duckMin / minS : null,
+      sparkOverPlain: engine.kind === 'spark' && minS && sparkPlainMin ? minS / sparkPlainMin : null,
       peakRssMiB: ok && state.peakRss > 0 ? state.peakRss / 1048576 : null,
       startupS,
       steadyMibPerS: minS && startupS !== null && minS > startupS ? dataset.bytes / 1048576 / (minS - startupS) : null,

@@ -8,6 +8,7 @@ import { mrCacheDir } from '../engine/core/cache-dir.js';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const MR_MAIN = join(REPO_ROOT, 'dist', 'engine', 'cli', 'main.js');
 export const DUCKDB_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'duckdb-billing.js');
+export const SPARK_PLAIN_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'spark-plain.js');
 export const RSS_HOOK = join(REPO_ROOT, 'dist', 'bench', 'rss-hook.js');
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 export const BASELINE_FILE = join(REPO_ROOT, 'bench', 'baseline.json');

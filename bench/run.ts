@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { datasetId, ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
-import { duckdb, naive, parallel, spark, type Engine } from './engines.js';
+import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
 import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
 import { RESULTS_DIR } from './paths.js';
@@ -40,6 +40,7 @@ export function datasetMatrix(mode: 'quick' | 'default' | 'large'): DatasetSpec[
     { format: 'csv', sizeMiB: 256, users: K },
     { format: 'csv', sizeMiB: 1024, users: K },
     { format: 'csv', sizeMiB: 64, users: M },
+    { format: 'jsonl', sizeMiB: 1024, users: K },
   ];
   if (mode === 'large') sets.push({ format: 'space', sizeMiB: 4096, users: K });
   return sets;
@@ -82,7 +83,8 @@ async function main(): Promise<void> {
   let sparkSetup: SparkSetup | null = null;
   if (sparkMode !== 'off') {
     sparkSetup = await prepareSpark(sparkMode === 'start', log);
-    if (sparkSetup.remote !== null) engines.push(spark(sparkSetup.remote));
+    // The plain Spark SQL job runs right after the spark engine, on the same cluster, as its reference.
+    if (sparkSetup.remote !== null) engines.push(spark(sparkSetup.remote), sparkPlain(sparkSetup.remote));
     if (sparkSetup.note) notes.push(sparkSetup.note);
   }
   engines.push(duckdb(o.duckdbThreads));
@@ -93,11 +95,11 @@ async function main(): Promise<void> {
   const entries: Entry[] = [];
   const datasets: Dataset[] = [];
   try {
-    for (const format of ['space', 'csv'] as const) {
+    for (const format of ['space', 'csv', 'jsonl'] as const) {
       if (!specs.some((s) => s.format === format)) continue;
       tiny[format] = await ensureDataset({ format, sizeMiB: 0, users: 100, lines: 1000 }, { regenerate: o.regenerate, log });
       log(`start-up probe (${format}, 1,000 lines, best of 3) ...`);
-      startup.set(format, await measureStartup(tiny[format]!, engines, 3));
+      startup.set(format, await measureStartup(tiny[format]!, engines.filter((e) => !(e.kind === 'duckdb' && format === 'jsonl')), 3));
       log(`  ${[...startup.get(format)!].map(([e, s]) => `${e} ${s.toFixed(2)} s`).join(', ')}`);
     }
     let active = engines;
@@ -105,7 +107,9 @@ async function main(): Promise<void> {
       const ds = await ensureDataset(spec, { regenerate: o.regenerate, log });
       datasets.push(ds);
       await preRead(ds.path);
-      const result = await measureDataset(ds, active, { ...iterationsFor(ds.sizeMiB, ds.users), log }, startup.get(ds.format)!);
+      // The DuckDB reference reads the space and CSV formats only.
+      const here = active.filter((e) => !(e.kind === 'duckdb' && ds.format === 'jsonl'));
+      const result = await measureDataset(ds, here, { ...iterationsFor(ds.sizeMiB, ds.users), log }, startup.get(ds.format)!);
       entries.push(...result);
       // An engine that is not built yet is dropped from the remaining sets, with a note.
       for (const e of result.filter((r) => r.status === 'skipped')) {

@@ -153,10 +153,10 @@ export async function aggregate(
 
   const out = outputs.paths;
   const staged = new StagedOutputs(outputs.journal);
+  let result: BillingResult | undefined;
   try {
     const rejects = new RejectsWriter(staged.add(out.rejects));
     const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
-    let result: BillingResult;
     try {
       result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal });
     } finally {
@@ -207,6 +207,7 @@ export async function aggregate(
     );
     return { result, bill, seconds, bytes, files: found.files.length, summary };
   } finally {
+    await result?.release?.();
     staged.discard();
     await found.release();
   }

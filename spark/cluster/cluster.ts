@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../../engine/core/errors.js';
 import { SparkConnectClient } from '../connect/client.js';
@@ -71,7 +71,7 @@ function resolveOptions(o: ClusterOptions): Resolved {
     connectPort: o.connectPort ?? intFrom(env, 'SPARK_CONNECT_PORT', 15002),
     driverUiPort: o.driverUiPort ?? intFrom(env, 'SPARK_UI_PORT', 4040),
     workerCores: o.workerCores ?? intFrom(env, 'SPARK_WORKER_CORES', availableParallelism()),
-    workerMemory: o.workerMemory ?? (env['SPARK_WORKER_MEMORY'] || '4g'),
+    workerMemory: o.workerMemory ?? (env['SPARK_WORKER_MEMORY'] || `${sizeCluster(availableParallelism(), totalmem()).workerMemoryMiB}m`),
     startTimeoutMs: o.startTimeoutMs ?? 180_000,
     log: o.log ?? (() => undefined),
   };
@@ -166,6 +166,69 @@ export function tcpAnswers(host: string, port: number, timeoutMs: number): Promi
   });
 }
 
+/** What `mr spark up` gives the cluster on a machine with these cores and bytes of memory. */
+export interface ClusterSizing {
+  readonly workerMemoryMiB: number;
+  readonly executorCores: number;
+  readonly executorMemoryMiB: number;
+  readonly driverMemoryMiB: number;
+  readonly shufflePartitions: number;
+}
+
+/**
+ * Sizes the local cluster to the machine: one executor with every core (one JVM: one JIT,
+ * one copy of the code, no executor-to-executor shuffle over the loopback), a quarter of the
+ * machine's memory for the worker (the rest for the OS page cache that serves the input,
+ * the driver, mr itself and other work), the executor taking all of it less its overhead, and two shuffle
+ * partitions per core (the billing job's aggregate is small; AQE coalesces them further).
+ */
+export function sizeCluster(cores: number, memoryBytes: number): ClusterSizing {
+  const mib = Math.floor(memoryBytes / 1048576);
+  const workerMemoryMiB = Math.max(1024, Math.min(32 * 1024, Math.floor(mib / 4)));
+  // Spark adds max(384 MiB, 10%) of overhead to the heap it is asked for.
+  const executorMemoryMiB = Math.max(512, Math.floor((workerMemoryMiB - 384) / 1.1));
+  const driverMemoryMiB = Math.max(1024, Math.min(4096, Math.floor(mib / 8)));
+  return { workerMemoryMiB, executorCores: Math.max(1, cores), executorMemoryMiB, driverMemoryMiB, shufflePartitions: Math.max(2, cores * 2) };
+}
+
+/**
+ * Session-independent settings that matter for the billing job (README "Spark engine
+ * performance"). The generated whole-stage code of the billing query has methods over
+ * HotSpot's 8,000-byte JIT limit (the exact path's rules are compiled into the same method
+ * as the fast path); without -XX:-DontCompileHugeMethods they run interpreted, 3-4x slower.
+ */
+export function jobConf(sizing: ClusterSizing, workerCores: number, workerMemoryMiB: number): Record<string, string> {
+  const executorCores = Math.min(sizing.executorCores, workerCores);
+  const worker = Number.isFinite(workerMemoryMiB) ? workerMemoryMiB : sizing.workerMemoryMiB;
+  // The executor must fit in what the worker offers, or it never starts.
+  const executorMemoryMiB = Math.max(512, Math.floor((worker - 384) / 1.1));
+  return {
+    'spark.executor.cores': String(executorCores),
+    'spark.executor.memory': `${executorMemoryMiB}m`,
+    'spark.driver.memory': `${sizing.driverMemoryMiB}m`,
+    'spark.sql.shuffle.partitions': String(Math.max(2, workerCores * 2)),
+    'spark.sql.adaptive.enabled': 'true',
+    'spark.sql.adaptive.coalescePartitions.enabled': 'true',
+    // 128 MiB splits: a 1 GiB file is 8 tasks, 4 per core; smaller splits only add task overhead.
+    'spark.sql.files.maxPartitionBytes': '128m',
+    // The driver's UI store keeps every SQL execution's plan text; the billing query's plan is
+    // large, and a long-lived Connect server filled its heap with them: keep few, and short.
+    'spark.sql.ui.retainedExecutions': '20',
+    'spark.ui.retainedJobs': '100',
+    'spark.ui.retainedStages': '200',
+    'spark.sql.maxPlanStringLength': '65536',
+  };
+}
+
+/** Memory text (`4g`, `512m`) → MiB; NaN when not understood. */
+export function memoryMiB(text: string): number {
+  const m = /^(\d+)([kmgt]?)b?$/i.exec(text.trim());
+  if (m === null) return NaN;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toLowerCase();
+  return unit === 'k' ? n / 1024 : unit === 'm' || unit === '' ? n : unit === 'g' ? n * 1024 : n * 1024 * 1024;
+}
+
 /** spark-submit --conf settings from the environment, as in the original project. */
 export function sparkConfFromEnv(env: Env): Record<string, string> {
   const conf: Record<string, string> = {};
@@ -215,9 +278,7 @@ function commandFor(r: Resolved, home: string, name: ComponentName): { cmd: stri
         'spark.ui.port': String(r.driverUiPort),
         'spark.connect.grpc.binding.address': HOST,
         'spark.connect.grpc.binding.port': String(r.connectPort),
-        'spark.executor.cores': '1',
-        'spark.executor.memory': '1g',
-        'spark.sql.shuffle.partitions': String(Math.max(2, r.workerCores * 2)),
+        ...jobConf(sizeCluster(availableParallelism(), totalmem()), r.workerCores, memoryMiB(r.workerMemory)),
         ...sparkConfFromEnv(r.env),
       };
       const args = ['--class', MAIN_CLASS.connect, '--master', master];

@@ -208,6 +208,90 @@ export class SparkConnectClient {
     return new Table(batches);
   }
 
+  /**
+   * Runs a relation and yields its Arrow record batches as they arrive, holding at most a few
+   * undelivered responses (the gRPC stream is paused while the consumer is behind), so a
+   * result of any size passes through bounded memory. Stopping the iteration early cancels
+   * the call and interrupts the operation on the server.
+   */
+  async *stream(relation: Relation, options: ExecuteOptions = {}): AsyncGenerator<RecordBatch> {
+    options.signal?.throwIfAborted();
+    await this.connect();
+    const operationId = randomUUID();
+    const plan = create(PlanSchema, { opType: { case: 'root', value: relation } });
+    const request = create(ExecutePlanRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: { userId: this.userId, userName: this.userId },
+      operationId,
+      plan,
+      clientType: CLIENT_TYPE,
+      ...(this.serverSideSessionId === undefined ? {} : { clientObservedServerSideSessionId: this.serverSideSessionId }),
+    });
+    const callOptions: grpc.CallOptions = options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
+    const call = this.client.makeServerStreamRequest(
+      `${SERVICE}/ExecutePlan`,
+      (m: typeof request) => Buffer.from(toBinary(ExecutePlanRequestSchema, m)),
+      (b: Buffer) => fromBinary(ExecutePlanResponseSchema, b),
+      request,
+      new grpc.Metadata(),
+      callOptions,
+    );
+    const HIGH_WATER = 4;
+    const queue: Uint8Array[] = [];
+    let ended = false;
+    let failure: unknown = null;
+    let aborted = false;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    call.on('data', (r: ExecutePlanResponse) => {
+      if (r.serverSideSessionId !== '') this.serverSideSessionId = r.serverSideSessionId;
+      if (r.responseType.case === 'arrowBatch' && r.responseType.value.data.length > 0) {
+        queue.push(r.responseType.value.data);
+        if (queue.length >= HIGH_WATER) call.pause();
+        notify();
+      }
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      failure = aborted ? this.interruptedError(options.signal) : this.toSparkError(err);
+      notify();
+    });
+    call.on('end', () => {
+      ended = true;
+      notify();
+    });
+    const onAbort = () => {
+      aborted = true;
+      call.cancel();
+      void this.interrupt(operationId).catch(() => undefined);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let complete = false;
+    try {
+      for (;;) {
+        if (queue.length > 0) {
+          const data = queue.shift()!;
+          if (queue.length < HIGH_WATER) call.resume();
+          for (const b of tableFromIPC(data).batches) yield b;
+          continue;
+        }
+        if (failure !== null) throw failure;
+        if (ended) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      complete = true;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (!complete && !ended && failure === null) {
+        call.cancel();
+        void this.interrupt(operationId).catch(() => undefined);
+      }
+    }
+  }
+
   /** Interrupts one operation of this session, or all of them. */
   async interrupt(operationId?: string): Promise<string[]> {
     const request = create(InterruptRequestSchema, {

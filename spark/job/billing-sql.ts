@@ -1,51 +1,83 @@
 /**
- * The billing contract as one Spark SQL query (SPEC "Input", "Field rules", "Time window").
+ * The billing contract as one Spark SQL query (SPEC "Input", "Field rules", "Time window"),
+ * generated from the rules' data (engine/core/validation/rules.ts): reasons, limits, ranges,
+ * the timestamp format, header aliases and JSON keys are read from there, never copied.
  *
- * Input views (one per format present, made by run.ts from a `text` read with lineSep "\n")
- * have columns: b (the line's bytes, BOM at file start already dropped by Hadoop's line
- * reader), path (_metadata.file_path), bs (_metadata.file_block_start), id
- * (monotonically_increasing_id(): read order inside a split).
+ * Input views (made by run.ts from a `text` read with lineSep "\n") have columns: v (the
+ * line, its bytes as read; a BOM at file start is already dropped by Hadoop's line reader),
+ * path (input_file_name()), bs (input_file_block_start()), id
+ * (monotonically_increasing_id(): read order inside a split). One view per format; CSV files
+ * are grouped by header layout (read by the client), one view per layout, so a CSV line's
+ * columns are literal positions.
  *
- * Every rule mirrors engine/core (lines.ts, csv.ts, records.ts, fields.ts, timestamp.ts);
- * regular expressions are passed as named parameters so no SQL escaping stands between
- * them and the JavaScript originals. Java regex notes: `\z` (not `$`, which also matches
- * before a final line terminator), possessive quantifiers where a long line could
- * otherwise overflow the regex engine's stack.
+ * Two paths per line, in one pass over the input:
+ * - the fast path (map side, every line): one regular expression for the common shape of a
+ *   line (single separators, `YYYY-MM-DDTHH:MM:SSZ` with the calendar and clock ranges in
+ *   it, a plain ASCII user id, the status range, digits), then the duration limit and the
+ *   task by arithmetic and set membership on the fields of one `split`. A line that passes
+ *   is valid: it needs no other rule, and is summed under its (user, task) key.
+ * - the exact path (reduce side, after the shuffle), only for lines the fast path does not
+ *   accept (tabs, repeated spaces, a CR, offsets, fractions, other bytes, and every reject;
+ *   each is a group of its own on the map side): each rule as written in
+ *   engine/core (lines.ts, csv.ts, records.ts, fields.ts, timestamp.ts), regular
+ *   expressions passed as named parameters so no SQL escaping stands between them and the
+ *   rules. Java regex notes: `\z` (not `$`, which also matches before a final line
+ *   terminator), possessive quantifiers where a long line could otherwise overflow the regex
+ *   engine's stack.
  *
- * Result rows (one query, one pass over the input):
- *   kind 'ok'      user, task, n (requests), dur (duration sum as decimal text)
- *   kind 'out'     n (records out of the time window)
- *   kind 'reject'  reason, path, bs, id, raw (first 1 KiB of the line's bytes); n = 1
- *   kind 'header'  path, header (the CSV header line), layout columns (1-based, 0 absent)
+ * Result rows: k (KIND), r (reason index in RULES.reasons for rejects), usr, task (accepted
+ * rows; a (user, task) may have several rows: its fast-path group and exact-path lines),
+ * path, bs, id, raw (first 1 KiB of a rejected line; rejects are one row each; the line is a
+ * grouping column, never first(): a binary aggregate buffer would turn the hash aggregate
+ * into a sort aggregate over every line), n (lines), dur (duration sum: BIGINT from try_sum,
+ * NULL on overflow; or exact decimal text with `exactSums`).
  */
-import type { Format } from '../../engine/core/formats/format.js';
-import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES, MAX_USER_BYTES } from '../../engine/core/validation/reasons.js';
+import type { CsvLayout } from '../../engine/core/formats/csv.js';
+import { FIELDS, RULES, forbiddenUserClass, type FieldName } from '../../engine/core/validation/rules.js';
+import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '../connect/plan.js';
 
-export const VIEW_OF_FORMAT: Readonly<Record<Format, string>> = {
-  space: 'mr_in_space',
-  csv: 'mr_in_csv',
-  jsonl: 'mr_in_jsonl',
-};
+/** Row kinds of the result. */
+export const KIND = { ok: 0, out: 1, reject: 2, blank: 3 } as const;
 
-/** Regular expressions (Java syntax), bound as parameters. */
+export const SPACE_VIEW = 'mr_in_space';
+export const JSONL_VIEW = 'mr_in_jsonl';
+export const csvView = (group: number) => `mr_in_csv_${group}`;
+
+/** What the query reads: which views exist, and the layout of each CSV view. */
+export interface QuerySources {
+  readonly space: boolean;
+  readonly jsonl: boolean;
+  readonly csv: readonly CsvLayout[];
+}
+
+export interface BillingQuery {
+  readonly query: string;
+  readonly args: Record<string, SqlValue>;
+}
+
+const T = RULES.timestamp;
+const ts = (body: string) => `^${body}\\z`;
+/** Escapes regex metacharacters (Java and JavaScript alike). */
+const quoteRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/** Regular expressions (Java syntax) of the exact path, bound as parameters. */
 export const PATTERNS = {
-  blank: String.raw`^[ \t]*\z`,
+  blank: `^[${RULES.line.blankBytes.map((c) => (c === 0x09 ? '\\t' : String.fromCharCode(c))).join('')}]*\\z`,
   spaceTrim: String.raw`^[ \t]+|[ \t]+\z`,
-  spaceSplit: String.raw`[ \t]+`,
+  spaceSplit: `[${RULES.space.separators.map((s) => (s === '\t' ? '\\t' : s)).join('')}]+`,
   csvLine: String.raw`^(?:"[^"]*+(?:""[^"]*+)*+"|[^",]*+)(?:,(?:"[^"]*+(?:""[^"]*+)*+"|[^",]*+))*+\z`,
   csvField: String.raw`,("[^"]*+(?:""[^"]*+)*+"|[^",]*+)`,
   /** JavaScript String.prototype.trim's white space (WhiteSpace + LineTerminator). */
   jsTrim: String.raw`^[\t\n\x{0B}\f\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]+|[\t\n\x{0B}\f\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]+\z`,
-  timestamp: String.raw`^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\z`,
-  /** A character a user id may not hold: C0/C1 controls, space, DEL, NBSP and the other White_Space code points. */
-  userBad: String.raw`[\x{00}-\x{20}\x{7F}-\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]`,
+  timestamp: ts(T.pattern),
+  userBad: forbiddenUserClass('java'),
   digits: String.raw`^[0-9]+\z`,
   leadingZeros: String.raw`^0+(?!\z)`,
-  durationSpace: String.raw`^([0-9]+)ms\z`,
-  durationCsv: String.raw`^([0-9]+)(?:ms)?\z`,
+  durationSpace: `^([0-9]+)${quoteRe(RULES.duration.suffix)}\\z`,
+  durationCsv: `^([0-9]+)(?:${quoteRe(RULES.duration.suffix)})?\\z`,
   jsonStart: String.raw`^[ \t\r\n]*\{`,
   jsonEnd: String.raw`\}[ \t\r\n]*\z`,
   /** A JSON string literal (valid JSON assumed: it only runs on lines try_parse_json accepted). */
@@ -54,10 +86,64 @@ export const PATTERNS = {
   trailingZeros: String.raw`0+\z`,
 } as const;
 
-export interface BillingQuery {
-  readonly query: string;
-  readonly args: Record<string, SqlValue>;
+/** A regex of the zero-padded numbers lo..hi, exactly `width` digits (from the rules' ranges, so no range is copied). */
+export function rangeRe(lo: number, hi: number, width: number): string {
+  if (lo > hi) return '(?!)';
+  if (width === 1) return lo === hi ? String(lo) : `[${lo}-${hi}]`;
+  const unit = 10 ** (width - 1);
+  const a = Math.floor(lo / unit);
+  const b = Math.floor(hi / unit);
+  const restLo = lo % unit;
+  const restHi = hi % unit;
+  const any = (n: number) => (n === 1 ? '\\d' : `\\d{${n}}`);
+  if (a === b) return `${a}${rangeRe(restLo, restHi, width - 1)}`;
+  const alts: string[] = [];
+  let from = a;
+  let to = b;
+  if (restLo !== 0) {
+    alts.push(`${a}${rangeRe(restLo, unit - 1, width - 1)}`);
+    from = a + 1;
+  }
+  const fullHi = restHi === unit - 1;
+  if (!fullHi) to = b - 1;
+  if (from <= to) alts.push(`${from === to ? String(from) : `[${from}-${to}]`}${any(width - 1)}`);
+  if (!fullHi) alts.push(`${b}${rangeRe(0, restHi, width - 1)}`);
+  return alts.length === 1 ? alts[0]! : `(?:${alts.join('|')})`;
 }
+
+/**
+ * The common timestamp shape as one regex that also holds the calendar and the clock: months
+ * grouped by their days in a common year (so 29 February, and only it, is left to the exact
+ * path), hours, minutes and seconds in range.
+ */
+function fastTimestampRe(): string {
+  const byDays = new Map<number, number[]>();
+  T.daysInMonth.forEach((days, i) => byDays.set(days, [...(byDays.get(days) ?? []), i + 1]));
+  const monthDay = [...byDays].map(([days, months]) => `(?:${months.map((m) => rangeRe(m, m, 2)).join('|')})-${rangeRe(1, days, 2)}`);
+  const clock = [rangeRe(T.hour[0], T.hour[1], 2), rangeRe(T.minute[0], T.minute[1], 2), rangeRe(T.second[0], T.second[1], 2)].join(':');
+  // The common shape: 9999-MM-DDTHH:MM:SSZ.
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('fastTimestampRe: the common timestamp shape changed; update the fast path');
+  return `\\d{4}-(?:${monthDay.join('|')})T${clock}Z`;
+}
+
+/** The fast path's pieces, from the rules' common shapes and ranges. */
+export const FAST = {
+  timestamp: fastTimestampRe(),
+  user: `[${RULES.user.commonChars}]{${RULES.user.minBytes},${RULES.user.maxBytes}}`,
+  status: rangeRe(RULES.status.min, RULES.status.max, String(RULES.status.max).length),
+  /** At most 15 digits: far below 2^53, and below any MAX_DURATION_MS check's overflow. */
+  digits: '\\d{1,15}',
+  jsonDigits: '(?:0|[1-9]\\d{0,14})',
+};
+/** Offsets (1-based) and lengths of the date-time parts in the common timestamp shape. */
+const TS_PARTS = {
+  y: [T.commonShape.indexOf('9999') + 1, 4],
+  mo: [6, 2],
+  d: [9, 2],
+  hh: [12, 2],
+  mi: [15, 2],
+  se: [18, 2],
+} as const;
 
 const NUMERIC_VARIANT = `IN ('BIGINT', 'INT', 'SMALLINT', 'TINYINT', 'DOUBLE', 'FLOAT')`;
 
@@ -69,22 +155,17 @@ function csvFields(s: string): string {
       NULL)`;
 }
 
-/** The CSV field at a 1-based header position (0: the header lacks the column, NULL then). */
-function column(position: string): string {
-  return `IF(${position} > 0, element_at(f, ${position}), NULL)`;
-}
-
 /** Digits (leading zeros allowed) → BIGINT, NULL when not digits or absurdly long. */
 function digitsValue(d: string): string {
   return `IF(length(regexp_replace(${d}, :re_leading_zeros, '')) > 18, NULL, try_cast(regexp_replace(${d}, :re_leading_zeros, '') AS BIGINT))`;
 }
 
-/** Status text rule: ASCII digits, 100..599. */
+/** Status text rule: ASCII digits, in range. */
 function statusTextOk(s: string): string {
-  return `(${s} RLIKE :re_digits AND coalesce(${digitsValue(s)} BETWEEN 100 AND 599, false))`;
+  return `(${s} RLIKE :re_digits AND coalesce(${digitsValue(s)} BETWEEN ${RULES.status.min} AND ${RULES.status.max}, false))`;
 }
 
-/** Duration text rule → BIGINT milliseconds or NULL (space: `ms` required; CSV: optional). */
+/** Duration text rule → BIGINT milliseconds or NULL (space: suffix required; CSV: optional). */
 function durationText(s: string, re: ':re_dur_space' | ':re_dur_csv'): string {
   const value = digitsValue(`regexp_extract(${s}, ${re}, 1)`);
   return `CASE WHEN ${s} RLIKE ${re} AND ${value} <= :max_duration THEN ${value} END`;
@@ -100,12 +181,70 @@ function jsonNumber(v: string): string {
   return `IF(schema_of_variant(${v}) ${NUMERIC_VARIANT} OR startswith(schema_of_variant(${v}), 'DECIMAL'), try_variant_get(${v}, '$', 'double'), NULL)`;
 }
 
-export function billingQuery(formats: readonly Format[], config: BillingConfig, window: TimeWindow): BillingQuery {
+/** Leap year test of an integer year expression. */
+function leap(y: string): string {
+  return `((${y} % 4 = 0 AND ${y} % 100 <> 0) OR ${y} % 400 = 0)`;
+}
+
+/** Days in the month, from the rules' table. */
+function daysInMonth(y: string, mo: string): string {
+  return `(element_at(array(${T.daysInMonth.join(', ')}), ${mo}) + IF(${mo} = 2 AND ${leap(y)}, 1, 0))`;
+}
+
+/** The calendar and clock rule on numeric parts (NULL parts make it NULL). */
+function calendarOk(p: { y: string; mo: string; d: string; hh: string; mi: string; se: string }): string {
+  return `(${p.mo} BETWEEN ${T.month[0]} AND ${T.month[1]} AND ${p.d} >= 1 AND ${p.d} <= ${daysInMonth(p.y, p.mo)}
+    AND ${p.hh} BETWEEN ${T.hour[0]} AND ${T.hour[1]} AND ${p.mi} BETWEEN ${T.minute[0]} AND ${T.minute[1]}
+    AND ${p.se} BETWEEN ${T.second[0]} AND ${T.second[1]})`;
+}
+
+/** A day-count (proleptic Gregorian, as timestamp.ts daysFromCivil) and clock → epoch seconds, in SQL. */
+function epochSeconds(p: { y: string; mo: string; d: string; hh: string; mi: string; se: string }, osign: string, oh: string, om: string): string {
+  const yy = `IF(${p.mo} <= 2, ${p.y} - 1, ${p.y})`;
+  const era = `CAST(floor((${yy}) / 400) AS BIGINT)`;
+  const yoe = `(${yy} - ${era} * 400)`;
+  return `((${era} * 146097 + ${yoe} * 365 + CAST(floor(${yoe} / 4) AS BIGINT) - CAST(floor(${yoe} / 100) AS BIGINT)
+      + CAST(floor((153 * ((${p.mo} + 9) % 12) + 2) / 5) AS BIGINT) + ${p.d} - 1 - 719468) * 86400
+      + ${p.hh} * 3600 + ${p.mi} * 60 + ${p.se} - ${osign} * (${oh} * 3600 + ${om} * 60))`;
+}
+
+/** One input view: its fast path (regex, separator, fields of the split) and its exact path. */
+interface Source {
+  readonly view: string;
+  readonly fastRe: string;
+  readonly sep: string;
+  /** SQL of a field's text (duration: its digits) in the fast path's split `f`. */
+  readonly fast: Record<FieldName, (f: string) => string>;
+  /** Tasks the fast path may compare as raw text. */
+  readonly fastTask: (field: string) => string;
+  /** Exact path: the fields of the line `s` (NULL when malformed), or for JSON the parsed value. */
+  readonly exactSplit: string;
+  readonly isJson: boolean;
+  /** Exact path, on `e` (the split) or `v` (JSON): SQL of each column. */
+  readonly exact: { shapeOk: string; ts: string; usr: string; task: string; statusOk: string; dur: string };
+}
+
+export interface QueryOptions {
+  /** Duration sums as exact decimal text (after try_sum overflowed) instead of BIGINT. */
+  readonly exactSums?: boolean;
+}
+
+/**
+ * The query, in two stages. Map side (every line, small generated code): the fast path's
+ * regex, split and arithmetic; a fast line becomes its (user, task, in window) key, any
+ * other line keeps its bytes, file, split and read position (a group of its own); partial
+ * aggregation. Reduce side (after the shuffle, only the groups and the lines the fast path
+ * left): the exact path, every rule as written in engine/core, on those lines alone. Keeping
+ * the exact rules out of the map side's whole-stage code keeps that code under HotSpot's
+ * 8,000-byte JIT limit (README "Spark engine performance").
+ */
+export function billingQuery(sources: QuerySources, config: BillingConfig, window: TimeWindow, options: QueryOptions = {}): BillingQuery {
   const args: Record<string, SqlValue> = {
-    max_line: MAX_LINE_BYTES,
-    max_raw: MAX_REJECT_RAW_BYTES,
-    max_user: MAX_USER_BYTES,
+    max_line: RULES.line.maxBytes,
+    max_raw: RULES.line.rejectRawBytes,
+    max_user: RULES.user.maxBytes,
     max_duration: BigInt(config.maxDurationMs),
+    dur_suffix: RULES.duration.suffix,
   };
   const patternParams: Record<string, string> = {
     re_blank: PATTERNS.blank,
@@ -113,7 +252,6 @@ export function billingQuery(formats: readonly Format[], config: BillingConfig, 
     re_space_split: PATTERNS.spaceSplit,
     re_csv_line: PATTERNS.csvLine,
     re_csv_field: PATTERNS.csvField,
-    re_js_trim: PATTERNS.jsTrim,
     re_ts: PATTERNS.timestamp,
     re_user_bad: PATTERNS.userBad,
     re_digits: PATTERNS.digits,
@@ -131,49 +269,170 @@ export function billingQuery(formats: readonly Format[], config: BillingConfig, 
     args[`task${i}`] = r.task;
     return `:task${i}`;
   });
+  /** Tasks the fast path may compare as raw text: those no separator, quote, escape or control character could hide in. */
+  const fastTasks = (bad: RegExp) => {
+    const list = config.rates.flatMap((r, i) => (bad.test(r.task) ? [] : [`:task${i}`]));
+    return (field: string) => (list.length === 0 ? 'false' : `${field} IN (${list.join(', ')})`);
+  };
+  const reason = (r: RejectReason) => RULES.reasons.indexOf(r);
+  const windowOpen = window.from === undefined && window.to === undefined;
 
   // Time window: instants compared as (epoch seconds, fraction digits right-padded), like compareInstants.
-  const windowTerms: string[] = [];
-  if (window.from !== undefined) {
-    args['from_sec'] = BigInt(window.from.seconds);
-    args['from_frac'] = window.from.fraction;
-    windowTerms.push(`(ts_sec > :from_sec OR (ts_sec = :from_sec AND
-        rpad(ts_frac, greatest(length(ts_frac), length(:from_frac)), '0') >= rpad(:from_frac, greatest(length(ts_frac), length(:from_frac)), '0')))`);
-  }
-  if (window.to !== undefined) {
-    args['to_sec'] = BigInt(window.to.seconds);
-    args['to_frac'] = window.to.fraction;
-    windowTerms.push(`(ts_sec < :to_sec OR (ts_sec = :to_sec AND
-        rpad(ts_frac, greatest(length(ts_frac), length(:to_frac)), '0') < rpad(:to_frac, greatest(length(ts_frac), length(:to_frac)), '0')))`);
-  }
-  const inWindow = windowTerms.length === 0 ? 'true' : windowTerms.join(' AND ');
+  const inWindow = (sec: string, frac: string): string => {
+    const terms: string[] = [];
+    if (window.from !== undefined) {
+      args['from_sec'] = BigInt(window.from.seconds);
+      args['from_frac'] = window.from.fraction;
+      terms.push(`(${sec} > :from_sec OR (${sec} = :from_sec AND
+        rpad(${frac}, greatest(length(${frac}), length(:from_frac)), '0') >= rpad(:from_frac, greatest(length(${frac}), length(:from_frac)), '0')))`);
+    }
+    if (window.to !== undefined) {
+      args['to_sec'] = BigInt(window.to.seconds);
+      args['to_frac'] = window.to.fraction;
+      terms.push(`(${sec} < :to_sec OR (${sec} = :to_sec AND
+        rpad(${frac}, greatest(length(${frac}), length(:to_frac)), '0') < rpad(:to_frac, greatest(length(${frac}), length(:to_frac)), '0')))`);
+    }
+    return terms.length === 0 ? 'true' : terms.join(' AND ');
+  };
 
-  const raw = formats
-    .map((f) => `SELECT '${f}' AS fmt, b, path, bs, id FROM ${VIEW_OF_FORMAT[f]}`)
-    .join('\n    UNION ALL ');
+  const suffixRe = quoteRe(RULES.duration.suffix);
+  const suffixLen = RULES.duration.suffix.length;
+  const list: Source[] = [];
 
-  // The common shape every format is brought to before the field rules:
-  // fmt, path, bs, id, b, too_long, utf8, shape_ok, ts, usr, task, status_ok, dur.
-  const parts: string[] = [];
-  const plain = `fmt, path, bs, id, b, too_long, utf8`;
-  if (formats.includes('space')) {
-    parts.push(`SELECT ${plain},
-        size(f) = 5 AS shape_ok, f[0] AS ts, f[1] AS usr, f[2] AS task,
-        ${statusTextOk('f[3]')} AS status_ok, ${durationText('f[4]', ':re_dur_space')} AS dur
-      FROM (SELECT *, IF(utf8 AND NOT too_long, split(regexp_replace(s, :re_space_trim, ''), :re_space_split), NULL) AS f
-            FROM lines WHERE fmt = 'space')`);
+  if (sources.space) {
+    // Fast: `TS USER TASK STATUS DURATIONms`, one separator between fields.
+    const sep = RULES.space.commonSeparator;
+    const at = (f: string, field: FieldName) => `${f}[${FIELDS.indexOf(field)}]`;
+    const pieces: Record<FieldName, string> = {
+      timestamp: FAST.timestamp,
+      user: FAST.user,
+      task: `[^ \\t]+`,
+      status: FAST.status,
+      duration: `${FAST.digits}${suffixRe}`,
+    };
+    args['re_fast_space'] = `^${FIELDS.map((f) => pieces[f]).join(quoteRe(sep))}\\z`;
+    args['sep_space'] = sep;
+    list.push({
+      view: SPACE_VIEW,
+      fastRe: ':re_fast_space',
+      sep: ':sep_space',
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => `substr(${at(f, 'duration')}, 1, octet_length(${at(f, 'duration')}) - ${suffixLen})`,
+      },
+      fastTask: fastTasks(/[ \t]/),
+      exactSplit: `split(regexp_replace(s, :re_space_trim, ''), :re_space_split)`,
+      isJson: false,
+      exact: {
+        shapeOk: `size(e) = ${RULES.space.fieldCount}`,
+        ts: at('e', 'timestamp'),
+        usr: at('e', 'user'),
+        task: at('e', 'task'),
+        statusOk: statusTextOk(at('e', 'status')),
+        dur: durationText(at('e', 'duration'), ':re_dur_space'),
+      },
+    });
   }
-  if (formats.includes('csv')) {
-    parts.push(`SELECT ${plain},
-        coalesce(size(f) = h_count, false) AS shape_ok,
-        ${column('h_ts')} AS ts, ${column('h_user')} AS usr, ${column('h_task')} AS task,
-        ${statusTextOk(column('h_status'))} AS status_ok,
-        ${durationText(column('h_duration'), ':re_dur_csv')} AS dur
-      FROM (SELECT *, IF(utf8 AND NOT too_long, ${csvFields('s')}, NULL) AS f FROM csv_data)`);
-  }
-  if (formats.includes('jsonl')) {
-    parts.push(`SELECT ${plain},
-        v IS NOT NULL AND s RLIKE :re_json_start AND s RLIKE :re_json_end
+
+  sources.csv.forEach((layout, g) => {
+    // Fast: no quotes, the contract's columns in their common shapes, other columns printable ASCII.
+    const positions: Record<FieldName, number> = {
+      timestamp: layout.timestamp,
+      user: layout.user,
+      task: layout.task,
+      status: layout.status,
+      duration: layout.duration,
+    };
+    const pieceAt = new Map<number, string>([
+      [layout.timestamp, FAST.timestamp],
+      [layout.user, FAST.user],
+      [layout.task, '[^,"]+'],
+      [layout.status, FAST.status],
+      [layout.duration, `${FAST.digits}(?:${suffixRe})?`],
+    ]);
+    const pieces = Array.from({ length: layout.fieldCount }, (_, i) => pieceAt.get(i) ?? '[ !#-+\\--~]*');
+    args[`re_fast_csv${g}`] = `^${pieces.join(',')}\\z`;
+    const at = (f: string, field: FieldName) => `${f}[${positions[field]}]`;
+    const d = (f: string) => at(f, 'duration');
+    list.push({
+      view: csvView(g),
+      fastRe: `:re_fast_csv${g}`,
+      sep: "','",
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => `IF(endswith(${d(f)}, :dur_suffix), substr(${d(f)}, 1, octet_length(${d(f)}) - ${suffixLen}), ${d(f)})`,
+      },
+      fastTask: fastTasks(/[,"]/),
+      exactSplit: csvFields('s'),
+      isJson: false,
+      exact: {
+        shapeOk: `coalesce(size(e) = ${layout.fieldCount}, false)`,
+        ts: at('e', 'timestamp'),
+        usr: at('e', 'user'),
+        task: at('e', 'task'),
+        statusOk: statusTextOk(at('e', 'status')),
+        dur: durationText(at('e', 'duration'), ':re_dur_csv'),
+      },
+    });
+  });
+
+  if (sources.jsonl) {
+    // Fast: `{"timestamp":"TS","user":"USER","task":"TASK","status":S,"duration_ms":D}` exactly,
+    // keys in the rules' field order, no white space, no escapes; split on `"`.
+    const keys = RULES.jsonl.keys;
+    const isString = (f: FieldName) => f === 'timestamp' || f === 'user' || f === 'task';
+    const value: Record<FieldName, string> = {
+      timestamp: FAST.timestamp,
+      user: FAST.user,
+      task: '[^"\\\\\\x00-\\x1f]+',
+      status: FAST.status,
+      duration: FAST.jsonDigits,
+    };
+    let re = '^\\{';
+    const piece = {} as Record<FieldName, number>;
+    let idx = 0;
+    FIELDS.forEach((f, i) => {
+      re += `"${quoteRe(keys[f])}":`;
+      if (isString(f)) {
+        re += `"${value[f]}"`;
+        piece[f] = idx + 3;
+        idx += 4;
+      } else {
+        re += value[f];
+        piece[f] = idx + 2;
+        idx += 2;
+      }
+      re += i === FIELDS.length - 1 ? '\\}' : ',';
+    });
+    args['re_fast_json'] = `${re}\\z`;
+    // A number's piece is `:DIGITS,` or `:DIGITS}`.
+    const at = (f: string, field: FieldName) =>
+      isString(field) ? `${f}[${piece[field]}]` : `substr(${f}[${piece[field]}], 2, octet_length(${f}[${piece[field]}]) - 2)`;
+    const key = (f: FieldName) => `variant_get(v, '$.${keys[f]}')`;
+    const st = jsonNumber(key('status'));
+    const du = jsonNumber(key('duration'));
+    list.push({
+      view: JSONL_VIEW,
+      fastRe: ':re_fast_json',
+      sep: `'"'`,
+      fast: {
+        timestamp: (f) => at(f, 'timestamp'),
+        user: (f) => at(f, 'user'),
+        task: (f) => at(f, 'task'),
+        status: (f) => at(f, 'status'),
+        duration: (f) => at(f, 'duration'),
+      },
+      fastTask: fastTasks(/["\\\x00-\x1f]/),
+      exactSplit: 'try_parse_json(s)',
+      isJson: true,
+      exact: {
+        shapeOk: `v IS NOT NULL AND s RLIKE :re_json_start AND s RLIKE :re_json_end
           AND aggregate(
                 split(regexp_replace(regexp_replace(s, :re_json_string, ''), :re_not_bracket, ''), ''),
                 named_struct('d', 0, 'z', 0),
@@ -181,134 +440,133 @@ export function billingQuery(formats: readonly Format[], config: BillingConfig, 
                   'd', acc.d + CASE WHEN c IN ('{', '[') THEN 1 WHEN c IN ('}', ']') THEN -1 ELSE 0 END,
                   'z', acc.z + IF(c IN ('{', '[', '}', ']')
                                   AND acc.d + CASE WHEN c IN ('{', '[') THEN 1 ELSE -1 END = 0, 1, 0)),
-                acc -> acc.z = 1 AND acc.d = 0) AS shape_ok,
-        ${jsonString(`variant_get(v, '$.timestamp')`)} AS ts,
-        ${jsonString(`variant_get(v, '$.user')`)} AS usr,
-        ${jsonString(`variant_get(v, '$.task')`)} AS task,
-        coalesce(st BETWEEN 100 AND 599 AND st % 1 = 0, false) AS status_ok,
-        IF(coalesce(du BETWEEN 0 AND :max_duration AND du % 1 = 0, false), CAST(du AS BIGINT), NULL) AS dur
-      FROM (SELECT *, ${jsonNumber(`variant_get(v, '$.status')`)} AS st, ${jsonNumber(`variant_get(v, '$.duration_ms')`)} AS du
-            FROM (SELECT *, IF(utf8 AND NOT too_long, try_parse_json(s), NULL) AS v FROM lines WHERE fmt = 'jsonl'))`);
+                acc -> acc.z = 1 AND acc.d = 0)`,
+        ts: jsonString(key('timestamp')),
+        usr: jsonString(key('user')),
+        task: jsonString(key('task')),
+        statusOk: `coalesce(${st} BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND ${st} % 1 = 0, false)`,
+        dur: `IF(coalesce(${du} BETWEEN 0 AND :max_duration AND ${du} % 1 = 0, false), CAST(${du} AS BIGINT), NULL)`,
+      },
+    });
   }
+  if (list.length === 0) throw new Error('billingQuery: no input views');
 
-  const csvCtes = formats.includes('csv')
-    ? `,
-  csv_ranked AS (
-    SELECT *,
-      row_number() OVER (PARTITION BY path ORDER BY bs, id) AS rn,
-      first_value(s) OVER (PARTITION BY path ORDER BY bs, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS header
-    FROM lines WHERE fmt = 'csv' AND NOT too_long
-  ),
-  csv_headed AS (
-    SELECT *, size(hf) AS h_count,
-      CAST(array_position(hn, 'timestamp') AS INT) AS h_ts,
-      CAST(coalesce(nullif(array_position(hn, 'user'), 0), array_position(hn, 'user_id')) AS INT) AS h_user,
-      CAST(array_position(hn, 'task') AS INT) AS h_task,
-      CAST(array_position(hn, 'status') AS INT) AS h_status,
-      CAST(coalesce(nullif(array_position(hn, 'duration_ms'), 0), array_position(hn, 'duration')) AS INT) AS h_duration
-    FROM (SELECT *, transform(hf, x -> lower(regexp_replace(x, :re_js_trim, ''))) AS hn
-          FROM (SELECT *, ${csvFields('header')} AS hf FROM csv_ranked))
-  ),
-  csv_data AS (
-    SELECT fmt, path, bs, id, b, too_long, utf8, s,
-      CAST(NULL AS BIGINT) AS h_count, 0 AS h_ts, 0 AS h_user, 0 AS h_task, 0 AS h_status, 0 AS h_duration
-    FROM lines WHERE fmt = 'csv' AND too_long
-    UNION ALL
-    SELECT fmt, path, bs, id, b, too_long, utf8, s, h_count, h_ts, h_user, h_task, h_status, h_duration
-    FROM csv_headed WHERE rn > 1
-  )`
-    : '';
+  // ---- Map side: one small projection chain per view, then partial aggregation.
+  const mapped = list.map((src, i) => {
+    const p = { y: 'y', mo: 'mo', d: 'dd', hh: 'hh', mi: 'mi', se: 'se' };
+    const part = ([at, len]: readonly [number, number]) => `CAST(substr(tsf, ${at}, ${len}) AS INT)`;
+    // The fast regex holds the calendar, clock and status ranges; only a window needs the instant.
+    const parts = windowOpen
+      ? ''
+      : `, ${part(TS_PARTS.y)} AS y, ${part(TS_PARTS.mo)} AS mo, ${part(TS_PARTS.d)} AS dd, ${part(TS_PARTS.hh)} AS hh, ${part(TS_PARTS.mi)} AS mi, ${part(TS_PARTS.se)} AS se`;
+    const inwin = windowOpen ? 'true' : inWindow(epochSeconds(p, '0', '0', '0'), "''");
+    return `SELECT ${i} AS src,
+        IF(fast, usr, NULL) AS usr, IF(fast, task, NULL) AS task, IF(fast, du, NULL) AS dur, IF(fast, ${inwin}, NULL) AS inwin,
+        IF(fast, NULL, path) AS path, IF(fast, NULL, bs) AS bs, IF(fast, NULL, id) AS id,
+        IF(fast, NULL, octet_length(b)) AS blen,
+        IF(fast, NULL, IF(octet_length(b) > :max_line, substr(b, 1, :max_raw), b)) AS line
+      FROM (SELECT *, IF(fast, NULL, IF(octet_length(vb) > 0 AND substr(vb, -1, 1) = X'0D', substr(vb, 1, octet_length(vb) - 1), vb)) AS b
+        FROM (SELECT *, IF(fast, NULL, CAST(v AS BINARY)) AS vb
+          FROM (SELECT *, coalesce(du <= :max_duration AND ${src.fastTask('task')}, false) AS fast
+            FROM (SELECT path, bs, id, v, usr, task, CAST(du_text AS BIGINT) AS du${parts}
+              FROM (SELECT path, bs, id, v, ${src.fast.timestamp('f')} AS tsf, ${src.fast.user('f')} AS usr, ${src.fast.task('f')} AS task,
+                  ${src.fast.duration('f')} AS du_text
+                FROM (SELECT path, bs, id, v, IF(v RLIKE ${src.fastRe}, split(v, ${src.sep}, -1), NULL) AS f FROM ${src.view}))))))`;
+  });
 
-  const headerSelect = formats.includes('csv')
-    ? `
-UNION ALL
-SELECT 'header' AS kind, CAST(NULL AS STRING) AS reason, CAST(NULL AS STRING) AS usr, CAST(NULL AS STRING) AS task,
-  path, bs, id, CAST(1 AS BIGINT) AS n, CAST(NULL AS STRING) AS dur, CAST(header AS BINARY) AS raw,
-  coalesce(h_count, -1) AS h_count, h_ts, h_user, h_task, h_status, h_duration
-FROM csv_headed WHERE rn = 1`
-    : '';
+  // ---- Reduce side: the exact path on the lines the fast path left (one group each).
+  const bySrc = (pick: (s: Source) => string, otherwise = 'NULL') =>
+    list.length === 1 ? pick(list[0]!) : `CASE src ${list.map((s, i) => `WHEN ${i} THEN ${pick(s)}`).join(' ')} ELSE ${otherwise} END`;
+  const anyJson = list.some((s) => s.isJson);
+  const splitOf = list.map((s, i) => (s.isJson ? null : { i, e: s.exactSplit })).filter((x) => x !== null);
+  const eExpr =
+    splitOf.length === 0 ? 'CAST(NULL AS ARRAY<STRING>)' : splitOf.length === 1 ? splitOf[0]!.e : `CASE src ${splitOf.map((x) => `WHEN ${x.i} THEN ${x.e}`).join(' ')} END`;
+  const jsonSrc = list.findIndex((s) => s.isJson);
+  const sumType = options.exactSums ? 'STRING' : 'BIGINT';
+  const sum1 = options.exactSums ? 'CAST(sum(CAST(dur AS DECIMAL(38, 0))) AS STRING)' : 'try_sum(dur)';
+  const tsPart = (group: number) => `IF(fast, NULL, try_cast(regexp_extract(ts, :re_ts, ${group}) AS INT))`;
 
   const query = `
 WITH
-  raw AS (
-    ${raw}
+  mapped AS (
+    ${mapped.join('\n    UNION ALL ')}
   ),
-  framed AS (
-    SELECT fmt, path, bs, id,
-      IF(octet_length(b) > 0 AND substr(b, -1, 1) = X'0D', substr(b, 1, octet_length(b) - 1), b) AS b
-    FROM raw
+  grouped AS (
+    SELECT src, usr, task, inwin, path, bs, id, blen, line, count(*) AS n, ${sum1} AS sdur
+    FROM mapped GROUP BY src, usr, task, inwin, path, bs, id, blen, line
   ),
   lines AS (
-    SELECT *, CAST(b AS STRING) AS s, octet_length(b) > :max_line AS too_long, is_valid_utf8(CAST(b AS STRING)) AS utf8
-    FROM framed
-    WHERE octet_length(b) > :max_line OR NOT (CAST(b AS STRING) RLIKE :re_blank)
-  )${csvCtes},
+    SELECT *,
+      fast OR is_valid_utf8(s) AS utf8,
+      NOT fast AND NOT too_long AND coalesce(s RLIKE :re_blank, false) AS blank
+    FROM (SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped)
+  ),
+  parsed AS (
+    SELECT *,
+      IF(NOT fast AND utf8 AND NOT too_long AND NOT blank ${anyJson ? `AND src <> ${jsonSrc}` : ''}, ${eExpr}, NULL) AS e,
+      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, try_parse_json(s), NULL)` : 'CAST(NULL AS VARIANT)'} AS v
+    FROM lines
+  ),
   shaped AS (
-    ${parts.join('\n    UNION ALL ')}
+    SELECT src, n, sdur, inwin, path, bs, id, line, fast, too_long, utf8, blank,
+      IF(fast, true, ${bySrc((s) => s.exact.shapeOk, 'false')}) AS shape_ok,
+      IF(fast, NULL, ${bySrc((s) => s.exact.ts)}) AS ts,
+      IF(fast, usr, ${bySrc((s) => s.exact.usr)}) AS usr,
+      IF(fast, task, ${bySrc((s) => s.exact.task)}) AS task,
+      IF(fast, true, ${bySrc((s) => s.exact.statusOk, 'false')}) AS status_ok,
+      IF(fast, NULL, ${bySrc((s) => s.exact.dur)}) AS edur,
+      ${anyJson ? `src = ${jsonSrc}` : 'false'} AS isjson
+    FROM parsed
   ),
   timed AS (
     SELECT *,
-      try_cast(regexp_extract(ts, :re_ts, 1) AS INT) AS y, try_cast(regexp_extract(ts, :re_ts, 2) AS INT) AS mo,
-      try_cast(regexp_extract(ts, :re_ts, 3) AS INT) AS d, try_cast(regexp_extract(ts, :re_ts, 4) AS INT) AS hh,
-      try_cast(regexp_extract(ts, :re_ts, 5) AS INT) AS mi, try_cast(regexp_extract(ts, :re_ts, 6) AS INT) AS se,
-      regexp_replace(regexp_extract(ts, :re_ts, 7), :re_trailing_zeros, '') AS ts_frac,
-      CASE WHEN regexp_extract(ts, :re_ts, 8) <> '' THEN 0 WHEN regexp_extract(ts, :re_ts, 9) = '-' THEN -1 ELSE 1 END AS osign,
-      coalesce(try_cast(nullif(regexp_extract(ts, :re_ts, 10), '') AS INT), 0) AS oh,
-      coalesce(try_cast(nullif(regexp_extract(ts, :re_ts, 11), '') AS INT), 0) AS om
+      ${tsPart(1)} AS y, ${tsPart(2)} AS mo, ${tsPart(3)} AS d, ${tsPart(4)} AS hh, ${tsPart(5)} AS mi, ${tsPart(6)} AS se,
+      IF(fast, '', regexp_replace(regexp_extract(ts, :re_ts, 7), :re_trailing_zeros, '')) AS ts_frac,
+      IF(fast, 0, CASE WHEN regexp_extract(ts, :re_ts, 8) <> '' THEN 0 WHEN regexp_extract(ts, :re_ts, 9) = '-' THEN -1 ELSE 1 END) AS osign,
+      IF(fast, 0, coalesce(try_cast(nullif(regexp_extract(ts, :re_ts, 10), '') AS INT), 0)) AS oh,
+      IF(fast, 0, coalesce(try_cast(nullif(regexp_extract(ts, :re_ts, 11), '') AS INT), 0)) AS om
     FROM shaped
   ),
   judged AS (
     SELECT *,
       CASE
-        WHEN too_long THEN 'line_too_long'
-        WHEN NOT utf8 THEN 'bad_encoding'
-        WHEN fmt <> 'jsonl' AND NOT shape_ok THEN 'bad_field_count'
-        WHEN fmt = 'jsonl' AND NOT shape_ok THEN 'bad_json'
-        WHEN NOT ts_ok THEN 'bad_timestamp'
-        WHEN usr IS NULL OR length(usr) = 0 OR octet_length(usr) > :max_user OR usr RLIKE :re_user_bad THEN 'bad_user'
-        WHEN task IS NULL OR NOT array_contains(array(${taskParams.join(', ')}), task) THEN 'unknown_task'
-        WHEN NOT status_ok THEN 'bad_status'
-        WHEN dur IS NULL THEN 'bad_duration'
+        WHEN fast OR blank THEN NULL
+        WHEN too_long THEN ${reason('line_too_long')}
+        WHEN NOT utf8 THEN ${reason('bad_encoding')}
+        WHEN NOT isjson AND NOT shape_ok THEN ${reason('bad_field_count')}
+        WHEN isjson AND NOT shape_ok THEN ${reason('bad_json')}
+        WHEN NOT coalesce(ts RLIKE :re_ts AND ${calendarOk({ y: 'y', mo: 'mo', d: 'd', hh: 'hh', mi: 'mi', se: 'se' })}
+               AND oh BETWEEN ${T.offsetHour[0]} AND ${T.offsetHour[1]} AND om BETWEEN ${T.offsetMinute[0]} AND ${T.offsetMinute[1]}, false)
+          THEN ${reason('bad_timestamp')}
+        WHEN usr IS NULL OR octet_length(usr) < ${RULES.user.minBytes} OR octet_length(usr) > :max_user OR usr RLIKE :re_user_bad THEN ${reason('bad_user')}
+        WHEN task IS NULL OR NOT array_contains(array(${taskParams.join(', ')}), task) THEN ${reason('unknown_task')}
+        WHEN NOT status_ok THEN ${reason('bad_status')}
+        WHEN edur IS NULL THEN ${reason('bad_duration')}
       END AS reason
-    FROM (
-      SELECT *,
-        coalesce(ts RLIKE :re_ts AND mo BETWEEN 1 AND 12
-          AND d BETWEEN 1 AND CASE WHEN mo = 2 THEN IF((y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0, 29, 28)
-                                   WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END
-          AND hh <= 23 AND mi <= 59 AND se <= 59 AND oh <= 23 AND om <= 59, false) AS ts_ok,
-        -- days from civil (proleptic Gregorian), as engine/core/validation/timestamp.ts daysFromCivil
-        (CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 146097
-          + (IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) * 365
-          + CAST(floor((IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) / 4) AS BIGINT)
-          - CAST(floor((IF(mo <= 2, y - 1, y) - CAST(floor((IF(mo <= 2, y - 1, y)) / 400) AS BIGINT) * 400) / 100) AS BIGINT)
-          + CAST(floor((153 * ((mo + 9) % 12) + 2) / 5) AS BIGINT) + d - 1 - 719468) * 86400
-          + hh * 3600 + mi * 60 + se - osign * (oh * 3600 + om * 60) AS ts_sec
-      FROM timed
-    )
+    FROM timed
   ),
   classified AS (
-    SELECT
-      CASE WHEN reason IS NOT NULL THEN 'reject' WHEN ${inWindow} THEN 'ok' ELSE 'out' END AS kind,
-      reason, usr, task, dur, path, bs, id, b
+    SELECT *,
+      CASE
+        WHEN fast THEN IF(inwin, ${KIND.ok}, ${KIND.out})
+        WHEN blank THEN ${KIND.blank}
+        WHEN reason IS NOT NULL THEN ${KIND.reject}
+        WHEN ${windowOpen ? 'true' : inWindow(epochSeconds({ y: 'y', mo: 'mo', d: 'd', hh: 'hh', mi: 'mi', se: 'se' }, 'osign', 'oh', 'om'), 'ts_frac')} THEN ${KIND.ok}
+        ELSE ${KIND.out}
+      END AS kind
     FROM judged
   )
-SELECT kind, reason, usr, task, path, bs, id, count(*) AS n,
-  CAST(sum(CAST(dur AS DECIMAL(38, 0))) AS STRING) AS dur, first(raw) AS raw,
-  CAST(NULL AS INT) AS h_count, CAST(NULL AS INT) AS h_ts, CAST(NULL AS INT) AS h_user,
-  CAST(NULL AS INT) AS h_task, CAST(NULL AS INT) AS h_status, CAST(NULL AS INT) AS h_duration
-FROM (
-  SELECT kind,
-    IF(kind = 'reject', reason, NULL) AS reason,
-    IF(kind = 'ok', usr, NULL) AS usr,
-    IF(kind = 'ok', task, NULL) AS task,
-    IF(kind = 'ok', dur, NULL) AS dur,
-    IF(kind = 'reject', path, NULL) AS path,
-    IF(kind = 'reject', bs, NULL) AS bs,
-    IF(kind = 'reject', id, NULL) AS id,
-    IF(kind = 'reject', substr(b, 1, :max_raw), NULL) AS raw
-  FROM classified
-)
-GROUP BY kind, reason, usr, task, path, bs, id${headerSelect}
+SELECT CAST(kind AS TINYINT) AS k,
+  IF(kind = ${KIND.reject}, reason, NULL) AS r,
+  IF(kind = ${KIND.ok}, usr, NULL) AS usr,
+  IF(kind = ${KIND.ok}, task, NULL) AS task,
+  IF(kind = ${KIND.reject}, path, NULL) AS path,
+  IF(kind = ${KIND.reject}, bs, NULL) AS bs,
+  IF(kind = ${KIND.reject}, id, NULL) AS id,
+  IF(kind = ${KIND.reject}, substr(line, 1, :max_raw), NULL) AS raw,
+  n,
+  IF(kind = ${KIND.ok}, IF(fast, sdur, CAST(edur AS ${sumType})), NULL) AS dur
+FROM classified
 `;
   return { query, args };
 }

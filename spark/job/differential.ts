@@ -4,7 +4,7 @@
  * tests to compare the spark engine with the naive engine, line for line.
  */
 import type { RunInput } from '../../engine/core/billing/run.js';
-import { usageEntries, type BillingResult } from '../../engine/core/billing/usage.js';
+import { isSortedUsage, sortedUsageEntries, usageEntries, type BillingResult } from '../../engine/core/billing/usage.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { InputFile } from '../../engine/core/input/discover.js';
 import { collectBill } from '../../engine/core/billing/finalize.js';
@@ -38,8 +38,17 @@ export async function runEngine(
     end: async () => undefined,
   } as unknown as RejectsWriter;
   const result = await engine({ files, config, window, rejects: writer, onBytes: () => undefined, signal: new AbortController().signal });
+  try {
+    return await outcome(result, config, rejects);
+  } finally {
+    await result.release?.();
+  }
+}
+
+async function outcome(result: BillingResult, config: BillingConfig, rejects: EngineOutcome['rejects']): Promise<EngineOutcome> {
   const usage: EngineOutcome['usage'] = {};
-  for (const [user, u] of usageEntries(result.usage)) {
+  const entries = isSortedUsage(result.usage) ? await sortedUsageEntries(result.usage) : usageEntries(result.usage);
+  for (const [user, u] of entries) {
     const tasks: Record<string, [number, string]> = {};
     u.forEach(({ requests, durationMs }, t) => {
       if (requests !== 0) tasks[config.rates[t]!.task] = [requests, String(durationMs)];

@@ -10,18 +10,19 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Table } from 'apache-arrow';
+import { randomUUID } from 'node:crypto';
 import type { RunInput } from '../../engine/core/billing/run.js';
-import { UsageTable, emptyCounts, type BillingResult } from '../../engine/core/billing/usage.js';
+import { UsageTable, UserUsage, emptyCounts, type BillingResult, type RunCounts, type SortedUsage } from '../../engine/core/billing/usage.js';
 import { csvLayout, type CsvLayout } from '../../engine/core/formats/csv.js';
-import type { Format } from '../../engine/core/formats/format.js';
+import { LineFramer, bomLength, isBlank } from '../../engine/core/formats/lines.js';
 import type { InputFile } from '../../engine/core/input/discover.js';
-import { taskIndex } from '../../engine/core/config/config.js';
-import { REJECT_REASONS, type RejectReason } from '../../engine/core/validation/reasons.js';
-import { RunFailure } from '../../engine/core/errors.js';
+import { readChunks } from '../../engine/core/input/read.js';
+import { RULES } from '../../engine/core/validation/rules.js';
+import type { RejectReason } from '../../engine/core/validation/reasons.js';
+import { InputError, RunFailure } from '../../engine/core/errors.js';
 import { SparkConnectClient, resolveRemote } from '../connect/client.js';
-import { createTempView, project, readFiles, sql } from '../connect/plan.js';
-import { billingQuery, VIEW_OF_FORMAT } from './billing-sql.js';
+import { createTempView, project, readFiles, sql, type SqlValue } from '../connect/plan.js';
+import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
 
 export interface SparkEngineOptions {
   /** Spark Connect address (default: SPARK_REMOTE, then sc://127.0.0.1:15002). */
@@ -103,16 +104,21 @@ async function configureSession(client: SparkConnectClient, signal: AbortSignal)
 
 /** Runs the billing job in the cluster and returns counts and usage for the common finalize step. */
 export async function runSpark(input: RunInput, options: SparkEngineOptions = {}): Promise<BillingResult> {
+  const owned = options.client === undefined;
   const client =
     options.client ??
     new SparkConnectClient({
       remote: resolveRemote(options.remote),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
     });
+  const close = async () => {
+    if (owned) await client.close();
+  };
   try {
-    return await runWith(client, input);
-  } finally {
-    if (options.client === undefined) await client.close();
+    return await runWith(client, input, close);
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
@@ -121,106 +127,238 @@ export function sparkEngine(options: SparkEngineOptions = {}): (input: RunInput)
   return (input) => runSpark(input, options);
 }
 
-async function runWith(client: SparkConnectClient, input: RunInput): Promise<BillingResult> {
-  const { signal } = input;
-  const counts = emptyCounts();
-  const usage = new UsageTable(input.config.rates.length);
-  if (input.files.length === 0) return { counts, usage };
-  await client.connect();
-  await configureSession(client, signal);
-
-  const index = new FileIndex(input.files);
-  const formats: Format[] = [];
-  for (const format of ['space', 'csv', 'jsonl'] as const) {
-    const paths = input.files.filter((f) => f.format === format).map((f) => clusterPath(f.path));
-    if (paths.length === 0) continue;
-    formats.push(format);
-    const read = readFiles('text', paths, { lineSep: '\n' });
-    const view = project(read, [
-      'CAST(value AS BINARY) AS b',
-      '_metadata.file_path AS path',
-      '_metadata.file_block_start AS bs',
-      'monotonically_increasing_id() AS id',
-    ]);
-    await client.command(createTempView(VIEW_OF_FORMAT[format], view), { signal });
+/** A CSV file's header row as the core reads it: the first non-blank line (BOM dropped); null when there is none. */
+export async function readCsvHeader(file: InputFile, signal?: AbortSignal): Promise<Buffer | null> {
+  let header: Buffer | null = null;
+  let tooLong = false;
+  const framer = new LineFramer({
+    line(offset, bytes) {
+      if (header !== null || tooLong) return;
+      const b = offset === 0 ? bytes.subarray(bomLength(bytes)) : bytes;
+      if (!isBlank(b)) header = Buffer.from(b);
+    },
+    tooLong() {
+      if (header === null) tooLong = true;
+    },
+  });
+  for await (const chunk of readChunks(file, undefined, signal === undefined ? {} : { signal })) {
+    framer.push(chunk);
+    if (header !== null || tooLong) break;
   }
-
-  const { query, args } = billingQuery(formats, input.config, input.window);
-  const table = await client.collect(sql(query, args), { signal });
-  input.onBytes(input.files.reduce((n, f) => n + f.size, 0));
-  const rejects = collectResult(table, index, input, counts, usage);
-
-  // Rejects in file order, then in the order the cluster read the lines (the offset is unknown).
-  rejects.sort((a, b) => a.file - b.file || (a.bs < b.bs ? -1 : a.bs > b.bs ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const r of rejects) {
-    signal.throwIfAborted();
-    if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
-  }
-  return { counts, usage };
+  if (header === null && !tooLong) framer.end();
+  if (tooLong) throw new InputError(`${file.path}: the CSV header row is longer than 64 KiB`);
+  return header;
 }
 
-const LAYOUT_COLUMNS: ReadonlyArray<[keyof CsvLayout, string]> = [
-  ['timestamp', 'h_ts'],
-  ['user', 'h_user'],
-  ['task', 'h_task'],
-  ['status', 'h_status'],
-  ['duration', 'h_duration'],
-];
+/** MR_SPARK_TRACE=1: the job's phases and their seconds on stderr (to see where a run's time goes). */
+const TRACE = process.env['MR_SPARK_TRACE'] === '1';
+let traceAt = performance.now();
+function trace(phase: string): void {
+  if (!TRACE) return;
+  const now = performance.now();
+  process.stderr.write(`mr spark: ${phase} ${((now - traceAt) / 1000).toFixed(2)} s\n`);
+  traceAt = now;
+}
 
-function collectResult(table: Table | null, index: FileIndex, input: RunInput, counts: ReturnType<typeof emptyCounts>, usage: UsageTable): RejectRow[] {
+interface CsvFile {
+  readonly file: number;
+  readonly header: Buffer;
+}
+
+async function runWith(client: SparkConnectClient, input: RunInput, close: () => Promise<void>): Promise<BillingResult> {
+  const { signal } = input;
+  const counts = emptyCounts();
+  const T = input.config.rates.length;
+  if (input.files.length === 0) {
+    await close();
+    return { counts, usage: new UsageTable(T) };
+  }
+  const index = new FileIndex(input.files);
+  trace('start');
+
+  // CSV headers, in path order (the first bad one fails the run, as in the other engines).
+  const layouts = new Map<string, { layout: CsvLayout; paths: string[] }>();
+  const csvFiles: CsvFile[] = [];
+  for (let i = 0; i < input.files.length; i++) {
+    const f = input.files[i]!;
+    if (f.format !== 'csv') continue;
+    const header = await readCsvHeader(f, signal);
+    if (header === null) continue; // only blank lines: no records
+    const layout = csvLayout(header.toString('utf8'), f.path);
+    const key = JSON.stringify(layout);
+    if (!layouts.has(key)) layouts.set(key, { layout, paths: [] });
+    layouts.get(key)!.paths.push(clusterPath(f.path));
+    csvFiles.push({ file: i, header });
+  }
+
+  trace('csv headers read');
+  await client.connect();
+  await configureSession(client, signal);
+  trace('connected, session set');
+  const view = async (name: string, paths: string[]) => {
+    const read = readFiles('text', paths, { lineSep: '\n' });
+    const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
+    await client.command(createTempView(name, projected), { signal });
+  };
+  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map((f) => clusterPath(f.path));
+  const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
+  if (sources.space) await view(SPACE_VIEW, pathsOf('space'));
+  if (sources.jsonl) await view(JSONL_VIEW, pathsOf('jsonl'));
+  let g = 0;
+  for (const { paths } of layouts.values()) await view(csvView(g++), paths);
+  if (!sources.space && !sources.jsonl && sources.csv.length === 0) {
+    await close();
+    return { counts, usage: new UsageTable(T) };
+  }
+
+  const agg = `mr_agg_${randomUUID().replace(/-/g, '')}`;
+  let cached = false;
+  const release = async () => {
+    try {
+      if (cached) await client.collect(sql(`UNCACHE TABLE IF EXISTS ${agg}`)).catch(() => undefined);
+      cached = false;
+    } finally {
+      await close();
+    }
+  };
+  try {
+    // One pass over the input; then counts, and a retry with exact decimal sums if a BIGINT sum overflowed.
+    let exactSums = false;
+    let tally: Map<string, { n: number; overflow: number }>;
+    for (;;) {
+      const { query, args } = billingQuery(sources, input.config, input.window, { exactSums });
+      await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), { signal });
+      cached = true;
+      trace('billing query (one pass over the input, result cached)');
+      tally = new Map();
+      const t = await client.collect(
+        sql(`SELECT k, r, CAST(sum(n) AS BIGINT) AS n, count_if(k = ${KIND.ok} AND dur IS NULL) AS overflow FROM ${agg} GROUP BY k, r`),
+        { signal },
+      );
+      for (const row of t ?? []) {
+        const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
+        tally.set(`${r['k']}:${r['r'] ?? ''}`, { n: num(r['n']), overflow: num(r['overflow']) });
+      }
+      if (exactSums || ![...tally.values()].some((v) => v.overflow > 0)) break;
+      await client.collect(sql(`UNCACHE TABLE IF EXISTS ${agg}`), { signal });
+      cached = false;
+      exactSums = true;
+    }
+    trace('counts');
+    input.onBytes(input.files.reduce((n, f) => n + f.size, 0));
+    for (const [key, { n }] of tally) {
+      const [k, r] = key.split(':');
+      const kind = Number(k);
+      if (kind === KIND.blank) continue;
+      counts.records += n;
+      if (kind === KIND.ok) counts.accepted += n;
+      else if (kind === KIND.out) counts.outOfWindow += n;
+      else if (kind === KIND.reject) {
+        const reason = RULES.reasons[Number(r)];
+        if (reason === undefined) throw new RunFailure(`spark engine: unexpected reject reason ${r}`);
+        counts.rejected[reason] += n;
+      } else throw new RunFailure(`spark engine: unexpected result row kind ${k}`);
+    }
+
+    const rejects = await readRejects(client, agg, index, signal);
+    dropCsvHeaders(rejects, csvFiles, index, counts);
+    trace(`rejects read (${rejects.length})`);
+    for (const r of rejects) {
+      signal.throwIfAborted();
+      if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
+    }
+    return { counts, usage: sortedUsage(client, agg, input, signal), release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+/** Every reject row, in file order, then in the order the cluster read the lines (the offset is unknown). */
+async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, signal: AbortSignal): Promise<RejectRow[]> {
   const rejects: RejectRow[] = [];
-  if (table === null) return rejects;
-  const tasks = taskIndex(input.config);
-  const reasons = new Set<string>(REJECT_REASONS);
-  const headers: Array<{ file: number; row: Record<string, unknown> }> = [];
-  for (const row of table as Iterable<Record<string, unknown>>) {
-    const kind = row['kind'] as string;
-    const n = num(row['n']);
-    switch (kind) {
-      case 'ok': {
-        const task = tasks.get(row['task'] as string);
-        if (task === undefined) throw new RunFailure(`spark engine: the cluster billed an unknown task ${JSON.stringify(row['task'])}`);
-        usage.row(row['usr'] as string).addBig(task, n, BigInt(row['dur'] as string));
-        counts.records += n;
-        counts.accepted += n;
-        break;
-      }
-      case 'out':
-        counts.records += n;
-        counts.outOfWindow += n;
-        break;
-      case 'reject': {
-        const reason = row['reason'] as string;
-        if (!reasons.has(reason)) throw new RunFailure(`spark engine: unexpected reject reason ${reason}`);
-        counts.records += n;
-        counts.rejected[reason as RejectReason] += n;
-        rejects.push({
-          file: index.indexOf(row['path'] as string),
-          bs: BigInt(row['bs'] as bigint),
-          id: BigInt(row['id'] as bigint),
-          reason: reason as RejectReason,
-          raw: row['raw'] as Uint8Array,
-        });
-        break;
-      }
-      case 'header':
-        headers.push({ file: index.indexOf(row['path'] as string), row });
-        break;
-      default:
-        throw new RunFailure(`spark engine: unexpected result row kind ${kind}`);
+  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
+    const [r, path, bs, id, raw] = ['r', 'path', 'bs', 'id', 'raw'].map((c) => batch.getChild(c)!);
+    for (let i = 0; i < batch.numRows; i++) {
+      const reason = RULES.reasons[num(r!.get(i))];
+      if (reason === undefined) throw new RunFailure(`spark engine: unexpected reject reason ${String(r!.get(i))}`);
+      rejects.push({
+        file: index.indexOf(path!.get(i) as string),
+        bs: BigInt(bs!.get(i) as bigint),
+        id: BigInt(id!.get(i) as bigint),
+        reason,
+        raw: (raw!.get(i) as Uint8Array).slice(),
+      });
     }
   }
-  // The core's own header rules decide (and name the file in any error, first file first);
-  // the query's column choice must agree with them, or the counts would silently differ.
-  headers.sort((a, b) => a.file - b.file);
-  for (const { file, row } of headers) {
-    const path = index.file(file).path;
-    const header = Buffer.from(row['raw'] as Uint8Array).toString('utf8');
-    const layout = csvLayout(header, path);
-    const agrees = num(row['h_count']) === layout.fieldCount && LAYOUT_COLUMNS.every(([key, col]) => num(row[col]) === layout[key] + 1);
-    if (!agrees) {
-      throw new RunFailure(`spark engine: the cluster read the CSV header of ${path} differently from the contract: ${JSON.stringify(header.slice(0, 200))}`);
-    }
-  }
+  rejects.sort((a, b) => a.file - b.file || (a.bs < b.bs ? -1 : a.bs > b.bs ? 1 : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return rejects;
+}
+
+/**
+ * The query judges a CSV file's header row like any line; it is always a reject there (its
+ * timestamp column holds the column's name). It is the first reject of its file, and must be
+ * the header the client read, or the counts would silently differ: it is taken out here.
+ */
+function dropCsvHeaders(rejects: RejectRow[], csvFiles: readonly CsvFile[], index: FileIndex, counts: RunCounts): void {
+  const headerOf = new Map(csvFiles.map((c) => [c.file, c.header]));
+  const drop = new Set<number>();
+  for (let i = 0; i < rejects.length; i++) {
+    const r = rejects[i]!;
+    const header = headerOf.get(r.file);
+    if (header === undefined || (i > 0 && rejects[i - 1]!.file === r.file)) continue;
+    const expected = header.subarray(0, RULES.line.rejectRawBytes);
+    if (!Buffer.from(r.raw).equals(expected)) break;
+    drop.add(i);
+    headerOf.delete(r.file);
+    counts.records--;
+    counts.rejected[r.reason]--;
+  }
+  if (headerOf.size > 0) {
+    const path = index.file(headerOf.keys().next().value!).path;
+    throw new RunFailure(`spark engine: the cluster did not read the CSV header of ${path} as its first record`);
+  }
+  if (drop.size > 0) {
+    let w = 0;
+    for (let i = 0; i < rejects.length; i++) if (!drop.has(i)) rejects[w++] = rejects[i]!;
+    rejects.length = w;
+  }
+}
+
+/** The per-(user, task) totals, sorted by the cluster by user (UTF-8 byte order), streamed a batch at a time. */
+function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, signal: AbortSignal): SortedUsage {
+  const T = input.config.rates.length;
+  const args: Record<string, SqlValue> = {};
+  const tasks = input.config.rates.map((r, i) => {
+    args[`task${i}`] = r.task;
+    return `:task${i}`;
+  });
+  const query = `SELECT usr, CAST(array_position(array(${tasks.join(', ')}), task) - 1 AS INT) AS t, n, CAST(dur AS STRING) AS dur
+    FROM ${agg} WHERE k = ${KIND.ok} ORDER BY usr, t`;
+  return {
+    taskCount: T,
+    async *users() {
+      let current: string | null = null;
+      let usage = new UserUsage(T);
+      for await (const batch of client.stream(sql(query, args), { signal })) {
+        const usr = batch.getChild('usr')!;
+        const t = batch.getChild('t')!;
+        const n = batch.getChild('n')!;
+        const dur = batch.getChild('dur')!;
+        for (let i = 0; i < batch.numRows; i++) {
+          const user = usr.get(i) as string;
+          if (user !== current) {
+            if (current !== null) yield { user: current, usage };
+            current = user;
+            usage = new UserUsage(T);
+          }
+          const task = t.get(i) as number;
+          if (!(task >= 0 && task < T)) throw new RunFailure(`spark engine: the cluster billed an unknown task for ${JSON.stringify(user)}`);
+          usage.addBig(task, num(n.get(i)), BigInt(dur.get(i) as string));
+        }
+      }
+      if (current !== null) yield { user: current, usage };
+      trace('usage streamed');
+    },
+  };
 }

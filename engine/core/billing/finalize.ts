@@ -10,7 +10,7 @@
 import type { BillingConfig } from '../config/config.js';
 import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
-import type { UsageRows } from './usage.js';
+import { isSortedUsage, type SortedUsage, type UsageRows, type UserUsage } from './usage.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { compilePlan, formatYoctos, priceTaskInto, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
 
@@ -49,57 +49,142 @@ function billOrder(ids: readonly string[]): number[] {
   return order;
 }
 
-export async function finalizeBill(usage: UsageRows, config: BillingConfig, sink: BillSink): Promise<BillTotals> {
-  const decimals = config.currencyDecimals;
-  const T = config.rates.length;
-  const ratePicos = config.rates.map((r) => r.picos);
-  const rateNumber = ratePicos.map(Number);
-  // The largest duration whose cost at the rate is still a safe integer (-1: never).
-  const safeDuration = ratePicos.map((p) =>
-    p === 0n ? Number.MAX_SAFE_INTEGER : p > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(BigInt(Number.MAX_SAFE_INTEGER) / p),
-  );
+type UsageAccess = Pick<UsageRows, 'requests' | 'durationNumber' | 'duration'>;
 
-  const ids = Array.from({ length: usage.size }, (_, i) => usage.userId(i));
-  const order = billOrder(ids);
-  let users = 0;
-  let totalDurationMs: Amount = 0;
-  let totalCostPicos: Amount = 0;
-  let totalBilled: Amount = 0;
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    const user = ids[i]!;
+/** The current user of a sorted stream, read through the UsageRows accessors (index ignored). */
+class CurrentUser implements UsageAccess {
+  u: UserUsage | null = null;
+  requests(_i: number, t: number): number {
+    return this.u!.requests[t]!;
+  }
+  durationNumber(_i: number, t: number): number {
+    return this.u!.carry === null ? this.u!.duration[t]! : -1;
+  }
+  duration(_i: number, t: number): bigint {
+    return this.u!.durationOf(t);
+  }
+}
+
+/** One user's bill lines from their per-task usage; shared by the random-access and the streamed paths. */
+class UserBiller {
+  private readonly decimals: number;
+  private readonly T: number;
+  private readonly ratePicos: bigint[];
+  private readonly rateNumber: number[];
+  private readonly safeDuration: number[];
+  users = 0;
+  totalDurationMs: Amount = 0;
+  totalCostPicos: Amount = 0;
+  totalBilled: Amount = 0;
+
+  constructor(
+    config: BillingConfig,
+    private readonly sink: BillSink,
+  ) {
+    this.decimals = config.currencyDecimals;
+    this.T = config.rates.length;
+    this.ratePicos = config.rates.map((r) => r.picos);
+    this.rateNumber = this.ratePicos.map(Number);
+    // The largest duration whose cost at the rate is still a safe integer (-1: never).
+    this.safeDuration = this.ratePicos.map((p) =>
+      p === 0n ? Number.MAX_SAFE_INTEGER : p > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(BigInt(Number.MAX_SAFE_INTEGER) / p),
+    );
+  }
+
+  /** Bills user `i` of `rows` (whose id is `user`). */
+  bill(user: string, rows: UsageAccess, i: number): void {
+    const decimals = this.decimals;
     let durationMs: Amount = 0;
     let costPicos: Amount = 0;
     let billed = false;
-    for (let t = 0; t < T; t++) {
-      const requests = usage.requests(i, t);
-      if (requests === 0) continue;
+    for (let t = 0; t < this.T; t++) {
+      const n = rows.requests(i, t);
+      if (n === 0) continue;
       billed = true;
-      const n = usage.durationNumber(i, t);
+      const dn = rows.durationNumber(i, t);
       let d: Amount;
       let c: Amount;
-      if (n >= 0 && n <= safeDuration[t]!) {
-        d = n;
-        c = n * rateNumber[t]!;
+      if (dn >= 0 && dn <= this.safeDuration[t]!) {
+        d = dn;
+        c = dn * this.rateNumber[t]!;
       } else {
-        d = usage.duration(i, t);
-        c = d * ratePicos[t]!;
+        d = rows.duration(i, t);
+        c = d * this.ratePicos[t]!;
       }
-      sink.task(user, t, requests, d, c, roundHalfUp(c, decimals));
+      this.sink.task(user, t, n, d, c, roundHalfUp(c, decimals));
       durationMs = plus(durationMs, d);
       costPicos = plus(costPicos, c);
     }
-    if (!billed) continue;
+    if (!billed) return;
     const rounded = roundHalfUp(costPicos, decimals);
-    sink.user(user, durationMs, costPicos, rounded);
-    users++;
-    totalDurationMs = plus(totalDurationMs, durationMs);
-    totalCostPicos = plus(totalCostPicos, costPicos);
-    totalBilled = plus(totalBilled, rounded);
-    if (sink.flush !== undefined && k % FLUSH_EVERY_USERS === FLUSH_EVERY_USERS - 1) await sink.flush();
+    this.sink.user(user, durationMs, costPicos, rounded);
+    this.users++;
+    this.totalDurationMs = plus(this.totalDurationMs, durationMs);
+    this.totalCostPicos = plus(this.totalCostPicos, costPicos);
+    this.totalBilled = plus(this.totalBilled, rounded);
   }
-  if (sink.flush !== undefined) await sink.flush();
-  return { decimals, users, totalDurationMs: BigInt(totalDurationMs), totalCostPicos: BigInt(totalCostPicos), totalBilled: BigInt(totalBilled) };
+
+  totals(): BillTotals {
+    return {
+      decimals: this.decimals,
+      users: this.users,
+      totalDurationMs: BigInt(this.totalDurationMs),
+      totalCostPicos: BigInt(this.totalCostPicos),
+      totalBilled: BigInt(this.totalBilled),
+    };
+  }
+}
+
+/**
+ * Usage → bill, in the bill's order. A UsageRows table is sorted here; a SortedUsage stream
+ * arrives sorted and is billed user by user as it streams (its order is checked: a stream out
+ * of order is an error, never a bill in the wrong order), so the bill of any number of users
+ * is made in bounded memory.
+ */
+export async function finalizeBill(usage: UsageRows | SortedUsage, config: BillingConfig, sink: BillSink): Promise<BillTotals> {
+  const biller = new UserBiller(config, sink);
+  await inBillOrder(usage, (user, rows, i) => biller.bill(user, rows, i), sink.flush?.bind(sink));
+  return biller.totals();
+}
+
+/**
+ * Visits every user of `usage` in the bill's order, handing `visit` the user's id and an
+ * accessor to their per-task usage (row `i`). A UsageRows table is sorted here; a
+ * SortedUsage stream is checked to be in order as it streams. `flush` runs every few
+ * thousand users and at the end.
+ */
+async function inBillOrder(
+  usage: UsageRows | SortedUsage,
+  visit: (user: string, rows: UsageAccess, i: number) => void,
+  flush: (() => Promise<void>) | undefined,
+): Promise<void> {
+  if (isSortedUsage(usage)) {
+    let previous: string | null = null;
+    let previousSurrogate = false;
+    let k = 0;
+    const current = new CurrentUser();
+    for await (const { user, usage: u } of usage.users()) {
+      const surrogate = hasSurrogate(user);
+      if (previous !== null) {
+        const ordered = surrogate || previousSurrogate ? compareUtf8(previous, user) < 0 : previous < user;
+        if (!ordered) throw new Error(`finalize: usage stream out of order: ${JSON.stringify(previous)} before ${JSON.stringify(user)}`);
+      }
+      previous = user;
+      previousSurrogate = surrogate;
+      current.u = u;
+      visit(user, current, 0);
+      if (flush !== undefined && ++k % FLUSH_EVERY_USERS === 0) await flush();
+    }
+  } else {
+    const ids = Array.from({ length: usage.size }, (_, i) => usage.userId(i));
+    const order = billOrder(ids);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      visit(ids[i]!, usage, i);
+      if (flush !== undefined && k % FLUSH_EVERY_USERS === FLUSH_EVERY_USERS - 1) await flush();
+    }
+  }
+  if (flush !== undefined) await flush();
 }
 
 /** A user's total under a pricing plan: each component, so the rounded total can be re-derived. */
@@ -131,12 +216,10 @@ export interface PricedBillSink {
  * is applied once, here, to each (user, task)'s totals of requests and duration.
  * config.rates must name exactly the plan's tasks (billingConfigFromPlan).
  */
-export async function finalizePricedBill(usage: UsageRows, config: BillingConfig, plan: PricingPlan, sink: PricedBillSink): Promise<BillTotals> {
+export async function finalizePricedBill(usage: UsageRows | SortedUsage, config: BillingConfig, plan: PricingPlan, sink: PricedBillSink): Promise<BillTotals> {
   const decimals = config.currencyDecimals;
   const T = config.rates.length;
   const compiled = compilePlan(plan, config.rates.map((r) => r.task));
-  const ids = Array.from({ length: usage.size }, (_, i) => usage.userId(i));
-  const order = billOrder(ids);
   let users = 0;
   let totalDurationMs: Amount = 0;
   let totalCostPicos: Amount = 0;
@@ -145,9 +228,7 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
   let totalPlainPicos: Amount = 0;
   let totalDiscountedYoctos = 0n;
   const charge: TaskCharge = { billableMs: 0, usage: 0, fees: 0, cost: 0 };
-  for (let k = 0; k < order.length; k++) {
-    const i = order[k]!;
-    const user = ids[i]!;
+  const billUser = (user: string, rows: UsageAccess, i: number): void => {
     const terms = compiled.customers.size === 0 ? undefined : compiled.customers.get(user);
     const prices = terms === undefined ? compiled.prices : terms.prices;
     let requestsSum = 0;
@@ -155,11 +236,11 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
     let subtotal: Amount = 0;
     let billed = false;
     for (let t = 0; t < T; t++) {
-      const requests = usage.requests(i, t);
+      const requests = rows.requests(i, t);
       if (requests === 0) continue;
       billed = true;
-      const n = usage.durationNumber(i, t);
-      const big = n >= 0 ? null : usage.duration(i, t);
+      const n = rows.durationNumber(i, t);
+      const big = n >= 0 ? null : rows.duration(i, t);
       priceTaskInto(charge, prices[t]!, requests, n, big);
       const d: Amount = big ?? n;
       sink.task(user, t, requests, d, charge);
@@ -167,7 +248,7 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
       durationMs = plus(durationMs, d);
       subtotal = plus(subtotal, charge.cost);
     }
-    if (!billed) continue;
+    if (!billed) return;
     const minimum = terms === undefined ? compiled.minimumCharge : terms.minimumCharge;
     const minimumAmount = terms === undefined ? compiled.minimumAmount : terms.minimumAmount;
     const discount = terms === undefined ? 0n : terms.terms.discount;
@@ -196,9 +277,8 @@ export async function finalizePricedBill(usage: UsageRows, config: BillingConfig
     totalDurationMs = plus(totalDurationMs, durationMs);
     totalCostPicos = plus(totalCostPicos, subtotal);
     totalBilled = plus(totalBilled, rounded);
-    if (sink.flush !== undefined && k % FLUSH_EVERY_USERS === FLUSH_EVERY_USERS - 1) await sink.flush();
-  }
-  if (sink.flush !== undefined) await sink.flush();
+  };
+  await inBillOrder(usage, billUser, sink.flush?.bind(sink));
   const totalCostText = formatYoctos(BigInt(totalPlainPicos) * 10n ** 12n + totalDiscountedYoctos);
   return {
     decimals,
@@ -235,7 +315,7 @@ export interface Bill extends BillTotals {
   readonly bills: readonly UserBill[];
 }
 
-export async function collectBill(usage: UsageRows, config: BillingConfig): Promise<Bill> {
+export async function collectBill(usage: UsageRows | SortedUsage, config: BillingConfig): Promise<Bill> {
   const bills: UserBill[] = [];
   let tasks: TaskLine[] = [];
   const totals = await finalizeBill(usage, config, {

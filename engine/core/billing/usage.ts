@@ -69,13 +69,39 @@ export interface UsageRows {
   durationNumber(i: number, task: number): number;
 }
 
+/**
+ * Usage streamed in the bill's order, one user at a time: what an engine hands over when
+ * its result lives elsewhere (the spark engine's per-(user, task) totals, sorted by the
+ * cluster), so that finalize never holds every user at once. `users()` may be iterated more
+ * than once; `release()` frees what holds the result.
+ */
+export interface SortedUsage {
+  readonly taskCount: number;
+  /** Users in UTF-8 byte order of their ids, each once; a user's object is theirs to keep. */
+  users(): AsyncIterable<{ readonly user: string; readonly usage: UserUsage }>;
+}
+
+export function isSortedUsage(u: UsageRows | SortedUsage): u is SortedUsage {
+  return typeof (u as SortedUsage).users === 'function';
+}
+
 /** Each user's usage as plain values (tests and differential checks). */
-export function usageEntries(rows: UsageRows): Map<string, Array<{ requests: number; durationMs: bigint }>> {
+export function usageEntries(rows: UsageRows | SortedUsage): Map<string, Array<{ requests: number; durationMs: bigint }>> {
+  if (isSortedUsage(rows)) throw new TypeError('usageEntries: a sorted usage stream is read with sortedUsageEntries');
   const out = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
   for (let i = 0; i < rows.size; i++) {
     const tasks = [];
     for (let t = 0; t < rows.taskCount; t++) tasks.push({ requests: rows.requests(i, t), durationMs: rows.duration(i, t) });
     out.set(rows.userId(i), tasks);
+  }
+  return out;
+}
+
+/** usageEntries for a sorted usage stream. */
+export async function sortedUsageEntries(rows: SortedUsage): Promise<Map<string, Array<{ requests: number; durationMs: bigint }>>> {
+  const out = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
+  for await (const { user, usage } of rows.users()) {
+    out.set(user, Array.from(usage.requests, (requests, t) => ({ requests, durationMs: usage.durationOf(t) })));
   }
   return out;
 }
@@ -201,5 +227,7 @@ export function totalRejected(c: RunCounts): number {
 /** What every engine hands to finalize: counts and usage. */
 export interface BillingResult {
   readonly counts: RunCounts;
-  readonly usage: UsageRows;
+  readonly usage: UsageRows | SortedUsage;
+  /** Frees what still holds the usage (the spark engine's cluster-side result and session); called once the bill is made or the run failed. */
+  readonly release?: () => Promise<void>;
 }

@@ -5,6 +5,7 @@
  * not trimmed.
  */
 import { InputError } from '../errors.js';
+import { RULES, FIELDS } from '../validation/rules.js';
 
 
 /** Splits one CSV line into fields; null when its quoting is malformed. */
@@ -54,13 +55,7 @@ export interface CsvLayout {
   readonly duration: number;
 }
 
-const COLUMNS: ReadonlyArray<[keyof Omit<CsvLayout, 'fieldCount'>, readonly string[]]> = [
-  ['timestamp', ['timestamp']],
-  ['user', ['user', 'user_id']],
-  ['task', ['task']],
-  ['status', ['status']],
-  ['duration', ['duration_ms', 'duration']],
-];
+const COLUMNS: ReadonlyArray<[keyof Omit<CsvLayout, 'fieldCount'>, readonly string[]]> = FIELDS.map((f) => [f, RULES.csv.columns[f]]);
 
 /** Reads the header row; a missing or ambiguous required column is an InputError naming the file. */
 export function csvLayout(header: string, file: string): CsvLayout {

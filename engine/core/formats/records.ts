@@ -7,6 +7,9 @@ import { isUtf8 } from 'node:buffer';
 import type { BillingConfig } from '../config/config.js';
 import { taskIndex } from '../config/config.js';
 import type { RejectReason } from '../validation/reasons.js';
+import { RULES } from '../validation/rules.js';
+
+const KEYS = RULES.jsonl.keys;
 import { isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from '../validation/fields.js';
 import { parseTimestamp, inWindow, windowIsOpen, type TimeWindow } from '../validation/timestamp.js';
 import type { Format } from './format.js';
@@ -81,15 +84,15 @@ export class RecordParser {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) return reject('bad_json');
     const r = o as Record<string, unknown>;
     const own = (k: string): unknown => (Object.prototype.hasOwnProperty.call(r, k) ? r[k] : undefined);
-    const ts = own('timestamp');
-    const user = own('user');
-    const task = own('task');
+    const ts = own(KEYS.timestamp);
+    const user = own(KEYS.user);
+    const task = own(KEYS.task);
     return this.fields(
       typeof ts === 'string' ? ts : null,
       typeof user === 'string' ? user : null,
       typeof task === 'string' ? task : null,
-      parseStatusJson(own('status')),
-      parseDurationJson(own('duration_ms'), this.config.maxDurationMs),
+      parseStatusJson(own(KEYS.status)),
+      parseDurationJson(own(KEYS.duration), this.config.maxDurationMs),
     );
   }
 

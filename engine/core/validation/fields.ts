@@ -4,6 +4,9 @@
  * tests keep the two equal.
  */
 import { MAX_USER_BYTES } from './reasons.js';
+import { RULES } from './rules.js';
+
+const SUFFIX = RULES.duration.suffix;
 
 /** Unicode White_Space code points above ASCII. */
 export function isUnicodeSpace(cp: number): boolean {
@@ -63,7 +66,7 @@ export function parseDigits(text: string, start = 0, end = text.length): number 
 /** Status: ASCII digits (leading zeros allowed), 100 to 599. */
 export function parseStatus(text: string): number | null {
   const v = parseDigits(text);
-  return v >= 100 && v <= 599 ? v : null;
+  return v >= RULES.status.min && v <= RULES.status.max ? v : null;
 }
 
 /**
@@ -72,8 +75,8 @@ export function parseStatus(text: string): number | null {
  */
 export function parseDurationText(text: string, suffix: 'required' | 'optional', maxMs: number): number | null {
   let end = text.length;
-  if (end >= 2 && text.charCodeAt(end - 2) === 109 /* m */ && text.charCodeAt(end - 1) === 115 /* s */) {
-    end -= 2;
+  if (text.endsWith(SUFFIX)) {
+    end -= SUFFIX.length;
   } else if (suffix === 'required') {
     return null;
   }
@@ -88,5 +91,5 @@ export function parseDurationJson(value: unknown, maxMs: number): number | null 
 
 /** Status as a JSON value: an integer number from 100 to 599. */
 export function parseStatusJson(value: unknown): number | null {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 100 && value <= 599 ? value : null;
+  return typeof value === 'number' && Number.isInteger(value) && value >= RULES.status.min && value <= RULES.status.max ? value : null;
 }

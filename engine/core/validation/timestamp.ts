@@ -5,6 +5,7 @@
  * (RFC 3339 §5.6 note), a real proleptic-Gregorian date, hour 00-23, minute 00-59,
  * second 00-59 (leap second 60 is rejected: see README), offset up to ±23:59.
  */
+import { RULES } from './rules.js';
 
 /** An instant: whole seconds since the epoch (UTC) and the fraction's digits, trailing zeros removed. */
 export interface Instant {
@@ -12,13 +13,14 @@ export interface Instant {
   readonly fraction: string;
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const T = RULES.timestamp;
+const RFC3339 = new RegExp(`^${T.pattern}$`);
 
 export function isLeapYear(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const DAYS_IN_MONTH = T.daysInMonth;
 
 export function daysInMonth(year: number, month: number): number {
   return month === 2 && isLeapYear(year) ? 29 : DAYS_IN_MONTH[month - 1]!;
@@ -47,10 +49,10 @@ export function civilToEpochSeconds(
   offsetHour: number,
   offsetMinute: number,
 ): number | null {
-  if (month < 1 || month > 12) return null;
+  if (month < T.month[0] || month > T.month[1]) return null;
   if (day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59 || second > 59) return null;
-  if (offsetHour > 23 || offsetMinute > 59) return null;
+  if (hour > T.hour[1] || minute > T.minute[1] || second > T.second[1]) return null;
+  if (offsetHour > T.offsetHour[1] || offsetMinute > T.offsetMinute[1]) return null;
   const local = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
   return local - offsetSign * (offsetHour * 3600 + offsetMinute * 60);
 }

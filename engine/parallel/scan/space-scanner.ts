@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { civilToEpochSeconds, daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
+import { RULES } from '../../core/validation/rules.js';
 import { MAX_LINE_BYTES, MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
 import { CR, LF, bomLength, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import type { ByteLineSink } from './range-reader.js';
@@ -13,6 +14,8 @@ import type { UserTable } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
 
+const STATUS_MIN = RULES.status.min;
+const STATUS_MAX = RULES.status.max;
 const R_ENCODING = REASON_INDEX.bad_encoding;
 const R_FIELDS = REASON_INDEX.bad_field_count;
 const R_TIMESTAMP = REASON_INDEX.bad_timestamp;
@@ -171,7 +174,7 @@ export class SpaceScanner implements ByteLineSink {
       const d = b[k]! - 48;
       status = d < 0 || d > 9 ? -1 : status > 999 ? 1000 : status * 10 + d;
     }
-    if (status < 100 || status > 599) return this.reject(R_STATUS, offset, b, start, end);
+    if (status < STATUS_MIN || status > STATUS_MAX) return this.reject(R_STATUS, offset, b, start, end);
     // Duration: digits then "ms", at most maxDurationMs.
     let duration = -1;
     if (f4e - f4s >= 3 && b[f4e - 2] === 109 && b[f4e - 1] === 115) {
@@ -249,7 +252,7 @@ export class SpaceScanner implements ByteLineSink {
       status = status * 10 + c - 48;
       i++;
     }
-    if (i - ss > 9 || (c !== SP && c !== TAB) || status < 100 || status > 599) return -1;
+    if (i - ss > 9 || (c !== SP && c !== TAB) || status < STATUS_MIN || status > STATUS_MAX) return -1;
     while ((c = b[i]!) === SP || c === TAB) i++;
     const ds = i;
     let duration = 0;

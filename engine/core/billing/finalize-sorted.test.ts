@@ -1,0 +1,54 @@
+/** finalizeBill over a sorted usage stream (the spark engine's) gives the same bill as over a table. */
+import { describe, expect, it } from 'vitest';
+import { billingConfigFromEnv } from '../config/config.js';
+import { collectBill, finalizeBill } from './finalize.js';
+import { compareUtf8 } from './order.js';
+import { UsageTable, UserUsage, type SortedUsage } from './usage.js';
+
+const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.000000000001', RATE_c: '123456.789' });
+
+function sorted(table: UsageTable, order: (a: string, b: string) => number = compareUtf8): SortedUsage {
+  const ids = [...table.users.keys()].sort(order);
+  return {
+    taskCount: table.taskCount,
+    async *users() {
+      for (const user of ids) yield { user, usage: table.users.get(user)! };
+    },
+  };
+}
+
+describe('finalizeBill on a sorted usage stream', () => {
+  const table = new UsageTable(3);
+  const users = ['b', 'a', '😀', '\uffff', 'é', '__proto__', 'a0', 'A'];
+  users.forEach((u, i) => {
+    table.add(u, i % 3, i + 1, 1000 * (i + 1));
+    table.row(u).addBig((i + 1) % 3, 2, 2n ** 60n + BigInt(i));
+  });
+
+  it('bills like the table, in the same order', async () => {
+    expect(await collectBill(sorted(table), config)).toEqual(await collectBill(table, config));
+  });
+
+  it('refuses a stream out of UTF-8 byte order', async () => {
+    // UTF-16 order puts U+FFFF after the emoji; UTF-8 byte order puts it before.
+    const wrong = sorted(table, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    await expect(finalizeBill(wrong, config, { task() {}, user() {} })).rejects.toThrow(/out of order/);
+  });
+
+  it('holds one user at a time: a generated stream of 200,000 users', async () => {
+    let n = 0;
+    const stream: SortedUsage = {
+      taskCount: 3,
+      async *users() {
+        for (let i = 0; i < 200_000; i++) {
+          const u = new UserUsage(3);
+          u.add(i % 3, 1, i);
+          yield { user: `user${String(i).padStart(7, '0')}`, usage: u };
+        }
+      },
+    };
+    const totals = await finalizeBill(stream, config, { task() {}, user() { n++; } });
+    expect(n).toBe(200_000);
+    expect(totals.users).toBe(200_000);
+  });
+});

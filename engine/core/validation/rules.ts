@@ -1,0 +1,103 @@
+/**
+ * The contract's field rules as data (SPEC "Input" and "Field rules"): reasons, limits,
+ * ranges, formats, names and column aliases. The string-level rules (fields.ts,
+ * timestamp.ts, csv.ts, records.ts), the parallel engine's byte scanner and the Spark SQL
+ * generator (spark/job/billing-sql.ts) all read them from here, so a rule changed here
+ * changes every engine; the differential and property tests keep them agreeing.
+ */
+import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES, MAX_USER_BYTES, REJECT_REASONS } from './reasons.js';
+
+/** The five fields of a record, in the order of the space format. */
+export const FIELDS = ['timestamp', 'user', 'task', 'status', 'duration'] as const;
+export type FieldName = (typeof FIELDS)[number];
+
+/** An inclusive range of code points. */
+export type CodePointRange = readonly [number, number];
+
+export const RULES = {
+  /** Reject reasons in the order they are checked; the first failing rule names the line. */
+  reasons: REJECT_REASONS,
+  line: {
+    /** Longest line in bytes (terminator, one CR before it and a BOM at file start excluded). */
+    maxBytes: MAX_LINE_BYTES,
+    /** Bytes of a rejected line kept in the rejects file. */
+    rejectRawBytes: MAX_REJECT_RAW_BYTES,
+    /** A line of only these bytes is blank: skipped, not a record. */
+    blankBytes: [0x20, 0x09],
+  },
+  space: {
+    /** Field separators (one or more), also trimmed at both ends. */
+    separators: [' ', '\t'],
+    /** The common separator: a line whose fields are split by exactly one of it. */
+    commonSeparator: ' ',
+    fieldCount: FIELDS.length,
+  },
+  timestamp: {
+    /**
+     * RFC 3339 date-time (regular expression body, without anchors; the same text in
+     * JavaScript and Java syntax). Groups: year, month, day, hour, minute, second, fraction,
+     * `Z`, offset sign, offset hour, offset minute.
+     */
+    pattern: String.raw`(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))`,
+    month: [1, 12],
+    hour: [0, 23],
+    minute: [0, 59],
+    /** 60 (a leap second) is rejected: see README. */
+    second: [0, 59],
+    offsetHour: [0, 23],
+    offsetMinute: [0, 59],
+    /** Days per month of a common year; February has one more in a leap year. */
+    daysInMonth: [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+    /** The common shape (digits as `9`): what a fast path may check by position. */
+    commonShape: '9999-99-99T99:99:99Z',
+  },
+  user: {
+    minBytes: 1,
+    maxBytes: MAX_USER_BYTES,
+    /** Code points a user id may not hold: C0/C1 controls, space, DEL, and Unicode White_Space. */
+    forbidden: [
+      [0x00, 0x20],
+      [0x7f, 0xa0],
+      [0x1680, 0x1680],
+      [0x2000, 0x200a],
+      [0x2028, 0x2029],
+      [0x202f, 0x202f],
+      [0x205f, 0x205f],
+      [0x3000, 0x3000],
+    ] as readonly CodePointRange[],
+    /** Characters a fast path may accept without a closer look (a subset of the allowed ones). */
+    commonChars: 'A-Za-z0-9._-',
+  },
+  status: { min: 100, max: 599 },
+  duration: {
+    /** Text formats: digits then this suffix (space: required; CSV: optional). */
+    suffix: 'ms',
+    suffixRequired: { space: true, csv: false },
+  },
+  csv: {
+    /** Header names (case-insensitive, trimmed) of each field, first alias first. */
+    columns: {
+      timestamp: ['timestamp'],
+      user: ['user', 'user_id'],
+      task: ['task'],
+      status: ['status'],
+      duration: ['duration_ms', 'duration'],
+    } as Readonly<Record<FieldName, readonly string[]>>,
+  },
+  jsonl: {
+    /** The key of each field. */
+    keys: { timestamp: 'timestamp', user: 'user', task: 'task', status: 'status', duration: 'duration_ms' } as Readonly<Record<FieldName, string>>,
+  },
+} as const;
+
+/** True when the code point is one a user id may not hold. */
+export function isForbiddenInUser(cp: number): boolean {
+  for (const [lo, hi] of RULES.user.forbidden) if (cp >= lo && cp <= hi) return true;
+  return false;
+}
+
+/** A Java/JavaScript character class of the forbidden user code points (`\x{..}` Java syntax or `\u{..}` with the u flag). */
+export function forbiddenUserClass(dialect: 'java' | 'js'): string {
+  const cp = (n: number) => (dialect === 'java' ? `\\x{${n.toString(16).toUpperCase()}}` : `\\u{${n.toString(16).toUpperCase()}}`);
+  return `[${RULES.user.forbidden.map(([lo, hi]) => (lo === hi ? cp(lo) : `${cp(lo)}-${cp(hi)}`)).join('')}]`;
+}
