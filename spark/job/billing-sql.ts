@@ -26,7 +26,8 @@
  *   engine's stack.
  *
  * Result rows: k (KIND), r (reason index in RULES.reasons for rejects), usr, task (accepted
- * rows; a (user, task) may have several rows: its fast-path group and exact-path lines),
+ * rows, and the unknown task's name on an unknown_task reject; a (user, task) may have
+ * several rows: its fast-path group and exact-path lines),
  * path, bs, id, raw (first 1 KiB of a rejected line; rejects are one row each; the line is a
  * grouping column, never first(): a binary aggregate buffer would turn the hash aggregate
  * into a sort aggregate over every line), n (lines), dur (duration sum: BIGINT from try_sum,
@@ -559,7 +560,7 @@ WITH
 SELECT CAST(kind AS TINYINT) AS k,
   IF(kind = ${KIND.reject}, reason, NULL) AS r,
   IF(kind = ${KIND.ok}, usr, NULL) AS usr,
-  IF(kind = ${KIND.ok}, task, NULL) AS task,
+  IF(kind = ${KIND.ok} OR (kind = ${KIND.reject} AND reason = ${reason('unknown_task')}), task, NULL) AS task,
   IF(kind = ${KIND.reject}, path, NULL) AS path,
   IF(kind = ${KIND.reject}, bs, NULL) AS bs,
   IF(kind = ${KIND.reject}, id, NULL) AS id,

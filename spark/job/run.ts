@@ -12,7 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { RunInput } from '../../engine/core/billing/run.js';
-import { UsageTable, UserUsage, emptyCounts, type BillingResult, type RunCounts, type SortedUsage } from '../../engine/core/billing/usage.js';
+import { UsageTable, UserUsage, countUnknownTask, emptyCounts, type BillingResult, type RunCounts, type SortedUsage } from '../../engine/core/billing/usage.js';
 import { csvLayout, type CsvLayout } from '../../engine/core/formats/csv.js';
 import { LineFramer, bomLength, isBlank } from '../../engine/core/formats/lines.js';
 import type { InputFile } from '../../engine/core/input/discover.js';
@@ -260,7 +260,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       } else throw new RunFailure(`spark engine: unexpected result row kind ${k}`);
     }
 
-    const rejects = await readRejects(client, agg, index, signal);
+    const rejects = await readRejects(client, agg, index, signal, counts);
     dropCsvHeaders(rejects, csvFiles, index, counts);
     trace(`rejects read (${rejects.length})`);
     for (const r of rejects) {
@@ -275,13 +275,16 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
 }
 
 /** Every reject row, in file order, then in the order the cluster read the lines (the offset is unknown). */
-async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, signal: AbortSignal): Promise<RejectRow[]> {
+async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, signal: AbortSignal, counts: RunCounts): Promise<RejectRow[]> {
   const rejects: RejectRow[] = [];
-  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
-    const [r, path, bs, id, raw] = ['r', 'path', 'bs', 'id', 'raw'].map((c) => batch.getChild(c)!);
+  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw, task FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
+    const [r, path, bs, id, raw, task] = ['r', 'path', 'bs', 'id', 'raw', 'task'].map((c) => batch.getChild(c)!);
     for (let i = 0; i < batch.numRows; i++) {
       const reason = RULES.reasons[num(r!.get(i))];
       if (reason === undefined) throw new RunFailure(`spark engine: unexpected reject reason ${String(r!.get(i))}`);
+      // An unknown task's name, as the other engines count it (none when the field is missing).
+      const name = task!.get(i) as string | null;
+      if (reason === 'unknown_task' && name !== null) countUnknownTask(counts.unknownTasks, name);
       rejects.push({
         file: index.indexOf(path!.get(i) as string),
         bs: BigInt(bs!.get(i) as bigint),

@@ -3,7 +3,7 @@
  * started here when it is not running), compared with the naive engine: counts per
  * reason, usage, bill text and every reject (file, reason, raw), in order.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { sql } from '../connect/plan.js';
 import { runEngine, type EngineOutcome } from './differential.js';
 import { writeEdgeFixtures } from './edge-fixtures.js';
 import { runSpark } from './run.js';
+import { reportedErrors, runCli } from '../../fixtures/harness.js';
 
 const REFERENCE = fileURLToPath(new URL('../../../shared/reference/api_logs.txt', import.meta.url));
 
@@ -80,6 +81,30 @@ describe('spark engine = naive engine', () => {
     expectSame(r);
     expect(r.spark.counts.records).toBe(10_000);
     expect(r.spark.bill.split('\n').length - 1).toBe(1000);
+  });
+
+  it('counts unknown tasks by name like the naive engine (a rate typo: RATE_Login for RATE_login)', async () => {
+    const { RATE_login, ...others } = RATES;
+    const r = await both([REFERENCE], billingConfigFromEnv({ ...others, RATE_Login: RATE_login }));
+    expectSame(r);
+    expect(r.spark.counts.unknownTasks).toEqual(new Map([['login', 2011]]));
+  });
+
+  it('through the CLI: the reject limit stops a short bill (exit 3, nothing written); over it, the summary names the unknown task', async () => {
+    const dir = mkdtempSync(join(work, 'cli-'));
+    const env = readFileSync(fileURLToPath(new URL('../../../shared/reference/original.env', import.meta.url)), 'utf8').replace(/^RATE_login=/m, 'RATE_Login=');
+    writeFileSync(join(dir, '.env'), env);
+    const args = ['aggregate', REFERENCE, '--engine', 'spark', '--remote', cluster.remote, '--no-progress'];
+    const over = await runCli([...args, '--out', 'a/billing.txt'], { cwd: dir });
+    expect(over.code, over.stderr).toBe(3);
+    expect(existsSync(join(dir, 'a', 'billing.txt'))).toBe(false);
+    expect(reportedErrors(over.stderr)).toHaveLength(1);
+    expect(over.stderr).toMatch(/did you mean `RATE_Login`/);
+    const ok = await runCli([...args, '--out', 'b/billing.txt', '--max-rejects', '100%'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, 'b', 'billing.summary.json'), 'utf8'));
+    expect(summary.unknown_tasks).toEqual({ login: 2011 });
+    expect(summary.rejected).toEqual({ unknown_task: 2011 });
   });
 
   it('with a time window and other currency decimals', async () => {
