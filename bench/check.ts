@@ -25,7 +25,7 @@ import { hostPort } from './spark.js';
 import { tcpAnswers } from '../spark/cluster/cluster.js';
 import { measureDataset, preRead } from './measure.js';
 import { BASELINE_FILE } from './paths.js';
-import { positiveInt } from '../engine/cli/options.js';
+import { positiveInt } from '../cli/options.js';
 import { describeMachine, machineInfo } from './report.js';
 import { compareSparkRatio, compareWithBaseline, formatComparison, median, RATIOS, ratiosFromRounds, SPARK_RATIO, SPARK_RATIO_DESCRIBES, type Baseline, type RatioName, type RoundTimes } from './compare.js';
 

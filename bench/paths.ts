@@ -6,7 +6,7 @@ import { mrCacheDir } from '../engine/core/cache-dir.js';
 
 /** dist/bench/paths.js → the repository root. */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-export const MR_MAIN = join(REPO_ROOT, 'dist', 'engine', 'cli', 'main.js');
+export const MR_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 export const DUCKDB_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'duckdb-billing.js');
 export const SPARK_PLAIN_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'spark-plain.js');
 export const RSS_HOOK = join(REPO_ROOT, 'dist', 'bench', 'rss-hook.js');

@@ -15,7 +15,7 @@ import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engin
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
 import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
 import { RESULTS_DIR } from './paths.js';
-import { positiveInt } from '../engine/cli/options.js';
+import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
 
 const K = 1000;
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     options: { maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, spark: sparkMode },
     spark: sparkSetup ? { remote: sparkSetup.remote, clusterStartSeconds: sparkSetup.clusterStartSeconds } : null,
     method:
-      'Each entry is a whole child process (node dist/engine/cli/main.js aggregate ... / node dist/bench/duckdb-billing.js) timed by tinybench; rates use the fastest run; each run\'s billing.txt (and accepted/reject counts) is checked against the first engine\'s before its time counts; peak RSS from getrusage via a preloaded hook.',
+      'Each entry is a whole child process (node dist/cli/main.js aggregate ... / node dist/bench/duckdb-billing.js) timed by tinybench; rates use the fastest run; each run\'s billing.txt (and accepted/reject counts) is checked against the first engine\'s before its time counts; peak RSS from getrusage via a preloaded hook.',
     datasets: datasets.map(({ id, format, sizeMiB, users, records, bytes, badLines, path }) => ({ id, format, sizeMiB, users, records, bytes, badLines, path })),
     startup: Object.fromEntries([...startup].map(([f, m]) => [f, Object.fromEntries(m)])),
     entries,

@@ -1,3 +1,3 @@
 #!/bin/sh
 # `mr` inside the image: the compiled CLI, run through its shebang (node and the options mr needs).
-exec /app/dist/engine/cli/main.js "$@"
+exec /app/dist/cli/main.js "$@"

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, runCli, tempDir } from '../../fixtures/harness.js';
+import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

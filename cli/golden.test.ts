@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, listFiles, runCli, summaryCounts, tempDir } from '../../fixtures/harness.js';
+import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, listFiles, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

@@ -1,9 +1,9 @@
 /** `mr generate`: synthetic logs for tests and benchmarks. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { kindOfPath, type Format } from '../core/formats/format.js';
-import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
-import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../generate/generator.js';
-import { daysInMonth } from '../core/validation/timestamp.js';
+import { kindOfPath, type Format } from '../engine/core/formats/format.js';
+import { REJECT_REASONS, type RejectReason } from '../engine/core/validation/reasons.js';
+import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../engine/generate/generator.js';
+import { daysInMonth } from '../engine/core/validation/timestamp.js';
 import { positiveInt } from './options.js';
 
 /** A calendar date YYYY-MM-DD (2025-02-30 and 2025-13-01 are refused). */

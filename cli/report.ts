@@ -3,10 +3,10 @@
  * JSON log line, and after a successful bill, on a terminal, a short table of the run.
  */
 import Table from 'cli-table3';
-import { formatFixed } from '../core/money/decimal.js';
-import { REJECT_REASONS } from '../core/validation/reasons.js';
-import { totalRejected } from '../core/billing/usage.js';
-import { createLogger, maskSecrets, type LogFormat } from '../observability/logger.js';
+import { formatFixed } from '../engine/core/money/decimal.js';
+import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
+import { totalRejected } from '../engine/core/billing/usage.js';
+import { createLogger, maskSecrets, type LogFormat } from '../engine/observability/logger.js';
 import type { AggregateOutcome } from './aggregate.js';
 
 /** Reports a failure once: `mr: message` (and any details) for people, one JSON line for machines. */

@@ -4,26 +4,26 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../core/config/config.js';
-import type { PricingPlan } from '../core/pricing/plan.js';
-import { unknownTasksMessage } from '../core/config/near-miss.js';
-import { verifyUnchanged } from '../core/input/discover.js';
-import { checkInputArgs, findInputs, type InputFlags } from '../core/input/inputs.js';
-import { RejectLimitExceeded, UsageError } from '../core/errors.js';
-import { parseTimestamp, compareInstants, type TimeWindow } from '../core/validation/timestamp.js';
-import { finalizeBill, finalizePricedBill, type BillTotals } from '../core/billing/finalize.js';
-import { totalRejected, type BillingResult } from '../core/billing/usage.js';
-import { overRejectLimit, type RejectLimit } from '../core/billing/reject-limit.js';
-import type { RunInput } from '../core/billing/run.js';
-import { prepareOutputs } from '../core/outputs/preflight.js';
-import { StagedOutputs } from '../core/outputs/staged.js';
-import { RejectsWriter, type RejectedLine } from '../core/outputs/rejects.js';
-import { BillWriter, PricedBillWriter } from '../core/outputs/bill.js';
-import { summaryJson } from '../core/outputs/summary.js';
-import { REJECT_REASONS } from '../core/validation/reasons.js';
-import { createProgress } from '../observability/progress.js';
-import type { Logger } from '../observability/logger.js';
-import { runNaive } from '../naive/engine.js';
+import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../engine/core/config/config.js';
+import type { PricingPlan } from '../engine/core/pricing/plan.js';
+import { unknownTasksMessage } from '../engine/core/config/near-miss.js';
+import { verifyUnchanged } from '../engine/core/input/discover.js';
+import { checkInputArgs, findInputs, type InputFlags } from '../engine/core/input/inputs.js';
+import { RejectLimitExceeded, UsageError } from '../engine/core/errors.js';
+import { parseTimestamp, compareInstants, type TimeWindow } from '../engine/core/validation/timestamp.js';
+import { finalizeBill, finalizePricedBill, type BillTotals } from '../engine/core/billing/finalize.js';
+import { totalRejected, type BillingResult } from '../engine/core/billing/usage.js';
+import { overRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
+import type { RunInput } from '../engine/core/billing/run.js';
+import { prepareOutputs } from '../engine/core/outputs/preflight.js';
+import { StagedOutputs } from '../engine/core/outputs/staged.js';
+import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects.js';
+import { BillWriter, PricedBillWriter } from '../engine/core/outputs/bill.js';
+import { summaryJson } from '../engine/core/outputs/summary.js';
+import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
+import { createProgress } from '../engine/observability/progress.js';
+import type { Logger } from '../engine/observability/logger.js';
+import { runNaive } from '../engine/naive/engine.js';
 
 export const ENGINES = ['parallel', 'naive', 'spark'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -84,13 +84,13 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     case 'naive':
       return runNaive;
     case 'parallel': {
-      const { runParallel } = await import('../parallel/engine.js');
+      const { runParallel } = await import('../engine/parallel/engine.js');
       const workers = workersOf(opts);
       return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes });
     }
     case 'spark': {
-      const { sparkEngine } = await import('../../spark/job/run.js');
-      const { resolveRemote } = await import('../../spark/connect/client.js');
+      const { sparkEngine } = await import('../spark/job/run.js');
+      const { resolveRemote } = await import('../spark/connect/client.js');
       const remote = resolveRemote(opts.remote, env);
       log.info({ remote }, 'spark engine');
       return sparkEngine({ remote });
@@ -134,7 +134,7 @@ export async function aggregate(
       throw new UsageError('--pricing bills one billing period: give --from and --to');
     }
     // Loaded only for a plan: the schema validator and YAML reader cost a flat run nothing.
-    const { loadPlan } = await import('../core/pricing/plan.js');
+    const { loadPlan } = await import('../engine/core/pricing/plan.js');
     plan = loadPlan(opts.pricing);
   }
   const config: BillingConfig = plan === undefined ? billingConfigFromEnv(env) : billingConfigFromPlan(env, plan);

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cleanupTempDirs, decimalToPicos, picosToFixed, repoRoot, runCli, tempDir } from '../../fixtures/harness.js';
+import { cleanupTempDirs, decimalToPicos, picosToFixed, repoRoot, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

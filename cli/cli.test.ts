@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { cleanupTempDirs, listFiles, runCli, tempDir } from '../../fixtures/harness.js';
+import { cleanupTempDirs, listFiles, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runMr } from '../../fixtures/guarantees.js';
-import { cleanupTempDirs, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../../fixtures/harness.js';
+import { runMr } from '../fixtures/guarantees.js';
+import { cleanupTempDirs, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

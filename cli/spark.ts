@@ -1,6 +1,6 @@
 /** `mr spark up|down|status`: the local Spark cluster (master, worker, Connect server) on 127.0.0.1. */
 import { Command } from 'commander';
-import { loadEnv } from '../core/config/config.js';
+import { loadEnv } from '../engine/core/config/config.js';
 import { positiveInt } from './options.js';
 
 interface PortOptions {
@@ -38,16 +38,16 @@ async function clusterOptions(o: PortOptions) {
 export function registerSpark(program: Command): void {
   const spark = program.command('spark').description('A local Spark cluster (master, worker, Connect server) bound to 127.0.0.1');
   withPorts(spark.command('up').description('Start what is not running and wait until Spark Connect answers')).action(async (o: PortOptions) => {
-    const { sparkUp, formatStatus } = await import('../../spark/cluster/cluster.js');
+    const { sparkUp, formatStatus } = await import('../spark/cluster/cluster.js');
     process.stdout.write(`${formatStatus(await sparkUp(await clusterOptions(o)))}\n`);
   });
   withPorts(spark.command('down').description('Stop exactly what `mr spark up` started')).action(async (o: PortOptions) => {
-    const { sparkDown } = await import('../../spark/cluster/cluster.js');
+    const { sparkDown } = await import('../spark/cluster/cluster.js');
     const { stopped } = await sparkDown(await clusterOptions(o));
     process.stdout.write(stopped.length > 0 ? `stopped: ${stopped.join(', ')}\n` : 'nothing was running\n');
   });
   withPorts(spark.command('status').description('Say what runs and whether Spark Connect answers')).action(async (o: PortOptions) => {
-    const { sparkStatus, formatStatus } = await import('../../spark/cluster/cluster.js');
+    const { sparkStatus, formatStatus } = await import('../spark/cluster/cluster.js');
     process.stdout.write(`${formatStatus(await sparkStatus(await clusterOptions(o), { probe: true }))}\n`);
   });
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ENGINE_ARGS, cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../../fixtures/harness.js';
+import { ENGINE_ARGS, cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const RATES = 'RATE_login=0.005\nRATE_getUserProfile=0.002\nRATE_createOrder=0.010\nRATE_updateInventory=0.008\nRATE_deleteOrder=0.007\n';

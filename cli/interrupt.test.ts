@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, tempDir } from '../../fixtures/harness.js';
+import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 

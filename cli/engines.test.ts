@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { ENGINE_ARGS, cleanupTempDirs, decimalToPicos, listFiles, picosToFixed, runCli, summaryCounts, tempDir } from '../../fixtures/harness.js';
+import { ENGINE_ARGS, cleanupTempDirs, decimalToPicos, listFiles, picosToFixed, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
