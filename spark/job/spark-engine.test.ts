@@ -15,12 +15,12 @@ import { InputError } from '../../engine/core/errors.js';
 import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
 import { runNaive } from '../../engine/naive/engine.js';
 import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
-import { acquireTestCluster, type TestCluster } from '../cluster/test-cluster.js';
+import { acquireTestCluster, type TestCluster } from '../../fixtures/spark/test-cluster.js';
 import { SparkConnectClient } from '../connect/client.js';
 import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '../connect/errors.js';
 import { sql } from '../connect/plan.js';
-import { runEngine, type EngineOutcome } from './differential.js';
-import { writeEdgeFixtures } from './edge-fixtures.js';
+import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
+import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
 import { runSpark } from './run.js';
 import { reportedErrors, runCli } from '../../fixtures/harness.js';
 
