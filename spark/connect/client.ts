@@ -158,8 +158,8 @@ export class SparkConnectClient {
     await this.execute(create(PlanSchema, { opType: { case: 'command', value: command } }), options);
   }
 
-  /** ExecutePlan: streams the responses and gathers the Arrow batches. */
-  async execute(plan: Plan, options: ExecuteOptions = {}): Promise<Table | null> {
+  /** Starts an ExecutePlan call for `plan` under a new operation id (connecting first). */
+  private async startExecute(plan: Plan, options: ExecuteOptions): Promise<{ call: grpc.ClientReadableStream<ExecutePlanResponse>; operationId: string }> {
     options.signal?.throwIfAborted();
     await this.connect();
     const operationId = randomUUID();
@@ -180,6 +180,12 @@ export class SparkConnectClient {
       new grpc.Metadata(),
       callOptions,
     );
+    return { call, operationId };
+  }
+
+  /** ExecutePlan: streams the responses and gathers the Arrow batches. */
+  async execute(plan: Plan, options: ExecuteOptions = {}): Promise<Table | null> {
+    const { call, operationId } = await this.startExecute(plan, options);
     const batches: RecordBatch[] = [];
     let aborted = false;
     const onAbort = () => {
@@ -215,27 +221,8 @@ export class SparkConnectClient {
    * the call and interrupts the operation on the server.
    */
   async *stream(relation: Relation, options: ExecuteOptions = {}): AsyncGenerator<RecordBatch> {
-    options.signal?.throwIfAborted();
-    await this.connect();
-    const operationId = randomUUID();
     const plan = create(PlanSchema, { opType: { case: 'root', value: relation } });
-    const request = create(ExecutePlanRequestSchema, {
-      sessionId: this.sessionId,
-      userContext: { userId: this.userId, userName: this.userId },
-      operationId,
-      plan,
-      clientType: CLIENT_TYPE,
-      ...(this.serverSideSessionId === undefined ? {} : { clientObservedServerSideSessionId: this.serverSideSessionId }),
-    });
-    const callOptions: grpc.CallOptions = options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
-    const call = this.client.makeServerStreamRequest(
-      `${SERVICE}/ExecutePlan`,
-      (m: typeof request) => Buffer.from(toBinary(ExecutePlanRequestSchema, m)),
-      (b: Buffer) => fromBinary(ExecutePlanResponseSchema, b),
-      request,
-      new grpc.Metadata(),
-      callOptions,
-    );
+    const { call, operationId } = await this.startExecute(plan, options);
     const HIGH_WATER = 4;
     const queue: Uint8Array[] = [];
     let ended = false;

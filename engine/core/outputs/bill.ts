@@ -69,41 +69,38 @@ export function billText(bill: Bill): string {
   return bill.bills.map((u) => billLine(u.user, u.durationMs, u.costRounded, bill.decimals)).join('');
 }
 
-/** Writes the bill and the detail CSV as finalize hands them over. */
-export class BillWriter implements BillSink {
-  private readonly bill: LineBuffer;
-  private readonly detail: LineBuffer;
-  private readonly taskField: string[];
-  private readonly rateField: string[];
-  private readonly decimals: number;
+/**
+ * What both bill writers share: billing.txt and the detail CSV as line buffers, a user's
+ * detail lines gathered and encoded together (one buffer write per user, not per line), and
+ * a flush that lets signals be handled between chunks of a long bill.
+ */
+abstract class BillFilesWriter {
+  protected readonly bill: LineBuffer;
+  protected readonly detail: LineBuffer;
+  protected readonly taskField: string[];
+  protected readonly decimals: number;
   /** The detail lines of the user being written, and that user's CSV field. */
-  private userLines = '';
-  private userField = '';
+  protected userLines = '';
+  protected userField = '';
 
   constructor(
     billFile: StagedFile,
     detailFile: StagedFile,
     config: BillingConfig,
+    header: readonly string[],
     private readonly signal?: AbortSignal,
   ) {
     this.decimals = config.currencyDecimals;
     this.taskField = config.rates.map((r) => csvField(r.task));
-    this.rateField = config.rates.map((r) => r.text);
     this.bill = new LineBuffer(billFile);
     this.detail = new LineBuffer(detailFile);
-    this.detail.add(`${DETAIL_HEADER.join(',')}\n`);
+    this.detail.add(`${header.join(',')}\n`);
   }
 
-  task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
-    // A user's lines are gathered and encoded together (one buffer write per user, not per line).
+  /** The user's CSV field, made once at their first detail line. */
+  protected userCsv(user: string): string {
     if (this.userLines === '') this.userField = csvField(user);
-    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
-  }
-
-  user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
-    this.detail.add(this.userLines);
-    this.userLines = '';
-    this.bill.add(billLine(user, durationMs, costRounded, this.decimals));
+    return this.userField;
   }
 
   async flush(): Promise<void> {
@@ -115,42 +112,47 @@ export class BillWriter implements BillSink {
   }
 }
 
+/** Writes the bill and the detail CSV as finalize hands them over. */
+export class BillWriter extends BillFilesWriter implements BillSink {
+  private readonly rateField: string[];
+
+  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
+    super(billFile, detailFile, config, DETAIL_HEADER, signal);
+    this.rateField = config.rates.map((r) => r.text);
+  }
+
+  task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
+    this.userLines += `${this.userCsv(user)},${this.taskField[t]},${requests},${durationMs},${this.rateField[t]},${formatExact(costPicos)},${formatFixed(costRounded, this.decimals)}\n`;
+  }
+
+  user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
+    this.detail.add(this.userLines);
+    this.userLines = '';
+    this.bill.add(billLine(user, durationMs, costRounded, this.decimals));
+  }
+}
+
 /** Writes a bill under a pricing plan and its detail CSV (PRICED_DETAIL_HEADER) as finalize hands them over. */
-export class PricedBillWriter implements PricedBillSink {
-  private readonly bill: LineBuffer;
-  private readonly detail: LineBuffer;
-  private readonly taskField: string[];
-  private readonly decimals: number;
-  private userLines = '';
-  private userField = '';
+export class PricedBillWriter extends BillFilesWriter implements PricedBillSink {
   /** The last minimum formatted (users mostly share the plan's). */
   private minimum = -1n;
   private minimumText = '';
 
-  constructor(
-    billFile: StagedFile,
-    detailFile: StagedFile,
-    config: BillingConfig,
-    private readonly signal?: AbortSignal,
-  ) {
-    this.decimals = config.currencyDecimals;
-    this.taskField = config.rates.map((r) => csvField(r.task));
-    this.bill = new LineBuffer(billFile);
-    this.detail = new LineBuffer(detailFile);
-    this.detail.add(`${PRICED_DETAIL_HEADER.join(',')}\n`);
+  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
+    super(billFile, detailFile, config, PRICED_DETAIL_HEADER, signal);
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
-    if (this.userLines === '') this.userField = csvField(user);
+    const userField = this.userCsv(user);
     // With no fee, cost is usage: one text for both.
     const usage = formatPicos(c.usage);
     const fees = c.fees === 0 ? '0' : formatPicos(c.fees);
     const cost = c.fees === 0 ? usage : formatPicos(c.cost);
-    this.userLines += `${this.userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${usage},${fees},${cost},,,,\n`;
+    this.userLines += `${userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${usage},${fees},${cost},,,,\n`;
   }
 
   user(user: string, u: PricedUser): void {
-    if (this.userLines === '') this.userField = csvField(user);
+    const userField = this.userCsv(user);
     const subtotal = formatPicos(u.subtotal);
     const discounted = u.discountedYoctos === null ? subtotal : formatYoctos(u.discountedYoctos);
     if (u.minimum !== this.minimum) {
@@ -160,16 +162,9 @@ export class PricedBillWriter implements PricedBillSink {
     // The duration and total texts serve both the detail row and the bill line.
     const duration = String(u.durationMs);
     const total = formatFixed(u.rounded, this.decimals);
-    this.userLines += `${this.userField},,${u.requests},${duration},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${total}\n`;
+    this.userLines += `${userField},,${u.requests},${duration},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${total}\n`;
     this.detail.add(this.userLines);
     this.userLines = '';
     this.bill.add(`${user}: total_duration=${duration}ms, total_cost=${total}\n`);
-  }
-
-  async flush(): Promise<void> {
-    this.detail.flush();
-    this.bill.flush();
-    await turn();
-    this.signal?.throwIfAborted();
   }
 }
