@@ -17,6 +17,10 @@ import { project, readFiles, sql, createTempView } from '../spark/connect/plan.j
 export type PlainFormat = 'space' | 'csv' | 'jsonl';
 
 /** The plain job's input relation as a view `plain_in`, and its query. */
+/** CSV and JSON lines: the columns as given, read by Spark's own sources; the sum a user would write. */
+const PLAIN_SCHEMA = 'timestamp STRING, user STRING, task STRING, status INT, duration_ms BIGINT';
+const PLAIN_QUERY = 'SELECT user AS usr, sum(duration_ms) AS d FROM plain_in GROUP BY user';
+
 export function plainJob(format: PlainFormat, path: string): { source: ReturnType<typeof readFiles>; query: string } {
   const abs = resolve(path);
   switch (format) {
@@ -30,17 +34,17 @@ export function plainJob(format: PlainFormat, path: string): { source: ReturnTyp
         source: readFiles('csv', [abs], {
           header: 'true',
           mode: 'PERMISSIVE',
-          schema: 'timestamp STRING, user STRING, task STRING, status INT, duration_ms BIGINT',
+          schema: PLAIN_SCHEMA,
         }),
-        query: 'SELECT user AS usr, sum(duration_ms) AS d FROM plain_in GROUP BY user',
+        query: PLAIN_QUERY,
       };
     case 'jsonl':
       return {
         source: readFiles('json', [abs], {
           mode: 'PERMISSIVE',
-          schema: 'timestamp STRING, user STRING, task STRING, status INT, duration_ms BIGINT',
+          schema: PLAIN_SCHEMA,
         }),
-        query: 'SELECT user AS usr, sum(duration_ms) AS d FROM plain_in GROUP BY user',
+        query: PLAIN_QUERY,
       };
   }
 }

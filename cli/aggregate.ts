@@ -151,6 +151,10 @@ export async function aggregate(
   const bytes = found.files.reduce((n, f) => n + f.size, 0);
   log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
 
+  // Unknown tasks are named (with a near-miss hint) whether the run ends over the reject limit or with a bill.
+  const warnUnknownTasks = (r: BillingResult): void => {
+    if (r.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(r.counts.unknownTasks, config.rates.map((t) => t.task), plan === undefined ? 'RATE_' : 'tasks.'));
+  };
   const out = outputs.paths;
   const staged = new StagedOutputs(outputs.journal);
   let result: BillingResult | undefined;
@@ -167,7 +171,7 @@ export async function aggregate(
     await verifyUnchanged(found.files);
 
     if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
-      if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
+      warnUnknownTasks(result);
       throw overLimitError(opts.maxRejects, result, rejects.first);
     }
 
@@ -192,7 +196,7 @@ export async function aggregate(
     summaryFile.write(summary);
     signal.throwIfAborted();
     staged.commit();
-    if (result.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(result.counts.unknownTasks, config.rates.map((r) => r.task), plan === undefined ? 'RATE_' : 'tasks.'));
+    warnUnknownTasks(result);
     log.info(
       {
         bill: opts.outLabel ?? out.bill,
