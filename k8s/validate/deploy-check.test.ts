@@ -71,7 +71,8 @@ describe('deploy:check on the repository', () => {
     expect(cronAws.metadata.labels['app.kubernetes.io/part-of']).toBe('mr');
     const pod = cronAws.spec.jobTemplate.spec.template.spec;
     expect(pod.containers[0].image).toBe('123456789012.dkr.ecr.us-east-2.amazonaws.com/mr:0.1.0');
-    expect(pod.initContainers.map((c: { name: string }) => c.name)).toEqual(['fetch-logs']);
+    expect(pod.initContainers).toBeUndefined(); // no copy from S3: the Spark pods read s3a:// themselves
+    expect(pod.containers[0].args.slice(0, 2)).toEqual(['aggregate', '$(LOG_SOURCE_PATH_AWS)']);
     expect(find(local, 'CronJob', 'billing-aggregation').spec.jobTemplate.spec.template.spec.containers[0].image).toBe('mr:0.1.0');
     expect(find(local, 'PersistentVolumeClaim', 'billing-data').spec.volumeName).toBe('billing-data-local');
     expect(find(aws, 'DaemonSet', 'fluent-bit').metadata.namespace).toBe('logging');

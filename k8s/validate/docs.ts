@@ -16,7 +16,7 @@ export const REQUIRED_ENV_KEYS = (
 ).split(' ');
 
 /** Variables the manifests set themselves (never from .env). */
-const SET_BY_MANIFESTS = new Set(['POD_NAME', 'POD_NAMESPACE', 'SPARK_EXECUTOR_IMAGE']);
+const SET_BY_MANIFESTS = new Set(['POD_NAME', 'POD_NAMESPACE', 'SPARK_EXECUTOR_IMAGE', 'SPARK_INPUT_CLAIM']);
 
 export function envExampleErrors(root: string, usedKeys: Iterable<string>): string[] {
   const file = join(root, '.env.example');
