@@ -57,6 +57,7 @@ export function composeErrors(file: string, root: string): string[] {
     const deps = svc['depends_on'];
     for (const d of Array.isArray(deps) ? deps : Object.keys(deps ?? {})) {
       if (services[d] === undefined) errors.push(`${at}: depends_on ${d}, which is not a service`);
+      else if (!Array.isArray(deps) && deps[d]?.['condition'] === 'service_completed_successfully' && services[d]['restart'] === 'no') continue; // a one-shot step
       else if (Array.isArray(deps) || deps[d]?.['condition'] !== 'service_healthy') errors.push(`${at}: depends_on ${d} must wait for condition service_healthy`);
       else if (services[d]['healthcheck'] === undefined) errors.push(`${at}: depends_on ${d}, which has no healthcheck`);
     }
