@@ -17,6 +17,7 @@ import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABL
 import { RESULTS_DIR } from './paths.js';
 import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
+import { pricingBench } from './pricing.js';
 
 const K = 1000;
 const M = 1_000_000;
@@ -68,8 +69,14 @@ async function main(): Promise<void> {
     .option('--out <dir>', 'results directory', RESULTS_DIR)
     .option('--regenerate', 'regenerate cached datasets')
     .option('--only <text>', 'only datasets whose id contains this text (e.g. csv-64MiB)')
+    .option('--pricing', 'only the pricing case: flat rates against a 10,000-customer plan on 1M users (bench/pricing.ts)')
+    .option('--rounds <n>', 'rounds of the pricing case', positiveInt('--rounds'), 3)
     .parse();
-  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string }>();
+  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; rounds: number }>();
+  if (o.pricing) {
+    if (!(await pricingBench({ maxWorkers: o.maxWorkers, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
+    return;
+  }
   // --spark defined before --no-spark: undefined when neither is given (commander).
   const sparkMode = o.spark === false ? 'off' : o.spark === true ? 'start' : 'auto';
   const mode = o.quick ? 'quick' : o.large ? 'large' : 'default';
