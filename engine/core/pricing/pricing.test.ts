@@ -4,8 +4,11 @@
  * tests over random plans and usage (small amounts on the number fast path, huge ones on
  * the bigint path).
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parsePlanText, planFromData, fieldPath, ONE } from './plan.js';
 import { compilePrice, priceTask, priceTaskBig, roundYoctos, formatYoctos } from './price.js';
@@ -65,6 +68,45 @@ describe('parsing a plan', () => {
     ['a bound of 0', 'version: 1\ntasks:\n  login: { tiers: [{ up_to_ms: 0, per_ms: "1" }, { per_ms: "1" }] }\n'],
   ])('refuses %s', (_n, text) => {
     expect(() => yaml(text)).toThrow(ConfigError);
+  });
+
+  /** The reading plans had before js-yaml: the `yaml` package's core schema, plain keys as their source text. */
+  function yamlPackageReading(text: string): unknown {
+    const value = (node: YamlNode | null): unknown => {
+      if (node === null) return null;
+      if (isMap(node)) {
+        const obj: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+        for (const pair of node.items) {
+          const k = pair.key as YamlNode;
+          obj[isScalar(k) && k.type === 'PLAIN' && typeof k.source === 'string' ? k.source : String((k as { value: unknown }).value)] = value(pair.value as YamlNode | null);
+        }
+        return obj;
+      }
+      if (isSeq(node)) return node.items.map((item) => value(item as YamlNode | null));
+      if (isScalar(node)) return node.value;
+      throw new Error('not a plain document');
+    };
+    const doc = parseDocument(text, { version: '1.2', uniqueKeys: false, merge: false });
+    expect(doc.errors).toEqual([]);
+    return value(doc.contents as YamlNode | null);
+  }
+
+  it('reads YAML as the yaml package read it (core schema, keys as written): the fixtures and odd scalars', () => {
+    const dir = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'pricing');
+    const files = [join(dir, 'plan.yaml'), ...readdirSync(join(dir, 'errors')).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, 'errors', f))];
+    const texts = files.map((f) => readFileSync(f, 'utf8'));
+    texts.push(
+      'version: 1\ntasks:\n  a: { per_ms: 0.5, free_ms: 0x10, per_request: 1e3 }\n  b: { per_ms: .5, free_ms: 0o17, per_request: -7 }\n  c: { per_ms: +12, free_ms: 1_000, per_request: .inf }\n  d: { per_ms: ~, free_ms: null, per_request: Null }\n  e: { per_ms: True, free_ms: FALSE, per_request: yes }\n  f: { per_ms: "007", free_ms: 007, per_request: 1.5e+3 }\n  g: { per_ms: \'x\', free_ms:, tiers: [1, "2", 0.1, [3], {}] }\n',
+      'customers:\n  1e3: {}\n  0x1F: {}\n  .5: {}\n  -0: {}\n  ~: {}\n  null: {}\n  "quoted 1": {}\n  \'single\': {}\n  a b: {}\n  __proto__: { discount: "1%" }\n  ? complex\n  : {}\nversion: 1\n',
+      'version: 1\ntasks:\n  login:\n    per_ms: >-\n      0.005\n    per_request: |\n      0.1\n',
+    );
+    for (const text of texts) expect(parsePlanText(text, false)).toEqual(yamlPackageReading(text));
+  });
+
+  it('refuses repeated keys, also when written differently ("007" and 007), and an empty file by the schema', () => {
+    expect(() => parsePlanText('version: 1\ncustomers:\n  007: {}\n  "007": {}\n', false)).toThrow(/duplicated mapping key/);
+    expect(() => yaml('# nothing\n')).toThrow(/^pricing plan: \(the plan\) must be a mapping/);
+    expect(() => parsePlanText('a: [1,\n', false)).toThrow(/^pricing plan is not valid YAML: /);
   });
 
   it('reads JSON plans, where numbers are refused the same way', () => {
