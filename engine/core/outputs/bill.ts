@@ -12,7 +12,7 @@ import { formatExact, formatFixed, type Amount } from '../money/decimal.js';
 import type { Bill, BillSink, PricedBillSink, PricedUser } from '../billing/finalize.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
-import { formatPicos } from '../pricing/format.js';
+import { ByteLine } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { StagedFile } from './staged.js';
 
@@ -30,26 +30,37 @@ export const PRICED_DETAIL_HEADER = [
 
 const CHUNK_BYTES = 1 << 20;
 
-/** Lines encoded into one reused buffer, written out (synchronously) when it is nearly full. */
+/**
+ * Lines encoded into one reused buffer, written out (synchronously) when it is nearly full:
+ * as strings (`add`), or byte by byte through `room`'s ByteLine.
+ */
 class LineBuffer {
-  private readonly buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  private pos = 0;
+  private readonly out = new ByteLine(Buffer.allocUnsafe(CHUNK_BYTES));
 
   constructor(private readonly file: StagedFile) {}
 
   add(text: string): void {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-    if (this.pos + 3 * text.length > CHUNK_BYTES) {
+    if (this.out.pos + 3 * text.length > this.out.buf.length) {
       this.flush();
-      if (3 * text.length > CHUNK_BYTES) return this.file.write(text);
+      if (3 * text.length > this.out.buf.length) return this.file.write(text);
     }
-    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.out.pos += this.out.buf.write(text, this.out.pos, 'utf8');
+  }
+
+  /** The line buffer with room for `bytes` more bytes (flushed, or grown for a huge line, first). */
+  room(bytes: number): ByteLine {
+    if (this.out.pos + bytes > this.out.buf.length) {
+      this.flush();
+      if (bytes > this.out.buf.length) this.out.buf = Buffer.allocUnsafe(bytes);
+    }
+    return this.out;
   }
 
   flush(): void {
-    if (this.pos === 0) return;
-    this.file.write(this.buf.subarray(0, this.pos));
-    this.pos = 0;
+    if (this.out.pos === 0) return;
+    this.file.write(this.out.buf.subarray(0, this.out.pos));
+    this.out.pos = 0;
   }
 }
 const NEEDS_QUOTES = /[",\r\n]/;
@@ -70,18 +81,14 @@ export function billText(bill: Bill): string {
 }
 
 /**
- * What both bill writers share: billing.txt and the detail CSV as line buffers, a user's
- * detail lines gathered and encoded together (one buffer write per user, not per line), and
- * a flush that lets signals be handled between chunks of a long bill.
+ * What both bill writers share: billing.txt and the detail CSV as line buffers, and a flush
+ * that lets signals be handled between chunks of a long bill.
  */
 abstract class BillFilesWriter {
   protected readonly bill: LineBuffer;
   protected readonly detail: LineBuffer;
   protected readonly taskField: string[];
   protected readonly decimals: number;
-  /** The detail lines of the user being written, and that user's CSV field. */
-  protected userLines = '';
-  protected userField = '';
 
   constructor(
     billFile: StagedFile,
@@ -97,12 +104,6 @@ abstract class BillFilesWriter {
     this.detail.add(`${header.join(',')}\n`);
   }
 
-  /** The user's CSV field, made once at their first detail line. */
-  protected userCsv(user: string): string {
-    if (this.userLines === '') this.userField = csvField(user);
-    return this.userField;
-  }
-
   async flush(): Promise<void> {
     this.detail.flush();
     this.bill.flush();
@@ -112,13 +113,25 @@ abstract class BillFilesWriter {
   }
 }
 
-/** Writes the bill and the detail CSV as finalize hands them over. */
+/**
+ * Writes the bill and the detail CSV as finalize hands them over: a user's detail lines
+ * gathered and encoded together (one buffer write per user, not per line).
+ */
 export class BillWriter extends BillFilesWriter implements BillSink {
   private readonly rateField: string[];
+  /** The detail lines of the user being written, and that user's CSV field. */
+  private userLines = '';
+  private userField = '';
 
   constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
     super(billFile, detailFile, config, DETAIL_HEADER, signal);
     this.rateField = config.rates.map((r) => r.text);
+  }
+
+  /** The user's CSV field, made once at their first detail line. */
+  private userCsv(user: string): string {
+    if (this.userLines === '') this.userField = csvField(user);
+    return this.userField;
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
@@ -132,39 +145,96 @@ export class BillWriter extends BillFilesWriter implements BillSink {
   }
 }
 
-/** Writes a bill under a pricing plan and its detail CSV (PRICED_DETAIL_HEADER) as finalize hands them over. */
+/** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
+const NUMBER_ROOM = 96;
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const TASK_ROW_END = ascii(',,,,\n');
+const BILL_DURATION = ascii(': total_duration=');
+const BILL_COST = ascii('ms, total_cost=');
+const COMMA = 44;
+
+/**
+ * Writes a bill under a pricing plan and its detail CSV (PRICED_DETAIL_HEADER) as finalize
+ * hands them over. Rows are encoded straight into the output buffers (ByteLine): no string
+ * per row or amount, on a path run for every (user, task) of millions of users.
+ */
 export class PricedBillWriter extends BillFilesWriter implements PricedBillSink {
   /** The last minimum formatted (users mostly share the plan's). */
   private minimum = -1n;
   private minimumText = '';
+  private readonly taskBytes: Buffer[];
+  /** The current user's CSV field, made at their first row; null between users. */
+  private field: string | null = null;
 
   constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
     super(billFile, detailFile, config, PRICED_DETAIL_HEADER, signal);
+    this.taskBytes = this.taskField.map((f) => Buffer.from(f, 'utf8'));
+  }
+
+  private fieldOf(user: string): string {
+    return (this.field ??= csvField(user));
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
-    const userField = this.userCsv(user);
-    // With no fee, cost is usage: one text for both.
-    const usage = formatPicos(c.usage);
-    const fees = c.fees === 0 ? '0' : formatPicos(c.fees);
-    const cost = c.fees === 0 ? usage : formatPicos(c.cost);
-    this.userLines += `${userField},${this.taskField[t]},${requests},${durationMs},${c.billableMs},${usage},${fees},${cost},,,,\n`;
+    const field = this.fieldOf(user);
+    const task = this.taskBytes[t]!;
+    const out = this.detail.room(3 * field.length + task.length + 6 * NUMBER_ROOM);
+    out.text(field);
+    out.byte(COMMA);
+    out.bytes(task);
+    out.byte(COMMA);
+    out.uint(requests);
+    out.byte(COMMA);
+    out.amount(durationMs);
+    out.byte(COMMA);
+    out.amount(c.billableMs);
+    out.byte(COMMA);
+    out.picos(c.usage);
+    out.byte(COMMA);
+    out.picos(c.fees);
+    out.byte(COMMA);
+    // With no fee, cost is usage.
+    out.picos(c.fees === 0 ? c.usage : c.cost);
+    out.bytes(TASK_ROW_END);
   }
 
   user(user: string, u: PricedUser): void {
-    const userField = this.userCsv(user);
-    const subtotal = formatPicos(u.subtotal);
-    const discounted = u.discountedYoctos === null ? subtotal : formatYoctos(u.discountedYoctos);
+    const field = this.fieldOf(user);
+    this.field = null;
     if (u.minimum !== this.minimum) {
       this.minimum = u.minimum;
       this.minimumText = formatExact(u.minimum);
     }
-    // The duration and total texts serve both the detail row and the bill line.
-    const duration = String(u.durationMs);
-    const total = formatFixed(u.rounded, this.decimals);
-    this.userLines += `${userField},,${u.requests},${duration},,,,${subtotal},${u.discountText},${discounted},${this.minimumText},${total}\n`;
-    this.detail.add(this.userLines);
-    this.userLines = '';
-    this.bill.add(`${user}: total_duration=${duration}ms, total_cost=${total}\n`);
+    const discounted = u.discountedYoctos === null ? null : formatYoctos(u.discountedYoctos);
+    const texts = field.length + u.discountText.length + this.minimumText.length + (discounted?.length ?? 0);
+    const out = this.detail.room(3 * texts + 6 * NUMBER_ROOM);
+    out.text(field);
+    out.byte(COMMA);
+    out.byte(COMMA);
+    out.uint(u.requests);
+    out.byte(COMMA);
+    out.amount(u.durationMs);
+    out.byte(COMMA);
+    out.byte(COMMA);
+    out.byte(COMMA);
+    out.byte(COMMA);
+    out.picos(u.subtotal);
+    out.byte(COMMA);
+    out.text(u.discountText);
+    out.byte(COMMA);
+    if (discounted === null) out.picos(u.subtotal);
+    else out.text(discounted);
+    out.byte(COMMA);
+    out.text(this.minimumText);
+    out.byte(COMMA);
+    out.fixed(u.rounded, this.decimals);
+    out.byte(10);
+    const line = this.bill.room(3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM);
+    line.text(user);
+    line.bytes(BILL_DURATION);
+    line.amount(u.durationMs);
+    line.bytes(BILL_COST);
+    line.fixed(u.rounded, this.decimals);
+    line.byte(10);
   }
 }

@@ -13,8 +13,8 @@ import { ConfigError } from '../errors.js';
 import { parsePlanText, planFromData, fieldPath, ONE } from './plan.js';
 import { compilePrice, priceTask, priceTaskBig, roundYoctos, formatYoctos } from './price.js';
 import { billingConfigFromPlan } from '../config/config.js';
-import { formatPicos } from './format.js';
-import { formatExact } from '../money/decimal.js';
+import { ByteLine } from './format.js';
+import { formatExact, formatFixed } from '../money/decimal.js';
 import { finalizePricedBill, type PricedUser } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
 import type { TaskCharge } from './price.js';
@@ -346,11 +346,22 @@ describe('price helpers', () => {
     );
   });
 
-  it('formatPicos gives the text of formatExact, numbers and bigints, at the edges of the safe range', () => {
-    const edges = [0, 1, 9, 10, 999_999_999_999, 1e12, 1e12 + 1, 123_450_000_000_000, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1];
-    for (const p of edges) expect(formatPicos(p)).toBe(formatExact(BigInt(p)));
-    fc.assert(fc.property(fc.maxSafeNat(), (p) => formatPicos(p) === formatExact(BigInt(p))), { numRuns: 2000 });
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), (p) => formatPicos(p) === formatExact(p)));
+  it('ByteLine writes the texts of formatExact, formatFixed and String, numbers and bigints, at the edges of the safe range', () => {
+    const line = new ByteLine(Buffer.alloc(4096));
+    const text = (put: (l: ByteLine) => void) => {
+      line.pos = 0;
+      put(line);
+      return line.buf.toString('utf8', 0, line.pos);
+    };
+    const edges = [0, 1, 9, 10, 999_999, 10 ** 6, 10 ** 9 - 1, 10 ** 9, 10 ** 12 - 1, 10 ** 12, 10 ** 12 + 1, 10 ** 15, 2 ** 53 - 2, Number.MAX_SAFE_INTEGER];
+    const same = (p: number | bigint) =>
+      text((l) => l.picos(p)) === formatExact(p) &&
+      text((l) => l.amount(p)) === String(p) &&
+      Array.from({ length: 13 }, (_, d) => d).every((d) => text((l) => l.fixed(p, d)) === formatFixed(p, d));
+    for (const p of edges) expect(same(p)).toBe(true);
+    fc.assert(fc.property(fc.maxSafeNat(), same), { numRuns: 3000 });
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), same));
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => text((l) => l.text(s)) === s));
   });
 
   it('roundYoctos rounds half-up at every number of places', () => {
