@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
 import { STAGING_PREFIX, StagedOutputs } from './staged.js';
-import { BillWriter, billText, csvField } from './bill.js';
-import { finalizeBill } from '../billing/finalize.js';
+import { BillWriter, PricedBillWriter, billText, csvField } from './bill.js';
+import { finalizeBill, finalizePricedBill } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
-import { billingConfigFromEnv } from '../config/config.js';
+import { billingConfigFromEnv, billingConfigFromPlan } from '../config/config.js';
+import { planFromData } from '../pricing/plan.js';
 import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -168,5 +169,63 @@ describe('BillWriter', () => {
     expect(lines[n - 1]).toBe(`user059999: total_duration=59999ms, total_cost=${(59999 * 0.5).toFixed(2)}`);
     expect(out.detail.split('\n')).toHaveLength(n + 2);
     expect(out.totals.users).toBe(n);
+  });
+});
+
+describe('PricedBillWriter', () => {
+  const plan = planFromData({
+    version: 1,
+    currency_decimals: 2,
+    tasks: { 'b,x': { per_ms: '1', per_request: '0.5' }, a: { per_ms: '0.001' } },
+    customers: { zoë: { discount: '10%', minimum_charge: '7' } },
+  });
+  const config = billingConfigFromPlan({}, plan);
+  const A = config.rates.findIndex((r) => r.task === 'a');
+  const BX = config.rates.findIndex((r) => r.task === 'b,x');
+
+  async function write(t: UsageTable) {
+    const dir = tempDir('mr-pricedwriter-');
+    const staged = new StagedOutputs();
+    const d = staged.add(join(dir, 'bill.detail.csv'));
+    const b = staged.add(join(dir, 'bill.txt'));
+    await finalizePricedBill(t, config, plan, new PricedBillWriter(b, d, config));
+    staged.commit();
+    return { bill: readFileSync(join(dir, 'bill.txt'), 'utf8'), detail: readFileSync(join(dir, 'bill.detail.csv'), 'utf8').split('\n') };
+  }
+
+  it('writes quoted and non-ASCII ids, fees, discounts, minimums and bigint amounts as the README spells them', async () => {
+    const t = new UsageTable(2);
+    t.add('a,"b"', BX, 2, 5);
+    t.add('a,"b"', A, 1, 1234);
+    t.add('zoë', A, 3, 1500);
+    // 2^60 ms: past the safe integers, on the bigint path.
+    t.row('big').addBig(A, 1, 2n ** 60n);
+    const out = await write(t);
+    expect(out.bill).toBe(
+      'a,"b": total_duration=1239ms, total_cost=7.23\nbig: total_duration=1152921504606846976ms, total_cost=1152921504606846.98\nzoë: total_duration=1500ms, total_cost=7.00\n',
+    );
+    expect(out.detail).toEqual([
+      'user,task,requests,duration_ms,billable_ms,usage,fees,cost,discount,discounted,minimum,total',
+      '"a,""b""",a,1,1234,1234,1.234,0,1.234,,,,',
+      '"a,""b""","b,x",2,5,5,5,1,6,,,,',
+      '"a,""b""",,3,1239,,,,7.234,0%,7.234,0,7.23',
+      'big,a,1,1152921504606846976,1152921504606846976,1152921504606846.976,0,1152921504606846.976,,,,',
+      'big,,1,1152921504606846976,,,,1152921504606846.976,0%,1152921504606846.976,0,1152921504606846.98',
+      'zoë,a,3,1500,1500,1.5,0,1.5,,,,',
+      'zoë,,3,1500,,,,1.5,10%,1.35,7,7.00',
+      '',
+    ]);
+  });
+
+  it('a priced bill bigger than its write chunks comes out whole and in order', async () => {
+    const t = new UsageTable(2);
+    const n = 30_000;
+    for (let i = 0; i < n; i++) t.add(`user${String(i).padStart(6, '0')}`, BX, 1, i);
+    const out = await write(t);
+    const lines = out.bill.split('\n');
+    expect(lines).toHaveLength(n + 1);
+    expect(lines[n - 1]).toBe('user029999: total_duration=29999ms, total_cost=29999.50');
+    expect(out.detail).toHaveLength(2 * n + 2);
+    expect(out.detail[2 * n]).toBe('user029999,,1,29999,,,,29999.5,0%,29999.5,0,29999.50');
   });
 });
