@@ -1,19 +1,8 @@
 /**
  * The layering of mr, checked by `npm run lint:arch` (part of `npm test`):
- * CLI → engines → core, the Spark Connect client on its own, no cycles.
+ * CLI → engines → core, the Spark Connect client package (spark/connect) on its own, no cycles.
  * Type-only imports count (tsPreCompilationDeps): a type is a dependency too.
  */
-
-/**
- * Known violations present when these rules were written, allowed by name so that the rule
- * still fails on any new one. Remove an entry when its import is gone (the spark/ tree is
- * owned by the Spark work; see the README's Code shape paragraph).
- */
-const KNOWN = {
-  // The Spark Connect client throws engine's RunFailure (spark/connect/errors.ts): it should
-  // define its own error class and let spark/job map it to engine's.
-  connectImportsEngine: ['^spark/connect/errors\\.ts$'],
-};
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -34,10 +23,17 @@ module.exports = {
     },
     {
       name: 'connect-client-stands-alone',
-      comment: 'spark/connect is a Spark Connect client: it imports nothing from engine/ (exceptions: KNOWN.connectImportsEngine).',
+      comment: 'spark/connect is a Spark Connect client package of its own: it imports nothing of the product, only itself, Node and its npm dependencies.',
       severity: 'error',
-      from: { path: '^spark/connect/', pathNot: KNOWN.connectImportsEngine },
-      to: { path: '^engine/' },
+      from: { path: '^spark/connect/' },
+      to: { pathNot: ['^spark/connect/', '(^|/)node_modules/'], dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'connect-client-by-package-name',
+      comment: 'The product uses the Spark Connect client like any library: by its package name (@mr/spark-connect), never by a path into its sources.',
+      severity: 'error',
+      from: { pathNot: '^spark/connect/' },
+      to: { path: '^spark/connect/(src|test|proto)/' },
     },
     {
       name: 'no-circular',
@@ -55,7 +51,8 @@ module.exports = {
     },
   ],
   options: {
-    doNotFollow: { path: 'node_modules' },
+    // The client package is followed up to its published entry point, like any library.
+    doNotFollow: { path: ['node_modules', '^spark/connect/dist/'] },
     exclude: { path: ['^dist/', '^node_modules/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

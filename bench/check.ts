@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureDataset, type Dataset } from './datasets.js';
 import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
-import { resolveRemote } from '../spark/connect/client.js';
+import { resolveRemote } from '@mr/spark-connect';
 import { hostPort } from './spark.js';
 import { tcpAnswers } from '../spark/cluster/cluster.js';
 import { measureDataset, preRead } from './measure.js';

@@ -11,8 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { SparkConnectClient, resolveRemote } from '../spark/connect/client.js';
-import { project, readFiles, sql, createTempView } from '../spark/connect/plan.js';
+import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql } from '@mr/spark-connect';
 
 export type PlainFormat = 'space' | 'csv' | 'jsonl';
 

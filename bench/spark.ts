@@ -3,7 +3,7 @@
  * sc://127.0.0.1:15002), or with --spark, which starts a local cluster with `mr spark up` first
  * (its start-up time is reported apart) and stops it again at the end.
  */
-import { parseRemote, resolveRemote } from '../spark/connect/client.js';
+import { parseRemote, resolveRemote } from '@mr/spark-connect';
 import { tcpAnswers } from '../spark/cluster/cluster.js';
 import { MR_MAIN } from './paths.js';
 import { runChild } from './child.js';

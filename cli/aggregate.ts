@@ -90,7 +90,7 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     }
     case 'spark': {
       const { sparkEngine } = await import('../spark/job/run.js');
-      const { resolveRemote } = await import('../spark/connect/client.js');
+      const { resolveRemote } = await import('@mr/spark-connect');
       const remote = resolveRemote(opts.remote, env);
       log.info({ remote }, 'spark engine');
       return sparkEngine({ remote });

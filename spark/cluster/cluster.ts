@@ -12,8 +12,7 @@ import { createConnection } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../../engine/core/errors.js';
-import { SparkConnectClient } from '../connect/client.js';
-import { sql } from '../connect/plan.js';
+import { SparkConnectClient, sql } from '@mr/spark-connect';
 import { cacheDir, ensureSpark, type Env } from './install.js';
 
 export const HOST = '127.0.0.1';

@@ -38,7 +38,7 @@ import { FIELDS, RULES, forbiddenUserClass, type FieldName } from '../../engine/
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
-import type { SqlValue } from '../connect/plan.js';
+import type { SqlValue } from '@mr/spark-connect';
 
 /** Row kinds of the result. */
 export const KIND = { ok: 0, out: 1, reject: 2, blank: 3 } as const;

@@ -20,8 +20,8 @@ import { readChunks } from '../../engine/core/input/read.js';
 import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import { InputError, RunFailure } from '../../engine/core/errors.js';
-import { SparkConnectClient, resolveRemote } from '../connect/client.js';
-import { createTempView, project, readFiles, sql, type SqlValue } from '../connect/plan.js';
+import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, type SqlValue } from '@mr/spark-connect';
+import { asRunFailure } from './failure.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
 
 export interface SparkEngineOptions {
@@ -118,7 +118,7 @@ export async function runSpark(input: RunInput, options: SparkEngineOptions = {}
     return await runWith(client, input, close);
   } catch (err) {
     await close();
-    throw err;
+    throw asRunFailure(err);
   }
 }
 
@@ -343,7 +343,10 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
     async *users() {
       let current: string | null = null;
       let usage = new UserUsage(T);
-      for await (const batch of client.stream(sql(query, args), { signal })) {
+      const batches = client.stream(sql(query, args), { signal });
+      const next = () => batches.next().catch((err: unknown) => Promise.reject(asRunFailure(err)));
+      for (let b = await next(); b.done !== true; b = await next()) {
+        const batch = b.value;
         const usr = batch.getChild('usr')!;
         const t = batch.getChild('t')!;
         const n = batch.getChild('n')!;

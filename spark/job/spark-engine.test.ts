@@ -16,9 +16,8 @@ import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
 import { runNaive } from '../../engine/naive/engine.js';
 import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
 import { acquireTestCluster, type TestCluster } from '../../fixtures/spark/test-cluster.js';
-import { SparkConnectClient } from '../connect/client.js';
-import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '../connect/errors.js';
-import { sql } from '../connect/plan.js';
+import { SparkConnectClient, SparkConnectionError } from '@mr/spark-connect';
+import { SparkRunFailure } from './failure.js';
 import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
 import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
 import { runSpark } from './run.js';
@@ -157,44 +156,16 @@ describe('spark engine = naive engine', () => {
   });
 });
 
-describe('spark connect client', () => {
-  it('turns analysis errors into clear messages', async () => {
-    const err = await client.collect(sql('SELECT no_such_column FROM range(1)')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SparkAnalysisError);
-    expect((err as SparkAnalysisError).errorClass).toMatch(/^UNRESOLVED_COLUMN/);
-    expect((err as Error).message).toContain('no_such_column');
-    expect((err as Error).message).not.toContain('\n');
-  });
-
-  it('decodes Arrow results of several types, with bound parameters', async () => {
-    const t = await client.collect(sql("SELECT :s AS s, :n AS n, CAST(:n AS DOUBLE) / 4 AS d, X'00FF' AS b, :big AS big", { s: 'hé 😀', n: 42, big: 2n ** 60n }));
-    const row = t!.get(0)!.toJSON();
-    expect(row['s']).toBe('hé 😀');
-    expect(row['n']).toBe(42);
-    expect(row['d']).toBe(10.5);
-    expect(Array.from(row['b'] as Uint8Array)).toEqual([0, 255]);
-    expect(row['big']).toBe(2n ** 60n);
-  });
-
-  it('interrupts a running query on abort and keeps the session usable', async () => {
-    const ac = new AbortController();
-    const started = Date.now();
-    setTimeout(() => ac.abort(new Error('Ctrl-C')), 1500);
-    const err = await client.collect(sql('SELECT sum(id * id % 7) FROM range(0, 100000000000, 1, 4)'), { signal: ac.signal }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SparkInterruptedError);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    const t = await client.collect(sql('SELECT 1 AS one'));
-    expect(t!.get(0)!.toJSON()['one']).toBe(1);
-  });
-
+describe('spark engine and the Spark Connect client', () => {
   it('fails within seconds, saying how to start the cluster, when nothing listens', async () => {
     const { files } = await discoverInputs([REFERENCE]);
     const started = Date.now();
     const err = await runEngine((input) => runSpark(input, { remote: 'sc://127.0.0.1:1', connectTimeoutMs: 3000 }), files, billingConfigFromEnv(RATES)).catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(SparkConnectionError);
-    expect((err as SparkConnectionError).exitCode).toBe(1);
+    expect(err).toBeInstanceOf(SparkRunFailure);
+    expect((err as SparkRunFailure).exitCode).toBe(1);
+    expect((err as SparkRunFailure).sparkError).toBeInstanceOf(SparkConnectionError);
     expect((err as Error).message).toContain('mr spark up');
     expect(Date.now() - started).toBeLessThan(8000);
   });

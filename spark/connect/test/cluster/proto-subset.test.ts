@@ -1,22 +1,26 @@
 /**
  * The hand-written .proto subset must agree with Spark's own protos, field for field: the
- * installed spark-connect jar carries them; buf compiles them to descriptors (read
+ * spark-connect jar of the distribution under test carries them; buf compiles them to descriptors (read
  * straight from the jar), and every message, field and enum value of the subset is
  * looked up there by full name and compared (name, number, type, cardinality).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileRegistry, fromBinary, type DescEnum, type DescField, type DescFile, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { file_spark_connect_base } from './gen/spark/connect/base_pb.js';
-import { file_spark_connect_commands } from './gen/spark/connect/commands_pb.js';
-import { file_spark_connect_expressions } from './gen/spark/connect/expressions_pb.js';
-import { file_spark_connect_relations } from './gen/spark/connect/relations_pb.js';
-import { file_google_rpc_status } from './gen/google/rpc/status_pb.js';
-import { connectJar, ensureSpark } from '../cluster/install.js';
+import { file_spark_connect_base } from '../../src/gen/spark/connect/base_pb.js';
+import { file_spark_connect_commands } from '../../src/gen/spark/connect/commands_pb.js';
+import { file_spark_connect_expressions } from '../../src/gen/spark/connect/expressions_pb.js';
+import { file_spark_connect_relations } from '../../src/gen/spark/connect/relations_pb.js';
+import { file_google_rpc_status } from '../../src/gen/google/rpc/status_pb.js';
+import { connectJar } from './server.js';
+
+/** The buf CLI of the @bufbuild/buf dev dependency. */
+const BUF = join(dirname(createRequire(import.meta.url).resolve('@bufbuild/buf/package.json')), 'bin', 'buf');
 
 const SUBSET: DescFile[] = [file_spark_connect_base, file_spark_connect_commands, file_spark_connect_expressions, file_spark_connect_relations, file_google_rpc_status];
 
@@ -49,14 +53,12 @@ describe('Spark Connect .proto subset', () => {
   let spark: FileRegistry;
   let dir: string;
 
-  beforeAll(async () => {
-    const home = await ensureSpark();
-    dir = mkdtempSync(join(tmpdir(), 'mr-proto-'));
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'spark-connect-proto-'));
     const image = join(dir, 'spark-connect.binpb');
-    const buf = join(process.cwd(), 'node_modules', '.bin', 'buf');
-    execFileSync(buf, ['build', `${connectJar(home)}#format=zip`, '--path', 'spark/connect', '--path', 'google/rpc', '-o', image], { stdio: 'pipe' });
+    execFileSync(BUF, ['build', `${connectJar()}#format=zip`, '--path', 'spark/connect', '--path', 'google/rpc', '-o', image], { stdio: 'pipe' });
     spark = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(image)));
-  }, 600_000);
+  }, 120_000);
 
   afterAll(() => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
-/** Builders for the few plan pieces the billing job sends: SQL, file reads, projections, temp views. */
+/** Builders of plan pieces: SQL with parameters, literals, expressions, table and file reads, projections, filters, temporary views. */
 import { create } from '@bufbuild/protobuf';
-import { RelationSchema, type Relation } from '../proto/gen/spark/connect/relations_pb.js';
-import { ExpressionSchema, type Expression, type Expression_Literal } from '../proto/gen/spark/connect/expressions_pb.js';
-import { CommandSchema, type Command } from '../proto/gen/spark/connect/commands_pb.js';
+import { RelationSchema, type Relation } from './gen/spark/connect/relations_pb.js';
+import { ExpressionSchema, type Expression, type Expression_Literal } from './gen/spark/connect/expressions_pb.js';
+import { CommandSchema, type Command } from './gen/spark/connect/commands_pb.js';
 
 /** A value that can be bound to a named SQL parameter (`:name`). */
 export type SqlValue = string | number | bigint | boolean | Uint8Array;
@@ -38,6 +38,16 @@ export function readFiles(format: string, paths: readonly string[], options: Rea
   return create(RelationSchema, {
     relType: { case: 'read', value: { readType: { case: 'dataSource', value: { format, paths: [...paths], options: { ...options } } } } },
   });
+}
+
+/** Reads a table or view by name (`spark.read.table`). */
+export function table(name: string, options: Readonly<Record<string, string>> = {}): Relation {
+  return create(RelationSchema, { relType: { case: 'read', value: { readType: { case: 'namedTable', value: { unparsedIdentifier: name, options: { ...options } } } } } });
+}
+
+/** `input WHERE condition` (a SQL expression string). */
+export function filter(input: Relation, condition: string): Relation {
+  return create(RelationSchema, { relType: { case: 'filter', value: { input, condition: expr(condition) } } });
 }
 
 /** SELECT exprs FROM input. */

@@ -1,0 +1,419 @@
+/**
+ * A Spark Connect client: ExecutePlan over gRPC (@grpc/grpc-js), messages from the generated
+ * protobuf subset (proto/), results decoded from Arrow IPC (apache-arrow).
+ *
+ * One client is one Spark session (a random session id, a user id). Executions are
+ * reattachable by default: when the result stream breaks (the connection drops, or the
+ * server ends it before the result is complete) the client reattaches to the running
+ * operation and continues after the last response it received, then releases it. Server
+ * errors become SparkError subclasses with Spark's own message and error class; an
+ * unreachable server fails fast (SparkConnectionError); an AbortSignal cancels the call and
+ * interrupts the operation on the server.
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { Table, tableFromIPC, type RecordBatch } from 'apache-arrow';
+import {
+  ExecutePlanRequestSchema,
+  ExecutePlanResponseSchema,
+  InterruptRequestSchema,
+  InterruptRequest_InterruptType,
+  InterruptResponseSchema,
+  PlanSchema,
+  ReattachExecuteRequestSchema,
+  ReleaseExecuteRequestSchema,
+  ReleaseExecuteResponseSchema,
+  ReleaseSessionRequestSchema,
+  ReleaseSessionResponseSchema,
+  type ExecutePlanResponse,
+  type Plan,
+} from './gen/spark/connect/base_pb.js';
+import type { Relation } from './gen/spark/connect/relations_pb.js';
+import type { Command } from './gen/spark/connect/commands_pb.js';
+import { SparkConnectionError, SparkError, SparkInterruptedError } from './errors.js';
+import { parseRemote, type RemoteAddress } from './remote.js';
+import { toSparkError } from './status.js';
+import { sql, type SqlValue } from './plan.js';
+
+const SERVICE = '/spark.connect.SparkConnectService';
+const CLIENT_TYPE = '@mr/spark-connect/0.1.0';
+/** Undelivered responses held before the gRPC stream is paused (bounded memory for any result size). */
+const HIGH_WATER = 4;
+
+export interface RetryPolicy {
+  /** Reattach attempts after a broken stream before the call fails (default 8). */
+  readonly attempts: number;
+  /** First wait before reattaching, doubled on each failed attempt (default 100 ms). */
+  readonly initialBackoffMs: number;
+  /** Longest wait between attempts (default 2000 ms). */
+  readonly maxBackoffMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, initialBackoffMs: 100, maxBackoffMs: 2000 };
+
+export interface SparkConnectOptions {
+  /** Connection string, e.g. sc://127.0.0.1:15002. */
+  readonly remote: string;
+  /** User id sent in UserContext (default: `user_id` parameter of the remote, else $USER, else "spark"). */
+  readonly userId?: string;
+  /** Milliseconds to wait for the server to accept the connection (default 5000). */
+  readonly connectTimeoutMs?: number;
+  /** Sent as the request's client_type, for the server's logs (default: this package's name and version). */
+  readonly clientType?: string;
+  /** Reattachable executions (default true): a broken result stream is resumed, not failed. */
+  readonly reattachable?: boolean;
+  /** How often and how fast to reattach (default DEFAULT_RETRY). */
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+export interface ExecuteOptions {
+  readonly signal?: AbortSignal;
+  /** Deadline for each call to the server, in milliseconds (default: none). */
+  readonly timeoutMs?: number;
+  /** Operation tags: `interruptTag(tag)` interrupts every running operation carrying one. */
+  readonly tags?: readonly string[];
+}
+
+/** The response stream of one call, paused while `HIGH_WATER` responses wait for the consumer. */
+async function* readCall(call: grpc.ClientReadableStream<ExecutePlanResponse>): AsyncGenerator<ExecutePlanResponse> {
+  const queue: ExecutePlanResponse[] = [];
+  let ended = false;
+  let failure: grpc.ServiceError | null = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  call.on('data', (r: ExecutePlanResponse) => {
+    queue.push(r);
+    if (queue.length >= HIGH_WATER) call.pause();
+    notify();
+  });
+  call.on('error', (err: grpc.ServiceError) => {
+    failure = err;
+    notify();
+  });
+  call.on('end', () => {
+    ended = true;
+    notify();
+  });
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        const r = queue.shift()!;
+        if (queue.length < HIGH_WATER) call.resume();
+        yield r;
+        continue;
+      }
+      if (failure !== null) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    if (!ended && failure === null) call.cancel();
+  }
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && 'metadata' in err;
+}
+
+export class SparkConnectClient {
+  readonly sessionId = randomUUID();
+  readonly userId: string;
+  readonly remote: string;
+  readonly reattachable: boolean;
+  private readonly address: RemoteAddress;
+  private readonly client: grpc.Client;
+  private readonly connectTimeoutMs: number;
+  private readonly clientType: string;
+  private readonly retry: RetryPolicy;
+  private serverSideSessionId: string | undefined;
+  private connected = false;
+  private closed = false;
+
+  constructor(options: SparkConnectOptions) {
+    this.remote = options.remote;
+    this.address = parseRemote(options.remote);
+    this.userId = options.userId ?? this.address.params['user_id'] ?? process.env['USER'] ?? 'spark';
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.clientType = options.clientType ?? CLIENT_TYPE;
+    this.reattachable = options.reattachable ?? true;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    const useSsl = this.address.params['use_ssl'] === 'true' || this.address.params['token'] !== undefined;
+    let credentials = useSsl ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+    const token = this.address.params['token'];
+    if (token !== undefined) {
+      credentials = grpc.credentials.combineChannelCredentials(
+        credentials,
+        grpc.credentials.createFromMetadataGenerator((_p, cb) => {
+          const md = new grpc.Metadata();
+          md.set('authorization', `Bearer ${token}`);
+          cb(null, md);
+        }),
+      );
+    }
+    this.client = new grpc.Client(`${this.address.host}:${this.address.port}`, credentials, {
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 30_000,
+      // Fail fast when the server is not there instead of retrying for minutes.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    });
+  }
+
+  /** Waits until the server accepts the connection; SparkConnectionError otherwise. */
+  async connect(): Promise<void> {
+    if (this.connected) return;
+    if (this.closed) throw new SparkError('the Spark Connect client is closed');
+    const deadline = Date.now() + this.connectTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      this.client.waitForReady(deadline, (err) => {
+        if (err === undefined || err === null) resolve();
+        else reject(new SparkConnectionError(`cannot reach the Spark Connect server at ${this.remote} (no answer within ${this.connectTimeoutMs} ms)`, { cause: err }));
+      });
+    });
+    this.connected = true;
+  }
+
+  /** Runs a SQL query with named parameters (`:name`) and returns its rows as one Arrow table (null for no Arrow data). */
+  async sql(query: string, args: Readonly<Record<string, SqlValue>> = {}, options: ExecuteOptions = {}): Promise<Table | null> {
+    return this.collect(sql(query, args), options);
+  }
+
+  /** Runs a relation and returns its rows as one Arrow table (null for a result without Arrow data). */
+  async collect(relation: Relation, options: ExecuteOptions = {}): Promise<Table | null> {
+    return this.execute(create(PlanSchema, { opType: { case: 'root', value: relation } }), options);
+  }
+
+  /** Runs a command (e.g. create a temporary view). */
+  async command(command: Command, options: ExecuteOptions = {}): Promise<void> {
+    await this.execute(create(PlanSchema, { opType: { case: 'command', value: command } }), options);
+  }
+
+  /** ExecutePlan: runs a plan and gathers its Arrow batches into one table (null when there are none). */
+  async execute(plan: Plan, options: ExecuteOptions = {}): Promise<Table | null> {
+    const batches: RecordBatch[] = [];
+    for await (const b of this.batches(plan, options)) batches.push(b);
+    return batches.length === 0 ? null : new Table(batches);
+  }
+
+  /**
+   * Runs a relation and yields its Arrow record batches as they arrive, holding at most a few
+   * undelivered responses (the gRPC stream is paused while the consumer is behind), so a
+   * result of any size passes through bounded memory. Stopping the iteration early cancels
+   * the call and interrupts the operation on the server.
+   */
+  async *stream(relation: Relation, options: ExecuteOptions = {}): AsyncGenerator<RecordBatch> {
+    yield* this.batches(create(PlanSchema, { opType: { case: 'root', value: relation } }), options);
+  }
+
+  private async *batches(plan: Plan, options: ExecuteOptions): AsyncGenerator<RecordBatch> {
+    for await (const r of this.responses(plan, options)) {
+      if (r.responseType.case === 'arrowBatch' && r.responseType.value.data.length > 0) {
+        for (const b of tableFromIPC(r.responseType.value.data).batches) yield b;
+      }
+    }
+  }
+
+  /**
+   * The responses of one operation, in order, each once: reattaching after a broken stream
+   * (from the last response received) when the execution is reattachable, interrupting the
+   * operation when the signal aborts or the consumer stops early, releasing it when done.
+   */
+  private async *responses(plan: Plan, options: ExecuteOptions): AsyncGenerator<ExecutePlanResponse> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    await this.connect();
+    const operationId = randomUUID();
+    let lastResponseId: string | undefined;
+    let complete = false;
+    let failed = false;
+    let aborted = false;
+    let attempt = 0;
+    let call = this.startExecute(plan, operationId, options);
+    const onAbort = () => {
+      aborted = true;
+      call.cancel();
+      // Best effort: stop the work on the cluster too, not only the stream.
+      void this.interrupt(operationId).catch(() => undefined);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        try {
+          for await (const r of readCall(call)) {
+            attempt = 0;
+            if (r.serverSideSessionId !== '') this.serverSideSessionId = r.serverSideSessionId;
+            if (r.responseId !== '') lastResponseId = r.responseId;
+            if (r.responseType.case === 'resultComplete') complete = true;
+            yield r;
+          }
+          // Without reattach the stream's end is the result's end; with it, only ResultComplete is.
+          if (!this.reattachable || complete) {
+            complete = true;
+            return;
+          }
+        } catch (err) {
+          if (aborted) throw this.interruptedError(signal);
+          if (!isServiceError(err)) throw err;
+          const failure = toSparkError(err, this.remote);
+          const retryable = this.reattachable && err.code === grpc.status.UNAVAILABLE && attempt < this.retry.attempts;
+          // A reattach to an operation the server never received: send the plan again.
+          const notFound = failure.errorClass === 'INVALID_HANDLE.OPERATION_NOT_FOUND' && lastResponseId === undefined && attempt > 0;
+          if (!retryable && !notFound) {
+            failed = true;
+            throw failure;
+          }
+          if (notFound) {
+            call = this.startExecute(plan, operationId, options);
+            continue;
+          }
+        }
+        attempt++;
+        if (attempt > this.retry.attempts) {
+          failed = true;
+          throw new SparkConnectionError(`the result stream of operation ${operationId} on ${this.remote} broke ${attempt} times in a row`);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** (attempt - 1))));
+        if (aborted || signal?.aborted) {
+          aborted = true;
+          throw this.interruptedError(signal);
+        }
+        call = this.startReattach(operationId, lastResponseId, options);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // Stopped early by the consumer (neither complete, failed nor aborted): stop the work on the server.
+      if (!complete && !failed && !aborted) void this.interrupt(operationId).catch(() => undefined);
+      if (this.reattachable) void this.releaseExecute(operationId).catch(() => undefined);
+    }
+  }
+
+  private get userContext() {
+    return { userId: this.userId, userName: this.userId };
+  }
+
+  private get observedSession() {
+    return this.serverSideSessionId === undefined ? {} : { clientObservedServerSideSessionId: this.serverSideSessionId };
+  }
+
+  private callOptions(options: ExecuteOptions): grpc.CallOptions {
+    return options.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
+  }
+
+  private startExecute(plan: Plan, operationId: string, options: ExecuteOptions): grpc.ClientReadableStream<ExecutePlanResponse> {
+    const request = create(ExecutePlanRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: this.userContext,
+      operationId,
+      plan,
+      clientType: this.clientType,
+      tags: [...(options.tags ?? [])],
+      requestOptions: this.reattachable ? [{ requestOption: { case: 'reattachOptions', value: { reattachable: true } } }] : [],
+      ...this.observedSession,
+    });
+    return this.client.makeServerStreamRequest(
+      `${SERVICE}/ExecutePlan`,
+      (m: typeof request) => Buffer.from(toBinary(ExecutePlanRequestSchema, m)),
+      (b: Buffer) => fromBinary(ExecutePlanResponseSchema, b),
+      request,
+      new grpc.Metadata(),
+      this.callOptions(options),
+    );
+  }
+
+  private startReattach(operationId: string, lastResponseId: string | undefined, options: ExecuteOptions): grpc.ClientReadableStream<ExecutePlanResponse> {
+    const request = create(ReattachExecuteRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: this.userContext,
+      operationId,
+      clientType: this.clientType,
+      ...(lastResponseId === undefined ? {} : { lastResponseId }),
+      ...this.observedSession,
+    });
+    return this.client.makeServerStreamRequest(
+      `${SERVICE}/ReattachExecute`,
+      (m: typeof request) => Buffer.from(toBinary(ReattachExecuteRequestSchema, m)),
+      (b: Buffer) => fromBinary(ExecutePlanResponseSchema, b),
+      request,
+      new grpc.Metadata(),
+      this.callOptions(options),
+    );
+  }
+
+  /** Frees what the server keeps of a reattachable operation (its buffered responses). */
+  private async releaseExecute(operationId: string): Promise<void> {
+    const request = create(ReleaseExecuteRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: this.userContext,
+      operationId,
+      clientType: this.clientType,
+      release: { case: 'releaseAll', value: {} },
+      ...this.observedSession,
+    });
+    await this.unary(`${SERVICE}/ReleaseExecute`, request, ReleaseExecuteRequestSchema, ReleaseExecuteResponseSchema, 5000);
+  }
+
+  /** Interrupts one operation of this session, or all of them; returns the ids of the interrupted operations. */
+  async interrupt(operationId?: string): Promise<string[]> {
+    return this.interruptWith(
+      operationId === undefined
+        ? { interruptType: InterruptRequest_InterruptType.ALL, interrupt: { case: undefined } }
+        : { interruptType: InterruptRequest_InterruptType.OPERATION_ID, interrupt: { case: 'operationId', value: operationId } },
+    );
+  }
+
+  /** Interrupts every running operation of this session started with `tag` in its options' tags. */
+  async interruptTag(tag: string): Promise<string[]> {
+    return this.interruptWith({ interruptType: InterruptRequest_InterruptType.TAG, interrupt: { case: 'operationTag', value: tag } });
+  }
+
+  private async interruptWith(what: Pick<MessageShape<typeof InterruptRequestSchema>, 'interruptType' | 'interrupt'>): Promise<string[]> {
+    const request = create(InterruptRequestSchema, { sessionId: this.sessionId, userContext: this.userContext, clientType: this.clientType, ...what, ...this.observedSession });
+    const response = await this.unary(`${SERVICE}/Interrupt`, request, InterruptRequestSchema, InterruptResponseSchema, 5000);
+    return response.interruptedIds;
+  }
+
+  /** Releases the server-side session and closes the channel. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.connected) {
+        const request = create(ReleaseSessionRequestSchema, { sessionId: this.sessionId, userContext: this.userContext, clientType: this.clientType });
+        await this.unary(`${SERVICE}/ReleaseSession`, request, ReleaseSessionRequestSchema, ReleaseSessionResponseSchema, 5000).catch(() => undefined);
+      }
+    } finally {
+      this.closed = true;
+      this.client.close();
+    }
+  }
+
+  private unary<I extends DescMessage, O extends DescMessage>(
+    path: string,
+    request: MessageShape<I>,
+    inSchema: I,
+    outSchema: O,
+    timeoutMs: number,
+  ): Promise<MessageShape<O>> {
+    return new Promise<MessageShape<O>>((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        path,
+        (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
+        (b: Buffer) => fromBinary(outSchema, b),
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => (err !== null || value === undefined ? reject(toSparkError(err!, this.remote)) : resolve(value)),
+      );
+    });
+  }
+
+  private interruptedError(signal: AbortSignal | undefined): SparkInterruptedError {
+    const why = signal?.reason instanceof Error ? `: ${signal.reason.message}` : '';
+    return new SparkInterruptedError(`Spark operation interrupted${why}`);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Errors of the Spark Connect client. Every failure is a SparkError; the subclass says what
+ * kind of failure it is, and `errorClass` / `sqlState` / `messageParameters` carry what the
+ * server reported (Spark's own error class, e.g. `UNRESOLVED_COLUMN.WITH_SUGGESTION`).
+ */
+
+export interface SparkErrorOptions {
+  /** Spark's error class, when the server sent one. */
+  readonly errorClass?: string;
+  /** The SQLSTATE of Spark's error class, when the server sent one. */
+  readonly sqlState?: string;
+  /** The parameters of Spark's error message, when the server sent them. */
+  readonly messageParameters?: Readonly<Record<string, string>>;
+  /** The exception classes the server reported, most specific first (e.g. org.apache.spark.sql.AnalysisException). */
+  readonly exceptionClasses?: readonly string[];
+  /** gRPC status code of the failed call, when there was one. */
+  readonly grpcCode?: number;
+  readonly cause?: unknown;
+}
+
+export class SparkError extends Error {
+  override name = 'SparkError';
+  readonly errorClass: string | undefined;
+  readonly sqlState: string | undefined;
+  readonly messageParameters: Readonly<Record<string, string>>;
+  readonly exceptionClasses: readonly string[];
+  readonly grpcCode: number | undefined;
+
+  constructor(message: string, options: SparkErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.errorClass = options.errorClass;
+    this.sqlState = options.sqlState;
+    this.messageParameters = options.messageParameters ?? {};
+    this.exceptionClasses = options.exceptionClasses ?? [];
+    this.grpcCode = options.grpcCode;
+  }
+}
+
+/** The Connect server cannot be reached (nothing listening, refused, reset). */
+export class SparkConnectionError extends SparkError {
+  override name = 'SparkConnectionError';
+}
+
+/** A call ran past its deadline. */
+export class SparkTimeoutError extends SparkError {
+  override name = 'SparkTimeoutError';
+}
+
+/** The query is wrong for the data: unknown column, bad SQL, type errors (Spark's AnalysisException, ParseException). */
+export class SparkAnalysisError extends SparkError {
+  override name = 'SparkAnalysisError';
+}
+
+/** The operation was interrupted (abort signal, `interrupt()`, or by the server). */
+export class SparkInterruptedError extends SparkError {
+  override name = 'SparkInterruptedError';
+}
+
+/** Any other failure the server reported while running the query (executor failure, I/O error, …). */
+export class SparkExecutionError extends SparkError {
+  override name = 'SparkExecutionError';
+}

@@ -1,0 +1,31 @@
+/** Connection strings: sc://host[:port][/;key=value;…], and which one a client uses. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_REMOTE, parseRemote, resolveRemote } from '../src/remote.js';
+import { SparkError } from '../src/errors.js';
+
+describe('parseRemote', () => {
+  it('reads host, port and parameters', () => {
+    expect(parseRemote('sc://spark.example:443/;use_ssl=true;token=a%3Bb;user_id=ana')).toEqual({
+      host: 'spark.example',
+      port: 443,
+      params: { use_ssl: 'true', token: 'a;b', user_id: 'ana' },
+    });
+    expect(parseRemote('sc://spark-connect')).toEqual({ host: 'spark-connect', port: 15002, params: {} });
+    expect(parseRemote('sc://[::1]:15003')).toEqual({ host: '[::1]', port: 15003, params: {} });
+  });
+
+  it('refuses what is not a Spark Connect address', () => {
+    for (const bad of ['http://x:1', 'sc://', 'sc://h:0', 'sc://h:65536', 'sc://h/;novalue']) {
+      expect(() => parseRemote(bad), bad).toThrow(SparkError);
+    }
+  });
+});
+
+describe('resolveRemote', () => {
+  it('takes the explicit remote, else SPARK_REMOTE, else the local default', () => {
+    expect(resolveRemote('sc://a:1', { SPARK_REMOTE: 'sc://b:2' })).toBe('sc://a:1');
+    expect(resolveRemote(undefined, { SPARK_REMOTE: 'sc://b:2' })).toBe('sc://b:2');
+    expect(resolveRemote('', { SPARK_REMOTE: '' })).toBe(DEFAULT_REMOTE);
+    expect(DEFAULT_REMOTE).toBe('sc://127.0.0.1:15002');
+  });
+});

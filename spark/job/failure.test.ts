@@ -1,0 +1,31 @@
+/** The client's errors as the product reports them: exit 1, Spark's message and error class, a hint when the server is unreachable. */
+import { describe, expect, it } from 'vitest';
+import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '@mr/spark-connect';
+import { InputError, exitCodeOf } from '../../engine/core/errors.js';
+import { SparkRunFailure, START_HINT, asRunFailure } from './failure.js';
+
+describe('asRunFailure', () => {
+  it('keeps the message and error class of a Spark error, with exit code 1', () => {
+    const spark = new SparkAnalysisError('Spark analysis error: [UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] x', { errorClass: 'UNRESOLVED_COLUMN.WITHOUT_SUGGESTION' });
+    const err = asRunFailure(spark) as SparkRunFailure;
+    expect(err).toBeInstanceOf(SparkRunFailure);
+    expect(exitCodeOf(err)).toBe(1);
+    expect(err.message).toBe(spark.message);
+    expect(err.errorClass).toBe('UNRESOLVED_COLUMN.WITHOUT_SUGGESTION');
+    expect(err.sparkError).toBe(spark);
+    expect(err.cause).toBe(spark);
+  });
+
+  it('says how to start the local cluster when the server cannot be reached, and only then', () => {
+    const unreachable = asRunFailure(new SparkConnectionError('cannot reach the Spark Connect server at sc://127.0.0.1:1')) as Error;
+    expect(unreachable.message).toBe(`cannot reach the Spark Connect server at sc://127.0.0.1:1: ${START_HINT}`);
+    expect(START_HINT).toContain('mr spark up');
+    expect((asRunFailure(new SparkInterruptedError('Spark operation interrupted')) as Error).message).toBe('Spark operation interrupted');
+  });
+
+  it('leaves every other error as it is', () => {
+    const input = new InputError('cannot read a.log: ENOENT');
+    expect(asRunFailure(input)).toBe(input);
+    expect(asRunFailure('text')).toBe('text');
+  });
+});

@@ -1,0 +1,26 @@
+/**
+ * The Spark Connect client's errors as the product's: a SparkError becomes a RunFailure
+ * (exit 1) with the client's message, Spark's error class kept, and for an unreachable
+ * server what to do about it.
+ */
+import { SparkConnectionError, SparkError } from '@mr/spark-connect';
+import { RunFailure } from '../../engine/core/errors.js';
+
+export const START_HINT = 'start the local cluster with `mr spark up` (or point --remote / SPARK_REMOTE at a running Spark Connect server)';
+
+/** A run that failed in or on the way to the Spark cluster. */
+export class SparkRunFailure extends RunFailure {
+  override name = 'SparkRunFailure';
+  /** Spark's error class, when the server sent one. */
+  readonly errorClass: string | undefined;
+
+  constructor(readonly sparkError: SparkError) {
+    super(sparkError instanceof SparkConnectionError ? `${sparkError.message}: ${START_HINT}` : sparkError.message, { cause: sparkError });
+    this.errorClass = sparkError.errorClass;
+  }
+}
+
+/** `err` as the product reports it: a SparkError mapped to a SparkRunFailure, anything else as it is. */
+export function asRunFailure(err: unknown): unknown {
+  return err instanceof SparkError ? new SparkRunFailure(err) : err;
+}
