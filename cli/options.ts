@@ -1,11 +1,13 @@
 /** Option value parsers shared by the commands (and the bench CLIs): a bad value is a usage error (exit 2). */
 import { InvalidArgumentError } from 'commander';
+import { parseWholeNumber } from '../engine/core/config/integers.js';
 
-/** Decimal digits only (no sign, exponent or fraction), at least `min`. */
+/** A whole number (core's rule: decimal digits only, a safe integer), at least `min`. */
 function integerOption(flag: string, min: number, what: string) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${flag} must be ${what}`);
-    return Number(value);
+    const n = parseWholeNumber(value, min);
+    if (n === null) throw new InvalidArgumentError(`${flag} must be ${what}`);
+    return n;
   };
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools `npm run deploy:check` runs, once, into a cache outside the clone, and
 # prints the folder holding them (bin/kustomize, bin/kubernetes-validate, bin/hadolint).
-# Cache: $MR_CACHE_DIR, else $XDG_CACHE_HOME/mr, else ~/.cache/mr (as spark/cluster/install.ts).
+# Cache: $MR_CACHE_DIR, else $XDG_CACHE_HOME/mr, else ~/.cache/mr (engine/core/cache-dir.ts's rule).
 # Needs go and python3 (with venv). Concurrent runs wait on a lock; a cached run only tests a
 # marker file. `npm run deploy:tools` runs it; deploy:check runs it on demand.
 set -euo pipefail

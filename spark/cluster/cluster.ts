@@ -13,7 +13,9 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../../engine/core/errors.js';
 import { SparkConnectClient, sql } from '@mr/spark-connect';
-import { cacheDir, ensureSpark, type Env } from './install.js';
+import { mrCacheDir } from '../../engine/core/cache-dir.js';
+import { intSetting } from '../../engine/core/config/integers.js';
+import { ensureSpark, type Env } from './install.js';
 
 export const HOST = '127.0.0.1';
 
@@ -52,24 +54,17 @@ interface Resolved {
   readonly log: (message: string) => void;
 }
 
-function intFrom(env: Env, key: string, def: number): number {
-  const v = env[key];
-  if (v === undefined || v.trim() === '') return def;
-  if (!/^\d+$/.test(v.trim())) throw new RunFailure(`${key}=${JSON.stringify(v)} must be a whole number`);
-  return Number(v.trim());
-}
-
 function resolveOptions(o: ClusterOptions): Resolved {
   const env = o.env ?? process.env;
   return {
     env,
-    runDir: o.runDir ?? (env['MR_SPARK_RUN_DIR'] || join(cacheDir(env), 'spark-run')),
-    masterPort: o.masterPort ?? intFrom(env, 'SPARK_MASTER_PORT', 7077),
-    masterWebUiPort: o.masterWebUiPort ?? intFrom(env, 'SPARK_MASTER_WEBUI_PORT', 8080),
-    workerWebUiPort: o.workerWebUiPort ?? intFrom(env, 'SPARK_WORKER_WEBUI_PORT', 8081),
-    connectPort: o.connectPort ?? intFrom(env, 'SPARK_CONNECT_PORT', 15002),
-    driverUiPort: o.driverUiPort ?? intFrom(env, 'SPARK_UI_PORT', 4040),
-    workerCores: o.workerCores ?? intFrom(env, 'SPARK_WORKER_CORES', availableParallelism()),
+    runDir: o.runDir ?? (env['MR_SPARK_RUN_DIR'] || join(mrCacheDir(env), 'spark-run')),
+    masterPort: o.masterPort ?? intSetting(env, 'SPARK_MASTER_PORT', 7077, 1, 65535),
+    masterWebUiPort: o.masterWebUiPort ?? intSetting(env, 'SPARK_MASTER_WEBUI_PORT', 8080, 1, 65535),
+    workerWebUiPort: o.workerWebUiPort ?? intSetting(env, 'SPARK_WORKER_WEBUI_PORT', 8081, 1, 65535),
+    connectPort: o.connectPort ?? intSetting(env, 'SPARK_CONNECT_PORT', 15002, 1, 65535),
+    driverUiPort: o.driverUiPort ?? intSetting(env, 'SPARK_UI_PORT', 4040, 1, 65535),
+    workerCores: o.workerCores ?? intSetting(env, 'SPARK_WORKER_CORES', availableParallelism(), 1),
     workerMemory: o.workerMemory ?? (env['SPARK_WORKER_MEMORY'] || `${sizeCluster(availableParallelism(), totalmem()).workerMemoryMiB}m`),
     startTimeoutMs: o.startTimeoutMs ?? 180_000,
     log: o.log ?? (() => undefined),

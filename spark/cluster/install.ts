@@ -5,14 +5,14 @@
  * fetched with pip, whose `deps/` folder holds Spark's jars (Spark Connect included),
  * `bin/spark-class`, `bin/spark-submit` and `sbin/`. It is downloaded once into a cache
  * outside the clone (`$MR_CACHE_DIR`, else `$XDG_CACHE_HOME/mr`, else `~/.cache/mr`) and
- * unpacked next to it as `spark-<version>/`, which later runs and CI reuse. `SPARK_HOME`
+ * unpacked next to it as `spark-<version>/` (engine/core/cache-dir.ts), which later runs and CI reuse. `SPARK_HOME`
  * overrides all of it.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mrCacheDir } from '../../engine/core/cache-dir.js';
 import { RunFailure } from '../../engine/core/errors.js';
 
 const run = promisify(execFile);
@@ -23,16 +23,9 @@ const MARKER = '.mr-spark-install';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The cache folder for downloads and unpacked distributions. */
-export function cacheDir(env: Env = process.env): string {
-  if (env['MR_CACHE_DIR']) return env['MR_CACHE_DIR'];
-  const base = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'mr');
-}
-
 /** Where the distribution lives: SPARK_HOME when set, else the cache's spark-<version>. */
 export function sparkHome(env: Env = process.env): string {
-  return env['SPARK_HOME'] || join(cacheDir(env), `spark-${SPARK_VERSION}`);
+  return env['SPARK_HOME'] || join(mrCacheDir(env), `spark-${SPARK_VERSION}`);
 }
 
 /** True when `home` looks like a usable Spark distribution. */
@@ -130,7 +123,7 @@ export async function ensureSpark(options: InstallOptions = {}): Promise<string>
   const java = await javaMajor();
   if (java < 17) throw new RunFailure(`Spark ${SPARK_VERSION} needs Java 17 or newer; \`java\` is Java ${java}`);
 
-  const cache = cacheDir(env);
+  const cache = mrCacheDir(env);
   mkdirSync(cache, { recursive: true });
   return withLock(cache, async () => {
     if (isSparkHome(home) && existsSync(marker)) return home;

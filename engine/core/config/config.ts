@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
+import { intSetting } from './integers.js';
 import type { PricingPlan } from '../pricing/plan.js';
 
 export { ConfigError };
@@ -62,16 +63,6 @@ function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function parseIntSetting(env: Record<string, string>, key: string, def: number, min: number, max: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw.trim() === '') return def;
-  const text = raw.trim();
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new ConfigError(`${key}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-  }
-  return Number(text);
-}
-
 /** Builds the billing configuration from a merged environment. */
 export function billingConfigFromEnv(env: Record<string, string>): BillingConfig {
   const rates: Rate[] = [];
@@ -93,8 +84,8 @@ export function billingConfigFromEnv(env: Record<string, string>): BillingConfig
   rates.sort((a, b) => byteCompare(a.task, b.task));
   return {
     rates,
-    currencyDecimals: parseIntSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12),
-    maxDurationMs: parseIntSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
+    currencyDecimals: intSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12),
+    maxDurationMs: intSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
   };
 }
 
@@ -118,7 +109,7 @@ export function billingConfigFromPlan(env: Record<string, string>, plan: Pricing
   }
   const envDecimals = env['CURRENCY_DECIMALS'] === undefined || env['CURRENCY_DECIMALS'].trim() === ''
     ? null
-    : parseIntSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12);
+    : intSetting(env, 'CURRENCY_DECIMALS', DEFAULT_CURRENCY_DECIMALS, 0, 12);
   if (plan.currencyDecimals !== null && envDecimals !== null && plan.currencyDecimals !== envDecimals) {
     throw new ConfigError(`the pricing plan's currency_decimals (${plan.currencyDecimals}) differs from CURRENCY_DECIMALS=${envDecimals}`);
   }
@@ -127,6 +118,6 @@ export function billingConfigFromPlan(env: Record<string, string>, plan: Pricing
   return {
     rates,
     currencyDecimals: plan.currencyDecimals ?? envDecimals ?? DEFAULT_CURRENCY_DECIMALS,
-    maxDurationMs: parseIntSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
+    maxDurationMs: intSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
   };
 }
