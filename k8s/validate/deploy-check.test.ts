@@ -19,24 +19,15 @@ const tmps: string[] = [];
 function copyTree(): string {
   const dir = mkdtempSync(join(tmpdir(), 'deploy-check-'));
   tmps.push(dir);
-  for (const p of ['k8s/base', 'k8s/overlays', 'k8s/README.md', 'k8s/tsconfig.json', 'docker', '.env.example']) {
-    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
-  }
-  // names the READMEs cite outside the copied parts
-  cpSync(join(ROOT, 'k8s/validate'), join(dir, 'k8s/validate'), { recursive: true });
+  for (const p of ['k8s/base', 'k8s/overlays', 'docker']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   return dir;
 }
 
 function edit(root: string, file: string, from: string | RegExp, to: string): void {
-  const p = join(root, file);
-  const text = readFileSync(p, 'utf8');
+  const text = readFileSync(join(root, file), 'utf8');
   const next = text.replace(from, to);
   expect(next, `edit of ${file} changed nothing`).not.toBe(text);
-  writeFileSync(p, next);
-}
-
-async function errorsOf(root: string): Promise<string[]> {
-  return (await runDeployCheck(root)).errors;
+  writeFileSync(join(root, file), next);
 }
 
 beforeAll(() => {
@@ -51,24 +42,22 @@ describe('deploy:check on the repository', () => {
   it('passes', async () => {
     const report = await runDeployCheck(ROOT);
     expect(report.errors).toEqual([]);
-    expect(report.notes.join('\n')).toMatch(/k8s\/overlays\/aws: kustomize build: \d+ objects/);
-    expect(report.notes.join('\n')).toMatch(/k8s\/overlays\/local: kustomize build: \d+ objects/);
-    expect(report.notes.join('\n')).toMatch(/kubernetes-validate --strict/);
-    expect(report.notes.join('\n')).toMatch(/2 Dockerfile\(s\) linted by hadolint/);
+    const notes = report.notes.join('\n');
+    for (const o of ['aws', 'local']) expect(notes).toMatch(new RegExp(`k8s/overlays/${o}: kustomize build: \\d+ objects \\+ the executor pod template`));
+    expect(notes).toMatch(/kubernetes-validate --strict/);
+    expect(notes).toMatch(/2 Dockerfile\(s\) linted by hadolint/);
   });
 
   it('kustomize renders both overlays with the namespaces, labels, images and patches applied', () => {
-    const render = (o: string) => {
+    const render = (o: string): any[] => {
       const r = spawnSync(join(tools(), 'kustomize'), ['build', join(ROOT, 'k8s/overlays', o)], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       return parseAllDocuments(r.stdout).map((d) => d.toJS());
     };
-    const local = render('local');
-    const aws = render('aws');
+    const [local, aws] = [render('local'), render('aws')];
     const find = (rs: any[], kind: string, name: string) => rs.find((o) => o.kind === kind && o.metadata.name === name);
     const cronAws = find(aws, 'CronJob', 'billing-aggregation');
-    expect(cronAws.metadata.namespace).toBe('billing');
-    expect(cronAws.metadata.labels['app.kubernetes.io/part-of']).toBe('mr');
+    expect([cronAws.metadata.namespace, cronAws.metadata.labels['app.kubernetes.io/part-of']]).toEqual(['billing', 'mr']);
     const pod = cronAws.spec.jobTemplate.spec.template.spec;
     expect(pod.containers[0].image).toBe('123456789012.dkr.ecr.us-east-2.amazonaws.com/mr:0.1.0');
     expect(pod.initContainers).toBeUndefined(); // no copy from S3: the Spark pods read s3a:// themselves
@@ -80,7 +69,7 @@ describe('deploy:check on the repository', () => {
     expect(find(aws, 'RoleBinding', 'fluent-bit-pod-reader').subjects[0].namespace).toBe('logging');
   });
 
-  it('the compiled CLI exits 0 on the tree and 1 on a broken copy', () => {
+  it('the compiled CLI exits 0 on the tree, 1 on a broken copy and 2 on a bad argument', () => {
     // npm test builds before it runs the tests; the CLI is the compiled one users run.
     const cli = join(ROOT, 'dist/k8s/validate/cli.js');
     expect(existsSync(cli)).toBe(true);
@@ -88,236 +77,69 @@ describe('deploy:check on the repository', () => {
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('deploy:check: OK');
     const broken = copyTree();
-    edit(broken, 'k8s/base/pipeline/spark-connect.yaml', 'imagePullPolicy: IfNotPresent', 'imagePullPolicy: Sometimes');
+    edit(broken, 'k8s/base/pipeline/spark-connect.yaml', '  type: ClusterIP', '  type: NodePort');
     const bad = spawnSync(process.execPath, [cli, '--root', broken], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/imagePullPolicy Sometimes is not one of Always, IfNotPresent, Never/);
+    expect(bad.stderr).toMatch(/✗ k8s\/overlays\/(aws|local): Service\/billing\/spark-connect: type must be ClusterIP[\s\S]*deploy:check: FAILED, 2 problem\(s\)/);
+    expect(spawnSync(process.execPath, [cli, '--rot'], { encoding: 'utf8' }).status).toBe(2);
   });
 });
 
 describe('deploy:check on broken copies', () => {
-  let base: string;
-  beforeAll(() => {
-    base = copyTree();
-  });
-
   it('the unbroken copy passes', async () => {
-    expect(await errorsOf(base)).toEqual([]);
+    expect((await runDeployCheck(copyTree())).errors).toEqual([]);
   });
 
-  const cases: { name: string; file: string; from: string | RegExp; to: string; want: RegExp }[] = [
-    {
-      name: 'an unknown field in a manifest',
-      file: 'k8s/base/pipeline/billing-cronjob.yaml',
-      from: '  concurrencyPolicy: Forbid',
-      to: '  concurrencyPolicy: Forbid\n  concurencyLimit: 1',
-      want: /k8s\/overlays\/(local|aws): did not validate for resource cronjob\/billing-aggregation .*spec: Additional properties are not allowed \('concurencyLimit' was unexpected\)/,
-    },
-    {
-      name: 'a misspelt container field',
-      file: 'k8s/base/pipeline/billing-job.yaml',
-      from: '          imagePullPolicy: IfNotPresent',
-      to: '          imagePullPolicyy: IfNotPresent',
-      want: /job\/billing-aggregation-once .*containers\.0: Additional properties are not allowed \('imagePullPolicyy' was unexpected\)/,
-    },
-    {
-      name: 'a wrong type',
-      file: 'k8s/base/pipeline/billing-cronjob.yaml',
-      from: '      backoffLimit: 3',
-      to: '      backoffLimit: three',
-      want: /spec\.jobTemplate\.spec\.backoffLimit: 'three' is not of type 'integer'/,
-    },
-    {
-      name: 'a bad quantity',
-      file: 'k8s/base/pipeline/billing-job.yaml',
-      from: '              memory: 1Gi',
-      to: '              memory: 1 gig',
-      want: /resources\.(requests|limits)\.memory "1 gig" is not a Kubernetes quantity/,
-    },
-    {
-      name: 'an unknown kind',
-      file: 'k8s/base/pipeline/networkpolicy.yaml',
-      from: 'kind: NetworkPolicy',
-      to: 'kind: NetworkPolicee',
-      want: /Couldn't find schema for kind NetworkPolicee with api version networking\.k8s\.io\/v1/,
-    },
-    {
-      name: 'a bad field in the embedded executor pod template',
-      file: 'k8s/base/pipeline/spark-executor-template.yaml',
-      from: '      automountServiceAccountToken: false',
-      to: '      automountServiceAccountToken: false\n      hostNetwerk: true',
-      want: /data\.executor-pod\.yaml: did not validate .*spec: Additional properties are not allowed \('hostNetwerk' was unexpected\)/,
-    },
-    {
-      name: 'a container running as root',
-      file: 'k8s/base/pipeline/billing-job.yaml',
-      from: '        runAsNonRoot: true\n        runAsUser: 1000',
-      to: '        runAsNonRoot: false\n        runAsUser: 0',
-      want: /Job\/billing\/billing-aggregation-once: .*runAsNonRoot must be true/,
-    },
-    {
-      name: 'a writable root filesystem',
-      file: 'k8s/base/pipeline/spark-connect.yaml',
-      from: '            readOnlyRootFilesystem: true',
-      to: '            readOnlyRootFilesystem: false',
-      want: /readOnlyRootFilesystem must be true/,
-    },
-    {
-      name: 'missing limits',
-      file: 'k8s/base/logging/fluent-bit-daemonset.yaml',
-      from: /            limits:\n              cpu: 500m\n              memory: 256Mi\n/,
-      to: '',
-      want: /resources\.limits\.cpu is not set/,
-    },
-    {
-      name: 'an overlapping CronJob',
-      file: 'k8s/base/pipeline/billing-cronjob.yaml',
-      from: 'concurrencyPolicy: Forbid',
-      to: 'concurrencyPolicy: Allow',
-      want: /concurrencyPolicy must be Forbid/,
-    },
-    {
-      name: 'a NetworkPolicy opening the Connect server to every pod',
-      file: 'k8s/base/pipeline/networkpolicy.yaml',
-      from: '        - podSelector:\n            matchLabels:\n              app.kubernetes.io/component: billing-job\n',
-      to: '        - podSelector: {}\n',
-      want: /may reach the Spark Connect server/,
-    },
-    {
-      name: 'dynamic allocation switched off',
-      file: 'k8s/base/pipeline/spark-connect.yaml',
-      from: 'spark.dynamicAllocation.enabled=true',
-      to: 'spark.dynamicAllocation.enabled=false',
-      want: /lacks spark\.dynamicAllocation\.enabled=true/,
-    },
-    {
-      name: 'an executor image that differs from the driver image',
-      file: 'k8s/overlays/aws/spark-connect.yaml',
-      from: 'value: 123456789012.dkr.ecr.us-east-2.amazonaws.com/mr-spark:4.1.1',
-      to: 'value: mr-spark:4.1.0',
-      want: /k8s\/overlays\/aws: .*SPARK_EXECUTOR_IMAGE \(mr-spark:4\.1\.0\) differs/,
-    },
-    {
-      name: 'a patch whose target is gone',
-      file: 'k8s/overlays/local/billing-data-pvc.yaml',
-      from: 'name: billing-data\n',
-      to: 'name: billing-dat\n',
-      want: /k8s\/overlays\/local: kustomize build: .*no resource matches strategic merge patch "PersistentVolumeClaim.*billing-dat/,
-    },
-    {
-      name: 'a Role with a wildcard',
-      file: 'k8s/base/pipeline/spark-rbac.yaml',
-      from: 'resources: ["configmaps"]',
-      to: 'resources: ["*"]',
-      want: /rules use "\*" in resources/,
-    },
-    {
-      name: 'Fluent Bit not sending to CloudWatch on AWS',
-      file: 'k8s/overlays/aws/fluent-bit-cloudwatch.yaml',
-      from: 'Name                      cloudwatch_logs',
-      to: 'Name                      stdout',
-      want: /expected one cloudwatch_logs output/,
-    },
-    {
-      name: 'the Spark Connect Service exposed outside the cluster',
-      file: 'k8s/base/pipeline/spark-connect.yaml',
-      from: '  type: ClusterIP',
-      to: '  type: LoadBalancer',
-      want: /Service\/billing\/spark-connect: type must be ClusterIP/,
-    },
-    {
-      name: 'the Spark Connect pod on the host network',
-      file: 'k8s/base/pipeline/spark-connect.yaml',
-      from: '      enableServiceLinks: false',
-      to: '      enableServiceLinks: false\n      hostNetwork: true',
-      want: /Deployment\/billing\/spark-connect: hostNetwork is not allowed/,
-    },
-    {
-      name: 'privilege escalation allowed in the executor template',
-      file: 'k8s/base/pipeline/spark-executor-template.yaml',
-      from: '            allowPrivilegeEscalation: false',
-      to: '            allowPrivilegeEscalation: true',
-      want: /ConfigMap\/billing\/spark-executor-template: data\.executor-pod\.yaml spec\.containers\[0\].*allowPrivilegeEscalation must be false/,
-    },
-    {
-      name: 'an unpinned image',
-      file: 'k8s/base/kustomization.yaml',
-      from: '  - name: mr\n    newTag: "0.1.0"',
-      to: '  - name: mr\n    newTag: latest',
-      want: /k8s\/overlays\/local: .*image "mr:latest" must be pinned/,
-    },
-    {
-      name: 'a compose file with an invalid key',
-      file: 'docker/docker-compose.yml',
-      from: '    hostname: spark-master\n',
-      to: '    hostname: spark-master\n    restart_policy: always\n',
-      want: /docker-compose\.yml: \/services\/spark-master must NOT have additional properties \(restart_policy\)/,
-    },
-    {
-      name: 'a compose health check with a bad duration',
-      file: 'docker/docker-compose.yml',
-      from: '      interval: 10s\n      timeout: 5s\n      retries: 12\n      start_period: 20s\n\n  spark-worker',
-      to: '      interval: ten seconds\n      timeout: 5s\n      retries: 12\n      start_period: 20s\n\n  spark-worker',
-      want: /healthcheck\/interval must match format "duration"/,
-    },
-    {
-      name: 'a compose job that does not wait for the Connect server to be healthy',
-      file: 'docker/docker-compose.yml',
-      from: '      spark-connect:\n        condition: service_healthy',
-      to: '      spark-connect:\n        condition: service_started',
-      want: /services\.billing: depends_on spark-connect must wait for condition service_healthy/,
-    },
-    {
-      name: 'a Dockerfile running as root',
-      file: 'docker/Dockerfile',
-      from: 'USER 1000:1000',
-      to: 'USER root',
-      want: /hadolint: docker\/Dockerfile:\d+ DL3002 warning: Last USER should not be root/,
-    },
-    {
-      name: 'a Dockerfile without USER',
-      file: 'docker/spark/Dockerfile',
-      from: 'USER 185:185\n',
-      to: '',
-      want: /docker\/spark\/Dockerfile:\d+: final stage has no USER/,
-    },
-    {
-      name: 'a Dockerfile on latest that ADDs a URL',
-      file: 'docker/Dockerfile',
-      from: 'FROM node:20.20.2-bookworm-slim AS runtime',
-      to: 'FROM node:latest AS runtime\nADD https://example.invalid/x.tgz /tmp/',
-      want: /docker\/Dockerfile:\d+ DL3007 [\s\S]*docker\/Dockerfile:\d+: ADD: use COPY/,
-    },
-    {
-      name: 'a Dockerfile syntax error',
-      file: 'docker/spark/Dockerfile',
-      from: 'EXPOSE 7077',
-      to: 'EXPOSE seven',
-      want: /hadolint: docker\/spark\/Dockerfile:\d+:\d+ unexpected 's'/,
-    },
-    {
-      name: 'an undocumented setting',
-      file: '.env.example',
-      from: /^SPARK_EXECUTOR_CORES=2\n/m,
-      to: '',
-      want: /\.env\.example: SPARK_EXECUTOR_CORES is not documented/,
-    },
-    {
-      name: 'a README naming a file that does not exist',
-      file: 'docker/README.md',
-      from: '## Checking',
-      to: 'See `docker/entrypoint.sh`.\n\n## Checking',
-      want: /docker\/README\.md: names docker\/entrypoint\.sh, which does not exist/,
-    },
+  const pipeline = (f: string) => `k8s/base/pipeline/${f}.yaml`;
+  // [what breaks, file, from, to, the error it must give]
+  const cases: [string, string, string | RegExp, string, RegExp][] = [
+    // kubernetes-validate (schemas of KUBERNETES_VERSION) on what kustomize renders
+    ['an unknown field in a manifest', pipeline('billing-cronjob'), '  concurrencyPolicy: Forbid', '  concurrencyPolicy: Forbid\n  concurencyLimit: 1',
+      /k8s\/overlays\/(local|aws): did not validate for resource cronjob\/billing-aggregation .*spec: Additional properties are not allowed \('concurencyLimit' was unexpected\)/],
+    ['a misspelt container field', pipeline('billing-job'), '          imagePullPolicy: IfNotPresent', '          imagePullPolicyy: IfNotPresent',
+      /job\/billing-aggregation-once .*containers\.0: Additional properties are not allowed \('imagePullPolicyy' was unexpected\)/],
+    ['a wrong type', pipeline('billing-cronjob'), '      backoffLimit: 3', '      backoffLimit: three', /spec\.jobTemplate\.spec\.backoffLimit: 'three' is not of type 'integer'/],
+    ['an unknown kind', pipeline('networkpolicy'), 'kind: NetworkPolicy', 'kind: NetworkPolicee', /Couldn't find schema for kind NetworkPolicee with api version networking\.k8s\.io\/v1/],
+    ['a bad field in the embedded executor pod template', pipeline('spark-executor-template'), '      automountServiceAccountToken: false', '      automountServiceAccountToken: false\n      hostNetwerk: true',
+      /data\.executor-pod\.yaml: did not validate .*spec: Additional properties are not allowed \('hostNetwerk' was unexpected\)/],
+    // kustomize
+    ['a patch whose target is gone', 'k8s/overlays/local/billing-data-pvc.yaml', 'name: billing-data\n', 'name: billing-dat\n',
+      /k8s\/overlays\/local: kustomize build: .*no resource matches strategic merge patch "PersistentVolumeClaim.*billing-dat/],
+    // policy.ts: non-root and hardened
+    ['a container running as root', pipeline('billing-job'), '        runAsNonRoot: true\n        runAsUser: 1000', '        runAsNonRoot: false\n        runAsUser: 0',
+      /Job\/billing\/billing-aggregation-once: .*runAsNonRoot must be true[\s\S]*Job\/billing\/billing-aggregation-once: .*runAsUser 0 is root/],
+    ['a writable root filesystem', pipeline('spark-connect'), '            readOnlyRootFilesystem: true', '            readOnlyRootFilesystem: false', /Deployment\/billing\/spark-connect: .*readOnlyRootFilesystem must be true/],
+    ['privilege escalation allowed in the executor template', pipeline('spark-executor-template'), '            allowPrivilegeEscalation: false', '            allowPrivilegeEscalation: true',
+      /ConfigMap\/billing\/spark-executor-template: data\.executor-pod\.yaml spec\.containers\[0\].*allowPrivilegeEscalation must be false/],
+    // policy.ts: requests and limits
+    ['missing limits', 'k8s/base/logging/fluent-bit-daemonset.yaml', /            limits:\n              cpu: 500m\n              memory: 256Mi\n/, '', /DaemonSet\/logging\/fluent-bit: .*resources\.limits\.cpu is not set/],
+    ['a bad quantity', pipeline('billing-job'), '              memory: 1Gi', '              memory: 1 gig', /resources\.(requests|limits)\.memory "1 gig" is not a Kubernetes quantity/],
+    // policy.ts: Spark Connect bound inside the cluster
+    ['the Spark Connect Service exposed outside the cluster', pipeline('spark-connect'), '  type: ClusterIP', '  type: LoadBalancer', /Service\/billing\/spark-connect: type must be ClusterIP/],
+    ['the Spark Connect pod on the host network', pipeline('spark-connect'), '      enableServiceLinks: false', '      enableServiceLinks: false\n      hostNetwork: true',
+      /Deployment\/billing\/spark-connect: hostNetwork is not allowed/],
+    ['a NetworkPolicy opening the Connect server to every pod', pipeline('networkpolicy'), '        - podSelector:\n            matchLabels:\n              app.kubernetes.io/component: billing-job\n', '        - podSelector: {}\n',
+      /NetworkPolicy: Deployment\/billing\/spark-connect may reach the Spark Connect server/],
+    // compose.ts
+    ['a compose file with an invalid key', 'docker/docker-compose.yml', '    hostname: spark-master\n', '    hostname: spark-master\n    restart_policy: always\n',
+      /docker-compose\.yml: \/services\/spark-master must NOT have additional properties \(restart_policy\)/],
+    ['a compose health check with a bad duration', 'docker/docker-compose.yml', /interval: 10s/, 'interval: ten seconds', /healthcheck\/interval must match format "duration"/],
+    ['the Connect port published beyond 127.0.0.1', 'docker/docker-compose.yml', '"127.0.0.1:15002:15002"', '"15002:15002"', /services\.spark-connect: port "15002:15002" is published beyond 127\.0\.0\.1/],
+    ['a compose service as root', 'docker/docker-compose.yml', '    hostname: spark-master\n', '    hostname: spark-master\n    user: root\n', /services\.spark-master: runs privileged or as root/],
+    // hadolint, and the final USER
+    ['a Dockerfile running as root', 'docker/Dockerfile', 'USER 1000:1000', 'USER root', /hadolint: docker\/Dockerfile:\d+ DL3002 warning: Last USER should not be root/],
+    ['a Dockerfile without USER', 'docker/spark/Dockerfile', 'USER 185:185\n', '', /docker\/spark\/Dockerfile:\d+: final stage has no USER/],
+    ['a Dockerfile on latest', 'docker/Dockerfile', 'FROM node:20.20.2-bookworm-slim AS runtime', 'FROM node:latest AS runtime', /hadolint: docker\/Dockerfile:\d+ DL3007 /],
+    ['a Dockerfile syntax error', 'docker/spark/Dockerfile', 'EXPOSE 7077', 'EXPOSE seven', /hadolint: docker\/spark\/Dockerfile:\d+:\d+ unexpected 's'/],
   ];
 
-  for (const c of cases) {
-    it(`fails on ${c.name}`, async () => {
+  for (const [name, file, from, to, want] of cases) {
+    it(`fails on ${name}`, async () => {
       const root = copyTree();
-      edit(root, c.file, c.from, c.to);
-      const errors = await errorsOf(root);
+      edit(root, file, from, to);
+      const { errors } = await runDeployCheck(root);
       expect(errors.length).toBeGreaterThan(0);
-      expect(errors.join('\n')).toMatch(c.want);
+      expect(errors.join('\n')).toMatch(want);
     });
   }
 });
