@@ -105,12 +105,17 @@ async function configureSession(client: SparkConnectClient, signal: AbortSignal)
 /** Runs the billing job in the cluster and returns counts and usage for the common finalize step. */
 export async function runSpark(input: RunInput, options: SparkEngineOptions = {}): Promise<BillingResult> {
   const owned = options.client === undefined;
-  const client =
-    options.client ??
-    new SparkConnectClient({
-      remote: resolveRemote(options.remote),
-      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
-    });
+  let client: SparkConnectClient;
+  try {
+    client =
+      options.client ??
+      new SparkConnectClient({
+        remote: resolveRemote(options.remote),
+        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      });
+  } catch (err) {
+    throw asRunFailure(err); // an invalid connection string
+  }
   const close = async () => {
     if (owned) await client.close();
   };

@@ -32,7 +32,7 @@ import {
 import type { Relation } from './gen/spark/connect/relations_pb.js';
 import type { Command } from './gen/spark/connect/commands_pb.js';
 import { SparkConnectionError, SparkError, SparkInterruptedError } from './errors.js';
-import { parseRemote, type RemoteAddress } from './remote.js';
+import { parseRemote, redactRemote, type RemoteAddress } from './remote.js';
 import { toSparkError } from './status.js';
 import { sql, type SqlValue } from './plan.js';
 
@@ -123,6 +123,7 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 export class SparkConnectClient {
   readonly sessionId = randomUUID();
   readonly userId: string;
+  /** The connection string, its token hidden (as errors name it). */
   readonly remote: string;
   readonly reattachable: boolean;
   private readonly address: RemoteAddress;
@@ -135,7 +136,7 @@ export class SparkConnectClient {
   private closed = false;
 
   constructor(options: SparkConnectOptions) {
-    this.remote = options.remote;
+    this.remote = redactRemote(options.remote);
     this.address = parseRemote(options.remote);
     this.userId = options.userId ?? this.address.params['user_id'] ?? process.env['USER'] ?? 'spark';
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;

@@ -33,3 +33,8 @@ export function resolveRemote(explicit: string | undefined, env: Readonly<Record
   const fromEnv = env['SPARK_REMOTE'];
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_REMOTE;
 }
+
+/** The connection string as it may appear in messages and logs: the `token` parameter's value hidden. */
+export function redactRemote(remote: string): string {
+  return remote.replace(/(;token=)[^;]*/gi, '$1[REDACTED]');
+}

@@ -1,6 +1,6 @@
 /** Connection strings: sc://host[:port][/;key=value;…], and which one a client uses. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REMOTE, parseRemote, resolveRemote } from '../src/remote.js';
+import { DEFAULT_REMOTE, parseRemote, redactRemote, resolveRemote } from '../src/remote.js';
 import { SparkError } from '../src/errors.js';
 
 describe('parseRemote', () => {
@@ -27,5 +27,13 @@ describe('resolveRemote', () => {
     expect(resolveRemote(undefined, { SPARK_REMOTE: 'sc://b:2' })).toBe('sc://b:2');
     expect(resolveRemote('', { SPARK_REMOTE: '' })).toBe(DEFAULT_REMOTE);
     expect(DEFAULT_REMOTE).toBe('sc://127.0.0.1:15002');
+  });
+});
+
+describe('redactRemote', () => {
+  it('hides the token, keeps the rest', () => {
+    expect(redactRemote('sc://h:443/;user_id=ana;token=s3cr3t;use_ssl=true')).toBe('sc://h:443/;user_id=ana;token=[REDACTED];use_ssl=true');
+    expect(redactRemote('sc://h/;TOKEN=s3cr3t')).toBe('sc://h/;TOKEN=[REDACTED]');
+    expect(redactRemote('sc://h:15002')).toBe('sc://h:15002');
   });
 });

@@ -119,13 +119,18 @@ describe('errors', () => {
     expect((err as SparkAnalysisError).errorClass).toBe('PARSE_SYNTAX_ERROR');
   });
 
-  it('fails within seconds when nothing listens, naming the address', async () => {
+  it('fails within seconds when nothing listens, naming the address without its token', async () => {
     const started = Date.now();
     const nobody = new SparkConnectClient({ remote: 'sc://127.0.0.1:1', connectTimeoutMs: 2000 });
     const err = await nobody.sql('SELECT 1').catch((e: unknown) => e);
     await nobody.close();
     expect(err).toBeInstanceOf(SparkConnectionError);
     expect((err as Error).message).toBe('cannot reach the Spark Connect server at sc://127.0.0.1:1 (no answer within 2000 ms)');
+    const withToken = new SparkConnectClient({ remote: 'sc://127.0.0.1:1/;token=s3cr3t', connectTimeoutMs: 500 });
+    const hidden = await withToken.connect().catch((e: unknown) => e);
+    await withToken.close();
+    expect((hidden as Error).message).toContain('token=[REDACTED]');
+    expect((hidden as Error).message).not.toContain('s3cr3t');
     expect(Date.now() - started).toBeLessThan(6000);
   });
 });
