@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '@mr/spark-connect';
 import { InputError, exitCodeOf } from '../../engine/core/errors.js';
-import { SparkRunFailure, START_HINT, asRunFailure } from './failure.js';
+import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures } from './failure.js';
 
 describe('asRunFailure', () => {
   it('keeps the message and error class of a Spark error, with exit code 1', () => {
@@ -27,5 +27,33 @@ describe('asRunFailure', () => {
     const input = new InputError('cannot read a.log: ENOENT');
     expect(asRunFailure(input)).toBe(input);
     expect(asRunFailure('text')).toBe('text');
+  });
+});
+
+describe('asRunFailures', () => {
+  it('passes the items through, maps a Spark error of the source, and stops the source when the consumer stops', async () => {
+    let stopped = false;
+    async function* source(fail: boolean) {
+      try {
+        yield 1;
+        yield 2;
+        if (fail) throw new SparkInterruptedError('Spark operation interrupted');
+        yield 3;
+      } finally {
+        stopped = true;
+      }
+    }
+    const all: number[] = [];
+    for await (const x of asRunFailures(source(false))) all.push(x);
+    expect(all).toEqual([1, 2, 3]);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const x of asRunFailures(source(true))) seen.push(x);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([1, 2]);
+    expect(err).toBeInstanceOf(SparkRunFailure);
+    stopped = false;
+    for await (const x of asRunFailures(source(false))) if (x === 1) break;
+    expect(stopped).toBe(true);
   });
 });

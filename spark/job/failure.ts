@@ -24,3 +24,12 @@ export class SparkRunFailure extends RunFailure {
 export function asRunFailure(err: unknown): unknown {
   return err instanceof SparkError ? new SparkRunFailure(err) : err;
 }
+
+/** `source` with the client's errors mapped by asRunFailure; stopping early stops the source (and its Spark operation). */
+export async function* asRunFailures<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    for await (const x of source) yield x;
+  } catch (err) {
+    throw asRunFailure(err);
+  }
+}

@@ -21,7 +21,7 @@ import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import { InputError, RunFailure } from '../../engine/core/errors.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, type SqlValue } from '@mr/spark-connect';
-import { asRunFailure } from './failure.js';
+import { asRunFailure, asRunFailures } from './failure.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
 
 export interface SparkEngineOptions {
@@ -348,10 +348,7 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
     async *users() {
       let current: string | null = null;
       let usage = new UserUsage(T);
-      const batches = client.stream(sql(query, args), { signal });
-      const next = () => batches.next().catch((err: unknown) => Promise.reject(asRunFailure(err)));
-      for (let b = await next(); b.done !== true; b = await next()) {
-        const batch = b.value;
+      for await (const batch of asRunFailures(client.stream(sql(query, args), { signal }))) {
         const usr = batch.getChild('usr')!;
         const t = batch.getChild('t')!;
         const n = batch.getChild('n')!;
