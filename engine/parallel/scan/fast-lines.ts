@@ -1,0 +1,180 @@
+/**
+ * What the CSV and JSON lines fast paths share: the common shapes of the fields judged on
+ * bytes (a UTC timestamp, an ASCII user, a configured task, digits), the billing of a line
+ * that passed, and the hand-over of every other line to the exact path (core's
+ * LineAccumulator and RecordParser), which names the reject reason or accepts what the fast
+ * path did not dare to. A fast path never rejects: it accepts (or counts out of window) a
+ * line every rule passes, or gives the line up.
+ */
+import { daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
+import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+import type { ByteLineSink } from './range-reader.js';
+import type { UserTable } from './user-table.js';
+import type { ShardCounts } from './partial.js';
+
+/** Byte values the fast paths name. */
+export const QUOTE = 34;
+export const COMMA = 44;
+export const BACKSLASH = 92;
+
+function two(b: Uint8Array, i: number): number {
+  const hi = b[i]! - 48;
+  const lo = b[i + 1]! - 48;
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
+}
+
+/** Digits b[s, e) as a number: 1 to `maxDigits` ASCII digits, else -1. */
+export function digitsAt(b: Uint8Array, s: number, e: number, maxDigits: number): number {
+  if (e <= s || e - s > maxDigits) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** True when b[s, e) is a user id every rule passes at a glance: 1 to 128 bytes of printable ASCII other than space. */
+export function isPlainUser(b: Uint8Array, s: number, e: number): boolean {
+  if (e <= s || e - s > MAX_USER_BYTES) return false;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+/** The index of the entry of `list` equal to b[s, e), else -1. */
+export function indexOfBytes(list: readonly Uint8Array[], b: Uint8Array, s: number, e: number): number {
+  const len = e - s;
+  for (let t = 0; t < list.length; t++) {
+    const tb = list[t]!;
+    if (tb.length !== len) continue;
+    let k = 0;
+    while (k < len && tb[k] === b[s + k]) k++;
+    if (k === len) return t;
+  }
+  return -1;
+}
+
+/** FNV-1a over b[s, e), the hash UserTable entries are keyed by. */
+function fnv(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** The date and time of a common timestamp, with a cache of the dates seen. */
+export class DateTimes {
+  // Valid calendar dates seen: a direct-mapped cache of YYYYMMDD → day number.
+  private readonly keys = new Int32Array(256).fill(-1);
+  private readonly days = new Int32Array(256);
+
+  /**
+   * b[s, s + 19) as `YYYY-MM-DD?HH:MM:SS` (the byte at s + 10 is the caller's to check), a
+   * real date and time: its epoch seconds (UTC), else NaN. Never reads past s + 19.
+   */
+  seconds(b: Uint8Array, s: number): number {
+    if (b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
+    const hi = two(b, s);
+    const lo = two(b, s + 2);
+    const month = two(b, s + 5);
+    const day = two(b, s + 8);
+    const hour = two(b, s + 11);
+    const minute = two(b, s + 14);
+    const second = two(b, s + 17);
+    if ((hi | lo | month | day | hour | minute | second) < 0 || hour > 23 || minute > 59 || second > 59) return NaN;
+    const year = hi * 100 + lo;
+    const dateKey = year * 10000 + month * 100 + day;
+    const slot = (dateKey ^ (dateKey >>> 8)) & 255;
+    let days: number;
+    if (this.keys[slot] === dateKey) {
+      days = this.days[slot]!;
+    } else {
+      if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
+      days = this.days[slot] = daysFromCivil(year, month, day);
+      this.keys[slot] = dateKey;
+    }
+    return days * 86400 + hour * 3600 + minute * 60 + second;
+  }
+}
+
+/**
+ * A fast path for a line format: `fast` judges a line's content b[s, e) and returns true when
+ * it billed the line (through `bill`); every other line, and the first line of a file (which
+ * may hold a BOM or a CSV header), goes to the exact path.
+ */
+export abstract class FastLineScanner implements ByteLineSink {
+  private readonly taskBytes: Uint8Array[];
+  private readonly windowed: boolean;
+  private readonly dates = new DateTimes();
+  /** The fraction digits' range of the last timestamp read by `utcSeconds`. */
+  private fracStart = 0;
+  private fracEnd = 0;
+
+  constructor(
+    tasks: readonly string[],
+    protected readonly maxDurationMs: number,
+    private readonly window: TimeWindow,
+    private readonly table: UserTable,
+    private readonly counts: ShardCounts,
+    protected readonly exact: ByteLineSink,
+  ) {
+    this.taskBytes = tasks.map((t) => Buffer.from(t, 'utf8'));
+    this.windowed = window.from !== undefined || window.to !== undefined;
+  }
+
+  line(b: Buffer, s: number, e: number, offset: number): void {
+    if (offset === 0 || !this.fast(b, s, e)) this.exact.line(b, s, e, offset);
+  }
+
+  tooLong(offset: number, head: Buffer): void {
+    this.exact.tooLong(offset, head);
+  }
+
+  /** Bills the line b[s, e) and returns true, or returns false and leaves it to the exact path. */
+  protected abstract fast(b: Buffer, s: number, e: number): boolean;
+
+  /** A configured task's index for b[s, e), else -1. */
+  protected task(b: Uint8Array, s: number, e: number): number {
+    return indexOfBytes(this.taskBytes, b, s, e);
+  }
+
+  /**
+   * The common timestamp b[s, e): `YYYY-MM-DDTHH:MM:SS[.digits]Z`, a real date and time;
+   * its epoch seconds, else NaN.
+   */
+  protected utcSeconds(b: Uint8Array, s: number, e: number): number {
+    if (e - s < 20 || b[s + 10] !== 84 || b[e - 1] !== 90) return NaN;
+    let p = s + 19;
+    this.fracStart = this.fracEnd = p;
+    if (e - s > 20) {
+      if (b[p] !== 46 || e - s < 22) return NaN;
+      this.fracStart = ++p;
+      while (p < e - 1) {
+        const d = b[p]! - 48;
+        if (d < 0 || d > 9) return NaN;
+        p++;
+      }
+      this.fracEnd = p;
+    }
+    return this.dates.seconds(b, s);
+  }
+
+  /** Counts a line every rule passed (its timestamp last read by `utcSeconds`): billed, or out of the window. */
+  protected bill(b: Uint8Array, userStart: number, userEnd: number, task: number, durationMs: number, seconds: number): void {
+    this.counts.records++;
+    if (this.windowed) {
+      let fe = this.fracEnd;
+      while (fe > this.fracStart && b[fe - 1] === 48) fe--;
+      const fraction = Buffer.from(b.buffer, b.byteOffset + this.fracStart, fe - this.fracStart).toString('latin1');
+      if (!inWindow({ seconds, fraction }, this.window)) {
+        this.counts.outOfWindow++;
+        return;
+      }
+    }
+    this.counts.accepted++;
+    this.table.add(this.table.entry(b, userStart, userEnd, fnv(b, userStart, userEnd)), task, 1, durationMs);
+  }
+}
