@@ -8,9 +8,12 @@
  */
 import { daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UserTable } from './user-table.js';
 import type { ShardCounts } from './partial.js';
+
+const T = RULES.timestamp;
 
 /** Byte values the fast paths name. */
 export const QUOTE = 34;
@@ -65,6 +68,12 @@ function fnv(b: Uint8Array, s: number, e: number): number {
   return h >>> 0;
 }
 
+/** A timestamp's fraction digits b[s, e) as an Instant holds them (trailing zeros dropped). */
+export function fractionAt(b: Uint8Array, s: number, e: number): string {
+  while (e > s && b[e - 1] === 48) e--;
+  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+}
+
 /** The date and time of a common timestamp, with a cache of the dates seen. */
 export class DateTimes {
   // Valid calendar dates seen: a direct-mapped cache of YYYYMMDD → day number.
@@ -84,7 +93,7 @@ export class DateTimes {
     const hour = two(b, s + 11);
     const minute = two(b, s + 14);
     const second = two(b, s + 17);
-    if ((hi | lo | month | day | hour | minute | second) < 0 || hour > 23 || minute > 59 || second > 59) return NaN;
+    if ((hi | lo | month | day | hour | minute | second) < 0 || hour > T.hour[1] || minute > T.minute[1] || second > T.second[1]) return NaN;
     const year = hi * 100 + lo;
     const dateKey = year * 10000 + month * 100 + day;
     const slot = (dateKey ^ (dateKey >>> 8)) & 255;
@@ -166,10 +175,7 @@ export abstract class FastLineScanner implements ByteLineSink {
   protected bill(b: Uint8Array, userStart: number, userEnd: number, task: number, durationMs: number, seconds: number): void {
     this.counts.records++;
     if (this.windowed) {
-      let fe = this.fracEnd;
-      while (fe > this.fracStart && b[fe - 1] === 48) fe--;
-      const fraction = Buffer.from(b.buffer, b.byteOffset + this.fracStart, fe - this.fracStart).toString('latin1');
-      if (!inWindow({ seconds, fraction }, this.window)) {
+      if (!inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window)) {
         this.counts.outOfWindow++;
         return;
       }

@@ -35,12 +35,8 @@ export class JsonlScanner extends FastLineScanner {
       while (i < e && (b[i] === SP || b[i] === TAB)) i++;
       if (i >= e || b[i] !== QUOTE) return false;
       const ks = ++i;
-      let c = 0;
-      while (i < e && (c = b[i]!) !== QUOTE) {
-        if (c < 0x20 || c >= 0x7f || c === BACKSLASH) return false;
-        i++;
-      }
-      if (i >= e) return false;
+      i = plainStringEnd(b, i, e);
+      if (i < 0) return false;
       const key = indexOfBytes(KEYS, b, ks, i);
       if (key < 0 || (seen & (1 << key)) !== 0) return false;
       seen |= 1 << key;
@@ -53,22 +49,20 @@ export class JsonlScanner extends FastLineScanner {
       if ((STRING_VALUED & (1 << key)) !== 0) {
         if (b[i] !== QUOTE) return false;
         this.vs[key] = ++i;
-        while (i < e && (c = b[i]!) !== QUOTE) {
-          if (c < 0x20 || c >= 0x7f || c === BACKSLASH) return false;
-          i++;
-        }
-        if (i >= e) return false;
+        i = plainStringEnd(b, i, e);
+        if (i < 0) return false;
         this.ve[key] = i++;
       } else {
         // A JSON integer without sign, fraction or exponent (no leading zero before another digit).
         this.vs[key] = i;
+        let c = 0;
         while (i < e && (c = b[i]!) >= 48 && c <= 57) i++;
         if (i - this.vs[key]! > 1 && b[this.vs[key]!] === 48) return false;
         this.ve[key] = i;
       }
       while (i < e && (b[i] === SP || b[i] === TAB)) i++;
       if (i >= e) return false;
-      c = b[i++]!;
+      const c = b[i++]!;
       if (c === COMMA) continue;
       if (c !== CLOSE) return false;
       break;
@@ -89,4 +83,14 @@ export class JsonlScanner extends FastLineScanner {
     this.bill(b, us, ue, task, duration, seconds);
     return true;
   }
+}
+
+/** The closing quote's index of a JSON string's body starting at b[i] of printable ASCII without escapes; -1 for any other string. */
+function plainStringEnd(b: Uint8Array, i: number, e: number): number {
+  for (; i < e; i++) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (c < 0x20 || c >= 0x7f || c === BACKSLASH) return -1;
+  }
+  return -1;
 }
