@@ -9,22 +9,22 @@ import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { RULES } from '../../core/validation/rules.js';
-import { COMMA, FastLineScanner, QUOTE, digitsAt, isPlainUser } from './fast-lines.js';
+import { COMMA, FastLineScanner, QUOTE } from './fast-lines.js';
+import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UserTable } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 
 const FIELD_COUNT = RULES.space.fieldCount;
 const SUFFIX = Buffer.from(RULES.duration.suffix, 'latin1');
+const [TIMESTAMP, USER, TASK, STATUS, DURATION] = [0, 1, 2, 3, 4];
+const Z = 90;
+/** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
+const PLAIN = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE ? 1 : 0));
 
 export class CsvScanner extends FastLineScanner {
-  // Column of each field, or -1 while the header is unknown or the layout is not five columns.
-  private ts = -1;
-  private user = -1;
-  private taskCol = -1;
-  private status = -1;
-  private duration = -1;
-  private readonly starts = new Int32Array(FIELD_COUNT + 1);
+  /** The field in each column (a five-column layout). */
+  private readonly roles = new Int8Array(FIELD_COUNT);
   private headerRead: boolean;
 
   constructor(
@@ -38,6 +38,7 @@ export class CsvScanner extends FastLineScanner {
     exact: ByteLineSink,
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
+    this.armed = false;
     this.headerRead = layout !== undefined;
     if (layout !== undefined) this.arm(layout);
   }
@@ -45,58 +46,78 @@ export class CsvScanner extends FastLineScanner {
   /** Takes the header's layout: the fast path runs for five columns only. */
   private arm(l: CsvLayout): void {
     if (l.fieldCount !== FIELD_COUNT) return;
-    this.ts = l.timestamp;
-    this.user = l.user;
-    this.taskCol = l.task;
-    this.status = l.status;
-    this.duration = l.duration;
+    this.roles[l.timestamp] = TIMESTAMP;
+    this.roles[l.user] = USER;
+    this.roles[l.task] = TASK;
+    this.roles[l.status] = STATUS;
+    this.roles[l.duration] = DURATION;
+    this.armed = true;
   }
 
-  override line(b: Buffer, s: number, e: number, offset: number): void {
-    if (!this.headerRead) {
-      // Before the header: the exact path reads it (and says what is wrong with it); its layout then arms the fast path.
-      this.exact.line(b, s, e, offset);
-      const content = recordBytes(offset, b.subarray(s, e));
-      if (content !== undefined) {
-        this.headerRead = true;
-        this.arm(csvLayout(content.toString('utf8'), this.path));
-      }
-      return;
-    }
-    super.line(b, s, e, offset);
+  protected override slow(b: Buffer, s: number, e: number, offset: number): void {
+    this.exact.line(b, s, e, offset);
+    if (this.headerRead) return;
+    // Before the header: the exact path reads it (and says what is wrong with it); its layout then arms the fast path.
+    const content = recordBytes(offset, b.subarray(s, e));
+    if (content === undefined) return;
+    this.headerRead = true;
+    this.arm(csvLayout(content.toString('utf8'), this.path));
   }
 
-  protected fast(b: Buffer, s: number, e: number): boolean {
-    if (this.ts < 0) return false;
-    const starts = this.starts;
-    let n = 0;
-    starts[0] = s;
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c === COMMA) {
-        if (++n === FIELD_COUNT) return false;
-        starts[n] = i + 1;
-      } else if (c === QUOTE) {
-        return false;
+  protected fastLine(b: Buffer, s: number): number {
+    // One pass over the fields in column order; every loop stops at a comma, a quote or a control byte (the LF).
+    let i = s;
+    let seconds = NaN;
+    let us = 0;
+    let ue = 0;
+    let userHash = -1;
+    let task = -1;
+    let status = -1;
+    let duration = -1;
+    let c = 0;
+    for (let col = 0; col < FIELD_COUNT; col++) {
+      if (col > 0) {
+        if (b[i] !== COMMA) return -1;
+        i++;
+      }
+      const fs = i;
+      const role = this.roles[col];
+      if (role === USER) {
+        let h = 0x811c9dc5;
+        while (PLAIN[(c = b[i]!)] === 1) {
+          h = Math.imul(h ^ c, 0x01000193);
+          i++;
+        }
+        if (i === fs || i - fs > MAX_USER_BYTES) return -1;
+        us = fs;
+        ue = i;
+        userHash = h >>> 0;
+      } else if (role === STATUS || role === DURATION) {
+        let v = 0;
+        while ((c = b[i]!) >= 48 && c <= 57) {
+          v = v * 10 + c - 48;
+          i++;
+        }
+        if (i === fs || i - fs > 15) return -1;
+        if (role === STATUS) {
+          status = v;
+        } else {
+          if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
+          duration = v;
+        }
+      } else if (role === TIMESTAMP) {
+        // The common timestamp is 20 bytes: its separators are checked by position, not searched for.
+        if (b[fs + 19] === Z && (b[fs + 20] === COMMA || b[fs + 20]! < 0x20)) i = fs + 20;
+        else while (PLAIN[b[i]!] === 1) i++;
+        seconds = this.utcSeconds(b, fs, i);
+      } else {
+        while (PLAIN[b[i]!] === 1) i++;
+        task = this.task(b, fs, i);
       }
     }
-    if (n !== FIELD_COUNT - 1) return false;
-    starts[FIELD_COUNT] = e + 1;
-    const seconds = this.utcSeconds(b, starts[this.ts]!, starts[this.ts + 1]! - 1);
-    if (seconds !== seconds) return false; // NaN: not the common shape
-    const us = starts[this.user]!;
-    const ue = starts[this.user + 1]! - 1;
-    if (!isPlainUser(b, us, ue)) return false;
-    const task = this.task(b, starts[this.taskCol]!, starts[this.taskCol + 1]! - 1);
-    if (task < 0) return false;
-    const status = digitsAt(b, starts[this.status]!, starts[this.status + 1]! - 1, 9);
-    if (status < RULES.status.min || status > RULES.status.max) return false;
-    const ds = starts[this.duration]!;
-    let de = starts[this.duration + 1]! - 1;
-    if (de - ds > SUFFIX.length && b[de - 2] === SUFFIX[0] && b[de - 1] === SUFFIX[1]) de -= 2;
-    const duration = digitsAt(b, ds, de, 15);
-    if (duration < 0 || duration > this.maxDurationMs) return false;
-    this.bill(b, us, ue, task, duration, seconds);
-    return true;
+    const next = this.lineEnd(b, s, i);
+    if (next < 0 || seconds !== seconds || task < 0 || status < RULES.status.min || status > RULES.status.max || duration > this.maxDurationMs) return -1;
+    this.bill(b, us, ue, userHash, task, duration, seconds);
+    return next;
   }
 }

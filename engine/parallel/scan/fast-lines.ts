@@ -7,7 +7,8 @@
  * line every rule passes, or gives the line up.
  */
 import { daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
-import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
+import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UserTable } from './user-table.js';
@@ -38,34 +39,19 @@ export function digitsAt(b: Uint8Array, s: number, e: number, maxDigits: number)
   return v;
 }
 
-/** True when b[s, e) is a user id every rule passes at a glance: 1 to 128 bytes of printable ASCII other than space. */
-export function isPlainUser(b: Uint8Array, s: number, e: number): boolean {
-  if (e <= s || e - s > MAX_USER_BYTES) return false;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
+/** True when b[s, e) holds the bytes of `x`. */
+export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
+  const len = e - s;
+  if (x.length !== len) return false;
+  let k = 0;
+  while (k < len && x[k] === b[s + k]) k++;
+  return k === len;
 }
 
 /** The index of the entry of `list` equal to b[s, e), else -1. */
 export function indexOfBytes(list: readonly Uint8Array[], b: Uint8Array, s: number, e: number): number {
-  const len = e - s;
-  for (let t = 0; t < list.length; t++) {
-    const tb = list[t]!;
-    if (tb.length !== len) continue;
-    let k = 0;
-    while (k < len && tb[k] === b[s + k]) k++;
-    if (k === len) return t;
-  }
+  for (let t = 0; t < list.length; t++) if (sameBytes(list[t]!, b, s, e)) return t;
   return -1;
-}
-
-/** FNV-1a over b[s, e), the hash UserTable entries are keyed by. */
-function fnv(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  return h >>> 0;
 }
 
 /** A timestamp's fraction digits b[s, e) as an Instant holds them (trailing zeros dropped). */
@@ -110,11 +96,14 @@ export class DateTimes {
 }
 
 /**
- * A fast path for a line format: `fast` judges a line's content b[s, e) and returns true when
- * it billed the line (through `bill`); every other line, and the first line of a file (which
- * may hold a BOM or a CSV header), goes to the exact path.
+ * A fast path for a line format: `fastLine` judges the line starting at b[s] up to its LF and
+ * returns the index past that LF when it billed the line (through `bill`), else -1; every
+ * other line goes to the exact path (`slow`), and so does a file's first line (it may hold a
+ * BOM) and every line while the fast path is not `armed`.
  */
 export abstract class FastLineScanner implements ByteLineSink {
+  /** False while the fast path cannot judge lines (a CSV file's header not read yet, or an unusual layout). */
+  protected armed = true;
   private readonly taskBytes: Uint8Array[];
   private readonly windowed: boolean;
   private readonly dates = new DateTimes();
@@ -134,16 +123,54 @@ export abstract class FastLineScanner implements ByteLineSink {
     this.windowed = window.from !== undefined || window.to !== undefined;
   }
 
+  /** Whole lines, each ending in LF: the fast path line after line, with no search for the LF first. */
+  block(b: Buffer, start: number, end: number, offset: number): void {
+    let ls = start;
+    while (ls < end) {
+      if (this.armed && (offset !== 0 || ls !== start)) {
+        const next = this.fastLine(b, ls);
+        if (next >= 0) {
+          ls = next;
+          continue;
+        }
+      }
+      const lf = b.indexOf(LF, ls);
+      const at = offset + (ls - start);
+      const le = lineContentEnd(b, ls, lf, at);
+      if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls));
+      else this.slow(b, ls, le, at);
+      ls = lf + 1;
+    }
+  }
+
+  /** One line b[s, e) (terminator and one CR before it excluded). */
   line(b: Buffer, s: number, e: number, offset: number): void {
-    if (offset === 0 || !this.fast(b, s, e)) this.exact.line(b, s, e, offset);
+    // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
+    const terminated = b[e] === LF || (b[e] === CR && b[e + 1] === LF);
+    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) return;
+    this.slow(b, s, e, offset);
   }
 
   tooLong(offset: number, head: Buffer): void {
     this.exact.tooLong(offset, head);
   }
 
-  /** Bills the line b[s, e) and returns true, or returns false and leaves it to the exact path. */
-  protected abstract fast(b: Buffer, s: number, e: number): boolean;
+  /** A line the fast path did not bill. */
+  protected slow(b: Buffer, s: number, e: number, offset: number): void {
+    this.exact.line(b, s, e, offset);
+  }
+
+  /**
+   * Bills the line starting at b[s] (a LF follows it in b) and returns the index past its
+   * LF, or returns -1 and leaves the line to the exact path.
+   */
+  protected abstract fastLine(b: Buffer, s: number): number;
+
+  /** The index past the terminator at b[i] (LF or CR LF) of a line starting at b[s] and within the length limit, else -1. */
+  protected lineEnd(b: Uint8Array, s: number, i: number): number {
+    const next = b[i] === LF ? i + 1 : b[i] === CR && b[i + 1] === LF ? i + 2 : -1;
+    return i - s > MAX_LINE_BYTES ? -1 : next;
+  }
 
   /** A configured task's index for b[s, e), else -1. */
   protected task(b: Uint8Array, s: number, e: number): number {
@@ -172,7 +199,7 @@ export abstract class FastLineScanner implements ByteLineSink {
   }
 
   /** Counts a line every rule passed (its timestamp last read by `utcSeconds`): billed, or out of the window. */
-  protected bill(b: Uint8Array, userStart: number, userEnd: number, task: number, durationMs: number, seconds: number): void {
+  protected bill(b: Uint8Array, userStart: number, userEnd: number, userHash: number, task: number, durationMs: number, seconds: number): void {
     this.counts.records++;
     if (this.windowed) {
       if (!inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window)) {
@@ -181,6 +208,6 @@ export abstract class FastLineScanner implements ByteLineSink {
       }
     }
     this.counts.accepted++;
-    this.table.add(this.table.entry(b, userStart, userEnd, fnv(b, userStart, userEnd)), task, 1, durationMs);
+    this.table.add(this.table.entry(b, userStart, userEnd, userHash), task, 1, durationMs);
   }
 }
