@@ -41,6 +41,7 @@ export function datasetMatrix(mode: 'quick' | 'default' | 'large'): DatasetSpec[
     { format: 'csv', sizeMiB: 256, users: K },
     { format: 'csv', sizeMiB: 1024, users: K },
     { format: 'csv', sizeMiB: 64, users: M },
+    { format: 'jsonl', sizeMiB: 256, users: K },
     { format: 'jsonl', sizeMiB: 1024, users: K },
   ];
   if (mode === 'large') sets.push({ format: 'space', sizeMiB: 4096, users: K });
