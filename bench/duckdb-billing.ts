@@ -3,7 +3,11 @@
  * `read_csv`, run by @duckdb/node-api in its own process (the harness spawns it like any
  * engine). Usage:
  *
- *     node dist/bench/duckdb-billing.js FILE --out BILL [--threads 2]
+ *     node dist/bench/duckdb-billing.js FILE --out BILL [--threads 2] [--simplest]
+ *
+ * --simplest runs instead the simplest query a DuckDB user would write for a clean file
+ * (duckdb-sql.ts simplestSql; space, CSV or JSON lines): per user the sum of the durations,
+ * written as `user: total_duration=Nms` lines. No validation, so it is timed, never compared.
  *
  * Rates, CURRENCY_DECIMALS and MAX_DURATION_MS come from the environment (RATE_<task>=...).
  * The validation is what SQL can easily say of SPEC.md's field rules: wrong field count
@@ -21,30 +25,33 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { billingSql, fixedPlaces, ratesFromEnv } from './duckdb-sql.js';
+import { billingSql, fixedPlaces, ratesFromEnv, simplestSql } from './duckdb-sql.js';
 
 interface Args {
   file: string;
   out: string;
   threads: number;
-  format: 'space' | 'csv';
+  format: 'space' | 'csv' | 'jsonl';
+  simplest: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   let file: string | undefined;
   let out: string | undefined;
   let threads = 2;
+  let simplest = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--out') out = argv[++i];
+    if (a === '--simplest') simplest = true;
+    else if (a === '--out') out = argv[++i];
     else if (a === '--threads') threads = Number(argv[++i]);
     else if (file === undefined) file = a;
     else throw new Error(`unexpected argument ${a}`);
   }
   if (file === undefined || out === undefined || !(threads >= 1)) {
-    throw new Error('usage: duckdb-billing FILE --out BILL [--threads N]');
+    throw new Error('usage: duckdb-billing FILE --out BILL [--threads N] [--simplest]');
   }
-  return { file, out, threads, format: /\.csv$/i.test(file) ? 'csv' : 'space' };
+  return { file, out, threads, simplest, format: /\.csv$/i.test(file) ? 'csv' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'space' };
 }
 
 async function main(): Promise<void> {
@@ -55,6 +62,14 @@ async function main(): Promise<void> {
   const started = performance.now();
   const instance = await DuckDBInstance.create(':memory:', { threads: String(a.threads) });
   const connection = await instance.connect();
+  if (a.simplest) {
+    const rows = (await connection.runAndReadAll(simplestSql(a))).getRowsJS() as Array<[string, bigint | null]>;
+    writeFileSync(a.out, rows.map(([usr, duration]) => `${usr}: total_duration=${duration ?? 0}ms\n`).join(''));
+    connection.closeSync();
+    instance.closeSync();
+    process.stdout.write(`${JSON.stringify({ engine: 'duckdb-simplest', threads: a.threads, users: rows.length, seconds: (performance.now() - started) / 1000 })}\n`);
+    return;
+  }
   const reader = await connection.runAndReadAll(billingSql(a, rates, decimals, maxDurationMs));
   const rows = reader.getRowsJS() as Array<[string, string, string, bigint]>;
   let bill = '';

@@ -18,10 +18,10 @@ export const BENCH_RATES: Readonly<Record<string, string>> = {
   RATE_deleteOrder: '0.007',
 };
 
-export type EngineKind = 'naive' | 'parallel' | 'spark' | 'spark-plain' | 'duckdb';
+export type EngineKind = 'naive' | 'parallel' | 'spark' | 'spark-plain' | 'duckdb' | 'duckdb-simplest';
 
 export interface Engine {
-  /** Stable id used in results: naive, parallel-1w, parallel-2w, spark, spark-plain, duckdb. */
+  /** Stable id used in results: naive, parallel-1w, parallel-2w, spark, spark-plain, duckdb, duckdb-simplest. */
   readonly id: string;
   readonly kind: EngineKind;
   readonly workers?: number;
@@ -47,10 +47,17 @@ export function sparkPlain(remote: string): Engine {
 }
 /** True for a reference row whose output is not a bill (timed, not checked). */
 export function timedOnly(engine: Engine): boolean {
-  return engine.kind === 'spark-plain';
+  return engine.kind === 'spark-plain' || engine.kind === 'duckdb-simplest';
 }
 export function duckdb(threads: number): Engine {
   return { id: 'duckdb', kind: 'duckdb', threads };
+}
+/**
+ * DuckDB's simplest query over a clean file (duckdb-sql.ts simplestSql): GROUP BY user, sum of
+ * the durations, no validation; timed as the bar to clear, never compared.
+ */
+export function duckdbSimplest(threads: number): Engine {
+  return { id: 'duckdb-simplest', kind: 'duckdb-simplest', threads };
 }
 
 /** The environment of a measured child: ours without rate or money settings, plus BENCH_RATES. */
@@ -67,6 +74,8 @@ export function commandFor(engine: Engine, input: string, outBill: string): stri
   switch (engine.kind) {
     case 'duckdb':
       return [DUCKDB_SCRIPT, input, '--out', outBill, '--threads', String(engine.threads ?? 2)];
+    case 'duckdb-simplest':
+      return [DUCKDB_SCRIPT, input, '--out', outBill, '--threads', String(engine.threads ?? 2), '--simplest'];
     case 'naive':
       return [...mrNodeOptions(), MR_MAIN, 'aggregate', input, '--engine', 'naive', '--out', outBill, '--no-progress'];
     case 'parallel':
@@ -126,7 +135,7 @@ export function readOutcome(engine: Engine, child: ChildResult, outBill: string)
     const report = lastJsonLine(child.stdout);
     return { billSha256, users, accepted: Number(report?.accepted ?? NaN) };
   }
-  if (engine.kind === 'spark-plain') return { billSha256, users, accepted: NaN };
+  if (timedOnly(engine)) return { billSha256, users, accepted: NaN };
   const summaryPath = outBill.replace(/\.txt$/, '') + '.summary.json';
   const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { accepted: number; rejected: Record<string, number> };
   const rejected = Object.fromEntries(Object.entries(summary.rejected).filter(([, n]) => n > 0));

@@ -36,6 +36,8 @@ export interface Entry {
   readonly speedupVsNaive: number | null;
   /** DuckDB time / this engine's time (>1: faster than DuckDB). */
   readonly ratioVsDuckdb: number | null;
+  /** DuckDB's simplest query's time / this engine's time (>1: faster than that query). */
+  readonly ratioVsDuckdbSimplest: number | null;
   /** Spark engine only: its time / the plain Spark SQL job's time on the same set in the same run (issue 12's target: at most 2). */
   readonly sparkOverPlain: number | null;
   readonly peakRssMiB: number | null;
@@ -140,6 +142,7 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
   };
   const naiveMin = minOf('naive');
   const duckMin = minOf('duckdb');
+  const duckSimplestMin = minOf('duckdb-simplest');
   const sparkPlainMin = minOf('spark-plain');
   return raw.map(({ engine, state, r, lat, ok }) => {
     const minS = lat ? lat.min / 1000 : null;
@@ -165,6 +168,7 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       mibPerS: minS ? dataset.bytes / 1048576 / minS : null,
       speedupVsNaive: minS && naiveMin ? naiveMin / minS : null,
       ratioVsDuckdb: minS && duckMin ? duckMin / minS : null,
+      ratioVsDuckdbSimplest: minS && duckSimplestMin ? duckSimplestMin / minS : null,
       sparkOverPlain: engine.kind === 'spark' && minS && sparkPlainMin ? minS / sparkPlainMin : null,
       peakRssMiB: ok && state.peakRss > 0 ? state.peakRss / 1048576 : null,
       startupS,

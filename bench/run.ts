@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { datasetId, ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
-import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
+import { duckdb, duckdbSimplest, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
 import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
 import { RESULTS_DIR } from './paths.js';
@@ -41,6 +41,7 @@ export function datasetMatrix(mode: 'quick' | 'default' | 'large'): DatasetSpec[
     { format: 'csv', sizeMiB: 256, users: K },
     { format: 'csv', sizeMiB: 1024, users: K },
     { format: 'csv', sizeMiB: 64, users: M },
+    { format: 'jsonl', sizeMiB: 256, users: K },
     { format: 'jsonl', sizeMiB: 1024, users: K },
   ];
   if (mode === 'large') sets.push({ format: 'space', sizeMiB: 4096, users: K });
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     if (sparkSetup.remote !== null) engines.push(spark(sparkSetup.remote), sparkPlain(sparkSetup.remote));
     if (sparkSetup.note) notes.push(sparkSetup.note);
   }
-  engines.push(duckdb(o.duckdbThreads));
+  engines.push(duckdb(o.duckdbThreads), duckdbSimplest(o.duckdbThreads));
 
   const specs = datasetMatrix(mode).filter((s) => o.only === undefined || datasetId(s).includes(o.only));
   const tiny: Record<string, Dataset> = {};

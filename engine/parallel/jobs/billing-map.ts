@@ -1,7 +1,8 @@
 /**
  * The billing job's map side, run in a worker: one shard → a compact partial.
- * Space-format plain files take the byte-scanning hot path; CSV and JSON lines, and gzip
- * files, go through the same per-line contract code as the naive engine.
+ * Plain files take a byte-scanning hot path (space-scanner.ts, csv-scanner.ts,
+ * jsonl-scanner.ts); the lines those give up, and gzip files, go through the same per-line
+ * contract code as the naive engine.
  */
 import { openSync, closeSync, fstatSync, constants } from 'node:fs';
 import type { BillingConfig } from '../../core/config/config.js';
@@ -16,6 +17,8 @@ import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
 import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
+import { CsvScanner } from '../scan/csv-scanner.js';
+import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { UserTable, hashBytes, type TableImage } from '../scan/user-table.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
@@ -106,11 +109,11 @@ async function mapShard(
     }
     framer.end();
   } else {
-    const adapter: ByteLineSink = {
+    const exact: ByteLineSink = {
       line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
       tooLong: (offset, head) => acc.tooLong(offset, head),
     };
-    readRange(shard, adapter, onBytes);
+    readRange(shard, fastPath(task, shard, table, counts, exact), onBytes);
   }
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
@@ -121,6 +124,15 @@ async function mapShard(
       table.addBig(e, t, u.requests[t]!, u.durationOf(t));
     }
   }
+}
+
+/** The byte-level fast path of a plain CSV or JSON lines shard, handing every line it does not bill to `exact`. */
+function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink): ByteLineSink {
+  const { config, window } = task;
+  const tasks = config.rates.map((r) => r.task);
+  if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact);
+  if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact);
+  return exact;
 }
 
 /** This worker's usage for the job, once, after every shard is mapped. */

@@ -1,0 +1,123 @@
+/**
+ * The CSV fast path: a record of the five contract columns in any order (the layout read
+ * from the header), unquoted, each field in its common shape (fast-lines.ts), judged on
+ * bytes with no string made. Everything else goes to the exact path: quotes, a layout with
+ * any other column (a `request_id` column among them: its records are deduplicated there),
+ * another field count, non-ASCII bytes, a timestamp with an offset, a reject of any reason.
+ */
+import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
+import { recordBytes } from '../../core/formats/lines.js';
+import type { TimeWindow } from '../../core/validation/timestamp.js';
+import { RULES } from '../../core/validation/rules.js';
+import { COMMA, FastLineScanner, QUOTE } from './fast-lines.js';
+import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+import type { ByteLineSink } from './range-reader.js';
+import type { UserTable } from './user-table.js';
+import type { ShardCounts } from './partial.js';
+
+const FIELD_COUNT = RULES.space.fieldCount;
+const SUFFIX = Buffer.from(RULES.duration.suffix, 'latin1');
+const [TIMESTAMP, USER, TASK, STATUS, DURATION] = [0, 1, 2, 3, 4];
+const Z = 90;
+/** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
+const PLAIN = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE ? 1 : 0));
+
+export class CsvScanner extends FastLineScanner {
+  /** The field in each column (a five-column layout). */
+  private readonly roles = new Int8Array(FIELD_COUNT);
+  private headerRead: boolean;
+
+  constructor(
+    private readonly path: string,
+    layout: CsvLayout | undefined,
+    tasks: readonly string[],
+    maxDurationMs: number,
+    window: TimeWindow,
+    table: UserTable,
+    counts: ShardCounts,
+    exact: ByteLineSink,
+  ) {
+    super(tasks, maxDurationMs, window, table, counts, exact);
+    this.armed = false;
+    this.headerRead = layout !== undefined;
+    if (layout !== undefined) this.arm(layout);
+  }
+
+  /** Takes the header's layout: the fast path runs for five columns only. */
+  private arm(l: CsvLayout): void {
+    if (l.fieldCount !== FIELD_COUNT) return;
+    this.roles[l.timestamp] = TIMESTAMP;
+    this.roles[l.user] = USER;
+    this.roles[l.task] = TASK;
+    this.roles[l.status] = STATUS;
+    this.roles[l.duration] = DURATION;
+    this.armed = true;
+  }
+
+  protected override slow(b: Buffer, s: number, e: number, offset: number): void {
+    this.exact.line(b, s, e, offset);
+    if (this.headerRead) return;
+    // Before the header: the exact path reads it (and says what is wrong with it); its layout then arms the fast path.
+    const content = recordBytes(offset, b.subarray(s, e));
+    if (content === undefined) return;
+    this.headerRead = true;
+    this.arm(csvLayout(content.toString('utf8'), this.path));
+  }
+
+  protected fastLine(b: Buffer, s: number): number {
+    // One pass over the fields in column order; every loop stops at a comma, a quote or a control byte (the LF).
+    let i = s;
+    let seconds = NaN;
+    let us = 0;
+    let ue = 0;
+    let userHash = -1;
+    let task = -1;
+    let status = -1;
+    let duration = -1;
+    let c = 0;
+    for (let col = 0; col < FIELD_COUNT; col++) {
+      if (col > 0) {
+        if (b[i] !== COMMA) return -1;
+        i++;
+      }
+      const fs = i;
+      const role = this.roles[col];
+      if (role === USER) {
+        let h = 0x811c9dc5;
+        while (PLAIN[(c = b[i]!)] === 1) {
+          h = Math.imul(h ^ c, 0x01000193);
+          i++;
+        }
+        if (i === fs || i - fs > MAX_USER_BYTES) return -1;
+        us = fs;
+        ue = i;
+        userHash = h >>> 0;
+      } else if (role === STATUS || role === DURATION) {
+        let v = 0;
+        while ((c = b[i]!) >= 48 && c <= 57) {
+          v = v * 10 + c - 48;
+          i++;
+        }
+        if (i === fs || i - fs > 15) return -1;
+        if (role === STATUS) {
+          status = v;
+        } else {
+          if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
+          duration = v;
+        }
+      } else if (role === TIMESTAMP) {
+        // The common timestamp is 20 bytes: its separators are checked by position, not searched for.
+        if (b[fs + 19] === Z && (b[fs + 20] === COMMA || b[fs + 20]! < 0x20)) i = fs + 20;
+        else while (PLAIN[b[i]!] === 1) i++;
+        seconds = this.utcSeconds(b, fs, i);
+      } else {
+        while (PLAIN[b[i]!] === 1) i++;
+        task = this.task(b, fs, i);
+      }
+    }
+    const next = this.lineEnd(b, s, i);
+    if (next < 0 || seconds !== seconds || task < 0 || status < RULES.status.min || status > RULES.status.max || duration > this.maxDurationMs) return -1;
+    this.bill(b, us, ue, userHash, task, duration, seconds);
+    return next;
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The CSV and JSON lines fast paths, with the exact path they hand lines to, must give the
+ * same counts, rejects (offset, reason, raw) and usage as the definition: core's LineFramer
+ * and LineAccumulator (the naive engine) on the same bytes. And the common lines must take
+ * the fast path (else it would be a slow path that passes these tests).
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { CsvScanner } from './csv-scanner.js';
+import { JsonlScanner } from './jsonl-scanner.js';
+import { UserTable } from './user-table.js';
+import { emptyShardCounts } from './partial.js';
+import { RecordParser } from '../../core/formats/records.js';
+import { csvLayout } from '../../core/formats/csv.js';
+import { billingConfigFromEnv } from '../../core/config/config.js';
+import { parseTimestamp, type TimeWindow } from '../../core/validation/timestamp.js';
+import { LineFramer } from '../../core/formats/lines.js';
+import { LineAccumulator } from '../../core/billing/accumulate.js';
+import { UsageTable, addCounts, emptyCounts, usageEntries } from '../../core/billing/usage.js';
+import type { FastLineScanner } from './fast-lines.js';
+
+const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_search: '1', RATE_Upload: '2', MAX_DURATION_MS: '86400000' });
+const TASKS = config.rates.map((r) => r.task);
+const OPEN: TimeWindow = {};
+const WINDOW: TimeWindow = { from: parseTimestamp('2025-05-02T10:00:00.5Z')!, to: parseTimestamp('2025-05-02T12:00:00+01:00')! };
+
+type Fmt = 'csv' | 'jsonl';
+
+interface Outcome {
+  counts: ReturnType<typeof emptyCounts>;
+  rejects: unknown[];
+  usage: ReturnType<typeof usageEntries>;
+  /** Records the fast path billed. */
+  fast: number;
+}
+
+/**
+ * `data` framed into lines from file offset `offset`, through the fast path (then the exact
+ * path) or through the definition alone. `header`: the CSV layout is known before the data
+ * (a shard after the header), else the data's first non-blank line is the header.
+ */
+function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, asBlock: boolean): Outcome {
+  const layout = header === undefined ? undefined : csvLayout(header, 'f.csv');
+  const counts = emptyCounts();
+  const usage = new UsageTable(config.rates.length);
+  const rejects: unknown[] = [];
+  const acc = new LineAccumulator('f', format, new RecordParser(config, window), counts, usage, {
+    reject: (o, reason, raw) => rejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
+  }, layout);
+  const exact = { line: (b: Buffer, s: number, e: number, o: number) => acc.line(o, b.subarray(s, e)), tooLong: (o: number, head: Buffer) => acc.tooLong(o, head) };
+  const table = new UserTable(config.rates.length, 4);
+  const fastCounts = emptyShardCounts();
+  let scanner: FastLineScanner | undefined;
+  if (fastPath) {
+    scanner = format === 'csv'
+      ? new CsvScanner('f.csv', layout, TASKS, config.maxDurationMs, window, table, fastCounts, exact)
+      : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact);
+  }
+  const sink = scanner ?? exact;
+  if (scanner !== undefined && asBlock) {
+    // As the range reader hands whole lines over: one block of lines each ending in LF.
+    if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
+    return outcome(counts, rejects, usage, table, fastCounts);
+  }
+  // Each line sits in a larger buffer, as in the range reader's: bytes before it and its terminator after.
+  const framer = new LineFramer({
+    line: (o, bytes) => {
+      const buf = Buffer.concat([Buffer.from('pad'), bytes, Buffer.from('\n')]);
+      sink.line(buf, 3, 3 + bytes.length, o);
+    },
+    tooLong: (o, head) => sink.tooLong(o, head),
+  }, offset);
+  framer.push(data);
+  framer.end();
+  return outcome(counts, rejects, usage, table, fastCounts);
+}
+
+/** The exact path's results added to the fast path's, as billing-map.ts adds them. */
+function outcome(counts: ReturnType<typeof emptyCounts>, rejects: unknown[], usage: UsageTable, table: UserTable, fastCounts: ReturnType<typeof emptyShardCounts>): Outcome {
+  addCounts(counts, fastCounts);
+  for (const [user, u] of usage.users) {
+    const key = Buffer.from(user, 'utf8');
+    const e = table.entry(key, 0, key.length, hash(key));
+    for (let t = 0; t < usage.taskCount; t++) if (u.requests[t] !== 0) table.addBig(e, t, u.requests[t]!, u.durationOf(t));
+  }
+  return { counts, rejects, usage: usageEntries(table), fast: fastCounts.records };
+}
+
+function hash(k: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const c of k) h = Math.imul(h ^ c, 0x01000193);
+  return h >>> 0;
+}
+
+/** The fast path line by line and in blocks (data ending in a terminator), against the definition. */
+function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string): Outcome {
+  const want = judge(format, data, offset, window, header, false, false);
+  const got = judge(format, data, offset, window, header, true, false);
+  expect(got.counts).toEqual(want.counts);
+  expect(got.rejects).toEqual(want.rejects);
+  expect(got.usage).toEqual(want.usage);
+  if (data.length === 0 || data[data.length - 1] === 10) {
+    const block = judge(format, data, offset, window, header, true, true);
+    expect(block.counts).toEqual(want.counts);
+    expect(block.rejects).toEqual(want.rejects);
+    expect(block.usage).toEqual(want.usage);
+    expect(block.fast).toBe(got.fast);
+  }
+  return got;
+}
+
+const mostly = <T>(valid: T[], edges: T[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...edges) });
+const timestamp = mostly(
+  ['2025-05-02T10:00:00Z', '2025-05-02T10:00:00.5Z', '2025-05-02T10:59:59.999Z', '2025-05-02T11:00:00Z', '2024-02-29T10:00:00Z', '2025-05-02T10:00:00.500000Z'],
+  ['2025-05-02t11:00:00+01:00', '2025-05-02T10:00:00.499999999999Z', '2025-05-02T10:00:00z', '2025-02-29T10:00:00Z', '1900-02-29T10:00:00Z', '2025-04-31T10:00:00Z',
+    '2025-05-02T24:00:00Z', '2025-05-02T23:60:00Z', '2025-05-02T23:59:60Z', '2025-05-02T10:00:00', '2025-05-02T10:00:00.Z', '2025-13-02T10:00:00Z',
+    '2025-00-02T10:00:00Z', '2025-05-00T10:00:00Z', '2025/05/02T10:00:00Z', '2025-05-02T10:00:00.5.5Z', '2025-05-02T10:00:0aZ', ' 2025-05-02T10:00:00Z', 'x'],
+);
+const user = mostly(
+  ['user1', 'u-2', '__proto__', 'constructor', 'x'.repeat(128), 'a.b_c'],
+  ['', 'x'.repeat(129), 'é', '😀', '\ufeffbob', 'a b', 'a\tb', 'a\u00a0b', 'a\u3000b', 'a\x01b', 'a\x7fb', 'a"b', 'a,b', 'a\\b', 'a\u2028b'],
+);
+const task = mostly(['login', 'search', 'Upload'], ['Login', 'upload', 'logi', 'loginx', '', 'é', 'login ']);
+const statusNum = mostly([200, 404, 100, 599], [99, 600, 0, 1000]);
+const durationNum = mostly([0, 1568, 86400000, 7], [86400001, 9007199254740993, 1e16]);
+
+const csvField = {
+  status: fc.oneof(statusNum.map(String), fc.constantFrom('0200', '000000404', '+200', '2e2', '', ' 200', '200 ', '9999999999', 'abc')),
+  duration: fc.oneof(durationNum.map((n) => `${n}`), durationNum.map((n) => `${n}ms`), fc.constantFrom('ms', '5MS', '-5', '1.5', '086400000', '99999999999999999999', '12s', ' 5')),
+};
+const HEADERS = ['timestamp,user,task,status,duration_ms', 'Task,Duration,User_ID,Status,TIMESTAMP', 'timestamp,user,task,status,duration_ms,request_id', 'timestamp,user,task,status,duration_ms,note'];
+/** A CSV record for a header: the fields in its column order, sometimes quoted, sometimes a field too many or too few. */
+function csvRecord(header: string): fc.Arbitrary<Buffer> {
+  const names = header.toLowerCase().split(',');
+  const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', '', 'a"b') });
+  const record = fc.tuple(values, fc.constantFrom('plain', 'plain', 'plain', 'quoted', 'short', 'long')).map(([v, shape]) => {
+    const byName: Record<string, string> = { timestamp: v.timestamp, user: v.user, user_id: v.user, task: v.task, status: v.status, duration: v.duration, duration_ms: v.duration };
+    let fields = names.map((n) => byName[n] ?? v.extra);
+    if (shape === 'quoted') fields = fields.map((f) => `"${f.replace(/"/g, '""')}"`);
+    if (shape === 'short') fields.pop();
+    if (shape === 'long') fields.push('x');
+    return Buffer.from(fields.join(','), 'utf8');
+  });
+  const long = fc.constantFrom(65535, 65536, 70_000).map((n) => Buffer.from(`2025-05-02T10:00:00Z,${'u'.repeat(n)},login,200,5`));
+  return fc.oneof({ weight: 10, arbitrary: record }, { weight: 1, arbitrary: long }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', ',,,,', '"', 'a,b,c,d,e').map((s) => Buffer.from(s)) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 50 }).map((a) => Buffer.from(a)) });
+}
+
+const jsonValue = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(null, true, '200', 200.5, -1, [], {}, 'x') },
+);
+const jsonRecord = fc
+  .tuple(timestamp, user, task, statusNum, durationNum, jsonValue, fc.constantFrom('none', 'none', 'request_id', 'note', 'dup', 'missing'), fc.constantFrom(':', ': ', ' : '), fc.constantFrom(',', ', ', '\t,'), fc.boolean(), fc.nat())
+  .map(([ts, u, t, st, d, odd, extra, colon, comma, shuffle, seed]) => {
+    let pairs: Array<[string, string]> = [
+      ['timestamp', JSON.stringify(ts)], ['user', JSON.stringify(u)], ['task', JSON.stringify(t)], ['status', String(st)], ['duration_ms', String(d)],
+    ];
+    if (odd !== undefined) pairs[seed % 5]![1] = JSON.stringify(odd);
+    if (shuffle) pairs = [...pairs.slice(seed % 5), ...pairs.slice(0, seed % 5)];
+    if (extra === 'request_id') pairs.splice(seed % 6, 0, ['request_id', '"r-1"']);
+    if (extra === 'note') pairs.splice(seed % 6, 0, ['note', '"x"']);
+    if (extra === 'dup') pairs.push(pairs[seed % 5]!);
+    if (extra === 'missing') pairs.splice(seed % 5, 1);
+    return Buffer.from(`{${pairs.map(([k, v]) => `"${k}"${colon}${v}`).join(comma)}}`, 'utf8');
+  });
+const jsonLine = fc.oneof(
+  { weight: 10, arbitrary: jsonRecord },
+  { weight: 1, arbitrary: jsonRecord.map((b) => Buffer.from(` \t${b.toString('utf8')} `)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '', ' ', '[1]', 'null', '{', '{}', '{"timestamp":"2025-05-02T10:00:00Z","user":"u","task":"login","status":200,"duration_ms":10}x',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"u","task":"login","status":200,"duration_ms":010}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"u","task":"login","status":2e2,"duration_ms":1.0}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"u\\u0041","task":"login","status":200,"duration_ms":-0}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"u","task":"login","status":200,"duration_ms":10,}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"u","task":"login","status":200,"duration_ms":10}\r',
+    ).map((s) => Buffer.from(s)),
+  },
+  { weight: 1, arbitrary: fc.constantFrom(65400, 65536, 70_000).map((n) => Buffer.from(`{"timestamp":"2025-05-02T10:00:00Z",${' '.repeat(n)}"user":"u","task":"login","status":200,"duration_ms":1}`)) },
+  { weight: 1, arbitrary: jsonRecord.chain((b) => fc.nat().map((k) => { const c = Buffer.from(b); c[k % c.length] = 0xff; return c; })) },
+);
+
+function joined(lines: Buffer[], crlf: boolean[]): Buffer {
+  return Buffer.concat(lines.flatMap((l, i) => [l, Buffer.from(crlf[i] ? '\r\n' : '\n')]));
+}
+
+describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
+  it('same counts, rejects and usage for random files and shards, with and without a window', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...HEADERS).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15 }))),
+        fc.boolean(), fc.constantFrom(0, 1, 4096), fc.boolean(),
+        ([header, ls], afterHeader, offset, windowed) => {
+          const lines = ls.map(([l]) => l);
+          const crlf = ls.map(([, c]) => c);
+          const w = windowed ? WINDOW : OPEN;
+          // A shard after the header knows the layout; a file's first shard reads the header line itself.
+          if (afterHeader) same('csv', joined(lines, crlf), offset || 1, w, header);
+          else same('csv', joined([Buffer.from(header), ...lines], [false, ...crlf]), offset, w);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('clean records take the fast path, in any column order; other layouts and odd records do not', () => {
+    const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00.25Z,user2,search,404,7ms'];
+    expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true]), 0, OPEN).fast).toBe(2);
+    expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(r)), [false, false]), 10, WINDOW, HEADERS[0]).fast).toBe(2);
+    // A request_id column (deduplicated on the exact path) or any other extra column: no fast path.
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false]), 10, OPEN, HEADERS[2]).fast).toBe(0);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false]), 10, OPEN, HEADERS[3]).fast).toBe(0);
+    const odd = ['"2025-05-02T10:00:00Z",user1,login,200,1', '2025-05-02T10:00:00+00:00,user1,login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1'];
+    const r = same('csv', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, HEADERS[0]);
+    expect(r.fast).toBe(0);
+    expect(r.counts.accepted).toBe(3);
+    expect(r.counts.rejected.unknown_task).toBe(1);
+  });
+});
+
+describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
+  it('same counts, rejects and usage for random lines, with and without a window', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+        same('jsonl', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('clean objects take the fast path, in any key order; other keys, escapes and odd numbers do not', () => {
+    const clean = [
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+      '{ "duration_ms" : 0, "status": 599, "task": "Upload", "user": "u2", "timestamp": "2025-05-02T10:00:00.5Z" }',
+    ];
+    expect(same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
+    expect(same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true]), 10, WINDOW).fast).toBe(2);
+    const odd = [
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"request_id":"r1"}',
+      '{"request_id":null,"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"us\\u0065r1","task":"login","status":200,"duration_ms":1568}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568.0}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"user":"user2"}',
+    ];
+    const r = same('jsonl', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN);
+    expect(r.fast).toBe(0);
+    expect(r.counts.accepted).toBe(5);
+  });
+});

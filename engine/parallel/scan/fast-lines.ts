@@ -1,0 +1,213 @@
+/**
+ * What the CSV and JSON lines fast paths share: the common shapes of the fields judged on
+ * bytes (a UTC timestamp, an ASCII user, a configured task, digits), the billing of a line
+ * that passed, and the hand-over of every other line to the exact path (core's
+ * LineAccumulator and RecordParser), which names the reject reason or accepts what the fast
+ * path did not dare to. A fast path never rejects: it accepts (or counts out of window) a
+ * line every rule passes, or gives the line up.
+ */
+import { daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
+import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
+import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
+import { RULES } from '../../core/validation/rules.js';
+import type { ByteLineSink } from './range-reader.js';
+import type { UserTable } from './user-table.js';
+import type { ShardCounts } from './partial.js';
+
+const T = RULES.timestamp;
+
+/** Byte values the fast paths name. */
+export const QUOTE = 34;
+export const COMMA = 44;
+export const BACKSLASH = 92;
+
+function two(b: Uint8Array, i: number): number {
+  const hi = b[i]! - 48;
+  const lo = b[i + 1]! - 48;
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
+}
+
+/** Digits b[s, e) as a number: 1 to `maxDigits` ASCII digits, else -1. */
+export function digitsAt(b: Uint8Array, s: number, e: number, maxDigits: number): number {
+  if (e <= s || e - s > maxDigits) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** True when b[s, e) holds the bytes of `x`. */
+export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): boolean {
+  const len = e - s;
+  if (x.length !== len) return false;
+  let k = 0;
+  while (k < len && x[k] === b[s + k]) k++;
+  return k === len;
+}
+
+/** The index of the entry of `list` equal to b[s, e), else -1. */
+export function indexOfBytes(list: readonly Uint8Array[], b: Uint8Array, s: number, e: number): number {
+  for (let t = 0; t < list.length; t++) if (sameBytes(list[t]!, b, s, e)) return t;
+  return -1;
+}
+
+/** A timestamp's fraction digits b[s, e) as an Instant holds them (trailing zeros dropped). */
+export function fractionAt(b: Uint8Array, s: number, e: number): string {
+  while (e > s && b[e - 1] === 48) e--;
+  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
+}
+
+/** The date and time of a common timestamp, with a cache of the dates seen. */
+export class DateTimes {
+  // Valid calendar dates seen: a direct-mapped cache of YYYYMMDD → day number.
+  private readonly keys = new Int32Array(256).fill(-1);
+  private readonly days = new Int32Array(256);
+
+  /**
+   * b[s, s + 19) as `YYYY-MM-DD?HH:MM:SS` (the byte at s + 10 is the caller's to check), a
+   * real date and time: its epoch seconds (UTC), else NaN. Never reads past s + 19.
+   */
+  seconds(b: Uint8Array, s: number): number {
+    if (b[s + 4] !== 45 || b[s + 7] !== 45 || b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
+    const hi = two(b, s);
+    const lo = two(b, s + 2);
+    const month = two(b, s + 5);
+    const day = two(b, s + 8);
+    const hour = two(b, s + 11);
+    const minute = two(b, s + 14);
+    const second = two(b, s + 17);
+    if ((hi | lo | month | day | hour | minute | second) < 0 || hour > T.hour[1] || minute > T.minute[1] || second > T.second[1]) return NaN;
+    const year = hi * 100 + lo;
+    const dateKey = year * 10000 + month * 100 + day;
+    const slot = (dateKey ^ (dateKey >>> 8)) & 255;
+    let days: number;
+    if (this.keys[slot] === dateKey) {
+      days = this.days[slot]!;
+    } else {
+      if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
+      days = this.days[slot] = daysFromCivil(year, month, day);
+      this.keys[slot] = dateKey;
+    }
+    return days * 86400 + hour * 3600 + minute * 60 + second;
+  }
+}
+
+/**
+ * A fast path for a line format: `fastLine` judges the line starting at b[s] up to its LF and
+ * returns the index past that LF when it billed the line (through `bill`), else -1; every
+ * other line goes to the exact path (`slow`), and so does a file's first line (it may hold a
+ * BOM) and every line while the fast path is not `armed`.
+ */
+export abstract class FastLineScanner implements ByteLineSink {
+  /** False while the fast path cannot judge lines (a CSV file's header not read yet, or an unusual layout). */
+  protected armed = true;
+  private readonly taskBytes: Uint8Array[];
+  private readonly windowed: boolean;
+  private readonly dates = new DateTimes();
+  /** The fraction digits' range of the last timestamp read by `utcSeconds`. */
+  private fracStart = 0;
+  private fracEnd = 0;
+
+  constructor(
+    tasks: readonly string[],
+    protected readonly maxDurationMs: number,
+    private readonly window: TimeWindow,
+    private readonly table: UserTable,
+    private readonly counts: ShardCounts,
+    protected readonly exact: ByteLineSink,
+  ) {
+    this.taskBytes = tasks.map((t) => Buffer.from(t, 'utf8'));
+    this.windowed = window.from !== undefined || window.to !== undefined;
+  }
+
+  /** Whole lines, each ending in LF: the fast path line after line, with no search for the LF first. */
+  block(b: Buffer, start: number, end: number, offset: number): void {
+    let ls = start;
+    while (ls < end) {
+      if (this.armed && (offset !== 0 || ls !== start)) {
+        const next = this.fastLine(b, ls);
+        if (next >= 0) {
+          ls = next;
+          continue;
+        }
+      }
+      const lf = b.indexOf(LF, ls);
+      const at = offset + (ls - start);
+      const le = lineContentEnd(b, ls, lf, at);
+      if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls));
+      else this.slow(b, ls, le, at);
+      ls = lf + 1;
+    }
+  }
+
+  /** One line b[s, e) (terminator and one CR before it excluded). */
+  line(b: Buffer, s: number, e: number, offset: number): void {
+    // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
+    const terminated = b[e] === LF || (b[e] === CR && b[e + 1] === LF);
+    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) return;
+    this.slow(b, s, e, offset);
+  }
+
+  tooLong(offset: number, head: Buffer): void {
+    this.exact.tooLong(offset, head);
+  }
+
+  /** A line the fast path did not bill. */
+  protected slow(b: Buffer, s: number, e: number, offset: number): void {
+    this.exact.line(b, s, e, offset);
+  }
+
+  /**
+   * Bills the line starting at b[s] (a LF follows it in b) and returns the index past its
+   * LF, or returns -1 and leaves the line to the exact path.
+   */
+  protected abstract fastLine(b: Buffer, s: number): number;
+
+  /** The index past the terminator at b[i] (LF or CR LF) of a line starting at b[s] and within the length limit, else -1. */
+  protected lineEnd(b: Uint8Array, s: number, i: number): number {
+    const next = b[i] === LF ? i + 1 : b[i] === CR && b[i + 1] === LF ? i + 2 : -1;
+    return i - s > MAX_LINE_BYTES ? -1 : next;
+  }
+
+  /** A configured task's index for b[s, e), else -1. */
+  protected task(b: Uint8Array, s: number, e: number): number {
+    return indexOfBytes(this.taskBytes, b, s, e);
+  }
+
+  /**
+   * The common timestamp b[s, e): `YYYY-MM-DDTHH:MM:SS[.digits]Z`, a real date and time;
+   * its epoch seconds, else NaN.
+   */
+  protected utcSeconds(b: Uint8Array, s: number, e: number): number {
+    if (e - s < 20 || b[s + 10] !== 84 || b[e - 1] !== 90) return NaN;
+    let p = s + 19;
+    this.fracStart = this.fracEnd = p;
+    if (e - s > 20) {
+      if (b[p] !== 46 || e - s < 22) return NaN;
+      this.fracStart = ++p;
+      while (p < e - 1) {
+        const d = b[p]! - 48;
+        if (d < 0 || d > 9) return NaN;
+        p++;
+      }
+      this.fracEnd = p;
+    }
+    return this.dates.seconds(b, s);
+  }
+
+  /** Counts a line every rule passed (its timestamp last read by `utcSeconds`): billed, or out of the window. */
+  protected bill(b: Uint8Array, userStart: number, userEnd: number, userHash: number, task: number, durationMs: number, seconds: number): void {
+    this.counts.records++;
+    if (this.windowed) {
+      if (!inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window)) {
+        this.counts.outOfWindow++;
+        return;
+      }
+    }
+    this.counts.accepted++;
+    this.table.add(this.table.entry(b, userStart, userEnd, userHash), task, 1, durationMs);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The JSON lines fast path: an object of exactly the five contract keys, in any order, each
+ * once, with no other key (a `request_id` key among them: its records are deduplicated on the
+ * exact path); string values of printable ASCII without escapes, numbers as plain digits;
+ * each field in its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on
+ * bytes with no string or object made. Anything else goes to the exact path (JSON.parse and
+ * the field rules): escapes, non-ASCII, other keys, fractions or exponents, nested values,
+ * a repeated key, a reject of any reason.
+ */
+import { RULES, FIELDS } from '../../core/validation/rules.js';
+import { BACKSLASH, COMMA, FastLineScanner, QUOTE, digitsAt, indexOfBytes, sameBytes } from './fast-lines.js';
+import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+
+const KEYS = FIELDS.map((f) => Buffer.from(RULES.jsonl.keys[f], 'utf8'));
+const [K_TS, K_USER, K_TASK, K_STATUS, K_DURATION] = [0, 1, 2, 3, 4];
+const STRING_VALUED = (1 << K_TS) | (1 << K_USER) | (1 << K_TASK);
+const ALL_KEYS = (1 << KEYS.length) - 1;
+const SP = 32;
+const TAB = 9;
+const COLON = 58;
+const OPEN = 123;
+const CLOSE = 125;
+/** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
+const USER_BYTE = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH ? 1 : 0));
+
+export class JsonlScanner extends FastLineScanner {
+  /** Value range of each key in the current line. */
+  private readonly vs = new Int32Array(KEYS.length);
+  private readonly ve = new Int32Array(KEYS.length);
+
+  protected fastLine(b: Buffer, s: number): number {
+    // Every loop stops at the line's LF (a control byte: not a separator, digit or string byte).
+    let i = skipBlanks(b, s);
+    if (b[i++] !== OPEN) return -1;
+    let seen = 0;
+    let seconds = NaN;
+    let userHash = -1;
+    let task = -1;
+    for (let n = 0; ; n++) {
+      i = skipBlanks(b, i);
+      if (b[i] !== QUOTE) return -1;
+      const ks = ++i;
+      // The keys are most often in the contract's order: that one is tried first, in place.
+      let key: number;
+      if (n < KEYS.length && sameBytes(KEYS[n]!, b, ks, ks + KEYS[n]!.length) && b[ks + KEYS[n]!.length] === QUOTE) {
+        key = n;
+        i = ks + KEYS[n]!.length;
+      } else {
+        i = plainStringEnd(b, i);
+        if (i < 0) return -1;
+        key = indexOfBytes(KEYS, b, ks, i);
+      }
+      if (key < 0 || (seen & (1 << key)) !== 0) return -1;
+      seen |= 1 << key;
+      i = skipBlanks(b, i + 1);
+      if (b[i] !== COLON) return -1;
+      i = skipBlanks(b, i + 1);
+      if ((STRING_VALUED & (1 << key)) !== 0) {
+        if (b[i] !== QUOTE) return -1;
+        const vs = ++i;
+        if (key === K_USER) {
+          // Printable ASCII but space, quote and backslash: a user every rule passes, hashed on the way.
+          let h = 0x811c9dc5;
+          let c = b[i]!;
+          while (USER_BYTE[c] === 1) {
+            h = Math.imul(h ^ c, 0x01000193);
+            c = b[++i]!;
+          }
+          if (c !== QUOTE || i === vs || i - vs > MAX_USER_BYTES) return -1;
+          this.vs[K_USER] = vs;
+          this.ve[K_USER] = i;
+          userHash = h >>> 0;
+        } else if (key === K_TS && b[vs + 20] === QUOTE) {
+          // The common 20-byte timestamp: every byte is checked by position.
+          i = vs + 20;
+          seconds = this.utcSeconds(b, vs, i);
+          if (seconds !== seconds) return -1;
+        } else {
+          i = plainStringEnd(b, i);
+          if (i < 0) return -1;
+          if (key === K_TS) seconds = this.utcSeconds(b, vs, i);
+          else task = this.task(b, vs, i);
+        }
+        i++;
+      } else {
+        // A JSON integer without sign, fraction or exponent (no leading zero before another digit).
+        const ns = i;
+        let c = b[i]!;
+        while (c >= 48 && c <= 57) c = b[++i]!;
+        if (i - ns > 1 && b[ns] === 48) return -1;
+        this.vs[key] = ns;
+        this.ve[key] = i;
+      }
+      i = skipBlanks(b, i);
+      const c = b[i++];
+      if (c === COMMA) continue;
+      if (c !== CLOSE) return -1;
+      break;
+    }
+    i = skipBlanks(b, i);
+    const next = this.lineEnd(b, s, i);
+    if (next < 0 || seen !== ALL_KEYS || seconds !== seconds || task < 0) return -1;
+    const status = digitsAt(b, this.vs[K_STATUS]!, this.ve[K_STATUS]!, 3);
+    if (status < RULES.status.min || status > RULES.status.max) return -1;
+    const duration = digitsAt(b, this.vs[K_DURATION]!, this.ve[K_DURATION]!, 15);
+    if (duration < 0 || duration > this.maxDurationMs) return -1;
+    this.bill(b, this.vs[K_USER]!, this.ve[K_USER]!, userHash, task, duration, seconds);
+    return next;
+  }
+}
+
+function skipBlanks(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c === SP || c === TAB) c = b[++i];
+  return i;
+}
+
+/** The closing quote's index of a JSON string's body starting at b[i] of printable ASCII without escapes; -1 for any other string. */
+function plainStringEnd(b: Uint8Array, i: number): number {
+  for (;;) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (!(c >= 0x20 && c < 0x7f) || c === BACKSLASH) return -1; // past the buffer's end too
+    i++;
+  }
+}
