@@ -14,8 +14,11 @@
  * - the fast path (map side, every line): one regular expression for the common shape of a
  *   line (single separators, `YYYY-MM-DDTHH:MM:SSZ` with the calendar and clock ranges in
  *   it, a plain ASCII user id, the status range, digits), then the duration limit and the
- *   task by arithmetic and set membership on the fields of one `split`. A line that passes
- *   is valid: it needs no other rule, and is summed under its (user, task) key.
+ *   task by arithmetic and set membership on the fields of one `split`. In the space format
+ *   the regex holds only the line's start (timestamp and user), and the split's size, the
+ *   status and the duration's digits are checked by casts and lengths (plainDigits,
+ *   fastStatus), which cost less than the regex reading those characters. A line that
+ *   passes is valid: it needs no other rule, and is summed under its (user, task) key.
  * - the exact path (reduce side, after the shuffle), only for lines the fast path does not
  *   accept (tabs, repeated spaces, a CR, offsets, fractions, other bytes, and every reject;
  *   each is a group of its own on the map side): each rule as written in
