@@ -147,7 +147,7 @@ export async function aggregate(
   const run = await engineRunner(opts, env, log);
   log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 
-  const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal });
+  const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal, env });
   const bytes = found.files.reduce((n, f) => n + f.size, 0);
   log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
 

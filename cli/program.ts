@@ -83,6 +83,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
+    .option('--s3-endpoint <url>', 's3:// inputs: an S3-compatible store at this URL, path-style (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL, then AWS)')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
@@ -109,7 +110,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
               pricing: o.pricing as string | undefined,
-              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true },
+              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined },
             },
             env,
             log,

@@ -5,7 +5,7 @@ import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
-import { defaultShardBytes, groupShards, planShards } from './sharding.js';
+import { defaultShardBytes, groupShards, planShards, remoteCsvHeaders } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 
 export interface ParallelOptions {
@@ -17,7 +17,7 @@ export interface ParallelOptions {
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
   const total = input.files.reduce((n, f) => n + f.size, 0);
   const size = opts.shardBytes ?? defaultShardBytes(total, opts.workers);
-  const tasks = groupShards(planShards(input.files, size), input.files, size);
+  const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal)), input.files, size);
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
   let reported = 0n;

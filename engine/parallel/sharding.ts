@@ -6,7 +6,10 @@
  */
 import type { InputFile } from '../core/input/discover.js';
 import type { CsvLayout } from '../core/formats/csv.js';
-import { readCsvHeader } from '../core/formats/csv-header.js';
+import { CsvHeaderFinder, readCsvHeader, type CsvHeader } from '../core/formats/csv-header.js';
+import { LineFramer } from '../core/formats/lines.js';
+import { readChunks } from '../core/input/read.js';
+import type { S3Object } from '../core/input/s3-url.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -21,6 +24,8 @@ export interface Shard {
   readonly end: number;
   /** The CSV layout for shards that begin after the header line. */
   readonly csv?: CsvLayout;
+  /** The S3 object the bytes are read from (ranged GETs), when the input is one. */
+  readonly s3?: S3Object;
 }
 
 export const MIN_SHARD_BYTES = 4 << 20;
@@ -32,18 +37,46 @@ export function defaultShardBytes(totalBytes: number, workers: number): number {
   return Math.min(MAX_SHARD_BYTES, Math.max(MIN_SHARD_BYTES, target));
 }
 
-export function planShards(files: readonly InputFile[], shardBytes: number): Shard[] {
+/**
+ * The headers of the CSV objects in S3 among `files` (a local file's is read as its shards are
+ * planned): their first bytes, read once here on the main thread.
+ */
+export async function remoteCsvHeaders(files: readonly InputFile[], signal?: AbortSignal): Promise<Map<string, CsvHeader | undefined>> {
+  const headers = new Map<string, CsvHeader | undefined>();
+  for (const f of files) {
+    if (f.s3 === undefined || f.gzip || f.format !== 'csv') continue;
+    const finder = new CsvHeaderFinder(f.path);
+    const framer = new LineFramer(finder);
+    for await (const chunk of readChunks(f, undefined, { signal, end: Math.min(f.size, 1 << 20) })) {
+      framer.push(chunk);
+      if (finder.found !== undefined) break;
+    }
+    if (finder.found === undefined) {
+      // No header in the first MiB: read on to the end (a header is at most 64 KiB after blank lines).
+      for await (const chunk of readChunks(f, undefined, { signal, start: Math.min(f.size, 1 << 20) })) {
+        framer.push(chunk);
+        if (finder.found !== undefined) break;
+      }
+      if (finder.found === undefined) framer.end();
+    }
+    headers.set(f.path, finder.found);
+  }
+  return headers;
+}
+
+export function planShards(files: readonly InputFile[], shardBytes: number, remoteHeaders: ReadonlyMap<string, CsvHeader | undefined> = new Map()): Shard[] {
   const shards: Shard[] = [];
   for (const f of files) {
+    const s3 = f.s3 === undefined ? {} : { s3: f.s3 };
     if (f.gzip) {
-      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: true, start: 0, end: -1 });
+      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: true, start: 0, end: -1, ...s3 });
       continue;
     }
-    const header = f.format === 'csv' ? readCsvHeader(f.path, f.readPath) : undefined;
+    const header = f.format !== 'csv' ? undefined : f.s3 !== undefined ? remoteHeaders.get(f.path) : readCsvHeader(f.path, f.readPath);
     for (let start = 0; start < f.size || start === 0; start += shardBytes) {
       const end = Math.min(f.size, start + shardBytes);
       const csv = header !== undefined && start > header.offset ? header.layout : undefined;
-      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: false, start, end, csv });
+      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: false, start, end, csv, ...s3 });
       if (end >= f.size) break;
     }
   }

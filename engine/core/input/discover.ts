@@ -10,9 +10,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { InputError, UsageError } from '../errors.js';
-import { kindOfPath, NAME_RULE, type Format } from '../formats/format.js';
+import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
 import type { StdinSource } from './stdin.js';
+import { isS3Url, parseS3Url, s3SettingsFrom, type S3Object, type S3Settings } from './s3-url.js';
 
 export interface InputFile {
   /** Path as reached from the command line argument (`-` for standard input). */
@@ -27,6 +28,8 @@ export interface InputFile {
   readonly readPath?: string;
   /** Standard input read as a stream (the naive engine); `path` is then `-`. */
   readonly stream?: StdinSource;
+  /** An object in S3 (`path` is then its `s3://` or `s3a://` URL). */
+  readonly s3?: S3Object;
 }
 
 /** Files found in directories but not read: counted, with the first few named. */
@@ -57,6 +60,9 @@ export interface DiscoverOptions {
   readonly include?: readonly string[];
   /** Globs on the path relative to its argument; a walked file matching one is not read. */
   readonly exclude?: readonly string[];
+  /** Where S3 URLs among the paths are read from (default: from the process environment). */
+  readonly s3?: S3Settings;
+  readonly signal?: AbortSignal;
 }
 
 const EXAMPLES = 3;
@@ -123,6 +129,24 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     }
   }
 
+  /**
+   * The format of a file to read, or null when it is skipped for its name or left out by a
+   * glob (counted); a file named as an argument (`rel` null) must have a log name.
+   */
+  function admit(path: string, rel: string | null): FileKind | null {
+    const kind = kindOfPath(path);
+    if (kind === null) {
+      if (rel === null) throw new UsageError(`${path}: unknown input format; a log file's name ends in ${NAME_RULE}`);
+      skipped.add(path);
+      return null;
+    }
+    if (rel !== null && (!included(rel) || excluded(rel))) {
+      filtered.add(path);
+      return null;
+    }
+    return kind;
+  }
+
   /** `rel` is the path below the argument (null for the argument itself, which is never filtered). */
   async function visit(path: string, rel: string | null): Promise<void> {
     const explicit = rel === null;
@@ -149,16 +173,8 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
       skipped.add(path);
       return;
     }
-    const kind = kindOfPath(path);
-    if (kind === null) {
-      if (explicit) throw new UsageError(`${path}: unknown input format; a log file's name ends in ${NAME_RULE}`);
-      skipped.add(path);
-      return;
-    }
-    if (!explicit && (!included(rel) || excluded(rel))) {
-      filtered.add(path);
-      return;
-    }
+    const kind = admit(path, rel);
+    if (kind === null) return;
     if (seenFiles.has(id)) {
       duplicates.push(path);
       return;
@@ -167,9 +183,44 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     files.push({ path, format: kind.format, gzip: kind.gzip, size: Number(st.size), mtimeNs: st.mtimeNs });
   }
 
+  /**
+   * An S3 URL: one object named exactly (a file named as an argument), or every object under
+   * the prefix as a directory's files, with the same rules; the relative path of a glob is
+   * the key below the prefix. Loads the AWS SDK only here.
+   */
+  async function visitS3(arg: string): Promise<void> {
+    const { listS3 } = await import('./s3.js');
+    const settings = opts.s3 ?? s3SettingsFrom(process.env);
+    const { bucket } = parseS3Url(arg);
+    const listed = await listS3(arg, settings, opts.signal);
+    const add = (path: string, rel: string | null, o: { key: string; size: number; etag?: string }) => {
+      const kind = admit(path, rel);
+      if (kind === null) return;
+      const id = `s3\n${settings.endpoint ?? ''}\n${bucket}\n${o.key}`;
+      if (seenFiles.has(id)) {
+        duplicates.push(path);
+        return;
+      }
+      seenFiles.add(id);
+      const s3: S3Object = { ...settings, bucket, key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }) };
+      files.push({ path, format: kind.format, gzip: kind.gzip, size: o.size, s3 });
+    };
+    if ('file' in listed) {
+      add(arg, null, listed.file);
+      return;
+    }
+    // The argument as given, joined with the key below the prefix.
+    const base = arg.endsWith('/') || parseS3Url(arg).prefix === '' ? arg.replace(/\/?$/, '/') : `${arg}/`;
+    for (const o of listed.objects) {
+      const rel = o.key.slice(listed.dir.length);
+      add(base + rel, rel, o);
+    }
+  }
+
   for (const p of paths) {
     const before = files.length + duplicates.length;
-    await visit(p, null);
+    if (isS3Url(p)) await visitS3(p);
+    else await visit(p, null);
     if (files.length + duplicates.length === before) emptyArguments.push(p);
   }
   files.sort((a, b) => compareUtf8(a.path, b.path));

@@ -10,6 +10,7 @@ import { discoverInputs, type InputFile, type Skipped } from './discover.js';
 import { readChunks } from './read.js';
 import { spool, StdinSource } from './stdin.js';
 import type { Readable } from 'node:stream';
+import { isS3Url, parseS3Url, s3SettingsFrom, useAwsEnv } from './s3-url.js';
 
 /** The input flags of `mr aggregate`. */
 export interface InputFlags {
@@ -18,6 +19,8 @@ export interface InputFlags {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
   readonly allowEmpty?: boolean;
+  /** --s3-endpoint: an S3-compatible store's URL, for s3:// paths. */
+  readonly s3Endpoint?: string;
 }
 
 export interface Inputs {
@@ -35,6 +38,11 @@ export const STDIN = '-';
 /** Usage errors in the paths and input flags, before anything is read (exit 2). Returns the standard input format, if `-`. */
 export function checkInputArgs(paths: readonly string[], flags: InputFlags, engine: string): Format | undefined {
   const stdin = paths.includes(STDIN);
+  if (flags.s3Endpoint !== undefined) {
+    if (!paths.some(isS3Url)) throw new UsageError('--s3-endpoint applies to s3:// (or s3a://) paths only, and none is given');
+    s3SettingsFrom({}, flags.s3Endpoint);
+  }
+  for (const p of paths) if (isS3Url(p)) parseS3Url(p);
   if (flags.format !== undefined && !(FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format ${JSON.stringify(flags.format)} is not one of ${FORMATS.join(', ')}`);
   }
@@ -83,6 +91,8 @@ export interface FindOptions {
   readonly signal?: AbortSignal;
   /** Standard input (tests pass their own). */
   readonly stdin?: Readable;
+  /** The settings (environment and env file): AWS_REGION, AWS_ENDPOINT_URL, credentials for s3:// paths. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export async function findInputs(paths: readonly string[], flags: InputFlags, opts: FindOptions): Promise<Inputs> {
@@ -90,7 +100,13 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
   const { log } = opts;
   if (stdinFormat !== undefined) return stdinInputs(stdinFormat, flags, opts);
 
-  const found = await discoverInputs(paths, { include: flags.include, exclude: flags.exclude });
+  let s3;
+  if (paths.some(isS3Url)) {
+    const env = opts.env ?? process.env;
+    s3 = s3SettingsFrom(env, flags.s3Endpoint);
+    useAwsEnv(env);
+  }
+  const found = await discoverInputs(paths, { include: flags.include, exclude: flags.exclude, s3, signal: opts.signal });
   if (found.skipped.count > 0) log.warn({ skipped_files: found.skipped.count }, skippedWarning(found.skipped, (one) => (one ? 'that is not a log' : 'that are not logs')));
   if (found.filtered.count > 0) log.info({ filtered_files: found.filtered.count }, skippedWarning(found.filtered, () => 'left out by --include/--exclude'));
   if (found.duplicates.length > 0) {

@@ -1,9 +1,9 @@
-/** Reading one input file as a stream of byte chunks, gunzipped when needed; errors name the file. */
+/** Reading one input file (or S3 object) as a stream of byte chunks, gunzipped when needed; errors name the file. */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { Readable, addAbortSignal } from 'node:stream';
-import { cannotRead } from '../errors.js';
+import { InputError, cannotRead } from '../errors.js';
 import type { InputFile } from './discover.js';
 
 export const READ_CHUNK_BYTES = 1 << 20;
@@ -26,6 +26,12 @@ export async function* readChunks(
   if (file.stream !== undefined) {
     const raw = Readable.from(file.stream.chunks(), { objectMode: false });
     if (options.signal !== undefined) addAbortSignal(options.signal, raw);
+    yield* decoded(file, raw, onRawBytes, options);
+    return;
+  }
+  if (file.s3 !== undefined) {
+    const { objectChunks } = await import('./s3.js');
+    const raw = Readable.from(objectChunks(file.s3, file.path, options), { objectMode: false });
     yield* decoded(file, raw, onRawBytes, options);
     return;
   }
@@ -71,6 +77,7 @@ async function* decoded(file: InputFile, raw: Readable, onRawBytes: (n: number) 
   } catch (err) {
     // An abort ends the read with the signal's reason ("interrupted by SIGINT"), not a generic AbortError.
     if ((err as Error).name === 'AbortError') throw options.signal?.aborted ? options.signal.reason : err;
+    if (err instanceof InputError) throw err; // already names the file (an S3 object's read)
     const e = err as NodeJS.ErrnoException;
     const what = e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : (e.code ?? e.message);
     throw cannotRead(file.path, what);

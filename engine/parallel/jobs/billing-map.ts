@@ -15,7 +15,7 @@ import { UsageTable, addCounts, emptyCounts } from '../../core/billing/usage.js'
 import { readChunks } from '../../core/input/read.js';
 import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
-import { readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
+import { fdReader, readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
 import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
@@ -85,7 +85,7 @@ async function mapShard(
   const { config } = task;
   if (!shard.gzip && shard.format === 'space') {
     judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
-    readRange(shard, judges.scanner, onBytes);
+    await readRange(shard, judges.scanner, onBytes);
     return;
   }
 
@@ -100,7 +100,7 @@ async function mapShard(
   const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
-    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0 };
+    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, s3: shard.s3 };
     let raw = 0;
     for await (const chunk of readChunks(file, (n) => (raw += n))) {
       onBytes(raw);
@@ -113,7 +113,7 @@ async function mapShard(
       line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
       tooLong: (offset, head) => acc.tooLong(offset, head),
     };
-    readRange(shard, fastPath(task, shard, table, counts, exact), onBytes);
+    await readRange(shard, fastPath(task, shard, table, counts, exact), onBytes);
   }
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
@@ -141,7 +141,19 @@ export function flushBillingUsage(task: BillingFlushTask): TableImage {
   return (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).image();
 }
 
-function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): void {
+async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): Promise<void> {
+  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  if (shard.s3 !== undefined) {
+    // Ranged GETs with read-ahead over the shard's bytes (from the byte before it, to align), then its last line's tail.
+    const { S3RangeReader } = await import('../../core/input/s3.js');
+    const reader = new S3RangeReader(shard.s3, shard.path, Math.max(0, shard.start - 1), shard.end);
+    try {
+      await readOwnedLines(reader.readAt, shard.start, shard.end, sink, readBuffer, onBytes);
+    } finally {
+      reader.close();
+    }
+    return;
+  }
   let fd: number;
   try {
     // O_NONBLOCK: a path replaced by a FIFO after planning must fail below, not block the worker forever in open().
@@ -151,8 +163,7 @@ function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => voi
   }
   try {
     if (!fstatSync(fd).isFile()) throw cannotRead(shard.path, 'not a regular file');
-    readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
-    readOwnedLines(fd, shard.start, shard.end, sink, readBuffer, onBytes);
+    await readOwnedLines(fdReader(fd), shard.start, shard.end, sink, readBuffer, onBytes);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code !== undefined && e.syscall === 'read') throw cannotRead(shard.path, e);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { readOwnedLines } from './range-reader.js';
+import { fdReader, readOwnedLines, type ReadAt } from './range-reader.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 import { definitionFrames, edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
 
@@ -18,7 +18,30 @@ let n = 0;
 /** The smallest buffer the reader accepts, so its refill and compaction paths run often. */
 const buf = Buffer.alloc(65537 + 64 * 1024);
 
-function readSharded(data: Buffer, shardSize: number): FrameEvent[] {
+/**
+ * How the bytes come: a file's readSync, or asynchronous partial reads (as an S3 object's
+ * ranged blocks arrive: at most `piece` bytes a call, a promise each time).
+ */
+type Mode = 'sync' | { piece: number };
+const MODES: readonly Mode[] = ['sync', { piece: 7919 }, { piece: 1 << 20 }];
+
+function readerOf(fd: number, mode: Mode): ReadAt {
+  const sync = fdReader(fd);
+  if (mode === 'sync') return sync;
+  return (b, off, len, pos) => new Promise((resolve) => setImmediate(() => resolve(sync(b, off, Math.min(len, mode.piece), pos))));
+}
+
+async function readSharded(data: Buffer, shardSize: number): Promise<FrameEvent[]> {
+  let first: FrameEvent[] | undefined;
+  for (const mode of MODES) {
+    const events = await readShardedBy(data, shardSize, mode);
+    if (first === undefined) first = events;
+    else expect(events, `reads ${JSON.stringify(mode)}`).toEqual(first);
+  }
+  return first!;
+}
+
+async function readShardedBy(data: Buffer, shardSize: number, mode: Mode): Promise<FrameEvent[]> {
   const path = join(dir, `f${n++}.log`);
   writeFileSync(path, data);
   const fd = openSync(path, 'r');
@@ -28,8 +51,8 @@ function readSharded(data: Buffer, shardSize: number): FrameEvent[] {
     for (let start = 0; start < data.length || start === 0; start += shardSize) {
       const end = Math.min(data.length, start + shardSize);
       buf.fill(0x0a); // stale newlines must not be taken for line ends
-      readOwnedLines(
-        fd,
+      await readOwnedLines(
+        readerOf(fd, mode),
         start,
         end,
         {
@@ -52,21 +75,21 @@ function readSharded(data: Buffer, shardSize: number): FrameEvent[] {
   return events;
 }
 
-describe('readOwnedLines', () => {
-  it('every shard size from 1 to 40 bytes, and larger ones, on a small mixed file', () => {
+describe('readOwnedLines', async () => {
+  it('every shard size from 1 to 40 bytes, and larger ones, on a small mixed file', async () => {
     const data = Buffer.from('\ufeffa b\r\n\r\n  \nccc\rd\r\r\n\n\ne f g h i\r');
     const expected = referenceFrames(data);
-    for (let size = 1; size <= 40; size++) expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+    for (let size = 1; size <= 40; size++) expect(await readSharded(data, size), `shard ${size}`).toEqual(expected);
   });
 
-  it('a file ending with LF, and an empty file', () => {
+  it('a file ending with LF, and an empty file', async () => {
     for (const text of ['x\n', '\n', 'x\ny\n', '']) {
       const data = Buffer.from(text);
-      for (let size = 1; size <= 4; size++) expect(readSharded(data, size)).toEqual(referenceFrames(data));
+      for (let size = 1; size <= 4; size++) expect(await readSharded(data, size)).toEqual(referenceFrames(data));
     }
   });
 
-  it('lines around the 64 KiB limit, shards cutting them anywhere', () => {
+  it('lines around the 64 KiB limit, shards cutting them anywhere', async () => {
     const parts = [Buffer.from('head\n')];
     for (const len of [65535, 65536, 65537, 65538, 200_000]) {
       parts.push(Buffer.alloc(len, 'a'), Buffer.from('\n'), Buffer.alloc(len - 1, 'b'), Buffer.from('\r\n'), Buffer.from('short\n'));
@@ -76,29 +99,29 @@ describe('readOwnedLines', () => {
     const expected = referenceFrames(data);
     expect(expected.filter((e) => e.kind === 'tooLong').length).toBe(6);
     for (const size of [4096, 65536, 65537, 65539, 100_000, 131_073, 1 << 20, data.length]) {
-      expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+      expect(await readSharded(data, size), `shard ${size}`).toEqual(expected);
     }
   });
 
-  it('a BOM at offset 0 does not count towards the limit, as in LineFramer', () => {
+  it('a BOM at offset 0 does not count towards the limit, as in LineFramer', async () => {
     const bom = Buffer.from([0xef, 0xbb, 0xbf]);
     for (const len of [65535, 65536, 65537]) {
       const data = Buffer.concat([bom, Buffer.alloc(len, 'a'), Buffer.from('\r\n'), bom, Buffer.alloc(len, 'b'), Buffer.from('\n')]);
       const expected = definitionFrames(data);
       expect(expected.map((e) => e.kind)).toEqual([len <= 65536 ? 'line' : 'tooLong', len + 3 <= 65536 ? 'line' : 'tooLong']);
-      for (const size of [1, 3, 65539, 70_000, data.length]) expect(readSharded(data, size), `shard ${size}`).toEqual(expected);
+      for (const size of [1, 3, 65539, 70_000, data.length]) expect(await readSharded(data, size), `shard ${size}`).toEqual(expected);
     }
   });
 
-  it('matches the reference framing for random content and shard sizes', () => {
+  it('matches the reference framing for random content and shard sizes', async () => {
     const piece = fc.oneof(
       { weight: 8, arbitrary: fc.constantFrom('a', 'bc', '\n', '\r', '\r\n', ' ', 'é').map((s) => Buffer.from(s)) },
       { weight: 1, arbitrary: fc.tuple(fc.nat(20), fc.nat(25)).map(([k, s]) => edgeLine(k, s)) },
     );
-    fc.assert(
-      fc.property(fc.array(piece, { maxLength: 30 }), fc.integer({ min: 1, max: 150_000 }), (pieces, size) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 30 }), fc.integer({ min: 1, max: 150_000 }), async (pieces, size) => {
         const data = Buffer.concat(pieces);
-        expect(readSharded(data, size)).toEqual(referenceFrames(data));
+        expect(await readSharded(data, size)).toEqual(referenceFrames(data));
         expect(definitionFrames(data, 1 + (size % 70_000))).toEqual(definitionFrames(data));
       }),
       { numRuns: 60 },

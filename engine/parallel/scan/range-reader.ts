@@ -3,7 +3,8 @@
  * first byte lies in [start, end). A line cut by `start` belongs to the previous shard; the
  * last owned line is read past `end` to its newline. One CR before LF (or at end of file)
  * is dropped; a line longer than MAX_LINE_BYTES is reported by its head and skipped without
- * being buffered whole. File bytes never leave the worker.
+ * being buffered whole. File bytes never leave the worker. The bytes come from `read`: a
+ * local file's readSync, or an S3 object's ranged reads (the same line-boundary rules).
  */
 import { readSync } from 'node:fs';
 import { LF, MAX_RAW_LINE_BYTES, lineContentEnd, maxRawLineBytes, tooLongHead } from '../../core/formats/lines.js';
@@ -21,17 +22,25 @@ export interface ByteLineSink {
   tooLong(offset: number, head: Buffer): void;
 }
 
+/** Reads up to `len` bytes at position `pos` into buf[off, …) and says how many (0 at the end), as readSync. */
+export type ReadAt = (buf: Buffer, off: number, len: number, pos: number) => number | Promise<number>;
+
+/** readSync on a file descriptor, as a ReadAt. */
+export function fdReader(fd: number): ReadAt {
+  return (buf, off, len, pos) => readSync(fd, buf, off, len, pos);
+}
+
 /** How far past the shard's end to read at a time while finishing its last line. */
 const TAIL_READ = 64 * 1024;
 
-export function readOwnedLines(
-  fd: number,
+export async function readOwnedLines(
+  read: ReadAt,
   start: number,
   end: number,
   sink: ByteLineSink,
   buf: Buffer,
   onBytes: (n: number) => void,
-): void {
+): Promise<void> {
   if (buf.length < MAX_RAW_LINE_BYTES + TAIL_READ) throw new RangeError('read buffer too small');
   // Reading from start-1 and skipping through the first LF lands on the first line starting at or after `start`.
   let base = start > 0 ? start - 1 : 0; // file offset of buf[0]
@@ -41,7 +50,9 @@ export function readOwnedLines(
   for (;;) {
     const next = base + len;
     const want = next < end ? Math.min(buf.length - len, end - next) : Math.min(buf.length - len, TAIL_READ);
-    const n = want > 0 ? readSync(fd, buf, len, want, next) : 0;
+    const got = want > 0 ? read(buf, len, want, next) : 0;
+    // A file's reads are synchronous: no await (and no microtask) on the local hot path.
+    const n = typeof got === 'number' ? got : await got;
     const eof = n === 0;
     if (next < end) onBytes(Math.min(n, end - next));
     len += n;

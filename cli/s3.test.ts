@@ -1,0 +1,228 @@
+/**
+ * s3:// inputs against a real S3-compatible server (moto's server mode on 127.0.0.1, see
+ * fixtures/s3/server.ts): the same bytes billed from the store and from local files give the
+ * same outputs for naive and parallel; missing bucket, missing key, denied access, a wrong
+ * secret and a server that drops connections mid-object each fail with exit 1 and no bill;
+ * the secret key never appears in any output.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { ENGINE_ARGS, cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
+import { TEST_SECRET, createBucket, droppingProxy, putObject, startS3Server, type S3Server } from '../fixtures/s3/server.js';
+
+const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
+const RATES = resolve(repoRoot, '../shared/reference/original.env');
+const BUCKET = 'mr-logs';
+
+let server: S3Server;
+let local: string; // the same tree as the bucket, on disk
+let work: string;
+
+/** The objects of the bucket, by key: the reference sample under a key with spaces, rotated, gzipped and CSV logs, and a file that is not a log. */
+const objects = new Map<string, Buffer>();
+
+async function generate(args: string[], name: string): Promise<Buffer> {
+  const out = join(work, name);
+  const r = await runCli(['generate', '--out', out, ...args], { cwd: work });
+  expect(r.code, r.stderr).toBe(0);
+  return readFileSync(out);
+}
+
+beforeAll(async () => {
+  work = tempDir('mr-s3-');
+  local = join(work, 'local');
+  server = await startS3Server();
+  await createBucket(server.client, BUCKET);
+  const tasks = ['--tasks', 'login,getUserProfile,createOrder,updateInventory,deleteOrder'];
+  objects.set('billing/2025/api logs 01.log', readFileSync(REFERENCE));
+  objects.set('billing/2025/rotated/api.log.1', await generate(['--lines', '60000', '--seed', '3', '--bad', '0.002', ...tasks], 'g1.log'));
+  objects.set('billing/2025/rotated/api.log-20251201.gz', gzipSync(await generate(['--lines', '20000', '--seed', '4', ...tasks], 'g2.log')));
+  objects.set('billing/2025/csv/export data.csv', await generate(['--lines', '30000', '--seed', '5', ...tasks], 'g3.csv'));
+  objects.set('billing/2025/json/events.jsonl', await generate(['--lines', '20000', '--seed', '6', ...tasks], 'g4.jsonl'));
+  objects.set('billing/2025/notes.md', Buffer.from('not a log\n'));
+  objects.set('other/x.log', Buffer.from('2025-05-02T23:16:50Z someone login 200 5ms\n'));
+  for (const [key, body] of objects) {
+    await putObject(server.client, BUCKET, key, body);
+    mkdirSync(dirname(join(local, key)), { recursive: true });
+    writeFileSync(join(local, key), body);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  await server?.stop();
+  cleanupTempDirs();
+});
+
+interface Run extends CliResult {
+  readonly out: string;
+}
+
+async function bill(paths: string[], args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  const out = join(tempDir('mr-s3-out-'), 'billing.txt');
+  const r = await runCli(['aggregate', ...paths, '--env-file', RATES, '--out', out, '--max-rejects', '5%', '--log-format', 'json', ...args], {
+    cwd: work,
+    env: { ...server.env, LOG_LEVEL: 'debug', ...env },
+  });
+  return { ...r, out };
+}
+
+/** Every output of a run, with the input paths' prefix replaced so that runs on other roots compare. */
+function outputs(r: Run, prefix: string): Record<string, unknown> {
+  const companion = (ext: string) => r.out.replace(/\.txt$/, ext);
+  const summary = JSON.parse(readFileSync(companion('.summary.json'), 'utf8')) as Record<string, unknown>;
+  return {
+    bill: readFileSync(r.out, 'utf8'),
+    detail: readFileSync(companion('.detail.csv'), 'utf8'),
+    rejects: readFileSync(companion('.rejects.csv'), 'utf8').split(prefix).join('<root>'),
+    counts: summaryCounts(summary),
+    files: summary['files'],
+    skipped: summary['skipped_files'],
+    bytes: summary['bytes'],
+  };
+}
+
+/** Nothing of the secret in what a run printed or wrote. */
+function expectNoSecret(r: Run): void {
+  expect(r.stdout).not.toContain(TEST_SECRET);
+  expect(r.stderr).not.toContain(TEST_SECRET);
+  for (const f of listFiles(dirname(r.out))) expect(readFileSync(join(dirname(r.out), f), 'utf8')).not.toContain(TEST_SECRET);
+}
+
+function expectFailed(r: Run, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(1);
+  const errors = reportedErrors(r.stderr);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatch(message);
+  expect(listFiles(dirname(r.out))).toEqual([]);
+  expectNoSecret(r);
+}
+
+describe('s3:// inputs (moto server on 127.0.0.1)', () => {
+  it('bills a prefix exactly as the same files on disk, naive and parallel (keys with spaces, rotated, gzip, CSV, JSON lines)', async () => {
+    const expected = await bill([join(local, 'billing')], ['--engine', 'naive']);
+    expect(expected.code, expected.stderr).toBe(0);
+    const want = outputs(expected, join(local, 'billing'));
+    expect(want.files).toBe(5);
+    expect(want.skipped).toBe(1);
+    expect((want.counts as { users: number }).users).toBeGreaterThanOrEqual(1000);
+    for (const engine of [...ENGINE_ARGS, ['--engine', 'parallel', '--workers', '2', '--shard-size', String(100_003)]]) {
+      const r = await bill([`s3://${BUCKET}/billing`], [...engine, '--s3-endpoint', server.endpoint]);
+      expect(r.code, `${engine.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(outputs(r, `s3://${BUCKET}/billing`), engine.join(' ')).toEqual(want);
+      expectNoSecret(r);
+    }
+  }, 240_000);
+
+  it('s3a:// is s3://, the endpoint may come from AWS_ENDPOINT_URL, and --include/--exclude apply to the key below the prefix', async () => {
+    const args = ['--include', '**/*.log*', '--exclude', 'rotated/*.gz'];
+    const expected = await bill([join(local, 'billing', '2025')], ['--engine', 'naive', ...args]);
+    expect(expected.code, expected.stderr).toBe(0);
+    const want = outputs(expected, join(local, 'billing', '2025'));
+    expect(want.files).toBe(2);
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '65536']]) {
+      const r = await bill([`s3a://${BUCKET}/billing/2025/`], [...engine, ...args], { AWS_ENDPOINT_URL: server.endpoint });
+      expect(r.code, r.stderr).toBe(0);
+      expect(outputs(r, `s3a://${BUCKET}/billing/2025`)).toEqual(want);
+    }
+  }, 120_000);
+
+  it('an object named exactly is a file named as an argument (read whatever the globs say; a non-log name is exit 2)', async () => {
+    const expected = await bill([REFERENCE], ['--engine', 'naive']);
+    const r = await bill([`s3://${BUCKET}/billing/2025/api logs 01.log`], ['--engine', 'parallel', '--workers', '2', '--s3-endpoint', server.endpoint]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(r.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+    const md = await bill([`s3://${BUCKET}/billing/2025/notes.md`], ['--s3-endpoint', server.endpoint]);
+    expect(md.code).toBe(2);
+    expect(reportedErrors(md.stderr)[0]).toMatch(/unknown input format/);
+  }, 60_000);
+
+  it('a missing bucket, a missing key and an empty prefix are exit 1 with no bill', async () => {
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel']]) {
+      expectFailed(await bill(['s3://no-such-bucket/logs/'], [...engine, '--s3-endpoint', server.endpoint]), /s3:\/\/no-such-bucket\/logs\/.*no such bucket/);
+      expectFailed(await bill([`s3://${BUCKET}/billing/2025/nope.log`], [...engine, '--s3-endpoint', server.endpoint]), /nope\.log: no such key or prefix/);
+      expectFailed(await bill([`s3://${BUCKET}/empty/`], [...engine, '--s3-endpoint', server.endpoint]), /no input files found/);
+    }
+  }, 60_000);
+
+  it('--s3-endpoint without an s3:// path, or not an http(s) URL, is exit 2', async () => {
+    const a = await bill([REFERENCE], ['--s3-endpoint', server.endpoint]);
+    expect(a.code).toBe(2);
+    expect(reportedErrors(a.stderr)[0]).toMatch(/--s3-endpoint applies to s3:\/\//);
+    const b = await bill([`s3://${BUCKET}/billing`], ['--s3-endpoint', 'ftp://127.0.0.1:1']);
+    expect(b.code).toBe(2);
+  });
+
+  it('a server that drops the connection mid-object: retried and billed exactly when it recovers, exit 1 and no bill when it never does', async () => {
+    const expected = await bill([REFERENCE], ['--engine', 'naive']);
+    const key = `s3://${BUCKET}/billing/2025/api logs 01.log`;
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '100000']]) {
+      const flaky = await droppingProxy(server.port, 50_000, 2);
+      try {
+        const r = await bill([key], [...engine, '--s3-endpoint', flaky.endpoint]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(flaky.drops()).toBe(2);
+        expect(readFileSync(r.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+      } finally {
+        await flaky.stop();
+      }
+      const broken = await droppingProxy(server.port, 50_000, Infinity);
+      try {
+        const r = await bill([key], [...engine, '--s3-endpoint', broken.endpoint]);
+        expectFailed(r, /cannot read s3:\/\/mr-logs\/billing\/2025\/api logs 01\.log: .*(connection|range).*after 6 attempts/);
+        expect(broken.drops()).toBeGreaterThanOrEqual(6);
+      } finally {
+        await broken.stop();
+      }
+    }
+  }, 180_000);
+});
+
+describe('s3:// access control (moto with IAM authentication on)', () => {
+  let auth: S3Server;
+  let user: { id: string; secret: string };
+
+  beforeAll(async () => {
+    auth = await startS3Server();
+    await createBucket(auth.client, 'locked');
+    await putObject(auth.client, 'locked', 'logs/a.log', readFileSync(REFERENCE));
+    // A user who may list the bucket but not read its objects.
+    const iam = new IAMClient({ region: 'us-east-1', endpoint: auth.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    await iam.send(new CreateUserCommand({ UserName: 'lister' }));
+    const key = await iam.send(new CreateAccessKeyCommand({ UserName: 'lister' }));
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: ['arn:aws:s3:::locked'] }] };
+    await iam.send(new PutUserPolicyCommand({ UserName: 'lister', PolicyName: 'list-only', PolicyDocument: JSON.stringify(policy) }));
+    user = { id: key.AccessKey!.AccessKeyId!, secret: key.AccessKey!.SecretAccessKey! };
+    iam.destroy();
+    // From now on every request is authenticated and authorised against IAM.
+    await auth.motoApi('/moto-api/reset-auth', '0');
+  }, 120_000);
+
+  afterAll(async () => {
+    await auth?.stop();
+  });
+
+  it('denied access to the objects is exit 1 and no bill; a wrong secret or an unknown key id too, and no secret is printed', async () => {
+    const as = (id: string, secret: string) => ({ AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: secret });
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel']]) {
+      const denied = await bill(['s3://locked/logs/'], [...engine, '--s3-endpoint', auth.endpoint], as(user.id, user.secret));
+      expectFailed(denied, /cannot read s3:\/\/locked\/logs\/a\.log: access denied/);
+      expect(denied.stderr).not.toContain(user.secret);
+      const wrong = await bill(['s3://locked/logs/'], [...engine, '--s3-endpoint', auth.endpoint], as(user.id, TEST_SECRET));
+      expectFailed(wrong, /s3:\/\/locked\/logs\/.*signature does not match/);
+      const unknown = await bill(['s3://locked/logs/'], [...engine, '--s3-endpoint', auth.endpoint], as('AKIANOSUCHKEY0000000', TEST_SECRET));
+      expectFailed(unknown, /does not know the access key id/);
+    }
+  }, 120_000);
+
+  it('the secret from --env-file is used and never printed either', async () => {
+    const envFile = join(tempDir('mr-s3-env-'), 'aws.env');
+    writeFileSync(envFile, `${readFileSync(RATES, 'utf8')}\nAWS_ACCESS_KEY_ID=${user.id}\nAWS_SECRET_ACCESS_KEY=${TEST_SECRET}\n`);
+    const out = join(tempDir('mr-s3-out-'), 'billing.txt');
+    const r = await runCli(['aggregate', 's3://locked/logs/', '--env-file', envFile, '--out', out, '--s3-endpoint', auth.endpoint], { cwd: work, env: { LOG_LEVEL: 'debug' } });
+    expectFailed({ ...r, out }, /signature does not match/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+});

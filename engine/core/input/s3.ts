@@ -1,0 +1,265 @@
+/**
+ * Objects in S3 (or an S3-compatible store) as inputs: `s3://bucket/prefix` and `s3a://…`,
+ * read with the AWS SDK for JavaScript v3. Loaded only when a path is an S3 URL, so local
+ * runs never load the SDK.
+ *
+ * - Settings: the default credential chain (environment, shared profile, web identity),
+ *   `AWS_REGION` (else `AWS_DEFAULT_REGION`, else us-east-1, following region redirects), and
+ *   an endpoint (`--s3-endpoint`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`) with
+ *   path-style access for S3-compatible stores. No secret is held here or put in a message.
+ * - Listing: ListObjectsV2 with pagination; keys in UTF-8 byte order.
+ * - Reading: ranged GETs of fixed blocks with read-ahead (a bounded number in flight per
+ *   reader), each pinned to the ETag seen at listing (If-Match: an object rewritten while it
+ *   is read fails the run), retried with exponential backoff on throttling, 5xx, timeouts,
+ *   dropped connections and short bodies. Errors name the object, never a credential.
+ */
+import { GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { InputError } from '../errors.js';
+import { parseS3Url, type S3Object, type S3Settings } from './s3-url.js';
+
+// The SDK warns on every run under Node 20 about its future releases: not the user's concern here (package.json pins it).
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+const clients = new Map<string, S3Client>();
+
+/** One client per settings, per thread (connections kept alive and shared by its readers). */
+export function clientFor(s: S3Settings): S3Client {
+  const id = `${s.region}\n${s.endpoint ?? ''}`;
+  let c = clients.get(id);
+  if (c === undefined) {
+    c = new S3Client({
+      region: s.region,
+      ...(s.endpoint === undefined ? { followRegionRedirects: true } : { endpoint: s.endpoint, forcePathStyle: true }),
+      // The SDK retries a failed request before its body; block reads below also retry a body cut short.
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+    });
+    clients.set(id, c);
+  }
+  return c;
+}
+
+interface Failure {
+  readonly why: string;
+  readonly retry: boolean;
+}
+
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestTimeout', 'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable']);
+
+/** What went wrong, in words that name no credential, and whether trying again may help. */
+export function classify(err: unknown): Failure {
+  const e = err as { name?: string; code?: string; Code?: string; $metadata?: { httpStatusCode?: number }; message?: string };
+  const name = e.Code ?? e.name ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  switch (name) {
+    case 'NoSuchBucket':
+      return { why: 'no such bucket', retry: false };
+    case 'NoSuchKey':
+    case 'NotFound':
+      return { why: 'no such key', retry: false };
+    case 'AccessDenied':
+    case 'Forbidden':
+    case 'AllAccessDisabled':
+      return { why: 'access denied', retry: false };
+    case 'InvalidAccessKeyId':
+      return { why: 'the store does not know the access key id (check the AWS credentials)', retry: false };
+    case 'SignatureDoesNotMatch':
+      return { why: 'the request signature does not match (check the AWS secret access key)', retry: false };
+    case 'ExpiredToken':
+    case 'InvalidToken':
+      return { why: 'the AWS session token is expired or invalid', retry: false };
+    case 'PreconditionFailed':
+      return { why: 'the object changed while it was read (its ETag no longer matches); nothing was written: run again once it is complete', retry: false };
+    case 'CredentialsProviderError':
+      return { why: 'no AWS credentials found (environment, shared profile or web identity)', retry: false };
+    case 'ShortRead':
+      return { why: 'the connection ended before the whole range arrived', retry: true };
+  }
+  if (THROTTLING.has(name)) return { why: `the store is throttling or unavailable (${name})`, retry: true };
+  if (status !== undefined) {
+    if (status === 404) return { why: 'no such key', retry: false };
+    if (status === 403) return { why: 'access denied', retry: false };
+    if (status === 412) return { why: 'the object changed while it was read (its ETag no longer matches); nothing was written: run again once it is complete', retry: false };
+    if (status === 429 || status >= 500) return { why: `the store answered HTTP ${status}`, retry: true };
+    return { why: `the store answered HTTP ${status}${name === '' ? '' : ` (${name})`}`, retry: false };
+  }
+  const code = e.code ?? '';
+  if (RETRY_CODES.has(code) || name === 'TimeoutError' || /socket hang up|aborted|premature close|terminated/i.test(e.message ?? '')) {
+    return { why: `the connection to the store failed (${code || name || 'connection lost'})`, retry: true };
+  }
+  return { why: `request failed (${code || name || 'unknown error'})`, retry: false };
+}
+
+/** Attempts per request (the first and its retries), and the first backoff. */
+export const S3_ATTEMPTS = 6;
+const FIRST_BACKOFF_MS = 100;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }
+    function stop() {
+      clearTimeout(t);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+/** Runs `op` with retries and exponential backoff (with jitter) while its failure is retryable. */
+async function withRetries<T>(what: string, op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const f = classify(err);
+      if (!f.retry || attempt >= S3_ATTEMPTS) {
+        throw new InputError(`cannot read ${what}: ${f.why}${f.retry ? ` (after ${attempt} attempts)` : ''}`);
+      }
+      const base = FIRST_BACKOFF_MS * 2 ** (attempt - 1);
+      await sleep(base / 2 + Math.random() * base, signal);
+    }
+  }
+}
+
+export interface ListedObject {
+  readonly key: string;
+  readonly size: number;
+  readonly etag?: string;
+}
+
+/**
+ * What an S3 URL names: the object with exactly that key (a file named as an argument), else
+ * every object under `prefix/` (a directory, listed with pagination). Keys ending in `/` (the
+ * folder markers consoles create) are no objects. A URL that names neither is an InputError.
+ */
+export async function listS3(path: string, settings: S3Settings, signal?: AbortSignal): Promise<{ file: ListedObject } | { dir: string; objects: ListedObject[] }> {
+  const { bucket, prefix } = parseS3Url(path);
+  const client = clientFor(settings);
+  const dir = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const objects: ListedObject[] = [];
+  let any = false;
+  await withRetries(path, async () => {
+    objects.length = 0;
+    any = false;
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: dir }, { abortSignal: signal })) {
+      for (const o of page.Contents ?? []) {
+        any = true;
+        if (o.Key === undefined || o.Key.endsWith('/')) continue;
+        objects.push({ key: o.Key, size: Number(o.Size ?? 0), etag: o.ETag });
+      }
+    }
+  }, signal);
+  if (any || dir === prefix) return { dir, objects };
+  // No object under `prefix/`: the URL may name one object.
+  try {
+    const head = await withRetries(path, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix }), { abortSignal: signal }), signal);
+    return { file: { key: prefix, size: Number(head.ContentLength ?? 0), etag: head.ETag } };
+  } catch (err) {
+    if (err instanceof InputError && /no such key/.test(err.message)) throw new InputError(`cannot read input ${path}: no such key or prefix`);
+    throw err;
+  }
+}
+
+const BLOCK_BYTES = 8 << 20;
+const READ_AHEAD = 2;
+
+/**
+ * Reads one object's bytes at increasing positions, as `readSync` reads a file: blocks of
+ * [origin, limit) are fetched ahead (READ_AHEAD blocks in flight beyond the one being read);
+ * reads past `limit` (a shard finishing its last line) fetch just what they ask for.
+ */
+export class S3RangeReader {
+  private readonly blocks = new Map<number, Promise<Buffer>>();
+  private readonly abort = new AbortController();
+  private readonly limit: number;
+
+  constructor(
+    private readonly object: S3Object,
+    /** The input's path, for messages. */
+    private readonly path: string,
+    private readonly origin = 0,
+    limit = object.size,
+    private readonly blockBytes = BLOCK_BYTES,
+    signal?: AbortSignal,
+  ) {
+    this.limit = Math.min(limit, object.size);
+    if (signal !== undefined) {
+      if (signal.aborted) this.abort.abort(signal.reason);
+      else signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
+    }
+  }
+
+  /** Bytes at `pos` into buf[off, off + len): how many (0 at the object's end). */
+  readonly readAt = async (buf: Buffer, off: number, len: number, pos: number): Promise<number> => {
+    if (pos >= this.object.size || len <= 0) return 0;
+    if (pos < this.origin || pos >= this.limit) {
+      const n = Math.min(len, this.object.size - pos);
+      const data = await this.fetch(pos, pos + n);
+      data.copy(buf, off);
+      return n;
+    }
+    const b = Math.floor((pos - this.origin) / this.blockBytes);
+    for (const k of this.blocks.keys()) if (k < b) this.blocks.delete(k);
+    for (let i = b; i <= b + READ_AHEAD; i++) {
+      const from = this.origin + i * this.blockBytes;
+      if (from >= this.limit) break;
+      if (!this.blocks.has(i)) {
+        const p = this.fetch(from, Math.min(this.limit, from + this.blockBytes));
+        p.catch(() => {}); // awaited when its turn comes; a failure ahead of that is not unhandled
+        this.blocks.set(i, p);
+      }
+    }
+    const data = await this.blocks.get(b)!;
+    const at = pos - (this.origin + b * this.blockBytes);
+    const n = Math.min(len, data.length - at);
+    data.copy(buf, off, at, at + n);
+    return n;
+  };
+
+  /** Stops what is in flight. */
+  close(): void {
+    this.abort.abort(new Error('closed'));
+    this.blocks.clear();
+  }
+
+  /** Bytes [from, to) of the object. */
+  private fetch(from: number, to: number): Promise<Buffer> {
+    const { bucket, key, etag } = this.object;
+    const signal = this.abort.signal;
+    return withRetries(
+      this.path,
+      async () => {
+        const r = await clientFor(this.object).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${from}-${to - 1}`, IfMatch: etag }), { abortSignal: signal });
+        if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
+        const bytes = await r.Body.transformToByteArray();
+        if (bytes.length !== to - from) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      },
+      signal,
+    );
+  }
+}
+
+/** The object's bytes [start, end) in order, as chunks (for the naive engine and gzip objects). */
+export async function* objectChunks(object: S3Object, path: string, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
+  const start = opts.start ?? 0;
+  const end = Math.min(opts.end ?? object.size, object.size);
+  const reader = new S3RangeReader(object, path, start, end, BLOCK_BYTES, opts.signal);
+  try {
+    for (let pos = start; pos < end; ) {
+      const buf = Buffer.allocUnsafe(Math.min(BLOCK_BYTES, end - pos));
+      const n = await reader.readAt(buf, 0, buf.length, pos);
+      if (n === 0) break;
+      pos += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    reader.close();
+  }
+}
