@@ -7,11 +7,17 @@
  * outside the clone (`$MR_CACHE_DIR`, else `$XDG_CACHE_HOME/mr`, else `~/.cache/mr`) and
  * unpacked next to it as `spark-<version>/` (engine/core/cache-dir.ts), which later runs and CI reuse. `SPARK_HOME`
  * overrides all of it.
+ *
+ * The S3A connector (hadoop-aws matching Spark's hadoop-client 3.4.2, and the AWS SDK v2
+ * bundle that hadoop-aws 3.4.2's pom names) is added to the distribution's jars by
+ * ensureS3a(): fetched with Maven (`mvn dependency:copy`, checksums strict) and checked
+ * against the SHA-256 pinned below, so that the cluster reads s3a:// itself.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
 import { RunFailure } from '../../engine/core/errors.js';
 
@@ -118,7 +124,7 @@ export async function ensureSpark(options: InstallOptions = {}): Promise<string>
   }
   const home = sparkHome(env);
   const marker = join(home, MARKER);
-  if (isSparkHome(home) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === SPARK_VERSION) return home;
+  if (isSparkHome(home) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === SPARK_VERSION) return ensureS3a(home, env, log);
 
   const java = await javaMajor();
   if (java < 17) throw new RunFailure(`Spark ${SPARK_VERSION} needs Java 17 or newer; \`java\` is Java ${java}`);
@@ -148,6 +154,48 @@ export async function ensureSpark(options: InstallOptions = {}): Promise<string>
     rmSync(home, { recursive: true, force: true });
     renameSync(tmp, home);
     log(`Spark ${SPARK_VERSION} ready: SPARK_HOME=${home}`);
+    return home;
+  }).then((h) => ensureS3a(h, env, log));
+}
+
+/** The S3A connector's jars: Maven coordinates, file name, SHA-256. */
+export const S3A_JARS: ReadonlyArray<{ readonly artifact: string; readonly file: string; readonly sha256: string }> = [
+  { artifact: 'org.apache.hadoop:hadoop-aws:3.4.2', file: 'hadoop-aws-3.4.2.jar', sha256: 'd2d24e6b715b5656b9d238bf13b6682a07e2004dd36aad74a73aeb854319f4d9' },
+  { artifact: 'software.amazon.awssdk:bundle:2.29.52', file: 'bundle-2.29.52.jar', sha256: '62638f33045690c6bc5e496b54b0b2e89a9ad38cbedacdf6e017fea6bc85f55c' },
+];
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Adds the S3A connector to `home`'s jars when it is missing (a distribution of this cache
+ * only: a SPARK_HOME of the user's is left as it is). Downloads with Maven into the cache,
+ * verifies each jar's SHA-256, then copies it in; safe to call from several processes at once.
+ */
+export async function ensureS3a(home: string, env: Env, log: (m: string) => void): Promise<string> {
+  const jars = join(home, 'jars');
+  const missing = () => S3A_JARS.filter((j) => !existsSync(join(jars, j.file)));
+  if (missing().length === 0) return home;
+  const cache = mrCacheDir(env);
+  return withLock(cache, async () => {
+    const dir = join(cache, 's3a-jars');
+    mkdirSync(dir, { recursive: true });
+    for (const jar of missing()) {
+      const file = join(dir, jar.file);
+      if (!existsSync(file) || (await sha256Of(file)) !== jar.sha256) {
+        log(`downloading ${jar.artifact} (the S3A connector) with Maven into ${dir}`);
+        await runLogged('mvn', ['-q', '-B', '--strict-checksums', 'dependency:copy', `-Dartifact=${jar.artifact}`, `-DoutputDirectory=${dir}`], log);
+      }
+      const sum = await sha256Of(file);
+      if (sum !== jar.sha256) throw new RunFailure(`${jar.artifact}: SHA-256 ${sum} is not the pinned ${jar.sha256}; not installed`);
+      const tmp = join(jars, `.${jar.file}.${process.pid}`);
+      copyFileSync(file, tmp);
+      renameSync(tmp, join(jars, jar.file));
+      log(`added ${jar.file} to ${jars}`);
+    }
     return home;
   });
 }

@@ -44,11 +44,49 @@ export const SESSION_CONF: Readonly<Record<string, string>> = {
   'spark.sql.files.ignoreMissingFiles': 'false',
 };
 
+const GLOB_CHARS = /[\\{}[\]*?]/g;
+
 /** The path the cluster reads: URIs as given, local paths absolute, glob characters escaped. */
 export function clusterPath(path: string): string {
   if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(path)) return path;
   const abs = isAbsolute(path) ? path : resolve(path);
-  return abs.replace(/[\\{}[\]*?]/g, (c) => `\\${c}`);
+  return abs.replace(GLOB_CHARS, (c) => `\\${c}`);
+}
+
+/** The path the cluster reads for an input: an S3 object through Hadoop's S3A connector (`s3a://bucket/key`, glob characters escaped). */
+export function clusterPathOf(file: InputFile): string {
+  if (file.s3 === undefined) return clusterPath(file.path);
+  return `s3a://${file.s3.bucket}/${file.s3.key.replace(GLOB_CHARS, (c) => `\\${c}`)}`;
+}
+
+/**
+ * Session settings for S3A when inputs are S3 objects: the endpoint with path-style access
+ * for an S3-compatible store, the region, no shared FileSystem instance (so one session's
+ * settings never serve another's), and the run's static credentials when it has some (from
+ * the environment or the env file; else the cluster's own chain, e.g. IRSA on EKS). They go
+ * to the session only, as SET statements that mr never logs.
+ */
+export function s3aSessionConf(files: readonly InputFile[], env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+  const s3 = files.find((f) => f.s3 !== undefined)?.s3;
+  if (s3 === undefined) return {};
+  const conf: Record<string, string> = { 'fs.s3a.impl.disable.cache': 'true', 'fs.s3a.endpoint.region': s3.region };
+  if (s3.endpoint !== undefined) {
+    conf['fs.s3a.endpoint'] = s3.endpoint;
+    conf['fs.s3a.path.style.access'] = 'true';
+    conf['fs.s3a.connection.ssl.enabled'] = String(s3.endpoint.startsWith('https:'));
+  }
+  const id = env['AWS_ACCESS_KEY_ID'];
+  const secret = env['AWS_SECRET_ACCESS_KEY'];
+  if (id && secret) {
+    conf['fs.s3a.access.key'] = id;
+    conf['fs.s3a.secret.key'] = secret;
+    const token = env['AWS_SESSION_TOKEN'];
+    if (token) {
+      conf['fs.s3a.session.token'] = token;
+      conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider';
+    } else conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider';
+  }
+  return conf;
 }
 
 /** The local path of a `file:` URI as Spark reports it (`file:/a/b%20c.log`), else the text itself. */
@@ -68,7 +106,8 @@ class FileIndex {
   constructor(private readonly files: readonly InputFile[]) {
     files.forEach((f, i) => {
       this.byKey.set(f.path, i);
-      if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(f.path)) this.byKey.set(isAbsolute(f.path) ? f.path : resolve(f.path), i);
+      if (f.s3 !== undefined) this.byKey.set(`s3a://${f.s3.bucket}/${f.s3.key}`, i);
+      else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(f.path)) this.byKey.set(isAbsolute(f.path) ? f.path : resolve(f.path), i);
     });
   }
 
@@ -96,8 +135,8 @@ interface RejectRow {
 }
 
 /** Sets the session configuration the billing query needs. */
-async function configureSession(client: SparkConnectClient, signal: AbortSignal): Promise<void> {
-  for (const [k, v] of Object.entries(SESSION_CONF)) {
+async function configureSession(client: SparkConnectClient, signal: AbortSignal, files: readonly InputFile[]): Promise<void> {
+  for (const [k, v] of Object.entries({ ...SESSION_CONF, ...s3aSessionConf(files) })) {
     await client.collect(sql(`SET ${k}=${v}`), { signal });
   }
 }
@@ -192,20 +231,20 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     const layout = csvLayout(header.toString('utf8'), f.path);
     const key = JSON.stringify(layout);
     if (!layouts.has(key)) layouts.set(key, { layout, paths: [] });
-    layouts.get(key)!.paths.push(clusterPath(f.path));
+    layouts.get(key)!.paths.push(clusterPathOf(f));
     csvFiles.push({ file: i, header });
   }
 
   trace('csv headers read');
   await client.connect();
-  await configureSession(client, signal);
+  await configureSession(client, signal, input.files);
   trace('connected, session set');
   const view = async (name: string, paths: string[]) => {
     const read = readFiles('text', paths, { lineSep: '\n' });
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
     await client.command(createTempView(name, projected), { signal });
   };
-  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map((f) => clusterPath(f.path));
+  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map(clusterPathOf);
   const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
   if (sources.space) await view(SPACE_VIEW, pathsOf('space'));
   if (sources.jsonl) await view(JSONL_VIEW, pathsOf('jsonl'));
