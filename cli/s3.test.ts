@@ -11,6 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { ENGINE_ARGS, cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
+import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
+import { mrCacheDir } from '../engine/core/cache-dir.js';
 import { TEST_SECRET, createBucket, droppingProxy, putObject, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
@@ -178,6 +180,33 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
       }
     }
   }, 180_000);
+});
+
+describe('s3:// inputs with the spark engine (the cluster reads s3a:// through Hadoop S3A)', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await acquireTestCluster();
+  }, 600_000);
+  afterAll(async () => {
+    await cluster?.release();
+  });
+
+  it('bills a prefix exactly as naive bills the same files on disk, and the secret is in no output nor in the cluster logs', async () => {
+    const expected = await bill([join(local, 'billing')], ['--engine', 'naive']);
+    expect(expected.code, expected.stderr).toBe(0);
+    const want = outputs(expected, join(local, 'billing'));
+    const r = await bill([`s3://${BUCKET}/billing`], ['--engine', 'spark', '--remote', cluster.remote, '--s3-endpoint', server.endpoint]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = outputs(r, `s3://${BUCKET}/billing`);
+    // The cluster leaves the offsets of rejected lines empty (SPEC "Output").
+    const noOffsets = (csv: unknown) => (csv as string).replace(/^([^\n]*?),\d*,/gm, '$1,,');
+    expect({ ...got, rejects: noOffsets(got.rejects) }).toEqual({ ...want, rejects: noOffsets(want.rejects) });
+    expectNoSecret(r);
+    const runDir = process.env['MR_SPARK_RUN_DIR'] || join(mrCacheDir(), 'spark-run');
+    for (const f of listFiles(runDir).filter((n) => /\.(log|out)$|stderr|stdout/.test(n))) {
+      expect(readFileSync(join(runDir, f), 'utf8'), f).not.toContain(TEST_SECRET);
+    }
+  }, 300_000);
 });
 
 describe('s3:// access control (moto with IAM authentication on)', () => {
