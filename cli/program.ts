@@ -79,10 +79,12 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--json', 'print the summary JSON on standard output after a successful run')
     .option('--no-progress', 'no progress display even on a terminal')
     // Input (SPEC "Input"): engine/core/input/inputs.ts checks how they combine.
-    .addOption(new Option('--format <format>', 'format of standard input (-): space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
+    .addOption(new Option('--format <format>', 'format of standard input (-), or of the lines inside --wrapped input: space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
     .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
+    .addOption(new Option('--wrapped <wrapper>', "each line wraps an API log line: fluent-bit (JSON, the line under 'log') or cloudwatch ('<timestamp> <line>'); every file is read whatever its name, gzip told by its bytes, the lines in --format").choices(['fluent-bit', 'cloudwatch']))
+    .option('--wrapped-key <name>', "--wrapped fluent-bit: the JSON key holding the line (default: log)")
     .option('--s3-endpoint <url>', 's3:// inputs: an S3-compatible store at this URL, path-style (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL, then AWS)')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
@@ -110,7 +112,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
               pricing: o.pricing as string | undefined,
-              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined },
+              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
             },
             env,
             log,

@@ -52,7 +52,8 @@ export function prng(seed: number): () => number {
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 export function reasonsFor(format: Format): RejectReason[] {
-  return REJECT_REASONS.filter((r) => (r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : true));
+  // bad_wrapper belongs to wrapped input (--wrapped), which the generator does not write.
+  return REJECT_REASONS.filter((r) => r !== 'bad_wrapper' && (r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : true));
 }
 
 /** Appends ASCII/latin1 pieces and integers into a reusable byte buffer. */

@@ -21,7 +21,7 @@ export async function runNaive(input: RunInput): Promise<BillingResult> {
         if (!input.rejects.add(file.path, offset, reason, raw)) backpressure = true;
       },
     };
-    const framer = new LineFramer(new LineAccumulator(file.path, file.format, parser, counts, usage, sink));
+    const framer = new LineFramer(new LineAccumulator(file.path, file.format, parser, counts, usage, sink, undefined, file.wrapped));
     for await (const chunk of readChunks(file, input.onBytes, { signal: input.signal })) {
       framer.push(chunk);
       if (backpressure) {

@@ -10,6 +10,7 @@ import { CsvHeaderFinder, readCsvHeader, type CsvHeader } from '../core/formats/
 import { LineFramer } from '../core/formats/lines.js';
 import { readChunks } from '../core/input/read.js';
 import type { S3Object } from '../core/input/s3-url.js';
+import type { Wrapping } from '../core/formats/wrapped.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -26,6 +27,8 @@ export interface Shard {
   readonly csv?: CsvLayout;
   /** The S3 object the bytes are read from (ranged GETs), when the input is one. */
   readonly s3?: S3Object;
+  /** --wrapped: lines are unwrapped first (the per-line path, not the space scanner). */
+  readonly wrapped?: Wrapping;
 }
 
 export const MIN_SHARD_BYTES = 4 << 20;
@@ -44,7 +47,7 @@ export function defaultShardBytes(totalBytes: number, workers: number): number {
 export async function remoteCsvHeaders(files: readonly InputFile[], signal?: AbortSignal): Promise<Map<string, CsvHeader | undefined>> {
   const headers = new Map<string, CsvHeader | undefined>();
   for (const f of files) {
-    if (f.s3 === undefined || f.gzip || f.format !== 'csv') continue;
+    if (f.s3 === undefined || f.gzip || f.format !== 'csv' || f.wrapped !== undefined) continue;
     const finder = new CsvHeaderFinder(f.path);
     const framer = new LineFramer(finder);
     for await (const chunk of readChunks(f, undefined, { signal, end: Math.min(f.size, 1 << 20) })) {
@@ -67,9 +70,14 @@ export async function remoteCsvHeaders(files: readonly InputFile[], signal?: Abo
 export function planShards(files: readonly InputFile[], shardBytes: number, remoteHeaders: ReadonlyMap<string, CsvHeader | undefined> = new Map()): Shard[] {
   const shards: Shard[] = [];
   for (const f of files) {
-    const s3 = f.s3 === undefined ? {} : { s3: f.s3 };
+    const s3 = { ...(f.s3 === undefined ? {} : { s3: f.s3 }), ...(f.wrapped === undefined ? {} : { wrapped: f.wrapped }) };
     if (f.gzip) {
       shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: true, start: 0, end: -1, ...s3 });
+      continue;
+    }
+    if (f.wrapped !== undefined && f.format === 'csv') {
+      // The header is the first unwrapped line: one shard reads the file from its start.
+      shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: false, start: 0, end: f.size, ...s3 });
       continue;
     }
     const header = f.format !== 'csv' ? undefined : f.s3 !== undefined ? remoteHeaders.get(f.path) : readCsvHeader(f.path, f.readPath);

@@ -8,6 +8,7 @@ import type { CsvLayout } from '../formats/csv.js';
 import { CsvHeaderFinder } from '../formats/csv-header.js';
 import type { Format } from '../formats/format.js';
 import type { RecordParser } from '../formats/records.js';
+import { unwrapLine, type Wrapping } from '../formats/wrapped.js';
 import type { RejectReason } from '../validation/reasons.js';
 import { countUnknownTask, type RunCounts, type UsageTable } from './usage.js';
 
@@ -29,15 +30,30 @@ export class LineAccumulator implements LineSink {
     private readonly rejects: RejectSink,
     /** The CSV header's layout when already known (a shard after the header); otherwise read from the first non-blank line. */
     private csv?: CsvLayout,
+    /** --wrapped: each line is unwrapped first (formats/wrapped.ts); rejects keep the wrapped line. */
+    private readonly wrapping?: Wrapping,
   ) {
     this.header = format === 'csv' && csv === undefined ? new CsvHeaderFinder(path) : undefined;
   }
 
   line(offset: number, raw: Buffer): void {
-    const bytes = recordBytes(offset, raw);
-    if (bytes === undefined) return;
+    const wrapped = recordBytes(offset, raw);
+    if (wrapped === undefined) return;
+    let bytes = wrapped;
+    if (this.wrapping !== undefined) {
+      const u = unwrapLine(wrapped, this.wrapping);
+      if (u === null) return; // a blank inner line
+      if (typeof u === 'string') {
+        this.counts.records++;
+        this.counts.rejected[u]++;
+        this.rejects.reject(offset, u, wrapped);
+        return;
+      }
+      bytes = u;
+    }
     if (this.header !== undefined && this.csv === undefined) {
-      this.header.line(offset, raw);
+      // An inner line is no file start: never a BOM to drop (offset 1 says so).
+      this.header.line(this.wrapping === undefined ? offset : 1, this.wrapping === undefined ? raw : bytes);
       this.csv = this.header.found!.layout;
       return;
     }
@@ -51,7 +67,7 @@ export class LineAccumulator implements LineSink {
     } else {
       this.counts.rejected[v.reason]++;
       if (v.task !== undefined) countUnknownTask(this.counts.unknownTasks, v.task);
-      this.rejects.reject(offset, v.reason, bytes);
+      this.rejects.reject(offset, v.reason, wrapped);
     }
   }
 

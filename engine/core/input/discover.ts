@@ -13,6 +13,7 @@ import { InputError, UsageError } from '../errors.js';
 import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
 import type { StdinSource } from './stdin.js';
+import type { Wrapping } from '../formats/wrapped.js';
 import { isS3Url, parseS3Url, s3SettingsFrom, type S3Object, type S3Settings } from './s3-url.js';
 
 export interface InputFile {
@@ -30,6 +31,8 @@ export interface InputFile {
   readonly stream?: StdinSource;
   /** An object in S3 (`path` is then its `s3://` or `s3a://` URL). */
   readonly s3?: S3Object;
+  /** --wrapped: each line is unwrapped before the format's rules (formats/wrapped.ts). */
+  readonly wrapped?: Wrapping;
 }
 
 /** Files found in directories but not read: counted, with the first few named. */
@@ -60,6 +63,8 @@ export interface DiscoverOptions {
   readonly include?: readonly string[];
   /** Globs on the path relative to its argument; a walked file matching one is not read. */
   readonly exclude?: readonly string[];
+  /** --wrapped: every file is read whatever its name, in this format (gzip is told by its bytes later). */
+  readonly anyName?: Format;
   /** Where S3 URLs among the paths are read from (default: from the process environment). */
   readonly s3?: S3Settings;
   readonly signal?: AbortSignal;
@@ -134,7 +139,7 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
    * glob (counted); a file named as an argument (`rel` null) must have a log name.
    */
   function admit(path: string, rel: string | null): FileKind | null {
-    const kind = kindOfPath(path);
+    const kind = opts.anyName !== undefined ? { format: opts.anyName, gzip: false } : kindOfPath(path);
     if (kind === null) {
       if (rel === null) throw new UsageError(`${path}: unknown input format; a log file's name ends in ${NAME_RULE}`);
       skipped.add(path);

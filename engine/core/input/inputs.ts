@@ -10,6 +10,7 @@ import { discoverInputs, type InputFile, type Skipped } from './discover.js';
 import { readChunks } from './read.js';
 import { spool, StdinSource } from './stdin.js';
 import type { Readable } from 'node:stream';
+import { DEFAULT_WRAPPED_KEY, WRAPPERS, type WrapperKind, type Wrapping } from '../formats/wrapped.js';
 import { isS3Url, parseS3Url, s3SettingsFrom, useAwsEnv } from './s3-url.js';
 
 /** The input flags of `mr aggregate`. */
@@ -21,6 +22,22 @@ export interface InputFlags {
   readonly allowEmpty?: boolean;
   /** --s3-endpoint: an S3-compatible store's URL, for s3:// paths. */
   readonly s3Endpoint?: string;
+  /** --wrapped fluent-bit|cloudwatch, --wrapped-key NAME (SPEC "Wrapped lines"). */
+  readonly wrapped?: string;
+  readonly wrappedKey?: string;
+}
+
+/** The wrapping of the lines, from --wrapped and --wrapped-key (usage errors: exit 2). */
+export function wrappingOf(flags: InputFlags, engine: string): Wrapping | undefined {
+  if (flags.wrapped === undefined) {
+    if (flags.wrappedKey !== undefined) throw new UsageError('--wrapped-key names the key of --wrapped fluent-bit; give --wrapped fluent-bit too');
+    return undefined;
+  }
+  if (!(WRAPPERS as readonly string[]).includes(flags.wrapped)) throw new UsageError(`--wrapped ${JSON.stringify(flags.wrapped)} is not one of ${WRAPPERS.join(', ')}`);
+  if (flags.wrappedKey !== undefined && flags.wrapped !== 'fluent-bit') throw new UsageError('--wrapped-key applies to --wrapped fluent-bit only');
+  if (flags.wrappedKey === '') throw new UsageError('--wrapped-key needs a key name');
+  if (engine === 'spark') throw new UsageError('the spark engine does not read --wrapped input yet: use the parallel or naive engine');
+  return { kind: flags.wrapped as WrapperKind, key: flags.wrappedKey ?? DEFAULT_WRAPPED_KEY };
 }
 
 export interface Inputs {
@@ -46,9 +63,10 @@ export function checkInputArgs(paths: readonly string[], flags: InputFlags, engi
   if (flags.format !== undefined && !(FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format ${JSON.stringify(flags.format)} is not one of ${FORMATS.join(', ')}`);
   }
+  const wrapping = wrappingOf(flags, engine);
   if (!stdin) {
-    if (flags.format !== undefined) {
-      throw new UsageError(`--format applies to standard input (-) only; a file's format comes from its name`);
+    if (flags.format !== undefined && wrapping === undefined) {
+      throw new UsageError(`--format applies to standard input (-), or to the lines inside --wrapped input; a file's format comes from its name`);
     }
     return undefined;
   }
@@ -106,7 +124,10 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
     s3 = s3SettingsFrom(env, flags.s3Endpoint);
     useAwsEnv(env);
   }
-  const found = await discoverInputs(paths, { include: flags.include, exclude: flags.exclude, s3, signal: opts.signal });
+  const wrapping = wrappingOf(flags, opts.engine);
+  const anyName = wrapping === undefined ? undefined : ((flags.format ?? 'space') as Format);
+  const found = await discoverInputs(paths, { include: flags.include, exclude: flags.exclude, s3, signal: opts.signal, anyName });
+  if (wrapping !== undefined) found.files.splice(0, found.files.length, ...(await sniffWrapped(found.files, wrapping, opts.signal)));
   if (found.skipped.count > 0) log.warn({ skipped_files: found.skipped.count }, skippedWarning(found.skipped, (one) => (one ? 'that is not a log' : 'that are not logs')));
   if (found.filtered.count > 0) log.info({ filtered_files: found.filtered.count }, skippedWarning(found.filtered, () => 'left out by --include/--exclude'));
   if (found.duplicates.length > 0) {
@@ -132,6 +153,18 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
   return { files: found.files, skippedFiles: found.skipped.count, filteredFiles: found.filtered.count, release: async () => {} };
 }
 
+/** --wrapped: each file is gzip when its first bytes are gzip's magic (1f 8b), whatever its name. */
+async function sniffWrapped(files: readonly InputFile[], wrapped: Wrapping, signal?: AbortSignal): Promise<InputFile[]> {
+  const out: InputFile[] = [];
+  for (const f of files) {
+    const head: Buffer[] = [];
+    if (f.size >= 2) for await (const chunk of readChunks({ ...f, gzip: false }, undefined, { signal, end: 2 })) head.push(chunk);
+    const b = Buffer.concat(head);
+    out.push({ ...f, gzip: b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b, wrapped });
+  }
+  return out;
+}
+
 async function stdinInputs(format: Format, flags: InputFlags, opts: FindOptions): Promise<Inputs> {
   const source = await StdinSource.open(opts.stdin ?? process.stdin);
   if (source.empty) {
@@ -139,10 +172,12 @@ async function stdinInputs(format: Format, flags: InputFlags, opts: FindOptions)
     opts.log.warn({}, 'standard input is empty: the bill will be empty (--allow-empty)');
   }
   const none = { skippedFiles: 0, filteredFiles: 0 };
+  const wrapping = wrappingOf(flags, opts.engine);
+  const wrapped = wrapping === undefined ? {} : { wrapped: wrapping };
   if (opts.engine === 'naive') {
     // Read as a stream: its size is not known before it is read (0 here, for progress and the summary).
-    return { ...none, files: [{ path: STDIN, format, gzip: source.gzip, size: 0, stream: source }], release: async () => {} };
+    return { ...none, files: [{ path: STDIN, format, gzip: source.gzip, size: 0, stream: source, ...wrapped }], release: async () => {} };
   }
   const spooled = await spool(source, opts.signal);
-  return { ...none, files: [{ path: STDIN, format, gzip: source.gzip, size: spooled.size, readPath: spooled.path }], release: spooled.remove };
+  return { ...none, files: [{ path: STDIN, format, gzip: source.gzip, size: spooled.size, readPath: spooled.path, ...wrapped }], release: spooled.remove };
 }

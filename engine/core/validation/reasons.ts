@@ -5,6 +5,7 @@
 export const REJECT_REASONS = [
   'line_too_long',
   'bad_encoding',
+  'bad_wrapper',
   'bad_field_count',
   'bad_json',
   'bad_timestamp',

@@ -83,7 +83,7 @@ async function mapShard(
   onBytes: (n: number) => void,
 ): Promise<void> {
   const { config } = task;
-  if (!shard.gzip && shard.format === 'space') {
+  if (!shard.gzip && shard.format === 'space' && shard.wrapped === undefined) {
     judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
     await readRange(shard, judges.scanner, onBytes);
     return;
@@ -97,10 +97,10 @@ async function mapShard(
       rejects.add(offset, REASON_INDEX[reason], raw, 0, raw.length);
     },
   };
-  const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv);
+  const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv, shard.wrapped);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
-    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, s3: shard.s3 };
+    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, s3: shard.s3, wrapped: shard.wrapped };
     let raw = 0;
     for await (const chunk of readChunks(file, (n) => (raw += n))) {
       onBytes(raw);
