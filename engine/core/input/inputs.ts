@@ -66,7 +66,7 @@ export function checkInputArgs(paths: readonly string[], flags: InputFlags, engi
   const wrapping = wrappingOf(flags, engine);
   if (!stdin) {
     if (flags.format !== undefined && wrapping === undefined) {
-      throw new UsageError(`--format applies to standard input (-), or to the lines inside --wrapped input; a file's format comes from its name`);
+      throw new UsageError(`--format applies to standard input (-) only (or, with --wrapped, to the lines inside the wrappers); a file's format comes from its name`);
     }
     return undefined;
   }
