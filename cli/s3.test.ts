@@ -149,6 +149,19 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     }
   }, 60_000);
 
+  it('--wrapped objects with pipeline keys (no extension, gzip told by its bytes) bill like their bare lines', async () => {
+    const expected = await bill([REFERENCE], ['--engine', 'naive']);
+    const lines = readFileSync(REFERENCE, 'utf8').split('\n').filter((l) => l !== '');
+    const wrap = (ls: string[]) => ls.map((l, i) => JSON.stringify({ date: 1746227810 + i, log: l })).join('\n') + '\n';
+    await putObject(server.client, BUCKET, 'fluent/2025/05/02/23/16/50-objectIdx', wrap(lines.slice(0, 4000)));
+    await putObject(server.client, BUCKET, 'fluent/2025/05/02/23/17/000000.gz', gzipSync(wrap(lines.slice(4000))));
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '65536']]) {
+      const r = await bill([`s3://${BUCKET}/fluent/`], [...engine, '--wrapped', 'fluent-bit', '--s3-endpoint', server.endpoint]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(r.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+    }
+  }, 60_000);
+
   it('--s3-endpoint without an s3:// path, or not an http(s) URL, is exit 2', async () => {
     const a = await bill([REFERENCE], ['--s3-endpoint', server.endpoint]);
     expect(a.code).toBe(2);
