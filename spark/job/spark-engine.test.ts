@@ -21,7 +21,6 @@ import { SparkRunFailure } from './failure.js';
 import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
 import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
 import { runSpark } from './run.js';
-
 import { reportedErrors, runCli } from '../../fixtures/harness.js';
 
 /** Every reason but bad_wrapper, which only --wrapped input has (the spark engine refuses --wrapped; cli/wrapped.test.ts covers it). */
