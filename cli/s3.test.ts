@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
-import { ENGINE_ARGS, cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
+import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
 import { TEST_SECRET, createBucket, droppingProxy, putObject, startS3Server, type S3Server } from '../fixtures/s3/server.js';
@@ -110,7 +110,8 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     expect(want.files).toBe(5);
     expect(want.skipped).toBe(1);
     expect((want.counts as { users: number }).users).toBeGreaterThanOrEqual(1000);
-    for (const engine of [...ENGINE_ARGS, ['--engine', 'parallel', '--workers', '2', '--shard-size', String(100_003)]]) {
+    // Shards of 64 KiB and of an odd size cut objects anywhere (the 64-byte shards of ENGINE_ARGS would be 100,000 GETs: range-reader.test.ts covers tiny shards with asynchronous reads).
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '1'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '65536'], ['--engine', 'parallel', '--workers', '2', '--shard-size', String(100_003)]]) {
       const r = await bill([`s3://${BUCKET}/billing`], [...engine, '--s3-endpoint', server.endpoint]);
       expect(r.code, `${engine.join(' ')}: ${r.stderr}`).toBe(0);
       expect(outputs(r, `s3://${BUCKET}/billing`), engine.join(' ')).toEqual(want);
