@@ -130,6 +130,8 @@ async function mapShard(
 function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink): ByteLineSink {
   const { config, window } = task;
   const tasks = config.rates.map((r) => r.task);
+  // Wrapped lines are unwrapped by the accumulator first: no byte scanner reads them.
+  if (shard.wrapped !== undefined) return exact;
   if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact);
   if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact);
   return exact;
