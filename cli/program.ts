@@ -84,6 +84,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
     .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
+    .addOption(new Option('--dedupe <mode>', 'duplicate deliveries: auto (by request_id where present), line (byte-identical valid lines), off (default: $DEDUPE, else auto)').choices(['auto', 'line', 'off']))
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
       checkEngineFlags(cmd, engine);
@@ -109,6 +110,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
               pricing: o.pricing as string | undefined,
+              dedupe: o.dedupe as string | undefined,
               input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true },
             },
             env,
