@@ -88,8 +88,9 @@ export function moveWith<T extends object>(value: T, arrays: ArrayBufferView[]):
   } as never) as unknown as T;
 }
 
-export function moveShardResult(r: ShardResult): ShardResult {
-  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
+/** A task's result, its buffers (and any `more`) transferred. */
+export function moveShardResult<R extends ShardResult>(r: R, more: ArrayBufferView[] = []): R {
+  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw, ...more]);
 }
 
 /** A worker's table image, its buffers transferred. */
