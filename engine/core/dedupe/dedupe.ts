@@ -15,7 +15,23 @@
  */
 import type { CsvLayout } from '../formats/csv.js';
 import type { Format } from '../formats/format.js';
-import type { ValidRecord } from '../formats/records.js';
+
+/**
+ * A record that passed every field rule, before the time window is applied: what dedupe
+ * compares (SPEC "Duplicate deliveries": the first record with an id wins; the window then
+ * applies to the records that remain).
+ */
+export interface ValidRecord {
+  readonly user: string;
+  readonly task: number;
+  readonly durationMs: number;
+  /** The timestamp's text as written. */
+  readonly timestamp: string;
+  readonly status: number;
+  /** The request id, or null when the record has none. */
+  readonly requestId: string | null;
+  readonly inWindow: boolean;
+}
 
 export const DEDUPE_MODES = ['auto', 'line', 'off'] as const;
 export type DedupeMode = (typeof DEDUPE_MODES)[number];

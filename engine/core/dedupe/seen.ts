@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ValidRecord } from '../formats/records.js';
+import type { ValidRecord } from './dedupe.js';
 import type { RunCounts, UsageTable } from '../billing/usage.js';
 import { billedFields, fingerprint, FirstWins, type DedupeSettings } from './dedupe.js';
 import { dedupeRecords, IN_WINDOW, PartitionFiles, REMEMBERED } from './records-codec.js';

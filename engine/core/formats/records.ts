@@ -15,23 +15,9 @@ import { isValidRequestId, isValidUser, parseDurationJson, parseDurationText, pa
 import { parseTimestamp, inWindow, windowIsOpen, type TimeWindow } from '../validation/timestamp.js';
 import type { Format } from './format.js';
 import { splitCsvLine, type CsvLayout } from './csv.js';
+import type { ValidRecord } from '../dedupe/dedupe.js';
 
-/**
- * A record that passed every field rule, before the time window is applied: what dedupe
- * compares (SPEC "Duplicate deliveries": the first record with an id wins; the window then
- * applies to the records that remain).
- */
-export interface ValidRecord {
-  readonly user: string;
-  readonly task: number;
-  readonly durationMs: number;
-  /** The timestamp's text as written. */
-  readonly timestamp: string;
-  readonly status: number;
-  /** The request id, or null when the record has none. */
-  readonly requestId: string | null;
-  readonly inWindow: boolean;
-}
+export type { ValidRecord };
 
 export type Verdict =
   | { readonly kind: 'accepted'; readonly user: string; readonly task: number; readonly durationMs: number }

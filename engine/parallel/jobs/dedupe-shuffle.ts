@@ -10,7 +10,7 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ValidRecord } from '../../core/formats/records.js';
+import type { ValidRecord } from '../../core/dedupe/dedupe.js';
 import { fingerprint } from '../../core/dedupe/dedupe.js';
 import type { DedupeSink } from '../../core/dedupe/seen.js';
 import { hashKey, IN_WINDOW, RecordBuffer, type RecordSegment } from '../../core/dedupe/records-codec.js';
