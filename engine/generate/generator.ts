@@ -211,7 +211,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
       out.text((ids ? withBadOrNoId(fmt, line, reason) : line) + '\n');
     }
     if (++batchCount === batchLines || lines >= maxLines) {
-      if (redeliver > 0 && rnd() < redeliver) {
+      if (redeliver > 0 && lines + batchCount <= maxLines && rnd() < redeliver) {
         // The shipper retries the whole batch: its bytes again, some good records changed.
         const end = out.len;
         out.repeat(batchStart, end);
