@@ -259,7 +259,9 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     }
     // Duplicate deliveries: the second stage, in the cluster, when some valid line has an identity.
     let table = agg;
-    if (dedupe !== undefined) {
+    // Only JSON lines and CSV files with a request_id column can carry ids (any line can, with `line`).
+    const mayHaveKeys = dedupe === 'line' || sources.jsonl || sources.csv.some((l) => l.requestId >= 0);
+    if (dedupe !== undefined && mayHaveKeys) {
       const order = new Map<string, number>();
       for (const row of (await client.collect(sql(`SELECT DISTINCT path FROM ${agg} WHERE dkey IS NOT NULL`), { signal })) ?? []) {
         const path = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON()['path'] as string;
