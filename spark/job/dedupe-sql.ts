@@ -11,7 +11,7 @@
  * of window), later ones become KIND.duplicate, and `conflict` when user, task, timestamp
  * text, status or duration differ from the first's. Rows without a key pass through.
  */
-import type { SqlValue } from '../connect/plan.js';
+import type { SqlValue } from '@mr/spark-connect';
 import { KIND, type BillingQuery } from './billing-sql.js';
 
 /** Columns of the deduplicated table: the billing result's, then conflict, differs (field names), fidx. */

@@ -134,6 +134,6 @@ export function dedupeSettingsFromEnv(env: Record<string, string>, flag: string 
     const what = flag !== undefined ? '--dedupe' : 'DEDUPE';
     throw new ConfigError(`${what}=${JSON.stringify(raw)} must be one of ${DEDUPE_MODES.join(', ')}`);
   }
-  const mib = parseIntSetting(env, 'DEDUPE_MEMORY_MIB', DEFAULT_DEDUPE_MEMORY_BYTES / 1048576, 1, 1 << 20);
+  const mib = intSetting(env, 'DEDUPE_MEMORY_MIB', DEFAULT_DEDUPE_MEMORY_BYTES / 1048576, 1, 1 << 20);
   return { mode: text as DedupeMode, memoryBytes: mib * 1048576 };
 }
