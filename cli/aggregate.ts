@@ -4,7 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../engine/core/config/config.js';
+import { billingConfigFromEnv, billingConfigFromPlan, dedupeSettingsFromEnv, type BillingConfig } from '../engine/core/config/config.js';
+import { conflictWarning } from '../engine/core/dedupe/dedupe.js';
 import type { PricingPlan } from '../engine/core/pricing/plan.js';
 import { unknownTasksMessage } from '../engine/core/config/near-miss.js';
 import { verifyUnchanged } from '../engine/core/input/discover.js';
@@ -45,6 +46,8 @@ export interface AggregateOptions {
   readonly input?: InputFlags;
   /** --pricing FILE: the plan is the whole price list (SPEC "Pricing plans"). */
   readonly pricing?: string;
+  /** --dedupe auto|line|off (SPEC "Duplicate deliveries"); else DEDUPE, else auto. */
+  readonly dedupe?: string;
 }
 
 export interface AggregateOutcome {
@@ -138,6 +141,7 @@ export async function aggregate(
     plan = loadPlan(opts.pricing);
   }
   const config: BillingConfig = plan === undefined ? billingConfigFromEnv(env) : billingConfigFromPlan(env, plan);
+  const dedupe = dedupeSettingsFromEnv(env, opts.dedupe);
   // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
   const outputs = prepareOutputs(opts.out);
   if (outputs.completed.length > 0) {
@@ -162,7 +166,7 @@ export async function aggregate(
     const rejects = new RejectsWriter(staged.add(out.rejects));
     const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
     try {
-      result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal });
+      result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal, dedupe });
     } finally {
       progress.stop();
     }
@@ -192,11 +196,16 @@ export async function aggregate(
       bytes,
       seconds,
       window: { from: opts.from ?? null, to: opts.to ?? null },
+      dedupe: dedupe.mode,
     });
     summaryFile.write(summary);
     signal.throwIfAborted();
     staged.commit();
     warnUnknownTasks(result);
+    if (result.counts.conflictingDuplicates > 0) {
+      const files = found.files;
+      log.warn(conflictWarning(result.counts, (order) => files[order]?.path ?? `file #${order}`));
+    }
     log.info(
       {
         bill: opts.outLabel ?? out.bill,
@@ -205,6 +214,7 @@ export async function aggregate(
         accepted: result.counts.accepted,
         rejected: totalRejected(result.counts),
         out_of_window: result.counts.outOfWindow,
+        duplicates: result.counts.duplicates,
         seconds: Number(seconds.toFixed(3)),
       },
       'bill written',

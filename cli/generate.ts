@@ -37,6 +37,14 @@ function badShares(value: string): Partial<Record<RejectReason | '*', number>> {
   return out;
 }
 
+function share(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d*\.?\d+$/.test(value.trim()) || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${flag} must be a share from 0 to 1`);
+    return n;
+  };
+}
+
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
@@ -51,6 +59,9 @@ export function registerGenerate(program: Command): void {
     .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', calendarDay, '2025-05-01')
     .option('--days <n>', 'days the timestamps span', positiveInt('--days'), 7)
     .addOption(new Option('--format <format>', 'override the format implied by the extension').choices(['space', 'csv', 'jsonl']))
+    .option('--request-ids', 'CSV and JSON lines: give every good record a unique request_id')
+    .option('--redeliver <share>', 'share of 100-line batches delivered twice (the batch repeated right after it, as a retrying shipper sends it)', share('--redeliver'), 0)
+    .option('--conflicts <share>', 'with --request-ids: share of re-delivered good records that come back changed (their duration)', share('--conflicts'), 0)
     .action(async (o: Record<string, unknown>) => {
       const out = o.out as string;
       const kind = kindOfPath(out);
@@ -59,7 +70,7 @@ export function registerGenerate(program: Command): void {
       if (o.size === undefined && o.lines === undefined) throw new InvalidArgumentError('give --size or --lines');
       const shares = o.bad as Partial<Record<RejectReason | '*', number>>;
       const bad: Partial<Record<RejectReason, number>> = {};
-      const applicable = reasonsFor(format);
+      const applicable = reasonsFor(format, o.requestIds === true);
       if (shares['*'] !== undefined) for (const r of applicable) bad[r] = shares['*'] / applicable.length;
       for (const r of REJECT_REASONS) if (shares[r] !== undefined) bad[r] = shares[r];
       const started = Date.now();
@@ -75,10 +86,13 @@ export function registerGenerate(program: Command): void {
         gzip: kind?.gzip ?? false,
         startDay: o.startDay as string,
         days: o.days as number,
+        requestIds: o.requestIds === true,
+        redeliver: o.redeliver as number,
+        conflicts: o.conflicts as number,
       });
       const secs = (Date.now() - started) / 1000;
       process.stdout.write(
-        `${JSON.stringify({ out, format, lines: result.lines, bytes: result.bytes, bad: result.bad, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
+        `${JSON.stringify({ out, format, lines: result.lines, bytes: result.bytes, bad: result.bad, redelivered: result.redelivered, changed: result.changed, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
       );
     });
 }

@@ -87,6 +87,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--wrapped-key <name>', "--wrapped fluent-bit: the JSON key holding the line (default: log)")
     .option('--s3-endpoint <url>', 's3:// inputs: an S3-compatible store at this URL, path-style (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL, then AWS)')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
+    .addOption(new Option('--dedupe <mode>', 'duplicate deliveries: auto (by request_id where present), line (byte-identical valid lines), off (default: $DEDUPE, else auto)').choices(['auto', 'line', 'off']))
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
       checkEngineFlags(cmd, engine);
@@ -112,6 +113,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               remote: o.remote as string | undefined,
               progress: o.progress === false ? false : undefined,
               pricing: o.pricing as string | undefined,
+              dedupe: o.dedupe as string | undefined,
               input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
             },
             env,

@@ -34,6 +34,8 @@ export function summaryTable(o: AggregateOutcome, engine: string): string {
     ['records', count(c.records)],
     ['accepted', count(c.accepted)],
     ['out of window', count(c.outOfWindow)],
+    ['duplicates', count(c.duplicates)],
+    ...(c.conflictingDuplicates > 0 ? [['  conflicting', count(c.conflictingDuplicates)] as [string, string]] : []),
     ['rejected', count(totalRejected(c))],
     ...REJECT_REASONS.filter((r) => c.rejected[r] > 0).map((r): [string, string] => [`  ${r}`, count(c.rejected[r])]),
     ['total billed', formatFixed(o.bill.totalBilled, o.bill.decimals)],

@@ -29,12 +29,23 @@ export interface GenerateOptions {
   /** First day of the generated timestamps (YYYY-MM-DD) and how many days they span. */
   readonly startDay: string;
   readonly days: number;
+  /** CSV and JSON lines: every good record carries a unique `request_id` (SPEC "Duplicate deliveries"). */
+  readonly requestIds?: boolean;
+  /** Share (0..1) of batches delivered twice, as a retrying shipper does: the batch's bytes repeated right after it. */
+  readonly redeliver?: number;
+  /** Share (0..1) of the re-delivered good records with ids that come back changed (their duration): conflicting duplicates. */
+  readonly conflicts?: number;
+  /** Lines per batch (default 100). */
+  readonly batchLines?: number;
 }
 
 export interface GenerateResult {
   readonly lines: number;
   readonly bytes: number;
   readonly bad: Record<string, number>;
+  /** Lines written again in re-delivered batches (good and bad alike), and the good ones of them changed. */
+  readonly redelivered: number;
+  readonly changed: number;
 }
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -51,9 +62,11 @@ export function prng(seed: number): () => number {
 
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
-export function reasonsFor(format: Format): RejectReason[] {
+export function reasonsFor(format: Format, requestIds = false): RejectReason[] {
   // bad_wrapper belongs to wrapped input (--wrapped), which the generator does not write.
-  return REJECT_REASONS.filter((r) => r !== 'bad_wrapper' && (r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : true));
+  return REJECT_REASONS.filter((r) =>
+    r === 'bad_wrapper' ? false : r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : r === 'bad_request_id' ? requestIds && format !== 'space' : true,
+  );
 }
 
 /** Appends ASCII/latin1 pieces and integers into a reusable byte buffer. */
@@ -76,6 +89,13 @@ class ByteBuilder {
 
   byte(b: number): void {
     this.buf[this.len++] = b;
+  }
+
+  /** Appends this builder's own bytes [start, end) again (a re-delivered batch). */
+  repeat(start: number, end: number): void {
+    if (this.len + (end - start) > this.buf.length) this.grow(end - start);
+    this.buf.copyWithin(this.len, start, end);
+    this.len += end - start;
   }
 
   int(n: number): void {
@@ -101,7 +121,8 @@ const TIMES = (() => {
 
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const rnd = prng(o.seed);
-  const reasons = reasonsFor(o.format).filter((r) => (o.bad[r] ?? 0) > 0);
+  const ids = o.requestIds === true && o.format !== 'space';
+  const reasons = reasonsFor(o.format, ids).filter((r) => (o.bad[r] ?? 0) > 0);
   const thresholds: number[] = [];
   let acc = 0;
   for (const r of reasons) thresholds.push((acc += o.bad[r]!));
@@ -127,11 +148,24 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
         ? ['', ',', ',', ',', ',', '\n']
         : ['{"timestamp":"', '","user":"', '","task":"', '","status":', ',"duration_ms":', '}\n']
   ).map((t) => Buffer.from(t, 'latin1')) as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+  // Request ids come first on the line (so a record's last digits are its duration): `req-<seed>-<n>`.
+  const idPrefix = fmt === 'csv' ? `req-${o.seed}-` : `{"request_id":"req-${o.seed}-`;
+  const idSuffix = fmt === 'csv' ? ',' : '",';
+  const batchLines = o.batchLines ?? 100;
+  const redeliver = o.redeliver ?? 0;
+  const conflicts = o.conflicts ?? 0;
+  let redelivered = 0;
+  let changed = 0;
+  let batchStart = 0;
+  let batchCount = 0;
+  /** Start offsets (in the builder) of the good lines of the current batch. */
+  const goodLines: number[] = [];
   const put = (piece: Buffer) => out.bytes(piece, 0, piece.length);
 
   const sink = await openSink(o.out, o.gzip);
   const out = new ByteBuilder();
-  if (fmt === 'csv') out.text('timestamp,user,task,status,duration_ms\n');
+  if (fmt === 'csv') out.text(ids ? 'request_id,timestamp,user,task,status,duration_ms\n' : 'timestamp,user,task,status,duration_ms\n');
+  batchStart = out.len;
   let lines = 0;
   let bytes = 0;
   const maxLines = o.lines ?? Number.POSITIVE_INFINITY;
@@ -148,7 +182,14 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     const pick = badShare > 0 ? rnd() : 1;
     lines++;
     if (pick >= badShare) {
-      put(pre);
+      goodLines.push(out.len);
+      if (ids) {
+        out.text(idPrefix);
+        out.int(lines);
+        out.text(fmt === 'csv' ? idSuffix : '');
+        if (fmt === 'jsonl') out.text('","timestamp":"');
+      }
+      if (!(ids && fmt === 'jsonl')) put(pre);
       out.bytes(day, 0, 11);
       out.bytes(TIMES, second * 9, second * 9 + 9);
       put(sep1);
@@ -167,16 +208,48 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
       badCounts[reason] = (badCounts[reason] ?? 0) + 1;
       const ts = `${day.toString('latin1')}${TIMES.toString('latin1', second * 9, second * 9 + 9)}`;
       const user = userNames.toString('latin1', userStart[u]!, userStart[u + 1]!);
-      out.text(badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration)) + '\n');
+      const line = badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration));
+      out.text((ids ? withBadOrNoId(fmt, line, reason) : line) + '\n');
     }
-    if (out.len >= CHUNK_BYTES) {
-      bytes += await sink.write(out.buf.subarray(0, out.len));
-      out.len = 0;
+    if (++batchCount === batchLines || lines >= maxLines) {
+      if (redeliver > 0 && lines + batchCount <= maxLines && rnd() < redeliver) {
+        // The shipper retries the whole batch: its bytes again, some good records changed.
+        const end = out.len;
+        out.repeat(batchStart, end);
+        const shift = end - batchStart;
+        redelivered += batchCount;
+        lines += batchCount;
+        if (ids && conflicts > 0) {
+          for (const at of goodLines) {
+            if (rnd() >= conflicts) continue;
+            // The duration's last digit (the line's last digit before `}` or the newline) changed.
+            let p = out.buf.indexOf(10, at + shift) - 1;
+            if (fmt === 'jsonl') p--;
+            const d = out.buf[p]! - 48;
+            out.buf[p] = 48 + ((d + 1) % 10);
+            changed++;
+          }
+        }
+      }
+      batchCount = 0;
+      goodLines.length = 0;
+      if (out.len >= CHUNK_BYTES) {
+        bytes += await sink.write(out.buf.subarray(0, out.len));
+        out.len = 0;
+      }
+      batchStart = out.len;
     }
   }
   bytes += await sink.write(out.buf.subarray(0, out.len));
   await sink.close();
-  return { lines, bytes, bad: badCounts };
+  return { lines, bytes, bad: badCounts, redelivered, changed };
+}
+
+/** A bad line of a run with request ids: with a bad id for bad_request_id, else without an id. */
+function withBadOrNoId(fmt: Format, line: string, reason: RejectReason): string {
+  if (fmt === 'csv') return `${reason === 'bad_request_id' ? 'bad id' : ''},${line}`;
+  if (reason === 'bad_request_id' && line.startsWith('{')) return `{"request_id":42,${line.slice(1)}`;
+  return line;
 }
 
 /** One line that fails exactly `reason` (latin1 text; 0xFF for bad encoding). */

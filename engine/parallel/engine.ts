@@ -26,13 +26,12 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     if (now > reported) input.onBytes(Number(now - reported));
     reported = now;
   }, 200);
+  const workers = Math.max(1, Math.min(opts.workers, tasks.length));
+  const job = new BillingJob(input, tasks, progress, workers);
   try {
-    return await runMapReduce(new BillingJob(input, tasks, progress), {
-      workerFile: workerFile(),
-      workers: Math.max(1, Math.min(opts.workers, tasks.length)),
-      signal: input.signal,
-    });
+    return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
   } finally {
     clearInterval(timer);
+    job.dispose();
   }
 }

@@ -1,10 +1,15 @@
 /** Piscina worker entry: the map and flush functions of the parallel engine's jobs, by name. */
-import { flushBillingUsage, mapBillingShards, type BillingFlushTask, type BillingMapTask } from './jobs/billing-map.js';
-import { moveShardResult, moveTableImage, type ShardResult } from './scan/partial.js';
+import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
+import { moveShardResult, moveTableImage, type ShardCounts } from './scan/partial.js';
 import type { TableImage } from './scan/user-table.js';
 
-export async function mapBilling(task: BillingMapTask): Promise<ShardResult> {
-  return moveShardResult(await mapBillingShards(task));
+export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
+  const r = await mapBillingShards(task);
+  return moveShardResult(r, r.shuffle === undefined ? [] : [r.shuffle.data, r.shuffle.index]);
+}
+
+export function reduceBilling(task: BillingReduceTask): ShardCounts {
+  return reduceBillingPartition(task);
 }
 
 export function flushBilling(task: BillingFlushTask): TableImage {
@@ -12,7 +17,7 @@ export function flushBilling(task: BillingFlushTask): TableImage {
 }
 
 /** Every function above, by the name Piscina calls it by. */
-const workerFunctions = { mapBilling, flushBilling };
+const workerFunctions = { mapBilling, reduceBilling, flushBilling };
 
 /**
  * The names a job may give Piscina for this module. Jobs use this type (a type-only import,

@@ -44,7 +44,7 @@ import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '@mr/spark-connect';
 
 /** Row kinds of the result. */
-export const KIND = { ok: 0, out: 1, reject: 2, blank: 3 } as const;
+export const KIND = { ok: 0, out: 1, reject: 2, blank: 3, duplicate: 4 } as const;
 
 export const SPACE_VIEW = 'mr_in_space';
 export const JSONL_VIEW = 'mr_in_jsonl';
@@ -89,6 +89,18 @@ export const PATTERNS = {
   notBracket: String.raw`[^\[\]{}]`,
   trailingZeros: String.raw`0+\z`,
 } as const;
+
+/**
+ * A valid exact-path line's identity (SPEC "Duplicate deliveries"): `auto` its request id,
+ * `line` its bytes within its view (a CSV view is one header text), as BINARY; NULL for none
+ * (and for every row without dedupe).
+ */
+function dkeyExpr(mode: QueryOptions['dedupe']): string {
+  const valid = `NOT fast AND kind IN (${KIND.ok}, ${KIND.out})`;
+  if (mode === 'auto') return `IF(${valid}, CAST(rid AS BINARY), NULL)`;
+  if (mode === 'line') return `IF(${valid}, concat(CAST(CAST(src AS STRING) AS BINARY), X'00', line), NULL)`;
+  return 'CAST(NULL AS BINARY)';
+}
 
 /** A regex of the zero-padded numbers lo..hi, exactly `width` digits (from the rules' ranges, so no range is copied). */
 export function rangeRe(lo: number, hi: number, width: number): string {
@@ -260,12 +272,37 @@ interface Source {
   readonly exactSplit: string;
   readonly isJson: boolean;
   /** Exact path, on `e` (the split) or `v` (JSON): SQL of each column. */
-  readonly exact: { shapeOk: string; ts: string; usr: string; task: string; statusOk: string; dur: string };
+  readonly exact: { shapeOk: string; ts: string; usr: string; task: string; statusOk: string; dur: string } & DedupeColumns;
 }
 
 export interface QueryOptions {
   /** Duration sums as exact decimal text (after try_sum overflowed) instead of BIGINT. */
   readonly exactSums?: boolean;
+  /** Duplicate deliveries (SPEC): valid lines with an identity keep their own row, with a key `dkey` (dedupe-sql.ts). */
+  readonly dedupe?: 'auto' | 'line';
+}
+
+/**
+ * A source's request id on the exact path (SPEC "Duplicate deliveries"): its text when the
+ * record has one (NULL when none), whether it breaks the rule (bad_request_id), and the
+ * status's value (a conflict compares it).
+ */
+interface DedupeColumns {
+  readonly rid: string;
+  readonly ridBad: string;
+  readonly stv: string;
+}
+
+/** A request id's text rule, as the user rule's characters with the id's own length bounds. */
+function ridTextBad(t: string): string {
+  return `(octet_length(${t}) < ${RULES.requestId.minBytes} OR octet_length(${t}) > ${RULES.requestId.maxBytes} OR ${t} RLIKE :re_user_bad)`;
+}
+
+/** CSV (or no) request id column → DedupeColumns' rid and ridBad. */
+function csvRid(layout: CsvLayout | null): Pick<DedupeColumns, 'rid' | 'ridBad'> {
+  if (layout === null || layout.requestId < 0) return { rid: 'CAST(NULL AS STRING)', ridBad: 'false' };
+  const f = `e[${layout.requestId}]`;
+  return { rid: `nullif(${f}, '')`, ridBad: `coalesce(${f} <> '' AND ${ridTextBad(f)}, false)` };
 }
 
 /**
@@ -372,6 +409,8 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         task: at('e', 'task'),
         statusOk: statusTextOk(at('e', 'status')),
         dur: durationText(at('e', 'duration'), ':re_dur_space'),
+        ...csvRid(null),
+        stv: digitsValue(at('e', 'status')),
       },
     });
   }
@@ -391,6 +430,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
       [layout.task, '[^,"]+'],
       [layout.status, FAST.status],
       [layout.duration, `${FAST.digits}(?:${suffixRe})?`],
+      ...(layout.requestId < 0 ? [] : [[layout.requestId, `[!#-+\\--~]{0,${RULES.requestId.maxBytes}}`] as [number, string]]),
     ]);
     const pieces = Array.from({ length: layout.fieldCount }, (_, i) => pieceAt.get(i) ?? '[ !#-+\\--~]*');
     args[`re_fast_csv${g}`] = `^${pieces.join(',')}\\z`;
@@ -418,6 +458,8 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         task: at('e', 'task'),
         statusOk: statusTextOk(at('e', 'status')),
         dur: durationText(at('e', 'duration'), ':re_dur_csv'),
+        ...csvRid(layout),
+        stv: digitsValue(at('e', 'status')),
       },
     });
   });
@@ -455,6 +497,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     const at = (f: string, field: FieldName) =>
       isString(field) ? `${f}[${piece[field]}]` : `substr(${f}[${piece[field]}], 2, octet_length(${f}[${piece[field]}]) - 2)`;
     const key = (f: FieldName) => `variant_get(v, '$.${keys[f]}')`;
+    const ridKey = `variant_get(v, '$.${RULES.requestId.jsonKey}')`;
     const st = jsonNumber(key('status'));
     const du = jsonNumber(key('duration'));
     list.push({
@@ -487,10 +530,17 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         task: jsonString(key('task')),
         statusOk: `coalesce(${st} BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND ${st} % 1 = 0, false)`,
         dur: `IF(coalesce(${du} BETWEEN 0 AND :max_duration AND ${du} % 1 = 0, false), CAST(${du} AS BIGINT), NULL)`,
+        // A JSON null (VOID) or no key: no id; a string: the text rule ('' is none); any other type: bad.
+        rid: `IF(${jsonString(ridKey)} = '', NULL, ${jsonString(ridKey)})`,
+        ridBad: `coalesce(${ridKey} IS NOT NULL AND (schema_of_variant(${ridKey}) NOT IN ('VOID', 'STRING') OR (${jsonString(ridKey)} <> '' AND ${ridTextBad(jsonString(ridKey))})), false)`,
+        stv: `CAST(${st} AS BIGINT)`,
       },
     });
   }
   if (list.length === 0) throw new Error('billingQuery: no input views');
+
+  // Dedupe: a source whose valid lines may have an identity takes no fast path (each line keeps its row and position).
+  const individual = (src: Source) => options.dedupe === 'line' || (options.dedupe === 'auto' && src.exact.rid !== 'CAST(NULL AS STRING)' && !src.isJson);
 
   // ---- Map side: one small projection chain per view, then partial aggregation.
   const mapped = list.map((src, i) => {
@@ -508,7 +558,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         IF(fast, NULL, IF(octet_length(b) > :max_line, substr(b, 1, :max_raw), b)) AS line
       FROM (SELECT *, IF(fast, NULL, IF(octet_length(vb) > 0 AND substr(vb, -1, 1) = X'0D', substr(vb, 1, octet_length(vb) - 1), vb)) AS b
         FROM (SELECT *, IF(fast, NULL, CAST(v AS BINARY)) AS vb
-          FROM (SELECT *, coalesce(${src.fastCheck('f', 'du_text', 'du')} AND du <= :max_duration AND ${src.fastTask('task')}, false) AS fast
+          FROM (SELECT *, ${individual(src) ? 'false' : `coalesce(${src.fastCheck('f', 'du_text', 'du')} AND du <= :max_duration AND ${src.fastTask('task')}, false)`} AS fast
             FROM (SELECT path, bs, id, v, f, usr, task, du_text, CAST(du_text AS BIGINT) AS du${parts}
               FROM (SELECT path, bs, id, v, f, ${src.fast.timestamp('f')} AS tsf, ${src.fast.user('f')} AS usr, ${src.fast.task('f')} AS task,
                   ${src.fast.duration('f')} AS du_text
@@ -556,6 +606,9 @@ WITH
       IF(fast, task, ${bySrc((s) => s.exact.task)}) AS task,
       IF(fast, true, ${bySrc((s) => s.exact.statusOk, 'false')}) AS status_ok,
       IF(fast, NULL, ${bySrc((s) => s.exact.dur)}) AS edur,
+      IF(fast, NULL, ${bySrc((s) => s.exact.rid)}) AS rid,
+      IF(fast, false, ${bySrc((s) => s.exact.ridBad, 'false')}) AS rid_bad,
+      IF(fast, NULL, ${bySrc((s) => s.exact.stv)}) AS stv,
       ${anyJson ? `src = ${jsonSrc}` : 'false'} AS isjson
     FROM parsed
   ),
@@ -583,6 +636,7 @@ WITH
         WHEN task IS NULL OR NOT array_contains(array(${taskParams.join(', ')}), task) THEN ${reason('unknown_task')}
         WHEN NOT status_ok THEN ${reason('bad_status')}
         WHEN edur IS NULL THEN ${reason('bad_duration')}
+        WHEN rid_bad THEN ${reason('bad_request_id')}
       END AS reason
     FROM timed
   ),
@@ -596,18 +650,24 @@ WITH
         ELSE ${KIND.out}
       END AS kind
     FROM judged
+  ),
+  keyed AS (
+    SELECT *, ${dkeyExpr(options.dedupe)} AS dkey FROM classified
   )
 SELECT CAST(kind AS TINYINT) AS k,
   IF(kind = ${KIND.reject}, reason, NULL) AS r,
-  IF(kind = ${KIND.ok}, usr, NULL) AS usr,
-  IF(kind = ${KIND.ok} OR (kind = ${KIND.reject} AND reason = ${reason('unknown_task')}), task, NULL) AS task,
-  IF(kind = ${KIND.reject}, path, NULL) AS path,
-  IF(kind = ${KIND.reject}, bs, NULL) AS bs,
-  IF(kind = ${KIND.reject}, id, NULL) AS id,
+  IF(kind = ${KIND.ok} OR dkey IS NOT NULL, usr, NULL) AS usr,
+  IF(kind = ${KIND.ok} OR dkey IS NOT NULL OR (kind = ${KIND.reject} AND reason = ${reason('unknown_task')}), task, NULL) AS task,
+  IF(kind = ${KIND.reject} OR dkey IS NOT NULL, path, NULL) AS path,
+  IF(kind = ${KIND.reject} OR dkey IS NOT NULL, bs, NULL) AS bs,
+  IF(kind = ${KIND.reject} OR dkey IS NOT NULL, id, NULL) AS id,
   IF(kind = ${KIND.reject}, substr(line, 1, :max_raw), NULL) AS raw,
   n,
-  IF(kind = ${KIND.ok}, IF(fast, sdur, CAST(edur AS ${sumType})), NULL) AS dur
-FROM classified
+  IF(kind = ${KIND.ok} OR dkey IS NOT NULL, IF(fast, sdur, CAST(edur AS ${sumType})), NULL) AS dur${
+    options.dedupe === undefined ? '' : `,
+  dkey, IF(dkey IS NOT NULL, ts, NULL) AS ts, IF(dkey IS NOT NULL, stv, NULL) AS stv`
+  }
+FROM keyed
 `;
   return { query, args };
 }

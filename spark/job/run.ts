@@ -23,6 +23,8 @@ import { InputError, RunFailure } from '../../engine/core/errors.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, type SqlValue } from '@mr/spark-connect';
 import { asRunFailure, asRunFailures } from './failure.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
+import { dedupeQuery } from './dedupe-sql.js';
+import { CONFLICT_EXAMPLES, DEFAULT_DEDUPE } from '../../engine/core/dedupe/dedupe.js';
 
 export interface SparkEngineOptions {
   /** Spark Connect address (default: SPARK_REMOTE, then sc://127.0.0.1:15002). */
@@ -256,21 +258,27 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
   }
 
   const agg = `mr_agg_${randomUUID().replace(/-/g, '')}`;
+  const deduped = `${agg}_dd`;
   let cached = false;
+  let dedupeCached = false;
   const release = async () => {
     try {
+      if (dedupeCached) await client.collect(sql(`UNCACHE TABLE IF EXISTS ${deduped}`)).catch(() => undefined);
+      dedupeCached = false;
       if (cached) await client.collect(sql(`UNCACHE TABLE IF EXISTS ${agg}`)).catch(() => undefined);
       cached = false;
     } finally {
       await close();
     }
   };
+  const dedupeMode = (input.dedupe ?? DEFAULT_DEDUPE).mode;
+  const dedupe = dedupeMode === 'off' ? undefined : dedupeMode;
   try {
     // One pass over the input; then counts, and a retry with exact decimal sums if a BIGINT sum overflowed.
     let exactSums = false;
     let tally: Map<string, { n: number; overflow: number }>;
     for (;;) {
-      const { query, args } = billingQuery(sources, input.config, input.window, { exactSums });
+      const { query, args } = billingQuery(sources, input.config, input.window, { exactSums, ...(dedupe === undefined ? {} : { dedupe }) });
       await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), { signal });
       cached = true;
       trace('billing query (one pass over the input, result cached)');
@@ -288,6 +296,35 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       cached = false;
       exactSums = true;
     }
+    // Duplicate deliveries: the second stage, in the cluster, when some valid line has an identity.
+    let table = agg;
+    // Only JSON lines and CSV files with a request_id column can carry ids (any line can, with `line`).
+    const mayHaveKeys = dedupe === 'line' || sources.jsonl || sources.csv.some((l) => l.requestId >= 0);
+    if (dedupe !== undefined && mayHaveKeys) {
+      const order = new Map<string, number>();
+      for (const row of (await client.collect(sql(`SELECT DISTINCT path FROM ${agg} WHERE dkey IS NOT NULL`), { signal })) ?? []) {
+        const path = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON()['path'] as string;
+        order.set(path, index.indexOf(path));
+      }
+      if (order.size > 0) {
+        const { query, args } = dedupeQuery(agg, order);
+        await client.collect(sql(`CACHE TABLE ${deduped} AS ${query}`, args), { signal });
+        dedupeCached = true;
+        table = deduped;
+        tally = new Map();
+        const t = await client.collect(
+          sql(`SELECT k, r, CAST(sum(n) AS BIGINT) AS n, count_if(conflict) AS conflicts FROM ${deduped} GROUP BY k, r`),
+          { signal },
+        );
+        for (const row of t ?? []) {
+          const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
+          tally.set(`${r['k']}:${r['r'] ?? ''}`, { n: num(r['n']), overflow: 0 });
+          counts.conflictingDuplicates += num(r['conflicts']);
+        }
+        await readConflictExamples(client, deduped, counts, signal);
+        trace('dedupe (second stage, result cached)');
+      }
+    }
     trace('counts');
     input.onBytes(input.files.reduce((n, f) => n + f.size, 0));
     for (const [key, { n }] of tally) {
@@ -297,6 +334,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       counts.records += n;
       if (kind === KIND.ok) counts.accepted += n;
       else if (kind === KIND.out) counts.outOfWindow += n;
+      else if (kind === KIND.duplicate) counts.duplicates += n;
       else if (kind === KIND.reject) {
         const reason = RULES.reasons[Number(r)];
         if (reason === undefined) throw new RunFailure(`spark engine: unexpected reject reason ${r}`);
@@ -304,18 +342,36 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       } else throw new RunFailure(`spark engine: unexpected result row kind ${k}`);
     }
 
-    const rejects = await readRejects(client, agg, index, signal, counts);
+    const rejects = await readRejects(client, table, index, signal, counts);
     dropCsvHeaders(rejects, csvFiles, index, counts);
     trace(`rejects read (${rejects.length})`);
     for (const r of rejects) {
       signal.throwIfAborted();
       if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
     }
-    return { counts, usage: sortedUsage(client, agg, input, signal), release };
+    return { counts, usage: sortedUsage(client, table, input, signal), release };
   } catch (err) {
     await release();
     throw err;
   }
+}
+
+/** The first few conflicting duplicates in input order (the cluster does not know line offsets: -1). */
+async function readConflictExamples(client: SparkConnectClient, table: string, counts: RunCounts, signal: AbortSignal): Promise<void> {
+  if (counts.conflictingDuplicates === 0) return;
+  const rows = await client.collect(
+    sql(`SELECT CAST(dkey AS STRING) AS rid, fidx, first_fidx, differs FROM ${table} WHERE conflict ORDER BY fidx, bs, id LIMIT ${CONFLICT_EXAMPLES}`),
+    { signal },
+  );
+  counts.conflictExamples = Array.from(rows ?? [], (row) => {
+    const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
+    return {
+      requestId: r['rid'] as string,
+      at: { order: num(r['fidx']), offset: -1 },
+      first: { order: num(r['first_fidx']), offset: -1 },
+      differs: String(r['differs']).split(','),
+    };
+  });
 }
 
 /** Every reject row, in file order, then in the order the cluster read the lines (the offset is unknown). */

@@ -14,6 +14,7 @@ import { parseTimestamp, type TimeWindow } from '../../engine/core/validation/ti
 import { InputError } from '../../engine/core/errors.js';
 import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
 import { runNaive } from '../../engine/naive/engine.js';
+import { DEFAULT_DEDUPE, type DedupeSettings } from '../../engine/core/dedupe/dedupe.js';
 import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
 import { acquireTestCluster, type TestCluster } from '../../fixtures/spark/test-cluster.js';
 import { SparkConnectClient, SparkConnectionError } from '@mr/spark-connect';
@@ -53,15 +54,20 @@ afterAll(async () => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 }, 120_000);
 
-async function both(paths: string[], config: BillingConfig, window: TimeWindow = {}): Promise<{ naive: EngineOutcome; spark: EngineOutcome }> {
+async function both(paths: string[], config: BillingConfig, window: TimeWindow = {}, dedupe?: DedupeSettings): Promise<{ naive: EngineOutcome; spark: EngineOutcome }> {
   const { files } = await discoverInputs(paths);
-  const naive = await runEngine(runNaive, files, config, window);
-  const spark = await runEngine((input) => runSpark(input, { client }), files, config, window);
+  const naive = await runEngine(runNaive, files, config, window, dedupe);
+  const spark = await runEngine((input) => runSpark(input, { client }), files, config, window, dedupe);
   return { naive, spark };
 }
 
 function expectSame({ naive, spark }: { naive: EngineOutcome; spark: EngineOutcome }): void {
-  expect(spark.counts).toEqual(naive.counts);
+  // The cluster does not know line offsets: conflict examples are compared by file.
+  const noOffsets = (c: EngineOutcome['counts']) => ({
+    ...c,
+    conflictExamples: c.conflictExamples.map((e) => ({ ...e, at: { ...e.at, offset: -1 }, first: { ...e.first, offset: -1 } })),
+  });
+  expect(noOffsets(spark.counts)).toEqual(noOffsets(naive.counts));
   expect(spark.usage).toEqual(naive.usage);
   expect(spark.bill).toBe(naive.bill);
   expect(spark.rejects).toEqual(naive.rejects);
@@ -75,6 +81,19 @@ describe('spark engine = naive engine', () => {
     // The fixtures reach every reason and every kind of outcome.
     for (const reason of UNWRAPPED_REASONS) expect(r.naive.counts.rejected[reason], reason).toBeGreaterThan(0);
     expect(r.naive.counts.accepted).toBeGreaterThan(10);
+    // Request ids: duplicates within and across files and formats, conflicts by field.
+    expect(r.naive.counts.duplicates).toBe(7);
+    expect(r.naive.counts.conflictingDuplicates).toBe(3);
+  });
+
+  it('on edge cases with --dedupe line and off', async () => {
+    const dir = writeEdgeFixtures(join(work, 'edge-line'));
+    for (const mode of ['line', 'off'] as const) {
+      const r = await both([dir], billingConfigFromEnv(RATES), {}, { ...DEFAULT_DEDUPE, mode });
+      expectSame(r);
+      if (mode === 'line') expect(r.naive.counts.duplicates).toBeGreaterThan(0);
+      else expect(r.naive.counts.duplicates).toBe(0);
+    }
   });
 
   it('on the reference sample (shared/reference/api_logs.txt)', async () => {
@@ -123,7 +142,7 @@ describe('spark engine = naive engine', () => {
     for (const format of ['space', 'csv', 'jsonl'] as const) {
       for (const gzip of [false, true]) {
         const ext = format === 'space' ? 'log' : format;
-        const bad = Object.fromEntries(reasonsFor(format).map((r) => [r, 0.01]));
+        const bad = Object.fromEntries(reasonsFor(format, true).map((r) => [r, 0.01]));
         await generate({
           out: join(dir, `part-${format}${gzip ? '-gz' : ''}.${ext}${gzip ? '.gz' : ''}`),
           format,
@@ -135,12 +154,18 @@ describe('spark engine = naive engine', () => {
           gzip,
           startDay: '2025-05-01',
           days: 3,
+          // Request ids (CSV, JSON lines) and re-delivered batches, some changed.
+          requestIds: true,
+          redeliver: 0.05,
+          conflicts: 0.1,
         });
       }
     }
     const r = await both([dir], billingConfigFromEnv(RATES));
     expectSame(r);
     expect(r.spark.counts.records).toBe(120_000);
+    expect(r.spark.counts.duplicates).toBeGreaterThan(0);
+    expect(r.spark.counts.conflictingDuplicates).toBeGreaterThan(0);
     for (const reason of UNWRAPPED_REASONS) expect(r.spark.counts.rejected[reason], reason).toBeGreaterThan(0);
   });
 

@@ -11,6 +11,15 @@ import type { RecordParser } from '../formats/records.js';
 import { unwrapLine, type Wrapping } from '../formats/wrapped.js';
 import type { RejectReason } from '../validation/reasons.js';
 import { countUnknownTask, type RunCounts, type UsageTable } from './usage.js';
+import { lineKey, type DedupeMode } from '../dedupe/dedupe.js';
+import type { DedupeSink } from '../dedupe/seen.js';
+
+/** Where valid records with an identity go (SPEC "Duplicate deliveries"), and how identity is found. */
+export interface DedupeTarget {
+  /** `auto` (request ids) or `line` (line bytes); with `off` no target is given. */
+  readonly mode: Exclude<DedupeMode, 'off'>;
+  readonly sink: DedupeSink;
+}
 
 export interface RejectSink {
   /** One rejected line: its offset in the file, the reason, its raw bytes (at least the first 1 KiB). */
@@ -32,6 +41,8 @@ export class LineAccumulator implements LineSink {
     private csv?: CsvLayout,
     /** --wrapped: each line is unwrapped first (formats/wrapped.ts); rejects keep the wrapped line. */
     private readonly wrapping?: Wrapping,
+    /** Dedupe: the parser must then be made with `deferWindow`. */
+    private readonly dedupe?: DedupeTarget,
   ) {
     this.header = format === 'csv' && csv === undefined ? new CsvHeaderFinder(path) : undefined;
   }
@@ -59,7 +70,18 @@ export class LineAccumulator implements LineSink {
     }
     this.counts.records++;
     const v = this.parser.parse(bytes, this.format, this.csv);
-    if (v.kind === 'accepted') {
+    if (v.kind === 'valid') {
+      const key = this.dedupe === undefined ? null : this.dedupe.mode === 'line' ? lineKey(this.format, this.csv, bytes) : v.requestId;
+      if (key !== null) {
+        // Counted as accepted or out of window once dedupe has decided it is the first.
+        this.dedupe!.sink.record(key, offset, v);
+      } else if (v.inWindow) {
+        this.counts.accepted++;
+        this.usage.add(v.user, v.task, 1, v.durationMs);
+      } else {
+        this.counts.outOfWindow++;
+      }
+    } else if (v.kind === 'accepted') {
       this.counts.accepted++;
       this.usage.add(v.user, v.task, 1, v.durationMs);
     } else if (v.kind === 'out_of_window') {

@@ -4,6 +4,7 @@
  * rounded. Keys live in a Map, so ids like `__proto__` are ordinary users.
  */
 import { emptyReasonCounts, REJECT_REASONS, type RejectReason } from '../validation/reasons.js';
+import { addTally, emptyTally, type DuplicateTally } from '../dedupe/dedupe.js';
 
 /**
  * Duration sums are kept as numbers below this (every integer below 2^53 is exact, so a sum
@@ -168,8 +169,8 @@ export class UsageTable implements UsageRows {
   }
 }
 
-/** Line counts of a run (SPEC summary keys). */
-export interface RunCounts {
+/** Line counts of a run (SPEC summary keys); duplicates, conflicts and a few conflict examples from DuplicateTally. */
+export interface RunCounts extends DuplicateTally {
   records: number;
   accepted: number;
   outOfWindow: number;
@@ -179,7 +180,7 @@ export interface RunCounts {
 }
 
 export function emptyCounts(): RunCounts {
-  return { records: 0, accepted: 0, outOfWindow: 0, rejected: emptyReasonCounts(), unknownTasks: new Map() };
+  return { records: 0, accepted: 0, outOfWindow: 0, rejected: emptyReasonCounts(), unknownTasks: new Map(), ...emptyTally() };
 }
 
 /** Adds `n` records of an unknown task to a tally. */
@@ -195,7 +196,7 @@ export function mergeUnknownTasks(into: Map<string, number>, from: ReadonlyMap<s
  * Line counts with rejects tallied by reason (RunCounts) or by index in REJECT_REASONS (the
  * parallel engine's compact ShardCounts): addCounts merges any two of them.
  */
-export interface CountsTally {
+export interface CountsTally extends DuplicateTally {
   records: number;
   accepted: number;
   outOfWindow: number;
@@ -216,6 +217,7 @@ export function addCounts(into: CountsTally, from: CountsTally): void {
     else to[r] += n;
   });
   mergeUnknownTasks(into.unknownTasks, from.unknownTasks);
+  addTally(into, from);
 }
 
 export function totalRejected(c: RunCounts): number {

@@ -9,6 +9,7 @@ import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
 import { intSetting } from './integers.js';
 import type { PricingPlan } from '../pricing/plan.js';
+import { DEDUPE_MODES, DEFAULT_DEDUPE_MEMORY_BYTES, type DedupeMode, type DedupeSettings } from '../dedupe/dedupe.js';
 
 export { ConfigError };
 
@@ -120,4 +121,19 @@ export function billingConfigFromPlan(env: Record<string, string>, plan: Pricing
     currencyDecimals: plan.currencyDecimals ?? envDecimals ?? DEFAULT_CURRENCY_DECIMALS,
     maxDurationMs: intSetting(env, 'MAX_DURATION_MS', DEFAULT_MAX_DURATION_MS, 0, MAX_DURATION_LIMIT),
   };
+}
+
+/**
+ * Duplicate deliveries (SPEC): the mode from `--dedupe` (given) or DEDUPE (default auto), the
+ * seen-id memory budget from DEDUPE_MEMORY_MIB (default 256).
+ */
+export function dedupeSettingsFromEnv(env: Record<string, string>, flag: string | undefined): DedupeSettings {
+  const raw = flag ?? env['DEDUPE'];
+  const text = raw === undefined || raw.trim() === '' ? 'auto' : raw.trim();
+  if (!(DEDUPE_MODES as readonly string[]).includes(text)) {
+    const what = flag !== undefined ? '--dedupe' : 'DEDUPE';
+    throw new ConfigError(`${what}=${JSON.stringify(raw)} must be one of ${DEDUPE_MODES.join(', ')}`);
+  }
+  const mib = intSetting(env, 'DEDUPE_MEMORY_MIB', DEFAULT_DEDUPE_MEMORY_BYTES / 1048576, 1, 1 << 20);
+  return { mode: text as DedupeMode, memoryBytes: mib * 1048576 };
 }

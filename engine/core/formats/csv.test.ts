@@ -44,6 +44,8 @@ describe('csvLayout (header by name, trimmed, case-insensitive)', () => {
       task: 3,
       status: 2,
       duration: 1,
+      requestId: -1,
+      header: 'extra,duration_ms,status,task,user,timestamp',
     });
   });
 

@@ -53,31 +53,41 @@ export interface CsvLayout {
   readonly task: number;
   readonly status: number;
   readonly duration: number;
+  /** The optional `request_id` column (SPEC "Duplicate deliveries"), or -1. */
+  readonly requestId: number;
+  /** The header row's text: `--dedupe line` compares CSV lines only under an identical header. */
+  readonly header: string;
 }
 
-const COLUMNS: ReadonlyArray<[keyof Omit<CsvLayout, 'fieldCount'>, readonly string[]]> = FIELDS.map((f) => [f, RULES.csv.columns[f]]);
+const COLUMNS: ReadonlyArray<[keyof Omit<CsvLayout, 'fieldCount' | 'header'>, readonly string[]]> = FIELDS.map((f) => [f, RULES.csv.columns[f]]);
+
+/** A column by its aliases (first alias first): its index, or -1; a name given twice is an InputError. */
+function findColumn(names: readonly string[], aliases: readonly string[], file: string): number {
+  for (const alias of aliases) {
+    const first = names.indexOf(alias);
+    if (first < 0) continue;
+    if (names.indexOf(alias, first + 1) >= 0) {
+      throw new InputError(`${file}: the CSV header names column "${alias}" more than once`);
+    }
+    return first;
+  }
+  return -1;
+}
 
 /** Reads the header row; a missing or ambiguous required column is an InputError naming the file. */
 export function csvLayout(header: string, file: string): CsvLayout {
   const fields = splitCsvLine(header);
   if (fields === null) throw new InputError(`${file}: the CSV header row is malformed: ${JSON.stringify(header.slice(0, 200))}`);
   const names = fields.map((f) => f.trim().toLowerCase());
-  const layout: Record<string, number> = { fieldCount: fields.length };
+  const layout: Record<string, number | string> = { fieldCount: fields.length };
   for (const [key, aliases] of COLUMNS) {
-    let found = -1;
-    for (const alias of aliases) {
-      const first = names.indexOf(alias);
-      if (first < 0) continue;
-      if (names.indexOf(alias, first + 1) >= 0) {
-        throw new InputError(`${file}: the CSV header names column "${alias}" more than once`);
-      }
-      found = first;
-      break;
-    }
+    const found = findColumn(names, aliases, file);
     if (found < 0) {
       throw new InputError(`${file}: the CSV header has no "${aliases.join('" or "')}" column (header: ${JSON.stringify(header.slice(0, 200))})`);
     }
     layout[key] = found;
   }
+  layout['requestId'] = findColumn(names, RULES.requestId.csvColumns, file);
+  layout['header'] = header;
   return layout as unknown as CsvLayout;
 }

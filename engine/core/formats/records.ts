@@ -10,15 +10,36 @@ import type { RejectReason } from '../validation/reasons.js';
 import { RULES } from '../validation/rules.js';
 
 const KEYS = RULES.jsonl.keys;
-import { isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from '../validation/fields.js';
+const REQUEST_ID_KEY = RULES.requestId.jsonKey;
+import { isValidRequestId, isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from '../validation/fields.js';
 import { parseTimestamp, inWindow, windowIsOpen, type TimeWindow } from '../validation/timestamp.js';
 import type { Format } from './format.js';
 import { splitCsvLine, type CsvLayout } from './csv.js';
+import type { ValidRecord } from '../dedupe/dedupe.js';
+
+export type { ValidRecord };
 
 export type Verdict =
   | { readonly kind: 'accepted'; readonly user: string; readonly task: number; readonly durationMs: number }
   | { readonly kind: 'out_of_window' }
+  /** Only from a parser made with `deferWindow`: every valid record, its window decided by the caller after dedupe. */
+  | ({ readonly kind: 'valid' } & ValidRecord)
   | { readonly kind: 'rejected'; readonly reason: RejectReason; readonly task?: string };
+
+/** A request id's value: a valid id, none (null), or BAD_ID (the record is `bad_request_id`). */
+const BAD_ID = Symbol('bad request id');
+type IdValue = string | null | typeof BAD_ID;
+
+/** A CSV field or JSON value → request id value (SPEC: empty, null or absent is none; another type or a bad string is a reject). */
+function requestIdOf(v: unknown): IdValue {
+  if (v === undefined || v === null || v === '') return null;
+  return typeof v === 'string' && isValidRequestId(v) ? v : BAD_ID;
+}
+
+export interface ParserOptions {
+  /** Return every valid record as `valid` with its fields and window flag (dedupe decides, then the window). */
+  readonly deferWindow?: boolean;
+}
 
 const OUT_OF_WINDOW: Verdict = { kind: 'out_of_window' };
 const REJECTS = new Map<RejectReason, Verdict>();
@@ -33,13 +54,16 @@ const FIELD_SEPARATORS = /[ \t]+/;
 export class RecordParser {
   private readonly tasks: Map<string, number>;
   private readonly windowOpen: boolean;
+  private readonly deferWindow: boolean;
 
   constructor(
     private readonly config: BillingConfig,
     private readonly window: TimeWindow,
+    options: ParserOptions = {},
   ) {
     this.tasks = taskIndex(config);
     this.windowOpen = windowIsOpen(window);
+    this.deferWindow = options.deferWindow === true;
   }
 
   /** Judges a non-blank line (BOM already removed) of the given format. `csv` is required for CSV. */
@@ -59,7 +83,7 @@ export class RecordParser {
   private space(text: string): Verdict {
     const f = text.replace(/^[ \t]+|[ \t]+$/g, '').split(FIELD_SEPARATORS);
     if (f.length !== 5) return reject('bad_field_count');
-    return this.fields(f[0]!, f[1]!, f[2]!, parseStatus(f[3]!), parseDurationText(f[4]!, 'required', this.config.maxDurationMs));
+    return this.fields(f[0]!, f[1]!, f[2]!, parseStatus(f[3]!), parseDurationText(f[4]!, 'required', this.config.maxDurationMs), null);
   }
 
   private csv(text: string, layout: CsvLayout): Verdict {
@@ -71,6 +95,7 @@ export class RecordParser {
       f[layout.task]!,
       parseStatus(f[layout.status]!),
       parseDurationText(f[layout.duration]!, 'optional', this.config.maxDurationMs),
+      layout.requestId < 0 ? null : requestIdOf(f[layout.requestId]),
     );
   }
 
@@ -93,11 +118,12 @@ export class RecordParser {
       typeof task === 'string' ? task : null,
       parseStatusJson(own(KEYS.status)),
       parseDurationJson(own(KEYS.duration), this.config.maxDurationMs),
+      requestIdOf(own(REQUEST_ID_KEY)),
     );
   }
 
   /** The field rules in contract order, on already-extracted fields (null: missing or wrong type). */
-  private fields(ts: string | null, user: string | null, task: string | null, status: number | null, durationMs: number | null): Verdict {
+  private fields(ts: string | null, user: string | null, task: string | null, status: number | null, durationMs: number | null, requestId: IdValue): Verdict {
     const instant = ts === null ? null : parseTimestamp(ts);
     if (instant === null) return reject('bad_timestamp');
     if (user === null || !isValidUser(user)) return reject('bad_user');
@@ -106,7 +132,10 @@ export class RecordParser {
     if (t === undefined) return task === null ? reject('unknown_task') : { kind: 'rejected', reason: 'unknown_task', task };
     if (status === null) return reject('bad_status');
     if (durationMs === null) return reject('bad_duration');
-    if (!this.windowOpen && !inWindow(instant, this.window)) return OUT_OF_WINDOW;
+    if (requestId === BAD_ID) return reject('bad_request_id');
+    const within = this.windowOpen || inWindow(instant, this.window);
+    if (this.deferWindow) return { kind: 'valid', user, task: t, durationMs, timestamp: ts!, status, requestId, inWindow: within };
+    if (!within) return OUT_OF_WINDOW;
     return { kind: 'accepted', user, task: t, durationMs };
   }
 }

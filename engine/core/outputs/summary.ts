@@ -13,6 +13,8 @@ export interface RunFacts {
   readonly bytes: number;
   readonly seconds: number;
   readonly window: { from: string | null; to: string | null };
+  /** --dedupe (SPEC "Duplicate deliveries"). */
+  readonly dedupe?: string;
 }
 
 export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts): string {
@@ -21,6 +23,8 @@ export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts
     records: counts.records,
     accepted: counts.accepted,
     out_of_window: counts.outOfWindow,
+    duplicates: counts.duplicates,
+    conflicting_duplicates: counts.conflictingDuplicates,
     rejected,
     rejected_total: Object.values(counts.rejected).reduce((a, b) => a + b, 0),
     unknown_tasks: Object.fromEntries([...counts.unknownTasks].sort((a, b) => compareUtf8(a[0], b[0]))),
@@ -30,6 +34,7 @@ export function summaryJson(counts: RunCounts, bill: BillTotals, facts: RunFacts
     total_billed: formatFixed(bill.totalBilled, bill.decimals),
     currency_decimals: bill.decimals,
     window: facts.window,
+    ...(facts.dedupe !== undefined ? { dedupe: facts.dedupe } : {}),
     engine: facts.engine,
     ...(facts.workers !== undefined ? { workers: facts.workers } : {}),
     files: facts.files,

@@ -3,7 +3,7 @@
  * The parallel engine's byte scanner implements the same rules on bytes; property
  * tests keep the two equal.
  */
-import { MAX_USER_BYTES } from './reasons.js';
+import { MAX_REQUEST_ID_BYTES, MAX_USER_BYTES } from './reasons.js';
 import { RULES } from './rules.js';
 
 const SUFFIX = RULES.duration.suffix;
@@ -25,6 +25,16 @@ export function isUnicodeSpace(cp: number): boolean {
 
 /** A user id: 1 to 128 UTF-8 bytes, no whitespace, no control characters, well-formed Unicode. */
 export function isValidUser(user: string): boolean {
+  return isIdText(user, MAX_USER_BYTES);
+}
+
+/** A request id (SPEC "Duplicate deliveries"): the user rule's characters, 1 to 128 UTF-8 bytes. */
+export function isValidRequestId(id: string): boolean {
+  return isIdText(id, MAX_REQUEST_ID_BYTES);
+}
+
+/** 1 to maxBytes UTF-8 bytes, no whitespace, no control characters, well-formed Unicode. */
+function isIdText(user: string, maxBytes: number): boolean {
   if (user.length === 0) return false;
   let bytes = 0;
   for (let i = 0; i < user.length; i++) {
@@ -46,7 +56,7 @@ export function isValidUser(user: string): boolean {
       if (isUnicodeSpace(c)) return false;
       bytes += 3;
     }
-    if (bytes > MAX_USER_BYTES) return false;
+    if (bytes > maxBytes) return false;
   }
   return true;
 }

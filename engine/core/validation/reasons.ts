@@ -13,6 +13,7 @@ export const REJECT_REASONS = [
   'unknown_task',
   'bad_status',
   'bad_duration',
+  'bad_request_id',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -30,6 +31,9 @@ export const MAX_REJECT_RAW_BYTES = 1024;
 
 /** Largest user id in UTF-8 bytes. */
 export const MAX_USER_BYTES = 128;
+
+/** Largest request id (SPEC "Duplicate deliveries") in UTF-8 bytes. */
+export const MAX_REQUEST_ID_BYTES = 128;
 
 export function emptyReasonCounts(): Record<RejectReason, number> {
   return Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;

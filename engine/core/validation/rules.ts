@@ -5,7 +5,7 @@
  * generator (spark/job/billing-sql.ts) all read them from here, so a rule changed here
  * changes every engine; the differential and property tests keep them agreeing.
  */
-import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES, MAX_USER_BYTES, REJECT_REASONS } from './reasons.js';
+import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES, MAX_REQUEST_ID_BYTES, MAX_USER_BYTES, REJECT_REASONS } from './reasons.js';
 
 /** The five fields of a record, in the order of the space format. */
 export const FIELDS = ['timestamp', 'user', 'task', 'status', 'duration'] as const;
@@ -87,6 +87,19 @@ export const RULES = {
   jsonl: {
     /** The key of each field. */
     keys: { timestamp: 'timestamp', user: 'user', task: 'task', status: 'status', duration: 'duration_ms' } as Readonly<Record<FieldName, string>>,
+  },
+  /**
+   * A record's identity (SPEC "Duplicate deliveries"): an optional CSV column / JSON key, never
+   * in the space format. A string of minBytes..maxBytes bytes with none of the user rule's
+   * forbidden code points; empty (or JSON null, or absent) means no id; anything else is
+   * `bad_request_id`, checked after the duration.
+   */
+  requestId: {
+    minBytes: 1,
+    maxBytes: MAX_REQUEST_ID_BYTES,
+    /** CSV header names (case-insensitive, trimmed). */
+    csvColumns: ['request_id'] as readonly string[],
+    jsonKey: 'request_id',
   },
 } as const;
 

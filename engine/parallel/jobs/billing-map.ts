@@ -22,6 +22,9 @@ import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { UserTable, hashBytes, type TableImage } from '../scan/user-table.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
+import { billedFields, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
+import { dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
+import { ShuffleEmitter } from './dedupe-shuffle.js';
 
 export interface BillingMapTask {
   /** Scopes the worker's usage table to one run. */
@@ -34,6 +37,23 @@ export interface BillingMapTask {
   readonly progress?: SharedArrayBuffer;
   /** Becomes 1 when the run is cancelled: the task stops at its next read. */
   readonly stop?: SharedArrayBuffer;
+  /** Duplicate deliveries: records with an identity are emitted into the shuffle (absent: --dedupe off). */
+  readonly dedupe?: Exclude<DedupeMode, 'off'>;
+}
+
+/** A map task's result: counts and rejects, and with dedupe its shuffle output (dedupe-shuffle.ts). */
+export interface BillingMapResult extends ShardResult {
+  readonly shuffle?: { readonly data: Uint8Array; readonly index: Int32Array };
+}
+
+/** One shuffle partition to deduplicate: its parts in input order. */
+export interface BillingReduceTask {
+  readonly jobId: string;
+  readonly tasks: number;
+  readonly segments: readonly RecordSegment[];
+  /** The seen keys' memory budget of this task; beyond it the partition is split into files under tmpDir. */
+  readonly memoryBytes: number;
+  readonly tmpDir?: string;
 }
 
 const READ_BUFFER_BYTES = 4 << 20;
@@ -47,7 +67,7 @@ export interface BillingFlushTask {
 }
 
 /** Counts and rejects of a task's shards; their usage goes into this worker's table for the job. */
-export async function mapBillingShards(task: BillingMapTask): Promise<ShardResult> {
+export async function mapBillingShards(task: BillingMapTask): Promise<BillingMapResult> {
   const progress = task.progress === undefined ? undefined : new BigInt64Array(task.progress);
   const stop = task.stop === undefined ? undefined : new Int32Array(task.stop);
   // Called after every read: progress, and the run's cancellation (the worker itself is never terminated mid-task).
@@ -60,17 +80,40 @@ export async function mapBillingShards(task: BillingMapTask): Promise<ShardResul
   const table = workerState(task.jobId, () => new UserTable(task.config.rates.length, 1 << 14));
   const rejects = new RejectCollector();
   // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
-  const judges: Judges = {};
+  const judges: Judges = { emitter: task.dedupe === undefined ? undefined : new ShuffleEmitter() };
   for (let i = 0; i < task.shards.length; i++) {
     rejects.shard = i;
+    if (judges.emitter !== undefined) judges.emitter.shard = task.shards[i]!.index;
     await mapShard(task, task.shards[i]!, table, counts, rejects, judges, onBytes);
   }
-  return shardResult(counts, rejects);
+  const result = shardResult(counts, rejects);
+  return judges.emitter === undefined ? result : { ...result, shuffle: judges.emitter.take() };
 }
 
 interface Judges {
   scanner?: SpaceScanner;
   parser?: RecordParser;
+  emitter: ShuffleEmitter | undefined;
+}
+
+/**
+ * Reduce: one shuffle partition's records in input order → the first of each key billed into
+ * this worker's table (or counted out of window), later ones counted as duplicates.
+ */
+export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
+  const counts = { ...emptyShardCounts(), ...emptyTally() };
+  const table = workerState(task.jobId, () => new UserTable(task.tasks, 1 << 14));
+  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir }, counts, (fp, inWindow) => {
+    if (!inWindow) {
+      counts.outOfWindow++;
+      return;
+    }
+    counts.accepted++;
+    const f = billedFields(fp);
+    const key = Buffer.from(f.user, 'utf8');
+    table.add(table.entry(key, 0, key.length, hashBytes(key, 0, key.length)), f.task, 1, f.durationMs);
+  });
+  return counts;
 }
 
 async function mapShard(
@@ -83,7 +126,8 @@ async function mapShard(
   onBytes: (n: number) => void,
 ): Promise<void> {
   const { config } = task;
-  if (!shard.gzip && shard.format === 'space' && shard.wrapped === undefined) {
+  // With --dedupe line every valid line has an identity: no line takes the aggregating hot path.
+  if (!shard.gzip && shard.format === 'space' && shard.wrapped === undefined && task.dedupe !== 'line') {
     judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
     await readRange(shard, judges.scanner, onBytes);
     return;
@@ -97,7 +141,9 @@ async function mapShard(
       rejects.add(offset, REASON_INDEX[reason], raw, 0, raw.length);
     },
   };
-  const acc = new LineAccumulator(shard.path, shard.format, (judges.parser ??= new RecordParser(config, task.window)), runCounts, usage, sink, shard.csv, shard.wrapped);
+  const parser = (judges.parser ??= new RecordParser(config, task.window, { deferWindow: task.dedupe !== undefined }));
+  const target = task.dedupe === undefined ? undefined : { mode: task.dedupe, sink: judges.emitter! };
+  const acc = new LineAccumulator(shard.path, shard.format, parser, runCounts, usage, sink, shard.csv, shard.wrapped, target);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
     const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, s3: shard.s3, wrapped: shard.wrapped };
@@ -130,8 +176,9 @@ async function mapShard(
 function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink): ByteLineSink {
   const { config, window } = task;
   const tasks = config.rates.map((r) => r.task);
-  // Wrapped lines are unwrapped by the accumulator first: no byte scanner reads them.
-  if (shard.wrapped !== undefined) return exact;
+  // Wrapped lines are unwrapped by the accumulator first, and with --dedupe line every valid
+  // line has an identity: no byte scanner reads them.
+  if (shard.wrapped !== undefined || task.dedupe === 'line') return exact;
   if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact);
   if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact);
   return exact;

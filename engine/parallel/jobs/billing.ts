@@ -7,15 +7,19 @@
 import type { MapReduceJob } from '../runtime/mapreduce.js';
 import type { RunInput } from '../../core/billing/run.js';
 import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/usage.js';
+import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable, type TableImage } from '../scan/user-table.js';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
-import type { BillingFlushTask, BillingMapTask } from './billing-map.js';
+import type { BillingFlushTask, BillingMapResult, BillingMapTask, BillingReduceTask } from './billing-map.js';
 import type { WorkerFunctionName } from '../worker.js';
+import { DEFAULT_DEDUPE, type ConflictExample } from '../../core/dedupe/dedupe.js';
+import { ShuffleStore } from './dedupe-shuffle.js';
+import { moveWith } from '../scan/partial.js';
 
-export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, BillingResult> {
+export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult, BillingResult> {
   readonly mapFunction: WorkerFunctionName = 'mapBilling';
   readonly jobId = randomUUID();
   readonly combine = {
@@ -41,13 +45,63 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
   /** Partials whose rejects wait for earlier shards'. */
   private readonly waiting = new Map<number, ShardResult>();
   private nextRejects = 0;
+  /** Duplicate deliveries: the shuffle's partitions, held until the reduce phase. */
+  private readonly shuffle: ShuffleStore | undefined;
+  readonly reduce: MapReduceJob<BillingMapTask, BillingMapResult, BillingResult>['reduce'];
+  /** A shard's file, by shard index (conflict examples name files in path order). */
+  private readonly fileOfShard = new Map<number, number>();
 
   constructor(
     private readonly input: RunInput,
     groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
+    workers = 1,
   ) {
-    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress, stop: this.stop }));
+    const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
+    const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
+    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
+    if (mode === undefined) {
+      this.shuffle = undefined;
+      this.reduce = undefined;
+      return;
+    }
+    // The budget: a quarter for the shuffle held in memory, half shared by the reduce tasks running at once.
+    const shuffle = (this.shuffle = new ShuffleStore(dedupe.memoryBytes / 4, dedupe.tmpDir));
+    const fileIndex = new Map(input.files.map((f, i) => [f.path, i]));
+    for (const g of groups) for (const s of g) this.fileOfShard.set(s.index, fileIndex.get(s.path) ?? 0);
+    const reduceBudget = Math.max(1 << 20, Math.floor(dedupe.memoryBytes / (2 * workers)));
+    this.reduce = {
+      reduceFunction: 'reduceBilling' satisfies WorkerFunctionName,
+      tasks: (): BillingReduceTask[] =>
+        shuffle.partitions().map(({ segments }) => ({
+          jobId: this.jobId,
+          tasks: input.config.rates.length,
+          segments,
+          memoryBytes: reduceBudget,
+          tmpDir: dedupe.tmpDir,
+        })),
+      describe: (t) => `shuffle partition of ${(t as BillingReduceTask).segments.length} parts`,
+      send: (t) => {
+        const task = t as BillingReduceTask;
+        return moveWith(task, task.segments.flatMap((s) => ('buf' in s ? [s.buf] : [])));
+      },
+      merge: (r) => {
+        const c = r as ShardCounts;
+        c.conflictExamples = c.conflictExamples.map((e) => this.byFile(e));
+        addCounts(this.counts, c);
+      },
+    };
+  }
+
+  /** A conflict example's positions by file (path order) instead of shard. */
+  private byFile(e: ConflictExample): ConflictExample {
+    const f = (o: number) => this.fileOfShard.get(o) ?? 0;
+    return { ...e, at: { order: f(e.at.order), offset: e.at.offset }, first: { order: f(e.first.order), offset: e.first.offset } };
+  }
+
+  /** Removes the shuffle's spill files. */
+  dispose(): void {
+    this.shuffle?.dispose();
   }
 
   cancel(): void {
@@ -60,8 +114,9 @@ export class BillingJob implements MapReduceJob<BillingMapTask, ShardResult, Bil
     return task.shards.length > 1 ? `${what} and ${task.shards.length - 1} more small files` : what;
   }
 
-  async merge(p: ShardResult, _task: BillingMapTask, index: number): Promise<void> {
+  async merge(p: BillingMapResult, _task: BillingMapTask, index: number): Promise<void> {
     addCounts(this.counts, p.counts);
+    if (p.shuffle !== undefined) this.shuffle!.add(index, p.shuffle.data, p.shuffle.index);
     this.waiting.set(index, p);
     while (this.waiting.has(this.nextRejects)) {
       const ready = this.waiting.get(this.nextRejects)!;

@@ -25,6 +25,19 @@ export interface MapReduceJob<Task, Partial, Result> {
     flushTask(barrier: SharedArrayBuffer, workers: number): unknown;
     mergeCombined(combined: unknown): void | Promise<void>;
   };
+  /**
+   * Optional reduce phase, after every map partial is merged and before the combiners are
+   * collected: `tasks()` lists the reduce tasks (e.g. one per shuffle partition), each run by
+   * `reduceFunction` and its result folded in by `merge`.
+   */
+  readonly reduce?: {
+    readonly reduceFunction: string;
+    tasks(): readonly unknown[] | Promise<readonly unknown[]>;
+    describe(task: unknown): string;
+    merge(result: unknown): void | Promise<void>;
+    /** Wraps a task for Piscina (e.g. to transfer its buffers instead of copying them). */
+    send?(task: unknown): unknown;
+  };
   finalize(): Result | Promise<Result>;
   /**
    * Asks the job's running map tasks to stop soon (cooperatively: each checks between reads
@@ -65,36 +78,48 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
       cancel.abort(err);
     };
     // Tasks are handed out as workers free up; a few wait in the queue so no worker idles.
-    let next = 0;
-    const runNext = async (): Promise<void> => {
-      while (next < job.tasks.length && failure === undefined) {
-        const index = next++;
-        const task = job.tasks[index]!;
-        let partial: Partial;
-        try {
-          partial = await pool.run(task, { name: job.mapFunction, ...(job.cancel === undefined ? { signal: cancel.signal } : {}) });
-        } catch (err) {
-          fail(
-            opts.signal.aborted
-              ? opts.signal.reason
-              : new RunFailure(`worker failed on ${job.describe(task)}: ${err instanceof Error ? err.message : String(err)}`),
-          );
-          return;
-        }
-        merging = merging.then(async () => {
-          if (failure !== undefined) return;
+    const phase = async <T, P>(
+      tasks: readonly T[],
+      name: string,
+      describe: (t: T) => string,
+      merge: (p: P, t: T, index: number) => void | Promise<void>,
+      send: (t: T) => unknown = (t) => t,
+    ): Promise<void> => {
+      let next = 0;
+      const runNext = async (): Promise<void> => {
+        while (next < tasks.length && failure === undefined) {
+          const index = next++;
+          const task = tasks[index]!;
+          let partial: P;
           try {
-            await job.merge(partial, task, index);
+            partial = await pool.run(send(task), { name, ...(job.cancel === undefined ? { signal: cancel.signal } : {}) });
           } catch (err) {
-            fail(err);
+            fail(
+              opts.signal.aborted
+                ? opts.signal.reason
+                : new RunFailure(`worker failed on ${describe(task)}: ${err instanceof Error ? err.message : String(err)}`),
+            );
+            return;
           }
-        });
-      }
+          merging = merging.then(async () => {
+            if (failure !== undefined) return;
+            try {
+              await merge(partial, task, index);
+            } catch (err) {
+              fail(err);
+            }
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: opts.workers * 2 }, runNext));
+      await merging;
+      if (failure !== undefined) throw failure;
     };
-    const runs = Array.from({ length: opts.workers * 2 }, runNext);
-    await Promise.all(runs);
-    await merging;
-    if (failure !== undefined) throw failure;
+    await phase<Task, Partial>(job.tasks, job.mapFunction, (t) => job.describe(t), (p, t, i) => job.merge(p, t, i));
+    if (job.reduce !== undefined) {
+      const reduce = job.reduce;
+      await phase<unknown, unknown>(await reduce.tasks(), reduce.reduceFunction, (t) => reduce.describe(t), (p) => reduce.merge(p), reduce.send?.bind(reduce));
+    }
     if (job.combine !== undefined) {
       const combine = job.combine;
       const barrier = new SharedArrayBuffer(4);

@@ -6,8 +6,9 @@
 import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { TableImage } from './user-table.js';
+import { emptyTally, type DuplicateTally } from '../../core/dedupe/dedupe.js';
 
-export interface ShardCounts {
+export interface ShardCounts extends DuplicateTally {
   records: number;
   accepted: number;
   outOfWindow: number;
@@ -18,7 +19,7 @@ export interface ShardCounts {
 }
 
 export function emptyShardCounts(): ShardCounts {
-  return { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0), unknownTasks: new Map() };
+  return { records: 0, accepted: 0, outOfWindow: 0, rejected: REJECT_REASONS.map(() => 0), unknownTasks: new Map(), ...emptyTally() };
 }
 
 /** Rejected lines of a task's shards, in shard then offset order, raw lines cut to 1 KiB. */
@@ -87,8 +88,9 @@ export function moveWith<T extends object>(value: T, arrays: ArrayBufferView[]):
   } as never) as unknown as T;
 }
 
-export function moveShardResult(r: ShardResult): ShardResult {
-  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw]);
+/** A task's result, its buffers (and any `more`) transferred. */
+export function moveShardResult<R extends ShardResult>(r: R, more: ArrayBufferView[] = []): R {
+  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw, ...more]);
 }
 
 /** A worker's table image, its buffers transferred. */

@@ -1,0 +1,240 @@
+/**
+ * Records with an identity, in a compact binary form: what the naive engine spills and the
+ * parallel engine's map emits into its shuffle. One record:
+ *
+ *     u8 flags | u32 order | f64 offset | u32 key bytes | key (UTF-8) | u32 fp bytes | fp (UTF-8)
+ *
+ * flags: IN_WINDOW (the record is inside the time window), REMEMBERED (a key already decided
+ * in an earlier pass: it only marks the key seen). `order` is the record's file (or shard)
+ * in path order, `offset` its line's byte offset: (order, offset) is input order.
+ *
+ * dedupeRecords applies FirstWins to a stream of such records in input order, holding every
+ * key in memory while the records fit the budget, and otherwise splitting them by a hash of
+ * the key into files in a temporary directory (order within each kept), then deduplicating
+ * each file alone (recursively, with another hash seed, up to MAX_DEPTH).
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FirstWins, type DuplicateTally } from './dedupe.js';
+
+export const IN_WINDOW = 1;
+export const REMEMBERED = 2;
+
+const HEAD = 1 + 4 + 8 + 4;
+
+/** A growable buffer of encoded records. */
+export class RecordBuffer {
+  buf: Buffer;
+  len = 0;
+
+  constructor(initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  add(flags: number, order: number, offset: number, key: string, fp: string): void {
+    const need = HEAD + 4 + 3 * (key.length + fp.length);
+    if (this.len + need > this.buf.length) {
+      const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
+      this.buf.copy(b, 0, 0, this.len);
+      this.buf = b;
+    }
+    const b = this.buf;
+    let at = this.len;
+    b[at] = flags;
+    b.writeUInt32LE(order, at + 1);
+    b.writeDoubleLE(offset, at + 5);
+    const k = b.write(key, at + HEAD, 'utf8');
+    b.writeUInt32LE(k, at + 13);
+    at += HEAD + k;
+    const f = b.write(fp, at + 4, 'utf8');
+    b.writeUInt32LE(f, at);
+    this.len = at + 4 + f;
+  }
+
+  /** The encoded records (a copy, sized to fit), and the buffer emptied. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.len));
+    this.len = 0;
+    return out;
+  }
+}
+
+/** One decoded record (the object is reused between callbacks). */
+export interface DecodedRecord {
+  flags: number;
+  order: number;
+  offset: number;
+  key: string;
+  fp: string;
+}
+
+/** Decodes the whole records in buf[0, end); returns where the first incomplete record starts. */
+export function decodeRecords(buf: Buffer, end: number, each: (r: DecodedRecord) => void): number {
+  const r: DecodedRecord = { flags: 0, order: 0, offset: 0, key: '', fp: '' };
+  let at = 0;
+  while (at + HEAD <= end) {
+    const k = buf.readUInt32LE(at + 13);
+    if (at + HEAD + k + 4 > end) break;
+    const f = buf.readUInt32LE(at + HEAD + k);
+    const stop = at + HEAD + k + 4 + f;
+    if (stop > end) break;
+    r.flags = buf[at]!;
+    r.order = buf.readUInt32LE(at + 1);
+    r.offset = buf.readDoubleLE(at + 5);
+    r.key = buf.toString('utf8', at + HEAD, at + HEAD + k);
+    r.fp = buf.toString('utf8', at + HEAD + k + 4, stop);
+    each(r);
+    at = stop;
+  }
+  return at;
+}
+
+/** FNV-1a over a key's UTF-16 code units, seeded: partitions only, never equality. */
+export function hashKey(key: string, seed: number): number {
+  let h = (0x811c9dc5 ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
+/** A source of encoded records in input order: whole buffers, or files (read a block at a time). */
+export type RecordSegment = { readonly buf: Uint8Array } | { readonly file: string; readonly pos: number; readonly len: number };
+
+const READ_BLOCK = 1 << 20;
+
+/** Every record of the segments, in order. */
+export function forEachRecord(segments: readonly RecordSegment[], each: (r: DecodedRecord) => void): void {
+  for (const s of segments) {
+    if ('buf' in s) {
+      const b = Buffer.from(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
+      if (decodeRecords(b, b.length, each) !== b.length) throw new Error('dedupe: a truncated record segment');
+      continue;
+    }
+    const fd = openSync(s.file, 'r');
+    try {
+      let block = Buffer.allocUnsafe(READ_BLOCK);
+      let have = 0;
+      let pos = s.pos;
+      const stop = s.pos + s.len;
+      while (pos < stop) {
+        if (have === block.length) {
+          const bigger = Buffer.allocUnsafe(block.length * 2);
+          block.copy(bigger, 0, 0, have);
+          block = bigger;
+        }
+        const n = readSync(fd, block, have, Math.min(block.length - have, stop - pos), pos);
+        if (n === 0) throw new Error(`dedupe: ${s.file} is shorter than written`);
+        pos += n;
+        have += n;
+        const used = decodeRecords(block, have, each);
+        block.copyWithin(0, used, have);
+        have -= used;
+      }
+      if (have !== 0) throw new Error(`dedupe: ${s.file} ends inside a record`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Bytes of the segments. */
+export function segmentBytes(segments: readonly RecordSegment[]): number {
+  return segments.reduce((n, s) => n + ('buf' in s ? s.buf.byteLength : s.len), 0);
+}
+
+/** Per-partition append-only files, buffered. */
+export class PartitionFiles {
+  readonly paths: string[];
+  private readonly fds: number[];
+  private readonly bufs: RecordBuffer[];
+  readonly sizes: number[];
+
+  constructor(
+    dir: string,
+    private readonly partitions: number,
+    private readonly seed: number,
+    prefix = 'p',
+  ) {
+    this.paths = Array.from({ length: partitions }, (_, i) => join(dir, `${prefix}${i}.bin`));
+    this.fds = this.paths.map((p) => openSync(p, 'w', 0o600));
+    this.bufs = this.paths.map(() => new RecordBuffer(16 * 1024));
+    this.sizes = this.paths.map(() => 0);
+  }
+
+  write(flags: number, order: number, offset: number, key: string, fp: string): void {
+    const p = hashKey(key, this.seed) % this.partitions;
+    const b = this.bufs[p]!;
+    b.add(flags, order, offset, key, fp);
+    if (b.len >= 64 * 1024) this.flush(p);
+  }
+
+  private flush(p: number): void {
+    const b = this.bufs[p]!;
+    let off = 0;
+    while (off < b.len) off += writeSync(this.fds[p]!, b.buf, off, b.len - off);
+    this.sizes[p]! += b.len;
+    b.len = 0;
+  }
+
+  close(): void {
+    for (let p = 0; p < this.partitions; p++) {
+      this.flush(p);
+      closeSync(this.fds[p]!);
+    }
+  }
+}
+
+/** How much more memory than their encoded size records take once held as seen keys (an estimate; see entryBytes). */
+export const MEMORY_FACTOR = 3;
+const SPLIT_PARTITIONS = 16;
+const MAX_DEPTH = 4;
+
+export interface DedupeLimits {
+  /** Memory the seen keys may take (estimated). */
+  readonly memoryBytes: number;
+  /** Parent of the temporary directory for split files (default: the system's). */
+  readonly tmpDir?: string;
+}
+
+/** Receives each kept record (the first with its key). */
+export type KeepRecord = (fp: string, inWindow: boolean) => void;
+
+/**
+ * Deduplicates records given in input order: every kept record goes to `keep`, duplicates
+ * and conflicts are counted into `tally`. Records that would not fit the memory budget as
+ * seen keys are split by key hash into temporary files first (each file keeps input order,
+ * and a key's records all land in one file), each then deduplicated alone.
+ */
+export function dedupeRecords(segments: readonly RecordSegment[], limits: DedupeLimits, tally: DuplicateTally, keep: KeepRecord, depth = 0): void {
+  const bytes = segmentBytes(segments);
+  if (bytes === 0) return;
+  if (bytes * MEMORY_FACTOR <= limits.memoryBytes || depth >= MAX_DEPTH) {
+    const first = new FirstWins(tally);
+    forEachRecord(segments, (r) => {
+      if ((r.flags & REMEMBERED) !== 0) first.remember(r.key, r.fp, r.order, r.offset);
+      else if (first.offer(r.key, r.fp, r.order, r.offset)) keep(r.fp, (r.flags & IN_WINDOW) !== 0);
+    });
+    return;
+  }
+  const dir = mkdtempSync(join(limits.tmpDir ?? tmpdir(), 'mr-dedupe-'));
+  try {
+    const files = new PartitionFiles(dir, SPLIT_PARTITIONS, depth + 1);
+    try {
+      forEachRecord(segments, (r) => files.write(r.flags, r.order, r.offset, r.key, r.fp));
+    } finally {
+      files.close();
+    }
+    files.paths.forEach((file, i) => {
+      dedupeRecords([{ file, pos: 0, len: files.sizes[i]! }], limits, tally, keep, depth + 1);
+      rmSync(file, { force: true });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
