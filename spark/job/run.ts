@@ -102,15 +102,6 @@ function localPathOf(sparkPath: string): string {
 }
 
 /** Maps the cluster's file names back to the InputFile they came from. */
-/** The dedupe query's path strings as SQL literals (a view cannot hold parameter markers). */
-function inlineArgs(query: string, args: Record<string, SqlValue>): string {
-  return query.replace(/:(dp\d+)\b/g, (_, name: string) => {
-    const v = args[name];
-    if (typeof v !== 'string') throw new Error(`dedupe query: no string for :${name}`);
-    return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  });
-}
-
 class FileIndex {
   private readonly byKey = new Map<string, number>();
 
@@ -317,8 +308,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
       }
       if (order.size > 0) {
         const { query, args } = dedupeQuery(agg, order);
-        await client.collect(sql(`CREATE OR REPLACE TEMPORARY VIEW ${deduped} AS ${inlineArgs(query, args)}`), { signal });
-        await client.collect(sql(`CACHE TABLE ${deduped}`), { signal });
+        await client.collect(sql(`CACHE TABLE ${deduped} AS ${query}`, args), { signal });
         dedupeCached = true;
         table = deduped;
         tally = new Map();
