@@ -4,7 +4,7 @@
  * byte-identical bills and equal counts; the flag, the setting and the warning.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
 
@@ -54,6 +54,25 @@ describe.concurrent('fixtures/dedupe, every engine configuration', () => {
       'u1: total_duration=200ms, total_cost=2.00\nu2: total_duration=1199ms, total_cost=11.99\nu3: total_duration=10ms, total_cost=0.10\nu4: total_duration=100ms, total_cost=1.00\nu5: total_duration=50ms, total_cost=0.50\nu6: total_duration=7ms, total_cost=0.07\nu7: total_duration=30ms, total_cost=0.30\n',
     );
     expect(r.summary).toMatchObject({ records: 16, accepted: 11, out_of_window: 1, duplicates: 2, conflicting_duplicates: 0 });
+  }, 120_000);
+
+  it('line, on plain CSV and JSON lines (the shapes the parallel byte scanners take): repeats are duplicates in every engine', async () => {
+    const dir = tempDir();
+    const json = '{"timestamp":"2025-05-02T10:00:00Z","user":"u1","task":"login","status":200,"duration_ms":100}\n';
+    const csvRow = '2025-05-02T10:00:01Z,u2,login,200,50\n';
+    writeFileSync(join(dir, 'p.jsonl'), json + json + json.replace('u1', 'u3'));
+    writeFileSync(join(dir, 'q.csv'), 'timestamp,user,task,status,duration_ms\n' + csvRow + csvRow);
+    writeFileSync(join(dir, 'rates.env'), 'RATE_login=0.01\n');
+    const bills = [];
+    for (const [i, engine] of ENGINE_ARGS.entries()) {
+      const r = await runCli(['aggregate', 'p.jsonl', 'q.csv', '--env-file', 'rates.env', '--dedupe', 'line', '--out', `o${i}/billing.txt`, ...engine], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const summary = JSON.parse(readFileSync(join(dir, `o${i}`, 'billing.summary.json'), 'utf8')) as Record<string, unknown>;
+      expect(summary, engine.join(' ')).toMatchObject({ records: 5, accepted: 3, duplicates: 2 });
+      bills.push(readFileSync(join(dir, `o${i}`, 'billing.txt'), 'utf8'));
+    }
+    expect(bills[0]).toBe('u1: total_duration=100ms, total_cost=1.00\nu2: total_duration=50ms, total_cost=0.50\nu3: total_duration=100ms, total_cost=1.00\n');
+    for (const b of bills) expect(b).toBe(bills[0]);
   }, 120_000);
 
   it('off (here from DEDUPE in the environment): every valid record billed, request ids still checked', async () => {
