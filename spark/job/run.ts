@@ -20,7 +20,7 @@ import { readChunks } from '../../engine/core/input/read.js';
 import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import { InputError, RunFailure } from '../../engine/core/errors.js';
-import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, type SqlValue } from '@mr/spark-connect';
+import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type SqlValue } from '@mr/spark-connect';
 import { asRunFailure, asRunFailures } from './failure.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
 import { dedupeQuery } from './dedupe-sql.js';
@@ -360,13 +360,13 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
 async function readConflictExamples(client: SparkConnectClient, table: string, counts: RunCounts, signal: AbortSignal): Promise<void> {
   if (counts.conflictingDuplicates === 0) return;
   const rows = await client.collect(
-    sql(`SELECT CAST(dkey AS STRING) AS rid, fidx, first_fidx, differs FROM ${table} WHERE conflict ORDER BY fidx, bs, id LIMIT ${CONFLICT_EXAMPLES}`),
+    sql(`SELECT CAST(dkey AS BINARY) AS rid, fidx, first_fidx, differs FROM ${table} WHERE conflict ORDER BY fidx, bs, id LIMIT ${CONFLICT_EXAMPLES}`),
     { signal },
   );
   counts.conflictExamples = Array.from(rows ?? [], (row) => {
     const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
     return {
-      requestId: r['rid'] as string,
+      requestId: utf8Text(r['rid'] as Uint8Array),
       at: { order: num(r['fidx']), offset: -1 },
       first: { order: num(r['first_fidx']), offset: -1 },
       differs: String(r['differs']).split(','),
@@ -377,14 +377,14 @@ async function readConflictExamples(client: SparkConnectClient, table: string, c
 /** Every reject row, in file order, then in the order the cluster read the lines (the offset is unknown). */
 async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, signal: AbortSignal, counts: RunCounts): Promise<RejectRow[]> {
   const rejects: RejectRow[] = [];
-  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw, task FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
+  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw, CAST(task AS BINARY) AS task FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
     const [r, path, bs, id, raw, task] = ['r', 'path', 'bs', 'id', 'raw', 'task'].map((c) => batch.getChild(c)!);
     for (let i = 0; i < batch.numRows; i++) {
       const reason = RULES.reasons[num(r!.get(i))];
       if (reason === undefined) throw new RunFailure(`spark engine: unexpected reject reason ${String(r!.get(i))}`);
       // An unknown task's name, as the other engines count it (none when the field is missing).
-      const name = task!.get(i) as string | null;
-      if (reason === 'unknown_task' && name !== null) countUnknownTask(counts.unknownTasks, name);
+      const name = task!.get(i) as Uint8Array | null;
+      if (reason === 'unknown_task' && name !== null) countUnknownTask(counts.unknownTasks, utf8Text(name));
       rejects.push({
         file: index.indexOf(path!.get(i) as string),
         bs: BigInt(bs!.get(i) as bigint),
@@ -436,7 +436,7 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
     args[`task${i}`] = r.task;
     return `:task${i}`;
   });
-  const query = `SELECT usr, CAST(array_position(array(${tasks.join(', ')}), task) - 1 AS INT) AS t, n, CAST(dur AS STRING) AS dur
+  const query = `SELECT CAST(usr AS BINARY) AS usr, CAST(array_position(array(${tasks.join(', ')}), task) - 1 AS INT) AS t, n, CAST(dur AS STRING) AS dur
     FROM ${agg} WHERE k = ${KIND.ok} ORDER BY usr, t`;
   return {
     taskCount: T,
@@ -449,7 +449,7 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
         const n = batch.getChild('n')!;
         const dur = batch.getChild('dur')!;
         for (let i = 0; i < batch.numRows; i++) {
-          const user = usr.get(i) as string;
+          const user = utf8Text(usr.get(i) as Uint8Array);
           if (user !== current) {
             if (current !== null) yield { user: current, usage };
             current = user;
