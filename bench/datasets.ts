@@ -17,6 +17,8 @@ export interface DatasetSpec {
   readonly users: number;
   /** Fixed line count instead of a size (the tiny start-up probe). */
   readonly lines?: number;
+  /** Request ids and re-delivered batches (`mr generate --request-ids --redeliver R --conflicts C`): the dedupe sets. */
+  readonly redeliver?: { readonly share: number; readonly conflicts: number };
 }
 
 export interface Dataset extends DatasetSpec {
@@ -27,6 +29,9 @@ export interface Dataset extends DatasetSpec {
   readonly bytes: number;
   readonly badLines: number;
   readonly generateSeconds: number | null;
+  /** Re-delivered records and how many came back changed, from generate's report (dedupe sets; 0 otherwise). */
+  readonly redelivered: number;
+  readonly changed: number;
 }
 
 export const SEED = 1;
@@ -50,7 +55,8 @@ export function sizeLabel(mib: number): string {
 
 export function datasetId(s: DatasetSpec): string {
   const size = s.lines !== undefined ? `${s.lines}lines` : sizeLabel(s.sizeMiB);
-  return `${s.format}-${size}-${usersLabel(s.users)}users`;
+  const ids = s.redeliver !== undefined ? `-ids-redeliver${s.redeliver.share}-conflicts${s.redeliver.conflicts}` : '';
+  return `${s.format}-${size}-${usersLabel(s.users)}users${ids}`;
 }
 
 /** "space 1k users", the chart's panel of a dataset. */
@@ -63,6 +69,9 @@ interface GenerateReport {
   bytes: number;
   bad: Record<string, number>;
   seconds: number;
+  /** Re-delivered records and how many of them came back changed (the dedupe sets). */
+  redelivered?: number;
+  changed?: number;
 }
 
 /** Returns the cached dataset, generating it first when missing (or when `regenerate`). */
@@ -80,6 +89,7 @@ export async function ensureDataset(spec: DatasetSpec, opts: { regenerate?: bool
     const args = [MR_MAIN, 'generate', '--out', partial, '--users', String(spec.users), '--seed', String(SEED), '--bad', BAD_SHARES];
     if (spec.lines !== undefined) args.push('--lines', String(spec.lines));
     else args.push('--size', `${spec.sizeMiB}MiB`);
+    if (spec.redeliver !== undefined) args.push('--request-ids', '--redeliver', String(spec.redeliver.share), '--conflicts', String(spec.redeliver.conflicts));
     opts.log?.(`generating ${id} (${path}) ...`);
     const r = await runChild(process.execPath, args, {});
     if (r.code !== 0) throw new Error(`mr generate ${id} failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);
@@ -91,5 +101,5 @@ export async function ensureDataset(spec: DatasetSpec, opts: { regenerate?: bool
   }
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateReport;
   const badLines = Object.values(meta.bad).reduce((a, b) => a + b, 0);
-  return { ...spec, id, path, records: meta.lines, bytes: meta.bytes, badLines, generateSeconds };
+  return { ...spec, id, path, records: meta.lines, bytes: meta.bytes, badLines, generateSeconds, redelivered: meta.redelivered ?? 0, changed: meta.changed ?? 0 };
 }

@@ -3,11 +3,13 @@
  * `read_csv`, run by @duckdb/node-api in its own process (the harness spawns it like any
  * engine). Usage:
  *
- *     node dist/bench/duckdb-billing.js FILE --out BILL [--threads 2] [--simplest]
+ *     node dist/bench/duckdb-billing.js FILE --out BILL [--threads 2] [--simplest | --dedupe]
  *
  * --simplest runs instead the simplest query a DuckDB user would write for a clean file
  * (duckdb-sql.ts simplestSql; space, CSV or JSON lines): per user the sum of the durations,
  * written as `user: total_duration=Nms` lines. No validation, so it is timed, never compared.
+ * --dedupe (JSON lines): the bill with only the first valid record of each request_id
+ * (`QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY file, line) = 1`).
  *
  * Rates, CURRENCY_DECIMALS and MAX_DURATION_MS come from the environment (RATE_<task>=...).
  * The validation is what SQL can easily say of SPEC.md's field rules: wrong field count
@@ -33,6 +35,7 @@ interface Args {
   threads: number;
   format: 'space' | 'csv' | 'jsonl';
   simplest: boolean;
+  dedupe: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -40,18 +43,20 @@ function parseArgs(argv: string[]): Args {
   let out: string | undefined;
   let threads = 2;
   let simplest = false;
+  let dedupe = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--simplest') simplest = true;
+    else if (a === '--dedupe') dedupe = true;
     else if (a === '--out') out = argv[++i];
     else if (a === '--threads') threads = Number(argv[++i]);
     else if (file === undefined) file = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  if (file === undefined || out === undefined || !(threads >= 1)) {
-    throw new Error('usage: duckdb-billing FILE --out BILL [--threads N] [--simplest]');
+  if (file === undefined || out === undefined || !(threads >= 1) || (simplest && dedupe)) {
+    throw new Error('usage: duckdb-billing FILE --out BILL [--threads N] [--simplest | --dedupe]');
   }
-  return { file, out, threads, simplest, format: /\.csv$/i.test(file) ? 'csv' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'space' };
+  return { file, out, threads, simplest, dedupe, format: /\.csv$/i.test(file) ? 'csv' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'space' };
 }
 
 async function main(): Promise<void> {
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ engine: 'duckdb-simplest', threads: a.threads, users: rows.length, seconds: (performance.now() - started) / 1000 })}\n`);
     return;
   }
-  const reader = await connection.runAndReadAll(billingSql(a, rates, decimals, maxDurationMs));
+  const reader = await connection.runAndReadAll(billingSql(a, rates, decimals, maxDurationMs, { dedupe: a.dedupe }));
   const rows = reader.getRowsJS() as Array<[string, string, string, bigint]>;
   let bill = '';
   let accepted = 0n;
@@ -82,7 +87,7 @@ async function main(): Promise<void> {
   connection.closeSync();
   instance.closeSync();
   process.stdout.write(
-    `${JSON.stringify({ engine: 'duckdb', threads: a.threads, users: rows.length, accepted: Number(accepted), seconds: (performance.now() - started) / 1000 })}\n`,
+    `${JSON.stringify({ engine: a.dedupe ? 'duckdb-dedupe' : 'duckdb', threads: a.threads, users: rows.length, accepted: Number(accepted), seconds: (performance.now() - started) / 1000 })}\n`,
   );
 }
 

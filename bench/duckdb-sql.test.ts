@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { simplestSql, type SqlInput } from './duckdb-sql.js';
+import { billingSql, fixedPlaces, simplestSql, type SqlInput } from './duckdb-sql.js';
 
 const records: Array<[string, string, string, number, number]> = [
   ['2025-05-02T10:00:00Z', 'alice', 'login', 200, 1568],
@@ -36,5 +36,47 @@ describe('simplestSql', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('billingSql with dedupe (JSON lines)', () => {
+  const line = (o: Record<string, unknown>) => JSON.stringify({ timestamp: '2025-05-02T10:00:00Z', status: 200, ...o });
+  // alice: r1 1000 (its re-delivery changed to 5000 is a duplicate), r2 10; bob: r3 7, a record
+  // without an id twice (both billed), a bad id (rejected), and r3 again from carol (a duplicate).
+  const body = [
+    line({ request_id: 'r1', user: 'alice', task: 'login', duration_ms: 1000 }),
+    line({ request_id: 'r2', user: 'alice', task: 'login', duration_ms: 10 }),
+    line({ request_id: 'r1', user: 'alice', task: 'login', duration_ms: 5000 }),
+    line({ request_id: 'r3', user: 'bob', task: 'login', duration_ms: 7 }),
+    line({ user: 'bob', task: 'login', duration_ms: 100 }),
+    line({ user: 'bob', task: 'login', duration_ms: 100 }),
+    line({ request_id: 'has space', user: 'bob', task: 'login', duration_ms: 999 }),
+    line({ request_id: 'r4', user: 'bob', task: 'login', duration_ms: '12s' }),
+    line({ request_id: 'r4', user: 'bob', task: 'login', duration_ms: 3 }),
+    line({ request_id: 'r3', user: 'carol', task: 'login', duration_ms: 50 }),
+    'not json',
+  ].join('\n');
+
+  it.each([
+    [true, [['alice', '1010', '5.05', 2n], ['bob', '210', '1.05', 4n]]],
+    [false, [['alice', '6010', '30.05', 3n], ['bob', '210', '1.05', 4n], ['carol', '50', '0.25', 1n]]],
+  ])('dedupe %s: the first valid record of each id, in line order, is billed', async (dedupe, want) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mr-duckdb-'));
+    try {
+      const file = join(dir, 'in.jsonl');
+      writeFileSync(file, `${body}\n`);
+      const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+      const connection = await instance.connect();
+      const rows = (await connection.runAndReadAll(billingSql({ file, format: 'jsonl' }, [['login', '0.005']], 2, 86_400_000, { dedupe }))).getRowsJS();
+      connection.closeSync();
+      instance.closeSync();
+      expect(rows.map(([u, d, c, n]) => [u, d, fixedPlaces(String(c), 2), n])).toEqual(want);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses dedupe on a format without request ids', () => {
+    expect(() => billingSql({ file: 'x.csv', format: 'csv' }, [['login', '0.005']], 2, 1, { dedupe: true })).toThrow(/JSON lines only/);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The DuckDB reference's SQL (used by duckdb-billing.ts): the bill as one query over
- * `read_csv`, validating what SQL can easily say of SPEC.md's field rules; and the simplest
- * query over a clean file, for scale.
+ * `read_csv` (or `read_json` for JSON lines, optionally deduplicated by request id),
+ * validating what SQL can easily say of SPEC.md's field rules; and the simplest query over a
+ * clean file, for scale.
  */
 
 export interface SqlInput {
@@ -43,21 +44,50 @@ export function simplestSql(a: SqlInput): string {
   }
 }
 
-/** The billing query: GROUP BY user, task (count, sum of duration), then exact cost per user, rounded once. */
-export function billingSql(a: SqlInput, rates: Array<[string, string]>, decimals: number, maxDurationMs: number): string {
-  if (a.format === 'jsonl') throw new Error('the validating bill query reads the space and CSV formats only');
+/**
+ * The lines as text columns (ts, usr, task, status, dur) from the format's reader. JSON lines
+ * also give the request id (`rid`), the file and the line number (`line`, from WITH
+ * ORDINALITY: the scan's row order, which is the file's line order), and take a status or
+ * duration only when it is a JSON integer (its digits then meet the same patterns).
+ */
+function linesSource(a: SqlInput): string {
   const columns = "{'ts': 'VARCHAR', 'usr': 'VARCHAR', 'task': 'VARCHAR', 'status': 'VARCHAR', 'dur': 'VARCHAR'}";
-  const source =
-    a.format === 'csv'
-      ? `read_csv(${sqlString(a.file)}, delim=',', quote='"', escape='"', header=true, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`
-      : `read_csv(${sqlString(a.file)}, delim=' ', quote='', escape='', header=false, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`;
-  const durPattern = a.format === 'csv' ? '[0-9]{1,15}(ms)?' : '[0-9]{1,15}ms';
+  const f = sqlString(a.file);
+  switch (a.format) {
+    case 'csv':
+      return `SELECT * FROM read_csv(${f}, delim=',', quote='"', escape='"', header=true, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`;
+    case 'space':
+      return `SELECT * FROM read_csv(${f}, delim=' ', quote='', escape='', header=false, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`;
+    case 'jsonl': {
+      const json = "{'request_id': 'VARCHAR', 'timestamp': 'VARCHAR', 'user': 'VARCHAR', 'task': 'VARCHAR', 'status': 'JSON', 'duration_ms': 'JSON'}";
+      const int = (c: string) => `CASE WHEN json_type(${c}) IN ('UBIGINT', 'BIGINT') THEN CAST(${c} AS VARCHAR) END`;
+      return `SELECT request_id AS rid, filename AS file, ordinality AS line, "timestamp" AS ts, "user" AS usr, task, ${int('status')} AS status, ${int('duration_ms')} AS dur
+  FROM read_json(${f}, format='newline_delimited', columns=${json}, filename=true, ignore_errors=true, maximum_object_size=65536) WITH ORDINALITY`;
+    }
+  }
+}
+
+/**
+ * The billing query: GROUP BY user, task (count, sum of duration), then exact cost per user,
+ * rounded once. Space and CSV formats; JSON lines with `request_id` (checked like the user
+ * id when present) and, with `dedupe`, only the first valid record of each id billed:
+ * `QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY file, line) = 1` (SPEC
+ * "Duplicate deliveries": first in input order among the valid records).
+ */
+export function billingSql(a: SqlInput, rates: Array<[string, string]>, decimals: number, maxDurationMs: number, opts: { dedupe?: boolean } = {}): string {
+  const ids = a.format === 'jsonl';
+  if (opts.dedupe && !ids) throw new Error('the dedupe bill query reads JSON lines only');
+  const durPattern = a.format === 'csv' ? '[0-9]{1,15}(ms)?' : a.format === 'jsonl' ? '[0-9]{1,15}' : '[0-9]{1,15}ms';
   const values = rates.map(([t, r]) => `(${sqlString(t)}, CAST(${sqlString(r)} AS DECIMAL(38,12)))`).join(', ');
+  const idRule = ids ? `\n    AND (rid IS NULL OR rid = '' OR (strlen(rid) <= 128 AND NOT regexp_matches(rid, '[[:space:][:cntrl:]]')))` : '';
+  const billed = opts.dedupe
+    ? `SELECT usr, task, ms FROM valid QUALIFY rid IS NULL OR rid = '' OR row_number() OVER (PARTITION BY rid ORDER BY file, line) = 1`
+    : 'SELECT usr, task, ms FROM valid';
   return `
 WITH rates(task, rate) AS (VALUES ${values}),
-lines AS (SELECT * FROM ${source}),
+lines AS (${linesSource(a)}),
 valid AS (
-  SELECT usr, task, CAST(regexp_extract(dur, '^([0-9]+)', 1) AS BIGINT) AS ms
+  SELECT ${ids ? 'rid, file, line, ' : ''}usr, task, CAST(regexp_extract(dur, '^([0-9]+)', 1) AS BIGINT) AS ms
   FROM lines
   WHERE regexp_full_match(ts, '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])')
     AND try_strptime(upper(substr(ts, 1, 19)), '%Y-%m-%dT%H:%M:%S') IS NOT NULL
@@ -66,10 +96,11 @@ valid AS (
     AND task IN (SELECT task FROM rates)
     AND regexp_full_match(status, '[0-9]{3}') AND CAST(status AS INTEGER) BETWEEN 100 AND 599
     AND regexp_full_match(dur, '${durPattern}')
-    AND CAST(regexp_extract(dur, '^([0-9]+)', 1) AS BIGINT) <= ${maxDurationMs}
+    AND CAST(regexp_extract(dur, '^([0-9]+)', 1) AS BIGINT) <= ${maxDurationMs}${idRule}
 ),
+billed AS (${billed}),
 per_task AS (
-  SELECT usr, task, count(*) AS requests, sum(ms) AS duration_ms FROM valid GROUP BY usr, task
+  SELECT usr, task, count(*) AS requests, sum(ms) AS duration_ms FROM billed GROUP BY usr, task
 )
 SELECT usr,
        CAST(sum(duration_ms) AS VARCHAR) AS duration_ms,

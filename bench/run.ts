@@ -18,6 +18,7 @@ import { RESULTS_DIR } from './paths.js';
 import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
 import { pricingBench } from './pricing.js';
+import { dedupeBench } from './dedupe.js';
 
 const K = 1000;
 const M = 1_000_000;
@@ -71,11 +72,16 @@ async function main(): Promise<void> {
     .option('--regenerate', 'regenerate cached datasets')
     .option('--only <text>', 'only datasets whose id contains this text (e.g. csv-64MiB)')
     .option('--pricing', 'only the pricing case: flat rates against a 10,000-customer plan on 1M users (bench/pricing.ts)')
-    .option('--rounds <n>', 'rounds of the pricing case', positiveInt('--rounds'), 3)
+    .option('--dedupe', 'only the dedupe case: 1 GiB JSON lines with re-delivered batches, naive, parallel and DuckDB (bench/dedupe.ts)')
+    .option('--rounds <n>', 'rounds of the pricing or dedupe case', positiveInt('--rounds'), 3)
     .parse();
-  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; rounds: number }>();
+  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; rounds: number }>();
   if (o.pricing) {
     if (!(await pricingBench({ maxWorkers: o.maxWorkers, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
+    return;
+  }
+  if (o.dedupe) {
+    if (!(await dedupeBench({ maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
     return;
   }
   // --spark defined before --no-spark: undefined when neither is given (commander).
