@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { billingConfigFromEnv } from '../core/config/config.js';
@@ -21,10 +21,15 @@ import { runNaive } from '../naive/engine.js';
 import { runParallel } from '../parallel/engine.js';
 import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
+import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
+import { RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
 
 const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_upload: '0.0001' });
 const work = mkdtempSync(join(tmpdir(), 'mr-dedupe-test-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  cleanupTempDirs();
+});
 
 describe('request_id rule (after duration)', () => {
   const p = new RecordParser(config, {}, { deferWindow: true });
@@ -226,5 +231,46 @@ describe('engines: properties of dedupe by request id', () => {
     // The space file's three identical lines are one record under --dedupe line.
     expect(lineBig.counts.duplicates).toBeGreaterThanOrEqual(2);
     expect(readdirSync(work).filter((f) => f.startsWith('mr-'))).toEqual([]);
+  }, 120_000);
+});
+
+describe('parallel: SIGTERM during the dedupe reduce', () => {
+  it('stops the running reduce tasks cooperatively and starts no more: exit 143, no outputs, no temporary files', async () => {
+    const dir = tempDir('mr-dedupe-signal-');
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    writeFileSync(join(dir, '.env'), RATES_ENV);
+    // 48 MiB of JSON lines with ids: about 30 MiB of shuffle, 64 partitions of about 500 KB.
+    const gen = await runMr(['generate', '--out', 'in.jsonl', '--size', '48MiB', '--request-ids', '--redeliver', '0.01', '--seed', '5'], { cwd: dir });
+    expect(gen.code, gen.stderr).toBe(0);
+    // A 1 MiB budget: every reduce task splits its partition into an mr-dedupe-* directory of
+    // its own, so the directories made in TMPDIR (inotify, not polling) show each reduce task as it starts.
+    const made: Array<{ name: string; at: number }> = [];
+    const watcher = watch(tmp, (_event, name) => {
+      if (name !== null && name.startsWith('mr-dedupe-') && !made.some((m) => m.name === name)) made.push({ name, at: Date.now() });
+    });
+    try {
+      const run = startCli(['aggregate', 'in.jsonl', ...engineArgs('parallel', 2), '--out', 'out/billing.txt', '--no-progress'], {
+        cwd: dir,
+        env: { TMPDIR: tmp, DEDUPE_MEMORY_MIB: '1' },
+      });
+      while (made.length === 0) {
+        if (run.child.exitCode !== null) throw new Error(`the run ended before its reduce phase: ${run.stderr()}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const killedAt = Date.now();
+      run.child.kill('SIGTERM');
+      const { code, stderr } = await run.done;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(stderr).not.toMatch(/Assertion failed|FATAL ERROR|Segmentation|bill written/);
+      expect(code, stderr).toBe(143);
+      expect(existsSync(join(dir, 'out', 'billing.txt'))).toBe(false);
+      expect(readdirSync(tmp), 'spill and split directories removed').toEqual([]);
+      // Without the stop flag the remaining partitions (about 60) would all be reduced after the signal.
+      const after = made.filter((m) => m.at > killedAt + 50).length;
+      expect(after, `reduce tasks started after SIGTERM (of ${made.length})`).toBeLessThanOrEqual(2);
+    } finally {
+      watcher.close();
+    }
   }, 120_000);
 });

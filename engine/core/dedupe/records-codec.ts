@@ -108,9 +108,10 @@ export type RecordSegment = { readonly buf: Uint8Array } | { readonly file: stri
 
 const READ_BLOCK = 1 << 20;
 
-/** Every record of the segments, in order. */
-export function forEachRecord(segments: readonly RecordSegment[], each: (r: DecodedRecord) => void): void {
+/** Every record of the segments, in order; `check` (which may throw to stop) runs before each segment and each block read. */
+export function forEachRecord(segments: readonly RecordSegment[], each: (r: DecodedRecord) => void, check?: () => void): void {
   for (const s of segments) {
+    check?.();
     if ('buf' in s) {
       const b = Buffer.from(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
       if (decodeRecords(b, b.length, each) !== b.length) throw new Error('dedupe: a truncated record segment');
@@ -123,6 +124,7 @@ export function forEachRecord(segments: readonly RecordSegment[], each: (r: Deco
       let pos = s.pos;
       const stop = s.pos + s.len;
       while (pos < stop) {
+        check?.();
         if (have === block.length) {
           const bigger = Buffer.allocUnsafe(block.length * 2);
           block.copy(bigger, 0, 0, have);
@@ -200,6 +202,8 @@ export interface DedupeLimits {
   readonly memoryBytes: number;
   /** Parent of the temporary directory for split files (default: the system's). */
   readonly tmpDir?: string;
+  /** Called between segments and blocks of records; throws to stop the work (a cancelled run). */
+  readonly check?: () => void;
 }
 
 /** Receives each kept record (the first with its key). */
@@ -216,17 +220,21 @@ export function dedupeRecords(segments: readonly RecordSegment[], limits: Dedupe
   if (bytes === 0) return;
   if (bytes * MEMORY_FACTOR <= limits.memoryBytes || depth >= MAX_DEPTH) {
     const first = new FirstWins(tally);
-    forEachRecord(segments, (r) => {
-      if ((r.flags & REMEMBERED) !== 0) first.remember(r.key, r.fp, r.order, r.offset);
-      else if (first.offer(r.key, r.fp, r.order, r.offset)) keep(r.fp, (r.flags & IN_WINDOW) !== 0);
-    });
+    forEachRecord(
+      segments,
+      (r) => {
+        if ((r.flags & REMEMBERED) !== 0) first.remember(r.key, r.fp, r.order, r.offset);
+        else if (first.offer(r.key, r.fp, r.order, r.offset)) keep(r.fp, (r.flags & IN_WINDOW) !== 0);
+      },
+      limits.check,
+    );
     return;
   }
   const dir = mkdtempSync(join(limits.tmpDir ?? tmpdir(), 'mr-dedupe-'));
   try {
     const files = new PartitionFiles(dir, SPLIT_PARTITIONS, depth + 1);
     try {
-      forEachRecord(segments, (r) => files.write(r.flags, r.order, r.offset, r.key, r.fp));
+      forEachRecord(segments, (r) => files.write(r.flags, r.order, r.offset, r.key, r.fp), limits.check);
     } finally {
       files.close();
     }

@@ -54,6 +54,8 @@ export interface BillingReduceTask {
   /** The seen keys' memory budget of this task; beyond it the partition is split into files under tmpDir. */
   readonly memoryBytes: number;
   readonly tmpDir?: string;
+  /** Becomes 1 when the run is cancelled: the task stops before its next part or block of records. */
+  readonly stop?: SharedArrayBuffer;
 }
 
 const READ_BUFFER_BYTES = 4 << 20;
@@ -101,9 +103,14 @@ interface Judges {
  * this worker's table (or counted out of window), later ones counted as duplicates.
  */
 export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
+  const stop = task.stop === undefined ? undefined : new Int32Array(task.stop);
+  const check = () => {
+    if (stop !== undefined && Atomics.load(stop, 0) !== 0) throw new Error('cancelled');
+  };
+  check();
   const counts = { ...emptyShardCounts(), ...emptyTally() };
   const table = workerState(task.jobId, () => new UserTable(task.tasks, 1 << 14));
-  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir }, counts, (fp, inWindow) => {
+  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check }, counts, (fp, inWindow) => {
     if (!inWindow) {
       counts.outOfWindow++;
       return;

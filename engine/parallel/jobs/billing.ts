@@ -40,7 +40,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
   private table: UserTable | null = null;
-  /** Set to 1 to make the workers' map tasks stop at their next read (see cancel()). */
+  /** Set to 1 to make the workers' map tasks stop at their next read and reduce tasks at their next part or block (see cancel()). */
   private readonly stop = new SharedArrayBuffer(4);
   /** Partials whose rejects wait for earlier shards'. */
   private readonly waiting = new Map<number, ShardResult>();
@@ -79,6 +79,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
           segments,
           memoryBytes: reduceBudget,
           tmpDir: dedupe.tmpDir,
+          stop: this.stop,
         })),
       describe: (t) => `shuffle partition of ${(t as BillingReduceTask).segments.length} parts`,
       send: (t) => {

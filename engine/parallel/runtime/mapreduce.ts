@@ -41,7 +41,7 @@ export interface MapReduceJob<Task, Partial, Result> {
   };
   finalize(): Result | Promise<Result>;
   /**
-   * Asks the job's running map tasks to stop soon (cooperatively: each checks between reads
+   * Asks the job's running map and reduce tasks to stop soon (cooperatively: each checks between reads
    * and throws). Workers are then never terminated mid-task, or mid-start-up, which can abort
    * Node natively. Without it, a run's abort terminates the workers running its tasks.
    */
