@@ -112,13 +112,33 @@ describe('records codec and dedupeRecords', () => {
     );
   });
 
+  it('decides as FirstWins does on the decoded records (kept, duplicates, conflicts and their examples)', () => {
+    fc.assert(
+      fc.property(recordsArb, (rs) => {
+        const buf = encode(rs);
+        const first = new FirstWins();
+        const want: string[] = [];
+        forEachRecord([{ buf }], (r) => {
+          if (first.offer(r.key, r.fp, r.order, r.offset)) want.push(`${r.fp}|${(r.flags & IN_WINDOW) !== 0}`);
+        });
+        const tally = emptyTally();
+        const got: string[] = [];
+        // Two segments, as a partition's parts from two map tasks.
+        const cut = buf.length === 0 ? 0 : forEachRecordEnd(buf, rs.length >> 1);
+        dedupeRecords([{ buf: buf.subarray(0, cut) }, { buf: buf.subarray(cut) }], { memoryBytes: 1 << 30, tmpDir: work }, tally, (b, fs, fe, w) => got.push(`${b.toString('utf8', fs, fe)}|${w}`));
+        expect(got).toEqual(want);
+        expect(tally).toEqual(first.tally);
+      }),
+    );
+  });
+
   it('splitting into files beyond the budget decides exactly as in memory', () => {
     fc.assert(
       fc.property(recordsArb, (rs) => {
         const run = (memoryBytes: number) => {
           const tally = emptyTally();
           const kept: string[] = [];
-          dedupeRecords([{ buf: encode(rs) }], { memoryBytes, tmpDir: work }, tally, (fp, w) => kept.push(`${fp}|${w}`));
+          dedupeRecords([{ buf: encode(rs) }], { memoryBytes, tmpDir: work }, tally, (buf, fs, fe, w) => kept.push(`${buf.toString('utf8', fs, fe)}|${w}`));
           return { tally, kept: kept.sort() };
         };
         expect(run(1)).toEqual(run(1 << 30));
@@ -128,6 +148,16 @@ describe('records codec and dedupeRecords', () => {
     expect(readdirSync(work)).toEqual([]);
   });
 });
+
+/** Where the record after the first `n` records of buf starts. */
+function forEachRecordEnd(buf: Buffer, n: number): number {
+  let at = 0;
+  let i = 0;
+  forEachRecord([{ buf }], (r) => {
+    if (i++ < n) at += 17 + Buffer.byteLength(r.key) + 4 + Buffer.byteLength(r.fp);
+  });
+  return at;
+}
 
 /** Runs an engine on files in a fresh directory. */
 async function bill(engine: (i: RunInput) => Promise<BillingResult>, files: Record<string, string>, dedupe: DedupeSettings): Promise<{ text: string; counts: BillingResult['counts'] }> {

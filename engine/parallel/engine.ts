@@ -7,16 +7,19 @@ import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
 import { defaultShardBytes, groupShards, planShards, remoteCsvHeaders } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
+import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 
 export interface ParallelOptions {
   readonly workers: number;
-  /** Shard size in bytes; default about four shards per worker within [4 MiB, 64 MiB]. */
+  /** Shard size in bytes; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB). */
   readonly shardBytes?: number;
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
   const total = input.files.reduce((n, f) => n + f.size, 0);
-  const size = opts.shardBytes ?? defaultShardBytes(total, opts.workers);
+  // With dedupe a task's shuffle output is held whole until it is handed over: smaller tasks keep that small.
+  const dedupe = input.dedupe !== undefined && input.dedupe.mode !== 'off';
+  const size = opts.shardBytes ?? Math.min(defaultShardBytes(total, opts.workers), dedupe ? DEDUPE_SHARD_BYTES : Infinity);
   const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal)), input.files, size);
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);

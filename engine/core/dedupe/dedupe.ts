@@ -65,12 +65,59 @@ export function fingerprint(r: Pick<ValidRecord, 'user' | 'task' | 'timestamp' |
   return `${r.user}${SEP}${r.task}${SEP}${r.timestamp}${SEP}${r.status}${SEP}${r.durationMs}`;
 }
 
+const TASK_DIGITS: Uint8Array[] = [];
+
+/**
+ * fingerprint() as UTF-8 bytes written into `out` at `at` (room reserved; returns the end),
+ * for a record whose user, timestamp text, status and duration are the bytes b[us, ue),
+ * b[ts, te), b[ss, se), b[ds, de): the status and duration as digits without a leading zero
+ * (their numbers' text), the user and timestamp as their strings' UTF-8.
+ */
+export function writeFingerprint(out: Uint8Array, at: number, b: Uint8Array, us: number, ue: number, task: number, ts: number, te: number, ss: number, se: number, ds: number, de: number): number {
+  const t = (TASK_DIGITS[task] ??= Buffer.from(String(task), 'latin1'));
+  at = copyBytes(b, us, ue, out, at);
+  out[at++] = 0;
+  at = copyBytes(t, 0, t.length, out, at);
+  out[at++] = 0;
+  at = copyBytes(b, ts, te, out, at);
+  out[at++] = 0;
+  at = copyBytes(b, ss, se, out, at);
+  out[at++] = 0;
+  return copyBytes(b, ds, de, out, at);
+}
+
+/** src[s, e) copied to dst at `at` (short runs: a loop, no view made); returns the end. */
+export function copyBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array, at: number): number {
+  for (let i = s; i < e; i++) dst[at++] = src[i]!;
+  return at;
+}
+
+/** Upper bound of writeFingerprint's bytes for those ranges. */
+export function fingerprintBytes(ue: number, us: number, te: number, ts: number, se: number, ss: number, de: number, ds: number): number {
+  return ue - us + (te - ts) + (se - ss) + (de - ds) + 4 + 10;
+}
+
 /** What billing needs back from a fingerprint. */
 export function billedFields(fp: string): { user: string; task: number; durationMs: number } {
   const a = fp.indexOf(SEP);
   const b = fp.indexOf(SEP, a + 1);
   const e = fp.lastIndexOf(SEP);
   return { user: fp.slice(0, a), task: Number(fp.slice(a + 1, b)), durationMs: Number(fp.slice(e + 1)) };
+}
+
+/** billedFields of the fingerprint bytes b[s, e) (the user starts at s): into `out`, no string made. */
+export function billedFieldsAt(b: Uint8Array, s: number, e: number, out: { userEnd: number; task: number; durationMs: number }): void {
+  let i = s;
+  while (b[i] !== 0) i++;
+  out.userEnd = i++;
+  let task = 0;
+  while (b[i] !== 0) task = task * 10 + b[i++]! - 48;
+  out.task = task;
+  let j = e;
+  while (b[j - 1] !== 0) j--;
+  let d = 0;
+  for (; j < e; j++) d = d * 10 + b[j]! - 48;
+  out.durationMs = d;
 }
 
 /** The names of the fields in which two fingerprints differ. */
@@ -133,6 +180,20 @@ export function addTally(into: DuplicateTally, from: DuplicateTally): void {
   if (from.conflictExamples.length > 0) into.conflictExamples = keepEarliest(into.conflictExamples, from.conflictExamples);
 }
 
+/**
+ * Counts a duplicate; `conflict` is given when its fingerprint differs from the first
+ * record's, and makes the example (called only when the example may be kept).
+ */
+export function countDuplicate(t: DuplicateTally, conflict?: () => ConflictExample): void {
+  t.duplicates++;
+  if (conflict === undefined) return;
+  t.conflictingDuplicates++;
+  const ex = conflict();
+  if (t.conflictExamples.length < CONFLICT_EXAMPLES || before(ex.at, t.conflictExamples[t.conflictExamples.length - 1]!.at)) {
+    t.conflictExamples = keepEarliest(t.conflictExamples, [ex]);
+  }
+}
+
 interface Seen {
   readonly fp: string;
   readonly order: number;
@@ -163,15 +224,7 @@ export class FirstWins {
       this.bytes += entryBytes(key, fp);
       return true;
     }
-    const t = this.tally;
-    t.duplicates++;
-    if (s.fp !== fp) {
-      t.conflictingDuplicates++;
-      const ex: ConflictExample = { requestId: displayKey(key), at: { order, offset }, first: { order: s.order, offset: s.offset }, differs: differingFields(s.fp, fp) };
-      if (t.conflictExamples.length < CONFLICT_EXAMPLES || before(ex.at, t.conflictExamples[t.conflictExamples.length - 1]!.at)) {
-        t.conflictExamples = keepEarliest(t.conflictExamples, [ex]);
-      }
-    }
+    countDuplicate(this.tally, s.fp === fp ? undefined : () => ({ requestId: displayKey(key), at: { order, offset }, first: { order: s.order, offset: s.offset }, differs: differingFields(s.fp, fp) }));
     return false;
   }
 

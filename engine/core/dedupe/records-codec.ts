@@ -16,7 +16,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FirstWins, type DuplicateTally } from './dedupe.js';
+import { copyBytes, countDuplicate, differingFields, displayKey, type DuplicateTally } from './dedupe.js';
 
 export const IN_WINDOW = 1;
 export const REMEMBERED = 2;
@@ -50,6 +50,36 @@ export class RecordBuffer {
     const f = b.write(fp, at + 4, 'utf8');
     b.writeUInt32LE(f, at);
     this.len = at + 4 + f;
+  }
+
+  /** Room for `need` more bytes. */
+  reserve(need: number): void {
+    if (this.len + need > this.buf.length) {
+      const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
+      this.buf.copy(b, 0, 0, this.len);
+      this.buf = b;
+    }
+  }
+
+  /**
+   * The start of a record whose key is the bytes k[ks, ke), written at the end (room
+   * reserved); returns where its fingerprint's bytes go. `endRecord` then closes it.
+   */
+  addHead(flags: number, order: number, offset: number, k: Uint8Array, ks: number, ke: number): number {
+    const b = this.buf;
+    const at = this.len;
+    b[at] = flags;
+    b.writeUInt32LE(order, at + 1);
+    b.writeDoubleLE(offset, at + 5);
+    b.writeUInt32LE(ke - ks, at + 13);
+    copyBytes(k, ks, ke, b, at + HEAD);
+    return at + HEAD + (ke - ks) + 4;
+  }
+
+  /** Closes the record begun by `addHead` whose fingerprint bytes end at `end`. */
+  endRecord(fpStart: number, end: number): void {
+    this.buf.writeUInt32LE(end - fpStart, fpStart - 4);
+    this.len = end;
   }
 
   /** The encoded records (a copy, sized to fit), and the buffer emptied. */
@@ -102,6 +132,22 @@ export function hashKey(key: string, seed: number): number {
   h ^= h >>> 12;
   return h >>> 0;
 }
+
+/** hashKey of a key whose UTF-16 code units are the bytes b[s, e) (an ASCII key): the same value (any other key: a hash of its bytes). */
+export function hashKeyAscii(b: Uint8Array, s: number, e: number, seed: number): number {
+  let h = (0x811c9dc5 ^ Math.imul(seed, 0x9e3779b1)) >>> 0;
+  for (let i = s; i < e; i++) {
+    h ^= b[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
+/** Bytes of the record head before the key (flags, order, offset, key length). */
+export const RECORD_HEAD_BYTES = HEAD;
 
 /** A source of encoded records in input order: whole buffers, or files (read a block at a time). */
 export type RecordSegment = { readonly buf: Uint8Array } | { readonly file: string; readonly pos: number; readonly len: number };
@@ -192,10 +238,15 @@ export class PartitionFiles {
   }
 }
 
-/** How much more memory than their encoded size records take once held as seen keys (an estimate; see entryBytes). */
+/**
+ * How much more memory than their encoded size records take while deduplicated in memory:
+ * the records themselves, a copy while a partition's files are read, and the key table (a
+ * 4-byte slot per 16 bytes of records). An estimate, with room to spare.
+ */
 export const MEMORY_FACTOR = 3;
 const SPLIT_PARTITIONS = 16;
 const MAX_DEPTH = 4;
+const TABLE_SEED = 0x2545;
 
 export interface DedupeLimits {
   /** Memory the seen keys may take (estimated). */
@@ -206,28 +257,20 @@ export interface DedupeLimits {
   readonly check?: () => void;
 }
 
-/** Receives each kept record (the first with its key). */
-export type KeepRecord = (fp: string, inWindow: boolean) => void;
+/** Receives each kept record (the first with its key): its fingerprint is buf[fpStart, fpEnd). */
+export type KeepRecord = (buf: Buffer, fpStart: number, fpEnd: number, inWindow: boolean) => void;
 
 /**
  * Deduplicates records given in input order: every kept record goes to `keep`, duplicates
- * and conflicts are counted into `tally`. Records that would not fit the memory budget as
- * seen keys are split by key hash into temporary files first (each file keeps input order,
- * and a key's records all land in one file), each then deduplicated alone.
+ * and conflicts are counted into `tally`. Records that would not fit the memory budget are
+ * split by key hash into temporary files first (each file keeps input order, and a key's
+ * records all land in one file), each then deduplicated alone.
  */
 export function dedupeRecords(segments: readonly RecordSegment[], limits: DedupeLimits, tally: DuplicateTally, keep: KeepRecord, depth = 0): void {
   const bytes = segmentBytes(segments);
   if (bytes === 0) return;
   if (bytes * MEMORY_FACTOR <= limits.memoryBytes || depth >= MAX_DEPTH) {
-    const first = new FirstWins(tally);
-    forEachRecord(
-      segments,
-      (r) => {
-        if ((r.flags & REMEMBERED) !== 0) first.remember(r.key, r.fp, r.order, r.offset);
-        else if (first.offer(r.key, r.fp, r.order, r.offset)) keep(r.fp, (r.flags & IN_WINDOW) !== 0);
-      },
-      limits.check,
-    );
+    firstWinsInPlace(loadSegments(segments, bytes, limits.check), tally, keep, limits.check);
     return;
   }
   const dir = mkdtempSync(join(limits.tmpDir ?? tmpdir(), 'mr-dedupe-'));
@@ -244,5 +287,104 @@ export function dedupeRecords(segments: readonly RecordSegment[], limits: Dedupe
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The segments' bytes in one buffer, in order. */
+function loadSegments(segments: readonly RecordSegment[], bytes: number, check?: () => void): Buffer {
+  if (segments.length === 1 && 'buf' in segments[0]!) {
+    const b = segments[0].buf;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const s of segments) {
+    check?.();
+    if ('buf' in s) {
+      out.set(s.buf, at);
+      at += s.buf.byteLength;
+      continue;
+    }
+    const fd = openSync(s.file, 'r');
+    try {
+      for (let pos = s.pos; pos < s.pos + s.len; ) {
+        check?.();
+        const n = readSync(fd, out, at, Math.min(READ_BLOCK * 4, s.pos + s.len - pos), pos);
+        if (n === 0) throw new Error(`dedupe: ${s.file} is shorter than written`);
+        pos += n;
+        at += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/** True when the keys of the records at a and b (their heads) are the same bytes. */
+function sameKey(buf: Buffer, a: number, b: number): boolean {
+  const k = buf.readUInt32LE(a + 13);
+  if (buf.readUInt32LE(b + 13) !== k) return false;
+  return buf.compare(buf, a + HEAD, a + HEAD + k, b + HEAD, b + HEAD + k) === 0;
+}
+
+/**
+ * The rule (the first record of a key is kept, later ones are duplicates, conflicts when the
+ * fingerprints differ: dedupe.ts) on records held in one buffer in input order, the keys
+ * compared as bytes in place through an open-addressing table of record positions: no
+ * string or object per record. A REMEMBERED record (a key decided in an earlier pass) only
+ * marks its key seen.
+ */
+function firstWinsInPlace(buf: Buffer, tally: DuplicateTally, keep: KeepRecord, check?: () => void): void {
+  let bits = 10;
+  // Records take at least 32 bytes: a slot per 16 bytes keeps the table at most half full.
+  while (1 << bits < buf.length / 16) bits++;
+  const mask = (1 << bits) - 1;
+  const shift = 32 - bits;
+  const slots = new Int32Array(1 << bits);
+  let n = 0;
+  for (let at = 0; at < buf.length; ) {
+    if ((++n & 0xffff) === 0) check?.();
+    const k = buf.readUInt32LE(at + 13);
+    const ks = at + HEAD;
+    const fs = ks + k + 4;
+    const fe = fs + buf.readUInt32LE(ks + k);
+    if (fe > buf.length) throw new Error('dedupe: a truncated record segment');
+    const flags = buf[at]!;
+    // The top bits of another seed's hash: the partitions were made by the low bits of seed 0's and of the split seeds'.
+    let h = hashKeyAscii(buf, ks, ks + k, TABLE_SEED) >>> shift;
+    for (;;) {
+      const s = slots[h]!;
+      if (s === 0) {
+        slots[h] = at + 1;
+        if ((flags & REMEMBERED) === 0) keep(buf, fs, fe, (flags & IN_WINDOW) !== 0);
+        break;
+      }
+      const first = s - 1;
+      if (!sameKey(buf, first, at)) {
+        h = (h + 1) & mask;
+        continue;
+      }
+      if ((flags & REMEMBERED) !== 0) {
+        slots[h] = at + 1;
+        break;
+      }
+      const ffs = first + HEAD + buf.readUInt32LE(first + 13) + 4;
+      const ffe = ffs + buf.readUInt32LE(ffs - 4);
+      const same = buf.compare(buf, ffs, ffe, fs, fe) === 0;
+      countDuplicate(
+        tally,
+        same
+          ? undefined
+          : () => ({
+              requestId: displayKey(buf.toString('utf8', ks, ks + k)),
+              at: { order: buf.readUInt32LE(at + 1), offset: buf.readDoubleLE(at + 5) },
+              first: { order: buf.readUInt32LE(first + 1), offset: buf.readDoubleLE(first + 5) },
+              differs: differingFields(buf.toString('utf8', ffs, ffe), buf.toString('utf8', fs, fe)),
+            }),
+      );
+      break;
+    }
+    at = fe;
   }
 }

@@ -76,8 +76,8 @@ export class SeenRecords implements DedupeSink {
     spill.close();
     const limits = { memoryBytes: this.settings.memoryBytes, tmpDir: this.dir! };
     spill.paths.forEach((file, i) => {
-      dedupeRecords([{ file, pos: 0, len: spill.sizes[i]! }], limits, this.counts, (fp, inWindow) => {
-        const f = billedFields(fp);
+      dedupeRecords([{ file, pos: 0, len: spill.sizes[i]! }], limits, this.counts, (buf, fs, fe, inWindow) => {
+        const f = billedFields(buf.toString('utf8', fs, fe));
         this.keep(f.user, f.task, f.durationMs, inWindow);
       });
       rmSync(file, { force: true });

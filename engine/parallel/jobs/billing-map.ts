@@ -22,7 +22,7 @@ import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { UserTable, hashBytes, type TableImage } from '../scan/user-table.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
-import { billedFields, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
+import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
 import { dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
 import { ShuffleEmitter } from './dedupe-shuffle.js';
 
@@ -110,15 +110,15 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
   check();
   const counts = { ...emptyShardCounts(), ...emptyTally() };
   const table = workerState(task.jobId, () => new UserTable(task.tasks, 1 << 14));
-  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check }, counts, (fp, inWindow) => {
+  const f = { userEnd: 0, task: 0, durationMs: 0 };
+  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check }, counts, (buf, fs, fe, inWindow) => {
     if (!inWindow) {
       counts.outOfWindow++;
       return;
     }
     counts.accepted++;
-    const f = billedFields(fp);
-    const key = Buffer.from(f.user, 'utf8');
-    table.add(table.entry(key, 0, key.length, hashBytes(key, 0, key.length)), f.task, 1, f.durationMs);
+    billedFieldsAt(buf, fs, fe, f);
+    table.add(table.entry(buf, fs, f.userEnd, hashBytes(buf, fs, f.userEnd)), f.task, 1, f.durationMs);
   });
   return counts;
 }
@@ -166,7 +166,7 @@ async function mapShard(
       line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
       tooLong: (offset, head) => acc.tooLong(offset, head),
     };
-    await readRange(shard, fastPath(task, shard, table, counts, exact), onBytes);
+    await readRange(shard, fastPath(task, shard, table, counts, exact, judges.emitter), onBytes);
   }
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
@@ -180,14 +180,15 @@ async function mapShard(
 }
 
 /** The byte-level fast path of a plain CSV or JSON lines shard, handing every line it does not bill to `exact`. */
-function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink): ByteLineSink {
+function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink, emitter: ShuffleEmitter | undefined): ByteLineSink {
   const { config, window } = task;
   const tasks = config.rates.map((r) => r.task);
   // Wrapped lines are unwrapped by the accumulator first, and with --dedupe line every valid
   // line has an identity: no byte scanner reads them.
   if (shard.wrapped !== undefined || task.dedupe === 'line') return exact;
   if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact);
-  if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact);
+  // With --dedupe auto, lines with a request id go from the fast path straight into the shuffle.
+  if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === 'auto' ? emitter : undefined);
   return exact;
 }
 

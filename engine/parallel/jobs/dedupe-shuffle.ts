@@ -11,15 +11,18 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ValidRecord } from '../../core/dedupe/dedupe.js';
-import { fingerprint } from '../../core/dedupe/dedupe.js';
+import { fingerprint, fingerprintBytes, writeFingerprint } from '../../core/dedupe/dedupe.js';
 import type { DedupeSink } from '../../core/dedupe/seen.js';
-import { hashKey, IN_WINDOW, RecordBuffer, type RecordSegment } from '../../core/dedupe/records-codec.js';
+import { hashKey, hashKeyAscii, IN_WINDOW, RECORD_HEAD_BYTES, RecordBuffer, type RecordSegment } from '../../core/dedupe/records-codec.js';
+import type { IdentifiedSink } from '../scan/fast-lines.js';
 
 /** Partitions of the shuffle: one reduce task each. */
 export const PARTITIONS = 64;
+/** Largest shard of a run with dedupe: a map task's shuffle output (about 0.6 of its bytes for JSON lines) is held whole in the worker and then on the main thread. */
+export const DEDUPE_SHARD_BYTES = 16 << 20;
 
-/** Worker side: one map task's records, by partition. */
-export class ShuffleEmitter implements DedupeSink {
+/** Worker side: one map task's records, by partition (from the exact path, or as bytes from a fast path). */
+export class ShuffleEmitter implements DedupeSink, IdentifiedSink {
   /** The shard being read (its index orders records across shards and files). */
   shard = 0;
   private readonly parts: RecordBuffer[] = [];
@@ -31,6 +34,16 @@ export class ShuffleEmitter implements DedupeSink {
     const before = b.len;
     b.add(rec.inWindow ? IN_WINDOW : 0, this.shard, offset, key, fingerprint(rec));
     this.bytes += b.len - before;
+  }
+
+  identified(b: Uint8Array, ks: number, ke: number, us: number, ue: number, task: number, ts: number, te: number, ss: number, se: number, ds: number, de: number, inWindow: boolean, offset: number): void {
+    const p = hashKeyAscii(b, ks, ke, 0) % PARTITIONS;
+    const r = (this.parts[p] ??= new RecordBuffer(4096));
+    const before = r.len;
+    r.reserve(RECORD_HEAD_BYTES + (ke - ks) + 4 + fingerprintBytes(ue, us, te, ts, se, ss, de, ds));
+    const fp = r.addHead(inWindow ? IN_WINDOW : 0, this.shard, offset, b, ks, ke);
+    r.endRecord(fp, writeFingerprint(r.buf, fp, b, us, ue, task, ts, te, ss, se, ds, de));
+    this.bytes += r.len - before;
   }
 
   /** The task's records, partition after partition, and where each partition's part starts (PARTITIONS + 1 entries). */

@@ -17,7 +17,8 @@ import { parseTimestamp, type TimeWindow } from '../../core/validation/timestamp
 import { LineFramer } from '../../core/formats/lines.js';
 import { LineAccumulator } from '../../core/billing/accumulate.js';
 import { UsageTable, addCounts, emptyCounts, usageEntries } from '../../core/billing/usage.js';
-import type { FastLineScanner } from './fast-lines.js';
+import type { FastLineScanner, IdentifiedSink } from './fast-lines.js';
+import { fingerprint, writeFingerprint } from '../../core/dedupe/dedupe.js';
 
 const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_search: '1', RATE_Upload: '2', MAX_DURATION_MS: '86400000' });
 const TASKS = config.rates.map((r) => r.task);
@@ -30,8 +31,10 @@ interface Outcome {
   counts: ReturnType<typeof emptyCounts>;
   rejects: unknown[];
   usage: ReturnType<typeof usageEntries>;
-  /** Records the fast path billed. */
+  /** Records the fast path billed or handed to dedupe. */
   fast: number;
+  /** With dedupe by id: every record with an id as `key|offset|fingerprint|inWindow`, in order. */
+  ids: string[];
 }
 
 /**
@@ -39,14 +42,24 @@ interface Outcome {
  * path) or through the definition alone. `header`: the CSV layout is known before the data
  * (a shard after the header), else the data's first non-blank line is the header.
  */
-function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, asBlock: boolean): Outcome {
+function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, asBlock: boolean, dedupe = false): Outcome {
   const layout = header === undefined ? undefined : csvLayout(header, 'f.csv');
   const counts = emptyCounts();
   const usage = new UsageTable(config.rates.length);
   const rejects: unknown[] = [];
-  const acc = new LineAccumulator('f', format, new RecordParser(config, window), counts, usage, {
+  const identified: string[] = [];
+  // With dedupe the exact path hands records with an id to the sink (billing-map.ts), and the fast path to `ids`.
+  const target = dedupe ? { mode: 'auto' as const, sink: { record: (key: string, o: number, rec: Parameters<typeof fingerprint>[0] & { inWindow: boolean }) => identified.push(`${key}|${o}|${fingerprint(rec)}|${rec.inWindow}`) } } : undefined;
+  const ids: IdentifiedSink = {
+    identified(b, ks, ke, us, ue, t, ts, te, ss, se, ds, de, inWindow, o) {
+      const fp = Buffer.alloc(1024);
+      const end = writeFingerprint(fp, 0, b, us, ue, t, ts, te, ss, se, ds, de);
+      identified.push(`${Buffer.from(b.subarray(ks, ke)).toString('utf8')}|${o}|${fp.toString('utf8', 0, end)}|${inWindow}`);
+    },
+  };
+  const acc = new LineAccumulator('f', format, new RecordParser(config, window, { deferWindow: dedupe }), counts, usage, {
     reject: (o, reason, raw) => rejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
-  }, layout);
+  }, layout, undefined, target);
   const exact = { line: (b: Buffer, s: number, e: number, o: number) => acc.line(o, b.subarray(s, e)), tooLong: (o: number, head: Buffer) => acc.tooLong(o, head) };
   const table = new UserTable(config.rates.length, 4);
   const fastCounts = emptyShardCounts();
@@ -54,13 +67,13 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
   if (fastPath) {
     scanner = format === 'csv'
       ? new CsvScanner('f.csv', layout, TASKS, config.maxDurationMs, window, table, fastCounts, exact)
-      : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact);
+      : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined);
   }
   const sink = scanner ?? exact;
   if (scanner !== undefined && asBlock) {
     // As the range reader hands whole lines over: one block of lines each ending in LF.
     if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
-    return outcome(counts, rejects, usage, table, fastCounts);
+    return outcome(counts, rejects, usage, table, fastCounts, identified);
   }
   // Each line sits in a larger buffer, as in the range reader's: bytes before it and its terminator after.
   const framer = new LineFramer({
@@ -72,18 +85,18 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
   }, offset);
   framer.push(data);
   framer.end();
-  return outcome(counts, rejects, usage, table, fastCounts);
+  return outcome(counts, rejects, usage, table, fastCounts, identified);
 }
 
 /** The exact path's results added to the fast path's, as billing-map.ts adds them. */
-function outcome(counts: ReturnType<typeof emptyCounts>, rejects: unknown[], usage: UsageTable, table: UserTable, fastCounts: ReturnType<typeof emptyShardCounts>): Outcome {
+function outcome(counts: ReturnType<typeof emptyCounts>, rejects: unknown[], usage: UsageTable, table: UserTable, fastCounts: ReturnType<typeof emptyShardCounts>, ids: string[]): Outcome {
   addCounts(counts, fastCounts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');
     const e = table.entry(key, 0, key.length, hash(key));
     for (let t = 0; t < usage.taskCount; t++) if (u.requests[t] !== 0) table.addBig(e, t, u.requests[t]!, u.durationOf(t));
   }
-  return { counts, rejects, usage: usageEntries(table), fast: fastCounts.records };
+  return { counts, rejects, usage: usageEntries(table), fast: fastCounts.records, ids };
 }
 
 function hash(k: Uint8Array): number {
@@ -93,17 +106,19 @@ function hash(k: Uint8Array): number {
 }
 
 /** The fast path line by line and in blocks (data ending in a terminator), against the definition. */
-function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string): Outcome {
-  const want = judge(format, data, offset, window, header, false, false);
-  const got = judge(format, data, offset, window, header, true, false);
+function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string, dedupe = false): Outcome {
+  const want = judge(format, data, offset, window, header, false, false, dedupe);
+  const got = judge(format, data, offset, window, header, true, false, dedupe);
   expect(got.counts).toEqual(want.counts);
   expect(got.rejects).toEqual(want.rejects);
   expect(got.usage).toEqual(want.usage);
+  expect(got.ids).toEqual(want.ids);
   if (data.length === 0 || data[data.length - 1] === 10) {
-    const block = judge(format, data, offset, window, header, true, true);
+    const block = judge(format, data, offset, window, header, true, true, dedupe);
     expect(block.counts).toEqual(want.counts);
     expect(block.rejects).toEqual(want.rejects);
     expect(block.usage).toEqual(want.usage);
+    expect(block.ids).toEqual(want.ids);
     expect(block.fast).toBe(got.fast);
   }
   return got;
@@ -149,6 +164,8 @@ const jsonValue = fc.oneof(
   { weight: 6, arbitrary: fc.constant(undefined) },
   { weight: 1, arbitrary: fc.constantFrom<unknown>(null, true, '200', 200.5, -1, [], {}, 'x') },
 );
+/** request_id values (JSON text): ids every rule passes, none (empty, null), and bad ones. */
+const REQUEST_IDS = ['"r-1"', '"r-2"', '"r-1"', '"A.b_c:9"', `"${'x'.repeat(128)}"`, '""', 'null', '"a b"', '"é"', `"${'x'.repeat(129)}"`, '"a\\u0041"', '7', '"a\\"b"'];
 const jsonRecord = fc
   .tuple(timestamp, user, task, statusNum, durationNum, jsonValue, fc.constantFrom('none', 'none', 'request_id', 'note', 'dup', 'missing'), fc.constantFrom(':', ': ', ' : '), fc.constantFrom(',', ', ', '\t,'), fc.boolean(), fc.nat())
   .map(([ts, u, t, st, d, odd, extra, colon, comma, shuffle, seed]) => {
@@ -157,7 +174,7 @@ const jsonRecord = fc
     ];
     if (odd !== undefined) pairs[seed % 5]![1] = JSON.stringify(odd);
     if (shuffle) pairs = [...pairs.slice(seed % 5), ...pairs.slice(0, seed % 5)];
-    if (extra === 'request_id') pairs.splice(seed % 6, 0, ['request_id', '"r-1"']);
+    if (extra === 'request_id') pairs.splice(seed % 6, 0, ['request_id', REQUEST_IDS[seed % REQUEST_IDS.length]!]);
     if (extra === 'note') pairs.splice(seed % 6, 0, ['note', '"x"']);
     if (extra === 'dup') pairs.push(pairs[seed % 5]!);
     if (extra === 'missing') pairs.splice(seed % 5, 1);
@@ -230,15 +247,30 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
     );
   });
 
-  it('clean objects take the fast path, in any key order; other keys, escapes and odd numbers do not', () => {
+  it('the same with dedupe by request id: the records handed to dedupe (key, offset, fingerprint, window) too', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+        same('jsonl', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, undefined, true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('clean objects take the fast path, in any key order, with or without a request id; other keys, escapes and odd numbers do not', () => {
     const clean = [
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
       '{ "duration_ms" : 0, "status": 599, "task": "Upload", "user": "u2", "timestamp": "2025-05-02T10:00:00.5Z" }',
+      '{"request_id":"req-1-7","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"request_id":""}',
     ];
-    expect(same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
-    expect(same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true]), 10, WINDOW).fast).toBe(2);
+    for (const dedupe of [false, true]) {
+      expect(same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true, false, false]), 10, OPEN, undefined, dedupe).fast).toBe(4);
+      const w = same('jsonl', joined(clean.map((l) => Buffer.from(l)), [false, true, false, false]), 10, WINDOW, undefined, dedupe);
+      expect(w.fast).toBe(4);
+      // With dedupe the line with an id goes to dedupe, outside the window or not (the window applies after dedupe), not to the bill.
+      expect(w.ids).toEqual(dedupe ? ['req-1-7|218|user1\u00001\u00002025-05-02T10:00:00Z\u0000200\u00001568|false'] : []);
+    }
     const odd = [
-      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"request_id":"r1"}',
       '{"request_id":null,"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
       '{"timestamp":"2025-05-02T10:00:00Z","user":"us\\u0065r1","task":"login","status":200,"duration_ms":1568}',
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568.0}',
@@ -246,6 +278,6 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
     ];
     const r = same('jsonl', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN);
     expect(r.fast).toBe(0);
-    expect(r.counts.accepted).toBe(5);
+    expect(r.counts.accepted).toBe(4);
   });
 });

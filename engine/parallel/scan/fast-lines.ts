@@ -96,6 +96,16 @@ export class DateTimes {
 }
 
 /**
+ * Where a fast path sends a valid line that has a request id (with dedupe: the shuffle)
+ * instead of billing it: the id b[ks, ke) (ASCII), the user b[us, ue), the task index, the
+ * timestamp's text b[ts, te), the status and duration digits, whether the time window holds
+ * it, and the line's byte offset.
+ */
+export interface IdentifiedSink {
+  identified(b: Uint8Array, ks: number, ke: number, us: number, ue: number, task: number, ts: number, te: number, ss: number, se: number, ds: number, de: number, inWindow: boolean, offset: number): void;
+}
+
+/**
  * A fast path for a line format: `fastLine` judges the line starting at b[s] up to its LF and
  * returns the index past that LF when it billed the line (through `bill`), else -1; every
  * other line goes to the exact path (`slow`), and so does a file's first line (it may hold a
@@ -110,6 +120,8 @@ export abstract class FastLineScanner implements ByteLineSink {
   /** The fraction digits' range of the last timestamp read by `utcSeconds`. */
   private fracStart = 0;
   private fracEnd = 0;
+  /** Byte offset of the line being judged by `fastLine`. */
+  protected lineAt = 0;
 
   constructor(
     tasks: readonly string[],
@@ -128,6 +140,7 @@ export abstract class FastLineScanner implements ByteLineSink {
     let ls = start;
     while (ls < end) {
       if (this.armed && (offset !== 0 || ls !== start)) {
+        this.lineAt = offset + (ls - start);
         const next = this.fastLine(b, ls);
         if (next >= 0) {
           ls = next;
@@ -147,6 +160,7 @@ export abstract class FastLineScanner implements ByteLineSink {
   line(b: Buffer, s: number, e: number, offset: number): void {
     // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
     const terminated = b[e] === LF || (b[e] === CR && b[e + 1] === LF);
+    this.lineAt = offset;
     if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) return;
     this.slow(b, s, e, offset);
   }
@@ -198,14 +212,23 @@ export abstract class FastLineScanner implements ByteLineSink {
     return this.dates.seconds(b, s);
   }
 
+  /** Whether the time window holds a timestamp of `seconds` (its fraction last read by `utcSeconds`). */
+  protected inWindow(b: Uint8Array, seconds: number): boolean {
+    return !this.windowed || inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window);
+  }
+
+  /** Counts a line every rule passed that has a request id, and hands it to `ids` (dedupe decides it later). */
+  protected identify(ids: IdentifiedSink, b: Uint8Array, ks: number, ke: number, us: number, ue: number, task: number, ts: number, te: number, ss: number, se: number, ds: number, de: number, seconds: number): void {
+    this.counts.records++;
+    ids.identified(b, ks, ke, us, ue, task, ts, te, ss, se, ds, de, this.inWindow(b, seconds), this.lineAt);
+  }
+
   /** Counts a line every rule passed (its timestamp last read by `utcSeconds`): billed, or out of the window. */
   protected bill(b: Uint8Array, userStart: number, userEnd: number, userHash: number, task: number, durationMs: number, seconds: number): void {
     this.counts.records++;
-    if (this.windowed) {
-      if (!inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window)) {
-        this.counts.outOfWindow++;
-        return;
-      }
+    if (!this.inWindow(b, seconds)) {
+      this.counts.outOfWindow++;
+      return;
     }
     this.counts.accepted++;
     this.table.add(this.table.entry(b, userStart, userEnd, userHash), task, 1, durationMs);

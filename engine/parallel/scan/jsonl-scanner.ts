@@ -1,18 +1,27 @@
 /**
  * The JSON lines fast path: an object of exactly the five contract keys, in any order, each
- * once, with no other key (a `request_id` key among them: its records are deduplicated on the
- * exact path); string values of printable ASCII without escapes, numbers as plain digits;
+ * once, and optionally a `request_id` key, with no other key; an id of printable ASCII but
+ * space, quote and backslash within the id's length rule makes the line go to `ids` (the
+ * dedupe shuffle) instead of being billed, or billed when there is no such sink (`--dedupe
+ * off`: the id rule passed), and an empty id is no id; string values of printable ASCII without escapes, numbers as plain digits;
  * each field in its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on
  * bytes with no string or object made. Anything else goes to the exact path (JSON.parse and
  * the field rules): escapes, non-ASCII, other keys, fractions or exponents, nested values,
  * a repeated key, a reject of any reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
-import { BACKSLASH, COMMA, FastLineScanner, QUOTE, digitsAt, indexOfBytes, sameBytes } from './fast-lines.js';
+import { BACKSLASH, COMMA, FastLineScanner, QUOTE, digitsAt, indexOfBytes, sameBytes, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
+import type { TimeWindow } from '../../core/validation/timestamp.js';
+import type { UserTable } from './user-table.js';
+import type { ShardCounts } from './partial.js';
+import type { ByteLineSink } from './range-reader.js';
 
 const KEYS = FIELDS.map((f) => Buffer.from(RULES.jsonl.keys[f], 'utf8'));
 const [K_TS, K_USER, K_TASK, K_STATUS, K_DURATION] = [0, 1, 2, 3, 4];
+/** The request id's key: a bit after the contract keys'. */
+const K_ID = KEYS.length;
+const ID_KEY = Buffer.from(RULES.requestId.jsonKey, 'utf8');
 const STRING_VALUED = (1 << K_TS) | (1 << K_USER) | (1 << K_TASK);
 const ALL_KEYS = (1 << KEYS.length) - 1;
 const SP = 32;
@@ -24,9 +33,22 @@ const CLOSE = 125;
 const USER_BYTE = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH ? 1 : 0));
 
 export class JsonlScanner extends FastLineScanner {
-  /** Value range of each key in the current line. */
-  private readonly vs = new Int32Array(KEYS.length);
-  private readonly ve = new Int32Array(KEYS.length);
+  /** Value range of each key in the current line (the request id's last). */
+  private readonly vs = new Int32Array(KEYS.length + 1);
+  private readonly ve = new Int32Array(KEYS.length + 1);
+
+  constructor(
+    tasks: readonly string[],
+    maxDurationMs: number,
+    window: TimeWindow,
+    table: UserTable,
+    counts: ShardCounts,
+    exact: ByteLineSink,
+    /** Lines with a request id go here (dedupe by id); without it they are billed. */
+    private readonly ids?: IdentifiedSink,
+  ) {
+    super(tasks, maxDurationMs, window, table, counts, exact);
+  }
 
   protected fastLine(b: Buffer, s: number): number {
     // Every loop stops at the line's LF (a control byte: not a separator, digit or string byte).
@@ -40,22 +62,33 @@ export class JsonlScanner extends FastLineScanner {
       i = skipBlanks(b, i);
       if (b[i] !== QUOTE) return -1;
       const ks = ++i;
-      // The keys are most often in the contract's order: that one is tried first, in place.
+      // The keys are most often in the contract's order (after a request id): that one is tried first, in place.
+      const k = n - ((seen >>> K_ID) & 1);
       let key: number;
-      if (n < KEYS.length && sameBytes(KEYS[n]!, b, ks, ks + KEYS[n]!.length) && b[ks + KEYS[n]!.length] === QUOTE) {
-        key = n;
-        i = ks + KEYS[n]!.length;
+      if (k < KEYS.length && sameBytes(KEYS[k]!, b, ks, ks + KEYS[k]!.length) && b[ks + KEYS[k]!.length] === QUOTE) {
+        key = k;
+        i = ks + KEYS[k]!.length;
       } else {
         i = plainStringEnd(b, i);
         if (i < 0) return -1;
         key = indexOfBytes(KEYS, b, ks, i);
+        if (key < 0 && sameBytes(ID_KEY, b, ks, i)) key = K_ID;
       }
       if (key < 0 || (seen & (1 << key)) !== 0) return -1;
       seen |= 1 << key;
       i = skipBlanks(b, i + 1);
       if (b[i] !== COLON) return -1;
       i = skipBlanks(b, i + 1);
-      if ((STRING_VALUED & (1 << key)) !== 0) {
+      if (key === K_ID) {
+        // An id every rule passes (or an empty one: no id); anything else (null, escapes, other bytes) is the exact path's.
+        if (b[i] !== QUOTE) return -1;
+        const vs = ++i;
+        while (USER_BYTE[b[i]!] === 1) i++;
+        if (b[i] !== QUOTE || i - vs > RULES.requestId.maxBytes) return -1;
+        this.vs[K_ID] = vs;
+        this.ve[K_ID] = i;
+        i++;
+      } else if ((STRING_VALUED & (1 << key)) !== 0) {
         if (b[i] !== QUOTE) return -1;
         const vs = ++i;
         if (key === K_USER) {
@@ -75,11 +108,16 @@ export class JsonlScanner extends FastLineScanner {
           i = vs + 20;
           seconds = this.utcSeconds(b, vs, i);
           if (seconds !== seconds) return -1;
+          this.vs[K_TS] = vs;
+          this.ve[K_TS] = i;
         } else {
           i = plainStringEnd(b, i);
           if (i < 0) return -1;
-          if (key === K_TS) seconds = this.utcSeconds(b, vs, i);
-          else task = this.task(b, vs, i);
+          if (key === K_TS) {
+            seconds = this.utcSeconds(b, vs, i);
+            this.vs[K_TS] = vs;
+            this.ve[K_TS] = i;
+          } else task = this.task(b, vs, i);
         }
         i++;
       } else {
@@ -99,12 +137,17 @@ export class JsonlScanner extends FastLineScanner {
     }
     i = skipBlanks(b, i);
     const next = this.lineEnd(b, s, i);
-    if (next < 0 || seen !== ALL_KEYS || seconds !== seconds || task < 0) return -1;
+    if (next < 0 || (seen & ALL_KEYS) !== ALL_KEYS || seconds !== seconds || task < 0) return -1;
     const status = digitsAt(b, this.vs[K_STATUS]!, this.ve[K_STATUS]!, 3);
     if (status < RULES.status.min || status > RULES.status.max) return -1;
     const duration = digitsAt(b, this.vs[K_DURATION]!, this.ve[K_DURATION]!, 15);
     if (duration < 0 || duration > this.maxDurationMs) return -1;
-    this.bill(b, this.vs[K_USER]!, this.ve[K_USER]!, userHash, task, duration, seconds);
+    const [vs, ve] = [this.vs, this.ve];
+    if (this.ids !== undefined && (seen & (1 << K_ID)) !== 0 && ve[K_ID]! > vs[K_ID]!) {
+      this.identify(this.ids, b, vs[K_ID]!, ve[K_ID]!, vs[K_USER]!, ve[K_USER]!, task, vs[K_TS]!, ve[K_TS]!, vs[K_STATUS]!, ve[K_STATUS]!, vs[K_DURATION]!, ve[K_DURATION]!, seconds);
+    } else {
+      this.bill(b, vs[K_USER]!, ve[K_USER]!, userHash, task, duration, seconds);
+    }
     return next;
   }
 }
