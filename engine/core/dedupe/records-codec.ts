@@ -99,25 +99,34 @@ export interface DecodedRecord {
   fp: string;
 }
 
-/** Decodes the whole records in buf[0, end); returns where the first incomplete record starts. */
-export function decodeRecords(buf: Buffer, end: number, each: (r: DecodedRecord) => void): number {
-  const r: DecodedRecord = { flags: 0, order: 0, offset: 0, key: '', fp: '' };
+/** A whole encoded record buf[at, end) whose key is buf[at + RECORD_HEAD_BYTES, at + RECORD_HEAD_BYTES + keyBytes). */
+export type RawRecord = (buf: Buffer, at: number, keyBytes: number, end: number) => void;
+
+/** The whole records in buf[0, end), undecoded; returns where the first incomplete record starts. */
+export function scanRecords(buf: Buffer, end: number, each: RawRecord): number {
   let at = 0;
   while (at + HEAD <= end) {
     const k = buf.readUInt32LE(at + 13);
     if (at + HEAD + k + 4 > end) break;
-    const f = buf.readUInt32LE(at + HEAD + k);
-    const stop = at + HEAD + k + 4 + f;
+    const stop = at + HEAD + k + 4 + buf.readUInt32LE(at + HEAD + k);
     if (stop > end) break;
-    r.flags = buf[at]!;
-    r.order = buf.readUInt32LE(at + 1);
-    r.offset = buf.readDoubleLE(at + 5);
-    r.key = buf.toString('utf8', at + HEAD, at + HEAD + k);
-    r.fp = buf.toString('utf8', at + HEAD + k + 4, stop);
-    each(r);
+    each(buf, at, k, stop);
     at = stop;
   }
   return at;
+}
+
+/** Decodes the whole records in buf[0, end); returns where the first incomplete record starts. */
+export function decodeRecords(buf: Buffer, end: number, each: (r: DecodedRecord) => void): number {
+  const r: DecodedRecord = { flags: 0, order: 0, offset: 0, key: '', fp: '' };
+  return scanRecords(buf, end, (b, at, k, stop) => {
+    r.flags = b[at]!;
+    r.order = b.readUInt32LE(at + 1);
+    r.offset = b.readDoubleLE(at + 5);
+    r.key = b.toString('utf8', at + HEAD, at + HEAD + k);
+    r.fp = b.toString('utf8', at + HEAD + k + 4, stop);
+    each(r);
+  });
 }
 
 /** FNV-1a over a key's UTF-16 code units, seeded: partitions only, never equality. */
@@ -156,11 +165,21 @@ const READ_BLOCK = 1 << 20;
 
 /** Every record of the segments, in order; `check` (which may throw to stop) runs before each segment and each block read. */
 export function forEachRecord(segments: readonly RecordSegment[], each: (r: DecodedRecord) => void, check?: () => void): void {
+  forEachBlock(segments, (buf, end) => decodeRecords(buf, end, each), check);
+}
+
+/** Every record of the segments, in order, undecoded (`check` as forEachRecord's). */
+export function forEachRawRecord(segments: readonly RecordSegment[], each: RawRecord, check?: () => void): void {
+  forEachBlock(segments, (buf, end) => scanRecords(buf, end, each), check);
+}
+
+/** The segments' bytes a block of whole records at a time: `records` takes buf[0, end) and returns the bytes it used. */
+function forEachBlock(segments: readonly RecordSegment[], records: (buf: Buffer, end: number) => number, check?: () => void): void {
   for (const s of segments) {
     check?.();
     if ('buf' in s) {
       const b = Buffer.from(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
-      if (decodeRecords(b, b.length, each) !== b.length) throw new Error('dedupe: a truncated record segment');
+      if (records(b, b.length) !== b.length) throw new Error('dedupe: a truncated record segment');
       continue;
     }
     const fd = openSync(s.file, 'r');
@@ -180,7 +199,7 @@ export function forEachRecord(segments: readonly RecordSegment[], each: (r: Deco
         if (n === 0) throw new Error(`dedupe: ${s.file} is shorter than written`);
         pos += n;
         have += n;
-        const used = decodeRecords(block, have, each);
+        const used = records(block, have);
         block.copyWithin(0, used, have);
         have -= used;
       }
@@ -219,6 +238,16 @@ export class PartitionFiles {
     const p = hashKey(key, this.seed) % this.partitions;
     const b = this.bufs[p]!;
     b.add(flags, order, offset, key, fp);
+    if (b.len >= 64 * 1024) this.flush(p);
+  }
+
+  /** An encoded record buf[at, end) (key bytes as scanRecords gives them), partitioned by a hash of its key's bytes. */
+  writeRaw(buf: Buffer, at: number, keyBytes: number, end: number): void {
+    const p = hashKeyAscii(buf, at + HEAD, at + HEAD + keyBytes, this.seed) % this.partitions;
+    const b = this.bufs[p]!;
+    b.reserve(end - at);
+    buf.copy(b.buf, b.len, at, end);
+    b.len += end - at;
     if (b.len >= 64 * 1024) this.flush(p);
   }
 
@@ -277,7 +306,7 @@ export function dedupeRecords(segments: readonly RecordSegment[], limits: Dedupe
   try {
     const files = new PartitionFiles(dir, SPLIT_PARTITIONS, depth + 1);
     try {
-      forEachRecord(segments, (r) => files.write(r.flags, r.order, r.offset, r.key, r.fp), limits.check);
+      forEachRawRecord(segments, (buf, at, k, end) => files.writeRaw(buf, at, k, end), limits.check);
     } finally {
       files.close();
     }
