@@ -3,11 +3,12 @@
  * once, and optionally a `request_id` key, with no other key; an id of printable ASCII but
  * space, quote and backslash within the id's length rule makes the line go to `ids` (the
  * dedupe shuffle) instead of being billed, or billed when there is no such sink (`--dedupe
- * off`: the id rule passed), and an empty id is no id; string values of printable ASCII without escapes, numbers as plain digits;
- * each field in its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on
- * bytes with no string or object made. Anything else goes to the exact path (JSON.parse and
- * the field rules): escapes, non-ASCII, other keys, fractions or exponents, nested values,
- * a repeated key, a reject of any reason.
+ * off`: the id rule passed), and an empty id is no id; string values of printable ASCII
+ * without escapes, numbers as plain digits; each field in its common shape (fast-lines.ts);
+ * spaces and tabs between tokens. Judged on bytes with no string or object made. Anything
+ * else goes to the exact path (JSON.parse and the field rules): escapes, non-ASCII, other
+ * keys, fractions or exponents, nested values, a repeated key, a null id, a reject of any
+ * reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, COMMA, FastLineScanner, QUOTE, digitsAt, indexOfBytes, sameBytes, type IdentifiedSink } from './fast-lines.js';
