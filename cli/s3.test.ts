@@ -221,6 +221,25 @@ describe('s3:// inputs with the spark engine (the cluster reads s3a:// through H
       expect(readFileSync(join(runDir, f), 'utf8'), f).not.toContain(TEST_SECRET);
     }
   }, 300_000);
+
+  it('--wrapped objects with pipeline keys (no extension; gzip named .gz) bill exactly as naive bills them from the store', async () => {
+    const lines = readFileSync(REFERENCE, 'utf8').split('\n').filter((l) => l !== '');
+    const wrap = (ls: string[]) => ls.map((l, i) => `${new Date(Date.UTC(2025, 4, 3, 0, 0, i % 60)).toISOString()} ${l}`).join('\n') + '\n';
+    await putObject(server.client, BUCKET, 'cloudwatch/exportTask/log stream/000000', wrap(lines.slice(0, 4000)) + '2025-02-30T00:00:00Z x\nnot a wrapper\n');
+    await putObject(server.client, BUCKET, 'cloudwatch/exportTask/log stream/000001.gz', gzipSync(wrap(lines.slice(4000))));
+    const args = ['--wrapped', 'cloudwatch', '--s3-endpoint', server.endpoint];
+    const expected = await bill([`s3://${BUCKET}/cloudwatch/`], ['--engine', 'naive', ...args]);
+    expect(expected.code, expected.stderr).toBe(0);
+    const want = outputs(expected, `s3://${BUCKET}/cloudwatch`);
+    expect(want.files).toBe(2);
+    expect((want.counts as { rejected: Record<string, number> }).rejected['bad_wrapper']).toBe(2);
+    const r = await bill([`s3://${BUCKET}/cloudwatch/`], ['--engine', 'spark', '--remote', cluster.remote, ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = outputs(r, `s3://${BUCKET}/cloudwatch`);
+    const noOffsets = (csv: unknown) => (csv as string).replace(/^([^\n]*?),\d*,/gm, '$1,,');
+    expect({ ...got, rejects: noOffsets(got.rejects) }).toEqual({ ...want, rejects: noOffsets(want.rejects) });
+    expectNoSecret(r);
+  }, 300_000);
 });
 
 describe('s3:// access control (moto with IAM authentication on)', () => {

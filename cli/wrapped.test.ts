@@ -2,13 +2,16 @@
  * --wrapped fluent-bit|cloudwatch (SPEC "Wrapped lines"): Fluent Bit- and CloudWatch-shaped
  * files, named as pipelines name them (no extension, gzip told by its bytes), bill exactly like
  * their bare lines in naive and parallel; broken wrappers are `bad_wrapper` rejects that keep
- * the wrapped line; flags that do not combine are exit 2.
+ * the wrapped line; flags that do not combine are exit 2. The spark engine (its SQL in
+ * spark/job/wrapped-sql.ts) against naive on the same files, edge cases of the wrappers
+ * included: same bill, counts and rejects; the names it cannot read as the others do are exit 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ENGINE_ARGS, cleanupTempDirs, repoRoot, reportedErrors, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
+import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const RATES = resolve(repoRoot, '../shared/reference/original.env');
@@ -123,7 +126,6 @@ describe('--wrapped', () => {
       [['--wrapped-key', 'msg'], /--wrapped-key names the key of --wrapped fluent-bit/],
       [['--wrapped', 'cloudwatch', '--wrapped-key', 'msg'], /--wrapped-key applies to --wrapped fluent-bit only/],
       [['--wrapped', 'syslog'], /syslog/],
-      [['--wrapped', 'fluent-bit', '--engine', 'spark'], /the spark engine does not read --wrapped input yet/],
       [['--format', 'csv'], /--format applies to standard input/],
     ];
     for (const [args, message] of cases) {
@@ -132,4 +134,160 @@ describe('--wrapped', () => {
       expect(reportedErrors(r.stderr).join('\n')).toMatch(message);
     }
   });
+});
+
+/**
+ * Wrapped lines the core decides in every way it can (formats/wrapped.ts), as Fluent Bit
+ * records: each must come out of the cluster's SQL the same.
+ */
+const FLUENT_EDGES = [
+  'not json',
+  '{"log": 5}',
+  '{"other": "x"}',
+  '[1]',
+  'null',
+  '"just a string"',
+  '{"log": "a\\nb"}', // an LF inside the line
+  '{"log": null}',
+  '{"log": {"x": "y"}}',
+  '{"log":"x"} {"log":"y"}', // two values
+  '{"log":"x"}}',
+  '{"log":"x",}', // not JSON
+  "{'log':'x'}",
+  '{"log":"2025-05-02T23:16:50Z u1 login 200 5ms", "n": NaN}',
+  '{"log":"2025-05-02T23:16:50Z u1 login 200 5ms", "n": 01}',
+  '{"log":"2025-05-02T23:16:50Z u\\ud800 login 200 5ms"}', // a lone surrogate: bad_encoding
+  '{"log":"2025-05-02T23:16:50Z u\\udc00x login 200 5ms"}',
+  '{"log":"2025-05-02T23:16:50Z u\\\\ud800 login 200 5ms"}', // an escaped backslash, then text
+  '{"log":"2025-05-02T23:16:50Z u\\ud83d\\ude00 login 200 5ms"}', // a pair: one character
+  '{"x":"\\ud800","log":"2025-05-02T23:16:50Z u1 login 200 5ms"}', // the surrogate is elsewhere
+  '{"log":"2025-05-02T23:16:50Z u1 login 200 5ms\\r"}', // a CR the inner line keeps
+  '{"log":"2025-05-02T23:16:50Z u1 login 200 5ms\\r\\n"}', // one final CRLF dropped
+  '{"log":"2025-05-02T23:16:50Z u1 login 200 5ms\\n\\n"}',
+  '{"log":"\\r"}',
+  '{"log":"   "}', // a blank inner line: skipped
+  '{"log":""}',
+  '{"log":"a","log":"2025-05-02T23:16:50Z u2 login 200 7ms"}', // the last duplicate key
+  '{"log":"2025-05-02T23:16:50Z u2 login 200 7ms","log":1}',
+  '  {"log":"2025-05-02T23:16:50Z u3 login 200 7ms"}\t',
+  '{"log":"2025-05-02T23:16:50Z \\u0075\\u0034 login 200 7ms"}', // escapes decoded
+  '{"log":"2025-05-02T23:16:50Z u5 login 200 7ms","nested":{"log":"x"},"a":[1,{"b":[]}]}',
+  '{"log":"2025-05-02T23:16:50Z u6\\tlogin 200 7ms"}',
+  '{"log":"2025-05-02T23:16:50Z üser login 200 7ms"}',
+  '{"__proto__":"x","log":"2025-05-02T23:16:50Z __proto__ login 200 7ms"}',
+  '{"log":"2025-05-02T23:16:50Z u7 login 200 7ms"}\r', // a CRLF line ending
+  '{"log":"x y"}',
+  '   ', // a blank wrapped line: skipped
+];
+
+const CLOUDWATCH_EDGES = [
+  'no-timestamp here',
+  '2025-02-30T00:00:00Z 2025-05-02T23:16:50Z u1 login 200 5ms', // no such day
+  '2024-02-29T23:59:59.5+01:00 2025-05-02T23:16:50Z u1 login 200 5ms', // a leap day, an offset
+  '2025-05-03T00:00:00Z',
+  '2025-05-03T00:00:00Z ',
+  ' 2025-05-03T00:00:00Z 2025-05-02T23:16:50Z u1 login 200 5ms', // a space first
+  '2025-05-03T00:00:00+25:00 2025-05-02T23:16:50Z u1 login 200 5ms',
+  '2025-05-03t00:00:00z 2025-05-02T23:16:50Z u1 login 200 5ms',
+  '2025-05-03T00:00:00Z  2025-05-02T23:16:50Z u1 login 200 5ms', // the message starts with a space
+  '2025-05-03T00:00:00Z 2025-05-02T23:16:50Z u1 login 200 5ms\r\r', // one CR is the line ending's
+  '2025-05-03T00:00:00Z\t2025-05-02T23:16:50Z u1 login 200 5ms',
+  '2025-05-03T00:00:00Z    ',
+  '2025-05-03T00:00:00Z x y',
+];
+
+describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), against naive', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await acquireTestCluster();
+  }, 600_000);
+  afterAll(async () => {
+    await cluster?.release();
+  });
+
+  /** What must be identical: the bill, the detail, the counts, the rejects (the cluster leaves offsets empty). */
+  function outputs(r: Awaited<ReturnType<typeof bill>>) {
+    return {
+      bill: r.bill(),
+      detail: r.detail(),
+      counts: summaryCounts(r.summary()),
+      files: r.summary()['files'],
+      rejects: r.rejects().replace(/^([^\n]*?),\d*,/gm, '$1,,'),
+    };
+  }
+
+  async function expectSame(paths: string[], args: string[]): Promise<ReturnType<typeof outputs>> {
+    const want = await bill(paths, ['--engine', 'naive', ...args]);
+    expect(want.code, want.stderr).toBe(0);
+    const got = await bill(paths, ['--engine', 'spark', '--remote', cluster.remote, ...args]);
+    expect(got.code, got.stderr).toBe(0);
+    const expected = outputs(want);
+    expect(outputs(got)).toEqual(expected);
+    return expected;
+  }
+
+  it('Fluent Bit records (plain, and gzip named .gz): every edge case of the wrapper decided as naive decides it', async () => {
+    const dir = join(work, 'spark-fb');
+    const half = 3000;
+    write(join(dir, '2025/05/02/23/16/50-objectIdx'), fluentBit(lines.slice(0, half)) + FLUENT_EDGES.join('\n') + '\n');
+    write(join(dir, '2025/05/02/23/17/000001.gz'), gzipSync(fluentBit(lines.slice(half, 6000)) + FLUENT_EDGES.slice(0, 5).join('\n')));
+    const got = await expectSame([dir], ['--wrapped', 'fluent-bit']);
+    const rejected = got.counts['rejected'] as Record<string, number>;
+    // The cases are meant to reach each outcome: broken wrappers, a lone surrogate, inner lines judged by the line rules.
+    expect(rejected['bad_wrapper']).toBeGreaterThanOrEqual(15);
+    expect(rejected['bad_encoding']).toBe(2);
+    expect(rejected['bad_duration']).toBeGreaterThanOrEqual(1);
+    expect(got.rejects).toContain(',bad_encoding,"{""log"":""2025-05-02T23:16:50Z u\\ud800 login 200 5ms""}"');
+    expect(got.detail).toMatch(/^u\\ud800,/m);
+    expect(got.files).toBe(2);
+  }, 300_000);
+
+  it('CloudWatch exports: the timestamp prefix judged by the timestamp rule, the message as the line', async () => {
+    const dir = join(work, 'spark-cw');
+    write(join(dir, 'exportTask/stream/000000'), cloudWatch(lines.slice(0, 3000)) + CLOUDWATCH_EDGES.join('\n') + '\n');
+    write(join(dir, 'exportTask/stream/000001.gz'), gzipSync(cloudWatch(lines.slice(3000, 5000))));
+    const got = await expectSame([dir], ['--wrapped', 'cloudwatch']);
+    expect((got.counts['rejected'] as Record<string, number>)['bad_wrapper']).toBeGreaterThanOrEqual(6);
+  }, 300_000);
+
+  it('--wrapped-key, --format csv (wrapper rejects before the header) and jsonl, and --dedupe line on the inner lines', async () => {
+    const csv = ['timestamp,user,task,status,duration_ms', ...lines.slice(0, 2000).map((l) => l.trim().split(/\s+/).map((f, i) => (i === 4 ? f.replace(/ms$/, '') : f)).join(','))];
+    const jsonl = lines.slice(0, 2000).map((l) => {
+      const [timestamp, user, task, status, d] = l.trim().split(/\s+/);
+      return JSON.stringify({ timestamp, user, task, status: Number(status), duration_ms: Number(d!.replace(/ms$/, '')) });
+    });
+    const before = ['not json', JSON.stringify({ message: '  ' }), JSON.stringify({ other: 1 })].join('\n') + '\n';
+    const csvDir = join(work, 'spark-fbcsv');
+    write(join(csvDir, 'a-obj'), before + fluentBit(csv, 'message'));
+    write(join(csvDir, 'b-obj.gz'), gzipSync(fluentBit(csv.slice(0, 500), 'message')));
+    const c = await expectSame([csvDir], ['--wrapped', 'fluent-bit', '--wrapped-key', 'message', '--format', 'csv']);
+    expect(c.counts['accepted']).toBe(2499);
+    const jsonDir = join(work, 'spark-fbjson');
+    write(join(jsonDir, 'obj'), fluentBit(jsonl, 'message') + before);
+    await expectSame([jsonDir], ['--wrapped', 'fluent-bit', '--wrapped-key', 'message', '--format', 'jsonl']);
+    // The same inner line delivered twice in different wrappers is one line.
+    const cwDir = join(work, 'spark-cwdedupe');
+    write(join(cwDir, 'x'), cloudWatch(lines.slice(0, 1500)) + cloudWatch(lines.slice(1000, 1500).reverse()));
+    const d = await expectSame([cwDir], ['--wrapped', 'cloudwatch', '--dedupe', 'line']);
+    expect(d.counts['duplicates']).toBeGreaterThanOrEqual(500);
+  }, 400_000);
+
+  it('a name the cluster would decompress otherwise than the bytes say is exit 2 naming the file (gzip without .gz; .gz, .bz2 not gzip)', async () => {
+    const cases: Array<[string, string | Buffer, RegExp]> = [
+      ['00-objectIdx', gzipSync(fluentBit(lines.slice(0, 10))), /gzip without it.*00-objectIdx|00-objectIdx.*gzip without it/],
+      ['000000.gz', fluentBit(lines.slice(0, 10)), /000000\.gz.*not gzip/],
+      ['000000.bz2', fluentBit(lines.slice(0, 10)), /000000\.bz2.*\.bz2/],
+    ];
+    for (const [name, body, message] of cases) {
+      const dir = join(work, `spark-name-${name}`);
+      write(join(dir, name), body);
+      const r = await bill([dir], ['--engine', 'spark', '--remote', cluster.remote, '--wrapped', 'fluent-bit']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(reportedErrors(r.stderr).join('\n')).toMatch(message);
+      // The other engines read it by its bytes.
+      const n = await bill([dir], ['--engine', 'naive', '--wrapped', 'fluent-bit']);
+      expect(n.code, n.stderr).toBe(0);
+      expect(n.summary()['accepted']).toBe(10);
+    }
+  }, 120_000);
 });

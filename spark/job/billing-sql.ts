@@ -42,6 +42,8 @@ import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '@mr/spark-connect';
+import type { Wrapping } from '../../engine/core/formats/wrapped.js';
+import { unwrapLines, WRAPPED_PATTERNS } from './wrapped-sql.js';
 
 /** Row kinds of the result. */
 export const KIND = { ok: 0, out: 1, reject: 2, blank: 3, duplicate: 4 } as const;
@@ -95,10 +97,11 @@ export const PATTERNS = {
  * `line` its bytes within its view (a CSV view is one header text), as BINARY; NULL for none
  * (and for every row without dedupe).
  */
-function dkeyExpr(mode: QueryOptions['dedupe']): string {
+function dkeyExpr(mode: QueryOptions['dedupe'], wrapped: boolean): string {
   const valid = `NOT fast AND kind IN (${KIND.ok}, ${KIND.out})`;
   if (mode === 'auto') return `IF(${valid}, CAST(rid AS BINARY), NULL)`;
-  if (mode === 'line') return `IF(${valid}, concat(CAST(CAST(src AS STRING) AS BINARY), X'00', line), NULL)`;
+  // A wrapped line's identity is its inner line (the core's lineKey), not its wrapper.
+  if (mode === 'line') return `IF(${valid}, concat(CAST(CAST(src AS STRING) AS BINARY), X'00', ${wrapped ? 'CAST(s AS BINARY)' : 'line'}), NULL)`;
   return 'CAST(NULL AS BINARY)';
 }
 
@@ -210,10 +213,34 @@ function daysInMonth(y: string, mo: string): string {
 }
 
 /** The calendar and clock rule on numeric parts (NULL parts make it NULL). */
-function calendarOk(p: { y: string; mo: string; d: string; hh: string; mi: string; se: string }): string {
+export function calendarOk(p: { y: string; mo: string; d: string; hh: string; mi: string; se: string }): string {
   return `(${p.mo} BETWEEN ${T.month[0]} AND ${T.month[1]} AND ${p.d} >= 1 AND ${p.d} <= ${daysInMonth(p.y, p.mo)}
     AND ${p.hh} BETWEEN ${T.hour[0]} AND ${T.hour[1]} AND ${p.mi} BETWEEN ${T.minute[0]} AND ${T.minute[1]}
     AND ${p.se} BETWEEN ${T.second[0]} AND ${T.second[1]})`;
+}
+
+/** The whole timestamp rule on a text `t` (true or false, never NULL): the rule the judged stage applies, for a text elsewhere (a CloudWatch prefix). */
+export function timestampOk(t: string): string {
+  const g = (n: number) => `try_cast(regexp_extract(${t}, :re_ts, ${n}) AS INT)`;
+  const off = (n: number) => `coalesce(try_cast(nullif(regexp_extract(${t}, :re_ts, ${n}), '') AS INT), 0)`;
+  return `coalesce(${t} RLIKE :re_ts AND ${calendarOk({ y: g(1), mo: g(2), d: g(3), hh: g(4), mi: g(5), se: g(6) })}
+    AND ${off(10)} BETWEEN ${T.offsetHour[0]} AND ${T.offsetHour[1]} AND ${off(11)} BETWEEN ${T.offsetMinute[0]} AND ${T.offsetMinute[1]}, false)`;
+}
+
+/**
+ * The line `s` is one JSON object as JSON.parse reads it, given `v = try_parse_json(s)`:
+ * parsed, braces at both ends, and one top-level value (the bracket depth returns to zero once).
+ */
+export function jsonObjectOk(s: string, v: string): string {
+  return `${v} IS NOT NULL AND ${s} RLIKE :re_json_start AND ${s} RLIKE :re_json_end
+          AND aggregate(
+                split(regexp_replace(regexp_replace(${s}, :re_json_string, ''), :re_not_bracket, ''), ''),
+                named_struct('d', 0, 'z', 0),
+                (acc, c) -> named_struct(
+                  'd', acc.d + CASE WHEN c IN ('{', '[') THEN 1 WHEN c IN ('}', ']') THEN -1 ELSE 0 END,
+                  'z', acc.z + IF(c IN ('{', '[', '}', ']')
+                                  AND acc.d + CASE WHEN c IN ('{', '[') THEN 1 ELSE -1 END = 0, 1, 0)),
+                acc -> acc.z = 1 AND acc.d = 0)`;
 }
 
 /** A day-count (proleptic Gregorian, as timestamp.ts daysFromCivil) and clock → epoch seconds, in SQL. */
@@ -280,6 +307,8 @@ export interface QueryOptions {
   readonly exactSums?: boolean;
   /** Duplicate deliveries (SPEC): valid lines with an identity keep their own row, with a key `dkey` (dedupe-sql.ts). */
   readonly dedupe?: 'auto' | 'line';
+  /** --wrapped: every line is unwrapped on the exact path (wrapped-sql.ts); rejects keep the wrapped line. */
+  readonly wrapped?: Wrapping;
 }
 
 /**
@@ -340,7 +369,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     re_not_bracket: PATTERNS.notBracket,
     re_trailing_zeros: PATTERNS.trailingZeros,
   };
-  Object.assign(args, patternParams);
+  Object.assign(args, patternParams, options.wrapped === undefined ? {} : WRAPPED_PATTERNS(options.wrapped));
   const taskParams = config.rates.map((r, i) => {
     args[`task${i}`] = r.task;
     return `:task${i}`;
@@ -516,15 +545,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
       exactSplit: 'try_parse_json(s)',
       isJson: true,
       exact: {
-        shapeOk: `v IS NOT NULL AND s RLIKE :re_json_start AND s RLIKE :re_json_end
-          AND aggregate(
-                split(regexp_replace(regexp_replace(s, :re_json_string, ''), :re_not_bracket, ''), ''),
-                named_struct('d', 0, 'z', 0),
-                (acc, c) -> named_struct(
-                  'd', acc.d + CASE WHEN c IN ('{', '[') THEN 1 WHEN c IN ('}', ']') THEN -1 ELSE 0 END,
-                  'z', acc.z + IF(c IN ('{', '[', '}', ']')
-                                  AND acc.d + CASE WHEN c IN ('{', '[') THEN 1 ELSE -1 END = 0, 1, 0)),
-                acc -> acc.z = 1 AND acc.d = 0)`,
+        shapeOk: jsonObjectOk('s', 'v'),
         ts: jsonString(key('timestamp')),
         usr: jsonString(key('user')),
         task: jsonString(key('task')),
@@ -540,7 +561,8 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
   if (list.length === 0) throw new Error('billingQuery: no input views');
 
   // Dedupe: a source whose valid lines may have an identity takes no fast path (each line keeps its row and position).
-  const individual = (src: Source) => options.dedupe === 'line' || (options.dedupe === 'auto' && src.exact.rid !== 'CAST(NULL AS STRING)' && !src.isJson);
+  // Wrapped lines all take the exact path (the unwrapping is there, with the wrapped bytes a reject keeps).
+  const individual = (src: Source) => options.wrapped !== undefined || options.dedupe === 'line' || (options.dedupe === 'auto' && src.exact.rid !== 'CAST(NULL AS STRING)' && !src.isJson);
 
   // ---- Map side: one small projection chain per view, then partial aggregation.
   const mapped = list.map((src, i) => {
@@ -590,7 +612,7 @@ WITH
     SELECT *,
       fast OR is_valid_utf8(s) AS utf8,
       NOT fast AND NOT too_long AND coalesce(s RLIKE :re_blank, false) AS blank
-    FROM (SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped)
+    FROM (${unwrapLines(options.wrapped, 'SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped', { jsonObjectOk, timestampOk })})
   ),
   parsed AS (
     SELECT *,
@@ -599,7 +621,7 @@ WITH
     FROM lines
   ),
   shaped AS (
-    SELECT src, n, sdur, inwin, path, bs, id, line, fast, too_long, utf8, blank,
+    SELECT src, n, sdur, inwin, path, bs, id, line, fast, too_long, utf8, blank, wr${options.wrapped !== undefined && options.dedupe === 'line' ? ', s' : ''},
       IF(fast, true, ${bySrc((s) => s.exact.shapeOk, 'false')}) AS shape_ok,
       IF(fast, NULL, ${bySrc((s) => s.exact.ts)}) AS ts,
       IF(fast, usr, ${bySrc((s) => s.exact.usr)}) AS usr,
@@ -626,6 +648,7 @@ WITH
       CASE
         WHEN fast OR blank THEN NULL
         WHEN too_long THEN ${reason('line_too_long')}
+        WHEN wr IS NOT NULL THEN wr
         WHEN NOT utf8 THEN ${reason('bad_encoding')}
         WHEN NOT isjson AND NOT shape_ok THEN ${reason('bad_field_count')}
         WHEN isjson AND NOT shape_ok THEN ${reason('bad_json')}
@@ -657,7 +680,7 @@ WITH
   -- rule chain inlined on the text scan. Without it a run with request ids broadcast 57 MiB
   -- task binaries and took 370 s on 20,000 JSON lines instead of 12 s. (nd >= 0 always holds.)
   keyed AS (
-    SELECT *, ${dkeyExpr(options.dedupe)} AS dkey, rand(0) AS nd FROM classified
+    SELECT *, ${dkeyExpr(options.dedupe, options.wrapped !== undefined)} AS dkey, rand(0) AS nd FROM classified
   )
 SELECT CAST(kind AS TINYINT) AS k,
   IF(kind = ${KIND.reject}, reason, NULL) AS r,

@@ -19,7 +19,8 @@ import type { InputFile } from '../../engine/core/input/discover.js';
 import { readChunks } from '../../engine/core/input/read.js';
 import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
-import { InputError, RunFailure } from '../../engine/core/errors.js';
+import { InputError, RunFailure, UsageError } from '../../engine/core/errors.js';
+import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type SqlValue } from '@mr/spark-connect';
 import { asRunFailure, asRunFailures } from './failure.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
@@ -173,15 +174,59 @@ export function sparkEngine(options: SparkEngineOptions = {}): (input: RunInput)
   return (input) => runSpark(input, options);
 }
 
-/** A CSV file's header row as the core reads it: the first non-blank line (BOM dropped); null when there is none. */
+/**
+ * Hadoop's text source picks a decompressor by the file name's extension (its codecs:
+ * BZip2, Default/Deflate, Gzip, Lz4, Snappy, ZStandard), never by the bytes.
+ */
+const CODEC_EXTENSIONS = ['.gz', '.bz2', '.deflate', '.lz4', '.snappy', '.zst'];
+
+/**
+ * --wrapped reads every file whatever its name, gzip told by its bytes; the cluster tells gzip
+ * by the name. Where the two disagree (a gzip object without `.gz`, or a name with a codec's
+ * extension on bytes that are not gzip) the cluster would read other bytes than the other
+ * engines: the run is refused (exit 2, README decision 39), naming the file.
+ */
+export function checkWrappedNames(files: readonly InputFile[]): void {
+  for (const f of files) {
+    if (f.wrapped === undefined) continue;
+    const name = f.s3?.key ?? f.path;
+    const codec = CODEC_EXTENSIONS.find((ext) => name.endsWith(ext));
+    if (f.gzip && codec !== '.gz') {
+      throw new UsageError(`the spark engine reads gzip by the name's .gz, and ${f.path} is gzip without it: rename it, or bill it with the parallel or naive engine`);
+    }
+    if (!f.gzip && codec !== undefined) {
+      throw new UsageError(`the spark engine would decompress ${f.path} by its name's ${codec}, but it is ${codec === '.gz' ? 'not gzip' : 'not read compressed by mr'}: rename it, or bill it with the parallel or naive engine`);
+    }
+  }
+}
+
+/**
+ * A CSV file's header row as the core reads it: the first non-blank line (BOM dropped); null
+ * when there is none. Wrapped (--wrapped): the first line that unwraps to a non-blank inner
+ * line, which is the header; `raw` is that line as read (what a reject of it would show).
+ */
 export async function readCsvHeader(file: InputFile, signal?: AbortSignal): Promise<Buffer | null> {
+  return (await readCsvHeaderLine(file, signal))?.header ?? null;
+}
+
+async function readCsvHeaderLine(file: InputFile, signal?: AbortSignal, wrapping?: Wrapping): Promise<{ header: Buffer; raw: Buffer } | null> {
   let header: Buffer | null = null;
+  let raw: Buffer | null = null;
   let tooLong = false;
   const framer = new LineFramer({
     line(offset, bytes) {
       if (header !== null || tooLong) return;
       const b = offset === 0 ? bytes.subarray(bomLength(bytes)) : bytes;
-      if (!isBlank(b)) header = Buffer.from(b);
+      if (isBlank(b)) return;
+      if (wrapping === undefined) {
+        header = raw = Buffer.from(b);
+        return;
+      }
+      const u = unwrapLine(b, wrapping);
+      if (Buffer.isBuffer(u)) {
+        header = Buffer.from(u);
+        raw = Buffer.from(b);
+      }
     },
     tooLong() {
       if (header === null) tooLong = true;
@@ -193,7 +238,7 @@ export async function readCsvHeader(file: InputFile, signal?: AbortSignal): Prom
   }
   if (header === null && !tooLong) framer.end();
   if (tooLong) throw new InputError(`${file.path}: the CSV header row is longer than 64 KiB`);
-  return header;
+  return header === null ? null : { header, raw: raw! };
 }
 
 /** MR_SPARK_TRACE=1: the job's phases and their seconds on stderr (to see where a run's time goes). */
@@ -208,6 +253,7 @@ function trace(phase: string): void {
 
 interface CsvFile {
   readonly file: number;
+  /** The header line as read (wrapped: the wrapped line), which the query rejects. */
   readonly header: Buffer;
 }
 
@@ -220,6 +266,8 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     return { counts, usage: new UsageTable(T) };
   }
   const index = new FileIndex(input.files);
+  const wrapping = input.files[0]!.wrapped;
+  checkWrappedNames(input.files);
   trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).
@@ -228,13 +276,14 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
   for (let i = 0; i < input.files.length; i++) {
     const f = input.files[i]!;
     if (f.format !== 'csv') continue;
-    const header = await readCsvHeader(f, signal);
-    if (header === null) continue; // only blank lines: no records
+    const found = await readCsvHeaderLine(f, signal, wrapping);
+    if (found === null) continue; // only blank lines: no records
+    const { header, raw } = found;
     const layout = csvLayout(header.toString('utf8'), f.path);
     const key = JSON.stringify(layout);
     if (!layouts.has(key)) layouts.set(key, { layout, paths: [] });
     layouts.get(key)!.paths.push(clusterPathOf(f));
-    csvFiles.push({ file: i, header });
+    csvFiles.push({ file: i, header: raw });
   }
 
   trace('csv headers read');
@@ -278,7 +327,11 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     let exactSums = false;
     let tally: Map<string, { n: number; overflow: number }>;
     for (;;) {
-      const { query, args } = billingQuery(sources, input.config, input.window, { exactSums, ...(dedupe === undefined ? {} : { dedupe }) });
+      const { query, args } = billingQuery(sources, input.config, input.window, {
+        exactSums,
+        ...(dedupe === undefined ? {} : { dedupe }),
+        ...(wrapping === undefined ? {} : { wrapped: wrapping }),
+      });
       await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), { signal });
       cached = true;
       trace('billing query (one pass over the input, result cached)');
@@ -343,7 +396,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     }
 
     const rejects = await readRejects(client, table, index, signal, counts);
-    dropCsvHeaders(rejects, csvFiles, index, counts);
+    dropCsvHeaders(rejects, csvFiles, index, counts, wrapping !== undefined);
     trace(`rejects read (${rejects.length})`);
     for (const r of rejects) {
       signal.throwIfAborted();
@@ -398,18 +451,23 @@ async function readRejects(client: SparkConnectClient, agg: string, index: FileI
   return rejects;
 }
 
+/** Rejects a wrapped line can have before its file's header line (the header finder skips those lines). */
+const WRAPPER_REASONS: ReadonlySet<RejectReason> = new Set(['bad_wrapper', 'bad_encoding']);
+
 /**
  * The query judges a CSV file's header row like any line; it is always a reject there (its
- * timestamp column holds the column's name). It is the first reject of its file, and must be
- * the header the client read, or the counts would silently differ: it is taken out here.
+ * timestamp column holds the column's name). It is the first reject of its file (wrapped:
+ * after the file's wrapper rejects), and must be the header the client read, or the counts
+ * would silently differ: it is taken out here.
  */
-function dropCsvHeaders(rejects: RejectRow[], csvFiles: readonly CsvFile[], index: FileIndex, counts: RunCounts): void {
+function dropCsvHeaders(rejects: RejectRow[], csvFiles: readonly CsvFile[], index: FileIndex, counts: RunCounts, wrapped: boolean): void {
   const headerOf = new Map(csvFiles.map((c) => [c.file, c.header]));
   const drop = new Set<number>();
   for (let i = 0; i < rejects.length; i++) {
     const r = rejects[i]!;
     const header = headerOf.get(r.file);
-    if (header === undefined || (i > 0 && rejects[i - 1]!.file === r.file)) continue;
+    if (header === undefined) continue;
+    if (wrapped && WRAPPER_REASONS.has(r.reason)) continue;
     const expected = header.subarray(0, RULES.line.rejectRawBytes);
     if (!Buffer.from(r.raw).equals(expected)) break;
     drop.add(i);

@@ -24,7 +24,7 @@ import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
 import { runSpark } from './run.js';
 import { reportedErrors, runCli } from '../../fixtures/harness.js';
 
-/** Every reason but bad_wrapper, which only --wrapped input has (the spark engine refuses --wrapped; cli/wrapped.test.ts covers it). */
+/** Every reason but bad_wrapper, which only --wrapped input has (cli/wrapped.test.ts covers it, spark against naive). */
 const UNWRAPPED_REASONS = REJECT_REASONS.filter((r) => r !== 'bad_wrapper');
 
 const REFERENCE = fileURLToPath(new URL('../../../shared/reference/api_logs.txt', import.meta.url));

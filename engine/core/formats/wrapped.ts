@@ -6,8 +6,8 @@
  * - `cloudwatch`: the line is `<RFC 3339 timestamp> <message>` (CloudWatch Logs exports); the
  *   message, after the first space, is the API log line.
  *
- * The one definition of unwrapping, for every engine (the spark engine refuses --wrapped for
- * now). Decisions (README): the raw line must be valid UTF-8 first (`bad_encoding`); a wrapper
+ * The one definition of unwrapping, for every engine (the spark engine runs it as SQL generated
+ * from WRAPPED_RULES: spark/job/wrapped-sql.ts). Decisions (README): the raw line must be valid UTF-8 first (`bad_encoding`); a wrapper
  * that does not parse, a missing or non-string key, a timestamp that is not RFC 3339, or an
  * inner string holding a line break other than one final LF (or CRLF) is `bad_wrapper`; an
  * inner string with a lone surrogate escape is `bad_encoding`; an inner line that is blank is
@@ -28,6 +28,15 @@ export interface Wrapping {
 
 export const DEFAULT_WRAPPED_KEY = 'log';
 
+/** The wrappers' separators, for every engine (the spark engine's SQL is generated from them). */
+export const WRAPPED_RULES = {
+  /** cloudwatch: the timestamp ends at the first of these; the message follows it. */
+  cloudwatchSeparator: ' ',
+  /** An inner line may end with one of these (dropped); any other LF in it is `bad_wrapper`. */
+  innerLineBreak: '\n',
+  innerCarriageReturn: '\r',
+} as const;
+
 /** The inner line's bytes; null for a blank inner line; or the reject reason of the wrapped line. */
 export type Unwrapped = Buffer | null | RejectReason;
 
@@ -36,9 +45,10 @@ const BLANK = /^[ \t]*$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function inner(text: string): Unwrapped {
+  const { innerLineBreak: lf, innerCarriageReturn: cr } = WRAPPED_RULES;
   let line = text;
-  if (line.endsWith('\n')) line = line.slice(0, line.endsWith('\r\n') ? -2 : -1);
-  if (line.includes('\n')) return 'bad_wrapper';
+  if (line.endsWith(lf)) line = line.slice(0, line.endsWith(cr + lf) ? -2 : -1);
+  if (line.includes(lf)) return 'bad_wrapper';
   if (LONE_SURROGATE.test(line)) return 'bad_encoding';
   if (BLANK.test(line)) return null;
   return Buffer.from(line, 'utf8');
@@ -49,9 +59,9 @@ export function unwrapLine(bytes: Buffer, w: Wrapping): Unwrapped {
   if (!isUtf8(bytes)) return 'bad_encoding';
   const text = bytes.toString('utf8');
   if (w.kind === 'cloudwatch') {
-    const space = text.indexOf(' ');
+    const space = text.indexOf(WRAPPED_RULES.cloudwatchSeparator);
     if (space <= 0 || parseTimestamp(text.slice(0, space)) === null) return 'bad_wrapper';
-    return inner(text.slice(space + 1));
+    return inner(text.slice(space + WRAPPED_RULES.cloudwatchSeparator.length));
   }
   let o: unknown;
   try {

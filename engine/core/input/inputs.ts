@@ -28,7 +28,7 @@ export interface InputFlags {
 }
 
 /** The wrapping of the lines, from --wrapped and --wrapped-key (usage errors: exit 2). */
-export function wrappingOf(flags: InputFlags, engine: string): Wrapping | undefined {
+export function wrappingOf(flags: InputFlags): Wrapping | undefined {
   if (flags.wrapped === undefined) {
     if (flags.wrappedKey !== undefined) throw new UsageError('--wrapped-key names the key of --wrapped fluent-bit; give --wrapped fluent-bit too');
     return undefined;
@@ -36,7 +36,6 @@ export function wrappingOf(flags: InputFlags, engine: string): Wrapping | undefi
   if (!(WRAPPERS as readonly string[]).includes(flags.wrapped)) throw new UsageError(`--wrapped ${JSON.stringify(flags.wrapped)} is not one of ${WRAPPERS.join(', ')}`);
   if (flags.wrappedKey !== undefined && flags.wrapped !== 'fluent-bit') throw new UsageError('--wrapped-key applies to --wrapped fluent-bit only');
   if (flags.wrappedKey === '') throw new UsageError('--wrapped-key needs a key name');
-  if (engine === 'spark') throw new UsageError('the spark engine does not read --wrapped input yet: use the parallel or naive engine');
   return { kind: flags.wrapped as WrapperKind, key: flags.wrappedKey ?? DEFAULT_WRAPPED_KEY };
 }
 
@@ -63,7 +62,7 @@ export function checkInputArgs(paths: readonly string[], flags: InputFlags, engi
   if (flags.format !== undefined && !(FORMATS as readonly string[]).includes(flags.format)) {
     throw new UsageError(`--format ${JSON.stringify(flags.format)} is not one of ${FORMATS.join(', ')}`);
   }
-  const wrapping = wrappingOf(flags, engine);
+  const wrapping = wrappingOf(flags);
   if (!stdin) {
     if (flags.format !== undefined && wrapping === undefined) {
       throw new UsageError(`--format applies to standard input (-) only (or, with --wrapped, to the lines inside the wrappers); a file's format comes from its name`);
@@ -124,7 +123,7 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
     s3 = s3SettingsFrom(env, flags.s3Endpoint);
     useAwsEnv(env);
   }
-  const wrapping = wrappingOf(flags, opts.engine);
+  const wrapping = wrappingOf(flags);
   const anyName = wrapping === undefined ? undefined : ((flags.format ?? 'space') as Format);
   const found = await discoverInputs(paths, { include: flags.include, exclude: flags.exclude, s3, signal: opts.signal, anyName });
   if (wrapping !== undefined) found.files.splice(0, found.files.length, ...(await sniffWrapped(found.files, wrapping, opts.signal)));
@@ -172,7 +171,7 @@ async function stdinInputs(format: Format, flags: InputFlags, opts: FindOptions)
     opts.log.warn({}, 'standard input is empty: the bill will be empty (--allow-empty)');
   }
   const none = { skippedFiles: 0, filteredFiles: 0 };
-  const wrapping = wrappingOf(flags, opts.engine);
+  const wrapping = wrappingOf(flags);
   const wrapped = wrapping === undefined ? {} : { wrapped: wrapping };
   if (opts.engine === 'naive') {
     // Read as a stream: its size is not known before it is read (0 here, for progress and the summary).
