@@ -8,10 +8,10 @@
  *   an endpoint (`--s3-endpoint`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`) with
  *   path-style access for S3-compatible stores. No secret is held here or put in a message.
  * - Listing: ListObjectsV2 with pagination; keys in UTF-8 byte order.
- * - Reading: ranged GETs of fixed blocks with read-ahead (a bounded number in flight per
- *   reader), each pinned to the ETag seen at listing (If-Match: an object rewritten while it
- *   is read fails the run), retried with exponential backoff on throttling, 5xx, timeouts,
- *   dropped connections and short bodies. Errors name the object, never a credential.
+ * - Reading: one streamed ranged GET per shard (S3RangeReader), pinned to the ETag seen at
+ *   listing (If-Match: an object rewritten while it is read fails the run), reopened where it
+ *   stopped with exponential backoff on throttling, 5xx, timeouts, dropped connections and
+ *   short bodies. Errors name the object, never a credential.
  */
 import { GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.js';
@@ -166,18 +166,31 @@ export async function listS3(path: string, settings: S3Settings, signal?: AbortS
   }
 }
 
-const BLOCK_BYTES = 8 << 20;
-const READ_AHEAD = 2;
+/** Bytes a stream reads past its range's limit, so that a shard's last line (past its end) comes on the same GET. */
+const TAIL_BYTES = 256 << 10;
+/** Bytes delivered since a reader's last failure after which its earlier failures stop counting against S3_ATTEMPTS. */
+const PROGRESS_BYTES = 1 << 20;
 
 /**
- * Reads one object's bytes at increasing positions, as `readSync` reads a file: blocks of
- * [origin, limit) are fetched ahead (READ_AHEAD blocks in flight beyond the one being read);
- * reads past `limit` (a shard finishing its last line) fetch just what they ask for.
+ * Reads one object's bytes at increasing positions, as `readSync` reads a file, from one
+ * streamed GET of [origin, limit + a tail) at a time (as Hadoop's S3A reads a split): the
+ * bytes are copied from the response into the caller's buffer as they arrive, so a reader
+ * holds no block of its own (the socket's buffers are its read-ahead), and an object costs a
+ * GET per shard, not one per block. A read at another position than the stream's (a seek)
+ * opens a new GET there. A failure (a dropped connection, a body cut short, throttling, 5xx)
+ * drops the stream and the next read opens a new one at the first byte not yet delivered,
+ * after a backoff; S3_ATTEMPTS failures with less than PROGRESS_BYTES delivered between them
+ * fail the run, as do access denied, a missing key or a changed ETag at once.
  */
 export class S3RangeReader {
-  private readonly blocks = new Map<number, Promise<Buffer>>();
   private readonly abort = new AbortController();
   private readonly limit: number;
+  /** The open GET's body, the position of its next byte, its end (exclusive), and the unread part of its last chunk. */
+  private body: { readonly it: AsyncIterator<Uint8Array>; readonly stream: { destroy(): void }; at: number; readonly end: number; rest: Uint8Array | null } | null = null;
+  /** A failure the last read ended on after delivering bytes, dealt with by the next read. */
+  private failed: unknown = null;
+  private failures = 0;
+  private sinceFailure = 0;
 
   constructor(
     private readonly object: S3Object,
@@ -185,7 +198,6 @@ export class S3RangeReader {
     private readonly path: string,
     private readonly origin = 0,
     limit = object.size,
-    private readonly blockBytes = BLOCK_BYTES,
     signal?: AbortSignal,
   ) {
     this.limit = Math.min(limit, object.size);
@@ -195,65 +207,109 @@ export class S3RangeReader {
     }
   }
 
-  /** Bytes at `pos` into buf[off, off + len): how many (0 at the object's end). */
+  /** Bytes at `pos` into buf[off, off + len): how many (0 at the object's end); fills the range unless the object ends or the stream fails. */
   readonly readAt = async (buf: Buffer, off: number, len: number, pos: number): Promise<number> => {
     if (pos >= this.object.size || len <= 0) return 0;
-    if (pos < this.origin || pos >= this.limit) {
-      const n = Math.min(len, this.object.size - pos);
-      const data = await this.fetch(pos, pos + n);
-      data.copy(buf, off);
-      return n;
-    }
-    const b = Math.floor((pos - this.origin) / this.blockBytes);
-    for (const k of this.blocks.keys()) if (k < b) this.blocks.delete(k);
-    for (let i = b; i <= b + READ_AHEAD; i++) {
-      const from = this.origin + i * this.blockBytes;
-      if (from >= this.limit) break;
-      if (!this.blocks.has(i)) {
-        const p = this.fetch(from, Math.min(this.limit, from + this.blockBytes));
-        p.catch(() => {}); // awaited when its turn comes; a failure ahead of that is not unhandled
-        this.blocks.set(i, p);
+    for (;;) {
+      if (this.failed !== null) {
+        const err = this.failed;
+        this.failed = null;
+        await this.failure(err);
+      }
+      try {
+        if (this.body === null || this.body.at !== pos || this.body.at >= this.body.end) await this.open(pos);
+        const n = await this.fill(buf, off, len);
+        this.sinceFailure += n;
+        if (this.sinceFailure >= PROGRESS_BYTES) this.failures = 0;
+        return n;
+      } catch (err) {
+        this.drop();
+        await this.failure(err);
       }
     }
-    const data = await this.blocks.get(b)!;
-    const at = pos - (this.origin + b * this.blockBytes);
-    const n = Math.min(len, data.length - at);
-    data.copy(buf, off, at, at + n);
-    return n;
   };
 
   /** Stops what is in flight. */
   close(): void {
     this.abort.abort(new Error('closed'));
-    this.blocks.clear();
+    this.drop();
   }
 
-  /** Bytes [from, to) of the object. */
-  private fetch(from: number, to: number): Promise<Buffer> {
+  /** Counts a failure: throws when it is final, else waits the backoff. */
+  private async failure(err: unknown): Promise<void> {
+    if (this.abort.signal.aborted) throw this.abort.signal.reason;
+    const f = classify(err);
+    this.failures++;
+    this.sinceFailure = 0;
+    if (!f.retry || this.failures >= S3_ATTEMPTS) {
+      throw new InputError(`cannot read ${this.path}: ${f.why}${f.retry ? ` (after ${this.failures} attempts)` : ''}`);
+    }
+    const base = FIRST_BACKOFF_MS * 2 ** (this.failures - 1);
+    await sleep(base / 2 + Math.random() * base, this.abort.signal);
+  }
+
+  /** One GET from `pos`: to the limit and a tail past it, or (a read before the origin or past the limit) a tail's worth. */
+  private async open(pos: number): Promise<void> {
+    this.drop();
+    const inRange = pos >= this.origin && pos < this.limit;
+    const end = Math.min(this.object.size, (inRange ? this.limit : pos) + TAIL_BYTES);
     const { bucket, key, etag } = this.object;
-    const signal = this.abort.signal;
-    return withRetries(
-      this.path,
-      async () => {
-        const r = await clientFor(this.object).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${from}-${to - 1}`, IfMatch: etag }), { abortSignal: signal });
-        if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
-        const bytes = await r.Body.transformToByteArray();
-        if (bytes.length !== to - from) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
-        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-      },
-      signal,
-    );
+    const r = await clientFor(this.object).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
+    if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
+    const stream = r.Body as AsyncIterable<Uint8Array> & { destroy(): void };
+    this.body = { it: stream[Symbol.asyncIterator](), stream, at: pos, end, rest: null };
+  }
+
+  /**
+   * Copies the stream's next bytes into buf[off, off + len) until it is full or the stream's
+   * range ends: how many (at least one, or it throws). A failure after some bytes ends the
+   * read with them, and is dealt with by the next read.
+   */
+  private async fill(buf: Buffer, off: number, len: number): Promise<number> {
+    const b = this.body!;
+    let n = 0;
+    try {
+      while (n < len && b.at < b.end) {
+        let chunk = b.rest;
+        b.rest = null;
+        if (chunk === null) {
+          const next = await b.it.next();
+          if (next.done) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
+          chunk = next.value;
+          if (chunk.length > b.end - b.at) throw Object.assign(new Error('long body'), { name: 'ShortRead' });
+        }
+        const k = Math.min(len - n, chunk.length);
+        buf.set(k === chunk.length ? chunk : chunk.subarray(0, k), off + n);
+        if (k < chunk.length) b.rest = chunk.subarray(k);
+        n += k;
+        b.at += k;
+      }
+    } catch (err) {
+      if (n === 0) throw err;
+      this.drop();
+      this.failed = err;
+    }
+    return n;
+  }
+
+  private drop(): void {
+    if (this.body === null) return;
+    this.body.stream.destroy();
+    this.body = null;
   }
 }
 
-/** The object's bytes [start, end) in order, as chunks (for the naive engine and gzip objects). */
+/** Bytes per chunk of objectChunks. */
+const CHUNK_BYTES = 1 << 20;
+
+/** The object's bytes [start, end) in order, as chunks (for the naive engine and gzip objects): one streamed GET. */
 export async function* objectChunks(object: S3Object, path: string, opts: { start?: number; end?: number; signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
   const start = opts.start ?? 0;
   const end = Math.min(opts.end ?? object.size, object.size);
-  const reader = new S3RangeReader(object, path, start, end, BLOCK_BYTES, opts.signal);
+  const reader = new S3RangeReader(object, path, start, end, opts.signal);
   try {
     for (let pos = start; pos < end; ) {
-      const buf = Buffer.allocUnsafe(Math.min(BLOCK_BYTES, end - pos));
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - pos));
       const n = await reader.readAt(buf, 0, buf.length, pos);
       if (n === 0) break;
       pos += n;
