@@ -19,6 +19,7 @@ import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
 import { pricingBench } from './pricing.js';
 import { dedupeBench } from './dedupe.js';
+import { s3Bench, s3Table, type S3Result } from './s3.js';
 
 const K = 1000;
 const M = 1_000_000;
@@ -134,6 +135,11 @@ async function main(): Promise<void> {
   } finally {
     if (sparkSetup?.stop) await sparkSetup.stop();
   }
+  // The s3 dataset (bench/s3.ts): not in --quick; --only s3 runs it alone.
+  let s3: S3Result[] = [];
+  if ((mode !== 'quick' && o.only === undefined) || (o.only !== undefined && 's3'.includes(o.only))) {
+    s3 = await s3Bench({ sizesMiB: mode === 'large' ? [1024, 4096] : [1024], workers: o.maxWorkers, rounds: mode === 'large' ? 1 : 2, regenerate: o.regenerate, log });
+  }
 
   const minutes = (performance.now() - started) / 60000;
   const body = tableRows(entries);
@@ -141,6 +147,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${textTable(TABLE_HEADER, body)}\n\n`);
   process.stdout.write(`${title}\nrates from the best of N runs; × naive and × DuckDB are time ratios (>1 = faster); start-up = best of 3 runs over 1,000 lines.\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  if (s3.length > 0) process.stdout.write(`\n${s3Table(s3)}\n`);
 
   mkdirSync(o.out, { recursive: true });
   const json = {
@@ -156,6 +163,7 @@ async function main(): Promise<void> {
     datasets: datasets.map(({ id, format, sizeMiB, users, records, bytes, badLines, path }) => ({ id, format, sizeMiB, users, records, bytes, badLines, path })),
     startup: Object.fromEntries([...startup].map(([f, m]) => [f, Object.fromEntries(m)])),
     entries,
+    s3,
     notes,
   };
   writeFileSync(join(o.out, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
@@ -168,6 +176,7 @@ async function main(): Promise<void> {
     '',
     'Rates (rows/s, MiB/s) use the fastest run; `× naive` = naive time / engine time, `× DuckDB` = DuckDB time / engine time (above 1 = faster). `start-up s` = best of 3 runs over 1,000 lines (process start, module loading; for Spark also connect and session). Peak RSS of the measured process (worker threads included).',
     ...notes.map((n) => `\nNote: ${n}`),
+    ...(s3.length === 0 ? [] : ['', '## s3 (parallel from a local S3 server, bench/s3.ts)', '', s3Table(s3)]),
     '',
     '![throughput against input size](chart.svg)',
     '',
@@ -176,7 +185,7 @@ async function main(): Promise<void> {
   const svg = await renderSvg(chartSpec(entries, title));
   writeFileSync(join(o.out, 'chart.svg'), svg);
   log(`wrote ${join(o.out, 'results.json')}, results.md, chart.svg (${minutes.toFixed(1)} min)`);
-  if (entries.some((e) => e.status === 'mismatch' || e.status === 'failed')) process.exitCode = 1;
+  if (entries.some((e) => e.status === 'mismatch' || e.status === 'failed') || s3.some((r) => r.mismatch !== null)) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
