@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createBucket, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 import { objectChunks } from '../engine/core/input/s3.js';
-import { defaultShardBytes } from '../engine/parallel/sharding.js';
+import { defaultS3ShardBytes, defaultShardBytes } from '../engine/parallel/sharding.js';
 import { runChild } from './child.js';
 import { ensureDataset, sizeLabel, type Dataset } from './datasets.js';
 import { childEnv, commandFor, parallel } from './engines.js';
@@ -84,10 +84,10 @@ async function rawGet(server: S3Server, key: string): Promise<number> {
   return n;
 }
 
-/** The object read as the parallel engine's workers read it: its shards (defaultShardBytes), `workers` at a time, each through the engine's S3RangeReader (objectChunks). */
+/** The object read as the parallel engine's workers read it: its shards (defaultS3ShardBytes), `workers` at a time, each through the engine's S3RangeReader (objectChunks). */
 async function rawRanged(server: S3Server, key: string, size: number, workers: number): Promise<number> {
   const object = { bucket: BUCKET, key, size, region: 'us-east-1', endpoint: server.endpoint };
-  const shard = defaultShardBytes(size, workers);
+  const shard = defaultS3ShardBytes(size, workers, defaultShardBytes(size, workers));
   let next = 0;
   let total = 0;
   await Promise.all(

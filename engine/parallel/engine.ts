@@ -5,13 +5,13 @@ import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
-import { defaultShardBytes, groupShards, planShards, remoteCsvHeaders } from './sharding.js';
+import { defaultS3ShardBytes, defaultShardBytes, groupShards, planShards, remoteCsvHeaders } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 
 export interface ParallelOptions {
   readonly workers: number;
-  /** Shard size in bytes; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB). */
+  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 without dedupe: defaultS3ShardBytes). */
   readonly shardBytes?: number;
 }
 
@@ -20,7 +20,10 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
   // With dedupe a task's shuffle output is held whole until it is handed over: smaller tasks keep that small.
   const dedupe = input.dedupe !== undefined && input.dedupe.mode !== 'off';
   const size = opts.shardBytes ?? Math.min(defaultShardBytes(total, opts.workers), dedupe ? DEDUPE_SHARD_BYTES : Infinity);
-  const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal)), input.files, size);
+  // Objects in S3: larger shards (one streamed GET each), except with dedupe (the bound above).
+  const s3Total = input.files.reduce((n, f) => n + (f.s3 === undefined ? 0 : f.size), 0);
+  const s3Size = opts.shardBytes ?? (dedupe ? size : defaultS3ShardBytes(s3Total, opts.workers, size));
+  const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
   let reported = 0n;

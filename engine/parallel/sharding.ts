@@ -40,6 +40,19 @@ export function defaultShardBytes(totalBytes: number, workers: number): number {
   return Math.min(MAX_SHARD_BYTES, Math.max(MIN_SHARD_BYTES, target));
 }
 
+/** Largest shard of an object in S3 (one streamed GET each). */
+export const MAX_S3_SHARD_BYTES = 1 << 30;
+
+/**
+ * Shard size for the objects in S3 of a run: about two shards per worker, within [the local
+ * shard size, 1 GiB]. A shard is one streamed GET (engine/core/input/s3.ts), and a GET has a
+ * fixed cost a local read has not (a round trip; and in the local S3 server of the bench, a
+ * pass over the whole object: README "Parallel engine from S3"), so S3 shards are fewer.
+ */
+export function defaultS3ShardBytes(totalS3Bytes: number, workers: number, localShardBytes: number): number {
+  return Math.min(MAX_S3_SHARD_BYTES, Math.max(localShardBytes, Math.ceil(totalS3Bytes / (workers * 2))));
+}
+
 /**
  * The headers of the CSV objects in S3 among `files` (a local file's is read as its shards are
  * planned): their first bytes, read once here on the main thread.
@@ -67,9 +80,16 @@ export async function remoteCsvHeaders(files: readonly InputFile[], signal?: Abo
   return headers;
 }
 
-export function planShards(files: readonly InputFile[], shardBytes: number, remoteHeaders: ReadonlyMap<string, CsvHeader | undefined> = new Map()): Shard[] {
+export function planShards(
+  files: readonly InputFile[],
+  shardBytes: number,
+  remoteHeaders: ReadonlyMap<string, CsvHeader | undefined> = new Map(),
+  /** Shard size of the objects in S3 (default: shardBytes). */
+  s3ShardBytes = shardBytes,
+): Shard[] {
   const shards: Shard[] = [];
   for (const f of files) {
+    const step = f.s3 === undefined ? shardBytes : s3ShardBytes;
     const s3 = { ...(f.s3 === undefined ? {} : { s3: f.s3 }), ...(f.wrapped === undefined ? {} : { wrapped: f.wrapped }) };
     if (f.gzip) {
       shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: true, start: 0, end: -1, ...s3 });
@@ -81,8 +101,8 @@ export function planShards(files: readonly InputFile[], shardBytes: number, remo
       continue;
     }
     const header = f.format !== 'csv' ? undefined : f.s3 !== undefined ? remoteHeaders.get(f.path) : readCsvHeader(f.path, f.readPath);
-    for (let start = 0; start < f.size || start === 0; start += shardBytes) {
-      const end = Math.min(f.size, start + shardBytes);
+    for (let start = 0; start < f.size || start === 0; start += step) {
+      const end = Math.min(f.size, start + step);
       const csv = header !== undefined && start > header.offset ? header.layout : undefined;
       shards.push({ index: shards.length, path: f.path, readPath: f.readPath, format: f.format, gzip: false, start, end, csv, ...s3 });
       if (end >= f.size) break;
