@@ -20,9 +20,11 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
   // With dedupe a task's shuffle output is held whole until it is handed over: smaller tasks keep that small.
   const dedupe = input.dedupe !== undefined && input.dedupe.mode !== 'off';
   const size = opts.shardBytes ?? Math.min(defaultShardBytes(total, opts.workers), dedupe ? DEDUPE_SHARD_BYTES : Infinity);
-  // Objects in S3: larger shards (one streamed GET each), except with dedupe (the bound above).
-  const s3Total = input.files.reduce((n, f) => n + (f.s3 === undefined ? 0 : f.size), 0);
-  const s3Size = opts.shardBytes ?? (dedupe ? size : defaultS3ShardBytes(s3Total, opts.workers, size));
+  // Objects in S3: larger shards (one streamed GET each), unless a task may hold shuffle output
+  // (dedupe by line, or by request id with CSV or JSON lines objects: the bound above).
+  const s3Files = input.files.filter((f) => f.s3 !== undefined);
+  const noShuffle = !dedupe || (input.dedupe!.mode === 'auto' && s3Files.every((f) => f.format === 'space'));
+  const s3Size = opts.shardBytes ?? (noShuffle ? defaultS3ShardBytes(s3Files.reduce((n, f) => n + f.size, 0), opts.workers, size) : size);
   const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
