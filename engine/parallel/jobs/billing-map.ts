@@ -192,10 +192,10 @@ function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: 
   return exact;
 }
 
-/** This worker's usage for the job, once, after every shard is mapped. */
+/** This worker's usage for the job, sorted by key bytes (the workers sort at once), once, after every shard is mapped. */
 export function flushBillingUsage(task: BillingFlushTask): TableImage {
   flushBarrier(task.barrier, task.workers, 30_000);
-  return (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).image();
+  return (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).sortedImage();
 }
 
 async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * The billing job, main-thread side: shards in; each shard's counts merged as they arrive
  * and its rejects written in shard order; each worker's usage table (combined across its
- * shards) merged once at the end into one byte-keyed table, then handed to the shared
- * finalize code.
+ * shards) sorted by key bytes in the worker and handed over once at the end, merged as
+ * they stream into the shared finalize code (scan/sorted-merge.ts).
  */
 import type { MapReduceJob } from '../runtime/mapreduce.js';
 import type { RunInput } from '../../core/billing/run.js';
@@ -11,6 +11,7 @@ import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable, type TableImage } from '../scan/user-table.js';
+import { MergedUsage } from '../scan/sorted-merge.js';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapResult, BillingMapTask, BillingReduceTask } from './billing-map.js';
@@ -30,16 +31,14 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
       barrier,
       workers,
     }),
+    // Each worker's table arrives sorted by key bytes; finalize merges them as it bills (MergedUsage).
     mergeCombined: (p: unknown) => {
-      const img = p as TableImage;
-      // The first worker's table is taken as it is; the others are added into it.
-      if (this.table === null) this.table = UserTable.fromImage(img);
-      else this.table.merge(img);
+      this.tables.push(p as TableImage);
     },
   };
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
-  private table: UserTable | null = null;
+  private readonly tables: TableImage[] = [];
   /** Set to 1 to make the workers' map tasks stop at their next read and reduce tasks at their next part or block (see cancel()). */
   private readonly stop = new SharedArrayBuffer(4);
   /** Partials whose rejects wait for earlier shards'. */
@@ -138,6 +137,6 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   }
 
   finalize(): BillingResult {
-    return { counts: this.counts, usage: this.table ?? new UserTable(this.input.config.rates.length, 16) };
+    return { counts: this.counts, usage: this.tables.length === 0 ? new UserTable(this.input.config.rates.length, 16) : new MergedUsage(this.tables) };
   }
 }

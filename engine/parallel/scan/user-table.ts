@@ -38,6 +38,28 @@ export interface TableImage {
   readonly overflow: Uint8Array;
   /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
   readonly carry: Array<[number, bigint]>;
+  /** True when the records are in the byte order of their keys (sortedImage). */
+  readonly sorted?: boolean;
+}
+
+/** The key of record `e` of an image: its bytes are bytes[at, at + len). */
+export function imageKey(img: TableImage, e: number): { bytes: Uint8Array; at: number; len: number } {
+  const rb = recordBytes(img.tasks);
+  const r = img.records;
+  const base = e * rb;
+  const len = r[base]! | (r[base + 1]! << 8) | (r[base + 2]! << 16) | (r[base + 3]! << 24);
+  if (len <= INLINE) return { bytes: r, at: base + 8, len };
+  const at = r[base + 8]! | (r[base + 9]! << 8) | (r[base + 10]! << 16) | (r[base + 11]! << 24);
+  return { bytes: img.overflow, at, len };
+}
+
+/** Where a record's per-task counters start (bytes into the record). */
+export const COUNTERS_AT = RECORD_HEAD;
+
+/** A user id from its key bytes: valid UTF-8 (validated before it was stored); a leading U+FEFF is part of the id. */
+const keyDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+export function decodeKey(k: Uint8Array): string {
+  return isAscii(k) ? Buffer.from(k.buffer, k.byteOffset, k.length).toString('latin1') : keyDecoder.decode(k);
 }
 
 export function recordBytes(tasks: number): number {
@@ -187,13 +209,58 @@ export class UserTable implements UsageRows {
 
   private decodeIds(): string[] {
     const ids = new Array<string>(this.size);
-    // Keys are valid UTF-8 (validated before they were stored); a leading U+FEFF is part of the id.
-    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-    for (let e = 0; e < this.size; e++) {
-      const k = this.key(e);
-      ids[e] = isAscii(k) ? Buffer.from(k.buffer, k.byteOffset, k.length).toString('latin1') : decoder.decode(k);
-    }
+    for (let e = 0; e < this.size; e++) ids[e] = decodeKey(this.key(e));
     return ids;
+  }
+
+  /**
+   * The entries in the byte order of their keys (the bill's order: UTF-8 byte order is code
+   * point order). Each key becomes a one-byte string of its bytes (a char per byte, so string
+   * order is byte order) followed by NUL and the entry number in four chars; keys hold no NUL
+   * (a user id has no control character) and are distinct, so a plain sort(), which compares
+   * in native code, orders them, and the entry number is read back from the last four chars.
+   */
+  byteOrder(): Int32Array {
+    const n = this.size;
+    const keys = new Array<string>(n);
+    const scratch = Buffer.allocUnsafe(256);
+    for (let e = 0; e < n; e++) {
+      const k = this.key(e);
+      const len = k.length;
+      for (let i = 0; i < len; i++) scratch[i] = k[i]!;
+      scratch[len] = 0;
+      scratch[len + 1] = e >>> 24;
+      scratch[len + 2] = (e >>> 16) & 255;
+      scratch[len + 3] = (e >>> 8) & 255;
+      scratch[len + 4] = e & 255;
+      keys[e] = scratch.toString('latin1', 0, len + 5);
+    }
+    keys.sort();
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const l = k.length;
+      order[i] = (k.charCodeAt(l - 4) << 24) | (k.charCodeAt(l - 3) << 16) | (k.charCodeAt(l - 2) << 8) | k.charCodeAt(l - 1);
+    }
+    return order;
+  }
+
+  /** The entries as plain buffers in the byte order of their keys (see byteOrder), for a merge of sorted tables. */
+  sortedImage(): TableImage {
+    const order = this.byteOrder();
+    const rb = this.rb;
+    const records = new Uint8Array(this.size * rb);
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]! * rb;
+      records.set(this.u8.subarray(at, at + rb), i * rb);
+    }
+    let carry: Array<[number, bigint]> = [];
+    if (this.carry.size > 0) {
+      const position = new Int32Array(this.size);
+      for (let i = 0; i < order.length; i++) position[order[i]!] = i;
+      carry = [...this.carry].map(([k, v]) => [position[Math.floor(k / this.tasks)]! * this.tasks + (k % this.tasks), v]);
+    }
+    return { tasks: this.tasks, size: this.size, records, overflow: this.overflow.slice(0, this.overflowEnd), carry, sorted: true };
   }
 
   /** The entries as plain buffers (copies), for transfer to another thread. */

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { UserTable, hashBytes } from './user-table.js';
+import { MergedUsage } from './sorted-merge.js';
+import { UsageTable, sortedUsageEntries, usageEntries } from '../../core/billing/usage.js';
+import { compareUtf8 } from '../../core/billing/order.js';
+import { collectBill } from '../../core/billing/finalize.js';
+import { billText } from '../../core/outputs/bill.js';
+import { billingConfigFromEnv } from '../../core/config/config.js';
+
+function addBig(t: UserTable, user: string, task: number, requests: number, duration: bigint): void {
+  const b = Buffer.from(user, 'utf8');
+  t.addBig(t.entry(b, 0, b.length, hashBytes(b, 0, b.length)), task, requests, duration);
+}
+
+// Ids of every kind the bill's order must place: ASCII, prefixes of each other, non-ASCII in
+// two, three and four UTF-8 bytes (the last a surrogate pair in UTF-16), a leading U+FEFF,
+// longer than the 24 key bytes a record holds inline.
+const id = fc.oneof(
+  fc.constantFrom('a', 'ab', 'abc', 'b', 'user1', 'user10', 'user2', 'é', '\uFEFFbob', 'bob', '\u{1F600}x', '\uFFFDz', 'ｚ', 'Z'),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).filter((s) => !/[\s\p{Cc}]/u.test(s)),
+  fc.nat(40).map((n) => `${'long-user-id-'.repeat(3)}${n}`),
+);
+const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10_000n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 60n));
+
+describe('workers’ tables sorted by key bytes, merged as they stream (MergedUsage)', () => {
+  it('gives every user once, in UTF-8 byte order, with the sums of one table holding every record', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.tuple(id, fc.nat(2), fc.nat(3), amount, fc.nat(3)), { maxLength: 120 }),
+        async (workers, ops) => {
+          const whole = new UsageTable(3);
+          const tables = Array.from({ length: workers }, () => new UserTable(3, 4));
+          for (const [user, task, requests, d, w] of ops) {
+            whole.row(user).addBig(task, requests, d);
+            addBig(tables[w % workers]!, user, task, requests, d);
+          }
+          const merged = new MergedUsage(tables.map((t) => t.sortedImage()));
+          const got = await sortedUsageEntries(merged);
+          expect(got).toEqual(usageEntries(whole));
+          const users = [...got.keys()];
+          expect(users).toEqual([...users].sort(compareUtf8));
+          // Read twice: the stream can be iterated again.
+          expect([...(await sortedUsageEntries(merged)).keys()]).toEqual(users);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('bills exactly as one table does (finalize checks the order as it streams)', async () => {
+    const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.0123' });
+    const a = new UserTable(2, 4);
+    const b = new UserTable(2, 4);
+    const one = new UserTable(2, 4);
+    for (let i = 0; i < 5000; i++) {
+      const user = i % 7 === 0 ? `ü${i}` : `user${i % 3000}`;
+      addBig(i % 2 === 0 ? a : b, user, i % 2, 1, BigInt(i));
+      addBig(one, user, i % 2, 1, BigInt(i));
+    }
+    const merged = new MergedUsage([a.sortedImage(), b.sortedImage()]);
+    expect(billText(await collectBill(merged, config))).toBe(billText(await collectBill(one, config)));
+  });
+
+  it('refuses an unsorted image', () => {
+    const t = new UserTable(1);
+    addBig(t, 'b', 0, 1, 1n);
+    addBig(t, 'a', 0, 1, 1n);
+    expect(() => new MergedUsage([t.image()])).toThrow(/not sorted/);
+  });
+});
