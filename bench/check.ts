@@ -1,9 +1,12 @@
 /**
- * `npm run bench:check`: the CI performance regression check. One dataset (128 MiB, original
- * format, 1,000 users), four engines (naive, parallel at 1 and 2 workers, DuckDB), a warm-up
- * round and then ROUNDS rounds of one run each, the engine order rotating between rounds.
- * Each round gives the ratios parallel2/naive, parallel2/duckdb and parallel2/parallel1 from
- * times measured seconds apart (never across runs); each ratio's median over the rounds is
+ * `npm run bench:check`: the CI performance regression check. The check set (128 MiB, original
+ * format, 1,000 users) with four engines (naive, parallel at 1 and 2 workers, DuckDB), and
+ * three other shapes of the same size (CSV, JSON lines, the original format with 1M users)
+ * with the parallel engine at 2 workers (their bills checked against a naive run in the
+ * warm-up round); a warm-up round and then ROUNDS rounds of one run each, the engine order
+ * rotating between rounds. Each round gives the ratios parallel2/naive, parallel2/duckdb,
+ * parallel2/parallel1, csv/space, jsonl/space and users1M/users1k from times measured seconds
+ * apart (never across runs); each ratio's median over the rounds is
  * compared with bench/baseline.json (see compare.ts). When that first pass shows a
  * regression, a second pass confirms it (both pooled), so one burst of other work on a shared
  * machine does not fail CI; the whole check stays under 5 minutes. Exit 0 when no
@@ -18,12 +21,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
-import { ensureDataset, type Dataset } from './datasets.js';
+import { ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
 import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
 import { resolveRemote } from '@mr/spark-connect';
 import { hostPort } from './spark.js';
 import { tcpAnswers } from '../spark/cluster/cluster.js';
-import { measureDataset, preRead } from './measure.js';
+import { measureDataset, preRead, type Reference } from './measure.js';
 import { BASELINE_FILE } from './paths.js';
 import { positiveInt } from '../cli/options.js';
 import { describeMachine, machineInfo } from './report.js';
@@ -35,21 +38,35 @@ export const CHECK_SIZE_MIB = 128;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (r: Record<string, number | null>) => Object.entries(r).map(([k, v]) => `${k} ${v?.toFixed(2) ?? '–'}`).join(', ');
 
+/** The other shapes, each timed with the parallel engine at 2 workers in every round: their RoundTimes field and dataset. */
+export const CHECK_SHAPES: ReadonlyArray<{ readonly key: 'csv2' | 'jsonl2' | 'users1M2'; readonly spec: DatasetSpec }> = [
+  { key: 'csv2', spec: { format: 'csv', sizeMiB: CHECK_SIZE_MIB, users: 1000 } },
+  { key: 'jsonl2', spec: { format: 'jsonl', sizeMiB: CHECK_SIZE_MIB, users: 1000 } },
+  { key: 'users1M2', spec: { format: 'space', sizeMiB: CHECK_SIZE_MIB, users: 1_000_000 } },
+];
+
+interface Shape {
+  readonly key: (typeof CHECK_SHAPES)[number]['key'];
+  readonly ds: Dataset;
+  /** The naive run's bill (warm-up round) every parallel run of the shape is compared with. */
+  readonly reference: Reference;
+}
+
 interface CheckResult {
-  ratios: Record<RatioName, number | null>;
+  ratios: Partial<Record<RatioName, number | null>>;
   /** plain Spark SQL / spark engine (undefined: no Spark endpoint answered, not measured). */
   spark?: { ratio: number | null; rounds: Array<{ plain: number | null; spark: number | null }> };
   rounds: RoundTimes[];
   failures: string[];
 }
 
-/** The whole check stops adding rounds (after at least MIN_ROUNDS per pass) at this age, to stay under 5 minutes. */
-const DEADLINE_S = 270;
+/** The whole check stops adding rounds (after at least MIN_ROUNDS per pass) at this age, to stay within about 6 minutes. */
+const DEADLINE_S = 300;
 /** A first pass that sees a regression is confirmed by a second pass only if this much time is left. */
 const CONFIRM_MIN_S = 90;
 const MIN_ROUNDS = 3;
 
-async function measureRounds(ds: Dataset, rounds: number, started: number, label: string): Promise<{ rounds: RoundTimes[]; failures: string[] }> {
+async function measureRounds(ds: Dataset, shapes: readonly Shape[], rounds: number, started: number, label: string): Promise<{ rounds: RoundTimes[]; failures: string[] }> {
   const engines: Engine[] = [naive(), parallel(1), parallel(2), duckdb(2)];
   const out: RoundTimes[] = [];
   const failures: string[] = [];
@@ -64,7 +81,15 @@ async function measureRounds(ds: Dataset, rounds: number, started: number, label
     const entries = await measureDataset(ds, order, { iterations: 1, warmupIterations: 0 }, new Map());
     for (const e of entries) if (e.status !== 'ok') failures.push(`${label} round ${r}: ${e.engine} ${e.status}: ${e.note ?? ''}`);
     const t = (id: string) => entries.find((e) => e.engine === id)?.minS ?? null;
-    const row: RoundTimes = { naive: t('naive'), parallel1: t('parallel-1w'), parallel2: t('parallel-2w'), duckdb: t('duckdb') };
+    const other: Partial<Record<Shape['key'], number | null>> = {};
+    for (const shape of shapes) {
+      // The warm-up round gives each shape its reference bill: naive's.
+      const shapeEngines = shape.reference.current === null ? [naive(), parallel(2)] : [parallel(2)];
+      const got = await measureDataset(shape.ds, shapeEngines, { iterations: 1, warmupIterations: 0, reference: shape.reference }, new Map());
+      for (const e of got) if (e.status !== 'ok') failures.push(`${label} round ${r}: ${e.engine} on ${shape.ds.id} ${e.status}: ${e.note ?? ''}`);
+      other[shape.key] = got.find((e) => e.engine === 'parallel-2w')?.minS ?? null;
+    }
+    const row: RoundTimes = { naive: t('naive'), parallel1: t('parallel-1w'), parallel2: t('parallel-2w'), duckdb: t('duckdb'), ...other };
     const show = Object.entries(row).map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(2)} s`).join(', ');
     if (r === 0) {
       log(`${label}: warm-up round (not counted): ${show}`);
@@ -126,19 +151,25 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   if (o.result !== undefined) {
     const stored = JSON.parse(readFileSync(o.result, 'utf8')) as Partial<CheckResult>;
-    result = { ratios: { ...({} as Record<RatioName, number | null>), ...stored.ratios }, rounds: stored.rounds ?? [], failures: stored.failures ?? [] };
+    result = { ratios: { ...stored.ratios }, rounds: stored.rounds ?? [], failures: stored.failures ?? [] };
     log(`comparing the stored result ${o.result}`);
   } else {
     log(`bench:check on ${describeMachine(machine)}; load average ${machine.loadAverage1mAtStart ?? '?'}`);
     const ds = await ensureDataset({ format: 'space', sizeMiB: CHECK_SIZE_MIB, users: 1000 }, { log });
     await preRead(ds.path);
-    const first = await measureRounds(ds, o.rounds, started, 'pass 1');
+    const shapes: Shape[] = [];
+    for (const { key, spec } of CHECK_SHAPES) {
+      const shapeDs = await ensureDataset(spec, { log });
+      await preRead(shapeDs.path);
+      shapes.push({ key, ds: shapeDs, reference: { current: null } });
+    }
+    const first = await measureRounds(ds, shapes, o.rounds, started, 'pass 1');
     result = { ratios: ratiosFromRounds(first.rounds), rounds: first.rounds, failures: first.failures };
     const left = DEADLINE_S - (performance.now() - started) / 1000;
     if (!compareWithBaseline(result.ratios, baseline, tolerance).ok && result.failures.length === 0 && left > CONFIRM_MIN_S) {
       // On a shared machine a burst of other work can sink one pass; a regression must show again.
       log(`pass 1 is below the floor (${fmt(result.ratios)}); measuring again to confirm, pooling both passes`);
-      const second = await measureRounds(ds, o.rounds, started, 'pass 2');
+      const second = await measureRounds(ds, shapes, o.rounds, started, 'pass 2');
       const rounds = [...first.rounds, ...second.rounds];
       result = { ratios: ratiosFromRounds(rounds), rounds, failures: [...first.failures, ...second.failures] };
     }
@@ -160,8 +191,10 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`\n${formatComparison(comparison, tolerance)}\n\n`);
   process.stdout.write(
-    `dataset: original format, ${CHECK_SIZE_MIB} MiB, 1,000 users; ratio = other engine's time / parallel 2 workers' time in the same round, median of ${result.rounds.length} rounds; regression when below baseline × (1 − ${tolerance}). ${seconds.toFixed(0)} s.\n`,
+    `check set: original format, ${CHECK_SIZE_MIB} MiB, 1,000 users; parallel2/X = X's time / parallel 2 workers' time; csv/space, jsonl/space, users1M/users1k = parallel 2 workers' time on the check set / on CSV, JSON lines, 1M users (${CHECK_SIZE_MIB} MiB each): that shape's throughput as a share of the check set's; each in the same round, median of ${result.rounds.length} rounds; regression when below baseline × (1 − ${tolerance}). ${seconds.toFixed(0)} s.\n`,
   );
+  const unbased = Object.entries(result.ratios).filter(([k, v]) => baseline.ratios[k as RatioName] === undefined && v !== undefined);
+  if (unbased.length > 0) process.stdout.write(`measured, no baseline yet: ${fmt(Object.fromEntries(unbased) as Record<string, number | null>)}\n`);
   if (result.spark !== undefined) {
     process.stdout.write(
       `spark: ${SPARK_RATIO} = ${SPARK_RATIO_DESCRIBES}; measured ${result.spark.ratio?.toFixed(2) ?? '–'} (spark engine / plain job = ${result.spark.ratio ? (1 / result.spark.ratio).toFixed(2) : '–'}), median of ${result.spark.rounds.length} rounds${sparkBaseline === undefined ? '; no baseline yet' : ''}.\n`,
@@ -172,6 +205,7 @@ async function main(): Promise<void> {
   for (const f of result.failures) process.stdout.write(`FAILED: ${f}\n`);
   if (o.writeBaseline && o.result === undefined) {
     const out = {
+      ...baseline,
       tolerance: baseline.tolerance,
       toleranceWhy: baseline.toleranceWhy,
       ratios: Object.fromEntries(Object.entries(result.ratios).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(3))])),

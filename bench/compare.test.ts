@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareWithBaseline, formatComparison, median, ratiosFromRounds, roundRatios, type Baseline } from './compare.js';
+import { compareWithBaseline, formatComparison, median, RATIOS, ratiosFromRounds, roundRatios, type Baseline } from './compare.js';
 import { textTable, markdownTable } from './report.js';
 import { outcomeDifferences } from './engines.js';
 import { billingSql, fixedPlaces } from './duckdb-sql.js';
@@ -51,6 +51,35 @@ describe('compareWithBaseline', () => {
     expect(compareWithBaseline(m, baseline, 0.25).ok).toBe(true);
     expect(compareWithBaseline(m, baseline, 0.1).ok).toBe(false);
     expect(() => compareWithBaseline(m, baseline, 1)).toThrow(RangeError);
+  });
+});
+
+describe('the other shapes’ ratios (CSV, JSON lines, 1M users)', () => {
+  it('are the check set’s parallel-2w time over that shape’s, from every round that has both', () => {
+    expect(roundRatios({ naive: 5, parallel1: 2, parallel2: 1, duckdb: 1.5, csv2: 1.25, jsonl2: 1, users1M2: 2 })).toEqual({
+      'parallel2/naive': 5,
+      'parallel2/duckdb': 1.5,
+      'parallel2/parallel1': 2,
+      'csv/space': 0.8,
+      'jsonl/space': 1,
+      'users1M/users1k': 0.5,
+    });
+    const r = ratiosFromRounds([
+      { naive: 3, parallel1: 1, parallel2: 1, duckdb: 2, csv2: 1.25, jsonl2: 1, users1M2: 2 },
+      { naive: 3, parallel1: null, parallel2: 1, duckdb: 2, csv2: 1, jsonl2: 1, users1M2: 4 }, // counts for the shapes, not for the check set's ratios
+      { naive: 3, parallel1: 1, parallel2: 1, duckdb: 2, csv2: 1, jsonl2: null, users1M2: 2.5 },
+    ]);
+    expect(r).toEqual({ 'parallel2/naive': 3, 'parallel2/duckdb': 2, 'parallel2/parallel1': 1, 'csv/space': 1, 'jsonl/space': 1, 'users1M/users1k': 0.4 });
+  });
+
+  it('a ratio missing from an older baseline is not compared; one the baseline has is', () => {
+    const c = compareWithBaseline({ ...baseline.ratios, 'csv/space': 0.1 }, baseline);
+    expect(c.ok).toBe(true);
+    expect(c.rows.map((x) => x.ratio)).toEqual(['parallel2/naive', 'parallel2/duckdb', 'parallel2/parallel1']);
+    const withShapes: Baseline = { ...baseline, ratios: { ...baseline.ratios, 'csv/space': 0.8, 'users1M/users1k': 0.3 } };
+    const d = compareWithBaseline({ ...baseline.ratios, 'csv/space': 0.5, 'users1M/users1k': 0.3 }, withShapes);
+    expect(d.ok).toBe(false);
+    expect(d.rows.find((x) => x.ratio === 'csv/space')!.verdict).toBe('REGRESSION');
   });
 });
 
@@ -144,5 +173,7 @@ describe.skipIf(!existsSync(CHECK))('npm run bench:check', () => {
     expect(committed.tolerance).toBeGreaterThan(0);
     expect(committed.tolerance).toBeLessThan(1);
     for (const v of Object.values(committed.ratios)) expect(v).toBeGreaterThan(0);
+    // Every ratio the check measures has a baseline.
+    expect(Object.keys(committed.ratios).sort()).toEqual(Object.keys(RATIOS).sort());
   });
 });

@@ -49,6 +49,22 @@ export function usersLabel(users: number): string {
   return users >= 1_000_000 && users % 1_000_000 === 0 ? `${users / 1_000_000}M` : users >= 1000 && users % 1000 === 0 ? `${users / 1000}k` : String(users);
 }
 
+/** A user count as written on the command line: `1000`, `1k`, `100k`, `1M`, `10M`. */
+export function parseCount(text: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(text.trim());
+  const n = m === null ? NaN : Number(m[1]) * (m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1000 : 1_000_000);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`not a count: ${JSON.stringify(text)} (e.g. 1000, 100k, 1M)`);
+  return n;
+}
+
+/** A size as written on the command line: `64MiB`, `1GiB` (or a number of MiB). */
+export function parseSizeMiB(text: string): number {
+  const m = /^(\d+)\s*(MiB|GiB)?$/i.exec(text.trim());
+  const n = m === null ? NaN : Number(m[1]) * (m[2]?.toLowerCase() === 'gib' ? 1024 : 1);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`not a size: ${JSON.stringify(text)} (e.g. 64MiB, 1GiB)`);
+  return n;
+}
+
 export function sizeLabel(mib: number): string {
   return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}GiB` : `${mib}MiB`;
 }

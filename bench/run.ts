@@ -1,19 +1,20 @@
 /**
  * `npm run bench`: every engine side by side over generated datasets, timed with tinybench.
- * Prints a table on stdout and writes results.json, results.md and chart.svg (throughput
- * against input size, one line per engine) to bench/results/ (or --out).
+ * Prints the tables on stdout and writes results.json, results.md and chart.svg (throughput
+ * against input size, against users and against workers) to bench/results/ (or --out).
  *
- *     npm run bench [-- --quick | --large] [--spark] [--max-workers N] [--out DIR]
+ *     npm run bench [-- --quick | --large] [--spark] [--max-workers N | --workers 1,2] [--out DIR]
+ *     npm run bench -- --users 1k,100k,1M,10M [--sweep-size 1GiB] [--workers 1,2]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Command } from 'commander';
-import { datasetId, ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
+import { Command, InvalidArgumentError } from 'commander';
+import { datasetId, ensureDataset, parseCount, parseSizeMiB, type Dataset, type DatasetSpec } from './datasets.js';
 import { duckdb, duckdbSimplest, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
-import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable } from './report.js';
+import { chartSpec, describeMachine, machineInfo, markdownTable, renderSvg, TABLE_HEADER, tableRows, textTable, USERS_HEADER, usersRows, WORKERS_HEADER, workersRows } from './report.js';
 import { RESULTS_DIR } from './paths.js';
 import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
@@ -24,31 +25,62 @@ import { s3Bench, s3Table, type S3Result } from './s3.js';
 const K = 1000;
 const M = 1_000_000;
 
-export function datasetMatrix(mode: 'quick' | 'default' | 'large'): DatasetSpec[] {
+export type Mode = 'quick' | 'default' | 'large';
+
+/** The user counts of the users sweep (original format, one size): how throughput falls as users grow. */
+export const SWEEP_USERS: readonly number[] = [K, 100 * K, M, 10 * M];
+
+/** The users sweep: the original format at `sizeMiB` for each user count. */
+export function userSweep(users: readonly number[], sizeMiB: number): DatasetSpec[] {
+  return users.map((u) => ({ format: 'space', sizeMiB, users: u }));
+}
+
+/**
+ * The datasets of a run: every format at 1 GiB (and smaller sizes for the curve against size),
+ * the users sweep at 1 GiB; --quick keeps to 64-256 MiB. `users` (from --users) makes the run
+ * the users sweep alone, at `sweepMiB`.
+ */
+export function datasetMatrix(mode: Mode, users?: readonly number[], sweepMiB = mode === 'quick' ? 64 : 1024): DatasetSpec[] {
+  if (users !== undefined) return userSweep(users, sweepMiB);
   if (mode === 'quick') {
     return [
       { format: 'space', sizeMiB: 64, users: K },
       { format: 'space', sizeMiB: 256, users: K },
       { format: 'space', sizeMiB: 64, users: M },
       { format: 'csv', sizeMiB: 64, users: K },
+      { format: 'jsonl', sizeMiB: 64, users: K },
     ];
   }
   const sets: DatasetSpec[] = [
     { format: 'space', sizeMiB: 64, users: K },
     { format: 'space', sizeMiB: 256, users: K },
-    { format: 'space', sizeMiB: 1024, users: K },
-    { format: 'space', sizeMiB: 64, users: M },
-    { format: 'space', sizeMiB: 1024, users: M },
-    { format: 'csv', sizeMiB: 64, users: K },
+    ...userSweep(SWEEP_USERS, sweepMiB),
     { format: 'csv', sizeMiB: 256, users: K },
     { format: 'csv', sizeMiB: 1024, users: K },
-    { format: 'csv', sizeMiB: 64, users: M },
     { format: 'jsonl', sizeMiB: 256, users: K },
     { format: 'jsonl', sizeMiB: 1024, users: K },
   ];
   if (mode === 'large') sets.push({ format: 'space', sizeMiB: 4096, users: K });
   return sets;
 }
+
+/** A comma-separated list option: `1k,100k,1M` → numbers, each through `parse`. */
+export function listOf(flag: string, parse: (text: string) => number) {
+  return (text: string): number[] => {
+    try {
+      const xs = text.split(',').map(parse);
+      return [...new Set(xs)].sort((a, b) => a - b);
+    } catch (err) {
+      throw new InvalidArgumentError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+}
+
+const workerCount = (text: string): number => {
+  const n = Number(text);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`not a worker count: ${JSON.stringify(text)}`);
+  return n;
+};
 
 /** Runs per engine: small sets with few users are cheap enough for a warm-up and three timed runs. */
 export function iterationsFor(sizeMiB: number, users: number): { warmupIterations: number; iterations: number } {
@@ -68,6 +100,15 @@ async function main(): Promise<void> {
     .option('--spark', 'include Spark, starting a local cluster with `mr spark up` when none answers')
     .option('--no-spark', 'leave Spark out even when a cluster answers')
     .option('--max-workers <n>', 'parallel engine at 1..N workers', positiveInt('--max-workers'), availableParallelism())
+    .option('--workers <list>', 'parallel engine at these worker counts, e.g. 1,2 (default: 1..--max-workers)', listOf('--workers', workerCount))
+    .option('--users <list>', 'only the users sweep (original format), at these user counts, e.g. 1k,100k,1M,10M', listOf('--users', parseCount))
+    .option('--sweep-size <size>', 'size of the users sweep\'s files (default: 1GiB, --quick 64MiB)', (v: string) => {
+      try {
+        return parseSizeMiB(v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    })
     .option('--duckdb-threads <n>', 'DuckDB threads', positiveInt('--duckdb-threads'), availableParallelism())
     .option('--out <dir>', 'results directory', RESULTS_DIR)
     .option('--regenerate', 'regenerate cached datasets')
@@ -76,7 +117,7 @@ async function main(): Promise<void> {
     .option('--dedupe', 'only the dedupe case: 1 GiB JSON lines with re-delivered batches, naive, parallel and DuckDB (bench/dedupe.ts)')
     .option('--rounds <n>', 'rounds of the pricing or dedupe case', positiveInt('--rounds'), 3)
     .parse();
-  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; rounds: number }>();
+  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; workers?: number[]; users?: number[]; sweepSize?: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; rounds: number }>();
   if (o.pricing) {
     if (!(await pricingBench({ maxWorkers: o.maxWorkers, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
     return;
@@ -94,7 +135,8 @@ async function main(): Promise<void> {
   const notes: string[] = [];
 
   const engines: Engine[] = [naive()];
-  for (let w = 1; w <= o.maxWorkers; w++) engines.push(parallel(w));
+  const workers = o.workers ?? Array.from({ length: o.maxWorkers }, (_, i) => i + 1);
+  for (const w of workers) engines.push(parallel(w));
   let sparkSetup: SparkSetup | null = null;
   if (sparkMode !== 'off') {
     sparkSetup = await prepareSpark(sparkMode === 'start', log);
@@ -104,7 +146,7 @@ async function main(): Promise<void> {
   }
   engines.push(duckdb(o.duckdbThreads), duckdbSimplest(o.duckdbThreads));
 
-  const specs = datasetMatrix(mode).filter((s) => o.only === undefined || datasetId(s).includes(o.only));
+  const specs = datasetMatrix(mode, o.users, o.sweepSize).filter((s) => o.only === undefined || datasetId(s).includes(o.only));
   const tiny: Record<string, Dataset> = {};
   const startup = new Map<string, Map<string, number>>();
   const entries: Entry[] = [];
@@ -144,7 +186,11 @@ async function main(): Promise<void> {
   const minutes = (performance.now() - started) / 60000;
   const body = tableRows(entries);
   const title = `${describeMachine(machine)}; ${new Date().toISOString().slice(0, 10)}`;
+  const users = usersRows(entries);
+  const scaling = workersRows(entries);
   process.stdout.write(`\n${textTable(TABLE_HEADER, body)}\n\n`);
+  if (users.length > 0) process.stdout.write(`throughput against users:\n${textTable(USERS_HEADER, users)}\n\n`);
+  if (scaling.length > 0) process.stdout.write(`parallel engine against workers:\n${textTable(WORKERS_HEADER, scaling)}\n\n`);
   process.stdout.write(`${title}\nrates from the best of N runs; × naive and × DuckDB are time ratios (>1 = faster); start-up = best of 3 runs over 1,000 lines.\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   if (s3.length > 0) process.stdout.write(`\n${s3Table(s3)}\n`);
@@ -156,7 +202,7 @@ async function main(): Promise<void> {
     startedAt: new Date(Date.now() - minutes * 60000).toISOString(),
     minutes: Number(minutes.toFixed(1)),
     machine,
-    options: { maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, spark: sparkMode },
+    options: { workers, users: o.users ?? null, sweepSizeMiB: o.sweepSize ?? null, duckdbThreads: o.duckdbThreads, spark: sparkMode },
     spark: sparkSetup ? { remote: sparkSetup.remote, clusterStartSeconds: sparkSetup.clusterStartSeconds } : null,
     method:
       'Each entry is a whole child process (node dist/cli/main.js aggregate ... / node dist/bench/duckdb-billing.js) timed by tinybench; rates use the fastest run; each run\'s billing.txt (and accepted/reject counts) is checked against the first engine\'s before its time counts; peak RSS from getrusage via a preloaded hook.',
@@ -174,6 +220,8 @@ async function main(): Promise<void> {
     '',
     markdownTable(TABLE_HEADER, body),
     '',
+    ...(users.length > 0 ? ['Throughput against users (`× fewest users`: MiB/s over the same engine\'s at the fewest users):', '', markdownTable(USERS_HEADER, users), ''] : []),
+    ...(scaling.length > 0 ? ['The parallel engine against workers (`× 1 worker`: MiB/s over its rate at 1 worker):', '', markdownTable(WORKERS_HEADER, scaling), ''] : []),
     'Rates (rows/s, MiB/s) use the fastest run; `× naive` = naive time / engine time, `× DuckDB` = DuckDB time / engine time (above 1 = faster). `start-up s` = best of 3 runs over 1,000 lines (process start, module loading; for Spark also connect and session). Peak RSS of the measured process (worker threads included).',
     ...notes.map((n) => `\nNote: ${n}`),
     ...(s3.length === 0 ? [] : ['', '## s3 (parallel from a local S3 server, bench/s3.ts)', '', s3Table(s3)]),
