@@ -5,7 +5,7 @@ import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
-import { defaultS3ShardBytes, defaultShardBytes, groupShards, planShards, remoteCsvHeaders } from './sharding.js';
+import { defaultS3ShardBytes, defaultShardBytes, groupShards, planShards, remoteCsvHeaders, splitTail } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 
@@ -25,7 +25,9 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
   const s3Files = input.files.filter((f) => f.s3 !== undefined);
   const noShuffle = !dedupe || (input.dedupe!.mode === 'auto' && s3Files.every((f) => f.format === 'space'));
   const s3Size = opts.shardBytes ?? (noShuffle ? defaultS3ShardBytes(s3Files.reduce((n, f) => n + f.size, 0), opts.workers, size) : size);
-  const tasks = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
+  const planned = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
+  // With the default shard size the run's last local tasks are cut finer (an explicit size is kept as given).
+  const tasks = opts.shardBytes === undefined ? splitTail(planned, opts.workers, size) : planned;
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
   let reported = 0n;

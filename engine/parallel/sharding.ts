@@ -139,3 +139,37 @@ export function groupShards(shards: readonly Shard[], files: readonly InputFile[
   if (group.length > 0) groups.push(group);
   return groups;
 }
+
+/** The smallest piece splitTail cuts. */
+export const MIN_TAIL_BYTES = 1 << 20;
+
+/**
+ * The end of the run cut finer so that every worker stays busy to the end: tasks are handed
+ * out as workers free up, so the last one to finish can run for up to a whole task after the
+ * others are idle. The tasks covering the last `workers` × `shardBytes` bytes, when each is one
+ * byte range of a plain file, are cut into quarters (at least MIN_TAIL_BYTES), so the last
+ * tasks handed out are small. Shards are renumbered in order (a shard's index is its position).
+ * A CSV range holding the file's header (no layout of its own) is left whole, and so is a range
+ * of an object in S3 (one streamed GET each: larger shards on purpose).
+ */
+export function splitTail(tasks: readonly (readonly Shard[])[], workers: number, shardBytes: number): Shard[][] {
+  const piece = Math.max(MIN_TAIL_BYTES, Math.floor(shardBytes / 4));
+  const out: Shard[][] = tasks.map((t) => [...t]);
+  if (workers < 2) return out;
+  let left = workers * shardBytes;
+  for (let i = out.length - 1; i >= 0 && left > 0; i--) {
+    const t = out[i]!;
+    const s = t[0]!;
+    if (t.length !== 1 || s.gzip || s.end < 0 || s.s3 !== undefined || s.wrapped !== undefined || (s.format === 'csv' && s.csv === undefined)) break;
+    left -= s.end - s.start;
+    if (s.end - s.start < 2 * piece) continue;
+    // Even cuts: no sliver at the end.
+    const len = s.end - s.start;
+    const n = Math.floor(len / piece);
+    const pieces: Shard[][] = [];
+    for (let k = 0; k < n; k++) pieces.push([{ ...s, start: s.start + Math.floor((k * len) / n), end: s.start + Math.floor(((k + 1) * len) / n) }]);
+    out.splice(i, 1, ...pieces);
+  }
+  let index = 0;
+  return out.map((t) => t.map((s) => ({ ...s, index: index++ })));
+}

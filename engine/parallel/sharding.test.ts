@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { MIN_TAIL_BYTES, groupShards, planShards, splitTail, type Shard } from './sharding.js';
+import type { InputFile } from '../core/input/discover.js';
+
+const MiB = 1 << 20;
+const plain = (path: string, size: number, format: InputFile['format'] = 'space'): InputFile => ({ path, format, gzip: false, size });
+
+/** Every file's bytes covered once, in order, by contiguous ranges; shard indices 0, 1, 2, … */
+function expectCover(tasks: readonly (readonly Shard[])[], files: readonly InputFile[]): void {
+  const shards = tasks.flat();
+  expect(shards.map((s) => s.index)).toEqual(shards.map((_, i) => i));
+  for (const f of files) {
+    const mine = shards.filter((s) => s.path === f.path);
+    expect(mine[0]!.start).toBe(0);
+    for (let i = 1; i < mine.length; i++) expect(mine[i]!.start).toBe(mine[i - 1]!.end);
+    expect(mine.at(-1)!.end).toBe(f.size);
+  }
+}
+
+describe('splitTail: the last tasks cut finer so every worker stays busy to the end', () => {
+  it('cuts the tasks of the last workers × shard bytes into quarters and keeps the rest', () => {
+    const files = [plain('a.log', 1024 * MiB)];
+    const size = 64 * MiB;
+    const tasks = splitTail(groupShards(planShards(files, size), files, size), 2, size);
+    expectCover(tasks, files);
+    const sizes = tasks.map((t) => t[0]!.end - t[0]!.start);
+    // 14 whole 64 MiB tasks, then the last 128 MiB in 16 MiB pieces.
+    expect(sizes).toEqual([...Array<number>(14).fill(64 * MiB), ...Array<number>(8).fill(16 * MiB)]);
+  });
+
+  it('covers every byte once, in order, for any files, shard size and workers', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 300 * MiB }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(4 * MiB, 7 * MiB + 3, 64 * MiB),
+        (sizes, workers, size) => {
+          const files = sizes.map((n, i) => plain(`f${i}.log`, n));
+          const tasks = splitTail(groupShards(planShards(files, size), files, size), workers, size);
+          expectCover(tasks, files);
+          // A range below MIN_TAIL_BYTES is only ever a file's last one.
+          for (const s of tasks.flat()) if (s.end - s.start < MIN_TAIL_BYTES) expect(s.end).toBe(files.find((f) => f.path === s.path)!.size);
+        },
+      ),
+    );
+  });
+
+  it('leaves a CSV range holding the header whole, an S3 range whole, and one worker without a tail', () => {
+    const shard: Shard = { index: 0, path: 'a.csv', format: 'csv', gzip: false, start: 0, end: 8 * MiB };
+    expect(splitTail([[shard]], 2, 8 * MiB)).toEqual([[shard]]);
+    // An object in S3 keeps its large shards (one streamed GET each).
+    const s3: Shard = { index: 0, path: 's3://b/k.log', format: 'space', gzip: false, start: 0, end: 256 * MiB, s3: { bucket: 'b', key: 'k.log' } as Shard['s3'] };
+    expect(splitTail([[s3]], 2, 64 * MiB)).toEqual([[s3]]);
+    const one = [plain('b.log', 256 * MiB)];
+    const planned = groupShards(planShards(one, 64 * MiB), one, 64 * MiB);
+    expect(splitTail(planned, 1, 64 * MiB)).toEqual(planned);
+  });
+});
