@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,9 @@ async function run(engine: (i: RunInput) => Promise<BillingResult>, dir: string,
   const result = await engine({ files: found.files, config, window, rejects, onBytes: () => {}, signal: new AbortController().signal });
   await rejects.end();
   staged.commit();
-  return { bill: billText(await collectBill(result.usage, config)), counts: result.counts, rejects: readFileSync(path, 'utf8') };
+  const bill = billText(await collectBill(result.usage, config));
+  await result.release?.();
+  return { bill, counts: result.counts, rejects: readFileSync(path, 'utf8') };
 }
 
 // Building blocks that hit every rule and its edges; valid values are the most common.
@@ -90,14 +92,15 @@ function render(f: typeof file extends fc.Arbitrary<infer T> ? T : never, fmtLin
 }
 
 describe('parallel engine equals naive engine', () => {
-  it('on random inputs, workers and shard sizes', async () => {
+  it('on random inputs, workers, shard sizes and usage table bounds (tables spilled as sorted runs)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(file, { minLength: 1, maxLength: 3 }),
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 400 }),
         fc.option(fc.constantFrom('2025-05-02T23:16:50Z', '2025-05-02T23:16:50.0000001Z'), { nil: undefined }),
-        async (files, workers, shardBytes, from) => {
+        fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+        async (files, workers, shardBytes, from, maxTableEntries) => {
           const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
           try {
             const { mkdirSync } = await import('node:fs');
@@ -111,7 +114,11 @@ describe('parallel engine equals naive engine', () => {
             const naive = await run(runNaive, dir, window, 'naive');
             // A 70 KB line in one-byte shards would be 70,000 tasks: long lines get larger shards.
             const size = files.some((f) => f.longLine) ? shardBytes * 100 : shardBytes;
-            const parallel = await run((i) => runParallel(i, { workers, shardBytes: size }), dir, window, 'parallel');
+            const spills = () => readdirSync(tmpdir()).filter((n) => n.startsWith('mr-usage-')).length;
+            const before = spills();
+            const parallel = await run((i) => runParallel(i, { workers, shardBytes: size, maxTableEntries }), dir, window, 'parallel');
+            // The result's release removed the spilled runs.
+            expect(spills()).toBeLessThanOrEqual(before);
             expect(parallel.counts).toEqual(naive.counts);
             expect(parallel.bill).toBe(naive.bill);
             expect(parallel.rejects).toBe(naive.rejects);

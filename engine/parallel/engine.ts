@@ -13,6 +13,8 @@ export interface ParallelOptions {
   readonly workers: number;
   /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 without dedupe: defaultS3ShardBytes). */
   readonly shardBytes?: number;
+  /** Users a worker's table holds before it spills a sorted run to a file (default USAGE_TABLE_ENTRIES; tests make it small). */
+  readonly maxTableEntries?: number;
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
@@ -37,9 +39,12 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers);
+  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries);
   try {
     return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
+  } catch (err) {
+    job.removeSpills();
+    throw err;
   } finally {
     clearInterval(timer);
     job.dispose();

@@ -1,7 +1,7 @@
 /** Piscina worker entry: the map and flush functions of the parallel engine's jobs, by name. */
 import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
-import { moveShardResult, moveTableImage, type ShardCounts } from './scan/partial.js';
-import type { TableImage } from './scan/user-table.js';
+import { moveShardResult, moveSortedTables, type ShardCounts } from './scan/partial.js';
+import type { SortedTables } from './scan/sorted-merge.js';
 
 export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
   const r = await mapBillingShards(task);
@@ -12,8 +12,8 @@ export function reduceBilling(task: BillingReduceTask): ShardCounts {
   return reduceBillingPartition(task);
 }
 
-export function flushBilling(task: BillingFlushTask): TableImage {
-  return moveTableImage(flushBillingUsage(task));
+export function flushBilling(task: BillingFlushTask): SortedTables {
+  return moveSortedTables(flushBillingUsage(task));
 }
 
 /** Every function above, by the name Piscina calls it by. */

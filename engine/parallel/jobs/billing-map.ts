@@ -4,7 +4,9 @@
  * jsonl-scanner.ts); the lines those give up, and gzip files, go through the same per-line
  * contract code as the naive engine.
  */
-import { openSync, closeSync, fstatSync, constants } from 'node:fs';
+import { openSync, closeSync, fstatSync, constants, mkdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import type { BillingConfig } from '../../core/config/config.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { REASON_INDEX, type RejectReason } from '../../core/validation/reasons.js';
@@ -19,7 +21,8 @@ import { fdReader, readOwnedLines, type ByteLineSink } from '../scan/range-reade
 import { SpaceScanner } from '../scan/space-scanner.js';
 import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
-import { UserTable, hashBytes, type TableImage } from '../scan/user-table.js';
+import { UserTable, hashBytes } from '../scan/user-table.js';
+import type { SortedTables, SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
@@ -29,6 +32,8 @@ import { ShuffleEmitter } from './dedupe-shuffle.js';
 export interface BillingMapTask {
   /** Scopes the worker's usage table to one run. */
   readonly jobId: string;
+  /** The worker's usage table's bound, in entries, and where it spills beyond (see usageTable). */
+  readonly usage: UsageBound;
   /** One shard, or several small files' shards in a row (one task each would cost more than reading them). */
   readonly shards: readonly Shard[];
   readonly config: BillingConfig;
@@ -58,6 +63,32 @@ export interface BillingReduceTask {
   readonly stop?: SharedArrayBuffer;
 }
 
+/** The bound of a worker's usage table: beyond `maxEntries` users it is spilled as a sorted run into `dir` (made on first use). */
+export interface UsageBound {
+  readonly maxEntries: number;
+  readonly dir: string;
+}
+
+/** This worker's usage table for the job: bounded, its spilled runs kept in the worker's state until the flush. */
+function usageTable(task: BillingMapTask): UserTable {
+  return workerState(task.jobId, () => {
+    const t = new UserTable(task.config.rates.length, 1 << 14);
+    const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
+    t.spillWhenFull(task.usage.maxEntries, (img) => {
+      mkdirSync(task.usage.dir, { recursive: true });
+      const path = join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`);
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        for (let at = 0; at < img.records.length; ) at += writeSync(fd, img.records, at, img.records.length - at);
+      } finally {
+        closeSync(fd);
+      }
+      runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
+    });
+    return t;
+  });
+}
+
 const READ_BUFFER_BYTES = 4 << 20;
 let readBuffer: Buffer | undefined;
 
@@ -79,7 +110,7 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
   };
   onBytes(0);
   const counts = emptyShardCounts();
-  const table = workerState(task.jobId, () => new UserTable(task.config.rates.length, 1 << 14));
+  const table = usageTable(task);
   const rejects = new RejectCollector();
   // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
   const judges: Judges = { emitter: task.dedupe === undefined ? undefined : new ShuffleEmitter() };
@@ -192,10 +223,11 @@ function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: 
   return exact;
 }
 
-/** This worker's usage for the job, sorted by key bytes (the workers sort at once), once, after every shard is mapped. */
-export function flushBillingUsage(task: BillingFlushTask): TableImage {
+/** This worker's usage for the job, sorted by key bytes (the workers sort at once), with the runs it spilled, once, after every shard is mapped. */
+export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
-  return (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).sortedImage();
+  const image = (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).sortedImage();
+  return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [] };
 }
 
 async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): Promise<void> {

@@ -10,8 +10,11 @@ import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/u
 import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
-import { UserTable, type TableImage } from '../scan/user-table.js';
-import { MergedUsage } from '../scan/sorted-merge.js';
+import { UserTable } from '../scan/user-table.js';
+import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapResult, BillingMapTask, BillingReduceTask } from './billing-map.js';
@@ -19,6 +22,13 @@ import type { WorkerFunctionName } from '../worker.js';
 import { DEFAULT_DEDUPE, type ConflictExample } from '../../core/dedupe/dedupe.js';
 import { ShuffleStore } from './dedupe-shuffle.js';
 import { moveWith } from '../scan/partial.js';
+
+/**
+ * The bound of each worker's usage table, in users: 2^20 entries take 2^20 records of 112 bytes
+ * (five tasks) and 2^21 slots of 8 bytes, about 133 MiB; beyond it the table is spilled to a
+ * file as a sorted run and emptied (README, decision on the parallel engine's memory).
+ */
+export const USAGE_TABLE_ENTRIES = 1 << 20;
 
 export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult, BillingResult> {
   readonly mapFunction: WorkerFunctionName = 'mapBilling';
@@ -31,14 +41,16 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
       barrier,
       workers,
     }),
-    // Each worker's table arrives sorted by key bytes; finalize merges them as it bills (MergedUsage).
+    // Each worker's table arrives sorted by key bytes, with the runs it spilled; finalize merges them as it bills (MergedUsage).
     mergeCombined: (p: unknown) => {
-      this.tables.push(p as TableImage);
+      this.tables.push(p as SortedTables);
     },
   };
   readonly tasks: BillingMapTask[];
   private readonly counts = emptyCounts();
-  private readonly tables: TableImage[] = [];
+  private readonly tables: SortedTables[] = [];
+  /** Where the workers spill their usage tables beyond the bound (made on first use; see removeSpills). */
+  private readonly usageDir: string;
   /** Set to 1 to make the workers' map tasks stop at their next read and reduce tasks at their next part or block (see cancel()). */
   private readonly stop = new SharedArrayBuffer(4);
   /** Partials whose rejects wait for earlier shards'. */
@@ -55,10 +67,13 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
     workers = 1,
+    maxTableEntries = USAGE_TABLE_ENTRIES,
   ) {
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
-    this.tasks = groups.map((shards) => ({ jobId: this.jobId, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
+    this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
+    const usage = { maxEntries: maxTableEntries, dir: this.usageDir };
+    this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
     if (mode === undefined) {
       this.shuffle = undefined;
       this.reduce = undefined;
@@ -104,6 +119,11 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     this.shuffle?.dispose();
   }
 
+  /** Removes the usage tables' spilled runs: once the bill is made (the result's release), or when the run fails. */
+  removeSpills(): void {
+    rmSync(this.usageDir, { recursive: true, force: true });
+  }
+
   cancel(): void {
     Atomics.store(new Int32Array(this.stop), 0, 1);
   }
@@ -137,6 +157,10 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   }
 
   finalize(): BillingResult {
-    return { counts: this.counts, usage: this.tables.length === 0 ? new UserTable(this.input.config.rates.length, 16) : new MergedUsage(this.tables) };
+    return {
+      counts: this.counts,
+      usage: this.tables.length === 0 ? new UserTable(this.input.config.rates.length, 16) : new MergedUsage(this.tables),
+      release: async () => this.removeSpills(),
+    };
   }
 }

@@ -5,7 +5,7 @@
  */
 import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
-import type { TableImage } from './user-table.js';
+import type { SortedTables } from './sorted-merge.js';
 import { emptyTally, type DuplicateTally } from '../../core/dedupe/dedupe.js';
 
 export interface ShardCounts extends DuplicateTally {
@@ -93,7 +93,7 @@ export function moveShardResult<R extends ShardResult>(r: R, more: ArrayBufferVi
   return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw, ...more]);
 }
 
-/** A worker's table image, its buffers transferred. */
-export function moveTableImage(p: TableImage): TableImage {
-  return moveWith(p, [p.records, p.overflow]);
+/** A worker's sorted tables, the last table's buffers transferred. */
+export function moveSortedTables(t: SortedTables): SortedTables {
+  return moveWith(t, [t.image.records, t.image.overflow]);
 }

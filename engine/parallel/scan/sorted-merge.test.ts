@@ -70,3 +70,42 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
     expect(() => new MergedUsage([t.image()])).toThrow(/not sorted/);
   });
 });
+
+describe('a bounded table spills sorted runs to files; the merge reads them back in chunks', () => {
+  it('gives what one unbounded table gives, for any bound', async () => {
+    const { mkdtempSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.array(fc.tuple(id, fc.nat(2), fc.integer({ min: 1, max: 3 }), amount), { maxLength: 150 }), async (bound, ops) => {
+        const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
+        try {
+          const whole = new UsageTable(3);
+          const t = new UserTable(3, 4);
+          const runs: Array<{ path: string; tasks: number; size: number; overflow: Uint8Array; carry: Array<[number, bigint]> }> = [];
+          t.spillWhenFull(bound, (img) => {
+            const path = join(dir, `run-${runs.length}`);
+            const fd = openSync(path, 'wx');
+            writeSync(fd, img.records);
+            closeSync(fd);
+            runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
+          });
+          for (const [user, task, requests, d] of ops) {
+            whole.row(user).addBig(task, requests, d);
+            addBig(t, user, task, requests, d);
+            expect(t.size).toBeLessThanOrEqual(bound);
+          }
+          if (new Set(ops.map((o) => o[0])).size > bound) expect(runs.length).toBeGreaterThan(0);
+          const merged = new MergedUsage([{ image: t.sortedImage(), runs }]);
+          const got = await sortedUsageEntries(merged);
+          expect(got).toEqual(usageEntries(whole));
+          const users = [...got.keys()];
+          expect(users).toEqual([...users].sort(compareUtf8));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

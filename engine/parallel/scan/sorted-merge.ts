@@ -1,12 +1,34 @@
 /**
  * The workers' usage tables, each sorted by key bytes in its worker (UserTable.sortedImage),
  * merged as they stream into finalize: a k-way merge by key bytes, summing a user's counters
- * across workers, one user at a time. The main thread never builds a merged table, an array
+ * across tables, one user at a time. The main thread never builds a merged table, an array
  * of every id, or sorts them: finalize reads the users in the bill's order (UTF-8 byte order,
  * which is the order of the key bytes) as a SortedUsage stream and checks that order.
+ *
+ * A table that outgrew its worker's bound was spilled to a file as a sorted run (its records;
+ * its long keys and carried sums stay in memory, they are few): those runs are read here in
+ * chunks of CHUNK_RECORDS records, so the merge holds little more than one chunk per run.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { UserUsage, type SortedUsage } from '../../core/billing/usage.js';
-import { COUNTERS_AT, decodeKey, imageKey, recordBytes, type TableImage } from './user-table.js';
+import { COUNTERS_AT, INLINE_KEY_BYTES, decodeKey, recordBytes, type TableImage } from './user-table.js';
+
+/** A sorted table written to a file by a worker (records only: the rest is here). */
+export interface SpilledRun {
+  readonly path: string;
+  readonly tasks: number;
+  readonly size: number;
+  readonly overflow: Uint8Array;
+  readonly carry: Array<[number, bigint]>;
+}
+
+/** What a worker hands over at the end: its last table, sorted, and the runs it spilled before. */
+export interface SortedTables {
+  readonly image: TableImage;
+  readonly runs: readonly SpilledRun[];
+}
+
+const CHUNK_RECORDS = 1 << 15;
 
 /** Byte order of two keys. */
 function compareKeys(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: number, bl: number): number {
@@ -18,13 +40,106 @@ function compareKeys(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: n
   return al - bl;
 }
 
+/** The next entry of one sorted table: in memory, or read from its run file a chunk at a time. */
+class Cursor {
+  /** The next entry, and the window of records held: entries [first, end). */
+  e = 0;
+  private first = 0;
+  private end = 0;
+  private u8: Uint8Array;
+  private i32: Int32Array;
+  f64: Float64Array;
+  private fd: number | null = null;
+  readonly carries = new Map<number, Array<[number, bigint]>>();
+  keyBytes: Uint8Array = new Uint8Array(0);
+  keyAt = 0;
+  keyLen = 0;
+
+  constructor(
+    readonly size: number,
+    private readonly rb: number,
+    private readonly overflow: Uint8Array,
+    carry: Array<[number, bigint]>,
+    tasks: number,
+    records: Uint8Array | null,
+    private readonly path: string | null,
+  ) {
+    for (const [k, v] of carry) {
+      const e = Math.floor(k / tasks);
+      let l = this.carries.get(e);
+      if (l === undefined) this.carries.set(e, (l = []));
+      l.push([k % tasks, v]);
+    }
+    // Records are 8-byte aligned in their buffer unless the image was cut from a larger one.
+    const r = records === null ? new Uint8Array(CHUNK_RECORDS * rb) : records.byteOffset % 8 === 0 ? records : records.slice();
+    this.u8 = r;
+    this.i32 = new Int32Array(r.buffer, r.byteOffset, r.byteLength >>> 2);
+    this.f64 = new Float64Array(r.buffer, r.byteOffset, r.byteLength >>> 3);
+    if (records !== null) this.end = size;
+  }
+
+  /** False when every entry was read; else the current entry's key is in keyBytes[keyAt, keyAt + keyLen). */
+  head(): boolean {
+    if (this.e >= this.size) {
+      this.close();
+      return false;
+    }
+    if (this.e >= this.end) this.load();
+    const base = (this.e - this.first) * this.rb;
+    const len = this.i32[base >>> 2]!;
+    this.keyLen = len;
+    if (len <= INLINE_KEY_BYTES) {
+      this.keyBytes = this.u8;
+      this.keyAt = base + 8;
+    } else {
+      this.keyBytes = this.overflow;
+      this.keyAt = this.i32[(base >>> 2) + 2]!;
+    }
+    return true;
+  }
+
+  /** Index into f64 of the current entry's first counter. */
+  counters(): number {
+    return ((this.e - this.first) * this.rb + COUNTERS_AT) >>> 3;
+  }
+
+  private load(): void {
+    this.fd ??= openSync(this.path!, 'r');
+    const n = Math.min(CHUNK_RECORDS, this.size - this.e);
+    const want = n * this.rb;
+    let got = 0;
+    while (got < want) {
+      const k = readSync(this.fd, this.u8, got, want - got, this.e * this.rb + got);
+      if (k === 0) throw new Error(`usage run ${this.path} ends early: ${this.e * this.rb + got} of ${this.size * this.rb} bytes`);
+      got += k;
+    }
+    this.first = this.e;
+    this.end = this.e + n;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
 export class MergedUsage implements SortedUsage {
   readonly taskCount: number;
+  private readonly images: TableImage[] = [];
+  private readonly runs: SpilledRun[] = [];
 
-  constructor(private readonly images: readonly TableImage[]) {
-    if (images.length === 0) throw new RangeError('MergedUsage: no table');
-    for (const img of images) if (img.sorted !== true && img.size > 1) throw new RangeError('MergedUsage: a table image is not sorted');
-    this.taskCount = images[0]!.tasks;
+  constructor(tables: readonly (TableImage | SortedTables)[]) {
+    for (const t of tables) {
+      if ('image' in t) {
+        this.images.push(t.image);
+        this.runs.push(...t.runs);
+      } else {
+        this.images.push(t);
+      }
+    }
+    if (this.images.length === 0) throw new RangeError('MergedUsage: no table');
+    for (const img of this.images) if (img.sorted !== true && img.size > 1) throw new RangeError('MergedUsage: a table image is not sorted');
+    this.taskCount = this.images[0]!.tasks;
   }
 
   /**
@@ -36,65 +151,59 @@ export class MergedUsage implements SortedUsage {
     return {
       [Symbol.asyncIterator]: () => {
         const it = this.merged();
-        return { next: () => Promise.resolve(it.next()) };
+        return {
+          next: () => Promise.resolve(it.next()),
+          return: () => Promise.resolve(it.return(undefined)),
+        };
       },
     };
   }
 
   /** The merge itself, synchronous. */
-  *merged(): Generator<{ user: string; usage: UserUsage }> {
-    const imgs = this.images;
-    const W = imgs.length;
+  *merged(): Generator<{ user: string; usage: UserUsage }, undefined> {
     const T = this.taskCount;
     const rb = recordBytes(T);
-    const heads = new Int32Array(W);
-    // Records are 8-byte aligned in their buffer unless the image was cut from a larger one.
-    const views = imgs.map((img) => {
-      const r = img.records.byteOffset % 8 === 0 ? img.records : img.records.slice();
-      return new Float64Array(r.buffer, r.byteOffset, r.byteLength >>> 3);
-    });
-    // Carried duration sums (above 2^52), by image and entry.
-    const carries = imgs.map((img) => {
-      const m = new Map<number, Array<[number, bigint]>>();
-      for (const [k, v] of img.carry) {
-        const e = Math.floor(k / T);
-        let l = m.get(e);
-        if (l === undefined) m.set(e, (l = []));
-        l.push([k % T, v]);
-      }
-      return m;
-    });
+    const cursors = [
+      ...this.images.map((img) => new Cursor(img.size, rb, img.overflow, img.carry, T, img.records, null)),
+      ...this.runs.map((r) => new Cursor(r.size, rb, r.overflow, r.carry, T, null, r.path)),
+    ];
+    const W = cursors.length;
     const same = new Int32Array(W);
-    for (;;) {
-      // The smallest key among the heads, and every head holding it.
-      let n = 0;
-      let best: { bytes: Uint8Array; at: number; len: number } | null = null;
-      for (let w = 0; w < W; w++) {
-        if (heads[w]! >= imgs[w]!.size) continue;
-        const k = imageKey(imgs[w]!, heads[w]!);
-        const c = best === null ? -1 : compareKeys(k.bytes, k.at, k.len, best.bytes, best.at, best.len);
-        if (c < 0) {
-          best = k;
-          n = 0;
+    try {
+      for (;;) {
+        // The smallest key among the heads, and every cursor holding it.
+        let n = 0;
+        let best: Cursor | null = null;
+        for (let w = 0; w < W; w++) {
+          const c = cursors[w]!;
+          if (!c.head()) continue;
+          const d = best === null ? -1 : compareKeys(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
+          if (d < 0) {
+            best = c;
+            n = 0;
+          }
+          if (d <= 0) same[n++] = w;
         }
-        if (c <= 0) same[n++] = w;
-      }
-      if (best === null) return;
-      const usage = new UserUsage(T);
-      for (let j = 0; j < n; j++) {
-        const w = same[j]!;
-        const e = heads[w]++;
-        const f = views[w]!;
-        const base = (e * rb + COUNTERS_AT) >>> 3;
-        for (let t = 0; t < T; t++) {
-          const r = f[base + 2 * t]!;
-          const d = f[base + 2 * t + 1]!;
-          if (r !== 0 || d !== 0) usage.add(t, r, d);
+        if (best === null) return undefined;
+        const user = decodeKey(best.keyBytes.subarray(best.keyAt, best.keyAt + best.keyLen));
+        const usage = new UserUsage(T);
+        for (let j = 0; j < n; j++) {
+          const c = cursors[same[j]!]!;
+          const f = c.f64;
+          const base = c.counters();
+          for (let t = 0; t < T; t++) {
+            const r = f[base + 2 * t]!;
+            const d = f[base + 2 * t + 1]!;
+            if (r !== 0 || d !== 0) usage.add(t, r, d);
+          }
+          const carried = c.carries.size === 0 ? undefined : c.carries.get(c.e);
+          if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
+          c.e++;
         }
-        const carried = carries[w]!.size === 0 ? undefined : carries[w]!.get(e);
-        if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
+        yield { user, usage };
       }
-      yield { user: decodeKey(best.bytes.subarray(best.at, best.at + best.len)), usage };
+    } finally {
+      for (const c of cursors) c.close();
     }
   }
 }

@@ -42,16 +42,8 @@ export interface TableImage {
   readonly sorted?: boolean;
 }
 
-/** The key of record `e` of an image: its bytes are bytes[at, at + len). */
-export function imageKey(img: TableImage, e: number): { bytes: Uint8Array; at: number; len: number } {
-  const rb = recordBytes(img.tasks);
-  const r = img.records;
-  const base = e * rb;
-  const len = r[base]! | (r[base + 1]! << 8) | (r[base + 2]! << 16) | (r[base + 3]! << 24);
-  if (len <= INLINE) return { bytes: r, at: base + 8, len };
-  const at = r[base + 8]! | (r[base + 9]! << 8) | (r[base + 10]! << 16) | (r[base + 11]! << 24);
-  return { bytes: img.overflow, at, len };
-}
+/** Keys up to this many bytes live in their record (a longer one's offset in the overflow bytes is there). */
+export const INLINE_KEY_BYTES = INLINE;
 
 /** Where a record's per-task counters start (bytes into the record). */
 export const COUNTERS_AT = RECORD_HEAD;
@@ -84,6 +76,9 @@ export class UserTable implements UsageRows {
   private slots: Int32Array;
   private mask: number;
   private ids: string[] | null = null;
+  /** Entries at which the table is spilled (see spillWhenFull); none by default. */
+  private limit = Infinity;
+  private spill: ((img: TableImage) => void) | null = null;
 
   constructor(
     readonly tasks: number,
@@ -294,7 +289,32 @@ export class UserTable implements UsageRows {
     for (const [idx, amount] of img.carry) this.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
   }
 
+  /**
+   * A bounded table: when a new key would make it hold more than `maxEntries`, its entries are
+   * handed to `spill` sorted by key bytes (sortedImage) and the table is emptied, keeping its
+   * memory for the next entries. An entry number is valid until the next `entry` call.
+   */
+  spillWhenFull(maxEntries: number, spill: (img: TableImage) => void): void {
+    this.limit = maxEntries;
+    this.spill = spill;
+  }
+
+  /** Hands the entries to the spill function and empties the table. */
+  private spillNow(): void {
+    this.spill!(this.sortedImage());
+    this.u8.fill(0, 0, this.size * this.rb);
+    this.slots.fill(0);
+    this.size = 0;
+    this.overflowEnd = 0;
+    this.carry.clear();
+    this.ids = null;
+  }
+
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
+    if (this.size >= this.limit) {
+      this.spillNow();
+      return this.entry(bytes, start, end, hash >>> 0);
+    }
     if ((this.size + 1) * 4 > this.slots.length) {
       this.grow();
       return this.entry(bytes, start, end, hash >>> 0);
