@@ -75,7 +75,7 @@ function usageTable(task: BillingMapTask): UserTable {
     const t = new UserTable(task.config.rates.length, 1 << 14);
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
     t.spillWhenFull(task.usage.maxEntries, (img) => {
-      mkdirSync(task.usage.dir, { recursive: true });
+      mkdirSync(task.usage.dir, { recursive: true, mode: 0o700 });
       const path = join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`);
       const fd = openSync(path, 'wx', 0o600);
       try {
