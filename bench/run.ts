@@ -27,8 +27,12 @@ const M = 1_000_000;
 
 export type Mode = 'quick' | 'default' | 'large';
 
-/** The user counts of the users sweep (original format, one size): how throughput falls as users grow. */
-export const SWEEP_USERS: readonly number[] = [K, 100 * K, M, 10 * M];
+/**
+ * The user counts of the users sweep (original format, one size): how throughput falls as
+ * users grow. 10M users (the naive engine alone takes minutes and gigabytes there) comes with
+ * --large or --users.
+ */
+export const SWEEP_USERS: readonly number[] = [K, 100 * K, M];
 
 /** The users sweep: the original format at `sizeMiB` for each user count. */
 export function userSweep(users: readonly number[], sizeMiB: number): DatasetSpec[] {
@@ -37,7 +41,8 @@ export function userSweep(users: readonly number[], sizeMiB: number): DatasetSpe
 
 /**
  * The datasets of a run: every format at 1 GiB (and smaller sizes for the curve against size),
- * the users sweep at 1 GiB; --quick keeps to 64-256 MiB. `users` (from --users) makes the run
+ * the users sweep at 1 GiB (1k, 100k, 1M users; --large adds 10M and a 4 GiB set); --quick
+ * keeps to 64-256 MiB. `users` (from --users) makes the run
  * the users sweep alone, at `sweepMiB`.
  */
 export function datasetMatrix(mode: Mode, users?: readonly number[], sweepMiB = mode === 'quick' ? 64 : 1024): DatasetSpec[] {
@@ -54,7 +59,7 @@ export function datasetMatrix(mode: Mode, users?: readonly number[], sweepMiB = 
   const sets: DatasetSpec[] = [
     { format: 'space', sizeMiB: 64, users: K },
     { format: 'space', sizeMiB: 256, users: K },
-    ...userSweep(SWEEP_USERS, sweepMiB),
+    ...userSweep(mode === 'large' ? [...SWEEP_USERS, 10 * M] : SWEEP_USERS, sweepMiB),
     { format: 'csv', sizeMiB: 256, users: K },
     { format: 'csv', sizeMiB: 1024, users: K },
     { format: 'jsonl', sizeMiB: 256, users: K },
@@ -96,7 +101,7 @@ async function main(): Promise<void> {
     .name('bench')
     .description('mr engines side by side (naive, parallel at 1..N workers, spark, DuckDB) over generated datasets')
     .option('--quick', 'small sets only (64-256 MiB), a few minutes')
-    .option('--large', 'add a 4 GiB set')
+    .option('--large', 'add a 4 GiB set and 10M users to the users sweep')
     .option('--spark', 'include Spark, starting a local cluster with `mr spark up` when none answers')
     .option('--no-spark', 'leave Spark out even when a cluster answers')
     .option('--max-workers <n>', 'parallel engine at 1..N workers', positiveInt('--max-workers'), availableParallelism())

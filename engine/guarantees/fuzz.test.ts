@@ -17,7 +17,7 @@ import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
 import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
 import { discoverInputs } from '../core/input/discover.js';
 import type { RunInput } from '../core/billing/run.js';
-import { usageEntries, type BillingResult } from '../core/billing/usage.js';
+import { isSortedUsage, sortedUsageEntries, usageEntries, type BillingResult } from '../core/billing/usage.js';
 import type { Rejects } from '../core/outputs/rejects.js';
 import type { RejectReason } from '../core/validation/reasons.js';
 import { runNaive } from '../naive/engine.js';
@@ -177,7 +177,10 @@ async function run(engine: (input: RunInput) => Promise<BillingResult>, dir: str
     return { error: `${(err as Error).name}: ${(err as Error).message}` };
   }
   const usage: Outcome['usage'] = new Map();
-  for (const [user, u] of usageEntries(result.usage)) {
+  // The parallel engine hands over its workers' sorted tables as a stream in the bill's order.
+  const entries = isSortedUsage(result.usage) ? await sortedUsageEntries(result.usage) : usageEntries(result.usage);
+  await result.release?.();
+  for (const [user, u] of entries) {
     const tasks = new Map<string, [number, bigint]>();
     u.forEach(({ requests, durationMs }, t) => {
       if (requests !== 0) tasks.set(CONFIG.rates[t]!.task, [requests, durationMs]);
