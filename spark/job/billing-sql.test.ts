@@ -4,7 +4,7 @@
  * core's user rule. A fast path that accepted one line the exact rules reject would bill it.
  */
 import { describe, expect, it } from 'vitest';
-import { FAST, PATTERNS, rangeRe } from './billing-sql.js';
+import { FAST, PATTERNS, rangeRe, setRe } from './billing-sql.js';
 import { parseTimestamp, daysInMonth } from '../../engine/core/validation/timestamp.js';
 import { isValidUser } from '../../engine/core/validation/fields.js';
 import { isForbiddenInUser, RULES } from '../../engine/core/validation/rules.js';
@@ -17,6 +17,16 @@ describe('rangeRe', () => {
       const re = new RegExp(`^${rangeRe(lo, hi, w)}$`);
       for (let v = 0; v < 10 ** w; v++) expect(re.test(pad(v, w)), `${lo}..${hi} on ${pad(v, w)}`).toBe(v >= lo && v <= hi);
     }
+  });
+});
+
+describe('setRe', () => {
+  it('matches exactly the zero-padded numbers of the set', () => {
+    for (const [set, w] of [[[1, 3, 5, 7, 8, 10, 12], 2], [[4, 6, 9, 11], 2], [[2], 2], [[0, 9, 10, 99], 2], [[5], 1], [[100, 199, 200, 599], 3]] as const) {
+      const re = new RegExp(`^${setRe(set, w)}$`);
+      for (let v = 0; v < 10 ** w; v++) expect(re.test(pad(v, w)), `${set.join(',')} on ${pad(v, w)}`).toBe((set as readonly number[]).includes(v));
+    }
+    expect(new RegExp(`^${setRe([], 2)}$`).test('00')).toBe(false);
   });
 });
 

@@ -131,6 +131,25 @@ export function rangeRe(lo: number, hi: number, width: number): string {
 }
 
 /**
+ * A regex of a set of zero-padded numbers of `width` digits, as character classes under their
+ * common prefixes (`[1, 3, 5, 7, 8, 10, 12]` → `(?:0[13578]|1[02])`): the regex engine tries
+ * one class per prefix instead of one literal per number (about 10% less executor CPU on the
+ * fast path than a literal per month; README "Spark engine performance").
+ */
+export function setRe(values: readonly number[], width: number): string {
+  const byPrefix = new Map<string, string[]>();
+  for (const v of [...new Set(values)].sort((a, b) => a - b)) {
+    const s = String(v).padStart(width, '0');
+    if (s.length !== width) throw new Error(`setRe: ${v} has more than ${width} digits`);
+    const prefix = s.slice(0, -1);
+    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), s.slice(-1)]);
+  }
+  const alts = [...byPrefix].map(([prefix, last]) => `${prefix}${last.length === 1 ? last[0]! : `[${last.join('')}]`}`);
+  if (alts.length === 0) return '(?!)';
+  return alts.length === 1 ? alts[0]! : `(?:${alts.join('|')})`;
+}
+
+/**
  * The common timestamp shape as one regex that also holds the calendar and the clock: months
  * grouped by their days in a common year (so 29 February, and only it, is left to the exact
  * path), hours, minutes and seconds in range.
@@ -138,7 +157,7 @@ export function rangeRe(lo: number, hi: number, width: number): string {
 function fastTimestampRe(): string {
   const byDays = new Map<number, number[]>();
   T.daysInMonth.forEach((days, i) => byDays.set(days, [...(byDays.get(days) ?? []), i + 1]));
-  const monthDay = [...byDays].map(([days, months]) => `(?:${months.map((m) => rangeRe(m, m, 2)).join('|')})-${rangeRe(1, days, 2)}`);
+  const monthDay = [...byDays].map(([days, months]) => `${setRe(months, 2)}-${rangeRe(1, days, 2)}`);
   const clock = [rangeRe(T.hour[0], T.hour[1], 2), rangeRe(T.minute[0], T.minute[1], 2), rangeRe(T.second[0], T.second[1], 2)].join(':');
   // The common shape: 9999-MM-DDTHH:MM:SSZ.
   if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('fastTimestampRe: the common timestamp shape changed; update the fast path');
