@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { createBucket, startS3Server, type S3Server } from '../fixtures/s3/server.js';
+import type { S3Server } from '../fixtures/s3/server.js';
 import { objectChunks } from '../engine/core/input/s3.js';
 import { defaultS3ShardBytes, defaultShardBytes } from '../engine/parallel/sharding.js';
 import { runChild } from './child.js';
@@ -109,6 +109,8 @@ function sha256(path: string): string {
 export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
   const { log, workers } = opts;
   log('s3: starting the local S3 server (moto, fixtures/s3/server.ts)');
+  // Loaded here, not at the top: the server is test support, run from a clone, and not in the npm package.
+  const { createBucket, startS3Server } = await import('../fixtures/s3/server.js');
   const server = await startS3Server();
   // The in-process downloads use the engine's own client settings (credentials from the environment).
   Object.assign(process.env, server.env);
