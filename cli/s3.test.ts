@@ -13,7 +13,7 @@ import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyComm
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
-import { TEST_SECRET, createBucket, droppingProxy, putObject, startS3Server, type S3Server } from '../fixtures/s3/server.js';
+import { TEST_SECRET, createBucket, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const RATES = resolve(repoRoot, '../shared/reference/original.env');
@@ -195,6 +195,21 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
       }
     }
   }, 180_000);
+
+  it('a store that ignores Range (the whole object for every ranged GET): whole-object reads bill exactly; shards exit 1 with no bill, never the first bytes billed again', async () => {
+    const expected = await bill([REFERENCE], ['--engine', 'naive']);
+    const key = `s3://${BUCKET}/billing/2025/api logs 01.log`;
+    const proxy = await rangeIgnoringProxy(server.port);
+    try {
+      const whole = await bill([key], ['--engine', 'naive', '--s3-endpoint', proxy.endpoint]);
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(readFileSync(whole.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+      const sharded = await bill([key], ['--engine', 'parallel', '--workers', '2', '--shard-size', '400000', '--s3-endpoint', proxy.endpoint]);
+      expectFailed(sharded, /cannot read s3:\/\/mr-logs\/billing\/2025\/api logs 01\.log: the store answered a ranged read with other bytes \(asked for bytes \d+-\d+, got no Content-Range\)/);
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
 });
 
 describe('s3:// inputs with the spark engine (the cluster reads s3a:// through Hadoop S3A)', () => {

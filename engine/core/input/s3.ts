@@ -75,6 +75,9 @@ export function classify(err: unknown): Failure {
       return { why: 'no AWS credentials found (environment, shared profile or web identity)', retry: false };
     case 'ShortRead':
       return { why: 'the connection ended before the whole range arrived', retry: true };
+    case 'WrongRange':
+      // A store that ignores Range (answering the whole object) would hand every shard the object's first bytes.
+      return { why: `the store answered a ranged read with other bytes (${e.message ?? ''}); an S3-compatible store must support Range requests`, retry: false };
   }
   if (THROTTLING.has(name)) return { why: `the store is throttling or unavailable (${name})`, retry: true };
   if (status !== undefined) {
@@ -257,6 +260,13 @@ export class S3RangeReader {
     const r = await clientFor(this.object).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
     if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
     const stream = r.Body as AsyncIterable<Uint8Array> & { destroy(): void };
+    // The bytes must be the ones asked for: 206 with Content-Range `bytes pos-(end-1)/size`, or
+    // (a store that ignores Range) the whole object when the whole object was asked for.
+    const asked = r.ContentRange === undefined ? pos === 0 && r.ContentLength === end : r.ContentRange.startsWith(`bytes ${pos}-${end - 1}/`);
+    if (!asked) {
+      stream.destroy();
+      throw Object.assign(new Error(`asked for bytes ${pos}-${end - 1}, got ${r.ContentRange === undefined ? 'no Content-Range' : `Content-Range ${r.ContentRange}`}`), { name: 'WrongRange' });
+    }
     this.body = { it: stream[Symbol.asyncIterator](), stream, at: pos, end, rest: null };
   }
 
