@@ -18,7 +18,7 @@ module.exports = {
       name: 'engines-below-cli',
       comment: 'The engines (naive, parallel, spark/job) are used by the CLI and the benchmarks, never the other way round.',
       severity: 'error',
-      from: { path: ['^engine/naive/', '^engine/parallel/', '^spark/job/'] },
+      from: { path: ['^engine/naive/', '^engine/parallel/', '^spark/job/', '^spark/functions/', '^spark/cluster/'] },
       to: { path: ['^cli/', '^bench/'] },
     },
     {

@@ -96,7 +96,7 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
       const { resolveRemote } = await import('@mr/spark-connect');
       const remote = resolveRemote(opts.remote, env);
       log.info({ remote }, 'spark engine');
-      return sparkEngine({ remote });
+      return sparkEngine({ remote, onNotice: (message) => log.warn(message) });
     }
   }
 }

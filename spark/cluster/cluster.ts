@@ -16,6 +16,7 @@ import { SparkConnectClient, sql } from '@mr/spark-connect';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
 import { intSetting } from '../../engine/core/config/integers.js';
 import { ensureSpark, type Env } from './install.js';
+import { buildFunctionsJar } from '../functions/functions.js';
 
 export const HOST = '127.0.0.1';
 
@@ -254,7 +255,7 @@ export function sparkConfFromEnv(env: Env): Record<string, string> {
   return conf;
 }
 
-function commandFor(r: Resolved, home: string, name: ComponentName): { cmd: string; args: string[] } {
+function commandFor(r: Resolved, home: string, name: ComponentName, jar: string | null): { cmd: string; args: string[] } {
   const master = `spark://${HOST}:${r.masterPort}`;
   switch (name) {
     case 'master':
@@ -275,7 +276,8 @@ function commandFor(r: Resolved, home: string, name: ComponentName): { cmd: stri
         ...jobConf(sizeCluster(availableParallelism(), totalmem()), r.workerCores, memoryMiB(r.workerMemory)),
         ...sparkConfFromEnv(r.env),
       };
-      const args = ['--class', MAIN_CLASS.connect, '--master', master];
+      // mr's executor functions (spark/functions): on the driver's classpath and shipped to every executor.
+      const args = ['--class', MAIN_CLASS.connect, '--master', master, ...(jar === null ? [] : ['--jars', jar])];
       for (const [k, v] of Object.entries(conf)) args.push('--conf', `${k}=${v}`);
       return { cmd: join(home, 'bin', 'spark-submit'), args };
     }
@@ -288,8 +290,8 @@ interface Started {
   exited(): string | null;
 }
 
-async function startComponent(r: Resolved, home: string, name: ComponentName): Promise<Started> {
-  const { cmd, args } = commandFor(r, home, name);
+async function startComponent(r: Resolved, home: string, name: ComponentName, jar: string | null): Promise<Started> {
+  const { cmd, args } = commandFor(r, home, name, jar);
   const out = openSync(logFile(r, name), 'a');
   try {
     const child = spawn(cmd, args, {
@@ -365,6 +367,7 @@ export async function connectAnswers(remote: string, timeoutMs: number): Promise
 export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStatus> {
   const r = resolveOptions(options);
   const home = options.sparkHome ?? (await ensureSpark({ env: r.env, log: r.log }));
+  const jar = await buildFunctionsJar(home, r.env, r.log);
   mkdirSync(join(r.runDir, 'work'), { recursive: true });
   const deadline = Date.now() + r.startTimeoutMs;
   const remote = `sc://${HOST}:${r.connectPort}`;
@@ -378,7 +381,7 @@ export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStat
     if (await portOpen(port)) {
       throw new RunFailure(`port ${HOST}:${port} for the Spark ${name} is already in use by another process; stop it or choose other ports`);
     }
-    const started = await startComponent(r, home, name);
+    const started = await startComponent(r, home, name, jar);
     startedHere[name] = started;
     r.log(`spark ${name}: started (pid ${started.pid}, log ${logFile(r, name)})`);
     if (name === 'master') await waitFor(`the Spark master on ${HOST}:${r.masterPort}`, r, name, deadline, () => portOpen(r.masterPort), started);

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-/** `npm run spark:install`: provisions the pinned Spark distribution and prints its SPARK_HOME. */
+/** `npm run spark:install`: provisions the pinned Spark distribution and mr's executor functions' jar, and prints its SPARK_HOME. */
 import { ensureSpark } from './install.js';
+import { buildFunctionsJar } from '../functions/functions.js';
 
 try {
-  const home = await ensureSpark({ log: (m) => process.stderr.write(`${m}\n`) });
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const home = await ensureSpark({ log });
+  await buildFunctionsJar(home, process.env, log);
   process.stdout.write(`${home}\n`);
 } catch (err) {
   process.stderr.write(`spark:install: ${(err as Error).message}\n`);

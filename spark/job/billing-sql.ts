@@ -44,6 +44,7 @@ import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '@mr/spark-connect';
 import type { Wrapping } from '../../engine/core/formats/wrapped.js';
 import { unwrapLines, WRAPPED_PATTERNS } from './wrapped-sql.js';
+import { FAST_DIGITS, spaceLineCall } from '../functions/functions.js';
 
 /** Row kinds of the result. */
 export const KIND = { ok: 0, out: 1, reject: 2, blank: 3, duplicate: 4 } as const;
@@ -164,8 +165,6 @@ function fastTimestampRe(): string {
   return `\\d{4}-(?:${monthDay.join('|')})T${clock}Z`;
 }
 
-/** Most digits of a number on the fast path: far below 2^53, and below any MAX_DURATION_MS check's overflow. */
-const FAST_DIGITS = 15;
 
 /** The fast path's pieces, from the rules' common shapes and ranges. */
 export const FAST = {
@@ -314,6 +313,11 @@ interface Source {
   readonly fast: Record<FieldName, (f: string) => string>;
   /** Tasks the fast path may compare as raw text. */
   readonly fastTask: (field: string) => string;
+  /**
+   * Instead of the regex, split and checks: one call of mr's executor function that returns
+   * the common shape's (usr, task, du, sec) struct, NULL for any other line (spaceLineCall).
+   */
+  readonly fastRow?: string;
   /** Exact path: the fields of the line `s` (NULL when malformed), or for JSON the parsed value. */
   readonly exactSplit: string;
   readonly isJson: boolean;
@@ -328,6 +332,8 @@ export interface QueryOptions {
   readonly dedupe?: 'auto' | 'line';
   /** --wrapped: every line is unwrapped on the exact path (wrapped-sql.ts); rejects keep the wrapped line. */
   readonly wrapped?: Wrapping;
+  /** mr's executor functions are registered in the session (spark/functions): the space format's fast path is SpaceLine. */
+  readonly functions?: boolean;
 }
 
 /**
@@ -448,6 +454,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         duration: (f) => `substr(${at(f, 'duration')}, 1, octet_length(${at(f, 'duration')}) - ${suffixLen})`,
       },
       fastTask: fastTasks(/[ \t]/),
+      ...(options.functions === true ? { fastRow: spaceLineCall('CAST(v AS BINARY)') } : {}),
       exactSplit: `split(regexp_replace(s, :re_space_trim, ''), :re_space_split)`,
       isJson: false,
       exact: {
@@ -585,13 +592,27 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
 
   // ---- Map side: one small projection chain per view, then partial aggregation.
   const mapped = list.map((src, i) => {
-    const p = { y: 'y', mo: 'mo', d: 'dd', hh: 'hh', mi: 'mi', se: 'se' };
-    const part = ([at, len]: readonly [number, number]) => `CAST(substr(tsf, ${at}, ${len}) AS INT)`;
-    // The fast regex holds the calendar, clock and status ranges; only a window needs the instant.
-    const parts = windowOpen
-      ? ''
-      : `, ${part(TS_PARTS.y)} AS y, ${part(TS_PARTS.mo)} AS mo, ${part(TS_PARTS.d)} AS dd, ${part(TS_PARTS.hh)} AS hh, ${part(TS_PARTS.mi)} AS mi, ${part(TS_PARTS.se)} AS se`;
-    const inwin = windowOpen ? 'true' : inWindow(epochSeconds(p, '0', '0', '0'), "''");
+    // Each fast path gives (usr, task, du, sec, shaped): shaped when the line has the common
+    // shape, sec (epoch seconds) only when a window needs the instant.
+    let shapedRows: string;
+    if (src.fastRow !== undefined) {
+      shapedRows = `SELECT path, bs, id, v, r.usr AS usr, r.task AS task, r.du AS du, r.sec AS sec, r IS NOT NULL AS shaped
+        FROM (SELECT path, bs, id, v, ${src.fastRow} AS r FROM ${src.view})`;
+    } else {
+      const p = { y: 'y', mo: 'mo', d: 'dd', hh: 'hh', mi: 'mi', se: 'se' };
+      const part = ([at, len]: readonly [number, number]) => `CAST(substr(tsf, ${at}, ${len}) AS INT)`;
+      // The fast regex holds the calendar, clock and status ranges; only a window needs the instant.
+      const parts = windowOpen
+        ? ''
+        : `, ${part(TS_PARTS.y)} AS y, ${part(TS_PARTS.mo)} AS mo, ${part(TS_PARTS.d)} AS dd, ${part(TS_PARTS.hh)} AS hh, ${part(TS_PARTS.mi)} AS mi, ${part(TS_PARTS.se)} AS se`;
+      shapedRows = `SELECT path, bs, id, v, usr, task, du, ${windowOpen ? 'CAST(NULL AS BIGINT)' : epochSeconds(p, '0', '0', '0')} AS sec,
+          coalesce(${src.fastCheck('f', 'du_text', 'du')}, false) AS shaped
+        FROM (SELECT path, bs, id, v, f, usr, task, du_text, CAST(du_text AS BIGINT) AS du${parts}
+          FROM (SELECT path, bs, id, v, f, ${src.fast.timestamp('f')} AS tsf, ${src.fast.user('f')} AS usr, ${src.fast.task('f')} AS task,
+              ${src.fast.duration('f')} AS du_text
+            FROM (SELECT path, bs, id, v, IF(v RLIKE ${src.fastRe}, split(v, ${src.sep}, -1), NULL) AS f FROM ${src.view})))`;
+    }
+    const inwin = windowOpen ? 'true' : inWindow('sec', "''");
     return `SELECT ${i} AS src,
         IF(fast, usr, NULL) AS usr, IF(fast, task, NULL) AS task, IF(fast, du, NULL) AS dur, IF(fast, ${inwin}, NULL) AS inwin,
         IF(fast, NULL, path) AS path, IF(fast, NULL, bs) AS bs, IF(fast, NULL, id) AS id,
@@ -599,11 +620,8 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         IF(fast, NULL, IF(octet_length(b) > :max_line, substr(b, 1, :max_raw), b)) AS line
       FROM (SELECT *, IF(fast, NULL, IF(octet_length(vb) > 0 AND substr(vb, -1, 1) = X'0D', substr(vb, 1, octet_length(vb) - 1), vb)) AS b
         FROM (SELECT *, IF(fast, NULL, CAST(v AS BINARY)) AS vb
-          FROM (SELECT *, ${individual(src) ? 'false' : `coalesce(${src.fastCheck('f', 'du_text', 'du')} AND du <= :max_duration AND ${src.fastTask('task')}, false)`} AS fast
-            FROM (SELECT path, bs, id, v, f, usr, task, du_text, CAST(du_text AS BIGINT) AS du${parts}
-              FROM (SELECT path, bs, id, v, f, ${src.fast.timestamp('f')} AS tsf, ${src.fast.user('f')} AS usr, ${src.fast.task('f')} AS task,
-                  ${src.fast.duration('f')} AS du_text
-                FROM (SELECT path, bs, id, v, IF(v RLIKE ${src.fastRe}, split(v, ${src.sep}, -1), NULL) AS f FROM ${src.view}))))))`;
+          FROM (SELECT *, ${individual(src) ? 'false' : `shaped AND coalesce(du <= :max_duration AND ${src.fastTask('task')}, false)`} AS fast
+            FROM (${shapedRows}))))`;
   });
 
   // ---- Reduce side: the exact path on the lines the fast path left (one group each).

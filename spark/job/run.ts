@@ -23,6 +23,7 @@ import { InputError, RunFailure, UsageError } from '../../engine/core/errors.js'
 import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type SqlValue } from '@mr/spark-connect';
 import { asRunFailure, asRunFailures } from './failure.js';
+import { registerFunctions } from '../functions/functions.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
 import { dedupeQuery } from './dedupe-sql.js';
 import { CONFLICT_EXAMPLES, DEFAULT_DEDUPE } from '../../engine/core/dedupe/dedupe.js';
@@ -34,6 +35,13 @@ export interface SparkEngineOptions {
   readonly client?: SparkConnectClient;
   /** Milliseconds to wait for the Connect server to answer (default 5000). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Use mr's executor functions when the cluster has them (spark/functions; default: true,
+   * or false when MR_SPARK_FUNCTIONS=off). Without them the job takes its SQL fast path.
+   */
+  readonly functions?: boolean;
+  /** Told why the executor functions are not used, when they are not (the CLI logs it as a warning). */
+  readonly onNotice?: (message: string) => void;
 }
 
 /** Session settings the query relies on. */
@@ -162,7 +170,10 @@ export async function runSpark(input: RunInput, options: SparkEngineOptions = {}
     if (owned) await client.close();
   };
   try {
-    return await runWith(client, input, close);
+    return await runWith(client, input, close, {
+      functions: options.functions ?? process.env['MR_SPARK_FUNCTIONS'] !== 'off',
+      notice: options.onNotice ?? (() => undefined),
+    });
   } catch (err) {
     await close();
     throw asRunFailure(err);
@@ -257,7 +268,12 @@ interface CsvFile {
   readonly header: Buffer;
 }
 
-async function runWith(client: SparkConnectClient, input: RunInput, close: () => Promise<void>): Promise<BillingResult> {
+async function runWith(
+  client: SparkConnectClient,
+  input: RunInput,
+  close: () => Promise<void>,
+  use: { readonly functions: boolean; readonly notice: (message: string) => void },
+): Promise<BillingResult> {
   const { signal } = input;
   const counts = emptyCounts();
   const T = input.config.rates.length;
@@ -289,7 +305,13 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
   trace('csv headers read');
   await client.connect();
   await configureSession(client, signal, input.files);
-  trace('connected, session set');
+  let functions = false;
+  if (use.functions) {
+    const state = await registerFunctions(client, signal);
+    functions = state.usable;
+    if (!state.usable) use.notice(`spark engine: ${state.why}; using the SQL fast path (the same bill, slower)`);
+  }
+  trace(`connected, session set, executor functions ${functions ? 'registered' : 'not used'}`);
   const view = async (name: string, paths: string[]) => {
     const read = readFiles('text', paths, { lineSep: '\n' });
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
@@ -329,6 +351,7 @@ async function runWith(client: SparkConnectClient, input: RunInput, close: () =>
     for (;;) {
       const { query, args } = billingQuery(sources, input.config, input.window, {
         exactSums,
+        functions,
         ...(dedupe === undefined ? {} : { dedupe }),
         ...(wrapping === undefined ? {} : { wrapped: wrapping }),
       });

@@ -54,10 +54,18 @@ afterAll(async () => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
 }, 120_000);
 
-async function both(paths: string[], config: BillingConfig, window: TimeWindow = {}, dedupe?: DedupeSettings): Promise<{ naive: EngineOutcome; spark: EngineOutcome }> {
+/**
+ * Both engines on the same input. `functions`: the spark engine's space fast path is mr's
+ * executor function (true, the default where the cluster has it) or the SQL one (false, as on
+ * a cluster without the jar); the edge, window and generated-data cases run both.
+ */
+async function both(paths: string[], config: BillingConfig, window: TimeWindow = {}, dedupe?: DedupeSettings, functions = true): Promise<{ naive: EngineOutcome; spark: EngineOutcome }> {
   const { files } = await discoverInputs(paths);
   const naive = await runEngine(runNaive, files, config, window, dedupe);
-  const spark = await runEngine((input) => runSpark(input, { client }), files, config, window, dedupe);
+  const notices: string[] = [];
+  const spark = await runEngine((input) => runSpark(input, { client, functions, onNotice: (m) => notices.push(m) }), files, config, window, dedupe);
+  // The test cluster has this mr's functions: no fallback notice when they are asked for.
+  expect(notices).toEqual([]);
   return { naive, spark };
 }
 
@@ -74,9 +82,9 @@ function expectSame({ naive, spark }: { naive: EngineOutcome; spark: EngineOutco
 }
 
 describe('spark engine = naive engine', () => {
-  it('on edge cases of every rule, every format, gzip', async () => {
-    const dir = writeEdgeFixtures(join(work, 'edge'));
-    const r = await both([dir], billingConfigFromEnv(RATES));
+  it.each([true, false])('on edge cases of every rule, every format, gzip (executor functions: %s)', async (functions) => {
+    const dir = writeEdgeFixtures(join(work, `edge-${functions}`));
+    const r = await both([dir], billingConfigFromEnv(RATES), {}, undefined, functions);
     expectSame(r);
     // The fixtures reach every reason and every kind of outcome.
     for (const reason of UNWRAPPED_REASONS) expect(r.naive.counts.rejected[reason], reason).toBeGreaterThan(0);
@@ -128,16 +136,16 @@ describe('spark engine = naive engine', () => {
     expect(summary.rejected).toEqual({ unknown_task: 2011 });
   });
 
-  it('with a time window and other currency decimals', async () => {
+  it.each([true, false])('with a time window and other currency decimals (executor functions: %s)', async (functions) => {
     const from = parseTimestamp('2025-05-02T06:00:00Z')!;
     const to = parseTimestamp('2025-05-02T18:30:00.5+00:00')!;
-    const r = await both([REFERENCE], billingConfigFromEnv({ ...RATES, CURRENCY_DECIMALS: '4', MAX_DURATION_MS: '1500' }), { from, to });
+    const r = await both([REFERENCE], billingConfigFromEnv({ ...RATES, CURRENCY_DECIMALS: '4', MAX_DURATION_MS: '1500' }), { from, to }, undefined, functions);
     expectSame(r);
     expect(r.spark.counts.outOfWindow).toBeGreaterThan(0);
   });
 
-  it('on generated data with bad lines of every reason, in all three formats and gzip', async () => {
-    const dir = join(work, 'gen');
+  it.each([true, false])('on generated data with bad lines of every reason, in all three formats and gzip (executor functions: %s)', async (functions) => {
+    const dir = join(work, `gen-${functions}`);
     let seed = 7;
     for (const format of ['space', 'csv', 'jsonl'] as const) {
       for (const gzip of [false, true]) {
@@ -161,7 +169,7 @@ describe('spark engine = naive engine', () => {
         });
       }
     }
-    const r = await both([dir], billingConfigFromEnv(RATES));
+    const r = await both([dir], billingConfigFromEnv(RATES), {}, undefined, functions);
     expectSame(r);
     expect(r.spark.counts.records).toBe(120_000);
     expect(r.spark.counts.duplicates).toBeGreaterThan(0);

@@ -2,7 +2,7 @@
 export { SparkConnectClient, DEFAULT_RETRY, type ExecuteOptions, type RetryPolicy, type SparkConnectOptions } from './client.js';
 export { DEFAULT_PORT, DEFAULT_REMOTE, parseRemote, redactRemote, resolveRemote, type RemoteAddress } from './remote.js';
 export { utf8Text } from './text.js';
-export { createTempView, expr, filter, literal, project, readFiles, sql, table, type SqlValue } from './plan.js';
+export { createTempView, expr, filter, literal, project, readFiles, registerJavaFunction, sql, table, type SqlValue } from './plan.js';
 export {
   SparkAnalysisError,
   SparkConnectionError,

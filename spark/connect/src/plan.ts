@@ -59,3 +59,29 @@ export function project(input: Relation, expressions: readonly string[]): Relati
 export function createTempView(name: string, input: Relation): Command {
   return create(CommandSchema, { commandType: { case: 'createDataframeView', value: { input, name, isGlobal: false, replace: true } } });
 }
+
+/**
+ * Registers a Java class on the cluster's classpath (it implements one of Spark's
+ * `org.apache.spark.sql.api.java.UDF0…UDF22`) as a session function callable from SQL by
+ * `name` (`spark.udf.registerJavaFunction`). `returnType` is a Spark type in DDL form
+ * (`struct<a:string,b:bigint>`); without it Spark infers the type from the class.
+ */
+export function registerJavaFunction(name: string, className: string, returnType?: string): Command {
+  return create(CommandSchema, {
+    commandType: {
+      case: 'registerFunction',
+      value: {
+        functionName: name,
+        deterministic: true,
+        function: {
+          case: 'javaUdf',
+          value: {
+            className,
+            aggregate: false,
+            ...(returnType === undefined ? {} : { outputType: { kind: { case: 'unparsed', value: { dataTypeString: returnType } } } }),
+          },
+        },
+      },
+    },
+  });
+}

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SparkConnectClient } from '../../src/client.js';
-import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '../../src/errors.js';
-import { createTempView, filter, project, readFiles, sql, table } from '../../src/plan.js';
+import { SparkAnalysisError, SparkConnectionError, SparkError, SparkInterruptedError } from '../../src/errors.js';
+import { createTempView, filter, project, readFiles, registerJavaFunction, sql, table } from '../../src/plan.js';
 import { parseRemote } from '../../src/remote.js';
 import { utf8Text } from '../../src/text.js';
 import { startProxy, type CuttingProxy } from './proxy.js';
@@ -123,6 +123,15 @@ describe('errors', () => {
     expect(e.messageParameters['objectName']).toContain('no_such_column');
     expect(e.message).toContain('no_such_column');
     expect(e.message).not.toContain('\n');
+  });
+
+  it('registering a Java function whose class the cluster lacks is a Spark error naming the class; the session goes on', async () => {
+    const err = await client.command(registerJavaFunction('mr_no_such_fn', 'no.such.JavaUdf', 'string')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparkError);
+    expect(err).not.toBeInstanceOf(SparkConnectionError);
+    expect((err as Error).message).toContain('no.such.JavaUdf');
+    const t = await client.sql('SELECT 1 AS one');
+    expect(Number(t?.getChildAt(0)?.get(0))).toBe(1);
   });
 
   it('a parse error is an analysis error with its class', async () => {

@@ -16,13 +16,14 @@ import { file_spark_connect_base } from '../../src/gen/spark/connect/base_pb.js'
 import { file_spark_connect_commands } from '../../src/gen/spark/connect/commands_pb.js';
 import { file_spark_connect_expressions } from '../../src/gen/spark/connect/expressions_pb.js';
 import { file_spark_connect_relations } from '../../src/gen/spark/connect/relations_pb.js';
+import { file_spark_connect_types } from '../../src/gen/spark/connect/types_pb.js';
 import { file_google_rpc_status } from '../../src/gen/google/rpc/status_pb.js';
 import { connectJar } from './server.js';
 
 /** The buf CLI of the @bufbuild/buf dev dependency. */
 const BUF = join(dirname(createRequire(import.meta.url).resolve('@bufbuild/buf/package.json')), 'bin', 'buf');
 
-const SUBSET: DescFile[] = [file_spark_connect_base, file_spark_connect_commands, file_spark_connect_expressions, file_spark_connect_relations, file_google_rpc_status];
+const SUBSET: DescFile[] = [file_spark_connect_base, file_spark_connect_commands, file_spark_connect_expressions, file_spark_connect_relations, file_spark_connect_types, file_google_rpc_status];
 
 function allMessages(messages: readonly DescMessage[]): DescMessage[] {
   return messages.flatMap((m) => [m, ...allMessages(m.nestedMessages)]);

@@ -1,0 +1,160 @@
+/**
+ * mr's Java functions on the Spark executors (the sources in ./java): the space format's fast
+ * path as one pass over a line's bytes (SpaceLine), instead of a regular expression and a
+ * `split` per line (README "Spark engine performance", fourth pass).
+ *
+ * - Built: `buildFunctionsJar` compiles the sources with the JDK's `javac` against Spark's own
+ *   jars into `<cache>/functions/mr-spark-functions-<version>.jar`, once per version (the
+ *   SHA-256 of the sources, also written into the jar). `mr spark up` gives that jar to the
+ *   Connect server (`--jars`), which hands it to every executor; the Spark image of docker/
+ *   builds the same jar into Spark's jars.
+ * - Used: `registerFunctions` registers them in the job's session
+ *   (`spark.udf.registerJavaFunction` over Spark Connect) and says whether they are usable: the
+ *   cluster must have the jar, and of this exact version. Otherwise the job takes its SQL fast
+ *   path, which bills the same and costs more.
+ * - Rules: every limit SpaceLine checks is an argument packed here from
+ *   engine/core/validation/rules.ts (`spaceLineCall`), never a constant of the Java code.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  SparkConnectionError,
+  SparkError,
+  SparkInterruptedError,
+  registerJavaFunction,
+  sql,
+  type SparkConnectClient,
+} from '@mr/spark-connect';
+import { mrCacheDir } from '../../engine/core/cache-dir.js';
+import { FIELDS, RULES } from '../../engine/core/validation/rules.js';
+
+const run = promisify(execFile);
+
+/** The Java sources' package folder (copied next to the compiled module by `npm run build`). */
+export const SOURCE_DIR = fileURLToPath(new URL('./java/mr/spark/functions/', import.meta.url));
+const PACKAGE_PATH = 'mr/spark/functions';
+
+/** The functions: SQL name, Java class, return type (DDL). */
+export const FUNCTIONS = {
+  version: { name: 'mr_functions_version', className: 'mr.spark.functions.Version', type: 'string' },
+  spaceLine: { name: 'mr_space_line', className: 'mr.spark.functions.SpaceLine', type: 'struct<usr:string,task:string,du:bigint,sec:bigint>' },
+} as const;
+
+/** The Java sources, in name order. */
+export function sourceFiles(): string[] {
+  return readdirSync(SOURCE_DIR)
+    .filter((f) => f.endsWith('.java'))
+    .sort()
+    .map((f) => join(SOURCE_DIR, f));
+}
+
+/**
+ * The functions' version: the SHA-256 (hex) of the Java sources concatenated in name order,
+ * what `cat $(ls *.java | LC_ALL=C sort) | sha256sum` prints (docker/spark/Dockerfile).
+ */
+export function functionsVersion(): string {
+  const hash = createHash('sha256');
+  for (const f of sourceFiles()) hash.update(readFileSync(f));
+  return hash.digest('hex');
+}
+
+/** Where the jar of this version lives in mr's cache. */
+export function functionsJarPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(mrCacheDir(env), 'functions', `mr-spark-functions-${functionsVersion().slice(0, 16)}.jar`);
+}
+
+/**
+ * Builds the functions' jar for `sparkHome` (its jars are the compile classpath) unless this
+ * version is already in the cache; returns its path, or null when the JDK's `javac` and `jar`
+ * are not there (the job then takes its SQL fast path).
+ */
+export async function buildFunctionsJar(sparkHome: string, env: Readonly<Record<string, string | undefined>>, log: (m: string) => void): Promise<string | null> {
+  const jar = functionsJarPath(env);
+  if (existsSync(jar)) return jar;
+  const dir = join(mrCacheDir(env), 'functions');
+  const tmp = join(dir, `.build-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, 'classes', PACKAGE_PATH), { recursive: true });
+  try {
+    await run('javac', ['--release', '17', '-nowarn', '-cp', join(sparkHome, 'jars', '*'), '-d', join(tmp, 'classes'), ...sourceFiles()]);
+    writeFileSync(join(tmp, 'classes', PACKAGE_PATH, 'version'), `${functionsVersion()}\n`);
+    await run('jar', ['cf', join(tmp, 'functions.jar'), '-C', join(tmp, 'classes'), '.']);
+    renameSync(join(tmp, 'functions.jar'), jar);
+    log(`built ${jar} (mr's executor functions)`);
+    return jar;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') {
+      log('javac or jar not found: the spark engine will use its SQL fast path (install a JDK 17 for the faster one)');
+      return null;
+    }
+    throw new Error(`building mr's executor functions failed: ${e.stderr?.trim() || e.message}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Why the functions are not used, or null when they are registered and usable. */
+export type FunctionsState = { readonly usable: true } | { readonly usable: false; readonly why: string };
+
+/**
+ * Registers the functions in the client's session when the cluster has this version of them.
+ * A cluster without the jar, or with another version, answers `usable: false` and why;
+ * a lost connection or an interrupt is thrown as it is.
+ */
+export async function registerFunctions(client: SparkConnectClient, signal?: AbortSignal): Promise<FunctionsState> {
+  const opts = signal === undefined ? {} : { signal };
+  const { version, spaceLine } = FUNCTIONS;
+  try {
+    await client.command(registerJavaFunction(version.name, version.className, version.type), opts);
+    const t = await client.collect(sql(`SELECT ${version.name}() AS v`), opts);
+    const found = String(t?.getChildAt(0)?.get(0) ?? '');
+    const wanted = functionsVersion();
+    if (found !== wanted) {
+      return { usable: false, why: `the cluster has mr's executor functions of another version (${found.slice(0, 16) || 'none'}, this mr needs ${wanted.slice(0, 16)}); restart it with this mr (mr spark down; mr spark up)` };
+    }
+    await client.command(registerJavaFunction(spaceLine.name, spaceLine.className, spaceLine.type), opts);
+    return { usable: true };
+  } catch (err) {
+    if (err instanceof SparkConnectionError || err instanceof SparkInterruptedError || !(err instanceof SparkError)) throw err;
+    return { usable: false, why: `the cluster does not have mr's executor functions (${err.message.split('\n')[0]})` };
+  }
+}
+
+const asLong = (v: bigint) => `${BigInt.asIntN(64, v)}L`;
+
+/**
+ * The SpaceLine call on a BINARY line, its arguments packed from the rules (see SpaceLine.java
+ * for their layout). Throws when a rule left the shapes the function reads.
+ */
+export function spaceLineCall(line: string): string {
+  const T = RULES.timestamp;
+  if (FIELDS.join(',') !== 'timestamp,user,task,status,duration') throw new Error('spaceLineCall: the space format’s field order changed; update SpaceLine');
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('spaceLineCall: the common timestamp shape changed; update SpaceLine');
+  if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('spaceLineCall: months are not 1-12');
+  if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('spaceLineCall: the clock no longer starts at 0');
+  const sep = RULES.space.commonSeparator;
+  if (sep.length !== 1 || sep.charCodeAt(0) > 0x7f) throw new Error('spaceLineCall: the separator is not one ASCII byte');
+
+  const allowed = new RegExp(`^[${RULES.user.commonChars}]$`);
+  let lo = 0n;
+  let hi = 0n;
+  for (let x = 0; x < 128; x++) {
+    if (!allowed.test(String.fromCharCode(x))) continue;
+    if (x < 64) lo |= 1n << BigInt(x);
+    else hi |= 1n << BigInt(x - 64);
+  }
+  const width = String(RULES.status.max).length;
+  const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
+  const days = T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n);
+  const clock = (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1];
+  const suffix = Buffer.from(RULES.duration.suffix, 'utf8').toString('hex').toUpperCase();
+  return `${FUNCTIONS.spaceLine.name}(${line}, ${asLong(lo)}, ${asLong(hi)}, ${(RULES.user.minBytes << 16) | RULES.user.maxBytes}, ${(statusMin << 16) | RULES.status.max}, ${asLong(days)}, ${clock}, ${FAST_DIGITS}, ${sep.charCodeAt(0)}, X'${suffix}')`;
+}
+
+/** Most digits of a duration on a fast path: far below 2^53, and below any MAX_DURATION_MS check's overflow. */
+export const FAST_DIGITS = 15;
