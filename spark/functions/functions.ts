@@ -1,7 +1,7 @@
 /**
- * mr's Java functions on the Spark executors (the sources in ./java): the space format's fast
- * path as one pass over a line's bytes (SpaceLine), instead of a regular expression and a
- * `split` per line (README "Spark engine performance", fourth pass).
+ * mr's Java functions on the Spark executors (the sources in ./java): the space and CSV
+ * formats' fast path as one pass over a line's bytes (DelimitedLine), instead of a regular
+ * expression and a `split` per line (README "Spark engine performance", fourth pass).
  *
  * - Built: `buildFunctionsJar` compiles the sources with the JDK's `javac` against Spark's own
  *   jars into `<cache>/functions/mr-spark-functions-<version>.jar`, once per version (the
@@ -12,8 +12,9 @@
  *   (`spark.udf.registerJavaFunction` over Spark Connect) and says whether they are usable: the
  *   cluster must have the jar, and of this exact version. Otherwise the job takes its SQL fast
  *   path, which bills the same and costs more.
- * - Rules: every limit SpaceLine checks is an argument packed here from
- *   engine/core/validation/rules.ts (`spaceLineCall`), never a constant of the Java code.
+ * - Rules: every limit DelimitedLine checks is an argument packed here from
+ *   engine/core/validation/rules.ts and the CSV header's layout (`delimitedLineCall`), never a
+ *   constant of the Java code.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,7 +42,7 @@ const PACKAGE_PATH = 'mr/spark/functions';
 /** The functions: SQL name, Java class, return type (DDL). */
 export const FUNCTIONS = {
   version: { name: 'mr_functions_version', className: 'mr.spark.functions.Version', type: 'string' },
-  spaceLine: { name: 'mr_space_line', className: 'mr.spark.functions.SpaceLine', type: 'struct<usr:string,task:string,du:bigint,sec:bigint>' },
+  delimitedLine: { name: 'mr_delimited_line', className: 'mr.spark.functions.DelimitedLine', type: 'struct<usr:string,task:string,du:bigint,sec:bigint>' },
 } as const;
 
 /** The Java sources, in name order. */
@@ -108,7 +109,7 @@ export type FunctionsState = { readonly usable: true } | { readonly usable: fals
  */
 export async function registerFunctions(client: SparkConnectClient, signal?: AbortSignal): Promise<FunctionsState> {
   const opts = signal === undefined ? {} : { signal };
-  const { version, spaceLine } = FUNCTIONS;
+  const { version, delimitedLine } = FUNCTIONS;
   try {
     await client.command(registerJavaFunction(version.name, version.className, version.type), opts);
     const t = await client.collect(sql(`SELECT ${version.name}() AS v`), opts);
@@ -117,7 +118,7 @@ export async function registerFunctions(client: SparkConnectClient, signal?: Abo
     if (found !== wanted) {
       return { usable: false, why: `the cluster has mr's executor functions of another version (${found.slice(0, 16) || 'none'}, this mr needs ${wanted.slice(0, 16)}); restart it with this mr (mr spark down; mr spark up)` };
     }
-    await client.command(registerJavaFunction(spaceLine.name, spaceLine.className, spaceLine.type), opts);
+    await client.command(registerJavaFunction(delimitedLine.name, delimitedLine.className, delimitedLine.type), opts);
     return { usable: true };
   } catch (err) {
     if (err instanceof SparkConnectionError || err instanceof SparkInterruptedError || !(err instanceof SparkError)) throw err;
@@ -127,33 +128,85 @@ export async function registerFunctions(client: SparkConnectClient, signal?: Abo
 
 const asLong = (v: bigint) => `${BigInt.asIntN(64, v)}L`;
 
-/**
- * The SpaceLine call on a BINARY line, its arguments packed from the rules (see SpaceLine.java
- * for their layout). Throws when a rule left the shapes the function reads.
- */
-export function spaceLineCall(line: string): string {
-  const T = RULES.timestamp;
-  if (FIELDS.join(',') !== 'timestamp,user,task,status,duration') throw new Error('spaceLineCall: the space format’s field order changed; update SpaceLine');
-  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('spaceLineCall: the common timestamp shape changed; update SpaceLine');
-  if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('spaceLineCall: months are not 1-12');
-  if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('spaceLineCall: the clock no longer starts at 0');
-  const sep = RULES.space.commonSeparator;
-  if (sep.length !== 1 || sep.charCodeAt(0) > 0x7f) throw new Error('spaceLineCall: the separator is not one ASCII byte');
-
-  const allowed = new RegExp(`^[${RULES.user.commonChars}]$`);
+/** The ASCII bytes a test accepts, as DelimitedLine's two 64-bit masks (bytes 0-63, 64-127). */
+function asciiMask(ok: (byte: number) => boolean): string {
   let lo = 0n;
   let hi = 0n;
   for (let x = 0; x < 128; x++) {
-    if (!allowed.test(String.fromCharCode(x))) continue;
+    if (!ok(x)) continue;
     if (x < 64) lo |= 1n << BigInt(x);
     else hi |= 1n << BigInt(x - 64);
   }
+  return `${asLong(lo)}, ${asLong(hi)}`;
+}
+
+/** Where a delimited format's fields are: the separator, the field count, each field's position, the request id's (-1: none). */
+export interface DelimitedLayout {
+  readonly format: 'space' | 'csv';
+  readonly separator: string;
+  readonly fieldCount: number;
+  readonly timestamp: number;
+  readonly user: number;
+  readonly task: number;
+  readonly status: number;
+  readonly duration: number;
+  readonly requestId: number;
+}
+
+/** The space format's layout, from the rules. */
+export function spaceLayout(): DelimitedLayout {
+  const at = (f: (typeof FIELDS)[number]) => FIELDS.indexOf(f);
+  return {
+    format: 'space',
+    separator: RULES.space.commonSeparator,
+    fieldCount: RULES.space.fieldCount,
+    timestamp: at('timestamp'),
+    user: at('user'),
+    task: at('task'),
+    status: at('status'),
+    duration: at('duration'),
+    requestId: -1,
+  };
+}
+
+/** A layout DelimitedLine can read (one ASCII separator byte, at most 254 fields). */
+export function fitsDelimitedLine(layout: DelimitedLayout): boolean {
+  return layout.separator.length === 1 && layout.separator.charCodeAt(0) < 0x80 && layout.fieldCount < 255;
+}
+
+/**
+ * The DelimitedLine call on a BINARY line, its arguments packed from the rules and the layout
+ * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
+ * reads.
+ */
+export function delimitedLineCall(line: string, layout: DelimitedLayout): string {
+  const T = RULES.timestamp;
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('delimitedLineCall: the common timestamp shape changed; update DelimitedLine');
+  if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('delimitedLineCall: months are not 1-12');
+  if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('delimitedLineCall: the clock no longer starts at 0');
+  if (!fitsDelimitedLine(layout)) throw new Error('delimitedLineCall: the layout does not fit DelimitedLine');
+  if (RULES.requestId.minBytes !== 1) throw new Error('delimitedLineCall: a request id is no longer 1 byte or more; update DelimitedLine');
+  const sep = layout.separator.charCodeAt(0);
+  const positions = [layout.timestamp, layout.user, layout.task, layout.status, layout.duration, layout.requestId < 0 ? 255 : layout.requestId];
+  const packed = positions.reduce((acc, p, i) => acc | (BigInt(p) << BigInt(8 * (i + 1))), BigInt(layout.fieldCount));
+
+  const userChar = new RegExp(`^[${RULES.user.commonChars}]$`);
+  const quote = 0x22;
+  const comma = 0x2c;
+  // A token (task, request id): printable ASCII but the separator, quotes and commas; any other
+  // field: the same, spaces allowed (a CSV column the rules do not read).
+  const token = (x: number) => x >= 0x21 && x <= 0x7e && x !== sep && x !== quote && x !== comma;
+  const other = (x: number) => (x === 0x20 && sep !== 0x20) || token(x);
   const width = String(RULES.status.max).length;
   const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
   const days = T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n);
   const clock = (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1];
   const suffix = Buffer.from(RULES.duration.suffix, 'utf8').toString('hex').toUpperCase();
-  return `${FUNCTIONS.spaceLine.name}(${line}, ${asLong(lo)}, ${asLong(hi)}, ${(RULES.user.minBytes << 16) | RULES.user.maxBytes}, ${(statusMin << 16) | RULES.status.max}, ${asLong(days)}, ${clock}, ${FAST_DIGITS}, ${sep.charCodeAt(0)}, X'${suffix}')`;
+  return `${FUNCTIONS.delimitedLine.name}(${line}, ${sep}, ${asLong(packed)}, ${asciiMask((x) => userChar.test(String.fromCharCode(x)))}, ${
+    (RULES.user.minBytes << 16) | RULES.user.maxBytes
+  }, ${(statusMin << 16) | RULES.status.max}, ${asLong(days)}, ${clock}, ${FAST_DIGITS}, X'${suffix}', ${RULES.duration.suffixRequired[layout.format]}, ${asciiMask(token)}, ${asciiMask(other)}, ${
+    RULES.requestId.maxBytes
+  })`;
 }
 
 /** Most digits of a duration on a fast path: far below 2^53, and below any MAX_DURATION_MS check's overflow. */

@@ -44,7 +44,7 @@ import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '@mr/spark-connect';
 import type { Wrapping } from '../../engine/core/formats/wrapped.js';
 import { unwrapLines, WRAPPED_PATTERNS } from './wrapped-sql.js';
-import { FAST_DIGITS, spaceLineCall } from '../functions/functions.js';
+import { delimitedLineCall, FAST_DIGITS, fitsDelimitedLine, spaceLayout, type DelimitedLayout } from '../functions/functions.js';
 
 /** Row kinds of the result. */
 export const KIND = { ok: 0, out: 1, reject: 2, blank: 3, duplicate: 4 } as const;
@@ -315,7 +315,7 @@ interface Source {
   readonly fastTask: (field: string) => string;
   /**
    * Instead of the regex, split and checks: one call of mr's executor function that returns
-   * the common shape's (usr, task, du, sec) struct, NULL for any other line (spaceLineCall).
+   * the common shape's (usr, task, du, sec) struct, NULL for any other line (delimitedLineCall).
    */
   readonly fastRow?: string;
   /** Exact path: the fields of the line `s` (NULL when malformed), or for JSON the parsed value. */
@@ -332,7 +332,7 @@ export interface QueryOptions {
   readonly dedupe?: 'auto' | 'line';
   /** --wrapped: every line is unwrapped on the exact path (wrapped-sql.ts); rejects keep the wrapped line. */
   readonly wrapped?: Wrapping;
-  /** mr's executor functions are registered in the session (spark/functions): the space format's fast path is SpaceLine. */
+  /** mr's executor functions are registered in the session (spark/functions): the space and CSV fast paths are DelimitedLine. */
   readonly functions?: boolean;
 }
 
@@ -454,7 +454,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         duration: (f) => `substr(${at(f, 'duration')}, 1, octet_length(${at(f, 'duration')}) - ${suffixLen})`,
       },
       fastTask: fastTasks(/[ \t]/),
-      ...(options.functions === true ? { fastRow: spaceLineCall('CAST(v AS BINARY)') } : {}),
+      ...(options.functions === true ? { fastRow: delimitedLineCall('CAST(v AS BINARY)', spaceLayout()) } : {}),
       exactSplit: `split(regexp_replace(s, :re_space_trim, ''), :re_space_split)`,
       isJson: false,
       exact: {
@@ -491,6 +491,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     args[`re_fast_csv${g}`] = `^${pieces.join(',')}\\z`;
     const at = (f: string, field: FieldName) => `${f}[${positions[field]}]`;
     const d = (f: string) => at(f, 'duration');
+    const delimited: DelimitedLayout = { format: 'csv', separator: ',', ...positions, fieldCount: layout.fieldCount, requestId: layout.requestId };
     list.push({
       view: csvView(g),
       fastRe: `:re_fast_csv${g}`,
@@ -504,6 +505,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         duration: (f) => `IF(endswith(${d(f)}, :dur_suffix), substr(${d(f)}, 1, octet_length(${d(f)}) - ${suffixLen}), ${d(f)})`,
       },
       fastTask: fastTasks(/[,"]/),
+      ...(options.functions === true && fitsDelimitedLine(delimited) ? { fastRow: delimitedLineCall('CAST(v AS BINARY)', delimited) } : {}),
       exactSplit: csvFields('s'),
       isJson: false,
       exact: {
