@@ -38,6 +38,11 @@ export interface ClusterOptions {
   readonly workerMemory?: string;
   /** How long `up` waits for Connect to answer (default 180 s). */
   readonly startTimeoutMs?: number;
+  /**
+   * Give the Connect server mr's executor functions' jar (default true). False starts a plain
+   * Spark cluster, as a user's own would be: the job then adds the jar to its session.
+   */
+  readonly functions?: boolean;
   readonly log?: (message: string) => void;
 }
 
@@ -367,7 +372,7 @@ export async function connectAnswers(remote: string, timeoutMs: number): Promise
 export async function sparkUp(options: ClusterOptions = {}): Promise<ClusterStatus> {
   const r = resolveOptions(options);
   const home = options.sparkHome ?? (await ensureSpark({ env: r.env, log: r.log }));
-  const jar = await buildFunctionsJar(home, r.env, r.log);
+  const jar = options.functions === false ? null : await buildFunctionsJar(home, r.env, r.log);
   mkdirSync(join(r.runDir, 'work'), { recursive: true });
   const deadline = Date.now() + r.startTimeoutMs;
   const remote = `sc://${HOST}:${r.connectPort}`;

@@ -19,7 +19,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
@@ -103,27 +103,49 @@ export async function buildFunctionsJar(sparkHome: string, env: Readonly<Record<
 export type FunctionsState = { readonly usable: true } | { readonly usable: false; readonly why: string };
 
 /**
- * Registers the functions in the client's session when the cluster has this version of them.
- * A cluster without the jar, or with another version, answers `usable: false` and why;
- * a lost connection or an interrupt is thrown as it is.
+ * Registers the functions in the client's session when the cluster can run this version of
+ * them: from its class path (`mr spark up`, the Spark image), else from this machine's jar
+ * (`functionsJarPath`, built by `npm run spark:install` or `mr spark up`) added to the session
+ * as an artifact, which the driver and its executors then load. A cluster that has another
+ * version on its class path, or no jar on either side, answers `usable: false` and why; a lost
+ * connection or an interrupt is thrown as it is.
  */
-export async function registerFunctions(client: SparkConnectClient, signal?: AbortSignal): Promise<FunctionsState> {
+export async function registerFunctions(
+  client: SparkConnectClient,
+  signal?: AbortSignal,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<FunctionsState> {
   const opts = signal === undefined ? {} : { signal };
   const { version, delimitedLine } = FUNCTIONS;
-  try {
-    await client.command(registerJavaFunction(version.name, version.className, version.type), opts);
-    const t = await client.collect(sql(`SELECT ${version.name}() AS v`), opts);
-    const found = String(t?.getChildAt(0)?.get(0) ?? '');
-    const wanted = functionsVersion();
-    if (found !== wanted) {
-      return { usable: false, why: `the cluster has mr's executor functions of another version (${found.slice(0, 16) || 'none'}, this mr needs ${wanted.slice(0, 16)}); restart it with this mr (mr spark down; mr spark up)` };
+  const wanted = functionsVersion();
+  /** The version the session can load ('' when none), or a Spark error. */
+  const found = async (): Promise<string> => {
+    try {
+      await client.command(registerJavaFunction(version.name, version.className, version.type), opts);
+      const t = await client.collect(sql(`SELECT ${version.name}() AS v`), opts);
+      return String(t?.getChildAt(0)?.get(0) ?? '');
+    } catch (err) {
+      if (err instanceof SparkConnectionError || err instanceof SparkInterruptedError || !(err instanceof SparkError)) throw err;
+      return '';
     }
-    await client.command(registerJavaFunction(delimitedLine.name, delimitedLine.className, delimitedLine.type), opts);
-    return { usable: true };
-  } catch (err) {
-    if (err instanceof SparkConnectionError || err instanceof SparkInterruptedError || !(err instanceof SparkError)) throw err;
-    return { usable: false, why: `the cluster does not have mr's executor functions (${err.message.split('\n')[0]})` };
+  };
+  let onCluster = await found();
+  if (onCluster === '') {
+    const jar = functionsJarPath(env);
+    if (!existsSync(jar)) {
+      return { usable: false, why: `the cluster does not have mr's executor functions, and this machine has no ${jar} to add (npm run spark:install builds it)` };
+    }
+    await client.addArtifacts([{ name: `jars/${basename(jar)}`, data: readFileSync(jar) }], opts);
+    onCluster = await found();
   }
+  if (onCluster !== wanted) {
+    return {
+      usable: false,
+      why: `the cluster has mr's executor functions of another version (${onCluster.slice(0, 16) || 'none'}; this mr needs ${wanted.slice(0, 16)}): restart it with this mr (mr spark down; mr spark up)`,
+    };
+  }
+  await client.command(registerJavaFunction(delimitedLine.name, delimitedLine.className, delimitedLine.type), opts);
+  return { usable: true };
 }
 
 const asLong = (v: bigint) => `${BigInt.asIntN(64, v)}L`;

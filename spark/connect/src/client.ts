@@ -11,10 +11,13 @@
  * interrupts the operation on the server.
  */
 import { randomUUID } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { Table, tableFromIPC, type RecordBatch } from 'apache-arrow';
 import {
+  AddArtifactsRequestSchema,
+  AddArtifactsResponseSchema,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
   InterruptRequestSchema,
@@ -49,6 +52,9 @@ export interface RetryPolicy {
   /** Longest wait between attempts (default 2000 ms). */
   readonly maxBackoffMs: number;
 }
+
+/** Artifacts up to this size go in one message; larger ones in chunks of it (as Spark's own clients do). */
+const ARTIFACT_CHUNK_BYTES = 32 * 1024;
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, initialBackoffMs: 100, maxBackoffMs: 2000 };
 
@@ -377,6 +383,49 @@ export class SparkConnectClient {
     const request = create(InterruptRequestSchema, { sessionId: this.sessionId, userContext: this.userContext, clientType: this.clientType, ...what, ...this.observedSession });
     const response = await this.unary(`${SERVICE}/Interrupt`, request, InterruptRequestSchema, InterruptResponseSchema, 5000);
     return response.interruptedIds;
+  }
+
+  /**
+   * Adds files to this session on the server (`spark.addArtifacts`): `jars/<name>.jar` puts a
+   * jar on the session's class path, on the driver and its executors (for Java functions
+   * registered afterwards), `files/<name>` a file. Each artifact goes in one message when it
+   * is small, else in chunks; every chunk carries its CRC-32, and a chunk the server finds
+   * corrupt fails the call.
+   */
+  async addArtifacts(artifacts: ReadonlyArray<{ readonly name: string; readonly data: Uint8Array }>, options: ExecuteOptions = {}): Promise<void> {
+    await this.connect();
+    const chunk = (data: Uint8Array) => ({ data, crc: BigInt(crc32(data)) });
+    const base = { sessionId: this.sessionId, userContext: this.userContext, clientType: this.clientType, ...this.observedSession };
+    const requests: Array<MessageShape<typeof AddArtifactsRequestSchema>> = [];
+    const small = artifacts.filter((a) => a.data.length <= ARTIFACT_CHUNK_BYTES);
+    if (small.length > 0) {
+      requests.push(create(AddArtifactsRequestSchema, { ...base, payload: { case: 'batch', value: { artifacts: small.map((a) => ({ name: a.name, data: chunk(a.data) })) } } }));
+    }
+    for (const a of artifacts.filter((x) => x.data.length > ARTIFACT_CHUNK_BYTES)) {
+      const parts: Uint8Array[] = [];
+      for (let at = 0; at < a.data.length; at += ARTIFACT_CHUNK_BYTES) parts.push(a.data.subarray(at, at + ARTIFACT_CHUNK_BYTES));
+      requests.push(
+        create(AddArtifactsRequestSchema, {
+          ...base,
+          payload: { case: 'beginChunk', value: { name: a.name, totalBytes: BigInt(a.data.length), numChunks: BigInt(parts.length), initialChunk: chunk(parts[0]!) } },
+        }),
+      );
+      for (const p of parts.slice(1)) requests.push(create(AddArtifactsRequestSchema, { ...base, payload: { case: 'chunk', value: chunk(p) } }));
+    }
+    const response = await new Promise<MessageShape<typeof AddArtifactsResponseSchema>>((resolve, reject) => {
+      const call = this.client.makeClientStreamRequest(
+        `${SERVICE}/AddArtifacts`,
+        (m: MessageShape<typeof AddArtifactsRequestSchema>) => Buffer.from(toBinary(AddArtifactsRequestSchema, m)),
+        (b: Buffer) => fromBinary(AddArtifactsResponseSchema, b),
+        new grpc.Metadata(),
+        this.callOptions(options),
+        (err, value) => (err !== null || value === undefined ? reject(toSparkError(err!, this.remote)) : resolve(value)),
+      );
+      for (const r of requests) call.write(r);
+      call.end();
+    });
+    const bad = response.artifacts.filter((a) => !a.isCrcSuccessful).map((a) => a.name);
+    if (bad.length > 0) throw new SparkError(`Spark Connect: the server found these artifacts corrupt (CRC): ${bad.join(', ')}`);
   }
 
   /** Releases the server-side session and closes the channel. */

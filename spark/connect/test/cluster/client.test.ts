@@ -4,7 +4,9 @@
  * errors with Spark's error classes, and reattach after a dropped connection (a real TCP
  * cut between client and server, through a proxy).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +16,7 @@ import { createTempView, filter, project, readFiles, registerJavaFunction, sql, 
 import { parseRemote } from '../../src/remote.js';
 import { utf8Text } from '../../src/text.js';
 import { startProxy, type CuttingProxy } from './proxy.js';
-import { testRemote } from './server.js';
+import { sparkHome, testRemote } from './server.js';
 
 /** A query that runs for minutes unless interrupted. */
 // No overflow anywhere in the range (ANSI mode would end the query with an error before the interrupt).
@@ -94,6 +96,42 @@ describe('queries', () => {
       break;
     }
     expect((await client.sql('SELECT 2 AS two'))!.get(0)!.toJSON()['two']).toBe(2);
+  });
+});
+
+describe('artifacts and Java functions', () => {
+  it('a jar added to the session (in chunks) gives a Java function registered afterwards, run by the executors', async () => {
+    // A UDF1 compiled here with the JDK against the distribution's jars, in a jar padded past one chunk.
+    const src = join(dir, 'src', 'mrtest');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(
+      join(src, 'Twice.java'),
+      'package mrtest;\npublic final class Twice implements org.apache.spark.sql.api.java.UDF1<Long, Long> {\n  public Long call(Long x) { return x == null ? null : 2 * x; }\n}\n',
+    );
+    const classes = join(dir, 'classes');
+    execFileSync('javac', ['--release', '17', '-nowarn', '-cp', join(sparkHome(), 'jars', '*'), '-d', classes, join(src, 'Twice.java')]);
+    writeFileSync(join(classes, 'padding.bin'), randomBytes(100 * 1024));
+    const jar = join(dir, 'twice.jar');
+    execFileSync('jar', ['cf0', jar, '-C', classes, '.']);
+    const data = readFileSync(jar);
+    expect(data.length).toBeGreaterThan(64 * 1024);
+
+    const before = await client.command(registerJavaFunction('mr_test_twice', 'mrtest.Twice', 'bigint')).catch((e: unknown) => e);
+    expect(before).toBeInstanceOf(SparkError);
+    await client.addArtifacts([{ name: 'jars/mr-test-twice.jar', data }]);
+    await client.command(registerJavaFunction('mr_test_twice', 'mrtest.Twice', 'bigint'));
+    const t = await client.sql('SELECT sum(mr_test_twice(id)) AS s, count(*) AS n FROM range(0, 1000, 1, 4)');
+    expect(Number(t?.getChildAt(0)?.get(0))).toBe(999_000);
+    expect(Number(t?.getChildAt(1)?.get(0))).toBe(1000);
+
+    // Another session does not see the jar.
+    const other = new SparkConnectClient({ remote: testRemote() });
+    try {
+      const err = await other.command(registerJavaFunction('mr_test_twice', 'mrtest.Twice', 'bigint')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SparkError);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -20,11 +20,16 @@ export function testRemote(): string {
   return inject('sparkConnectRemote') ?? resolveRemote(undefined);
 }
 
-/** The spark-connect jar of the distribution the tests run against. */
-export function connectJar(): string {
+/** The Spark distribution the tests run against. */
+export function sparkHome(): string {
   const home = inject('sparkHome') ?? process.env['SPARK_HOME'];
   if (home === undefined || home === '') throw new Error('no Spark distribution: set SPARK_HOME');
-  const jars = join(home, 'jars');
+  return home;
+}
+
+/** The spark-connect jar of the distribution the tests run against. */
+export function connectJar(): string {
+  const jars = join(sparkHome(), 'jars');
   const name = readdirSync(jars).find((f) => /^spark-connect_2\.\d+-.*\.jar$/.test(f));
   if (name === undefined) throw new Error(`no spark-connect jar in ${jars}`);
   return join(jars, name);
