@@ -1,7 +1,8 @@
 /**
- * mr's Java functions on the Spark executors (the sources in ./java): the space and CSV
- * formats' fast path as one pass over a line's bytes (DelimitedLine), instead of a regular
- * expression and a `split` per line (README "Spark engine performance", fourth pass).
+ * mr's Java functions on the Spark executors (the sources in ./java): the fast path of each
+ * format as one pass over a line's bytes (DelimitedLine for the space format and CSV, JsonLine
+ * for JSON lines), instead of a regular expression and a `split` per line (README "Spark
+ * engine performance", fourth pass).
  *
  * - Built: `buildFunctionsJar` compiles the sources with the JDK's `javac` against Spark's own
  *   jars into `<cache>/functions/mr-spark-functions-<version>.jar`, once per version (the
@@ -9,12 +10,13 @@
  *   Connect server (`--jars`), which hands it to every executor; the Spark image of docker/
  *   builds the same jar into Spark's jars.
  * - Used: `registerFunctions` registers them in the job's session
- *   (`spark.udf.registerJavaFunction` over Spark Connect) and says whether they are usable: the
- *   cluster must have the jar, and of this exact version. Otherwise the job takes its SQL fast
- *   path, which bills the same and costs more.
- * - Rules: every limit DelimitedLine checks is an argument packed here from
- *   engine/core/validation/rules.ts and the CSV header's layout (`delimitedLineCall`), never a
- *   constant of the Java code.
+ *   (`spark.udf.registerJavaFunction` over Spark Connect), from the cluster's class path or
+ *   from this machine's jar added to the session, and says whether they are usable: this exact
+ *   version, or none. Otherwise the job takes its SQL fast path, which bills the same and
+ *   costs more (README decision 41).
+ * - Rules: every limit the functions check is an argument packed here from
+ *   engine/core/validation/rules.ts and the CSV header's layout (`delimitedLineCall`,
+ *   `jsonLineCall`), never a constant of the Java code.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -43,6 +45,7 @@ const PACKAGE_PATH = 'mr/spark/functions';
 export const FUNCTIONS = {
   version: { name: 'mr_functions_version', className: 'mr.spark.functions.Version', type: 'string' },
   delimitedLine: { name: 'mr_delimited_line', className: 'mr.spark.functions.DelimitedLine', type: 'struct<usr:string,task:string,du:bigint,sec:bigint>' },
+  jsonLine: { name: 'mr_json_line', className: 'mr.spark.functions.JsonLine', type: 'struct<usr:string,task:string,du:bigint,sec:bigint>' },
 } as const;
 
 /** The Java sources, in name order. */
@@ -55,7 +58,8 @@ export function sourceFiles(): string[] {
 
 /**
  * The functions' version: the SHA-256 (hex) of the Java sources concatenated in name order,
- * what `cat $(ls *.java | LC_ALL=C sort) | sha256sum` prints (docker/spark/Dockerfile).
+ * what `find . -name '*.java' -printf '%f\n' | LC_ALL=C sort | xargs cat | sha256sum` prints in
+ * their folder (docker/spark/Dockerfile).
  */
 export function functionsVersion(): string {
   const hash = createHash('sha256');
@@ -116,7 +120,7 @@ export async function registerFunctions(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<FunctionsState> {
   const opts = signal === undefined ? {} : { signal };
-  const { version, delimitedLine } = FUNCTIONS;
+  const { version, delimitedLine, jsonLine } = FUNCTIONS;
   const wanted = functionsVersion();
   /** The version the session can load ('' when none), or a Spark error. */
   const found = async (): Promise<string> => {
@@ -144,7 +148,7 @@ export async function registerFunctions(
       why: `the cluster has mr's executor functions of another version (${onCluster.slice(0, 16) || 'none'}; this mr needs ${wanted.slice(0, 16)}): restart it with this mr (mr spark down; mr spark up)`,
     };
   }
-  await client.command(registerJavaFunction(delimitedLine.name, delimitedLine.className, delimitedLine.type), opts);
+  for (const f of [delimitedLine, jsonLine]) await client.command(registerJavaFunction(f.name, f.className, f.type), opts);
   return { usable: true };
 }
 
@@ -201,34 +205,61 @@ export function fitsDelimitedLine(layout: DelimitedLayout): boolean {
  * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
  * reads.
  */
-export function delimitedLineCall(line: string, layout: DelimitedLayout): string {
+/** The arguments both line functions take for the timestamp, user and status rules, checked against the shapes they read. */
+function commonArgs(): { user: string; userLen: number; status: number; days: string; clock: number } {
   const T = RULES.timestamp;
-  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('delimitedLineCall: the common timestamp shape changed; update DelimitedLine');
-  if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('delimitedLineCall: months are not 1-12');
-  if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('delimitedLineCall: the clock no longer starts at 0');
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('executor functions: the common timestamp shape changed; update DelimitedLine.instant');
+  if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('executor functions: months are not 1-12');
+  if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('executor functions: the clock no longer starts at 0');
+  const userChar = new RegExp(`^[${RULES.user.commonChars}]$`);
+  const width = String(RULES.status.max).length;
+  const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
+  return {
+    user: asciiMask((x) => userChar.test(String.fromCharCode(x))),
+    userLen: (RULES.user.minBytes << 16) | RULES.user.maxBytes,
+    status: (statusMin << 16) | RULES.status.max,
+    days: asLong(T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n)),
+    clock: (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1],
+  };
+}
+
+const hexOf = (text: string) => `X'${Buffer.from(text, 'utf8').toString('hex').toUpperCase()}'`;
+
+/**
+ * The DelimitedLine call on a BINARY line, its arguments packed from the rules and the layout
+ * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
+ * reads.
+ */
+export function delimitedLineCall(line: string, layout: DelimitedLayout): string {
   if (!fitsDelimitedLine(layout)) throw new Error('delimitedLineCall: the layout does not fit DelimitedLine');
   if (RULES.requestId.minBytes !== 1) throw new Error('delimitedLineCall: a request id is no longer 1 byte or more; update DelimitedLine');
+  const c = commonArgs();
   const sep = layout.separator.charCodeAt(0);
   const positions = [layout.timestamp, layout.user, layout.task, layout.status, layout.duration, layout.requestId < 0 ? 255 : layout.requestId];
   const packed = positions.reduce((acc, p, i) => acc | (BigInt(p) << BigInt(8 * (i + 1))), BigInt(layout.fieldCount));
-
-  const userChar = new RegExp(`^[${RULES.user.commonChars}]$`);
   const quote = 0x22;
   const comma = 0x2c;
   // A token (task, request id): printable ASCII but the separator, quotes and commas; any other
   // field: the same, spaces allowed (a CSV column the rules do not read).
   const token = (x: number) => x >= 0x21 && x <= 0x7e && x !== sep && x !== quote && x !== comma;
   const other = (x: number) => (x === 0x20 && sep !== 0x20) || token(x);
-  const width = String(RULES.status.max).length;
-  const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
-  const days = T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n);
-  const clock = (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1];
-  const suffix = Buffer.from(RULES.duration.suffix, 'utf8').toString('hex').toUpperCase();
-  return `${FUNCTIONS.delimitedLine.name}(${line}, ${sep}, ${asLong(packed)}, ${asciiMask((x) => userChar.test(String.fromCharCode(x)))}, ${
-    (RULES.user.minBytes << 16) | RULES.user.maxBytes
-  }, ${(statusMin << 16) | RULES.status.max}, ${asLong(days)}, ${clock}, ${FAST_DIGITS}, X'${suffix}', ${RULES.duration.suffixRequired[layout.format]}, ${asciiMask(token)}, ${asciiMask(other)}, ${
-    RULES.requestId.maxBytes
-  })`;
+  return `${FUNCTIONS.delimitedLine.name}(${line}, ${sep}, ${asLong(packed)}, ${c.user}, ${c.userLen}, ${c.status}, ${c.days}, ${c.clock}, ${FAST_DIGITS}, ${hexOf(
+    RULES.duration.suffix,
+  )}, ${RULES.duration.suffixRequired[layout.format]}, ${asciiMask(token)}, ${asciiMask(other)}, ${RULES.requestId.maxBytes})`;
+}
+
+/**
+ * The JsonLine call on a BINARY line: the common object's literal pieces from the rules' JSON
+ * keys in the rules' field order, and the value rules (see JsonLine.java).
+ */
+export function jsonLineCall(line: string): string {
+  if (FIELDS.join(',') !== 'timestamp,user,task,status,duration') throw new Error('jsonLineCall: the field order changed; update JsonLine');
+  const c = commonArgs();
+  const key = (f: (typeof FIELDS)[number]) => JSON.stringify(RULES.jsonl.keys[f]);
+  const pieces = [`{${key('timestamp')}:"`, `",${key('user')}:"`, `",${key('task')}:"`, `",${key('status')}:`, `,${key('duration')}:`, '}'];
+  // A task string without escapes: printable ASCII but the quote and the backslash.
+  const task = (x: number) => x >= 0x20 && x <= 0x7e && x !== 0x22 && x !== 0x5c;
+  return `${FUNCTIONS.jsonLine.name}(${line}, ${pieces.map(hexOf).join(', ')}, ${c.user}, ${c.userLen}, ${c.status}, ${c.days}, ${c.clock}, ${FAST_DIGITS}, ${asciiMask(task)})`;
 }
 
 /** Most digits of a duration on a fast path: far below 2^53, and below any MAX_DURATION_MS check's overflow. */

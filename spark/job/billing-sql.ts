@@ -44,7 +44,7 @@ import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
 import type { SqlValue } from '@mr/spark-connect';
 import type { Wrapping } from '../../engine/core/formats/wrapped.js';
 import { unwrapLines, WRAPPED_PATTERNS } from './wrapped-sql.js';
-import { delimitedLineCall, FAST_DIGITS, fitsDelimitedLine, spaceLayout, type DelimitedLayout } from '../functions/functions.js';
+import { delimitedLineCall, FAST_DIGITS, fitsDelimitedLine, jsonLineCall, spaceLayout, type DelimitedLayout } from '../functions/functions.js';
 
 /** Row kinds of the result. */
 export const KIND = { ok: 0, out: 1, reject: 2, blank: 3, duplicate: 4 } as const;
@@ -332,7 +332,7 @@ export interface QueryOptions {
   readonly dedupe?: 'auto' | 'line';
   /** --wrapped: every line is unwrapped on the exact path (wrapped-sql.ts); rejects keep the wrapped line. */
   readonly wrapped?: Wrapping;
-  /** mr's executor functions are registered in the session (spark/functions): the space and CSV fast paths are DelimitedLine. */
+  /** mr's executor functions are registered in the session (spark/functions): the fast paths are DelimitedLine and JsonLine. */
   readonly functions?: boolean;
 }
 
@@ -570,6 +570,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         duration: (f) => at(f, 'duration'),
       },
       fastTask: fastTasks(/["\\\x00-\x1f]/),
+      ...(options.functions === true ? { fastRow: jsonLineCall('CAST(v AS BINARY)') } : {}),
       exactSplit: 'try_parse_json(s)',
       isJson: true,
       exact: {

@@ -119,7 +119,7 @@ public final class DelimitedLine
   }
 
   /** The timestamp {@code YYYY-MM-DDTHH:MM:SSZ} at b[i, i + 20) → epoch seconds, or Long.MIN_VALUE. */
-  private static long instant(byte[] b, int i, long days, int clock) {
+  static long instant(byte[] b, int i, long days, int clock) {
     final int y0 = twoDigits(b, i);
     final int y1 = twoDigits(b, i + 2);
     if (y0 < 0 || y1 < 0 || b[i + 4] != '-' || b[i + 7] != '-' || b[i + 10] != 'T' || b[i + 13] != ':' || b[i + 16] != ':' || b[i + 19] != 'Z') {
@@ -143,7 +143,7 @@ public final class DelimitedLine
   }
 
   /** As many ASCII digits as the status's maximum has, in range. */
-  private static boolean statusOk(byte[] b, int from, int to, int status) {
+  static boolean statusOk(byte[] b, int from, int to, int status) {
     final int min = status >>> 16;
     final int max = status & 0xFFFF;
     int width = 1;

@@ -1,10 +1,11 @@
 /**
- * DelimitedLine, mr's executor function for the space and CSV fast paths, run on the real
- * local cluster against the core's own parser (RecordParser) on every shape a line can take
- * near the common one: each byte in each field, the calendar and clock edges, statuses and
- * durations in every form a cast or a parser might read, separators, quotes, line ends, bad
- * UTF-8; in the space format and in CSV layouts with the columns reordered, an extra column
- * and a request id.
+ * mr's executor functions for the fast paths (DelimitedLine: space format and CSV; JsonLine:
+ * JSON lines), run on the real local cluster against the core's own parser (RecordParser) on
+ * every shape a line can take near the common one: each byte in each field, the calendar and
+ * clock edges, statuses and durations in every form a cast or a parser might read,
+ * separators, quotes, escapes, white space, key order, line ends, bad UTF-8; in the space
+ * format, in CSV layouts with the columns reordered, an extra column and a request id, and in
+ * JSON lines.
  *
  * What must hold: every line the function accepts (a non-NULL row) is a valid line for the
  * core, with the same user, task, duration and instant (else the fast path would bill a line
@@ -22,7 +23,7 @@ import { csvLayout, type CsvLayout } from '../../engine/core/formats/csv.js';
 import { RecordParser } from '../../engine/core/formats/records.js';
 import { parseTimestamp } from '../../engine/core/validation/timestamp.js';
 import { RULES } from '../../engine/core/validation/rules.js';
-import { delimitedLineCall, registerFunctions, spaceLayout, type DelimitedLayout } from './functions.js';
+import { delimitedLineCall, jsonLineCall, registerFunctions, spaceLayout, type DelimitedLayout } from './functions.js';
 
 const TASKS = ['login', 'getUserProfile', 'x'];
 const config = billingConfigFromEnv(Object.fromEntries(TASKS.map((t) => [`RATE_${t}`, '0.001'])));
@@ -147,12 +148,12 @@ function csvLines(header: string): { layout: CsvLayout; lines: Buffer[] } {
 }
 
 /** Runs DelimitedLine over `lines` in the cluster and holds each answer to the core's verdict. */
-async function check(name: string, lines: Buffer[], fn: DelimitedLayout, parse: (bytes: Buffer) => ReturnType<RecordParser['parse']>, common: RegExp): Promise<void> {
+async function check(name: string, lines: Buffer[], call: (line: string) => string, parse: (bytes: Buffer) => ReturnType<RecordParser['parse']>, common: RegExp): Promise<void> {
   const file = join(work, `${name}.txt`);
   writeFileSync(file, Buffer.concat(lines.flatMap((l) => [l, b('\n')])));
   await client.command(createTempView(`mr_fn_${name}`, readFiles('text', [file], { lineSep: '\n' })));
   const table = await client.collect(
-    sql(`SELECT CAST(value AS BINARY) AS b, r.usr, r.task, r.du, r.sec FROM (SELECT value, ${delimitedLineCall('CAST(value AS BINARY)', fn)} AS r FROM mr_fn_${name})`),
+    sql(`SELECT CAST(value AS BINARY) AS b, r.usr, r.task, r.du, r.sec FROM (SELECT value, ${call('CAST(value AS BINARY)')} AS r FROM mr_fn_${name})`),
   );
   expect(table?.numRows).toBe(lines.length);
   const tasks = config.rates.map((r) => r.task);
@@ -192,7 +193,45 @@ async function check(name: string, lines: Buffer[], fn: DelimitedLayout, parse: 
 const TS_RE = String.raw`\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z`;
 const DUR_RE = String.raw`(?:0|[1-9]\d{0,14})`;
 
-describe('DelimitedLine (executor function) against the core parser', () => {
+/** JSON lines: the records in the common object (values as raw bytes: a quote or a sign makes other JSON, or none), then other objects around a valid one. */
+function jsonLines(): Buffer[] {
+  // A JSON duration is a number: the records' `123ms` is written 123 (their other forms as they are).
+  const dur = (d: Buffer) => (/^\d+ms$/.test(d.toString('latin1')) ? d.subarray(0, d.length - 2) : d);
+  const obj = (f: Fields) =>
+    Buffer.concat([b('{"timestamp":"'), f[0], b('","user":"'), f[1], b('","task":"'), f[2], b('","status":'), f[3], b(',"duration_ms":'), dur(f[4]), b('}')]);
+  const lines = records().map(obj);
+  for (const s of [
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}',
+    '{"user":"u","timestamp":"2025-05-02T23:16:50Z","task":"login","status":200,"duration_ms":5}',
+    '{"timestamp": "2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}',
+    ' {"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5} ',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}\r',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"\\u0075","task":"login","status":200,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"log\\u0069n","status":200,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5,"user":"v"}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5,"request_id":"r1"}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":"200","duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":"5"}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200.0,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":2e2,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5.0}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":-0}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}{}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5',
+    '{"Timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login ","status":200,"duration_ms":5}',
+    '{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"lo\\"gin","status":200,"duration_ms":5}',
+    '[{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}]',
+    '﻿{"timestamp":"2025-05-02T23:16:50Z","user":"u","task":"login","status":200,"duration_ms":5}',
+  ]) {
+    lines.push(b(s));
+  }
+  return lines;
+}
+
+describe('line functions (executor functions) against the core parser', () => {
   it('is on the test cluster, of this version', async () => {
     expect(await registerFunctions(client)).toEqual({ usable: true });
   });
@@ -200,7 +239,7 @@ describe('DelimitedLine (executor function) against the core parser', () => {
   it('space format: accepts exactly the valid lines of the common shape, with the core’s values', async () => {
     expect((await registerFunctions(client)).usable).toBe(true);
     const parser = new RecordParser(config, {}, { deferWindow: true });
-    await check('space', spaceLines(), spaceLayout(), (bytes) => parser.parse(bytes, 'space'), new RegExp(`^${TS_RE} [A-Za-z0-9._-]+ [!-~]+ \\d{3} ${DUR_RE}ms$`));
+    await check('space', spaceLines(), (line) => delimitedLineCall(line, spaceLayout()), (bytes) => parser.parse(bytes, 'space'), new RegExp(`^${TS_RE} [A-Za-z0-9._-]+ [!-~]+ \\d{3} ${DUR_RE}ms$`));
   });
 
   it.each(HEADERS)('CSV %s: accepts exactly the valid lines of the common shape, with the core’s values', async (header) => {
@@ -219,6 +258,13 @@ describe('DelimitedLine (executor function) against the core parser', () => {
       return /^[ !#-+\--~]*$/;
     };
     const common = { test: (text: string) => !/["\r]/.test(text) && text.split(',').every((v, i) => shape(i).test(v)) } as RegExp;
-    await check(`csv${layout.fieldCount}`, lines, fn, (bytes) => parser.parse(bytes, 'csv', layout), common);
+    await check(`csv${layout.fieldCount}`, lines, (line) => delimitedLineCall(line, fn), (bytes) => parser.parse(bytes, 'csv', layout), common);
+  });
+
+  it('JSON lines: accepts exactly the valid lines of the common object, with the core’s values', async () => {
+    expect((await registerFunctions(client)).usable).toBe(true);
+    const parser = new RecordParser(config, {}, { deferWindow: true });
+    const common = new RegExp(`^\\{"timestamp":"${TS_RE}","user":"[A-Za-z0-9._-]+","task":"[ !#-\\[\\]-~]+","status":\\d{3},"duration_ms":${DUR_RE}\\}$`);
+    await check('jsonl', jsonLines(), jsonLineCall, (bytes) => parser.parse(bytes, 'jsonl'), common);
   });
 });
