@@ -29,7 +29,8 @@ function naive(line: Buffer, window: TimeWindow): string {
 
 /** Scans one line; `terminated` puts an LF after it in the buffer (the fast path needs one), else the line ends the buffer. */
 function scanned(line: Buffer, window: TimeWindow, terminated: boolean, offset = 7): string {
-  const table = new UserTable(config.rates.length);
+  // Batching from the first entry (as a table of many users does): line() must flush its add.
+  const table = new UserTable(config.rates.length, 16, 0);
   const counts = emptyShardCounts();
   const rejects = new RejectCollector();
   const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, window, table, counts, rejects);
@@ -149,7 +150,8 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
  */
 function blockAgainstDefinition(lines: Buffer[], crlf: boolean[], offset: number, w: TimeWindow): void {
   const data = Buffer.concat(lines.flatMap((l, i) => [l, Buffer.from(crlf[i] ? '\r\n' : '\n')]));
-  const table = new UserTable(config.rates.length, 4);
+  // Batching from the first entry (as a table of many users does): block() must flush its adds.
+  const table = new UserTable(config.rates.length, 4, 0);
   const counts = emptyShardCounts();
   const rejects = new RejectCollector();
   const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, w, table, counts, rejects);
@@ -194,5 +196,28 @@ describe('SpaceScanner.block ≡ LineFramer + LineAccumulator (framing and rules
     blockAgainstDefinition([bom, Buffer.alloc(65536, 'x'), Buffer.alloc(65537, 'y')], [true, true, false], 0, OPEN);
     blockAgainstDefinition([Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.alloc(65536, 'x')])], [true], 0, OPEN);
     blockAgainstDefinition([bom], [false], 9, OPEN);
+  });
+});
+
+describe('SpaceScanner with batched table adds (a table of many users)', () => {
+  it('block() and line() leave every fast-path line added, across batches', () => {
+    const lines = Array.from({ length: 150 }, (_, i) => `2025-05-02T10:00:${String(i % 60).padStart(2, '0')}Z user${i % 97} ${i % 2 ? 'login' : 'search'} 200 ${i}ms`);
+    const run = (batchFrom: number) => {
+      const table = new UserTable(config.rates.length, 4, batchFrom);
+      const counts = emptyShardCounts();
+      const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, OPEN, table, counts, new RejectCollector());
+      const buf = Buffer.from(`${lines.slice(0, 140).join('\n')}\n`);
+      scanner.block(buf, 0, buf.length, 0);
+      buf.fill(0x7a); // the reader refills its one buffer once block() returns
+      for (const l of lines.slice(140)) {
+        const one = Buffer.from(`${l}\n`);
+        scanner.line(one, 0, one.length - 1, 1000);
+      }
+      expect(counts.accepted).toBe(150);
+      return usageEntries(table);
+    };
+    const batched = run(0);
+    expect(batched.size).toBe(97);
+    expect(batched).toEqual(run(Infinity));
   });
 });

@@ -102,6 +102,8 @@ export class SpaceScanner implements ByteLineSink {
       else this.judge(b, at === 0 ? ls + bomLength(b.subarray(ls, le)) : ls, le, at);
       ls = lf + 1;
     }
+    // The fast path's table adds are batched (UserTable.addLater): done before the buffer is refilled.
+    this.table.flushBatch();
   }
 
   /** One line (terminator and a trailing CR excluded); the fast path when the line is terminated in the buffer. */
@@ -109,7 +111,10 @@ export class SpaceScanner implements ByteLineSink {
     if (offset === 0) start += bomLength(b.subarray(start, end));
     // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
     const terminated = b[end] === LF || (b[end] === CR && b[end + 1] === LF);
-    if (terminated && b[end - 1] !== CR && this.fast(b, start) >= 0) return;
+    if (terminated && b[end - 1] !== CR && this.fast(b, start) >= 0) {
+      this.table.flushBatch();
+      return;
+    }
     this.judge(b, start, end, offset);
   }
 
@@ -259,7 +264,7 @@ export class SpaceScanner implements ByteLineSink {
       }
     }
     this.counts.accepted++;
-    this.table.add(this.table.entry(b, us, ue, h >>> 0), task, 1, duration);
+    this.table.addLater(b, us, ue, h, task, duration);
     return next;
   }
 

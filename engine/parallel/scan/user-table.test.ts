@@ -88,3 +88,57 @@ describe('UserTable carries durations by the rule of core UsageTable', () => {
     );
   });
 });
+
+describe('UserTable.addLater (batched lookups)', () => {
+  it('gives the same table as add(entry()) for any lines, across batches, buffers and spills', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 ** 40 })), { maxLength: 400 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.boolean(),
+        fc.constantFrom(0, 5, 1000),
+        (lines, perBuffer, bounded, batchFrom) => {
+          const direct = new UserTable(3, 4);
+          const batched = new UserTable(3, 4, batchFrom);
+          const spilled: Array<Map<string, unknown>> = [];
+          if (bounded) batched.spillWhenFull(17, (img) => spilled.push(usageEntries(UserTable.fromImage(img))));
+          for (let at = 0; at < lines.length; at += perBuffer) {
+            // One buffer holds a few lines' keys, as a scanner's block does; flushed at its end.
+            const chunk = lines.slice(at, at + perBuffer);
+            const buf = Buffer.from(chunk.map(([u]) => u).join('\n'), 'utf8');
+            let start = 0;
+            for (const [u, task, duration] of chunk) {
+              const end = start + Buffer.byteLength(u, 'utf8');
+              direct.add(direct.entry(buf, start, end, hashBytes(buf, start, end)), task, 1, duration);
+              batched.addLater(buf, start, end, hashBytes(buf, start, end) | 0, task, duration);
+              start = end + 1;
+            }
+            if (at % (2 * perBuffer) === 0) batched.flushBatch(); // else the next buffer flushes it
+          }
+          batched.flushBatch();
+          // Spilled runs and the last table together hold what the direct table holds.
+          const merged = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
+          for (const run of [...spilled, usageEntries(batched)] as Array<Map<string, Array<{ requests: number; durationMs: bigint }>>>) {
+            for (const [u, tasks] of run) {
+              const into = merged.get(u) ?? tasks.map(() => ({ requests: 0, durationMs: 0n }));
+              tasks.forEach((c, t) => (into[t] = { requests: into[t]!.requests + c.requests, durationMs: into[t]!.durationMs + c.durationMs }));
+              merged.set(u, into);
+            }
+          }
+          const sorted = (m: Map<string, unknown>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+          expect(sorted(merged)).toEqual(sorted(usageEntries(direct)));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses to hand over a table with lines still waiting', () => {
+    const t = new UserTable(1, 16, 0);
+    const b = Buffer.from('u1');
+    t.addLater(b, 0, 2, hashBytes(b, 0, 2), 0, 5);
+    expect(() => t.sortedImage()).toThrow(/not flushed/);
+    t.flushBatch();
+    expect(t.sortedImage().size).toBe(1);
+  });
+});
