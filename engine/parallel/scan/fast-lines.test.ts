@@ -61,7 +61,8 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
     reject: (o, reason, raw) => rejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
   }, layout, undefined, target);
   const exact = { line: (b: Buffer, s: number, e: number, o: number) => acc.line(o, b.subarray(s, e)), tooLong: (o: number, head: Buffer) => acc.tooLong(o, head) };
-  const table = new UserTable(config.rates.length, 4);
+  // Batching the table's adds from the first user (as a table of many users does): block() and line() must flush them.
+  const table = new UserTable(config.rates.length, 4, 0);
   const fastCounts = emptyShardCounts();
   let scanner: FastLineScanner | undefined;
   if (fastPath) {

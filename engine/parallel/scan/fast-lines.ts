@@ -154,6 +154,8 @@ export abstract class FastLineScanner implements ByteLineSink {
       else this.slow(b, ls, le, at);
       ls = lf + 1;
     }
+    // The fast path's table adds are batched (UserTable.addLater): done before the buffer is refilled.
+    this.table.flushBatch();
   }
 
   /** One line b[s, e) (terminator and one CR before it excluded). */
@@ -161,7 +163,10 @@ export abstract class FastLineScanner implements ByteLineSink {
     // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
     const terminated = b[e] === LF || (b[e] === CR && b[e + 1] === LF);
     this.lineAt = offset;
-    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) return;
+    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) {
+      this.table.flushBatch();
+      return;
+    }
     this.slow(b, s, e, offset);
   }
 
@@ -231,6 +236,6 @@ export abstract class FastLineScanner implements ByteLineSink {
       return;
     }
     this.counts.accepted++;
-    this.table.add(this.table.entry(b, userStart, userEnd, userHash), task, 1, durationMs);
+    this.table.addLater(b, userStart, userEnd, userHash, task, durationMs);
   }
 }
