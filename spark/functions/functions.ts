@@ -152,20 +152,6 @@ export async function registerFunctions(
   return { usable: true };
 }
 
-const asLong = (v: bigint) => `${BigInt.asIntN(64, v)}L`;
-
-/** The ASCII bytes a test accepts, as DelimitedLine's two 64-bit masks (bytes 0-63, 64-127). */
-function asciiMask(ok: (byte: number) => boolean): string {
-  let lo = 0n;
-  let hi = 0n;
-  for (let x = 0; x < 128; x++) {
-    if (!ok(x)) continue;
-    if (x < 64) lo |= 1n << BigInt(x);
-    else hi |= 1n << BigInt(x - 64);
-  }
-  return `${asLong(lo)}, ${asLong(hi)}`;
-}
-
 /** Where a delimited format's fields are: the separator, the field count, each field's position, the request id's (-1: none). */
 export interface DelimitedLayout {
   readonly format: 'space' | 'csv';
@@ -205,8 +191,46 @@ export function fitsDelimitedLine(layout: DelimitedLayout): boolean {
  * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
  * reads.
  */
-/** The arguments both line functions take for the timestamp, user and status rules, checked against the shapes they read. */
-function commonArgs(): { user: string; userLen: number; status: number; days: string; clock: number } {
+/** Little-endian fields, as the functions' Rules classes read them. */
+class RulesBytes {
+  private readonly parts: Buffer[] = [];
+  int(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v | 0);
+    this.parts.push(b);
+    return this;
+  }
+  long(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(BigInt.asIntN(64, v));
+    this.parts.push(b);
+    return this;
+  }
+  /** An ASCII byte test as two 64-bit masks (bytes 0-63, 64-127). */
+  mask(ok: (byte: number) => boolean): this {
+    let lo = 0n;
+    let hi = 0n;
+    for (let x = 0; x < 128; x++) {
+      if (!ok(x)) continue;
+      if (x < 64) lo |= 1n << BigInt(x);
+      else hi |= 1n << BigInt(x - 64);
+    }
+    return this.long(lo).long(hi);
+  }
+  bytes(text: string): this {
+    const b = Buffer.from(text, 'utf8');
+    this.int(b.length);
+    this.parts.push(b);
+    return this;
+  }
+  /** The SQL binary literal of the fields. */
+  sql(): string {
+    return `X'${Buffer.concat(this.parts).toString('hex').toUpperCase()}'`;
+  }
+}
+
+/** The user's, the status's and the timestamp's rules, which both functions read, checked against the shapes they read. */
+function common(): { userChar: (x: number) => boolean; userLen: number; status: number; days: bigint; clock: number } {
   const T = RULES.timestamp;
   if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('executor functions: the common timestamp shape changed; update DelimitedLine.instant');
   if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('executor functions: months are not 1-12');
@@ -215,25 +239,23 @@ function commonArgs(): { user: string; userLen: number; status: number; days: st
   const width = String(RULES.status.max).length;
   const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
   return {
-    user: asciiMask((x) => userChar.test(String.fromCharCode(x))),
+    userChar: (x) => userChar.test(String.fromCharCode(x)),
     userLen: (RULES.user.minBytes << 16) | RULES.user.maxBytes,
     status: (statusMin << 16) | RULES.status.max,
-    days: asLong(T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n)),
+    days: T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n),
     clock: (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1],
   };
 }
 
-const hexOf = (text: string) => `X'${Buffer.from(text, 'utf8').toString('hex').toUpperCase()}'`;
-
 /**
- * The DelimitedLine call on a BINARY line, its arguments packed from the rules and the layout
- * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
- * reads.
+ * The DelimitedLine call on a BINARY line: its rules packed from the core's rules and the
+ * layout (see DelimitedLine.java for their order). Throws when a rule left the shapes the
+ * function reads.
  */
 export function delimitedLineCall(line: string, layout: DelimitedLayout): string {
   if (!fitsDelimitedLine(layout)) throw new Error('delimitedLineCall: the layout does not fit DelimitedLine');
   if (RULES.requestId.minBytes !== 1) throw new Error('delimitedLineCall: a request id is no longer 1 byte or more; update DelimitedLine');
-  const c = commonArgs();
+  const c = common();
   const sep = layout.separator.charCodeAt(0);
   const positions = [layout.timestamp, layout.user, layout.task, layout.status, layout.duration, layout.requestId < 0 ? 255 : layout.requestId];
   const packed = positions.reduce((acc, p, i) => acc | (BigInt(p) << BigInt(8 * (i + 1))), BigInt(layout.fieldCount));
@@ -243,9 +265,21 @@ export function delimitedLineCall(line: string, layout: DelimitedLayout): string
   // field: the same, spaces allowed (a CSV column the rules do not read).
   const token = (x: number) => x >= 0x21 && x <= 0x7e && x !== sep && x !== quote && x !== comma;
   const other = (x: number) => (x === 0x20 && sep !== 0x20) || token(x);
-  return `${FUNCTIONS.delimitedLine.name}(${line}, ${sep}, ${asLong(packed)}, ${c.user}, ${c.userLen}, ${c.status}, ${c.days}, ${c.clock}, ${FAST_DIGITS}, ${hexOf(
-    RULES.duration.suffix,
-  )}, ${RULES.duration.suffixRequired[layout.format]}, ${asciiMask(token)}, ${asciiMask(other)}, ${RULES.requestId.maxBytes})`;
+  const rules = new RulesBytes()
+    .int(sep)
+    .long(packed)
+    .mask(c.userChar)
+    .int(c.userLen)
+    .int(c.status)
+    .long(c.days)
+    .int(c.clock)
+    .int(FAST_DIGITS)
+    .int(RULES.duration.suffixRequired[layout.format] ? 1 : 0)
+    .mask(token)
+    .mask(other)
+    .int(RULES.requestId.maxBytes)
+    .bytes(RULES.duration.suffix);
+  return `${FUNCTIONS.delimitedLine.name}(${line}, ${rules.sql()})`;
 }
 
 /**
@@ -254,12 +288,14 @@ export function delimitedLineCall(line: string, layout: DelimitedLayout): string
  */
 export function jsonLineCall(line: string): string {
   if (FIELDS.join(',') !== 'timestamp,user,task,status,duration') throw new Error('jsonLineCall: the field order changed; update JsonLine');
-  const c = commonArgs();
+  const c = common();
   const key = (f: (typeof FIELDS)[number]) => JSON.stringify(RULES.jsonl.keys[f]);
   const pieces = [`{${key('timestamp')}:"`, `",${key('user')}:"`, `",${key('task')}:"`, `",${key('status')}:`, `,${key('duration')}:`, '}'];
   // A task string without escapes: printable ASCII but the quote and the backslash.
   const task = (x: number) => x >= 0x20 && x <= 0x7e && x !== 0x22 && x !== 0x5c;
-  return `${FUNCTIONS.jsonLine.name}(${line}, ${pieces.map(hexOf).join(', ')}, ${c.user}, ${c.userLen}, ${c.status}, ${c.days}, ${c.clock}, ${FAST_DIGITS}, ${asciiMask(task)})`;
+  const rules = new RulesBytes().mask(c.userChar).int(c.userLen).int(c.status).long(c.days).int(c.clock).int(FAST_DIGITS).mask(task);
+  for (const p of pieces) rules.bytes(p);
+  return `${FUNCTIONS.jsonLine.name}(${line}, ${rules.sql()})`;
 }
 
 /** Most digits of a duration on a fast path: far below 2^53, and below any MAX_DURATION_MS check's overflow. */

@@ -1,9 +1,11 @@
 package mr.spark.functions;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.api.java.UDF17;
+import org.apache.spark.sql.api.java.UDF2;
 
 /**
  * The fast path of the space and CSV formats on the executors: one pass over a line's bytes
@@ -14,35 +16,78 @@ import org.apache.spark.sql.api.java.UDF17;
  * layout says, nothing before or after (no CR, no quotes), the timestamp
  * {@code YYYY-MM-DDTHH:MM:SSZ} with the calendar and clock in range, the user of allowed ASCII
  * bytes, the task a token, the status digits in range, the duration ASCII digits without a
- * leading zero and its suffix. Every limit comes from the job as an argument
- * (spark/functions/functions.ts packs them from engine/core/validation/rules.ts and the CSV
- * header's layout), so a rule changed there changes this function too:
+ * leading zero and its suffix. Every limit comes from the job in one BINARY argument, the
+ * rules (spark/functions/functions.ts packs them from engine/core/validation/rules.ts and the
+ * CSV header's layout, little-endian), so a rule changed there changes this function too; it is
+ * read once per task (the job passes it as a literal: the same array on every row), so no
+ * argument is boxed per line:
  *
  * <ol>
- *   <li>the line's bytes (BINARY);
- *   <li>the separator byte;
- *   <li>the layout, one byte each from the lowest: field count, then the positions of the
+ *   <li>int32 the separator byte;
+ *   <li>int64 the layout, one byte each from the lowest: field count, then the positions of the
  *       timestamp, user, task, status, duration and request id (255: no request id);
- *   <li>, 5. the user's allowed ASCII bytes as a bit mask: bytes 0-63, then 64-127;
- *   <li>the user's length in bytes: {@code min << 16 | max};
- *   <li>the status: {@code min << 16 | max}, exactly as many digits as max has;
- *   <li>the days of each month in a common year, 5 bits each, January lowest (29 February
- *       is left to the exact path);
- *   <li>the clock's maxima: {@code hour << 16 | minute << 8 | second} (minima are 0);
- *   <li>the most digits of a duration;
- *   <li>the duration's suffix bytes;
- *   <li>whether the suffix is required (else optional);
- *   <li>, 14. the bytes a token (the task, a request id) may hold, as a mask like the user's;
- *   <li>, 16. the bytes any other field may hold, as a mask like the user's;
- *   <li>the request id's most bytes (it may be empty: none).
+ *   <li>int64, int64 the user's allowed ASCII bytes as a bit mask: bytes 0-63, then 64-127;
+ *   <li>int32 the user's length in bytes: {@code min << 16 | max};
+ *   <li>int32 the status: {@code min << 16 | max}, exactly as many digits as max has;
+ *   <li>int64 the days of each month in a common year, 5 bits each, January lowest (29
+ *       February is left to the exact path);
+ *   <li>int32 the clock's maxima: {@code hour << 16 | minute << 8 | second} (minima are 0);
+ *   <li>int32 the most digits of a duration;
+ *   <li>int32 1 when the duration's suffix is required (else optional);
+ *   <li>int64, int64 the bytes a token (the task, a request id) may hold, as a mask;
+ *   <li>int64, int64 the bytes any other field may hold, as a mask;
+ *   <li>int32 the request id's most bytes (it may be empty: none);
+ *   <li>int32 the suffix's length, then its bytes.
  * </ol>
  *
  * The task is returned as it stands (1 or more token bytes); the job checks it against the
  * configured tasks and the duration against its limit.
  */
-public final class DelimitedLine
-    implements UDF17<byte[], Integer, Long, Long, Long, Integer, Integer, Long, Integer, Integer, byte[], Boolean, Long, Long, Long, Long, Integer, Row> {
+public final class DelimitedLine implements UDF2<byte[], byte[], Row> {
   private static final long serialVersionUID = 1L;
+
+  /** The rules, read from their bytes. */
+  private static final class Rules {
+    final byte[] source;
+    final byte sep;
+    final int fieldCount, tsAt, userAt, taskAt, statusAt, durAt, ridAt;
+    final long userLo, userHi, days, tokenLo, tokenHi, otherLo, otherHi;
+    final int userLen, status, clock, maxDigits, requestIdMax;
+    final boolean suffixRequired;
+    final byte[] suffix;
+
+    Rules(byte[] source) {
+      this.source = source;
+      final ByteBuffer r = ByteBuffer.wrap(source).order(ByteOrder.LITTLE_ENDIAN);
+      sep = (byte) r.getInt();
+      final long lay = r.getLong();
+      fieldCount = (int) (lay & 255);
+      tsAt = (int) ((lay >>> 8) & 255);
+      userAt = (int) ((lay >>> 16) & 255);
+      taskAt = (int) ((lay >>> 24) & 255);
+      statusAt = (int) ((lay >>> 32) & 255);
+      durAt = (int) ((lay >>> 40) & 255);
+      ridAt = (int) ((lay >>> 48) & 255);
+      userLo = r.getLong();
+      userHi = r.getLong();
+      userLen = r.getInt();
+      status = r.getInt();
+      days = r.getLong();
+      clock = r.getInt();
+      maxDigits = r.getInt();
+      suffixRequired = r.getInt() != 0;
+      tokenLo = r.getLong();
+      tokenHi = r.getLong();
+      otherLo = r.getLong();
+      otherHi = r.getLong();
+      requestIdMax = r.getInt();
+      suffix = new byte[r.getInt()];
+      r.get(suffix);
+    }
+  }
+
+  /** The last rules read (the job's literal is one array per task; a race only reads them again). */
+  private transient volatile Rules rules;
 
   /** Two ASCII digits at i as a number, or -1. */
   private static int twoDigits(byte[] b, int i) {
@@ -63,20 +108,13 @@ public final class DelimitedLine
   }
 
   @Override
-  public Row call(byte[] b, Integer separator, Long layout, Long userLo, Long userHi, Integer userLen, Integer status, Long days,
-      Integer clock, Integer maxDigits, byte[] suffix, Boolean suffixRequired, Long tokenLo, Long tokenHi, Long otherLo, Long otherHi,
-      Integer requestIdMax) {
-    if (b == null) return null;
+  public Row call(byte[] b, byte[] rulesBytes) {
+    if (b == null || rulesBytes == null) return null;
+    Rules k = rules;
+    if (k == null || k.source != rulesBytes) rules = k = new Rules(rulesBytes);
     final int n = b.length;
-    final byte sep = (byte) (int) separator;
-    final long lay = layout;
-    final int fieldCount = (int) (lay & 255);
-    final int tsAt = (int) ((lay >>> 8) & 255);
-    final int userAt = (int) ((lay >>> 16) & 255);
-    final int taskAt = (int) ((lay >>> 24) & 255);
-    final int statusAt = (int) ((lay >>> 32) & 255);
-    final int durAt = (int) ((lay >>> 40) & 255);
-    final int ridAt = (int) ((lay >>> 48) & 255);
+    final byte sep = k.sep;
+    final int fieldCount = k.fieldCount;
 
     String user = null;
     String task = null;
@@ -89,26 +127,25 @@ public final class DelimitedLine
       // The field b[start, end), number `field`.
       if (field >= fieldCount) return null;
       final int len = end - start;
-      if (field == tsAt) {
+      if (field == k.tsAt) {
         if (len != 20) return null;
-        final long s = instant(b, start, days, clock);
+        final long s = instant(b, start, k.days, k.clock);
         if (s == Long.MIN_VALUE) return null;
         seconds = s;
-      } else if (field == userAt) {
-        final int ul = userLen;
-        if (len < (ul >>> 16) || len > (ul & 0xFFFF) || !allIn(b, start, end, userLo, userHi)) return null;
+      } else if (field == k.userAt) {
+        if (len < (k.userLen >>> 16) || len > (k.userLen & 0xFFFF) || !allIn(b, start, end, k.userLo, k.userHi)) return null;
         user = new String(b, start, len, StandardCharsets.ISO_8859_1);
-      } else if (field == taskAt) {
-        if (len == 0 || !allIn(b, start, end, tokenLo, tokenHi)) return null;
+      } else if (field == k.taskAt) {
+        if (len == 0 || !allIn(b, start, end, k.tokenLo, k.tokenHi)) return null;
         task = new String(b, start, len, StandardCharsets.ISO_8859_1);
-      } else if (field == statusAt) {
-        if (!statusOk(b, start, end, status)) return null;
-      } else if (field == durAt) {
-        duration = duration(b, start, end, maxDigits, suffix, suffixRequired);
+      } else if (field == k.statusAt) {
+        if (!statusOk(b, start, end, k.status)) return null;
+      } else if (field == k.durAt) {
+        duration = duration(b, start, end, k.maxDigits, k.suffix, k.suffixRequired);
         if (duration < 0) return null;
-      } else if (field == ridAt) {
-        if (len > requestIdMax || !allIn(b, start, end, tokenLo, tokenHi)) return null;
-      } else if (!allIn(b, start, end, otherLo, otherHi)) {
+      } else if (field == k.ridAt) {
+        if (len > k.requestIdMax || !allIn(b, start, end, k.tokenLo, k.tokenHi)) return null;
+      } else if (!allIn(b, start, end, k.otherLo, k.otherHi)) {
         return null;
       }
       field++;
