@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
-import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
+import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
 import { TEST_SECRET, createBucket, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
@@ -213,19 +213,13 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
 });
 
 describe('s3:// inputs with the spark engine (the cluster reads s3a:// through Hadoop S3A)', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await acquireTestCluster();
-  }, 600_000);
-  afterAll(async () => {
-    await cluster?.release();
-  });
+  const sc = useTestCluster();
 
   it('bills a prefix exactly as naive bills the same files on disk, and the secret is in no output nor in the cluster logs', async () => {
     const expected = await bill([join(local, 'billing')], ['--engine', 'naive']);
     expect(expected.code, expected.stderr).toBe(0);
     const want = outputs(expected, join(local, 'billing'));
-    const r = await bill([`s3://${BUCKET}/billing`], ['--engine', 'spark', '--remote', cluster.remote, '--s3-endpoint', server.endpoint]);
+    const r = await bill([`s3://${BUCKET}/billing`], ['--engine', 'spark', '--remote', sc.cluster.remote, '--s3-endpoint', server.endpoint]);
     expect(r.code, r.stderr).toBe(0);
     const got = outputs(r, `s3://${BUCKET}/billing`);
     // The cluster leaves the offsets of rejected lines empty (SPEC "Output").
@@ -249,7 +243,7 @@ describe('s3:// inputs with the spark engine (the cluster reads s3a:// through H
     const want = outputs(expected, `s3://${BUCKET}/cloudwatch`);
     expect(want.files).toBe(2);
     expect((want.counts as { rejected: Record<string, number> }).rejected['bad_wrapper']).toBe(2);
-    const r = await bill([`s3://${BUCKET}/cloudwatch/`], ['--engine', 'spark', '--remote', cluster.remote, ...args]);
+    const r = await bill([`s3://${BUCKET}/cloudwatch/`], ['--engine', 'spark', '--remote', sc.cluster.remote, ...args]);
     expect(r.code, r.stderr).toBe(0);
     const got = outputs(r, `s3://${BUCKET}/cloudwatch`);
     const noOffsets = (csv: unknown) => (csv as string).replace(/^([^\n]*?),\d*,/gm, '$1,,');

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ENGINE_ARGS, cleanupTempDirs, repoRoot, reportedErrors, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
-import { acquireTestCluster, type TestCluster } from '../fixtures/spark/test-cluster.js';
+import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const RATES = resolve(repoRoot, '../shared/reference/original.env');
@@ -197,13 +197,7 @@ const CLOUDWATCH_EDGES = [
 ];
 
 describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), against naive', () => {
-  let cluster: TestCluster;
-  beforeAll(async () => {
-    cluster = await acquireTestCluster();
-  }, 600_000);
-  afterAll(async () => {
-    await cluster?.release();
-  });
+  const sc = useTestCluster();
 
   /** What must be identical: the bill, the detail, the counts, the rejects (the cluster leaves offsets empty). */
   function outputs(r: Awaited<ReturnType<typeof bill>>) {
@@ -219,7 +213,7 @@ describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), a
   async function expectSame(paths: string[], args: string[]): Promise<ReturnType<typeof outputs>> {
     const want = await bill(paths, ['--engine', 'naive', ...args]);
     expect(want.code, want.stderr).toBe(0);
-    const got = await bill(paths, ['--engine', 'spark', '--remote', cluster.remote, ...args]);
+    const got = await bill(paths, ['--engine', 'spark', '--remote', sc.cluster.remote, ...args]);
     expect(got.code, got.stderr).toBe(0);
     const expected = outputs(want);
     expect(outputs(got)).toEqual(expected);
@@ -281,7 +275,7 @@ describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), a
     for (const [name, body, message] of cases) {
       const dir = join(work, `spark-name-${name}`);
       write(join(dir, name), body);
-      const r = await bill([dir], ['--engine', 'spark', '--remote', cluster.remote, '--wrapped', 'fluent-bit']);
+      const r = await bill([dir], ['--engine', 'spark', '--remote', sc.cluster.remote, '--wrapped', 'fluent-bit']);
       expect(r.code, r.stderr).toBe(2);
       expect(reportedErrors(r.stderr).join('\n')).toMatch(message);
       // The other engines read it by its bytes.

@@ -12,12 +12,11 @@
  * the rules reject, or bill it wrongly); and every valid line of the common shape but 29
  * February is accepted (else the fast path would be a slow path in disguise).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SparkConnectClient, createTempView, readFiles, sql } from '@mr/spark-connect';
-import { acquireTestCluster, type TestCluster } from '../../fixtures/spark/test-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { createTempView, readFiles, sql } from '@mr/spark-connect';
+import { useTestClient } from '../../fixtures/spark/cluster-hooks.js';
 import { billingConfigFromEnv } from '../../engine/core/config/config.js';
 import { csvLayout, type CsvLayout } from '../../engine/core/formats/csv.js';
 import { RecordParser } from '../../engine/core/formats/records.js';
@@ -28,22 +27,7 @@ import { delimitedLineCall, jsonLineCall, registerFunctions, spaceLayout, type D
 const TASKS = ['login', 'getUserProfile', 'x'];
 const config = billingConfigFromEnv(Object.fromEntries(TASKS.map((t) => [`RATE_${t}`, '0.001'])));
 
-let cluster: TestCluster;
-let client: SparkConnectClient;
-let work: string;
-
-beforeAll(async () => {
-  cluster = await acquireTestCluster();
-  client = new SparkConnectClient({ remote: cluster.remote });
-  await client.connect();
-  work = mkdtempSync(join(tmpdir(), 'mr-functions-'));
-}, 600_000);
-
-afterAll(async () => {
-  await client?.close();
-  await cluster?.release();
-  if (work !== undefined) rmSync(work, { recursive: true, force: true });
-}, 120_000);
+const sc = useTestClient('mr-functions-');
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 const b = (s: string | number[]) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s));
@@ -149,10 +133,10 @@ function csvLines(header: string): { layout: CsvLayout; lines: Buffer[] } {
 
 /** Runs DelimitedLine over `lines` in the cluster and holds each answer to the core's verdict. */
 async function check(name: string, lines: Buffer[], call: (line: string) => string, parse: (bytes: Buffer) => ReturnType<RecordParser['parse']>, common: RegExp): Promise<void> {
-  const file = join(work, `${name}.txt`);
+  const file = join(sc.work, `${name}.txt`);
   writeFileSync(file, Buffer.concat(lines.flatMap((l) => [l, b('\n')])));
-  await client.command(createTempView(`mr_fn_${name}`, readFiles('text', [file], { lineSep: '\n' })));
-  const table = await client.collect(
+  await sc.client.command(createTempView(`mr_fn_${name}`, readFiles('text', [file], { lineSep: '\n' })));
+  const table = await sc.client.collect(
     sql(`SELECT CAST(value AS BINARY) AS b, r.usr, r.task, r.du, r.sec FROM (SELECT value, ${call('CAST(value AS BINARY)')} AS r FROM mr_fn_${name})`),
   );
   expect(table?.numRows).toBe(lines.length);
@@ -233,17 +217,17 @@ function jsonLines(): Buffer[] {
 
 describe('line functions (executor functions) against the core parser', () => {
   it('is on the test cluster, of this version', async () => {
-    expect(await registerFunctions(client)).toEqual({ usable: true });
+    expect(await registerFunctions(sc.client)).toEqual({ usable: true });
   });
 
   it('space format: accepts exactly the valid lines of the common shape, with the core’s values', async () => {
-    expect((await registerFunctions(client)).usable).toBe(true);
+    expect((await registerFunctions(sc.client)).usable).toBe(true);
     const parser = new RecordParser(config, {}, { deferWindow: true });
     await check('space', spaceLines(), (line) => delimitedLineCall(line, spaceLayout()), (bytes) => parser.parse(bytes, 'space'), new RegExp(`^${TS_RE} [A-Za-z0-9._-]+ [!-~]+ \\d{3} ${DUR_RE}ms$`));
   });
 
   it.each(HEADERS)('CSV %s: accepts exactly the valid lines of the common shape, with the core’s values', async (header) => {
-    expect((await registerFunctions(client)).usable).toBe(true);
+    expect((await registerFunctions(sc.client)).usable).toBe(true);
     const parser = new RecordParser(config, {}, { deferWindow: true });
     const { layout, lines } = csvLines(header);
     const fn: DelimitedLayout = { format: 'csv', separator: ',', ...layout };
@@ -262,7 +246,7 @@ describe('line functions (executor functions) against the core parser', () => {
   });
 
   it('JSON lines: accepts exactly the valid lines of the common object, with the core’s values', async () => {
-    expect((await registerFunctions(client)).usable).toBe(true);
+    expect((await registerFunctions(sc.client)).usable).toBe(true);
     const parser = new RecordParser(config, {}, { deferWindow: true });
     const common = new RegExp(`^\\{"timestamp":"${TS_RE}","user":"[A-Za-z0-9._-]+","task":"[ !#-\\[\\]-~]+","status":\\d{3},"duration_ms":${DUR_RE}\\}$`);
     await check('jsonl', jsonLines(), jsonLineCall, (bytes) => parser.parse(bytes, 'jsonl'), common);

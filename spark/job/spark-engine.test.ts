@@ -3,11 +3,10 @@
  * started here when it is not running), compared with the naive engine: counts per
  * reason, usage, bill text and every reject (file, reason, raw), in order.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { discoverInputs } from '../../engine/core/input/discover.js';
 import { billingConfigFromEnv, type BillingConfig } from '../../engine/core/config/config.js';
 import { parseTimestamp, type TimeWindow } from '../../engine/core/validation/timestamp.js';
@@ -16,8 +15,8 @@ import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
 import { runNaive } from '../../engine/naive/engine.js';
 import { DEFAULT_DEDUPE, type DedupeSettings } from '../../engine/core/dedupe/dedupe.js';
 import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
-import { acquireTestCluster, type TestCluster } from '../../fixtures/spark/test-cluster.js';
-import { SparkConnectClient, SparkConnectionError } from '@mr/spark-connect';
+import { useTestClient } from '../../fixtures/spark/cluster-hooks.js';
+import { SparkConnectionError } from '@mr/spark-connect';
 import { SparkRunFailure } from './failure.js';
 import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
 import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
@@ -37,22 +36,7 @@ const RATES = {
   RATE_deleteOrder: '0.007',
 };
 
-let cluster: TestCluster;
-let client: SparkConnectClient;
-let work: string;
-
-beforeAll(async () => {
-  cluster = await acquireTestCluster();
-  client = new SparkConnectClient({ remote: cluster.remote });
-  await client.connect();
-  work = mkdtempSync(join(tmpdir(), 'mr-spark-'));
-}, 600_000);
-
-afterAll(async () => {
-  await client?.close();
-  await cluster?.release();
-  if (work !== undefined) rmSync(work, { recursive: true, force: true });
-}, 120_000);
+const sc = useTestClient('mr-spark-');
 
 /**
  * Both engines on the same input. `functions`: the spark engine's space fast path is mr's
@@ -63,7 +47,7 @@ async function both(paths: string[], config: BillingConfig, window: TimeWindow =
   const { files } = await discoverInputs(paths);
   const naive = await runEngine(runNaive, files, config, window, dedupe);
   const notices: string[] = [];
-  const spark = await runEngine((input) => runSpark(input, { client, functions, onNotice: (m) => notices.push(m) }), files, config, window, dedupe);
+  const spark = await runEngine((input) => runSpark(input, { client: sc.client, functions, onNotice: (m) => notices.push(m) }), files, config, window, dedupe);
   // The test cluster has this mr's functions: no fallback notice when they are asked for.
   expect(notices).toEqual([]);
   return { naive, spark };
@@ -83,7 +67,7 @@ function expectSame({ naive, spark }: { naive: EngineOutcome; spark: EngineOutco
 
 describe('spark engine = naive engine', () => {
   it.each([true, false])('on edge cases of every rule, every format, gzip (executor functions: %s)', async (functions) => {
-    const dir = writeEdgeFixtures(join(work, `edge-${functions}`));
+    const dir = writeEdgeFixtures(join(sc.work, `edge-${functions}`));
     const r = await both([dir], billingConfigFromEnv(RATES), {}, undefined, functions);
     expectSame(r);
     // The fixtures reach every reason and every kind of outcome.
@@ -95,7 +79,7 @@ describe('spark engine = naive engine', () => {
   });
 
   it('on edge cases with --dedupe line and off', async () => {
-    const dir = writeEdgeFixtures(join(work, 'edge-line'));
+    const dir = writeEdgeFixtures(join(sc.work, 'edge-line'));
     for (const mode of ['line', 'off'] as const) {
       const r = await both([dir], billingConfigFromEnv(RATES), {}, { ...DEFAULT_DEDUPE, mode });
       expectSame(r);
@@ -120,10 +104,10 @@ describe('spark engine = naive engine', () => {
   });
 
   it('through the CLI: the reject limit stops a short bill (exit 3, nothing written); over it, the summary names the unknown task', async () => {
-    const dir = mkdtempSync(join(work, 'cli-'));
+    const dir = mkdtempSync(join(sc.work, 'cli-'));
     const env = readFileSync(fileURLToPath(new URL('../../../shared/reference/original.env', import.meta.url)), 'utf8').replace(/^RATE_login=/m, 'RATE_Login=');
     writeFileSync(join(dir, '.env'), env);
-    const args = ['aggregate', REFERENCE, '--engine', 'spark', '--remote', cluster.remote, '--no-progress'];
+    const args = ['aggregate', REFERENCE, '--engine', 'spark', '--remote', sc.cluster.remote, '--no-progress'];
     const over = await runCli([...args, '--out', 'a/billing.txt'], { cwd: dir });
     expect(over.code, over.stderr).toBe(3);
     expect(existsSync(join(dir, 'a', 'billing.txt'))).toBe(false);
@@ -145,7 +129,7 @@ describe('spark engine = naive engine', () => {
   });
 
   it.each([true, false])('on generated data with bad lines of every reason, in all three formats and gzip (executor functions: %s)', async (functions) => {
-    const dir = join(work, `gen-${functions}`);
+    const dir = join(sc.work, `gen-${functions}`);
     let seed = 7;
     for (const format of ['space', 'csv', 'jsonl'] as const) {
       for (const gzip of [false, true]) {
@@ -178,14 +162,14 @@ describe('spark engine = naive engine', () => {
   });
 
   it('fails like the naive engine on a CSV file without a required column', async () => {
-    const dir = join(work, 'nocol');
+    const dir = join(sc.work, 'nocol');
     writeEdgeFixtures(dir);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'z.csv'), 'timestamp,user,task,status\n2025-05-02T23:16:50Z,u,login,200\n');
     const { files } = await discoverInputs([dir]);
     const config = billingConfigFromEnv(RATES);
     const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
-    const spark = await runEngine((input) => runSpark(input, { client }), files, config).catch((e: unknown) => e);
+    const spark = await runEngine((input) => runSpark(input, { client: sc.client }), files, config).catch((e: unknown) => e);
     expect(naive).toBeInstanceOf(InputError);
     expect(spark).toBeInstanceOf(InputError);
     expect((spark as Error).message).toBe((naive as Error).message);
