@@ -59,13 +59,17 @@ export function sourceFiles(): string[] {
 /**
  * The functions' version: the SHA-256 (hex) of the Java sources concatenated in name order,
  * what `find . -name '*.java' -printf '%f\n' | LC_ALL=C sort | xargs cat | sha256sum` prints in
- * their folder (docker/spark/Dockerfile).
+ * their folder (docker/spark/Dockerfile). Read once per process: the shipped sources do not change.
  */
 export function functionsVersion(): string {
-  const hash = createHash('sha256');
-  for (const f of sourceFiles()) hash.update(readFileSync(f));
-  return hash.digest('hex');
+  if (sourcesVersion === undefined) {
+    const hash = createHash('sha256');
+    for (const f of sourceFiles()) hash.update(readFileSync(f));
+    sourcesVersion = hash.digest('hex');
+  }
+  return sourcesVersion;
 }
+let sourcesVersion: string | undefined;
 
 /** Where the jar of this version lives in mr's cache. */
 export function functionsJarPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -186,11 +190,6 @@ export function fitsDelimitedLine(layout: DelimitedLayout): boolean {
   return layout.separator.length === 1 && layout.separator.charCodeAt(0) < 0x80 && layout.fieldCount < 255;
 }
 
-/**
- * The DelimitedLine call on a BINARY line, its arguments packed from the rules and the layout
- * (see DelimitedLine.java for their order). Throws when a rule left the shapes the function
- * reads.
- */
 /** Little-endian fields, as the functions' Rules classes read them. */
 class RulesBytes {
   private readonly parts: Buffer[] = [];
@@ -229,22 +228,26 @@ class RulesBytes {
   }
 }
 
-/** The user's, the status's and the timestamp's rules, which both functions read, checked against the shapes they read. */
-function common(): { userChar: (x: number) => boolean; userLen: number; status: number; days: bigint; clock: number } {
+/**
+ * The value rules both functions read first (ValueRules.java): the user's bytes and length,
+ * the status range, the calendar and clock, the duration's most digits; checked against the
+ * shapes the functions read.
+ */
+function valueRules(): RulesBytes {
   const T = RULES.timestamp;
-  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('executor functions: the common timestamp shape changed; update DelimitedLine.instant');
+  if (T.commonShape !== '9999-99-99T99:99:99Z') throw new Error('executor functions: the common timestamp shape changed; update ValueRules.instant');
   if (T.month[0] !== 1 || T.month[1] !== 12 || T.daysInMonth.length !== 12) throw new Error('executor functions: months are not 1-12');
   if (T.hour[0] !== 0 || T.minute[0] !== 0 || T.second[0] !== 0) throw new Error('executor functions: the clock no longer starts at 0');
   const userChar = new RegExp(`^[${RULES.user.commonChars}]$`);
   const width = String(RULES.status.max).length;
   const statusMin = Math.max(RULES.status.min, 10 ** (width - 1));
-  return {
-    userChar: (x) => userChar.test(String.fromCharCode(x)),
-    userLen: (RULES.user.minBytes << 16) | RULES.user.maxBytes,
-    status: (statusMin << 16) | RULES.status.max,
-    days: T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n),
-    clock: (T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1],
-  };
+  return new RulesBytes()
+    .mask((x) => userChar.test(String.fromCharCode(x)))
+    .int((RULES.user.minBytes << 16) | RULES.user.maxBytes)
+    .int((statusMin << 16) | RULES.status.max)
+    .long(T.daysInMonth.reduce((acc, n, i) => acc | (BigInt(n) << BigInt(5 * i)), 0n))
+    .int((T.hour[1] << 16) | (T.minute[1] << 8) | T.second[1])
+    .int(FAST_DIGITS);
 }
 
 /**
@@ -255,7 +258,6 @@ function common(): { userChar: (x: number) => boolean; userLen: number; status: 
 export function delimitedLineCall(line: string, layout: DelimitedLayout): string {
   if (!fitsDelimitedLine(layout)) throw new Error('delimitedLineCall: the layout does not fit DelimitedLine');
   if (RULES.requestId.minBytes !== 1) throw new Error('delimitedLineCall: a request id is no longer 1 byte or more; update DelimitedLine');
-  const c = common();
   const sep = layout.separator.charCodeAt(0);
   const positions = [layout.timestamp, layout.user, layout.task, layout.status, layout.duration, layout.requestId < 0 ? 255 : layout.requestId];
   const packed = positions.reduce((acc, p, i) => acc | (BigInt(p) << BigInt(8 * (i + 1))), BigInt(layout.fieldCount));
@@ -265,15 +267,9 @@ export function delimitedLineCall(line: string, layout: DelimitedLayout): string
   // field: the same, spaces allowed (a CSV column the rules do not read).
   const token = (x: number) => x >= 0x21 && x <= 0x7e && x !== sep && x !== quote && x !== comma;
   const other = (x: number) => (x === 0x20 && sep !== 0x20) || token(x);
-  const rules = new RulesBytes()
+  const rules = valueRules()
     .int(sep)
     .long(packed)
-    .mask(c.userChar)
-    .int(c.userLen)
-    .int(c.status)
-    .long(c.days)
-    .int(c.clock)
-    .int(FAST_DIGITS)
     .int(RULES.duration.suffixRequired[layout.format] ? 1 : 0)
     .mask(token)
     .mask(other)
@@ -288,12 +284,11 @@ export function delimitedLineCall(line: string, layout: DelimitedLayout): string
  */
 export function jsonLineCall(line: string): string {
   if (FIELDS.join(',') !== 'timestamp,user,task,status,duration') throw new Error('jsonLineCall: the field order changed; update JsonLine');
-  const c = common();
   const key = (f: (typeof FIELDS)[number]) => JSON.stringify(RULES.jsonl.keys[f]);
   const pieces = [`{${key('timestamp')}:"`, `",${key('user')}:"`, `",${key('task')}:"`, `",${key('status')}:`, `,${key('duration')}:`, '}'];
   // A task string without escapes: printable ASCII but the quote and the backslash.
   const task = (x: number) => x >= 0x20 && x <= 0x7e && x !== 0x22 && x !== 0x5c;
-  const rules = new RulesBytes().mask(c.userChar).int(c.userLen).int(c.status).long(c.days).int(c.clock).int(FAST_DIGITS).mask(task);
+  const rules = valueRules().mask(task);
   for (const p of pieces) rules.bytes(p);
   return `${FUNCTIONS.jsonLine.name}(${line}, ${rules.sql()})`;
 }

@@ -17,13 +17,8 @@ import org.apache.spark.sql.api.java.UDF2;
  * packs it from engine/core/validation/rules.ts, little-endian):
  *
  * <ol>
- *   <li>int64, int64 the user's allowed ASCII bytes as a bit mask: bytes 0-63, then 64-127;
- *   <li>int32 the user's length in bytes: {@code min << 16 | max};
- *   <li>int32 the status: {@code min << 16 | max}, exactly as many digits as max has;
- *   <li>int64 the days of each month in a common year, 5 bits each, January lowest;
- *   <li>int32 the clock's maxima: {@code hour << 16 | minute << 8 | second} (minima are 0);
- *   <li>int32 the most digits of a duration (ASCII digits, no leading zero but the one digit 0);
- *   <li>int64, int64 the bytes the task may hold, as a mask like the user's (no quote, no backslash);
+ *   <li>the value rules both functions read first (ValueRules);
+ *   <li>int64, int64 the bytes the task may hold, as an ASCII mask (no quote, no backslash);
  *   <li>six times an int32 length and its bytes: the literal before the timestamp, user, task,
  *       status and duration values and after the last one ({@code {"timestamp":"},
  *       {@code ","user":"}, ..., <code>}</code>).
@@ -31,24 +26,20 @@ import org.apache.spark.sql.api.java.UDF2;
  */
 public final class JsonLine implements UDF2<byte[], byte[], Row> {
   private static final long serialVersionUID = 1L;
+  /** A JSON duration is a bare number. */
+  private static final byte[] NO_SUFFIX = new byte[0];
 
   /** The rules, read from their bytes. */
   private static final class Rules {
     final byte[] source;
-    final long userLo, userHi, days, taskLo, taskHi;
-    final int userLen, status, clock, maxDigits;
+    final ValueRules values;
+    final long taskLo, taskHi;
     final byte[] beforeTs, beforeUser, beforeTask, beforeStatus, beforeDuration, after;
 
     Rules(byte[] source) {
       this.source = source;
       final ByteBuffer r = ByteBuffer.wrap(source).order(ByteOrder.LITTLE_ENDIAN);
-      userLo = r.getLong();
-      userHi = r.getLong();
-      userLen = r.getInt();
-      status = r.getInt();
-      days = r.getLong();
-      clock = r.getInt();
-      maxDigits = r.getInt();
+      values = new ValueRules(r);
       taskLo = r.getLong();
       taskHi = r.getLong();
       beforeTs = bytes(r);
@@ -78,14 +69,10 @@ public final class JsonLine implements UDF2<byte[], byte[], Row> {
     return i + lit.length;
   }
 
-  /** The end of a run of mask bytes from i (stops at the first other byte). */
-  private static int run(byte[] b, int i, long lo, long hi) {
-    while (i < b.length) {
-      final int x = b[i];
-      if (x < 0 || (x < 64 ? ((lo >>> x) & 1) == 0 : ((hi >>> (x - 64)) & 1) == 0)) break;
-      i++;
-    }
-    return i;
+  /** The index of the next byte x at or after i, or -1. */
+  private static int indexOf(byte[] b, int i, byte x) {
+    while (i < b.length && b[i] != x) i++;
+    return i < b.length ? i : -1;
   }
 
   /** The end of a run of ASCII digits from i. */
@@ -99,35 +86,30 @@ public final class JsonLine implements UDF2<byte[], byte[], Row> {
     if (b == null || rulesBytes == null) return null;
     Rules k = rules;
     if (k == null || k.source != rulesBytes) rules = k = new Rules(rulesBytes);
+    final ValueRules v = k.values;
     int i = literal(b, 0, k.beforeTs);
-    if (i < 0 || i + 20 > b.length) return null;
-    final long seconds = DelimitedLine.instant(b, i, k.days, k.clock);
+    if (i < 0) return null;
+    final long seconds = v.instant(b, i);
     if (seconds == Long.MIN_VALUE) return null;
-    i = literal(b, i + 20, k.beforeUser);
-    if (i < 0) return null;
-    final int userStart = i;
-    i = run(b, i, k.userLo, k.userHi);
-    final int userBytes = i - userStart;
-    if (userBytes < (k.userLen >>> 16) || userBytes > (k.userLen & 0xFFFF)) return null;
-    final int userEnd = i;
-    i = literal(b, i, k.beforeTask);
-    if (i < 0) return null;
-    final int taskStart = i;
-    i = run(b, i, k.taskLo, k.taskHi);
-    if (i == taskStart) return null;
-    final int taskEnd = i;
-    i = literal(b, i, k.beforeStatus);
-    if (i < 0) return null;
-    final int statusEnd = digits(b, i);
-    if (!DelimitedLine.statusOk(b, i, statusEnd, k.status)) return null;
-    i = literal(b, statusEnd, k.beforeDuration);
-    if (i < 0) return null;
-    final int durEnd = digits(b, i);
-    final int n = durEnd - i;
-    if (n < 1 || n > k.maxDigits || (b[i] == '0' && n > 1)) return null;
-    long duration = 0;
-    for (int j = i; j < durEnd; j++) duration = duration * 10 + (b[j] - '0');
-    if (literal(b, durEnd, k.after) != b.length) return null;
+    // The user and the task are strings: each ends where the next literal starts (its closing
+    // quote), which neither's allowed bytes hold.
+    final int userStart = literal(b, i + 20, k.beforeUser);
+    if (userStart < 0) return null;
+    final int userEnd = indexOf(b, userStart, k.beforeTask[0]);
+    if (userEnd < 0 || !v.user(b, userStart, userEnd)) return null;
+    final int taskStart = literal(b, userEnd, k.beforeTask);
+    if (taskStart < 0) return null;
+    final int taskEnd = indexOf(b, taskStart, k.beforeStatus[0]);
+    if (taskEnd <= taskStart || !ValueRules.allIn(b, taskStart, taskEnd, k.taskLo, k.taskHi)) return null;
+    final int statusStart = literal(b, taskEnd, k.beforeStatus);
+    if (statusStart < 0) return null;
+    final int statusEnd = digits(b, statusStart);
+    if (!v.status(b, statusStart, statusEnd)) return null;
+    final int durStart = literal(b, statusEnd, k.beforeDuration);
+    if (durStart < 0) return null;
+    final int durEnd = digits(b, durStart);
+    final long duration = v.duration(b, durStart, durEnd, NO_SUFFIX, false);
+    if (duration < 0 || literal(b, durEnd, k.after) != b.length) return null;
     return RowFactory.create(
         new String(b, userStart, userEnd - userStart, StandardCharsets.ISO_8859_1),
         new String(b, taskStart, taskEnd - taskStart, StandardCharsets.ISO_8859_1),
