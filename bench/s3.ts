@@ -3,14 +3,13 @@
  * --large the 4 GiB one) put in a local S3-compatible server (moto, fixtures/s3/server.ts,
  * on 127.0.0.1), billed by the parallel engine from `s3://`, beside
  * - `raw-get`: the raw download of the same object from the same server, one GetObject
- *   streamed through the SDK, bytes discarded (the ceiling any reader has there);
- * - `raw-ranged`: the same bytes as the parallel engine fetches them (its shards, one
- *   streamed ranged GET each through engine/core/input/s3.ts, `workers` at a time), discarded;
+ *   streamed through the SDK, bytes discarded (the ceiling any reader has there; the engine
+ *   reads an object the same way, one streamed GET, feeding its workers: remote/object-feed.ts);
  * - `parallel-local`: the parallel engine on the same file on disk (from the page cache).
  * Rounds are interleaved (each round runs every row once, in a rotating order) so that a
  * shared machine's load falls on all rows alike; rates use each row's fastest round. The
  * s3 run's bill must equal the local run's byte for byte, or the row is a mismatch.
- * Targets: s3 MiB/s >= 70% of min(local MiB/s, the faster raw download), and the s3 run's
+ * Targets: s3 MiB/s >= 70% of min(local MiB/s, the raw download), and the s3 run's
  * peak RSS within 64 MiB of the local run's.
  */
 import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,8 +19,6 @@ import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Server } from '../fixtures/s3/server.js';
-import { objectChunks } from '../engine/core/input/s3.js';
-import { defaultS3ShardBytes, defaultShardBytes } from '../engine/parallel/sharding.js';
 import { runChild } from './child.js';
 import { ensureDataset, sizeLabel, type Dataset } from './datasets.js';
 import { childEnv, commandFor, parallel } from './engines.js';
@@ -32,8 +29,8 @@ export const S3_TARGET_RATIO = 0.7;
 export const S3_RSS_TARGET_MIB = 64;
 const MiB = 1 << 20;
 
-export type S3RowKind = 'parallel-s3' | 'parallel-local' | 'raw-get' | 'raw-ranged';
-const KINDS: readonly S3RowKind[] = ['parallel-local', 'parallel-s3', 'raw-get', 'raw-ranged'];
+export type S3RowKind = 'parallel-s3' | 'parallel-local' | 'raw-get';
+const KINDS: readonly S3RowKind[] = ['parallel-local', 'parallel-s3', 'raw-get'];
 
 export interface S3Row {
   readonly kind: S3RowKind;
@@ -51,7 +48,7 @@ export interface S3Result {
   readonly workers: number;
   readonly rounds: number;
   readonly rows: S3Row[];
-  /** min(local MiB/s, the faster raw download's MiB/s). */
+  /** min(local MiB/s, the raw download's MiB/s). */
   readonly ceilingMibPerS: number;
   /** parallel-s3 MiB/s over the ceiling (target >= S3_TARGET_RATIO). */
   readonly ratio: number;
@@ -82,23 +79,6 @@ async function rawGet(server: S3Server, key: string): Promise<number> {
   let n = 0;
   for await (const chunk of r.Body as AsyncIterable<Uint8Array>) n += chunk.length;
   return n;
-}
-
-/** The object read as the parallel engine's workers read it: its shards (defaultS3ShardBytes), `workers` at a time, each through the engine's S3RangeReader (objectChunks). */
-async function rawRanged(server: S3Server, key: string, size: number, workers: number): Promise<number> {
-  const object = { bucket: BUCKET, key, size, region: 'us-east-1', endpoint: server.endpoint };
-  const shard = defaultS3ShardBytes(size, workers, defaultShardBytes(size, workers));
-  let next = 0;
-  let total = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      for (let start = next; start < size; start = next) {
-        next += shard;
-        for await (const chunk of objectChunks(object, `s3://${BUCKET}/${key}`, { start, end: Math.min(size, start + shard) })) total += chunk.length;
-      }
-    }),
-  );
-  return total;
 }
 
 function sha256(path: string): string {
@@ -137,8 +117,8 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
         const bills = new Map<S3RowKind, string>();
         for (const kind of order) {
           const started = performance.now();
-          if (kind === 'raw-get' || kind === 'raw-ranged') {
-            const n = kind === 'raw-get' ? await rawGet(server, key) : await rawRanged(server, key, ds.bytes, workers);
+          if (kind === 'raw-get') {
+            const n = await rawGet(server, key);
             if (n !== ds.bytes) throw new Error(`bench s3: ${kind} read ${n} bytes of ${ds.bytes}`);
             seconds.get(kind)!.push((performance.now() - started) / 1000);
           } else {
@@ -160,7 +140,7 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
         return { kind, seconds: s.map((x) => Number(x.toFixed(3))), bestS: Number(bestS.toFixed(3)), mibPerS: Number((ds.bytes / MiB / bestS).toFixed(1)), peakRssMiB: rss.has(kind) ? Math.round(rss.get(kind)!) : null };
       });
       const rate = (k: S3RowKind) => rows.find((r) => r.kind === k)!.mibPerS;
-      const ceiling = Math.min(rate('parallel-local'), Math.max(rate('raw-get'), rate('raw-ranged')));
+      const ceiling = Math.min(rate('parallel-local'), rate('raw-get'));
       const s3Rss = rss.get('parallel-s3');
       const localRss = rss.get('parallel-local');
       results.push({

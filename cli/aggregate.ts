@@ -37,6 +37,8 @@ export interface AggregateOptions {
   readonly outLabel?: string;
   readonly workers?: number;
   readonly shardBytes?: number;
+  /** --s3-streams: concurrent streamed GETs per object in S3 (parallel engine). */
+  readonly s3Streams?: number;
   readonly from?: string;
   readonly to?: string;
   readonly maxRejects: RejectLimit;
@@ -89,7 +91,7 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     case 'parallel': {
       const { runParallel } = await import('../engine/parallel/engine.js');
       const workers = workersOf(opts);
-      return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes });
+      return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes, s3Streams: opts.s3Streams });
     }
     case 'spark': {
       const { sparkEngine } = await import('../spark/job/run.js');

@@ -31,6 +31,7 @@ function rejectLimit(value: string): RejectLimit {
 const ENGINE_ONLY: ReadonlyArray<[option: string, flag: string, engine: EngineName]> = [
   ['workers', '--workers', 'parallel'],
   ['shardSize', '--shard-size', 'parallel'],
+  ['s3Streams', '--s3-streams', 'parallel'],
   ['remote', '--remote', 'spark'],
 ];
 
@@ -69,7 +70,8 @@ export function buildProgram(logFormat: LogFormat): Command {
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', "bill to write, companions named after it; '-' writes the bill to standard output, no companions", 'data/billing.txt')
     .option('--workers <n>', 'parallel engine: worker threads (default: available cores)', positiveInt('--workers'))
-    .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB)').argParser(positiveInt('--shard-size')))
+    .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB; objects in S3 at most 4 MiB)').argParser(positiveInt('--shard-size')))
+    .addOption(new Option('--s3-streams <n>', 'parallel engine: concurrent streamed GETs per object in S3, each over a run of its shards (default 1: one GET per object)').argParser(positiveInt('--s3-streams')))
     .option('--from <instant>', 'bill records at or after this RFC 3339 instant')
     .option('--to <instant>', 'bill records before this RFC 3339 instant')
     .option('--max-rejects <n|p%>', `fail with exit 3 and write nothing when more lines are rejected (default ${DEFAULT_REJECT_LIMIT} of the records)`, rejectLimit)
@@ -107,6 +109,7 @@ export function buildProgram(logFormat: LogFormat): Command {
               ...(scratch === undefined ? {} : { outLabel: '-' }),
               workers: o.workers as number | undefined,
               shardBytes: o.shardSize as number | undefined,
+              s3Streams: o.s3Streams as number | undefined,
               from: o.from as string | undefined,
               to: o.to as string | undefined,
               maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,

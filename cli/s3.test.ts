@@ -110,8 +110,16 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     expect(want.files).toBe(5);
     expect(want.skipped).toBe(1);
     expect((want.counts as { users: number }).users).toBeGreaterThanOrEqual(1000);
-    // Shards of 64 KiB and of an odd size cut objects anywhere (the 64-byte shards of ENGINE_ARGS would be 100,000 GETs: range-reader.test.ts covers tiny shards with asynchronous reads).
-    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '1'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '65536'], ['--engine', 'parallel', '--workers', '2', '--shard-size', String(100_003)]]) {
+    // Shards of 64 KiB and of odd sizes cut objects anywhere, read through one stream per object or through three (segments
+    // handed out in turn); tiny shards are covered by range-reader.test.ts and remote/object-feed.test.ts.
+    const engines = [
+      ['--engine', 'naive'],
+      ['--engine', 'parallel', '--workers', '1'],
+      ['--engine', 'parallel', '--workers', '2', '--shard-size', '65536'],
+      ['--engine', 'parallel', '--workers', '2', '--shard-size', String(100_003)],
+      ['--engine', 'parallel', '--workers', '2', '--shard-size', '4099', '--s3-streams', '3'],
+    ];
+    for (const engine of engines) {
       const r = await bill([`s3://${BUCKET}/billing`], [...engine, '--s3-endpoint', server.endpoint]);
       expect(r.code, `${engine.join(' ')}: ${r.stderr}`).toBe(0);
       expect(outputs(r, `s3://${BUCKET}/billing`), engine.join(' ')).toEqual(want);
@@ -196,7 +204,7 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     }
   }, 180_000);
 
-  it('a store that ignores Range (the whole object for every ranged GET): whole-object reads bill exactly; shards exit 1 with no bill, never the first bytes billed again', async () => {
+  it('a store that ignores Range (the whole object for every ranged GET): whole-object reads bill exactly; a second stream of an object exits 1 with no bill, never the first bytes billed again', async () => {
     const expected = await bill([REFERENCE], ['--engine', 'naive']);
     const key = `s3://${BUCKET}/billing/2025/api logs 01.log`;
     const proxy = await rangeIgnoringProxy(server.port);
@@ -204,7 +212,11 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
       const whole = await bill([key], ['--engine', 'naive', '--s3-endpoint', proxy.endpoint]);
       expect(whole.code, whole.stderr).toBe(0);
       expect(readFileSync(whole.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
-      const sharded = await bill([key], ['--engine', 'parallel', '--workers', '2', '--shard-size', '400000', '--s3-endpoint', proxy.endpoint]);
+      // One stream per object (the default) asks for the whole object, however finely it is sharded.
+      const oneStream = await bill([key], ['--engine', 'parallel', '--workers', '2', '--shard-size', '40000', '--s3-endpoint', proxy.endpoint]);
+      expect(oneStream.code, oneStream.stderr).toBe(0);
+      expect(readFileSync(oneStream.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+      const sharded = await bill([key], ['--engine', 'parallel', '--workers', '2', '--shard-size', '40000', '--s3-streams', '2', '--s3-endpoint', proxy.endpoint]);
       expectFailed(sharded, /cannot read s3:\/\/mr-logs\/billing\/2025\/api logs 01\.log: the store answered a ranged read with other bytes \(asked for bytes \d+-\d+, got no Content-Range\)/);
     } finally {
       await proxy.stop();

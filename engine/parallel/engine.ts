@@ -11,10 +11,12 @@ import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 
 export interface ParallelOptions {
   readonly workers: number;
-  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 without dedupe: defaultS3ShardBytes). */
+  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 at most 4 MiB: defaultS3ShardBytes). */
   readonly shardBytes?: number;
   /** Users a worker's table holds before it spills a sorted run to a file (default USAGE_TABLE_ENTRIES; tests make it small). */
   readonly maxTableEntries?: number;
+  /** Concurrent streamed GETs per object in S3, each over a run of its shards (default 1; remote/object-feed.ts). */
+  readonly s3Streams?: number;
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
@@ -22,11 +24,8 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
   // With dedupe a task's shuffle output is held whole until it is handed over: smaller tasks keep that small.
   const dedupe = input.dedupe !== undefined && input.dedupe.mode !== 'off';
   const size = opts.shardBytes ?? Math.min(defaultShardBytes(total, opts.workers), dedupe ? DEDUPE_SHARD_BYTES : Infinity);
-  // Objects in S3: larger shards (one streamed GET each), unless a task may hold shuffle output
-  // (dedupe by line, or by request id with CSV or JSON lines objects: the bound above).
-  const s3Files = input.files.filter((f) => f.s3 !== undefined);
-  const noShuffle = !dedupe || (input.dedupe!.mode === 'auto' && s3Files.every((f) => f.format === 'space'));
-  const s3Size = opts.shardBytes ?? (noShuffle ? defaultS3ShardBytes(s3Files.reduce((n, f) => n + f.size, 0), opts.workers, size) : size);
+  // Objects in S3: small shards (each object is one streamed GET however it is sharded).
+  const s3Size = opts.shardBytes ?? defaultS3ShardBytes(size);
   const planned = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
   // With the default shard size the run's last local tasks are cut finer (an explicit size is kept as given).
   const tasks = opts.shardBytes === undefined ? splitTail(planned, opts.workers, size) : planned;
@@ -39,7 +38,7 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries);
+  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1);
   try {
     return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
   } catch (err) {

@@ -40,17 +40,17 @@ export function defaultShardBytes(totalBytes: number, workers: number): number {
   return Math.min(MAX_SHARD_BYTES, Math.max(MIN_SHARD_BYTES, target));
 }
 
-/** Largest shard of an object in S3 (one streamed GET each). */
-export const MAX_S3_SHARD_BYTES = 1 << 30;
+/** Largest shard of an object in S3 by default. */
+export const S3_SHARD_BYTES = 4 << 20;
 
 /**
- * Shard size for the objects in S3 of a run: about two shards per worker, within [the local
- * shard size, 1 GiB]. A shard is one streamed GET (engine/core/input/s3.ts), and a GET has a
- * fixed cost a local read has not (a round trip; and in the local S3 server of the bench, a
- * pass over the whole object: README "Parallel engine from S3"), so S3 shards are fewer.
+ * Shard size for the objects in S3 of a run: the local shard size, at most S3_SHARD_BYTES. An
+ * object is one streamed GET however it is sharded (the main thread feeds the tasks its bytes:
+ * remote/object-feed.ts), and the feed holds about the bytes of the shards being read at once,
+ * so small shards keep that memory small while the workers stay balanced.
  */
-export function defaultS3ShardBytes(totalS3Bytes: number, workers: number, localShardBytes: number): number {
-  return Math.min(MAX_S3_SHARD_BYTES, Math.max(localShardBytes, Math.ceil(totalS3Bytes / (workers * 2))));
+export function defaultS3ShardBytes(localShardBytes: number): number {
+  return Math.min(S3_SHARD_BYTES, localShardBytes);
 }
 
 /**
@@ -150,7 +150,7 @@ export const MIN_TAIL_BYTES = 1 << 20;
  * byte range of a plain file, are cut into quarters (at least MIN_TAIL_BYTES), so the last
  * tasks handed out are small. Shards are renumbered in order (a shard's index is its position).
  * A CSV range holding the file's header (no layout of its own) is left whole, and so is a range
- * of an object in S3 (one streamed GET each: larger shards on purpose).
+ * of an object in S3 (already small: defaultS3ShardBytes).
  */
 export function splitTail(tasks: readonly (readonly Shard[])[], workers: number, shardBytes: number): Shard[][] {
   const piece = Math.max(MIN_TAIL_BYTES, Math.floor(shardBytes / 4));

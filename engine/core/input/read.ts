@@ -12,6 +12,8 @@ export interface ReadOptions {
   readonly start?: number;
   readonly end?: number;
   readonly signal?: AbortSignal;
+  /** The file's raw bytes from elsewhere (an object in S3 streamed by the parallel engine's main thread), instead of reading `file`. */
+  readonly source?: AsyncIterable<Buffer>;
 }
 
 /**
@@ -23,8 +25,8 @@ export async function* readChunks(
   onRawBytes: (n: number) => void = () => {},
   options: ReadOptions = {},
 ): AsyncGenerator<Buffer> {
-  if (file.stream !== undefined) {
-    const raw = Readable.from(file.stream.chunks(), { objectMode: false });
+  if (options.source !== undefined || file.stream !== undefined) {
+    const raw = Readable.from(options.source ?? file.stream!.chunks(), { objectMode: false });
     if (options.signal !== undefined) addAbortSignal(options.signal, raw);
     yield* decoded(file, raw, onRawBytes, options);
     return;

@@ -8,7 +8,8 @@
  *   an endpoint (`--s3-endpoint`, else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`) with
  *   path-style access for S3-compatible stores. No secret is held here or put in a message.
  * - Listing: ListObjectsV2 with pagination; keys in UTF-8 byte order.
- * - Reading: one streamed ranged GET per shard (S3RangeReader), pinned to the ETag seen at
+ * - Reading: one streamed ranged GET per object or run of its bytes (S3RangeReader; the
+ *   parallel engine's main thread feeds its workers from it), pinned to the ETag seen at
  *   listing (If-Match: an object rewritten while it is read fails the run), reopened where it
  *   stopped with exponential backoff on throttling, 5xx, timeouts, dropped connections and
  *   short bodies. Errors name the object, never a credential.
@@ -178,8 +179,8 @@ const PROGRESS_BYTES = 1 << 20;
  * Reads one object's bytes at increasing positions, as `readSync` reads a file, from one
  * streamed GET of [origin, limit + a tail) at a time (as Hadoop's S3A reads a split): the
  * bytes are copied from the response into the caller's buffer as they arrive, so a reader
- * holds no block of its own (the socket's buffers are its read-ahead), and an object costs a
- * GET per shard, not one per block. A read at another position than the stream's (a seek)
+ * holds no block of its own (the socket's buffers are its read-ahead), and a run of bytes
+ * costs one GET, not one per block. A read at another position than the stream's (a seek)
  * opens a new GET there. A failure (a dropped connection, a body cut short, throttling, 5xx)
  * drops the stream and the next read opens a new one at the first byte not yet delivered,
  * after a backoff; S3_ATTEMPTS failures with less than PROGRESS_BYTES delivered between them

@@ -6,7 +6,7 @@
  */
 import { openSync, closeSync, fstatSync, constants, mkdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { threadId } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import type { BillingConfig } from '../../core/config/config.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { REASON_INDEX, type RejectReason } from '../../core/validation/reasons.js';
@@ -28,6 +28,7 @@ import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-st
 import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
 import { dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
 import { ShuffleEmitter } from './dedupe-shuffle.js';
+import { FeedReader } from '../remote/feed-reader.js';
 
 export interface BillingMapTask {
   /** Scopes the worker's usage table to one run. */
@@ -44,6 +45,8 @@ export interface BillingMapTask {
   readonly stop?: SharedArrayBuffer;
   /** Duplicate deliveries: records with an identity are emitted into the shuffle (absent: --dedupe off). */
   readonly dedupe?: Exclude<DedupeMode, 'off'>;
+  /** The task's end of a channel to the main thread's feeds of objects in S3 (remote/object-feed.ts), when a shard is one. */
+  readonly feed?: MessagePort;
 }
 
 /** A map task's result: counts and rejects, and with dedupe its shuffle output (dedupe-shuffle.ts). */
@@ -114,10 +117,15 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
   const rejects = new RejectCollector();
   // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
   const judges: Judges = { emitter: task.dedupe === undefined ? undefined : new ShuffleEmitter() };
-  for (let i = 0; i < task.shards.length; i++) {
-    rejects.shard = i;
-    if (judges.emitter !== undefined) judges.emitter.shard = task.shards[i]!.index;
-    await mapShard(task, task.shards[i]!, table, counts, rejects, judges, onBytes);
+  const feed = task.feed === undefined ? undefined : new FeedReader(task.feed);
+  try {
+    for (let i = 0; i < task.shards.length; i++) {
+      rejects.shard = i;
+      if (judges.emitter !== undefined) judges.emitter.shard = task.shards[i]!.index;
+      await mapShard(task, task.shards[i]!, table, counts, rejects, judges, onBytes, feed);
+    }
+  } finally {
+    feed?.close();
   }
   const result = shardResult(counts, rejects);
   return judges.emitter === undefined ? result : { ...result, shuffle: judges.emitter.take() };
@@ -162,12 +170,13 @@ async function mapShard(
   rejects: RejectCollector,
   judges: Judges,
   onBytes: (n: number) => void,
+  feed: FeedReader | undefined,
 ): Promise<void> {
   const { config } = task;
   // With --dedupe line every valid line has an identity: no line takes the aggregating hot path.
   if (!shard.gzip && shard.format === 'space' && shard.wrapped === undefined && task.dedupe !== 'line') {
     judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
-    await readRange(shard, judges.scanner, onBytes);
+    await readRange(shard, judges.scanner, onBytes, feed);
     return;
   }
 
@@ -184,9 +193,11 @@ async function mapShard(
   const acc = new LineAccumulator(shard.path, shard.format, parser, runCounts, usage, sink, shard.csv, shard.wrapped, target);
   if (shard.gzip) {
     const framer = new LineFramer(acc);
-    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, s3: shard.s3, wrapped: shard.wrapped };
+    const file = { path: shard.path, readPath: shard.readPath, format: shard.format, gzip: true, size: 0, wrapped: shard.wrapped };
     let raw = 0;
-    for await (const chunk of readChunks(file, (n) => (raw += n))) {
+    // An object in S3 comes from the main thread's feed (no AWS SDK in a worker).
+    const source = shard.s3 === undefined ? undefined : remoteFeed(feed, shard).chunks(shard.index);
+    for await (const chunk of readChunks(file, (n) => (raw += n), { source })) {
       onBytes(raw);
       raw = 0;
       framer.push(chunk);
@@ -197,7 +208,7 @@ async function mapShard(
       line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
       tooLong: (offset, head) => acc.tooLong(offset, head),
     };
-    await readRange(shard, fastPath(task, shard, table, counts, exact, judges.emitter), onBytes);
+    await readRange(shard, fastPath(task, shard, table, counts, exact, judges.emitter), onBytes, feed);
   }
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
@@ -230,17 +241,17 @@ export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [] };
 }
 
-async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void): Promise<void> {
+/** The feed a shard of an object in S3 is read through (the main thread gives the task one). */
+function remoteFeed(feed: FeedReader | undefined, shard: Shard): FeedReader {
+  if (feed === undefined) throw new Error(`internal: no feed for ${shard.path}, an object in S3`);
+  return feed;
+}
+
+async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void, feed: FeedReader | undefined): Promise<void> {
   readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
   if (shard.s3 !== undefined) {
-    // Ranged GETs with read-ahead over the shard's bytes (from the byte before it, to align), then its last line's tail.
-    const { S3RangeReader } = await import('../../core/input/s3.js');
-    const reader = new S3RangeReader(shard.s3, shard.path, Math.max(0, shard.start - 1), shard.end);
-    try {
-      await readOwnedLines(reader.readAt, shard.start, shard.end, sink, readBuffer, onBytes);
-    } finally {
-      reader.close();
-    }
+    // The object's bytes as the main thread streams them: the shard's (from the byte before it, to align), then its last line's tail.
+    await readOwnedLines(remoteFeed(feed, shard).reader(shard.index), shard.start, shard.end, sink, readBuffer, onBytes);
     return;
   }
   let fd: number;

@@ -22,6 +22,8 @@ import type { WorkerFunctionName } from '../worker.js';
 import { DEFAULT_DEDUPE, type ConflictExample } from '../../core/dedupe/dedupe.js';
 import { ShuffleStore } from './dedupe-shuffle.js';
 import { moveWith } from '../scan/partial.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { ObjectFeeds, type OpenObject } from '../remote/object-feed.js';
 
 /**
  * The bound of each worker's usage table, in users: 2^20 entries take 2^20 records of 112 bytes
@@ -61,6 +63,10 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   readonly reduce: MapReduceJob<BillingMapTask, BillingMapResult, BillingResult>['reduce'];
   /** A shard's file, by shard index (conflict examples name files in path order). */
   private readonly fileOfShard = new Map<number, number>();
+  /** Objects in S3: streamed by this thread for the tasks (remote/object-feed.ts); the feed port of each task reading one. */
+  private readonly feeds: ObjectFeeds | undefined;
+  private readonly feedPorts = new Map<BillingMapTask, MessagePort>();
+  readonly order: readonly number[] | undefined;
 
   constructor(
     private readonly input: RunInput,
@@ -68,12 +74,19 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     progress?: SharedArrayBuffer,
     workers = 1,
     maxTableEntries = USAGE_TABLE_ENTRIES,
+    /** Concurrent streams (ranged GETs) per object in S3. */
+    s3Streams = 1,
+    /** Where objects in S3 are read from (tests may give another source). */
+    openObject?: OpenObject,
   ) {
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
     const usage = { maxEntries: maxTableEntries, dir: this.usageDir };
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
+    const remote = groups.flat().filter((s) => s.s3 !== undefined);
+    this.feeds = remote.length === 0 ? undefined : new ObjectFeeds(remote, s3Streams, input.signal, openObject);
+    this.order = this.feeds?.dispatchOrder(groups);
     if (mode === undefined) {
       this.shuffle = undefined;
       this.reduce = undefined;
@@ -114,9 +127,26 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     return { ...e, at: { order: f(e.at.order), offset: e.at.offset }, first: { order: f(e.first.order), offset: e.first.offset } };
   }
 
-  /** Removes the shuffle's spill files. */
+  /** A map task as it is handed out: one reading objects in S3 gets its end of a channel to their feeds. */
+  send(task: BillingMapTask): unknown {
+    if (this.feeds === undefined || !task.shards.some((s) => this.feeds!.has(s))) return task;
+    const { port1, port2 } = new MessageChannel();
+    this.feeds.connect(port1);
+    this.feedPorts.set(task, port1);
+    return moveWith({ ...task, feed: port2 }, [port2]);
+  }
+
+  settled(task: BillingMapTask): void {
+    const port = this.feedPorts.get(task);
+    if (port === undefined) return;
+    this.feedPorts.delete(task);
+    this.feeds!.finished(port, task.shards);
+  }
+
+  /** Removes the shuffle's spill files and stops any object's stream. */
   dispose(): void {
     this.shuffle?.dispose();
+    this.feeds?.close();
   }
 
   /** Removes the usage tables' spilled runs: once the bill is made (the result's release), or when the run fails. */

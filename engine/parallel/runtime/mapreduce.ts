@@ -14,6 +14,12 @@ export interface MapReduceJob<Task, Partial, Result> {
   readonly tasks: readonly Task[];
   /** Human description of a task, for errors ("file.log bytes 0-4194304"). */
   describe(task: Task): string;
+  /** Optional: the order the map tasks are handed out in (indexes into `tasks`; default as listed). `merge` still gets each task's own index. */
+  readonly order?: readonly number[];
+  /** Optional: wraps a map task for Piscina as it is handed out (e.g. to give it a MessagePort). */
+  send?(task: Task): unknown;
+  /** Optional: a map task handed out by `send` has ended, done or failed. */
+  settled?(task: Task): void;
   /** Folds one partial in; called once per task, in completion order. */
   merge(partial: Partial, task: Task, index: number): void | Promise<void>;
   /**
@@ -99,11 +105,15 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
       describe: (t: T) => string,
       merge: (p: P, t: T, index: number) => void | Promise<void>,
       send: (t: T) => unknown = (t) => t,
+      settled?: (t: T) => void,
+      order?: readonly number[],
     ): Promise<void> => {
+      if (order !== undefined && order.length !== tasks.length) throw new Error(`internal: a dispatch order of ${order.length} for ${tasks.length} tasks`);
       let next = 0;
       const runNext = async (): Promise<void> => {
         while (next < tasks.length && failure === undefined) {
-          const index = next++;
+          const index = order === undefined ? next : order[next]!;
+          next++;
           const task = tasks[index]!;
           let partial: P;
           try {
@@ -115,6 +125,8 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
                 : new RunFailure(`worker failed on ${describe(task)}: ${err instanceof Error ? err.message : String(err)}`),
             );
             return;
+          } finally {
+            settled?.(task);
           }
           merging = merging.then(async () => {
             if (failure !== undefined) return;
@@ -130,7 +142,15 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
       await merging;
       if (failure !== undefined) throw failure;
     };
-    await phase<Task, Partial>(job.tasks, job.mapFunction, (t) => job.describe(t), (p, t, i) => job.merge(p, t, i));
+    await phase<Task, Partial>(
+      job.tasks,
+      job.mapFunction,
+      (t) => job.describe(t),
+      (p, t, i) => job.merge(p, t, i),
+      job.send === undefined ? undefined : (t) => job.send!(t),
+      job.settled === undefined ? undefined : (t) => job.settled!(t),
+      job.order,
+    );
     if (job.reduce !== undefined) {
       const reduce = job.reduce;
       await phase<unknown, unknown>(await reduce.tasks(), reduce.reduceFunction, (t) => reduce.describe(t), (p) => reduce.merge(p), reduce.send?.bind(reduce));

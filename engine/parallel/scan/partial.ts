@@ -3,6 +3,7 @@
  * counts and rejects; per worker, at the end, its usage table's image (user-table.ts). All
  * of it travels as transferred buffers, never copied.
  */
+import { MessagePort } from 'node:worker_threads';
 import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { SortedTables } from './sorted-merge.js';
@@ -75,9 +76,9 @@ export function shardResult(counts: ShardCounts, rejects: RejectCollector): Shar
   };
 }
 
-/** Wraps a value so that Piscina transfers the given typed arrays' buffers instead of copying them. */
-export function moveWith<T extends object>(value: T, arrays: ArrayBufferView[]): T {
-  const buffers = arrays.map((a) => a.buffer as ArrayBuffer);
+/** Wraps a value so that Piscina transfers the given typed arrays' buffers (and message ports) instead of copying them. */
+export function moveWith<T extends object>(value: T, arrays: readonly (ArrayBufferView | MessagePort)[]): T {
+  const buffers = arrays.map((a) => (a instanceof MessagePort ? a : (a.buffer as ArrayBuffer)));
   return move({
     get [transferableSymbol]() {
       return buffers;

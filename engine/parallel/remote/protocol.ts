@@ -1,0 +1,28 @@
+/**
+ * The messages between a map task reading an object in S3 (feed-reader.ts, in a worker) and
+ * the main thread that streams the object (object-feed.ts). The worker asks for the bytes at a
+ * position; the main thread answers with the window chunk holding them, a SharedArrayBuffer the
+ * worker copies from (no copy per message, no AWS SDK in any worker).
+ */
+
+/** A map task's request: up to `len` bytes of its shard `shard` (the shard's index) at `pos`. */
+export interface FeedRequest {
+  readonly shard: number;
+  readonly pos: number;
+  readonly len: number;
+}
+
+/** Object bytes [start, start + length), at the beginning of `chunk`. */
+export interface FeedChunk {
+  readonly chunk: SharedArrayBuffer;
+  readonly start: number;
+  readonly length: number;
+}
+
+/**
+ * The answer: the window's chunks from the one holding `pos`, in order and contiguous, as many
+ * of those holding [pos, pos + len) as are read (at least one; valid until the task asks for a
+ * later position or ends); or the object's end; or why the read failed (an InputError's
+ * message, naming the object and never a credential).
+ */
+export type FeedReply = { readonly chunks: readonly FeedChunk[] } | { readonly eof: true } | { readonly error: string };
