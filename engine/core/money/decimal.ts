@@ -10,6 +10,9 @@
 export const RATE_SCALE_DIGITS = 12;
 const SCALE = 10n ** BigInt(RATE_SCALE_DIGITS);
 
+/** 10^12: one currency unit in picos, the scale of amounts (and of a pricing plan's discounts, fractions of one). */
+export const ONE = SCALE;
+
 const DECIMAL = /^(\d+)(?:\.(\d{1,12}))?$/;
 
 /** Parses a non-negative decimal with at most 12 fractional digits into picos; null when malformed. */

@@ -10,7 +10,7 @@
  * "007", never 7.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import {
   boolCoreTag,
   defineMappingTag,
@@ -27,7 +27,7 @@ import {
   type ScalarTagDefinition,
 } from 'js-yaml';
 import { ConfigError } from '../errors.js';
-import { formatExact, parseDecimal } from '../money/decimal.js';
+import { ONE, formatExact, parseDecimal } from '../money/decimal.js';
 
 /** One graduated tier: `upToMs` null on the last tier (the rest). */
 export interface Tier {
@@ -66,8 +66,6 @@ export interface PricingPlan {
   readonly customers: ReadonlyMap<string, CustomerTerms>;
 }
 
-/** 10^12: the scale of amounts (picos) and of discounts (fractions of one). */
-export const ONE = 10n ** 12n;
 
 const AMOUNT = '^\\d+(\\.\\d{1,12})?$';
 const DISCOUNT = '^\\d{1,3}(\\.\\d{1,10})?%$';
@@ -183,8 +181,12 @@ function describe(err: ErrorObject): string {
   }
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true });
-const validatePlan = ajv.compile(PLAN_SCHEMA);
+// Compiled on the first plan read, not when the module loads: price.ts (loaded by every run) needs no validator.
+let validator: ValidateFunction | undefined;
+function validatePlan(data: unknown): ErrorObject | null {
+  validator ??= new Ajv({ allErrors: false, strict: true }).compile(PLAN_SCHEMA);
+  return validator(data) ? null : validator.errors![0]!;
+}
 
 function schemaError(err: ErrorObject, data: unknown): ConfigError {
   const at = pointerSegments(err.instancePath, data);
@@ -336,7 +338,8 @@ function discountOf(text: string): bigint {
 
 /** Checks parsed plan data and builds the plan; ConfigError naming the field on any fault. */
 export function planFromData(data: unknown): PricingPlan {
-  if (!validatePlan(data)) throw schemaError(validatePlan.errors![0]!, data);
+  const invalid = validatePlan(data);
+  if (invalid !== null) throw schemaError(invalid, data);
   const raw = data as unknown as RawPlan;
   const tasks = new Map<string, TaskPrice>();
   for (const name of Object.keys(raw.tasks)) tasks.set(name, taskPrice(raw.tasks[name]!, ['tasks', name]));

@@ -13,8 +13,8 @@
  * beyond, as in the flat-rate path; `priceTaskBig` is the all-bigint form the fast one falls
  * back to.
  */
-import { plus, type Amount } from '../money/decimal.js';
-import { ONE, type CustomerTerms, type PricingPlan, type TaskPrice } from './plan.js';
+import { ONE, plus, type Amount } from '../money/decimal.js';
+import type { CustomerTerms, PricingPlan, TaskPrice } from './plan.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const BIG_MAX = BigInt(MAX);
