@@ -41,7 +41,7 @@ export function defaultShardBytes(totalBytes: number, workers: number): number {
 }
 
 /** Largest shard of an object in S3 by default. */
-export const S3_SHARD_BYTES = 4 << 20;
+export const S3_SHARD_BYTES = 16 << 20;
 
 /**
  * Shard size for the objects in S3 of a run: the local shard size, at most S3_SHARD_BYTES. An

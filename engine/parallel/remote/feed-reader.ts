@@ -1,35 +1,40 @@
 /**
  * A map task's reads of an object in S3, in the worker: a ReadAt (scan/range-reader.ts) over
  * the chunks the main thread streams (object-feed.ts), asked for over the task's MessagePort.
- * Reads must come at increasing positions (readOwnedLines' and a gzip object's do): a request
- * tells the main thread that every byte before it is done with, so the chunk it answered
- * before may be reused.
+ * Reads must come at increasing positions (readOwnedLines' and a gzip object's do): each
+ * request tells the main thread the position read now, before which every byte is done with
+ * (its chunks may be reused), and asks for the bytes past those held, ahead of the reads.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { InputError } from '../../core/errors.js';
 import type { ReadAt } from '../scan/range-reader.js';
 import type { FeedReply, FeedRequest } from './protocol.js';
 
+/** A prefetch is asked for once fewer bytes than this are held past the read position. */
+const PREFETCH_BELOW = 4 << 20;
+/** Bytes a request asks for at least. */
+const REQUEST_BYTES = 4 << 20;
+
 export class FeedReader {
-  /** The chunks last answered (contiguous), with the object offset of each one's first byte. */
+  /** The chunks answered and not yet read past (contiguous), with the object offset of each one's first byte. */
   private held: { readonly bytes: Uint8Array; readonly start: number }[] = [];
-  private waiting: { resolve(r: FeedReply): void; reject(e: Error): void } | null = null;
+  /** The request in flight (at most one), and the position it asked for. */
+  private inflight: Promise<FeedReply> | null = null;
+  private inflightPos = -1;
+  private inflightShard = -1;
+  private answer: ((r: FeedReply) => void) | null = null;
+  /** Where the object ends, once an answer said so. */
+  private eofAt = Infinity;
   private closed = false;
 
   /** The shard read now (its index, named in each request). */
   private shard = -1;
 
   constructor(private readonly port: MessagePort) {
-    port.on('message', (r: FeedReply) => {
-      const w = this.waiting;
-      this.waiting = null;
-      w?.resolve(r);
-    });
+    port.on('message', (r: FeedReply) => this.settle(r));
     port.on('close', () => {
       this.closed = true;
-      const w = this.waiting;
-      this.waiting = null;
-      w?.reject(new Error('the main thread stopped reading the object'));
+      this.settle({ error: 'the main thread stopped reading the object' });
     });
   }
 
@@ -37,15 +42,22 @@ export class FeedReader {
   reader(shard: number): ReadAt {
     this.shard = shard;
     this.held = [];
+    this.eofAt = Infinity;
     return this.readAt;
   }
 
-  /** Bytes at `pos` into buf[off, off + len): from the chunks at hand (no message), else from those the main thread answers. */
+  /**
+   * Bytes at `pos` into buf[off, off + len): from the chunks at hand (no message), else from
+   * those the main thread answers. While the held bytes run low, the next ones are asked for
+   * ahead (one request in flight), so that a read seldom waits for the main thread.
+   */
   private readonly readAt: ReadAt = (buf, off, len, pos) => {
+    while (this.held.length > 0 && this.held[0]!.start + this.held[0]!.bytes.length <= pos) this.held.shift();
     const n = this.copy(buf, off, len, pos);
-    return n > 0 ? n : this.fetch(buf, off, len, pos);
+    if (n === 0) return this.fetch(buf, off, len, pos);
+    this.prefetch(pos);
+    return n;
   };
-
   /** The bytes of the shard with this index from its start to the object's end, in order, as chunks (a gzip object). */
   async *chunks(shard: number, start = 0): AsyncGenerator<Buffer> {
     const read = this.reader(shard);
@@ -59,18 +71,74 @@ export class FeedReader {
     }
   }
 
+  /** The end of the held bytes (where the next request asks from). */
+  private heldEnd(pos: number): number {
+    const last = this.held[this.held.length - 1];
+    return last === undefined ? pos : last.start + last.bytes.length;
+  }
+
+  /** Asks for the bytes past those held when they run low, keeping those from `pos` on. */
+  private prefetch(pos: number): void {
+    if (this.inflight !== null || this.closed) return;
+    const end = this.heldEnd(pos);
+    if (end >= this.eofAt || end - pos >= PREFETCH_BELOW) return;
+    this.request(end, REQUEST_BYTES, pos);
+  }
+
+  /** Posts a request: bytes at `at` (up to `len`), every byte before `keep` done with. */
+  private request(at: number, len: number, keep: number): void {
+    this.inflightPos = at;
+    this.inflightShard = this.shard;
+    this.inflight = new Promise<FeedReply>((resolve) => {
+      this.answer = resolve;
+    });
+    this.port.postMessage({ shard: this.shard, pos: at, len, keep } satisfies FeedRequest);
+  }
+
+  private settle(r: FeedReply): void {
+    const answer = this.answer;
+    this.answer = null;
+    answer?.(r);
+  }
+
+  /** Waits for the request in flight; its chunks are held if it asked for the shard read now (else the answer is dropped). */
+  private async take(): Promise<void> {
+    const at = this.inflightPos;
+    const shard = this.inflightShard;
+    const reply = await this.inflight!;
+    this.inflight = null;
+    if (shard !== this.shard) return;
+    if ('error' in reply) throw new InputError(reply.error);
+    if ('eof' in reply) {
+      this.eofAt = Math.min(this.eofAt, at);
+      return;
+    }
+    const end = this.held.length === 0 ? -1 : this.heldEnd(at);
+    for (const c of reply.chunks) {
+      if (end >= 0 && c.start + c.length <= end) continue;
+      this.held.push({ bytes: new Uint8Array(c.chunk, 0, c.length), start: c.start });
+    }
+  }
+
   private async fetch(buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+    // The request in flight (bytes asked for ahead, or for the shard read before): answered first.
+    if (this.inflight !== null) {
+      await this.take();
+      const n = this.copy(buf, off, len, pos);
+      if (n > 0) {
+        this.prefetch(pos);
+        return n;
+      }
+    }
+    if (pos >= this.eofAt) return 0;
     if (this.closed) throw new Error('the main thread stopped reading the object');
     this.held = [];
-    const reply = await new Promise<FeedReply>((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.port.postMessage({ shard: this.shard, pos, len } satisfies FeedRequest);
-    });
-    if ('error' in reply) throw new InputError(reply.error);
-    if ('eof' in reply) return 0;
-    this.held = reply.chunks.map((c) => ({ bytes: new Uint8Array(c.chunk, 0, c.length), start: c.start }));
+    this.request(pos, Math.max(len, REQUEST_BYTES), pos);
+    await this.take();
+    if (pos >= this.eofAt) return 0;
     const n = this.copy(buf, off, len, pos);
     if (n === 0) throw new Error(`internal: the feed answered no bytes at position ${pos}`);
+    this.prefetch(pos);
     return n;
   }
 

@@ -5,6 +5,7 @@ import { InputError } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
 import { FEED_CHUNK_BYTES, ObjectFeeds, READ_AHEAD_BYTES, type ObjectReader, type OpenObject } from './object-feed.js';
 import { FeedReader } from './feed-reader.js';
+import type { FeedRequest } from './protocol.js';
 
 /** An object's bytes served from memory, each read after a tick, as a stream would: what the feed opens, and where it read. */
 function memorySource(data: Buffer, opts: { failAt?: number } = {}) {
@@ -117,6 +118,47 @@ describe('ObjectFeeds: an object streamed once on the main thread, read by the t
     expect(feeds.dispatchOrder(all.map((s) => [s]))).toEqual([0, 2, 1, 3, 4, 5, 6]);
     expect(feeds.has(local)).toBe(false);
     feeds.close();
+  });
+
+  it("one task reading two shards in a row drops what it asked ahead for the first", async () => {
+    // The main thread's side played by hand: each request is answered with a chunk of one letter.
+    const { port1, port2 } = new MessageChannel();
+    const requests: FeedRequest[] = [];
+    let next: ((r: FeedRequest) => void) | null = null;
+    port1.on('message', (r: FeedRequest) => {
+      requests.push(r);
+      next?.(r);
+    });
+    const chunkOf = (letter: string, start: number) => {
+      const sab = new SharedArrayBuffer(FEED_CHUNK_BYTES);
+      new Uint8Array(sab).fill(letter.charCodeAt(0));
+      return { chunks: [{ chunk: sab, start, length: FEED_CHUNK_BYTES }] };
+    };
+    const asked = () => new Promise<FeedRequest>((resolve) => (next = resolve));
+    const reader = new FeedReader(port2);
+    const buf = Buffer.alloc(100);
+    const first = reader.reader(0);
+    const firstAsk = asked();
+    const one = first(buf, 0, 100, 10);
+    expect((await firstAsk).pos).toBe(10);
+    const ahead = asked();
+    port1.postMessage(chunkOf('A', 0));
+    expect(await one).toBe(100);
+    expect(buf.toString('latin1', 0, 3)).toBe('AAA');
+    // Fewer than 4 MiB held past the read: the next bytes of shard 0 are asked for ahead.
+    expect(await ahead).toMatchObject({ shard: 0, pos: FEED_CHUNK_BYTES, keep: 10 });
+    const second = reader.reader(1);
+    const at = FEED_CHUNK_BYTES + 5;
+    const read = second(buf, 0, 100, at);
+    // Shard 0's answer comes after the task moved on: it must not be read as shard 1's bytes.
+    const again = asked();
+    port1.postMessage(chunkOf('A', FEED_CHUNK_BYTES));
+    expect(await again).toMatchObject({ shard: 1, pos: at, keep: at });
+    port1.postMessage(chunkOf('B', FEED_CHUNK_BYTES));
+    expect(await read).toBe(100);
+    expect(buf.toString('latin1', 0, 100)).toBe('B'.repeat(100));
+    reader.close();
+    port1.close();
   });
 
   it('a failed stream fails every task waiting on it and every later one, with the reader message (it names no credential)', async () => {

@@ -77,7 +77,7 @@ class ObjectFeed {
   private closed = false;
   private reader: ObjectReader | null = null;
   private readonly pending: { readonly pos: number; readonly len: number; readonly reply: (r: FeedReply) => void }[] = [];
-  /** A started shard's last requested position, by shard index. */
+  /** A started shard's lowest position still needed (its last request's `keep`), by shard index. */
   private readonly positions = new Map<number, number>();
   /** The shards not finished, by index. */
   private readonly left = new Map<number, Shard>();
@@ -96,10 +96,10 @@ class ObjectFeed {
     this.hi = this.origin;
   }
 
-  ask(shard: number, pos: number, len: number, reply: (r: FeedReply) => void): void {
+  ask(shard: number, pos: number, len: number, keep: number, reply: (r: FeedReply) => void): void {
     if (this.failed !== null) return reply({ error: this.failed });
     if (!this.left.has(shard)) return reply({ error: `internal: shard ${shard} is not one of ${this.path}'s` });
-    this.positions.set(shard, pos);
+    this.positions.set(shard, Math.min(keep, pos));
     this.release();
     if (pos >= this.object.size) return reply({ eof: true });
     if (pos > this.maxAsked) this.maxAsked = pos;
@@ -109,6 +109,12 @@ class ObjectFeed {
       return reply({ error: `internal: bytes at ${pos} of ${this.path} were released before they were read, or lie before the stream's start` });
     }
     this.pending.push({ pos, len, reply });
+    void this.pump();
+  }
+
+  /** Opens the stream and reads ahead from the first shard's start before any task asks (its first byte may take a while). */
+  prime(): void {
+    this.maxAsked = this.origin;
     void this.pump();
   }
 
@@ -239,6 +245,10 @@ export class ObjectFeeds {
         for (const s of segment) this.byShard.set(s.index, feed);
       }
     }
+    // The first object's streams open now, while the workers start: a GET's first byte can take
+    // a while (the bench's store reads the whole object first), and no task waits on it then.
+    const first = shards.find((s) => s.s3 !== undefined);
+    if (first !== undefined) for (const f of this.feeds) if (this.pathOf.get(f) === first.path) f.prime();
   }
 
   /**
@@ -283,7 +293,7 @@ export class ObjectFeeds {
         if (this.ports.has(port)) port.postMessage(r);
       };
       if (feed === undefined) reply({ error: `internal: shard ${m.shard} is read from no object in S3` });
-      else feed.ask(m.shard, m.pos, m.len, reply);
+      else feed.ask(m.shard, m.pos, m.len, m.keep, reply);
     });
   }
 

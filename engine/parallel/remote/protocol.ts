@@ -1,15 +1,19 @@
 /**
  * The messages between a map task reading an object in S3 (feed-reader.ts, in a worker) and
  * the main thread that streams the object (object-feed.ts). The worker asks for the bytes at a
- * position; the main thread answers with the window chunk holding them, a SharedArrayBuffer the
+ * position (ahead of its reads, saying which bytes it still needs); the main thread answers with the window chunk holding them, a SharedArrayBuffer the
  * worker copies from (no copy per message, no AWS SDK in any worker).
  */
 
-/** A map task's request: up to `len` bytes of its shard `shard` (the shard's index) at `pos`. */
+/**
+ * A map task's request: up to `len` bytes of its shard `shard` (the shard's index) at `pos`;
+ * the task is done with every byte before `keep` (at most `pos`: a task asks ahead of its reads).
+ */
 export interface FeedRequest {
   readonly shard: number;
   readonly pos: number;
   readonly len: number;
+  readonly keep: number;
 }
 
 /** Object bytes [start, start + length), at the beginning of `chunk`. */
