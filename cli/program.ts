@@ -70,7 +70,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', "bill to write, companions named after it; '-' writes the bill to standard output, no companions", 'data/billing.txt')
     .option('--workers <n>', 'parallel engine: worker threads (default: available cores)', positiveInt('--workers'))
-    .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB; objects in S3 at most 4 MiB)').argParser(positiveInt('--shard-size')))
+    .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB; objects in S3 at most 16 MiB)').argParser(positiveInt('--shard-size')))
     .addOption(new Option('--s3-streams <n>', 'parallel engine: concurrent streamed GETs per object in S3, each over a run of its shards (default 1: one GET per object)').argParser(positiveInt('--s3-streams')))
     .option('--from <instant>', 'bill records at or after this RFC 3339 instant')
     .option('--to <instant>', 'bill records before this RFC 3339 instant')

@@ -11,7 +11,7 @@ import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 
 export interface ParallelOptions {
   readonly workers: number;
-  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 at most 4 MiB: defaultS3ShardBytes). */
+  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 at most 16 MiB: defaultS3ShardBytes). */
   readonly shardBytes?: number;
   /** Users a worker's table holds before it spills a sorted run to a file (default USAGE_TABLE_ENTRIES; tests make it small). */
   readonly maxTableEntries?: number;
