@@ -27,6 +27,22 @@ describe('UserTable as the rows finalize reads', () => {
     expect([...usageEntries(t).keys()]).toEqual(['é', '\uFEFFbob', 'bob', '\u{1F600}x']);
   });
 
+  it('byteOrder orders the keys by their bytes (shared prefixes, bytes above 0x7f, long keys out of line, one key a prefix of another)', () => {
+    const byte = fc.oneof(fc.constantFrom(0x61, 0x62, 0x7f, 0x80, 0xc3, 0xff, 0x30), fc.integer({ min: 1, max: 255 }));
+    const key = fc.tuple(fc.constantFrom('', 'user', 'user1', 'a-very-long-shared-prefix-beyond-the-inline-bytes-'), fc.array(byte, { maxLength: 40 }));
+    fc.assert(
+      fc.property(fc.uniqueArray(key.map(([p, b]) => Buffer.concat([Buffer.from(p), Buffer.from(b)]).toString('latin1')).filter((k) => k.length > 0), { maxLength: 400 }), (keys) => {
+        const t = new UserTable(1, 4);
+        const bufs = keys.map((k) => Buffer.from(k, 'latin1'));
+        for (const b of bufs) t.add(t.entry(b, 0, b.length, hashBytes(b, 0, b.length)), 0, 1, 1);
+        const got = [...t.byteOrder()].map((e) => Buffer.from(t.key(e)).toString('latin1'));
+        const want = [...bufs].sort(Buffer.compare).map((b) => b.toString('latin1'));
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a duration sum carried above 2^52 is exact and not offered as a number', () => {
     const t = new UserTable(2);
     add(t, 'big', 0, 1, 2 ** 52 - 1);

@@ -19,6 +19,8 @@ import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/b
 
 /** Keys up to this many bytes live in their record. */
 const INLINE = 24;
+/** Ranges of at most this many entries are sorted by insertion in byteOrder. */
+const SMALL_RANGE = 24;
 /** Lines whose lookups addLater() batches (see flushBatch). */
 const BATCH = 64;
 /**
@@ -276,34 +278,88 @@ export class UserTable implements UsageRows {
 
   /**
    * The entries in the byte order of their keys (the bill's order: UTF-8 byte order is code
-   * point order). Each key becomes a one-byte string of its bytes (a char per byte, so string
-   * order is byte order) followed by NUL and the entry number in four chars; keys hold no NUL
-   * (a user id has no control character) and are distinct, so a plain sort(), which compares
-   * in native code, orders them, and the entry number is read back from the last four chars.
+   * point order): a most-significant-byte radix sort of the entry numbers, reading the key
+   * bytes in place (no string or array per key; at a million users the string sort it
+   * replaces took 0.55 s a worker). A range is split by its keys' byte at one depth into 257
+   * buckets (the keys that end there first, then bytes 0-255), each bucket sorted the same way
+   * one byte deeper; a bucket holding every key of its range skips the redistribution, and
+   * small ranges are sorted by insertion. Keys are distinct, so at most one key ends at a
+   * given depth of a range.
    */
   byteOrder(): Int32Array {
     const n = this.size;
-    const keys = new Array<string>(n);
-    const scratch = Buffer.allocUnsafe(256);
-    for (let e = 0; e < n; e++) {
-      const k = this.key(e);
-      const len = k.length;
-      for (let i = 0; i < len; i++) scratch[i] = k[i]!;
-      scratch[len] = 0;
-      scratch[len + 1] = e >>> 24;
-      scratch[len + 2] = (e >>> 16) & 255;
-      scratch[len + 3] = (e >>> 8) & 255;
-      scratch[len + 4] = e & 255;
-      keys[e] = scratch.toString('latin1', 0, len + 5);
-    }
-    keys.sort();
     const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = keys[i]!;
-      const l = k.length;
-      order[i] = (k.charCodeAt(l - 4) << 24) | (k.charCodeAt(l - 3) << 16) | (k.charCodeAt(l - 2) << 8) | k.charCodeAt(l - 1);
+    for (let e = 0; e < n; e++) order[e] = e;
+    if (n < 2) return order;
+    const tmp = new Int32Array(n);
+    const ends = new Int32Array(257);
+    const stack: number[] = [0, n, 0];
+    while (stack.length > 0) {
+      const depth = stack.pop()!;
+      const hi = stack.pop()!;
+      const lo = stack.pop()!;
+      if (hi - lo <= SMALL_RANGE) {
+        this.insertionSort(order, lo, hi, depth);
+        continue;
+      }
+      ends.fill(0);
+      for (let i = lo; i < hi; i++) ends[this.byteAt(order[i]!, depth) + 1]!++;
+      const only = ends.indexOf(hi - lo);
+      if (only > 0) {
+        // One byte shared by the whole range (a common prefix): nothing moves.
+        stack.push(lo, hi, depth + 1);
+        continue;
+      }
+      let at = lo;
+      for (let b = 0; b < 257; b++) {
+        const c = ends[b]!;
+        ends[b] = at;
+        at += c;
+      }
+      for (let i = lo; i < hi; i++) {
+        const e = order[i]!;
+        tmp[ends[this.byteAt(e, depth) + 1]!++] = e;
+      }
+      order.set(tmp.subarray(lo, hi), lo);
+      // ends[b] is now the end of bucket b; bucket 0 holds the key that ends here, if any.
+      for (let b = 1, start = ends[0]!; b < 257; b++) {
+        const end = ends[b]!;
+        if (end - start > 1) stack.push(start, end, depth + 1);
+        start = end;
+      }
     }
     return order;
+  }
+
+  /** Byte `depth` of entry e's key, or -1 past its end. */
+  private byteAt(e: number, depth: number): number {
+    const len = this.i32[e * this.ri]!;
+    if (depth >= len) return -1;
+    if (len <= INLINE) return this.u8[e * this.rb + 8 + depth]!;
+    return this.overflow[this.i32[e * this.ri + 2]! + depth]!;
+  }
+
+  /** Sorts order[lo, hi) by key bytes, all equal before `depth`. */
+  private insertionSort(order: Int32Array, lo: number, hi: number, depth: number): void {
+    for (let i = lo + 1; i < hi; i++) {
+      const e = order[i]!;
+      let j = i - 1;
+      while (j >= lo && this.compareFrom(order[j]!, e, depth) > 0) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = e;
+    }
+  }
+
+  /** Byte order of two entries' keys, equal before `depth`. */
+  private compareFrom(a: number, b: number, depth: number): number {
+    for (let d = depth; ; d++) {
+      const x = this.byteAt(a, d);
+      const y = this.byteAt(b, d);
+      if (x !== y) return x - y;
+      if (x < 0) return 0;
+    }
   }
 
   /** The entries as plain buffers in the byte order of their keys (see byteOrder), for a merge of sorted tables. */
