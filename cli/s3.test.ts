@@ -127,6 +127,31 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     }
   }, 600_000);
 
+  it('duplicate deliveries: objects with request ids and re-delivered batches bill as naive bills the files on disk, in every --dedupe mode', async () => {
+    const tasks = ['--tasks', 'login,getUserProfile,createOrder,updateInventory,deleteOrder'];
+    const dir = join(work, 'dedupe-local');
+    const bodies = new Map<string, Buffer>([
+      ['redelivered/events.jsonl', await generate(['--lines', '40000', '--seed', '11', '--format', 'jsonl', '--request-ids', '--redeliver', '0.05', '--conflicts', '0.01', ...tasks], 'd1.jsonl')],
+      ['redelivered/api.log', await generate(['--lines', '40000', '--seed', '12', '--request-ids', '--redeliver', '0.05', ...tasks], 'd2.log')],
+    ]);
+    for (const [key, body] of bodies) {
+      await putObject(server.client, BUCKET, key, body);
+      mkdirSync(dirname(join(dir, key)), { recursive: true });
+      writeFileSync(join(dir, key), body);
+    }
+    for (const mode of ['auto', 'line', 'off']) {
+      const expected = await bill([join(dir, 'redelivered')], ['--engine', 'naive', '--dedupe', mode]);
+      expect(expected.code, expected.stderr).toBe(0);
+      const want = outputs(expected, join(dir, 'redelivered'));
+      // Small shards through two streams per object: shuffle output from many tasks of each object.
+      for (const engine of [['--engine', 'parallel', '--workers', '2'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '200003', '--s3-streams', '2']]) {
+        const r = await bill([`s3://${BUCKET}/redelivered`], [...engine, '--dedupe', mode, '--s3-endpoint', server.endpoint]);
+        expect(r.code, `${mode} ${engine.join(' ')}: ${r.stderr}`).toBe(0);
+        expect(outputs(r, `s3://${BUCKET}/redelivered`), `${mode} ${engine.join(' ')}`).toEqual(want);
+      }
+    }
+  }, 300_000);
+
   it('s3a:// is s3://, the endpoint may come from AWS_ENDPOINT_URL, and --include/--exclude apply to the key below the prefix', async () => {
     const args = ['--include', '**/*.log*', '--exclude', 'rotated/*.gz'];
     const expected = await bill([join(local, 'billing', '2025')], ['--engine', 'naive', ...args]);
