@@ -25,7 +25,7 @@ export interface Shard {
   readonly end: number;
   /** The CSV layout for shards that begin after the header line. */
   readonly csv?: CsvLayout;
-  /** The S3 object the bytes are read from (ranged GETs), when the input is one. */
+  /** The S3 object the bytes are read from (streamed by the main thread: remote/object-feed.ts), when the input is one. */
   readonly s3?: S3Object;
   /** --wrapped: lines are unwrapped first (the per-line path, not the space scanner). */
   readonly wrapped?: Wrapping;

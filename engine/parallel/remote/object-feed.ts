@@ -1,16 +1,16 @@
 /**
  * Objects in S3 read for the map tasks by the main thread (README "Objects in S3"): one
- * streamed GET per object, from its first byte to its last (engine/core/input/s3.ts's
- * S3RangeReader: pinned to the listed ETag, reopened where it stopped after a failure), into a
- * window of shared chunks that the tasks reading the object's shards copy from
- * (feed-reader.ts). So
+ * streamed GET per object, from its first byte to its last, or with `--s3-streams N` one per
+ * run of its shards (engine/core/input/s3.ts's S3RangeReader: pinned to the listed ETag,
+ * reopened where it stopped after a failure), into a window of shared chunks that the tasks
+ * reading the object's shards copy from (feed-reader.ts). So
  * - the AWS SDK (about 25 MiB of memory per thread) and the HTTP work stay on the main thread,
  *   which does no per-line work: the workers only scan lines, as they do for a local file;
- * - an object costs one GET however finely it is sharded, so shards can be as small as load
- *   balance wants (a GET has a fixed cost a local read has not);
+ * - an object costs one GET (or N) however finely it is sharded, so shards can be as small as
+ *   load balance wants (a GET has a fixed cost a local read has not);
  * - memory is bounded by the span the running tasks read at once: the window keeps the bytes
  *   from the lowest position a shard not yet finished may still ask for (a started shard's
- *   last request, an unstarted one's first byte) to the highest position asked for, plus
+ *   last request's `keep`, an unstarted one's first byte) to the highest position asked for, plus
  *   READ_AHEAD_BYTES. The stream reads on while a request waits past its end, so a request
  *   never waits on memory (no deadlock), and reads ahead only that far otherwise.
  */
