@@ -80,15 +80,27 @@ export function billText(bill: Bill): string {
   return bill.bills.map((u) => billLine(u.user, u.durationMs, u.costRounded, bill.decimals)).join('');
 }
 
+/** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
+const NUMBER_ROOM = 96;
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const TASK_ROW_END = ascii(',,,,\n');
+const BILL_DURATION = ascii(': total_duration=');
+const BILL_COST = ascii('ms, total_cost=');
+const COMMA = 44;
+
 /**
- * What both bill writers share: billing.txt and the detail CSV as line buffers, and a flush
- * that lets signals be handled between chunks of a long bill.
+ * What both bill writers share: billing.txt and the detail CSV as line buffers, a task row's
+ * first columns, the billing.txt line, and a flush that lets signals be handled between
+ * chunks of a long bill.
  */
 abstract class BillFilesWriter {
   protected readonly bill: LineBuffer;
   protected readonly detail: LineBuffer;
-  protected readonly taskField: string[];
   protected readonly decimals: number;
+  /** Each task's CSV field, encoded. */
+  private readonly taskBytes: Buffer[];
+  /** The current user's CSV field, made at their first row; null between users. */
+  private field: string | null = null;
 
   constructor(
     billFile: StagedFile,
@@ -98,7 +110,7 @@ abstract class BillFilesWriter {
     private readonly signal?: AbortSignal,
   ) {
     this.decimals = config.currencyDecimals;
-    this.taskField = config.rates.map((r) => csvField(r.task));
+    this.taskBytes = config.rates.map((r) => Buffer.from(csvField(r.task), 'utf8'));
     this.bill = new LineBuffer(billFile);
     this.detail = new LineBuffer(detailFile);
     this.detail.add(`${header.join(',')}\n`);
@@ -111,38 +123,20 @@ abstract class BillFilesWriter {
     await turn();
     this.signal?.throwIfAborted();
   }
-}
 
-/** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
-const NUMBER_ROOM = 96;
-const ascii = (s: string) => Buffer.from(s, 'latin1');
-const TASK_ROW_END = ascii(',,,,\n');
-const BILL_DURATION = ascii(': total_duration=');
-const BILL_COST = ascii('ms, total_cost=');
-const COMMA = 44;
-
-/**
- * Writes the bill and the detail CSV (DETAIL_HEADER) as finalize hands them over, each row
- * encoded straight into the output buffers (ByteLine): no string per row or amount (at a
- * million users, building and encoding row strings was a third of the bill's writing).
- */
-export class BillWriter extends BillFilesWriter implements BillSink {
-  private readonly taskBytes: Buffer[];
-  private readonly rateBytes: Buffer[];
-  /** The current user's CSV field, made at their first row; null between users. */
-  private field: string | null = null;
-
-  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
-    super(billFile, detailFile, config, DETAIL_HEADER, signal);
-    this.taskBytes = this.taskField.map((f) => Buffer.from(f, 'utf8'));
-    this.rateBytes = config.rates.map((r) => Buffer.from(r.text, 'utf8'));
+  /** The user's CSV field, made once at their first row. */
+  protected fieldOf(user: string): string {
+    return (this.field ??= csvField(user));
   }
 
-  task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
-    const field = (this.field ??= csvField(user));
+  /**
+   * A task's detail row begun: `user,task,requests,duration_ms,` in the detail buffer, with
+   * room for `more` bytes after it (the writer's own columns and the line's end).
+   */
+  protected taskRow(user: string, t: number, requests: number, durationMs: Amount, more: number): ByteLine {
+    const field = this.fieldOf(user);
     const task = this.taskBytes[t]!;
-    const rate = this.rateBytes[t]!;
-    const out = this.detail.room(3 * field.length + task.length + rate.length + 4 * NUMBER_ROOM);
+    const out = this.detail.room(3 * field.length + task.length + 2 * NUMBER_ROOM + more);
     out.text(field);
     out.byte(COMMA);
     out.bytes(task);
@@ -151,6 +145,39 @@ export class BillWriter extends BillFilesWriter implements BillSink {
     out.byte(COMMA);
     out.amount(durationMs);
     out.byte(COMMA);
+    return out;
+  }
+
+  /** The user's billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`); the user's rows end here. */
+  protected writeBillLine(user: string, durationMs: Amount, costRounded: Amount): void {
+    this.field = null;
+    const line = this.bill.room(3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM);
+    line.text(user);
+    line.bytes(BILL_DURATION);
+    line.amount(durationMs);
+    line.bytes(BILL_COST);
+    line.fixed(costRounded, this.decimals);
+    line.byte(10);
+  }
+}
+
+
+/**
+ * Writes the bill and the detail CSV (DETAIL_HEADER) as finalize hands them over, each row
+ * encoded straight into the output buffers (ByteLine): no string per row or amount (at a
+ * million users, building and encoding row strings was a third of the bill's writing).
+ */
+export class BillWriter extends BillFilesWriter implements BillSink {
+  private readonly rateBytes: Buffer[];
+
+  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
+    super(billFile, detailFile, config, DETAIL_HEADER, signal);
+    this.rateBytes = config.rates.map((r) => Buffer.from(r.text, 'utf8'));
+  }
+
+  task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
+    const rate = this.rateBytes[t]!;
+    const out = this.taskRow(user, t, requests, durationMs, rate.length + 2 * NUMBER_ROOM);
     out.bytes(rate);
     out.byte(COMMA);
     out.picos(costPicos);
@@ -160,14 +187,7 @@ export class BillWriter extends BillFilesWriter implements BillSink {
   }
 
   user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
-    this.field = null;
-    const line = this.bill.room(3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM);
-    line.text(user);
-    line.bytes(BILL_DURATION);
-    line.amount(durationMs);
-    line.bytes(BILL_COST);
-    line.fixed(costRounded, this.decimals);
-    line.byte(10);
+    this.writeBillLine(user, durationMs, costRounded);
   }
 }
 
@@ -180,31 +200,13 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
   /** The last minimum formatted (users mostly share the plan's). */
   private minimum = -1n;
   private minimumText = '';
-  private readonly taskBytes: Buffer[];
-  /** The current user's CSV field, made at their first row; null between users. */
-  private field: string | null = null;
 
   constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
     super(billFile, detailFile, config, PRICED_DETAIL_HEADER, signal);
-    this.taskBytes = this.taskField.map((f) => Buffer.from(f, 'utf8'));
-  }
-
-  private fieldOf(user: string): string {
-    return (this.field ??= csvField(user));
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {
-    const field = this.fieldOf(user);
-    const task = this.taskBytes[t]!;
-    const out = this.detail.room(3 * field.length + task.length + 6 * NUMBER_ROOM);
-    out.text(field);
-    out.byte(COMMA);
-    out.bytes(task);
-    out.byte(COMMA);
-    out.uint(requests);
-    out.byte(COMMA);
-    out.amount(durationMs);
-    out.byte(COMMA);
+    const out = this.taskRow(user, t, requests, durationMs, 4 * NUMBER_ROOM + TASK_ROW_END.length);
     out.amount(c.billableMs);
     out.byte(COMMA);
     out.picos(c.usage);
@@ -218,7 +220,6 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
 
   user(user: string, u: PricedUser): void {
     const field = this.fieldOf(user);
-    this.field = null;
     if (u.minimum !== this.minimum) {
       this.minimum = u.minimum;
       this.minimumText = formatExact(u.minimum);
@@ -247,12 +248,6 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
     out.byte(COMMA);
     out.fixed(u.rounded, this.decimals);
     out.byte(10);
-    const line = this.bill.room(3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM);
-    line.text(user);
-    line.bytes(BILL_DURATION);
-    line.amount(u.durationMs);
-    line.bytes(BILL_COST);
-    line.fixed(u.rounded, this.decimals);
-    line.byte(10);
+    this.writeBillLine(user, u.durationMs, u.rounded);
   }
 }
