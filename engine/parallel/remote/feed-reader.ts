@@ -58,16 +58,17 @@ export class FeedReader {
     this.prefetch(pos);
     return n;
   };
-  /** The bytes of the shard with this index from its start to the object's end, in order, as chunks (a gzip object). */
+
+  /** The bytes of the shard with this index from its start to the object's end, in order, as chunks (a gzip object): each read into a buffer of its own, handed on as is. */
   async *chunks(shard: number, start = 0): AsyncGenerator<Buffer> {
     const read = this.reader(shard);
-    const buf = Buffer.allocUnsafe(1 << 20);
     for (let pos = start; ; ) {
+      const buf = Buffer.allocUnsafe(1 << 20);
       const got = read(buf, 0, buf.length, pos);
       const n = typeof got === 'number' ? got : await got;
       if (n === 0) return;
       pos += n;
-      yield Buffer.from(buf.subarray(0, n));
+      yield n === buf.length ? buf : buf.subarray(0, n);
     }
   }
 

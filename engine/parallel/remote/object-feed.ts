@@ -84,7 +84,8 @@ class ObjectFeed {
 
   constructor(
     private readonly object: S3Object,
-    private readonly path: string,
+    /** The object's input path (its URL), for messages and to tell objects apart. */
+    readonly path: string,
     shards: readonly Shard[],
     private readonly pool: ChunkPool,
     private readonly open: OpenObject,
@@ -214,9 +215,6 @@ export class ObjectFeeds {
   private readonly ports = new Set<MessagePort>();
   private readonly abort = new AbortController();
 
-  /** The object each feed reads (its path), for dispatchOrder. */
-  private readonly pathOf = new Map<ObjectFeed, string>();
-
   /**
    * `streams`: concurrent streams per object, each a ranged GET of a contiguous run of its
    * shards (a segment); the tasks are then handed out across an object's segments in turn
@@ -241,14 +239,13 @@ export class ObjectFeeds {
         const segment = list.slice(Math.floor((j * list.length) / k), Math.floor(((j + 1) * list.length) / k));
         const feed = new ObjectFeed(list[0]!.s3!, path, segment, this.pool, open, this.abort.signal);
         this.feeds.add(feed);
-        this.pathOf.set(feed, path);
         for (const s of segment) this.byShard.set(s.index, feed);
       }
     }
     // The first object's streams open now, while the workers start: a GET's first byte can take
     // a while (the bench's store reads the whole object first), and no task waits on it then.
     const first = shards.find((s) => s.s3 !== undefined);
-    if (first !== undefined) for (const f of this.feeds) if (this.pathOf.get(f) === first.path) f.prime();
+    if (first !== undefined) for (const f of this.feeds) if (f.path === first.path) f.prime();
   }
 
   /**
@@ -260,7 +257,7 @@ export class ObjectFeeds {
     const order: number[] = [];
     for (let i = 0; i < tasks.length; ) {
       const feed = this.byShard.get(tasks[i]![0]!.index);
-      const path = feed === undefined ? undefined : this.pathOf.get(feed);
+      const path = feed?.path;
       if (path === undefined) {
         order.push(i++);
         continue;
@@ -268,7 +265,7 @@ export class ObjectFeeds {
       const bySegment = new Map<ObjectFeed, number[]>();
       for (; i < tasks.length; i++) {
         const f = this.byShard.get(tasks[i]![0]!.index);
-        if (f === undefined || this.pathOf.get(f) !== path) break;
+        if (f === undefined || f.path !== path) break;
         let list = bySegment.get(f);
         if (list === undefined) bySegment.set(f, (list = []));
         list.push(i);
