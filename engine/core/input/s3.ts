@@ -17,15 +17,22 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.js';
 import { parseS3Url, type S3Object, type S3Settings } from './s3-url.js';
+import { DirectGetHandler, isDirectRead } from './s3-get.js';
 
 // The SDK warns on every run under Node 20 about its future releases: not the user's concern here (package.json pins it).
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
 const clients = new Map<string, S3Client>();
 
-/** One client per settings, per thread (connections kept alive and shared by its readers). */
-export function clientFor(s: S3Settings): S3Client {
-  const id = `${s.region}\n${s.endpoint ?? ''}`;
+const TIMEOUTS = { connectionTimeout: 10_000, requestTimeout: 60_000 };
+
+/**
+ * One client per settings and use, per thread: `list` (listing and HEAD, the SDK's own
+ * transport, connections kept alive), `get` (object reads: the direct transport of s3-get.ts,
+ * a connection per GET; no response checksum is asked for, as a ranged GET has none to check).
+ */
+export function clientFor(s: S3Settings, use: 'list' | 'get' = 'list'): S3Client {
+  const id = `${use}\n${s.region}\n${s.endpoint ?? ''}`;
   let c = clients.get(id);
   if (c === undefined) {
     c = new S3Client({
@@ -33,7 +40,7 @@ export function clientFor(s: S3Settings): S3Client {
       ...(s.endpoint === undefined ? { followRegionRedirects: true } : { endpoint: s.endpoint, forcePathStyle: true }),
       // The SDK retries a failed request before its body; block reads below also retry a body cut short.
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+      ...(use === 'get' ? { requestHandler: new DirectGetHandler(TIMEOUTS), responseChecksumValidation: 'WHEN_REQUIRED' as const } : { requestHandler: TIMEOUTS }),
     });
     clients.set(id, c);
   }
@@ -189,8 +196,8 @@ const PROGRESS_BYTES = 1 << 20;
 export class S3RangeReader {
   private readonly abort = new AbortController();
   private readonly limit: number;
-  /** The open GET's body, the position of its next byte, its end (exclusive), and the unread part of its last chunk. */
-  private body: { readonly it: AsyncIterator<Uint8Array>; readonly stream: { destroy(): void }; at: number; readonly end: number; rest: Uint8Array | null } | null = null;
+  /** The open GET's body, the position of its next byte and its end (exclusive). */
+  private body: { readonly source: BodySource; at: number; readonly end: number } | null = null;
   /** A failure the last read ended on after delivering bytes, dealt with by the next read. */
   private failed: unknown = null;
   private failures = 0;
@@ -258,40 +265,38 @@ export class S3RangeReader {
     const inRange = pos >= this.origin && pos < this.limit;
     const end = Math.min(this.object.size, (inRange ? this.limit : pos) + TAIL_BYTES);
     const { bucket, key, etag } = this.object;
-    const r = await clientFor(this.object).send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
+    const r = await clientFor(this.object, 'get').send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
     if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
-    const stream = r.Body as AsyncIterable<Uint8Array> & { destroy(): void };
-    // The bytes must be the ones asked for: 206 with Content-Range `bytes pos-(end-1)/size`, or
-    // (a store that ignores Range) the whole object when the whole object was asked for.
-    const asked = r.ContentRange === undefined ? pos === 0 && r.ContentLength === end : r.ContentRange.startsWith(`bytes ${pos}-${end - 1}/`);
-    if (!asked) {
-      stream.destroy();
-      throw Object.assign(new Error(`asked for bytes ${pos}-${end - 1}, got ${r.ContentRange === undefined ? 'no Content-Range' : `Content-Range ${r.ContentRange}`}`), { name: 'WrongRange' });
-    }
-    this.body = { it: stream[Symbol.asyncIterator](), stream, at: pos, end, rest: null };
+    const body = r.Body;
+    // The direct transport's body is read straight into the caller's buffers; any other as a stream.
+    const source: BodySource = isDirectRead(body) ? { read: (buf, off, len) => body.readInto(buf, off, len), destroy: () => body.destroy() } : new StreamSource(body as AsyncIterable<Uint8Array> & { destroy(): void });
+    this.checkRange(pos, end, r.ContentRange, Number(r.ContentLength ?? -1), () => source.destroy());
+    this.body = { source, at: pos, end };
   }
 
   /**
-   * Copies the stream's next bytes into buf[off, off + len) until it is full or the stream's
-   * range ends: how many (at least one, or it throws). A failure after some bytes ends the
-   * read with them, and is dealt with by the next read.
+   * The bytes must be the ones asked for: 206 with Content-Range `bytes pos-(end-1)/size`, or
+   * (a store that ignores Range) the whole object when the whole object was asked for.
+   */
+  private checkRange(pos: number, end: number, contentRange: string | undefined, length: number, drop: () => void): void {
+    const asked = contentRange === undefined ? pos === 0 && length === end : contentRange.startsWith(`bytes ${pos}-${end - 1}/`) && (length < 0 || length === end - pos);
+    if (asked) return;
+    drop();
+    throw Object.assign(new Error(`asked for bytes ${pos}-${end - 1}, got ${contentRange === undefined ? 'no Content-Range' : `Content-Range ${contentRange}`}`), { name: 'WrongRange' });
+  }
+
+  /**
+   * Reads the GET's next bytes into buf[off, off + len) until it is full or the GET's range
+   * ends: how many (at least one, or it throws). A failure after some bytes ends the read with
+   * them, and is dealt with by the next read.
    */
   private async fill(buf: Buffer, off: number, len: number): Promise<number> {
     const b = this.body!;
     let n = 0;
     try {
       while (n < len && b.at < b.end) {
-        let chunk = b.rest;
-        b.rest = null;
-        if (chunk === null) {
-          const next = await b.it.next();
-          if (next.done) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
-          chunk = next.value;
-          if (chunk.length > b.end - b.at) throw Object.assign(new Error('long body'), { name: 'ShortRead' });
-        }
-        const k = Math.min(len - n, chunk.length);
-        buf.set(k === chunk.length ? chunk : chunk.subarray(0, k), off + n);
-        if (k < chunk.length) b.rest = chunk.subarray(k);
+        const k = await b.source.read(buf, off + n, Math.min(len - n, b.end - b.at));
+        if (k === 0) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
         n += k;
         b.at += k;
       }
@@ -305,8 +310,42 @@ export class S3RangeReader {
 
   private drop(): void {
     if (this.body === null) return;
-    this.body.stream.destroy();
+    this.body.source.destroy();
     this.body = null;
+  }
+}
+
+/** An open GET's body: reads into the caller's buffer (as many bytes as one arrival holds, up to len; 0 at its end). */
+interface BodySource {
+  read(buf: Uint8Array, off: number, len: number): Promise<number>;
+  destroy(): void;
+}
+
+/** The SDK's response stream as a BodySource: its chunks copied out, the rest of one kept for the next read. */
+class StreamSource implements BodySource {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private rest: Uint8Array | null = null;
+
+  constructor(private readonly stream: AsyncIterable<Uint8Array> & { destroy(): void }) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
+
+  async read(buf: Uint8Array, off: number, len: number): Promise<number> {
+    let chunk = this.rest;
+    this.rest = null;
+    if (chunk === null) {
+      const next = await this.it.next();
+      if (next.done) return 0;
+      chunk = next.value;
+    }
+    const k = Math.min(len, chunk.length);
+    buf.set(k === chunk.length ? chunk : chunk.subarray(0, k), off);
+    if (k < chunk.length) this.rest = chunk.subarray(k);
+    return k;
+  }
+
+  destroy(): void {
+    this.stream.destroy();
   }
 }
 

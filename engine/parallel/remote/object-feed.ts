@@ -19,7 +19,6 @@ import { InputError } from '../../core/errors.js';
 import type { S3Object } from '../../core/input/s3-url.js';
 import type { Shard } from '../sharding.js';
 import type { FeedChunk, FeedReply, FeedRequest } from './protocol.js';
-import { Reclaimer } from './reclaim.js';
 
 /** Bytes per chunk of a window (one read of the stream; one answer to a task). */
 export const FEED_CHUNK_BYTES = 1 << 20;
@@ -46,10 +45,9 @@ interface Chunk {
   readonly sab: SharedArrayBuffer;
 }
 
-/** Freed chunks, reused by every object of a run; and the reclaiming of the streams' socket buffers. */
+/** Freed chunks, reused by every object of a run. */
 class ChunkPool {
   private readonly free: SharedArrayBuffer[] = [];
-  readonly reclaimer = new Reclaimer();
   /** Chunks made so far (the most the windows held at once). */
   made = 0;
   take(): SharedArrayBuffer {
@@ -177,7 +175,6 @@ class ObjectFeed {
           return;
         }
         if (n === 0) throw new InputError(`cannot read ${this.path}: the object ended at byte ${this.hi} of the ${this.object.size} listed`);
-        this.pool.reclaimer.streamed(n);
         const c: Chunk = { start: this.hi, length: n, sab };
         this.chunks.push(c);
         this.hi += n;
