@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   // The s3 dataset (bench/s3.ts): not in --quick; --only s3 runs it alone.
   let s3: S3Result[] = [];
   if ((mode !== 'quick' && o.only === undefined) || (o.only !== undefined && 's3'.includes(o.only))) {
-    s3 = await s3Bench({ sizesMiB: mode === 'large' ? [1024, 4096] : [1024], workers: o.maxWorkers, rounds: mode === 'large' ? 1 : 2, regenerate: o.regenerate, log });
+    s3 = await s3Bench({ sizesMiB: mode === 'large' ? [1024, 4096] : [1024], workers: o.maxWorkers, rounds: mode === 'large' ? 1 : 3, regenerate: o.regenerate, log });
   }
 
   const minutes = (performance.now() - started) / 60000;

@@ -1,7 +1,10 @@
 /**
  * The "s3" dataset of `npm run bench` (issue 14): the 1 GiB space-format set (and with
- * --large the 4 GiB one) put in a local S3-compatible server (moto, fixtures/s3/server.ts,
- * on 127.0.0.1), billed by the parallel engine from `s3://`, beside
+ * --large the 4 GiB one) put in each of two local S3-compatible servers on 127.0.0.1
+ * (fixtures/s3/server.ts): moto, the tests' server, which reads the whole object before it
+ * answers any GET and spends about 0.6 s of CPU per GiB it serves; and gofakes3 (in memory),
+ * which serves a range as S3 does. Both run on the 2 cores the engine uses, which a real
+ * store does not. Billed by the parallel engine from `s3://`, beside
  * - `raw-get`: the raw download of the same object from the same server, one GetObject
  *   streamed through the SDK, bytes discarded (the ceiling any reader has there; the engine
  *   reads an object the same way, one streamed GET, feeding its workers: remote/object-feed.ts);
@@ -18,7 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { S3Server } from '../fixtures/s3/server.js';
+import type { S3Server, S3ServerKind } from '../fixtures/s3/server.js';
 import { runChild } from './child.js';
 import { ensureDataset, sizeLabel, type Dataset } from './datasets.js';
 import { childEnv, commandFor, parallel } from './engines.js';
@@ -43,6 +46,7 @@ export interface S3Row {
 }
 
 export interface S3Result {
+  readonly store: S3ServerKind;
   readonly dataset: string;
   readonly bytes: number;
   readonly workers: number;
@@ -61,6 +65,8 @@ export interface S3Result {
 
 export interface S3BenchOptions {
   readonly sizesMiB: readonly number[];
+  /** The servers, in turn (default both). */
+  readonly stores?: readonly S3ServerKind[];
   readonly workers: number;
   readonly rounds: number;
   readonly regenerate?: boolean;
@@ -85,13 +91,19 @@ function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-/** Runs the s3 dataset for each size; the server is started here and stopped at the end. */
+/** Runs the s3 dataset for each store and size; each server is started here and stopped after its sizes. */
 export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
+  const results: S3Result[] = [];
+  for (const store of opts.stores ?? (['moto', 'gofakes3'] as const)) results.push(...(await storeBench(store, opts)));
+  return results;
+}
+
+async function storeBench(store: S3ServerKind, opts: S3BenchOptions): Promise<S3Result[]> {
   const { log, workers } = opts;
-  log('s3: starting the local S3 server (moto, fixtures/s3/server.ts)');
+  log(`s3: starting the local S3 server (${store}, fixtures/s3/server.ts)`);
   // Loaded here, not at the top: the server is test support, run from a clone, and not in the npm package.
   const { createBucket, startS3Server } = await import('../fixtures/s3/server.js');
-  const server = await startS3Server();
+  const server = await startS3Server(store);
   // The in-process downloads use the engine's own client settings (credentials from the environment).
   Object.assign(process.env, server.env);
   const work = mkdtempSync(join(tmpdir(), 'mr-bench-s3-'));
@@ -103,7 +115,7 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
       const key = `logs/${ds.id}.log`;
       const t0 = performance.now();
       await upload(server, key, ds);
-      log(`s3: ${ds.id} uploaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      log(`s3: ${ds.id} uploaded to ${store} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       await preRead(ds.path);
       const seconds = new Map<S3RowKind, number[]>(KINDS.map((k) => [k, []]));
       const rss = new Map<S3RowKind, number>();
@@ -130,7 +142,7 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
             if (child.peakRssBytes !== null) rss.set(kind, Math.max(rss.get(kind) ?? 0, child.peakRssBytes / MiB));
             bills.set(kind, sha256(out));
           }
-          log(`s3: ${ds.id} round ${round + 1} ${kind} ${seconds.get(kind)!.at(-1)!.toFixed(2)} s`);
+          log(`s3: ${store} ${ds.id} round ${round + 1} ${kind} ${seconds.get(kind)!.at(-1)!.toFixed(2)} s`);
         }
         if (bills.get('parallel-s3') !== bills.get('parallel-local')) mismatch = `round ${round + 1}: the s3 run's billing.txt differs from the local run's`;
       }
@@ -144,6 +156,7 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
       const s3Rss = rss.get('parallel-s3');
       const localRss = rss.get('parallel-local');
       results.push({
+        store,
         dataset: `s3-${ds.id}`,
         bytes: ds.bytes,
         workers,
@@ -165,14 +178,14 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3Result[]> {
 
 /** The s3 rows as a Markdown table, and the targets' verdicts. */
 export function s3Table(results: readonly S3Result[]): string {
-  const lines = ['| dataset | row | best s | MiB/s | peak RSS MiB | rounds (s) |', '|---|---|---|---|---|---|'];
+  const lines = ['| store | dataset | row | best s | MiB/s | peak RSS MiB | rounds (s) |', '|---|---|---|---|---|---|---|'];
   const verdicts: string[] = [];
   for (const r of results) {
     for (const row of r.rows) {
-      lines.push(`| ${r.dataset} | ${row.kind === 'parallel-s3' || row.kind === 'parallel-local' ? `${row.kind} (${r.workers}w)` : row.kind} | ${row.bestS.toFixed(2)} | ${row.mibPerS.toFixed(1)} | ${row.peakRssMiB ?? '–'} | ${row.seconds.map((s) => s.toFixed(2)).join(', ')} |`);
+      lines.push(`| ${r.store} | ${r.dataset} | ${row.kind === 'parallel-s3' || row.kind === 'parallel-local' ? `${row.kind} (${r.workers}w)` : row.kind} | ${row.bestS.toFixed(2)} | ${row.mibPerS.toFixed(1)} | ${row.peakRssMiB ?? '–'} | ${row.seconds.map((s) => s.toFixed(2)).join(', ')} |`);
     }
     verdicts.push(
-      `${r.dataset} (${sizeLabel(Math.round(r.bytes / MiB))}, load ${r.loadAverage1m.join(', ')}): parallel from S3 at ${(r.ratio * 100).toFixed(0)}% of the ceiling ${r.ceilingMibPerS.toFixed(1)} MiB/s (target ${S3_TARGET_RATIO * 100}%: ${r.ratio >= S3_TARGET_RATIO ? 'met' : 'NOT met'}); peak RSS ${r.rssDeltaMiB === null ? '?' : `${r.rssDeltaMiB >= 0 ? '+' : ''}${r.rssDeltaMiB} MiB`} over the local run (target ≤ ${S3_RSS_TARGET_MIB} MiB: ${r.rssDeltaMiB !== null && r.rssDeltaMiB <= S3_RSS_TARGET_MIB ? 'met' : 'NOT met'})${r.mismatch ? `; MISMATCH: ${r.mismatch}` : ''}`,
+      `${r.store}, ${r.dataset} (${sizeLabel(Math.round(r.bytes / MiB))}, load ${r.loadAverage1m.join(', ')}): parallel from S3 at ${(r.ratio * 100).toFixed(0)}% of the ceiling ${r.ceilingMibPerS.toFixed(1)} MiB/s (target ${S3_TARGET_RATIO * 100}%: ${r.ratio >= S3_TARGET_RATIO ? 'met' : 'NOT met'}); peak RSS ${r.rssDeltaMiB === null ? '?' : `${r.rssDeltaMiB >= 0 ? '+' : ''}${r.rssDeltaMiB} MiB`} over the local run (target ≤ ${S3_RSS_TARGET_MIB} MiB: ${r.rssDeltaMiB !== null && r.rssDeltaMiB <= S3_RSS_TARGET_MIB ? 'met' : 'NOT met'})${r.mismatch ? `; MISMATCH: ${r.mismatch}` : ''}`,
     );
   }
   return [...lines, '', ...verdicts.map((v) => `- ${v}`)].join('\n');
