@@ -6,13 +6,14 @@
  * the secret key never appears in any output.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
+import { DIRECT_FROM_BYTES } from '../engine/core/input/s3.js';
 import { TEST_SECRET, createBucket, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
@@ -204,30 +205,41 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     expect(b.code).toBe(2);
   });
 
-  it('a server that drops the connection mid-object: retried and billed exactly when it recovers, exit 1 and no bill when it never does', async () => {
-    const expected = await bill([REFERENCE], ['--engine', 'naive']);
-    const key = `s3://${BUCKET}/billing/2025/api logs 01.log`;
-    // Shards of 400 kB: a read needs more connections than S3_ATTEMPTS when each is cut after 50 kB (a reader's failures count until 1 MiB arrives between them).
-    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '400000']]) {
-      const flaky = await droppingProxy(server.port, 50_000, 2);
-      try {
-        const r = await bill([key], [...engine, '--s3-endpoint', flaky.endpoint]);
-        expect(r.code, r.stderr).toBe(0);
-        expect(flaky.drops()).toBe(2);
-        expect(readFileSync(r.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
-      } finally {
-        await flaky.stop();
-      }
-      const broken = await droppingProxy(server.port, 50_000, Infinity);
-      try {
-        const r = await bill([key], [...engine, '--s3-endpoint', broken.endpoint]);
-        expectFailed(r, /cannot read s3:\/\/mr-logs\/billing\/2025\/api logs 01\.log: .*(connection|range).*after 6 attempts/);
-        expect(broken.drops()).toBeGreaterThanOrEqual(6);
-      } finally {
-        await broken.stop();
+  it('a server that drops the connection mid-object: retried and billed exactly when it recovers, exit 1 and no bill when it never does (objects below and above DIRECT_FROM_BYTES: both transports)', async () => {
+    const small = 'billing/2025/api logs 01.log';
+    const large = 'billing/2025/rotated/api.log.1';
+    expect(statSync(REFERENCE).size).toBeLessThan(DIRECT_FROM_BYTES);
+    expect(objects.get(large)!.length).toBeGreaterThan(DIRECT_FROM_BYTES);
+    const rotated = join(tempDir('mr-s3-large-'), 'api.log.1');
+    writeFileSync(rotated, objects.get(large)!);
+    for (const [key, local] of [
+      [small, REFERENCE],
+      [large, rotated],
+    ] as const) {
+      const expected = await bill([local], ['--engine', 'naive']);
+      expect(expected.code, expected.stderr).toBe(0);
+      // Shards of 400 kB: a read needs more connections than S3_ATTEMPTS when each is cut after 50 kB (a reader's failures count until 1 MiB arrives between them).
+      for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2', '--shard-size', '400000']]) {
+        const flaky = await droppingProxy(server.port, 50_000, 2);
+        try {
+          const r = await bill([`s3://${BUCKET}/${key}`], [...engine, '--s3-endpoint', flaky.endpoint]);
+          expect(r.code, r.stderr).toBe(0);
+          expect(flaky.drops()).toBe(2);
+          expect(readFileSync(r.out, 'utf8')).toBe(readFileSync(expected.out, 'utf8'));
+        } finally {
+          await flaky.stop();
+        }
+        const broken = await droppingProxy(server.port, 50_000, Infinity);
+        try {
+          const r = await bill([`s3://${BUCKET}/${key}`], [...engine, '--s3-endpoint', broken.endpoint]);
+          expectFailed(r, new RegExp(`cannot read s3://mr-logs/${key.replace(/[.]/g, '\\.')}: .*(connection|range).*after 6 attempts`));
+          expect(broken.drops()).toBeGreaterThanOrEqual(6);
+        } finally {
+          await broken.stop();
+        }
       }
     }
-  }, 180_000);
+  }, 300_000);
 
   it('a store that ignores Range (the whole object for every ranged GET): whole-object reads bill exactly; a second stream of an object exits 1 with no bill, never the first bytes billed again', async () => {
     const expected = await bill([REFERENCE], ['--engine', 'naive']);

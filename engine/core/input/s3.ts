@@ -27,11 +27,19 @@ const clients = new Map<string, S3Client>();
 const TIMEOUTS = { connectionTimeout: 10_000, requestTimeout: 60_000 };
 
 /**
- * One client per settings and use, per thread: `list` (listing and HEAD, the SDK's own
- * transport, connections kept alive), `get` (object reads: the direct transport of s3-get.ts,
- * a connection per GET; no response checksum is asked for, as a ranged GET has none to check).
+ * A GET of at least this many bytes goes through the direct transport (its body read straight
+ * into the reader's buffers); a smaller one through the SDK's, whose kept-alive connections
+ * spare a small object the new connection (and TLS handshake) a direct GET opens.
  */
-export function clientFor(s: S3Settings, use: 'list' | 'get' = 'list'): S3Client {
+export const DIRECT_FROM_BYTES = 1 << 20;
+
+/**
+ * One client per settings and use, per thread: `requests` (listing, HEAD and GETs of less
+ * than DIRECT_FROM_BYTES: the SDK's own transport, connections kept alive), `bulk` (GETs of
+ * more: the direct transport of s3-get.ts, a connection per GET; no response checksum is
+ * asked for, as a ranged GET has none to check).
+ */
+export function clientFor(s: S3Settings, use: 'requests' | 'bulk' = 'requests'): S3Client {
   const id = `${use}\n${s.region}\n${s.endpoint ?? ''}`;
   let c = clients.get(id);
   if (c === undefined) {
@@ -40,7 +48,7 @@ export function clientFor(s: S3Settings, use: 'list' | 'get' = 'list'): S3Client
       ...(s.endpoint === undefined ? { followRegionRedirects: true } : { endpoint: s.endpoint, forcePathStyle: true }),
       // The SDK retries a failed request before its body; block reads below also retry a body cut short.
       maxAttempts: 3,
-      ...(use === 'get' ? { requestHandler: new DirectGetHandler(TIMEOUTS), responseChecksumValidation: 'WHEN_REQUIRED' as const } : { requestHandler: TIMEOUTS }),
+      ...(use === 'bulk' ? { requestHandler: new DirectGetHandler(TIMEOUTS), responseChecksumValidation: 'WHEN_REQUIRED' as const } : { requestHandler: TIMEOUTS }),
     });
     clients.set(id, c);
   }
@@ -265,7 +273,7 @@ export class S3RangeReader {
     const inRange = pos >= this.origin && pos < this.limit;
     const end = Math.min(this.object.size, (inRange ? this.limit : pos) + TAIL_BYTES);
     const { bucket, key, etag } = this.object;
-    const r = await clientFor(this.object, 'get').send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
+    const r = await clientFor(this.object, end - pos >= DIRECT_FROM_BYTES ? 'bulk' : 'requests').send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
     if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
     const body = r.Body;
     // The direct transport's body is read straight into the caller's buffers; any other as a stream.
