@@ -205,6 +205,19 @@ describe('DirectGetHandler (the object reads transport)', () => {
     refused.destroy();
   });
 
+  it('a header value with a line break (an ETag from the store) is refused before anything is sent', async () => {
+    let requests = 0;
+    const endpoint = await plainServer((socket) => {
+      requests++;
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    const c = client(endpoint);
+    await expect(c.send(new GetObjectCommand({ Bucket: 'b', Key: 'k', IfMatch: '"e"\r\nx-injected: 1' }))).rejects.toThrow(/invalid character in the request header "if-match"/);
+    await sleep(50);
+    expect(requests).toBe(0);
+    c.destroy();
+  });
+
   it('an abort stops a read that waits', async () => {
     const body = objectBytes(100_000);
     const endpoint = await plainServer((socket) => {

@@ -92,14 +92,18 @@ export class DirectGetHandler implements RequestHandler<HttpRequest, HttpRespons
 
   async handle(request: HttpRequest, options: HttpHandlerOptions = {}): Promise<RequestHandlerOutput<HttpResponse>> {
     if (request.method !== 'GET' || (request.body !== undefined && request.body !== null)) return this.fallback.handle(request, options);
-    const conn = new Connection(request, this.opts, options.abortSignal);
     const lines = [`GET ${request.path}${queryString(request.query)} HTTP/1.1`];
     const headers = { ...request.headers };
     const names = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
     if (!names.has('host')) headers['host'] = `${request.hostname}${request.port === undefined ? '' : `:${request.port}`}`;
     headers['connection'] = 'close';
     if (!names.has('accept-encoding')) headers['accept-encoding'] = 'identity';
-    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    for (const [k, v] of Object.entries(headers)) {
+      // As Node's own HTTP client refuses them: a value from the store (an ETag) must not add lines to the request.
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[\r\n\0]/.test(String(v))) throw Object.assign(new Error(`invalid character in the request header ${JSON.stringify(k)}`), { name: 'InvalidHeader' });
+      lines.push(`${k}: ${v}`);
+    }
+    const conn = new Connection(request, this.opts, options.abortSignal);
     conn.send(`${lines.join('\r\n')}\r\n\r\n`);
     let head: GetHead;
     try {
