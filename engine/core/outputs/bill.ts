@@ -8,7 +8,7 @@
  * Only the user and task fields can need quoting; they are quoted the RFC 4180 way.
  */
 import { setImmediate as turn } from 'node:timers/promises';
-import { formatExact, formatFixed, type Amount } from '../money/decimal.js';
+import { formatExact, type Amount } from '../money/decimal.js';
 import type { Bill, BillSink, PricedBillSink, PricedUser } from '../billing/finalize.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
@@ -70,16 +70,6 @@ export function csvField(text: string): string {
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** One billing.txt line: `user1: total_duration=7235ms, total_cost=42.50`. */
-export function billLine(user: string, durationMs: Amount, costRounded: Amount, decimals: number): string {
-  return `${user}: total_duration=${durationMs}ms, total_cost=${formatFixed(costRounded, decimals)}\n`;
-}
-
-/** billing.txt of a collected bill (tests, small bills). */
-export function billText(bill: Bill): string {
-  return bill.bills.map((u) => billLine(u.user, u.durationMs, u.costRounded, bill.decimals)).join('');
-}
-
 /** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
 const NUMBER_ROOM = 96;
 const ascii = (s: string) => Buffer.from(s, 'latin1');
@@ -87,6 +77,28 @@ const TASK_ROW_END = ascii(',,,,\n');
 const BILL_DURATION = ascii(': total_duration=');
 const BILL_COST = ascii('ms, total_cost=');
 const COMMA = 44;
+
+/** The most bytes a user's billing.txt line takes. */
+function billLineRoom(user: string): number {
+  return 3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM;
+}
+
+/** One billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`) encoded into `line`, which has billLineRoom(user) bytes of room. */
+function putBillLine(line: ByteLine, user: string, durationMs: Amount, costRounded: Amount, decimals: number): void {
+  line.text(user);
+  line.bytes(BILL_DURATION);
+  line.amount(durationMs);
+  line.bytes(BILL_COST);
+  line.fixed(costRounded, decimals);
+  line.byte(10);
+}
+
+/** billing.txt of a collected bill (tests, small bills), encoded as the bill writers encode it. */
+export function billText(bill: Bill): string {
+  const line = new ByteLine(Buffer.allocUnsafe(bill.bills.reduce((n, u) => n + billLineRoom(u.user), 0)));
+  for (const u of bill.bills) putBillLine(line, u.user, u.durationMs, u.costRounded, bill.decimals);
+  return line.buf.toString('utf8', 0, line.pos);
+}
 
 /**
  * What both bill writers share: billing.txt and the detail CSV as line buffers, a task row's
@@ -151,16 +163,9 @@ abstract class BillFilesWriter {
   /** The user's billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`); the user's rows end here. */
   protected writeBillLine(user: string, durationMs: Amount, costRounded: Amount): void {
     this.field = null;
-    const line = this.bill.room(3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM);
-    line.text(user);
-    line.bytes(BILL_DURATION);
-    line.amount(durationMs);
-    line.bytes(BILL_COST);
-    line.fixed(costRounded, this.decimals);
-    line.byte(10);
+    putBillLine(this.bill.room(billLineRoom(user)), user, durationMs, costRounded, this.decimals);
   }
 }
-
 
 /**
  * Writes the bill and the detail CSV (DETAIL_HEADER) as finalize hands them over, each row
