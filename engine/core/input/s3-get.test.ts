@@ -12,7 +12,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DirectGetHandler, isDirectRead } from './s3-get.js';
+import { DirectGetHandler, isDirectBody } from './s3-get.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -87,7 +87,7 @@ async function get(c: S3Client) {
 
 /** Reads a DirectBody in reads of the given sizes (cycled), waiting `waitMs` between reads. */
 async function readAll(body: unknown, sizes: readonly number[], total: number, waitMs: number): Promise<Buffer> {
-  if (!isDirectRead(body)) throw new Error('not a direct body');
+  if (!isDirectBody(body)) throw new Error('not a direct body');
   const out = Buffer.alloc(total);
   let at = 0;
   for (let i = 0; at < total; i++) {
@@ -175,7 +175,7 @@ describe('DirectGetHandler (the object reads transport)', () => {
     });
     const c = client(endpoint);
     const r = await get(c);
-    expect(isDirectRead(r.Body)).toBe(false);
+    expect(isDirectBody(r.Body)).toBe(false);
     expect(Buffer.from(await r.Body!.transformToByteArray()).equals(body)).toBe(true);
     expect(requests).toBe(2);
     c.destroy();
@@ -191,7 +191,7 @@ describe('DirectGetHandler (the object reads transport)', () => {
     });
     const c = client(endpoint);
     const r = await get(c);
-    if (!isDirectRead(r.Body)) throw new Error('not a direct body');
+    if (!isDirectBody(r.Body)) throw new Error('not a direct body');
     const buf = Buffer.alloc(body.length);
     const n = await r.Body.readInto(buf, 0, body.length);
     expect(n).toBe(100_000);
@@ -228,7 +228,7 @@ describe('DirectGetHandler (the object reads transport)', () => {
     const c = client(endpoint);
     const abort = new AbortController();
     const r = await c.send(new GetObjectCommand({ Bucket: 'b', Key: 'k', Range: 'bytes=0-' }), { abortSignal: abort.signal });
-    if (!isDirectRead(r.Body)) throw new Error('not a direct body');
+    if (!isDirectBody(r.Body)) throw new Error('not a direct body');
     const read = r.Body.readInto(Buffer.alloc(body.length), 0, body.length);
     setTimeout(() => abort.abort(new Error('stopped by the test')), 30);
     // The bytes that came are delivered; the next read fails with the reason.

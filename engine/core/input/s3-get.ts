@@ -32,20 +32,36 @@ const MAX_HEAD_BYTES = 64 << 10;
 /** Bytes a body read as a stream reads at a time. */
 const STREAM_READ_BYTES = 64 << 10;
 
-export interface GetHead {
+interface GetHead {
   readonly status: number;
   readonly reason: string;
   /** Header names in lower case. */
   readonly headers: Record<string, string>;
 }
 
-/** A body read straight into the caller's buffers: bytes into buf[off, off + len), all of them unless the body ends first (then how many; 0 at its end). */
-export interface DirectRead {
+/**
+ * A GET's body read into the caller's buffers: bytes into buf[off, off + len), at most len, at
+ * least one unless the body is at its end (0). This transport's bodies fill the range unless
+ * the body ends first; S3RangeReader reads the SDK's streams through the same shape.
+ */
+export interface BodyReader {
   readInto(buf: Uint8Array, off: number, len: number): Promise<number>;
+  destroy(): void;
 }
 
-export function isDirectRead(body: unknown): body is DirectRead & { destroy(): void } {
+/** Whether a response body is this transport's (read straight into the caller's buffers). */
+export function isDirectBody(body: unknown): body is BodyReader {
   return body instanceof DirectBody;
+}
+
+/** The connection and idle timeouts of a request, ms (as the SDK's Node transport takes them). */
+interface Timeouts {
+  readonly connectionTimeout: number;
+  readonly requestTimeout: number;
+}
+
+function shortRead(): Error {
+  return Object.assign(new Error('the connection ended before the whole body arrived'), { name: 'ShortRead' });
 }
 
 function connectionError(code: string, message: string): Error {
@@ -86,7 +102,7 @@ function queryString(query: HttpRequest['query']): string {
 export class DirectGetHandler implements RequestHandler<HttpRequest, HttpResponse, HttpHandlerOptions> {
   private readonly fallback: NodeHttpHandler;
 
-  constructor(private readonly opts: { readonly connectionTimeout: number; readonly requestTimeout: number }) {
+  constructor(private readonly opts: Timeouts) {
     this.fallback = new NodeHttpHandler(opts);
   }
 
@@ -135,7 +151,7 @@ export class DirectGetHandler implements RequestHandler<HttpRequest, HttpRespons
 }
 
 /** A response body: the SDK reads it as a stream (an error's XML, a small body); a reader of object bytes reads it into its own buffers. */
-class DirectBody extends Readable implements DirectRead {
+class DirectBody extends Readable implements BodyReader {
   constructor(private readonly conn: Connection) {
     super();
   }
@@ -171,7 +187,7 @@ interface Target {
 /** One request's connection: its head parsed, then its body read into the buffers reads give. */
 class Connection {
   private readonly socket: Socket;
-  /** Status line and headers while they arrive, then any bytes read with no read waiting. */
+  /** Status line and headers while they arrive; null once they are parsed. */
   private headBuf: Uint8Array | null = new Uint8Array(16 << 10);
   private headLen = 0;
   private onHead: { resolve: (h: GetHead) => void; reject: (err: unknown) => void } | null = null;
@@ -183,13 +199,13 @@ class Connection {
   /** What buffer() gave last: the waiting read's buffer at `at`, or null (head buffer or scratch). */
   private given: { readonly target: Target; readonly at: number } | null = null;
   /** Body bytes expected and delivered (to targets or rest). */
-  length = Infinity;
+  private length = Infinity;
   private received = 0;
   private ended = false;
   private error: unknown = null;
   private readonly unlisten: () => void;
 
-  constructor(request: HttpRequest, timeouts: { readonly connectionTimeout: number; readonly requestTimeout: number }, signal: HttpHandlerOptions['abortSignal']) {
+  constructor(request: HttpRequest, timeouts: Timeouts, signal: HttpHandlerOptions['abortSignal']) {
     const tls = request.protocol === 'https:';
     const port = request.port ?? (tls ? 443 : 80);
     const host = request.hostname.replace(/^\[|\]$/g, '');
@@ -238,7 +254,7 @@ class Connection {
     if (left <= 0) return Promise.resolve(n);
     if (this.error !== null || this.ended) {
       if (n > 0) return Promise.resolve(n);
-      return Promise.reject(this.error ?? Object.assign(new Error('the connection ended before the whole body arrived'), { name: 'ShortRead' }));
+      return Promise.reject(this.error ?? shortRead());
     }
     return new Promise((resolve, reject) => {
       this.target = { buf, at: off + n, end: off + Math.min(len, n + left), from: off, resolve, reject };
@@ -367,6 +383,6 @@ class Connection {
     if (this.error === null && !this.ended) return;
     this.target = null;
     if (t.at > t.from) t.resolve(t.at - t.from);
-    else t.reject(this.error ?? Object.assign(new Error('the connection ended before the whole body arrived'), { name: 'ShortRead' }));
+    else t.reject(this.error ?? shortRead());
   }
 }

@@ -17,7 +17,7 @@
 import { GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { InputError } from '../errors.js';
 import { parseS3Url, type S3Object, type S3Settings } from './s3-url.js';
-import { DirectGetHandler, isDirectRead } from './s3-get.js';
+import { DirectGetHandler, isDirectBody, type BodyReader } from './s3-get.js';
 
 // The SDK warns on every run under Node 20 about its future releases: not the user's concern here (package.json pins it).
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
@@ -205,7 +205,7 @@ export class S3RangeReader {
   private readonly abort = new AbortController();
   private readonly limit: number;
   /** The open GET's body, the position of its next byte and its end (exclusive). */
-  private body: { readonly source: BodySource; at: number; readonly end: number } | null = null;
+  private body: { readonly source: BodyReader; at: number; readonly end: number } | null = null;
   /** A failure the last read ended on after delivering bytes, dealt with by the next read. */
   private failed: unknown = null;
   private failures = 0;
@@ -275,9 +275,8 @@ export class S3RangeReader {
     const { bucket, key, etag } = this.object;
     const r = await clientFor(this.object, end - pos >= DIRECT_FROM_BYTES ? 'bulk' : 'requests').send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${pos}-${end - 1}`, IfMatch: etag }), { abortSignal: this.abort.signal });
     if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
-    const body = r.Body;
     // The direct transport's body is read straight into the caller's buffers; any other as a stream.
-    const source: BodySource = isDirectRead(body) ? { read: (buf, off, len) => body.readInto(buf, off, len), destroy: () => body.destroy() } : new StreamSource(body as AsyncIterable<Uint8Array> & { destroy(): void });
+    const source = isDirectBody(r.Body) ? r.Body : new StreamSource(r.Body as AsyncIterable<Uint8Array> & { destroy(): void });
     this.checkRange(pos, end, r.ContentRange, Number(r.ContentLength ?? -1), () => source.destroy());
     this.body = { source, at: pos, end };
   }
@@ -303,7 +302,7 @@ export class S3RangeReader {
     let n = 0;
     try {
       while (n < len && b.at < b.end) {
-        const k = await b.source.read(buf, off + n, Math.min(len - n, b.end - b.at));
+        const k = await b.source.readInto(buf, off + n, Math.min(len - n, b.end - b.at));
         if (k === 0) throw Object.assign(new Error('short body'), { name: 'ShortRead' });
         n += k;
         b.at += k;
@@ -323,14 +322,8 @@ export class S3RangeReader {
   }
 }
 
-/** An open GET's body: reads into the caller's buffer (as many bytes as one arrival holds, up to len; 0 at its end). */
-interface BodySource {
-  read(buf: Uint8Array, off: number, len: number): Promise<number>;
-  destroy(): void;
-}
-
-/** The SDK's response stream as a BodySource: its chunks copied out, the rest of one kept for the next read. */
-class StreamSource implements BodySource {
+/** The SDK's response stream as a BodyReader: its chunks copied out (as many bytes as one chunk holds, up to len), the rest of one kept for the next read. */
+class StreamSource implements BodyReader {
   private readonly it: AsyncIterator<Uint8Array>;
   private rest: Uint8Array | null = null;
 
@@ -338,7 +331,7 @@ class StreamSource implements BodySource {
     this.it = stream[Symbol.asyncIterator]();
   }
 
-  async read(buf: Uint8Array, off: number, len: number): Promise<number> {
+  async readInto(buf: Uint8Array, off: number, len: number): Promise<number> {
     let chunk = this.rest;
     this.rest = null;
     if (chunk === null) {
