@@ -44,6 +44,16 @@ function aggregateArgs(inputs: string[], out: string): string[] {
   return ['aggregate', ...inputs, '--engine', 'spark', '--remote', remote, '--out', `${out}/billing.txt`, '--no-progress'];
 }
 
+/** The jobs the Connect server's application is running now (the driver's REST API). */
+async function runningJobs(): Promise<unknown[]> {
+  const apps = (await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications`)).json()) as Array<{ id: string }>;
+  const running: unknown[] = [];
+  for (const app of apps) {
+    running.push(...((await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications/${app.id}/jobs?status=running`)).json()) as unknown[]));
+  }
+  return running;
+}
+
 function expectFailure(r: { code: number | string; stderr: string }, out: string, message: RegExp): void {
   expect(r.code, r.stderr).toBe(1);
   const errors = reportedErrors(r.stderr);
@@ -184,12 +194,7 @@ describe('spark engine under faults (a cluster of its own)', () => {
       const deadline = Date.now() + 20_000;
       let running: unknown[] = [];
       do {
-        const apps = (await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications`)).json()) as Array<{ id: string }>;
-        running = [];
-        for (const app of apps) {
-          const jobs = (await (await fetch(`http://127.0.0.1:${PORTS.driverUiPort}/api/v1/applications/${app.id}/jobs?status=running`)).json()) as unknown[];
-          running.push(...jobs);
-        }
+        running = await runningJobs();
         if (running.length === 0) break;
         await new Promise((r) => setTimeout(r, 500));
       } while (Date.now() < deadline);
@@ -203,7 +208,9 @@ describe('spark engine under faults (a cluster of its own)', () => {
   it('the Connect server killed mid-job → exit 1 with a clear message, no bill', async () => {
     const run = startCli(aggregateArgs(['big'], 'kill-out'), { cwd: dir });
     await run.waitFor('inputs found');
-    await new Promise((r) => setTimeout(r, 3000));
+    // Killed while the cluster runs one of the bill's jobs (not after a fixed wait: a warm cluster bills this file in under 3 s).
+    const deadline = Date.now() + 60_000;
+    while ((await runningJobs()).length === 0 && run.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(run.child.exitCode, run.stderr()).toBe(null); // still running
     const connectPid = Number(readFileSync(join(cluster.runDir!, 'connect.pid'), 'utf8').trim());
     const killedAt = Date.now();
