@@ -6,8 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { runMr } from '../fixtures/guarantees.js';
-import { cleanupTempDirs, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
+import { cleanupTempDirs, cliPath, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -252,6 +253,19 @@ describe.concurrent('output for people and for machines', () => {
     const bad = await runCli(['aggregate', 'missing.log', '--log-format', 'human'], { cwd: dir });
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('mr: '))).toEqual(['mr: cannot read input missing.log: no such file or directory']);
+  });
+
+  it('on a terminal: a progress bar and human log lines by default (both loaded only there)', async () => {
+    // util-linux's script(1) gives the CLI a pseudo-terminal for stdout and stderr.
+    const dir = workdir({ 'a.log': GOOD.repeat(2000) });
+    const command = [process.execPath, cliPath, 'aggregate', 'a.log', '--engine', 'naive'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'info', TERM: 'dumb' } });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/mr naive \[.*\] \d+% \| 0\/0 MiB \| [\d.]+ MiB\/s/);
+    expect(r.stdout).toMatch(/INFO.*bill written/);
+    expect(r.stdout).not.toMatch(/^\{"level"/m);
+    expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=200000ms, total_cost=1000.00\n');
   });
 });
 
