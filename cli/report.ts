@@ -2,7 +2,8 @@
  * What the user reads at the end of a command: an error as one line (on a terminal) or one
  * JSON log line, and after a successful bill, on a terminal, a short table of the run.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type CliTable from 'cli-table3';
 import { formatFixed } from '../engine/core/money/decimal.js';
 import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
 import { totalRejected } from '../engine/core/billing/usage.js';
@@ -27,6 +28,8 @@ const count = (n: number | bigint) => n.toLocaleString('en-US');
 /** The end-of-run table for people. */
 export function summaryTable(o: AggregateOutcome, engine: string): string {
   const c = o.result.counts;
+  // Loaded only for this table (a terminal): a run for machines never pays for it.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof CliTable;
   const table = new Table({ style: { head: [], border: [], compact: true } });
   const rows: Array<[string, string]> = [
     ['engine', engine],
