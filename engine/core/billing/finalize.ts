@@ -13,6 +13,9 @@ import { compareUtf8, hasSurrogate } from './order.js';
 import { isSortedUsage, type SortedUsage, type UsageRows, type UserUsage } from './usage.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { compilePlan, formatYoctos, priceTaskInto, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
+import type { BillTotals } from './totals.js';
+
+export type { BillTotals };
 
 /** Receives a bill in order: each billed task of a user, then that user's total. */
 export interface BillSink {
@@ -22,21 +25,6 @@ export interface BillSink {
   flush?(): Promise<void>;
 }
 
-export interface BillTotals {
-  readonly decimals: number;
-  /** Users with at least one accepted record. */
-  readonly users: number;
-  readonly totalDurationMs: bigint;
-  /** Exact sum of every cost. */
-  readonly totalCostPicos: bigint;
-  /** Sum of the users' rounded totals: what is invoiced. */
-  readonly totalBilled: bigint;
-  /**
-   * With a pricing plan: the exact sum of the users' amounts before rounding (after discount
-   * and minimum), as decimal text; totalCostPicos is then the sum of the task costs.
-   */
-  readonly totalCostText?: string;
-}
 
 const FLUSH_EVERY_USERS = 8192;
 
@@ -279,14 +267,15 @@ export async function finalizePricedBill(usage: UsageRows | SortedUsage, config:
     totalBilled = plus(totalBilled, rounded);
   };
   await inBillOrder(usage, billUser, sink.flush?.bind(sink));
-  const totalCostText = formatYoctos(BigInt(totalPlainPicos) * 10n ** 12n + totalDiscountedYoctos);
+  const totalCostYoctos = BigInt(totalPlainPicos) * 10n ** 12n + totalDiscountedYoctos;
   return {
     decimals,
     users,
     totalDurationMs: BigInt(totalDurationMs),
     totalCostPicos: BigInt(totalCostPicos),
     totalBilled: BigInt(totalBilled),
-    totalCostText,
+    totalCostText: formatYoctos(totalCostYoctos),
+    totalCostYoctos,
   };
 }
 

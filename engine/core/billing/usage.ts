@@ -5,6 +5,9 @@
  */
 import { emptyReasonCounts, REJECT_REASONS, type RejectReason } from '../validation/reasons.js';
 import { addTally, emptyTally, type DuplicateTally } from '../dedupe/dedupe.js';
+import type { StagedFile } from '../outputs/staged.js';
+import type { PricingPlan } from '../pricing/plan.js';
+import type { BillTotals } from './totals.js';
 
 /**
  * Duration sums are kept as numbers below this (every integer below 2^53 is exact, so a sum
@@ -232,4 +235,12 @@ export interface BillingResult {
   readonly usage: UsageRows | SortedUsage;
   /** Frees what still holds the usage (the spark engine's cluster-side result and session); called once the bill is made or the run failed. */
   readonly release?: () => Promise<void>;
+  /**
+   * Optional: the engine writes the bill (billing.txt and the detail CSV) itself, byte for byte
+   * what finalizeBill with a BillWriter writes from `usage`, or with `plan` finalizePricedBill
+   * with a PricedBillWriter, and returns the same totals (the parallel engine writes a large
+   * bill in key ranges, in its workers). Called at most once, instead of reading `usage`, and
+   * before `release`.
+   */
+  readonly writeBill?: (bill: StagedFile, detail: StagedFile, signal: AbortSignal, plan?: PricingPlan) => Promise<BillTotals>;
 }

@@ -14,7 +14,7 @@ import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
 import { ByteLine } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
-import type { StagedFile } from './staged.js';
+import type { ByteSink } from './staged.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
 
@@ -37,7 +37,7 @@ const CHUNK_BYTES = 1 << 20;
 class LineBuffer {
   private readonly out = new ByteLine(Buffer.allocUnsafe(CHUNK_BYTES));
 
-  constructor(private readonly file: StagedFile) {}
+  constructor(private readonly file: ByteSink) {}
 
   add(text: string): void {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
@@ -100,6 +100,14 @@ export function billText(bill: Bill): string {
   return line.buf.toString('utf8', 0, line.pos);
 }
 
+/** How a bill writer runs: what it checks between chunks, and whether the detail starts with its header. */
+export interface BillWriterOptions {
+  /** Called between chunks of a long bill, after the event loop turned (e.g. to throw once the run is aborted). */
+  readonly checkpoint?: () => void;
+  /** Write the detail CSV's header line (default true; false for every key range of a bill but the first). */
+  readonly header?: boolean;
+}
+
 /**
  * What both bill writers share: billing.txt and the detail CSV as line buffers, a task row's
  * first columns, the billing.txt line, and a flush that lets signals be handled between
@@ -114,18 +122,15 @@ abstract class BillFilesWriter {
   /** The current user's CSV field, made at their first row; null between users. */
   private field: string | null = null;
 
-  constructor(
-    billFile: StagedFile,
-    detailFile: StagedFile,
-    config: BillingConfig,
-    header: readonly string[],
-    private readonly signal?: AbortSignal,
-  ) {
+  private readonly checkpoint: (() => void) | undefined;
+
+  constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, header: readonly string[], opts: BillWriterOptions) {
     this.decimals = config.currencyDecimals;
     this.taskBytes = config.rates.map((r) => Buffer.from(csvField(r.task), 'utf8'));
     this.bill = new LineBuffer(billFile);
     this.detail = new LineBuffer(detailFile);
-    this.detail.add(`${header.join(',')}\n`);
+    this.checkpoint = opts.checkpoint;
+    if (opts.header !== false) this.detail.add(`${header.join(',')}\n`);
   }
 
   async flush(): Promise<void> {
@@ -133,7 +138,7 @@ abstract class BillFilesWriter {
     this.bill.flush();
     // Let signals (SIGINT, SIGTERM) be handled between chunks of a long bill.
     await turn();
-    this.signal?.throwIfAborted();
+    this.checkpoint?.();
   }
 
   /** The user's CSV field, made once at their first row. */
@@ -175,8 +180,8 @@ abstract class BillFilesWriter {
 export class BillWriter extends BillFilesWriter implements BillSink {
   private readonly rateBytes: Buffer[];
 
-  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
-    super(billFile, detailFile, config, DETAIL_HEADER, signal);
+  constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, opts: BillWriterOptions = {}) {
+    super(billFile, detailFile, config, DETAIL_HEADER, opts);
     this.rateBytes = config.rates.map((r) => Buffer.from(r.text, 'utf8'));
   }
 
@@ -206,8 +211,8 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
   private minimum = -1n;
   private minimumText = '';
 
-  constructor(billFile: StagedFile, detailFile: StagedFile, config: BillingConfig, signal?: AbortSignal) {
-    super(billFile, detailFile, config, PRICED_DETAIL_HEADER, signal);
+  constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, opts: BillWriterOptions = {}) {
+    super(billFile, detailFile, config, PRICED_DETAIL_HEADER, opts);
   }
 
   task(user: string, t: number, requests: number, durationMs: Amount, c: TaskCharge): void {

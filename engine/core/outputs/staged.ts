@@ -4,7 +4,7 @@
  * The bill is renamed last, so a visible bill implies complete companions. An abort
  * removes every temporary file.
  */
-import { mkdirSync, openSync, closeSync, fsyncSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdirSync, openSync, closeSync, fsyncSync, readSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunFailure } from '../errors.js';
@@ -21,24 +21,70 @@ export const STAGING_PREFIX = '.mr-staging-';
 /** A staging file's name: the prefix, the writing process's pid, a random part, the output's own name. */
 export const STAGED_NAME = /^\.mr-staging-(\d+)-[0-9a-f]+-(.*)$/;
 
-export class StagedFile {
+/**
+ * A fresh temporary name for `finalPath`, in its directory: what a dead run leaves under such
+ * a name is removed by the next run (preflight.ts), whichever thread wrote it.
+ */
+export function stagingPath(finalPath: string): string {
+  return join(dirname(finalPath), `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${basename(finalPath)}`);
+}
+
+/** Where bytes of an output are written (a staged file, or a part of one). */
+export interface ByteSink {
+  write(data: string | Uint8Array): void;
+}
+
+/** Writes all of `data` to `fd`; a failure names the output. */
+function writeAll(fd: number, data: string | Uint8Array, finalPath: string): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+  } catch (err) {
+    throw outputError(finalPath, err);
+  }
+}
+
+const APPEND_CHUNK = 4 << 20;
+
+export class StagedFile implements ByteSink {
   readonly tempPath: string;
   private fd: number | null;
 
   constructor(readonly finalPath: string) {
     mkdirSync(dirname(finalPath), { recursive: true });
-    this.tempPath = join(dirname(finalPath), `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${basename(finalPath)}`);
+    this.tempPath = stagingPath(finalPath);
     this.fd = openSync(this.tempPath, 'wx', 0o644);
   }
 
   write(data: string | Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
+    writeAll(this.fd, data, this.finalPath);
+  }
+
+  /** Appends the whole of a part file (written by OutputPart), read in chunks. */
+  append(partPath: string): void {
+    if (this.fd === null) throw new Error(`${this.finalPath}: append after close`);
+    const buf = Buffer.allocUnsafe(APPEND_CHUNK);
+    let fd: number;
     try {
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      fd = openSync(partPath, 'r');
     } catch (err) {
       throw outputError(this.finalPath, err);
+    }
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, buf.length, null);
+        } catch (err) {
+          throw outputError(this.finalPath, err);
+        }
+        if (n === 0) break;
+        writeAll(this.fd, buf.subarray(0, n), this.finalPath);
+      }
+    } finally {
+      closeSync(fd);
     }
   }
 
@@ -81,6 +127,38 @@ export class StagedFile {
       this.fd = null;
     }
     rmSync(this.tempPath, { force: true });
+  }
+}
+
+/**
+ * A part of an output, written by another thread under a staging name beside it
+ * (stagingPath) and appended to the output's StagedFile by the main thread, then removed.
+ * It is not flushed to disk: the output it is appended to is.
+ */
+export class OutputPart implements ByteSink {
+  private fd: number | null;
+
+  constructor(
+    readonly path: string,
+    private readonly finalPath: string,
+  ) {
+    try {
+      this.fd = openSync(path, 'wx', 0o600);
+    } catch (err) {
+      throw outputError(finalPath, err);
+    }
+  }
+
+  write(data: string | Uint8Array): void {
+    if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
+    writeAll(this.fd, data, this.finalPath);
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    closeSync(fd);
   }
 }
 
