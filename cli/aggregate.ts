@@ -91,7 +91,8 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     case 'parallel': {
       const { runParallel } = await import('../engine/parallel/engine.js');
       const workers = workersOf(opts);
-      return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes, s3Streams: opts.s3Streams });
+      // The result keeps the workers for a large bill; aggregate releases it in every case.
+      return (input) => runParallel(input, { workers, shardBytes: opts.shardBytes, s3Streams: opts.s3Streams, billInWorkers: true });
     }
     case 'spark': {
       const { sparkEngine } = await import('../spark/job/run.js');
@@ -185,10 +186,13 @@ export async function aggregate(
     const detailFile = staged.add(out.detail);
     const summaryFile = staged.add(out.summary);
     const billFile = staged.add(out.bill);
+    const checkpoint = () => signal.throwIfAborted();
     const bill =
-      plan === undefined
-        ? await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, signal))
-        : await finalizePricedBill(result.usage, config, plan, new PricedBillWriter(billFile, detailFile, config, signal));
+      result.writeBill !== undefined
+        ? await result.writeBill(billFile, detailFile, signal, plan)
+        : plan !== undefined
+          ? await finalizePricedBill(result.usage, config, plan, new PricedBillWriter(billFile, detailFile, config, { checkpoint }))
+          : await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, { checkpoint }));
     const seconds = (performance.now() - started) / 1000;
     const summary = summaryJson(result.counts, bill, {
       engine: opts.engine,

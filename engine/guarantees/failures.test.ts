@@ -208,6 +208,59 @@ describe.each(ENGINES)('%s engine: output faults', (engine) => {
   });
 });
 
+describe('parallel engine: a large bill written by the workers (key ranges, part files beside the outputs)', () => {
+  // 80,000 users: above the 65,536 from which the workers write the bill; about 3 MiB of detail.
+  const many = 'many/users.log';
+  beforeAll(() => {
+    mkdirSync(join(dir, 'many'), { recursive: true });
+    writeFileSync(join(dir, many), Array.from({ length: 80_000 }, (_, i) => `2025-05-02T10:00:00Z u${(i * 7919) % 80_000}é login 200 ${i % 1000}ms\n`).join(''));
+  });
+
+  it.each([
+    ['flat rates', []],
+    // The plan is the whole price list: no RATE_ variables (an empty env file instead of the directory's .env).
+    ['a pricing plan', ['--pricing', 'many/plan.yaml', '--env-file', 'many/empty.env', '--from', '2025-05-01T00:00:00Z', '--to', '2025-06-01T00:00:00Z']],
+  ])('under %s, is the naive engine\'s bill, detail and summary, byte for byte', async (what, args) => {
+    writeFileSync(join(dir, 'many', 'empty.env'), '');
+    writeFileSync(
+      join(dir, 'many', 'plan.yaml'),
+      'version: 1\nminimum_charge: "0.10"\ntasks:\n  login: { tiers: [{ up_to_ms: 300, per_ms: "0.01" }, { per_ms: "0.001" }], per_request: "0.02", free_ms: 5 }\ncustomers:\n  u1é: { discount: "12.5%" }\n',
+    );
+    const runs = [];
+    for (const engine of ['naive', 'parallel']) {
+      const out = `many-${engine}-${what.replace(/ /g, '-')}`;
+      const r = await runMr(['aggregate', many, ...engineArgs(engine), ...args, '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const read = (f: string) => readFileSync(join(dir, out, f), 'utf8');
+      const summary = JSON.parse(read('billing.summary.json')) as Record<string, unknown>;
+      for (const k of ['engine', 'workers', 'seconds', 'mib_per_s']) delete summary[k];
+      runs.push({ bill: read('billing.txt'), detail: read('billing.detail.csv'), summary, files: readdirSync(join(dir, out)).sort() });
+    }
+    expect(runs[0]!.summary.users).toBe(80_000);
+    expect(runs[1]).toEqual(runs[0]);
+  });
+
+  it('a full disk under the outputs (64 KiB tmpfs) → exit 1 naming the output, no part file left, a previous bill untouched', async (ctx) => {
+    if (tiny === undefined) ctx.skip();
+    const out = join(tiny!, 'many');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'billing.txt'), 'previous bill\n');
+    const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', join(out, 'billing.txt'), '--no-progress'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(1);
+    const errors = reportedErrors(r.stderr);
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0], r.stderr).toMatch(/billing\.(txt|detail\.csv).*ENOSPC/);
+    expect(readdirSync(out)).toEqual(['billing.txt']);
+    expect(readFileSync(join(out, 'billing.txt'), 'utf8')).toBe('previous bill\n');
+    rmSync(out, { recursive: true });
+  });
+
+  it('a file-size limit (RLIMIT_FSIZE 1 MiB) → exit 1 naming the output, nothing left', async () => {
+    const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-fsize/billing.txt', '--no-progress'], { cwd: dir, prlimit: ['--fsize=1048576'] });
+    expectFailure(r, 'many-fsize', /billing\.(txt|detail\.csv).*EFBIG/);
+  });
+});
+
 describe('parallel engine: worker faults', () => {
   /**
    * A preload that, in worker threads only, runs `fault` on the 3rd fs.readSync of an input

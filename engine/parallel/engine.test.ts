@@ -8,12 +8,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { billingConfigFromEnv, type BillingConfig } from '../core/config/config.js';
+import { billingConfigFromEnv, billingConfigFromPlan, type BillingConfig } from '../core/config/config.js';
+import { parsePlanText, planFromData, type PricingPlan } from '../core/pricing/plan.js';
 import { discoverInputs } from '../core/input/discover.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
 import { RejectsWriter } from '../core/outputs/rejects.js';
-import { collectBill } from '../core/billing/finalize.js';
-import { billText } from '../core/outputs/bill.js';
+import { collectBill, finalizeBill, finalizePricedBill } from '../core/billing/finalize.js';
+import { BillWriter, PricedBillWriter, billText } from '../core/outputs/bill.js';
 import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import type { TimeWindow } from '../core/validation/timestamp.js';
@@ -196,6 +197,148 @@ describe('parallel engine equals naive engine', () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    }
+  });
+});
+
+/** A run's configuration under a pricing plan: the plan, and its tasks as the rates' (as the CLI makes them). */
+interface Priced {
+  readonly plan: PricingPlan;
+  readonly config: BillingConfig;
+}
+
+/** The bill and detail as the CLI writes them: the main thread's finalize, or the engine's own writeBill when it offers one. */
+async function writtenBill(result: BillingResult, dir: string, tag: string, signal = new AbortController().signal, priced?: Priced) {
+  const staged = new StagedOutputs();
+  const out = join(dir, tag);
+  const [b, d] = [staged.add(join(out, 'billing.txt')), staged.add(join(out, 'billing.detail.csv'))];
+  try {
+    const totals =
+      result.writeBill !== undefined
+        ? await result.writeBill(b, d, signal, priced?.plan)
+        : priced !== undefined
+          ? await finalizePricedBill(result.usage, priced.config, priced.plan, new PricedBillWriter(b, d, priced.config))
+          : await finalizeBill(result.usage, config, new BillWriter(b, d, config));
+    staged.commit();
+    // Nothing but the two outputs is left beside them (no part file).
+    expect(readdirSync(out).sort()).toEqual(['billing.detail.csv', 'billing.txt']);
+    return { totals, bill: readFileSync(join(out, 'billing.txt'), 'utf8'), detail: readFileSync(join(out, 'billing.detail.csv'), 'utf8') };
+  } finally {
+    staged.discard();
+    await result.release?.();
+  }
+}
+
+async function engineResult(engine: (i: RunInput) => Promise<BillingResult>, dir: string, tag: string, cfg = config): Promise<BillingResult> {
+  const found = await discoverInputs([join(dir, 'in')]);
+  const staged = new StagedOutputs();
+  const rejects = new RejectsWriter(staged.add(join(dir, `${tag}.rejects.csv`)));
+  const result = await engine({ files: found.files, config: cfg, window: {}, rejects, onBytes: () => {}, signal: new AbortController().signal });
+  await rejects.end();
+  staged.commit();
+  return result;
+}
+
+describe('a large bill written by the workers, one key range each (writeBill)', () => {
+  it('is byte for byte what the main thread writes, bill, detail and totals, on random inputs, workers and table bounds', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(file, { minLength: 1, maxLength: 3 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+        async (files, workers, maxTableEntries) => {
+          const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
+          try {
+            const { mkdirSync } = await import('node:fs');
+            mkdirSync(join(dir, 'in'));
+            files.forEach((f, i) => writeFileSync(join(dir, 'in', `f${i}.${f.format}`), render({ ...f, longLine: false }, f.lines)));
+            const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
+            const parallel = await engineResult((i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, 'parallel');
+            expect(parallel.writeBill).toBeDefined();
+            const inWorkers = await writtenBill(parallel, dir, 'parallel');
+            expect(inWorkers).toEqual(naive);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('on thousands of users of every kind of id, cut into ranges inside runs spilled by a bounded table', async () => {
+    const ids = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? `é${i}` : i % 7 === 0 ? `${'long-user-id-'.repeat(3)}${i}` : i % 11 === 0 ? `😀${i}` : `user${i}`));
+    const lines = Array.from({ length: 12_000 }, (_, i) => `2025-05-02T23:16:50Z ${ids[(i * 7919) % ids.length]} ${i % 3 === 0 ? 'login' : 'createOrder'} 200 ${i % 5000}ms`);
+    const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
+    try {
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(dir, 'in'));
+      writeFileSync(join(dir, 'in', 'a.log'), lines.join('\n'));
+      const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
+      expect(naive.totals.users).toBe(3000);
+      for (const maxTableEntries of [undefined, 700]) {
+        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, `p${maxTableEntries}`);
+        expect(await writtenBill(parallel, dir, `p${maxTableEntries}`)).toEqual(naive);
+      }
+      // Below the threshold the main thread writes it: the same bytes.
+      const small = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 1e9 }), dir, 'small');
+      expect(await writtenBill(small, dir, 'small')).toEqual(naive);
+      // Under a pricing plan (tiers, fees, free time, a minimum, discounts that make amounts of 10^-24 units).
+      const plan = planFromData(
+        parsePlanText(
+          [
+            'version: 1',
+            'currency_decimals: 2',
+            'minimum_charge: "0.50"',
+            'tasks:',
+            '  login: { tiers: [{ up_to_ms: 100, per_ms: "0.01" }, { per_ms: "0.001" }], per_request: "0.05", free_ms: 50 }',
+            '  createOrder: { per_ms: "0.0004" }',
+            'customers:',
+            '  user8: { discount: "10%" }',
+            '  é10: { discount: "33.3333333333%", minimum_charge: "0" }',
+          ].join('\n'),
+          false,
+        ),
+      );
+      const priced: Priced = { plan, config: billingConfigFromPlan({}, plan) };
+      const naivePriced = await writtenBill(await engineResult(runNaive, dir, 'naive-priced', priced.config), dir, 'naive-priced', undefined, priced);
+      expect(naivePriced.totals.totalCostText).toBeDefined();
+      for (const maxTableEntries of [undefined, 700]) {
+        const tag = `priced-${maxTableEntries}`;
+        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, tag, priced.config);
+        expect(await writtenBill(parallel, dir, tag, undefined, priced)).toEqual(naivePriced);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops when the run is aborted, leaving no part of the bill behind', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => `2025-05-02T23:16:50Z user${i} login 200 1ms`);
+    const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
+    try {
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(dir, 'in'));
+      writeFileSync(join(dir, 'in', 'a.log'), lines.join('\n'));
+      // Aborted before, and while the workers write (the abort lands once their tasks are sent).
+      for (const when of ['before', 'during'] as const) {
+        const parallel = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 0 }), dir, when);
+        const abort = new AbortController();
+        if (when === 'before') abort.abort(new Error('interrupted'));
+        const staged = new StagedOutputs();
+        const out = join(dir, `out-${when}`);
+        try {
+          const writing = parallel.writeBill!(staged.add(join(out, 'billing.txt')), staged.add(join(out, 'billing.detail.csv')), abort.signal);
+          if (when === 'during') abort.abort(new Error('interrupted'));
+          await expect(writing).rejects.toThrow('interrupted');
+        } finally {
+          staged.discard();
+          await parallel.release?.();
+        }
+        expect(readdirSync(out)).toEqual([]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

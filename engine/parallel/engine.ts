@@ -8,6 +8,7 @@ import { workerFile } from './runtime/pool.js';
 import { defaultS3ShardBytes, defaultShardBytes, groupShards, planShards, remoteCsvHeaders, splitTail } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
+import { BILL_IN_WORKERS_FROM } from './jobs/bill-ranges.js';
 
 export interface ParallelOptions {
   readonly workers: number;
@@ -17,6 +18,14 @@ export interface ParallelOptions {
   readonly maxTableEntries?: number;
   /** Concurrent streamed GETs per object in S3, each over a run of its shards (default 1; remote/object-feed.ts). */
   readonly s3Streams?: number;
+  /**
+   * The result writes a large bill in the workers, in key ranges (writeBill;
+   * jobs/bill-ranges.ts), and keeps the worker pool until its release; the caller must call
+   * it. Without: the pool ends with the run and finalize reads the result's usage.
+   */
+  readonly billInWorkers?: boolean;
+  /** With billInWorkers: from how many users (counted once per worker table) (default BILL_IN_WORKERS_FROM; tests make it small). */
+  readonly billInWorkersFrom?: number;
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
@@ -38,7 +47,7 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1);
+  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined);
   try {
     return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
   } catch (err) {

@@ -1,7 +1,8 @@
-/** Piscina worker entry: the map and flush functions of the parallel engine's jobs, by name. */
+/** Piscina worker entry: the map, reduce, flush and bill-rendering functions of the parallel engine's jobs, by name. */
 import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
 import { moveShardResult, moveSortedTables, type ShardCounts } from './scan/partial.js';
 import type { SortedTables } from './scan/sorted-merge.js';
+import { renderBillRange, type BillRangeResult, type BillRangeTask } from './jobs/bill-render.js';
 
 export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
   const r = await mapBillingShards(task);
@@ -16,8 +17,12 @@ export function flushBilling(task: BillingFlushTask): SortedTables {
   return moveSortedTables(flushBillingUsage(task));
 }
 
+export function renderBill(task: BillRangeTask): Promise<BillRangeResult> {
+  return renderBillRange(task);
+}
+
 /** Every function above, by the name Piscina calls it by. */
-const workerFunctions = { mapBilling, reduceBilling, flushBilling };
+const workerFunctions = { mapBilling, reduceBilling, flushBilling, renderBill };
 
 /**
  * The names a job may give Piscina for this module. Jobs use this type (a type-only import,

@@ -237,7 +237,11 @@ function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: 
 /** This worker's usage for the job, sorted by key bytes (the workers sort at once), with the runs it spilled, once, after every shard is mapped. */
 export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
-  const image = (takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16)).sortedImage();
+  const table = takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16);
+  // Shared records: the main thread hands them on to every worker when the bill is rendered in key ranges.
+  const image = table.sortedImage(true);
+  // The worker lives on after the run when it renders the bill: its table's memory is not left to a collection.
+  table.release();
   return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [] };
 }
 

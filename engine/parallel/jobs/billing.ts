@@ -24,6 +24,8 @@ import { ShuffleStore } from './dedupe-shuffle.js';
 import { moveWith } from '../scan/partial.js';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { ObjectFeeds, type OpenObject } from '../remote/object-feed.js';
+import type { TaskPool } from '../runtime/mapreduce.js';
+import { writeBillInRanges } from './bill-ranges.js';
 
 /**
  * The bound of each worker's usage table, in users: 2^20 entries take 2^20 records of 112 bytes
@@ -67,6 +69,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   private readonly feeds: ObjectFeeds | undefined;
   private readonly feedPorts = new Map<BillingMapTask, MessagePort>();
   readonly order: readonly number[] | undefined;
+  readonly keepPool: boolean;
 
   constructor(
     private readonly input: RunInput,
@@ -78,7 +81,10 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     s3Streams = 1,
     /** Where objects in S3 are read from (tests may give another source). */
     openObject?: OpenObject,
+    /** The result writes a bill in the workers from this many entries (writeBill); absent: finalize reads its usage. */
+    private readonly billInWorkersFrom?: number,
   ) {
+    this.keepPool = billInWorkersFrom !== undefined;
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
@@ -186,11 +192,26 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     }
   }
 
-  finalize(): BillingResult {
-    return {
+  /** With billInWorkersFrom, `pool` is lent by the runtime: the result renders large bills with it, and destroys it at its release. */
+  finalize(pool?: TaskPool): BillingResult {
+    const result = {
       counts: this.counts,
       usage: this.tables.length === 0 ? new UserTable(this.input.config.rates.length, 16) : new MergedUsage(this.tables),
       release: async () => this.removeSpills(),
+    };
+    if (pool === undefined || this.billInWorkersFrom === undefined) return result;
+    const fromEntries = this.billInWorkersFrom;
+    return {
+      ...result,
+      writeBill: (bill, detail, signal, plan) =>
+        writeBillInRanges({ pool, tables: this.tables, config: this.input.config, plan, bill, detail, signal, stop: this.stop, fromEntries }),
+      release: async () => {
+        try {
+          await pool.destroy();
+        } finally {
+          this.removeSpills();
+        }
+      },
     };
   }
 }

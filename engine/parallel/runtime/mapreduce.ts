@@ -45,13 +45,26 @@ export interface MapReduceJob<Task, Partial, Result> {
     /** Wraps a task for Piscina (e.g. to transfer its buffers instead of copying them). */
     send?(task: unknown): unknown;
   };
-  finalize(): Result | Promise<Result>;
+  /**
+   * With `keepPool`, finalize is lent the worker pool, which then outlives the run: the result
+   * must destroy it (e.g. a bill rendered in the workers after the run, before its release).
+   */
+  readonly keepPool?: boolean;
+  finalize(pool?: TaskPool): Result | Promise<Result>;
   /**
    * Asks the job's running map and reduce tasks to stop soon (cooperatively: each checks between reads
    * and throws). Workers are then never terminated mid-task, or mid-start-up, which can abort
    * Node natively. Without it, a run's abort terminates the workers running its tasks.
    */
   cancel?(): void;
+}
+
+/** The runtime's worker pool, as lent to a job that keeps it (keepPool). */
+export interface TaskPool {
+  readonly workers: number;
+  /** Runs `task` with the worker module's export `name`. */
+  run(task: unknown, name: string): Promise<unknown>;
+  destroy(): Promise<void>;
 }
 
 export interface RuntimeOptions {
@@ -91,6 +104,7 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
   opts.signal.addEventListener('abort', onAbort, { once: true });
   let failure: unknown = undefined;
   let merging = Promise.resolve();
+  let kept = false;
   try {
     const fail = (err: unknown) => {
       if (failure !== undefined) return;
@@ -169,9 +183,13 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
       }
       for (const c of combined) await combine.mergeCombined(c);
     }
-    return await job.finalize();
+    if (job.keepPool !== true) return await job.finalize();
+    const lent: TaskPool = { workers: opts.workers, run: (task, name) => pool.run(task, { name }), destroy: () => pool.destroy() };
+    const result = await job.finalize(lent);
+    kept = true;
+    return result;
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
-    await pool.destroy();
+    if (!kept) await pool.destroy();
   }
 }

@@ -94,7 +94,7 @@ export function moveShardResult<R extends ShardResult>(r: R, more: ArrayBufferVi
   return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw, ...more]);
 }
 
-/** A worker's sorted tables, the last table's buffers transferred. */
+/** A worker's sorted tables, the last table's buffers transferred (shared records are shared, not transferred). */
 export function moveSortedTables(t: SortedTables): SortedTables {
-  return moveWith(t, [t.image.records, t.image.overflow]);
+  return moveWith(t, t.image.records.buffer instanceof SharedArrayBuffer ? [t.image.overflow] : [t.image.records, t.image.overflow]);
 }

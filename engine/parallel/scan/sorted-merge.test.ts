@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { UserTable, hashBytes } from './user-table.js';
-import { MergedUsage } from './sorted-merge.js';
+import { MergedUsage, type SortedTables } from './sorted-merge.js';
+import type { TableImage } from './user-table.js';
 import { UsageTable, sortedUsageEntries, usageEntries } from '../../core/billing/usage.js';
 import { compareUtf8 } from '../../core/billing/order.js';
 import { collectBill } from '../../core/billing/finalize.js';
@@ -23,6 +24,21 @@ const id = fc.oneof(
 );
 const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10_000n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 60n));
 
+/**
+ * The merge cut into 1 to 5 key ranges (keyRanges), each merged on its own: the ranges, one
+ * after the other, give every user of the whole merge once, in its order, with its sums.
+ */
+async function expectRangesCover(tables: readonly (TableImage | SortedTables)[], whole: Map<string, unknown>): Promise<void> {
+  for (let parts = 1; parts <= 5; parts++) {
+    const ranges = new MergedUsage(tables).keyRanges(parts);
+    expect(ranges.length).toBeLessThanOrEqual(parts);
+    expect(ranges.length).toBeGreaterThanOrEqual(1);
+    const joined: Array<[string, unknown]> = [];
+    for (const r of ranges) joined.push(...(await sortedUsageEntries(new MergedUsage(tables, r))));
+    expect(joined).toEqual([...whole]);
+  }
+}
+
 describe('workers’ tables sorted by key bytes, merged as they stream (MergedUsage)', () => {
   it('gives every user once, in UTF-8 byte order, with the sums of one table holding every record', async () => {
     await fc.assert(
@@ -43,6 +59,7 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
           expect(users).toEqual([...users].sort(compareUtf8));
           // Read twice: the stream can be iterated again.
           expect([...(await sortedUsageEntries(merged)).keys()]).toEqual(users);
+          await expectRangesCover(tables.map((t) => t.sortedImage(true)), got);
         },
       ),
       { numRuns: 300 },
@@ -96,11 +113,13 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
             expect(t.size).toBeLessThanOrEqual(bound);
           }
           if (new Set(ops.map((o) => o[0])).size > bound) expect(runs.length).toBeGreaterThan(0);
-          const merged = new MergedUsage([{ image: t.sortedImage(), runs }]);
+          const tables = [{ image: t.sortedImage(), runs }];
+          const merged = new MergedUsage(tables);
           const got = await sortedUsageEntries(merged);
           expect(got).toEqual(usageEntries(whole));
           const users = [...got.keys()];
           expect(users).toEqual([...users].sort(compareUtf8));
+          await expectRangesCover(tables, got);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }

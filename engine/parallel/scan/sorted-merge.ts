@@ -5,6 +5,9 @@
  * of every id, or sorts them: finalize reads the users in the bill's order (UTF-8 byte order,
  * which is the order of the key bytes) as a SortedUsage stream and checks that order.
  *
+ * The merge can be cut into key ranges (keyRanges), each merged on its own, by another
+ * thread: a large bill is written that way by the workers, a range each (jobs/bill-ranges.ts).
+ *
  * A table that outgrew its worker's bound was spilled to a file as a sorted run (its records;
  * its long keys and carried sums stay in memory, they are few): those runs are read here in
  * chunks of CHUNK_RECORDS records, so the merge holds little more than one chunk per run.
@@ -29,6 +32,9 @@ export interface SortedTables {
 }
 
 const CHUNK_RECORDS = 1 << 15;
+
+/** Entries [from, to) of one sorted table: its part of a key range of the merge (MergedUsage.keyRanges). */
+export type EntryRange = readonly [from: number, to: number];
 
 /** Byte order of two keys. */
 function compareKeys(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: number, bl: number): number {
@@ -56,6 +62,7 @@ class Cursor {
   keyLen = 0;
 
   constructor(
+    /** The end of the entries read: entries [e, size). */
     readonly size: number,
     private readonly rb: number,
     private readonly overflow: Uint8Array,
@@ -63,7 +70,12 @@ class Cursor {
     tasks: number,
     records: Uint8Array | null,
     private readonly path: string | null,
+    /** The first entry read (a run's window starts empty there). */
+    from = 0,
   ) {
+    this.e = from;
+    this.first = from;
+    this.end = from;
     for (const [k, v] of carry) {
       const e = Math.floor(k / tasks);
       let l = this.carries.get(e);
@@ -75,7 +87,10 @@ class Cursor {
     this.u8 = r;
     this.i32 = new Int32Array(r.buffer, r.byteOffset, r.byteLength >>> 2);
     this.f64 = new Float64Array(r.buffer, r.byteOffset, r.byteLength >>> 3);
-    if (records !== null) this.end = size;
+    if (records !== null) {
+      this.first = 0;
+      this.end = size;
+    }
   }
 
   /** False when every entry was read; else the current entry's key is in keyBytes[keyAt, keyAt + keyLen). */
@@ -128,7 +143,14 @@ export class MergedUsage implements SortedUsage {
   private readonly images: TableImage[] = [];
   private readonly runs: SpilledRun[] = [];
 
-  constructor(tables: readonly (TableImage | SortedTables)[]) {
+  /**
+   * `ranges`: the entries of each table to merge (the images' tables first, then the runs, in
+   * the order given; default all of them), one key range of the whole (keyRanges).
+   */
+  constructor(
+    tables: readonly (TableImage | SortedTables)[],
+    private readonly ranges?: readonly EntryRange[],
+  ) {
     for (const t of tables) {
       if ('image' in t) {
         this.images.push(t.image);
@@ -140,6 +162,38 @@ export class MergedUsage implements SortedUsage {
     if (this.images.length === 0) throw new RangeError('MergedUsage: no table');
     for (const img of this.images) if (img.sorted !== true && img.size > 1) throw new RangeError('MergedUsage: a table image is not sorted');
     this.taskCount = this.images[0]!.tasks;
+    if (ranges !== undefined && ranges.length !== this.images.length + this.runs.length) throw new RangeError('MergedUsage: a range per table is needed');
+  }
+
+  /** Users held across the tables, counting a user once per table that holds them. */
+  get entries(): number {
+    return this.images.reduce((n, t) => n + t.size, 0) + this.runs.reduce((n, r) => n + r.size, 0);
+  }
+
+  /**
+   * The merge cut into at most `parts` key ranges of about equal size, in key order: for each,
+   * every table's entries in it (the argument of the constructor's `ranges`). The cuts are
+   * keys of the largest table at equal steps, each table cut where its keys reach them, so a
+   * user's entries in every table fall in one range.
+   */
+  keyRanges(parts: number): EntryRange[][] {
+    const T = this.taskCount;
+    const rb = recordBytes(T);
+    const tables: KeyedTable[] = [
+      ...this.images.map((img) => new KeyedTable(img.size, rb, img.overflow, img.records, null)),
+      ...this.runs.map((r) => new KeyedTable(r.size, rb, r.overflow, null, r.path)),
+    ];
+    try {
+      let largest = tables[0]!;
+      for (const t of tables) if (t.size > largest.size) largest = t;
+      const n = Math.max(1, Math.min(parts, largest.size));
+      const cuts: Uint8Array[] = [];
+      for (let k = 1; k < n; k++) cuts.push(largest.key(Math.floor((k * largest.size) / n)));
+      const at = tables.map((t) => [0, ...cuts.map((c) => t.lowerBound(c)), t.size]);
+      return Array.from({ length: n }, (_, k) => at.map((b): EntryRange => [b[k]!, b[k + 1]!]));
+    } finally {
+      for (const t of tables) t.close();
+    }
   }
 
   /**
@@ -163,9 +217,17 @@ export class MergedUsage implements SortedUsage {
   *merged(): Generator<{ user: string; usage: UserUsage }, undefined> {
     const T = this.taskCount;
     const rb = recordBytes(T);
+    const range = (i: number, size: number): EntryRange => this.ranges?.[i] ?? [0, size];
+    const I = this.images.length;
     const cursors = [
-      ...this.images.map((img) => new Cursor(img.size, rb, img.overflow, img.carry, T, img.records, null)),
-      ...this.runs.map((r) => new Cursor(r.size, rb, r.overflow, r.carry, T, null, r.path)),
+      ...this.images.map((img, i) => {
+        const [from, to] = range(i, img.size);
+        return new Cursor(to, rb, img.overflow, img.carry, T, img.records, null, from);
+      }),
+      ...this.runs.map((r, i) => {
+        const [from, to] = range(I + i, r.size);
+        return new Cursor(to, rb, r.overflow, r.carry, T, null, r.path, from);
+      }),
     ];
     const W = cursors.length;
     const same = new Int32Array(W);
@@ -205,5 +267,55 @@ export class MergedUsage implements SortedUsage {
     } finally {
       for (const c of cursors) c.close();
     }
+  }
+}
+
+/** A sorted table's keys by entry number, in memory or read from its run file: where keyRanges cuts it. */
+class KeyedTable {
+  private fd: number | null = null;
+  private readonly head = new Uint8Array(8 + INLINE_KEY_BYTES);
+
+  constructor(
+    readonly size: number,
+    private readonly rb: number,
+    private readonly overflow: Uint8Array,
+    private readonly records: Uint8Array | null,
+    private readonly path: string | null,
+  ) {}
+
+  /** Entry e's key bytes (a copy). */
+  key(e: number): Uint8Array {
+    let head: Uint8Array;
+    if (this.records !== null) {
+      head = this.records.subarray(e * this.rb, e * this.rb + this.head.length);
+    } else {
+      this.fd ??= openSync(this.path!, 'r');
+      const n = readSync(this.fd, this.head, 0, this.head.length, e * this.rb);
+      if (n !== this.head.length) throw new Error(`usage run ${this.path} ends early at entry ${e} of ${this.size}`);
+      head = this.head;
+    }
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const len = view.getInt32(0, true);
+    if (len <= INLINE_KEY_BYTES) return head.slice(8, 8 + len);
+    const at = view.getInt32(8, true);
+    return this.overflow.slice(at, at + len);
+  }
+
+  /** The first entry whose key is at or after `key` (size when none is). */
+  lowerBound(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = this.key(mid);
+      if (compareKeys(k, 0, k.length, key, 0, key.length) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 }

@@ -14,6 +14,7 @@
  * Duration sums stay exact: each sum is kept below 2^52 in a float64 and anything above
  * is carried into a bigint side table.
  */
+import { MessageChannel } from 'node:worker_threads';
 import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
 
 /** Keys up to this many bytes live in their record. */
@@ -281,20 +282,24 @@ export class UserTable implements UsageRows {
 
   /**
    * The entries in the byte order of their keys (the bill's order: UTF-8 byte order is code
-   * point order): a most-significant-byte radix sort of the entry numbers, reading the key
-   * bytes in place (no string or array per key; at a million users the string sort it
-   * replaces took 0.55 s a worker). A range is split by its keys' byte at one depth into 257
-   * buckets (the keys that end there first, then bytes 0-255), each bucket sorted the same way
-   * one byte deeper; a bucket holding every key of its range skips the redistribution, and
-   * small ranges are sorted by insertion. Keys are distinct, so at most one key ends at a
-   * given depth of a range.
+   * point order): a most-significant-byte radix sort of the entry numbers (no string or array
+   * per key; at a million users the string sort it replaces took 0.55 s a worker). The keys'
+   * first INLINE bytes are first copied, in entry order, into a compact array (SortKeys) that
+   * the passes read instead of the records, a quarter of their size, and each element's byte
+   * is read once per pass. A range is split by its keys' byte at one depth into 257 buckets
+   * (the keys that end there first, then bytes 0-255), each bucket sorted the same way one
+   * byte deeper; a bucket holding every key of its range skips the redistribution, and small
+   * ranges are sorted by insertion. Keys are distinct, so at most one key ends at a given
+   * depth of a range.
    */
   byteOrder(): Int32Array {
     const n = this.size;
     const order = new Int32Array(n);
     for (let e = 0; e < n; e++) order[e] = e;
     if (n < 2) return order;
+    const keys = new SortKeys(this, n);
     const tmp = new Int32Array(n);
+    const bucket = new Uint16Array(n);
     const ends = new Int32Array(257);
     const stack: number[] = [0, n, 0];
     while (stack.length > 0) {
@@ -302,11 +307,15 @@ export class UserTable implements UsageRows {
       const hi = stack.pop()!;
       const lo = stack.pop()!;
       if (hi - lo <= SMALL_RANGE) {
-        this.insertionSort(order, lo, hi, depth);
+        keys.insertionSort(order, lo, hi, depth);
         continue;
       }
       ends.fill(0);
-      for (let i = lo; i < hi; i++) ends[this.byteAt(order[i]!, depth) + 1]!++;
+      for (let i = lo; i < hi; i++) {
+        const b = keys.byteAt(order[i]!, depth) + 1;
+        bucket[i] = b;
+        ends[b]!++;
+      }
       const only = ends.indexOf(hi - lo);
       if (only > 0) {
         // One byte shared by the whole range (a common prefix): nothing moves.
@@ -319,10 +328,7 @@ export class UserTable implements UsageRows {
         ends[b] = at;
         at += c;
       }
-      for (let i = lo; i < hi; i++) {
-        const e = order[i]!;
-        tmp[ends[this.byteAt(e, depth) + 1]!++] = e;
-      }
+      for (let i = lo; i < hi; i++) tmp[ends[bucket[i]!]!++] = order[i]!;
       order.set(tmp.subarray(lo, hi), lo);
       // ends[b] is now the end of bucket b; bucket 0 holds the key that ends here, if any.
       for (let b = 1, start = ends[0]!; b < 257; b++) {
@@ -334,46 +340,31 @@ export class UserTable implements UsageRows {
     return order;
   }
 
-  /** Byte `depth` of entry e's key, or -1 past its end. */
-  private byteAt(e: number, depth: number): number {
+  /** Entry e's key: its length, and the bytes and offset it starts at (for SortKeys). */
+  keyAt(e: number): [number, Uint8Array, number] {
     const len = this.i32[e * this.ri]!;
-    if (depth >= len) return -1;
-    if (len <= INLINE) return this.u8[e * this.rb + 8 + depth]!;
-    return this.overflow[this.i32[e * this.ri + 2]! + depth]!;
+    if (len <= INLINE) return [len, this.u8, e * this.rb + 8];
+    return [len, this.overflow, this.i32[e * this.ri + 2]!];
   }
 
-  /** Sorts order[lo, hi) by key bytes, all equal before `depth`. */
-  private insertionSort(order: Int32Array, lo: number, hi: number, depth: number): void {
-    for (let i = lo + 1; i < hi; i++) {
-      const e = order[i]!;
-      let j = i - 1;
-      while (j >= lo && this.compareFrom(order[j]!, e, depth) > 0) {
-        order[j + 1] = order[j]!;
-        j--;
-      }
-      order[j + 1] = e;
-    }
-  }
-
-  /** Byte order of two entries' keys, equal before `depth`. */
-  private compareFrom(a: number, b: number, depth: number): number {
-    for (let d = depth; ; d++) {
-      const x = this.byteAt(a, d);
-      const y = this.byteAt(b, d);
-      if (x !== y) return x - y;
-      if (x < 0) return 0;
-    }
-  }
-
-  /** The entries as plain buffers in the byte order of their keys (see byteOrder), for a merge of sorted tables. */
-  sortedImage(): TableImage {
+  /**
+   * The entries as plain buffers in the byte order of their keys (see byteOrder), for a merge
+   * of sorted tables; `shared`: the records in a SharedArrayBuffer, which every worker can
+   * read without a copy (a bill rendered in key ranges, jobs/bill-ranges.ts).
+   */
+  sortedImage(shared = false): TableImage {
     this.assertFlushed();
     const order = this.byteOrder();
     const rb = this.rb;
-    const records = new Uint8Array(this.size * rb);
+    const records = new Uint8Array(shared ? new SharedArrayBuffer(this.size * rb) : new ArrayBuffer(this.size * rb));
+    // Copied as int32s (bit for bit, which float64s need not be: NaN payloads), with no subarray object per record.
+    const to = new Int32Array(records.buffer, 0, records.byteLength >>> 2);
+    const from = this.i32;
+    const ri = this.ri;
     for (let i = 0; i < order.length; i++) {
-      const at = order[i]! * rb;
-      records.set(this.u8.subarray(at, at + rb), i * rb);
+      const src = order[i]! * ri;
+      const dst = i * ri;
+      for (let j = 0; j < ri; j++) to[dst + j] = from[src + j]!;
     }
     let carry: Array<[number, bigint]> = [];
     if (this.carry.size > 0) {
@@ -382,6 +373,23 @@ export class UserTable implements UsageRows {
       carry = [...this.carry].map(([k, v]) => [position[Math.floor(k / this.tasks)]! * this.tasks + (k % this.tasks), v]);
     }
     return { tasks: this.tasks, size: this.size, records, overflow: this.overflow.slice(0, this.overflowEnd), carry, sorted: true };
+  }
+
+  /**
+   * Gives the table's memory back now, not at its thread's next full collection (an idle
+   * worker may not have one for long): its buffers are moved into a message that is dropped.
+   * The table is empty and unusable afterwards.
+   */
+  release(): void {
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(null, [this.u8.buffer as ArrayBuffer, this.slots.buffer as ArrayBuffer]);
+    port1.close();
+    port2.close();
+    this.size = 0;
+    this.carry.clear();
+    this.overflow = new Uint8Array(0);
+    this.overflowEnd = 0;
+    this.ids = null;
   }
 
   /** The entries as plain buffers (copies), for transfer to another thread. */
@@ -496,5 +504,61 @@ export class UserTable implements UsageRows {
     }
     this.slots = slots;
     this.mask = mask;
+  }
+}
+
+/**
+ * A table's keys as its sort reads them (UserTable.byteOrder): each key's first INLINE bytes
+ * in a compact array by entry number, its length beside, a longer key's further bytes read
+ * where the table keeps them.
+ */
+class SortKeys {
+  private readonly bytes: Uint8Array;
+  private readonly lengths: Int32Array;
+  /** Entry → where its key starts, for the keys longer than INLINE. */
+  private readonly long = new Map<number, [Uint8Array, number]>();
+
+  constructor(table: UserTable, n: number) {
+    const out = (this.bytes = new Uint8Array(n * INLINE));
+    this.lengths = new Int32Array(n);
+    for (let e = 0; e < n; e++) {
+      const [len, src, at] = table.keyAt(e);
+      this.lengths[e] = len;
+      const m = len < INLINE ? len : INLINE;
+      const to = e * INLINE;
+      for (let j = 0; j < m; j++) out[to + j] = src[at + j]!;
+      if (len > INLINE) this.long.set(e, [src, at]);
+    }
+  }
+
+  /** Byte `depth` of entry e's key, or -1 past its end. */
+  byteAt(e: number, depth: number): number {
+    if (depth >= this.lengths[e]!) return -1;
+    if (depth < INLINE) return this.bytes[e * INLINE + depth]!;
+    const [src, at] = this.long.get(e)!;
+    return src[at + depth]!;
+  }
+
+  /** Sorts order[lo, hi) by key bytes, all equal before `depth`. */
+  insertionSort(order: Int32Array, lo: number, hi: number, depth: number): void {
+    for (let i = lo + 1; i < hi; i++) {
+      const e = order[i]!;
+      let j = i - 1;
+      while (j >= lo && this.compareFrom(order[j]!, e, depth) > 0) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = e;
+    }
+  }
+
+  /** Byte order of two entries' keys, equal before `depth`. */
+  private compareFrom(a: number, b: number, depth: number): number {
+    for (let d = depth; ; d++) {
+      const x = this.byteAt(a, d);
+      const y = this.byteAt(b, d);
+      if (x !== y) return x - y;
+      if (x < 0) return 0;
+    }
   }
 }
