@@ -482,12 +482,19 @@ export class UserTable implements UsageRows {
 
   private grow(): void {
     const n = this.slots.length; // = 2 * slot count
-    const buf = new ArrayBuffer((n >>> 1) * this.rb); // n / 2 entries: half the new slot count (2n / 2)
-    const u8 = new Uint8Array(buf);
-    u8.set(this.u8.subarray(0, this.size * this.rb));
-    this.u8 = u8;
-    this.i32 = new Int32Array(buf);
-    this.f64 = new Float64Array(buf);
+    const need = (n >>> 1) * this.rb; // n / 2 entries: half the new slot count (2n / 2)
+    if (this.u8.length < need) {
+      // A bounded table takes room for its bound at once, so that no later growth copies the
+      // records (at a million users the copies were a tenth of a worker's scan): a large zeroed
+      // buffer is mapped lazily, its memory committed only as its pages are first written.
+      const bytes = Number.isFinite(this.limit) ? Math.max(need, this.limit * this.rb) : need;
+      const buf = new ArrayBuffer(bytes);
+      const u8 = new Uint8Array(buf);
+      u8.set(this.u8.subarray(0, this.size * this.rb));
+      this.u8 = u8;
+      this.i32 = new Int32Array(buf);
+      this.f64 = new Float64Array(buf);
+    }
     this.rehash(n * 2);
   }
 
