@@ -12,14 +12,14 @@ import { verifyUnchanged } from '../engine/core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../engine/core/input/inputs.js';
 import { RejectLimitExceeded, UsageError } from '../engine/core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../engine/core/validation/timestamp.js';
-import { finalizeBill, finalizePricedBill, type BillTotals } from '../engine/core/billing/finalize.js';
+import type { BillTotals } from '../engine/core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../engine/core/billing/usage.js';
 import { overRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import type { RunInput } from '../engine/core/billing/run.js';
 import { prepareOutputs } from '../engine/core/outputs/preflight.js';
 import { StagedOutputs } from '../engine/core/outputs/staged.js';
 import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects.js';
-import { BillWriter, PricedBillWriter } from '../engine/core/outputs/bill.js';
+import { writeBillFiles } from '../engine/core/outputs/bill.js';
 import { summaryJson } from '../engine/core/outputs/summary.js';
 import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
 import { createProgress } from '../engine/observability/progress.js';
@@ -186,13 +186,10 @@ export async function aggregate(
     const detailFile = staged.add(out.detail);
     const summaryFile = staged.add(out.summary);
     const billFile = staged.add(out.bill);
-    const checkpoint = () => signal.throwIfAborted();
     const bill =
       result.writeBill !== undefined
         ? await result.writeBill(billFile, detailFile, signal, plan)
-        : plan !== undefined
-          ? await finalizePricedBill(result.usage, config, plan, new PricedBillWriter(billFile, detailFile, config, { checkpoint }))
-          : await finalizeBill(result.usage, config, new BillWriter(billFile, detailFile, config, { checkpoint }));
+        : (await writeBillFiles(result.usage, config, plan, billFile, detailFile, { checkpoint: () => signal.throwIfAborted() })).totals;
     const seconds = (performance.now() - started) / 1000;
     const summary = summaryJson(result.counts, bill, {
       engine: opts.engine,

@@ -2,7 +2,8 @@
 import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
 import { moveShardResult, moveSortedTables, type ShardCounts } from './scan/partial.js';
 import type { SortedTables } from './scan/sorted-merge.js';
-import { renderBillRange, type BillRangeResult, type BillRangeTask } from './jobs/bill-render.js';
+import { renderBillRange, type BillRangeTask } from './jobs/bill-render.js';
+import type { WrittenBill } from '../core/outputs/bill.js';
 
 export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
   const r = await mapBillingShards(task);
@@ -17,7 +18,7 @@ export function flushBilling(task: BillingFlushTask): SortedTables {
   return moveSortedTables(flushBillingUsage(task));
 }
 
-export function renderBill(task: BillRangeTask): Promise<BillRangeResult> {
+export function renderBill(task: BillRangeTask): Promise<WrittenBill> {
   return renderBillRange(task);
 }
 

@@ -9,7 +9,10 @@
  */
 import { setImmediate as turn } from 'node:timers/promises';
 import { formatExact, type Amount } from '../money/decimal.js';
-import type { Bill, BillSink, PricedBillSink, PricedUser } from '../billing/finalize.js';
+import { finalizeBill, finalizePricedBill, type Bill, type BillSink, type PricedBillSink, type PricedUser } from '../billing/finalize.js';
+import type { BillTotals } from '../billing/totals.js';
+import type { SortedUsage, UsageRows } from '../billing/usage.js';
+import type { PricingPlan } from '../pricing/plan.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
 import { ByteLine } from '../pricing/format.js';
@@ -121,6 +124,9 @@ abstract class BillFilesWriter {
   private readonly taskBytes: Buffer[];
   /** The current user's CSV field, made at their first row; null between users. */
   private field: string | null = null;
+  /** The first and the last user written so far (null: none yet). */
+  first: string | null = null;
+  last: string | null = null;
 
   private readonly checkpoint: (() => void) | undefined;
 
@@ -168,6 +174,8 @@ abstract class BillFilesWriter {
   /** The user's billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`); the user's rows end here. */
   protected writeBillLine(user: string, durationMs: Amount, costRounded: Amount): void {
     this.field = null;
+    this.first ??= user;
+    this.last = user;
     putBillLine(this.bill.room(billLineRoom(user)), user, durationMs, costRounded, this.decimals);
   }
 }
@@ -260,4 +268,32 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
     out.byte(10);
     this.writeBillLine(user, u.durationMs, u.rounded);
   }
+}
+
+/** What writeBillFiles wrote: the bill's totals, and its first and last users (null: none). */
+export interface WrittenBill {
+  readonly totals: BillTotals;
+  readonly first: string | null;
+  readonly last: string | null;
+}
+
+/**
+ * The bill of `usage` (billing.txt and the detail CSV), made and written the one way there is:
+ * at flat rates (finalizeBill, BillWriter), or under `plan` (finalizePricedBill,
+ * PricedBillWriter; config.rates names the plan's tasks).
+ */
+export async function writeBillFiles(
+  usage: UsageRows | SortedUsage,
+  config: BillingConfig,
+  plan: PricingPlan | undefined,
+  billFile: ByteSink,
+  detailFile: ByteSink,
+  opts: BillWriterOptions = {},
+): Promise<WrittenBill> {
+  if (plan === undefined) {
+    const writer = new BillWriter(billFile, detailFile, config, opts);
+    return { totals: await finalizeBill(usage, config, writer), first: writer.first, last: writer.last };
+  }
+  const writer = new PricedBillWriter(billFile, detailFile, config, opts);
+  return { totals: await finalizePricedBill(usage, config, plan, writer), first: writer.first, last: writer.last };
 }

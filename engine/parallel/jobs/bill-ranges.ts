@@ -9,17 +9,16 @@
  */
 import { rmSync } from 'node:fs';
 import type { BillingConfig } from '../../core/config/config.js';
-import { finalizeBill, finalizePricedBill } from '../../core/billing/finalize.js';
 import { compareUtf8 } from '../../core/billing/order.js';
 import { sumTotals, type BillTotals } from '../../core/billing/totals.js';
 import { RunFailure } from '../../core/errors.js';
-import { BillWriter, PricedBillWriter } from '../../core/outputs/bill.js';
+import { writeBillFiles, type WrittenBill } from '../../core/outputs/bill.js';
 import type { PricingPlan } from '../../core/pricing/plan.js';
 import { stagingPath, type StagedFile } from '../../core/outputs/staged.js';
 import type { TaskPool } from '../runtime/mapreduce.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { UserTable } from '../scan/user-table.js';
-import type { BillRangeResult, BillRangeTask } from './bill-render.js';
+import type { BillRangeTask } from './bill-render.js';
 import type { WorkerFunctionName } from '../worker.js';
 
 /**
@@ -50,10 +49,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
   const usage = b.tables.length === 0 ? null : new MergedUsage(b.tables);
   if (usage === null || b.pool.workers < 2 || usage.entries < b.fromEntries) {
     const rows = usage ?? new UserTable(config.rates.length, 16);
-    const opts = { checkpoint: () => signal.throwIfAborted() };
-    return plan === undefined
-      ? finalizeBill(rows, config, new BillWriter(b.bill, b.detail, config, opts))
-      : finalizePricedBill(rows, config, plan, new PricedBillWriter(b.bill, b.detail, config, opts));
+    return (await writeBillFiles(rows, config, plan, b.bill, b.detail, { checkpoint: () => signal.throwIfAborted() })).totals;
   }
   signal.throwIfAborted();
   const ranges = usage.keyRanges(b.pool.workers);
@@ -73,7 +69,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
           detail: { part: parts[k]!.detail, output: b.detail.finalPath },
           stop: b.stop,
         };
-        const run = b.pool.run(task, RENDER) as Promise<BillRangeResult>;
+        const run = b.pool.run(task, RENDER) as Promise<WrittenBill>;
         // The first failure stops the other ranges; every task has ended before the parts are removed.
         run.catch(stop);
         return run;
@@ -85,7 +81,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
       const e = failed.reason;
       throw new RunFailure(`a worker failed while writing the bill: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const results = settled.map((s) => (s as PromiseFulfilledResult<BillRangeResult>).value);
+    const results = settled.map((s) => (s as PromiseFulfilledResult<WrittenBill>).value);
     // The ranges follow each other in the bill's order (cut at keys): checked, as finalize checks every user's.
     let previous: string | null = null;
     for (const r of results) {

@@ -6,10 +6,8 @@
  * thread appends in key order.
  */
 import type { BillingConfig } from '../../core/config/config.js';
-import { finalizeBill, finalizePricedBill, type BillSink, type PricedBillSink } from '../../core/billing/finalize.js';
-import type { BillTotals } from '../../core/billing/totals.js';
 import type { PricingPlan } from '../../core/pricing/plan.js';
-import { BillWriter, PricedBillWriter, type BillWriterOptions } from '../../core/outputs/bill.js';
+import { writeBillFiles, type WrittenBill } from '../../core/outputs/bill.js';
 import { OutputPart } from '../../core/outputs/staged.js';
 import { MergedUsage, type EntryRange, type SortedTables } from '../scan/sorted-merge.js';
 
@@ -34,55 +32,16 @@ export interface BillRangeTask {
   readonly stop: SharedArrayBuffer;
 }
 
-export interface BillRangeResult {
-  readonly totals: BillTotals;
-  /** The range's first and last users billed (null: none), to check that the ranges follow each other. */
-  readonly first: string | null;
-  readonly last: string | null;
-}
-
-export async function renderBillRange(task: BillRangeTask): Promise<BillRangeResult> {
+export async function renderBillRange(task: BillRangeTask): Promise<WrittenBill> {
   const bill = new OutputPart(task.bill.part, task.bill.output);
   const detail = new OutputPart(task.detail.part, task.detail.output);
   try {
     const stop = new Int32Array(task.stop);
-    const opts: BillWriterOptions = {
-      header: task.header,
-      checkpoint: () => {
-        if (Atomics.load(stop, 0) !== 0) throw new Error('cancelled');
-      },
+    const checkpoint = () => {
+      if (Atomics.load(stop, 0) !== 0) throw new Error('cancelled');
     };
-    const usage = new MergedUsage(task.tables, task.ranges);
-    const seen = { first: null as string | null, last: null as string | null };
-    const billed = (user: string) => {
-      seen.first ??= user;
-      seen.last = user;
-    };
-    let totals: BillTotals;
-    if (task.plan === undefined) {
-      const writer = new BillWriter(bill, detail, task.config, opts);
-      const sink: BillSink = {
-        task: (user, t, requests, d, c, r) => writer.task(user, t, requests, d, c, r),
-        user: (user, d, c, r) => {
-          billed(user);
-          writer.user(user, d, c, r);
-        },
-        flush: () => writer.flush(),
-      };
-      totals = await finalizeBill(usage, task.config, sink);
-    } else {
-      const writer = new PricedBillWriter(bill, detail, task.config, opts);
-      const sink: PricedBillSink = {
-        task: (user, t, requests, d, charge) => writer.task(user, t, requests, d, charge),
-        user: (user, total) => {
-          billed(user);
-          writer.user(user, total);
-        },
-        flush: () => writer.flush(),
-      };
-      totals = await finalizePricedBill(usage, task.config, task.plan, sink);
-    }
-    return { totals, ...seen };
+    // The range's first and last users come back with its totals: the main thread checks that the ranges follow each other.
+    return await writeBillFiles(new MergedUsage(task.tables, task.ranges), task.config, task.plan, bill, detail, { header: task.header, checkpoint });
   } finally {
     bill.close();
     detail.close();
