@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { parsePlanText, planFromData, type PricingPlan } from '../core/pricing/p
 import { discoverInputs } from '../core/input/discover.js';
 import { StagedOutputs } from '../core/outputs/staged.js';
 import { RejectsWriter } from '../core/outputs/rejects.js';
-import { collectBill, finalizeBill, finalizePricedBill } from '../core/billing/finalize.js';
-import { BillWriter, PricedBillWriter, billText } from '../core/outputs/bill.js';
+import { collectBill } from '../core/billing/finalize.js';
+import { billText, writeBillFiles } from '../core/outputs/bill.js';
 import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import type { TimeWindow } from '../core/validation/timestamp.js';
@@ -92,6 +92,18 @@ function render(f: typeof file extends fc.Arbitrary<infer T> ? T : never, fmtLin
   return Buffer.concat(parts);
 }
 
+/** Runs `body` on a fresh directory whose `in/` holds `files` (name → contents); the directory is removed afterwards. */
+async function withInputs<T>(files: Record<string, string | Uint8Array>, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
+  try {
+    mkdirSync(join(dir, 'in'));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, 'in', name), content);
+    return await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('parallel engine equals naive engine', () => {
   it('on random inputs, workers, shard sizes and usage table bounds (tables spilled as sorted runs)', async () => {
     await fc.assert(
@@ -102,15 +114,13 @@ describe('parallel engine equals naive engine', () => {
         fc.option(fc.constantFrom('2025-05-02T23:16:50Z', '2025-05-02T23:16:50.0000001Z'), { nil: undefined }),
         fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
         async (files, workers, shardBytes, from, maxTableEntries) => {
-          const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
-          try {
-            const { mkdirSync } = await import('node:fs');
-            mkdirSync(join(dir, 'in'));
-            files.forEach((f, i) => {
+          const inputs = Object.fromEntries(
+            files.map((f, i) => {
               const body = render(f, f.lines);
-              const name = join(dir, 'in', `f${i}.${f.format}${f.gzip ? '.gz' : ''}`);
-              writeFileSync(name, f.gzip ? gzipSync(body) : body);
-            });
+              return [`f${i}.${f.format}${f.gzip ? '.gz' : ''}`, f.gzip ? gzipSync(body) : body];
+            }),
+          );
+          await withInputs(inputs, async (dir) => {
             const window: TimeWindow = from === undefined ? {} : { from: parseTimestamp(from)! };
             const naive = await run(runNaive, dir, window, 'naive');
             // A 70 KB line in one-byte shards would be 70,000 tasks: long lines get larger shards.
@@ -123,9 +133,7 @@ describe('parallel engine equals naive engine', () => {
             expect(parallel.counts).toEqual(naive.counts);
             expect(parallel.bill).toBe(naive.bill);
             expect(parallel.rejects).toBe(naive.rejects);
-          } finally {
-            rmSync(dir, { recursive: true, force: true });
-          }
+          });
         },
       ),
       { numRuns: 50 },
@@ -142,11 +150,7 @@ describe('parallel engine equals naive engine', () => {
       const sp = seps[k++ % seps.length]!;
       lines.push(`${k % 7 === 0 ? ' ' : ''}${[a, b, c, d, e].join(sp)}${k % 5 === 0 ? ' ' : ''}`);
     }
-    const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
-    try {
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(join(dir, 'in'));
-      writeFileSync(join(dir, 'in', 'all.log'), lines.join('\n'));
+    await withInputs({ 'all.log': lines.join('\n') }, async (dir) => {
       const naive = await run(runNaive, dir, {}, 'naive');
       const parallel = await run((i) => runParallel(i, { workers: 2, shardBytes: 1 << 16 }), dir, {}, 'parallel');
       expect(naive.counts.records).toBe(lines.length);
@@ -154,9 +158,7 @@ describe('parallel engine equals naive engine', () => {
       expect(parallel.counts).toEqual(naive.counts);
       expect(parallel.bill).toBe(naive.bill);
       expect(parallel.rejects).toBe(naive.rejects);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('on lines cut by shard boundaries at every byte, CRLF split across a boundary, and a line longer than a shard', async () => {
@@ -167,36 +169,24 @@ describe('parallel engine equals naive engine', () => {
     ];
     // The BOM is not part of the first line: 65,536 bytes after it are within the limit, 65,537 are not.
     for (const [n, tooLong] of [[65_536, 0], [65_537, 1]] as const) {
-      const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
-      try {
-        const { mkdirSync } = await import('node:fs');
-        mkdirSync(join(dir, 'in'));
-        writeFileSync(join(dir, 'in', 'a.log'), `\uFEFF${'x'.repeat(n)}\r\n${line}`);
+      await withInputs({ 'a.log': `\uFEFF${'x'.repeat(n)}\r\n${line}` }, async (dir) => {
         const naive = await run(runNaive, dir, {}, 'naive');
         expect(naive.counts.rejected.line_too_long).toBe(tooLong);
         expect(naive.counts.rejected.bad_field_count).toBe(1 - tooLong);
         for (const shardBytes of [1000, 70_000]) {
           expect(await run((i) => runParallel(i, { workers: 2, shardBytes }), dir, {}, 'parallel')).toEqual(naive);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }
     for (const [content, sizes, accepted] of cases) {
-      const dir = mkdtempSync(join(tmpdir(), 'mr-prop-'));
-      try {
-        const { mkdirSync } = await import('node:fs');
-        mkdirSync(join(dir, 'in'));
-        writeFileSync(join(dir, 'in', 'a.log'), content);
+      await withInputs({ 'a.log': content }, async (dir) => {
         const naive = await run(runNaive, dir, {}, 'naive');
         expect(naive.counts.accepted).toBe(accepted);
         for (const shardBytes of sizes) {
           const parallel = await run((i) => runParallel(i, { workers: 2, shardBytes }), dir, {}, 'parallel');
           expect(parallel, `shard ${shardBytes}`).toEqual(naive);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }
   });
 });
@@ -216,9 +206,7 @@ async function writtenBill(result: BillingResult, dir: string, tag: string, sign
     const totals =
       result.writeBill !== undefined
         ? await result.writeBill(b, d, signal, priced?.plan)
-        : priced !== undefined
-          ? await finalizePricedBill(result.usage, priced.config, priced.plan, new PricedBillWriter(b, d, priced.config))
-          : await finalizeBill(result.usage, config, new BillWriter(b, d, config));
+        : (await writeBillFiles(result.usage, priced?.config ?? config, priced?.plan, b, d)).totals;
     staged.commit();
     // Nothing but the two outputs is left beside them (no part file).
     expect(readdirSync(out).sort()).toEqual(['billing.detail.csv', 'billing.txt']);
@@ -247,19 +235,13 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
         fc.integer({ min: 2, max: 4 }),
         fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
         async (files, workers, maxTableEntries) => {
-          const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
-          try {
-            const { mkdirSync } = await import('node:fs');
-            mkdirSync(join(dir, 'in'));
-            files.forEach((f, i) => writeFileSync(join(dir, 'in', `f${i}.${f.format}`), render({ ...f, longLine: false }, f.lines)));
+          await withInputs(Object.fromEntries(files.map((f, i) => [`f${i}.${f.format}`, render({ ...f, longLine: false }, f.lines)])), async (dir) => {
             const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
             const parallel = await engineResult((i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, 'parallel');
             expect(parallel.writeBill).toBeDefined();
             const inWorkers = await writtenBill(parallel, dir, 'parallel');
             expect(inWorkers).toEqual(naive);
-          } finally {
-            rmSync(dir, { recursive: true, force: true });
-          }
+          });
         },
       ),
       { numRuns: 25 },
@@ -269,11 +251,7 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
   it('on thousands of users of every kind of id, cut into ranges inside runs spilled by a bounded table', async () => {
     const ids = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? `é${i}` : i % 7 === 0 ? `${'long-user-id-'.repeat(3)}${i}` : i % 11 === 0 ? `😀${i}` : `user${i}`));
     const lines = Array.from({ length: 12_000 }, (_, i) => `2025-05-02T23:16:50Z ${ids[(i * 7919) % ids.length]} ${i % 3 === 0 ? 'login' : 'createOrder'} 200 ${i % 5000}ms`);
-    const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
-    try {
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(join(dir, 'in'));
-      writeFileSync(join(dir, 'in', 'a.log'), lines.join('\n'));
+    await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
       const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
       expect(naive.totals.users).toBe(3000);
       for (const maxTableEntries of [undefined, 700]) {
@@ -308,18 +286,12 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
         const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, tag, priced.config);
         expect(await writtenBill(parallel, dir, tag, undefined, priced)).toEqual(naivePriced);
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('stops when the run is aborted, leaving no part of the bill behind', async () => {
     const lines = Array.from({ length: 20_000 }, (_, i) => `2025-05-02T23:16:50Z user${i} login 200 1ms`);
-    const dir = mkdtempSync(join(tmpdir(), 'mr-ranges-'));
-    try {
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(join(dir, 'in'));
-      writeFileSync(join(dir, 'in', 'a.log'), lines.join('\n'));
+    await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
       // Aborted before, and while the workers write (the abort lands once their tasks are sent).
       for (const when of ['before', 'during'] as const) {
         const parallel = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 0 }), dir, when);
@@ -337,8 +309,6 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
         }
         expect(readdirSync(out)).toEqual([]);
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
