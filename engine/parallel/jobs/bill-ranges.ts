@@ -56,6 +56,8 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
   const parts = ranges.map(() => ({ bill: stagingPath(b.bill.finalPath), detail: stagingPath(b.detail.finalPath) }));
   const stop = () => Atomics.store(new Int32Array(b.stop), 0, 1);
   signal.addEventListener('abort', stop, { once: true });
+  // The failure that stopped the others (theirs then only say they were stopped): the one to report.
+  let cause: { readonly error: unknown } | undefined;
   try {
     const settled = await Promise.allSettled(
       ranges.map((r, k) => {
@@ -71,14 +73,16 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
         };
         const run = b.pool.run(task, RENDER) as Promise<WrittenBill>;
         // The first failure stops the other ranges; every task has ended before the parts are removed.
-        run.catch(stop);
+        run.catch((error: unknown) => {
+          cause ??= { error };
+          stop();
+        });
         return run;
       }),
     );
     signal.throwIfAborted();
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) {
-      const e = failed.reason;
+    if (cause !== undefined) {
+      const e = cause.error;
       throw new RunFailure(`a worker failed while writing the bill: ${e instanceof Error ? e.message : String(e)}`);
     }
     const results = settled.map((s) => (s as PromiseFulfilledResult<WrittenBill>).value);
