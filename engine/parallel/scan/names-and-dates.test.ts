@@ -1,0 +1,78 @@
+/**
+ * The two lookups every fast path makes per line, against their definitions: ByteNames
+ * (a configured name's index, else -1) against a scan of the list, and DateTimes (a common
+ * timestamp's epoch seconds, else NaN) against core's parseTimestamp, including dates that
+ * share a cache slot and invalid dates asked for again after a valid one.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ByteNames, DateTimes } from './fast-lines.js';
+import { parseTimestamp } from '../../core/validation/timestamp.js';
+
+function listIndex(names: readonly string[], text: string): number {
+  return names.indexOf(text);
+}
+
+describe('ByteNames', () => {
+  const nameArb = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('login', 'logia', 'lxgin', 'l', '', 'é', 'loginn', 'ogin'));
+  it('finds exactly the names of its list, the first of duplicates, wherever the bytes sit', () => {
+    fc.assert(
+      fc.property(fc.array(nameArb, { maxLength: 12 }), fc.array(nameArb, { maxLength: 12 }), fc.nat(5), (names, probes, pad) => {
+        const index = new ByteNames(names);
+        for (const text of [...names, ...probes]) {
+          const b = Buffer.concat([Buffer.alloc(pad, 'x'), Buffer.from(text, 'utf8'), Buffer.from('y')]);
+          expect(index.find(b, pad, pad + Buffer.byteLength(text))).toBe(listIndex(names, text));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('tells apart names of the same length, first and last byte (one slot)', () => {
+    const names = ['axxb', 'ayyb', 'azzb', 'ab', 'a'];
+    const index = new ByteNames(names);
+    for (const [t, n] of names.entries()) expect(index.find(Buffer.from(n), 0, n.length)).toBe(t);
+    expect(index.find(Buffer.from('awwb'), 0, 4)).toBe(-1);
+    expect(index.find(Buffer.from(''), 0, 0)).toBe(-1);
+  });
+});
+
+describe('DateTimes', () => {
+  const digits = (n: number, w: number) => String(n).padStart(w, '0');
+  const stampArb = fc
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }),
+      fc.integer({ min: 0, max: 14 }),
+      fc.integer({ min: 0, max: 33 }),
+      fc.integer({ min: 0, max: 25 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 61 }),
+    )
+    .map(([y, mo, d, h, mi, s]) => `${digits(y, 4)}-${digits(mo, 2)}-${digits(d, 2)}T${digits(h, 2)}:${digits(mi, 2)}:${digits(s, 2)}Z`);
+  const oddArb = fc.tuple(stampArb, fc.nat(18), fc.constantFrom('/', ':', 'a', ' ', '-', '9', '\u00ff')).map(([t, at, c]) => t.slice(0, at) + c + t.slice(at + 1));
+
+  it('the epoch seconds of a real date and time, NaN for any other, in any order (the cache never changes an answer)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(stampArb, oddArb, fc.constantFrom('2025-05-02T10:00:00Z', '2024-02-29T23:59:59Z', '2023-02-29T00:00:00Z')), { maxLength: 60 }), (stamps) => {
+        const dates = new DateTimes();
+        for (const text of [...stamps, ...stamps]) {
+          const want = text[10] === 'T' ? parseTimestamp(text)?.seconds ?? NaN : NaN;
+          const b = Buffer.from(`  ${text} `, 'latin1');
+          const got = b[12] === 84 ? dates.seconds(b, 2) : NaN;
+          expect(got).toBe(want);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('every date of four years, twice: the cache slots each date shares with others do not mix them up', () => {
+    const dates = new DateTimes();
+    for (let pass = 0; pass < 2; pass++) {
+      for (let day = Date.UTC(2023, 0, 1) / 86400000; day < Date.UTC(2027, 0, 1) / 86400000; day++) {
+        const text = new Date(day * 86400000 + 3723000).toISOString().slice(0, 19) + 'Z';
+        expect(dates.seconds(Buffer.from(text), 0)).toBe(day * 86400 + 3723);
+      }
+    }
+  });
+});
