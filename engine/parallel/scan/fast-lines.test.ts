@@ -4,7 +4,7 @@
  * and LineAccumulator (the naive engine) on the same bytes. And the common lines must take
  * the fast path (else it would be a slow path that passes these tests).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { CsvScanner } from './csv-scanner.js';
 import { JsonlScanner } from './jsonl-scanner.js';
@@ -235,6 +235,26 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     expect(r.fast).toBe(0);
     expect(r.counts.accepted).toBe(3);
     expect(r.counts.rejected.unknown_task).toBe(1);
+  });
+});
+
+describe('CsvScanner: which fast path', () => {
+  it("records in the contract's column order take the straight-line path; other orders the column loop", () => {
+    const inOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastInOrder(): number }, 'fastInOrder');
+    const anyOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
+    try {
+      const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms'];
+      expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true]), 0, OPEN).fast).toBe(2);
+      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4); // line by line and as a block
+      expect(anyOrder).not.toHaveBeenCalled();
+      inOrder.mockClear();
+      expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
+      expect(inOrder).not.toHaveBeenCalled();
+      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(2);
+    } finally {
+      inOrder.mockRestore();
+      anyOrder.mockRestore();
+    }
   });
 });
 

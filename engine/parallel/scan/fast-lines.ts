@@ -128,9 +128,11 @@ export class DateTimes {
 
   /**
    * b[s, s + 19) as `YYYY-MM-DD?HH:MM:SS` (the byte at s + 10 is the caller's to check), a
-   * real date and time: its epoch seconds (UTC), else NaN. Never reads past s + 19.
+   * real date and time: its epoch seconds (UTC), else NaN (also when b ends before s + 19).
+   * Never reads past s + 19.
    */
   seconds(b: Uint8Array, s: number): number {
+    if (s + 19 > b.length) return NaN;
     if (b !== this.viewOf) {
       this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
       this.viewOf = b;

@@ -66,6 +66,26 @@ describe('DateTimes', () => {
     );
   });
 
+  it('a cached date with any one byte changed, and a buffer that ends early: the same answers as parseTimestamp', () => {
+    const dates = new DateTimes();
+    const stamps = ['2025-05-02T10:00:00Z', '2024-02-29T23:59:59Z', '1999-12-31T00:00:59Z'];
+    for (const text of stamps) {
+      expect(dates.seconds(Buffer.from(text), 0)).toBe(parseTimestamp(text)!.seconds);
+      for (let at = 0; at < 19; at++) {
+        if (at === 10) continue; // the caller's byte
+        for (const c of [0x00, 0x2d, 0x2f, 0x30, 0x31, 0x32, 0x35, 0x39, 0x3a, 0x41, 0x80, 0xff]) {
+          const b = Buffer.from(text, 'latin1');
+          b[at] = c;
+          const changed = b.toString('latin1');
+          expect(dates.seconds(b, 0)).toBe(parseTimestamp(changed)?.seconds ?? NaN);
+        }
+      }
+      // The cache still answers for the date itself.
+      expect(dates.seconds(Buffer.from(text), 0)).toBe(parseTimestamp(text)!.seconds);
+    }
+    for (let len = 0; len < 19; len++) expect(dates.seconds(Buffer.from(stamps[0]!.slice(0, len)), 0)).toBeNaN();
+  });
+
   it('every date of four years, twice: the cache slots each date shares with others do not mix them up', () => {
     const dates = new DateTimes();
     for (let pass = 0; pass < 2; pass++) {
