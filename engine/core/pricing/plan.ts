@@ -336,15 +336,30 @@ function discountOf(text: string): bigint {
   return BigInt(m[1]!) * 10n ** 10n + BigInt((m[2] ?? '').padEnd(10, '0'));
 }
 
+/**
+ * A key a JSON or YAML escape made of a lone surrogate (`"\ud800"`): no UTF-8 log line can
+ * name it, and UTF-8 would write it as U+FFFD, the bytes of another key. Refused, so that
+ * every engine maps a task's bytes to the same task.
+ */
+function refuseLoneSurrogate(key: string, at: Array<string | number>): void {
+  if (Buffer.from(key, 'utf8').toString('utf8') !== key) {
+    throw new ConfigError(`pricing plan: ${fieldPath(at)} is not valid Unicode text (a lone surrogate), which no log line can name`);
+  }
+}
+
 /** Checks parsed plan data and builds the plan; ConfigError naming the field on any fault. */
 export function planFromData(data: unknown): PricingPlan {
   const invalid = validatePlan(data);
   if (invalid !== null) throw schemaError(invalid, data);
   const raw = data as unknown as RawPlan;
   const tasks = new Map<string, TaskPrice>();
-  for (const name of Object.keys(raw.tasks)) tasks.set(name, taskPrice(raw.tasks[name]!, ['tasks', name]));
+  for (const name of Object.keys(raw.tasks)) {
+    refuseLoneSurrogate(name, ['tasks', name]);
+    tasks.set(name, taskPrice(raw.tasks[name]!, ['tasks', name]));
+  }
   const customers = new Map<string, CustomerTerms>();
   for (const id of Object.keys(raw.customers ?? {})) {
+    refuseLoneSurrogate(id, ['customers', id]);
     const c = raw.customers![id]!;
     const overrides = new Map<string, TaskPrice>();
     for (const name of Object.keys(c.tasks ?? {})) {

@@ -117,6 +117,15 @@ describe('parsing a plan', () => {
     expect([...p.customers.keys()]).toEqual(['007']);
   });
 
+  it('refuses a task or customer key that is a lone surrogate (an escape in JSON or YAML), which UTF-8 would write as U+FFFD', () => {
+    expect(() => planFromData(parsePlanText('{"version":1,"tasks":{"\\ud800":{"per_ms":"1"},"\\ufffd":{"per_ms":"2"}}}', true))).toThrow(
+      /^pricing plan: tasks\["\\ud800"\] is not valid Unicode text \(a lone surrogate\)/,
+    );
+    expect(() => yaml('version: 1\ntasks:\n  a: {per_ms: "1"}\ncustomers:\n  "\\udc00x": {}\n')).toThrow(/customers\["\\udc00x"\] is not valid Unicode text/);
+    // A well-formed key outside the BMP is kept.
+    expect([...planFromData(parsePlanText('{"version":1,"tasks":{"\\ud83d\\ude00":{"per_ms":"1"}}}', true)).tasks.keys()]).toEqual(['\u{1F600}']);
+  });
+
   it('names odd keys unambiguously in paths', () => {
     expect(fieldPath(['customers', 'a.b', 'tasks', 'x y', 'tiers', 2, 'up_to_ms'])).toBe('customers["a.b"].tasks["x y"].tiers[2].up_to_ms');
     expect(fieldPath(['customers', '123', 'discount'])).toBe('customers.123.discount');
