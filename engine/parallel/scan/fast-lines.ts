@@ -48,12 +48,6 @@ export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): b
   return k === len;
 }
 
-/** The index of the entry of `list` equal to b[s, e), else -1. */
-export function indexOfBytes(list: readonly Uint8Array[], b: Uint8Array, s: number, e: number): number {
-  for (let t = 0; t < list.length; t++) if (sameBytes(list[t]!, b, s, e)) return t;
-  return -1;
-}
-
 /**
  * A fixed list of names (the configured tasks, a JSON line's keys), found from bytes: the
  * candidates are those of the same length, first and last byte (a chain per slot, in list

@@ -11,7 +11,7 @@
  * reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
-import { BACKSLASH, COMMA, FastLineScanner, QUOTE, digitsAt, indexOfBytes, sameBytes, type IdentifiedSink } from './fast-lines.js';
+import { BACKSLASH, ByteNames, COMMA, FastLineScanner, QUOTE, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import type { UserTable } from './user-table.js';
@@ -22,7 +22,8 @@ const KEYS = FIELDS.map((f) => Buffer.from(RULES.jsonl.keys[f], 'utf8'));
 const [K_TS, K_USER, K_TASK, K_STATUS, K_DURATION] = [0, 1, 2, 3, 4];
 /** The request id's key: a bit after the contract keys'. */
 const K_ID = KEYS.length;
-const ID_KEY = Buffer.from(RULES.requestId.jsonKey, 'utf8');
+/** Every key the fast path knows, the request id's last (its index is K_ID). */
+const KEY_NAMES = new ByteNames([...FIELDS.map((f) => RULES.jsonl.keys[f]), RULES.requestId.jsonKey]);
 const STRING_VALUED = (1 << K_TS) | (1 << K_USER) | (1 << K_TASK);
 const ALL_KEYS = (1 << KEYS.length) - 1;
 const SP = 32;
@@ -72,8 +73,7 @@ export class JsonlScanner extends FastLineScanner {
       } else {
         i = plainStringEnd(b, i);
         if (i < 0) return -1;
-        key = indexOfBytes(KEYS, b, ks, i);
-        if (key < 0 && sameBytes(ID_KEY, b, ks, i)) key = K_ID;
+        key = KEY_NAMES.find(b, ks, i);
       }
       if (key < 0 || (seen & (1 << key)) !== 0) return -1;
       seen |= 1 << key;
