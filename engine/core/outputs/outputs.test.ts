@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
-import { STAGING_PREFIX, StagedOutputs } from './staged.js';
+import { OutputPart, STAGING_PREFIX, StagedFile, StagedOutputs, stagingPath } from './staged.js';
 import { BillWriter, PricedBillWriter, billText, csvField } from './bill.js';
 import { finalizeBill, finalizePricedBill } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
@@ -71,6 +71,55 @@ describe('RejectsWriter + StagedOutputs', () => {
     await rejects.end();
     staged.commit();
     expect(readFileSync(join(dir, 'r.csv'), 'utf8')).toBe('file,offset,reason,raw\n');
+  });
+});
+
+describe('StagedFile.append', () => {
+  /** A part file beside `finalPath` holding `text`, as a worker writes one. */
+  function part(finalPath: string, text: string): string {
+    const path = stagingPath(finalPath);
+    const p = new OutputPart(path, finalPath);
+    p.write(text);
+    p.close();
+    return path;
+  }
+
+  it('moves the first part into an empty file (its permissions kept), copies the next, and leaves no part behind', () => {
+    const dir = tempDir();
+    const finalPath = join(dir, 'billing.detail.csv');
+    const f = new StagedFile(finalPath);
+    const mode = statSync(f.tempPath).mode;
+    const p0 = part(finalPath, 'user,task\nalice,login\n');
+    const p1 = part(finalPath, 'bob,login\n');
+    expect(statSync(p0).mode).not.toBe(mode); // parts are 0600, outputs 0644 less the umask
+    const inode = statSync(p0).ino;
+    f.append(p0);
+    expect(statSync(f.tempPath).ino).toBe(inode); // moved, not copied
+    f.append(p1);
+    f.write('carol,login\n');
+    expect(existsSync(p0) || existsSync(p1)).toBe(false);
+    expect(statSync(f.tempPath).mode).toBe(mode);
+    f.commit();
+    expect(readFileSync(finalPath, 'utf8')).toBe('user,task\nalice,login\nbob,login\ncarol,login\n');
+    expect(listFiles(dir)).toEqual(['billing.detail.csv']);
+  });
+
+  it('copies a part after bytes written by write() or a stream: they stay first', async () => {
+    const dir = tempDir();
+    const a = new StagedFile(join(dir, 'a.txt'));
+    a.write('');
+    a.write('head\n');
+    a.append(part(a.finalPath, 'part\n'));
+    a.commit();
+    expect(readFileSync(a.finalPath, 'utf8')).toBe('head\npart\n');
+
+    const b = new StagedFile(join(dir, 'b.txt'));
+    const s = b.stream();
+    await new Promise<void>((resolve, reject) => s.end('streamed\n', (e?: Error | null) => (e ? reject(e) : resolve())));
+    b.append(part(b.finalPath, 'part\n'));
+    b.commit();
+    expect(readFileSync(b.finalPath, 'utf8')).toBe('streamed\npart\n');
+    expect(listFiles(dir).sort()).toEqual(['a.txt', 'b.txt']);
   });
 });
 

@@ -4,7 +4,7 @@
  * The bill is renamed last, so a visible bill implies complete companions. An abort
  * removes every temporary file.
  */
-import { mkdirSync, openSync, closeSync, fsyncSync, readSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdirSync, openSync, closeSync, fchmodSync, fstatSync, fsyncSync, readSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunFailure } from '../errors.js';
@@ -50,6 +50,8 @@ const APPEND_CHUNK = 4 << 20;
 export class StagedFile implements ByteSink {
   readonly tempPath: string;
   private fd: number | null;
+  /** Nothing written yet (append may then move a part into place). */
+  private empty = true;
 
   constructor(readonly finalPath: string) {
     mkdirSync(dirname(finalPath), { recursive: true });
@@ -59,12 +61,40 @@ export class StagedFile implements ByteSink {
 
   write(data: string | Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
+    if (typeof data === 'string' ? data.length > 0 : data.byteLength > 0) this.empty = false;
     writeAll(this.fd, data, this.finalPath);
   }
 
-  /** Appends the whole of a part file (written by OutputPart), read in chunks. */
+  /**
+   * Appends the whole of a part file (written by OutputPart, in this file's directory), which
+   * is gone afterwards. While nothing has been written here, the part takes this file's place
+   * by a rename, with this file's permissions, instead of being copied (at a million users
+   * the copy of the bill's parts was a second of the main thread's). Else it is read in
+   * chunks and removed.
+   */
   append(partPath: string): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: append after close`);
+    if (this.empty) return this.adopt(partPath);
+    this.copy(partPath);
+    rmSync(partPath, { force: true });
+  }
+
+  private adopt(partPath: string): void {
+    const old = this.fd!;
+    try {
+      const mode = fstatSync(old).mode & 0o7777;
+      renameSync(partPath, this.tempPath);
+      this.fd = null;
+      closeSync(old);
+      this.fd = openSync(this.tempPath, 'a');
+      fchmodSync(this.fd, mode);
+    } catch (err) {
+      throw outputError(this.finalPath, err);
+    }
+    this.empty = false;
+  }
+
+  private copy(partPath: string): void {
     const buf = Buffer.allocUnsafe(APPEND_CHUNK);
     let fd: number;
     try {
@@ -81,7 +111,7 @@ export class StagedFile implements ByteSink {
           throw outputError(this.finalPath, err);
         }
         if (n === 0) break;
-        writeAll(this.fd, buf.subarray(0, n), this.finalPath);
+        writeAll(this.fd!, buf.subarray(0, n), this.finalPath);
       }
     } finally {
       closeSync(fd);
@@ -91,6 +121,7 @@ export class StagedFile implements ByteSink {
   /** A stream onto the temporary file; end it before close(). */
   stream(): WriteStream {
     if (this.fd === null) throw new Error(`${this.finalPath}: stream after close`);
+    this.empty = false;
     return createWriteStream('', { fd: this.fd, autoClose: false });
   }
 
