@@ -46,6 +46,26 @@ function compareKeys(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: n
   return al - bl;
 }
 
+/** Restores the heap order below heap[i] (a min-heap of cursors by their current keys). */
+function siftDown(heap: Cursor[], i: number): void {
+  const n = heap.length;
+  const x = heap[i]!;
+  for (;;) {
+    let m = 2 * i + 1;
+    if (m >= n) break;
+    if (m + 1 < n && before(heap[m + 1]!, heap[m]!)) m++;
+    if (!before(heap[m]!, x)) break;
+    heap[i] = heap[m]!;
+    i = m;
+  }
+  heap[i] = x;
+}
+
+/** True when a's current key comes before b's. */
+function before(a: Cursor, b: Cursor): boolean {
+  return compareKeys(a.keyBytes, a.keyAt, a.keyLen, b.keyBytes, b.keyAt, b.keyLen) < 0;
+}
+
 /** The next entry of one sorted table: in memory, or read from its run file a chunk at a time. */
 class Cursor {
   /** The next entry, and the window of records held: entries [first, end). */
@@ -229,28 +249,26 @@ export class MergedUsage implements SortedUsage {
         return new Cursor(to, rb, r.overflow, r.carry, T, null, r.path, from);
       }),
     ];
-    const W = cursors.length;
-    const same = new Int32Array(W);
+    // A binary min-heap of the cursors that still have entries, by their current keys: each
+    // user costs a few comparisons per table holding them, not one per table (a worker at 10M
+    // users merges its own table with 16 or more spilled runs).
+    const heap: Cursor[] = [];
     try {
-      for (;;) {
-        // The smallest key among the heads, and every cursor holding it.
-        let n = 0;
-        let best: Cursor | null = null;
-        for (let w = 0; w < W; w++) {
-          const c = cursors[w]!;
-          if (!c.head()) continue;
-          const d = best === null ? -1 : compareKeys(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
-          if (d < 0) {
-            best = c;
-            n = 0;
-          }
-          if (d <= 0) same[n++] = w;
-        }
-        if (best === null) return undefined;
-        const user = decodeKey(best.keyBytes.subarray(best.keyAt, best.keyAt + best.keyLen));
+      for (const c of cursors) if (c.head()) heap.push(c);
+      for (let i = (heap.length >>> 1) - 1; i >= 0; i--) siftDown(heap, i);
+      // The current user's key, copied: a run's cursor reloads its buffer as it moves on.
+      let key = new Uint8Array(64);
+      while (heap.length > 0) {
+        const top = heap[0]!;
+        const len = top.keyLen;
+        if (len > key.length) key = new Uint8Array(len * 2);
+        for (let i = 0; i < len; i++) key[i] = top.keyBytes[top.keyAt + i]!;
+        const user = decodeKey(key.subarray(0, len));
         const usage = new UserUsage(T);
-        for (let j = 0; j < n; j++) {
-          const c = cursors[same[j]!]!;
+        // Every cursor at this key is at the heap's top in turn: its counters are added, and it
+        // moves on (back into the heap at its next key, which is greater).
+        while (heap.length > 0 && compareKeys(heap[0]!.keyBytes, heap[0]!.keyAt, heap[0]!.keyLen, key, 0, len) === 0) {
+          const c = heap[0]!;
           const f = c.f64;
           const base = c.counters();
           for (let t = 0; t < T; t++) {
@@ -261,9 +279,16 @@ export class MergedUsage implements SortedUsage {
           const carried = c.carries.size === 0 ? undefined : c.carries.get(c.e);
           if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
           c.e++;
+          if (!c.head()) {
+            const last = heap.pop()!;
+            if (heap.length === 0) break;
+            heap[0] = last;
+          }
+          siftDown(heap, 0);
         }
         yield { user, usage };
       }
+      return undefined;
     } finally {
       for (const c of cursors) c.close();
     }
