@@ -50,8 +50,6 @@ const APPEND_CHUNK = 4 << 20;
 export class StagedFile implements ByteSink {
   readonly tempPath: string;
   private fd: number | null;
-  /** Nothing written yet (append may then move a part into place). */
-  private empty = true;
 
   constructor(readonly finalPath: string) {
     mkdirSync(dirname(finalPath), { recursive: true });
@@ -61,28 +59,34 @@ export class StagedFile implements ByteSink {
 
   write(data: string | Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
-    if (typeof data === 'string' ? data.length > 0 : data.byteLength > 0) this.empty = false;
     writeAll(this.fd, data, this.finalPath);
   }
 
   /**
    * Appends the whole of a part file (written by OutputPart, in this file's directory), which
-   * is gone afterwards. While nothing has been written here, the part takes this file's place
+   * is gone afterwards. While this file is empty (its size on disk), the part takes its place
    * by a rename, with this file's permissions, instead of being copied (at a million users
    * the copy of the bill's parts was a second of the main thread's). Else it is read in
    * chunks and removed.
    */
   append(partPath: string): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: append after close`);
-    if (this.empty) return this.adopt(partPath);
+    let size: number;
+    let mode: number;
+    try {
+      ({ size, mode } = fstatSync(this.fd));
+    } catch (err) {
+      throw outputError(this.finalPath, err);
+    }
+    if (size === 0) return this.adopt(partPath, mode & 0o7777);
     this.copy(partPath);
     rmSync(partPath, { force: true });
   }
 
-  private adopt(partPath: string): void {
+  /** The part renamed into this file's place, given this file's permission bits. */
+  private adopt(partPath: string, mode: number): void {
     const old = this.fd!;
     try {
-      const mode = fstatSync(old).mode & 0o7777;
       renameSync(partPath, this.tempPath);
       this.fd = null;
       closeSync(old);
@@ -91,7 +95,6 @@ export class StagedFile implements ByteSink {
     } catch (err) {
       throw outputError(this.finalPath, err);
     }
-    this.empty = false;
   }
 
   private copy(partPath: string): void {
@@ -121,7 +124,6 @@ export class StagedFile implements ByteSink {
   /** A stream onto the temporary file; end it before close(). */
   stream(): WriteStream {
     if (this.fd === null) throw new Error(`${this.finalPath}: stream after close`);
-    this.empty = false;
     return createWriteStream('', { fd: this.fd, autoClose: false });
   }
 
