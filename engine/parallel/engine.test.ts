@@ -113,7 +113,9 @@ describe('parallel engine equals naive engine', () => {
         fc.integer({ min: 1, max: 400 }),
         fc.option(fc.constantFrom('2025-05-02T23:16:50Z', '2025-05-02T23:16:50.0000001Z'), { nil: undefined }),
         fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
-        async (files, workers, shardBytes, from, maxTableEntries) => {
+        // Worker tables partitioned from the start, after a few users, or (the default) not at these sizes.
+        fc.constantFrom(0, 3, undefined),
+        async (files, workers, shardBytes, from, maxTableEntries, partitionFrom) => {
           const inputs = Object.fromEntries(
             files.map((f, i) => {
               const body = render(f, f.lines);
@@ -127,7 +129,7 @@ describe('parallel engine equals naive engine', () => {
             const size = files.some((f) => f.longLine) ? shardBytes * 100 : shardBytes;
             const spills = () => readdirSync(tmpdir()).filter((n) => n.startsWith('mr-usage-')).length;
             const before = spills();
-            const parallel = await run((i) => runParallel(i, { workers, shardBytes: size, maxTableEntries }), dir, window, 'parallel');
+            const parallel = await run((i) => runParallel(i, { workers, shardBytes: size, maxTableEntries, partitionFrom }), dir, window, 'parallel');
             // The result's release removed the spilled runs.
             expect(spills()).toBeLessThanOrEqual(before);
             expect(parallel.counts).toEqual(naive.counts);
@@ -234,10 +236,11 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
         fc.array(file, { minLength: 1, maxLength: 3 }),
         fc.integer({ min: 2, max: 4 }),
         fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
-        async (files, workers, maxTableEntries) => {
+        fc.constantFrom(0, undefined),
+        async (files, workers, maxTableEntries, partitionFrom) => {
           await withInputs(Object.fromEntries(files.map((f, i) => [`f${i}.${f.format}`, render({ ...f, longLine: false }, f.lines)])), async (dir) => {
             const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
-            const parallel = await engineResult((i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, 'parallel');
+            const parallel = await engineResult((i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }), dir, 'parallel');
             expect(parallel.writeBill).toBeDefined();
             const inWorkers = await writtenBill(parallel, dir, 'parallel');
             expect(inWorkers).toEqual(naive);
@@ -254,9 +257,11 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
     await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
       const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
       expect(naive.totals.users).toBe(3000);
-      for (const maxTableEntries of [undefined, 700]) {
-        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, `p${maxTableEntries}`);
-        expect(await writtenBill(parallel, dir, `p${maxTableEntries}`)).toEqual(naive);
+      // Bounded or not, with worker tables partitioned past 100 users or not.
+      for (const [maxTableEntries, partitionFrom] of [[undefined, undefined], [700, undefined], [undefined, 100], [700, 100]]) {
+        const tag = `p${maxTableEntries}-${partitionFrom}`;
+        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }), dir, tag);
+        expect(await writtenBill(parallel, dir, tag)).toEqual(naive);
       }
       // Below the threshold the main thread writes it: the same bytes.
       const small = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 1e9 }), dir, 'small');

@@ -26,6 +26,8 @@ export interface ParallelOptions {
   readonly billInWorkers?: boolean;
   /** With billInWorkers: from how many users (counted once per worker table) (default BILL_IN_WORKERS_FROM; tests make it small). */
   readonly billInWorkersFrom?: number;
+  /** Users at which a worker's table is partitioned (default PARTITION_FROM, scan/partitioned-table.ts; tests make it 0). */
+  readonly partitionFrom?: number;
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
@@ -47,7 +49,7 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined);
+  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined, opts.partitionFrom);
   try {
     return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
   } catch (err) {

@@ -21,7 +21,8 @@ import { fdReader, readOwnedLines, type ByteLineSink } from '../scan/range-reade
 import { SpaceScanner } from '../scan/space-scanner.js';
 import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
-import { UserTable, hashBytes } from '../scan/user-table.js';
+import { hashBytes } from '../scan/user-table.js';
+import { PartitionedTable } from '../scan/partitioned-table.js';
 import type { SortedTables, SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
@@ -70,12 +71,14 @@ export interface BillingReduceTask {
 export interface UsageBound {
   readonly maxEntries: number;
   readonly dir: string;
+  /** Users at which the table is partitioned (PartitionedTable). */
+  readonly partitionFrom: number;
 }
 
 /** This worker's usage table for the job: bounded, its spilled runs kept in the worker's state until the flush. */
-function usageTable(task: BillingMapTask): UserTable {
+function usageTable(task: BillingMapTask): PartitionedTable {
   return workerState(task.jobId, () => {
-    const t = new UserTable(task.config.rates.length, 1 << 14);
+    const t = new PartitionedTable(task.config.rates.length, 1 << 14, task.usage.partitionFrom);
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
     t.spillWhenFull(task.usage.maxEntries, (img) => {
       mkdirSync(task.usage.dir, { recursive: true, mode: 0o700 });
@@ -148,7 +151,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
   };
   check();
   const counts = { ...emptyShardCounts(), ...emptyTally() };
-  const table = workerState(task.jobId, () => new UserTable(task.tasks, 1 << 14));
+  const table = workerState(task.jobId, () => new PartitionedTable(task.tasks, 1 << 14));
   const f = { userEnd: 0, task: 0, durationMs: 0 };
   dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check }, counts, (buf, fs, fe, inWindow) => {
     if (!inWindow) {
@@ -157,7 +160,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
     }
     counts.accepted++;
     billedFieldsAt(buf, fs, fe, f);
-    table.add(table.entry(buf, fs, f.userEnd, hashBytes(buf, fs, f.userEnd)), f.task, 1, f.durationMs);
+    table.addNow(buf, fs, f.userEnd, hashBytes(buf, fs, f.userEnd), f.task, 1, f.durationMs);
   });
   return counts;
 }
@@ -165,7 +168,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
 async function mapShard(
   task: BillingMapTask,
   shard: Shard,
-  table: UserTable,
+  table: PartitionedTable,
   counts: ShardCounts,
   rejects: RejectCollector,
   judges: Judges,
@@ -213,16 +216,16 @@ async function mapShard(
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');
-    const e = table.entry(key, 0, key.length, hashBytes(key, 0, key.length));
+    const h = hashBytes(key, 0, key.length);
     for (let t = 0; t < usage.taskCount; t++) {
       if (u.requests[t] === 0) continue;
-      table.addBig(e, t, u.requests[t]!, u.durationOf(t));
+      table.addBigNow(key, 0, key.length, h, t, u.requests[t]!, u.durationOf(t));
     }
   }
 }
 
 /** The byte-level fast path of a plain CSV or JSON lines shard, handing every line it does not bill to `exact`. */
-function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: ShardCounts, exact: ByteLineSink, emitter: ShuffleEmitter | undefined): ByteLineSink {
+function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, counts: ShardCounts, exact: ByteLineSink, emitter: ShuffleEmitter | undefined): ByteLineSink {
   const { config, window } = task;
   const tasks = config.rates.map((r) => r.task);
   // Wrapped lines are unwrapped by the accumulator first, and with --dedupe line every valid
@@ -237,7 +240,7 @@ function fastPath(task: BillingMapTask, shard: Shard, table: UserTable, counts: 
 /** This worker's usage for the job, sorted by key bytes (the workers sort at once), with the runs it spilled, once, after every shard is mapped. */
 export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
-  const table = takeWorkerState<UserTable>(task.jobId) ?? new UserTable(task.tasks, 16);
+  const table = takeWorkerState<PartitionedTable>(task.jobId) ?? new PartitionedTable(task.tasks, 16);
   // Shared records: the main thread hands them on to every worker when the bill is rendered in key ranges.
   const image = table.sortedImage(true);
   // The worker lives on after the run when it renders the bill: its table's memory is not left to a collection.

@@ -11,6 +11,7 @@ import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
 import { UserTable } from '../scan/user-table.js';
+import { PARTITION_FROM } from '../scan/partitioned-table.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,12 +84,14 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     openObject?: OpenObject,
     /** The result writes a bill in the workers from this many entries (writeBill); absent: finalize reads its usage. */
     private readonly billInWorkersFrom?: number,
+    /** Users at which a worker's table is partitioned (default PARTITION_FROM). */
+    partitionFrom = PARTITION_FROM,
   ) {
     this.keepPool = billInWorkersFrom !== undefined;
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
-    const usage = { maxEntries: maxTableEntries, dir: this.usageDir };
+    const usage = { maxEntries: maxTableEntries, dir: this.usageDir, partitionFrom };
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
     const remote = groups.flat().filter((s) => s.s3 !== undefined);
     this.feeds = remote.length === 0 ? undefined : new ObjectFeeds(remote, s3Streams, input.signal, openObject);

@@ -12,7 +12,7 @@ import { RULES } from '../../core/validation/rules.js';
 import { COMMA, FastLineScanner, QUOTE } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { ByteLineSink } from './range-reader.js';
-import type { UserTable } from './user-table.js';
+import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 
 const FIELD_COUNT = RULES.space.fieldCount;
@@ -35,7 +35,7 @@ export class CsvScanner extends FastLineScanner {
     tasks: readonly string[],
     maxDurationMs: number,
     window: TimeWindow,
-    table: UserTable,
+    table: UsageSink,
     counts: ShardCounts,
     exact: ByteLineSink,
   ) {

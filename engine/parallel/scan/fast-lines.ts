@@ -11,7 +11,7 @@ import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
 import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
-import type { UserTable } from './user-table.js';
+import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 
 const T = RULES.timestamp;
@@ -194,7 +194,7 @@ export abstract class FastLineScanner implements ByteLineSink {
     tasks: readonly string[],
     protected readonly maxDurationMs: number,
     private readonly window: TimeWindow,
-    private readonly table: UserTable,
+    private readonly table: UsageSink,
     private readonly counts: ShardCounts,
     protected readonly exact: ByteLineSink,
   ) {

@@ -14,7 +14,7 @@ import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, QUOTE, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
-import type { UserTable } from './user-table.js';
+import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 import type { ByteLineSink } from './range-reader.js';
 
@@ -43,7 +43,7 @@ export class JsonlScanner extends FastLineScanner {
     tasks: readonly string[],
     maxDurationMs: number,
     window: TimeWindow,
-    table: UserTable,
+    table: UsageSink,
     counts: ShardCounts,
     exact: ByteLineSink,
     /** Lines with a request id go here (dedupe by id); without it they are billed. */

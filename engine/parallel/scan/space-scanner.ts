@@ -2,7 +2,7 @@
  * The hot path: space-separated lines judged on bytes, with no string made per line or per
  * field. Implements exactly the rules of core/formats/records.ts for the space format
  * (property tests compare the two): encoding, 5 fields, RFC 3339 timestamp, user, task,
- * status, duration, time window. Accepted lines land in a UserTable keyed by user bytes.
+ * status, duration, time window. Accepted lines land in a usage table keyed by user bytes (UsageSink).
  */
 import { isUtf8 } from 'node:buffer';
 import { inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
@@ -10,7 +10,7 @@ import { RULES } from '../../core/validation/rules.js';
 import { MAX_LINE_BYTES, MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
 import { CR, LF, bomLength, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import type { ByteLineSink } from './range-reader.js';
-import type { UserTable } from './user-table.js';
+import type { UsageSink } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
 import { ByteNames, DateTimes, fractionAt } from './fast-lines.js';
@@ -73,7 +73,7 @@ export class SpaceScanner implements ByteLineSink {
     tasks: readonly string[],
     private readonly maxDurationMs: number,
     private readonly window: TimeWindow,
-    private readonly table: UserTable,
+    private readonly table: UsageSink,
     private readonly counts: ShardCounts,
     private readonly rejects: RejectCollector,
   ) {
@@ -198,7 +198,7 @@ export class SpaceScanner implements ByteLineSink {
       return;
     }
     this.counts.accepted++;
-    this.table.add(this.table.entry(b, f1s, f1e, userHash >>> 0), task, 1, duration);
+    this.table.addNow(b, f1s, f1e, userHash, task, 1, duration);
   }
 
   /**

@@ -72,7 +72,17 @@ export function recordBytes(tasks: number): number {
   return RECORD_HEAD + 16 * tasks;
 }
 
-export class UserTable implements UsageRows {
+/** Where the scanners put the usage of the lines they accept (UserTable, PartitionedTable). */
+export interface UsageSink {
+  /** One request of `task` for the key bytes[start, end) (hash h); the caller calls flushBatch() before the bytes change. */
+  addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void;
+  /** Adds what addLater() holds that still reads the caller's bytes. */
+  flushBatch(): void;
+  /** Adds `requests` of `task` with their duration for the key bytes[start, end) (hash h) now. */
+  addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void;
+}
+
+export class UserTable implements UsageRows, UsageSink {
   /** Entries, numbered 0..size-1 in insertion order. */
   size = 0;
   /** Carried duration above 2^52: entry * tasks + task → amount. */
@@ -104,12 +114,20 @@ export class UserTable implements UsageRows {
   /** Entries at which the table is spilled (see spillWhenFull); none by default. */
   private limit = Infinity;
   private spill: ((img: TableImage) => void) | null = null;
+  private released = false;
+  /** False while the records are in memory given to the constructor. */
+  private ownsRecords = true;
 
   constructor(
     readonly tasks: number,
     capacity = 1024,
     /** addLater() batches from this many entries on (tests batch from 0). */
     private readonly batchFrom = BATCH_FROM,
+    /**
+     * The records' memory to start with, zeroed (a slice of a larger buffer that its owner
+     * gives back, which release() leaves alone); absent: room for `capacity` entries.
+     */
+    records?: Uint8Array,
   ) {
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
@@ -118,6 +136,15 @@ export class UserTable implements UsageRows {
     this.rb = recordBytes(tasks);
     this.ri = this.rb >>> 2;
     this.rf = this.rb >>> 3;
+    if (records !== undefined) {
+      const { buffer, byteOffset } = records;
+      const entries = Math.floor(records.length / this.rb);
+      this.u8 = new Uint8Array(buffer, byteOffset, entries * this.rb);
+      this.i32 = new Int32Array(buffer, byteOffset, entries * this.ri);
+      this.f64 = new Float64Array(buffer, byteOffset, entries * this.rf);
+      this.ownsRecords = false;
+      return;
+    }
     const buf = new ArrayBuffer((slots >>> 1) * this.rb);
     this.u8 = new Uint8Array(buf);
     this.i32 = new Int32Array(buf);
@@ -228,6 +255,10 @@ export class UserTable implements UsageRows {
     }
   }
 
+  addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void {
+    this.add(this.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
+  }
+
   /** Adds an exact duration sum of any size (the carry rule of core's UserUsage.addBig). */
   addBig(e: number, task: number, requests: number, durationMs: bigint): void {
     if (durationMs < DURATION_CARRY_BIG) return this.add(e, task, requests, Number(durationMs));
@@ -292,55 +323,7 @@ export class UserTable implements UsageRows {
    * million ids a worker took 0.53-0.58 s with the byte-at-a-time radix sort this replaces.
    */
   byteOrder(): Int32Array {
-    const n = this.size;
-    const order = new Int32Array(n);
-    for (let e = 0; e < n; e++) order[e] = e;
-    if (n < 2) return order;
-    if (n > PACKED_MAX_ENTRIES) throw new Error(`UserTable: ${n} entries are more than byteOrder sorts (${PACKED_MAX_ENTRIES})`);
-    const keys = new SortKeys(this, n);
-    const packed = new BigUint64Array(n);
-    const words = new Uint32Array(packed.buffer);
-    // Runs still to sort, as [lo, hi) pairs: first the whole table; all keys of a run are equal before `depth`.
-    let runs = [0, n];
-    for (let depth = keys.commonPrefix(); runs.length > 0; depth += 4) {
-      // Distinct keys differ within the longest one: a tie past it would be an endless loop.
-      if (depth > keys.longest) throw new Error('internal: UserTable.byteOrder found equal keys');
-      let touched = 0;
-      for (let r = 0; r < runs.length; r += 2) {
-        const end = runs[r + 1]!;
-        for (let i = runs[r]!; i < end; i++) {
-          // After the first round the entries are in key order, not entry order: their keys'
-          // bytes are read in rounds of independent loads first (see sortedImage).
-          if (i % GATHER === 0) for (let k = i; k < i + GATHER && k < end; k++) touched += keys.touch(order[k]!, depth);
-          const e = order[i]!;
-          const b0 = keys.byteAt(e, depth) + 1;
-          const b1 = keys.byteAt(e, depth + 1) + 1;
-          const b2 = keys.byteAt(e, depth + 2) + 1;
-          const b3 = keys.byteAt(e, depth + 3) + 1;
-          // (b0 b1 b2 b3: 9 bits each, then e: 27 bits): words[2i] the low 32 bits, words[2i + 1] the high.
-          words[2 * i] = (((b3 & 31) << 27) | e) >>> 0;
-          words[2 * i + 1] = ((b0 << 22) | (b1 << 13) | (b2 << 4) | (b3 >>> 5)) >>> 0;
-        }
-      }
-      this.touched = touched;
-      const next: number[] = [];
-      for (let r = 0; r < runs.length; r += 2) {
-        const lo = runs[r]!;
-        const hi = runs[r + 1]!;
-        packed.subarray(lo, hi).sort();
-        let start = lo;
-        for (let i = lo; i < hi; i++) {
-          order[i] = words[2 * i]! & ENTRY_MASK;
-          if (i > lo && (words[2 * i + 1] !== words[2 * i - 1] || words[2 * i]! >>> 27 !== words[2 * i - 2]! >>> 27)) {
-            if (i - start > 1) next.push(start, i);
-            start = i;
-          }
-        }
-        if (hi - start > 1) next.push(start, hi);
-      }
-      runs = next;
-    }
-    return order;
+    return byteOrderOf(new SortKeys([this]));
   }
 
   /** Entry e's key: its length, and the bytes and offset it starts at (for SortKeys). */
@@ -356,40 +339,75 @@ export class UserTable implements UsageRows {
    * read without a copy (a bill rendered in key ranges, jobs/bill-ranges.ts).
    */
   sortedImage(shared = false): TableImage {
-    this.assertFlushed();
-    const order = this.byteOrder();
-    const rb = this.rb;
-    const records = new Uint8Array(shared ? new SharedArrayBuffer(this.size * rb) : new ArrayBuffer(this.size * rb));
+    return UserTable.sortedImageOf([this], shared);
+  }
+
+  /**
+   * The entries of `tables` (of the same tasks; no key in two of them) as one image in the
+   * byte order of their keys (sortedImage): the sort of their keys together, then a copy of
+   * each record from its table.
+   */
+  static sortedImageOf(tables: readonly UserTable[], shared = false): TableImage {
+    for (const t of tables) t.assertFlushed();
+    const first = tables[0]!;
+    const tasks = first.tasks;
+    const rb = first.rb;
+    const ri = first.ri;
+    const order = byteOrderOf(new SortKeys(tables));
+    const n = order.length;
+    // Entry e is entry e - base[t] of tables[t], t = tableOf[e]; its long key's bytes move by overflowAt[t].
+    const base = new Int32Array(tables.length + 1);
+    const overflowAt = new Int32Array(tables.length + 1);
+    for (let t = 0; t < tables.length; t++) {
+      base[t + 1] = base[t]! + tables[t]!.size;
+      overflowAt[t + 1] = overflowAt[t]! + tables[t]!.overflowEnd;
+    }
+    const single = tables.length === 1;
+    const tableOf = new Uint16Array(single ? 0 : n);
+    if (!single) for (let t = 0; t < tables.length; t++) tableOf.fill(t, base[t]!, base[t + 1]!);
+    const records = new Uint8Array(shared ? new SharedArrayBuffer(n * rb) : new ArrayBuffer(n * rb));
     // Copied as int32s (bit for bit, which float64s need not be: NaN payloads), with no subarray object per record.
     const to = new Int32Array(records.buffer, 0, records.byteLength >>> 2);
-    const from = this.i32;
-    const ri = this.ri;
     // In rounds of GATHER records: first a load from each record's first and last word, loads
     // independent of each other whose cache misses overlap, then the copy, which finds them in
     // the cache (the records are read in key order, at random: at a million entries the copy
     // took 0.38-0.43 s before, 0.22-0.26 s so).
-    const n = order.length;
+    // A round's records: table and first int32.
+    const roundTable = new Int32Array(GATHER);
+    const roundAt = new Int32Array(GATHER);
     let touched = 0;
     for (let lo = 0; lo < n; lo += GATHER) {
       const hi = lo + GATHER < n ? lo + GATHER : n;
       for (let i = lo; i < hi; i++) {
-        const src = order[i]! * ri;
+        const e = order[i]!;
+        const t = single ? 0 : tableOf[e]!;
+        const src = (e - base[t]!) * ri;
+        const from = tables[t]!.i32;
         touched += from[src]! + from[src + ri - 1]!;
+        roundTable[i - lo] = t;
+        roundAt[i - lo] = src;
       }
       for (let i = lo; i < hi; i++) {
-        const src = order[i]! * ri;
+        const t = roundTable[i - lo]!;
+        const src = roundAt[i - lo]!;
+        const from = tables[t]!.i32;
         const dst = i * ri;
         for (let j = 0; j < ri; j++) to[dst + j] = from[src + j]!;
+        if (to[dst]! > INLINE) to[dst + 2]! += overflowAt[t]!;
       }
     }
-    this.touched = touched;
+    first.touched = touched;
     let carry: Array<[number, bigint]> = [];
-    if (this.carry.size > 0) {
-      const position = new Int32Array(this.size);
-      for (let i = 0; i < order.length; i++) position[order[i]!] = i;
-      carry = [...this.carry].map(([k, v]) => [position[Math.floor(k / this.tasks)]! * this.tasks + (k % this.tasks), v]);
+    if (tables.some((t) => t.carry.size > 0)) {
+      const position = new Int32Array(n);
+      for (let i = 0; i < n; i++) position[order[i]!] = i;
+      for (let t = 0; t < tables.length; t++) {
+        for (const [k, v] of tables[t]!.carry) carry.push([position[base[t]! + Math.floor(k / tasks)]! * tasks + (k % tasks), v]);
+      }
     }
-    return { tasks: this.tasks, size: this.size, records, overflow: this.overflow.slice(0, this.overflowEnd), carry, sorted: true };
+    const overflow = new Uint8Array(overflowAt[tables.length]!);
+    for (let t = 0; t < tables.length; t++) overflow.set(tables[t]!.overflow.subarray(0, tables[t]!.overflowEnd), overflowAt[t]!);
+    return { tasks, size: n, records, overflow, carry, sorted: true };
   }
 
   /**
@@ -398,15 +416,17 @@ export class UserTable implements UsageRows {
    * The table is empty and unusable afterwards.
    */
   release(): void {
-    const { port1, port2 } = new MessageChannel();
-    port1.postMessage(null, [this.u8.buffer as ArrayBuffer, this.slots.buffer as ArrayBuffer]);
-    port1.close();
-    port2.close();
+    if (this.ownsRecords) freeNow(this.u8.buffer as ArrayBuffer, this.slots.buffer as ArrayBuffer);
+    else freeNow(this.slots.buffer as ArrayBuffer);
     this.size = 0;
     this.carry.clear();
     this.overflow = new Uint8Array(0);
     this.overflowEnd = 0;
     this.ids = null;
+    // Any lookup now finds an empty slot, and insert() refuses.
+    this.slots = new Int32Array(2);
+    this.mask = 0;
+    this.released = true;
   }
 
   /** The entries as plain buffers (copies), for transfer to another thread. */
@@ -458,6 +478,12 @@ export class UserTable implements UsageRows {
   /** Hands the entries to the spill function and empties the table. */
   private spillNow(): void {
     this.spill!(this.sortedImage());
+    this.clear();
+  }
+
+  /** Empties the table, keeping its memory. */
+  clear(): void {
+    this.assertFlushed();
     this.u8.fill(0, 0, this.size * this.rb);
     this.slots.fill(0);
     this.size = 0;
@@ -466,15 +492,46 @@ export class UserTable implements UsageRows {
     this.ids = null;
   }
 
+  /**
+   * Adds every entry into `parts`: entry e's usage (its carry included) into the table
+   * parts[hash(e) >>> shift]. This table is left as it was.
+   */
+  splitInto(parts: readonly UserTable[], shift: number): void {
+    this.assertFlushed();
+    const T = this.tasks;
+    const target = new Int32Array(this.size);
+    for (let e = 0; e < this.size; e++) {
+      const hash = this.i32[e * this.ri + 1]!;
+      const t = parts[hash >>> shift]!;
+      const [len, src, at] = this.keyAt(e);
+      const te = t.entry(src, at, at + len, hash >>> 0);
+      target[e] = te;
+      const k = e * this.rf + (RECORD_HEAD >>> 3);
+      for (let task = 0; task < T; task++) {
+        const r = this.f64[k + 2 * task]!;
+        const d = this.f64[k + 2 * task + 1]!;
+        if (r !== 0 || d !== 0) t.add(te, task, r, d);
+      }
+    }
+    for (const [k, amount] of this.carry) {
+      const e = Math.floor(k / T);
+      parts[this.i32[e * this.ri + 1]! >>> shift]!.addCarry(target[e]!, k % T, amount);
+    }
+  }
+
+
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
+    if (this.released) throw new Error('internal: UserTable used after release()');
     if (this.size >= this.limit) {
       this.spillNow();
       return this.entry(bytes, start, end, hash >>> 0);
     }
     if ((this.size + 1) * 4 > this.slots.length) {
-      this.grow();
+      // At most half the slots are used: twice as many, and the entry's slot found again.
+      this.rehash(this.slots.length * 2);
       return this.entry(bytes, start, end, hash >>> 0);
     }
+    if ((this.size + 1) * this.rb > this.u8.length) this.growRecords();
     const len = end - start;
     const e = this.size++;
     const r = e * this.ri;
@@ -504,22 +561,19 @@ export class UserTable implements UsageRows {
     return e;
   }
 
-  private grow(): void {
-    const n = this.slots.length; // = 2 * slot count
-    const need = (n >>> 1) * this.rb; // n / 2 entries: half the new slot count (2n / 2)
-    if (this.u8.length < need) {
-      // A bounded table takes room for its bound at once, so that no later growth copies the
-      // records (at a million users the copies were a tenth of a worker's scan): a large zeroed
-      // buffer is mapped lazily, its memory committed only as its pages are first written.
-      const bytes = Number.isFinite(this.limit) ? Math.max(need, this.limit * this.rb) : need;
-      const buf = new ArrayBuffer(bytes);
-      const u8 = new Uint8Array(buf);
-      u8.set(this.u8.subarray(0, this.size * this.rb));
-      this.u8 = u8;
-      this.i32 = new Int32Array(buf);
-      this.f64 = new Float64Array(buf);
-    }
-    this.rehash(n * 2);
+  /** Room for more records: twice as many, or for a bounded table at once room for its bound. */
+  private growRecords(): void {
+    // A bounded table takes room for its bound at once, so that no later growth copies the
+    // records (at a million users the copies were a tenth of a worker's scan): a large zeroed
+    // buffer is mapped lazily, its memory committed only as its pages are first written.
+    const entries = Math.max(2 * this.size, Number.isFinite(this.limit) ? this.limit : 0, 16);
+    const buf = new ArrayBuffer(entries * this.rb);
+    const u8 = new Uint8Array(buf);
+    u8.set(this.u8.subarray(0, this.size * this.rb));
+    this.u8 = u8;
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.ownsRecords = true;
   }
 
   /** Rebuilds the slots (length: twice the slot count) from the records' hashes. */
@@ -538,14 +592,77 @@ export class UserTable implements UsageRows {
   }
 }
 
+/** UserTable.byteOrder over the entries SortKeys holds. */
+function byteOrderOf(keys: SortKeys): Int32Array {
+  const n = keys.count;
+  const order = new Int32Array(n);
+  for (let e = 0; e < n; e++) order[e] = e;
+  if (n < 2) return order;
+  if (n > PACKED_MAX_ENTRIES) throw new Error(`UserTable: ${n} entries are more than byteOrder sorts (${PACKED_MAX_ENTRIES})`);
+  const packed = new BigUint64Array(n);
+  const words = new Uint32Array(packed.buffer);
+  // Runs still to sort, as [lo, hi) pairs: first the whole table; all keys of a run are equal before `depth`.
+  let runs = [0, n];
+  for (let depth = keys.commonPrefix(); runs.length > 0; depth += 4) {
+    // Distinct keys differ within the longest one: a tie past it would be an endless loop.
+    if (depth > keys.longest) throw new Error('internal: UserTable.byteOrder found equal keys');
+    let touched = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const end = runs[r + 1]!;
+      for (let i = runs[r]!; i < end; i++) {
+        // After the first round the entries are in key order, not entry order: their keys'
+        // bytes are read in rounds of independent loads first (see sortedImage).
+        if (i % GATHER === 0) for (let k = i; k < i + GATHER && k < end; k++) touched += keys.touch(order[k]!, depth);
+        const e = order[i]!;
+        const b0 = keys.byteAt(e, depth) + 1;
+        const b1 = keys.byteAt(e, depth + 1) + 1;
+        const b2 = keys.byteAt(e, depth + 2) + 1;
+        const b3 = keys.byteAt(e, depth + 3) + 1;
+        // (b0 b1 b2 b3: 9 bits each, then e: 27 bits): words[2i] the low 32 bits, words[2i + 1] the high.
+        words[2 * i] = (((b3 & 31) << 27) | e) >>> 0;
+        words[2 * i + 1] = ((b0 << 22) | (b1 << 13) | (b2 << 4) | (b3 >>> 5)) >>> 0;
+      }
+    }
+    keys.touched = touched;
+    const next: number[] = [];
+    for (let r = 0; r < runs.length; r += 2) {
+      const lo = runs[r]!;
+      const hi = runs[r + 1]!;
+      packed.subarray(lo, hi).sort();
+      let start = lo;
+      for (let i = lo; i < hi; i++) {
+        order[i] = words[2 * i]! & ENTRY_MASK;
+        if (i > lo && (words[2 * i + 1] !== words[2 * i - 1] || words[2 * i]! >>> 27 !== words[2 * i - 2]! >>> 27)) {
+          if (i - start > 1) next.push(start, i);
+          start = i;
+        }
+      }
+      if (hi - start > 1) next.push(start, hi);
+    }
+    runs = next;
+  }
+  return order;
+}
+
+/**
+ * Gives buffers' memory back now, not at the thread's next full collection (an idle worker
+ * may not have one for long): they are moved into a message that is dropped.
+ */
+export function freeNow(...buffers: ArrayBuffer[]): void {
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, buffers);
+  port1.close();
+  port2.close();
+}
+
 /** Entries byteOrder packs with their keys' bytes into 64-bit integers: their numbers take 27 bits. */
 const PACKED_MAX_ENTRIES = 1 << 27;
 const ENTRY_MASK = PACKED_MAX_ENTRIES - 1;
 
 /**
- * A table's keys as its sort reads them (UserTable.byteOrder): each key's first INLINE bytes
- * in a compact array by entry number, its length beside, a longer key's further bytes read
- * where the table keeps them.
+ * Tables' keys as their sort reads them (UserTable.byteOrder, sortedImageOf), the entries
+ * numbered through the tables in turn: each key's first INLINE bytes in a compact array by
+ * entry number, its length beside, a longer key's further bytes read where its table keeps them.
  */
 class SortKeys {
   private readonly bytes: Uint8Array;
@@ -554,17 +671,24 @@ class SortKeys {
   private readonly long = new Map<number, [Uint8Array, number]>();
   /** The longest key's length. */
   readonly longest: number;
+  readonly count: number;
+  /** What the touching loads of byteOrderOf read, kept so that they are not optimized away. */
+  touched = 0;
 
-  constructor(table: UserTable, n: number) {
+  constructor(tables: readonly UserTable[]) {
+    const n = (this.count = tables.reduce((sum, t) => sum + t.size, 0));
     const out = (this.bytes = new Uint8Array(n * INLINE));
     this.lengths = new Int32Array(n);
-    for (let e = 0; e < n; e++) {
-      const [len, src, at] = table.keyAt(e);
-      this.lengths[e] = len;
-      const m = len < INLINE ? len : INLINE;
-      const to = e * INLINE;
-      for (let j = 0; j < m; j++) out[to + j] = src[at + j]!;
-      if (len > INLINE) this.long.set(e, [src, at]);
+    let e = 0;
+    for (const table of tables) {
+      for (let local = 0; local < table.size; local++, e++) {
+        const [len, src, at] = table.keyAt(local);
+        this.lengths[e] = len;
+        const m = len < INLINE ? len : INLINE;
+        const to = e * INLINE;
+        for (let j = 0; j < m; j++) out[to + j] = src[at + j]!;
+        if (len > INLINE) this.long.set(e, [src, at]);
+      }
     }
     this.longest = this.lengths.reduce((m, len) => (len > m ? len : m), 0);
   }

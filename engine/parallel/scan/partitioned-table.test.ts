@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { PartitionedTable, type PartitionShape } from './partitioned-table.js';
+import { COUNTERS_AT, INLINE_KEY_BYTES, UserTable, hashBytes, recordBytes, type TableImage } from './user-table.js';
+
+const TASKS = 3;
+
+/** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
+function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
+  const rb = recordBytes(img.tasks);
+  const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
+  const carry = new Map(img.carry);
+  const out: Array<[string, ...Array<number | bigint>]> = [];
+  for (let e = 0; e < img.size; e++) {
+    const at = e * rb;
+    const len = v.getInt32(at, true);
+    const key = len <= INLINE_KEY_BYTES ? img.records.subarray(at + 8, at + 8 + len) : img.overflow.subarray(v.getInt32(at + 8, true), v.getInt32(at + 8, true) + len);
+    const row: [string, ...Array<number | bigint>] = [Buffer.from(key).toString('latin1')];
+    for (let t = 0; t < img.tasks; t++) {
+      row.push(v.getFloat64(at + COUNTERS_AT + 16 * t, true));
+      row.push(BigInt(v.getFloat64(at + COUNTERS_AT + 16 * t + 8, true)) + (carry.get(e * img.tasks + t) ?? 0n));
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/** Runs' usage added up by key, in key byte order. */
+function total(images: TableImage[]): Array<[string, ...Array<number | bigint>]> {
+  const sums = new Map<string, Array<number | bigint>>();
+  for (const img of images) {
+    for (const [key, ...v] of usageOf(img)) {
+      const s = sums.get(key);
+      if (s === undefined) sums.set(key, v);
+      else for (let i = 0; i < v.length; i++) s[i] = i % 2 === 0 ? (s[i] as number) + (v[i] as number) : (s[i] as bigint) + (v[i] as bigint);
+    }
+  }
+  return [...sums]
+    .sort((a, b) => Buffer.compare(Buffer.from(a[0], 'latin1'), Buffer.from(b[0], 'latin1')))
+    .map(([k, v]) => [k, ...v]);
+}
+
+// Keys: short ones, ones past the inline bytes, shared prefixes, bytes above 0x7f.
+const key = fc.oneof(
+  fc.integer({ min: 0, max: 300 }).map((i) => `user${i}`),
+  fc.integer({ min: 0, max: 40 }).map((i) => `a-long-user-id-beyond-the-inline-bytes-${i}`),
+  fc.uint8Array({ minLength: 1, maxLength: 30 }).map((b) => Buffer.from(b.map((x) => (x < 0x21 ? x + 0x21 : x))).toString('latin1')),
+);
+const op = fc.record({
+  key,
+  task: fc.integer({ min: 0, max: TASKS - 1 }),
+  how: fc.constantFrom('later', 'later', 'later', 'now', 'big'),
+  duration: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.constant(2 ** 52 - 3)),
+  flush: fc.boolean(),
+});
+
+/** Applies the operations to a table as the scanners do; the bytes addLater read are overwritten after each flushBatch. */
+function apply(t: PartitionedTable | UserTable, ops: ReadonlyArray<{ key: string; task: number; how: string; duration: number; flush: boolean }>): void {
+  const buf = Buffer.alloc(4096);
+  let at = 0;
+  for (const o of ops) {
+    const k = Buffer.from(o.key, 'latin1');
+    if (at + k.length > buf.length) {
+      t.flushBatch();
+      buf.fill(0x7a);
+      at = 0;
+    }
+    k.copy(buf, at);
+    const h = hashBytes(buf, at, at + k.length);
+    if (o.how === 'later') t.addLater(buf, at, at + k.length, h, o.task, o.duration);
+    else if (o.how === 'now') t.addNow(buf, at, at + k.length, h, o.task, 2, o.duration);
+    else if (t instanceof PartitionedTable) t.addBigNow(buf, at, at + k.length, h, o.task, 1, BigInt(o.duration) * 3n);
+    else t.addBig(t.entry(buf, at, at + k.length, h), o.task, 1, BigInt(o.duration) * 3n);
+    at += k.length;
+    if (o.flush) {
+      t.flushBatch();
+      buf.fill(0x7a);
+      at = 0;
+    }
+  }
+  t.flushBatch();
+}
+
+// Few partitions and short stages, so that stages fill and spills fall between a stage's lines; and the product's shape.
+const shape: fc.Arbitrary<PartitionShape | undefined> = fc.oneof(fc.record({ bits: fc.integer({ min: 1, max: 3 }), stageLines: fc.integer({ min: 1, max: 40 }) }), fc.constant(undefined));
+
+describe('PartitionedTable', () => {
+  it('holds the usage one UserTable holds, from any size on which it is partitioned, sorted by key bytes', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 600 }), fc.constantFrom(0, 1, 7, 100, 100_000), shape, (ops, partitionFrom, sh) => {
+        const want = new UserTable(TASKS, 4, 0);
+        apply(want, ops);
+        const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
+        apply(t, ops);
+        const img = t.sortedImage();
+        expect(img.size).toBe(want.size);
+        expect(usageOf(img)).toEqual(usageOf(want.sortedImage()));
+        t.release();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('bounded: spills sorted runs of at most the bound, which with the last image add up to the usage', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 600 }), fc.integer({ min: 1, max: 60 }), fc.constantFrom(0, 5, 30), shape, (ops, bound, partitionFrom, sh) => {
+        const want = new UserTable(TASKS, 4, 0);
+        apply(want, ops);
+        const runs: TableImage[] = [];
+        const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
+        t.spillWhenFull(bound, (img) => runs.push(img));
+        apply(t, ops);
+        for (const r of runs) {
+          expect(r.size).toBeLessThanOrEqual(bound);
+          const keys = usageOf(r).map(([k]) => Buffer.from(k, 'latin1'));
+          expect(keys).toEqual([...keys].sort(Buffer.compare));
+        }
+        const last = t.sortedImage();
+        expect(last.size).toBeLessThanOrEqual(bound);
+        expect(total([...runs, last])).toEqual(usageOf(want.sortedImage()));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a staged line of a key longer than a stage holds is added at once', () => {
+    const t = new PartitionedTable(1, 4, 0, { bits: 1, stageLines: 2 });
+    const long = Buffer.alloc(70_000, 0x61);
+    t.addLater(long, 0, long.length, hashBytes(long, 0, long.length), 0, 5);
+    t.addLater(long, 0, long.length, hashBytes(long, 0, long.length), 0, 6);
+    t.flushBatch();
+    expect(usageOf(t.sortedImage())).toEqual([['a'.repeat(70_000), 2, 11n]]);
+  });
+
+  it('a released table refuses new keys', () => {
+    const t = new UserTable(1, 4);
+    t.release();
+    const b = Buffer.from('u');
+    expect(() => t.entry(b, 0, 1, hashBytes(b, 0, 1))).toThrow(/after release/);
+  });
+
+  it('sortedImageOf several tables equals the sorted image of one table holding their keys', () => {
+    const a = new UserTable(1, 4);
+    const b = new UserTable(1, 4);
+    const one = new UserTable(1, 4);
+    const keys = ['user9', 'user10', 'a-long-user-id-beyond-the-inline-bytes-1', 'b', 'a-long-user-id-beyond-the-inline-bytes-0', 'user1'];
+    keys.forEach((k, i) => {
+      const buf = Buffer.from(k);
+      for (const t of [i % 2 === 0 ? a : b, one]) t.addBig(t.entry(buf, 0, buf.length, hashBytes(buf, 0, buf.length)), 0, i + 1, 2n ** 60n + BigInt(i));
+    });
+    expect(usageOf(UserTable.sortedImageOf([a, b]))).toEqual(usageOf(one.sortedImage()));
+  });
+});

@@ -1,0 +1,308 @@
+/**
+ * A worker's usage for a job, which stays fast as the users grow past what the CPU's caches
+ * hold: one UserTable while it is small, then 256 UserTables, a user in the one named by the
+ * top bits of its key's hash (a partitioned aggregation, as a MapReduce combiner does it).
+ *
+ * With a million users in one table nearly every line's lookup misses the caches and the TLB
+ * (about 300 ns a line, most of a worker's scan). Partitioned, a line is first staged: its
+ * hash, task, duration and key bytes are copied into its partition's stage, written in order.
+ * A full stage is added into its partition's table, which is small (a 256th of the users):
+ * its lookups find the table's memory close together, and a user met on several lines of the
+ * stage costs one miss. The adds are the same adds, in another order (sums do not depend on
+ * it), so the usage is the one a single table holds; sortedImage() sorts the partitions'
+ * entries together (UserTable.sortedImageOf).
+ *
+ * Bounded like a UserTable (spillWhenFull): when the partitions' tables hold `maxEntries`
+ * users they are spilled as one sorted run, and the worker goes on with one bounded table, as
+ * below `partitionFrom` (see unpartition). Stages take 64 MiB more memory per worker, only once
+ * the worker has `partitionFrom` users.
+ */
+import { UserTable, freeNow, recordBytes, type TableImage, type UsageSink } from './user-table.js';
+
+/** How a table is partitioned and staged (tests make both small). */
+export interface PartitionShape {
+  /** Partitions: the top `bits` bits of a key's hash name its table. */
+  readonly bits: number;
+  /** Lines a partition's stage holds before they are added into its table. */
+  readonly stageLines: number;
+}
+
+/**
+ * 256 partitions (at a million users, about 4,000 per table: 0.5 MB of records), stages of
+ * 8,192 lines: 64 MiB of stages per worker. Stages of 4,096 lines took 48 MiB less per worker
+ * and made the gain smaller (README "Many users: partitioned tables").
+ */
+const SHAPE: PartitionShape = { bits: 8, stageLines: 8192 };
+/** Key bytes a stage holds per line (a stage whose key bytes are full is added into its table too). */
+const STAGE_KEY_BYTES_PER_LINE = 16;
+/** The longest key a stage holds: its length shares an int32 with the task (user ids are at most 128 bytes). */
+const MAX_STAGED_KEY = 0xffff;
+
+/**
+ * Users at which a worker's table is split into partitions: below, it stays in the CPU's
+ * caches and one table is faster (README "Many users: partitioned tables").
+ */
+export const PARTITION_FROM = 1 << 15;
+
+export class PartitionedTable implements UsageSink {
+  /** The one table while the worker has fewer than partitionFrom users; null once partitioned. */
+  private direct: UserTable | null;
+  private parts: UserTable[] = [];
+  /** Entries the partitions' tables hold. */
+  private held = 0;
+  private limit = Infinity;
+  /** True once the bound was reached partitioned (unpartition). */
+  private unpartitioned = false;
+  private spill: ((img: TableImage) => void) | null = null;
+  // The stages, partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
+  private stageMemory: ArrayBuffer | null = null;
+  /** The bounded partitions' records (newParts), then the one table's after the bound was reached (unpartition). */
+  private slab: ArrayBuffer | null = null;
+  private hashes = new Int32Array(0);
+  private taskAndLength = new Int32Array(0);
+  private durations = new Float64Array(0);
+  private keys = new Uint8Array(0);
+  private readonly partCount: number;
+  private readonly shift: number;
+  private readonly stageLines: number;
+  private readonly stageKeyBytes: number;
+  private readonly lines: Int32Array;
+  private readonly keyEnd: Int32Array;
+
+  constructor(
+    readonly tasks: number,
+    private readonly capacity = 1024,
+    /** Users at which the table is partitioned (tests: 0, partitioned from the start). */
+    private readonly partitionFrom = PARTITION_FROM,
+    shape: PartitionShape = SHAPE,
+  ) {
+    // A shift by 32 is a shift by 0 in JavaScript: at least one bit.
+    if (shape.bits < 1 || shape.bits > 16) throw new Error(`internal: PartitionedTable of ${shape.bits} bits`);
+    this.partCount = 1 << shape.bits;
+    this.shift = 32 - shape.bits;
+    this.stageLines = shape.stageLines;
+    this.stageKeyBytes = Math.max(MAX_STAGED_KEY, STAGE_KEY_BYTES_PER_LINE * shape.stageLines);
+    this.lines = new Int32Array(this.partCount);
+    this.keyEnd = new Int32Array(this.partCount);
+    this.direct = new UserTable(tasks, capacity);
+    if (partitionFrom <= 0 && this.partitionable()) this.partition();
+  }
+
+  /** See UserTable.spillWhenFull; partitioned, the tables are spilled together. */
+  spillWhenFull(maxEntries: number, spill: (img: TableImage) => void): void {
+    this.limit = maxEntries;
+    this.spill = spill;
+    this.direct?.spillWhenFull(maxEntries, spill);
+  }
+
+  addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
+    if (this.direct !== null) {
+      this.direct.addLater(bytes, start, end, h, task, durationMs);
+      return;
+    }
+    const len = end - start;
+    // The stage keeps a key's length in 16 bits (user ids are at most 128 bytes).
+    if (len > MAX_STAGED_KEY) return this.addNow(bytes, start, end, h, task, 1, durationMs);
+    const p = h >>> this.shift;
+    let n = this.lines[p]!;
+    let k = this.keyEnd[p]!;
+    if (n === this.stageLines || k + len > (p + 1) * this.stageKeyBytes) {
+      this.addStage(p);
+      // The bound was reached: one table from now on.
+      const d = this.direct as UserTable | null;
+      if (d !== null) return d.addLater(bytes, start, end, h, task, durationMs);
+      n = 0;
+      k = p * this.stageKeyBytes;
+    }
+    const q = p * this.stageLines + n;
+    this.hashes[q] = h;
+    this.taskAndLength[q] = (task << 16) | len;
+    this.durations[q] = durationMs;
+    const keys = this.keys;
+    for (let j = start; j < end; j++) keys[k++] = bytes[j]!;
+    this.keyEnd[p] = k;
+    this.lines[p] = n + 1;
+  }
+
+  flushBatch(): void {
+    const d = this.direct;
+    if (d === null) return; // staged lines hold copies of their keys
+    d.flushBatch();
+    if (d.size >= this.partitionFrom && this.partitionable()) this.partition();
+  }
+
+  addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void {
+    if (this.direct !== null) {
+      this.direct.addNow(bytes, start, end, h, task, requests, durationMs);
+      return;
+    }
+    const t = this.parts[h >>> this.shift]!;
+    const before = t.size;
+    t.add(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
+    if (t.size !== before && this.added()) this.unpartition(-1, 0, 0);
+  }
+
+  /** Adds an exact duration sum of any size (UserTable.addBig) for the key bytes[start, end) now. */
+  addBigNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: bigint): void {
+    const t = this.direct ?? this.parts[h >>> this.shift]!;
+    const before = t.size;
+    t.addBig(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
+    if (this.direct === null && t.size !== before && this.added()) this.unpartition(-1, 0, 0);
+  }
+
+  /**
+   * The usage, sorted by key bytes (UserTable.sortedImage); staged lines are added first.
+   * Partitioned, the tables are released on the way: the table is unusable afterwards.
+   */
+  sortedImage(shared = false): TableImage {
+    for (let p = 0; p < this.partCount && this.direct === null; p++) this.addStage(p);
+    if (this.direct !== null) return this.direct.sortedImage(shared);
+    const image = UserTable.sortedImageOf(this.parts, shared);
+    this.releaseParts();
+    this.releaseStages();
+    return image;
+  }
+
+  /** Gives the memory back now (UserTable.release); the table is unusable afterwards. */
+  release(): void {
+    this.direct?.release();
+    this.releaseParts();
+    this.releaseStages();
+  }
+
+  private releaseStages(): void {
+    if (this.stageMemory === null) return;
+    freeNow(this.stageMemory);
+    this.stageMemory = null;
+  }
+
+  /** Whether the one table may be split: it never is again after a spill, nor when it holds the bound's users. */
+  private partitionable(): boolean {
+    // A task index and a key length share an int32 in a stage.
+    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.limit;
+  }
+
+  /** Splits the one table into the partitions' tables and makes the stages. */
+  private partition(): void {
+    const d = this.direct!;
+    d.flushBatch();
+    this.parts = this.newParts();
+    d.splitInto(this.parts, this.shift);
+    this.held = d.size;
+    d.release();
+    this.direct = null;
+    const lines = this.partCount * this.stageLines;
+    const memory = (this.stageMemory = new ArrayBuffer(16 * lines + this.partCount * this.stageKeyBytes));
+    this.durations = new Float64Array(memory, 0, lines);
+    this.hashes = new Int32Array(memory, 8 * lines, lines);
+    this.taskAndLength = new Int32Array(memory, 12 * lines, lines);
+    this.keys = new Uint8Array(memory, 16 * lines, this.partCount * this.stageKeyBytes);
+    for (let p = 0; p < this.partCount; p++) this.keyEnd[p] = p * this.stageKeyBytes;
+  }
+
+  /** Adds partition p's staged lines into its table and empties its stage. */
+  private addStage(p: number): void {
+    const t = this.parts[p]!;
+    const hashes = this.hashes;
+    const taskAndLength = this.taskAndLength;
+    const durations = this.durations;
+    const keys = this.keys;
+    let k = p * this.stageKeyBytes;
+    const end = p * this.stageLines + this.lines[p]!;
+    for (let q = p * this.stageLines; q < end; q++) {
+      const x = taskAndLength[q]!;
+      const len = x & 0xffff;
+      const before = t.size;
+      t.add(t.entry(keys, k, k + len, hashes[q]! >>> 0), x >>> 16, 1, durations[q]!);
+      k += len;
+      if (t.size !== before && this.added()) return this.unpartition(p, q + 1, k);
+    }
+    this.lines[p] = 0;
+    this.keyEnd[p] = p * this.stageKeyBytes;
+  }
+
+  /** A new entry in a partition's table; true when the tables hold the bound's users. */
+  private added(): boolean {
+    return ++this.held >= this.limit;
+  }
+
+  /**
+   * The bound is reached: the partitions' tables are spilled as one sorted run and given back,
+   * and the worker goes on with one bounded table (which spills on its own), into which every
+   * staged line not yet added goes: from line `from` (its key at `keyAt`) of partition p's stage
+   * (p < 0: none), then the other stages.
+   *
+   * Past its bound a worker spends its time spilling and merging runs, where partitions gained
+   * nothing (10M users: 42.3 s against 42.9 s) and cost memory: filled a stage at a time, the
+   * tables grew to about twice their share of the bound between spills (at 10M users a worker's
+   * records went from 117 MB in one table to 258 MB in 256).
+   */
+  private unpartition(p: number, from: number, keyAt: number): void {
+    this.spill!(UserTable.sortedImageOf(this.parts));
+    // The one table's records take the partitions' memory: it is neither given back nor taken
+    // again while the worker scans on (a table's memory freed in a task comes back only after it).
+    const slab = this.slab;
+    this.slab = null;
+    this.releaseParts();
+    const bound = this.limit * recordBytes(this.tasks);
+    let d: UserTable;
+    if (slab !== null && slab.byteLength >= bound) {
+      const records = new Uint8Array(slab, 0, bound);
+      records.fill(0);
+      d = new UserTable(this.tasks, this.capacity, undefined, records);
+      this.slab = slab;
+    } else {
+      if (slab !== null) freeNow(slab);
+      d = new UserTable(this.tasks, this.capacity);
+    }
+    this.direct = d;
+    d.spillWhenFull(this.limit, this.spill!);
+    this.unpartitioned = true;
+    if (p >= 0) this.drain(d, p, from, keyAt);
+    for (let r = 0; r < this.partCount; r++) if (r !== p) this.drain(d, r, r * this.stageLines, r * this.stageKeyBytes);
+    this.releaseStages();
+  }
+
+  /** Adds partition p's staged lines from line `from` (its key at `keyAt`) into `d`, and empties the stage. */
+  private drain(d: UserTable, p: number, from: number, keyAt: number): void {
+    const end = p * this.stageLines + this.lines[p]!;
+    let k = keyAt;
+    for (let q = from; q < end; q++) {
+      const x = this.taskAndLength[q]!;
+      const len = x & 0xffff;
+      d.addNow(this.keys, k, k + len, this.hashes[q]!, x >>> 16, 1, this.durations[q]!);
+      k += len;
+    }
+    this.lines[p] = 0;
+    this.keyEnd[p] = p * this.stageKeyBytes;
+  }
+
+  /**
+   * The partitions' tables. Bounded, their records are slices of one buffer with room for
+   * twice each one's share of the bound: filled a stage at a time, a table holds up to about
+   * twice its share before the bound is reached. One buffer of that size is mapped lazily
+   * (only the pages written take memory) and is given back whole (unpartition, sortedImage);
+   * the tables' own buffers, of a megabyte each, were kept by the allocator once freed (at 10M
+   * users the run's peak RSS went from 795 to 1,348 MiB).
+   */
+  private newParts(): UserTable[] {
+    if (!Number.isFinite(this.limit)) {
+      const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
+      return Array.from({ length: this.partCount }, () => new UserTable(this.tasks, capacity));
+    }
+    const room = Math.ceil((2 * this.limit) / this.partCount) + 16;
+    const rb = recordBytes(this.tasks);
+    const slab = (this.slab = new ArrayBuffer(this.partCount * room * rb));
+    const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
+    return Array.from({ length: this.partCount }, (_, p) => new UserTable(this.tasks, capacity, undefined, new Uint8Array(slab, p * room * rb, room * rb)));
+  }
+
+  /** Gives the partitions' tables' memory back. */
+  private releaseParts(): void {
+    for (const t of this.parts) t.release();
+    this.parts = [];
+    this.held = 0;
+    if (this.slab !== null) freeNow(this.slab);
+    this.slab = null;
+  }
+}
