@@ -45,7 +45,7 @@ const MAX_STAGED_KEY = 0xffff;
 export const PARTITION_FROM = 1 << 15;
 
 export class PartitionedTable implements UsageSink {
-  /** The one table while the worker has fewer than partitionFrom users; null once partitioned. */
+  /** The one table: below partitionFrom users, and again once the bound was reached partitioned; null while partitioned. */
   private direct: UserTable | null;
   private parts: UserTable[] = [];
   /** Entries the partitions' tables hold. */
@@ -176,7 +176,7 @@ export class PartitionedTable implements UsageSink {
     this.stageMemory = null;
   }
 
-  /** Whether the one table may be split: it never is again after a spill, nor when it holds the bound's users. */
+  /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
   private partitionable(): boolean {
     // A task index and a key length share an int32 in a stage.
     return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.limit;
