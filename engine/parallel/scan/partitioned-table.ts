@@ -200,22 +200,26 @@ export class PartitionedTable implements UsageSink {
     for (let p = 0; p < this.partCount; p++) this.keyEnd[p] = p * this.stageKeyBytes;
   }
 
-  /** Adds partition p's staged lines into its table and empties its stage. */
-  private addStage(p: number): void {
-    const t = this.parts[p]!;
+  /**
+   * Adds partition p's staged lines, from line `from` (its key at `keyAt`), into its table, or
+   * into the one table once the bound was reached (unpartition), and empties its stage.
+   */
+  private addStage(p: number, from = p * this.stageLines, keyAt = p * this.stageKeyBytes): void {
+    const partitioned = this.direct === null;
+    const t = this.direct ?? this.parts[p]!;
     const hashes = this.hashes;
     const taskAndLength = this.taskAndLength;
     const durations = this.durations;
     const keys = this.keys;
-    let k = p * this.stageKeyBytes;
+    let k = keyAt;
     const end = p * this.stageLines + this.lines[p]!;
-    for (let q = p * this.stageLines; q < end; q++) {
+    for (let q = from; q < end; q++) {
       const x = taskAndLength[q]!;
       const len = x & 0xffff;
       const before = t.size;
       t.add(t.entry(keys, k, k + len, hashes[q]! >>> 0), x >>> 16, 1, durations[q]!);
       k += len;
-      if (t.size !== before && this.added()) return this.unpartition(p, q + 1, k);
+      if (partitioned && t.size !== before && this.added()) return this.unpartition(p, q + 1, k);
     }
     this.lines[p] = 0;
     this.keyEnd[p] = p * this.stageKeyBytes;
@@ -258,23 +262,9 @@ export class PartitionedTable implements UsageSink {
     this.direct = d;
     d.spillWhenFull(this.limit, this.spill!);
     this.unpartitioned = true;
-    if (p >= 0) this.drain(d, p, from, keyAt);
-    for (let r = 0; r < this.partCount; r++) if (r !== p) this.drain(d, r, r * this.stageLines, r * this.stageKeyBytes);
+    if (p >= 0) this.addStage(p, from, keyAt);
+    for (let r = 0; r < this.partCount; r++) if (r !== p) this.addStage(r);
     this.releaseStages();
-  }
-
-  /** Adds partition p's staged lines from line `from` (its key at `keyAt`) into `d`, and empties the stage. */
-  private drain(d: UserTable, p: number, from: number, keyAt: number): void {
-    const end = p * this.stageLines + this.lines[p]!;
-    let k = keyAt;
-    for (let q = from; q < end; q++) {
-      const x = this.taskAndLength[q]!;
-      const len = x & 0xffff;
-      d.addNow(this.keys, k, k + len, this.hashes[q]!, x >>> 16, 1, this.durations[q]!);
-      k += len;
-    }
-    this.lines[p] = 0;
-    this.keyEnd[p] = p * this.stageKeyBytes;
   }
 
   /**

@@ -482,7 +482,7 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /** Empties the table, keeping its memory. */
-  clear(): void {
+  private clear(): void {
     this.assertFlushed();
     this.u8.fill(0, 0, this.size * this.rb);
     this.slots.fill(0);
@@ -518,7 +518,6 @@ export class UserTable implements UsageRows, UsageSink {
       parts[this.i32[e * this.ri + 1]! >>> shift]!.addCarry(target[e]!, k % T, amount);
     }
   }
-
 
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
     if (this.released) throw new Error('internal: UserTable used after release()');
