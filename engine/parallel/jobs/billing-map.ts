@@ -26,6 +26,7 @@ import { PartitionedTable } from '../scan/partitioned-table.js';
 import type { SortedTables, SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
+import { exchangeUsage } from './usage-exchange.js';
 import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
 import { dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
 import { ShuffleEmitter } from './dedupe-shuffle.js';
@@ -103,6 +104,8 @@ export interface BillingFlushTask {
   readonly tasks: number;
   readonly barrier: SharedArrayBuffer;
   readonly workers: number;
+  /** The job's usage exchange (jobs/usage-exchange.ts exchangeControl). */
+  readonly exchange: SharedArrayBuffer;
 }
 
 /** Counts and rejects of a task's shards; their usage goes into this worker's table for the job. */
@@ -241,6 +244,8 @@ function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, c
 export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
   const table = takeWorkerState<PartitionedTable>(task.jobId) ?? new PartitionedTable(task.tasks, 16);
+  // Each worker keeps a block of the partitions, with every worker's usage of them, when all are partitioned.
+  exchangeUsage(table, task.exchange, task.workers, `mr-usage-${task.jobId}`, 30_000);
   // Shared records: the main thread hands them on to every worker when the bill is rendered in key ranges.
   const image = table.sortedImage(true);
   // The worker lives on after the run when it renders the bill: its table's memory is not left to a collection.

@@ -27,6 +27,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { ObjectFeeds, type OpenObject } from '../remote/object-feed.js';
 import type { TaskPool } from '../runtime/mapreduce.js';
 import { writeBillInRanges } from './bill-ranges.js';
+import { exchangeControl } from './usage-exchange.js';
 
 /**
  * The bound of each worker's usage table, in users: 2^20 entries take 2^20 records of 112 bytes
@@ -38,6 +39,8 @@ export const USAGE_TABLE_ENTRIES = 1 << 20;
 export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult, BillingResult> {
   readonly mapFunction: WorkerFunctionName = 'mapBilling';
   readonly jobId = randomUUID();
+  /** The flush tasks' usage exchange, one for the job. */
+  private readonly exchange = exchangeControl();
   readonly combine = {
     flushFunction: 'flushBilling' satisfies WorkerFunctionName,
     flushTask: (barrier: SharedArrayBuffer, workers: number): BillingFlushTask => ({
@@ -45,6 +48,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
       tasks: this.input.config.rates.length,
       barrier,
       workers,
+      exchange: this.exchange,
     }),
     // Each worker's table arrives sorted by key bytes, with the runs it spilled; finalize merges them as it bills (MergedUsage).
     mergeCombined: (p: unknown) => {

@@ -24,15 +24,22 @@ export function takeWorkerState<T>(jobId: string): T | undefined {
  * task, so with as many flush tasks as workers each worker runs exactly one.
  */
 export function flushBarrier(barrier: SharedArrayBuffer, workers: number, timeoutMs: number): void {
-  const counter = new Int32Array(barrier);
-  Atomics.add(counter, 0, 1);
-  Atomics.notify(counter, 0);
+  awaitWorkers(new Int32Array(barrier), 0, workers, timeoutMs, 'flush barrier');
+}
+
+/**
+ * Counts this thread in at counter[slot] and blocks until `workers` threads have (a barrier
+ * for threads that each pass it once); throws after `timeoutMs`, naming `what`.
+ */
+export function awaitWorkers(counter: Int32Array, slot: number, workers: number, timeoutMs: number, what: string): void {
+  Atomics.add(counter, slot, 1);
+  Atomics.notify(counter, slot);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const seen = Atomics.load(counter, 0);
+    const seen = Atomics.load(counter, slot);
     if (seen >= workers) return;
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`flush barrier: ${seen} of ${workers} workers arrived within ${timeoutMs} ms`);
-    Atomics.wait(counter, 0, seen, left);
+    if (left <= 0) throw new Error(`${what}: ${seen} of ${workers} workers arrived within ${timeoutMs} ms`);
+    Atomics.wait(counter, slot, seen, left);
   }
 }

@@ -123,6 +123,56 @@ describe('PartitionedTable', () => {
     );
   });
 
+  it('partitions handed between tables (takePartitions, merge) hold each user once, in the table keeping its partition', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(op, { maxLength: 300 }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), (opsByTable, bits, stageLines) => {
+        const want = new UserTable(TASKS, 4, 0);
+        for (const ops of opsByTable) apply(want, ops);
+        const tables = opsByTable.map((ops) => {
+          const t = new PartitionedTable(TASKS, 4, 0, { bits, stageLines });
+          apply(t, ops);
+          t.addStages();
+          return t;
+        });
+        const n = tables.length;
+        const P = tables[0]!.partitions;
+        const block = (w: number): [number, number] => [Math.floor((w * P) / n), Math.floor(((w + 1) * P) / n)];
+        // Every table hands each other table's block over before any merges (as the workers do).
+        const handed = tables.map((t, w) => tables.map((_, v) => (v === w ? null : t.takePartitions(...block(v)))));
+        tables.forEach((t, v) => handed.forEach((from) => from[v] !== null && t.merge(from[v]!)));
+        const images = tables.map((t) => t.sortedImage());
+        const keys = images.flatMap((img) => usageOf(img).map(([k]) => k));
+        expect(new Set(keys).size).toBe(keys.length);
+        for (const [w, img] of images.entries()) {
+          for (const [k] of usageOf(img)) {
+            const b = Buffer.from(k, 'latin1');
+            const p = hashBytes(b, 0, b.length) >>> (32 - bits);
+            expect(p >= block(w)[0] && p < block(w)[1]).toBe(true);
+          }
+        }
+        expect(total(images)).toEqual(usageOf(want.sortedImage()));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a partition handed over refuses new keys; an unpartitioned table is neither handed over nor merged into', () => {
+    const t = new PartitionedTable(1, 4, 0, { bits: 1, stageLines: 4 });
+    const b = Buffer.from('user1');
+    const h = hashBytes(b, 0, b.length);
+    t.addLater(b, 0, b.length, h, 0, 5);
+    t.flushBatch();
+    expect(() => t.takePartitions(0, 2)).toThrow(/staged lines/);
+    t.addStages();
+    const gone = t.takePartitions(h >>> 31, (h >>> 31) + 1);
+    expect(usageOf(gone)).toEqual([['user1', 1, 5n]]);
+    expect(() => t.addNow(b, 0, b.length, h, 0, 1, 1)).toThrow(/after release/);
+    const one = new PartitionedTable(1, 4, 100);
+    expect(one.partitioned).toBe(false);
+    expect(() => one.takePartitions(0, 1)).toThrow(/not partitioned/);
+    expect(() => one.merge(gone)).toThrow(/not partitioned/);
+  });
+
   it('a staged line of a key longer than a stage holds is added at once', () => {
     const t = new PartitionedTable(1, 4, 0, { bits: 1, stageLines: 2 });
     const long = Buffer.alloc(70_000, 0x61);

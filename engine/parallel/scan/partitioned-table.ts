@@ -155,12 +155,53 @@ export class PartitionedTable implements UsageSink {
    * Partitioned, the tables are released on the way: the table is unusable afterwards.
    */
   sortedImage(shared = false): TableImage {
-    for (let p = 0; p < this.partCount && this.direct === null; p++) this.addStage(p);
+    this.addStages();
     if (this.direct !== null) return this.direct.sortedImage(shared);
     const image = UserTable.sortedImageOf(this.parts, shared);
     this.releaseParts();
     this.releaseStages();
     return image;
+  }
+
+  /** Adds every staged line into its partition's table (or, once the bound is reached, into the one table). */
+  addStages(): void {
+    for (let p = 0; p < this.partCount && this.direct === null; p++) this.addStage(p);
+  }
+
+  /** True while the usage is in the partitions' tables (not in the one table). */
+  get partitioned(): boolean {
+    return this.direct === null;
+  }
+
+  /** How many partitions a partitioned table has. */
+  get partitions(): number {
+    return this.partCount;
+  }
+
+  /**
+   * Partitions [from, to) handed over (jobs/usage-exchange.ts): their usage as one unsorted
+   * image in shared memory (UserTable.imageOf), and their tables given back; a key of theirs
+   * added later throws. Partitioned only, with every stage added (addStages).
+   */
+  takePartitions(from: number, to: number): TableImage {
+    this.assertStaged();
+    const parts = this.parts.slice(from, to);
+    // An empty block (more workers than partitions) hands over nothing.
+    if (parts.length === 0) return { tasks: this.tasks, size: 0, records: new Uint8Array(0), overflow: new Uint8Array(0), carry: [] };
+    const image = UserTable.imageOf(parts, true);
+    for (const t of parts) t.release();
+    return image;
+  }
+
+  /** Adds another table's usage of this table's partitions (takePartitions' image) into them. */
+  merge(img: TableImage): void {
+    this.assertStaged();
+    UserTable.mergeInto(img, this.parts, this.shift);
+  }
+
+  private assertStaged(): void {
+    if (this.direct !== null) throw new Error('internal: PartitionedTable is not partitioned');
+    if (this.lines.some((n) => n !== 0)) throw new Error('internal: PartitionedTable has staged lines');
   }
 
   /** Gives the memory back now (UserTable.release); the table is unusable afterwards. */

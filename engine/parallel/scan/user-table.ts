@@ -416,6 +416,7 @@ export class UserTable implements UsageRows, UsageSink {
    * The table is empty and unusable afterwards.
    */
   release(): void {
+    if (this.released) return;
     if (this.ownsRecords) freeNow(this.u8.buffer as ArrayBuffer, this.slots.buffer as ArrayBuffer);
     else freeNow(this.slots.buffer as ArrayBuffer);
     this.size = 0;
@@ -431,34 +432,76 @@ export class UserTable implements UsageRows, UsageSink {
 
   /** The entries as plain buffers (copies), for transfer to another thread. */
   image(): TableImage {
-    this.assertFlushed();
-    return {
-      tasks: this.tasks,
-      size: this.size,
-      records: this.u8.slice(0, this.size * this.rb),
-      overflow: this.overflow.slice(0, this.overflowEnd),
-      carry: [...this.carry.entries()],
-    };
+    return UserTable.imageOf([this]);
+  }
+
+  /**
+   * The entries of `tables` (of the same tasks) as one image, copies in table order, unsorted:
+   * a long key's offset moved to where its table's long keys are in the image's, a carry's to
+   * its entry's new number. `shared`: the records and long keys in SharedArrayBuffers, which
+   * another thread reads without a copy (a worker's partitions handed to another,
+   * jobs/usage-exchange.ts).
+   */
+  static imageOf(tables: readonly UserTable[], shared = false): TableImage {
+    for (const t of tables) t.assertFlushed();
+    const first = tables[0]!;
+    const tasks = first.tasks;
+    const ri = first.ri;
+    const n = tables.reduce((sum, t) => sum + t.size, 0);
+    const longBytes = tables.reduce((sum, t) => sum + t.overflowEnd, 0);
+    const memory = (bytes: number) => new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const records = memory(n * first.rb);
+    const overflow = memory(longBytes);
+    const to = new Int32Array(records.buffer, 0, records.byteLength >>> 2);
+    const carry: Array<[number, bigint]> = [];
+    let base = 0;
+    let longAt = 0;
+    for (const t of tables) {
+      records.set(t.u8.subarray(0, t.size * t.rb), base * t.rb);
+      overflow.set(t.overflow.subarray(0, t.overflowEnd), longAt);
+      if (longAt !== 0) for (let e = base; e < base + t.size; e++) if (to[e * ri]! > INLINE) to[e * ri + 2]! += longAt;
+      for (const [k, v] of t.carry) carry.push([base * tasks + k, v]);
+      base += t.size;
+      longAt += t.overflowEnd;
+    }
+    return { tasks, size: n, records, overflow, carry };
   }
 
   /** Adds an image's usage into this table. */
   merge(img: TableImage): void {
+    UserTable.mergeInto(img, [this], 32);
+  }
+
+  /**
+   * Adds an image's usage (its carries included) into `parts`: each entry's into the table
+   * parts[hash >>> shift], or into parts[0] when there is one table.
+   */
+  static mergeInto(img: TableImage, parts: readonly UserTable[], shift: number): void {
     const T = img.tasks;
     const rb = recordBytes(T);
+    const one = parts.length === 1 ? parts[0]! : null;
     const src = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
     const entryOf = new Int32Array(img.size);
+    // Each entry's table, for its carries (rare: sums above 2^52).
+    const tableOf: UserTable[] | null = img.carry.length > 0 ? [] : null;
     for (let e = 0; e < img.size; e++) {
       const at = e * rb;
       const len = src.getInt32(at, true);
       const hash = src.getInt32(at + 4, true) >>> 0;
-      const target = len <= INLINE ? this.entry(img.records, at + 8, at + 8 + len, hash) : this.entry(img.overflow, src.getInt32(at + 8, true), src.getInt32(at + 8, true) + len, hash);
+      const table = one ?? parts[hash >>> shift]!;
+      const long = len > INLINE ? src.getInt32(at + 8, true) : 0;
+      const target = len <= INLINE ? table.entry(img.records, at + 8, at + 8 + len, hash) : table.entry(img.overflow, long, long + len, hash);
       entryOf[e] = target;
+      if (tableOf !== null) tableOf[e] = table;
       for (let t = 0; t < T; t++) {
         const r = src.getFloat64(at + RECORD_HEAD + 16 * t, true);
-        if (r !== 0) this.add(target, t, r, src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true));
+        if (r !== 0) table.add(target, t, r, src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true));
       }
     }
-    for (const [idx, amount] of img.carry) this.addCarry(entryOf[Math.floor(idx / T)]!, idx % T, amount);
+    for (const [idx, amount] of img.carry) {
+      const e = Math.floor(idx / T);
+      tableOf![e]!.addCarry(entryOf[e]!, idx % T, amount);
+    }
   }
 
   /**
