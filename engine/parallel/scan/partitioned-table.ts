@@ -12,6 +12,9 @@
  * it), so the usage is the one a single table holds; sortedImage() sorts the partitions'
  * entries together (UserTable.sortedImageOf).
  *
+ * At the flush the workers' partitioned tables trade partitions (takePartitions, merge;
+ * jobs/usage-exchange.ts), each keeping a block of them with every worker's usage of it.
+ *
  * Bounded like a UserTable (spillWhenFull): when the partitions' tables hold `maxEntries`
  * users they are spilled as one sorted run, and the worker goes on with one bounded table, as
  * below `partitionFrom` (see unpartition). Stages take 64 MiB more memory per worker, only once
