@@ -182,9 +182,10 @@ async function main(): Promise<void> {
   } finally {
     if (sparkSetup?.stop) await sparkSetup.stop();
   }
-  // The s3 dataset (bench/s3.ts): not in --quick; --only s3 runs it alone.
+  // The s3 dataset (bench/s3.ts): not in --quick nor in the users sweep alone (--users); --only s3 runs it alone.
   let s3: S3Result[] = [];
-  if ((mode !== 'quick' && o.only === undefined) || (o.only !== undefined && 's3'.includes(o.only))) {
+  const s3Wanted = o.only === undefined ? mode !== 'quick' : 's3'.includes(o.only);
+  if (o.users === undefined && s3Wanted) {
     s3 = await s3Bench({ sizesMiB: mode === 'large' ? [1024, 4096] : [1024], workers: o.maxWorkers, rounds: mode === 'large' ? 1 : 3, regenerate: o.regenerate, log });
   }
 
