@@ -245,7 +245,10 @@ export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
   const table = takeWorkerState<PartitionedTable>(task.jobId) ?? new PartitionedTable(task.tasks, 16);
   // Each worker keeps a block of the partitions, with every worker's usage of them, when all are partitioned.
-  exchangeUsage(table, task.exchange, task.workers, `mr-usage-${task.jobId}`, 30_000);
+  // Its barriers wait for the slowest worker's last stages, which can spill a run at the bound
+  // (seconds on a loaded machine): a longer wait than the flush barrier's. A worker that fails
+  // fails the run, whose pool then ends the others where they wait.
+  exchangeUsage(table, task.exchange, task.workers, `mr-usage-${task.jobId}`, 120_000);
   // Shared records: the main thread hands them on to every worker when the bill is rendered in key ranges.
   const image = table.sortedImage(true);
   // The worker lives on after the run when it renders the bill: its table's memory is not left to a collection.
