@@ -32,7 +32,7 @@ async function exchangeIn(linesByWorker: Lines[], partitionFrom: number[]): Prom
         t.addLater(b, 0, b.length, hashBytes(b, 0, b.length), task, duration);
         t.flushBatch();
       }
-      const exchanged = exchangeUsage(t, workerData.control, workerData.workers, workerData.name, 10000);
+      const exchanged = exchangeUsage(t, workerData.control, workerData.workers, workerData.name, 60000);
       parentPort.postMessage({ exchanged, image: t.sortedImage() });
     })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
   `;

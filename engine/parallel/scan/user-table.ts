@@ -495,7 +495,8 @@ export class UserTable implements UsageRows, UsageSink {
       if (tableOf !== null) tableOf[e] = table;
       for (let t = 0; t < T; t++) {
         const r = src.getFloat64(at + RECORD_HEAD + 16 * t, true);
-        if (r !== 0) table.add(target, t, r, src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true));
+        const d = src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true);
+        if (r !== 0 || d !== 0) table.add(target, t, r, d);
       }
     }
     for (const [idx, amount] of img.carry) {
@@ -537,29 +538,19 @@ export class UserTable implements UsageRows, UsageSink {
 
   /**
    * Adds every entry into `parts`: entry e's usage (its carry included) into the table
-   * parts[hash(e) >>> shift]. This table is left as it was.
+   * parts[hash(e) >>> shift] (mergeInto, reading this table's records in place). This table
+   * is left as it was.
    */
   splitInto(parts: readonly UserTable[], shift: number): void {
     this.assertFlushed();
-    const T = this.tasks;
-    const target = new Int32Array(this.size);
-    for (let e = 0; e < this.size; e++) {
-      const hash = this.i32[e * this.ri + 1]!;
-      const t = parts[hash >>> shift]!;
-      const [len, src, at] = this.keyAt(e);
-      const te = t.entry(src, at, at + len, hash >>> 0);
-      target[e] = te;
-      const k = e * this.rf + (RECORD_HEAD >>> 3);
-      for (let task = 0; task < T; task++) {
-        const r = this.f64[k + 2 * task]!;
-        const d = this.f64[k + 2 * task + 1]!;
-        if (r !== 0 || d !== 0) t.add(te, task, r, d);
-      }
-    }
-    for (const [k, amount] of this.carry) {
-      const e = Math.floor(k / T);
-      parts[this.i32[e * this.ri + 1]! >>> shift]!.addCarry(target[e]!, k % T, amount);
-    }
+    const view: TableImage = {
+      tasks: this.tasks,
+      size: this.size,
+      records: this.u8.subarray(0, this.size * this.rb),
+      overflow: this.overflow.subarray(0, this.overflowEnd),
+      carry: [...this.carry.entries()],
+    };
+    UserTable.mergeInto(view, parts, shift);
   }
 
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
