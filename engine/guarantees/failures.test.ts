@@ -172,6 +172,9 @@ describe.each(ENGINES)('%s engine: corrupt gzip', (engine) => {
     ['truncated', gzipSync(content).subarray(0, 2000), /z\/b\.log\.gz.*corrupt gzip/],
     ['cut inside the trailer', gzipSync(content).subarray(0, gzipSync(content).length - 3), /z\/b\.log\.gz.*corrupt gzip/],
     ['not gzip at all', content, /z\/b\.log\.gz.*corrupt gzip/],
+    // zlib takes a NUL after a member for padding and stops there without an error.
+    ['a NUL byte after the member', Buffer.concat([gzipSync(content), Buffer.alloc(1)]), /z\/b\.log\.gz.*corrupt gzip.*1 bytes after its last member/],
+    ['a NUL byte, then another member', Buffer.concat([gzipSync(content), Buffer.from('\0x'), gzipSync(GOOD)]), /z\/b\.log\.gz.*corrupt gzip/],
   ])('%s → exit 1 naming the file, no bill', async (_what, bytes, message) => {
     const { out } = caseDir();
     const gz = join(dir, out, '..', 'z', 'b.log.gz');

@@ -43,9 +43,14 @@ export function lineContentEnd(buf: Uint8Array, start: number, end: number, offs
   return end - start - bom > MAX_LINE_BYTES ? -1 : end;
 }
 
-/** The head of a too-long line starting at buf[start], copied (the caller reuses its buffer). */
-export function tooLongHead(buf: Uint8Array, start: number): Buffer {
-  return Buffer.from(buf.subarray(start, start + MAX_REJECT_RAW_BYTES));
+/**
+ * The head of a too-long line starting at buf[start], its first byte at file offset `offset`:
+ * its first MAX_REJECT_RAW_BYTES bytes after a BOM at offset 0 (dropped, as from every line
+ * there), copied (the caller reuses its buffer).
+ */
+export function tooLongHead(buf: Uint8Array, start: number, offset: number): Buffer {
+  const from = offset === 0 ? start + bomLength(buf.subarray(start, start + BOM_BYTES)) : start;
+  return Buffer.from(buf.subarray(from, from + MAX_REJECT_RAW_BYTES));
 }
 
 export class LineFramer {
@@ -82,8 +87,8 @@ export class LineFramer {
         this.pending.push(chunk.subarray(pos, end));
         this.pendingLen += end - pos;
         if (this.pendingLen > maxRawLineBytes(this.lineStart)) {
-          const head = Buffer.concat(this.pending, Math.min(this.pendingLen, MAX_REJECT_RAW_BYTES));
-          this.sink.tooLong(this.lineStart, Buffer.from(head));
+          const head = Buffer.concat(this.pending, Math.min(this.pendingLen, MAX_REJECT_RAW_BYTES + BOM_BYTES));
+          this.sink.tooLong(this.lineStart, tooLongHead(head, 0, this.lineStart));
           this.pending = [];
           this.pendingLen = 0;
           this.skipping = true;
@@ -122,7 +127,7 @@ export class LineFramer {
 
   private emit(raw: Buffer): void {
     const end = lineContentEnd(raw, 0, raw.length, this.lineStart);
-    if (end < 0) this.sink.tooLong(this.lineStart, raw.subarray(0, MAX_REJECT_RAW_BYTES));
+    if (end < 0) this.sink.tooLong(this.lineStart, tooLongHead(raw, 0, this.lineStart));
     else this.sink.line(this.lineStart, raw.subarray(0, end));
   }
 }

@@ -1,7 +1,7 @@
 /** Reading one input file (or S3 object) as a stream of byte chunks, gunzipped when needed; errors name the file. */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Readable, addAbortSignal } from 'node:stream';
 import { InputError, cannotRead } from '../errors.js';
 import type { InputFile } from './discover.js';
@@ -67,15 +67,26 @@ export async function* readChunks(
 
 /** The bytes of `raw`, gunzipped when the file is gzip; errors name the file (`-` for standard input). */
 async function* decoded(file: InputFile, raw: Readable, onRawBytes: (n: number) => void, options: ReadOptions): AsyncGenerator<Buffer> {
-  raw.on('data', (c: Buffer | string) => onRawBytes(c.length));
+  let rawBytes = 0;
+  raw.on('data', (c: Buffer | string) => {
+    rawBytes += c.length;
+    onRawBytes(c.length);
+  });
   let stream: Readable = raw;
+  let gunzip: Gunzip | undefined;
   if (file.gzip) {
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
-    raw.on('error', (err) => gunzip.destroy(err));
+    gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
+    raw.on('error', (err) => gunzip!.destroy(err));
     stream = raw.pipe(gunzip);
   }
   try {
     for await (const chunk of stream) yield chunk as Buffer;
+    // zlib stops at a NUL byte after a member, taking the rest for padding, and ends without an
+    // error: any bytes it did not take (zeros, or zeros and then more members) are a corrupt
+    // stream, as in the spark engine, never a silently shorter file (README decision 44).
+    if (gunzip !== undefined && gunzip.bytesWritten < rawBytes) {
+      throw cannotRead(file.path, `corrupt gzip stream (${rawBytes - gunzip.bytesWritten} bytes after its last member are not a gzip member)`);
+    }
   } catch (err) {
     // An abort ends the read with the signal's reason ("interrupted by SIGINT"), not a generic AbortError.
     if ((err as Error).name === 'AbortError') throw options.signal?.aborted ? options.signal.reason : err;

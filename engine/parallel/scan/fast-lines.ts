@@ -217,7 +217,7 @@ export abstract class FastLineScanner implements ByteLineSink {
       const lf = b.indexOf(LF, ls);
       const at = offset + (ls - start);
       const le = lineContentEnd(b, ls, lf, at);
-      if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls));
+      if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls, at));
       else this.slow(b, ls, le, at);
       ls = lf + 1;
     }

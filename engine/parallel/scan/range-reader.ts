@@ -98,7 +98,7 @@ export async function readOwnedLines(
     }
     const rest = len - pos;
     if (rest > maxRawLineBytes(base + pos)) {
-      sink.tooLong(base + pos, tooLongHead(buf, pos));
+      sink.tooLong(base + pos, tooLongHead(buf, pos, base + pos));
       skippingLong = true;
       base += len;
       len = 0;
@@ -112,6 +112,6 @@ export async function readOwnedLines(
 
 function emit(sink: ByteLineSink, buf: Buffer, start: number, end: number, offset: number): void {
   const contentEnd = lineContentEnd(buf, start, end, offset);
-  if (contentEnd < 0) sink.tooLong(offset, tooLongHead(buf, start));
+  if (contentEnd < 0) sink.tooLong(offset, tooLongHead(buf, start, offset));
   else sink.line(buf, start, contentEnd, offset);
 }

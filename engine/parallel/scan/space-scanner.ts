@@ -98,7 +98,7 @@ export class SpaceScanner implements ByteLineSink {
       const lf = b.indexOf(LF, ls);
       const at = offset + (ls - start);
       const le = lineContentEnd(b, ls, lf, at);
-      if (le < 0) this.tooLong(at, tooLongHead(b, ls));
+      if (le < 0) this.tooLong(at, tooLongHead(b, ls, at));
       else this.judge(b, at === 0 ? ls + bomLength(b.subarray(ls, le)) : ls, le, at);
       ls = lf + 1;
     }
