@@ -176,11 +176,22 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     expect(reportedErrors(md.stderr)[0]).toMatch(/unknown input format/);
   }, 60_000);
 
-  it('a missing bucket, a missing key and an empty prefix are exit 1 with no bill', async () => {
+  it('a missing bucket, a missing key and a prefix naming nothing are exit 1 with no bill, even with --allow-empty', async () => {
+    await putObject(server.client, BUCKET, 'markers-only/', '');
+    await putObject(server.client, BUCKET, 'markers-only/2025/', '');
     for (const engine of [['--engine', 'naive'], ['--engine', 'parallel']]) {
       expectFailed(await bill(['s3://no-such-bucket/logs/'], [...engine, '--s3-endpoint', server.endpoint]), /s3:\/\/no-such-bucket\/logs\/.*no such bucket/);
       expectFailed(await bill([`s3://${BUCKET}/billing/2025/nope.log`], [...engine, '--s3-endpoint', server.endpoint]), /nope\.log: no such key or prefix/);
-      expectFailed(await bill([`s3://${BUCKET}/empty/`], [...engine, '--s3-endpoint', server.endpoint]), /no input files found/);
+      for (const url of [`s3://${BUCKET}/empty`, `s3://${BUCKET}/empty/`]) {
+        for (const allow of [[], ['--allow-empty']]) {
+          expectFailed(await bill([url], [...engine, ...allow, '--s3-endpoint', server.endpoint]), /empty\/?: no such key or prefix/);
+        }
+      }
+      // Folder markers alone are an empty directory: no input files, or an empty bill with --allow-empty.
+      expectFailed(await bill([`s3://${BUCKET}/markers-only/`], [...engine, '--s3-endpoint', server.endpoint]), /no input files found/);
+      const r = await bill([`s3://${BUCKET}/markers-only`], [...engine, '--allow-empty', '--s3-endpoint', server.endpoint]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(r.out, 'utf8')).toBe('');
     }
   }, 60_000);
 

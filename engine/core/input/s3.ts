@@ -174,7 +174,10 @@ export async function listS3(path: string, settings: S3Settings, signal?: AbortS
       }
     }
   }, signal);
-  if (any || dir === prefix) return { dir, objects };
+  // A bucket is a directory even when empty; a prefix is one only when something is under it
+  // (an object or a folder marker): otherwise the URL names nothing (README decision 27).
+  if (any || prefix === '') return { dir, objects };
+  if (dir === prefix) throw new InputError(`cannot read input ${path}: no such key or prefix`);
   // No object under `prefix/`: the URL may name one object.
   try {
     const head = await withRetries(path, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix }), { abortSignal: signal }), signal);
