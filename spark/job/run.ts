@@ -212,6 +212,35 @@ export function checkWrappedNames(files: readonly InputFile[]): void {
 }
 
 /**
+ * Names the cluster would not read as named (README decision 45), so that a spark run reads
+ * exactly the files the other engines read, or is refused before the cluster reads anything
+ * (exit 2, naming the first such file, with the way out):
+ * - Spark's file sources skip a file whose name begins with `.`, or with `_` unless it holds a
+ *   `=` (a partition directory's sign), or ends in `._COPYING_` (a copy in progress), even when
+ *   the file is named by its full path: its lines would silently be left out of the bill;
+ * - Hadoop's paths resolve an empty, `.` or `..` segment of an S3 key (`a//b`, `a/./b`,
+ *   `a/../b`), so the cluster would read another object, or none;
+ * - Hadoop reads no local file with `:` in its name (the read fails with Hadoop's own message;
+ *   a folder's `:` is read, as is an S3 key's).
+ */
+export function checkClusterNames(files: readonly InputFile[]): void {
+  const way = 'rename it, or bill it with the parallel or naive engine';
+  for (const f of files) {
+    const path = f.s3?.key ?? f.path;
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (name.startsWith('.') || (name.startsWith('_') && !name.includes('=')) || name.endsWith('._COPYING_')) {
+      throw new UsageError(`the spark engine cannot read ${f.path}: Spark skips files whose names begin with '.' or '_' (or end in ._COPYING_); ${way}`);
+    }
+    if (f.s3 !== undefined && f.s3.key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop resolves the empty, '.' or '..' parts of its key to another key; ${way}`);
+    }
+    if (f.s3 === undefined && name.includes(':')) {
+      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop reads no local file with ':' in its name; ${way}`);
+    }
+  }
+}
+
+/**
  * A CSV file's header row as the core reads it: the first non-blank line (BOM dropped); null
  * when there is none. Wrapped (--wrapped): the first line that unwraps to a non-blank inner
  * line, which is the header; `raw` is that line as read (what a reject of it would show).
@@ -284,6 +313,7 @@ async function runWith(
   const index = new FileIndex(input.files);
   const wrapping = input.files[0]!.wrapped;
   checkWrappedNames(input.files);
+  checkClusterNames(input.files);
   trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).

@@ -3,14 +3,14 @@
  * started here when it is not running), compared with the naive engine: counts per
  * reason, usage, bill text and every reject (file, reason, raw), in order.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { discoverInputs } from '../../engine/core/input/discover.js';
 import { billingConfigFromEnv, type BillingConfig } from '../../engine/core/config/config.js';
 import { parseTimestamp, type TimeWindow } from '../../engine/core/validation/timestamp.js';
-import { InputError } from '../../engine/core/errors.js';
+import { InputError, UsageError } from '../../engine/core/errors.js';
 import { REJECT_REASONS } from '../../engine/core/validation/reasons.js';
 import { runNaive } from '../../engine/naive/engine.js';
 import { DEFAULT_DEDUPE, type DedupeSettings } from '../../engine/core/dedupe/dedupe.js';
@@ -159,6 +159,28 @@ describe('spark engine = naive engine', () => {
     expect(r.spark.counts.duplicates).toBeGreaterThan(0);
     expect(r.spark.counts.conflictingDuplicates).toBeGreaterThan(0);
     for (const reason of UNWRAPPED_REASONS) expect(r.spark.counts.rejected[reason], reason).toBeGreaterThan(0);
+  });
+
+  it('reads the names it does not refuse as the naive engine does, and refuses one Spark would skip (README decision 45)', async () => {
+    const dir = join(sc.work, 'names');
+    const lines = readFileSync(REFERENCE, 'utf8').split('\n').filter((l) => l !== '');
+    const put = (rel: string, from: number, to: number) => {
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), lines.slice(from, to).join('\n') + '\n');
+    };
+    // Spark's file index reads an underscore name with '=' (a partition's sign), and folders
+    // named with '_', '.' or ':': if it skipped one of them, the bill would be short.
+    put('_day=2025-05-02.log', 0, 3000);
+    put('_logs/.hidden/a.log', 3000, 6000);
+    put('2025-05-02T10:00/b c.log', 6000, 10_000);
+    const r = await both([dir], billingConfigFromEnv(RATES));
+    expectSame(r);
+    expect(r.spark.counts.records).toBe(10_000);
+    put('_part.log', 0, 10);
+    const { files } = await discoverInputs([dir]);
+    const err = await runEngine((input) => runSpark(input, { client: sc.client }), files, billingConfigFromEnv(RATES)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(/_part\.log.*Spark skips files/);
   });
 
   it('fails like the naive engine on a CSV file without a required column', async () => {
