@@ -71,6 +71,11 @@ const ts = (body: string) => `^${body}\\z`;
 const quoteRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
 /** Regular expressions (Java syntax) of the exact path, bound as parameters. */
+const HEX = '[0-9a-fA-F]';
+const HIGH = `\\\\u[dD][89abAB]${HEX}{2}`;
+const LOW = `\\\\u[dD][c-fC-F]${HEX}{2}`;
+const ANY_SURROGATE = `\\\\u[dD][89a-fA-F]${HEX}{2}`;
+
 export const PATTERNS = {
   blank: `^[${RULES.line.blankBytes.map((c) => (c === 0x09 ? '\\t' : String.fromCharCode(c))).join('')}]*\\z`,
   spaceTrim: String.raw`^[ \t]+|[ \t]+\z`,
@@ -90,6 +95,12 @@ export const PATTERNS = {
   /** A JSON string literal (valid JSON assumed: it only runs on lines try_parse_json accepted). */
   jsonString: String.raw`"[^"\\]*+(?:\\.[^"\\]*+)*+"`,
   notBracket: String.raw`[^\[\]{}]`,
+  /** A surrogate escape (`\ud800`) in JSON text, lone or half of a pair. */
+  jsonSurrogate: ANY_SURROGATE,
+  /** JSON text as tokens: a surrogate pair, a lone surrogate escape, any other escape, a run without backslashes. */
+  jsonToken: `${HIGH}${LOW}|${ANY_SURROGATE}|\\\\[\\s\\S]|[^\\\\]+`,
+  /** A token that is a lone surrogate escape. */
+  jsonLone: `^${ANY_SURROGATE}\\z`,
   trailingZeros: String.raw`0+\z`,
 } as const;
 
@@ -208,6 +219,24 @@ function statusTextOk(s: string): string {
 function durationText(s: string, re: ':re_dur_space' | ':re_dur_csv'): string {
   const value = digitsValue(`regexp_extract(${s}, ${re}, 1)`);
   return `CASE WHEN ${s} RLIKE ${re} AND ${value} <= :max_duration THEN ${value} END`;
+}
+
+/**
+ * The JSON text `s` with every lone surrogate escape (`\ud800` without its low half, or a low
+ * half alone) made `\u0000`, tokenised from the start so that an escaped backslash is never
+ * taken for an escape. The cluster's JSON reader reads such an escape into a Java string, which
+ * a Spark string holds as `?`: a user `e4\ud800` would be billed as `e4?`, another customer's
+ * name, where JSON.parse keeps the lone surrogate and the other engines reject it (not
+ * well-formed Unicode). As U+0000, a control character, the field fails its rule with the same
+ * reason (bad_timestamp, bad_user, bad_request_id); a task so named has no rate either way.
+ */
+export function withoutLoneSurrogates(s: string): string {
+  return `array_join(transform(regexp_extract_all(${s}, :re_json_token, 0), t -> IF(t RLIKE :re_json_lone, :json_lone_sub, t)), '')`;
+}
+
+/** The JSON text `s` parsed (try_parse_json), lone surrogate escapes made `\u0000` first; only a text holding a surrogate escape pays for it. */
+export function parseJson(s: string): string {
+  return `try_parse_json(IF(${s} RLIKE :re_json_surrogate, ${withoutLoneSurrogates(s)}, ${s}))`;
 }
 
 /** A JSON value (variant) → its string, NULL unless it is a JSON string. */
@@ -392,6 +421,10 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     re_json_end: PATTERNS.jsonEnd,
     re_json_string: PATTERNS.jsonString,
     re_not_bracket: PATTERNS.notBracket,
+    re_json_surrogate: PATTERNS.jsonSurrogate,
+    re_json_token: PATTERNS.jsonToken,
+    re_json_lone: PATTERNS.jsonLone,
+    json_lone_sub: '\\u0000',
     re_trailing_zeros: PATTERNS.trailingZeros,
   };
   Object.assign(args, patternParams, options.wrapped === undefined ? {} : WRAPPED_PATTERNS(options.wrapped));
@@ -652,12 +685,12 @@ WITH
     SELECT *,
       fast OR is_valid_utf8(s) AS utf8,
       NOT fast AND NOT too_long AND coalesce(s RLIKE :re_blank, false) AS blank
-    FROM (${unwrapLines(options.wrapped, 'SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped', { jsonObjectOk, timestampOk })})
+    FROM (${unwrapLines(options.wrapped, 'SELECT *, line IS NULL AS fast, CAST(line AS STRING) AS s, coalesce(blen > :max_line, false) AS too_long FROM grouped', { jsonObjectOk, timestampOk, withoutLoneSurrogates })})
   ),
   parsed AS (
     SELECT *,
       IF(NOT fast AND utf8 AND NOT too_long AND NOT blank ${anyJson ? `AND src <> ${jsonSrc}` : ''}, ${eExpr}, NULL) AS e,
-      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, try_parse_json(s), NULL)` : 'CAST(NULL AS VARIANT)'} AS v
+      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, ${parseJson('s')}, NULL)` : 'CAST(NULL AS VARIANT)'} AS v
     FROM lines
   ),
   shaped AS (

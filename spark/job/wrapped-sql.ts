@@ -29,15 +29,13 @@ export interface SharedRules {
   readonly jsonObjectOk: (s: string, v: string) => string;
   /** SQL: the text `t` is a valid timestamp. */
   readonly timestampOk: (t: string) => string;
+  /** SQL: the JSON text `s` with every lone surrogate escape made `\u0000`. */
+  readonly withoutLoneSurrogates: (s: string) => string;
 }
 
 const reason = (r: RejectReason) => RULES.reasons.indexOf(r);
 /** A text as a Java regex matching it literally (each character as `\x{…}`). */
 const literalRe = (s: string) => Array.from(s, (c) => `\\x{${c.codePointAt(0)!.toString(16)}}`).join('');
-const HEX = '[0-9a-fA-F]';
-const HIGH = `\\\\u[dD][89abAB]${HEX}{2}`;
-const LOW = `\\\\u[dD][c-fC-F]${HEX}{2}`;
-const ANY_SURROGATE = `\\\\u[dD][89a-fA-F]${HEX}{2}`;
 
 /** Bound parameters of the unwrapping SQL (Java regular expressions). */
 export function WRAPPED_PATTERNS(w: Wrapping): Record<string, string> {
@@ -47,11 +45,6 @@ export function WRAPPED_PATTERNS(w: Wrapping): Record<string, string> {
     wrap_sep: WRAPPED_RULES.cloudwatchSeparator,
     wrap_lf: lf,
     re_wrap_final_lf: `(?:${literalRe(cr)})?${literalRe(lf)}\\z`,
-    re_wrap_surrogate: ANY_SURROGATE,
-    // JSON text as tokens: a surrogate pair, a lone surrogate escape, any other escape, a run without backslashes.
-    re_wrap_token: `${HIGH}${LOW}|${ANY_SURROGATE}|\\\\[\\s\\S]|[^\\\\]+`,
-    re_wrap_lone: `^${ANY_SURROGATE}\\z`,
-    wrap_lone_sub: '\\u0000',
   };
 }
 
@@ -66,7 +59,7 @@ function stringAt(v: string): string {
  * taken off: `s` the inner line and `wr` the wrapper's reject reason. Without wrapping, `wr`
  * is NULL and the lines are as read.
  */
-export function unwrapLines(w: Wrapping | undefined, from: string, { jsonObjectOk, timestampOk }: SharedRules): string {
+export function unwrapLines(w: Wrapping | undefined, from: string, { jsonObjectOk, timestampOk, withoutLoneSurrogates }: SharedRules): string {
   if (w === undefined) return `SELECT *, CAST(NULL AS INT) AS wr FROM (${from})`;
   // wl: a line the wrapper rules apply to (the line rules before them decide the others).
   const live = `SELECT *, coalesce(NOT fast AND NOT too_long AND is_valid_utf8(s) AND NOT (s RLIKE :re_blank), false) AS wl FROM (${from})`;
@@ -76,8 +69,7 @@ export function unwrapLines(w: Wrapping | undefined, from: string, { jsonObjectO
     case 'fluent-bit': {
       const parsed = `SELECT *, IF(wl, try_parse_json(s), NULL) AS wv FROM (${live})`;
       msg = `SELECT *, IF(wl AND ${jsonObjectOk('s', 'wv')}, ${stringAt('wv')}, NULL) AS wm FROM (${parsed})`;
-      const again = `try_parse_json(array_join(transform(regexp_extract_all(s, :re_wrap_token, 0), t -> IF(t RLIKE :re_wrap_lone, :wrap_lone_sub, t)), ''))`;
-      lone = `s RLIKE :re_wrap_surrogate AND NOT (wm <=> ${stringAt(again)})`;
+      lone = `s RLIKE :re_json_surrogate AND NOT (wm <=> ${stringAt(`try_parse_json(${withoutLoneSurrogates('s')})`)})`;
       break;
     }
     case 'cloudwatch': {
