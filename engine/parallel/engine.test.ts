@@ -63,6 +63,13 @@ const csvLine = fc.oneof(
 const jsonLine = fc.oneof(
   { weight: 8, arbitrary: fc.tuple(ts, user, task, mostly<unknown>([200, 404, 2e2], [700, '200', 200.5, null]), mostly<unknown>([10, 0, 5000], [5001, '10', 1.5, -1])).map(([a, b, c, d, e]) => JSON.stringify({ timestamp: a, user: b, task: c, status: d, duration_ms: e })) },
   { weight: 1, arbitrary: fc.constantFrom('[1,2]', 'null', '{"timestamp":1}', '{bad', '"s"', '{"__proto__":{"user":"x"}}', '{"timestamp":"2025-05-02T23:16:50Z","user":"a","task":"login","status":200}') },
+  // Numbers as written, integers or not, that JSON.parse reads as integers (README decision 47).
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom('200', '2e2', '200.000', '199.99999999999999999'), fc.constantFrom('10', '1e1', '100e-1', '9.9999999999999999999', '1e-400', '0.5e1'))
+      .map(([st, du]) => `{"timestamp":"2025-05-02T23:16:50Z","user":"n1","task":"login","status":${st},"duration_ms":${du}}`),
+  },
 );
 
 type Format = 'log' | 'csv' | 'jsonl';

@@ -234,6 +234,35 @@ export function withoutLoneSurrogates(s: string): string {
   return `array_join(transform(regexp_extract_all(${s}, :re_json_token, 0), t -> IF(t RLIKE :re_json_lone, :json_lone_sub, t)), '')`;
 }
 
+/**
+ * The text of the number at top-level key `k` of the JSON text `s`: every number token made a
+ * string (RULES.jsonl.token) and the text parsed again; NULL when that value is no number.
+ */
+function numberText(s: string, k: string): string {
+  return `variant_get(try_parse_json(array_join(transform(regexp_extract_all(${s}, :re_json_num_token, 0), t -> IF(t RLIKE :re_json_num_start, concat('"', t, '"'), t)), '')), '$.${k}', 'string')`;
+}
+
+/**
+ * The number text `x` has an integral decimal value, exactly (fields.ts isIntegralJsonNumber):
+ * its digits, trailing zeros dropped, less the fraction's, within the exponent.
+ */
+function integralNumber(x: string): string {
+  const g = (n: number) => `regexp_extract(${x}, :re_json_number, ${n})`;
+  const digits = `concat(${g(1)}, ${g(2)})`;
+  const trailingZeros = `(char_length(${digits}) - char_length(regexp_replace(${digits}, :re_trailing_zeros, '')))`;
+  // An exponent past BIGINT: far beyond any fraction's length, its sign decides.
+  const e = `IF(${g(3)} = '', 0, coalesce(try_cast(${g(3)} AS BIGINT), IF(${g(3)} LIKE '-%', -1000000000000000000, 1000000000000000000)))`;
+  return `coalesce(${x} RLIKE :re_json_number AND (${digits} RLIKE :re_all_zeros OR ${e} - char_length(${g(2)}) + ${trailingZeros} >= 0), false)`;
+}
+
+/**
+ * JSON.parse reads a number as a double: the value at key `k` of the JSON line `s`, where the
+ * line may hold a fraction or an exponent, must also be integral as written (README decision 47).
+ */
+function integralAsWritten(s: string, k: string): string {
+  return `(NOT (${s} RLIKE :re_json_maybe_not_plain) OR ${integralNumber(numberText(s, k))})`;
+}
+
 /** The JSON text `s` parsed (try_parse_json), lone surrogate escapes made `\u0000` first; only a text holding a surrogate escape pays for it. */
 export function parseJson(s: string): string {
   return `try_parse_json(IF(${s} RLIKE :re_json_surrogate, ${withoutLoneSurrogates(s)}, ${s}))`;
@@ -421,6 +450,11 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     re_json_end: PATTERNS.jsonEnd,
     re_json_string: PATTERNS.jsonString,
     re_not_bracket: PATTERNS.notBracket,
+    re_json_num_token: RULES.jsonl.token,
+    re_json_num_start: '^[-0-9]',
+    re_json_number: `^${RULES.jsonl.number}\\z`,
+    re_json_maybe_not_plain: '[0-9][.eE]',
+    re_all_zeros: '^0+\\z',
     re_json_surrogate: PATTERNS.jsonSurrogate,
     re_json_token: PATTERNS.jsonToken,
     re_json_lone: PATTERNS.jsonLone,
@@ -611,8 +645,8 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
         ts: jsonString(key('timestamp')),
         usr: jsonString(key('user')),
         task: jsonString(key('task')),
-        statusOk: `coalesce(${st} BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND ${st} % 1 = 0, false)`,
-        dur: `IF(coalesce(${du} BETWEEN 0 AND :max_duration AND ${du} % 1 = 0, false), CAST(${du} AS BIGINT), NULL)`,
+        statusOk: `coalesce(${st} BETWEEN ${RULES.status.min} AND ${RULES.status.max} AND ${st} % 1 = 0 AND ${integralAsWritten('s', keys.status)}, false)`,
+        dur: `IF(coalesce(${du} BETWEEN 0 AND :max_duration AND ${du} % 1 = 0 AND ${integralAsWritten('s', keys.duration)}, false), CAST(${du} AS BIGINT), NULL)`,
         // A JSON null (VOID) or no key: no id; a string: the text rule ('' is none); any other type: bad.
         rid: `IF(${jsonString(ridKey)} = '', NULL, ${jsonString(ridKey)})`,
         ridBad: `coalesce(${ridKey} IS NOT NULL AND (schema_of_variant(${ridKey}) NOT IN ('VOID', 'STRING') OR (${jsonString(ridKey)} <> '' AND ${ridTextBad(jsonString(ridKey))})), false)`,

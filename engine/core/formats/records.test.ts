@@ -122,6 +122,13 @@ describe('JSON lines', () => {
     [j({ extra: [1, { a: 2 }] }), 'ok alice login 5'],
     [j({ user: '__proto__' }), 'ok __proto__ login 5'],
     [`{"timestamp":"${TS}","user":"alice","task":"login","status":2e2,"duration_ms":1e3}`, 'ok alice login 1000'],
+    // A number is judged as written, not as the double JSON.parse makes of it (README decision 47).
+    [`{"timestamp":"${TS}","user":"alice","task":"login","status":200.000,"duration_ms":100e-2}`, 'ok alice login 1'],
+    [`{"timestamp":"${TS}","user":"alice","task":"login","status":200,"duration_ms":4.9999999999999999999}`, 'bad_duration'],
+    [`{"timestamp":"${TS}","user":"alice","task":"login","status":200,"duration_ms":1e-400}`, 'bad_duration'],
+    [`{"timestamp":"${TS}","user":"alice","task":"login","status":199.99999999999999999,"duration_ms":5}`, 'bad_status'],
+    [`{"timestamp":"${TS}","user":"alice","task":"login","status":200,"duration_ms":0.5,"duration_ms":7}`, 'ok alice login 7'],
+    [`{"timestamp":"${TS}","user":"a\\"1.5e","task":"login","status":200,"x":[0.5],"duration_ms":7}`, 'ok a"1.5e login 7'],
     [`{"__proto__":{"user":"x"},"timestamp":"${TS}","user":"alice","task":"login","status":200,"duration_ms":5}`, 'ok alice login 5'],
     ['[1,2]', 'bad_json'],
     ['42', 'bad_json'],

@@ -112,12 +112,17 @@ export class RecordParser {
     const ts = own(KEYS.timestamp);
     const user = own(KEYS.user);
     const task = own(KEYS.task);
+    const status = own(KEYS.status);
+    const duration = own(KEYS.duration);
+    // JSON.parse reads a number as a double; where one may hold a fraction or an exponent, its
+    // text decides whether it is an integer (README decision 47).
+    const texts = (typeof status === 'number' || typeof duration === 'number') && MAYBE_NOT_PLAIN.test(text) ? numberTexts(text) : undefined;
     return this.fields(
       typeof ts === 'string' ? ts : null,
       typeof user === 'string' ? user : null,
       typeof task === 'string' ? task : null,
-      parseStatusJson(own(KEYS.status)),
-      parseDurationJson(own(KEYS.duration), this.config.maxDurationMs),
+      parseStatusJson(status, texts?.[KEYS.status]),
+      parseDurationJson(duration, this.config.maxDurationMs, texts?.[KEYS.duration]),
       requestIdOf(own(REQUEST_ID_KEY)),
     );
   }
@@ -138,4 +143,21 @@ export class RecordParser {
     if (!within) return OUT_OF_WINDOW;
     return { kind: 'accepted', user, task: t, durationMs };
   }
+}
+
+/** A digit then `.`, `e` or `E`: a JSON text whose numbers may not all be plain integers. */
+const MAYBE_NOT_PLAIN = /[0-9][.eE]/;
+const JSON_TOKEN = new RegExp(RULES.jsonl.token, 'g');
+
+/**
+ * The top-level values of a JSON object's text (one JSON.parse already read) with every number
+ * as its text: the same object, each number token made a string, parsed again (so duplicate
+ * keys and `__proto__` resolve as in the first parse).
+ */
+function numberTexts(text: string): Record<string, unknown> {
+  const quoted = text.replace(JSON_TOKEN, (t) => {
+    const c = t.charCodeAt(0);
+    return c === 0x2d || (c >= 0x30 && c <= 0x39) ? `"${t}"` : t;
+  });
+  return JSON.parse(quoted) as Record<string, unknown>;
 }

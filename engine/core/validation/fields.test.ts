@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from './fields.js';
+import { isIntegralJsonNumber, isValidUser, parseDurationJson, parseDurationText, parseStatus, parseStatusJson } from './fields.js';
 
 /** Unicode White_Space (PropList.txt), independently of the engine's table. */
 const WHITE_SPACE = [
@@ -126,5 +126,20 @@ describe('parseDurationJson: an integer JSON number ≥ 0, ≤ max', () => {
   });
   it.each(['5', -1, 1.5, null, undefined, true, 11, [5], NaN, Infinity, 1e300])('rejects %j', (v) => {
     expect(parseDurationJson(v, 10)).toBeNull();
+  });
+});
+
+describe('isIntegralJsonNumber: a JSON number whose written decimal value is an integer (README decision 47)', () => {
+  it.each(['0', '-0', '-0.0', '200', '2e2', '2E+2', '200.000', '1.5e1', '100e-2', '0.5e1', '0e-99999999999999999999', '1e99999999999999999999', '12.340e2'])('%s is', (t) => {
+    expect(isIntegralJsonNumber(t)).toBe(true);
+  });
+  it.each(['4.9999999999999999999', '100.00000000000000001', '1e-400', '5e-99999999999999999999', '0.5', '1.25e1', '15e-1', '', '1.', '.5', '01', '+1', '1e', 'NaN', ' 1'])('%j is not', (t) => {
+    expect(isIntegralJsonNumber(t)).toBe(false);
+  });
+  it('with its text, a value JSON.parse reads as an integer is judged by the text', () => {
+    expect(parseDurationJson(5, 10, '4.9999999999999999999')).toBeNull();
+    expect(parseDurationJson(5, 10, '0.5e1')).toBe(5);
+    expect(parseStatusJson(200, '199.99999999999999999')).toBeNull();
+    expect(parseStatusJson(200, '2e2')).toBe(200);
   });
 });

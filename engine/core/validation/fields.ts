@@ -94,12 +94,37 @@ export function parseDurationText(text: string, suffix: 'required' | 'optional',
   return v >= 0 && v <= maxMs ? v : null;
 }
 
-/** Duration as a JSON value: an integer number of milliseconds, 0 to maxMs. */
-export function parseDurationJson(value: unknown, maxMs: number): number | null {
+const JSON_NUMBER = new RegExp(`^${RULES.jsonl.number}$`);
+
+/**
+ * Whether a JSON number's text has an integral decimal value, exactly (README decision 47):
+ * `2e2`, `100.0`, `1.5e1` are; `4.9999999999999999999` and `1e-400` are not, though
+ * JSON.parse reads them as the doubles 5 and 0.
+ */
+export function isIntegralJsonNumber(text: string): boolean {
+  const m = JSON_NUMBER.exec(text);
+  if (m === null) return false;
+  const digits = m[1]! + (m[2] ?? '');
+  let exponent = (m[3] === undefined ? 0 : Number(m[3])) - (m[2]?.length ?? 0);
+  let k = digits.length;
+  while (k > 0 && digits.charCodeAt(k - 1) === 0x30) {
+    k--;
+    exponent++;
+  }
+  return k === 0 || exponent >= 0;
+}
+
+/**
+ * Duration as a JSON value: an integer number of milliseconds, 0 to maxMs. `text`: the
+ * number as written, when it may hold a fraction or an exponent (its value must be integral).
+ */
+export function parseDurationJson(value: unknown, maxMs: number, text?: unknown): number | null {
+  if (typeof text === 'string' && !isIntegralJsonNumber(text)) return null;
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= maxMs ? value : null;
 }
 
-/** Status as a JSON value: an integer number from 100 to 599. */
-export function parseStatusJson(value: unknown): number | null {
+/** Status as a JSON value: an integer number from 100 to 599. `text` as for parseDurationJson. */
+export function parseStatusJson(value: unknown, text?: unknown): number | null {
+  if (typeof text === 'string' && !isIntegralJsonNumber(text)) return null;
   return typeof value === 'number' && Number.isInteger(value) && value >= RULES.status.min && value <= RULES.status.max ? value : null;
 }

@@ -87,6 +87,15 @@ export const RULES = {
   jsonl: {
     /** The key of each field. */
     keys: { timestamp: 'timestamp', user: 'user', task: 'task', status: 'status', duration: 'duration_ms' } as Readonly<Record<FieldName, string>>,
+    /**
+     * A JSON number's text (the same in JavaScript and Java syntax). Groups: integer digits,
+     * fraction digits, exponent. A status or duration is its decimal value, exactly: integral
+     * when the fraction's digits, trailing zeros dropped, fit in the exponent (`2e2`, `100.0`,
+     * `1.5e1`), so `4.9999999999999999999` is no integer, though its double is (README decision 47).
+     */
+    number: String.raw`-?(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?`,
+    /** JSON text as tokens: a string, a number, a run of anything else but those tokens' first bytes, one other byte. */
+    token: String.raw`"(?:[^"\\]|\\[\s\S])*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[^"0-9-]+|[\s\S]`,
   },
   /**
    * A record's identity (SPEC "Duplicate deliveries"): an optional CSV column / JSON key, never
