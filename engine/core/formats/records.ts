@@ -15,6 +15,7 @@ import { isValidRequestId, isValidUser, parseDurationJson, parseDurationText, pa
 import { parseTimestamp, inWindow, windowIsOpen, type TimeWindow } from '../validation/timestamp.js';
 import type { Format } from './format.js';
 import { splitCsvLine, type CsvLayout } from './csv.js';
+import { mayHoldNonPlainNumbers, numberTexts } from './json-numbers.js';
 import type { ValidRecord } from '../dedupe/dedupe.js';
 
 export type { ValidRecord };
@@ -116,7 +117,7 @@ export class RecordParser {
     const duration = own(KEYS.duration);
     // JSON.parse reads a number as a double; where one may hold a fraction or an exponent, its
     // text decides whether it is an integer (README decision 47).
-    const texts = (typeof status === 'number' || typeof duration === 'number') && MAYBE_NOT_PLAIN.test(text) ? numberTexts(text) : undefined;
+    const texts = (typeof status === 'number' || typeof duration === 'number') && mayHoldNonPlainNumbers(text) ? (numberTexts(text) as Record<string, unknown>) : undefined;
     return this.fields(
       typeof ts === 'string' ? ts : null,
       typeof user === 'string' ? user : null,
@@ -143,21 +144,4 @@ export class RecordParser {
     if (!within) return OUT_OF_WINDOW;
     return { kind: 'accepted', user, task: t, durationMs };
   }
-}
-
-/** A digit then `.`, `e` or `E`: a JSON text whose numbers may not all be plain integers. */
-const MAYBE_NOT_PLAIN = /[0-9][.eE]/;
-const JSON_TOKEN = new RegExp(RULES.jsonl.token, 'g');
-
-/**
- * The top-level values of a JSON object's text (one JSON.parse already read) with every number
- * as its text: the same object, each number token made a string, parsed again (so duplicate
- * keys and `__proto__` resolve as in the first parse).
- */
-function numberTexts(text: string): Record<string, unknown> {
-  const quoted = text.replace(JSON_TOKEN, (t) => {
-    const c = t.charCodeAt(0);
-    return c === 0x2d || (c >= 0x30 && c <= 0x39) ? `"${t}"` : t;
-  });
-  return JSON.parse(quoted) as Record<string, unknown>;
 }

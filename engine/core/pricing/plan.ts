@@ -27,6 +27,8 @@ import {
   type ScalarTagDefinition,
 } from 'js-yaml';
 import { ConfigError } from '../errors.js';
+import { mayHoldNonPlainNumbers, numberTexts } from '../formats/json-numbers.js';
+import { isIntegralJsonNumber } from '../validation/fields.js';
 import { ONE, formatExact, parseDecimal } from '../money/decimal.js';
 
 /** One graduated tier: `upToMs` null on the last tier (the rest). */
@@ -215,17 +217,51 @@ class PlainScalar {
 
 const unwrap = (v: unknown): unknown => (v instanceof PlainScalar ? v.value : v);
 
-/** A core-schema scalar tag whose values keep their text (PlainScalar). */
+/**
+ * A count written with a fraction or an exponent whose value, as written, is no integer
+ * (`999.99999999999999999`), though its double is: NaN, which the schema's integer rule
+ * refuses as it refuses `1.5` (README decision 47). Any other value as it is.
+ */
+function integerAsWritten(value: unknown, text: string): unknown {
+  return typeof value === 'number' && Number.isInteger(value) && !isIntegralJsonNumber(text) ? NaN : value;
+}
+
+/** A YAML 1.2 core float's text (`+1.`, `.5e1`, `007.0`) as JSON writes the same number. */
+function yamlFloatAsJson(source: string): string {
+  return source
+    .replace(/^\+/, '')
+    .replace(/^(-?)\./, '$10.')
+    .replace(/\.(?=[eE]|$)/, '.0')
+    .replace(/^(-?)0+(?=[0-9])/, '$1');
+}
+
+/** A core-schema scalar tag whose values keep their text (PlainScalar); a float's value is an integer only when written as one. */
 function keepingText(tag: ScalarTagDefinition): ScalarTagDefinition {
+  const float = tag === floatCoreTag;
   return defineScalarTag(tag.tagName, {
     implicit: true,
     implicitFirstChars: tag.implicitFirstChars,
     resolve: (source, explicit, name) => {
       const v: unknown = tag.resolve(source, explicit, name);
-      return v === NOT_RESOLVED ? NOT_RESOLVED : new PlainScalar(source, v);
+      if (v === NOT_RESOLVED) return NOT_RESOLVED;
+      return new PlainScalar(source, float ? integerAsWritten(v, yamlFloatAsJson(source)) : v);
     },
     identify: () => false,
   });
+}
+
+/** A JSON plan's value with every count written as a non-integer made NaN (integerAsWritten), in place; `texts` the same value with numbers as their text. */
+function jsonIntegersAsWritten(value: unknown, texts: unknown): unknown {
+  if (typeof value === 'number') return integerAsWritten(value, typeof texts === 'string' ? texts : String(value));
+  if (value === null || typeof value !== 'object' || texts === null || typeof texts !== 'object') return value;
+  const v = value as Record<string, unknown>;
+  const t = texts as Record<string, unknown>;
+  for (const k of Object.keys(v)) {
+    const r = jsonIntegersAsWritten(v[k], t[k]);
+    // defineProperty: an own `__proto__` key stays a key (an assignment would set the prototype).
+    if (!Object.is(r, v[k])) Object.defineProperty(v, k, { value: r, writable: true, enumerable: true, configurable: true });
+  }
+  return v;
 }
 
 /** A mapping key as text: a plain scalar's source, a quoted one's value; anything else is refused. */
@@ -268,11 +304,13 @@ const PLAN_YAML_SCHEMA = new Schema([
 /** Parses plan text: JSON when the file is named `.json`, else YAML (1.2, one document, no aliases, no repeated keys). */
 export function parsePlanText(text: string, json: boolean): unknown {
   if (json) {
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (err) {
       throw new ConfigError(`pricing plan is not valid JSON: ${(err as Error).message}`);
     }
+    return mayHoldNonPlainNumbers(text) ? jsonIntegersAsWritten(value, numberTexts(text)) : value;
   }
   try {
     // js-yaml: the `yaml` package's document model took about 1.2 s for 10,000 customers.

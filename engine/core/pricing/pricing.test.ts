@@ -44,9 +44,23 @@ describe('parsing a plan', () => {
     ['13 fractional digits', 'per_ms: "0.0000000000001"', 'tasks.login.per_ms'],
     ['a fee as a number', 'per_ms: "1", per_request: 0.1', 'tasks.login.per_request'],
     ['a fractional count', 'per_ms: "1", free_ms: 1.5', 'tasks.login.free_ms'],
+    ['a count that is no integer as written (README decision 47)', 'per_ms: "1", free_ms: 999.99999999999999999', 'tasks.login.free_ms'],
     ['a count as a string', 'per_ms: "1", free_ms: "10"', 'tasks.login.free_ms'],
   ])('refuses %s, naming the field', (_n, entry, path) => {
     expect(() => yaml(`version: 1\ntasks:\n  login: { ${entry} }\n`)).toThrow(new RegExp(`^pricing plan: ${path.replace(/[.[\]]/g, '\\$&')} `));
+  });
+
+  it('takes a count as written: an integer written with a fraction or an exponent is one, a near-integer is not (README decision 47)', () => {
+    for (const free of ['1000.0', '1.e3', '+1000.', '10000e-1', '001000.000']) {
+      expect(yaml(`version: 1\ntasks:\n  login: { per_ms: "1", free_ms: ${free} }\n`).tasks.get('login')!.freeMs, free).toBe(1000);
+    }
+    const json = (free: string, customer = 'u') =>
+      planFromData(parsePlanText(`{"version":1,"tasks":{"login":{"per_ms":"1"}},"customers":{"${customer}":{"tasks":{"login":{"per_ms":"2","free_ms":${free}}}}}}`, true));
+    expect(json('1.0e3').customers.get('u')!.tasks.get('login')!.freeMs).toBe(1000);
+    expect(json('1.0e3', '__proto__').customers.get('__proto__')!.tasks.get('login')!.freeMs).toBe(1000);
+    for (const customer of ['u', '__proto__']) {
+      expect(() => json('999.99999999999999999', customer)).toThrow(/^pricing plan: customers\..*\.tasks\.login\.free_ms must be a non-negative integer/);
+    }
   });
 
   it('accepts the largest amounts and counts, and discounts up to 100%', () => {
