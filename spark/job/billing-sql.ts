@@ -70,12 +70,13 @@ const ts = (body: string) => `^${body}\\z`;
 /** Escapes regex metacharacters (Java and JavaScript alike). */
 const quoteRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
-/** Regular expressions (Java syntax) of the exact path, bound as parameters. */
+/** JSON surrogate escapes (`\ud800`) as Java regular expressions: a high half, a low half, either. */
 const HEX = '[0-9a-fA-F]';
 const HIGH = `\\\\u[dD][89abAB]${HEX}{2}`;
 const LOW = `\\\\u[dD][c-fC-F]${HEX}{2}`;
 const ANY_SURROGATE = `\\\\u[dD][89a-fA-F]${HEX}{2}`;
 
+/** Regular expressions (Java syntax) of the exact path, bound as parameters. */
 export const PATTERNS = {
   blank: `^[${RULES.line.blankBytes.map((c) => (c === 0x09 ? '\\t' : String.fromCharCode(c))).join('')}]*\\z`,
   spaceTrim: String.raw`^[ \t]+|[ \t]+\z`,
@@ -264,7 +265,7 @@ function integralAsWritten(s: string, k: string): string {
 }
 
 /** The JSON text `s` parsed (try_parse_json), lone surrogate escapes made `\u0000` first; only a text holding a surrogate escape pays for it. */
-export function parseJson(s: string): string {
+function parseJson(s: string): string {
   return `try_parse_json(IF(${s} RLIKE :re_json_surrogate, ${withoutLoneSurrogates(s)}, ${s}))`;
 }
 
@@ -453,7 +454,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
     re_json_num_token: RULES.jsonl.token,
     re_json_num_start: '^[-0-9]',
     re_json_number: `^${RULES.jsonl.number}\\z`,
-    re_json_maybe_not_plain: '[0-9][.eE]',
+    re_json_maybe_not_plain: RULES.jsonl.nonPlainMember,
     re_all_zeros: '^0+\\z',
     re_json_surrogate: PATTERNS.jsonSurrogate,
     re_json_token: PATTERNS.jsonToken,
@@ -638,7 +639,7 @@ export function billingQuery(sources: QuerySources, config: BillingConfig, windo
       },
       fastTask: fastTasks(/["\\\x00-\x1f]/),
       ...(options.functions === true ? { fastRow: jsonLineCall('CAST(v AS BINARY)') } : {}),
-      exactSplit: 'try_parse_json(s)',
+      exactSplit: parseJson('s'),
       isJson: true,
       exact: {
         shapeOk: jsonObjectOk('s', 'v'),
@@ -724,7 +725,7 @@ WITH
   parsed AS (
     SELECT *,
       IF(NOT fast AND utf8 AND NOT too_long AND NOT blank ${anyJson ? `AND src <> ${jsonSrc}` : ''}, ${eExpr}, NULL) AS e,
-      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, ${parseJson('s')}, NULL)` : 'CAST(NULL AS VARIANT)'} AS v
+      ${anyJson ? `IF(NOT fast AND utf8 AND NOT too_long AND NOT blank AND src = ${jsonSrc}, ${list[jsonSrc]!.exactSplit}, NULL)` : 'CAST(NULL AS VARIANT)'} AS v
     FROM lines
   ),
   shaped AS (

@@ -191,6 +191,9 @@ export function sparkEngine(options: SparkEngineOptions = {}): (input: RunInput)
  */
 const CODEC_EXTENSIONS = ['.gz', '.bz2', '.deflate', '.lz4', '.snappy', '.zst'];
 
+/** The way out of a file name the cluster would read otherwise than the other engines (decisions 39 and 45). */
+const WAY_OUT = 'rename it, or bill it with the parallel or naive engine';
+
 /**
  * --wrapped reads every file whatever its name, gzip told by its bytes; the cluster tells gzip
  * by the name. Where the two disagree (a gzip object without `.gz`, or a name with a codec's
@@ -203,10 +206,10 @@ export function checkWrappedNames(files: readonly InputFile[]): void {
     const name = f.s3?.key ?? f.path;
     const codec = CODEC_EXTENSIONS.find((ext) => name.endsWith(ext));
     if (f.gzip && codec !== '.gz') {
-      throw new UsageError(`the spark engine reads gzip by the name's .gz, and ${f.path} is gzip without it: rename it, or bill it with the parallel or naive engine`);
+      throw new UsageError(`the spark engine reads gzip by the name's .gz, and ${f.path} is gzip without it: ${WAY_OUT}`);
     }
     if (!f.gzip && codec !== undefined) {
-      throw new UsageError(`the spark engine would decompress ${f.path} by its name's ${codec}, but it is ${codec === '.gz' ? 'not gzip' : 'not read compressed by mr'}: rename it, or bill it with the parallel or naive engine`);
+      throw new UsageError(`the spark engine would decompress ${f.path} by its name's ${codec}, but it is ${codec === '.gz' ? 'not gzip' : 'not read compressed by mr'}: ${WAY_OUT}`);
     }
   }
 }
@@ -224,18 +227,17 @@ export function checkWrappedNames(files: readonly InputFile[]): void {
  *   a folder's `:` is read, as is an S3 key's).
  */
 export function checkClusterNames(files: readonly InputFile[]): void {
-  const way = 'rename it, or bill it with the parallel or naive engine';
   for (const f of files) {
     const path = f.s3?.key ?? f.path;
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (name.startsWith('.') || (name.startsWith('_') && !name.includes('=')) || name.endsWith('._COPYING_')) {
-      throw new UsageError(`the spark engine cannot read ${f.path}: Spark skips files whose names begin with '.' or '_' (or end in ._COPYING_); ${way}`);
+      throw new UsageError(`the spark engine cannot read ${f.path}: Spark skips files whose names begin with '.' or '_' (or end in ._COPYING_); ${WAY_OUT}`);
     }
     if (f.s3 !== undefined && f.s3.key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop resolves the empty, '.' or '..' parts of its key to another key; ${way}`);
+      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop resolves the empty, '.' or '..' parts of its key to another key; ${WAY_OUT}`);
     }
     if (f.s3 === undefined && name.includes(':')) {
-      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop reads no local file with ':' in its name; ${way}`);
+      throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop reads no local file with ':' in its name; ${WAY_OUT}`);
     }
   }
 }

@@ -6,13 +6,12 @@
  */
 import { RULES } from '../validation/rules.js';
 
-/** A digit then `.`, `e` or `E`: a JSON text whose numbers may not all be plain integers. */
-const MAYBE_NOT_PLAIN = /[0-9][.eE]/;
+const NON_PLAIN_MEMBER = new RegExp(RULES.jsonl.nonPlainMember);
 const JSON_TOKEN = new RegExp(RULES.jsonl.token, 'g');
 
-/** Whether the JSON text may hold a number with a fraction or an exponent (when not, every number is a plain integer, exact as a double up to 2^53). */
+/** Whether the JSON text may hold an object member whose value is a number with a fraction or an exponent (when not, every member's number is a plain integer, exact as a double up to 2^53). */
 export function mayHoldNonPlainNumbers(text: string): boolean {
-  return MAYBE_NOT_PLAIN.test(text);
+  return NON_PLAIN_MEMBER.test(text);
 }
 
 /**

@@ -75,9 +75,10 @@ async function* decoded(file: InputFile, raw: Readable, onRawBytes: (n: number) 
   let stream: Readable = raw;
   let gunzip: Gunzip | undefined;
   if (file.gzip) {
-    gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
-    raw.on('error', (err) => gunzip!.destroy(err));
-    stream = raw.pipe(gunzip);
+    const g = createGunzip({ chunkSize: READ_CHUNK_BYTES });
+    raw.on('error', (err) => g.destroy(err));
+    stream = raw.pipe(g);
+    gunzip = g;
   }
   try {
     for await (const chunk of stream) yield chunk as Buffer;

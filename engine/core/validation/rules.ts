@@ -94,6 +94,13 @@ export const RULES = {
      * `1.5e1`), so `4.9999999999999999999` is no integer, though its double is (README decision 47).
      */
     number: String.raw`-?(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?`,
+    /**
+     * An object member whose value is a number with a fraction or an exponent (`"k": 1.5`,
+     * `"k":2e2`), found without tokenising: only a JSON text that matches needs its numbers'
+     * text (a string holding such text matches too, which costs a parse, never a verdict). A
+     * timestamp's `:50.123` does not match, so JSON lines with fractional seconds pay nothing.
+     */
+    nonPlainMember: String.raw`"[ \t\n\r]*:[ \t\n\r]*-?[0-9]+[.eE]`,
     /** JSON text as tokens: a string, a number, a run of anything else but those tokens' first bytes, one other byte. */
     token: String.raw`"(?:[^"\\]|\\[\s\S])*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[^"0-9-]+|[\s\S]`,
   },
