@@ -155,6 +155,20 @@ describe('spark engine under faults (a cluster of its own)', () => {
     expectFailure(r, 'gz-out', /cut\.log\.gz/);
   }, 180_000);
 
+  it('bytes after a gzip file\'s last member (a NUL, then another member) → exit 1 naming the file, no bill (README decision 44)', async () => {
+    const member = gzipSync(Buffer.from('2025-05-02T10:00:00Z user1 login 200 100ms\n'));
+    for (const [name, bytes] of [
+      ['nul.log.gz', Buffer.concat([member, Buffer.alloc(1)])],
+      ['nul-member.log.gz', Buffer.concat([member, Buffer.from('\0x'), member])],
+    ] as const) {
+      const sub = `gz-${name.split('.')[0]}`;
+      mkdirSync(join(dir, sub));
+      writeFileSync(join(dir, sub, name), bytes);
+      const r = await runMr(aggregateArgs([sub], `${sub}-out`), { cwd: dir });
+      expectFailure(r, `${sub}-out`, new RegExp(name.replace(/\./g, '\\.')));
+    }
+  }, 180_000);
+
   it('a file that vanishes after planning → exit 1 naming the file, no bill', async () => {
     mkdirSync(join(dir, 'gone'));
     writeFileSync(join(dir, 'gone', 'b.log'), '2025-05-02T10:00:00Z user1 login 200 100ms\n');
