@@ -265,8 +265,9 @@ function remoteFeed(feed: FeedReader | undefined, shard: Shard): FeedReader {
 async function readRange(shard: Shard, sink: ByteLineSink, onBytes: (n: number) => void, feed: FeedReader | undefined): Promise<void> {
   readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
   if (shard.s3 !== undefined) {
-    // The object's bytes as the main thread streams them: the shard's (from the byte before it, to align), then its last line's tail.
-    await readOwnedLines(remoteFeed(feed, shard).reader(shard.index), shard.start, shard.end, sink, readBuffer, onBytes);
+    // The object's bytes as the main thread streams them: the shard's (from the byte before it, to align), then its last line's tail,
+    // scanned in the shared chunks they arrive in.
+    await readOwnedLines({ viewAt: remoteFeed(feed, shard).viewer(shard.index) }, shard.start, shard.end, sink, readBuffer, onBytes);
     return;
   }
   let fd: number;

@@ -6,6 +6,7 @@ import type { Shard } from '../sharding.js';
 import { FEED_CHUNK_BYTES, ObjectFeeds, READ_AHEAD_BYTES, type ObjectReader, type OpenObject } from './object-feed.js';
 import { FeedReader } from './feed-reader.js';
 import type { FeedRequest } from './protocol.js';
+import type { ReadAt, ViewAt } from '../scan/range-reader.js';
 
 /** An object's bytes served from memory, each read after a tick, as a stream would: what the feed opens, and where it read. */
 function memorySource(data: Buffer, opts: { failAt?: number } = {}) {
@@ -40,12 +41,16 @@ function shardsOf(size: number, shardBytes: number, path = 's3://b/k'): Shard[] 
   return out;
 }
 
-/** Reads a shard as a map task does: from the byte before it to its end and a tail past it, in reads of varying sizes at increasing positions. */
+/**
+ * Reads a shard as a map task does: from the byte before it to its end and a tail past it, in
+ * reads of varying sizes at increasing positions: copies (a gzip object's reads) for an even
+ * seed, views of the shared chunks (a plain object's) for an odd one.
+ */
 async function readShard(feeds: ObjectFeeds, shard: Shard, size: number, seed: number): Promise<Buffer> {
   const { port1, port2 } = new MessageChannel();
   feeds.connect(port1);
   const reader = new FeedReader(port2);
-  const read = reader.reader(shard.index);
+  const read: ReadAt = seed % 2 === 0 ? reader.reader(shard.index) : viewsCopied(reader.viewer(shard.index));
   const from = Math.max(0, shard.start - 1);
   const to = Math.min(size, shard.end + 1000);
   const out = Buffer.alloc(to - from);
@@ -62,6 +67,16 @@ async function readShard(feeds: ObjectFeeds, shard: Shard, size: number, seed: n
     feeds.finished(port1, [shard]);
     reader.close();
   }
+}
+
+/** Views as reads: each view copied into the buffer (at most one chunk a call). */
+function viewsCopied(viewAt: ViewAt): ReadAt {
+  return async (buf, off, len, pos) => {
+    const v = await viewAt(pos, len);
+    expect(v.length).toBeLessThanOrEqual(Math.min(len, FEED_CHUNK_BYTES));
+    v.copy(buf, off);
+    return v.length;
+  };
 }
 
 /** Runs the tasks `workers` at a time in the given order, as the runtime hands them out. */

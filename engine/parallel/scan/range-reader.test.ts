@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { fdReader, readOwnedLines, type ReadAt } from './range-reader.js';
+import { fdReader, readOwnedLines, type ByteLineSink, type ByteSource, type ViewAt } from './range-reader.js';
+import { LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 import { definitionFrames, edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
 
@@ -19,29 +20,64 @@ let n = 0;
 const buf = Buffer.alloc(65537 + 64 * 1024);
 
 /**
- * How the bytes come: a file's readSync, or asynchronous partial reads (as an S3 object's
- * ranged blocks arrive: at most `piece` bytes a call, a promise each time).
+ * How the bytes come: a file's readSync, asynchronous partial reads (as an S3 object's ranged
+ * blocks arrive: at most `piece` bytes a call, a promise each time), or views (as an S3
+ * object's chunks in shared memory are scanned: views that end at multiples of `piece`, as
+ * chunks do, given at once or by a promise), each view's bytes spoilt once the next is asked
+ * for, so that a line kept from a view past its life shows.
  */
-type Mode = 'sync' | { piece: number };
-const MODES: readonly Mode[] = ['sync', { piece: 7919 }, { piece: 1 << 20 }];
+type Mode = 'sync' | { piece: number } | { view: number; async: boolean };
+const MODES: readonly Mode[] = ['sync', { piece: 7919 }, { piece: 1 << 20 }, { view: 61, async: false }, { view: 7919, async: true }, { view: 1 << 20, async: false }];
 
-function readerOf(fd: number, mode: Mode): ReadAt {
+function readerOf(fd: number, data: Buffer, mode: Mode): ByteSource {
   const sync = fdReader(fd);
   if (mode === 'sync') return sync;
-  return (b, off, len, pos) => new Promise((resolve) => setImmediate(() => resolve(sync(b, off, Math.min(len, mode.piece), pos))));
+  if ('piece' in mode) return (b, off, len, pos) => new Promise((resolve) => setImmediate(() => resolve(sync(b, off, Math.min(len, mode.piece), pos))));
+  let last: Buffer | undefined;
+  const viewAt: ViewAt = (pos, len) => {
+    last?.fill(0x0a);
+    const to = Math.min(data.length, pos + len, (Math.floor(pos / mode.view) + 1) * mode.view);
+    last = pos >= data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(pos, to));
+    const view = last;
+    return mode.async ? new Promise((resolve) => setImmediate(() => resolve(view))) : view;
+  };
+  return { viewAt };
 }
+
+/** The sink's two shapes: lines one by one, or blocks of whole lines (the scanners' hot path), split here by the framing rule. */
+type Sink = 'lines' | 'blocks';
 
 async function readSharded(data: Buffer, shardSize: number): Promise<FrameEvent[]> {
   let first: FrameEvent[] | undefined;
-  for (const mode of MODES) {
-    const events = await readShardedBy(data, shardSize, mode);
+  // Each way the bytes come is read by one of the sink's shapes, in turn (every view size by a shape the next one has not).
+  for (const [i, mode] of MODES.entries()) {
+    const shape = i % 2 === 0 ? 'lines' : 'blocks';
+    const events = await readShardedBy(data, shardSize, mode, shape);
     if (first === undefined) first = events;
-    else expect(events, `reads ${JSON.stringify(mode)}`).toEqual(first);
+    else expect(events, `reads ${JSON.stringify(mode)}, ${shape}`).toEqual(first);
   }
   return first!;
 }
 
-async function readShardedBy(data: Buffer, shardSize: number, mode: Mode): Promise<FrameEvent[]> {
+function sinkOf(events: FrameEvent[], shape: Sink): ByteLineSink {
+  const line = (b: Buffer, s: number, e: number, offset: number) => events.push({ kind: 'line', offset, text: b.subarray(s, e).toString('latin1') });
+  const tooLong = (offset: number, head: Buffer) => events.push({ kind: 'tooLong', offset, head: head.subarray(0, 1024).toString('latin1') });
+  if (shape === 'lines') return { line, tooLong };
+  const block = (b: Buffer, start: number, end: number, offset: number) => {
+    expect(b[end - 1], 'a block ends with LF').toBe(LF);
+    for (let ls = start; ls < end; ) {
+      const lf = b.indexOf(LF, ls);
+      const at = offset + (ls - start);
+      const le = lineContentEnd(b, ls, lf, at);
+      if (le < 0) tooLong(at, tooLongHead(b, ls, at));
+      else line(b, ls, le, at);
+      ls = lf + 1;
+    }
+  };
+  return { block, line, tooLong };
+}
+
+async function readShardedBy(data: Buffer, shardSize: number, mode: Mode, shape: Sink): Promise<FrameEvent[]> {
   const path = join(dir, `f${n++}.log`);
   writeFileSync(path, data);
   const fd = openSync(path, 'r');
@@ -51,17 +87,7 @@ async function readShardedBy(data: Buffer, shardSize: number, mode: Mode): Promi
     for (let start = 0; start < data.length || start === 0; start += shardSize) {
       const end = Math.min(data.length, start + shardSize);
       buf.fill(0x0a); // stale newlines must not be taken for line ends
-      await readOwnedLines(
-        readerOf(fd, mode),
-        start,
-        end,
-        {
-          line: (b, s, e, offset) => events.push({ kind: 'line', offset, text: b.subarray(s, e).toString('latin1') }),
-          tooLong: (offset, head) => events.push({ kind: 'tooLong', offset, head: head.subarray(0, 1024).toString('latin1') }),
-        },
-        buf,
-        (k) => (bytes += k),
-      );
+      await readOwnedLines(readerOf(fd, data, mode), start, end, sinkOf(events, shape), buf, (k) => (bytes += k));
       if (end >= data.length) break;
     }
   } finally {

@@ -3,8 +3,11 @@
  * first byte lies in [start, end). A line cut by `start` belongs to the previous shard; the
  * last owned line is read past `end` to its newline. One CR before LF (or at end of file)
  * is dropped; a line longer than MAX_LINE_BYTES is reported by its head and skipped without
- * being buffered whole. File bytes never leave the worker. The bytes come from `read`: a
- * local file's readSync, or an S3 object's ranged reads (the same line-boundary rules).
+ * being buffered whole. File bytes never leave the worker. The bytes come from a ByteSource:
+ * a local file's readSync into the buffer, or views of an S3 object's chunks, which the main
+ * thread streams into shared memory (remote/feed-reader.ts): their lines are scanned where they
+ * lie and only a line cut by a chunk's end is copied, to be finished in the buffer (the same
+ * line-boundary rules either way).
  */
 import { readSync } from 'node:fs';
 import { LF, MAX_RAW_LINE_BYTES, lineContentEnd, maxRawLineBytes, tooLongHead } from '../../core/formats/lines.js';
@@ -25,6 +28,15 @@ export interface ByteLineSink {
 /** Reads up to `len` bytes at position `pos` into buf[off, …) and says how many (0 at the end), as readSync. */
 export type ReadAt = (buf: Buffer, off: number, len: number, pos: number) => number | Promise<number>;
 
+/**
+ * Bytes at `pos` without a copy: a view of up to `len` of them as the source holds them, at
+ * least one unless the bytes end at `pos` (then empty); valid until the next call.
+ */
+export type ViewAt = (pos: number, len: number) => Buffer | Promise<Buffer>;
+
+/** Where a shard's bytes come from: read into the reader's buffer, or seen where they lie. */
+export type ByteSource = ReadAt | { readonly viewAt: ViewAt };
+
 /** readSync on a file descriptor, as a ReadAt. */
 export function fdReader(fd: number): ReadAt {
   return (buf, off, len, pos) => readSync(fd, buf, off, len, pos);
@@ -34,7 +46,7 @@ export function fdReader(fd: number): ReadAt {
 const TAIL_READ = 64 * 1024;
 
 export async function readOwnedLines(
-  read: ReadAt,
+  source: ByteSource,
   start: number,
   end: number,
   sink: ByteLineSink,
@@ -42,28 +54,49 @@ export async function readOwnedLines(
   onBytes: (n: number) => void,
 ): Promise<void> {
   if (buf.length < MAX_RAW_LINE_BYTES + TAIL_READ) throw new RangeError('read buffer too small');
+  const read = typeof source === 'function' ? source : undefined;
+  const viewAt = typeof source === 'function' ? undefined : source.viewAt;
   // Reading from start-1 and skipping through the first LF lands on the first line starting at or after `start`.
-  let base = start > 0 ? start - 1 : 0; // file offset of buf[0]
+  let base = start > 0 ? start - 1 : 0; // file offset of work[0]
+  // The bytes at hand, work[0, len): buf's (a line carried over, then what was read after it), or a source's view.
+  let work = buf;
   let len = 0;
   let aligning = start > 0;
   let skippingLong = false;
   for (;;) {
     const next = base + len;
     const want = next < end ? Math.min(buf.length - len, end - next) : Math.min(buf.length - len, TAIL_READ);
-    const got = want > 0 ? read(buf, len, want, next) : 0;
-    // A file's reads are synchronous: no await (and no microtask) on the local hot path.
-    const n = typeof got === 'number' ? got : await got;
+    let n = 0;
+    if (want > 0 && read !== undefined) {
+      const got = read(buf, len, want, next);
+      // A file's reads are synchronous: no await (and no microtask) on the local hot path.
+      n = typeof got === 'number' ? got : await got;
+    } else if (want > 0) {
+      const got = viewAt!(next, want);
+      const view = got instanceof Uint8Array ? got : await got;
+      if (len === 0) {
+        // Nothing carried: the view is scanned where it lies.
+        work = view;
+        n = view.length;
+      } else {
+        // A line carried over is finished in buf: only its bytes are copied (through its LF, if the view holds it).
+        const lf = view.indexOf(LF);
+        n = lf < 0 ? view.length : lf + 1;
+        buf.set(view.subarray(0, n), len);
+      }
+    }
     const eof = n === 0;
     if (next < end) onBytes(Math.min(n, end - next));
     len += n;
     let pos = 0;
     if (aligning || skippingLong) {
-      const lf = buf.indexOf(LF, 0);
+      const lf = work.indexOf(LF, 0);
       if (lf < 0 || lf >= len) {
         // No newline before the shard's end: no line starts inside it (or after the long line).
         if (eof || base + len >= end) return;
         base += len;
         len = 0;
+        work = buf;
         continue;
       }
       pos = lf + 1;
@@ -74,39 +107,44 @@ export async function readOwnedLines(
       const lineOffset = base + pos;
       if (lineOffset >= end) return;
       if (sink.block !== undefined) {
-        let last = buf.lastIndexOf(LF, len - 1);
+        // (len 0: nothing at hand; lastIndexOf would take -1 from the end, among stale bytes.)
+        let last = len === 0 ? -1 : work.lastIndexOf(LF, len - 1);
         if (last >= pos) {
-          // Owned lines start before buf[limit]; the last of them ends at the first LF at or after limit - 1.
+          // Owned lines start before work[limit]; the last of them ends at the first LF at or after limit - 1.
           const limit = end - base;
           const stop = limit <= last + 1;
-          if (stop) last = buf.indexOf(LF, Math.max(pos, limit - 1));
-          sink.block(buf, pos, last + 1, lineOffset);
+          if (stop) last = work.indexOf(LF, Math.max(pos, limit - 1));
+          sink.block(work, pos, last + 1, lineOffset);
           pos = last + 1;
           if (stop) return;
           continue;
         }
       }
-      let lf = buf.indexOf(LF, pos);
+      let lf = work.indexOf(LF, pos);
       if (lf >= len) lf = -1;
       if (lf < 0) {
         if (!eof) break;
-        if (pos < len) emit(sink, buf, pos, len, lineOffset);
+        if (pos < len) emit(sink, work, pos, len, lineOffset);
         return;
       }
-      emit(sink, buf, pos, lf, lineOffset);
+      emit(sink, work, pos, lf, lineOffset);
       pos = lf + 1;
     }
     const rest = len - pos;
     if (rest > maxRawLineBytes(base + pos)) {
-      sink.tooLong(base + pos, tooLongHead(buf, pos, base + pos));
+      sink.tooLong(base + pos, tooLongHead(work, pos, base + pos));
       skippingLong = true;
       base += len;
       len = 0;
+      work = buf;
       continue;
     }
-    buf.copyWithin(0, pos, len);
+    // The unfinished line moves to buf's start (out of a view, before the next call ends the view's life).
+    if (work === buf) buf.copyWithin(0, pos, len);
+    else buf.set(work.subarray(pos, len), 0);
     base += pos;
     len = rest;
+    work = buf;
   }
 }
 
