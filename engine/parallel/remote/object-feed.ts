@@ -3,7 +3,8 @@
  * streamed GET per object, from its first byte to its last, or with `--s3-streams N` one per
  * run of its shards (engine/core/input/s3.ts's S3RangeReader: pinned to the listed ETag,
  * reopened where it stopped after a failure), into a window of shared chunks that the tasks
- * reading the object's shards copy from (feed-reader.ts). So
+ * reading the object's shards scan in place (a gzip object's: copy out for zlib;
+ * feed-reader.ts). So
  * - the AWS SDK (about 25 MiB of memory per thread) and the HTTP work stay on the main thread,
  *   which does no per-line work: the workers only scan lines, as they do for a local file;
  * - an object costs one GET (or N) however finely it is sharded, so shards can be as small as

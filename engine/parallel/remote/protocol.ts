@@ -1,8 +1,9 @@
 /**
  * The messages between a map task reading an object in S3 (feed-reader.ts, in a worker) and
  * the main thread that streams the object (object-feed.ts). The worker asks for the bytes at a
- * position (ahead of its reads, saying which bytes it still needs); the main thread answers with the window chunk holding them, a SharedArrayBuffer the
- * worker copies from (no copy per message, no AWS SDK in any worker).
+ * position (ahead of its reads, saying which bytes it still needs); the main thread answers
+ * with the window chunks holding them, SharedArrayBuffers whose lines the worker scans in
+ * place (no copy per message, no AWS SDK in any worker).
  */
 
 /**
