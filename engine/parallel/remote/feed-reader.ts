@@ -74,8 +74,8 @@ export class FeedReader {
   };
 
   /**
-   * Bytes at `pos`, up to `len`, as a view of the chunk holding them (valid until the shard
-   * asks for a later position: its chunk is not reused before), fetched as readAt's.
+   * Bytes at `pos`, up to `len`, as a view of the chunk holding them, fetched as readAt's;
+   * valid until the next call (the chunk is not reused before a later position is asked for).
    */
   private readonly viewAt: ViewAt = (pos, len) => {
     this.dropBefore(pos);

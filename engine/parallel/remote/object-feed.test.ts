@@ -69,12 +69,21 @@ async function readShard(feeds: ObjectFeeds, shard: Shard, size: number, seed: n
   }
 }
 
-/** Views as reads: each view copied into the buffer (at most one chunk a call). */
+/**
+ * Views as reads: each view copied into the buffer (at most one chunk a call). A view must
+ * keep its bytes until the next call, while the other tasks ask and the stream reads on: each
+ * call first checks that the last view still holds what it held.
+ */
 function viewsCopied(viewAt: ViewAt): ReadAt {
+  let last: { view: Buffer; bytes: Buffer } | undefined;
   return async (buf, off, len, pos) => {
+    // A tick first, for the stream to read on and the other tasks to ask, as the scan of a chunk lets them.
+    await new Promise((r) => setImmediate(r));
+    if (last !== undefined) expect(last.view.equals(last.bytes), 'a view changed before the next call').toBe(true);
     const v = await viewAt(pos, len);
     expect(v.length).toBeLessThanOrEqual(Math.min(len, FEED_CHUNK_BYTES));
     v.copy(buf, off);
+    last = { view: v, bytes: Buffer.from(v) };
     return v.length;
   };
 }

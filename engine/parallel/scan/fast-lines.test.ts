@@ -37,12 +37,15 @@ interface Outcome {
   ids: string[];
 }
 
+/** How the scanner is handed the lines: one by one, one by one at their buffer's very end, or as one block. */
+type Shape = 'lines' | 'bare' | 'block';
+
 /**
  * `data` framed into lines from file offset `offset`, through the fast path (then the exact
  * path) or through the definition alone. `header`: the CSV layout is known before the data
  * (a shard after the header), else the data's first non-blank line is the header.
  */
-function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, asBlock: boolean, dedupe = false): Outcome {
+function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, shape: Shape, dedupe = false): Outcome {
   const layout = header === undefined ? undefined : csvLayout(header, 'f.csv');
   const counts = emptyCounts();
   const usage = new UsageTable(config.rates.length);
@@ -71,15 +74,16 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
       : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined);
   }
   const sink = scanner ?? exact;
-  if (scanner !== undefined && asBlock) {
+  if (scanner !== undefined && shape === 'block') {
     // As the range reader hands whole lines over: one block of lines each ending in LF.
     if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
     return outcome(counts, rejects, usage, table, fastCounts, identified);
   }
-  // Each line sits in a larger buffer, as in the range reader's: bytes before it and its terminator after.
+  // Each line sits in a larger buffer, as in the range reader's: bytes before it and its terminator after
+  // ('bare': nothing after it, as the last line of an S3 object's chunk, scanned in place, at the object's end).
   const framer = new LineFramer({
     line: (o, bytes) => {
-      const buf = Buffer.concat([Buffer.from('pad'), bytes, Buffer.from('\n')]);
+      const buf = Buffer.concat([Buffer.from('pad'), bytes, Buffer.from(shape === 'bare' ? '' : '\n')]);
       sink.line(buf, 3, 3 + bytes.length, o);
     },
     tooLong: (o, head) => sink.tooLong(o, head),
@@ -108,14 +112,19 @@ function hash(k: Uint8Array): number {
 
 /** The fast path line by line and in blocks (data ending in a terminator), against the definition. */
 function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string, dedupe = false): Outcome {
-  const want = judge(format, data, offset, window, header, false, false, dedupe);
-  const got = judge(format, data, offset, window, header, true, false, dedupe);
+  const want = judge(format, data, offset, window, header, false, 'lines', dedupe);
+  const got = judge(format, data, offset, window, header, true, 'lines', dedupe);
   expect(got.counts).toEqual(want.counts);
   expect(got.rejects).toEqual(want.rejects);
   expect(got.usage).toEqual(want.usage);
   expect(got.ids).toEqual(want.ids);
+  const bare = judge(format, data, offset, window, header, true, 'bare', dedupe);
+  expect(bare.counts).toEqual(want.counts);
+  expect(bare.rejects).toEqual(want.rejects);
+  expect(bare.usage).toEqual(want.usage);
+  expect(bare.ids).toEqual(want.ids);
   if (data.length === 0 || data[data.length - 1] === 10) {
-    const block = judge(format, data, offset, window, header, true, true, dedupe);
+    const block = judge(format, data, offset, window, header, true, 'block', dedupe);
     expect(block.counts).toEqual(want.counts);
     expect(block.rejects).toEqual(want.rejects);
     expect(block.usage).toEqual(want.usage);

@@ -34,7 +34,11 @@ function readerOf(fd: number, data: Buffer, mode: Mode): ByteSource {
   if (mode === 'sync') return sync;
   if ('piece' in mode) return (b, off, len, pos) => new Promise((resolve) => setImmediate(() => resolve(sync(b, off, Math.min(len, mode.piece), pos))));
   let last: Buffer | undefined;
+  let at = -1;
   const viewAt: ViewAt = (pos, len) => {
+    // Positions only increase, as FeedReader requires.
+    expect(pos).toBeGreaterThanOrEqual(at);
+    at = pos;
     last?.fill(0x0a);
     const to = Math.min(data.length, pos + len, (Math.floor(pos / mode.view) + 1) * mode.view);
     last = pos >= data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(pos, to));
