@@ -189,14 +189,9 @@ export class FeedReader {
   /** Copies what the chunks at hand hold of [pos, pos + len) from pos on: how many bytes (0 if they do not hold pos). */
   private copy(buf: Buffer, off: number, len: number, pos: number): number {
     let n = 0;
-    for (const c of this.held) {
-      const at = pos + n;
-      if (n >= len || at >= c.start + c.bytes.length) continue;
-      if (at < c.start) break;
-      const from = at - c.start;
-      const k = Math.min(len - n, c.bytes.length - from);
-      buf.set(c.bytes.subarray(from, from + k), off + n);
-      n += k;
+    for (let v = this.view(pos, len); v.length > 0 && n < len; v = this.view(pos + n, len - n)) {
+      buf.set(v, off + n);
+      n += v.length;
     }
     return n;
   }

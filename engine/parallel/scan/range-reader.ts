@@ -58,14 +58,14 @@ export async function readOwnedLines(
   const viewAt = typeof source === 'function' ? undefined : source.viewAt;
   // Reading from start-1 and skipping through the first LF lands on the first line starting at or after `start`.
   let base = start > 0 ? start - 1 : 0; // file offset of work[0]
-  // The bytes at hand, work[0, len): buf's (a line carried over, then what was read after it), or a source's view.
-  let work = buf;
   let len = 0;
   let aligning = start > 0;
   let skippingLong = false;
   for (;;) {
     const next = base + len;
     const want = next < end ? Math.min(buf.length - len, end - next) : Math.min(buf.length - len, TAIL_READ);
+    // The bytes at hand this round, work[0, len): buf's (a line carried over, then what was read after it), or a source's view.
+    let work = buf;
     let n = 0;
     if (want > 0 && read !== undefined) {
       const got = read(buf, len, want, next);
@@ -96,7 +96,6 @@ export async function readOwnedLines(
         if (eof || base + len >= end) return;
         base += len;
         len = 0;
-        work = buf;
         continue;
       }
       pos = lf + 1;
@@ -136,7 +135,6 @@ export async function readOwnedLines(
       skippingLong = true;
       base += len;
       len = 0;
-      work = buf;
       continue;
     }
     // The unfinished line moves to buf's start (out of a view, before the next call ends the view's life).
@@ -144,7 +142,6 @@ export async function readOwnedLines(
     else buf.set(work.subarray(pos, len), 0);
     base += pos;
     len = rest;
-    work = buf;
   }
 }
 
