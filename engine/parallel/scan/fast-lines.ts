@@ -61,6 +61,12 @@ export class ByteNames {
   /** Per slot, its first candidate, -1 for none; per name, the next candidate of its slot. */
   private readonly first = new Int32Array(1024).fill(-1);
   private readonly next: Int32Array;
+  /**
+   * For tokenAt: per first byte, its first name made only of printable ASCII but space
+   * (0x21..0x7e), -1 for none; per name, the next such name with the same first byte.
+   */
+  private readonly firstOfByte = new Int32Array(256).fill(-1);
+  private readonly nextOfByte: Int32Array;
 
   constructor(names: readonly string[]) {
     const encoded = names.map((n) => Buffer.from(n, 'utf8'));
@@ -71,12 +77,45 @@ export class ByteNames {
       this.bytes.set(encoded[t]!, this.at[t]!);
       this.at[t + 1] = this.at[t]! + encoded[t]!.length;
     }
+    this.nextOfByte = new Int32Array(names.length).fill(-1);
     for (let t = encoded.length - 1; t >= 0; t--) {
       const x = encoded[t]!;
       const slot = ByteNames.slot(x.length, x.length > 0 ? x[0]! : 0, x.length > 0 ? x[x.length - 1]! : 0);
       this.next[t] = this.first[slot]!;
       this.first[slot] = t;
+      if (x.length > 0 && x.every((c) => c >= 0x21 && c <= 0x7e)) {
+        this.nextOfByte[t] = this.firstOfByte[x[0]!]!;
+        this.firstOfByte[x[0]!] = t;
+      }
     }
+  }
+
+  /** Bytes of name t. */
+  byteLength(t: number): number {
+    return this.at[t + 1]! - this.at[t]!;
+  }
+
+  /**
+   * The index of the first name that is the token starting at b[s]: the token is the longest
+   * run of printable ASCII but space (0x21..0x7e) from s, and it must be followed by a space
+   * or a tab. Else -1, also for a name holding any other byte. The same answer as scanning
+   * the token and calling find, without the scan: each name starting with b[s] is compared,
+   * then the byte after it.
+   */
+  tokenAt(b: Uint8Array, s: number): number {
+    const bytes = this.bytes;
+    const at = this.at;
+    for (let t = this.firstOfByte[b[s]! & 255]!; t >= 0; t = this.nextOfByte[t]!) {
+      const from = at[t]!;
+      const len = at[t + 1]! - from;
+      let k = 1;
+      while (k < len && bytes[from + k] === b[s + k]) k++;
+      if (k === len) {
+        const c = b[s + len];
+        if (c === 32 || c === 9) return t;
+      }
+    }
+    return -1;
   }
 
   private static slot(len: number, first: number, last: number): number {

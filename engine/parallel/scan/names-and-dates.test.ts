@@ -35,6 +35,48 @@ describe('ByteNames', () => {
     expect(index.find(Buffer.from('awwb'), 0, 4)).toBe(-1);
     expect(index.find(Buffer.from(''), 0, 0)).toBe(-1);
   });
+
+  /** The space format's old path: the token is the run of 0x21..0x7e bytes from s, a space or tab must follow it, then find. */
+  function scannedToken(index: ByteNames, b: Buffer, s: number): number {
+    let i = s;
+    while (i < b.length && b[i]! >= 0x21 && b[i]! <= 0x7e) i++;
+    const c = b[i];
+    return c === 32 || c === 9 ? index.find(b, s, i) : -1;
+  }
+
+  it('tokenAt: the name the token at s is when a space or tab follows it, as scanning it and calling find says', () => {
+    // Names sharing first bytes and prefixes, with bytes outside 0x21..0x7e, duplicates, empty; tokens cut anywhere.
+    const piece = fc.constantFrom('login', 'log', 'logi', 'loginx', 'Login', 'l', 'é', 'lé', 'a b', 'a', 'ab', '', '\x7f', 'x');
+    const nameArb = fc.oneof(piece, fc.string({ maxLength: 5 }));
+    const after = fc.constantFrom('', ' ', '\t', '\n', '\r', 'x', ' x', '\x00', '\x80');
+    fc.assert(
+      fc.property(fc.array(nameArb, { maxLength: 10 }), fc.array(fc.tuple(nameArb, after), { maxLength: 10 }), fc.nat(3), (names, probes, pad) => {
+        const index = new ByteNames(names);
+        for (const [text, tail] of [...names.map((n): [string, string] => [n, ' ']), ...probes]) {
+          const b = Buffer.concat([Buffer.alloc(pad, 'z'), Buffer.from(text + tail, 'utf8')]);
+          // The scanner calls it at a byte that is not a separator.
+          if (pad < b.length && (b[pad] === 32 || b[pad] === 9)) continue;
+          expect(index.tokenAt(b, pad)).toBe(scannedToken(index, b, pad));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('tokenAt: a name followed by a space or tab, the first of duplicates; a longer token, a prefix, the buffer\'s end or a name of other bytes: -1', () => {
+    const names = ['log', 'login', 'login', 'lé', 'a b'];
+    const index = new ByteNames(names);
+    expect(index.tokenAt(Buffer.from('login 1'), 0)).toBe(1);
+    expect(index.tokenAt(Buffer.from('log\t1'), 0)).toBe(0);
+    expect(index.tokenAt(Buffer.from('loginx 1'), 0)).toBe(-1);
+    expect(index.tokenAt(Buffer.from('logi 1'), 0)).toBe(-1);
+    expect(index.tokenAt(Buffer.from('login'), 0)).toBe(-1);
+    expect(index.tokenAt(Buffer.from('login\n'), 0)).toBe(-1);
+    expect(index.tokenAt(Buffer.from('lé 1'), 0)).toBe(-1);
+    expect(index.tokenAt(Buffer.from('a b 1'), 0)).toBe(-1);
+    expect(index.byteLength(1)).toBe(5);
+    expect(index.byteLength(3)).toBe(3);
+  });
 });
 
 describe('DateTimes', () => {

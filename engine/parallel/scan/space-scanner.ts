@@ -230,11 +230,10 @@ export class SpaceScanner implements ByteLineSink {
     if ((c !== SP && c !== TAB) || i === us || i - us > MAX_USER_BYTES) return -1;
     const ue = i;
     while ((c = b[i]!) === SP || c === TAB) i++;
-    const ts = i;
-    while (((c = b[i]! | 0) - 0x21) >>> 0 < 0x5e) i++;
-    if (c !== SP && c !== TAB) return -1;
-    const task = this.task(b, ts, i);
+    // The task: a configured name, then a separator (ByteNames.tokenAt: no scan of the token first).
+    const task = this.taskNames.tokenAt(b, i);
     if (task < 0) return -1;
+    i += this.taskNames.byteLength(task);
     while ((c = b[i]!) === SP || c === TAB) i++;
     const ss = i;
     let status = 0;
