@@ -9,6 +9,7 @@ import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
 import { totalRejected } from '../engine/core/billing/usage.js';
 import { createLogger, maskSecrets, type LogFormat } from '../engine/observability/logger.js';
 import type { AggregateOutcome } from './aggregate.js';
+import { countText } from '../engine/core/count-text.js';
 
 /** Reports a failure once: `mr: message` (and any details) for people, one JSON line for machines. */
 export function reportError(format: LogFormat, exitCode: number, err: unknown): void {
@@ -23,7 +24,7 @@ export function reportError(format: LogFormat, exitCode: number, err: unknown): 
   process.stderr.write(`mr: ${message}\n${details.map((d) => `${d}\n`).join('')}`);
 }
 
-const count = (n: number | bigint) => n.toLocaleString('en-US');
+const count = countText;
 
 /** The end-of-run table for people. */
 export function summaryTable(o: AggregateOutcome, engine: string): string {

@@ -3,6 +3,7 @@
  * typo. The configured task that differs only in case, or by one edit (insert, delete,
  * substitute, or swap of neighbours), is suggested.
  */
+import { countText } from '../count-text.js';
 
 /** True when `a` and `b` are one insertion, deletion, substitution or adjacent swap apart. */
 export function oneEditApart(a: string, b: string): boolean {
@@ -47,7 +48,7 @@ export function explainUnknownTasks(unknown: ReadonlyMap<string, number>, config
  */
 export function unknownTasksMessage(unknown: ReadonlyMap<string, number>, configured: readonly string[], prefix = 'RATE_'): string {
   const notes = explainUnknownTasks(unknown, configured, 5, prefix);
-  const parts = notes.map((n) => `\`${n.task}\` (${n.records.toLocaleString('en-US')} records)${n.didYouMean === undefined ? '' : `: did you mean \`${n.didYouMean}\`?`}`);
+  const parts = notes.map((n) => `\`${n.task}\` (${countText(n.records)} records)${n.didYouMean === undefined ? '' : `: did you mean \`${n.didYouMean}\`?`}`);
   const more = unknown.size - notes.length;
   return `records name tasks with no rate, rejected as unknown_task: ${parts.join('; ')}${more > 0 ? `; and ${more} more tasks` : ''}`;
 }

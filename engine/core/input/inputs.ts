@@ -12,6 +12,7 @@ import { spool, StdinSource } from './stdin.js';
 import type { Readable } from 'node:stream';
 import { DEFAULT_WRAPPED_KEY, WRAPPERS, type WrapperKind, type Wrapping } from '../formats/wrapped.js';
 import { isS3Url, parseS3Url, s3SettingsFrom, useAwsEnv } from './s3-url.js';
+import { countText } from '../count-text.js';
 
 /** The input flags of `mr aggregate`. */
 export interface InputFlags {
@@ -78,13 +79,13 @@ export function checkInputArgs(paths: readonly string[], flags: InputFlags, engi
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+  return `${countText(n)} ${n === 1 ? one : many}`;
 }
 
 /** One line for many skipped files: the count, a few extensions, a few names, how many more. */
 export function skippedWarning(s: Skipped, what: (one: boolean) => string): string {
   const exts = s.extensions.join(', ') + (s.moreExtensions ? ', …' : '');
-  const more = s.count > s.examples.length ? ` (and ${(s.count - s.examples.length).toLocaleString('en-US')} more)` : '';
+  const more = s.count > s.examples.length ? ` (and ${countText(s.count - s.examples.length)} more)` : '';
   return `skipped ${plural(s.count, 'file')} ${what(s.count === 1)} (${exts}): ${s.examples.join(', ')}${more}`;
 }
 
