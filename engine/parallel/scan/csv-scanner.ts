@@ -9,7 +9,7 @@ import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { RULES } from '../../core/validation/rules.js';
-import { COMMA, FastLineScanner, QUOTE } from './fast-lines.js';
+import { COMMA, FastLineScanner, NameTokens, QUOTE, byteClass } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
@@ -20,7 +20,8 @@ const SUFFIX = Buffer.from(RULES.duration.suffix, 'latin1');
 const [TIMESTAMP, USER, TASK, STATUS, DURATION] = [0, 1, 2, 3, 4];
 const Z = 90;
 /** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
-const PLAIN = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE ? 1 : 0));
+const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
+const FIELD_END = byteClass((c) => c === COMMA);
 
 export class CsvScanner extends FastLineScanner {
   /** The field in each column (a five-column layout). */
@@ -28,6 +29,8 @@ export class CsvScanner extends FastLineScanner {
   /** The columns are in the contract's order (timestamp, user, task, status, duration). */
   private inOrder = false;
   private headerRead: boolean;
+  /** The in-order fast path's tasks: a configured name followed by a comma. */
+  private readonly taskTokens: NameTokens;
 
   constructor(
     private readonly path: string,
@@ -40,6 +43,7 @@ export class CsvScanner extends FastLineScanner {
     exact: ByteLineSink,
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
+    this.taskTokens = new NameTokens(tasks, PLAIN, FIELD_END);
     this.armed = false;
     this.headerRead = layout !== undefined;
     if (layout !== undefined) this.arm(layout);
@@ -95,11 +99,10 @@ export class CsvScanner extends FastLineScanner {
     }
     if (c !== COMMA || i === us || i - us > MAX_USER_BYTES) return -1;
     const ue = i++;
-    const ts = i;
-    while (PLAIN[b[i]!] === 1) i++;
-    if (b[i] !== COMMA) return -1;
-    const task = this.task(b, ts, i);
+    // The task: a configured name, then a comma (NameTokens: no scan of the field first).
+    const task = this.taskTokens.find(b, i);
     if (task < 0) return -1;
+    i += this.taskTokens.byteLength(task);
     const ss = ++i;
     let status = 0;
     while (((c = b[i]! | 0) - 48) >>> 0 <= 9) {

@@ -48,6 +48,17 @@ export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): b
   return k === len;
 }
 
+/** Names' bytes one after another: name t is bytes[at[t], at[t + 1]). */
+function packNames(encoded: readonly Uint8Array[]): { bytes: Uint8Array; at: Int32Array } {
+  const bytes = new Uint8Array(encoded.reduce((n, x) => n + x.length, 0));
+  const at = new Int32Array(encoded.length + 1);
+  for (let t = 0; t < encoded.length; t++) {
+    bytes.set(encoded[t]!, at[t]!);
+    at[t + 1] = at[t]! + encoded[t]!.length;
+  }
+  return { bytes, at };
+}
+
 /**
  * A fixed list of names (the configured tasks, a JSON line's keys), found from bytes: the
  * candidates are those of the same length, first and last byte (a chain per slot, in list
@@ -61,61 +72,17 @@ export class ByteNames {
   /** Per slot, its first candidate, -1 for none; per name, the next candidate of its slot. */
   private readonly first = new Int32Array(1024).fill(-1);
   private readonly next: Int32Array;
-  /**
-   * For tokenAt: per first byte, its first name made only of printable ASCII but space
-   * (0x21..0x7e), -1 for none; per name, the next such name with the same first byte.
-   */
-  private readonly firstOfByte = new Int32Array(256).fill(-1);
-  private readonly nextOfByte: Int32Array;
 
   constructor(names: readonly string[]) {
     const encoded = names.map((n) => Buffer.from(n, 'utf8'));
-    this.bytes = new Uint8Array(encoded.reduce((n, x) => n + x.length, 0));
-    this.at = new Int32Array(names.length + 1);
+    ({ bytes: this.bytes, at: this.at } = packNames(encoded));
     this.next = new Int32Array(names.length).fill(-1);
-    for (let t = 0; t < encoded.length; t++) {
-      this.bytes.set(encoded[t]!, this.at[t]!);
-      this.at[t + 1] = this.at[t]! + encoded[t]!.length;
-    }
-    this.nextOfByte = new Int32Array(names.length).fill(-1);
     for (let t = encoded.length - 1; t >= 0; t--) {
       const x = encoded[t]!;
       const slot = ByteNames.slot(x.length, x.length > 0 ? x[0]! : 0, x.length > 0 ? x[x.length - 1]! : 0);
       this.next[t] = this.first[slot]!;
       this.first[slot] = t;
-      if (x.length > 0 && x.every((c) => c >= 0x21 && c <= 0x7e)) {
-        this.nextOfByte[t] = this.firstOfByte[x[0]!]!;
-        this.firstOfByte[x[0]!] = t;
-      }
     }
-  }
-
-  /** Bytes of name t. */
-  byteLength(t: number): number {
-    return this.at[t + 1]! - this.at[t]!;
-  }
-
-  /**
-   * The index of the first name that is the token starting at b[s]: the token is the longest
-   * run of printable ASCII but space (0x21..0x7e) from s, and it must be followed by a space
-   * or a tab. Else -1, also for a name holding any other byte. The same answer as scanning
-   * the token and calling find, without the scan: each name starting with b[s] is compared,
-   * then the byte after it.
-   */
-  tokenAt(b: Uint8Array, s: number): number {
-    const bytes = this.bytes;
-    const at = this.at;
-    for (let t = this.firstOfByte[b[s]! & 255]!; t >= 0; t = this.nextOfByte[t]!) {
-      const from = at[t]!;
-      const len = at[t + 1]! - from;
-      let k = 1;
-      while (k < len && bytes[from + k] === b[s + k]) k++;
-      if (k === len) {
-        const c = b[s + len];
-        if (c === 32 || c === 9) return t;
-      }
-    }
-    return -1;
   }
 
   private static slot(len: number, first: number, last: number): number {
@@ -135,6 +102,67 @@ export class ByteNames {
         if (k === len) return t;
       }
       t = this.next[t]!;
+    }
+    return -1;
+  }
+}
+
+/** A set of byte values, as a table of 256 flags. */
+export function byteClass(has: (c: number) => boolean): Uint8Array {
+  return new Uint8Array(256).map((_, c) => (has(c) ? 1 : 0));
+}
+
+/**
+ * A fixed list of names found as the token at a position, where a token is the longest run
+ * of `inner` bytes and must be followed by an `ends` byte (the space format's task before its
+ * separator, a CSV field before its comma). The answer is the one of scanning the token and
+ * looking it up (ByteNames.find: the first equal name in list order, else -1), without the
+ * scan: only the names starting with the byte at the position are compared, each followed by
+ * the byte after it. A name holding a byte that is not `inner` can never be such a token, and
+ * is never found; nor is an empty token (no task is named by no bytes: the configuration
+ * refuses it). `inner` and `ends` share no byte.
+ */
+export class NameTokens {
+  private readonly bytes: Uint8Array;
+  /** Name t is bytes[at[t], at[t + 1]). */
+  private readonly at: Int32Array;
+  /** Per first byte, its first findable name (-1: none); per name, the next one with its first byte, in list order. */
+  private readonly first = new Int32Array(256).fill(-1);
+  private readonly next: Int32Array;
+
+  constructor(
+    names: readonly string[],
+    inner: Uint8Array,
+    private readonly ends: Uint8Array,
+  ) {
+    if (inner.some((x, c) => x === 1 && ends[c] === 1)) throw new Error('internal: NameTokens with a byte both inner and an end');
+    const encoded = names.map((n) => Buffer.from(n, 'utf8'));
+    ({ bytes: this.bytes, at: this.at } = packNames(encoded));
+    this.next = new Int32Array(names.length).fill(-1);
+    for (let t = encoded.length - 1; t >= 0; t--) {
+      const x = encoded[t]!;
+      if (x.length === 0 || !x.every((c) => inner[c] === 1)) continue;
+      this.next[t] = this.first[x[0]!]!;
+      this.first[x[0]!] = t;
+    }
+  }
+
+  /** Bytes of name t. */
+  byteLength(t: number): number {
+    return this.at[t + 1]! - this.at[t]!;
+  }
+
+  /** The index of the first name that is the token at b[s] followed by an end byte, else -1 (also past b's end). */
+  find(b: Uint8Array, s: number): number {
+    const bytes = this.bytes;
+    const at = this.at;
+    // A position past b's end reads undefined, which names no byte's entry: no candidate, no end.
+    for (let t = this.first[b[s]!]!; t >= 0; t = this.next[t]!) {
+      const from = at[t]!;
+      const len = at[t + 1]! - from;
+      let k = 1;
+      while (k < len && bytes[from + k] === b[s + k]) k++;
+      if (k === len && this.ends[b[s + len]!] === 1) return t;
     }
     return -1;
   }

@@ -11,7 +11,7 @@
  * reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
-import { BACKSLASH, ByteNames, COMMA, FastLineScanner, QUOTE, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
+import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import type { UsageSink } from './user-table.js';
@@ -32,12 +32,17 @@ const COLON = 58;
 const OPEN = 123;
 const CLOSE = 125;
 /** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
-const USER_BYTE = new Uint8Array(256).map((_, c) => (c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH ? 1 : 0));
+const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
+/** The bytes of a JSON string without escapes that plainStringEnd passes, and its end. */
+const STRING_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
+const STRING_END = byteClass((c) => c === QUOTE);
 
 export class JsonlScanner extends FastLineScanner {
   /** Value range of each key in the current line (the request id's last). */
   private readonly vs = new Int32Array(KEYS.length + 1);
   private readonly ve = new Int32Array(KEYS.length + 1);
+  /** The tasks: a configured name, then the string's closing quote. */
+  private readonly taskTokens: NameTokens;
 
   constructor(
     tasks: readonly string[],
@@ -50,6 +55,7 @@ export class JsonlScanner extends FastLineScanner {
     private readonly ids?: IdentifiedSink,
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
+    this.taskTokens = new NameTokens(tasks, STRING_BYTE, STRING_END);
   }
 
   protected fastLine(b: Buffer, s: number): number {
@@ -111,14 +117,17 @@ export class JsonlScanner extends FastLineScanner {
           if (seconds !== seconds) return -1;
           this.vs[K_TS] = vs;
           this.ve[K_TS] = i;
-        } else {
+        } else if (key === K_TS) {
           i = plainStringEnd(b, i);
           if (i < 0) return -1;
-          if (key === K_TS) {
-            seconds = this.utcSeconds(b, vs, i);
-            this.vs[K_TS] = vs;
-            this.ve[K_TS] = i;
-          } else task = this.task(b, vs, i);
+          seconds = this.utcSeconds(b, vs, i);
+          this.vs[K_TS] = vs;
+          this.ve[K_TS] = i;
+        } else {
+          // The task: a configured name, then the closing quote (NameTokens: no scan of the string first).
+          task = this.taskTokens.find(b, vs);
+          if (task < 0) return -1;
+          i = vs + this.taskTokens.byteLength(task);
         }
         i++;
       } else {

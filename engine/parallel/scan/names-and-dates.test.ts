@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ByteNames, DateTimes } from './fast-lines.js';
+import { ByteNames, DateTimes, NameTokens, byteClass } from './fast-lines.js';
 import { parseTimestamp } from '../../core/validation/timestamp.js';
 
 function listIndex(names: readonly string[], text: string): number {
@@ -36,46 +36,64 @@ describe('ByteNames', () => {
     expect(index.find(Buffer.from(''), 0, 0)).toBe(-1);
   });
 
-  /** The space format's old path: the token is the run of 0x21..0x7e bytes from s, a space or tab must follow it, then find. */
-  function scannedToken(index: ByteNames, b: Buffer, s: number): number {
+});
+
+describe('NameTokens', () => {
+  /** The three formats' task fields: the bytes of the token, and what must follow it. */
+  const SHAPES = [
+    { name: 'space format', inner: (c: number) => c >= 0x21 && c <= 0x7e, ends: [32, 9] },
+    { name: 'CSV', inner: (c: number) => c > 0x20 && c < 0x7f && c !== 44 && c !== 34, ends: [44] },
+    { name: 'JSON string', inner: (c: number) => c >= 0x20 && c < 0x7f && c !== 34 && c !== 92, ends: [34] },
+  ];
+
+  /**
+   * The definition: the token is the longest run of inner bytes from s, not empty (a task is
+   * never named by no bytes: the configuration refuses it); an end byte must follow it; then
+   * ByteNames.find.
+   */
+  function scannedToken(names: ByteNames, inner: (c: number) => boolean, ends: readonly number[], b: Buffer, s: number): number {
     let i = s;
-    while (i < b.length && b[i]! >= 0x21 && b[i]! <= 0x7e) i++;
-    const c = b[i];
-    return c === 32 || c === 9 ? index.find(b, s, i) : -1;
+    while (i < b.length && inner(b[i]!)) i++;
+    return i > s && i < b.length && ends.includes(b[i]!) ? names.find(b, s, i) : -1;
   }
 
-  it('tokenAt: the name the token at s is when a space or tab follows it, as scanning it and calling find says', () => {
-    // Names sharing first bytes and prefixes, with bytes outside 0x21..0x7e, duplicates, empty; tokens cut anywhere.
-    const piece = fc.constantFrom('login', 'log', 'logi', 'loginx', 'Login', 'l', 'é', 'lé', 'a b', 'a', 'ab', '', '\x7f', 'x');
-    const nameArb = fc.oneof(piece, fc.string({ maxLength: 5 }));
-    const after = fc.constantFrom('', ' ', '\t', '\n', '\r', 'x', ' x', '\x00', '\x80');
-    fc.assert(
-      fc.property(fc.array(nameArb, { maxLength: 10 }), fc.array(fc.tuple(nameArb, after), { maxLength: 10 }), fc.nat(3), (names, probes, pad) => {
-        const index = new ByteNames(names);
-        for (const [text, tail] of [...names.map((n): [string, string] => [n, ' ']), ...probes]) {
-          const b = Buffer.concat([Buffer.alloc(pad, 'z'), Buffer.from(text + tail, 'utf8')]);
-          // The scanner calls it at a byte that is not a separator.
-          if (pad < b.length && (b[pad] === 32 || b[pad] === 9)) continue;
-          expect(index.tokenAt(b, pad)).toBe(scannedToken(index, b, pad));
-        }
-      }),
-      { numRuns: 1000 },
-    );
-  });
+  for (const shape of SHAPES) {
+    it(`${shape.name}: the name the token at s is when an end byte follows it, as scanning it and calling find says`, () => {
+      // Names sharing first bytes and prefixes, with bytes outside the class, duplicates, empty; tokens cut anywhere.
+      const piece = fc.constantFrom('login', 'log', 'logi', 'loginx', 'Login', 'l', 'é', 'lé', 'a b', 'a', 'a,b', 'a"b', 'a\\b', '', '\x7f', 'x');
+      const nameArb = fc.oneof(piece, fc.string({ maxLength: 5 }));
+      const after = fc.constantFrom('', ' ', '\t', ',', '"', '\\', '\n', '\r', 'x', ' x', '\x00', '\x80');
+      fc.assert(
+        fc.property(fc.array(nameArb, { maxLength: 10 }), fc.array(fc.tuple(nameArb, after), { maxLength: 10 }), fc.nat(3), (names, probes, pad) => {
+          const tokens = new NameTokens(names, byteClass(shape.inner), byteClass((c) => shape.ends.includes(c)));
+          const index = new ByteNames(names);
+          const ends = shape.ends.map((c) => String.fromCharCode(c));
+          for (const [text, tail] of [...names.flatMap((n) => ends.map((e): [string, string] => [n, e])), ...probes]) {
+            const b = Buffer.concat([Buffer.alloc(pad, 'z'), Buffer.from(text + tail, 'utf8')]);
+            expect(tokens.find(b, pad)).toBe(scannedToken(index, shape.inner, shape.ends, b, pad));
+          }
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  }
 
-  it('tokenAt: a name followed by a space or tab, the first of duplicates; a longer token, a prefix, the buffer\'s end or a name of other bytes: -1', () => {
+  it('a name followed by an end byte, the first of duplicates; a longer token, a prefix, the buffer\'s end or a name of other bytes: -1', () => {
     const names = ['log', 'login', 'login', 'lé', 'a b'];
-    const index = new ByteNames(names);
-    expect(index.tokenAt(Buffer.from('login 1'), 0)).toBe(1);
-    expect(index.tokenAt(Buffer.from('log\t1'), 0)).toBe(0);
-    expect(index.tokenAt(Buffer.from('loginx 1'), 0)).toBe(-1);
-    expect(index.tokenAt(Buffer.from('logi 1'), 0)).toBe(-1);
-    expect(index.tokenAt(Buffer.from('login'), 0)).toBe(-1);
-    expect(index.tokenAt(Buffer.from('login\n'), 0)).toBe(-1);
-    expect(index.tokenAt(Buffer.from('lé 1'), 0)).toBe(-1);
-    expect(index.tokenAt(Buffer.from('a b 1'), 0)).toBe(-1);
-    expect(index.byteLength(1)).toBe(5);
-    expect(index.byteLength(3)).toBe(3);
+    const tokens = new NameTokens(names, byteClass((c) => c >= 0x21 && c <= 0x7e), byteClass((c) => c === 32 || c === 9));
+    expect(tokens.find(Buffer.from('login 1'), 0)).toBe(1);
+    expect(tokens.find(Buffer.from('log\t1'), 0)).toBe(0);
+    expect(tokens.find(Buffer.from('loginx 1'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('logi 1'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('login'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('login\n'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('lé 1'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('a b 1'), 0)).toBe(-1);
+    expect(tokens.find(Buffer.from('x login '), 2)).toBe(1);
+    expect(tokens.find(Buffer.from('login '), 6)).toBe(-1);
+    expect(tokens.byteLength(1)).toBe(5);
+    expect(tokens.byteLength(3)).toBe(3);
+    expect(() => new NameTokens(names, byteClass(() => true), byteClass((c) => c === 32))).toThrow(/both inner and an end/);
   });
 });
 

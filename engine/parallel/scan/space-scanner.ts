@@ -13,7 +13,7 @@ import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
-import { ByteNames, DateTimes, fractionAt } from './fast-lines.js';
+import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt } from './fast-lines.js';
 
 const STATUS_MIN = RULES.status.min;
 const STATUS_MAX = RULES.status.max;
@@ -28,6 +28,9 @@ const R_TOO_LONG = REASON_INDEX.line_too_long;
 
 const SP = 32;
 const TAB = 9;
+/** A field's bytes on the fast path (printable ASCII but space), and what ends a field there. */
+const FIELD_BYTE = byteClass((c) => c >= 0x21 && c <= 0x7e);
+const SEPARATOR = byteClass((c) => c === SP || c === TAB);
 
 /** True when a non-ASCII user contains Unicode White_Space or a C1 control (bytes known to be valid UTF-8). */
 export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boolean {
@@ -61,6 +64,8 @@ function two(b: Uint8Array, i: number): number {
 
 export class SpaceScanner implements ByteLineSink {
   private readonly taskNames: ByteNames;
+  /** The fast path's tasks: a configured name followed by a separator. */
+  private readonly taskTokens: NameTokens;
   private readonly windowed: boolean;
   // Scratch for the timestamp of the current line.
   private tsSeconds = 0;
@@ -78,6 +83,7 @@ export class SpaceScanner implements ByteLineSink {
     private readonly rejects: RejectCollector,
   ) {
     this.taskNames = new ByteNames(tasks);
+    this.taskTokens = new NameTokens(tasks, FIELD_BYTE, SEPARATOR);
     this.windowed = window.from !== undefined || window.to !== undefined;
   }
 
@@ -230,10 +236,10 @@ export class SpaceScanner implements ByteLineSink {
     if ((c !== SP && c !== TAB) || i === us || i - us > MAX_USER_BYTES) return -1;
     const ue = i;
     while ((c = b[i]!) === SP || c === TAB) i++;
-    // The task: a configured name, then a separator (ByteNames.tokenAt: no scan of the token first).
-    const task = this.taskNames.tokenAt(b, i);
+    // The task: a configured name, then a separator (NameTokens: no scan of the token first).
+    const task = this.taskTokens.find(b, i);
     if (task < 0) return -1;
-    i += this.taskNames.byteLength(task);
+    i += this.taskTokens.byteLength(task);
     while ((c = b[i]!) === SP || c === TAB) i++;
     const ss = i;
     let status = 0;
