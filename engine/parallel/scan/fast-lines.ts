@@ -48,15 +48,28 @@ export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): b
   return k === len;
 }
 
-/** Names' bytes one after another: name t is bytes[at[t], at[t + 1]). */
-function packNames(encoded: readonly Uint8Array[]): { bytes: Uint8Array; at: Int32Array } {
+/**
+ * Names' bytes one after another (name t is bytes[at[t], at[t + 1])), and chains of them by
+ * slot: first[slot] is the slot's first name in list order (-1: none), next[t] the one after t.
+ * `slotOf` names a name's slot, or -1 to leave the name out.
+ */
+function nameIndex(names: readonly string[], slots: number, slotOf: (x: Uint8Array) => number): { bytes: Uint8Array; at: Int32Array; first: Int32Array; next: Int32Array } {
+  const encoded = names.map((n) => Buffer.from(n, 'utf8'));
   const bytes = new Uint8Array(encoded.reduce((n, x) => n + x.length, 0));
   const at = new Int32Array(encoded.length + 1);
   for (let t = 0; t < encoded.length; t++) {
     bytes.set(encoded[t]!, at[t]!);
     at[t + 1] = at[t]! + encoded[t]!.length;
   }
-  return { bytes, at };
+  const first = new Int32Array(slots).fill(-1);
+  const next = new Int32Array(encoded.length).fill(-1);
+  for (let t = encoded.length - 1; t >= 0; t--) {
+    const slot = slotOf(encoded[t]!);
+    if (slot < 0) continue;
+    next[t] = first[slot]!;
+    first[slot] = t;
+  }
+  return { bytes, at, first, next };
 }
 
 /**
@@ -70,19 +83,13 @@ export class ByteNames {
   /** Name t is bytes[at[t], at[t + 1]). */
   private readonly at: Int32Array;
   /** Per slot, its first candidate, -1 for none; per name, the next candidate of its slot. */
-  private readonly first = new Int32Array(1024).fill(-1);
+  private readonly first: Int32Array;
   private readonly next: Int32Array;
 
   constructor(names: readonly string[]) {
-    const encoded = names.map((n) => Buffer.from(n, 'utf8'));
-    ({ bytes: this.bytes, at: this.at } = packNames(encoded));
-    this.next = new Int32Array(names.length).fill(-1);
-    for (let t = encoded.length - 1; t >= 0; t--) {
-      const x = encoded[t]!;
-      const slot = ByteNames.slot(x.length, x.length > 0 ? x[0]! : 0, x.length > 0 ? x[x.length - 1]! : 0);
-      this.next[t] = this.first[slot]!;
-      this.first[slot] = t;
-    }
+    ({ bytes: this.bytes, at: this.at, first: this.first, next: this.next } = nameIndex(names, 1024, (x) =>
+      ByteNames.slot(x.length, x.length > 0 ? x[0]! : 0, x.length > 0 ? x[x.length - 1]! : 0),
+    ));
   }
 
   private static slot(len: number, first: number, last: number): number {
@@ -127,7 +134,7 @@ export class NameTokens {
   /** Name t is bytes[at[t], at[t + 1]). */
   private readonly at: Int32Array;
   /** Per first byte, its first findable name (-1: none); per name, the next one with its first byte, in list order. */
-  private readonly first = new Int32Array(256).fill(-1);
+  private readonly first: Int32Array;
   private readonly next: Int32Array;
 
   constructor(
@@ -136,15 +143,9 @@ export class NameTokens {
     private readonly ends: Uint8Array,
   ) {
     if (inner.some((x, c) => x === 1 && ends[c] === 1)) throw new Error('internal: NameTokens with a byte both inner and an end');
-    const encoded = names.map((n) => Buffer.from(n, 'utf8'));
-    ({ bytes: this.bytes, at: this.at } = packNames(encoded));
-    this.next = new Int32Array(names.length).fill(-1);
-    for (let t = encoded.length - 1; t >= 0; t--) {
-      const x = encoded[t]!;
-      if (x.length === 0 || !x.every((c) => inner[c] === 1)) continue;
-      this.next[t] = this.first[x[0]!]!;
-      this.first[x[0]!] = t;
-    }
+    ({ bytes: this.bytes, at: this.at, first: this.first, next: this.next } = nameIndex(names, 256, (x) =>
+      x.length > 0 && x.every((c) => inner[c] === 1) ? x[0]! : -1,
+    ));
   }
 
   /** Bytes of name t. */
