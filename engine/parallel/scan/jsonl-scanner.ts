@@ -33,7 +33,7 @@ const OPEN = 123;
 const CLOSE = 125;
 /** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
 const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
-/** The bytes of a JSON string without escapes that plainStringEnd passes, and its end. */
+/** The bytes of a JSON string's body without escapes (plainStringEnd, the task's NameTokens), and its end. */
 const STRING_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
 const STRING_END = byteClass((c) => c === QUOTE);
 
@@ -173,7 +173,7 @@ function plainStringEnd(b: Uint8Array, i: number): number {
   for (;;) {
     const c = b[i]!;
     if (c === QUOTE) return i;
-    if (!(c >= 0x20 && c < 0x7f) || c === BACKSLASH) return -1; // past the buffer's end too
+    if (STRING_BYTE[c] !== 1) return -1; // past the buffer's end too (undefined names no entry)
     i++;
   }
 }

@@ -35,7 +35,6 @@ describe('ByteNames', () => {
     expect(index.find(Buffer.from('awwb'), 0, 4)).toBe(-1);
     expect(index.find(Buffer.from(''), 0, 0)).toBe(-1);
   });
-
 });
 
 describe('NameTokens', () => {
