@@ -17,7 +17,24 @@ function sorted(table: UsageTable, order: (a: string, b: string) => number = com
   };
 }
 
-describe('finalizeBill on a sorted usage stream', () => {
+/** The same stream read synchronously (usersSync), as a merge of tables offers it; its async side must not be read. */
+function sortedSync(table: UsageTable, order: (a: string, b: string) => number = compareUtf8): SortedUsage {
+  const ids = [...table.users.keys()].sort(order);
+  return {
+    taskCount: table.taskCount,
+    users() {
+      throw new Error('users() read although usersSync() is there');
+    },
+    *usersSync() {
+      for (const user of ids) yield { user, usage: table.users.get(user)! };
+    },
+  };
+}
+
+describe.each([
+  ['async', sorted],
+  ['synchronous', sortedSync],
+])('finalizeBill on a sorted usage stream read %s', (_mode, stream) => {
   const table = new UsageTable(3);
   const users = ['b', 'a', '😀', '\uffff', 'é', '__proto__', 'a0', 'A'];
   users.forEach((u, i) => {
@@ -26,15 +43,35 @@ describe('finalizeBill on a sorted usage stream', () => {
   });
 
   it('bills like the table, in the same order', async () => {
-    expect(await collectBill(sorted(table), config)).toEqual(await collectBill(table, config));
+    expect(await collectBill(stream(table), config)).toEqual(await collectBill(table, config));
   });
 
   it('refuses a stream out of UTF-8 byte order', async () => {
     // UTF-16 order puts U+FFFF after the emoji; UTF-8 byte order puts it before.
-    const wrong = sorted(table, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const wrong = stream(table, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
     await expect(finalizeBill(wrong, config, { task() {}, user() {} })).rejects.toThrow(/out of order/);
   });
 
+  it('flushes every 8,192 users and at the end', async () => {
+    const many = new UsageTable(3);
+    for (let i = 0; i < 20_000; i++) many.add(`user${String(i).padStart(5, '0')}`, i % 3, 1, i);
+    const seen: number[] = [];
+    let users = 0;
+    const sink = {
+      task() {},
+      user() {
+        users++;
+      },
+      async flush() {
+        seen.push(users);
+      },
+    };
+    await finalizeBill(stream(many), config, sink);
+    expect(seen).toEqual([8192, 16384, 20_000]);
+  });
+});
+
+describe('finalizeBill on a long sorted usage stream', () => {
   it('holds one user at a time: a generated stream of 200,000 users', async () => {
     let n = 0;
     const stream: SortedUsage = {

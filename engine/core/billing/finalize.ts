@@ -151,7 +151,8 @@ async function inBillOrder(
     let previousSurrogate = false;
     let k = 0;
     const current = new CurrentUser();
-    for await (const { user, usage: u } of usage.users()) {
+    /** Checks the stream's order, visits the user; true when it is time to flush. */
+    const step = (user: string, u: UserUsage): boolean => {
       const surrogate = hasSurrogate(user);
       if (previous !== null) {
         const ordered = surrogate || previousSurrogate ? compareUtf8(previous, user) < 0 : previous < user;
@@ -161,7 +162,13 @@ async function inBillOrder(
       previousSurrogate = surrogate;
       current.u = u;
       visit(user, current, 0);
-      if (flush !== undefined && ++k % FLUSH_EVERY_USERS === 0) await flush();
+      return flush !== undefined && ++k % FLUSH_EVERY_USERS === 0;
+    };
+    const sync = usage.usersSync?.();
+    if (sync !== undefined) {
+      for (const { user, usage: u } of sync) if (step(user, u)) await flush!();
+    } else {
+      for await (const { user, usage: u } of usage.users()) if (step(user, u)) await flush!();
     }
   } else {
     const ids = Array.from({ length: usage.size }, (_, i) => usage.userId(i));

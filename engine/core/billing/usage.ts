@@ -83,6 +83,12 @@ export interface SortedUsage {
   readonly taskCount: number;
   /** Users in UTF-8 byte order of their ids, each once; a user's object is theirs to keep. */
   users(): AsyncIterable<{ readonly user: string; readonly usage: UserUsage }>;
+  /**
+   * The same users as users(), read synchronously, when no step of the stream waits for I/O
+   * (a merge of sorted tables): finalize then takes no promise and no turn of the event
+   * loop per user, only every few thousand (a sixteenth of a million-user bill's render).
+   */
+  usersSync?(): Iterable<{ readonly user: string; readonly usage: UserUsage }>;
 }
 
 export function isSortedUsage(u: UsageRows | SortedUsage): u is SortedUsage {

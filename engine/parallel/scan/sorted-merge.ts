@@ -231,9 +231,9 @@ export class MergedUsage implements SortedUsage {
   }
 
   /**
-   * The merge as an async iterable (what finalize reads) without an async generator's cost per
-   * step: each step is the synchronous merge's next user in a resolved promise (finalize lets
-   * the event loop turn every few thousand users).
+   * The merge as an async iterable (SortedUsage's contract; finalize reads usersSync) without an
+   * async generator's cost per step: each step is the synchronous merge's next user in a
+   * resolved promise.
    */
   users(): AsyncIterable<{ readonly user: string; readonly usage: UserUsage }> {
     return {
@@ -247,8 +247,13 @@ export class MergedUsage implements SortedUsage {
     };
   }
 
+  /** The merge itself, synchronous (what finalize reads: SortedUsage.usersSync). */
+  usersSync(): Iterable<{ readonly user: string; readonly usage: UserUsage }> {
+    return { [Symbol.iterator]: () => this.merged() };
+  }
+
   /** The merge itself, synchronous. */
-  *merged(): Generator<{ user: string; usage: UserUsage }, undefined> {
+  private *merged(): Generator<{ user: string; usage: UserUsage }, undefined> {
     const T = this.taskCount;
     const rb = recordBytes(T);
     const range = (i: number, size: number): EntryRange => this.ranges?.[i] ?? [0, size];
