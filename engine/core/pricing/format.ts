@@ -15,6 +15,15 @@ const ZERO = 48;
 const BILLION = 1e9;
 /** 10^d for d = 0..12, as numbers (exact). */
 const POW10 = Array.from({ length: 13 }, (_, d) => 10 ** d);
+/** The two ASCII digits of 0..99, at 2k and 2k + 1: a line's digits are written two at a time. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => ZERO + (i & 1 ? (i >>> 1) % 10 : Math.floor(i / 20)));
+
+/** Decimal digits of n, 0 <= n < 10^9 (comparisons, not a division per digit). */
+function digitCount(n: number): number {
+  if (n < 10_000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : 4;
+  if (n < 10_000_000) return n < 100_000 ? 5 : n < 1_000_000 ? 6 : 7;
+  return n < 100_000_000 ? 8 : 9;
+}
 
 /**
  * A line being encoded into `buf` at `pos`. The caller makes room first (`room`): every
@@ -25,17 +34,24 @@ export class ByteLine {
 
   constructor(public buf: Buffer) {}
 
-  /** The digits of n, padded with zeros to `width` (n < 10^width, width <= 9: int32 arithmetic). */
+  /**
+   * The digits of n, padded with zeros to `width` (n < 10^width, width <= 9: int32
+   * arithmetic; a double's % is a call to fmod, an int32's one instruction), written from the
+   * last two at a time.
+   */
   private padded(n: number, width: number): void {
     const buf = this.buf;
     const start = this.pos;
-    // As an int32 (n < 10^9): a double's % is a call to fmod, an int32's one instruction.
     let m = n | 0;
-    for (let i = start + width - 1; i >= start; i--) {
-      const q = (m / 10) | 0;
-      buf[i] = ZERO + m - 10 * q;
+    let i = start + width;
+    while (i - start >= 2) {
+      const q = (m / 100) | 0;
+      const r = 2 * (m - 100 * q);
+      buf[--i] = PAIRS[r + 1]!;
+      buf[--i] = PAIRS[r]!;
       m = q;
     }
+    if (i > start) buf[start] = ZERO + m;
     this.pos = start + width;
   }
 
@@ -48,12 +64,10 @@ export class ByteLine {
       this.padded(n - hi * BILLION, 9);
       return;
     }
-    let len = 1;
-    for (let t = n | 0; t >= 10; t = (t / 10) | 0) len++;
-    this.padded(n, len);
+    this.padded(n, digitCount(n));
   }
 
-  /** An exact amount in picos: formatExact's text. */
+  /** An exact amount in picos: formatExact's text (no trailing zero after the point, no point for a whole amount). */
   picos(p: Amount): void {
     if (typeof p !== 'number') return this.text(formatExact(p));
     const whole = Math.floor(p / SCALE);
@@ -61,10 +75,23 @@ export class ByteLine {
     this.uint(whole);
     if (frac === 0) return;
     this.buf[this.pos++] = 46;
+    // Two int32 halves of six digits; the last non-zero one is written without its trailing zeros.
     const hi = Math.floor(frac / HALF);
+    const lo = frac - hi * HALF;
+    if (lo === 0) return this.trimmed(hi, 6);
     this.padded(hi, 6);
-    this.padded(frac - hi * HALF, 6);
-    while (this.buf[this.pos - 1] === ZERO) this.pos--;
+    this.trimmed(lo, 6);
+  }
+
+  /** The digits of n > 0 padded to `width` (<= 9) as padded() writes them, less their trailing zeros. */
+  private trimmed(n: number, width: number): void {
+    let m = n | 0;
+    let w = width;
+    for (let q = (m / 10) | 0; m === 10 * q; q = (m / 10) | 0) {
+      m = q;
+      w--;
+    }
+    this.padded(m, w);
   }
 
   /** An integer amount (a count, milliseconds): String(a). */

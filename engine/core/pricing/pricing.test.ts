@@ -384,6 +384,10 @@ describe('price helpers', () => {
       Array.from({ length: 13 }, (_, d) => d).every((d) => text((l) => l.fixed(p, d)) === formatFixed(p, d));
     for (const p of edges) expect(same(p)).toBe(true);
     fc.assert(fc.property(fc.maxSafeNat(), same), { numRuns: 3000 });
+    // Amounts with trailing zeros (a duration times a rate of few digits: most costs), and short ones.
+    const zeros = fc.tuple(fc.maxSafeNat(), fc.integer({ min: 0, max: 15 })).map(([x, j]) => Math.floor(x / 10 ** j) * 10 ** j);
+    fc.assert(fc.property(zeros, same), { numRuns: 3000 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10 ** 7 }), same), { numRuns: 1000 });
     fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), same));
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => text((l) => l.text(s)) === s));
   });
