@@ -27,6 +27,14 @@ export class UserUsage {
     this.duration = new Float64Array(taskCount);
   }
 
+  /** This usage emptied, for reuse. */
+  clear(): this {
+    this.requests.fill(0);
+    this.duration.fill(0);
+    this.carry = null;
+    return this;
+  }
+
   add(task: number, requests: number, durationMs: number): void {
     this.requests[task]! += requests;
     const d = this.duration[task]! + durationMs;
@@ -86,7 +94,8 @@ export interface SortedUsage {
   /**
    * The same users as users(), read synchronously, when no step of the stream waits for I/O
    * (a merge of sorted tables): finalize then takes no promise and no turn of the event
-   * loop per user, only every few thousand (a sixteenth of a million-user bill's render).
+   * loop per user, only every few thousand. Unlike users(), a user's object may be reused by
+   * the next step: it is read before the next one is taken.
    */
   usersSync?(): Iterable<{ readonly user: string; readonly usage: UserUsage }>;
 }

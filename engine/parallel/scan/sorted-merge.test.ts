@@ -60,6 +60,12 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
           expect(users).toEqual([...users].sort(compareUtf8));
           // Read twice: the stream can be iterated again.
           expect([...(await sortedUsageEntries(merged)).keys()]).toEqual(users);
+          // Read synchronously (one usage object, refilled at each step): the same users and sums.
+          const viaSync = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
+          for (const { user, usage } of merged.usersSync()) {
+            viaSync.set(user, Array.from(usage.requests, (requests, t) => ({ requests, durationMs: usage.durationOf(t) })));
+          }
+          expect(viaSync).toEqual(got);
           await expectRangesCover(tables.map((t) => t.sortedImage(true)), got);
         },
       ),
