@@ -262,6 +262,16 @@ describe('parallel engine: a large bill written by the workers (key ranges, part
     const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-fsize/billing.txt', '--no-progress'], { cwd: dir, prlimit: ['--fsize=1048576'] });
     expectFailure(r, 'many-fsize', /billing\.(txt|detail\.csv).*EFBIG/);
   });
+
+  it('a limit that each part fits under but the whole bill does not (RLIMIT_FSIZE 3 MiB) → the append of the parts fails naming it, nothing left', async () => {
+    // The bill is about 3.8 MB, written as two parts of about 1.9 MB (2 workers); the detail is
+    // under 3 MiB. Only the append of the bill's second part after the first crosses the limit.
+    const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-fsize-whole/billing.txt', '--no-progress'], {
+      cwd: dir,
+      prlimit: ['--fsize=3145728'],
+    });
+    expectFailure(r, 'many-fsize-whole', /cannot write \S*billing\.txt: EFBIG/);
+  });
 });
 
 describe('parallel engine: worker faults', () => {
