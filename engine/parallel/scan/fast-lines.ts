@@ -13,6 +13,7 @@ import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
+import { WordReader } from './words.js';
 
 const T = RULES.timestamp;
 
@@ -130,12 +131,21 @@ export function byteClass(has: (c: number) => boolean): Uint8Array {
  * refuses it). `inner` and `ends` share no byte.
  */
 export class NameTokens {
-  private readonly bytes: Uint8Array;
   /** Name t is bytes[at[t], at[t + 1]). */
   private readonly at: Int32Array;
   /** Per first byte, its first findable name (-1: none); per name, the next one with its first byte, in list order. */
   private readonly first: Int32Array;
   private readonly next: Int32Array;
+  /**
+   * What a token must hold to be name t: for a name of 4 bytes or more, its words at the
+   * offsets wordAt[wordsFrom[t], wordsFrom[t + 1]) (every fourth byte, and the last four bytes,
+   * which may overlap the word before), as `word`; for a shorter one, its bytes after the
+   * first, one per entry. A name is compared with a read per entry, not per byte.
+   */
+  private readonly wordsFrom: Int32Array;
+  private readonly wordAt: Int32Array;
+  private readonly word: Int32Array;
+  private readonly words = new WordReader();
 
   constructor(
     names: readonly string[],
@@ -143,9 +153,26 @@ export class NameTokens {
     private readonly ends: Uint8Array,
   ) {
     if (inner.some((x, c) => x === 1 && ends[c] === 1)) throw new Error('internal: NameTokens with a byte both inner and an end');
-    ({ bytes: this.bytes, at: this.at, first: this.first, next: this.next } = nameIndex(names, 256, (x) =>
+    let bytes: Uint8Array;
+    ({ bytes, at: this.at, first: this.first, next: this.next } = nameIndex(names, 256, (x) =>
       x.length > 0 && x.every((c) => inner[c] === 1) ? x[0]! : -1,
     ));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const wordAt: number[] = [];
+    const word: number[] = [];
+    this.wordsFrom = new Int32Array(names.length + 1);
+    for (let t = 0; t < names.length; t++) {
+      const from = this.at[t]!;
+      const len = this.at[t + 1]! - from;
+      const offsets = len >= 4 ? Array.from({ length: Math.ceil(len / 4) }, (_, k) => Math.min(4 * k, len - 4)) : Array.from({ length: Math.max(0, len - 1) }, (_, k) => k + 1);
+      for (const o of offsets) {
+        wordAt.push(o);
+        word.push(len >= 4 ? view.getInt32(from + o, true) : bytes[from + o]!);
+      }
+      this.wordsFrom[t + 1] = wordAt.length;
+    }
+    this.wordAt = Int32Array.from(wordAt);
+    this.word = Int32Array.from(word);
   }
 
   /** Bytes of name t. */
@@ -155,15 +182,23 @@ export class NameTokens {
 
   /** The index of the first name that is the token at b[s] followed by an end byte, else -1 (also past b's end). */
   find(b: Uint8Array, s: number): number {
-    const bytes = this.bytes;
     const at = this.at;
-    // A position past b's end reads undefined, which names no byte's entry: no candidate, no end.
+    const wordAt = this.wordAt;
+    const word = this.word;
+    // A position past b's end reads undefined, which names no byte's entry: no candidate.
     for (let t = this.first[b[s]!]!; t >= 0; t = this.next[t]!) {
-      const from = at[t]!;
-      const len = at[t + 1]! - from;
-      let k = 1;
-      while (k < len && bytes[from + k] === b[s + k]) k++;
-      if (k === len && this.ends[b[s + len]!] === 1) return t;
+      const len = at[t + 1]! - at[t]!;
+      // The end byte first: it must be in b, and then so is every word of the token.
+      if (s + len >= b.length || this.ends[b[s + len]!] !== 1) continue;
+      let k = this.wordsFrom[t]!;
+      const last = this.wordsFrom[t + 1]!;
+      if (len >= 4) {
+        const v = this.words.of(b);
+        while (k < last && v.getInt32(s + wordAt[k]!, true) === word[k]) k++;
+      } else {
+        while (k < last && b[s + wordAt[k]!] === word[k]) k++;
+      }
+      if (k === last) return t;
     }
     return -1;
   }
@@ -184,9 +219,7 @@ export class DateTimes {
   private readonly w1 = new Int32Array(256);
   private readonly w2 = new Int32Array(256).fill(-1);
   private readonly days = new Int32Array(256);
-  /** A view of the last buffer read, for its words. */
-  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-  private viewOf: Uint8Array | null = null;
+  private readonly words = new WordReader();
 
   /**
    * b[s, s + 19) as `YYYY-MM-DD?HH:MM:SS` (the byte at s + 10 is the caller's to check), a
@@ -195,11 +228,7 @@ export class DateTimes {
    */
   seconds(b: Uint8Array, s: number): number {
     if (s + 19 > b.length) return NaN;
-    if (b !== this.viewOf) {
-      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      this.viewOf = b;
-    }
-    const v = this.view;
+    const v = this.words.of(b);
     const w0 = v.getInt32(s, true);
     const w1 = v.getInt32(s + 4, true);
     const w2 = v.getUint16(s + 8, true);

@@ -59,8 +59,14 @@ describe('NameTokens', () => {
   for (const shape of SHAPES) {
     it(`${shape.name}: the name the token at s is when an end byte follows it, as scanning it and calling find says`, () => {
       // Names sharing first bytes and prefixes, with bytes outside the class, duplicates, empty; tokens cut anywhere.
-      const piece = fc.constantFrom('login', 'log', 'logi', 'loginx', 'Login', 'l', 'é', 'lé', 'a b', 'a', 'a,b', 'a"b', 'a\\b', '', '\x7f', 'x');
-      const nameArb = fc.oneof(piece, fc.string({ maxLength: 5 }));
+      // Long names too (compared by words): of one first byte, differing in one byte anywhere.
+      const piece = fc.constantFrom('login', 'log', 'logi', 'loginx', 'Login', 'l', 'é', 'lé', 'a b', 'a', 'a,b', 'a"b', 'a\\b', '', '\x7f', 'x', 'updateInventory', 'updateInventorx', 'updateInventor', 'updbteInventory', 'getUserProfile', 'getUserProfilf');
+      const longArb = fc.tuple(fc.integer({ min: 4, max: 20 }), fc.nat(), fc.constantFrom('a', 'b', ',', ' ')).map(([len, at, c]) => {
+        const name = 'g'.repeat(len).split('');
+        name[at % len] = c;
+        return name.join('');
+      });
+      const nameArb = fc.oneof(piece, fc.string({ maxLength: 5 }), longArb);
       const after = fc.constantFrom('', ' ', '\t', ',', '"', '\\', '\n', '\r', 'x', ' x', '\x00', '\x80');
       fc.assert(
         fc.property(fc.array(nameArb, { maxLength: 10 }), fc.array(fc.tuple(nameArb, after), { maxLength: 10 }), fc.nat(3), (names, probes, pad) => {

@@ -54,6 +54,34 @@ describe('UserTable as the rows finalize reads', () => {
     }
   });
 
+  it('keys of one hash and one length are told apart by any byte, wherever they sit in the bytes looked up (keys compared by words)', () => {
+    // Every key given the same hash, so that each lookup compares the key's bytes with those of
+    // every entry of its length: keys around the word size and the inline limit, differing in
+    // one byte anywhere, looked up again from other offsets of other buffers.
+    const keyArb = fc.tuple(fc.integer({ min: 1, max: 40 }), fc.nat(), fc.nat(255)).map(([len, at, c]) => {
+      const k = Buffer.alloc(len, 0x75);
+      k[at % len] = c;
+      return k.toString('latin1');
+    });
+    fc.assert(
+      fc.property(fc.uniqueArray(keyArb, { maxLength: 120 }), fc.nat(7), fc.nat(7), (keys, pad1, pad2) => {
+        const t = new UserTable(1, 4);
+        const placed = (k: string, pad: number): [Buffer, number] => [Buffer.concat([Buffer.alloc(pad, 0x75), Buffer.from(k, 'latin1'), Buffer.alloc(3, 0x75)]), pad];
+        keys.forEach((k) => {
+          const [b, s] = placed(k, pad1);
+          t.add(t.entry(b, s, s + k.length, 7), 0, 1, 1);
+        });
+        expect(t.size).toBe(keys.length);
+        keys.forEach((k, e) => {
+          const [b, s] = placed(k, pad2);
+          expect(t.entry(b, s, s + k.length, 7)).toBe(e);
+          expect(Buffer.from(t.key(e)).toString('latin1')).toBe(k);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a duration sum carried above 2^52 is exact and not offered as a number', () => {
     const t = new UserTable(2);
     add(t, 'big', 0, 1, 2 ** 52 - 1);
