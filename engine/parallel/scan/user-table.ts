@@ -94,6 +94,7 @@ export class UserTable implements UsageRows, UsageSink {
   /** The records' bytes as words, and the keys looked up (sameKey). */
   private recordWords: DataView<ArrayBufferLike>;
   private readonly keyWords = new WordReader();
+  private readonly overflowWords = new WordReader();
   /** Record size in bytes, in int32s and in float64s. */
   private readonly rb: number;
   private readonly ri: number;
@@ -190,26 +191,22 @@ export class UserTable implements UsageRows, UsageSink {
 
   private sameKey(e: number, bytes: Uint8Array, start: number, end: number): boolean {
     const len = end - start;
-    let k: Uint8Array;
-    let i: number;
-    if (len <= INLINE) {
-      i = e * this.rb + 8;
-      if (len >= 4) {
-        // By words (./words.ts): every fourth byte's, then the last four bytes' (overlapping).
-        const r = this.recordWords;
-        const v = this.keyWords.of(bytes);
-        const last = len - 4;
-        for (let o = 0; o < last; o += 4) if (r.getInt32(i + o, true) !== v.getInt32(start + o, true)) return false;
-        return r.getInt32(i + last, true) === v.getInt32(start + last, true);
-      }
-      k = this.u8;
-    } else {
-      k = this.overflow;
-      i = this.i32[e * this.ri + 2]!;
+    // The stored key: in the record, or (longer than INLINE) in the overflow bytes.
+    const inline = len <= INLINE;
+    let i = inline ? e * this.rb + 8 : this.i32[e * this.ri + 2]!;
+    if (len >= 4) {
+      // By words (./words.ts): every fourth byte's, then the last four bytes' (overlapping).
+      const r = inline ? this.recordWords : this.overflowWords.of(this.overflow);
+      const v = this.keyWords.of(bytes);
+      const last = len - 4;
+      for (let o = 0; o < last; o += 4) if (r.getInt32(i + o, true) !== v.getInt32(start + o, true)) return false;
+      return r.getInt32(i + last, true) === v.getInt32(start + last, true);
     }
+    const k = this.u8;
     for (let j = start; j < end; j++, i++) if (k[i] !== bytes[j]) return false;
     return true;
   }
+
 
   /**
    * One request of `task` for the key bytes[start, end) (hash h), added at once while the
