@@ -50,6 +50,19 @@ function scanned(line: Buffer, window: TimeWindow, terminated: boolean, offset =
 }
 
 const sep = fc.constantFrom(' ', '\t', '  ', ' \t ');
+/** Around the window's edges: fractions of 0 to 11 digits, Z, z or an offset (some out of range, some malformed). */
+const edgeTimestamp = fc
+  .tuple(
+    fc.integer({ min: 8, max: 13 }),
+    fc.constantFrom(0, 59),
+    fc.option(fc.stringMatching(/^[0-9]{0,11}$/)),
+    fc.oneof(
+      fc.constantFrom('Z', 'z', 'Zz', '+00:00', '-00:00', '+01:00', '-01:30', '+23:59', '+24:00', '+01:60', '+1:00', '+01-00', '+01:0', '+01:000'),
+      fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 })).map(([g, h, m]) => `${g}${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
+    ),
+  )
+  .map(([h, m, frac, zone]) => `2025-05-02T${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:00${frac === null ? '' : `.${frac}`}${zone}`);
+
 const timestamp = fc.oneof(
   fc.constantFrom(
     '2025-05-02T10:00:00Z',
@@ -85,6 +98,7 @@ const timestamp = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 25 })).map(
     ([y, m, d, h]) => `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`,
   ),
+  edgeTimestamp,
 );
 const user = fc.oneof(
   fc.constantFrom('user1', '__proto__', 'constructor', 'é', '～', '😀', '\ufeffbob', 'a\u00a0b', 'a\u0085b', 'a\u2003b', 'a\u3000b', 'a\u1680b', 'a\u202fb', 'a\u205fb', 'a\u2028b', 'a\x01b', 'a\x7fb', 'a\rb', 'a\vb', 'a\u200bb', 'a\u00a1b', 'a\u009fb'),
@@ -122,6 +136,17 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
     );
   });
 
+  it('the timestamps of the fast path (a fraction, Z or an offset) in a valid line, at the window\'s edges', () => {
+    fc.assert(
+      fc.property(edgeTimestamp, sep, fc.boolean(), fc.boolean(), (ts, gap, terminated, windowed) => {
+        const line = Buffer.from(`${ts}${gap}user1 login 200 7ms`);
+        const w = windowed ? WINDOW : OPEN;
+        expect(scanned(line, w, terminated)).toBe(naive(line, w));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('examples, on the fast path (terminated) and the full rules (unterminated)', () => {
     const login = config.rates.findIndex((r) => r.task === 'login');
     const cases: Array<[string, string]> = [
@@ -129,6 +154,11 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
       ['2025-05-02T10:00:00Z \ufeffbob login 200 1ms', `ok "\ufeffbob" ${login} 1`],
       ['2025-05-02T10:00:00Z user1 login 200 86400001ms', 'bad_duration'],
       ['2025-05-02T10:00:00Z user1 login 200 1ms\r', 'bad_duration'],
+      ['2025-05-02T10:00:00.123Z user1 login 200 7ms', `ok "user1" ${login} 7`],
+      ['2025-05-02T10:00:00.123456+00:00\tuser1 login 200 7ms', `ok "user1" ${login} 7`],
+      ['2025-05-02T10:00:00.1234567890Z user1 login 200 7ms', `ok "user1" ${login} 7`],
+      ['2025-05-02T10:00:00+24:00 user1 login 200 7ms', 'bad_timestamp'],
+      ['2025-05-02T10:00:00.Z user1 login 200 7ms', 'bad_timestamp'],
       [' \t ', 'blank'],
     ];
     for (const [text, expected] of cases) {
