@@ -80,16 +80,22 @@ export class CsvScanner extends FastLineScanner {
   }
 
   /**
-   * The commonest record: the contract's column order and the 20-byte timestamp, judged in
-   * straight-line code (a third faster than the column loop of fastAnyOrder, which takes
-   * every other record of a five-column layout). The same checks, field by field.
+   * The commonest record: the contract's column order, judged in straight-line code (a third
+   * faster than the column loop of fastAnyOrder, which takes every other record of a
+   * five-column layout). The same checks, field by field.
    */
   private fastInOrder(b: Buffer, s: number): number {
     // Every loop stops at a comma, a quote or a control byte (the line's LF).
-    if (b[s + 19] !== Z || b[s + 20] !== COMMA) return -1;
-    const seconds = this.utcSeconds(b, s, s + 20);
+    // The 20-byte timestamp's comma is checked by position; a longer one (a fraction, an offset) is scanned to its comma.
+    let te = s + 20;
+    if (b[s + 19] !== Z || b[te] !== COMMA) {
+      te = s + 19;
+      while (PLAIN[b[te]!] === 1) te++;
+      if (b[te] !== COMMA) return -1;
+    }
+    const seconds = this.timestampSeconds(b, s, te);
     if (seconds !== seconds) return -1;
-    let i = s + 21;
+    let i = te + 1;
     const us = i;
     let h = 0x811c9dc5;
     let c = 0;
@@ -170,7 +176,7 @@ export class CsvScanner extends FastLineScanner {
         // The common timestamp is 20 bytes: its separators are checked by position, not searched for.
         if (b[fs + 19] === Z && (b[fs + 20] === COMMA || b[fs + 20]! < 0x20)) i = fs + 20;
         else while (PLAIN[b[i]!] === 1) i++;
-        seconds = this.utcSeconds(b, fs, i);
+        seconds = this.timestampSeconds(b, fs, i);
       } else {
         while (PLAIN[b[i]!] === 1) i++;
         task = this.task(b, fs, i);

@@ -136,8 +136,10 @@ function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, hea
 
 const mostly = <T>(valid: T[], edges: T[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...edges) });
 const timestamp = mostly(
-  ['2025-05-02T10:00:00Z', '2025-05-02T10:00:00.5Z', '2025-05-02T10:59:59.999Z', '2025-05-02T11:00:00Z', '2024-02-29T10:00:00Z', '2025-05-02T10:00:00.500000Z'],
-  ['2025-05-02t11:00:00+01:00', '2025-05-02T10:00:00.499999999999Z', '2025-05-02T10:00:00z', '2025-02-29T10:00:00Z', '1900-02-29T10:00:00Z', '2025-04-31T10:00:00Z',
+  ['2025-05-02T10:00:00Z', '2025-05-02T10:00:00.5Z', '2025-05-02T10:59:59.999Z', '2025-05-02T11:00:00Z', '2024-02-29T10:00:00Z', '2025-05-02T10:00:00.500000Z',
+    '2025-05-02T10:00:00.499+00:00', '2025-05-02T11:30:00.5+01:30', '2025-05-02T09:59:59.999999-01:00', '2025-05-02T10:00:01-00:00', '2025-05-02T10:59:59+00:00'],
+  ['2025-05-02t11:00:00+01:00', '2025-05-02T10:00:00+24:00', '2025-05-02T10:00:00+23:60', '2025-05-02T10:00:00+01:00Z', '2025-05-02T10:00:00+0100', '2025-05-02T10:00:00+01:0',
+    '2025-05-02T10:00:00.+01:00', '2025-05-02T10:00:00 +01:00', '2025-05-02T10:00:00.5z', '2025-05-02T10:00:00-1:00', '2025-05-02T10:00:00.499999999999Z', '2025-05-02T10:00:00z', '2025-02-29T10:00:00Z', '1900-02-29T10:00:00Z', '2025-04-31T10:00:00Z',
     '2025-05-02T24:00:00Z', '2025-05-02T23:60:00Z', '2025-05-02T23:59:60Z', '2025-05-02T10:00:00', '2025-05-02T10:00:00.Z', '2025-13-02T10:00:00Z',
     '2025-00-02T10:00:00Z', '2025-05-00T10:00:00Z', '2025/05/02T10:00:00Z', '2025-05-02T10:00:00.5.5Z', '2025-05-02T10:00:0aZ', ' 2025-05-02T10:00:00Z', 'x'],
 );
@@ -232,14 +234,14 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
   });
 
   it('clean records take the fast path, in any column order; other layouts and odd records do not', () => {
-    const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00.25Z,user2,search,404,7ms'];
-    expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true]), 0, OPEN).fast).toBe(2);
+    const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00.25Z,user2,search,404,7ms', '2025-05-02T11:30:00.123456+01:00,user3,login,200,9'];
+    expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
     expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
-    expect(same('csv', joined(rows.map((r) => Buffer.from(r)), [false, false]), 10, WINDOW, HEADERS[0]).fast).toBe(2);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(r)), [false, false, false]), 10, WINDOW, HEADERS[0]).fast).toBe(3);
     // A request_id column (deduplicated on the exact path) or any other extra column: no fast path.
-    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false]), 10, OPEN, HEADERS[2]).fast).toBe(0);
-    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false]), 10, OPEN, HEADERS[3]).fast).toBe(0);
-    const odd = ['"2025-05-02T10:00:00Z",user1,login,200,1', '2025-05-02T10:00:00+00:00,user1,login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1'];
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[2]).fast).toBe(0);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(0);
+    const odd = ['"2025-05-02T10:00:00Z",user1,login,200,1', '2025-05-02T10:00:00Z,"user1",login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1'];
     const r = same('csv', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, HEADERS[0]);
     expect(r.fast).toBe(0);
     expect(r.counts.accepted).toBe(3);
@@ -252,9 +254,9 @@ describe('CsvScanner: which fast path', () => {
     const inOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastInOrder(): number }, 'fastInOrder');
     const anyOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
     try {
-      const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms'];
-      expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true]), 0, OPEN).fast).toBe(2);
-      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4); // line by line and as a block
+      const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms', '2025-05-02T10:00:00.123-00:30,user2,search,404,7ms'];
+      expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
+      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(6); // line by line and as a block
       expect(anyOrder).not.toHaveBeenCalled();
       inOrder.mockClear();
       expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);

@@ -21,6 +21,8 @@ const T = RULES.timestamp;
 export const QUOTE = 34;
 export const COMMA = 44;
 export const BACKSLASH = 92;
+const PLUS = 43;
+const MINUS = 45;
 
 function two(b: Uint8Array, i: number): number {
   const hi = b[i]! - 48;
@@ -281,7 +283,7 @@ export abstract class FastLineScanner implements ByteLineSink {
   private readonly taskNames: ByteNames;
   private readonly windowed: boolean;
   private readonly dates = new DateTimes();
-  /** The fraction digits' range of the last timestamp read by `utcSeconds`. */
+  /** The fraction digits' range of the last timestamp read by `timestampSeconds`. */
   private fracStart = 0;
   private fracEnd = 0;
   /** Byte offset of the line being judged by `fastLine`. */
@@ -361,27 +363,40 @@ export abstract class FastLineScanner implements ByteLineSink {
   }
 
   /**
-   * The common timestamp b[s, e): `YYYY-MM-DDTHH:MM:SS[.digits]Z`, a real date and time;
-   * its epoch seconds, else NaN.
+   * The common timestamp b[s, e): `YYYY-MM-DDTHH:MM:SS[.digits]` then `Z` or an offset
+   * `±HH:MM` (T and Z in either case), a real date and time with an offset in range; its epoch
+   * seconds, else NaN.
    */
-  protected utcSeconds(b: Uint8Array, s: number, e: number): number {
-    if (e - s < 20 || b[s + 10] !== 84 || b[e - 1] !== 90) return NaN;
+  protected timestampSeconds(b: Uint8Array, s: number, e: number): number {
+    if (e - s < 20 || (b[s + 10]! | 0x20) !== 116) return NaN;
+    // Where the zone starts: Z, or the offset's six bytes.
+    let zone = e - 1;
+    let offset = 0;
+    if ((b[zone]! | 0x20) !== 122) {
+      zone = e - 6;
+      const sign = b[zone];
+      if (zone < s + 19 || (sign !== PLUS && sign !== MINUS) || b[zone + 3] !== 58) return NaN;
+      const oh = two(b, zone + 1);
+      const om = two(b, zone + 4);
+      if (oh < 0 || om < 0 || oh > T.offsetHour[1] || om > T.offsetMinute[1]) return NaN;
+      offset = (sign === PLUS ? 1 : -1) * (oh * 3600 + om * 60);
+    }
     let p = s + 19;
     this.fracStart = this.fracEnd = p;
-    if (e - s > 20) {
-      if (b[p] !== 46 || e - s < 22) return NaN;
+    if (zone > p) {
+      if (b[p] !== 46 || zone - p < 2) return NaN;
       this.fracStart = ++p;
-      while (p < e - 1) {
+      while (p < zone) {
         const d = b[p]! - 48;
         if (d < 0 || d > 9) return NaN;
         p++;
       }
       this.fracEnd = p;
     }
-    return this.dates.seconds(b, s);
+    return this.dates.seconds(b, s) - offset;
   }
 
-  /** Whether the time window holds a timestamp of `seconds` (its fraction last read by `utcSeconds`). */
+  /** Whether the time window holds a timestamp of `seconds` (its fraction last read by `timestampSeconds`). */
   protected inWindow(b: Uint8Array, seconds: number): boolean {
     return !this.windowed || inWindow({ seconds, fraction: fractionAt(b, this.fracStart, this.fracEnd) }, this.window);
   }
@@ -392,7 +407,7 @@ export abstract class FastLineScanner implements ByteLineSink {
     ids.identified(b, ks, ke, us, ue, task, ts, te, ss, se, ds, de, this.inWindow(b, seconds), this.lineAt);
   }
 
-  /** Counts a line every rule passed (its timestamp last read by `utcSeconds`): billed, or out of the window. */
+  /** Counts a line every rule passed (its timestamp last read by `timestampSeconds`): billed, or out of the window. */
   protected bill(b: Uint8Array, userStart: number, userEnd: number, userHash: number, task: number, durationMs: number, seconds: number): void {
     this.counts.records++;
     if (!this.inWindow(b, seconds)) {

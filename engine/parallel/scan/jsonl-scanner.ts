@@ -113,14 +113,14 @@ export class JsonlScanner extends FastLineScanner {
         } else if (key === K_TS && b[vs + 20] === QUOTE) {
           // The common 20-byte timestamp: every byte is checked by position.
           i = vs + 20;
-          seconds = this.utcSeconds(b, vs, i);
+          seconds = this.timestampSeconds(b, vs, i);
           if (seconds !== seconds) return -1;
           this.vs[K_TS] = vs;
           this.ve[K_TS] = i;
         } else if (key === K_TS) {
           i = plainStringEnd(b, i);
           if (i < 0) return -1;
-          seconds = this.utcSeconds(b, vs, i);
+          seconds = this.timestampSeconds(b, vs, i);
           this.vs[K_TS] = vs;
           this.ve[K_TS] = i;
         } else {
