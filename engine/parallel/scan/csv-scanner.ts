@@ -1,9 +1,10 @@
 /**
  * The CSV fast path: a record of the five contract columns in any order (the layout read
- * from the header), unquoted, each field in its common shape (fast-lines.ts), judged on
- * bytes with no string made. Everything else goes to the exact path: quotes, a layout with
- * any other column (a `request_id` column among them: its records are deduplicated there),
- * another field count, non-ASCII bytes, a timestamp with an offset, a reject of any reason.
+ * from the header), with any other columns (SPEC: ignored), unquoted, each field in its
+ * common shape (fast-lines.ts) and every other field of printable ASCII or spaces, judged
+ * on bytes with no string made. Everything else goes to the exact path: quotes, a layout
+ * with a `request_id` column (its records are deduplicated there), another field count,
+ * non-ASCII bytes, a reject of any reason.
  */
 import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
@@ -18,15 +19,19 @@ import type { ShardCounts } from './partial.js';
 const FIELD_COUNT = RULES.space.fieldCount;
 const SUFFIX = Buffer.from(RULES.duration.suffix, 'latin1');
 const [TIMESTAMP, USER, TASK, STATUS, DURATION] = [0, 1, 2, 3, 4];
+/** The role of a column the bill does not read. */
+const OTHER = -1;
 const Z = 90;
 /** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
 const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
 const FIELD_END = byteClass((c) => c === COMMA);
+/** 1 for the bytes of another column's field the fast path passes over: printable ASCII or space, but comma and quote. */
+const OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
 
 export class CsvScanner extends FastLineScanner {
-  /** The field in each column (a five-column layout). */
-  private readonly roles = new Int8Array(FIELD_COUNT);
-  /** The columns are in the contract's order (timestamp, user, task, status, duration). */
+  /** The field in each column (OTHER: a column the bill does not read). */
+  private roles = new Int8Array(0);
+  /** The first five columns are in the contract's order (timestamp, user, task, status, duration). */
   private inOrder = false;
   private headerRead: boolean;
   /** The in-order fast path's tasks: a configured name followed by a comma. */
@@ -49,9 +54,10 @@ export class CsvScanner extends FastLineScanner {
     if (layout !== undefined) this.arm(layout);
   }
 
-  /** Takes the header's layout: the fast path runs for five columns only. */
+  /** Takes the header's layout: the fast path runs for any layout without a request id column. */
   private arm(l: CsvLayout): void {
-    if (l.fieldCount !== FIELD_COUNT) return;
+    if (l.requestId >= 0) return;
+    this.roles = new Int8Array(l.fieldCount).fill(OTHER);
     this.roles[l.timestamp] = TIMESTAMP;
     this.roles[l.user] = USER;
     this.roles[l.task] = TASK;
@@ -80,9 +86,9 @@ export class CsvScanner extends FastLineScanner {
   }
 
   /**
-   * The commonest record: the contract's column order, judged in straight-line code (a third
-   * faster than the column loop of fastAnyOrder, which takes every other record of a
-   * five-column layout). The same checks, field by field.
+   * The commonest record: the contract's column order, other columns after them, judged in
+   * straight-line code (a third faster than the column loop of fastAnyOrder, which takes
+   * every other record). The same checks, field by field.
    */
   private fastInOrder(b: Buffer, s: number): number {
     // Every loop stops at a comma, a quote or a control byte (the line's LF).
@@ -124,13 +130,18 @@ export class CsvScanner extends FastLineScanner {
     }
     if (i === ds || i - ds > 15 || duration > this.maxDurationMs) return -1;
     if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
+    for (let col = FIELD_COUNT; col < this.roles.length; col++) {
+      if (b[i] !== COMMA) return -1;
+      i++;
+      while (OTHER_BYTE[b[i]!] === 1) i++;
+    }
     const next = this.lineEnd(b, s, i);
     if (next < 0) return -1;
     this.bill(b, us, ue, h >>> 0, task, duration, seconds);
     return next;
   }
 
-  /** A record of any five-column layout: one pass over the fields in column order. */
+  /** A record of any layout: one pass over the fields in column order. */
   private fastAnyOrder(b: Buffer, s: number): number {
     // One pass over the fields in column order; every loop stops at a comma, a quote or a control byte (the LF).
     let i = s;
@@ -142,14 +153,17 @@ export class CsvScanner extends FastLineScanner {
     let status = -1;
     let duration = -1;
     let c = 0;
-    for (let col = 0; col < FIELD_COUNT; col++) {
+    const roles = this.roles;
+    for (let col = 0; col < roles.length; col++) {
       if (col > 0) {
         if (b[i] !== COMMA) return -1;
         i++;
       }
       const fs = i;
-      const role = this.roles[col];
-      if (role === USER) {
+      const role = roles[col];
+      if (role === OTHER) {
+        while (OTHER_BYTE[b[i]!] === 1) i++;
+      } else if (role === USER) {
         let h = 0x811c9dc5;
         while (PLAIN[(c = b[i]!)] === 1) {
           h = Math.imul(h ^ c, 0x01000193);
@@ -178,6 +192,7 @@ export class CsvScanner extends FastLineScanner {
         else while (PLAIN[b[i]!] === 1) i++;
         seconds = this.timestampSeconds(b, fs, i);
       } else {
+        // TASK
         while (PLAIN[b[i]!] === 1) i++;
         task = this.task(b, fs, i);
       }

@@ -155,11 +155,14 @@ const csvField = {
   status: fc.oneof(statusNum.map(String), fc.constantFrom('0200', '000000404', '+200', '2e2', '', ' 200', '200 ', '9999999999', 'abc')),
   duration: fc.oneof(durationNum.map((n) => `${n}`), durationNum.map((n) => `${n}ms`), fc.constantFrom('ms', '5MS', '-5', '1.5', '086400000', '99999999999999999999', '12s', ' 5')),
 };
-const HEADERS = ['timestamp,user,task,status,duration_ms', 'Task,Duration,User_ID,Status,TIMESTAMP', 'timestamp,user,task,status,duration_ms,request_id', 'timestamp,user,task,status,duration_ms,note'];
+const HEADERS = [
+  'timestamp,user,task,status,duration_ms', 'Task,Duration,User_ID,Status,TIMESTAMP', 'timestamp,user,task,status,duration_ms,request_id', 'timestamp,user,task,status,duration_ms,note',
+  'note,timestamp,user,task,status,duration_ms,region', 'user,note,task,timestamp,duration,status',
+];
 /** A CSV record for a header: the fields in its column order, sometimes quoted, sometimes a field too many or too few. */
 function csvRecord(header: string): fc.Arbitrary<Buffer> {
   const names = header.toLowerCase().split(',');
-  const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', '', 'a"b') });
+  const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', '', 'a"b', 'eu west 1', ' ', 'a\tb', 'é', '\x7f', 'a;b=c/d?e') });
   const record = fc.tuple(values, fc.constantFrom('plain', 'plain', 'plain', 'quoted', 'short', 'long')).map(([v, shape]) => {
     const byName: Record<string, string> = { timestamp: v.timestamp, user: v.user, user_id: v.user, task: v.task, status: v.status, duration: v.duration, duration_ms: v.duration };
     let fields = names.map((n) => byName[n] ?? v.extra);
@@ -178,8 +181,14 @@ const jsonValue = fc.oneof(
 );
 /** request_id values (JSON text): ids every rule passes, none (empty, null), and bad ones. */
 const REQUEST_IDS = ['"r-1"', '"r-2"', '"r-1"', '"A.b_c:9"', `"${'x'.repeat(128)}"`, '""', 'null', '"a b"', '"é"', `"${'x'.repeat(129)}"`, '"a\\u0041"', '7', '"a\\"b"'];
+/** Keys the contract does not name (ignored), and value texts for them: JSON's or not, ones the fast path passes over and ones it leaves to JSON.parse. */
+const OTHER_KEYS = ['note', 'region', '__proto__', 'Timestamp', 'user ', 'Status'];
+const OTHER_VALUES = [
+  '"x"', '""', '"eu west 1"', '0', '-0', '12', '-3.25', '1e5', '1E+5', '2.5e-3', 'true', 'false', 'null', '[1]', '{}', '{"a":1}', '"a\\"b"', '"é"',
+  '01', '-', '1.', '.5', '1e', 'tru', 'nul', 'True', 'NaN', '"\\u0041"', '+1', '0x1', '1.5.2', 'truex', '"a', '1e+', '-01',
+];
 const jsonRecord = fc
-  .tuple(timestamp, user, task, statusNum, durationNum, jsonValue, fc.constantFrom('none', 'none', 'request_id', 'note', 'dup', 'missing'), fc.constantFrom(':', ': ', ' : '), fc.constantFrom(',', ', ', '\t,'), fc.boolean(), fc.nat())
+  .tuple(timestamp, user, task, statusNum, durationNum, jsonValue, fc.constantFrom('none', 'none', 'request_id', 'note', 'note', 'dup', 'missing'), fc.constantFrom(':', ': ', ' : '), fc.constantFrom(',', ', ', '\t,'), fc.boolean(), fc.nat())
   .map(([ts, u, t, st, d, odd, extra, colon, comma, shuffle, seed]) => {
     let pairs: Array<[string, string]> = [
       ['timestamp', JSON.stringify(ts)], ['user', JSON.stringify(u)], ['task', JSON.stringify(t)], ['status', String(st)], ['duration_ms', String(d)],
@@ -187,7 +196,10 @@ const jsonRecord = fc
     if (odd !== undefined) pairs[seed % 5]![1] = JSON.stringify(odd);
     if (shuffle) pairs = [...pairs.slice(seed % 5), ...pairs.slice(0, seed % 5)];
     if (extra === 'request_id') pairs.splice(seed % 6, 0, ['request_id', REQUEST_IDS[seed % REQUEST_IDS.length]!]);
-    if (extra === 'note') pairs.splice(seed % 6, 0, ['note', '"x"']);
+    if (extra === 'note') {
+      pairs.splice(seed % 6, 0, [OTHER_KEYS[seed % OTHER_KEYS.length]!, OTHER_VALUES[seed % OTHER_VALUES.length]!]);
+      if (seed % 3 === 0) pairs.splice(seed % 7, 0, [OTHER_KEYS[(seed >> 3) % OTHER_KEYS.length]!, OTHER_VALUES[(seed >> 3) % OTHER_VALUES.length]!]);
+    }
     if (extra === 'dup') pairs.push(pairs[seed % 5]!);
     if (extra === 'missing') pairs.splice(seed % 5, 1);
     return Buffer.from(`{${pairs.map(([k, v]) => `"${k}"${colon}${v}`).join(comma)}}`, 'utf8');
@@ -233,14 +245,20 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     );
   });
 
-  it('clean records take the fast path, in any column order; other layouts and odd records do not', () => {
+  it('clean records take the fast path, in any column order, with other columns; a request id column and odd records do not', () => {
     const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00.25Z,user2,search,404,7ms', '2025-05-02T11:30:00.123456+01:00,user3,login,200,9'];
     expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
     expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
     expect(same('csv', joined(rows.map((r) => Buffer.from(r)), [false, false, false]), 10, WINDOW, HEADERS[0]).fast).toBe(3);
-    // A request_id column (deduplicated on the exact path) or any other extra column: no fast path.
+    // A request_id column (deduplicated on the exact path): no fast path; any other column (ignored): the fast path.
     expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[2]).fast).toBe(0);
-    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(0);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},eu west 1`)), [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(3);
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`,${r},`)), [false, false, false]), 10, WINDOW, HEADERS[4]).fast).toBe(3);
+    // Another column's field quoted, non-ASCII or with a tab: the exact path, which accepts it.
+    const others = ['"a,b"', 'é', 'a\tb'].map((x) => Buffer.from(`2025-05-02T10:00:00Z,user1,login,200,1568,${x}`));
+    const o = same('csv', joined(others, [false, false, false]), 10, OPEN, HEADERS[3]);
+    expect(o.fast).toBe(0);
+    expect(o.counts.accepted).toBe(3);
     const odd = ['"2025-05-02T10:00:00Z",user1,login,200,1', '2025-05-02T10:00:00Z,"user1",login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1'];
     const r = same('csv', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, HEADERS[0]);
     expect(r.fast).toBe(0);
@@ -302,6 +320,12 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
       // With dedupe the line with an id goes to dedupe, outside the window or not (the window applies after dedupe), not to the bill.
       expect(w.ids).toEqual(dedupe ? ['req-1-7|218|user1\u00001\u00002025-05-02T10:00:00Z\u0000200\u00001568|false'] : []);
     }
+    // Other keys (ignored) with plain strings, numbers and literals: the fast path too.
+    const others = [
+      '{"timestamp":"2025-05-02T10:00:00Z","region":"eu west 1","user":"user1","latency":-3.5e2,"task":"login","ok":true,"status":200,"x":null,"duration_ms":1568,"n":0}',
+      '{"__proto__":"x","timestamp":"2025-05-02T10:00:00.123Z","user":"user1","task":"login","status":200,"duration_ms":7,"Status":"500"}',
+    ];
+    expect(same('jsonl', joined(others.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
     const odd = [
       '{"request_id":null,"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
       '{"timestamp":"2025-05-02T10:00:00Z","user":"us\\u0065r1","task":"login","status":200,"duration_ms":1568}',

@@ -1,14 +1,15 @@
 /**
- * The JSON lines fast path: an object of exactly the five contract keys, in any order, each
- * once, and optionally a `request_id` key, with no other key; an id of printable ASCII but
+ * The JSON lines fast path: an object of the five contract keys, in any order, each once,
+ * optionally a `request_id` key, and any other keys (SPEC: ignored) whose values are strings
+ * of printable ASCII without escapes, numbers or literals (true, false, null); an id of printable ASCII but
  * space, quote and backslash within the id's length rule makes the line go to `ids` (the
  * dedupe shuffle) instead of being billed, or billed when there is no such sink (`--dedupe
  * off`: the id rule passed), and an empty id is no id; string values of printable ASCII
  * without escapes, numbers as plain digits; each field in its common shape (fast-lines.ts);
  * spaces and tabs between tokens. Judged on bytes with no string or object made. Anything
- * else goes to the exact path (JSON.parse and the field rules): escapes, non-ASCII, other
- * keys, fractions or exponents, nested values, a repeated key, a null id, a reject of any
- * reason.
+ * else goes to the exact path (JSON.parse and the field rules): escapes, non-ASCII, fractions
+ * or exponents in a contract key's value, nested values, a repeated contract key, a null id,
+ * a reject of any reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
@@ -81,12 +82,18 @@ export class JsonlScanner extends FastLineScanner {
         if (i < 0) return -1;
         key = KEY_NAMES.find(b, ks, i);
       }
-      if (key < 0 || (seen & (1 << key)) !== 0) return -1;
-      seen |= 1 << key;
+      if (key >= 0) {
+        if ((seen & (1 << key)) !== 0) return -1;
+        seen |= 1 << key;
+      }
       i = skipBlanks(b, i + 1);
       if (b[i] !== COLON) return -1;
       i = skipBlanks(b, i + 1);
-      if (key === K_ID) {
+      if (key < 0) {
+        // Another key: its value passed over (when it is one the fast path reads as JSON does).
+        i = otherValueEnd(b, i);
+        if (i < 0) return -1;
+      } else if (key === K_ID) {
         // An id every rule passes (or an empty one: no id); anything else (null, escapes, other bytes) is the exact path's.
         if (b[i] !== QUOTE) return -1;
         const vs = ++i;
@@ -165,6 +172,42 @@ export class JsonlScanner extends FastLineScanner {
 function skipBlanks(b: Uint8Array, i: number): number {
   let c = b[i];
   while (c === SP || c === TAB) c = b[++i];
+  return i;
+}
+
+const [MINUS, PLUS, DOT, ZERO] = [45, 43, 46, 48];
+const LITERALS = ['true', 'false', 'null'].map((x) => Buffer.from(x, 'latin1'));
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 48 && c <= 57;
+}
+
+/**
+ * The index past a value at b[i] that the fast path passes over: a string of printable ASCII
+ * without escapes, a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
+ * false or null; else -1 (an object, an array, an escape, a malformed value: the exact path's).
+ * What follows the value is the caller's to check.
+ */
+function otherValueEnd(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c === QUOTE) {
+    const e = plainStringEnd(b, i + 1);
+    return e < 0 ? -1 : e + 1;
+  }
+  for (const word of LITERALS) if (c === word[0]) return sameBytes(word, b, i, i + word.length) ? i + word.length : -1;
+  if (b[i] === MINUS) i++;
+  if (b[i] === ZERO) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+  else return -1;
+  if (b[i] === DOT) {
+    if (!isDigit(b[++i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
+  if ((b[i]! | 0x20) === 101) {
+    if (b[++i] === PLUS || b[i] === MINUS) i++;
+    if (!isDigit(b[i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
   return i;
 }
 
