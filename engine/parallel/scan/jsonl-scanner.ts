@@ -1,12 +1,12 @@
 /**
  * The JSON lines fast path: an object of the five contract keys, in any order, each once,
  * optionally a `request_id` key, and any other keys (SPEC: ignored) whose values are strings
- * of printable ASCII without escapes, numbers or literals (true, false, null); an id of printable ASCII but
- * space, quote and backslash within the id's length rule makes the line go to `ids` (the
- * dedupe shuffle) instead of being billed, or billed when there is no such sink (`--dedupe
- * off`: the id rule passed), and an empty id is no id; string values of printable ASCII
- * without escapes, numbers as plain digits; each field in its common shape (fast-lines.ts);
- * spaces and tabs between tokens. Judged on bytes with no string or object made. Anything
+ * of printable ASCII without escapes, numbers or literals (true, false, null); an id of
+ * printable ASCII but space, quote and backslash within the id's length rule makes the line
+ * go to `ids` (the dedupe shuffle) instead of being billed, or billed when there is no such
+ * sink (`--dedupe off`: the id rule passed), and an empty id is no id; the contract keys'
+ * string values of printable ASCII without escapes, numbers as plain digits; each field in
+ * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no string or object made. Anything
  * else goes to the exact path (JSON.parse and the field rules): escapes, non-ASCII, fractions
  * or exponents in a contract key's value, nested values, a repeated contract key, a null id,
  * a reject of any reason.
