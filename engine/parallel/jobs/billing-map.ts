@@ -234,8 +234,8 @@ function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, c
   // Wrapped lines are unwrapped by the accumulator first, and with --dedupe line every valid
   // line has an identity: no byte scanner reads them.
   if (shard.wrapped !== undefined || task.dedupe === 'line') return exact;
-  if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact);
   // With --dedupe auto, lines with a request id go from the fast path straight into the shuffle.
+  if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === 'auto' ? emitter : undefined);
   if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === 'auto' ? emitter : undefined);
   return exact;
 }

@@ -2,15 +2,16 @@
  * The CSV fast path: a record of the five contract columns in any order (the layout read
  * from the header), with any other columns (SPEC: ignored), unquoted, each field in its
  * common shape (fast-lines.ts) and every other field of printable ASCII or spaces, judged
- * on bytes with no string made. Everything else goes to the exact path: quotes, a layout
- * with a `request_id` column (its records are deduplicated there), another field count,
- * non-ASCII bytes, a reject of any reason.
+ * on bytes with no string made. A record with a request id every rule passes goes to `ids`
+ * (the dedupe shuffle) instead of being billed, or is billed when there is no such sink
+ * (`--dedupe off`); an empty id is no id. Everything else goes to the exact path: quotes,
+ * another field count, non-ASCII bytes, a reject of any reason.
  */
 import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { RULES } from '../../core/validation/rules.js';
-import { COMMA, FastLineScanner, NameTokens, QUOTE, byteClass } from './fast-lines.js';
+import { COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
@@ -19,8 +20,10 @@ import type { ShardCounts } from './partial.js';
 const FIELD_COUNT = RULES.space.fieldCount;
 const SUFFIX = Buffer.from(RULES.duration.suffix, 'latin1');
 const [TIMESTAMP, USER, TASK, STATUS, DURATION] = [0, 1, 2, 3, 4];
-/** The role of a column the bill does not read. */
+/** The role of the request id's column, and of a column the bill does not read. */
+const REQUEST_ID = 5;
 const OTHER = -1;
+const ZERO = 48;
 const Z = 90;
 /** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
 const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
@@ -46,6 +49,8 @@ export class CsvScanner extends FastLineScanner {
     table: UsageSink,
     counts: ShardCounts,
     exact: ByteLineSink,
+    /** Records with a request id go here (dedupe by id); without it they are billed. */
+    private readonly ids?: IdentifiedSink,
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
     this.taskTokens = new NameTokens(tasks, PLAIN, FIELD_END);
@@ -54,16 +59,17 @@ export class CsvScanner extends FastLineScanner {
     if (layout !== undefined) this.arm(layout);
   }
 
-  /** Takes the header's layout: the fast path runs for any layout without a request id column. */
+  /** Takes the header's layout: the fast path runs for any layout. */
   private arm(l: CsvLayout): void {
-    if (l.requestId >= 0) return;
     this.roles = new Int8Array(l.fieldCount).fill(OTHER);
+    if (l.requestId >= 0) this.roles[l.requestId] = REQUEST_ID;
     this.roles[l.timestamp] = TIMESTAMP;
     this.roles[l.user] = USER;
     this.roles[l.task] = TASK;
     this.roles[l.status] = STATUS;
     this.roles[l.duration] = DURATION;
-    this.inOrder = l.timestamp === 0 && l.user === 1 && l.task === 2 && l.status === 3 && l.duration === 4;
+    // A request id column is read by the column loop only.
+    this.inOrder = l.timestamp === 0 && l.user === 1 && l.task === 2 && l.status === 3 && l.duration === 4 && l.requestId < 0;
     this.armed = true;
   }
 
@@ -152,6 +158,17 @@ export class CsvScanner extends FastLineScanner {
     let task = -1;
     let status = -1;
     let duration = -1;
+    // The text ranges a record with an id hands to dedupe: id, timestamp, status and duration digits.
+    let ks = 0;
+    let ke = 0;
+    let ts = 0;
+    let te = 0;
+    let ss = 0;
+    let se = 0;
+    let ds = 0;
+    let de = 0;
+    // A status or duration with a leading zero: its digits are not its number's text.
+    let leadingZero = false;
     let c = 0;
     const roles = this.roles;
     for (let col = 0; col < roles.length; col++) {
@@ -163,6 +180,12 @@ export class CsvScanner extends FastLineScanner {
       const role = roles[col];
       if (role === OTHER) {
         while (OTHER_BYTE[b[i]!] === 1) i++;
+      } else if (role === REQUEST_ID) {
+        // An id every rule passes (printable ASCII but space, comma and quote), or none (empty).
+        while (PLAIN[b[i]!] === 1) i++;
+        if (i - fs > RULES.requestId.maxBytes) return -1;
+        ks = fs;
+        ke = i;
       } else if (role === USER) {
         let h = 0x811c9dc5;
         while (PLAIN[(c = b[i]!)] === 1) {
@@ -180,9 +203,14 @@ export class CsvScanner extends FastLineScanner {
           i++;
         }
         if (i === fs || i - fs > 15) return -1;
+        if (i - fs > 1 && b[fs] === ZERO) leadingZero = true;
         if (role === STATUS) {
           status = v;
+          ss = fs;
+          se = i;
         } else {
+          ds = fs;
+          de = i;
           if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
           duration = v;
         }
@@ -191,6 +219,8 @@ export class CsvScanner extends FastLineScanner {
         if (b[fs + 19] === Z && (b[fs + 20] === COMMA || b[fs + 20]! < 0x20)) i = fs + 20;
         else while (PLAIN[b[i]!] === 1) i++;
         seconds = this.timestampSeconds(b, fs, i);
+        ts = fs;
+        te = i;
       } else {
         // TASK
         while (PLAIN[b[i]!] === 1) i++;
@@ -199,6 +229,11 @@ export class CsvScanner extends FastLineScanner {
     }
     const next = this.lineEnd(b, s, i);
     if (next < 0 || seconds !== seconds || task < 0 || status < RULES.status.min || status > RULES.status.max || duration > this.maxDurationMs) return -1;
+    if (ke > ks && this.ids !== undefined) {
+      if (leadingZero) return -1;
+      this.identify(this.ids, b, ks, ke, us, ue, task, ts, te, ss, se, ds, de, seconds);
+      return next;
+    }
     this.bill(b, us, ue, userHash, task, duration, seconds);
     return next;
   }

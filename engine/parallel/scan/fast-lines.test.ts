@@ -70,7 +70,7 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
   let scanner: FastLineScanner | undefined;
   if (fastPath) {
     scanner = format === 'csv'
-      ? new CsvScanner('f.csv', layout, TASKS, config.maxDurationMs, window, table, fastCounts, exact)
+      ? new CsvScanner('f.csv', layout, TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined)
       : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined);
   }
   const sink = scanner ?? exact;
@@ -157,12 +157,12 @@ const csvField = {
 };
 const HEADERS = [
   'timestamp,user,task,status,duration_ms', 'Task,Duration,User_ID,Status,TIMESTAMP', 'timestamp,user,task,status,duration_ms,request_id', 'timestamp,user,task,status,duration_ms,note',
-  'note,timestamp,user,task,status,duration_ms,region', 'user,note,task,timestamp,duration,status',
+  'note,timestamp,user,task,status,duration_ms,region', 'user,note,task,timestamp,duration,status', 'Request_ID,user,task,timestamp,note,duration,status',
 ];
 /** A CSV record for a header: the fields in its column order, sometimes quoted, sometimes a field too many or too few. */
 function csvRecord(header: string): fc.Arbitrary<Buffer> {
   const names = header.toLowerCase().split(',');
-  const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', '', 'a"b', 'eu west 1', ' ', 'a\tb', 'é', '\x7f', 'a;b=c/d?e') });
+  const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', 'r2', 'r1', '', 'a"b', 'eu west 1', ' ', 'a\tb', 'é', '\x7f', 'a;b=c/d?e', 'x'.repeat(128), 'x'.repeat(129)) });
   const record = fc.tuple(values, fc.constantFrom('plain', 'plain', 'plain', 'quoted', 'short', 'long')).map(([v, shape]) => {
     const byName: Record<string, string> = { timestamp: v.timestamp, user: v.user, user_id: v.user, task: v.task, status: v.status, duration: v.duration, duration_ms: v.duration };
     let fields = names.map((n) => byName[n] ?? v.extra);
@@ -245,13 +245,30 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     );
   });
 
-  it('clean records take the fast path, in any column order, with other columns; a request id column and odd records do not', () => {
+  it('the same with dedupe by request id: the records handed to dedupe (key, offset, fingerprint, window) too', () => {
+    const withIds = HEADERS.filter((h) => /request_id/i.test(h));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...withIds).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15 }))),
+        fc.constantFrom(1, 4096), fc.boolean(),
+        ([header, ls], offset, windowed) => {
+          same('csv', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, header, true);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('clean records take the fast path, in any column order, with other columns and a request id; odd records do not', () => {
     const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00.25Z,user2,search,404,7ms', '2025-05-02T11:30:00.123456+01:00,user3,login,200,9'];
     expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
     expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
     expect(same('csv', joined(rows.map((r) => Buffer.from(r)), [false, false, false]), 10, WINDOW, HEADERS[0]).fast).toBe(3);
-    // A request_id column (deduplicated on the exact path): no fast path; any other column (ignored): the fast path.
-    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[2]).fast).toBe(0);
+    // A request_id column: the fast path, billed (no dedupe) or handed to dedupe; any other column (ignored): the fast path.
+    expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},r1`)), [false, false, false]), 10, OPEN, HEADERS[2]).fast).toBe(3);
+    const deduped = same('csv', joined(rows.map((r, i) => Buffer.from(`${r},${i === 1 ? '' : `r${i}`}`)), [false, false, false]), 10, WINDOW, HEADERS[2], true);
+    expect(deduped.fast).toBe(3);
+    expect(deduped.ids).toHaveLength(2);
     expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},eu west 1`)), [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(3);
     expect(same('csv', joined(rows.map((r) => Buffer.from(`,${r},`)), [false, false, false]), 10, WINDOW, HEADERS[4]).fast).toBe(3);
     // Another column's field quoted, non-ASCII or with a tab: the exact path, which accepts it.
