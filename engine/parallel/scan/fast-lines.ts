@@ -21,8 +21,6 @@ const T = RULES.timestamp;
 export const QUOTE = 34;
 export const COMMA = 44;
 export const BACKSLASH = 92;
-const PLUS = 43;
-const MINUS = 45;
 
 function two(b: Uint8Array, i: number): number {
   const hi = b[i]! - 48;
@@ -206,6 +204,20 @@ export class NameTokens {
   }
 }
 
+/**
+ * The offset `±HH:MM` at b[i, i + 6) with its hours and minutes in range: what a local time
+ * is ahead of UTC, in seconds (subtracted from the local time's epoch seconds), else NaN.
+ * The one reading of an offset for every byte scanner; what follows it is the caller's.
+ */
+export function offsetSeconds(b: Uint8Array, i: number): number {
+  const sign = b[i];
+  if ((sign !== 43 && sign !== 45) || b[i + 3] !== 58) return NaN;
+  const oh = two(b, i + 1);
+  const om = two(b, i + 4);
+  if (oh < 0 || om < 0 || oh > T.offsetHour[1] || om > T.offsetMinute[1]) return NaN;
+  return (sign === 43 ? 1 : -1) * (oh * 3600 + om * 60);
+}
+
 /** A timestamp's fraction digits b[s, e) as an Instant holds them (trailing zeros dropped). */
 export function fractionAt(b: Uint8Array, s: number, e: number): string {
   while (e > s && b[e - 1] === 48) e--;
@@ -374,12 +386,9 @@ export abstract class FastLineScanner implements ByteLineSink {
     let offset = 0;
     if ((b[zone]! | 0x20) !== 122) {
       zone = e - 6;
-      const sign = b[zone];
-      if (zone < s + 19 || (sign !== PLUS && sign !== MINUS) || b[zone + 3] !== 58) return NaN;
-      const oh = two(b, zone + 1);
-      const om = two(b, zone + 4);
-      if (oh < 0 || om < 0 || oh > T.offsetHour[1] || om > T.offsetMinute[1]) return NaN;
-      offset = (sign === PLUS ? 1 : -1) * (oh * 3600 + om * 60);
+      if (zone < s + 19) return NaN;
+      offset = offsetSeconds(b, zone);
+      if (offset !== offset) return NaN;
     }
     let p = s + 19;
     this.fracStart = this.fracEnd = p;

@@ -13,7 +13,7 @@ import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
-import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt } from './fast-lines.js';
+import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt, offsetSeconds } from './fast-lines.js';
 
 const STATUS_MIN = RULES.status.min;
 const STATUS_MAX = RULES.status.max;
@@ -28,10 +28,6 @@ const R_TOO_LONG = REASON_INDEX.line_too_long;
 
 const SP = 32;
 const DOT = 46;
-const PLUS = 43;
-const MINUS = 45;
-const OFFSET_HOUR_MAX = RULES.timestamp.offsetHour[1];
-const OFFSET_MINUTE_MAX = RULES.timestamp.offsetMinute[1];
 const TAB = 9;
 /** A field's bytes on the fast path (printable ASCII but space), and what ends a field there. */
 const FIELD_BYTE = byteClass((c) => c >= 0x21 && c <= 0x7e);
@@ -56,15 +52,6 @@ export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boole
     }
   }
   return false;
-}
-
-function digit(b: Uint8Array, i: number): number {
-  const d = b[i]! - 48;
-  return d >= 0 && d <= 9 ? d : -1000000;
-}
-
-function two(b: Uint8Array, i: number): number {
-  return digit(b, i) * 10 + digit(b, i + 1);
 }
 
 export class SpaceScanner implements ByteLineSink {
@@ -248,12 +235,9 @@ export class SpaceScanner implements ByteLineSink {
       if ((c | 0x20) === 122) {
         c = b[++i]!;
       } else {
-        // An offset: its hours and minutes in range, and a colon between them.
-        if ((c !== PLUS && c !== MINUS) || b[i + 3] !== 58) return s;
-        const oh = two(b, i + 1);
-        const om = two(b, i + 4);
-        if (oh < 0 || om < 0 || oh > OFFSET_HOUR_MAX || om > OFFSET_MINUTE_MAX) return s;
-        seconds -= (c === PLUS ? 1 : -1) * (oh * 3600 + om * 60);
+        const offset = offsetSeconds(b, i);
+        if (offset !== offset) return s;
+        seconds -= offset;
         c = b[(i += 6)]!;
       }
       if (c !== SP && c !== TAB) return s;
@@ -331,23 +315,16 @@ export class SpaceScanner implements ByteLineSink {
       if (p === this.fracStart) return false;
       this.fracEnd = p;
     }
-    let sign = 0;
-    let oh = 0;
-    let om = 0;
+    let offset = 0;
     const z = b[p];
     if (z === 90 || z === 122) {
       if (p + 1 !== e) return false;
-    } else if (z === 43 || z === 45) {
-      if (p + 6 !== e || b[p + 3] !== 58) return false;
-      oh = two(b, p + 1);
-      om = two(b, p + 4);
-      if (oh < 0 || om < 0) return false;
-      sign = z === 43 ? 1 : -1;
     } else {
-      return false;
+      if (p + 6 !== e) return false;
+      offset = offsetSeconds(b, p);
+      if (offset !== offset) return false;
     }
-    if (oh > OFFSET_HOUR_MAX || om > OFFSET_MINUTE_MAX) return false;
-    this.tsSeconds = local - sign * (oh * 3600 + om * 60);
+    this.tsSeconds = local - offset;
     return true;
   }
 
