@@ -1,13 +1,19 @@
 /** Piscina worker entry: the map, reduce, flush and bill-rendering functions of the parallel engine's jobs, by name. */
 import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
-import { moveShardResult, moveSortedTables, type ShardCounts } from './scan/partial.js';
+import { moveSortedTables, type ShardCounts } from './scan/partial.js';
 import type { SortedTables } from './scan/sorted-merge.js';
 import { renderBillRange, type BillRangeTask } from './jobs/bill-render.js';
 import type { WrittenBill } from '../core/outputs/bill.js';
 
+/**
+ * A map task's result is copied to the main thread, never transferred: a transfer detaches
+ * the buffers in this worker, and V8's optimized code for every typed array access in the
+ * worker then checks for a detached buffer (one detach invalidates the isolate's protector for
+ * good): the scan of every later shard ran 15-25% slower (partial.ts "Detached buffers"). The
+ * copy is a task's counts and rejects (kilobytes); its shuffle output is in shared memory.
+ */
 export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
-  const r = await mapBillingShards(task);
-  return moveShardResult(r, r.shuffle === undefined ? [] : [r.shuffle.data, r.shuffle.index]);
+  return mapBillingShards(task);
 }
 
 export function reduceBilling(task: BillingReduceTask): ShardCounts {

@@ -46,9 +46,14 @@ export class ShuffleEmitter implements DedupeSink, IdentifiedSink {
     this.bytes += r.len - before;
   }
 
-  /** The task's records, partition after partition, and where each partition's part starts (PARTITIONS + 1 entries). */
+  /**
+   * The task's records, partition after partition, and where each partition's part starts
+   * (PARTITIONS + 1 entries). The records lie in a SharedArrayBuffer: the main thread gets
+   * them without a copy, and without a transfer, which would slow the worker's later scans
+   * (scan/partial.ts "Detached buffers").
+   */
   take(): { data: Uint8Array; index: Int32Array } {
-    const data = new Uint8Array(this.bytes);
+    const data = new Uint8Array(new SharedArrayBuffer(this.bytes));
     const index = new Int32Array(PARTITIONS + 1);
     let at = 0;
     for (let p = 0; p < PARTITIONS; p++) {

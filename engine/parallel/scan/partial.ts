@@ -1,7 +1,16 @@
 /**
  * What crosses from a worker to the main thread, in compact form: per shard, its line
- * counts and rejects; per worker, at the end, its usage table's image (user-table.ts). All
- * of it travels as transferred buffers, never copied.
+ * counts and rejects; per worker, at the end, its usage table's image (user-table.ts).
+ *
+ * Detached buffers: a worker transfers nothing while it still scans. Transferring a buffer
+ * detaches it, and the first detach in a thread invalidates V8's array-buffer-detaching
+ * protector for that thread for good: from then on optimized code checks every typed array
+ * access for a detached buffer, and all of it is deoptimized and compiled again. A worker
+ * that handed its first task's rejects over by transfer scanned every later shard 15-25%
+ * slower (16 MiB shards of the space format: 53-60 ms against 47-48 ms). So a map task's
+ * result is copied (its rejects: kilobytes), its shuffle output lies in a SharedArrayBuffer,
+ * and a worker's table memory is transferred away (freeNow, moveSortedTables) only once its
+ * scan is over, or when its table reaches its bound and spills.
  */
 import { MessagePort } from 'node:worker_threads';
 import { transferableSymbol, valueSymbol, move } from 'piscina';
@@ -76,9 +85,12 @@ export function shardResult(counts: ShardCounts, rejects: RejectCollector): Shar
   };
 }
 
-/** Wraps a value so that Piscina transfers the given typed arrays' buffers (and message ports) instead of copying them. */
+/**
+ * Wraps a value so that Piscina transfers the given typed arrays' buffers (and message ports)
+ * instead of copying them; arrays in shared memory are shared as they are (not transferable).
+ */
 export function moveWith<T extends object>(value: T, arrays: readonly (ArrayBufferView | MessagePort)[]): T {
-  const buffers = arrays.map((a) => (a instanceof MessagePort ? a : (a.buffer as ArrayBuffer)));
+  const buffers = arrays.flatMap((a): (ArrayBuffer | MessagePort)[] => (a instanceof MessagePort ? [a] : a.buffer instanceof SharedArrayBuffer ? [] : [a.buffer as ArrayBuffer]));
   return move({
     get [transferableSymbol]() {
       return buffers;
@@ -89,12 +101,7 @@ export function moveWith<T extends object>(value: T, arrays: readonly (ArrayBuff
   } as never) as unknown as T;
 }
 
-/** A task's result, its buffers (and any `more`) transferred. */
-export function moveShardResult<R extends ShardResult>(r: R, more: ArrayBufferView[] = []): R {
-  return moveWith(r, [r.rejectShards, r.rejectOffsets, r.rejectReasons, r.rejectLengths, r.rejectRaw, ...more]);
-}
-
-/** A worker's sorted tables, the last table's buffers transferred (shared records are shared, not transferred). */
+/** A worker's sorted tables, once its scan is over: the last table's buffers transferred (shared records are shared). */
 export function moveSortedTables(t: SortedTables): SortedTables {
-  return moveWith(t, t.image.records.buffer instanceof SharedArrayBuffer ? [t.image.overflow] : [t.image.records, t.image.overflow]);
+  return moveWith(t, [t.image.records, t.image.overflow]);
 }

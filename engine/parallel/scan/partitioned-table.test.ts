@@ -182,6 +182,29 @@ describe('PartitionedTable', () => {
     expect(usageOf(t.sortedImage())).toEqual([['a'.repeat(70_000), 2, 11n]]);
   });
 
+  it('partitioning mid-scan leaves the one table to the collector: its buffers stay attached (partial.ts "Detached buffers")', () => {
+    // Room for every user before the partitioning: the records seen below are the ones released then.
+    const t = new PartitionedTable(TASKS, 256, 64);
+    const buf = Buffer.alloc(16);
+    const add = (i: number) => {
+      const n = buf.write(`user${i}`, 'latin1');
+      t.addLater(buf, 0, n, hashBytes(buf, 0, n), i % TASKS, 10);
+      t.flushBatch();
+    };
+    add(0);
+    const key = (t as unknown as { direct: UserTable }).direct.key(0);
+    for (let i = 1; !t.partitioned && i < 1000; i++) add(i);
+    expect(t.partitioned).toBe(true);
+    expect(Buffer.from(key).toString('latin1')).toBe('user0');
+    // Released at once, a table's memory is detached (freeNow): what a worker does only after its scan.
+    const u = new UserTable(TASKS, 16);
+    const k = Buffer.from('user0');
+    u.addNow(k, 0, 5, hashBytes(k, 0, 5), 0, 1, 10);
+    const held = u.key(0);
+    u.release();
+    expect(held.byteLength).toBe(0);
+  });
+
   it('a released table refuses new keys', () => {
     const t = new UserTable(1, 4);
     t.release();

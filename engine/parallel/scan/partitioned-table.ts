@@ -233,7 +233,9 @@ export class PartitionedTable implements UsageSink {
     this.parts = this.newParts();
     d.splitInto(this.parts, this.shift);
     this.held = d.size;
-    d.release();
+    // Left to the collector, not freed now: the worker is scanning (partial.ts "Detached
+    // buffers"), and the table is small (partitionFrom users).
+    d.release(false);
     this.direct = null;
     const lines = this.partCount * this.stageLines;
     const memory = (this.stageMemory = new ArrayBuffer(16 * lines + this.partCount * this.stageKeyBytes));

@@ -422,14 +422,18 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /**
-   * Gives the table's memory back now, not at its thread's next full collection (an idle
-   * worker may not have one for long): its buffers are moved into a message that is dropped.
+   * Gives the table's memory back: `now` (freeNow), not at its thread's next full collection
+   * (an idle worker may not have one for long); else to the collector, which a worker that
+   * still scans needs (freeNow detaches buffers: scan/partial.ts "Detached buffers").
    * The table is empty and unusable afterwards.
    */
-  release(): void {
+  release(now = true): void {
     if (this.released) return;
-    if (this.ownsRecords) freeNow(this.u8.buffer as ArrayBuffer, this.slots.buffer as ArrayBuffer);
-    else freeNow(this.slots.buffer as ArrayBuffer);
+    if (now) freeNow(...(this.ownsRecords ? [this.u8.buffer as ArrayBuffer] : []), this.slots.buffer as ArrayBuffer);
+    this.u8 = new Uint8Array(0);
+    this.i32 = new Int32Array(0);
+    this.f64 = new Float64Array(0);
+    this.recordWords = new DataView(this.u8.buffer);
     this.size = 0;
     this.carry.clear();
     this.overflow = new Uint8Array(0);
@@ -691,7 +695,9 @@ function byteOrderOf(keys: SortKeys): Int32Array {
 
 /**
  * Gives buffers' memory back now, not at the thread's next full collection (an idle worker
- * may not have one for long): they are moved into a message that is dropped.
+ * may not have one for long): they are moved into a message that is dropped. That detaches
+ * them, which slows every later typed array access of the thread: not while a worker scans
+ * (scan/partial.ts "Detached buffers").
  */
 export function freeNow(...buffers: ArrayBuffer[]): void {
   const { port1, port2 } = new MessageChannel();
