@@ -9,7 +9,7 @@ import type { WrittenBill } from '../core/outputs/bill.js';
  * A map task's result is copied to the main thread, never transferred: a transfer detaches
  * the buffers in this worker, and V8's optimized code for every typed array access in the
  * worker then checks for a detached buffer (one detach invalidates the isolate's protector for
- * good): the scan of every later shard ran 15-25% slower (partial.ts "Detached buffers"). The
+ * good): the scan of every later shard ran 10-25% slower (partial.ts "Detached buffers"). The
  * copy is a task's counts and rejects (kilobytes); its shuffle output is in shared memory.
  */
 export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {

@@ -4,7 +4,7 @@
  * The bill is renamed last, so a visible bill implies complete companions. An abort
  * removes every temporary file.
  */
-import { mkdirSync, openSync, closeSync, fchmodSync, fstatSync, fsyncSync, readSync, renameSync, rmSync, writeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdirSync, openSync, closeSync, fchmodSync, fstatSync, fsyncSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunFailure } from '../errors.js';
@@ -119,12 +119,6 @@ export class StagedFile implements ByteSink {
     } finally {
       closeSync(fd);
     }
-  }
-
-  /** A stream onto the temporary file; end it before close(). */
-  stream(): WriteStream {
-    if (this.fd === null) throw new Error(`${this.finalPath}: stream after close`);
-    return createWriteStream('', { fd: this.fd, autoClose: false });
   }
 
   /** Flushes to disk and closes; the file is still under its temporary name. */

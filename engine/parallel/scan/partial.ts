@@ -6,8 +6,9 @@
  * detaches it, and the first detach in a thread invalidates V8's array-buffer-detaching
  * protector for that thread for good: from then on optimized code checks every typed array
  * access for a detached buffer, and all of it is deoptimized and compiled again. A worker
- * that handed its first task's rejects over by transfer scanned every later shard 15-25%
- * slower (16 MiB shards of the space format: 53-60 ms against 47-48 ms). So a map task's
+ * that handed its first task's rejects over by transfer scanned every later shard 10-25%
+ * slower (16 MiB shards of the space format: 50-55 ms against 44-48 ms; 1 GiB, 1 worker:
+ * 3.86-4.07 s against 3.29-3.59 s). So a map task's
  * result is copied (its rejects: kilobytes), its shuffle output lies in a SharedArrayBuffer,
  * and a worker's table memory is transferred away (freeNow, moveSortedTables) only once its
  * scan is over, or when its table reaches its bound and spills.
