@@ -18,6 +18,7 @@ import { formatYoctos } from '../pricing/price.js';
 import { ByteLine } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { ByteSink } from './staged.js';
+import { csvField } from './csv.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
 
@@ -65,12 +66,6 @@ class LineBuffer {
     this.file.write(this.out.buf.subarray(0, this.out.pos));
     this.out.pos = 0;
   }
-}
-const NEEDS_QUOTES = /[",\r\n]/;
-
-/** A CSV field: as is, or quoted with inner quotes doubled when it holds a quote, comma or line break. */
-export function csvField(text: string): string {
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeToString } from '@fast-csv/format';
 import { REJECT_REASONS, type RejectReason } from '../validation/reasons.js';
-import { REJECTS_HEADER, RejectsWriter, csvField, rawColumn } from './rejects.js';
+import { REJECTS_HEADER, RejectsWriter, rejectsField, rawColumn } from './rejects.js';
 import { StagedOutputs } from './staged.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
@@ -78,14 +78,14 @@ describe('RejectsWriter', () => {
     expect(text).toBe(await fastCsv(rows));
   });
 
-  it('csvField: quotes a quote (doubled), comma, CR, LF and |; drops NUL; leaves the rest', () => {
-    expect(csvField('a"b')).toBe('"a""b"');
-    expect(csvField('a,b')).toBe('"a,b"');
-    expect(csvField('a|b')).toBe('"a|b"');
-    expect(csvField('a\rb')).toBe('"a\rb"');
-    expect(csvField('a\nb')).toBe('"a\nb"');
-    expect(csvField('a\0b')).toBe('ab');
-    expect(csvField("a b;'\t")).toBe("a b;'\t");
-    expect(csvField('')).toBe('');
+  it('rejectsField: quotes a quote (doubled), comma, CR, LF and |; drops NUL; leaves the rest', () => {
+    expect(rejectsField('a"b')).toBe('"a""b"');
+    expect(rejectsField('a,b')).toBe('"a,b"');
+    expect(rejectsField('a|b')).toBe('"a|b"');
+    expect(rejectsField('a\rb')).toBe('"a\rb"');
+    expect(rejectsField('a\nb')).toBe('"a\nb"');
+    expect(rejectsField('a\0b')).toBe('ab');
+    expect(rejectsField("a b;'\t")).toBe("a b;'\t");
+    expect(rejectsField('')).toBe('');
   });
 });

@@ -1,6 +1,7 @@
 /** The rejects CSV: file, byte offset of the line's start, reason, raw line (first 1 KiB). */
 import { MAX_REJECT_RAW_BYTES, type RejectReason } from '../validation/reasons.js';
 import type { StagedFile } from './staged.js';
+import { csvFieldQuoting } from './csv.js';
 
 export const REJECTS_HEADER = ['file', 'offset', 'reason', 'raw'] as const;
 
@@ -36,18 +37,17 @@ export interface Rejects {
   drain(): Promise<void>;
 }
 
+const REJECTS_NEEDS_QUOTES = /[",\r\n|]/;
+
 /**
- * A CSV field as fast-csv's formatter writes it with the options the rejects file used (its
- * writer until the rows were formatted here; `rejects.test.ts` compares the two on drawn
+ * A field of the rejects CSV as fast-csv's formatter writes it with the options the file used
+ * (its writer until the rows were formatted here; `rejects.test.ts` compares the two on drawn
  * fields): NUL dropped; quoted when it holds a quote (each doubled), a comma, CR, LF or `|`.
  */
-export function csvField(s: string): string {
-  if (s.includes('\0')) s = s.replaceAll('\0', '');
-  if (s.includes('"')) return `"${s.replaceAll('"', '""')}"`;
-  return CSV_QUOTED.test(s) ? `"${s}"` : s;
+export function rejectsField(s: string): string {
+  return csvFieldQuoting(REJECTS_NEEDS_QUOTES, s.includes('\0') ? s.replaceAll('\0', '') : s);
 }
 
-const CSV_QUOTED = /[,\r\n|]/;
 /** Text of rows gathered before it is written. */
 const CHUNK_CHARS = 1 << 20;
 
@@ -60,7 +60,7 @@ const CHUNK_CHARS = 1 << 20;
 export class RejectsWriter implements Rejects {
   /** The first rejected lines, in the order written (file order, then offset order). */
   readonly first: RejectedLine[] = [];
-  private text = REJECTS_HEADER.map(csvField).join(',') + '\n';
+  private text = REJECTS_HEADER.map(rejectsField).join(',') + '\n';
   /** The last file named and its field (rejects come file after file). */
   private file = '';
   private fileField = '';
@@ -72,9 +72,9 @@ export class RejectsWriter implements Rejects {
     if (this.first.length < FIRST_REJECTS_SHOWN) this.first.push({ file, offset, reason });
     if (file !== this.file) {
       this.file = file;
-      this.fileField = csvField(file);
+      this.fileField = rejectsField(file);
     }
-    this.text += `${this.fileField},${offset === null ? '' : offset},${csvField(reason)},${csvField(rawColumn(raw))}\n`;
+    this.text += `${this.fileField},${offset === null ? '' : offset},${rejectsField(reason)},${rejectsField(rawColumn(raw))}\n`;
     if (this.text.length >= CHUNK_CHARS) this.flush();
     return true;
   }

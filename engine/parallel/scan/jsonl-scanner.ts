@@ -6,10 +6,10 @@
  * go to `ids` (the dedupe shuffle) instead of being billed, or billed when there is no such
  * sink (`--dedupe off`: the id rule passed), and an empty id is no id; the contract keys'
  * string values of printable ASCII without escapes, numbers as plain digits; each field in
- * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no string or object made. Anything
- * else goes to the exact path (JSON.parse and the field rules): escapes, non-ASCII, fractions
- * or exponents in a contract key's value, nested values, a repeated contract key, a null id,
- * a reject of any reason.
+ * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no
+ * string or object made. Anything else goes to the exact path (JSON.parse and the field
+ * rules): escapes, non-ASCII, fractions or exponents in a contract key's value, nested
+ * values, a repeated contract key, a null id, a reject of any reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
