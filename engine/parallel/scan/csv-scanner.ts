@@ -1,10 +1,13 @@
 /**
  * The CSV fast path: a record of the five contract columns in any order (the layout read
- * from the header), with any other columns (SPEC: ignored), unquoted, each field in its
- * common shape (fast-lines.ts) and every other field of printable ASCII or spaces, judged
- * on bytes with no string made. A record with a request id every rule passes goes to `ids`
- * (the dedupe shuffle) instead of being billed, or is billed when there is no such sink
- * (`--dedupe off`); an empty id is no id. Everything else goes to the exact path: quotes,
+ * from the header), with any other columns (SPEC: ignored), each field in its common shape
+ * (fast-lines.ts) and every other field of printable ASCII or spaces, judged on bytes with no
+ * string made. A field may be quoted (RFC 4180) without a doubled quote inside: writers that
+ * quote every field (Python's csv.QUOTE_ALL) or every text field (csv.QUOTE_NONNUMERIC, R's
+ * write.csv) are common, and a quoted field's value is the same as unquoted. A record with a
+ * request id every rule passes goes to `ids` (the dedupe shuffle) instead of being billed, or
+ * is billed when there is no such sink (`--dedupe off`); an empty id is no id. Everything else
+ * goes to the exact path: a doubled quote, a quoted contract field holding a comma or a space,
  * another field count, non-ASCII bytes, a reject of any reason.
  */
 import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
@@ -30,6 +33,8 @@ const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOT
 const FIELD_END = byteClass((c) => c === COMMA);
 /** 1 for the bytes of another column's field the fast path passes over: printable ASCII or space, but comma and quote. */
 const OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
+/** The same inside quotes, where a comma is part of the value. */
+const QUOTED_OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE);
 
 export class CsvScanner extends FastLineScanner {
   /** The field in each column (OTHER: a column the bill does not read). */
@@ -84,7 +89,8 @@ export class CsvScanner extends FastLineScanner {
   }
 
   protected fastLine(b: Buffer, s: number): number {
-    if (this.inOrder) {
+    // A quoted first field: the column loop reads quotes.
+    if (this.inOrder && b[s] !== QUOTE) {
       const next = this.fastInOrder(b, s);
       if (next >= 0) return next;
     }
@@ -147,9 +153,12 @@ export class CsvScanner extends FastLineScanner {
     return next;
   }
 
-  /** A record of any layout: one pass over the fields in column order. */
+  /** A record of any layout, its fields quoted or not: one pass over the fields in column order. */
   private fastAnyOrder(b: Buffer, s: number): number {
     // One pass over the fields in column order; every loop stops at a comma, a quote or a control byte (the LF).
+    // A quoted field's value is read as an unquoted one's, between its quotes (fs, i); a
+    // doubled quote, or a comma or space in a contract field, ends the loop before the closing
+    // quote, and the record goes to the exact path.
     let i = s;
     let seconds = NaN;
     let us = 0;
@@ -176,10 +185,13 @@ export class CsvScanner extends FastLineScanner {
         if (b[i] !== COMMA) return -1;
         i++;
       }
+      const quoted = b[i] === QUOTE;
+      if (quoted) i++;
       const fs = i;
       const role = roles[col];
       if (role === OTHER) {
-        while (OTHER_BYTE[b[i]!] === 1) i++;
+        if (quoted) while (QUOTED_OTHER_BYTE[b[i]!] === 1) i++;
+        else while (OTHER_BYTE[b[i]!] === 1) i++;
       } else if (role === REQUEST_ID) {
         // An id every rule passes (printable ASCII but space, comma and quote), or none (empty).
         while (PLAIN[b[i]!] === 1) i++;
@@ -216,7 +228,7 @@ export class CsvScanner extends FastLineScanner {
         }
       } else if (role === TIMESTAMP) {
         // The common timestamp is 20 bytes: its separators are checked by position, not searched for.
-        if (b[fs + 19] === Z && (b[fs + 20] === COMMA || b[fs + 20]! < 0x20)) i = fs + 20;
+        if (b[fs + 19] === Z && (b[fs + 20] === (quoted ? QUOTE : COMMA) || b[fs + 20]! < 0x20)) i = fs + 20;
         else while (PLAIN[b[i]!] === 1) i++;
         seconds = this.timestampSeconds(b, fs, i);
         ts = fs;
@@ -225,6 +237,10 @@ export class CsvScanner extends FastLineScanner {
         // TASK
         while (PLAIN[b[i]!] === 1) i++;
         task = this.task(b, fs, i);
+      }
+      if (quoted) {
+        if (b[i] !== QUOTE) return -1;
+        i++;
       }
     }
     const next = this.lineEnd(b, s, i);

@@ -163,16 +163,35 @@ const HEADERS = [
 function csvRecord(header: string): fc.Arbitrary<Buffer> {
   const names = header.toLowerCase().split(',');
   const values = fc.record({ timestamp, user, task, status: csvField.status, duration: csvField.duration, extra: fc.constantFrom('r1', 'r2', 'r1', '', 'a"b', 'eu west 1', ' ', 'a\tb', 'é', '\x7f', 'a;b=c/d?e', 'x'.repeat(128), 'x'.repeat(129)) });
-  const record = fc.tuple(values, fc.constantFrom('plain', 'plain', 'plain', 'quoted', 'short', 'long')).map(([v, shape]) => {
+  const quote = (f: string) => `"${f.replace(/"/g, '""')}"`;
+  const numeric = new Set(['status', 'duration', 'duration_ms']);
+  const shapes = fc.constantFrom('plain', 'plain', 'plain', 'quoted', 'nonnumeric', 'some', 'short', 'long');
+  const record = fc.tuple(values, shapes, fc.array(fc.boolean(), { minLength: 8, maxLength: 8 })).map(([v, shape, which]) => {
     const byName: Record<string, string> = { timestamp: v.timestamp, user: v.user, user_id: v.user, task: v.task, status: v.status, duration: v.duration, duration_ms: v.duration };
     let fields = names.map((n) => byName[n] ?? v.extra);
-    if (shape === 'quoted') fields = fields.map((f) => `"${f.replace(/"/g, '""')}"`);
+    // Every field quoted (csv.QUOTE_ALL), the text fields (csv.QUOTE_NONNUMERIC, R's write.csv), or some.
+    if (shape === 'quoted') fields = fields.map(quote);
+    if (shape === 'nonnumeric') fields = fields.map((f, i) => (numeric.has(names[i]!) ? f : quote(f)));
+    if (shape === 'some') fields = fields.map((f, i) => (which[i] ? quote(f) : f));
     if (shape === 'short') fields.pop();
     if (shape === 'long') fields.push('x');
     return Buffer.from(fields.join(','), 'utf8');
   });
   const long = fc.constantFrom(65535, 65536, 70_000).map((n) => Buffer.from(`2025-05-02T10:00:00Z,${'u'.repeat(n)},login,200,5`));
-  return fc.oneof({ weight: 10, arbitrary: record }, { weight: 1, arbitrary: long }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', ',,,,', '"', 'a,b,c,d,e').map((s) => Buffer.from(s)) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 50 }).map((a) => Buffer.from(a)) });
+  // Quotes out of place: text after a closing quote, an unterminated field, a quote inside an unquoted one, doubled quotes.
+  const misquoted = fc.tuple(record, fc.nat(), fc.constantFrom('"', '""', '"x', 'x"', '""""', '" ')).map(([r, k, q]) => {
+    const at = k % (r.length + 1);
+    return Buffer.concat([r.subarray(0, at), Buffer.from(q), r.subarray(at)]);
+  });
+  return fc.oneof(
+    { weight: 10, arbitrary: record },
+    { weight: 2, arbitrary: misquoted },
+    // A byte that is not UTF-8 anywhere, a quoted field's included: bad_encoding before any other rule.
+    { weight: 1, arbitrary: record.chain((b) => fc.nat().map((k) => { const c = Buffer.from(b); if (c.length > 0) c[k % c.length] = 0xff; return c; })) },
+    { weight: 1, arbitrary: long },
+    { weight: 1, arbitrary: fc.constantFrom('', ' ', '\t', ',,,,', '"', 'a,b,c,d,e', '"",,,,', '"a,b",c,d,e,f').map((s) => Buffer.from(s)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 50 }).map((a) => Buffer.from(a)) },
+  );
 }
 
 const jsonValue = fc.oneof(
@@ -271,16 +290,34 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     expect(deduped.ids).toHaveLength(2);
     expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},eu west 1`)), [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(3);
     expect(same('csv', joined(rows.map((r) => Buffer.from(`,${r},`)), [false, false, false]), 10, WINDOW, HEADERS[4]).fast).toBe(3);
-    // Another column's field quoted, non-ASCII or with a tab: the exact path, which accepts it.
-    const others = ['"a,b"', 'é', 'a\tb'].map((x) => Buffer.from(`2025-05-02T10:00:00Z,user1,login,200,1568,${x}`));
+    // Quoted fields (every field, the text fields, one field; another column's value with a comma): the fast path.
+    const quoted = [
+      '"2025-05-02T10:00:00Z","user1","login","200","1568"', '"2025-05-02T10:00:00.25Z","user2","search",404,7', '2025-05-02T10:00:00Z,"user1",login,200,1',
+      '"2025-05-02T11:30:00.123456+01:00",user3,"login",200,"9ms"', '"2025-05-02T10:00:00Z","",login,200,1',
+    ];
+    const q = same('csv', joined(quoted.map((l) => Buffer.from(l)), quoted.map(() => false)), 10, OPEN, HEADERS[0]);
+    expect(q.fast).toBe(4);
+    expect(q.counts.accepted).toBe(4);
+    expect(q.counts.rejected.bad_user).toBe(1);
+    const quotedOthers = ['"a,b"', '"eu west 1"', '""'].map((x) => Buffer.from(`"2025-05-02T10:00:00Z","user1","login",200,1568,${x}`));
+    expect(same('csv', joined(quotedOthers, [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(3);
+    // A doubled quote, a contract field with a comma inside quotes, text after a closing quote,
+    // non-ASCII, a tab: the exact path, which accepts all but the last two.
+    const others = ['"a""b"', 'é', 'a\tb'].map((x) => Buffer.from(`2025-05-02T10:00:00Z,user1,login,200,1568,${x}`));
     const o = same('csv', joined(others, [false, false, false]), 10, OPEN, HEADERS[3]);
     expect(o.fast).toBe(0);
     expect(o.counts.accepted).toBe(3);
-    const odd = ['"2025-05-02T10:00:00Z",user1,login,200,1', '2025-05-02T10:00:00Z,"user1",login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1'];
+    const odd = ['2025-05-02T10:00:00Z,"user,1",login,200,1', '2025-05-02T10:00:00Z,"us""er1",login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1', '2025-05-02T10:00:00Z,"u"x,login,200,1', '2025-05-02T10:00:00Z,"u,login,200,1'];
     const r = same('csv', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, HEADERS[0]);
     expect(r.fast).toBe(0);
     expect(r.counts.accepted).toBe(3);
     expect(r.counts.rejected.unknown_task).toBe(1);
+    expect(r.counts.rejected.bad_field_count).toBe(2);
+    // An unterminated quote in the last field, before an empty line: the line ends at its LF.
+    const open = same('csv', Buffer.from('2025-05-02T10:00:00Z,u,login,200,"5\n\n2025-05-02T10:00:00Z,u,login,200,"5"\n'), 10, OPEN, HEADERS[0]);
+    expect(open.counts.rejected.bad_field_count).toBe(1);
+    expect(open.counts.accepted).toBe(1);
+    expect(open.fast).toBe(1);
   });
 });
 
