@@ -149,6 +149,27 @@ describe('parallel engine equals naive engine', () => {
     );
   });
 
+  it('on gzip files of many decompressed chunks, in every format, their lines cut by the chunks anywhere', async () => {
+    // About 3 MB each once decompressed (zlib hands out 1 MiB chunks): valid lines, rejects of
+    // every kind, a long line, CRLF, and a multi-member file (two gzip streams back to back).
+    const row = (i: number) => [`2025-05-02T23:16:${String(i % 60).padStart(2, '0')}Z`, `user${(i * 7919) % 5000}`, i % 3 === 0 ? 'createOrder' : 'login', i % 97 === 0 ? '700' : '200', `${i % 5001}`] as const;
+    const n = 60_000;
+    const space = Array.from({ length: n }, (_, i) => (i % 1001 === 0 ? `2025-05-02T23:16:50Z user${i} login 200 ${'1'.repeat(70_000)}ms` : `${row(i).slice(0, 4).join(i % 5 === 0 ? '\t' : ' ')} ${row(i)[4]}ms`));
+    const csv = ['timestamp,user,task,status,duration_ms', ...Array.from({ length: n }, (_, i) => (i % 4 === 0 ? row(i).map((f) => `"${f}"`).join(',') : row(i).join(',')))];
+    const jsonl = Array.from({ length: n }, (_, i) => { const [a, b, c, d, e] = row(i); return i % 499 === 0 ? '{"timestamp":' : JSON.stringify({ timestamp: a, user: b, task: c, status: Number(d), duration_ms: Number(e) }); });
+    const text = (lines: string[], crlf: boolean) => Buffer.from(lines.join(crlf ? '\r\n' : '\n') + '\n');
+    const half = (b: Buffer) => Buffer.concat([gzipSync(b.subarray(0, b.length >> 1)), gzipSync(b.subarray(b.length >> 1))]);
+    const inputs = { 'a.log.gz': gzipSync(text(space, true)), 'b.csv.gz': gzipSync(text(csv, false)), 'c.jsonl.gz': half(text(jsonl, false)) };
+    await withInputs(inputs, async (dir) => {
+      const naive = await run(runNaive, dir, {}, 'naive');
+      expect(naive.counts.accepted).toBeGreaterThan(2 * n);
+      expect(naive.counts.rejected.line_too_long).toBeGreaterThan(0);
+      expect(naive.counts.rejected.bad_json).toBeGreaterThan(0);
+      expect(naive.counts.rejected.bad_status).toBeGreaterThan(0);
+      for (const workers of [1, 2]) expect(await run((i) => runParallel(i, { workers }), dir, {}, `parallel${workers}`)).toEqual(naive);
+    });
+  });
+
   it('on every combination of edge values of the five fields, with every separator', async () => {
     const pick = <T>(arb: fc.Arbitrary<T>) => fc.sample(arb, 200).filter((v, i, all) => all.indexOf(v) === i);
     const [tss, users, tasks, statuses, durations] = [pick(ts), pick(user), pick(task), pick(status), pick(duration)];

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { fdReader, readOwnedLines, type ByteLineSink, type ByteSource, type ViewAt } from './range-reader.js';
+import { chunkViews, fdReader, readOwnedLines, type ByteLineSink, type ByteSource, type ViewAt } from './range-reader.js';
 import { LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 import { definitionFrames, edgeLine, referenceFrames, type FrameEvent } from '../../../fixtures/framing.js';
@@ -26,12 +26,31 @@ const buf = Buffer.alloc(65537 + 64 * 1024);
  * chunks do, given at once or by a promise), each view's bytes spoilt once the next is asked
  * for, so that a line kept from a view past its life shows.
  */
-type Mode = 'sync' | { piece: number } | { view: number; async: boolean };
-const MODES: readonly Mode[] = ['sync', { piece: 7919 }, { piece: 1 << 20 }, { view: 61, async: false }, { view: 7919, async: true }, { view: 1 << 20, async: false }];
+type Mode = 'sync' | { piece: number } | { view: number; async: boolean } | { stream: number };
+const MODES: readonly Mode[] = ['sync', { piece: 7919 }, { piece: 1 << 20 }, { view: 61, async: false }, { view: 7919, async: true }, { view: 1 << 20, async: false }, { stream: 61 }, { stream: 65521 }];
+
+/** The bytes as a stream of `size`-byte chunks (as a gzip file's come, decompressed), each a fresh buffer spoilt once the next is taken. */
+async function* streamOf(data: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let at = 0; at < data.length; at += size) {
+    const chunk = Buffer.from(data.subarray(at, at + size));
+    yield chunk;
+    chunk.fill(0x0a);
+  }
+}
 
 function readerOf(fd: number, data: Buffer, mode: Mode): ByteSource {
   const sync = fdReader(fd);
   if (mode === 'sync') return sync;
+  if ('stream' in mode) {
+    let pulls = 0;
+    const chunks = Math.ceil(data.length / mode.stream);
+    const viewAt = chunkViews(streamOf(data, mode.stream), () => {
+      pulls++;
+      // Each chunk once, and the end once: never a pull past it.
+      expect(pulls).toBeLessThanOrEqual(chunks + 1);
+    });
+    return { viewAt };
+  }
   if ('piece' in mode) return (b, off, len, pos) => new Promise((resolve) => setImmediate(() => resolve(sync(b, off, Math.min(len, mode.piece), pos))));
   let last: Buffer | undefined;
   let at = -1;
@@ -87,9 +106,11 @@ async function readShardedBy(data: Buffer, shardSize: number, mode: Mode, shape:
   const fd = openSync(path, 'r');
   const events: FrameEvent[] = [];
   let bytes = 0;
+  // A stream is read whole, as a gzip file is: one shard.
+  const size = typeof mode === 'object' && 'stream' in mode ? Math.max(shardSize, data.length) : shardSize;
   try {
-    for (let start = 0; start < data.length || start === 0; start += shardSize) {
-      const end = Math.min(data.length, start + shardSize);
+    for (let start = 0; start < data.length || start === 0; start += size) {
+      const end = Math.min(data.length, start + size);
       buf.fill(0x0a); // stale newlines must not be taken for line ends
       await readOwnedLines(readerOf(fd, data, mode), start, end, sinkOf(events, shape), buf, (k) => (bytes += k));
       if (end >= data.length) break;

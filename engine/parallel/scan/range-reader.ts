@@ -42,6 +42,32 @@ export function fdReader(fd: number): ReadAt {
   return (buf, off, len, pos) => readSync(fd, buf, off, len, pos);
 }
 
+/**
+ * The bytes of a stream of chunks (a gzip file's, decompressed) as views, for a reader whose
+ * positions only move forward (readOwnedLines): one chunk is held at a time, and a position
+ * past it takes the next ones. `pulled` runs after each chunk is taken, and at the end.
+ */
+export function chunkViews(chunks: AsyncIterator<Buffer>, pulled: () => void): ViewAt {
+  let chunk: Buffer = Buffer.alloc(0);
+  let at = 0; // stream offset of chunk[0]
+  let done = false;
+  return async (pos, len) => {
+    if (pos < at) throw new Error(`internal: stream bytes at ${pos} read after those at ${at}`);
+    while (pos >= at + chunk.length) {
+      if (done) return Buffer.alloc(0);
+      const r = await chunks.next();
+      pulled();
+      if (r.done === true) {
+        done = true;
+        return Buffer.alloc(0);
+      }
+      at += chunk.length;
+      chunk = r.value;
+    }
+    return chunk.subarray(pos - at, Math.min(chunk.length, pos - at + len));
+  };
+}
+
 /** How far past the shard's end to read at a time while finishing its last line. */
 const TAIL_READ = 64 * 1024;
 
