@@ -205,6 +205,10 @@ const OTHER_KEYS = ['note', 'region', '__proto__', 'Timestamp', 'user ', 'Status
 const OTHER_VALUES = [
   '"x"', '""', '"eu west 1"', '0', '-0', '12', '-3.25', '1e5', '1E+5', '2.5e-3', 'true', 'false', 'null', '[1]', '{}', '{"a":1}', '"a\\"b"', '"é"',
   '01', '-', '1.', '.5', '1e', 'tru', 'nul', 'True', 'NaN', '"\\u0041"', '+1', '0x1', '1.5.2', 'truex', '"a', '1e+', '-01',
+  // Nested values (a log's `client`, `headers`): well formed, and malformed in every way.
+  '[]', ' [ 1 , "x" ,true, null,-2.5e3 ] ', '{"ip":"10.0.0.1","agent":"sdk/1.2"}', '{ "a" : { "b" : [ [ ] , { } ] } }', '[[[[1]]]]', '{"a":1,"a":2}', '{"status":2e2}',
+  '[1,]', '[,1]', '[1 2]', '{"a":1,}', '{,}', '{"a" 1}', '{"a":}', '{a:1}', '[01]', '{"é":1}', '{"a":"\\n"}', '[1}', '{"a":1]', '[', '{"a":[1,2}', '["\t"]',
+  `${'['.repeat(40)}${']'.repeat(40)}`, `${'['.repeat(31)}1${']'.repeat(31)}`, `${'{"a":'.repeat(33)}1${'}'.repeat(33)}`,
 ];
 const jsonRecord = fc
   .tuple(timestamp, user, task, statusNum, durationNum, jsonValue, fc.constantFrom('none', 'none', 'request_id', 'note', 'note', 'dup', 'missing'), fc.constantFrom(':', ': ', ' : '), fc.constantFrom(',', ', ', '\t,'), fc.boolean(), fc.nat())
@@ -378,8 +382,23 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
     const others = [
       '{"timestamp":"2025-05-02T10:00:00Z","region":"eu west 1","user":"user1","latency":-3.5e2,"task":"login","ok":true,"status":200,"x":null,"duration_ms":1568,"n":0}',
       '{"__proto__":"x","timestamp":"2025-05-02T10:00:00.123Z","user":"user1","task":"login","status":200,"duration_ms":7,"Status":"500"}',
+      // Objects and arrays under other keys, as API logs nest a client or headers.
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"10.0.0.1","tags":["a",1,{"k":null}]}}',
+      '{"client": { "ip" : "10.0.0.1" }, "timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"list":[]}',
     ];
-    expect(same('jsonl', joined(others.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
+    expect(same('jsonl', joined(others.map((l) => Buffer.from(l)), [false, true, false, false]), 10, OPEN).fast).toBe(4);
+    // Malformed nesting is bad_json; an escape, a deep nesting or an object as a contract value: the exact path.
+    const nested = [
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"10.0.0.1",}}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"a\\"b"}}',
+      `{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"deep":${'['.repeat(33)}${']'.repeat(33)}}`,
+      '{"timestamp":"2025-05-02T10:00:00Z","user":{"id":"user1"},"task":"login","status":200,"duration_ms":1568}',
+    ];
+    const n = same('jsonl', joined(nested.map((l) => Buffer.from(l)), nested.map(() => false)), 10, OPEN);
+    expect(n.fast).toBe(0);
+    expect(n.counts.accepted).toBe(2);
+    expect(n.counts.rejected.bad_json).toBe(1);
+    expect(n.counts.rejected.bad_user).toBe(1);
     const odd = [
       '{"request_id":null,"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
       '{"timestamp":"2025-05-02T10:00:00Z","user":"us\\u0065r1","task":"login","status":200,"duration_ms":1568}',

@@ -1,15 +1,16 @@
 /**
  * The JSON lines fast path: an object of the five contract keys, in any order, each once,
  * optionally a `request_id` key, and any other keys (SPEC: ignored) whose values are strings
- * of printable ASCII without escapes, numbers or literals (true, false, null); an id of
+ * of printable ASCII without escapes, numbers, literals (true, false, null), or objects and
+ * arrays of such values nested up to MAX_NESTING deep; an id of
  * printable ASCII but space, quote and backslash within the id's length rule makes the line
  * go to `ids` (the dedupe shuffle) instead of being billed, or billed when there is no such
  * sink (`--dedupe off`: the id rule passed), and an empty id is no id; the contract keys'
  * string values of printable ASCII without escapes, numbers as plain digits; each field in
  * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no
  * string or object made. Anything else goes to the exact path (JSON.parse and the field
- * rules): escapes, non-ASCII, fractions or exponents in a contract key's value, nested
- * values, a repeated contract key, a null id, a reject of any reason.
+ * rules): escapes, non-ASCII, fractions or exponents in a contract key's value, an object or
+ * array as a contract key's value, a repeated contract key, a null id, a reject of any reason.
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
@@ -32,6 +33,8 @@ const TAB = 9;
 const COLON = 58;
 const OPEN = 123;
 const CLOSE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
 /** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
 const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
 /** The bytes of a JSON string's body without escapes (plainStringEnd, the task's NameTokens), and its end. */
@@ -182,18 +185,23 @@ function isDigit(c: number | undefined): boolean {
   return c !== undefined && c >= 48 && c <= 57;
 }
 
+/** Objects and arrays nested deeper than this inside another key's value go to the exact path. */
+const MAX_NESTING = 32;
+
 /**
  * The index past a value at b[i] that the fast path passes over: a string of printable ASCII
  * without escapes, a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
- * false or null; else -1 (an object, an array, an escape, a malformed value: the exact path's).
- * What follows the value is the caller's to check.
+ * false, null, or an object or array of such values (nestedEnd); else -1 (an escape, a
+ * malformed value, deep nesting: the exact path's). What follows the value is the caller's to
+ * check.
  */
-function otherValueEnd(b: Uint8Array, i: number): number {
+function otherValueEnd(b: Uint8Array, i: number, depth = 0): number {
   const c = b[i];
   if (c === QUOTE) {
     const e = plainStringEnd(b, i + 1);
     return e < 0 ? -1 : e + 1;
   }
+  if (c === OPEN || c === OPEN_BRACKET) return depth < MAX_NESTING ? nestedEnd(b, i, depth + 1) : -1;
   for (const word of LITERALS) if (c === word[0]) return sameBytes(word, b, i, i + word.length) ? i + word.length : -1;
   if (b[i] === MINUS) i++;
   if (b[i] === ZERO) i++;
@@ -209,6 +217,36 @@ function otherValueEnd(b: Uint8Array, i: number): number {
     while (isDigit(b[i])) i++;
   }
   return i;
+}
+
+/**
+ * The index past the object or array at b[i] (an API log's `client` or `headers`), in JSON's
+ * grammar: members `"key": value` (keys plain strings) or elements, each value one that
+ * otherValueEnd passes over, separated by commas, blanks (space, tab) between tokens; else -1.
+ * Nothing is kept: JSON.parse would make it and the bill never reads it.
+ */
+function nestedEnd(b: Uint8Array, i: number, depth: number): number {
+  const object = b[i] === OPEN;
+  const close = object ? CLOSE : CLOSE_BRACKET;
+  i = skipBlanks(b, i + 1);
+  if (b[i] === close) return i + 1;
+  for (;;) {
+    if (object) {
+      if (b[i] !== QUOTE) return -1;
+      i = plainStringEnd(b, i + 1);
+      if (i < 0) return -1;
+      i = skipBlanks(b, i + 1);
+      if (b[i] !== COLON) return -1;
+      i = skipBlanks(b, i + 1);
+    }
+    i = otherValueEnd(b, i, depth);
+    if (i < 0) return -1;
+    i = skipBlanks(b, i);
+    const c = b[i++];
+    if (c === close) return i;
+    if (c !== COMMA) return -1;
+    i = skipBlanks(b, i);
+  }
 }
 
 /** The closing quote's index of a JSON string's body starting at b[i] of printable ASCII without escapes; -1 for any other string. */
