@@ -1,6 +1,7 @@
 /**
- * Which path a shard's lines take in a worker: gzip files, and the shapes of CSV and JSON lines
- * that writers commonly give (every field quoted, nested objects), are read by the fast paths,
+ * Which path a shard's lines take in a worker: gzip files, the shapes of CSV and JSON lines that
+ * writers commonly give (every field quoted, nested objects), and space-format lines wrapped by
+ * Fluent Bit are read by the fast paths,
  * and only the lines those give up reach the exact path's parser. (That the two paths bill
  * alike is held by the property tests: scan/fast-lines.test.ts, engine.test.ts.)
  */
@@ -32,6 +33,8 @@ const FILES: Record<string, string> = {
   'quoted.csv': ['"timestamp","user","task","status","duration_ms"', ...rows.map((r) => `"${r.ts}","${r.user}","${r.task}","${r.status}","${r.ms}"`)].join('\r\n'),
   'nonnumeric.csv': ['timestamp,user,task,status,duration_ms', ...rows.map((r) => `"${r.ts}","${r.user}","${r.task}",${r.status},${r.ms}`)].join('\n'),
   'nested.jsonl': rows.map((r) => JSON.stringify({ timestamp: r.ts, user: r.user, task: r.task, status: r.status, duration_ms: r.ms, client: { ip: '10.0.0.1', tags: ['a', 1, null] } })).join('\n'),
+  // Read with --wrapped fluent-bit: space-format lines in Fluent Bit's records.
+  'fluent-bit.log': rows.map((r) => JSON.stringify({ date: 1714694210.5, log: `${r.ts} ${r.user} ${r.task} ${r.status} ${r.ms}ms\n`, kubernetes: { pod_name: 'api-1', labels: { app: 'api' } } })).join('\n'),
 };
 
 describe('the fast paths read', () => {
@@ -44,10 +47,11 @@ describe('the fast paths read', () => {
         writeFileSync(path, gzip ? gzipSync(bytes) : bytes);
         const parse = vi.spyOn(RecordParser.prototype, 'parse');
         const format = name.endsWith('.log') ? 'space' : name.endsWith('.csv') ? 'csv' : 'jsonl';
-        const r = await mapBillingShards(task({ index: 0, path, format, gzip, start: 0, end: gzip ? -1 : bytes.length }));
+        const wrapped = name.startsWith('fluent-bit') ? { kind: 'fluent-bit' as const, key: 'log' } : undefined;
+        const r = await mapBillingShards(task({ index: 0, path, format, gzip, start: 0, end: gzip ? -1 : bytes.length, wrapped }));
         expect(r.counts.accepted).toBe(N);
-        // The CSV and JSON lines paths leave the line at offset 0 (a BOM's place) to the exact path: for CSV it is the header.
-        expect(parse).toHaveBeenCalledTimes(format === 'jsonl' ? 1 : 0);
+        // The CSV, JSON lines and wrapped paths leave the line at offset 0 (a BOM's place) to the exact path: for CSV it is the header.
+        expect(parse).toHaveBeenCalledTimes(format === 'jsonl' || wrapped !== undefined ? 1 : 0);
       });
     }
   }

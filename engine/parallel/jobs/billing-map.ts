@@ -18,6 +18,7 @@ import { cannotRead } from '../../core/errors.js';
 import type { Shard } from '../sharding.js';
 import { chunkViews, fdReader, readOwnedLines, type ByteLineSink } from '../scan/range-reader.js';
 import { SpaceScanner } from '../scan/space-scanner.js';
+import { WrappedScanner } from '../scan/wrapped-scanner.js';
 import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { hashBytes } from '../scan/user-table.js';
@@ -200,7 +201,13 @@ async function mapShard(
     line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
     tooLong: (offset, head) => acc.tooLong(offset, head),
   };
-  await readLines(shard, fastPath(task, shard, table, counts, exact, judges.emitter), onBytes, feed);
+  let lines = fastPath(task, shard, table, counts, exact, judges.emitter);
+  // Space-format lines wrapped by Fluent Bit: the wrappers read on bytes, their lines by the space fast path.
+  if (shard.wrapped?.kind === 'fluent-bit' && shard.format === 'space' && task.dedupe !== 'line') {
+    judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
+    lines = new WrappedScanner(shard.wrapped.key, judges.scanner, exact);
+  }
+  await readLines(shard, lines, onBytes, feed);
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');

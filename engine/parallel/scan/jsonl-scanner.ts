@@ -14,6 +14,7 @@
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
+import { STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import type { UsageSink } from './user-table.js';
@@ -28,17 +29,12 @@ const K_ID = KEYS.length;
 const KEY_NAMES = new ByteNames([...FIELDS.map((f) => RULES.jsonl.keys[f]), RULES.requestId.jsonKey]);
 const STRING_VALUED = (1 << K_TS) | (1 << K_USER) | (1 << K_TASK);
 const ALL_KEYS = (1 << KEYS.length) - 1;
-const SP = 32;
-const TAB = 9;
 const COLON = 58;
 const OPEN = 123;
 const CLOSE = 125;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 /** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
 const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
-/** The bytes of a JSON string's body without escapes (plainStringEnd, the task's NameTokens), and its end. */
-const STRING_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
+/** The end of a JSON string's body (the task's NameTokens, of STRING_BYTE bytes). */
 const STRING_END = byteClass((c) => c === QUOTE);
 
 export class JsonlScanner extends FastLineScanner {
@@ -169,92 +165,5 @@ export class JsonlScanner extends FastLineScanner {
       this.bill(b, vs[K_USER]!, ve[K_USER]!, userHash, task, duration, seconds);
     }
     return next;
-  }
-}
-
-function skipBlanks(b: Uint8Array, i: number): number {
-  let c = b[i];
-  while (c === SP || c === TAB) c = b[++i];
-  return i;
-}
-
-const [MINUS, PLUS, DOT, ZERO] = [45, 43, 46, 48];
-const LITERALS = ['true', 'false', 'null'].map((x) => Buffer.from(x, 'latin1'));
-
-function isDigit(c: number | undefined): boolean {
-  return c !== undefined && c >= 48 && c <= 57;
-}
-
-/** Objects and arrays nested deeper than this inside another key's value go to the exact path. */
-const MAX_NESTING = 32;
-
-/**
- * The index past a value at b[i] that the fast path passes over: a string of printable ASCII
- * without escapes, a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
- * false, null, or an object or array of such values (nestedEnd); else -1 (an escape, a
- * malformed value, deep nesting: the exact path's). What follows the value is the caller's to
- * check.
- */
-function otherValueEnd(b: Uint8Array, i: number, depth = 0): number {
-  const c = b[i];
-  if (c === QUOTE) {
-    const e = plainStringEnd(b, i + 1);
-    return e < 0 ? -1 : e + 1;
-  }
-  if (c === OPEN || c === OPEN_BRACKET) return depth < MAX_NESTING ? nestedEnd(b, i, depth + 1) : -1;
-  for (const word of LITERALS) if (c === word[0]) return sameBytes(word, b, i, i + word.length) ? i + word.length : -1;
-  if (b[i] === MINUS) i++;
-  if (b[i] === ZERO) i++;
-  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
-  else return -1;
-  if (b[i] === DOT) {
-    if (!isDigit(b[++i])) return -1;
-    while (isDigit(b[i])) i++;
-  }
-  if ((b[i]! | 0x20) === 101) {
-    if (b[++i] === PLUS || b[i] === MINUS) i++;
-    if (!isDigit(b[i])) return -1;
-    while (isDigit(b[i])) i++;
-  }
-  return i;
-}
-
-/**
- * The index past the object or array at b[i] (an API log's `client` or `headers`), in JSON's
- * grammar: members `"key": value` (keys plain strings) or elements, each value one that
- * otherValueEnd passes over, separated by commas, blanks (space, tab) between tokens; else -1.
- * Nothing is kept: JSON.parse would make it and the bill never reads it.
- */
-function nestedEnd(b: Uint8Array, i: number, depth: number): number {
-  const object = b[i] === OPEN;
-  const close = object ? CLOSE : CLOSE_BRACKET;
-  i = skipBlanks(b, i + 1);
-  if (b[i] === close) return i + 1;
-  for (;;) {
-    if (object) {
-      if (b[i] !== QUOTE) return -1;
-      i = plainStringEnd(b, i + 1);
-      if (i < 0) return -1;
-      i = skipBlanks(b, i + 1);
-      if (b[i] !== COLON) return -1;
-      i = skipBlanks(b, i + 1);
-    }
-    i = otherValueEnd(b, i, depth);
-    if (i < 0) return -1;
-    i = skipBlanks(b, i);
-    const c = b[i++];
-    if (c === close) return i;
-    if (c !== COMMA) return -1;
-    i = skipBlanks(b, i);
-  }
-}
-
-/** The closing quote's index of a JSON string's body starting at b[i] of printable ASCII without escapes; -1 for any other string. */
-function plainStringEnd(b: Uint8Array, i: number): number {
-  for (;;) {
-    const c = b[i]!;
-    if (c === QUOTE) return i;
-    if (STRING_BYTE[c] !== 1) return -1; // past the buffer's end too (undefined names no entry)
-    i++;
   }
 }

@@ -113,6 +113,18 @@ export class SpaceScanner implements ByteLineSink {
     this.judge(b, start, end, offset);
   }
 
+  /**
+   * The common lines of b[s, end) (whole lines, each ending in LF) billed from s on, as block()
+   * bills them, the table's adds done: where the first line the fast path does not bill starts,
+   * or end. Lines unwrapped from a wrapper (wrapped-scanner.ts) are billed so; the caller hands
+   * a line this leaves to the exact path.
+   */
+  billCommon(b: Buffer, s: number, end: number): number {
+    const next = this.fastRun(b, s, end);
+    this.table.flushBatch();
+    return next;
+  }
+
   /** The full rules, in contract order, naming the reason of a reject. */
   private judge(b: Buffer, start: number, end: number, offset: number): void {
     // Split into fields: the first five boundaries are kept, the rest only counted.

@@ -1,0 +1,105 @@
+/**
+ * JSON text judged on bytes, for the fast paths that read JSON (jsonl-scanner.ts, and the
+ * wrappers of wrapped lines: wrapped-scanner.ts): blanks, plain strings, and the values a fast
+ * path passes over without making them. Each accepts only what JSON.parse reads the same way
+ * (printable ASCII, no escape); anything else is -1, left to the exact path.
+ */
+import { QUOTE, COMMA, byteClass, sameBytes, BACKSLASH } from './fast-lines.js';
+
+const SP = 32;
+const TAB = 9;
+const COLON = 58;
+const OPEN = 123;
+const CLOSE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+/** The bytes of a JSON string's body without escapes. */
+export const STRING_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
+
+/** The index of the first byte at or after b[i] that is not a space or a tab. */
+export function skipBlanks(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c === SP || c === TAB) c = b[++i];
+  return i;
+}
+
+const [MINUS, PLUS, DOT, ZERO] = [45, 43, 46, 48];
+const LITERALS = ['true', 'false', 'null'].map((x) => Buffer.from(x, 'latin1'));
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 48 && c <= 57;
+}
+
+/** Objects and arrays nested deeper than this inside another key's value go to the exact path. */
+const MAX_NESTING = 32;
+
+/**
+ * The index past a value at b[i] that the fast path passes over: a string of printable ASCII
+ * without escapes, a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
+ * false, null, or an object or array of such values (nestedEnd); else -1 (an escape, a
+ * malformed value, deep nesting: the exact path's). What follows the value is the caller's to
+ * check.
+ */
+export function otherValueEnd(b: Uint8Array, i: number, depth = 0): number {
+  const c = b[i];
+  if (c === QUOTE) {
+    const e = plainStringEnd(b, i + 1);
+    return e < 0 ? -1 : e + 1;
+  }
+  if (c === OPEN || c === OPEN_BRACKET) return depth < MAX_NESTING ? nestedEnd(b, i, depth + 1) : -1;
+  for (const word of LITERALS) if (c === word[0]) return sameBytes(word, b, i, i + word.length) ? i + word.length : -1;
+  if (b[i] === MINUS) i++;
+  if (b[i] === ZERO) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+  else return -1;
+  if (b[i] === DOT) {
+    if (!isDigit(b[++i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
+  if ((b[i]! | 0x20) === 101) {
+    if (b[++i] === PLUS || b[i] === MINUS) i++;
+    if (!isDigit(b[i])) return -1;
+    while (isDigit(b[i])) i++;
+  }
+  return i;
+}
+
+/**
+ * The index past the object or array at b[i] (an API log's `client` or `headers`), in JSON's
+ * grammar: members `"key": value` (keys plain strings) or elements, each value one that
+ * otherValueEnd passes over, separated by commas, blanks (space, tab) between tokens; else -1.
+ * Nothing is kept: JSON.parse would make it and the bill never reads it.
+ */
+function nestedEnd(b: Uint8Array, i: number, depth: number): number {
+  const object = b[i] === OPEN;
+  const close = object ? CLOSE : CLOSE_BRACKET;
+  i = skipBlanks(b, i + 1);
+  if (b[i] === close) return i + 1;
+  for (;;) {
+    if (object) {
+      if (b[i] !== QUOTE) return -1;
+      i = plainStringEnd(b, i + 1);
+      if (i < 0) return -1;
+      i = skipBlanks(b, i + 1);
+      if (b[i] !== COLON) return -1;
+      i = skipBlanks(b, i + 1);
+    }
+    i = otherValueEnd(b, i, depth);
+    if (i < 0) return -1;
+    i = skipBlanks(b, i);
+    const c = b[i++];
+    if (c === close) return i;
+    if (c !== COMMA) return -1;
+    i = skipBlanks(b, i);
+  }
+}
+
+/** The closing quote's index of a JSON string's body starting at b[i] of printable ASCII without escapes; -1 for any other string. */
+export function plainStringEnd(b: Uint8Array, i: number): number {
+  for (;;) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (STRING_BYTE[c] !== 1) return -1; // past the buffer's end too (undefined names no entry)
+    i++;
+  }
+}

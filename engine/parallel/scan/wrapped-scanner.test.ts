@@ -1,0 +1,143 @@
+/**
+ * Space-format lines wrapped by Fluent Bit, on the fast path (WrappedScanner with the exact
+ * path it hands lines to), must give the same counts, rejects (offset, reason, raw) and usage as
+ * the definition: core's LineFramer and LineAccumulator with the wrapping, on the same bytes.
+ * And the common wrappers must take the fast path.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { WrappedScanner } from './wrapped-scanner.js';
+import { SpaceScanner } from './space-scanner.js';
+import { UserTable } from './user-table.js';
+import { RejectCollector, emptyShardCounts } from './partial.js';
+import { RecordParser } from '../../core/formats/records.js';
+import { billingConfigFromEnv } from '../../core/config/config.js';
+import { parseTimestamp, type TimeWindow } from '../../core/validation/timestamp.js';
+import { LineFramer } from '../../core/formats/lines.js';
+import { LineAccumulator } from '../../core/billing/accumulate.js';
+import { UsageTable, addCounts, emptyCounts, usageEntries } from '../../core/billing/usage.js';
+import { DEFAULT_WRAPPED_KEY, type Wrapping } from '../../core/formats/wrapped.js';
+
+const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_search: '1', MAX_DURATION_MS: '86400000' });
+const TASKS = config.rates.map((r) => r.task);
+const OPEN: TimeWindow = {};
+const WINDOW: TimeWindow = { from: parseTimestamp('2025-05-02T10:00:00.5Z')!, to: parseTimestamp('2025-05-02T12:00:00Z')! };
+
+function hash(k: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const c of k) h = Math.imul(h ^ c, 0x01000193);
+  return h >>> 0;
+}
+
+/** `data` from file offset `offset` through the fast path (then the exact path) in blocks, or through the definition. */
+function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping, fast: boolean) {
+  const counts = emptyCounts();
+  const usage = new UsageTable(config.rates.length);
+  const rejects: unknown[] = [];
+  const acc = new LineAccumulator('f', 'space', new RecordParser(config, window), counts, usage, {
+    reject: (o, reason, raw) => rejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
+  }, undefined, wrapping);
+  const exact = { line: (b: Buffer, s: number, e: number, o: number) => acc.line(o, b.subarray(s, e)), tooLong: (o: number, head: Buffer) => acc.tooLong(o, head) };
+  // Batching the table's adds from the first user: the scanner must flush them before its bytes change.
+  const table = new UserTable(config.rates.length, 4, 0);
+  const fastCounts = emptyShardCounts();
+  const own = new RejectCollector();
+  if (fast) {
+    const scanner = new WrappedScanner(wrapping.key, new SpaceScanner(TASKS, config.maxDurationMs, window, table, fastCounts, own), exact);
+    if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
+  } else {
+    const framer = new LineFramer({ line: (o, bytes) => acc.line(o, bytes), tooLong: (o, head) => acc.tooLong(o, head) }, offset);
+    framer.push(data);
+    framer.end();
+  }
+  // The space scanner never judges a line here: the exact path does, and keeps the wrapped line.
+  expect(own.offsets).toEqual([]);
+  addCounts(counts, fastCounts);
+  for (const [user, u] of usage.users) {
+    const key = Buffer.from(user, 'utf8');
+    const e = table.entry(key, 0, key.length, hash(key));
+    for (let t = 0; t < usage.taskCount; t++) if (u.requests[t] !== 0) table.addBig(e, t, u.requests[t]!, u.durationOf(t));
+  }
+  return { counts, rejects, usage: usageEntries(table), fast: fastCounts.records };
+}
+
+function same(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping) {
+  const want = judge(data, offset, window, wrapping, false);
+  const got = judge(data, offset, window, wrapping, true);
+  expect(got.counts).toEqual(want.counts);
+  expect(got.rejects).toEqual(want.rejects);
+  expect(got.usage).toEqual(want.usage);
+  return got;
+}
+
+const LOG: Wrapping = { kind: 'fluent-bit', key: DEFAULT_WRAPPED_KEY };
+const inner = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('2025-05-02T10:00:00Z', '2025-05-02T11:00:00.5Z', '2025-05-02T09:00:00Z'), fc.constantFrom('user1', 'u-2', 'x'.repeat(128)), fc.constantFrom('login', 'search'), fc.constantFrom('200', '404'), fc.constantFrom('5ms', '1568ms')).map((f) => f.join(' ')) },
+  { weight: 2, arbitrary: fc.constantFrom('2025-05-02T10:00:00Z user1 nosuch 200 5ms', '2025-05-02T10:00:00Z user1 login 700 5ms', 'garbage', '', '  ', ' 2025-05-02T10:00:00Z user1 login 200 5ms', '2025-05-02T10:00:00Z user1 login 200 5ms ', '2025-05-02T10:00:00Z  user1 login 200 5ms', '2025-05-02T10:00:00Z\tuser1 login 200 5ms', '2025-05-02T10:00:00Z user1 login 200 5ms x') },
+);
+/** A JSON string literal of `s` (JSON.stringify), with a final line break escaped or not. */
+const endings = fc.constantFrom('', '', '\n', '\r\n', '\r', '\n\n', '\t');
+const others = fc.constantFrom<Array<[string, string]>>(
+  [], [['date', '1714694210.0']], [['stream', '"stdout"'], ['time', '"2025-05-02T10:00:00.1Z"']],
+  [['kubernetes', '{"pod_name":"api-7d9","labels":{"app":"api"},"ids":[1,2]}']], [['x', '[1,]']], [['y', '"a\\"b"']], [['é', '1']], [['n', 'nul']],
+);
+const wrapped = fc.tuple(inner, endings, others, fc.constantFrom('log', 'log', 'message'), fc.nat(), fc.constantFrom(':', ' : '), fc.constantFrom(',', ', '), fc.constantFrom('once', 'once', 'once', 'twice', 'number', 'missing')).map(
+  ([line, end, rest, key, seed, colon, comma, how]) => {
+    const value = how === 'number' ? '5' : JSON.stringify(line + end);
+    const pairs = [...rest];
+    if (how !== 'missing') pairs.splice(seed % (pairs.length + 1), 0, [key, value]);
+    if (how === 'twice') pairs.push([key, JSON.stringify('2025-05-02T10:00:00Z user9 login 200 9ms')]);
+    return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}${colon}${v}`).join(comma)}}`;
+  },
+);
+const lineArb = fc.oneof(
+  { weight: 12, arbitrary: wrapped.map((s) => Buffer.from(s, 'utf8')) },
+  { weight: 1, arbitrary: wrapped.map((s) => Buffer.from(` \t${s} `, 'utf8')) },
+  { weight: 1, arbitrary: fc.constantFrom('', ' ', '{', '[]', 'null', '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms"}x', '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms\\u0041"}').map((s) => Buffer.from(s)) },
+  { weight: 1, arbitrary: wrapped.chain((s) => fc.nat().map((k) => { const c = Buffer.from(s); c[k % c.length] = 0xff; return c; })) },
+  { weight: 1, arbitrary: fc.constantFrom(65530, 65536, 70_000).map((n) => Buffer.from(`{"pad":"${'p'.repeat(n)}","log":"2025-05-02T10:00:00Z user1 login 200 5ms"}`)) },
+);
+
+function joined(lines: Buffer[], crlf: boolean[]): Buffer {
+  return Buffer.concat(lines.flatMap((l, i) => [l, Buffer.from(crlf[i] ? '\r\n' : '\n')]));
+}
+
+describe('WrappedScanner + exact path ≡ LineAccumulator (fluent-bit, space format)', () => {
+  it('same counts, rejects and usage for random wrapped lines, with and without a window', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(lineArb, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), fc.constantFrom('log', 'message'), (ls, offset, windowed, key) => {
+        fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, { kind: 'fluent-bit', key }).fast;
+      }),
+      { numRuns: 1500 },
+    );
+    // Not a slow path that passes: many drawn lines were billed by the fast path.
+    expect(fast).toBeGreaterThan(100);
+  });
+
+  it('common wrappers take the fast path; odd ones do not', () => {
+    const common = [
+      '{"date":1714694210.0,"log":"2025-05-02T10:00:00Z user1 login 200 1568ms"}',
+      '{"log":"2025-05-02T10:00:00Z user2 search 404 7ms\\n","stream":"stdout","time":"2025-05-02T10:00:00.1Z"}',
+      '{ "kubernetes" : {"pod_name":"api-7d9","labels":{"app":"api"}}, "log" : "2025-05-02T10:00:00Z user1 login 200 9ms\\r\\n" }',
+    ];
+    const c = same(joined(common.map((l) => Buffer.from(l)), [false, true, false]), 10, OPEN, LOG);
+    expect(c.fast).toBe(3);
+    expect(c.counts.accepted).toBe(3);
+    const odd = [
+      '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms","log":"2025-05-02T10:00:00Z user2 login 200 5ms"}',
+      '{"log":"2025-05-02T10:00:00Z us\\u0065r1 login 200 5ms"}',
+      '{"log":"2025-05-02T10:00:00Z user1 nosuch 200 5ms"}',
+      '{"log":5}',
+      '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms\\n\\n"}',
+      '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms",}',
+    ];
+    const r = same(joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, LOG);
+    expect(r.fast).toBe(0);
+    expect(r.counts.accepted).toBe(2);
+    expect(r.counts.rejected.unknown_task).toBe(1);
+    expect(r.counts.rejected.bad_wrapper).toBe(3);
+    // At offset 0 (a BOM's place) the exact path reads the line.
+    expect(same(Buffer.from(`${common[0]}\n${common[0]}\n`), 0, OPEN, LOG).fast).toBe(1);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * Lines wrapped by Fluent Bit (`--wrapped fluent-bit`) around API log lines of the space
+ * format, on a fast path: each wrapper judged on bytes (json-values.ts), its inner line copied
+ * into a block of inner lines, each ending in LF, which the space format's fast path bills
+ * (SpaceScanner.billCommon). A wrapper or an inner line the fast path does not plainly pass goes
+ * whole to the exact path, which unwraps it (core/formats/wrapped.ts) and, rejecting it, keeps
+ * the wrapped line; lines reach the exact path in their order, so rejects keep the file's order.
+ *
+ * The fast wrapper: an object whose keys are plain strings; the wrapped key once, its value a
+ * string of printable ASCII without escapes but one final `\n` (or `\r\n`), as Fluent Bit's
+ * tail input keeps a line's end; any other key's value one the JSON lines fast path passes over
+ * (Kubernetes metadata nests); spaces and tabs between tokens; the line within the length
+ * limit, and not at offset 0 (a BOM's place). Anything else (escapes, the key twice, which
+ * JSON.parse resolves to the last) is the exact path's.
+ */
+import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
+import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
+import { BACKSLASH, COMMA, QUOTE, sameBytes } from './fast-lines.js';
+import { STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
+import type { ByteLineSink } from './range-reader.js';
+import type { SpaceScanner } from './space-scanner.js';
+
+const COLON = 58;
+const OPEN = 123;
+const CLOSE = 125;
+const N = 110;
+const R = 114;
+
+export class WrappedScanner implements ByteLineSink {
+  private readonly key: Buffer;
+  /** Inner lines waiting to be billed, each ending in LF, and where each starts. */
+  private inner = Buffer.allocUnsafe(1 << 20);
+  private innerEnd = 0;
+  private starts = new Int32Array(1024);
+  /** Each waiting inner line's wrapped line: buffer range (content, no terminator) and offset. */
+  private wrapStart = new Int32Array(1024);
+  private wrapEnd = new Int32Array(1024);
+  private wrapAt = new Float64Array(1024);
+  private waiting = 0;
+
+  constructor(
+    key: string,
+    private readonly space: SpaceScanner,
+    private readonly exact: ByteLineSink,
+  ) {
+    this.key = Buffer.from(key, 'utf8');
+  }
+
+  block(b: Buffer, start: number, end: number, offset: number): void {
+    for (let ls = start; ls < end; ) {
+      const lf = b.indexOf(LF, ls);
+      const at = offset + (ls - start);
+      if (at === 0 || !this.unwrap(b, ls, lf, at)) {
+        this.bill(b);
+        const le = lineContentEnd(b, ls, lf, at);
+        if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls, at));
+        else this.exact.line(b, ls, le, at);
+      }
+      ls = lf + 1;
+    }
+    this.bill(b);
+  }
+
+  line(b: Buffer, start: number, end: number, offset: number): void {
+    this.exact.line(b, start, end, offset);
+  }
+
+  tooLong(offset: number, head: Buffer): void {
+    this.exact.tooLong(offset, head);
+  }
+
+  /**
+   * The inner line of the wrapped line b[ls, lf) added to the waiting ones, when the wrapper is
+   * one the fast path reads; false (nothing added) else.
+   */
+  private unwrap(b: Buffer, ls: number, lf: number, at: number): boolean {
+    if (lf - ls > MAX_LINE_BYTES) return false;
+    let i = skipBlanks(b, ls);
+    if (b[i++] !== OPEN) return false;
+    i = skipBlanks(b, i);
+    let vs = -1;
+    let ve = -1;
+    for (;;) {
+      if (b[i] !== QUOTE) return false;
+      const ks = i + 1;
+      const ke = plainStringEnd(b, ks);
+      if (ke < 0) return false;
+      i = skipBlanks(b, ke + 1);
+      if (b[i] !== COLON) return false;
+      i = skipBlanks(b, i + 1);
+      if (ke - ks === this.key.length && sameBytes(this.key, b, ks, ke)) {
+        if (vs >= 0 || b[i] !== QUOTE) return false;
+        vs = i + 1;
+        let j = vs;
+        while (STRING_BYTE[b[j]!] === 1) j++;
+        ve = j;
+        if (b[j] === BACKSLASH && b[j + 1] === N) j += 2;
+        else if (b[j] === BACKSLASH && b[j + 1] === R && b[j + 2] === BACKSLASH && b[j + 3] === N) j += 4;
+        if (b[j] !== QUOTE) return false;
+        i = j + 1;
+      } else {
+        i = otherValueEnd(b, i);
+        if (i < 0) return false;
+      }
+      i = skipBlanks(b, i);
+      const c = b[i++];
+      if (c === CLOSE) break;
+      if (c !== COMMA) return false;
+      i = skipBlanks(b, i);
+    }
+    i = skipBlanks(b, i);
+    const le = b[i] === CR && i + 1 === lf ? i : i === lf ? lf : -1;
+    if (le < 0 || vs < 0) return false;
+    this.add(b, vs, ve, ls, le, at);
+    return true;
+  }
+
+  private add(b: Buffer, vs: number, ve: number, ls: number, le: number, at: number): void {
+    const len = ve - vs + 1;
+    if (this.innerEnd + len > this.inner.length) this.bill(b);
+    if (len > this.inner.length) this.inner = Buffer.allocUnsafe(len);
+    if (this.waiting === this.starts.length) this.grow();
+    const k = this.waiting++;
+    this.starts[k] = this.innerEnd;
+    this.wrapStart[k] = ls;
+    this.wrapEnd[k] = le;
+    this.wrapAt[k] = at;
+    b.copy(this.inner, this.innerEnd, vs, ve);
+    this.innerEnd += len;
+    this.inner[this.innerEnd - 1] = LF;
+  }
+
+  /** Bills the waiting inner lines; each the fast path leaves goes, wrapped, to the exact path (`b` holds the wrapped lines). */
+  private bill(b: Buffer): void {
+    const n = this.waiting;
+    if (n === 0) return;
+    const end = this.innerEnd;
+    let k = 0;
+    for (let pos = 0; pos < end; ) {
+      const stop = this.space.billCommon(this.inner, pos, end);
+      if (stop >= end) break;
+      while (this.starts[k]! < stop) k++;
+      this.exact.line(b, this.wrapStart[k]!, this.wrapEnd[k]!, this.wrapAt[k]!);
+      k++;
+      pos = k < n ? this.starts[k]! : end;
+    }
+    this.waiting = 0;
+    this.innerEnd = 0;
+  }
+
+  private grow(): void {
+    const more = (a: Int32Array) => {
+      const g = new Int32Array(a.length * 2);
+      g.set(a);
+      return g;
+    };
+    this.starts = more(this.starts);
+    this.wrapStart = more(this.wrapStart);
+    this.wrapEnd = more(this.wrapEnd);
+    const at = new Float64Array(this.wrapAt.length * 2);
+    at.set(this.wrapAt);
+    this.wrapAt = at;
+  }
+}
