@@ -180,9 +180,10 @@ async function mapShard(
 ): Promise<void> {
   const { config } = task;
   // With --dedupe line every valid line has an identity: no line takes the aggregating hot path.
+  // One space scanner serves the task's shards, plain or wrapped.
+  const spaceScanner = () => (judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects));
   if (shard.format === 'space' && shard.wrapped === undefined && task.dedupe !== 'line') {
-    judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
-    await readLines(shard, judges.scanner, onBytes, feed);
+    await readLines(shard, spaceScanner(), onBytes, feed);
     return;
   }
 
@@ -204,8 +205,7 @@ async function mapShard(
   let lines = fastPath(task, shard, table, counts, exact, judges.emitter);
   // Space-format lines wrapped by Fluent Bit: the wrappers read on bytes, their lines by the space fast path.
   if (shard.wrapped?.kind === 'fluent-bit' && shard.format === 'space' && task.dedupe !== 'line') {
-    judges.scanner ??= new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, rejects);
-    lines = new WrappedScanner(shard.wrapped.key, judges.scanner, exact);
+    lines = new WrappedScanner(shard.wrapped.key, spaceScanner(), exact);
   }
   await readLines(shard, lines, onBytes, feed);
   addCounts(counts, runCounts);

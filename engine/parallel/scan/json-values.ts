@@ -8,9 +8,10 @@ import { QUOTE, COMMA, byteClass, sameBytes, BACKSLASH } from './fast-lines.js';
 
 const SP = 32;
 const TAB = 9;
-const COLON = 58;
-const OPEN = 123;
-const CLOSE = 125;
+/** JSON's member separator and an object's braces, for every reader of JSON on bytes. */
+export const COLON = 58;
+export const OPEN = 123;
+export const CLOSE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 /** The bytes of a JSON string's body without escapes. */

@@ -14,7 +14,7 @@
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
-import { STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
+import { CLOSE, COLON, OPEN, STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import type { UsageSink } from './user-table.js';
@@ -29,9 +29,6 @@ const K_ID = KEYS.length;
 const KEY_NAMES = new ByteNames([...FIELDS.map((f) => RULES.jsonl.keys[f]), RULES.requestId.jsonKey]);
 const STRING_VALUED = (1 << K_TS) | (1 << K_USER) | (1 << K_TASK);
 const ALL_KEYS = (1 << KEYS.length) - 1;
-const COLON = 58;
-const OPEN = 123;
-const CLOSE = 125;
 /** 1 for the bytes of a user id every rule passes, in a JSON string without escapes. */
 const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== BACKSLASH);
 /** The end of a JSON string's body (the task's NameTokens, of STRING_BYTE bytes). */

@@ -16,13 +16,10 @@
 import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
 import { BACKSLASH, COMMA, QUOTE, sameBytes } from './fast-lines.js';
-import { STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
+import { CLOSE, COLON, OPEN, STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { SpaceScanner } from './space-scanner.js';
 
-const COLON = 58;
-const OPEN = 123;
-const CLOSE = 125;
 const N = 110;
 const R = 114;
 
@@ -116,9 +113,9 @@ export class WrappedScanner implements ByteLineSink {
   }
 
   private add(b: Buffer, vs: number, ve: number, ls: number, le: number, at: number): void {
+    // Any inner line fits: its wrapped line is within MAX_LINE_BYTES (unwrap), far below the block's size.
     const len = ve - vs + 1;
     if (this.innerEnd + len > this.inner.length) this.bill(b);
-    if (len > this.inner.length) this.inner = Buffer.allocUnsafe(len);
     if (this.waiting === this.starts.length) this.grow();
     const k = this.waiting++;
     this.starts[k] = this.innerEnd;
