@@ -1,7 +1,7 @@
 /**
  * Which path a shard's lines take in a worker: gzip files, the shapes of CSV and JSON lines that
  * writers commonly give (every field quoted, nested objects), and space-format lines wrapped by
- * Fluent Bit are read by the fast paths,
+ * Fluent Bit or CloudWatch are read by the fast paths,
  * and only the lines those give up reach the exact path's parser. (That the two paths bill
  * alike is held by the property tests: scan/fast-lines.test.ts, engine.test.ts.)
  */
@@ -35,6 +35,8 @@ const FILES: Record<string, string> = {
   'nested.jsonl': rows.map((r) => JSON.stringify({ timestamp: r.ts, user: r.user, task: r.task, status: r.status, duration_ms: r.ms, client: { ip: '10.0.0.1', tags: ['a', 1, null] } })).join('\n'),
   // Read with --wrapped fluent-bit: space-format lines in Fluent Bit's records.
   'fluent-bit.log': rows.map((r) => JSON.stringify({ date: 1714694210.5, log: `${r.ts} ${r.user} ${r.task} ${r.status} ${r.ms}ms\n`, kubernetes: { pod_name: 'api-1', labels: { app: 'api' } } })).join('\n'),
+  // Read with --wrapped cloudwatch: space-format lines as CloudWatch Logs exports them.
+  'cloudwatch.log': rows.map((r, i) => `2025-05-05T00:04:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z ${r.ts} ${r.user} ${r.task} ${r.status} ${r.ms}ms`).join('\n'),
 };
 
 describe('the fast paths read', () => {
@@ -47,7 +49,7 @@ describe('the fast paths read', () => {
         writeFileSync(path, gzip ? gzipSync(bytes) : bytes);
         const parse = vi.spyOn(RecordParser.prototype, 'parse');
         const format = name.endsWith('.log') ? 'space' : name.endsWith('.csv') ? 'csv' : 'jsonl';
-        const wrapped = name.startsWith('fluent-bit') ? { kind: 'fluent-bit' as const, key: 'log' } : undefined;
+        const wrapped = name.startsWith('fluent-bit') ? { kind: 'fluent-bit' as const, key: 'log' } : name.startsWith('cloudwatch') ? { kind: 'cloudwatch' as const, key: 'log' } : undefined;
         const r = await mapBillingShards(task({ index: 0, path, format, gzip, start: 0, end: gzip ? -1 : bytes.length, wrapped }));
         expect(r.counts.accepted).toBe(N);
         // The CSV, JSON lines and wrapped paths leave the line at offset 0 (a BOM's place) to the exact path: for CSV it is the header.

@@ -203,9 +203,9 @@ async function mapShard(
     tooLong: (offset, head) => acc.tooLong(offset, head),
   };
   let lines = fastPath(task, shard, table, counts, exact, judges.emitter);
-  // Space-format lines wrapped by Fluent Bit: the wrappers read on bytes, their lines by the space fast path.
-  if (shard.wrapped?.kind === 'fluent-bit' && shard.format === 'space' && task.dedupe !== 'line') {
-    lines = new WrappedScanner(shard.wrapped.key, spaceScanner(), exact);
+  // Space-format lines wrapped by Fluent Bit or CloudWatch: the wrappers read on bytes, their lines by the space fast path.
+  if (shard.wrapped !== undefined && shard.format === 'space' && task.dedupe !== 'line') {
+    lines = new WrappedScanner(shard.wrapped, spaceScanner(), exact);
   }
   await readLines(shard, lines, onBytes, feed);
   addCounts(counts, runCounts);

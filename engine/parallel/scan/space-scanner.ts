@@ -310,6 +310,11 @@ export class SpaceScanner implements ByteLineSink {
     return this.taskNames.find(b, s, e);
   }
 
+  /** Whether b[s, e) is an RFC 3339 date-time (the rules' timestamp): a CloudWatch wrapper's (wrapped-scanner.ts). */
+  isTimestamp(b: Uint8Array, s: number, e: number): boolean {
+    return this.timestamp(b, s, e);
+  }
+
   /** RFC 3339 date-time on bytes; sets tsSeconds and the fraction's range. */
   private timestamp(b: Uint8Array, s: number, e: number): boolean {
     const len = e - s;

@@ -1,5 +1,5 @@
 /**
- * Space-format lines wrapped by Fluent Bit, on the fast path (WrappedScanner with the exact
+ * Space-format lines wrapped by Fluent Bit or CloudWatch, on the fast path (WrappedScanner with the exact
  * path it hands lines to), must give the same counts, rejects (offset, reason, raw) and usage as
  * the definition: core's LineFramer and LineAccumulator with the wrapping, on the same bytes.
  * And the common wrappers must take the fast path.
@@ -43,7 +43,7 @@ function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapp
   const fastCounts = emptyShardCounts();
   const own = new RejectCollector();
   if (fast) {
-    const scanner = new WrappedScanner(wrapping.key, new SpaceScanner(TASKS, config.maxDurationMs, window, table, fastCounts, own), exact);
+    const scanner = new WrappedScanner(wrapping, new SpaceScanner(TASKS, config.maxDurationMs, window, table, fastCounts, own), exact);
     if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
   } else {
     const framer = new LineFramer({ line: (o, bytes) => acc.line(o, bytes), tooLong: (o, head) => acc.tooLong(o, head) }, offset);
@@ -139,5 +139,60 @@ describe('WrappedScanner + exact path ≡ LineAccumulator (fluent-bit, space for
     expect(r.counts.rejected.bad_wrapper).toBe(3);
     // At offset 0 (a BOM's place) the exact path reads the line.
     expect(same(Buffer.from(`${common[0]}\n${common[0]}\n`), 0, OPEN, LOG).fast).toBe(1);
+  });
+});
+
+const CLOUDWATCH: Wrapping = { kind: 'cloudwatch', key: DEFAULT_WRAPPED_KEY };
+/** CloudWatch export lines: a timestamp (valid or not, in the fast path's shape or not), a separator, an inner line and what may end it. */
+const stamp = fc.constantFrom(
+  '2025-05-02T10:00:00.123Z', '2025-05-02T10:00:00Z', '2025-05-02t10:00:00.5+02:00', '2025-05-02T10:00:00.123456789-07:30',
+  '2025-02-30T10:00:00Z', '2025-05-02T24:00:00Z', '2025-05-02 10:00:00Z', '2025-05-02T10:00:00', '1714694210', '', 'x',
+);
+const cloudWatchLine = fc.tuple(stamp, fc.constantFrom(' ', ' ', ' ', '  ', '\t', ''), inner, fc.constantFrom('', '', '', '\r', ' ', '\t')).map(([t, sep, line, end]) => `${t}${sep}${line}${end}`);
+const cloudWatchArb = fc.oneof(
+  { weight: 12, arbitrary: cloudWatchLine.map((s) => Buffer.from(s, 'utf8')) },
+  { weight: 1, arbitrary: fc.constantFrom('', ' ', '2025-05-02T10:00:00Z', '2025-05-02T10:00:00Z ', '2025-05-02T10:00:00Z \u00e9', '\ufeff2025-05-02T10:00:00Z 2025-05-02T10:00:00Z user1 login 200 5ms').map((s) => Buffer.from(s)) },
+  { weight: 1, arbitrary: cloudWatchLine.chain((s) => fc.nat().map((k) => { const c = Buffer.from(s); if (c.length > 0) c[k % c.length] = 0xff; return c; })) },
+  { weight: 1, arbitrary: fc.constantFrom(65500, 65536, 70_000).map((n) => Buffer.from(`2025-05-02T10:00:00Z 2025-05-02T10:00:00Z ${'u'.repeat(n)} login 200 5ms`)) },
+);
+
+describe('WrappedScanner + exact path ≡ LineAccumulator (cloudwatch, space format)', () => {
+  it('same counts, rejects and usage for random CloudWatch lines, with and without a window', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(cloudWatchArb, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+        fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, CLOUDWATCH).fast;
+      }),
+      { numRuns: 1500 },
+    );
+    expect(fast).toBeGreaterThan(100);
+  });
+
+  it('common export lines take the fast path; odd ones do not', () => {
+    const common = [
+      '2025-05-02T10:00:00.123Z 2025-05-02T10:00:00Z user1 login 200 1568ms',
+      '2025-05-02T10:00:01Z 2025-05-02T10:00:00Z user2 search 404 7ms',
+      '2025-05-02T10:00:02.5+00:00 2025-05-02T11:00:00.5Z user1 login 200 9ms',
+    ];
+    const c = same(joined(common.map((l) => Buffer.from(l)), [false, true, false]), 10, OPEN, CLOUDWATCH);
+    expect(c.fast).toBe(3);
+    expect(c.counts.accepted).toBe(3);
+    const odd = [
+      '2025-05-02T10:00:00Z 2025-05-02T10:00:00Z user1 login 200 5ms\r',
+      '2025-05-02T10:00:00Z  2025-05-02T10:00:00Z user1 login 200 5ms',
+      '2025-05-02T10:00:00Z 2025-05-02T10:00:00Z user1 nosuch 200 5ms',
+      '2025-05-02T25:00:00Z 2025-05-02T10:00:00Z user1 login 200 5ms',
+      '2025-05-02T10:00:00Z\t2025-05-02T10:00:00Z user1 login 200 5ms',
+      '2025-05-02T10:00:00Z ',
+    ];
+    const r = same(joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, CLOUDWATCH);
+    // The message after two spaces starts with a separator, which the space format reads as the fast path does: the one fast line.
+    expect(r.fast).toBe(1);
+    expect(r.counts.accepted).toBe(2);
+    expect(r.counts.records).toBe(5);
+    expect(r.counts.rejected.unknown_task).toBe(1);
+    expect(r.counts.rejected.bad_wrapper).toBe(2);
+    // At offset 0 (a BOM's place) the exact path reads the line.
+    expect(same(Buffer.from(`${common[0]}\n${common[0]}\n`), 0, OPEN, CLOUDWATCH).fast).toBe(1);
   });
 });

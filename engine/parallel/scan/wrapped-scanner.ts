@@ -1,17 +1,24 @@
 /**
- * Lines wrapped by Fluent Bit (`--wrapped fluent-bit`) around API log lines of the space
- * format, on a fast path: each wrapper judged on bytes (json-values.ts), its inner line copied
- * into a block of inner lines, each ending in LF, which the space format's fast path bills
- * (SpaceScanner.billCommon). A wrapper or an inner line the fast path does not plainly pass goes
- * whole to the exact path, which unwraps it (core/formats/wrapped.ts) and, rejecting it, keeps
- * the wrapped line; lines reach the exact path in their order, so rejects keep the file's order.
+ * Wrapped lines around API log lines of the space format, on a fast path: each wrapper judged
+ * on bytes, its inner line copied into a block of inner lines, each ending in LF, which the
+ * space format's fast path bills (SpaceScanner.billCommon). A wrapper or an inner line the fast
+ * path does not plainly pass goes whole to the exact path, which unwraps it
+ * (core/formats/wrapped.ts) and, rejecting it, keeps the wrapped line; lines reach the exact
+ * path in their order, so rejects keep the file's order.
  *
- * The fast wrapper: an object whose keys are plain strings; the wrapped key once, its value a
- * string of printable ASCII without escapes but one final `\n` (or `\r\n`), as Fluent Bit's
- * tail input keeps a line's end; any other key's value one the JSON lines fast path passes over
- * (Kubernetes metadata nests); spaces and tabs between tokens; the line within the length
- * limit, and not at offset 0 (a BOM's place). Anything else (escapes, the key twice, which
- * JSON.parse resolves to the last) is the exact path's.
+ * The fast Fluent Bit wrapper (`--wrapped fluent-bit`): an object whose keys are plain
+ * strings; the wrapped key once, its value a string of printable ASCII without escapes but one
+ * final `\n` (or `\r\n`), as Fluent Bit's tail input keeps a line's end; any other key's value
+ * one the JSON lines fast path passes over (Kubernetes metadata nests); spaces and tabs between
+ * tokens. Anything else (escapes, the key twice, which JSON.parse resolves to the last) is the
+ * exact path's.
+ *
+ * The fast CloudWatch wrapper (`--wrapped cloudwatch`, `<timestamp> <message>`): before the
+ * first space an RFC 3339 timestamp (SpaceScanner.isTimestamp, the rules' on bytes), and a message
+ * that does not end in CR (the block's LF after it would make that CR a line end the exact path
+ * does not see). A blank message is handed back by the space fast path, and skipped by the exact one.
+ *
+ * Either way the line is within the length limit, and not at offset 0 (a BOM's place).
  */
 import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
@@ -19,12 +26,17 @@ import { BACKSLASH, COMMA, QUOTE, sameBytes } from './fast-lines.js';
 import { CLOSE, COLON, OPEN, STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { SpaceScanner } from './space-scanner.js';
+import type { Wrapping } from '../../core/formats/wrapped.js';
 
 const N = 110;
 const R = 114;
+const SP = 32;
+/** A CloudWatch timestamp's bytes at most on the fast path (nanoseconds and an offset take 35). */
+const STAMP_BYTES = 40;
 
 export class WrappedScanner implements ByteLineSink {
-  private readonly key: Buffer;
+  /** fluent-bit: the wrapped key's bytes; cloudwatch: null. */
+  private readonly key: Buffer | null;
   /** Inner lines waiting to be billed, each ending in LF, and where each starts. */
   private inner = Buffer.allocUnsafe(1 << 20);
   private innerEnd = 0;
@@ -36,18 +48,18 @@ export class WrappedScanner implements ByteLineSink {
   private waiting = 0;
 
   constructor(
-    key: string,
+    wrapping: Wrapping,
     private readonly space: SpaceScanner,
     private readonly exact: ByteLineSink,
   ) {
-    this.key = Buffer.from(key, 'utf8');
+    this.key = wrapping.kind === 'fluent-bit' ? Buffer.from(wrapping.key, 'utf8') : null;
   }
 
   block(b: Buffer, start: number, end: number, offset: number): void {
     for (let ls = start; ls < end; ) {
       const lf = b.indexOf(LF, ls);
       const at = offset + (ls - start);
-      if (at === 0 || !this.unwrap(b, ls, lf, at)) {
+      if (at === 0 || lf - ls > MAX_LINE_BYTES || !(this.key === null ? this.cloudWatch(b, ls, lf, at) : this.fluentBit(b, this.key, ls, lf, at))) {
         this.bill(b);
         const le = lineContentEnd(b, ls, lf, at);
         if (le < 0) this.exact.tooLong(at, tooLongHead(b, ls, at));
@@ -67,11 +79,26 @@ export class WrappedScanner implements ByteLineSink {
   }
 
   /**
-   * The inner line of the wrapped line b[ls, lf) added to the waiting ones, when the wrapper is
-   * one the fast path reads; false (nothing added) else.
+   * The message of the CloudWatch line b[ls, lf) added to the waiting inner lines, when the fast
+   * path reads the line (see the module's comment); false (nothing added) else.
    */
-  private unwrap(b: Buffer, ls: number, lf: number, at: number): boolean {
-    if (lf - ls > MAX_LINE_BYTES) return false;
+  private cloudWatch(b: Buffer, ls: number, lf: number, at: number): boolean {
+    // The first space, looked for within a timestamp's common length only (a line without one is not searched past its end).
+    const stop = lf < ls + STAMP_BYTES ? lf : ls + STAMP_BYTES;
+    let sp = ls;
+    while (sp < stop && b[sp] !== SP) sp++;
+    if (sp === stop || !this.space.isTimestamp(b, ls, sp)) return false;
+    const le = b[lf - 1] === CR ? lf - 1 : lf;
+    if (b[le - 1] === CR) return false;
+    this.add(b, sp + 1, le, ls, le, at);
+    return true;
+  }
+
+  /**
+   * The inner line of the Fluent Bit line b[ls, lf) (wrapped key `key`) added to the waiting
+   * ones, when the wrapper is one the fast path reads; false (nothing added) else.
+   */
+  private fluentBit(b: Buffer, key: Buffer, ls: number, lf: number, at: number): boolean {
     let i = skipBlanks(b, ls);
     if (b[i++] !== OPEN) return false;
     i = skipBlanks(b, i);
@@ -85,7 +112,7 @@ export class WrappedScanner implements ByteLineSink {
       i = skipBlanks(b, ke + 1);
       if (b[i] !== COLON) return false;
       i = skipBlanks(b, i + 1);
-      if (ke - ks === this.key.length && sameBytes(this.key, b, ks, ke)) {
+      if (ke - ks === key.length && sameBytes(key, b, ks, ke)) {
         if (vs >= 0 || b[i] !== QUOTE) return false;
         vs = i + 1;
         let j = vs;
