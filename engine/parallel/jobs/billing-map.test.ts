@@ -1,7 +1,7 @@
 /**
  * Which path a shard's lines take in a worker: gzip files, the shapes of CSV and JSON lines that
- * writers commonly give (every field quoted, nested objects), and space-format lines wrapped by
- * Fluent Bit or CloudWatch are read by the fast paths,
+ * writers commonly give (every field quoted, nested objects), and space-format lines and JSON
+ * lines wrapped by Fluent Bit or CloudWatch are read by the fast paths,
  * and only the lines those give up reach the exact path's parser. (That the two paths bill
  * alike is held by the property tests: scan/fast-lines.test.ts, engine.test.ts.)
  */
@@ -35,6 +35,9 @@ const FILES: Record<string, string> = {
   'nested.jsonl': rows.map((r) => JSON.stringify({ timestamp: r.ts, user: r.user, task: r.task, status: r.status, duration_ms: r.ms, client: { ip: '10.0.0.1', tags: ['a', 1, null] } })).join('\n'),
   // Read with --wrapped fluent-bit: space-format lines in Fluent Bit's records.
   'fluent-bit.log': rows.map((r) => JSON.stringify({ date: 1714694210.5, log: `${r.ts} ${r.user} ${r.task} ${r.status} ${r.ms}ms\n`, kubernetes: { pod_name: 'api-1', labels: { app: 'api' } } })).join('\n'),
+  // JSON lines inside the wrappers (--wrapped fluent-bit|cloudwatch --format jsonl): escaped inside Fluent Bit's string, plain after CloudWatch's timestamp.
+  'fluent-bit.jsonl': rows.map((r) => JSON.stringify({ log: `${JSON.stringify({ timestamp: r.ts, user: r.user, task: r.task, status: r.status, duration_ms: r.ms })}\n`, stream: 'stdout' })).join('\n'),
+  'cloudwatch.jsonl': rows.map((r) => `2025-05-05T00:04:00.000Z ${JSON.stringify({ timestamp: r.ts, user: r.user, task: r.task, status: r.status, duration_ms: r.ms, client: { ip: '10.0.0.1' } })}`).join('\n'),
   // Read with --wrapped cloudwatch: space-format lines as CloudWatch Logs exports them.
   'cloudwatch.log': rows.map((r, i) => `2025-05-05T00:04:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z ${r.ts} ${r.user} ${r.task} ${r.status} ${r.ms}ms`).join('\n'),
 };

@@ -203,9 +203,12 @@ async function mapShard(
     tooLong: (offset, head) => acc.tooLong(offset, head),
   };
   let lines = fastPath(task, shard, table, counts, exact, judges.emitter);
-  // Space-format lines wrapped by Fluent Bit or CloudWatch: the wrappers read on bytes, their lines by the space fast path.
-  if (shard.wrapped !== undefined && shard.format === 'space' && task.dedupe !== 'line') {
-    lines = new WrappedScanner(shard.wrapped, spaceScanner(), exact);
+  // Space-format lines or JSON lines wrapped by Fluent Bit or CloudWatch: the wrappers read on
+  // bytes, their lines by the format's fast path; with dedupe, JSON lines with a request id are
+  // left to the exact path (their offsets are the wrapper's).
+  if (shard.wrapped !== undefined && shard.format !== 'csv' && task.dedupe !== 'line') {
+    const inner = shard.format === 'space' ? spaceScanner() : new JsonlScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, exact, task.dedupe === undefined ? undefined : null);
+    lines = new WrappedScanner(shard.wrapped, inner, exact);
   }
   await readLines(shard, lines, onBytes, feed);
   addCounts(counts, runCounts);

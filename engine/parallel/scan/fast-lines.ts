@@ -336,6 +336,29 @@ export abstract class FastLineScanner implements ByteLineSink {
     this.table.flushBatch();
   }
 
+  /**
+   * The common lines of b[s, end) (whole lines, each ending in LF) billed from s on, the
+   * table's adds done: where the first line the fast path does not bill starts, or end. Lines
+   * unwrapped from a wrapper (wrapped-scanner.ts) are billed so; the caller hands a line this
+   * leaves to the exact path. Not for lines with a request id that dedupe must see (their
+   * offsets are the wrapper's): the JSON lines scanner is then made to leave them.
+   */
+  billCommon(b: Buffer, s: number, end: number): number {
+    let ls = s;
+    while (ls < end && this.armed) {
+      const next = this.fastLine(b, ls);
+      if (next < 0) break;
+      ls = next;
+    }
+    this.table.flushBatch();
+    return ls;
+  }
+
+  /** Whether b[s, e) is a timestamp this fast path reads (timestampSeconds): a CloudWatch wrapper's (wrapped-scanner.ts). */
+  isTimestamp(b: Uint8Array, s: number, e: number): boolean {
+    return !Number.isNaN(this.timestampSeconds(b, s, e));
+  }
+
   /** One line b[s, e) (terminator and one CR before it excluded). */
   line(b: Buffer, s: number, e: number, offset: number): void {
     // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.

@@ -48,8 +48,11 @@ export class JsonlScanner extends FastLineScanner {
     table: UsageSink,
     counts: ShardCounts,
     exact: ByteLineSink,
-    /** Lines with a request id go here (dedupe by id); without it they are billed. */
-    private readonly ids?: IdentifiedSink,
+    /**
+     * Lines with a request id go here (dedupe by id); null: to the exact path (wrapped lines,
+     * whose offsets an inner line's scanner does not know); absent: they are billed.
+     */
+    private readonly ids?: IdentifiedSink | null,
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
     this.taskTokens = new NameTokens(tasks, STRING_BYTE, STRING_END);
@@ -157,6 +160,7 @@ export class JsonlScanner extends FastLineScanner {
     if (duration < 0 || duration > this.maxDurationMs) return -1;
     const [vs, ve] = [this.vs, this.ve];
     if (this.ids !== undefined && (seen & (1 << K_ID)) !== 0 && ve[K_ID]! > vs[K_ID]!) {
+      if (this.ids === null) return -1;
       this.identify(this.ids, b, vs[K_ID]!, ve[K_ID]!, vs[K_USER]!, ve[K_USER]!, task, vs[K_TS]!, ve[K_TS]!, vs[K_STATUS]!, ve[K_STATUS]!, vs[K_DURATION]!, ve[K_DURATION]!, seconds);
     } else {
       this.bill(b, vs[K_USER]!, ve[K_USER]!, userHash, task, duration, seconds);

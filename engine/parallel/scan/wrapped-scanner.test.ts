@@ -1,5 +1,5 @@
 /**
- * Space-format lines wrapped by Fluent Bit or CloudWatch, on the fast path (WrappedScanner with the exact
+ * Space-format lines and JSON lines wrapped by Fluent Bit or CloudWatch, on the fast path (WrappedScanner with the exact
  * path it hands lines to), must give the same counts, rejects (offset, reason, raw) and usage as
  * the definition: core's LineFramer and LineAccumulator with the wrapping, on the same bytes.
  * And the common wrappers must take the fast path.
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WrappedScanner } from './wrapped-scanner.js';
 import { SpaceScanner } from './space-scanner.js';
+import { JsonlScanner } from './jsonl-scanner.js';
 import { UserTable } from './user-table.js';
 import { RejectCollector, emptyShardCounts } from './partial.js';
 import { RecordParser } from '../../core/formats/records.js';
@@ -29,12 +30,16 @@ function hash(k: Uint8Array): number {
   return h >>> 0;
 }
 
+/** Inner lines' format; for JSON lines, whether lines with a request id are left to the exact path (as with dedupe). */
+type Inner = { readonly format: 'space' } | { readonly format: 'jsonl'; readonly leaveIds: boolean };
+const SPACE: Inner = { format: 'space' };
+
 /** `data` from file offset `offset` through the fast path (then the exact path) in blocks, or through the definition. */
-function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping, fast: boolean) {
+function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping, fast: boolean, inner: Inner) {
   const counts = emptyCounts();
   const usage = new UsageTable(config.rates.length);
   const rejects: unknown[] = [];
-  const acc = new LineAccumulator('f', 'space', new RecordParser(config, window), counts, usage, {
+  const acc = new LineAccumulator('f', inner.format, new RecordParser(config, window), counts, usage, {
     reject: (o, reason, raw) => rejects.push([o, reason, Buffer.from(raw).subarray(0, 1024).toString('hex')]),
   }, undefined, wrapping);
   const exact = { line: (b: Buffer, s: number, e: number, o: number) => acc.line(o, b.subarray(s, e)), tooLong: (o: number, head: Buffer) => acc.tooLong(o, head) };
@@ -43,7 +48,11 @@ function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapp
   const fastCounts = emptyShardCounts();
   const own = new RejectCollector();
   if (fast) {
-    const scanner = new WrappedScanner(wrapping, new SpaceScanner(TASKS, config.maxDurationMs, window, table, fastCounts, own), exact);
+    const lines =
+      inner.format === 'space'
+        ? new SpaceScanner(TASKS, config.maxDurationMs, window, table, fastCounts, own)
+        : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, inner.leaveIds ? null : undefined);
+    const scanner = new WrappedScanner(wrapping, lines, exact);
     if (data.length > 0) scanner.block(Buffer.concat([Buffer.from('pad'), data]), 3, 3 + data.length, offset);
   } else {
     const framer = new LineFramer({ line: (o, bytes) => acc.line(o, bytes), tooLong: (o, head) => acc.tooLong(o, head) }, offset);
@@ -61,9 +70,9 @@ function judge(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapp
   return { counts, rejects, usage: usageEntries(table), fast: fastCounts.records };
 }
 
-function same(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping) {
-  const want = judge(data, offset, window, wrapping, false);
-  const got = judge(data, offset, window, wrapping, true);
+function same(data: Buffer, offset: number, window: TimeWindow, wrapping: Wrapping, inner: Inner = SPACE) {
+  const want = judge(data, offset, window, wrapping, false, inner);
+  const got = judge(data, offset, window, wrapping, true, inner);
   expect(got.counts).toEqual(want.counts);
   expect(got.rejects).toEqual(want.rejects);
   expect(got.usage).toEqual(want.usage);
@@ -194,5 +203,60 @@ describe('WrappedScanner + exact path ≡ LineAccumulator (cloudwatch, space for
     expect(r.counts.rejected.bad_wrapper).toBe(2);
     // At offset 0 (a BOM's place) the exact path reads the line.
     expect(same(Buffer.from(`${common[0]}\n${common[0]}\n`), 0, OPEN, CLOUDWATCH).fast).toBe(1);
+  });
+});
+
+/** JSON lines records: common ones, with a request id, nested or odd values, escapes, and bad ones. */
+/** Mostly `common`, sometimes one of `odd`. */
+const mostly = <T>(common: readonly T[], odd: readonly T[]) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
+const record = fc.tuple(
+  mostly(['2025-05-02T10:00:00Z', '2025-05-02T11:00:00.5Z'], ['2025-05-02T10:00:00+02:00', 'nope']),
+  mostly(['user1', 'u-2'], ['u"q', 'u\\b', 'é', 'x'.repeat(128), 'x'.repeat(129)]),
+  mostly(['login', 'search'], ['nosuch']),
+  mostly<unknown>([200, 404], [700, '200']),
+  mostly<unknown>([5, 1568], [-1, 1.5]),
+  fc.constantFrom<Array<[string, unknown]>>([], [['request_id', 'r-1']], [['request_id', '']], [['client', { ip: '10.0.0.1', tags: ['a', 1, null] }]], [['note', 'a"b\\c']]),
+  fc.nat(),
+).map(([timestamp, user, task, status, duration_ms, rest, seed]) => {
+  const pairs: Array<[string, unknown]> = [['timestamp', timestamp], ['user', user], ['task', task], ['status', status], ['duration_ms', duration_ms]];
+  for (const p of rest) pairs.splice(seed % (pairs.length + 1), 0, p);
+  return JSON.stringify(Object.fromEntries(pairs));
+});
+const jsonInner = fc.oneof({ weight: 8, arbitrary: record }, { weight: 1, arbitrary: fc.constantFrom('', ' ', '{', '{"user":"u1"}', '[1]', '{"timestamp":"2025-05-02T10:00:00Z","user":"u1","task":"login","status":200,"duration_ms":5,}') });
+const fluentJson = fc.tuple(jsonInner, fc.constantFrom('', '', '\n', '\r\n', '\r'), fc.constantFrom('u', 'u', 'escape')).map(([line, end, how]) => {
+  // JSON.stringify escapes the inner line's quotes and backslashes; 'escape' also writes a `\u` escape the fast path leaves.
+  const value = JSON.stringify(line + end);
+  return `{"stream":"stdout","log":${how === 'escape' ? value.replace('t', '\\u0074') : value},"kubernetes":{"pod_name":"api-1"}}`;
+});
+const cloudJson = fc.tuple(fc.constantFrom('2025-05-02T10:00:00.123Z', '2025-05-02T10:00:00Z', '2025-02-30T10:00:00Z', 'x'), jsonInner, fc.constantFrom('', '', '\r')).map(([t, line, end]) => `${t} ${line}${end}`);
+
+describe('WrappedScanner + exact path ≡ LineAccumulator (JSON lines inside)', () => {
+  for (const [name, kind, arb] of [['fluent-bit', 'fluent-bit', fluentJson], ['cloudwatch', 'cloudwatch', cloudJson]] as const) {
+    for (const leaveIds of [false, true]) {
+      it(`${name}: same counts, rejects and usage for random lines${leaveIds ? ', lines with a request id left to the exact path' : ''}`, () => {
+        let fast = 0;
+        const lines = fc.oneof({ weight: 12, arbitrary: arb.map((x) => Buffer.from(x, 'utf8')) }, { weight: 1, arbitrary: arb.chain((x) => fc.nat().map((k) => { const c = Buffer.from(x); c[k % c.length] = 0xff; return c; })) });
+        fc.assert(
+          fc.property(fc.array(fc.tuple(lines, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+            fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, { kind, key: DEFAULT_WRAPPED_KEY }, { format: 'jsonl', leaveIds }).fast;
+          }),
+          { numRuns: 800 },
+        );
+        expect(fast).toBeGreaterThan(100);
+      });
+    }
+  }
+
+  it('escaped JSON lines take the fast path; a line with a request id does not when dedupe must see it', () => {
+    const line = (extra: string) => JSON.stringify({ log: `{"timestamp":"2025-05-02T10:00:00Z","user":"u1",${extra}"task":"login","status":200,"duration_ms":7}\n`, stream: 'stdout' });
+    const data = joined([line(''), line('"request_id":"r-9","note":"a b",')].map((l) => Buffer.from(l)), [false, false]);
+    const wrapping: Wrapping = { kind: 'fluent-bit', key: DEFAULT_WRAPPED_KEY };
+    const all = same(data, 10, OPEN, wrapping, { format: 'jsonl', leaveIds: false });
+    expect(all.fast).toBe(2);
+    expect(all.counts.accepted).toBe(2);
+    expect(all.usage).toHaveLength(1);
+    const left = same(data, 10, OPEN, wrapping, { format: 'jsonl', leaveIds: true });
+    expect(left.fast).toBe(1);
+    expect(left.counts.accepted).toBe(2);
   });
 });

@@ -1,22 +1,24 @@
 /**
- * Wrapped lines around API log lines of the space format, on a fast path: each wrapper judged
- * on bytes, its inner line copied into a block of inner lines, each ending in LF, which the
- * space format's fast path bills (SpaceScanner.billCommon). A wrapper or an inner line the fast
- * path does not plainly pass goes whole to the exact path, which unwraps it
- * (core/formats/wrapped.ts) and, rejecting it, keeps the wrapped line; lines reach the exact
- * path in their order, so rejects keep the file's order.
+ * Wrapped lines around API log lines of the space format or JSON lines, on a fast path: each
+ * wrapper judged on bytes, its inner line copied into a block of inner lines, each ending in
+ * LF, which the inner format's fast path bills (InnerLines: SpaceScanner, JsonlScanner). A
+ * wrapper or an inner line the fast path does not plainly pass goes whole to the exact path,
+ * which unwraps it (core/formats/wrapped.ts) and, rejecting it, keeps the wrapped line; lines
+ * reach the exact path in their order, so rejects keep the file's order.
  *
  * The fast Fluent Bit wrapper (`--wrapped fluent-bit`): an object whose keys are plain
- * strings; the wrapped key once, its value a string of printable ASCII without escapes but one
- * final `\n` (or `\r\n`), as Fluent Bit's tail input keeps a line's end; any other key's value
- * one the JSON lines fast path passes over (Kubernetes metadata nests); spaces and tabs between
- * tokens. Anything else (escapes, the key twice, which JSON.parse resolves to the last) is the
- * exact path's.
+ * strings; the wrapped key once, its value a string of printable ASCII whose only escapes are
+ * `\"` and `\\` (a JSON line inside a JSON string is full of them; the copy unescapes them)
+ * but for one final `\n` (or `\r\n`), as Fluent Bit's tail input keeps a line's end; any other
+ * key's value one the JSON lines fast path passes over (Kubernetes metadata nests); spaces and
+ * tabs between tokens. Anything else (other escapes, the key twice, which JSON.parse resolves
+ * to the last) is the exact path's.
  *
  * The fast CloudWatch wrapper (`--wrapped cloudwatch`, `<timestamp> <message>`): before the
- * first space an RFC 3339 timestamp (SpaceScanner.isTimestamp, the rules' on bytes), and a message
- * that does not end in CR (the block's LF after it would make that CR a line end the exact path
- * does not see). A blank message is handed back by the space fast path, and skipped by the exact one.
+ * first space an RFC 3339 timestamp the inner fast path reads (InnerLines.isTimestamp), and a
+ * message that does not end in CR (the block's LF after it would make that CR a line end the
+ * exact path does not see). A blank message is handed back by the fast path, and skipped by
+ * the exact one.
  *
  * Either way the line is within the length limit, and not at offset 0 (a BOM's place).
  */
@@ -25,7 +27,6 @@ import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
 import { BACKSLASH, COMMA, QUOTE, sameBytes } from './fast-lines.js';
 import { CLOSE, COLON, OPEN, STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import type { ByteLineSink } from './range-reader.js';
-import type { SpaceScanner } from './space-scanner.js';
 import type { Wrapping } from '../../core/formats/wrapped.js';
 
 const N = 110;
@@ -33,6 +34,17 @@ const R = 114;
 const SP = 32;
 /** A CloudWatch timestamp's bytes at most on the fast path (nanoseconds and an offset take 35). */
 const STAMP_BYTES = 40;
+
+/** What bills the inner lines: a format's fast path (SpaceScanner, FastLineScanner). */
+export interface InnerLines {
+  /**
+   * Bills the common lines of b[s, end) (whole lines, each ending in LF) from s on, the table's
+   * adds done: where the first line it does not bill starts, or end.
+   */
+  billCommon(b: Buffer, s: number, end: number): number;
+  /** Whether b[s, e) is an RFC 3339 timestamp the fast path reads. */
+  isTimestamp(b: Uint8Array, s: number, e: number): boolean;
+}
 
 export class WrappedScanner implements ByteLineSink {
   /** fluent-bit: the wrapped key's bytes; cloudwatch: null. */
@@ -49,7 +61,7 @@ export class WrappedScanner implements ByteLineSink {
 
   constructor(
     wrapping: Wrapping,
-    private readonly space: SpaceScanner,
+    private readonly lines: InnerLines,
     private readonly exact: ByteLineSink,
   ) {
     this.key = wrapping.kind === 'fluent-bit' ? Buffer.from(wrapping.key, 'utf8') : null;
@@ -87,10 +99,10 @@ export class WrappedScanner implements ByteLineSink {
     const stop = lf < ls + STAMP_BYTES ? lf : ls + STAMP_BYTES;
     let sp = ls;
     while (sp < stop && b[sp] !== SP) sp++;
-    if (sp === stop || !this.space.isTimestamp(b, ls, sp)) return false;
+    if (sp === stop || !this.lines.isTimestamp(b, ls, sp)) return false;
     const le = b[lf - 1] === CR ? lf - 1 : lf;
     if (b[le - 1] === CR) return false;
-    this.add(b, sp + 1, le, ls, le, at);
+    this.add(b, sp + 1, le, false, ls, le, at);
     return true;
   }
 
@@ -104,6 +116,7 @@ export class WrappedScanner implements ByteLineSink {
     i = skipBlanks(b, i);
     let vs = -1;
     let ve = -1;
+    let escaped = false;
     for (;;) {
       if (b[i] !== QUOTE) return false;
       const ks = i + 1;
@@ -116,7 +129,12 @@ export class WrappedScanner implements ByteLineSink {
         if (vs >= 0 || b[i] !== QUOTE) return false;
         vs = i + 1;
         let j = vs;
-        while (STRING_BYTE[b[j]!] === 1) j++;
+        for (;;) {
+          while (STRING_BYTE[b[j]!] === 1) j++;
+          if (b[j] !== BACKSLASH || (b[j + 1] !== QUOTE && b[j + 1] !== BACKSLASH)) break;
+          escaped = true;
+          j += 2;
+        }
         ve = j;
         if (b[j] === BACKSLASH && b[j + 1] === N) j += 2;
         else if (b[j] === BACKSLASH && b[j + 1] === R && b[j + 2] === BACKSLASH && b[j + 3] === N) j += 4;
@@ -135,11 +153,12 @@ export class WrappedScanner implements ByteLineSink {
     i = skipBlanks(b, i);
     const le = b[i] === CR && i + 1 === lf ? i : i === lf ? lf : -1;
     if (le < 0 || vs < 0) return false;
-    this.add(b, vs, ve, ls, le, at);
+    this.add(b, vs, ve, escaped, ls, le, at);
     return true;
   }
 
-  private add(b: Buffer, vs: number, ve: number, ls: number, le: number, at: number): void {
+  /** The inner line b[vs, ve) (with `\"` and `\\` undone when `escaped`) added to the waiting ones, for the wrapped line b[ls, le) at offset `at`. */
+  private add(b: Buffer, vs: number, ve: number, escaped: boolean, ls: number, le: number, at: number): void {
     // Any inner line fits: its wrapped line is within MAX_LINE_BYTES (unwrap), far below the block's size.
     const len = ve - vs + 1;
     if (this.innerEnd + len > this.inner.length) this.bill(b);
@@ -149,9 +168,17 @@ export class WrappedScanner implements ByteLineSink {
     this.wrapStart[k] = ls;
     this.wrapEnd[k] = le;
     this.wrapAt[k] = at;
-    b.copy(this.inner, this.innerEnd, vs, ve);
-    this.innerEnd += len;
-    this.inner[this.innerEnd - 1] = LF;
+    if (escaped) {
+      const inner = this.inner;
+      let o = this.innerEnd;
+      for (let j = vs; j < ve; j++) inner[o++] = b[j] === BACKSLASH ? b[++j]! : b[j]!;
+      inner[o++] = LF;
+      this.innerEnd = o;
+    } else {
+      b.copy(this.inner, this.innerEnd, vs, ve);
+      this.innerEnd += len;
+      this.inner[this.innerEnd - 1] = LF;
+    }
   }
 
   /** Bills the waiting inner lines; each the fast path leaves goes, wrapped, to the exact path (`b` holds the wrapped lines). */
@@ -161,7 +188,7 @@ export class WrappedScanner implements ByteLineSink {
     const end = this.innerEnd;
     let k = 0;
     for (let pos = 0; pos < end; ) {
-      const stop = this.space.billCommon(this.inner, pos, end);
+      const stop = this.lines.billCommon(this.inner, pos, end);
       if (stop >= end) break;
       while (this.starts[k]! < stop) k++;
       this.exact.line(b, this.wrapStart[k]!, this.wrapEnd[k]!, this.wrapAt[k]!);
