@@ -1,12 +1,14 @@
 /**
  * Benchmark datasets: made once with `mr generate` and cached outside the clone (see
- * paths.ts cacheDir), keyed by format, size, users and seed. A dataset is written under a
- * partial name and renamed, with a JSON sidecar holding generate's own report (lines, bytes).
+ * paths.ts cacheDir), keyed by format, size, users and seed (and shape and gzip for the
+ * shapes case). A dataset is written under a partial name and renamed, with a JSON sidecar
+ * holding generate's own report (lines, bytes).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MR_MAIN, cacheDir } from './paths.js';
 import { runChild } from './child.js';
+import type { Shape } from '../engine/generate/shapes.js';
 
 export type Format = 'space' | 'csv' | 'jsonl';
 
@@ -19,6 +21,13 @@ export interface DatasetSpec {
   readonly lines?: number;
   /** Request ids and re-delivered batches (`mr generate --request-ids --redeliver R --conflicts C`): the dedupe sets. */
   readonly redeliver?: { readonly share: number; readonly conflicts: number };
+  /**
+   * The lines' shape (`mr generate --shape`; default plain) and gzip (`.gz`). A set with either
+   * holds the same records as its plain set (the same spec without them): it is generated with
+   * `--lines` set to that set's line count, so that both must bill byte-identically.
+   */
+  readonly shape?: Shape;
+  readonly gzip?: boolean;
 }
 
 export interface Dataset extends DatasetSpec {
@@ -72,7 +81,26 @@ export function sizeLabel(mib: number): string {
 export function datasetId(s: DatasetSpec): string {
   const size = s.lines !== undefined ? `${s.lines}lines` : sizeLabel(s.sizeMiB);
   const ids = s.redeliver !== undefined ? `-ids-redeliver${s.redeliver.share}-conflicts${s.redeliver.conflicts}` : '';
-  return `${s.format}-${size}-${usersLabel(s.users)}users${ids}`;
+  const shape = s.shape !== undefined && s.shape !== 'plain' ? `-${s.shape}` : '';
+  return `${s.format}-${size}-${usersLabel(s.users)}users${ids}${shape}${s.gzip ? '-gzip' : ''}`;
+}
+
+/** The cached file's name (and, with `.partial` before the extension, the name it is written under). */
+export function datasetFileName(s: DatasetSpec, partial = false): string {
+  const ext = `${s.format === 'csv' ? 'csv' : s.format === 'jsonl' ? 'jsonl' : 'log'}${s.gzip ? '.gz' : ''}`;
+  return `${datasetId(s)}-seed${SEED}${partial ? '.partial' : ''}.${ext}`;
+}
+
+/** A shaped or gzip set's plain set: the same records as plain lines in a plain file. */
+export function plainOf(s: DatasetSpec): DatasetSpec | null {
+  if ((s.shape === undefined || s.shape === 'plain') && !s.gzip) return null;
+  const { shape: _shape, gzip: _gzip, ...plain } = s;
+  return plain;
+}
+
+/** What `mr aggregate` needs besides the path to read a set: Fluent Bit's wrapper says its inner format. */
+export function readArgs(s: Pick<DatasetSpec, 'format' | 'shape'>): string[] {
+  return s.shape === 'fluent-bit' ? ['--wrapped', 'fluent-bit', '--format', s.format] : [];
 }
 
 /** "space 1k users", the chart's panel of a dataset. */
@@ -95,17 +123,21 @@ export async function ensureDataset(spec: DatasetSpec, opts: { regenerate?: bool
   const dir = join(cacheDir(), CACHE_VERSION);
   mkdirSync(dir, { recursive: true });
   const id = datasetId(spec);
-  const ext = spec.format === 'csv' ? 'csv' : spec.format === 'jsonl' ? 'jsonl' : 'log';
-  const path = join(dir, `${id}-seed${SEED}.${ext}`);
+  const path = join(dir, datasetFileName(spec));
   const metaPath = `${path}.meta.json`;
   let generateSeconds: number | null = null;
-  if (opts.regenerate || !existsSync(path) || !existsSync(metaPath)) {
+  // A shaped or gzip set: as many lines as its plain set (made first if missing), hence the same records.
+  const plain = plainOf(spec);
+  const lines = spec.lines ?? (plain === null ? undefined : (await ensureDataset(plain, { log: opts.log })).records);
+  const stale = () => lines !== undefined && (JSON.parse(readFileSync(metaPath, 'utf8')) as GenerateReport).lines !== lines;
+  if (opts.regenerate || !existsSync(path) || !existsSync(metaPath) || stale()) {
     rmSync(metaPath, { force: true });
-    const partial = join(dir, `${id}-seed${SEED}.partial.${ext}`);
+    const partial = join(dir, datasetFileName(spec, true));
     const args = [MR_MAIN, 'generate', '--out', partial, '--users', String(spec.users), '--seed', String(SEED), '--bad', BAD_SHARES];
-    if (spec.lines !== undefined) args.push('--lines', String(spec.lines));
+    if (lines !== undefined) args.push('--lines', String(lines));
     else args.push('--size', `${spec.sizeMiB}MiB`);
     if (spec.redeliver !== undefined) args.push('--request-ids', '--redeliver', String(spec.redeliver.share), '--conflicts', String(spec.redeliver.conflicts));
+    if (spec.shape !== undefined) args.push('--shape', spec.shape);
     opts.log?.(`generating ${id} (${path}) ...`);
     const r = await runChild(process.execPath, args, {});
     if (r.code !== 0) throw new Error(`mr generate ${id} failed (exit ${r.code}): ${r.stderr.trim().slice(-2000)}`);

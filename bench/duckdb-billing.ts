@@ -5,6 +5,9 @@
  *
  *     node dist/bench/duckdb-billing.js FILE --out BILL [--threads 2] [--simplest | --dedupe]
  *
+ * The format is FILE's extension's (`.csv`, `.jsonl`/`.ndjson`, else space), before a `.gz`,
+ * which DuckDB decompresses by the name.
+ *
  * --simplest runs instead the simplest query a DuckDB user would write for a clean file
  * (duckdb-sql.ts simplestSql; space, CSV or JSON lines): per user the sum of the durations,
  * written as `user: total_duration=Nms` lines. No validation, so it is timed, never compared.
@@ -56,7 +59,7 @@ function parseArgs(argv: string[]): Args {
   if (file === undefined || out === undefined || !(threads >= 1) || (simplest && dedupe)) {
     throw new Error('usage: duckdb-billing FILE --out BILL [--threads N] [--simplest | --dedupe]');
   }
-  return { file, out, threads, simplest, dedupe, format: /\.csv$/i.test(file) ? 'csv' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'space' };
+  return { file, out, threads, simplest, dedupe, format: /\.csv(\.gz)?$/i.test(file) ? 'csv' : /\.(jsonl|ndjson)(\.gz)?$/i.test(file) ? 'jsonl' : 'space' };
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
  *
  *     npm run bench [-- --quick | --large] [--spark] [--max-workers N | --workers 1,2] [--out DIR]
  *     npm run bench -- --users 1k,100k,1M,10M [--sweep-size 1GiB] [--workers 1,2]
+ *     npm run bench -- --pricing | --dedupe | --shapes [--shape-size 256MiB]   (one case alone)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,6 +21,7 @@ import { positiveInt } from '../cli/options.js';
 import { prepareSpark, type SparkSetup } from './spark.js';
 import { pricingBench } from './pricing.js';
 import { dedupeBench } from './dedupe.js';
+import { shapesBench } from './shapes.js';
 import { s3Bench, s3Table, type S3Result } from './s3.js';
 
 const K = 1000;
@@ -81,6 +83,15 @@ export function listOf(flag: string, parse: (text: string) => number) {
   };
 }
 
+/** A size option (`--sweep-size`, `--shape-size`): `64MiB`, `1GiB`, in MiB. */
+function sizeMiB(text: string): number {
+  try {
+    return parseSizeMiB(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
 const workerCount = (text: string): number => {
   const n = Number(text);
   if (!(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`not a worker count: ${JSON.stringify(text)}`);
@@ -107,28 +118,28 @@ async function main(): Promise<void> {
     .option('--max-workers <n>', 'parallel engine at 1..N workers', positiveInt('--max-workers'), availableParallelism())
     .option('--workers <list>', 'parallel engine at these worker counts, e.g. 1,2 (default: 1..--max-workers)', listOf('--workers', workerCount))
     .option('--users <list>', 'only the users sweep (original format), at these user counts, e.g. 1k,100k,1M,10M', listOf('--users', parseCount))
-    .option('--sweep-size <size>', 'size of the users sweep\'s files (default: 1GiB, --quick 64MiB)', (v: string) => {
-      try {
-        return parseSizeMiB(v);
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    })
+    .option('--sweep-size <size>', 'size of the users sweep\'s files (default: 1GiB, --quick 64MiB)', sizeMiB)
     .option('--duckdb-threads <n>', 'DuckDB threads', positiveInt('--duckdb-threads'), availableParallelism())
     .option('--out <dir>', 'results directory', RESULTS_DIR)
     .option('--regenerate', 'regenerate cached datasets')
     .option('--only <text>', 'only datasets whose id contains this text (e.g. csv-64MiB)')
     .option('--pricing', 'only the pricing case: flat rates against a 10,000-customer plan on 1M users (bench/pricing.ts)')
     .option('--dedupe', 'only the dedupe case: 1 GiB JSON lines with re-delivered batches, naive, parallel and DuckDB (bench/dedupe.ts)')
-    .option('--rounds <n>', 'rounds of the pricing or dedupe case', positiveInt('--rounds'), 3)
+    .option('--shapes', 'only the shapes case: quoted CSV, nested JSON lines, gzip and Fluent Bit-wrapped lines against their plain files, parallel and DuckDB (bench/shapes.ts)')
+    .option('--shape-size <size>', 'size of the shapes case\'s plain files (default: 256MiB; the shaped files hold the same records)', sizeMiB, 256)
+    .option('--rounds <n>', 'rounds of the pricing, dedupe or shapes case', positiveInt('--rounds'), 3)
     .parse();
-  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; workers?: number[]; users?: number[]; sweepSize?: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; rounds: number }>();
+  const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; workers?: number[]; users?: number[]; sweepSize?: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; shapes?: boolean; shapeSize: number; rounds: number }>();
   if (o.pricing) {
     if (!(await pricingBench({ maxWorkers: o.maxWorkers, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
     return;
   }
   if (o.dedupe) {
     if (!(await dedupeBench({ maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
+    return;
+  }
+  if (o.shapes) {
+    if (!(await shapesBench({ sizeMiB: o.shapeSize, maxWorkers: o.maxWorkers, duckdbThreads: o.duckdbThreads, rounds: o.rounds, out: o.out, regenerate: o.regenerate, log }))) process.exitCode = 1;
     return;
   }
   // --spark defined before --no-spark: undefined when neither is given (commander).

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { kindOfPath, type Format } from '../engine/core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../engine/core/validation/reasons.js';
 import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../engine/generate/generator.js';
+import { SHAPES, shapeMismatch, type Shape } from '../engine/generate/shapes.js';
 import { daysInMonth } from '../engine/core/validation/timestamp.js';
 import { positiveInt } from './options.js';
 
@@ -50,7 +51,11 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .description('Write synthetic API logs (space-separated, CSV or JSON lines) with a chosen share of bad lines')
     .requiredOption('--out <file>', 'file to write; its extension (.log .txt .csv .jsonl .ndjson, optionally .gz) picks the format')
-    .addOption(new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB').argParser(size).conflicts('lines'))
+    .addOption(
+      new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB (the bytes written: a shaped file holds fewer lines than a plain one of the same size; --lines gives the same records)')
+        .argParser(size)
+        .conflicts('lines'),
+    )
     .addOption(new Option('--lines <n>', 'number of lines to write').argParser(positiveInt('--lines')).conflicts('size'))
     .option('--users <n>', 'number of distinct users', positiveInt('--users'), 1000)
     .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
@@ -62,12 +67,23 @@ export function registerGenerate(program: Command): void {
     .option('--request-ids', 'CSV and JSON lines: give every good record a unique request_id')
     .option('--redeliver <share>', 'share of 100-line batches delivered twice (the batch repeated right after it, as a retrying shipper sends it)', share('--redeliver'), 0)
     .option('--conflicts <share>', 'with --request-ids: share of re-delivered good records that come back changed (their duration)', share('--conflicts'), 0)
+    .addOption(
+      new Option(
+        '--shape <shape>',
+        'how the lines are written, the records being the same: quote-all (CSV, every field quoted), quote-text (CSV, text fields quoted, numbers bare), nested (JSON lines, a nested object in every record), fluent-bit (any format, every line wrapped as Fluent Bit writes it; read it with --wrapped fluent-bit --format FORMAT)',
+      )
+        .choices(SHAPES)
+        .default('plain'),
+    )
     .action(async (o: Record<string, unknown>) => {
       const out = o.out as string;
       const kind = kindOfPath(out);
       const format = (o.format as Format | undefined) ?? kind?.format;
       if (format === undefined) throw new InvalidArgumentError(`--out ${out}: use a .log, .txt, .csv, .jsonl or .ndjson name, or --format`);
       if (o.size === undefined && o.lines === undefined) throw new InvalidArgumentError('give --size or --lines');
+      const shape = o.shape as Shape;
+      const misfit = shapeMismatch(shape, format);
+      if (misfit !== null) throw new InvalidArgumentError(misfit);
       const shares = o.bad as Partial<Record<RejectReason | '*', number>>;
       const bad: Partial<Record<RejectReason, number>> = {};
       const applicable = reasonsFor(format, o.requestIds === true);
@@ -89,10 +105,11 @@ export function registerGenerate(program: Command): void {
         requestIds: o.requestIds === true,
         redeliver: o.redeliver as number,
         conflicts: o.conflicts as number,
+        shape,
       });
       const secs = (Date.now() - started) / 1000;
       process.stdout.write(
-        `${JSON.stringify({ out, format, lines: result.lines, bytes: result.bytes, bad: result.bad, redelivered: result.redelivered, changed: result.changed, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
+        `${JSON.stringify({ out, format, shape, lines: result.lines, bytes: result.bytes, bad: result.bad, redelivered: result.redelivered, changed: result.changed, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
       );
     });
 }

@@ -1,7 +1,9 @@
 /**
  * Synthetic API logs in every format, with a chosen share of bad lines of each reject
  * reason. Deterministic for a seed. Lines are built as latin1 strings (ASCII content plus
- * raw 0xFF bytes for bad_encoding) and written in large chunks.
+ * raw 0xFF bytes for bad_encoding) and written in large chunks; a shape other than plain
+ * (shapes.ts) rewrites each line as it is written, drawing its own values from a PRNG of its
+ * own, so a shaped file holds the same records as the plain one.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -10,6 +12,8 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Format } from '../core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
+import { ByteBuilder } from './byte-builder.js';
+import { lineShaper, shapeMismatch, type Shape } from './shapes.js';
 
 export const DEFAULT_TASKS = ['login', 'getUserProfile', 'createOrder', 'updateInventory', 'deleteOrder'];
 
@@ -37,6 +41,8 @@ export interface GenerateOptions {
   readonly conflicts?: number;
   /** Lines per batch (default 100). */
   readonly batchLines?: number;
+  /** How the lines are written (shapes.ts; default plain). */
+  readonly shape?: Shape;
 }
 
 export interface GenerateResult {
@@ -63,51 +69,11 @@ export function prng(seed: number): () => number {
 const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 export function reasonsFor(format: Format, requestIds = false): RejectReason[] {
-  // bad_wrapper belongs to wrapped input (--wrapped), which the generator does not write.
+  // bad_wrapper belongs to wrapped input (--wrapped): the fluent-bit shape wraps every line
+  // well, so that the wrapped file bills exactly like the plain one.
   return REJECT_REASONS.filter((r) =>
     r === 'bad_wrapper' ? false : r === 'bad_json' ? format === 'jsonl' : r === 'bad_field_count' ? format !== 'jsonl' : r === 'bad_request_id' ? requestIds && format !== 'space' : true,
   );
-}
-
-/** Appends ASCII/latin1 pieces and integers into a reusable byte buffer. */
-class ByteBuilder {
-  buf = Buffer.allocUnsafe(CHUNK_BYTES + 256 * 1024);
-  len = 0;
-
-  text(s: string): void {
-    if (this.len + s.length > this.buf.length) this.grow(s.length);
-    this.len += this.buf.write(s, this.len, 'latin1');
-  }
-
-  /** Copies src[start, end); short pieces in a plain loop, cheaper than a native call. */
-  bytes(src: Uint8Array, start: number, end: number): void {
-    const buf = this.buf;
-    let at = this.len;
-    for (let i = start; i < end; i++) buf[at++] = src[i]!;
-    this.len = at;
-  }
-
-  byte(b: number): void {
-    this.buf[this.len++] = b;
-  }
-
-  /** Appends this builder's own bytes [start, end) again (a re-delivered batch). */
-  repeat(start: number, end: number): void {
-    if (this.len + (end - start) > this.buf.length) this.grow(end - start);
-    this.buf.copyWithin(this.len, start, end);
-    this.len += end - start;
-  }
-
-  int(n: number): void {
-    if (n >= 10) this.int(Math.floor(n / 10));
-    this.buf[this.len++] = 48 + (n % 10);
-  }
-
-  private grow(extra: number): void {
-    const b = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
-    this.buf.copy(b, 0, 0, this.len);
-    this.buf = b;
-  }
 }
 
 const CHUNK_BYTES = 4 << 20;
@@ -125,7 +91,13 @@ function secondsOfDay(): Buffer {
   return (timesOfDay = b);
 }
 
+/** The seed of a shape's own PRNG: another sequence than the records', so that a shape draws none of theirs. */
+const shapeSeed = (seed: number) => (Math.imul(seed, 0x9e3779b1) ^ 0x5bd1e995) >>> 0;
+
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
+  const shape = o.shape ?? 'plain';
+  const misfit = shapeMismatch(shape, o.format);
+  if (misfit !== null) throw new RangeError(misfit);
   const times = secondsOfDay();
   const rnd = prng(o.seed);
   const ids = o.requestIds === true && o.format !== 'space';
@@ -165,13 +137,23 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   let changed = 0;
   let batchStart = 0;
   let batchCount = 0;
-  /** Start offsets (in the builder) of the good lines of the current batch. */
+  /** Where the duration's last digit of each good line of the current batch stands in `out` (a conflict changes it). */
   const goodLines: number[] = [];
-  const put = (piece: Buffer) => out.bytes(piece, 0, piece.length);
 
   const sink = await openSink(o.out, o.gzip);
-  const out = new ByteBuilder();
-  if (fmt === 'csv') out.text(ids ? 'request_id,timestamp,user,task,status,duration_ms\n' : 'timestamp,user,task,status,duration_ms\n');
+  const out = new ByteBuilder(CHUNK_BYTES + 256 * 1024);
+  const shaper = shape === 'plain' ? null : lineShaper(shape, prng(shapeSeed(o.seed)), o.startDay);
+  /** Where a line is built: in `out` itself when plain, else in a builder of its own, then written to `out` in the shape. */
+  const w = shaper === null ? out : new ByteBuilder(256 * 1024);
+  const put = (piece: Buffer) => w.bytes(piece, 0, piece.length);
+  /** A line given as text (the header, a bad line): as it is, or in the shape. */
+  const textLine = (text: string) => {
+    if (shaper === null) return out.text(`${text}\n`);
+    w.text(text);
+    shaper.line(w.buf, 0, w.len, out);
+    w.len = 0;
+  };
+  if (fmt === 'csv') textLine(ids ? 'request_id,timestamp,user,task,status,duration_ms' : 'timestamp,user,task,status,duration_ms');
   batchStart = out.len;
   let lines = 0;
   let bytes = 0;
@@ -189,25 +171,31 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
     const pick = badShare > 0 ? rnd() : 1;
     lines++;
     if (pick >= badShare) {
-      goodLines.push(out.len);
       if (ids) {
-        out.text(idPrefix);
-        out.int(lines);
-        out.text(fmt === 'csv' ? idSuffix : '');
-        if (fmt === 'jsonl') out.text('","timestamp":"');
+        w.text(idPrefix);
+        w.int(lines);
+        w.text(fmt === 'csv' ? idSuffix : '');
+        if (fmt === 'jsonl') w.text('","timestamp":"');
       }
       if (!(ids && fmt === 'jsonl')) put(pre);
-      out.bytes(day, 0, 11);
-      out.bytes(times, second * 9, second * 9 + 9);
+      w.bytes(day, 0, 11);
+      w.bytes(times, second * 9, second * 9 + 9);
       put(sep1);
-      out.bytes(userNames, userStart[u]!, userStart[u + 1]!);
+      w.bytes(userNames, userStart[u]!, userStart[u + 1]!);
       put(sep2);
-      out.bytes(tasks[task]!, 0, tasks[task]!.length);
+      w.bytes(tasks[task]!, 0, tasks[task]!.length);
       put(sep3);
-      out.int(status);
+      w.int(status);
       put(sep4);
-      out.int(duration);
+      w.int(duration);
+      const digit = w.len - 1;
       put(post);
+      if (shaper === null) goodLines.push(digit);
+      else {
+        // Every `post` ends with the LF, which the shape writes itself.
+        goodLines.push(shaper.line(w.buf, 0, w.len - 1, out, digit));
+        w.len = 0;
+      }
     } else {
       let i = 0;
       while (pick >= thresholds[i]!) i++;
@@ -216,7 +204,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
       const ts = `${day.toString('latin1')}${times.toString('latin1', second * 9, second * 9 + 9)}`;
       const user = userNames.toString('latin1', userStart[u]!, userStart[u + 1]!);
       const line = badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration));
-      out.text((ids ? withBadOrNoId(fmt, line, reason) : line) + '\n');
+      textLine(ids ? withBadOrNoId(fmt, line, reason) : line);
     }
     if (++batchCount === batchLines || lines >= maxLines) {
       if (redeliver > 0 && lines + batchCount <= maxLines && rnd() < redeliver) {
@@ -229,9 +217,8 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
         if (ids && conflicts > 0) {
           for (const at of goodLines) {
             if (rnd() >= conflicts) continue;
-            // The duration's last digit (the line's last digit before `}` or the newline) changed.
-            let p = out.buf.indexOf(10, at + shift) - 1;
-            if (fmt === 'jsonl') p--;
+            // The duration's last digit changed, in the batch's second delivery.
+            const p = at + shift;
             const d = out.buf[p]! - 48;
             out.buf[p] = 48 + ((d + 1) % 10);
             changed++;
