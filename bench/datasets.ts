@@ -98,9 +98,9 @@ export function plainOf(s: DatasetSpec): DatasetSpec | null {
   return plain;
 }
 
-/** What `mr aggregate` needs besides the path to read a set: Fluent Bit's wrapper says its inner format. */
+/** What `mr aggregate` needs besides the path to read a set: a wrapper (Fluent Bit's, CloudWatch's) says its inner format. */
 export function readArgs(s: Pick<DatasetSpec, 'format' | 'shape'>): string[] {
-  return s.shape === 'fluent-bit' ? ['--wrapped', 'fluent-bit', '--format', s.format] : [];
+  return s.shape === 'fluent-bit' || s.shape === 'cloudwatch' ? ['--wrapped', s.shape, '--format', s.format] : [];
 }
 
 /** "space 1k users", the chart's panel of a dataset. */

@@ -21,12 +21,14 @@ describe('the shapes case’s sets', () => {
       'jsonl-256MiB-1kusers',
       'jsonl-256MiB-1kusers-nested',
       'jsonl-256MiB-1kusers-gzip',
+      'jsonl-256MiB-1kusers-fluent-bit',
       'space-256MiB-1kusers',
       'space-256MiB-1kusers-gzip',
       'space-256MiB-1kusers-fluent-bit',
+      'space-256MiB-1kusers-cloudwatch',
     ]);
     expect(sets.map((s) => datasetFileName(s))).toContain('csv-256MiB-1kusers-gzip-seed1.csv.gz');
-    expect(datasetFileName(sets[9]!, true)).toBe('space-256MiB-1kusers-fluent-bit-seed1.partial.log');
+    expect(datasetFileName(sets[10]!, true)).toBe('space-256MiB-1kusers-fluent-bit-seed1.partial.log');
     for (const s of sets) expect(plainOf(s) === null ? datasetId(s) : datasetId(plainOf(s)!)).toBe(`${s.format}-256MiB-1kusers`);
   });
 
@@ -37,18 +39,20 @@ describe('the shapes case’s sets', () => {
     expect(datasetFileName({ format: 'csv', sizeMiB: 64, users: 1000, shape: 'plain', gzip: false })).toBe('csv-64MiB-1kusers-seed1.csv');
   });
 
-  it('the wrapped set is read with --wrapped fluent-bit and its inner format; the others by their names', () => {
+  it('the wrapped sets are read with --wrapped and their inner format; the others by their names', () => {
     expect(readArgs({ format: 'space', shape: 'fluent-bit' })).toEqual(['--wrapped', 'fluent-bit', '--format', 'space']);
+    expect(readArgs({ format: 'jsonl', shape: 'cloudwatch' })).toEqual(['--wrapped', 'cloudwatch', '--format', 'jsonl']);
     expect(readArgs({ format: 'csv', shape: 'quote-all' })).toEqual([]);
     // DuckDB cannot read the wrapper: asked to, the bench fails rather than time a misread.
     expect(() => commandFor(duckdbSimplest(2), 'x.log', 'b.txt', readArgs({ format: 'space', shape: 'fluent-bit' }))).toThrow(/cannot read x\.log/);
     expect(commandFor(duckdbSimplest(2), 'x.csv.gz', 'b.txt', [])).toContain('--simplest');
   });
 
-  it('the parallel engine at N and 1 workers, DuckDB’s simplest query except on the wrapped set', () => {
-    const [csv, , , , , , , , , fluent] = shapeSets(16);
+  it('the parallel engine at N and 1 workers, DuckDB’s simplest query except on the wrapped sets', () => {
+    const sets = shapeSets(16);
+    const [csv] = sets;
     expect(shapeEngines(csv!, 4, 2).map((e) => e.id)).toEqual(['parallel-4w', 'parallel-1w', 'duckdb-simplest']);
-    expect(shapeEngines(fluent!, 4, 2).map((e) => e.id)).toEqual(['parallel-4w', 'parallel-1w']);
+    for (const s of sets.filter((x) => x.shape === 'fluent-bit' || x.shape === 'cloudwatch')) expect(shapeEngines(s, 4, 2).map((e) => e.id)).toEqual(['parallel-4w', 'parallel-1w']);
     expect(shapeEngines(csv!, 1, 2).map((e) => e.id)).toEqual(['parallel-1w', 'duckdb-simplest']);
   });
 

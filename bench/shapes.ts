@@ -1,15 +1,15 @@
 /**
  * `npm run bench -- --shapes`: what the shape of a log file costs. The parallel engine has
  * byte-level fast paths for the shapes real logs come in (quoted CSV, JSON lines with nested
- * objects, gzip, Fluent Bit's wrapper); the main bench's plain files show nothing of them.
+ * objects, gzip, Fluent Bit's and CloudWatch's wrappers); the main bench's plain files show nothing of them.
  * For each format, a plain set (`--shape-size`, default 256 MiB, 1,000 users, seed 1, the
  * bench's bad lines) and the same records in other shapes (`mr generate --shape`, `.gz`;
  * datasets.ts makes them with the plain set's line count): CSV quote-all, quote-text and
- * gzip; JSON lines nested and gzip; the space format gzip and fluent-bit (read with
- * `--wrapped fluent-bit --format space`).
+ * gzip; JSON lines nested, gzip and fluent-bit; the space format gzip, fluent-bit and
+ * cloudwatch (read with `--wrapped fluent-bit|cloudwatch --format FORMAT`).
  *
  * Engines: the parallel engine at `--max-workers` workers and at 1 worker, and DuckDB's
- * simplest query (`--duckdb-threads`) on every set but the wrapped one, which it cannot read.
+ * simplest query (`--duckdb-threads`) on every set but the wrapped ones, which it cannot read.
  * Interleaved rounds (`--rounds`): each round runs every (set, engine) once, in an order
  * rotated by one each round, so that a change of load on a shared machine falls on every
  * row alike; each set is read once before its first run of a round (from the page cache, as
@@ -25,7 +25,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ensureDataset, plainOf, datasetId, sizeLabel, type Dataset, type DatasetSpec, type Format } from './datasets.js';
+import { ensureDataset, plainOf, readArgs, datasetId, sizeLabel, type Dataset, type DatasetSpec, type Format } from './datasets.js';
 import { duckdbSimplest, outcomeDifferences, parallel, runEngine, type Engine, type Outcome } from './engines.js';
 import { preRead } from './measure.js';
 import type { DedupeBenchOptions } from './dedupe.js';
@@ -45,16 +45,18 @@ export function shapeSets(sizeMiB: number): DatasetSpec[] {
     set('jsonl'),
     set('jsonl', { shape: 'nested' }),
     set('jsonl', { gzip: true }),
+    set('jsonl', { shape: 'fluent-bit' }),
     set('space'),
     set('space', { gzip: true }),
     set('space', { shape: 'fluent-bit' }),
+    set('space', { shape: 'cloudwatch' }),
   ];
 }
 
-/** A set's engines: the parallel engine at N workers and at 1, and DuckDB's simplest query where DuckDB reads the file (not Fluent Bit's wrapper). */
+/** A set's engines: the parallel engine at N workers and at 1, and DuckDB's simplest query where DuckDB reads the file (not inside a wrapper). */
 export function shapeEngines(spec: DatasetSpec, maxWorkers: number, duckdbThreads: number): Engine[] {
   const engines = maxWorkers > 1 ? [parallel(maxWorkers), parallel(1)] : [parallel(1)];
-  if (spec.shape !== 'fluent-bit') engines.push(duckdbSimplest(duckdbThreads));
+  if (readArgs(spec).length === 0) engines.push(duckdbSimplest(duckdbThreads));
   return engines;
 }
 

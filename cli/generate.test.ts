@@ -107,7 +107,12 @@ const fluentBit = (line: string) => {
   expect(o.log.endsWith('\n'), line).toBe(true);
   return o.log.slice(0, -1);
 };
-const wrapped = (format: string) => ['--wrapped', 'fluent-bit', '--format', format];
+const wrapped = (format: string, wrapper = 'fluent-bit') => ['--wrapped', wrapper, '--format', format];
+/** A CloudWatch export line: an ingestion time (milliseconds, Z), a space, the line. */
+const cloudWatch = (line: string) => {
+  expect(line, line).toMatch(/^2025-05-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+  return line.slice(25);
+};
 
 const CASES: ShapeCase[] = [
   { shape: 'quote-all', file: 'qa.csv', plain: 'p.csv', read: [], unshape: quoteAll },
@@ -118,6 +123,9 @@ const CASES: ShapeCase[] = [
   { shape: 'fluent-bit', file: 'fb.jsonl', plain: 'p.jsonl', read: wrapped('jsonl'), unshape: fluentBit },
   { shape: 'fluent-bit', file: 'fbz.log.gz', plain: 'p.log', read: wrapped('space'), unshape: fluentBit },
   { shape: 'quote-text', file: 'qtz.csv.gz', plain: 'p.csv', read: [], unshape: quoteText },
+  { shape: 'cloudwatch', file: 'cw.log', plain: 'p.log', read: wrapped('space', 'cloudwatch'), unshape: cloudWatch },
+  { shape: 'cloudwatch', file: 'cw.csv', plain: 'p.csv', read: wrapped('csv', 'cloudwatch'), unshape: cloudWatch },
+  { shape: 'cloudwatch', file: 'cwz.jsonl.gz', plain: 'p.jsonl', read: wrapped('jsonl', 'cloudwatch'), unshape: cloudWatch },
 ];
 
 describe('--shape: the same records in another shape', () => {

@@ -70,7 +70,7 @@ export function registerGenerate(program: Command): void {
     .addOption(
       new Option(
         '--shape <shape>',
-        'how the lines are written, the records being the same: quote-all (CSV, every field quoted), quote-text (CSV, text fields quoted, numbers bare), nested (JSON lines, a nested object in every record), fluent-bit (any format, every line wrapped as Fluent Bit writes it; read it with --wrapped fluent-bit --format FORMAT)',
+        'how the lines are written, the records being the same: quote-all (CSV, every field quoted), quote-text (CSV, text fields quoted, numbers bare), nested (JSON lines, a nested object in every record), fluent-bit (any format, every line wrapped as Fluent Bit writes it; read it with --wrapped fluent-bit --format FORMAT), cloudwatch (any format, every line after a timestamp as CloudWatch Logs exports it; --wrapped cloudwatch --format FORMAT)',
       )
         .choices(SHAPES)
         .default('plain'),

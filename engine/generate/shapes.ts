@@ -1,7 +1,7 @@
 /**
  * The shapes `mr generate --shape` writes the same records in: what real writers and
  * shippers make of a log line, and what the parallel engine's byte-level fast paths read
- * (quoted CSV, JSON lines with nested objects, Fluent Bit's wrapper). A shaped file bills
+ * (quoted CSV, JSON lines with nested objects, Fluent Bit's and CloudWatch's wrappers). A shaped file bills
  * exactly like the plain file of the same seed: a shape changes a line's bytes, never its
  * record nor its reject reason, and its own random values come from a PRNG of their own, so
  * the records drawn are the plain file's.
@@ -12,7 +12,7 @@
 import type { Format } from '../core/formats/format.js';
 import type { ByteBuilder } from './byte-builder.js';
 
-export const SHAPES = ['plain', 'quote-all', 'quote-text', 'nested', 'fluent-bit'] as const;
+export const SHAPES = ['plain', 'quote-all', 'quote-text', 'nested', 'fluent-bit', 'cloudwatch'] as const;
 export type Shape = (typeof SHAPES)[number];
 
 /** The formats each shape is written in. */
@@ -22,6 +22,7 @@ const SHAPE_FORMATS: Readonly<Record<Shape, readonly Format[]>> = {
   'quote-text': ['csv'],
   nested: ['jsonl'],
   'fluent-bit': ['space', 'csv', 'jsonl'],
+  cloudwatch: ['space', 'csv', 'jsonl'],
 };
 
 const FORMAT_NAMES: Readonly<Record<Format, string>> = { space: 'the space format', csv: 'CSV', jsonl: 'JSON lines' };
@@ -55,7 +56,9 @@ export function lineShaper(shape: Exclude<Shape, 'plain'>, rnd: () => number, st
     case 'nested':
       return new NestedClient(rnd);
     case 'fluent-bit':
-      return new FluentBitWrapper(rnd, startDay);
+      return new FluentBitWrapper(new ShippingClock(rnd, startDay));
+    case 'cloudwatch':
+      return new CloudWatchPrefix(new ShippingClock(rnd, startDay));
   }
 }
 
@@ -166,18 +169,7 @@ const WRAP_TAIL = Buffer.from(`Z",${KUBERNETES}}\n`, 'latin1');
  * and a billable record).
  */
 class FluentBitWrapper implements LineShaper {
-  private seconds = 0;
-  private nanos = 0;
-  private day = -1;
-  private dayText = '';
-  private readonly start: number;
-
-  constructor(
-    private readonly rnd: () => number,
-    startDay: string,
-  ) {
-    this.start = Date.parse(`${startDay}T00:00:00Z`);
-  }
+  constructor(private readonly clock: ShippingClock) {}
 
   line(src: Uint8Array, start: number, end: number, out: ByteBuilder, mark = -1): number {
     out.reserve(6 * (end - start) + WRAP_HEAD.length + WRAP_TAIL.length + 64);
@@ -196,13 +188,49 @@ class FluentBitWrapper implements LineShaper {
         out.byte(c);
       }
     }
-    out.text(`\\n","stream":"stdout","time":"${this.time()}`);
+    out.text(`\\n","stream":"stdout","time":"${this.clock.next(9)}`);
     out.bytes(WRAP_TAIL, 0, WRAP_TAIL.length);
     return at;
   }
+}
 
-  /** The next shipping time, without its `Z`: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn`. */
-  private time(): string {
+/**
+ * Every line as CloudWatch Logs exports a log stream to S3: `<timestamp> <line>`, the
+ * timestamp when the event was ingested (RFC 3339, milliseconds, `Z`), the line as it was.
+ * Every line is prefixed, the CSV header and bad lines alike; a bad_encoding line keeps its raw
+ * byte, so the wrapped line is not UTF-8 and stays bad_encoding.
+ */
+class CloudWatchPrefix implements LineShaper {
+  constructor(private readonly clock: ShippingClock) {}
+
+  line(src: Uint8Array, start: number, end: number, out: ByteBuilder, mark = -1): number {
+    const stamp = `${this.clock.next(3)}Z `;
+    const base = out.len + stamp.length;
+    out.reserve(end - start + stamp.length + 1);
+    out.text(stamp);
+    out.bytes(src, start, end);
+    out.byte(LF);
+    return mark < 0 ? -1 : base + (mark - start);
+  }
+}
+
+/** When a shipper handled each line: from the start day on, a millisecond apart on average. */
+class ShippingClock {
+  private seconds = 0;
+  private nanos = 0;
+  private day = -1;
+  private dayText = '';
+  private readonly start: number;
+
+  constructor(
+    private readonly rnd: () => number,
+    startDay: string,
+  ) {
+    this.start = Date.parse(`${startDay}T00:00:00Z`);
+  }
+
+  /** The next time, without its `Z`: `YYYY-MM-DDTHH:MM:SS.` and `digits` fraction digits. */
+  next(digits: number): string {
     this.nanos += 1 + ((this.rnd() * 2_000_000) | 0);
     if (this.nanos >= 1e9) {
       this.seconds += Math.floor(this.nanos / 1e9);
@@ -214,6 +242,6 @@ class FluentBitWrapper implements LineShaper {
       this.dayText = new Date(this.start + day * 86_400_000).toISOString().slice(0, 11);
     }
     const s = this.seconds % 86400;
-    return `${this.dayText}${two((s / 3600) | 0)}:${two(((s / 60) | 0) % 60)}:${two(s % 60)}.${String(this.nanos).padStart(9, '0')}`;
+    return `${this.dayText}${two((s / 3600) | 0)}:${two(((s / 60) | 0) % 60)}:${two(s % 60)}.${String(this.nanos).padStart(9, '0').slice(0, digits)}`;
   }
 }
