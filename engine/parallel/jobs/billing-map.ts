@@ -202,15 +202,7 @@ async function mapShard(
     line: (buf, start, end, offset) => acc.line(offset, buf.subarray(start, end)),
     tooLong: (offset, head) => acc.tooLong(offset, head),
   };
-  let lines = fastPath(task, shard, table, counts, exact, judges.emitter);
-  // Space-format lines or JSON lines wrapped by Fluent Bit or CloudWatch: the wrappers read on
-  // bytes, their lines by the format's fast path; with dedupe, JSON lines with a request id are
-  // left to the exact path (their offsets are the wrapper's).
-  if (shard.wrapped !== undefined && shard.format !== 'csv' && task.dedupe !== 'line') {
-    const inner = shard.format === 'space' ? spaceScanner() : new JsonlScanner(config.rates.map((r) => r.task), config.maxDurationMs, task.window, table, counts, exact, task.dedupe === undefined ? undefined : null);
-    lines = new WrappedScanner(shard.wrapped, inner, exact);
-  }
-  await readLines(shard, lines, onBytes, feed);
+  await readLines(shard, fastPath(task, shard, table, counts, exact, judges.emitter, spaceScanner), onBytes, feed);
   addCounts(counts, runCounts);
   for (const [user, u] of usage.users) {
     const key = Buffer.from(user, 'utf8');
@@ -222,13 +214,24 @@ async function mapShard(
   }
 }
 
-/** The byte-level fast path of a plain CSV or JSON lines shard, handing every line it does not bill to `exact`. */
-function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, counts: ShardCounts, exact: ByteLineSink, emitter: ShuffleEmitter | undefined): ByteLineSink {
+/**
+ * The byte-level fast path of a CSV or JSON lines shard, or of a wrapped one (space-format
+ * lines or JSON lines; `spaceScanner` the task's space scanner), handing every line it does not
+ * bill to `exact`.
+ */
+function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, counts: ShardCounts, exact: ByteLineSink, emitter: ShuffleEmitter | undefined, spaceScanner: () => SpaceScanner): ByteLineSink {
   const { config, window } = task;
   const tasks = config.rates.map((r) => r.task);
-  // Wrapped lines are unwrapped by the accumulator first, and with --dedupe line every valid
-  // line has an identity: no byte scanner reads them.
-  if (shard.wrapped !== undefined || task.dedupe === 'line') return exact;
+  // With --dedupe line every valid line has an identity: no byte scanner reads them.
+  if (task.dedupe === 'line') return exact;
+  // Wrapped space-format lines or JSON lines: the wrappers read on bytes, their lines by the
+  // format's fast path; with dedupe, JSON lines with a request id are left to the exact path
+  // (their offsets are the wrapper's). Wrapped CSV: the exact path (its header is an inner line).
+  if (shard.wrapped !== undefined) {
+    if (shard.format === 'csv') return exact;
+    const inner = shard.format === 'space' ? spaceScanner() : new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === undefined ? undefined : null);
+    return new WrappedScanner(shard.wrapped, inner, exact);
+  }
   // With --dedupe auto, lines with a request id go from the fast path straight into the shuffle.
   if (shard.format === 'csv') return new CsvScanner(shard.path, shard.csv, tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === 'auto' ? emitter : undefined);
   if (shard.format === 'jsonl') return new JsonlScanner(tasks, config.maxDurationMs, window, table, counts, exact, task.dedupe === 'auto' ? emitter : undefined);

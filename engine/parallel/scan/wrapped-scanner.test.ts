@@ -99,11 +99,13 @@ const wrapped = fc.tuple(inner, endings, others, fc.constantFrom('log', 'log', '
     return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}${colon}${v}`).join(comma)}}`;
   },
 );
+/** Lines of `arb` with one byte, anywhere, made 0xFF (not UTF-8). */
+const withBadByte = (arb: fc.Arbitrary<string>) => arb.chain((s) => fc.nat().map((k) => { const c = Buffer.from(s); if (c.length > 0) c[k % c.length] = 0xff; return c; }));
 const lineArb = fc.oneof(
   { weight: 12, arbitrary: wrapped.map((s) => Buffer.from(s, 'utf8')) },
   { weight: 1, arbitrary: wrapped.map((s) => Buffer.from(` \t${s} `, 'utf8')) },
   { weight: 1, arbitrary: fc.constantFrom('', ' ', '{', '[]', 'null', '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms"}x', '{"log":"2025-05-02T10:00:00Z user1 login 200 5ms\\u0041"}').map((s) => Buffer.from(s)) },
-  { weight: 1, arbitrary: wrapped.chain((s) => fc.nat().map((k) => { const c = Buffer.from(s); c[k % c.length] = 0xff; return c; })) },
+  { weight: 1, arbitrary: withBadByte(wrapped) },
   { weight: 1, arbitrary: fc.constantFrom(65530, 65536, 70_000).map((n) => Buffer.from(`{"pad":"${'p'.repeat(n)}","log":"2025-05-02T10:00:00Z user1 login 200 5ms"}`)) },
 );
 
@@ -111,15 +113,25 @@ function joined(lines: Buffer[], crlf: boolean[]): Buffer {
   return Buffer.concat(lines.flatMap((l, i) => [l, Buffer.from(crlf[i] ? '\r\n' : '\n')]));
 }
 
+/**
+ * Files of up to 20 lines drawn from `lines` (each ending in LF or CRLF), at offsets 0, 1 and
+ * 4096, with and without a window, wrapped as `wrapping` draws: the fast path must judge each
+ * as the definition does (`same`). Returns how many lines the fast path billed.
+ */
+function fastOnDrawnFiles(lines: fc.Arbitrary<Buffer>, wrapping: fc.Arbitrary<Wrapping>, inner: Inner, numRuns: number): number {
+  let fast = 0;
+  fc.assert(
+    fc.property(fc.array(fc.tuple(lines, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), wrapping, (ls, offset, windowed, w) => {
+      fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, w, inner).fast;
+    }),
+    { numRuns },
+  );
+  return fast;
+}
+
 describe('WrappedScanner + exact path ≡ LineAccumulator (fluent-bit, space format)', () => {
   it('same counts, rejects and usage for random wrapped lines, with and without a window', () => {
-    let fast = 0;
-    fc.assert(
-      fc.property(fc.array(fc.tuple(lineArb, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), fc.constantFrom('log', 'message'), (ls, offset, windowed, key) => {
-        fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, { kind: 'fluent-bit', key }).fast;
-      }),
-      { numRuns: 1500 },
-    );
+    const fast = fastOnDrawnFiles(lineArb, fc.constantFrom('log', 'message').map((key): Wrapping => ({ kind: 'fluent-bit', key })), SPACE, 1500);
     // Not a slow path that passes: many drawn lines were billed by the fast path.
     expect(fast).toBeGreaterThan(100);
   });
@@ -161,20 +173,13 @@ const cloudWatchLine = fc.tuple(stamp, fc.constantFrom(' ', ' ', ' ', '  ', '\t'
 const cloudWatchArb = fc.oneof(
   { weight: 12, arbitrary: cloudWatchLine.map((s) => Buffer.from(s, 'utf8')) },
   { weight: 1, arbitrary: fc.constantFrom('', ' ', '2025-05-02T10:00:00Z', '2025-05-02T10:00:00Z ', '2025-05-02T10:00:00Z \u00e9', '\ufeff2025-05-02T10:00:00Z 2025-05-02T10:00:00Z user1 login 200 5ms').map((s) => Buffer.from(s)) },
-  { weight: 1, arbitrary: cloudWatchLine.chain((s) => fc.nat().map((k) => { const c = Buffer.from(s); if (c.length > 0) c[k % c.length] = 0xff; return c; })) },
+  { weight: 1, arbitrary: withBadByte(cloudWatchLine) },
   { weight: 1, arbitrary: fc.constantFrom(65500, 65536, 70_000).map((n) => Buffer.from(`2025-05-02T10:00:00Z 2025-05-02T10:00:00Z ${'u'.repeat(n)} login 200 5ms`)) },
 );
 
 describe('WrappedScanner + exact path ≡ LineAccumulator (cloudwatch, space format)', () => {
   it('same counts, rejects and usage for random CloudWatch lines, with and without a window', () => {
-    let fast = 0;
-    fc.assert(
-      fc.property(fc.array(fc.tuple(cloudWatchArb, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
-        fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, CLOUDWATCH).fast;
-      }),
-      { numRuns: 1500 },
-    );
-    expect(fast).toBeGreaterThan(100);
+    expect(fastOnDrawnFiles(cloudWatchArb, fc.constant(CLOUDWATCH), SPACE, 1500)).toBeGreaterThan(100);
   });
 
   it('common export lines take the fast path; odd ones do not', () => {
@@ -206,9 +211,9 @@ describe('WrappedScanner + exact path ≡ LineAccumulator (cloudwatch, space for
   });
 });
 
-/** JSON lines records: common ones, with a request id, nested or odd values, escapes, and bad ones. */
 /** Mostly `common`, sometimes one of `odd`. */
 const mostly = <T>(common: readonly T[], odd: readonly T[]) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...common) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
+/** JSON lines records: common ones, with a request id, nested or odd values, escapes, and bad ones. */
 const record = fc.tuple(
   mostly(['2025-05-02T10:00:00Z', '2025-05-02T11:00:00.5Z'], ['2025-05-02T10:00:00+02:00', 'nope']),
   mostly(['user1', 'u-2'], ['u"q', 'u\\b', 'é', 'x'.repeat(128), 'x'.repeat(129)]),
@@ -234,15 +239,8 @@ describe('WrappedScanner + exact path ≡ LineAccumulator (JSON lines inside)', 
   for (const [name, kind, arb] of [['fluent-bit', 'fluent-bit', fluentJson], ['cloudwatch', 'cloudwatch', cloudJson]] as const) {
     for (const leaveIds of [false, true]) {
       it(`${name}: same counts, rejects and usage for random lines${leaveIds ? ', lines with a request id left to the exact path' : ''}`, () => {
-        let fast = 0;
-        const lines = fc.oneof({ weight: 12, arbitrary: arb.map((x) => Buffer.from(x, 'utf8')) }, { weight: 1, arbitrary: arb.chain((x) => fc.nat().map((k) => { const c = Buffer.from(x); c[k % c.length] = 0xff; return c; })) });
-        fc.assert(
-          fc.property(fc.array(fc.tuple(lines, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
-            fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, { kind, key: DEFAULT_WRAPPED_KEY }, { format: 'jsonl', leaveIds }).fast;
-          }),
-          { numRuns: 800 },
-        );
-        expect(fast).toBeGreaterThan(100);
+        const lines = fc.oneof({ weight: 12, arbitrary: arb.map((x) => Buffer.from(x, 'utf8')) }, { weight: 1, arbitrary: withBadByte(arb) });
+        expect(fastOnDrawnFiles(lines, fc.constant<Wrapping>({ kind, key: DEFAULT_WRAPPED_KEY }), { format: 'jsonl', leaveIds }, 800)).toBeGreaterThan(100);
       });
     }
   }

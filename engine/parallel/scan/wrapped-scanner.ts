@@ -159,7 +159,7 @@ export class WrappedScanner implements ByteLineSink {
 
   /** The inner line b[vs, ve) (with `\"` and `\\` undone when `escaped`) added to the waiting ones, for the wrapped line b[ls, le) at offset `at`. */
   private add(b: Buffer, vs: number, ve: number, escaped: boolean, ls: number, le: number, at: number): void {
-    // Any inner line fits: its wrapped line is within MAX_LINE_BYTES (unwrap), far below the block's size.
+    // Any inner line fits: its wrapped line is within MAX_LINE_BYTES (block), far below the block's size.
     const len = ve - vs + 1;
     if (this.innerEnd + len > this.inner.length) this.bill(b);
     if (this.waiting === this.starts.length) this.grow();
