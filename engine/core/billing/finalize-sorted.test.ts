@@ -31,9 +31,54 @@ function sortedSync(table: UsageTable, order: (a: string, b: string) => number =
   };
 }
 
+/** The same stream by its ids' bytes (keyed), as a merge of tables offers it for a large bill; neither string side may be read. */
+function sortedKeyed(table: UsageTable, order: (a: string, b: string) => number = compareUtf8): SortedUsage {
+  const ids = [...table.users.keys()].sort(order);
+  return {
+    taskCount: table.taskCount,
+    users() {
+      throw new Error('users() read although keyed() is there');
+    },
+    keyed() {
+      let k = -1;
+      // Every id in one buffer, as a table's records hold them, each after a byte that is not part of it.
+      const encoded = ids.map((id) => Buffer.from(id, 'utf8'));
+      const bytes = Buffer.concat(encoded.flatMap((b) => [Buffer.from([0x7c]), b]));
+      const starts: number[] = [];
+      encoded.reduce((at, b) => (starts.push(at + 1), at + 1 + b.length), 0);
+      let u = new UserUsage(table.taskCount);
+      const rows = {
+        requests: (_i: number, t: number) => u.requests[t]!,
+        durationNumber: (_i: number, t: number) => (u.carry === null ? u.duration[t]! : -1),
+        duration: (_i: number, t: number) => u.durationOf(t),
+      };
+      const users = {
+        bytes: bytes as Uint8Array,
+        at: 0,
+        length: 0,
+        rows,
+        row: 0,
+        closed: false,
+        next() {
+          if (++k >= ids.length) return false;
+          users.at = starts[k]!;
+          users.length = encoded[k]!.length;
+          u = table.users.get(ids[k]!)!;
+          return true;
+        },
+        close() {
+          users.closed = true;
+        },
+      };
+      return users;
+    },
+  };
+}
+
 describe.each([
   ['async', sorted],
   ['synchronous', sortedSync],
+  ['by its ids’ bytes', sortedKeyed],
 ])('finalizeBill on a sorted usage stream read %s', (_mode, stream) => {
   const table = new UsageTable(3);
   const users = ['b', 'a', '😀', '\uffff', 'é', '__proto__', 'a0', 'A'];
@@ -68,6 +113,48 @@ describe.each([
     };
     await finalizeBill(stream(many), config, sink);
     expect(seen).toEqual([8192, 16384, 20_000]);
+  });
+});
+
+describe('finalizeBill on a stream by its ids’ bytes', () => {
+  it('refuses a user given twice (the order is strict)', async () => {
+    const table = new UsageTable(3);
+    for (const u of ['a', 'b', 'c']) table.add(u, 0, 1, 5);
+    const stream = sortedKeyed(table);
+    const keyed = stream.keyed!.bind(stream);
+    // The second user given again after itself.
+    stream.keyed = () => {
+      const users = keyed();
+      let calls = 0;
+      let last = { at: 0, length: 0 };
+      const next = users.next.bind(users);
+      return Object.assign(users, {
+        next() {
+          if (++calls === 3) return Object.assign(users, last) !== null;
+          const more = next();
+          last = { at: users.at, length: users.length };
+          return more;
+        },
+      });
+    };
+    await expect(finalizeBill(stream, config, { task() {}, user() {} })).rejects.toThrow(/out of order: "b" before "b"/);
+  });
+
+  it('closes the stream when a sink fails', async () => {
+    const table = new UsageTable(3);
+    for (const u of ['a', 'b', 'c']) table.add(u, 0, 1, 5);
+    const stream = sortedKeyed(table);
+    const keyed = stream.keyed!.bind(stream);
+    let users: ReturnType<typeof keyed> | undefined;
+    stream.keyed = () => (users = keyed());
+    const failing = {
+      task() {},
+      user() {
+        throw new Error('disk full');
+      },
+    };
+    await expect(finalizeBill(stream, config, failing)).rejects.toThrow(/disk full/);
+    expect((users as unknown as { closed: boolean }).closed).toBe(true);
   });
 });
 

@@ -10,17 +10,22 @@
 import type { BillingConfig } from '../config/config.js';
 import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
-import { isSortedUsage, type SortedUsage, type UsageRows, type UserUsage } from './usage.js';
+import { isSortedUsage, type KeyedUsers, type SortedUsage, type UsageAccess, type UsageRows, type UserUsage } from './usage.js';
+import { UserKey, userText, type BillUser } from './user-key.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { compilePlan, formatYoctos, priceTaskInto, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
 import type { BillTotals } from './totals.js';
 
 export type { BillTotals };
 
-/** Receives a bill in order: each billed task of a user, then that user's total. */
+/**
+ * Receives a bill in order: each billed task of a user, then that user's total. A user is
+ * their id, or from a keyed stream (a large bill of the parallel engine) its bytes (a
+ * UserKey, reused for the next user: read it during the call).
+ */
 export interface BillSink {
-  task(user: string, task: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
-  user(user: string, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
+  task(user: BillUser, task: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
+  user(user: BillUser, durationMs: Amount, costPicos: Amount, costRounded: Amount): void;
   /** Called every few thousand users: write out what is buffered, let the event loop turn. */
   flush?(): Promise<void>;
 }
@@ -36,8 +41,6 @@ function billOrder(ids: readonly string[]): number[] {
   else order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
   return order;
 }
-
-type UsageAccess = Pick<UsageRows, 'requests' | 'durationNumber' | 'duration'>;
 
 /** The current user of a sorted stream, read through the UsageRows accessors (index ignored). */
 class CurrentUser implements UsageAccess {
@@ -80,7 +83,7 @@ class UserBiller {
   }
 
   /** Bills user `i` of `rows` (whose id is `user`). */
-  bill(user: string, rows: UsageAccess, i: number): void {
+  bill(user: BillUser, rows: UsageAccess, i: number): void {
     const decimals = this.decimals;
     let durationMs: Amount = 0;
     let costPicos: Amount = 0;
@@ -131,8 +134,53 @@ class UserBiller {
  */
 export async function finalizeBill(usage: UsageRows | SortedUsage, config: BillingConfig, sink: BillSink): Promise<BillTotals> {
   const biller = new UserBiller(config, sink);
-  await inBillOrder(usage, (user, rows, i) => biller.bill(user, rows, i), sink.flush?.bind(sink));
+  const keyed = isSortedUsage(usage) ? usage.keyed?.() : undefined;
+  if (keyed !== undefined) await keyedBillOrder(keyed, (user, rows, i) => biller.bill(user, rows, i), sink.flush?.bind(sink));
+  else await inBillOrder(usage, (user, rows, i) => biller.bill(user, rows, i), sink.flush?.bind(sink));
   return biller.totals();
+}
+
+/**
+ * Visits every user of a keyed stream, as inBillOrder visits a sorted stream's: the order is
+ * checked on the ids' bytes (the bill's order is their byte order), with no string made.
+ * At a million users, decoding each id, its string comparison and the stream's objects were
+ * about a third of writing the bill.
+ */
+async function keyedBillOrder(users: KeyedUsers, visit: (user: UserKey, rows: UsageAccess, i: number) => void, flush: (() => Promise<void>) | undefined): Promise<void> {
+  const key = new UserKey();
+  let previous = new Uint8Array(256);
+  let previousLength = -1;
+  let k = 0;
+  try {
+    while (users.next()) {
+      const b = users.bytes;
+      const at = users.at;
+      const n = users.length;
+      if (previousLength >= 0 && compareBytes(previous, previousLength, b, at, n) >= 0) {
+        const text = (x: Uint8Array, s: number, len: number) => JSON.stringify(new TextDecoder().decode(x.subarray(s, s + len)));
+        throw new Error(`finalize: usage stream out of order: ${text(previous, 0, previousLength)} before ${text(b, at, n)}`);
+      }
+      if (n > previous.length) previous = new Uint8Array(2 * n);
+      for (let j = 0; j < n; j++) previous[j] = b[at + j]!;
+      previousLength = n;
+      key.set(b, at, n);
+      visit(key, users.rows, users.row);
+      if (flush !== undefined && ++k % FLUSH_EVERY_USERS === 0) await flush();
+    }
+  } finally {
+    users.close();
+  }
+  if (flush !== undefined) await flush();
+}
+
+/** Byte order of a[0, al) and b[bs, bs + bl). */
+function compareBytes(a: Uint8Array, al: number, b: Uint8Array, bs: number, bl: number): number {
+  const n = al < bl ? al : bl;
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[bs + i]!;
+    if (d !== 0) return d;
+  }
+  return al - bl;
 }
 
 /**
@@ -320,7 +368,7 @@ export async function collectBill(usage: UsageRows | SortedUsage, config: Billin
       tasks.push({ task: rate.task, rateText: rate.text, requests, durationMs: BigInt(d), costPicos: BigInt(c), costRounded: BigInt(r) });
     },
     user(user, d, c, r) {
-      bills.push({ user, durationMs: BigInt(d), costPicos: BigInt(c), costRounded: BigInt(r), tasks });
+      bills.push({ user: userText(user), durationMs: BigInt(d), costPicos: BigInt(c), costRounded: BigInt(r), tasks });
       tasks = [];
     },
   });

@@ -81,6 +81,27 @@ export interface UsageRows {
   durationNumber(i: number, task: number): number;
 }
 
+/** The accessors of one user's usage that finalize reads (row `i` of a UsageRows, or a stream's current user). */
+export type UsageAccess = Pick<UsageRows, 'requests' | 'durationNumber' | 'duration'>;
+
+/**
+ * A sorted stream's users as their id's bytes, with their usage read where it lies (no
+ * string and no object per user): what finalize bills a large bill from (SortedUsage.keyed).
+ * After next() returns true, the current user's id is the UTF-8 bytes[at, at + length)
+ * (valid UTF-8: validated when it was read), and their usage is row `row` of `rows`; both are
+ * valid until the next call of next().
+ */
+export interface KeyedUsers {
+  next(): boolean;
+  readonly bytes: Uint8Array;
+  readonly at: number;
+  readonly length: number;
+  readonly rows: UsageAccess;
+  readonly row: number;
+  /** Ends the stream early (closes what it reads). */
+  close(): void;
+}
+
 /**
  * Usage streamed in the bill's order, one user at a time: what an engine hands over when
  * its result lives elsewhere (the spark engine's per-(user, task) totals, sorted by the
@@ -98,6 +119,8 @@ export interface SortedUsage {
    * the next step: it is read before the next one is taken.
    */
   usersSync?(): Iterable<{ readonly user: string; readonly usage: UserUsage }>;
+  /** The same users as usersSync(), by their ids' bytes (KeyedUsers): optional, for streams whose users lie as bytes (a merge of sorted tables). */
+  keyed?(): KeyedUsers;
 }
 
 export function isSortedUsage(u: UsageRows | SortedUsage): u is SortedUsage {

@@ -19,6 +19,7 @@ import { ByteLine } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { ByteSink } from './staged.js';
 import { csvField } from './csv.js';
+import { userText, type BillUser, type UserKey } from '../billing/user-key.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
 
@@ -77,13 +78,14 @@ const BILL_COST = ascii('ms, total_cost=');
 const COMMA = 44;
 
 /** The most bytes a user's billing.txt line takes. */
-function billLineRoom(user: string): number {
-  return 3 * user.length + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM;
+function billLineRoom(user: BillUser): number {
+  return (typeof user === 'string' ? 3 * user.length : user.length) + BILL_DURATION.length + BILL_COST.length + 2 * NUMBER_ROOM;
 }
 
 /** One billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`) encoded into `line`, which has billLineRoom(user) bytes of room. */
-function putBillLine(line: ByteLine, user: string, durationMs: Amount, costRounded: Amount, decimals: number): void {
-  line.text(user);
+function putBillLine(line: ByteLine, user: BillUser, durationMs: Amount, costRounded: Amount, decimals: number): void {
+  if (typeof user === 'string') line.text(user);
+  else line.span(user.bytes, user.at, user.length);
   line.bytes(BILL_DURATION);
   line.amount(durationMs);
   line.bytes(BILL_COST);
@@ -119,9 +121,13 @@ abstract class BillFilesWriter {
   private readonly taskBytes: Buffer[];
   /** The current user's CSV field, made at their first row; null between users. */
   private field: string | null = null;
-  /** The first and the last user written so far (null: none yet). */
+  /** For a user given as bytes (UserKey): whether their id is their CSV field as it is; null between users. */
+  private plainKey: boolean | null = null;
+  /** The first user written so far (null: none yet), and the last one's id (as given, or its bytes). */
   first: string | null = null;
-  last: string | null = null;
+  private lastText: string | null = null;
+  private lastKey = new Uint8Array(64);
+  private lastKeyLength = -1;
 
   private readonly checkpoint: (() => void) | undefined;
 
@@ -142,20 +148,38 @@ abstract class BillFilesWriter {
     this.checkpoint?.();
   }
 
+  /** The last user written so far (null: none yet). */
+  get last(): string | null {
+    if (this.lastKeyLength >= 0) return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.lastKey.subarray(0, this.lastKeyLength));
+    return this.lastText;
+  }
+
   /** The user's CSV field, made once at their first row. */
   protected fieldOf(user: string): string {
     return (this.field ??= csvField(user));
   }
 
+  /** True when the user is given as bytes that are their CSV field as they are (checked once per user). */
+  private keyAsField(user: UserKey): boolean {
+    return (this.plainKey ??= user.plainCsv());
+  }
+
   /**
    * A task's detail row begun: `user,task,requests,duration_ms,` in the detail buffer, with
-   * room for `more` bytes after it (the writer's own columns and the line's end).
+   * room for `more` bytes after it (the writer's own columns and the line's end). A user given
+   * as bytes is copied as they are unless their field is quoted.
    */
-  protected taskRow(user: string, t: number, requests: number, durationMs: Amount, more: number): ByteLine {
-    const field = this.fieldOf(user);
+  protected taskRow(user: BillUser, t: number, requests: number, durationMs: Amount, more: number): ByteLine {
     const task = this.taskBytes[t]!;
-    const out = this.detail.room(3 * field.length + task.length + 2 * NUMBER_ROOM + more);
-    out.text(field);
+    let out: ByteLine;
+    if (typeof user !== 'string' && this.keyAsField(user)) {
+      out = this.detail.room(user.length + task.length + 2 * NUMBER_ROOM + more);
+      out.span(user.bytes, user.at, user.length);
+    } else {
+      const field = this.fieldOf(userText(user));
+      out = this.detail.room(3 * field.length + task.length + 2 * NUMBER_ROOM + more);
+      out.text(field);
+    }
     out.byte(COMMA);
     out.bytes(task);
     out.byte(COMMA);
@@ -167,10 +191,19 @@ abstract class BillFilesWriter {
   }
 
   /** The user's billing.txt line (`user1: total_duration=7235ms, total_cost=42.50`); the user's rows end here. */
-  protected writeBillLine(user: string, durationMs: Amount, costRounded: Amount): void {
+  protected writeBillLine(user: BillUser, durationMs: Amount, costRounded: Amount): void {
     this.field = null;
-    this.first ??= user;
-    this.last = user;
+    this.plainKey = null;
+    if (typeof user === 'string') {
+      this.first ??= user;
+      this.lastText = user;
+    } else {
+      this.first ??= user.text();
+      if (user.length > this.lastKey.length) this.lastKey = new Uint8Array(2 * user.length);
+      const b = user.bytes;
+      for (let i = 0; i < user.length; i++) this.lastKey[i] = b[user.at + i]!;
+      this.lastKeyLength = user.length;
+    }
     putBillLine(this.bill.room(billLineRoom(user)), user, durationMs, costRounded, this.decimals);
   }
 }
@@ -188,7 +221,7 @@ export class BillWriter extends BillFilesWriter implements BillSink {
     this.rateBytes = config.rates.map((r) => Buffer.from(r.text, 'utf8'));
   }
 
-  task(user: string, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
+  task(user: BillUser, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
     const rate = this.rateBytes[t]!;
     const out = this.taskRow(user, t, requests, durationMs, rate.length + 2 * NUMBER_ROOM);
     out.bytes(rate);
@@ -199,7 +232,7 @@ export class BillWriter extends BillFilesWriter implements BillSink {
     out.byte(10);
   }
 
-  user(user: string, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
+  user(user: BillUser, durationMs: Amount, _costPicos: Amount, costRounded: Amount): void {
     this.writeBillLine(user, durationMs, costRounded);
   }
 }

@@ -131,6 +131,14 @@ export class ByteLine {
     this.pos = pos;
   }
 
+  /** The bytes b[at, at + length) (a user's id as it lies in a usage table). */
+  span(b: Uint8Array, at: number, length: number): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = at, end = at + length; i < end; i++) buf[pos++] = b[i]!;
+    this.pos = pos;
+  }
+
   /** Bytes already encoded (a constant, a field). */
   bytes(b: Uint8Array): void {
     const buf = this.buf;
