@@ -6,8 +6,8 @@ import type { TableImage } from './user-table.js';
 import { UsageTable, sortedUsageEntries, usageEntries } from '../../core/billing/usage.js';
 import { compareUtf8 } from '../../core/billing/order.js';
 import { collectBill } from '../../core/billing/finalize.js';
-import { billText } from '../../core/outputs/bill.js';
-import { billingConfigFromEnv } from '../../core/config/config.js';
+import { billText, writeBillFiles } from '../../core/outputs/bill.js';
+import { billingConfigFromEnv, type BillingConfig } from '../../core/config/config.js';
 
 function addBig(t: UserTable, user: string, task: number, requests: number, duration: bigint): void {
   const b = Buffer.from(user, 'utf8');
@@ -23,6 +23,14 @@ const id = fc.oneof(
   fc.nat(40).map((n) => `${'long-user-id-'.repeat(3)}${n}`),
 );
 const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10_000n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 60n));
+
+/** billing.txt and the detail CSV as writeBillFiles writes them from `usage`, with the first and last users it reports. */
+async function billBytes(usage: Parameters<typeof writeBillFiles>[0], config: BillingConfig, header = true): Promise<{ bill: string; detail: string; first: string | null; last: string | null }> {
+  const out = { bill: [] as Buffer[], detail: [] as Buffer[] };
+  const sink = (to: Buffer[]) => ({ write: (d: string | Uint8Array) => void to.push(Buffer.from(d)) });
+  const written = await writeBillFiles(usage, config, undefined, sink(out.bill), sink(out.detail), { header });
+  return { bill: Buffer.concat(out.bill).toString('utf8'), detail: Buffer.concat(out.detail).toString('utf8'), first: written.first, last: written.last };
+}
 
 /**
  * The merge cut into 1 to 5 key ranges (keyRanges), each merged on its own: the ranges, one
@@ -85,6 +93,40 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
     }
     const merged = new MergedUsage([a.sortedImage(), b.sortedImage()]);
     expect(billText(await collectBill(merged, config))).toBe(billText(await collectBill(one, config)));
+  });
+
+  it('writes the bill and its detail from the key bytes as from one table’s ids (BillWriter, keyed)', async () => {
+    const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.0123', RATE_c: '123456.789' });
+    // Ids whose detail field is quoted (a quote, a comma) besides the others.
+    const anyId = fc.oneof(id, fc.constantFrom('a,b', 'q"t', '"', ',', 'x""y'));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.tuple(anyId, fc.nat(2), fc.integer({ min: 1, max: 3 }), amount, fc.nat(11)), { maxLength: 80 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (workers, ops, parts) => {
+          const one = new UserTable(3, 4);
+          const tables = Array.from({ length: workers }, () => new UserTable(3, 4));
+          for (const [user, task, requests, d, w] of ops) {
+            addBig(one, user, task, requests, d);
+            addBig(tables[w % workers]!, user, task, requests, d);
+          }
+          const expected = await billBytes(one, config);
+          const images = tables.map((t) => t.sortedImage(true));
+          // The whole merge, and its key ranges one after the other (each range's detail without the header but the first's).
+          expect(await billBytes(new MergedUsage(images), config)).toEqual(expected);
+          const ranges = new MergedUsage(images).keyRanges(parts);
+          const pieces = await Promise.all(ranges.map((r, k) => billBytes(new MergedUsage(images, r), config, k === 0)));
+          expect({
+            bill: pieces.map((p) => p.bill).join(''),
+            detail: pieces.map((p) => p.detail).join(''),
+            first: pieces.find((p) => p.first !== null)?.first ?? null,
+            last: [...pieces].reverse().find((p) => p.last !== null)?.last ?? null,
+          }).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses an unsorted image', () => {

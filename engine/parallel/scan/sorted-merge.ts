@@ -13,7 +13,7 @@
  * chunks of CHUNK_RECORDS records, so the merge holds little more than one chunk per run.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { UserUsage, type SortedUsage } from '../../core/billing/usage.js';
+import { UserUsage, type KeyedUsers, type SortedUsage, type UsageAccess } from '../../core/billing/usage.js';
 import { COUNTERS_AT, INLINE_KEY_BYTES, decodeKey, recordBytes, type TableImage } from './user-table.js';
 
 /** A sorted table written to a file by a worker (records only: the rest is here). */
@@ -259,10 +259,34 @@ export class MergedUsage implements SortedUsage {
   /** The merge itself, synchronous; `keep`: a new usage object per user (else one, refilled). */
   private *merged(keep: boolean): Generator<{ user: string; usage: UserUsage }, undefined> {
     const T = this.taskCount;
+    const walk = this.walk();
+    const reused = new UserUsage(T);
+    try {
+      while (walk.next()) {
+        const first = walk.same[0]!;
+        const user = decodeKey(first.keyBytes.subarray(first.keyAt, first.keyAt + first.keyLen));
+        yield { user, usage: walk.sum(keep ? new UserUsage(T) : reused.clear()) };
+      }
+    } finally {
+      walk.close();
+    }
+  }
+
+  /**
+   * The merge by the users' key bytes (SortedUsage.keyed): a user held by one table, with no
+   * carried sum, is read in that table's record; a user of several tables (or with a carried
+   * sum) is summed into one reused usage first.
+   */
+  keyed(): KeyedUsers {
+    return new KeyedMerge(this.walk(), this.taskCount);
+  }
+
+  private walk(): MergeWalk {
+    const T = this.taskCount;
     const rb = recordBytes(T);
     const range = (i: number, size: number): EntryRange => this.ranges?.[i] ?? [0, size];
     const I = this.images.length;
-    const cursors = [
+    return new MergeWalk(T, [
       ...this.images.map((img, i) => {
         const [from, to] = range(i, img.size);
         return new Cursor(to, rb, img.overflow, img.carry, T, img.records, null, from);
@@ -271,69 +295,167 @@ export class MergedUsage implements SortedUsage {
         const [from, to] = range(I + i, r.size);
         return new Cursor(to, rb, r.overflow, r.carry, T, null, r.path, from);
       }),
-    ];
-    const W = cursors.length;
-    // The cursors at the smallest key, found by comparing every cursor's key, or with many
-    // tables (spilled runs) by a binary min-heap of the cursors by their keys, where a user
-    // costs a few comparisons per table holding them: at 10M users a worker's merge of 18
-    // tables spent 8.2 s, and 6.5 s with the heap; with 2 to 8 tables the scan was faster.
-    const heap: Cursor[] | null = W > LINEAR_MERGE_MAX ? [] : null;
-    const same: Cursor[] = [];
-    const reused = new UserUsage(T);
-    try {
+    ]);
+  }
+}
+
+/**
+ * The k-way merge of sorted tables' cursors, a key at a time: next() finds the cursors at the
+ * smallest key, same[0, n), by comparing every cursor's key, or with many tables (spilled
+ * runs) by a binary min-heap of the cursors by their keys, where a user costs a few
+ * comparisons per table holding them: at 10M users a worker's merge of 18 tables spent 8.2 s,
+ * and 6.5 s with the heap; with 2 to 8 tables the scan was faster. The next call moves those
+ * cursors on.
+ */
+class MergeWalk {
+  readonly same: Cursor[] = [];
+  n = 0;
+  private readonly heap: Cursor[] | null;
+  private started = false;
+
+  constructor(
+    private readonly tasks: number,
+    private readonly cursors: readonly Cursor[],
+  ) {
+    this.heap = cursors.length > LINEAR_MERGE_MAX ? [] : null;
+  }
+
+  next(): boolean {
+    const heap = this.heap;
+    const same = this.same;
+    if (!this.started) {
+      this.started = true;
       if (heap !== null) {
-        for (const c of cursors) if (c.head()) heap.push(c);
+        for (const c of this.cursors) if (c.head()) heap.push(c);
         for (let i = (heap.length >>> 1) - 1; i >= 0; i--) siftDown(heap, i);
       }
-      for (;;) {
-        let n = 0;
-        if (heap === null) {
-          let best: Cursor | null = null;
-          for (let w = 0; w < W; w++) {
-            const c = cursors[w]!;
-            if (!c.head()) continue;
-            const d = best === null ? -1 : compareKeys(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
-            if (d < 0) {
-              best = c;
-              n = 0;
-            }
-            if (d <= 0) same[n++] = c;
-          }
-        } else {
-          // Taken off the heap while none moves on: their keys stay where they are until then.
-          while (heap.length > 0 && (n === 0 || compareKeys(heap[0]!.keyBytes, heap[0]!.keyAt, heap[0]!.keyLen, same[0]!.keyBytes, same[0]!.keyAt, same[0]!.keyLen) === 0)) {
-            same[n++] = heap[0]!;
-            const last = heap.pop()!;
-            if (heap.length > 0) {
-              heap[0] = last;
-              siftDown(heap, 0);
-            }
-          }
-        }
-        if (n === 0) return undefined;
-        const first = same[0]!;
-        const user = decodeKey(first.keyBytes.subarray(first.keyAt, first.keyAt + first.keyLen));
-        const usage = keep ? new UserUsage(T) : reused.clear();
-        for (let j = 0; j < n; j++) {
-          const c = same[j]!;
-          const f = c.f64;
-          const base = c.counters();
-          for (let t = 0; t < T; t++) {
-            const r = f[base + 2 * t]!;
-            const d = f[base + 2 * t + 1]!;
-            if (r !== 0 || d !== 0) usage.add(t, r, d);
-          }
-          const carried = c.carries.size === 0 ? undefined : c.carries.get(c.e);
-          if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
-          c.e++;
-        }
-        // Back onto the heap at their next keys.
-        if (heap !== null) for (let j = 0; j < n; j++) if (same[j]!.head()) siftUp(heap, heap.push(same[j]!) - 1);
-        yield { user, usage };
+    } else {
+      // The cursors of the last key move on (back onto the heap at their next keys).
+      for (let j = 0; j < this.n; j++) {
+        const c = same[j]!;
+        c.e++;
+        if (heap !== null && c.head()) siftUp(heap, heap.push(c) - 1);
       }
-    } finally {
-      for (const c of cursors) c.close();
     }
+    let n = 0;
+    if (heap === null) {
+      const cursors = this.cursors;
+      let best: Cursor | null = null;
+      for (let w = 0; w < cursors.length; w++) {
+        const c = cursors[w]!;
+        if (!c.head()) continue;
+        const d = best === null ? -1 : compareKeys(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
+        if (d < 0) {
+          best = c;
+          n = 0;
+        }
+        if (d <= 0) same[n++] = c;
+      }
+    } else {
+      // Taken off the heap while none moves on: their keys stay where they are until then.
+      while (heap.length > 0 && (n === 0 || compareKeys(heap[0]!.keyBytes, heap[0]!.keyAt, heap[0]!.keyLen, same[0]!.keyBytes, same[0]!.keyAt, same[0]!.keyLen) === 0)) {
+        same[n++] = heap[0]!;
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          siftDown(heap, 0);
+        }
+      }
+    }
+    this.n = n;
+    return n > 0;
+  }
+
+  /** The current key's usage summed over the cursors at it (their carries included) into `usage`. */
+  sum(usage: UserUsage): UserUsage {
+    const T = this.tasks;
+    for (let j = 0; j < this.n; j++) {
+      const c = this.same[j]!;
+      const f = c.f64;
+      const base = c.counters();
+      for (let t = 0; t < T; t++) {
+        const r = f[base + 2 * t]!;
+        const d = f[base + 2 * t + 1]!;
+        if (r !== 0 || d !== 0) usage.add(t, r, d);
+      }
+      const carried = c.carries.size === 0 ? undefined : c.carries.get(c.e);
+      if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
+    }
+    return usage;
+  }
+
+  close(): void {
+    for (const c of this.cursors) c.close();
+  }
+}
+
+/** A table record's counters read in place (UsageAccess): `i` is the index of its first counter in f64; no sum of it was carried. */
+class RecordRows implements UsageAccess {
+  f64: Float64Array = new Float64Array(0);
+  requests(i: number, t: number): number {
+    return this.f64[i + 2 * t]!;
+  }
+  durationNumber(i: number, t: number): number {
+    return this.f64[i + 2 * t + 1]!;
+  }
+  duration(i: number, t: number): bigint {
+    return BigInt(this.f64[i + 2 * t + 1]!);
+  }
+}
+
+/** A summed usage (UsageAccess, the row ignored). */
+class SummedRows implements UsageAccess {
+  constructor(readonly u: UserUsage) {}
+  requests(_i: number, t: number): number {
+    return this.u.requests[t]!;
+  }
+  durationNumber(_i: number, t: number): number {
+    return this.u.carry === null ? this.u.duration[t]! : -1;
+  }
+  duration(_i: number, t: number): bigint {
+    return this.u.durationOf(t);
+  }
+}
+
+/** MergedUsage.keyed: the walk's current key and its usage, in place when one table holds it. */
+class KeyedMerge implements KeyedUsers {
+  bytes: Uint8Array = new Uint8Array(0);
+  at = 0;
+  length = 0;
+  rows: UsageAccess;
+  row = 0;
+  private readonly inPlace = new RecordRows();
+  private readonly summed: SummedRows;
+
+  constructor(
+    private readonly walk: MergeWalk,
+    tasks: number,
+  ) {
+    this.summed = new SummedRows(new UserUsage(tasks));
+    this.rows = this.inPlace;
+  }
+
+  next(): boolean {
+    const walk = this.walk;
+    if (!walk.next()) return false;
+    const c = walk.same[0]!;
+    this.bytes = c.keyBytes;
+    this.at = c.keyAt;
+    this.length = c.keyLen;
+    if (walk.n === 1 && (c.carries.size === 0 || !c.carries.has(c.e))) {
+      this.inPlace.f64 = c.f64;
+      this.rows = this.inPlace;
+      this.row = c.counters();
+    } else {
+      walk.sum(this.summed.u.clear());
+      this.rows = this.summed;
+      this.row = 0;
+    }
+    return true;
+  }
+
+  close(): void {
+    this.walk.close();
   }
 }
 
