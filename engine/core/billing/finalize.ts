@@ -157,7 +157,12 @@ async function keyedBillOrder(users: KeyedUsers, visit: (user: UserKey, rows: Us
       const at = users.at;
       const n = users.length;
       if (previousLength >= 0 && compareBytes(previous, previousLength, b, at, n) >= 0) {
-        const text = (x: Uint8Array, s: number, len: number) => JSON.stringify(new TextDecoder().decode(x.subarray(s, s + len)));
+        // Decoded as the bill decodes ids (a leading U+FEFF kept).
+        const text = (x: Uint8Array, s: number, len: number) => {
+          const shown = new UserKey();
+          shown.set(x, s, len);
+          return JSON.stringify(shown.text());
+        };
         throw new Error(`finalize: usage stream out of order: ${text(previous, 0, previousLength)} before ${text(b, at, n)}`);
       }
       if (n > previous.length) previous = new Uint8Array(2 * n);
