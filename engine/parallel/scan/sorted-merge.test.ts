@@ -138,6 +138,7 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
 });
 
 describe('a bounded table spills sorted runs to files; the merge reads them back in chunks', () => {
+  const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.0123', RATE_c: '123456.789' });
   it('gives what one unbounded table gives, for any bound', async () => {
     const { mkdtempSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -169,6 +170,8 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
           const users = [...got.keys()];
           expect(users).toEqual([...users].sort(compareUtf8));
           await expectRangesCover(tables, got);
+          // The keyed bill (users handed over as key bytes, read from the runs) is the one table's.
+          expect(await billBytes(merged, config)).toEqual(await billBytes(whole, config));
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
@@ -176,4 +179,45 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
       { numRuns: 200 },
     );
   });
+
+  it('writes the keyed bill of runs read back chunk after chunk, through the heap merge, as one table writes it', async () => {
+    const { mkdtempSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
+    try {
+      // 10 workers' tables (more than 8: the heap), each of 90,000 users spilling runs of 35,000 (more than a chunk of 32,768 records).
+      const one = new UserTable(3, 4);
+      const tables: SortedTables[] = [];
+      const ids = (i: number) => (i % 997 === 0 ? `q"${i},x` : i % 991 === 0 ? `é${i}\u{1F600}` : `user-${(i * 7919) % 90_000}`);
+      for (let w = 0; w < 10; w++) {
+        const t = new UserTable(3, 4);
+        const runs: SortedTables['runs'][number][] = [];
+        t.spillWhenFull(35_000, (img) => {
+          const path = join(dir, `w${w}-run-${runs.length}`);
+          const fd = openSync(path, 'wx');
+          writeSync(fd, img.records);
+          closeSync(fd);
+          runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
+        });
+        for (let i = w * 1_000; i < 90_000 + w * 1_000; i++) {
+          // Durations near 2^52 make carries; a user in several tables is summed across them.
+          const d = i % 50_000 === 0 ? 2n ** 52n - 1n : BigInt(i % 1_000);
+          addBig(t, ids(i), i % 3, 1 + (i % 2), d);
+          addBig(one, ids(i), i % 3, 1 + (i % 2), d);
+        }
+        expect(runs.length).toBe(2);
+        tables.push({ image: t.sortedImage(), runs });
+      }
+      const expected = await billBytes(one, config);
+      expect(await billBytes(new MergedUsage(tables), config)).toEqual(expected);
+      const ranges = new MergedUsage(tables).keyRanges(3);
+      const pieces = [];
+      for (const [k, r] of ranges.entries()) pieces.push(await billBytes(new MergedUsage(tables, r), config, k === 0));
+      expect(pieces.map((p) => p.bill).join('')).toBe(expected.bill);
+      expect(pieces.map((p) => p.detail).join('')).toBe(expected.detail);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
