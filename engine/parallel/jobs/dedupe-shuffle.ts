@@ -101,8 +101,8 @@ export class ShuffleStore {
     for (let p = 0; p < PARTITIONS; p++) {
       const from = index[p]!;
       const to = index[p + 1]!;
-      // A view, not a copy: the records lie in shared memory (ShuffleEmitter.take), which the reduce task reads as it is.
-      if (to > from) this.parts[p]!.push({ task, segment: { buf: data.subarray(from, to) } });
+      // A buffer of its own per part: it is transferred to its reduce task alone.
+      if (to > from) this.parts[p]!.push({ task, segment: { buf: data.slice(from, to) } });
     }
     this.held += data.byteLength;
     if (this.held > this.memoryBytes) this.spill();
