@@ -122,7 +122,7 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
   const table = usageTable(task);
   const rejects = new RejectCollector();
   // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
-  const judges: Judges = { emitter: task.dedupe === undefined ? undefined : threadEmitter().begin() };
+  const judges: Judges = { emitter: task.dedupe === undefined ? undefined : new ShuffleEmitter() };
   const feed = task.feed === undefined ? undefined : new FeedReader(task.feed);
   try {
     for (let i = 0; i < task.shards.length; i++) {
@@ -135,13 +135,6 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
   }
   const result = shardResult(counts, rejects);
   return judges.emitter === undefined ? result : { ...result, shuffle: judges.emitter.take() };
-}
-
-let emitter: ShuffleEmitter | undefined;
-
-/** This thread's shuffle emitter: its partitions' buffers keep their size from task to task (one task at a time per worker). */
-function threadEmitter(): ShuffleEmitter {
-  return (emitter ??= new ShuffleEmitter());
 }
 
 interface Judges {

@@ -28,13 +28,6 @@ export class ShuffleEmitter implements DedupeSink, IdentifiedSink {
   private readonly parts: RecordBuffer[] = [];
   private bytes = 0;
 
-  /** Starts a task's records: the buffers emptied (a failed task may have left records), their room kept. */
-  begin(): this {
-    for (const b of this.parts) if (b !== undefined) b.len = 0;
-    this.bytes = 0;
-    return this;
-  }
-
   record(key: string, offset: number, rec: ValidRecord): void {
     const p = hashKey(key, 0) % PARTITIONS;
     const b = (this.parts[p] ??= new RecordBuffer(4096));
@@ -57,7 +50,7 @@ export class ShuffleEmitter implements DedupeSink, IdentifiedSink {
    * The task's records, partition after partition, and where each partition's part starts
    * (PARTITIONS + 1 entries). The records lie in a SharedArrayBuffer: the main thread gets
    * them without a copy, and without a transfer, which would slow the worker's later scans
-   * (scan/partial.ts "Detached buffers"). The buffers are emptied for the next task.
+   * (scan/partial.ts "Detached buffers").
    */
   take(): { data: Uint8Array; index: Int32Array } {
     const data = new Uint8Array(new SharedArrayBuffer(this.bytes));
@@ -71,7 +64,6 @@ export class ShuffleEmitter implements DedupeSink, IdentifiedSink {
       at += b.len;
     }
     index[PARTITIONS] = at;
-    this.begin();
     return { data, index };
   }
 }
