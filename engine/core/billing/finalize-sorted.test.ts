@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { billingConfigFromEnv } from '../config/config.js';
 import { collectBill, finalizeBill } from './finalize.js';
 import { compareUtf8 } from './order.js';
-import { UsageTable, UserUsage, type SortedUsage } from './usage.js';
+import { UsageTable, UserUsage, UserUsageAccess, type SortedUsage } from './usage.js';
 
 const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.000000000001', RATE_c: '123456.789' });
 
@@ -46,12 +46,7 @@ function sortedKeyed(table: UsageTable, order: (a: string, b: string) => number 
       const bytes = Buffer.concat(encoded.flatMap((b) => [Buffer.from([0x7c]), b]));
       const starts: number[] = [];
       encoded.reduce((at, b) => (starts.push(at + 1), at + 1 + b.length), 0);
-      let u = new UserUsage(table.taskCount);
-      const rows = {
-        requests: (_i: number, t: number) => u.requests[t]!,
-        durationNumber: (_i: number, t: number) => (u.carry === null ? u.duration[t]! : -1),
-        duration: (_i: number, t: number) => u.durationOf(t),
-      };
+      const rows = new UserUsageAccess(new UserUsage(table.taskCount));
       const users = {
         bytes: bytes as Uint8Array,
         at: 0,
@@ -63,7 +58,7 @@ function sortedKeyed(table: UsageTable, order: (a: string, b: string) => number 
           if (++k >= ids.length) return false;
           users.at = starts[k]!;
           users.length = encoded[k]!.length;
-          u = table.users.get(ids[k]!)!;
+          rows.u = table.users.get(ids[k]!)!;
           return true;
         },
         close() {

@@ -10,8 +10,8 @@
 import type { BillingConfig } from '../config/config.js';
 import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
-import { isSortedUsage, type KeyedUsers, type SortedUsage, type UsageAccess, type UsageRows, type UserUsage } from './usage.js';
-import { UserKey, userText, type BillUser } from './user-key.js';
+import { isSortedUsage, UserUsage, UserUsageAccess, type KeyedUsers, type SortedUsage, type UsageAccess, type UsageRows } from './usage.js';
+import { KeptKey, UserKey, userText, type BillUser } from './user-key.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { compilePlan, formatYoctos, priceTaskInto, roundYoctos, userAmountYoctos, type TaskCharge } from '../pricing/price.js';
 import type { BillTotals } from './totals.js';
@@ -40,20 +40,6 @@ function billOrder(ids: readonly string[]): number[] {
   if (ids.some(hasSurrogate)) order.sort((a, b) => compareUtf8(ids[a]!, ids[b]!));
   else order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
   return order;
-}
-
-/** The current user of a sorted stream, read through the UsageRows accessors (index ignored). */
-class CurrentUser implements UsageAccess {
-  u: UserUsage | null = null;
-  requests(_i: number, t: number): number {
-    return this.u!.requests[t]!;
-  }
-  durationNumber(_i: number, t: number): number {
-    return this.u!.carry === null ? this.u!.duration[t]! : -1;
-  }
-  duration(_i: number, t: number): bigint {
-    return this.u!.durationOf(t);
-  }
 }
 
 /** One user's bill lines from their per-task usage; shared by the random-access and the streamed paths. */
@@ -148,27 +134,15 @@ export async function finalizeBill(usage: UsageRows | SortedUsage, config: Billi
  */
 async function keyedBillOrder(users: KeyedUsers, visit: (user: UserKey, rows: UsageAccess, i: number) => void, flush: (() => Promise<void>) | undefined): Promise<void> {
   const key = new UserKey();
-  let previous = new Uint8Array(256);
-  let previousLength = -1;
+  const previous = new KeptKey();
   let k = 0;
   try {
     while (users.next()) {
-      const b = users.bytes;
-      const at = users.at;
-      const n = users.length;
-      if (previousLength >= 0 && compareBytes(previous, previousLength, b, at, n) >= 0) {
-        // Decoded as the bill decodes ids (a leading U+FEFF kept).
-        const text = (x: Uint8Array, s: number, len: number) => {
-          const shown = new UserKey();
-          shown.set(x, s, len);
-          return JSON.stringify(shown.text());
-        };
-        throw new Error(`finalize: usage stream out of order: ${text(previous, 0, previousLength)} before ${text(b, at, n)}`);
+      key.set(users.bytes, users.at, users.length);
+      if (previous.length >= 0 && previous.compare(key) >= 0) {
+        throw new Error(`finalize: usage stream out of order: ${JSON.stringify(previous.text())} before ${JSON.stringify(key.text())}`);
       }
-      if (n > previous.length) previous = new Uint8Array(2 * n);
-      for (let j = 0; j < n; j++) previous[j] = b[at + j]!;
-      previousLength = n;
-      key.set(b, at, n);
+      previous.keep(key);
       visit(key, users.rows, users.row);
       if (flush !== undefined && ++k % FLUSH_EVERY_USERS === 0) await flush();
     }
@@ -176,16 +150,6 @@ async function keyedBillOrder(users: KeyedUsers, visit: (user: UserKey, rows: Us
     users.close();
   }
   if (flush !== undefined) await flush();
-}
-
-/** Byte order of a[0, al) and b[bs, bs + bl). */
-function compareBytes(a: Uint8Array, al: number, b: Uint8Array, bs: number, bl: number): number {
-  const n = al < bl ? al : bl;
-  for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[bs + i]!;
-    if (d !== 0) return d;
-  }
-  return al - bl;
 }
 
 /**
@@ -203,7 +167,7 @@ async function inBillOrder(
     let previous: string | null = null;
     let previousSurrogate = false;
     let k = 0;
-    const current = new CurrentUser();
+    const current = new UserUsageAccess(new UserUsage(usage.taskCount));
     /** Checks the stream's order, visits the user; true when it is time to flush. */
     const step = (user: string, u: UserUsage): boolean => {
       const surrogate = hasSurrogate(user);

@@ -15,6 +15,16 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Ordering of UTF-8 ids as bytes, a[ai, ai + al) against b[bi, bi + bl) (the bill's order, as compareUtf8 gives it for their strings). */
+export function compareUtf8Bytes(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: number, bl: number): number {
+  const n = al < bl ? al : bl;
+  for (let i = 0; i < n; i++) {
+    const d = a[ai + i]! - b[bi + i]!;
+    if (d !== 0) return d;
+  }
+  return al - bl;
+}
+
 /** True when the string holds a UTF-16 surrogate (a code point above U+FFFF, or a lone one). */
 export function hasSurrogate(s: string): boolean {
   for (let i = 0; i < s.length; i++) {

@@ -84,6 +84,20 @@ export interface UsageRows {
 /** The accessors of one user's usage that finalize reads (row `i` of a UsageRows, or a stream's current user). */
 export type UsageAccess = Pick<UsageRows, 'requests' | 'durationNumber' | 'duration'>;
 
+/** One user's usage read through the UsageRows accessors (the row ignored): a stream's current user. */
+export class UserUsageAccess implements UsageAccess {
+  constructor(public u: UserUsage) {}
+  requests(_i: number, t: number): number {
+    return this.u.requests[t]!;
+  }
+  durationNumber(_i: number, t: number): number {
+    return this.u.carry === null ? this.u.duration[t]! : -1;
+  }
+  duration(_i: number, t: number): bigint {
+    return this.u.durationOf(t);
+  }
+}
+
 /**
  * A sorted stream's users as their id's bytes, with their usage read where it lies (no
  * string and no object per user): what finalize bills a large bill from (SortedUsage.keyed).

@@ -3,6 +3,8 @@
  * bytes of their id where they lie, decoded only when text is asked for. One object is
  * reused for every user of a stream: read it during the sink's call.
  */
+import { compareUtf8Bytes } from './order.js';
+
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Byte values that make a detail CSV field quoted (csv.ts's NEEDS_QUOTES: quote, comma, CR, LF); none occurs inside a multibyte UTF-8 sequence. */
@@ -33,6 +35,32 @@ export class UserKey {
     const b = this.bytes;
     for (let i = this.at, end = this.at + this.length; i < end; i++) if (QUOTED[b[i]!] === 1) return false;
     return true;
+  }
+}
+
+/** A copy of a user's id bytes, kept past the stream's next step (the previous or the last user seen). */
+export class KeptKey {
+  private bytes = new Uint8Array(64);
+  /** The kept id's bytes (-1: none kept yet). */
+  length = -1;
+
+  keep(key: UserKey): void {
+    if (key.length > this.bytes.length) this.bytes = new Uint8Array(2 * key.length);
+    // A loop, no view made: a few bytes, once per user of the bill.
+    const to = this.bytes;
+    const from = key.bytes;
+    for (let i = 0, at = key.at; i < key.length; i++) to[i] = from[at + i]!;
+    this.length = key.length;
+  }
+
+  /** The kept id's byte order against `key`'s (the bill's order). */
+  compare(key: UserKey): number {
+    return compareUtf8Bytes(this.bytes, 0, this.length, key.bytes, key.at, key.length);
+  }
+
+  /** The kept id as a string (decoded as UserKey.text decodes it). */
+  text(): string {
+    return decoder.decode(this.bytes.subarray(0, this.length));
   }
 }
 

@@ -19,7 +19,7 @@ import { ByteLine } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { ByteSink } from './staged.js';
 import { csvField } from './csv.js';
-import { userText, type BillUser, type UserKey } from '../billing/user-key.js';
+import { KeptKey, userText, type BillUser, type UserKey } from '../billing/user-key.js';
 
 export const DETAIL_HEADER = ['user', 'task', 'requests', 'duration_ms', 'rate', 'cost', 'cost_rounded'] as const;
 
@@ -126,8 +126,7 @@ abstract class BillFilesWriter {
   /** The first user written so far (null: none yet), and the last one's id (as given, or its bytes). */
   first: string | null = null;
   private lastText: string | null = null;
-  private lastKey = new Uint8Array(64);
-  private lastKeyLength = -1;
+  private readonly lastKey = new KeptKey();
 
   private readonly checkpoint: (() => void) | undefined;
 
@@ -150,8 +149,7 @@ abstract class BillFilesWriter {
 
   /** The last user written so far (null: none yet). */
   get last(): string | null {
-    if (this.lastKeyLength >= 0) return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.lastKey.subarray(0, this.lastKeyLength));
-    return this.lastText;
+    return this.lastKey.length >= 0 ? this.lastKey.text() : this.lastText;
   }
 
   /** The user's CSV field, made once at their first row. */
@@ -199,10 +197,7 @@ abstract class BillFilesWriter {
       this.lastText = user;
     } else {
       this.first ??= user.text();
-      if (user.length > this.lastKey.length) this.lastKey = new Uint8Array(2 * user.length);
-      const b = user.bytes;
-      for (let i = 0; i < user.length; i++) this.lastKey[i] = b[user.at + i]!;
-      this.lastKeyLength = user.length;
+      this.lastKey.keep(user);
     }
     putBillLine(this.bill.room(billLineRoom(user)), user, durationMs, costRounded, this.decimals);
   }

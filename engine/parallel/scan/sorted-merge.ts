@@ -13,7 +13,8 @@
  * chunks of CHUNK_RECORDS records, so the merge holds little more than one chunk per run.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { UserUsage, type KeyedUsers, type SortedUsage, type UsageAccess } from '../../core/billing/usage.js';
+import { UserUsage, UserUsageAccess, type KeyedUsers, type SortedUsage, type UsageAccess } from '../../core/billing/usage.js';
+import { compareUtf8Bytes } from '../../core/billing/order.js';
 import { COUNTERS_AT, INLINE_KEY_BYTES, decodeKey, recordBytes, type TableImage } from './user-table.js';
 
 /** A sorted table written to a file by a worker (records only: the rest is here). */
@@ -37,16 +38,6 @@ const LINEAR_MERGE_MAX = 8;
 
 /** Entries [from, to) of one sorted table: its part of a key range of the merge (MergedUsage.keyRanges). */
 export type EntryRange = readonly [from: number, to: number];
-
-/** Byte order of two keys. */
-function compareKeys(a: Uint8Array, ai: number, al: number, b: Uint8Array, bi: number, bl: number): number {
-  const n = al < bl ? al : bl;
-  for (let i = 0; i < n; i++) {
-    const d = a[ai + i]! - b[bi + i]!;
-    if (d !== 0) return d;
-  }
-  return al - bl;
-}
 
 /** Restores the heap order below heap[i] (a min-heap of cursors by their current keys). */
 function siftDown(heap: Cursor[], i: number): void {
@@ -77,7 +68,7 @@ function siftUp(heap: Cursor[], i: number): void {
 
 /** True when a's current key comes before b's. */
 function before(a: Cursor, b: Cursor): boolean {
-  return compareKeys(a.keyBytes, a.keyAt, a.keyLen, b.keyBytes, b.keyAt, b.keyLen) < 0;
+  return compareUtf8Bytes(a.keyBytes, a.keyAt, a.keyLen, b.keyBytes, b.keyAt, b.keyLen) < 0;
 }
 
 /** The next entry of one sorted table: in memory, or read from its run file a chunk at a time. */
@@ -344,7 +335,7 @@ class MergeWalk {
       for (let w = 0; w < cursors.length; w++) {
         const c = cursors[w]!;
         if (!c.head()) continue;
-        const d = best === null ? -1 : compareKeys(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
+        const d = best === null ? -1 : compareUtf8Bytes(c.keyBytes, c.keyAt, c.keyLen, best.keyBytes, best.keyAt, best.keyLen);
         if (d < 0) {
           best = c;
           n = 0;
@@ -353,7 +344,7 @@ class MergeWalk {
       }
     } else {
       // Taken off the heap while none moves on: their keys stay where they are until then.
-      while (heap.length > 0 && (n === 0 || compareKeys(heap[0]!.keyBytes, heap[0]!.keyAt, heap[0]!.keyLen, same[0]!.keyBytes, same[0]!.keyAt, same[0]!.keyLen) === 0)) {
+      while (heap.length > 0 && (n === 0 || compareUtf8Bytes(heap[0]!.keyBytes, heap[0]!.keyAt, heap[0]!.keyLen, same[0]!.keyBytes, same[0]!.keyAt, same[0]!.keyLen) === 0)) {
         same[n++] = heap[0]!;
         const last = heap.pop()!;
         if (heap.length > 0) {
@@ -403,20 +394,6 @@ class RecordRows implements UsageAccess {
   }
 }
 
-/** A summed usage (UsageAccess, the row ignored). */
-class SummedRows implements UsageAccess {
-  constructor(readonly u: UserUsage) {}
-  requests(_i: number, t: number): number {
-    return this.u.requests[t]!;
-  }
-  durationNumber(_i: number, t: number): number {
-    return this.u.carry === null ? this.u.duration[t]! : -1;
-  }
-  duration(_i: number, t: number): bigint {
-    return this.u.durationOf(t);
-  }
-}
-
 /** MergedUsage.keyed: the walk's current key and its usage, in place when one table holds it. */
 class KeyedMerge implements KeyedUsers {
   bytes: Uint8Array = new Uint8Array(0);
@@ -425,13 +402,13 @@ class KeyedMerge implements KeyedUsers {
   rows: UsageAccess;
   row = 0;
   private readonly inPlace = new RecordRows();
-  private readonly summed: SummedRows;
+  private readonly summed: UserUsageAccess;
 
   constructor(
     private readonly walk: MergeWalk,
     tasks: number,
   ) {
-    this.summed = new SummedRows(new UserUsage(tasks));
+    this.summed = new UserUsageAccess(new UserUsage(tasks));
     this.rows = this.inPlace;
   }
 
@@ -497,7 +474,7 @@ class KeyedTable {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const k = this.key(mid);
-      if (compareKeys(k, 0, k.length, key, 0, key.length) < 0) lo = mid + 1;
+      if (compareUtf8Bytes(k, 0, k.length, key, 0, key.length) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
