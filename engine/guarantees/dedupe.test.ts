@@ -16,7 +16,7 @@ import { discoverInputs } from '../core/input/discover.js';
 import type { Rejects } from '../core/outputs/rejects.js';
 import { collectBill } from '../core/billing/finalize.js';
 import { emptyTally, FirstWins, fingerprint, lineKey, type DedupeSettings } from '../core/dedupe/dedupe.js';
-import { dedupeRecords, IN_WINDOW, RecordBuffer, forEachRecord } from '../core/dedupe/records-codec.js';
+import { DedupeScratch, dedupeRecords, IN_WINDOW, RecordBuffer, forEachRecord } from '../core/dedupe/records-codec.js';
 import { runNaive } from '../naive/engine.js';
 import { runParallel } from '../parallel/engine.js';
 import type { RunInput } from '../core/billing/run.js';
@@ -112,7 +112,9 @@ describe('records codec and dedupeRecords', () => {
     );
   });
 
-  it('decides as FirstWins does on the decoded records (kept, duplicates, conflicts and their examples)', () => {
+  it('decides as FirstWins does on the decoded records (kept, duplicates, conflicts and their examples), with its memory made or kept from call to call', () => {
+    // One scratch for every run, as a worker keeps one for its reduce tasks: larger and smaller partitions in turn.
+    const scratch = new DedupeScratch();
     fc.assert(
       fc.property(recordsArb, (rs) => {
         const buf = encode(rs);
@@ -121,24 +123,27 @@ describe('records codec and dedupeRecords', () => {
         forEachRecord([{ buf }], (r) => {
           if (first.offer(r.key, r.fp, r.order, r.offset)) want.push(`${r.fp}|${(r.flags & IN_WINDOW) !== 0}`);
         });
-        const tally = emptyTally();
-        const got: string[] = [];
         // Two segments, as a partition's parts from two map tasks.
         const cut = buf.length === 0 ? 0 : forEachRecordEnd(buf, rs.length >> 1);
-        dedupeRecords([{ buf: buf.subarray(0, cut) }, { buf: buf.subarray(cut) }], { memoryBytes: 1 << 30, tmpDir: work }, tally, (b, fs, fe, w) => got.push(`${b.toString('utf8', fs, fe)}|${w}`));
-        expect(got).toEqual(want);
-        expect(tally).toEqual(first.tally);
+        for (const kept of [undefined, scratch]) {
+          const tally = emptyTally();
+          const got: string[] = [];
+          dedupeRecords([{ buf: buf.subarray(0, cut) }, { buf: buf.subarray(cut) }], { memoryBytes: 1 << 30, tmpDir: work, scratch: kept }, tally, (b, fs, fe, w) => got.push(`${b.toString('utf8', fs, fe)}|${w}`));
+          expect(got).toEqual(want);
+          expect(tally).toEqual(first.tally);
+        }
       }),
     );
   });
 
   it('splitting into files beyond the budget decides exactly as in memory', () => {
+    const scratch = new DedupeScratch();
     fc.assert(
       fc.property(recordsArb, (rs) => {
         const run = (memoryBytes: number) => {
           const tally = emptyTally();
           const kept: string[] = [];
-          dedupeRecords([{ buf: encode(rs) }], { memoryBytes, tmpDir: work }, tally, (buf, fs, fe, w) => kept.push(`${buf.toString('utf8', fs, fe)}|${w}`));
+          dedupeRecords([{ buf: encode(rs) }], { memoryBytes, tmpDir: work, scratch: memoryBytes === 1 ? scratch : undefined }, tally, (buf, fs, fe, w) => kept.push(`${buf.toString('utf8', fs, fe)}|${w}`));
           return { tally, kept: kept.sort() };
         };
         expect(run(1)).toEqual(run(1 << 30));

@@ -28,8 +28,8 @@ import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type 
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 import { exchangeUsage } from './usage-exchange.js';
 import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
-import { dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
-import { ShuffleEmitter } from './dedupe-shuffle.js';
+import { DedupeScratch, dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
+import { ShuffleEmitter, ShuffleOutput, type ShuffleParts } from './dedupe-shuffle.js';
 import { FeedReader } from '../remote/feed-reader.js';
 
 export interface BillingMapTask {
@@ -53,7 +53,7 @@ export interface BillingMapTask {
 
 /** A map task's result: counts and rejects, and with dedupe its shuffle output (dedupe-shuffle.ts). */
 export interface BillingMapResult extends ShardResult {
-  readonly shuffle?: { readonly data: Uint8Array; readonly index: Int32Array };
+  readonly shuffle?: ShuffleParts;
 }
 
 /** One shuffle partition to deduplicate: its parts in input order. */
@@ -98,6 +98,12 @@ function usageTable(task: BillingMapTask): PartitionedTable {
 
 const READ_BUFFER_BYTES = 4 << 20;
 let readBuffer: Buffer | undefined;
+/** This worker's shared memory for its map tasks' shuffle output. */
+let shuffleOutput: ShuffleOutput | undefined;
+/** This worker's map tasks' shuffle emitter. */
+let shuffleEmitter: ShuffleEmitter | undefined;
+/** This worker's memory for deduplicating its reduce tasks' partitions. */
+let dedupeScratch: DedupeScratch | undefined;
 
 export interface BillingFlushTask {
   readonly jobId: string;
@@ -122,7 +128,7 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
   const table = usageTable(task);
   const rejects = new RejectCollector();
   // One scanner and one parser serve every shard of the task (a task may hold up to 1,024 small files).
-  const judges: Judges = { emitter: task.dedupe === undefined ? undefined : new ShuffleEmitter() };
+  const judges: Judges = { emitter: task.dedupe === undefined ? undefined : (shuffleEmitter ??= new ShuffleEmitter()).reset() };
   const feed = task.feed === undefined ? undefined : new FeedReader(task.feed);
   try {
     for (let i = 0; i < task.shards.length; i++) {
@@ -134,7 +140,7 @@ export async function mapBillingShards(task: BillingMapTask): Promise<BillingMap
     feed?.close();
   }
   const result = shardResult(counts, rejects);
-  return judges.emitter === undefined ? result : { ...result, shuffle: judges.emitter.take() };
+  return judges.emitter === undefined ? result : { ...result, shuffle: judges.emitter.take((shuffleOutput ??= new ShuffleOutput())) };
 }
 
 interface Judges {
@@ -156,7 +162,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
   const counts = { ...emptyShardCounts(), ...emptyTally() };
   const table = workerState(task.jobId, () => new PartitionedTable(task.tasks, 1 << 14));
   const f = { userEnd: 0, task: 0, durationMs: 0 };
-  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check }, counts, (buf, fs, fe, inWindow) => {
+  dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check, scratch: (dedupeScratch ??= new DedupeScratch()) }, counts, (buf, fs, fe, inWindow) => {
     if (!inWindow) {
       counts.outOfWindow++;
       return;

@@ -179,7 +179,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
 
   async merge(p: BillingMapResult, _task: BillingMapTask, index: number): Promise<void> {
     addCounts(this.counts, p.counts);
-    if (p.shuffle !== undefined) this.shuffle!.add(index, p.shuffle.data, p.shuffle.index);
+    if (p.shuffle !== undefined) this.shuffle!.add(index, p.shuffle);
     this.waiting.set(index, p);
     while (this.waiting.has(this.nextRejects)) {
       const ready = this.waiting.get(this.nextRejects)!;
