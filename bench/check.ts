@@ -9,8 +9,10 @@
  * apart (never across runs); each ratio's median over the rounds is
  * compared with bench/baseline.json (see compare.ts). When that first pass shows a
  * regression, a second pass confirms it (both pooled), so one burst of other work on a shared
- * machine does not fail CI; the whole check stays under 5 minutes. Exit 0 when no
- * ratio regressed, 1 on a regression, a wrong bill or a failed engine.
+ * machine does not fail CI; the whole check stays under 5 minutes. Then the parallel
+ * engine deduplicates the dedupe set (1 GiB of JSON lines with request ids, bench/dedupe.ts)
+ * once, and its peak RSS must stay under issue 16's 512 MiB. Exit 0 when no ratio regressed,
+ * 1 on a regression, a wrong bill, a failed engine or the dedupe run past its memory bound.
  *
  *     npm run bench:check [-- --rounds N] [--tolerance 0.25] [--write-baseline] [--result FILE]
  *
@@ -18,11 +20,14 @@
  * the test that hands the check a regressed result); --write-baseline writes this run's
  * ratios as the new baseline.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureDataset, type Dataset, type DatasetSpec } from './datasets.js';
-import { duckdb, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
+import { duckdb, naive, parallel, runEngine, spark, sparkPlain, type Engine } from './engines.js';
+import { DEDUPE_SET } from './dedupe.js';
 import { resolveRemote } from '@mr/spark-connect';
 import { hostPort } from './spark.js';
 import { tcpAnswers } from '../spark/cluster/cluster.js';
@@ -64,6 +69,8 @@ interface CheckResult {
   /** plain Spark SQL / spark engine (undefined: no Spark endpoint answered, not measured). */
   spark?: { ratio: number | null; rounds: Array<{ plain: number | null; spark: number | null }> };
   rounds: RoundTimes[];
+  /** The parallel engine's peak RSS deduplicating the dedupe set, MiB (undefined: not measured). */
+  dedupePeakMiB?: number | null;
   failures: string[];
 }
 
@@ -140,6 +147,30 @@ async function measureSpark(ds: Dataset, remote: string): Promise<{ ratio: numbe
   return { ratio, rounds, failures };
 }
 
+/** Issue 16's memory bound for deduplicating the dedupe set (bench/dedupe.ts) in the parallel engine. */
+export const DEDUPE_RSS_BOUND_MIB = 512;
+
+/**
+ * The parallel engine (2 workers) deduplicating the dedupe set once, with `--dedupe auto`:
+ * its peak RSS must stay under DEDUPE_RSS_BOUND_MIB (unlike a time, a peak RSS is the same
+ * on a loaded machine). Its bill is checked in bench/dedupe.ts and by the tests.
+ */
+async function measureDedupeMemory(): Promise<{ peakMiB: number | null; failures: string[] }> {
+  const ds = await ensureDataset(DEDUPE_SET, { log });
+  const work = mkdtempSync(join(tmpdir(), 'mr-check-dedupe-'));
+  try {
+    const run = await runEngine(parallel(2), ds, work);
+    const peakMiB = run.child.peakRssBytes === null ? null : run.child.peakRssBytes / 1048576;
+    log(`dedupe: ${ds.id}, parallel 2 workers: ${run.child.seconds.toFixed(2)} s, peak RSS ${peakMiB?.toFixed(0) ?? '?'} MiB (bound ${DEDUPE_RSS_BOUND_MIB} MiB)`);
+    if (peakMiB === null) return { peakMiB, failures: ['dedupe: the peak RSS was not measured'] };
+    return { peakMiB, failures: peakMiB < DEDUPE_RSS_BOUND_MIB ? [] : [`dedupe: peak RSS ${peakMiB.toFixed(0)} MiB, not under issue 16's ${DEDUPE_RSS_BOUND_MIB} MiB`] };
+  } catch (err) {
+    return { peakMiB: null, failures: [`dedupe: ${err instanceof Error ? err.message : String(err)}`] };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 function fraction(v: string): number {
   const n = Number(v);
   if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('--tolerance must be a fraction from 0 to 1, e.g. 0.25');
@@ -186,6 +217,9 @@ async function main(): Promise<void> {
       const rounds = [...first.rounds, ...second.rounds];
       result = { ratios: ratiosFromRounds(rounds), rounds, failures: [...first.failures, ...second.failures] };
     }
+    const dedupe = await measureDedupeMemory();
+    result.dedupePeakMiB = dedupe.peakMiB;
+    result.failures.push(...dedupe.failures);
     const remote = resolveRemote(undefined);
     const hp = hostPort(remote);
     if (hp !== null && (await tcpAnswers(hp.host, hp.port, 1000))) {
@@ -209,6 +243,9 @@ async function main(): Promise<void> {
   );
   const unbased = Object.entries(result.ratios).filter(([k, v]) => baseline.ratios[k as RatioName] === undefined && v !== undefined);
   if (unbased.length > 0) process.stdout.write(`measured, no baseline yet: ${fmt(Object.fromEntries(unbased) as Record<string, number | null>)}\n`);
+  if (result.dedupePeakMiB !== undefined) {
+    process.stdout.write(`dedupe: the parallel engine's peak RSS deduplicating ${DEDUPE_SET.sizeMiB} MiB of JSON lines: ${result.dedupePeakMiB?.toFixed(0) ?? '–'} MiB (must be under ${DEDUPE_RSS_BOUND_MIB} MiB).\n`);
+  }
   if (result.spark !== undefined) {
     process.stdout.write(
       `spark: ${SPARK_RATIO} = ${SPARK_RATIO_DESCRIBES}; measured ${result.spark.ratio?.toFixed(2) ?? '–'} (spark engine / plain job = ${result.spark.ratio ? (1 / result.spark.ratio).toFixed(2) : '–'}), median of ${result.spark.rounds.length} rounds${sparkBaseline === undefined ? '; no baseline yet' : ''}.\n`,
