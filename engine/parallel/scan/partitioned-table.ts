@@ -20,6 +20,7 @@
  * below `partitionFrom` (see unpartition). Stages take 64 MiB more memory per worker, only once
  * the worker has `partitionFrom` users.
  */
+import { WordReader } from './words.js';
 import { UserTable, freeNow, recordBytes, type TableImage, type UsageSink } from './user-table.js';
 
 /** How a table is partitioned and staged (tests make both small). */
@@ -61,10 +62,12 @@ export class PartitionedTable implements UsageSink {
   private stageMemory: ArrayBuffer | null = null;
   /** The bounded partitions' records (newParts), then the one table's after the bound was reached (unpartition). */
   private slab: ArrayBuffer | null = null;
-  private hashes = new Int32Array(0);
-  private taskAndLength = new Int32Array(0);
-  private durations = new Float64Array(0);
+  /** A staged line's 16 bytes, line q at [16q, 16q + 16): hash (int32 4q), task and key length (int32 4q + 1), duration (float64 2q + 1). */
+  private lineWords = new Int32Array(0);
+  private lineNumbers = new Float64Array(0);
   private keys = new Uint8Array(0);
+  private stageKeyWords = new DataView(new ArrayBuffer(0));
+  private readonly keyWords = new WordReader();
   private readonly partCount: number;
   private readonly shift: number;
   private readonly stageLines: number;
@@ -118,11 +121,21 @@ export class PartitionedTable implements UsageSink {
       k = p * this.stageKeyBytes;
     }
     const q = p * this.stageLines + n;
-    this.hashes[q] = h;
-    this.taskAndLength[q] = (task << 16) | len;
-    this.durations[q] = durationMs;
-    const keys = this.keys;
-    for (let j = start; j < end; j++) keys[k++] = bytes[j]!;
+    const w = this.lineWords;
+    w[4 * q] = h;
+    w[4 * q + 1] = (task << 16) | len;
+    this.lineNumbers[2 * q + 1] = durationMs;
+    if (end + 3 <= bytes.length && k + len + 3 <= (p + 1) * this.stageKeyBytes) {
+      // By words (./words.ts): up to three bytes past the key are read from its line and
+      // written into the stage's room, where the next key's bytes go.
+      const from = this.keyWords.of(bytes);
+      const to = this.stageKeyWords;
+      for (let o = 0; o < len; o += 4) to.setInt32(k + o, from.getInt32(start + o, true), true);
+      k += len;
+    } else {
+      const keys = this.keys;
+      for (let j = start; j < end; j++) keys[k++] = bytes[j]!;
+    }
     this.keyEnd[p] = k;
     this.lines[p] = n + 1;
   }
@@ -239,10 +252,10 @@ export class PartitionedTable implements UsageSink {
     this.direct = null;
     const lines = this.partCount * this.stageLines;
     const memory = (this.stageMemory = new ArrayBuffer(16 * lines + this.partCount * this.stageKeyBytes));
-    this.durations = new Float64Array(memory, 0, lines);
-    this.hashes = new Int32Array(memory, 8 * lines, lines);
-    this.taskAndLength = new Int32Array(memory, 12 * lines, lines);
+    this.lineWords = new Int32Array(memory, 0, 4 * lines);
+    this.lineNumbers = new Float64Array(memory, 0, 2 * lines);
     this.keys = new Uint8Array(memory, 16 * lines, this.partCount * this.stageKeyBytes);
+    this.stageKeyWords = new DataView(memory, 16 * lines, this.partCount * this.stageKeyBytes);
     for (let p = 0; p < this.partCount; p++) this.keyEnd[p] = p * this.stageKeyBytes;
   }
 
@@ -253,17 +266,16 @@ export class PartitionedTable implements UsageSink {
   private addStage(p: number, from = p * this.stageLines, keyAt = p * this.stageKeyBytes): void {
     const partitioned = this.direct === null;
     const t = this.direct ?? this.parts[p]!;
-    const hashes = this.hashes;
-    const taskAndLength = this.taskAndLength;
-    const durations = this.durations;
+    const w = this.lineWords;
+    const numbers = this.lineNumbers;
     const keys = this.keys;
     let k = keyAt;
     const end = p * this.stageLines + this.lines[p]!;
     for (let q = from; q < end; q++) {
-      const x = taskAndLength[q]!;
+      const x = w[4 * q + 1]!;
       const len = x & 0xffff;
       const before = t.size;
-      t.add(t.entry(keys, k, k + len, hashes[q]! >>> 0), x >>> 16, 1, durations[q]!);
+      t.add(t.entry(keys, k, k + len, w[4 * q]! >>> 0), x >>> 16, 1, numbers[2 * q + 1]!);
       k += len;
       if (partitioned && t.size !== before && this.added()) return this.unpartition(p, q + 1, k);
     }
