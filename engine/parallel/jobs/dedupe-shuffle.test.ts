@@ -49,6 +49,21 @@ describe('ShuffleOutput', () => {
     expect(e.data.buffer).not.toBe(b.data.buffer);
     expect(e.data.length).toBe(1000);
   });
+
+  it('with every block still the main thread\'s, waits for one, then makes one it does not keep', () => {
+    const out = new ShuffleOutput(20);
+    const held = [out.next(10), out.next(10), out.next(10), out.next(10)];
+    const started = performance.now();
+    const extra = out.next(10);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(15);
+    expect(held.map((h) => h.data.buffer)).not.toContain(extra.data.buffer);
+    // The extra block was not kept: once the oldest is done, it is the one handed out.
+    Atomics.store(held[0]!.done, 0, 1);
+    expect(out.next(10).data.buffer).toBe(held[0]!.data.buffer);
+    Atomics.store(extra.done, 0, 1);
+    const again = out.next(10);
+    expect(again.data.buffer).not.toBe(extra.data.buffer);
+  });
 });
 
 describe('ShuffleEmitter and ShuffleStore', () => {

@@ -91,33 +91,60 @@ export interface ShuffleParts {
 /** Blocks of shuffle output a worker keeps for its next map tasks (ShuffleOutput). */
 const OUTPUT_BLOCKS = 4;
 
+interface OutputBlock {
+  readonly memory: SharedArrayBuffer;
+  readonly done: Int32Array;
+  /** When it was last handed out (ShuffleOutput's count). */
+  handed: number;
+}
+
 /**
- * A worker's shared memory for its map tasks' shuffle output: a few blocks, each used again
- * by a later task once the main thread has said it is done with it (ShuffleParts.done). A
- * block made anew for each task (about 10 MB at 16 MiB of JSON lines) stays alive until the
- * worker's next garbage collection, and a worker that scans bytes into buffers it keeps
- * hardly ever collects: with the emitter's buffers kept between tasks and a new block per
- * task, the bench's 1 GiB dedupe run peaked at 730-756 MB of RSS, against 280-308 MB with
- * the blocks used again (and 465-550 MB before either, when each task's new emitter buffers
- * made the worker collect now and then).
+ * A worker's shared memory for its map tasks' shuffle output: up to OUTPUT_BLOCKS blocks,
+ * each used again by a later task once the main thread has said it is done with it
+ * (ShuffleParts.done). A block made anew for each task (about 10 MB at 16 MiB of JSON lines)
+ * stays alive until the worker's next garbage collection, and a worker that scans bytes into
+ * buffers it keeps hardly ever collects: with the emitter's buffers kept between tasks and a
+ * new block per task, the bench's 1 GiB dedupe run peaked at 713-738 MiB of RSS, against
+ * 268-304 MiB with the blocks used again (436-536 MiB before either, when each task's new
+ * emitter buffers made the worker collect now and then). When every block is still the main
+ * thread's (it is behind, writing spill files), the map task waits for the oldest, up to
+ * `waitMs`, before it makes a block it does not keep: the map is held back rather than
+ * filling memory.
  */
 export class ShuffleOutput {
-  private readonly blocks: Array<{ memory: SharedArrayBuffer; done: Int32Array }> = [];
+  private readonly blocks: OutputBlock[] = [];
+  private handed = 0;
+
+  constructor(private readonly waitMs = 2000) {}
 
   /** Room for `bytes` of output, and the flag the main thread sets when it is done with it. */
   next(bytes: number): { data: Uint8Array; done: Int32Array } {
-    let block = this.blocks.find((b) => Atomics.load(b.done, 0) === 1 && b.memory.byteLength >= bytes);
+    let block = this.free(bytes);
+    if (block === undefined && this.blocks.length === OUTPUT_BLOCKS && !this.blocks.some(isDone)) {
+      const oldest = this.blocks.reduce((a, b) => (a.handed <= b.handed ? a : b));
+      Atomics.wait(oldest.done, 0, 0, this.waitMs);
+      block = this.free(bytes);
+    }
     if (block === undefined) {
-      // A free block too small is replaced; else a new one, kept while there is room for it.
-      const free = this.blocks.findIndex((b) => Atomics.load(b.done, 0) === 1);
-      // Room for a next task's output a little larger than this one's.
-      block = { memory: new SharedArrayBuffer(Math.ceil(bytes * 1.25)), done: new Int32Array(new SharedArrayBuffer(4)) };
+      // Room for a next task's output a little larger than this one's; it replaces a free
+      // block too small, or is kept while there is room, else left to the collector.
+      block = { memory: new SharedArrayBuffer(Math.ceil(bytes * 1.25)), done: new Int32Array(new SharedArrayBuffer(4)), handed: 0 };
+      const free = this.blocks.findIndex(isDone);
       if (free >= 0) this.blocks[free] = block;
       else if (this.blocks.length < OUTPUT_BLOCKS) this.blocks.push(block);
     }
+    block.handed = ++this.handed;
     Atomics.store(block.done, 0, 0);
     return { data: new Uint8Array(block.memory, 0, bytes), done: block.done };
   }
+
+  private free(bytes: number): OutputBlock | undefined {
+    return this.blocks.find((b) => isDone(b) && b.memory.byteLength >= bytes);
+  }
+}
+
+function isDone(b: OutputBlock): boolean {
+  return Atomics.load(b.done, 0) === 1;
 }
 
 interface Part {
@@ -148,6 +175,7 @@ export class ShuffleStore {
   add(task: number, { data, index, done }: ShuffleParts): void {
     this.keep(task, data, index);
     Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
   }
 
   private keep(task: number, data: Uint8Array, index: Int32Array): void {
