@@ -179,22 +179,16 @@ export class ShuffleStore {
   }
 
   private keep(task: number, data: Uint8Array, index: Int32Array): void {
-    if (this.held + data.byteLength > this.memoryBytes) {
-      this.spill();
-      for (let p = 0; p < PARTITIONS; p++) {
-        const from = index[p]!;
-        const to = index[p + 1]!;
-        if (to > from) this.parts[p]!.push({ task, segment: this.write(p, data.subarray(from, to)) });
-      }
-      return;
-    }
+    const spilling = this.held + data.byteLength > this.memoryBytes;
+    if (spilling) this.spill();
+    else this.held += data.byteLength;
     for (let p = 0; p < PARTITIONS; p++) {
       const from = index[p]!;
       const to = index[p + 1]!;
-      // A buffer of its own per part: it is transferred to its reduce task alone.
-      if (to > from) this.parts[p]!.push({ task, segment: { buf: data.slice(from, to) } });
+      if (to === from) continue;
+      // Held: a buffer of its own per part, transferred to its reduce task alone.
+      this.parts[p]!.push({ task, segment: spilling ? this.write(p, data.subarray(from, to)) : { buf: data.slice(from, to) } });
     }
-    this.held += data.byteLength;
   }
 
   /** Writes every part held in memory to its partition's file. */
