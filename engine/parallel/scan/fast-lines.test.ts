@@ -410,3 +410,58 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
     expect(r.counts.accepted).toBe(4);
   });
 });
+
+describe('JsonlScanner: which fast path', () => {
+  it("objects of the contract's keys in order, as JSON.stringify or json.dumps writes them, take the straight-line path; other layouts the key loop", () => {
+    const inOrder = vi.spyOn(JsonlScanner.prototype as unknown as { fastInOrder(): number }, 'fastInOrder');
+    const anyOrder = vi.spyOn(JsonlScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
+    try {
+      const straight = [
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+        '{"timestamp": "2025-05-02T10:00:00.123+02:00", "user": "user2", "task": "search", "status": 404, "duration_ms": 0}',
+      ];
+      expect(same('jsonl', joined(straight.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
+      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4); // line by line and as a block
+      expect(anyOrder).not.toHaveBeenCalled();
+      inOrder.mockClear();
+      // Another order, mixed spacing, a request id: the key loop alone.
+      const other = [
+        '{"user":"user1","timestamp":"2025-05-02T10:00:00Z","task":"login","status":200,"duration_ms":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z", "user":"user1","task":"login","status":200,"duration_ms":1568}',
+        '{"request_id":"r1","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+      ];
+      expect(same('jsonl', joined(other.map((l) => Buffer.from(l)), [false, false, false]), 10, OPEN).fast).toBe(3);
+      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(0);
+      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(6);
+      inOrder.mockClear();
+      anyOrder.mockClear();
+      // In order up to a check the straight-line path leaves to the key loop: a key after the duration, or a value it does not take.
+      const leftToLoop = [
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"region":"eu"}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200 ,"duration_ms":1568}',
+      ];
+      expect(same('jsonl', joined(leftToLoop.map((l) => Buffer.from(l)), [false, false]), 10, OPEN).fast).toBe(2);
+      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(0);
+      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4);
+      // Values every rule refuses, in order: neither fast path bills them (the exact path names the reason).
+      const refused = [
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":99,"duration_ms":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":0200,"duration_ms":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":007}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":86400001}',
+        '{"timestamp":"2025-02-30T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"","task":"login","status":200,"duration_ms":1}',
+        `{"timestamp":"2025-05-02T10:00:00Z","user":"${'u'.repeat(129)}","task":"login","status":200,"duration_ms":1}`,
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"logout","status":200,"duration_ms":1}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1]',
+      ];
+      const r = same('jsonl', joined(refused.map((l) => Buffer.from(l)), refused.map(() => false)), 10, OPEN);
+      expect(r.fast).toBe(0);
+      expect(r.counts.accepted).toBe(0);
+    } finally {
+      inOrder.mockRestore();
+      anyOrder.mockRestore();
+    }
+  });
+});

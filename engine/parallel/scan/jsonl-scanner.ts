@@ -11,6 +11,9 @@
  * string or object made. Anything else goes to the exact path (JSON.parse and the field
  * rules): escapes, non-ASCII, fractions or exponents in a contract key's value, an object or
  * array as a contract key's value, a repeated contract key, a null id, a reject of any reason.
+ * The commonest lines (the five keys in order, nothing else, as JSON.stringify or Python's
+ * json.dumps writes them) are judged in straight-line code first (fastInOrder), the others by
+ * the loop over their keys (fastAnyOrder).
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
@@ -20,6 +23,7 @@ import type { TimeWindow } from '../../core/validation/timestamp.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 import type { ByteLineSink } from './range-reader.js';
+import { WordLiteral } from './words.js';
 
 const KEYS = FIELDS.map((f) => Buffer.from(RULES.jsonl.keys[f], 'utf8'));
 const [K_TS, K_USER, K_TASK, K_STATUS, K_DURATION] = [0, 1, 2, 3, 4];
@@ -34,12 +38,45 @@ const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== 
 /** The end of a JSON string's body (the task's NameTokens, of STRING_BYTE bytes). */
 const STRING_END = byteClass((c) => c === QUOTE);
 
+/**
+ * The commonest lines, judged in straight-line code (fastInOrder): the five contract keys in
+ * the contract's order and nothing else, as JSON.stringify writes them (`{"timestamp":"…",
+ * "user":…`), or with a space after each colon and comma as Python's json.dumps does. A layout
+ * is the bytes between the values: the object's start up to the timestamp's opening quote,
+ * then from each string value's closing quote (or after the status digits) up to the next
+ * value, then the object's end.
+ */
+interface InOrderLayout {
+  readonly ts: WordLiteral;
+  readonly user: WordLiteral;
+  readonly task: WordLiteral;
+  readonly status: WordLiteral;
+  readonly duration: WordLiteral;
+}
+
+function inOrderLayout(colon: string, comma: string): InOrderLayout {
+  const k = RULES.jsonl.keys;
+  const literal = (text: string) => new WordLiteral(Buffer.from(text, 'utf8'));
+  const member = (key: string) => `"${key}"${colon}`;
+  return {
+    ts: literal(`{${member(k.timestamp)}"`),
+    user: literal(`"${comma}${member(k.user)}"`),
+    task: literal(`"${comma}${member(k.task)}"`),
+    status: literal(`"${comma}${member(k.status)}`),
+    duration: literal(`${comma}${member(k.duration)}`),
+  };
+}
+
+const IN_ORDER_LAYOUTS = [inOrderLayout(':', ','), inOrderLayout(': ', ', ')] as const;
+
 export class JsonlScanner extends FastLineScanner {
   /** Value range of each key in the current line (the request id's last). */
   private readonly vs = new Int32Array(KEYS.length + 1);
   private readonly ve = new Int32Array(KEYS.length + 1);
   /** The tasks: a configured name, then the string's closing quote. */
   private readonly taskTokens: NameTokens;
+  /** The hash of the user userEnd() read last, as an int32. */
+  private userHash = 0;
 
   constructor(
     tasks: readonly string[],
@@ -59,6 +96,77 @@ export class JsonlScanner extends FastLineScanner {
   }
 
   protected fastLine(b: Buffer, s: number): number {
+    // JSON.stringify's layout first; the other only for a line that starts as it does (keys in
+    // another order would cost a comparison with each layout: 5% more time on such lines).
+    const [compact, spaced] = IN_ORDER_LAYOUTS;
+    const layout = compact.ts.at(b, s) ? compact : b[s + compact.ts.length - 2] === COLON && spaced.ts.at(b, s) ? spaced : null;
+    if (layout !== null) {
+      const next = this.fastInOrder(b, s, layout);
+      if (next >= 0) return next;
+    }
+    return this.fastAnyOrder(b, s);
+  }
+
+  /**
+   * A line in one of the IN_ORDER_LAYOUTS (its start already matched), with the checks of
+   * fastAnyOrder on each value; else -1, and fastAnyOrder judges the line.
+   */
+  private fastInOrder(b: Buffer, s: number, layout: InOrderLayout): number {
+    // Every loop stops at the line's LF (a control byte: not a digit or string byte).
+    const ts = s + layout.ts.length;
+    let i = ts + 20;
+    if (b[i] !== QUOTE) {
+      i = plainStringEnd(b, ts);
+      if (i < 0) return -1;
+    }
+    const seconds = this.timestampSeconds(b, ts, i);
+    if (seconds !== seconds || !layout.user.at(b, i)) return -1;
+    const us = i + layout.user.length;
+    const ue = this.userEnd(b, us);
+    if (ue < 0 || !layout.task.at(b, ue)) return -1;
+    const tv = ue + layout.task.length;
+    const task = this.taskTokens.find(b, tv);
+    if (task < 0) return -1;
+    i = tv + this.taskTokens.byteLength(task);
+    if (!layout.status.at(b, i)) return -1;
+    const ss = (i += layout.status.length);
+    let c = b[i]!;
+    while (c >= 48 && c <= 57) c = b[++i]!;
+    // A JSON integer has no leading zero before another digit: a status of three digits with one is under 100 anyway.
+    const status = digitsAt(b, ss, i, 3);
+    if (status < RULES.status.min || status > RULES.status.max || !layout.duration.at(b, i)) return -1;
+    const ds = (i += layout.duration.length);
+    c = b[i]!;
+    while (c >= 48 && c <= 57) c = b[++i]!;
+    const duration = i - ds > 1 && b[ds] === 48 ? -1 : digitsAt(b, ds, i, 15);
+    if (duration < 0 || duration > this.maxDurationMs || c !== CLOSE) return -1;
+    const next = this.lineEnd(b, s, skipBlanks(b, i + 1));
+    if (next < 0) return -1;
+    this.bill(b, us, ue, this.userHash, task, duration, seconds);
+    return next;
+  }
+
+  /**
+   * The user string's body starting at b[vs]: printable ASCII but space, quote and backslash,
+   * a user every rule passes, up to its closing quote, whose index this is (its hash, FNV-1a,
+   * in userHash); else -1.
+   */
+  private userEnd(b: Buffer, vs: number): number {
+    let h = 0x811c9dc5;
+    let i = vs;
+    let c = b[i]!;
+    while (USER_BYTE[c] === 1) {
+      h = Math.imul(h ^ c, 0x01000193);
+      c = b[++i]!;
+    }
+    if (c !== QUOTE || i === vs || i - vs > MAX_USER_BYTES) return -1;
+    // As an int32 (the sinks read its bits): h >>> 0 is no small integer above 2^31, and a field holding one costs a box.
+    this.userHash = h;
+    return i;
+  }
+
+  /** A line of the five contract keys in any order, other keys among them (see the file's comment). */
+  private fastAnyOrder(b: Buffer, s: number): number {
     // Every loop stops at the line's LF (a control byte: not a separator, digit or string byte).
     let i = skipBlanks(b, s);
     if (b[i++] !== OPEN) return -1;
@@ -105,17 +213,11 @@ export class JsonlScanner extends FastLineScanner {
         if (b[i] !== QUOTE) return -1;
         const vs = ++i;
         if (key === K_USER) {
-          // Printable ASCII but space, quote and backslash: a user every rule passes, hashed on the way.
-          let h = 0x811c9dc5;
-          let c = b[i]!;
-          while (USER_BYTE[c] === 1) {
-            h = Math.imul(h ^ c, 0x01000193);
-            c = b[++i]!;
-          }
-          if (c !== QUOTE || i === vs || i - vs > MAX_USER_BYTES) return -1;
+          i = this.userEnd(b, vs);
+          if (i < 0) return -1;
           this.vs[K_USER] = vs;
           this.ve[K_USER] = i;
-          userHash = h >>> 0;
+          userHash = this.userHash;
         } else if (key === K_TS && b[vs + 20] === QUOTE) {
           // The common 20-byte timestamp: every byte is checked by position.
           i = vs + 20;

@@ -19,3 +19,41 @@ export class WordReader {
     return this.view;
   }
 }
+
+/**
+ * A fixed byte string found at a position by comparing words: its bytes at every fourth
+ * offset, and its last four bytes (which may overlap the word before); one shorter than four
+ * bytes is compared byte by byte.
+ */
+export class WordLiteral {
+  readonly length: number;
+  private readonly bytes: Uint8Array;
+  private readonly offsets: Int32Array;
+  private readonly words: Int32Array;
+  private readonly reader = new WordReader();
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = Uint8Array.from(bytes);
+    this.length = bytes.length;
+    const view = new DataView(this.bytes.buffer);
+    const offsets = this.length < 4 ? [] : Array.from({ length: Math.ceil(this.length / 4) }, (_, k) => Math.min(4 * k, this.length - 4));
+    this.offsets = Int32Array.from(offsets);
+    this.words = Int32Array.from(offsets, (o) => view.getInt32(o, true));
+  }
+
+  /** True when b holds the bytes at b[i] (false when b ends before they do). */
+  at(b: Uint8Array, i: number): boolean {
+    const len = this.length;
+    if (i < 0 || i + len > b.length) return false;
+    if (len < 4) {
+      let k = 0;
+      while (k < len && b[i + k] === this.bytes[k]) k++;
+      return k === len;
+    }
+    const v = this.reader.of(b);
+    const offsets = this.offsets;
+    const words = this.words;
+    for (let k = 0; k < offsets.length; k++) if (v.getInt32(i + offsets[k]!, true) !== words[k]) return false;
+    return true;
+  }
+}
