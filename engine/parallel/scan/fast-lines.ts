@@ -13,7 +13,7 @@ import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
-import { WordReader } from './words.js';
+import { WordReader, wordOffsets } from './words.js';
 
 const T = RULES.timestamp;
 
@@ -164,7 +164,7 @@ export class NameTokens {
     for (let t = 0; t < names.length; t++) {
       const from = this.at[t]!;
       const len = this.at[t + 1]! - from;
-      const offsets = len >= 4 ? Array.from({ length: Math.ceil(len / 4) }, (_, k) => Math.min(4 * k, len - 4)) : Array.from({ length: Math.max(0, len - 1) }, (_, k) => k + 1);
+      const offsets = len >= 4 ? wordOffsets(len) : Array.from({ length: Math.max(0, len - 1) }, (_, k) => k + 1);
       for (const o of offsets) {
         wordAt.push(o);
         word.push(len >= 4 ? view.getInt32(from + o, true) : bytes[from + o]!);

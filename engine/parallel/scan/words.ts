@@ -21,6 +21,15 @@ export class WordReader {
 }
 
 /**
+ * Where the words covering `length` bytes (4 or more) start: every fourth byte, and the last
+ * four bytes, which may overlap the word before. Bytes compared at these offsets, a word each,
+ * are all compared.
+ */
+export function wordOffsets(length: number): number[] {
+  return Array.from({ length: Math.ceil(length / 4) }, (_, k) => Math.min(4 * k, length - 4));
+}
+
+/**
  * A fixed byte string found at a position by comparing words: its bytes at every fourth
  * offset, and its last four bytes (which may overlap the word before); one shorter than four
  * bytes is compared byte by byte.
@@ -36,7 +45,7 @@ export class WordLiteral {
     this.bytes = Uint8Array.from(bytes);
     this.length = bytes.length;
     const view = new DataView(this.bytes.buffer);
-    const offsets = this.length < 4 ? [] : Array.from({ length: Math.ceil(this.length / 4) }, (_, k) => Math.min(4 * k, this.length - 4));
+    const offsets = this.length < 4 ? [] : wordOffsets(this.length);
     this.offsets = Int32Array.from(offsets);
     this.words = Int32Array.from(offsets, (o) => view.getInt32(o, true));
   }
