@@ -4,7 +4,7 @@
  * and LineAccumulator (the naive engine) on the same bytes. And the common lines must take
  * the fast path (else it would be a slow path that passes these tests).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi, type MockInstance } from 'vitest';
 import fc from 'fast-check';
 import { CsvScanner } from './csv-scanner.js';
 import { JsonlScanner } from './jsonl-scanner.js';
@@ -325,23 +325,37 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
   });
 });
 
+/** The two fast paths of a scanner (its straight-line path and its loop), spied on while `body` runs, then restored. */
+type PathSpy = MockInstance<() => number>;
+function withPathSpies(proto: object, body: (inOrder: PathSpy, anyOrder: PathSpy) => void): void {
+  const paths = proto as { fastInOrder(): number; fastAnyOrder(): number };
+  const inOrder = vi.spyOn(paths, 'fastInOrder');
+  const anyOrder = vi.spyOn(paths, 'fastAnyOrder');
+  try {
+    body(inOrder, anyOrder);
+  } finally {
+    inOrder.mockRestore();
+    anyOrder.mockRestore();
+  }
+}
+
+/** The calls of a spied fast path that billed their line. */
+function billedBy(spy: PathSpy): number {
+  return spy.mock.results.filter((r) => (r.value as number) >= 0).length;
+}
+
 describe('CsvScanner: which fast path', () => {
   it("records in the contract's column order take the straight-line path; other orders the column loop", () => {
-    const inOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastInOrder(): number }, 'fastInOrder');
-    const anyOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
-    try {
+    withPathSpies(CsvScanner.prototype, (inOrder, anyOrder) => {
       const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms', '2025-05-02T10:00:00.123-00:30,user2,search,404,7ms'];
       expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
-      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(6); // line by line and as a block
+      expect(billedBy(inOrder)).toBe(6); // line by line and as a block
       expect(anyOrder).not.toHaveBeenCalled();
       inOrder.mockClear();
       expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
       expect(inOrder).not.toHaveBeenCalled();
-      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(2);
-    } finally {
-      inOrder.mockRestore();
-      anyOrder.mockRestore();
-    }
+      expect(billedBy(anyOrder)).toBe(2);
+    });
   });
 });
 
@@ -413,15 +427,13 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
 
 describe('JsonlScanner: which fast path', () => {
   it("objects of the contract's keys in order, as JSON.stringify or json.dumps writes them, take the straight-line path; other layouts the key loop", () => {
-    const inOrder = vi.spyOn(JsonlScanner.prototype as unknown as { fastInOrder(): number }, 'fastInOrder');
-    const anyOrder = vi.spyOn(JsonlScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
-    try {
+    withPathSpies(JsonlScanner.prototype, (inOrder, anyOrder) => {
       const straight = [
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
         '{"timestamp": "2025-05-02T10:00:00.123+02:00", "user": "user2", "task": "search", "status": 404, "duration_ms": 0}',
       ];
       expect(same('jsonl', joined(straight.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
-      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4); // line by line and as a block
+      expect(billedBy(inOrder)).toBe(4); // line by line and as a block
       expect(anyOrder).not.toHaveBeenCalled();
       inOrder.mockClear();
       // Another order, mixed spacing, a request id: the key loop alone.
@@ -431,8 +443,8 @@ describe('JsonlScanner: which fast path', () => {
         '{"request_id":"r1","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
       ];
       expect(same('jsonl', joined(other.map((l) => Buffer.from(l)), [false, false, false]), 10, OPEN).fast).toBe(3);
-      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(0);
-      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(6);
+      expect(billedBy(inOrder)).toBe(0);
+      expect(billedBy(anyOrder)).toBe(6);
       inOrder.mockClear();
       anyOrder.mockClear();
       // In order up to a check the straight-line path leaves to the key loop: a key after the duration, or a value it does not take.
@@ -441,8 +453,8 @@ describe('JsonlScanner: which fast path', () => {
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200 ,"duration_ms":1568}',
       ];
       expect(same('jsonl', joined(leftToLoop.map((l) => Buffer.from(l)), [false, false]), 10, OPEN).fast).toBe(2);
-      expect(inOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(0);
-      expect(anyOrder.mock.results.filter((r) => (r.value as number) >= 0)).toHaveLength(4);
+      expect(billedBy(inOrder)).toBe(0);
+      expect(billedBy(anyOrder)).toBe(4);
       // Values every rule refuses, in order: neither fast path bills them (the exact path names the reason).
       const refused = [
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":99,"duration_ms":1568}',
@@ -459,9 +471,6 @@ describe('JsonlScanner: which fast path', () => {
       const r = same('jsonl', joined(refused.map((l) => Buffer.from(l)), refused.map(() => false)), 10, OPEN);
       expect(r.fast).toBe(0);
       expect(r.counts.accepted).toBe(0);
-    } finally {
-      inOrder.mockRestore();
-      anyOrder.mockRestore();
-    }
+    });
   });
 });
