@@ -39,6 +39,15 @@ const USER_BYTE = byteClass((c) => c > 0x20 && c < 0x7f && c !== QUOTE && c !== 
 const STRING_END = byteClass((c) => c === QUOTE);
 
 /**
+ * The JSON integer b[s, e) of ASCII digits (no sign, fraction or exponent) as a number of 1 to
+ * `maxDigits` digits; -1 for none, too many, or a leading zero before another digit (`010` is
+ * no JSON number). Both fast paths read a status and a duration so.
+ */
+function jsonDigitsAt(b: Uint8Array, s: number, e: number, maxDigits: number): number {
+  return e - s > 1 && b[s] === 48 ? -1 : digitsAt(b, s, e, maxDigits);
+}
+
+/**
  * The commonest lines, judged in straight-line code (fastInOrder): the five contract keys in
  * the contract's order and nothing else, as JSON.stringify writes them (`{"timestamp":"…",
  * "user":…`), or with a space after each colon and comma as Python's json.dumps does. A layout
@@ -132,13 +141,12 @@ export class JsonlScanner extends FastLineScanner {
     const ss = (i += layout.status.length);
     let c = b[i]!;
     while (c >= 48 && c <= 57) c = b[++i]!;
-    // A JSON integer has no leading zero before another digit: a status of three digits with one is under 100 anyway.
-    const status = digitsAt(b, ss, i, 3);
+    const status = jsonDigitsAt(b, ss, i, 3);
     if (status < RULES.status.min || status > RULES.status.max || !layout.duration.at(b, i)) return -1;
     const ds = (i += layout.duration.length);
     c = b[i]!;
     while (c >= 48 && c <= 57) c = b[++i]!;
-    const duration = i - ds > 1 && b[ds] === 48 ? -1 : digitsAt(b, ds, i, 15);
+    const duration = jsonDigitsAt(b, ds, i, 15);
     if (duration < 0 || duration > this.maxDurationMs || c !== CLOSE) return -1;
     const next = this.lineEnd(b, s, skipBlanks(b, i + 1));
     if (next < 0) return -1;
@@ -239,11 +247,10 @@ export class JsonlScanner extends FastLineScanner {
         }
         i++;
       } else {
-        // A JSON integer without sign, fraction or exponent (no leading zero before another digit).
+        // A JSON integer's digits (read by jsonDigitsAt below).
         const ns = i;
         let c = b[i]!;
         while (c >= 48 && c <= 57) c = b[++i]!;
-        if (i - ns > 1 && b[ns] === 48) return -1;
         this.vs[key] = ns;
         this.ve[key] = i;
       }
@@ -256,9 +263,9 @@ export class JsonlScanner extends FastLineScanner {
     i = skipBlanks(b, i);
     const next = this.lineEnd(b, s, i);
     if (next < 0 || (seen & ALL_KEYS) !== ALL_KEYS || seconds !== seconds || task < 0) return -1;
-    const status = digitsAt(b, this.vs[K_STATUS]!, this.ve[K_STATUS]!, 3);
+    const status = jsonDigitsAt(b, this.vs[K_STATUS]!, this.ve[K_STATUS]!, 3);
     if (status < RULES.status.min || status > RULES.status.max) return -1;
-    const duration = digitsAt(b, this.vs[K_DURATION]!, this.ve[K_DURATION]!, 15);
+    const duration = jsonDigitsAt(b, this.vs[K_DURATION]!, this.ve[K_DURATION]!, 15);
     if (duration < 0 || duration > this.maxDurationMs) return -1;
     const [vs, ve] = [this.vs, this.ve];
     if (this.ids !== undefined && (seen & (1 << K_ID)) !== 0 && ve[K_ID]! > vs[K_ID]!) {
