@@ -302,3 +302,33 @@ describe.concurrent('usage errors: one line, exit 2', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('the naive engine past its heap: exit 1, a clear error, nothing written (engine/naive/heap-guard.ts)', () => {
+  it('stops with the way out instead of the fatal out-of-memory abort, and leaves the previous bill as it was', () => {
+    // 250,000 users, each on one line: more than a 128 MiB heap holds as the naive engine's table
+    // (about 600 bytes a user), and a chunk of the input (1 MiB, about 12,000 users) well within the
+    // fifth of the limit the check leaves.
+    const users = 250_000;
+    const lines = Array.from({ length: users }, (_, i) => `2025-05-02T10:00:00Z user-${String(i).padStart(7, '0')}-of-a-large-customer-base login 200 ${1 + (i % 900)}ms\n`);
+    const dir = workdir({ 'a.log': lines.join(''), 'out/billing.txt': 'the previous bill\n' });
+    // The young generation made small, as Node's default limit has it in proportion (see heap-guard.ts).
+    const run = (heap: readonly string[]) =>
+      spawnSync(process.execPath, [...heap, cliPath, 'aggregate', 'a.log', '--engine', 'naive', '--out', 'out/billing.txt', '--log-format', 'json'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LOG_LEVEL: 'warn' },
+      });
+    const r = run(['--max-old-space-size=128', '--max-semi-space-size=1']);
+    expect(r.status, r.stderr).toBe(1);
+    const errors = reportedErrors(r.stderr);
+    expect(errors, r.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(/^the naive engine holds every user in memory, and the JavaScript heap is nearly full at [\d,]+ users \([\d,]+ of [\d,]+ MiB\): bill with --engine parallel/);
+    expect(r.stderr).not.toMatch(/FATAL ERROR/);
+    expect(listFiles(dir)).toEqual(['.env', 'a.log', 'out/billing.txt']);
+    expect(read(dir, 'out/billing.txt')).toBe('the previous bill\n');
+    // With Node's own heap the same logs are billed.
+    const billed = run([]);
+    expect(billed.status, billed.stderr).toBe(0);
+    expect(read(dir, 'out/billing.txt').split('\n')).toHaveLength(users + 1);
+  });
+});

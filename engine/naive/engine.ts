@@ -12,6 +12,7 @@ import { UsageTable, emptyCounts, type BillingResult } from '../core/billing/usa
 import type { RunInput } from '../core/billing/run.js';
 import { DEFAULT_DEDUPE } from '../core/dedupe/dedupe.js';
 import { SeenRecords } from '../core/dedupe/seen.js';
+import { checkHeap } from './heap-guard.js';
 
 export async function runNaive(input: RunInput): Promise<BillingResult> {
   const counts = emptyCounts();
@@ -34,6 +35,7 @@ export async function runNaive(input: RunInput): Promise<BillingResult> {
       const framer = new LineFramer(new LineAccumulator(file.path, file.format, parser, counts, usage, sink, undefined, file.wrapped, target));
       for await (const chunk of readChunks(file, input.onBytes, { signal: input.signal })) {
         framer.push(chunk);
+        checkHeap(usage.size);
         if (backpressure) {
           backpressure = false;
           await input.rejects.drain();
