@@ -29,7 +29,7 @@ const BATCH = 64;
  */
 const BATCH_FROM = 8192;
 const RECORD_HEAD = 8 + INLINE;
-/** Records sortedImage copies per round of touching loads. */
+/** Keys byteOrder reads per round of touching loads (after its first round, in key order: at random). */
 const GATHER = 32;
 
 /** FNV-1a over bytes[start, end). */
