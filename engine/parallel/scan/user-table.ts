@@ -114,7 +114,7 @@ export class UserTable implements UsageRows, UsageSink {
   private readonly pSlot = new Int32Array(BATCH);
   private pending = 0;
   private pendingBytes: Uint8Array | null = null;
-  /** What the touching loads (flushBatch, byteOrder, sortedImage) read, kept so that they are not optimized away. */
+  /** What flushBatch's touching loads read, kept so that they are not optimized away. */
   touched = 0;
   /** Entries at which the table is spilled (see spillWhenFull); none by default. */
   private limit = Infinity;
@@ -642,8 +642,9 @@ function byteOrderOf(keys: SortKeys): Int32Array {
     for (let r = 0; r < runs.length; r += 2) {
       const end = runs[r + 1]!;
       for (let i = runs[r]!; i < end; i++) {
-        // After the first round the entries are in key order, not entry order: their keys'
-        // bytes are read in rounds of independent loads first (see sortedImage).
+        // After the first round the entries are in key order, not entry order, and their keys'
+        // bytes are read at random: in rounds of GATHER independent loads first, whose cache
+        // misses overlap, then again, from the cache.
         if (i % GATHER === 0) for (let k = i; k < i + GATHER && k < end; k++) touched += keys.touch(order[k]!, depth);
         const e = order[i]!;
         const b0 = keys.byteAt(e, depth) + 1;
