@@ -131,6 +131,26 @@ describe.concurrent('rates: environment and .env', () => {
     expect(viaOther.code).toBe(0);
     expect(read(dir, 'o/billing.txt')).toBe('user1: total_duration=100ms, total_cost=1.00\n');
   });
+
+  it.each(['naive', 'parallel'])('%s: a rate in .env whose task dotenv cannot name bills that task (no short bill)', async (engine) => {
+    // 99 login lines and one café line: as an unknown task it would pass the 1% reject limit.
+    const logs = GOOD.repeat(99) + '2025-05-02T10:00:00Z user1 café 200 1000ms\n';
+    const dir = workdir({ 'a.log': logs }, 'RATE_login=0.005\nRATE_café=2\n');
+    const r = await runCli(['aggregate', 'a.log', '--engine', engine, '--out', 'o/billing.txt'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(read(dir, 'o/billing.txt')).toBe('user1: total_duration=10900ms, total_cost=2049.50\n');
+  });
+
+  it.each([
+    ['a line that sets nothing', 'RATE_login=0.005\nRATE_search 0.01\n', /\.env line 2: not KEY=value/],
+    ['a rate set twice', 'RATE_login=oops\nRATE_login=0.005\n', /RATE_login is set on line 1 and again on line 2/],
+  ])('%s in .env is exit 2 before any input is read', async (_name, env, message) => {
+    const dir = workdir({}, env);
+    const r = await runCli(['aggregate', 'missing.log', '--out', 'o/billing.txt'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(join(dir, 'o'))).toBe(false);
+  });
 });
 
 describe.concurrent('run failures: exit 1, no bill, no temporary files', () => {

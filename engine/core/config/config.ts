@@ -4,10 +4,10 @@
  * Every malformed value is a ConfigError, raised before any input is read (exit 2).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseDotenv } from 'dotenv';
 import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
 import { intSetting } from './integers.js';
+import { parseEnvFile } from './env-file.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { DEDUPE_MODES, DEFAULT_DEDUPE_MEMORY_BYTES, type DedupeMode, type DedupeSettings } from '../dedupe/dedupe.js';
 
@@ -40,8 +40,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 /**
  * Merges a `.env` file under the process environment (a variable set in the environment
  * wins, unless it is empty and the file sets it). `envFile` names the file; when it is
- * undefined `.env` in the working directory is read if it exists. A named file that is missing
- * is a ConfigError.
+ * undefined `.env` in the working directory is read if it exists. A named file that is missing,
+ * or a line of the file that sets nothing or a key twice (env-file.ts), is a ConfigError.
  */
 export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
   const merged: Record<string, string> = Object.create(null);
@@ -53,7 +53,7 @@ export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: strin
     } catch (err) {
       throw new ConfigError(`cannot read env file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    Object.assign(merged, parseDotenv(text));
+    Object.assign(merged, parseEnvFile(text, path));
   }
   // An empty variable (as `KEY=${KEY}` in a compose file passes on when KEY is unset) does not hide the file's value.
   for (const [k, v] of Object.entries(processEnv)) if (v !== undefined && (v !== '' || !(k in merged))) merged[k] = v;
