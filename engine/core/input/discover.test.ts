@@ -56,6 +56,45 @@ describe('discoverInputs', () => {
     expect(d.duplicates.length).toBeGreaterThan(0);
   });
 
+  it('a file reached by several paths is kept under the first in path order, whatever the order of the arguments', async () => {
+    const root = tree({ 'real/z.jsonl': 'z', 'm.jsonl': 'm', 'd/x.log': 'x' });
+    symlinkSync(join(root, 'real/z.jsonl'), join(root, 'a.jsonl'));
+    symlinkSync(join(root, 'd'), join(root, 'c-link'));
+    const orders = [
+      [join(root, 'a.jsonl'), join(root, 'm.jsonl'), join(root, 'real'), join(root, 'c-link'), join(root, 'd')],
+      [join(root, 'd'), join(root, 'real'), join(root, 'm.jsonl'), join(root, 'c-link'), join(root, 'a.jsonl')],
+      [join(root, 'c-link'), join(root, 'real'), join(root, 'a.jsonl'), join(root, 'd'), join(root, 'm.jsonl')],
+    ];
+    for (const args of orders) {
+      const d = await discoverInputs(args);
+      expect(d.files.map((f) => f.path.slice(root.length + 1))).toEqual(['a.jsonl', 'c-link/x.log', 'm.jsonl']);
+      expect(d.duplicates.map((p) => p.slice(root.length + 1)).sort()).toEqual(['d/x.log', 'real/z.jsonl']);
+      expect(d.emptyArguments).toEqual([]);
+    }
+  });
+
+  it('a path below a directory is the argument as given joined with it, not normalized: path order as the arguments were written', async () => {
+    const root = tree({ 's/d/m.jsonl': 'm', 's/0.jsonl': '0' });
+    const cwd = process.cwd();
+    process.chdir(join(root, 's'));
+    try {
+      // './d/m.jsonl' sorts before '0.jsonl' ('.' < '0'), whether d is named as a directory or the file itself.
+      for (const args of [['./d', '0.jsonl'], ['./d/m.jsonl', '0.jsonl'], ['0.jsonl', './d/']]) {
+        expect((await discoverInputs(args)).files.map((f) => f.path)).toEqual(['./d/m.jsonl', '0.jsonl']);
+      }
+      expect((await discoverInputs(['.//d', 'd/.'])).files.map((f) => f.path)).toEqual(['.//d/m.jsonl']);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('a name that is not UTF-8 is an InputError naming its bytes', async () => {
+    const root = tree({ 'd/a.log': 'x' });
+    writeFileSync(Buffer.concat([Buffer.from(join(root, 'd/')), Buffer.from([0xff, 0x2e, 0x6c, 0x6f, 0x67])]), 'x');
+    await expect(discoverInputs([join(root, 'd')])).rejects.toBeInstanceOf(InputError);
+    await expect(discoverInputs([join(root, 'd')])).rejects.toThrow(/d\/\\xff\.log: its name is not UTF-8/);
+  });
+
   it('a symlink loop terminates', async () => {
     const root = tree({ 'd/a.log': 'x', 'd/sub/b.log': 'x' });
     symlinkSync(join(root, 'd'), join(root, 'd/sub/up'));

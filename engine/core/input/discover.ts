@@ -7,7 +7,8 @@
  * silently smaller bill.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { isUtf8 } from 'node:buffer';
+import { extname } from 'node:path';
 import picomatch from 'picomatch';
 import { InputError, UsageError } from '../errors.js';
 import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
@@ -114,14 +115,19 @@ export function globMatcher(flag: string, globs: readonly string[]): (relPath: s
   return (rel) => matchers.some((m) => m(rel));
 }
 
+/** The path of `name` in the directory at `dir`: the argument as given joined with the path below it (SPEC "Path order"), not normalized. */
+function underArgument(dir: string, name: string): string {
+  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
+}
+
 export async function discoverInputs(paths: readonly string[], opts: DiscoverOptions = {}): Promise<Discovery> {
   const files: InputFile[] = [];
   const skipped = new SkipCounter();
   const filtered = new SkipCounter();
   const duplicates: string[] = [];
   const emptyArguments: string[] = [];
-  const seenFiles = new Set<string>();
-  const seenDirs = new Set<string>();
+  /** A file's identity (device and inode, or the S3 object) → its place in `files`. */
+  const seenFiles = new Map<string, number>();
   const includes = opts.include ?? [];
   const included = includes.length === 0 ? () => true : globMatcher('--include', includes);
   const excluded = globMatcher('--exclude', opts.exclude ?? []);
@@ -152,25 +158,51 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     return kind;
   }
 
-  /** `rel` is the path below the argument (null for the argument itself, which is never filtered). */
-  async function visit(path: string, rel: string | null): Promise<void> {
+  /**
+   * A file found: read once whatever the paths it is reached by, under the first of them in
+   * path order (not the first found, which follows the arguments' order): its place among the
+   * files, so the bill, does not depend on how the arguments are ordered (README "Inputs").
+   */
+  function found(id: string, file: InputFile): void {
+    const at = seenFiles.get(id);
+    if (at === undefined) {
+      seenFiles.set(id, files.length);
+      files.push(file);
+    } else if (compareUtf8(file.path, files[at]!.path) < 0) {
+      duplicates.push(files[at]!.path);
+      files[at] = file;
+    } else {
+      duplicates.push(file.path);
+    }
+  }
+
+  /**
+   * `rel` is the path below the argument (null for the argument itself, which is never
+   * filtered); `within` the directories being walked above it. A directory reached again
+   * through a link below itself is a loop, not walked; one reached by another path is walked
+   * again, so that its files are found under every path and kept under the first (found).
+   */
+  async function visit(path: string, rel: string | null, within: ReadonlySet<string> = new Set()): Promise<void> {
     const explicit = rel === null;
     const st = await statOrFail(path);
     const id = `${st.dev}:${st.ino}`;
     if (st.isDirectory()) {
-      if (seenDirs.has(id)) {
-        if (explicit) duplicates.push(path);
-        return;
-      }
-      seenDirs.add(id);
-      let names: string[];
+      if (within.has(id)) return;
+      const inside = new Set(within).add(id);
+      let raw: Buffer[];
       try {
-        names = await readdir(path);
+        raw = await readdir(path, { encoding: 'buffer' });
       } catch (err) {
         throw new InputError(`cannot read directory ${path}: ${describe(err)}`);
       }
-      names.sort(compareUtf8);
-      for (const name of names) await visit(join(path, name), rel === null ? name : `${rel}/${name}`);
+      // A name that is not UTF-8 has no path to bill or report it by (its text would name another file).
+      const bad = raw.find((n) => !isUtf8(n));
+      if (bad !== undefined) {
+        const shown = [...bad].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+        throw new InputError(`cannot read ${underArgument(path, shown)}: its name is not UTF-8; rename it (or move it out of ${path})`);
+      }
+      const names = raw.map((n) => n.toString('utf8')).sort(compareUtf8);
+      for (const name of names) await visit(underArgument(path, name), rel === null ? name : `${rel}/${name}`, inside);
       return;
     }
     if (!st.isFile()) {
@@ -180,12 +212,7 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     }
     const kind = admit(path, rel);
     if (kind === null) return;
-    if (seenFiles.has(id)) {
-      duplicates.push(path);
-      return;
-    }
-    seenFiles.add(id);
-    files.push({ path, format: kind.format, gzip: kind.gzip, size: Number(st.size), mtimeNs: st.mtimeNs });
+    found(id, { path, format: kind.format, gzip: kind.gzip, size: Number(st.size), mtimeNs: st.mtimeNs });
   }
 
   /**
@@ -202,13 +229,8 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
       const kind = admit(path, rel);
       if (kind === null) return;
       const id = `s3\n${settings.endpoint ?? ''}\n${bucket}\n${o.key}`;
-      if (seenFiles.has(id)) {
-        duplicates.push(path);
-        return;
-      }
-      seenFiles.add(id);
       const s3: S3Object = { ...settings, bucket, key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }) };
-      files.push({ path, format: kind.format, gzip: kind.gzip, size: o.size, s3 });
+      found(id, { path, format: kind.format, gzip: kind.gzip, size: o.size, s3 });
     };
     if ('file' in listed) {
       add(arg, null, listed.file);
