@@ -111,6 +111,8 @@ describe.concurrent('--out is checked before any input is read', () => {
     ['a companion path is a directory', (d: string) => mkdirSync(join(d, 'o3', 'billing.summary.json'), { recursive: true }), 'o3/billing.txt', /billing\.summary\.json is a directory/],
     ['a trailing slash', () => undefined, 'out/', /names a directory/],
     ['a parent that is a file', (d: string) => writeFileSync(join(d, 'f'), 'x'), 'f/x/billing.txt', /f is a file/],
+    // Writable by its mode for root, but no file can be made there: caught by making one.
+    ['a directory that refuses new files (/proc)', () => undefined, '/proc/billing.txt', /cannot create files in \/proc|the directory \/proc is not writable/],
   ])('%s → exit 2, nothing read or written', async (_what, setup, out, message) => {
     const dir = workdir({ 'a.log': GOOD });
     setup(dir);

@@ -4,12 +4,12 @@
  * earlier run left half done is completed first; staging files of runs that died (kill -9)
  * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
  */
-import { accessSync, constants, existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { journalPath, rollForward } from './journal.js';
 import { outputPaths, type OutputPaths } from './paths.js';
-import { STAGED_NAME } from './staged.js';
+import { STAGED_NAME, stagingPath } from './staged.js';
 
 export interface PreparedOutputs {
   readonly paths: OutputPaths;
@@ -77,6 +77,22 @@ export function checkOutputs(out: string): OutputPaths {
 }
 
 /**
+ * A file made and removed where the bill's staging files go: a directory that access() calls
+ * writable may still refuse new files (a pseudo filesystem such as /proc, a server that maps
+ * root to nobody). Named as a staging file, so a kill before its removal leaves what the next
+ * run removes.
+ */
+function probe(bill: string): void {
+  const path = stagingPath(bill);
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  rmSync(path, { force: true });
+}
+
+/**
  * Before anything else of a run: checks `--out` (checkOutputs), completes a commit an
  * earlier run left half done, removes dead runs' staging files. Changes nothing else (the
  * directory, when missing, is created with the first staged file).
@@ -86,6 +102,7 @@ export function prepareOutputs(out: string): PreparedOutputs {
   const dir = dirname(out);
   const journal = journalPath(out);
   if (!existsSync(dir)) return { paths, journal, completed: [], removed: [] };
+  probe(paths.bill);
   const completed = rollForward(journal);
   // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names.
   const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
