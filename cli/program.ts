@@ -4,8 +4,8 @@
  * 130/143 after SIGINT/SIGTERM once workers, cluster jobs and staging files are cleaned up.
  * Every failure is reported once: one `mr: …` line for people, one JSON line for machines.
  */
-import { mkdtempSync, rmSync, createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, createReadStream } from 'node:fs';
+import { makeTempDir } from '../engine/core/temp-dir.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -98,7 +98,7 @@ export function buildProgram(logFormat: LogFormat): Command {
       // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
       const env = loadEnv(process.env, o.envFile as string | undefined);
       const log = createLogger(levelFromEnv(env['LOG_LEVEL']), 2, logFormat);
-      const scratch = toStdout ? mkdtempSync(join(tmpdir(), 'mr-stdout-')) : undefined;
+      const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
       try {
         const outcome = await withInterrupts((signal) =>
           aggregate(

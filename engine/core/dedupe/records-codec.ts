@@ -13,7 +13,8 @@
  * the key into files in a temporary directory (order within each kept), then deduplicating
  * each file alone (recursively, with another hash seed, up to MAX_DEPTH).
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { makeTempDir } from '../temp-dir.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyBytes, countDuplicate, differingFields, displayKey, type DuplicateTally } from './dedupe.js';
@@ -329,7 +330,7 @@ export function dedupeRecords(segments: readonly RecordSegment[], limits: Dedupe
     firstWinsInPlace(loadSegments(segments, bytes, limits.check, limits.scratch), tally, keep, limits.check, limits.scratch);
     return;
   }
-  const dir = mkdtempSync(join(limits.tmpDir ?? tmpdir(), 'mr-dedupe-'));
+  const dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', limits.tmpDir ?? tmpdir());
   try {
     const files = new PartitionFiles(dir, SPLIT_PARTITIONS, depth + 1);
     try {

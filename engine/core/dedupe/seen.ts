@@ -5,9 +5,9 @@
  * partition, to files in a temporary directory, and every later record with an identity
  * follows them there; finish() then deduplicates partition by partition (records-codec.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { makeTempDir } from '../temp-dir.js';
 import type { ValidRecord } from './dedupe.js';
 import type { RunCounts, UsageTable } from '../billing/usage.js';
 import { billedFields, fingerprint, FirstWins, type DedupeSettings } from './dedupe.js';
@@ -62,8 +62,8 @@ export class SeenRecords implements DedupeSink {
   }
 
   private startSpill(): void {
-    this.dir = mkdtempSync(join(this.settings.tmpDir ?? tmpdir(), 'mr-dedupe-'));
-    const spill = new PartitionFiles(this.dir, SPILL_PARTITIONS, 0);
+    const dir = (this.dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', this.settings.tmpDir ?? tmpdir()));
+    const spill = new PartitionFiles(dir, SPILL_PARTITIONS, 0);
     for (const [key, s] of this.first.entries()) spill.write(REMEMBERED, s.order, s.offset, key, s.fp);
     this.first.clear();
     this.spill = spill;

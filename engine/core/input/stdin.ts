@@ -6,7 +6,8 @@
  * file under os.tmpdir() (it needs byte ranges to shard), removed when the run ends.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { makeTempDir } from '../temp-dir.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -100,7 +101,7 @@ export interface Spooled {
 
 /** Copies the stream to a temporary file under os.tmpdir(); the file is removed on failure or by `remove()`. */
 export async function spool(source: StdinSource, signal?: AbortSignal, under: string = tmpdir()): Promise<Spooled> {
-  const dir = await mkdtemp(join(under, 'mr-stdin-'));
+  const dir = makeTempDir('mr-stdin-', 'standard input', under);
   const remove = () => rm(dir, { recursive: true, force: true });
   const path = join(dir, 'stdin');
   let size = 0;

@@ -7,7 +7,8 @@
  * partition in a temporary directory beyond it; then one reduce task per partition reads its
  * parts in task order (which is input order) and keeps the first record of each key.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { makeTempDir } from '../../core/temp-dir.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ValidRecord } from '../../core/dedupe/dedupe.js';
@@ -204,7 +205,7 @@ export class ShuffleStore {
 
   /** Appends a part's bytes to its partition's file: where they lie there. */
   private write(p: number, buf: Uint8Array): RecordSegment {
-    this.dir ??= mkdtempSync(join(this.tmpParent, 'mr-shuffle-'));
+    this.dir ??= makeTempDir('mr-shuffle-', 'request ids shuffled between workers', this.tmpParent);
     const file = join(this.dir, `p${p}.bin`);
     if (this.fds[p] === undefined) {
       this.fds[p] = openSync(file, 'w', 0o600);
