@@ -41,7 +41,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * Merges a `.env` file under the process environment (a variable set in the environment
  * wins, unless it is empty and the file sets it). `envFile` names the file; when it is
  * undefined `.env` in the working directory is read if it exists. A named file that is missing,
- * or a line of the file that sets nothing or a key twice (env-file.ts), is a ConfigError.
+ * or a line of the file that sets nothing or a rate twice (env-file.ts), is a ConfigError.
  */
 export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
   const merged: Record<string, string> = Object.create(null);

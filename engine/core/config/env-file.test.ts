@@ -32,6 +32,18 @@ describe('parseEnvFile', () => {
     ]);
   });
 
+  it('another key set again: the last line wins, as in dotenv (overrides appended to a file)', () => {
+    expect(read('AWS_ACCESS_KEY_ID=placeholder\nLOG_LEVEL=info\nAWS_ACCESS_KEY_ID=real\nK é=1\nK é=2\n')).toEqual({
+      AWS_ACCESS_KEY_ID: 'real',
+      LOG_LEVEL: 'info',
+      'K é': '2',
+    });
+  });
+
+  it("a key alone (Docker Compose's 'from the environment') sets nothing", () => {
+    expect(read('RATE_login\nexport DEDUPE\nRATE_search=0.01\n')).toEqual({ RATE_search: '0.01' });
+  });
+
   it('the lines of a quoted value over several lines are the value, not keys', () => {
     expect(read('A="multi\nRATE_z=3\nno key here\nend"\nB=1\n')).toEqual({ A: 'multi\nRATE_z=3\nno key here\nend', B: '1' });
     expect(read('RATE_é="multi\nline"\nC=1')).toEqual({ RATE_é: 'multi\nline', C: '1' });
@@ -42,8 +54,9 @@ describe('parseEnvFile', () => {
   it.each([
     ['a line without =', 'RATE_login=0.005\nRATE_search 0.01\n', /x\.env line 2: not KEY=value: "RATE_search 0\.01"/],
     ['no key', '=5\n', /x\.env line 1/],
-    ['a key set twice (a bad value hidden by a later one)', 'RATE_x=bad\n# later\nRATE_x=0.5\n', /x\.env: RATE_x is set on line 1 and again on line 3/],
-    ['a key set twice, dotenv\'s forms mixed', 'export A=1\nA: 2\n', /A is set on line 1 and again on line 2/],
+    ['a rate set twice (a bad value hidden by a later one)', 'RATE_x=bad\n# later\nRATE_x=0.5\n', /x\.env: RATE_x is set on line 1 and again on line 3/],
+    ['a rate set twice, dotenv\'s forms mixed', 'export RATE_a=1\nRATE_a: 2\n', /RATE_a is set on line 1 and again on line 2/],
+    ['a rate dotenv cannot name set twice', 'RATE_é=1\nRATE_é=1\n', /RATE_é is set on line 1 and again on line 2/],
   ])('%s is a ConfigError naming the file and line', (_name, text, message) => {
     expect(() => parseEnvFile(text, 'x.env')).toThrow(ConfigError);
     expect(() => parseEnvFile(text, 'x.env')).toThrow(message);

@@ -10,9 +10,11 @@
  * - a line dotenv reads is read as dotenv reads it;
  * - `KEY=value` with a key dotenv does not take: the key as written (trimmed), its value read
  *   as dotenv reads values, as the same variable set in the environment would be;
- * - a key set on two lines (which one was meant?), or any other line that is not blank, a
- *   comment, or inside a quoted value over several lines: a ConfigError (exit 2) naming the
- *   file and the line.
+ * - a key alone on its line (Docker Compose's "take it from the environment") sets nothing;
+ * - another key set again: the last line wins, as in dotenv;
+ * - a rate (`RATE_…`) set on two lines (which price was meant?), or any other line that is not
+ *   blank, a comment, or inside a quoted value over several lines: a ConfigError (exit 2)
+ *   naming the file and the line.
  */
 import { parse } from 'dotenv';
 import { ConfigError } from '../errors.js';
@@ -21,6 +23,8 @@ import { ConfigError } from '../errors.js';
 const ASSIGNMENT = /^(?:export\s+)?([^=]*?)\s*=(.*)$/s;
 /** dotenv's other form, `KEY: value`. */
 const COLON_ASSIGNMENT = /^(?:export\s+)?([\w.-]+):\s(.*)$/s;
+/** A key and nothing else. */
+const BARE_KEY = /^(?:export\s+)?[\w.-]+$/;
 const QUOTES = new Set(['"', "'", '`']);
 /** A key dotenv parses a value under, for values of keys it does not take. */
 const VALUE_KEY = 'MR_ENV_FILE_VALUE';
@@ -47,6 +51,8 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
+    // A key alone (Docker Compose's "from the environment"): sets nothing here, where the environment wins anyway.
+    if (BARE_KEY.test(line)) continue;
     const m = ASSIGNMENT.exec(line) ?? COLON_ASSIGNMENT.exec(line);
     if (m === null || m[1]!.trim() === '') {
       throw new ConfigError(`${path} line ${i + 1}: not KEY=value: ${shown(line)}`);
@@ -62,8 +68,9 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
       const end = closingLine(lines, i, value[0]!, at);
       if (end > i) last = end;
     }
+    // A rate set twice: which price was meant? (Another key: the last line wins, as dotenv has it.)
     const before = lineOf.get(key);
-    if (before !== undefined) {
+    if (before !== undefined && key.startsWith('RATE_')) {
       throw new ConfigError(`${path}: ${key} is set on line ${before} and again on line ${i + 1}: keep one`);
     }
     lineOf.set(key, i + 1);
