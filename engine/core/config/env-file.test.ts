@@ -15,6 +15,8 @@ describe('parseEnvFile', () => {
       C: '',
     });
     expect(read('\uFEFFRATE_a=1\r\nRATE_b=2\r\n')).toEqual({ RATE_a: '1', RATE_b: '2' });
+    // `KEY: value` whose value holds a `=` is that key's (not a key up to the `=`).
+    expect(read('RATE_login: 0.005 # was=0.004\nURL: http://h/?a=b\n')).toEqual({ RATE_login: '0.005', URL: 'http://h/?a=b' });
   });
 
   it('a key dotenv leaves out is read as written, as the environment would give it (task names a log may carry)', () => {

@@ -53,7 +53,9 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
     if (line === '' || line.startsWith('#')) continue;
     // A key alone (Docker Compose's "from the environment"): sets nothing here, where the environment wins anyway.
     if (BARE_KEY.test(line)) continue;
-    const m = ASSIGNMENT.exec(line) ?? COLON_ASSIGNMENT.exec(line);
+    // dotenv's `KEY: value` first when it read the line so (its value may hold a `=`).
+    const colon = COLON_ASSIGNMENT.exec(line);
+    const m = colon !== null && Object.hasOwn(read, colon[1]!) ? colon : (ASSIGNMENT.exec(line) ?? colon);
     if (m === null || m[1]!.trim() === '') {
       throw new ConfigError(`${path} line ${i + 1}: not KEY=value: ${shown(line)}`);
     }
