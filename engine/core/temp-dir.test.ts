@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTempDir } from './temp-dir.js';
+import { ensureTempDir, makeTempDir } from './temp-dir.js';
 import { RunFailure } from './errors.js';
 import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
 
@@ -25,5 +25,18 @@ describe('makeTempDir', () => {
       );
     }
     expect(existsSync(join(parent, 'missing'))).toBe(false);
+  });
+
+  it('ensureTempDir makes a named directory once, and fails as makeTempDir does', () => {
+    const parent = tempDir();
+    const dir = join(parent, 'mr-usage-1');
+    ensureTempDir(dir, 'users spilled to disk');
+    ensureTempDir(dir, 'users spilled to disk');
+    expect(statSync(dir).isDirectory()).toBe(true);
+    writeFileSync(join(parent, 'f'), 'x');
+    expect(() => ensureTempDir(join(parent, 'f', 'mr-usage-2'), 'users spilled to disk')).toThrow(RunFailure);
+    expect(() => ensureTempDir(join(parent, 'f', 'mr-usage-2'), 'users spilled to disk')).toThrow(
+      new RegExp(`for users spilled to disk in ${join(parent, 'f')} \\(ENOTDIR\\): set TMPDIR to a writable directory`),
+    );
   });
 });

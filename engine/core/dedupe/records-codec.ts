@@ -15,7 +15,6 @@
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { makeTempDir } from '../temp-dir.js';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyBytes, countDuplicate, differingFields, displayKey, type DuplicateTally } from './dedupe.js';
 
@@ -330,7 +329,7 @@ export function dedupeRecords(segments: readonly RecordSegment[], limits: Dedupe
     firstWinsInPlace(loadSegments(segments, bytes, limits.check, limits.scratch), tally, keep, limits.check, limits.scratch);
     return;
   }
-  const dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', limits.tmpDir ?? tmpdir());
+  const dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', limits.tmpDir);
   try {
     const files = new PartitionFiles(dir, SPLIT_PARTITIONS, depth + 1);
     try {

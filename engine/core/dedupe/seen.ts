@@ -6,7 +6,6 @@
  * follows them there; finish() then deduplicates partition by partition (records-codec.ts).
  */
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { makeTempDir } from '../temp-dir.js';
 import type { ValidRecord } from './dedupe.js';
 import type { RunCounts, UsageTable } from '../billing/usage.js';
@@ -62,7 +61,7 @@ export class SeenRecords implements DedupeSink {
   }
 
   private startSpill(): void {
-    const dir = (this.dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', this.settings.tmpDir ?? tmpdir()));
+    const dir = (this.dir = makeTempDir('mr-dedupe-', 'request ids spilled to disk', this.settings.tmpDir));
     const spill = new PartitionFiles(dir, SPILL_PARTITIONS, 0);
     for (const [key, s] of this.first.entries()) spill.write(REMEMBERED, s.order, s.offset, key, s.fp);
     this.first.clear();

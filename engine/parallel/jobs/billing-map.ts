@@ -4,7 +4,8 @@
  * jsonl-scanner.ts); the lines those give up, and gzip files, go through the same per-line
  * contract code as the naive engine.
  */
-import { openSync, closeSync, fstatSync, constants, mkdirSync, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, constants, writeSync } from 'node:fs';
+import { ensureTempDir } from '../../core/temp-dir.js';
 import { join } from 'node:path';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { BillingConfig } from '../../core/config/config.js';
@@ -82,7 +83,7 @@ function usageTable(task: BillingMapTask): PartitionedTable {
     const t = new PartitionedTable(task.config.rates.length, 1 << 14, task.usage.partitionFrom);
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
     t.spillWhenFull(task.usage.maxEntries, (img) => {
-      mkdirSync(task.usage.dir, { recursive: true, mode: 0o700 });
+      ensureTempDir(task.usage.dir, 'users spilled to disk');
       const path = join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`);
       const fd = openSync(path, 'wx', 0o600);
       try {
