@@ -22,7 +22,6 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   SparkConnectionError,
@@ -33,12 +32,13 @@ import {
   type SparkConnectClient,
 } from '@mr/spark-connect';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
+import { shippedFile } from '../../engine/core/package-files.js';
 import { FIELDS, RULES } from '../../engine/core/validation/rules.js';
 
 const run = promisify(execFile);
 
-/** The Java sources' package folder (copied next to the compiled module by `npm run build`). */
-export const SOURCE_DIR = fileURLToPath(new URL('./java/mr/spark/functions/', import.meta.url));
+/** The Java sources' package folder (copied into dist/ by `npm run build`). */
+export const SOURCE_DIR = shippedFile('spark/functions/java/mr/spark/functions/');
 const PACKAGE_PATH = 'mr/spark/functions';
 
 /** The functions: SQL name, Java class, return type (DDL). */
