@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogFormat } from '../engine/observability/logger.js';
 import { exitCodeOf, UsageError } from '../engine/core/errors.js';
-import { loadEnv } from '../engine/core/config/config.js';
+import { loadEnv } from '../engine/core/config/env-file.js';
 import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
 import { registerGenerate } from './generate.js';

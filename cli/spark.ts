@@ -1,6 +1,6 @@
 /** `mr spark up|down|status`: the local Spark cluster (master, worker, Connect server) on 127.0.0.1. */
 import { Command } from 'commander';
-import { loadEnv } from '../engine/core/config/config.js';
+import { loadEnv } from '../engine/core/config/env-file.js';
 import { positiveInt } from './options.js';
 
 interface PortOptions {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { billingConfigFromEnv, loadEnv, taskIndex, ConfigError, DEFAULT_CURRENCY_DECIMALS, DEFAULT_MAX_DURATION_MS } from './config.js';
+import { billingConfigFromEnv, taskIndex, ConfigError, DEFAULT_CURRENCY_DECIMALS, DEFAULT_MAX_DURATION_MS } from './config.js';
+import { loadEnv } from './env-file.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);

@@ -1,13 +1,11 @@
 /**
- * Run configuration from the environment and a `.env` file (a variable already set in
- * the environment wins): per-task rates, currency decimals, the duration limit.
+ * Run configuration from the settings (the environment over a `.env` file: env-file.ts's
+ * loadEnv): per-task rates, currency decimals, the duration limit, dedupe.
  * Every malformed value is a ConfigError, raised before any input is read (exit 2).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
 import { intSetting } from './integers.js';
-import { parseEnvFile } from './env-file.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { DEDUPE_MODES, DEFAULT_DEDUPE_MEMORY_BYTES, type DedupeMode, type DedupeSettings } from '../dedupe/dedupe.js';
 
@@ -34,31 +32,6 @@ export const DEFAULT_CURRENCY_DECIMALS = 2;
 export const DEFAULT_MAX_DURATION_MS = 86_400_000;
 /** Upper bound for MAX_DURATION_MS: keeps per-line durations far below 2^53 so sums stay exact. */
 export const MAX_DURATION_LIMIT = 2 ** 40;
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * Merges a `.env` file under the process environment (a variable set in the environment
- * wins, unless it is empty and the file sets it). `envFile` names the file; when it is
- * undefined `.env` in the working directory is read if it exists. A named file that is missing,
- * or a line of the file that sets nothing or a rate twice (env-file.ts), is a ConfigError.
- */
-export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
-  const merged: Record<string, string> = Object.create(null);
-  const path = envFile ?? `${cwd}/.env`;
-  if (envFile !== undefined || existsSync(path)) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`cannot read env file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    Object.assign(merged, parseEnvFile(text, path));
-  }
-  // An empty variable (as `KEY=${KEY}` in a compose file passes on when KEY is unset) does not hide the file's value.
-  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined && (v !== '' || !(k in merged))) merged[k] = v;
-  return merged;
-}
 
 function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

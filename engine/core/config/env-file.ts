@@ -1,5 +1,6 @@
 /**
- * An env file's variables: dotenv's grammar, with nothing in the file left out unsaid.
+ * The settings a run starts from: the environment over an env file (loadEnv), and the env
+ * file's variables: dotenv's grammar, with nothing in the file left out unsaid.
  *
  * dotenv reads `KEY=value` lines (quotes, `export`, comments, values over several lines) but
  * leaves out, without a word, a line it cannot read: one whose key has a character other than
@@ -16,6 +17,7 @@
  *   blank, a comment, or inside a quoted value over several lines: a ConfigError (exit 2)
  *   naming the file and the line.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
 import { ConfigError } from '../errors.js';
 
@@ -84,4 +86,30 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
     i = last;
   }
   return vars;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Merges a `.env` file under the process environment (a variable set in the environment
+ * wins, unless it is empty and the file sets it). `envFile` names the file; when it is
+ * undefined `.env` in the working directory is read if it exists. A named file that is missing,
+ * or a line of the file that sets nothing or a rate twice (parseEnvFile), is a ConfigError.
+ * Kept apart from config.ts, which the parallel engine's workers load: they never read dotenv.
+ */
+export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
+  const merged: Record<string, string> = Object.create(null);
+  const path = envFile ?? `${cwd}/.env`;
+  if (envFile !== undefined || existsSync(path)) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read env file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    Object.assign(merged, parseEnvFile(text, path));
+  }
+  // An empty variable (as `KEY=${KEY}` in a compose file passes on when KEY is unset) does not hide the file's value.
+  for (const [k, v] of Object.entries(processEnv)) if (v !== undefined && (v !== '' || !(k in merged))) merged[k] = v;
+  return merged;
 }
