@@ -1,11 +1,10 @@
-/** Where things are: the repository (from this file's location), the built CLI, the dataset cache. */
+/** Where things are: the repository (the package's root: core/package-files.ts), the built CLI, the dataset cache. */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
+import { packageRoot } from '../engine/core/package-files.js';
 
-/** dist/bench/paths.js → the repository root. */
-export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const REPO_ROOT = packageRoot();
 export const MR_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 export const DUCKDB_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'duckdb-billing.js');
 export const SPARK_PLAIN_SCRIPT = join(REPO_ROOT, 'dist', 'bench', 'spark-plain.js');
