@@ -5,7 +5,7 @@
  * Connect client, a workspace package that is not on the registry, bundled
  * (package.json bundleDependencies); the tests, the test support and dist/fixtures stay out.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,19 +15,30 @@ afterAll(cleanupTempDirs);
 
 const LOGS = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const ENV = resolve(repoRoot, '../shared/reference/original.env');
-/** npm beside this test's node, with this node first on PATH (npm's scripts and bins run on it). */
+/** This test's node first on PATH (npm, its scripts and the installed bin run on it). */
 const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+/**
+ * The environment without the npm_* variables of the `npm test` that runs vitest: among them
+ * npm_config_local_prefix names this repository, which an npm run in the empty project must
+ * not take for its own.
+ */
+const NPM_ENV = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), PATH };
 
 function npm(args: readonly string[], cwd: string): string {
-  return execFileSync('npm', [...args], { cwd, encoding: 'utf8', env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('npm', [...args], { cwd, encoding: 'utf8', env: NPM_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe('the npm package', () => {
-  assertBuilt();
-  const packDir = tempDir('mr-pack-');
-  // --ignore-scripts: the package is built already (npm test builds first); prepare would build it again.
-  const [packed] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], repoRoot)) as { filename: string; files: { path: string }[] }[];
-  const files = packed!.files.map((f) => f.path);
+  let packDir = '';
+  let packed: { filename: string; files: { path: string }[] };
+  let files: string[] = [];
+  beforeAll(() => {
+    assertBuilt();
+    packDir = tempDir('mr-pack-');
+    // --ignore-scripts: the package is built already (npm test builds first); prepare would build it again.
+    [packed] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], repoRoot)) as (typeof packed)[];
+    files = packed.files.map((f) => f.path);
+  }, 120_000);
 
   it('ships the bundled entry points, their chunks, the Java sources and the Spark Connect client', () => {
     for (const f of ['dist/cli/main.js', 'dist/engine/parallel/worker.js', 'node_modules/@mr/spark-connect/dist/index.js', 'node_modules/@mr/spark-connect/package.json']) {
@@ -46,7 +57,7 @@ describe('the npm package', () => {
     const project = tempDir('mr-install-');
     npm(['init', '-y'], project);
     // From the packed file; its dependencies from npm's cache where it has them (npm ci filled it).
-    npm(['install', join(packDir, packed!.filename), '--prefer-offline', '--no-audit', '--no-fund'], project);
+    npm(['install', join(packDir, packed.filename), '--prefer-offline', '--no-audit', '--no-fund'], project);
     const bin = join(project, 'node_modules', '.bin', 'mr');
     expect(existsSync(bin)).toBe(true);
     const here = tempDir();
