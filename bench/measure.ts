@@ -1,8 +1,8 @@
 /**
  * Timing with tinybench: one Bench per dataset and engine, each iteration a whole child
- * process, the engines in turn. Every iteration's bill is checked against the reference (the first engine
- * that ran, naive by default) in tinybench's afterEach hook, outside the timed region; a
- * mismatch fails the task, so a wrong engine's time never counts.
+ * process, the engines in turn. Every iteration's bill is checked against the reference (the
+ * first engine that ran, naive by default) in tinybench's afterEach hook, outside the timed
+ * region; a mismatch fails the task, so a wrong engine's time never counts.
  */
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

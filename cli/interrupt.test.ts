@@ -4,9 +4,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, tempDir } from '../fixtures/harness.js';
+import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, nodeFirstPath, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -21,7 +21,7 @@ describe('interrupts', () => {
     const shebang = /^#!(\S+)(?: (.*))?\n/.exec(readFileSync(cliPath, 'utf8').slice(0, 200))!;
     const child = spawn(shebang[1]!, [...(shebang[2] ? [shebang[2]] : []), cliPath, 'aggregate', 'big.log.gz', ...engineArgs(engine, 1), '--out', 'out/billing.txt'], {
       cwd: dir,
-      env: { PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: dir, LOG_LEVEL: 'info' },
+      env: { PATH: nodeFirstPath, HOME: dir, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -8,15 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { assertBuilt, cleanupTempDirs, repoRoot, runCli, tempDir } from '../fixtures/harness.js';
+import { join, resolve } from 'node:path';
+import { assertBuilt, cleanupTempDirs, nodeFirstPath as PATH, repoRoot, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
 const LOGS = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const ENV = resolve(repoRoot, '../shared/reference/original.env');
-/** This test's node first on PATH (npm, its scripts and the installed bin run on it). */
-const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 /**
  * The environment without the npm_* variables of the `npm test` that runs vitest: among them
  * npm_config_local_prefix names this repository, which an npm run in the empty project must
