@@ -4,7 +4,7 @@
  * jsonl-scanner.ts); the lines those give up, and gzip files, go through the same per-line
  * contract code as the naive engine.
  */
-import { openSync, closeSync, fstatSync, constants, writeSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, constants } from 'node:fs';
 import { ensureTempDir } from '../../core/temp-dir.js';
 import { join } from 'node:path';
 import { threadId, type MessagePort } from 'node:worker_threads';
@@ -24,7 +24,7 @@ import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { hashBytes } from '../scan/user-table.js';
 import { PartitionedTable } from '../scan/partitioned-table.js';
-import type { SortedTables, SpilledRun } from '../scan/sorted-merge.js';
+import { writeRun, type SortedTables, type SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 import { exchangeUsage } from './usage-exchange.js';
@@ -84,14 +84,7 @@ function usageTable(task: BillingMapTask): PartitionedTable {
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
     t.spillWhenFull(task.usage.maxEntries, (img) => {
       ensureTempDir(task.usage.dir, 'users spilled to disk');
-      const path = join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`);
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        for (let at = 0; at < img.records.length; ) at += writeSync(fd, img.records, at, img.records.length - at);
-      } finally {
-        closeSync(fd);
-      }
-      runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
+      runs.push(writeRun(join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`), img));
     });
     return t;
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { UserTable, hashBytes } from './user-table.js';
-import { MergedUsage, type SortedTables } from './sorted-merge.js';
+import { MergedUsage, writeRun, type SortedTables, type SpilledRun } from './sorted-merge.js';
 import type { TableImage } from './user-table.js';
 import { UsageTable, sortedUsageEntries, usageEntries } from '../../core/billing/usage.js';
 import { compareUtf8 } from '../../core/billing/order.js';
@@ -140,7 +140,7 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
 describe('a bounded table spills sorted runs to files; the merge reads them back in chunks', () => {
   const config = billingConfigFromEnv({ RATE_a: '0.005', RATE_b: '0.0123', RATE_c: '123456.789' });
   it('gives what one unbounded table gives, for any bound', async () => {
-    const { mkdtempSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     await fc.assert(
@@ -149,14 +149,8 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
         try {
           const whole = new UsageTable(3);
           const t = new UserTable(3, 4);
-          const runs: Array<{ path: string; tasks: number; size: number; overflow: Uint8Array; carry: Array<[number, bigint]> }> = [];
-          t.spillWhenFull(bound, (img) => {
-            const path = join(dir, `run-${runs.length}`);
-            const fd = openSync(path, 'wx');
-            writeSync(fd, img.records);
-            closeSync(fd);
-            runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
-          });
+          const runs: SpilledRun[] = [];
+          t.spillWhenFull(bound, (img) => runs.push(writeRun(join(dir, `run-${runs.length}`), img)));
           for (const [user, task, requests, d] of ops) {
             whole.row(user).addBig(task, requests, d);
             addBig(t, user, task, requests, d);
@@ -181,7 +175,7 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
   });
 
   it('writes the keyed bill of runs read back chunk after chunk, through the heap merge, as one table writes it', async () => {
-    const { mkdtempSync, openSync, writeSync, closeSync, rmSync } = await import('node:fs');
+    const { mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
@@ -189,17 +183,14 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
       // 10 workers' tables (more than 8: the heap), each of 90,000 users spilling runs of 35,000 (more than a chunk of 32,768 records).
       const one = new UserTable(3, 4);
       const tables: SortedTables[] = [];
-      const ids = (i: number) => (i % 997 === 0 ? `q"${i},x` : i % 991 === 0 ? `é${i}\u{1F600}` : `user-${(i * 7919) % 90_000}`);
+      // A third of the ids are longer than a record's inline bytes, and sort among the others: a
+      // run's long keys are read back with each chunk of its records.
+      const ids = (i: number) =>
+        i % 997 === 0 ? `q"${i},x` : i % 991 === 0 ? `é${i}\u{1F600}` : `user-${(i * 7919) % 90_000}${i % 3 === 1 ? '@accounts.example-corp.example' : ''}`;
       for (let w = 0; w < 10; w++) {
         const t = new UserTable(3, 4);
         const runs: SortedTables['runs'][number][] = [];
-        t.spillWhenFull(35_000, (img) => {
-          const path = join(dir, `w${w}-run-${runs.length}`);
-          const fd = openSync(path, 'wx');
-          writeSync(fd, img.records);
-          closeSync(fd);
-          runs.push({ path, tasks: img.tasks, size: img.size, overflow: img.overflow, carry: img.carry });
-        });
+        t.spillWhenFull(35_000, (img) => runs.push(writeRun(join(dir, `w${w}-run-${runs.length}`), img)));
         for (let i = w * 1_000; i < 90_000 + w * 1_000; i++) {
           // Durations near 2^52 make carries; a user in several tables is summed across them.
           const d = i % 50_000 === 0 ? 2n ** 52n - 1n : BigInt(i % 1_000);

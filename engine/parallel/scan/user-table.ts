@@ -337,6 +337,11 @@ export class UserTable implements UsageRows, UsageSink {
     return byteOrderOf(new SortKeys([this]));
   }
 
+  /** Entry e's key's length in bytes. */
+  keyLength(e: number): number {
+    return this.i32[e * this.ri]!;
+  }
+
   /** Entry e's key: its length, and the bytes and offset it starts at (for SortKeys). */
   keyAt(e: number): [number, Uint8Array, number] {
     const len = this.i32[e * this.ri]!;
@@ -346,8 +351,8 @@ export class UserTable implements UsageRows, UsageSink {
 
   /**
    * The entries as plain buffers in the byte order of their keys (see byteOrder), for a merge
-   * of sorted tables; `shared`: the records in a SharedArrayBuffer, which every worker can
-   * read without a copy (a bill rendered in key ranges, jobs/bill-ranges.ts).
+   * of sorted tables; `shared`: the records and long keys in SharedArrayBuffers, which every
+   * worker can read without a copy (a bill rendered in key ranges, jobs/bill-ranges.ts).
    */
   sortedImage(shared = false): TableImage {
     return UserTable.sortedImageOf([this], shared);
@@ -399,7 +404,9 @@ export class UserTable implements UsageRows, UsageSink {
     for (let t = 0; t < tables.length; t++) {
       for (const [k, v] of tables[t]!.carry) carry.push([position[base[t]! + Math.floor(k / tasks)]! * tasks + (k % tasks), v]);
     }
-    const overflow = new Uint8Array(overflowAt[tables.length]!);
+    // Shared like the records: a key range's worker reads the long keys without a copy of its own.
+    const overflowBytes = overflowAt[tables.length]!;
+    const overflow = new Uint8Array(shared ? new SharedArrayBuffer(overflowBytes) : new ArrayBuffer(overflowBytes));
     for (let t = 0; t < tables.length; t++) overflow.set(tables[t]!.overflow.subarray(0, tables[t]!.overflowEnd), overflowAt[t]!);
     return { tasks, size: n, records, overflow, carry, sorted: true };
   }
@@ -697,13 +704,18 @@ const ENTRY_MASK = PACKED_MAX_ENTRIES - 1;
 /**
  * Tables' keys as their sort reads them (UserTable.byteOrder, sortedImageOf), the entries
  * numbered through the tables in turn: each key's first INLINE bytes in a compact array by
- * entry number, its length beside, a longer key's further bytes read where its table keeps them.
+ * entry number, its length beside, a longer key's further bytes copied after each other.
  */
 class SortKeys {
   private readonly bytes: Uint8Array;
   private readonly lengths: Int32Array;
-  /** Entry → where its key starts, for the keys longer than INLINE. */
-  private readonly long = new Map<number, [Uint8Array, number]>();
+  /**
+   * The bytes of the keys longer than INLINE past their first INLINE, key after key; entry e's
+   * start at tailAt[e]: two typed arrays, where a map held an entry and a two-element array per
+   * long key (a million of them in a sort of a table of UUIDs).
+   */
+  private readonly tails: Uint8Array;
+  private readonly tailAt: Int32Array;
   /** The longest key's length. */
   readonly longest: number;
   readonly count: number;
@@ -714,6 +726,11 @@ class SortKeys {
     const n = (this.count = tables.reduce((sum, t) => sum + t.size, 0));
     const out = (this.bytes = new Uint8Array(n * INLINE));
     this.lengths = new Int32Array(n);
+    let tailBytes = 0;
+    for (const table of tables) for (let local = 0; local < table.size; local++) tailBytes += Math.max(0, table.keyLength(local) - INLINE);
+    this.tails = new Uint8Array(tailBytes);
+    this.tailAt = new Int32Array(tailBytes > 0 ? n : 0);
+    let tail = 0;
     let e = 0;
     for (const table of tables) {
       for (let local = 0; local < table.size; local++, e++) {
@@ -722,7 +739,10 @@ class SortKeys {
         const m = len < INLINE ? len : INLINE;
         const to = e * INLINE;
         for (let j = 0; j < m; j++) out[to + j] = src[at + j]!;
-        if (len > INLINE) this.long.set(e, [src, at]);
+        if (len > INLINE) {
+          this.tailAt[e] = tail;
+          for (let j = INLINE; j < len; j++) this.tails[tail++] = src[at + j]!;
+        }
       }
     }
     this.longest = this.lengths.reduce((m, len) => (len > m ? len : m), 0);
@@ -748,7 +768,6 @@ class SortKeys {
   byteAt(e: number, depth: number): number {
     if (depth >= this.lengths[e]!) return -1;
     if (depth < INLINE) return this.bytes[e * INLINE + depth]!;
-    const [src, at] = this.long.get(e)!;
-    return src[at + depth]!;
+    return this.tails[this.tailAt[e]! + depth - INLINE]!;
   }
 }
