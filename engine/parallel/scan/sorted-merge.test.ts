@@ -113,6 +113,11 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
           }
           const expected = await billBytes(one, config);
           const images = tables.map((t) => t.sortedImage(true));
+          // Shared: the workers writing key ranges read the records and long keys without a copy each.
+          for (const img of images) {
+            expect(img.records.buffer).toBeInstanceOf(SharedArrayBuffer);
+            expect(img.overflow.buffer).toBeInstanceOf(SharedArrayBuffer);
+          }
           // The whole merge, and its key ranges one after the other (each range's detail without the header but the first's).
           expect(await billBytes(new MergedUsage(images), config)).toEqual(expected);
           const ranges = new MergedUsage(images).keyRanges(parts);
