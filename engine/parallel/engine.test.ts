@@ -287,10 +287,22 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
     await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
       const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
       expect(naive.totals.users).toBe(3000);
-      // Bounded or not, with worker tables partitioned past 100 users or not.
-      for (const [maxTableEntries, partitionFrom] of [[undefined, undefined], [700, undefined], [undefined, 100], [700, 100]]) {
-        const tag = `p${maxTableEntries}-${partitionFrom}`;
-        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }), dir, tag);
+      // Bounded or not, in users or in bytes of long ids (2,000: about 50 of the 430 long ids), with worker tables partitioned past 100 users or not.
+      const bounds: Array<[number | undefined, number | undefined, number | undefined]> = [
+        [undefined, undefined, undefined],
+        [700, undefined, undefined],
+        [undefined, 100, undefined],
+        [700, 100, undefined],
+        [undefined, undefined, 2_000],
+        [undefined, 100, 2_000],
+      ];
+      for (const [maxTableEntries, partitionFrom, maxTableLongKeyBytes] of bounds) {
+        const tag = `p${maxTableEntries}-${partitionFrom}-${maxTableLongKeyBytes}`;
+        const parallel = await engineResult(
+          (i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, maxTableLongKeyBytes, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }),
+          dir,
+          tag,
+        );
         expect(await writtenBill(parallel, dir, tag)).toEqual(naive);
       }
       // Below the threshold the main thread writes it: the same bytes.

@@ -14,8 +14,10 @@ export interface ParallelOptions {
   readonly workers: number;
   /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 at most 16 MiB: defaultS3ShardBytes). */
   readonly shardBytes?: number;
-  /** Users a worker's table holds before it spills a sorted run to a file (default USAGE_TABLE_ENTRIES; tests make it small). */
+  /** Users a worker's table holds before it spills a sorted run to a file (default usageTableBound's; tests make it small). */
   readonly maxTableEntries?: number;
+  /** Bytes of ids longer than a record holds that a worker's table holds before it spills (default usageTableBound's; tests make it small). */
+  readonly maxTableLongKeyBytes?: number;
   /** Concurrent streamed GETs per object in S3, each over a run of its shards (default 1; remote/object-feed.ts). */
   readonly s3Streams?: number;
   /**
@@ -49,7 +51,7 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers, opts.maxTableEntries, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined, opts.partitionFrom);
+  const job = new BillingJob(input, tasks, progress, workers, { entries: opts.maxTableEntries, longKeyBytes: opts.maxTableLongKeyBytes }, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined, opts.partitionFrom);
   try {
     return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
   } catch (err) {

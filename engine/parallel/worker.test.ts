@@ -23,7 +23,7 @@ const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_createOrder: '0.
 function task(shard: Shard, dedupe?: 'auto'): BillingMapTask {
   return {
     jobId: `job-${shard.path}`,
-    usage: { maxEntries: 1_000_000, dir: join(dir, 'usage'), partitionFrom: 1 << 15 },
+    usage: { table: { entries: 1_000_000, longKeyBytes: 32 << 20 }, dir: join(dir, 'usage'), partitionFrom: 1 << 15 },
     shards: [shard],
     config,
     window: {},

@@ -22,7 +22,7 @@ import { SpaceScanner } from '../scan/space-scanner.js';
 import { WrappedScanner } from '../scan/wrapped-scanner.js';
 import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
-import { hashBytes } from '../scan/user-table.js';
+import { hashBytes, type TableBound } from '../scan/user-table.js';
 import { PartitionedTable } from '../scan/partitioned-table.js';
 import { writeRun, type SortedTables, type SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
@@ -69,9 +69,9 @@ export interface BillingReduceTask {
   readonly stop?: SharedArrayBuffer;
 }
 
-/** The bound of a worker's usage table: beyond `maxEntries` users it is spilled as a sorted run into `dir` (made on first use). */
+/** The bound of a worker's usage table: beyond it the table is spilled as a sorted run into `dir` (made on first use). */
 export interface UsageBound {
-  readonly maxEntries: number;
+  readonly table: TableBound;
   readonly dir: string;
   /** Users at which the table is partitioned (PartitionedTable). */
   readonly partitionFrom: number;
@@ -82,7 +82,7 @@ function usageTable(task: BillingMapTask): PartitionedTable {
   return workerState(task.jobId, () => {
     const t = new PartitionedTable(task.config.rates.length, 1 << 14, task.usage.partitionFrom);
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
-    t.spillWhenFull(task.usage.maxEntries, (img) => {
+    t.spillWhenFull(task.usage.table, (img) => {
       ensureTempDir(task.usage.dir, 'users spilled to disk');
       runs.push(writeRun(join(task.usage.dir, `usage-${threadId}-${runs.length}.bin`), img));
     });

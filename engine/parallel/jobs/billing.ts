@@ -10,7 +10,7 @@ import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/u
 import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
-import { UserTable } from '../scan/user-table.js';
+import { UserTable, recordBytes, type TableBound } from '../scan/user-table.js';
 import { PARTITION_FROM } from '../scan/partitioned-table.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { rmSync } from 'node:fs';
@@ -30,11 +30,24 @@ import { writeBillInRanges } from './bill-ranges.js';
 import { exchangeControl } from './usage-exchange.js';
 
 /**
- * The bound of each worker's usage table, in users: 2^20 entries take 2^20 records of 112 bytes
- * (five tasks) and 2^21 slots of 8 bytes, about 133 MiB; beyond it the table is spilled to a
- * file as a sorted run and emptied (README, decision on the parallel engine's memory).
+ * The bound of each worker's usage table (README, decision on the parallel engine's memory):
+ * at most 2^20 users, fewer when they have many tasks, so that its records take at most
+ * USAGE_TABLE_RECORD_BYTES (a record is 32 + 16 × tasks bytes: with five tasks 2^20 records
+ * take 112 MiB, and 2^21 slots of 8 bytes 16 MiB more); and at most USAGE_TABLE_LONG_KEY_BYTES
+ * of ids longer than a record holds (a million UUIDs: 36 MB; a million ids of 128 bytes would
+ * be 128 MB). Beyond it the table is spilled to a file as a sorted run and emptied.
  */
 export const USAGE_TABLE_ENTRIES = 1 << 20;
+export const USAGE_TABLE_RECORD_BYTES = 128 << 20;
+export const USAGE_TABLE_LONG_KEY_BYTES = 32 << 20;
+
+/** A worker's usage table's bound for users of `tasks` tasks; `given` overrides a part of it (tests make it small). */
+export function usageTableBound(tasks: number, given: Partial<TableBound> = {}): TableBound {
+  return {
+    entries: given.entries ?? Math.max(1, Math.min(USAGE_TABLE_ENTRIES, Math.floor(USAGE_TABLE_RECORD_BYTES / recordBytes(tasks)))),
+    longKeyBytes: given.longKeyBytes ?? USAGE_TABLE_LONG_KEY_BYTES,
+  };
+}
 
 export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult, BillingResult> {
   readonly mapFunction: WorkerFunctionName = 'mapBilling';
@@ -81,7 +94,8 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     groups: readonly (readonly Shard[])[],
     progress?: SharedArrayBuffer,
     workers = 1,
-    maxTableEntries = USAGE_TABLE_ENTRIES,
+    /** Overrides of the usage tables' bound (usageTableBound; tests make it small). */
+    tableBound: Partial<TableBound> = {},
     /** Concurrent streams (ranged GETs) per object in S3. */
     s3Streams = 1,
     /** Where objects in S3 are read from (tests may give another source). */
@@ -95,7 +109,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
-    const usage = { maxEntries: maxTableEntries, dir: this.usageDir, partitionFrom };
+    const usage = { table: usageTableBound(input.config.rates.length, tableBound), dir: this.usageDir, partitionFrom };
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
     const remote = groups.flat().filter((s) => s.s3 !== undefined);
     this.feeds = remote.length === 0 ? undefined : new ObjectFeeds(remote, s3Streams, input.signal, openObject);

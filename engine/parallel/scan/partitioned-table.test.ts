@@ -87,7 +87,7 @@ const shape: fc.Arbitrary<PartitionShape | undefined> = fc.oneof(fc.record({ bit
 describe('PartitionedTable', () => {
   it('holds the usage one UserTable holds, from any size on which it is partitioned, sorted by key bytes', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 600 }), fc.constantFrom(0, 1, 7, 100, 100_000), shape, (ops, partitionFrom, sh) => {
+      fc.property(fc.array(op, { maxLength: 600, size: 'medium' }), fc.constantFrom(0, 1, 7, 100, 100_000), shape, (ops, partitionFrom, sh) => {
         const want = new UserTable(TASKS, 4, 0);
         apply(want, ops);
         const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
@@ -103,29 +103,46 @@ describe('PartitionedTable', () => {
 
   it('bounded: spills sorted runs of at most the bound, which with the last image add up to the usage', () => {
     fc.assert(
-      fc.property(fc.array(op, { minLength: 1, maxLength: 600 }), fc.integer({ min: 1, max: 60 }), fc.constantFrom(0, 5, 30), shape, (ops, bound, partitionFrom, sh) => {
-        const want = new UserTable(TASKS, 4, 0);
-        apply(want, ops);
-        const runs: TableImage[] = [];
-        const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
-        t.spillWhenFull(bound, (img) => runs.push(img));
-        apply(t, ops);
-        for (const r of runs) {
-          expect(r.size).toBeLessThanOrEqual(bound);
-          const keys = usageOf(r).map(([k]) => Buffer.from(k, 'latin1'));
-          expect(keys).toEqual([...keys].sort(Buffer.compare));
-        }
-        const last = t.sortedImage();
-        expect(last.size).toBeLessThanOrEqual(bound);
-        expect(total([...runs, last])).toEqual(usageOf(want.sortedImage()));
-      }),
+      fc.property(
+        fc.array(op, { minLength: 1, maxLength: 600, size: 'medium' }),
+        fc.integer({ min: 1, max: 60 }),
+        // Bytes of long keys (past the inline bytes): none, a few keys' worth, less than one key.
+        fc.constantFrom(Infinity, 200, 45, 1),
+        fc.constantFrom(0, 5, 30),
+        shape,
+        (ops, bound, longBound, partitionFrom, sh) => {
+          const want = new UserTable(TASKS, 4, 0);
+          apply(want, ops);
+          const runs: TableImage[] = [];
+          const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
+          t.spillWhenFull({ entries: bound, longKeyBytes: longBound }, (img) => runs.push(img));
+          apply(t, ops);
+          // A table spills when a new key would pass the bound of long keys' bytes; partitioned, once the key reached it.
+          const longest = Math.max(...ops.map((o) => Buffer.byteLength(o.key, 'latin1')));
+          const held = (img: TableImage) => {
+            expect(img.size).toBeLessThanOrEqual(bound);
+            expect(img.overflow.length).toBeLessThan(longBound + longest);
+          };
+          for (const r of runs) {
+            held(r);
+            const keys = usageOf(r).map(([k]) => Buffer.from(k, 'latin1'));
+            expect(keys).toEqual([...keys].sort(Buffer.compare));
+          }
+          const last = t.sortedImage();
+          held(last);
+          // Below one key's bytes, a table holds one long key at a time: two of them make a run.
+          const longKeys = new Set(ops.map((o) => o.key).filter((k) => Buffer.byteLength(k, 'latin1') > INLINE_KEY_BYTES)).size;
+          if (longBound === 1 && longKeys >= 2) expect(runs.length).toBeGreaterThan(0);
+          expect(total([...runs, last])).toEqual(usageOf(want.sortedImage()));
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('partitions handed between tables (takePartitions, merge) hold each user once, in the table keeping its partition', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(op, { maxLength: 300 }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), (opsByTable, bits, stageLines) => {
+      fc.property(fc.array(fc.array(op, { maxLength: 300, size: 'medium' }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), (opsByTable, bits, stageLines) => {
         const want = new UserTable(TASKS, 4, 0);
         for (const ops of opsByTable) apply(want, ops);
         const tables = opsByTable.map((ops) => {

@@ -15,13 +15,13 @@
  * At the flush the workers' partitioned tables trade partitions (takePartitions, merge;
  * jobs/usage-exchange.ts), each keeping a block of them with every worker's usage of it.
  *
- * Bounded like a UserTable (spillWhenFull): when the partitions' tables hold `maxEntries`
- * users they are spilled as one sorted run, and the worker goes on with one bounded table, as
+ * Bounded like a UserTable (spillWhenFull): when the partitions' tables hold the bound's
+ * users, or its bytes of long keys, they are spilled as one sorted run, and the worker goes on with one bounded table, as
  * below `partitionFrom` (see unpartition). Stages take 64 MiB more memory per worker, only once
  * the worker has `partitionFrom` users.
  */
 import { WordReader } from './words.js';
-import { UserTable, freeNow, recordBytes, type TableImage, type UsageSink } from './user-table.js';
+import { INLINE_KEY_BYTES, UserTable, freeNow, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
 
 /** How a table is partitioned and staged (tests make both small). */
 export interface PartitionShape {
@@ -52,9 +52,11 @@ export class PartitionedTable implements UsageSink {
   /** The one table: below partitionFrom users, and again once the bound was reached partitioned; null while partitioned. */
   private direct: UserTable | null;
   private parts: UserTable[] = [];
-  /** Entries the partitions' tables hold. */
+  /** Entries the partitions' tables hold, and their long keys' bytes. */
   private held = 0;
+  private heldLong = 0;
   private limit = Infinity;
+  private longLimit = Infinity;
   /** True once the bound was reached partitioned (unpartition). */
   private unpartitioned = false;
   private spill: ((img: TableImage) => void) | null = null;
@@ -95,10 +97,11 @@ export class PartitionedTable implements UsageSink {
   }
 
   /** See UserTable.spillWhenFull; partitioned, the tables are spilled together. */
-  spillWhenFull(maxEntries: number, spill: (img: TableImage) => void): void {
-    this.limit = maxEntries;
+  spillWhenFull(bound: TableBound, spill: (img: TableImage) => void): void {
+    this.limit = bound.entries;
+    this.longLimit = bound.longKeyBytes;
     this.spill = spill;
-    this.direct?.spillWhenFull(maxEntries, spill);
+    this.direct?.spillWhenFull(bound, spill);
   }
 
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
@@ -155,7 +158,7 @@ export class PartitionedTable implements UsageSink {
     const t = this.parts[h >>> this.shift]!;
     const before = t.size;
     t.add(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
-    if (t.size !== before && this.added()) this.unpartition(-1, 0, 0);
+    if (t.size !== before && this.added(end - start)) this.unpartition(-1, 0, 0);
   }
 
   /** Adds an exact duration sum of any size (UserTable.addBig) for the key bytes[start, end) now. */
@@ -163,7 +166,7 @@ export class PartitionedTable implements UsageSink {
     const t = this.direct ?? this.parts[h >>> this.shift]!;
     const before = t.size;
     t.addBig(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
-    if (this.direct === null && t.size !== before && this.added()) this.unpartition(-1, 0, 0);
+    if (this.direct === null && t.size !== before && this.added(end - start)) this.unpartition(-1, 0, 0);
   }
 
   /**
@@ -236,7 +239,7 @@ export class PartitionedTable implements UsageSink {
   /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
   private partitionable(): boolean {
     // A task index and a key length share an int32 in a stage.
-    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.limit;
+    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.limit && this.direct!.longKeyBytes < this.longLimit;
   }
 
   /** Splits the one table into the partitions' tables and makes the stages. */
@@ -246,6 +249,7 @@ export class PartitionedTable implements UsageSink {
     this.parts = this.newParts();
     d.splitInto(this.parts, this.shift);
     this.held = d.size;
+    this.heldLong = d.longKeyBytes;
     // Left to the collector, not freed now: the worker is scanning (partial.ts "Detached
     // buffers"), and the table is small (partitionFrom users).
     d.release(false);
@@ -277,15 +281,16 @@ export class PartitionedTable implements UsageSink {
       const before = t.size;
       t.add(t.entry(keys, k, k + len, w[4 * q]! >>> 0), x >>> 16, 1, numbers[2 * q + 1]!);
       k += len;
-      if (partitioned && t.size !== before && this.added()) return this.unpartition(p, q + 1, k);
+      if (partitioned && t.size !== before && this.added(len)) return this.unpartition(p, q + 1, k);
     }
     this.lines[p] = 0;
     this.keyEnd[p] = p * this.stageKeyBytes;
   }
 
-  /** A new entry in a partition's table; true when the tables hold the bound's users. */
-  private added(): boolean {
-    return ++this.held >= this.limit;
+  /** A new entry, of a key of `keyLength` bytes, in a partition's table; true when the tables hold the bound's users or long keys' bytes. */
+  private added(keyLength: number): boolean {
+    if (keyLength > INLINE_KEY_BYTES) this.heldLong += keyLength;
+    return ++this.held >= this.limit || this.heldLong >= this.longLimit;
   }
 
   /**
@@ -318,7 +323,7 @@ export class PartitionedTable implements UsageSink {
       d = new UserTable(this.tasks, this.capacity);
     }
     this.direct = d;
-    d.spillWhenFull(this.limit, this.spill!);
+    d.spillWhenFull({ entries: this.limit, longKeyBytes: this.longLimit }, this.spill!);
     this.unpartitioned = true;
     if (p >= 0) this.addStage(p, from, keyAt);
     for (let r = 0; r < this.partCount; r++) if (r !== p) this.addStage(r);
@@ -350,6 +355,7 @@ export class PartitionedTable implements UsageSink {
     for (const t of this.parts) t.release();
     this.parts = [];
     this.held = 0;
+    this.heldLong = 0;
     if (this.slab !== null) freeNow(this.slab);
     this.slab = null;
   }

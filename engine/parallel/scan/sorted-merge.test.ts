@@ -22,6 +22,8 @@ const id = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }).filter((s) => !/[\s\p{Cc}]/u.test(s)),
   fc.nat(40).map((n) => `${'long-user-id-'.repeat(3)}${n}`),
 );
+/** Ids of 120 to 122 bytes, near the longest a line may hold (128 bytes). */
+const longId = fc.nat(200).map((n) => `${'a-user-id-of-one-hundred-and-twenty-bytes-'.repeat(3).slice(0, 119)}-${n}`);
 const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10_000n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 60n));
 
 /** billing.txt and the detail CSV as writeBillFiles writes them from `usage`, with the first and last users it reports. */
@@ -36,13 +38,13 @@ async function billBytes(usage: Parameters<typeof writeBillFiles>[0], config: Bi
  * The merge cut into 1 to 5 key ranges (keyRanges), each merged on its own: the ranges, one
  * after the other, give every user of the whole merge once, in its order, with its sums.
  */
-async function expectRangesCover(tables: readonly (TableImage | SortedTables)[], whole: Map<string, unknown>): Promise<void> {
+async function expectRangesCover(tables: readonly (TableImage | SortedTables)[], whole: Map<string, unknown>, readBytes?: number): Promise<void> {
   for (let parts = 1; parts <= 5; parts++) {
     const ranges = new MergedUsage(tables).keyRanges(parts);
     expect(ranges.length).toBeLessThanOrEqual(parts);
     expect(ranges.length).toBeGreaterThanOrEqual(1);
     const joined: Array<[string, unknown]> = [];
-    for (const r of ranges) joined.push(...(await sortedUsageEntries(new MergedUsage(tables, r))));
+    for (const r of ranges) joined.push(...(await sortedUsageEntries(new MergedUsage(tables, r, readBytes))));
     expect(joined).toEqual([...whole]);
   }
 }
@@ -53,7 +55,7 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
       fc.asyncProperty(
         // Up to 16 tables: merges of more than 8 find the smallest key with a heap.
         fc.integer({ min: 1, max: 16 }),
-        fc.array(fc.tuple(id, fc.nat(2), fc.nat(3), amount, fc.nat(3)), { maxLength: 120 }),
+        fc.array(fc.tuple(id, fc.nat(2), fc.nat(3), amount, fc.nat(3)), { maxLength: 120, size: 'medium' }),
         async (workers, ops) => {
           const whole = new UsageTable(3);
           const tables = Array.from({ length: workers }, () => new UserTable(3, 4));
@@ -102,7 +104,7 @@ describe('workers’ tables sorted by key bytes, merged as they stream (MergedUs
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 12 }),
-        fc.array(fc.tuple(anyId, fc.nat(2), fc.integer({ min: 1, max: 3 }), amount, fc.nat(11)), { maxLength: 80 }),
+        fc.array(fc.tuple(anyId, fc.nat(2), fc.integer({ min: 1, max: 3 }), amount, fc.nat(11)), { maxLength: 80, size: 'medium' }),
         fc.integer({ min: 1, max: 4 }),
         async (workers, ops, parts) => {
           const one = new UserTable(3, 4);
@@ -149,33 +151,41 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.array(fc.tuple(id, fc.nat(2), fc.integer({ min: 1, max: 3 }), amount), { maxLength: 150 }), async (bound, ops) => {
-        const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
-        try {
-          const whole = new UsageTable(3);
-          const t = new UserTable(3, 4);
-          const runs: SpilledRun[] = [];
-          t.spillWhenFull(bound, (img) => runs.push(writeRun(join(dir, `run-${runs.length}`), img)));
-          for (const [user, task, requests, d] of ops) {
-            whole.row(user).addBig(task, requests, d);
-            addBig(t, user, task, requests, d);
-            expect(t.size).toBeLessThanOrEqual(bound);
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        // Bytes of long ids a table holds: unbounded, about three ids of 120 bytes, one id at a time.
+        fc.constantFrom(Infinity, 400, 1),
+        // Bytes the merge reads from its runs at once: the default, or chunks of a few records and long ids down to one record.
+        fc.constantFrom(undefined, 5_000, 1_000, 1),
+        fc.array(fc.tuple(fc.oneof(id, longId), fc.nat(2), fc.integer({ min: 1, max: 3 }), amount), { maxLength: 150, size: 'medium' }),
+        async (bound, longBound, readBytes, ops) => {
+          const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
+          try {
+            const whole = new UsageTable(3);
+            const t = new UserTable(3, 4);
+            const runs: SpilledRun[] = [];
+            t.spillWhenFull({ entries: bound, longKeyBytes: longBound }, (img) => runs.push(writeRun(join(dir, `run-${runs.length}`), img)));
+            for (const [user, task, requests, d] of ops) {
+              whole.row(user).addBig(task, requests, d);
+              addBig(t, user, task, requests, d);
+              expect(t.size).toBeLessThanOrEqual(bound);
+            }
+            if (new Set(ops.map((o) => o[0])).size > bound) expect(runs.length).toBeGreaterThan(0);
+            const tables = [{ image: t.sortedImage(), runs }];
+            const merged = new MergedUsage(tables, undefined, readBytes);
+            const got = await sortedUsageEntries(merged);
+            expect(got).toEqual(usageEntries(whole));
+            const users = [...got.keys()];
+            expect(users).toEqual([...users].sort(compareUtf8));
+            await expectRangesCover(tables, got, readBytes);
+            // The keyed bill (users handed over as key bytes, read from the runs) is the one table's.
+            expect(await billBytes(merged, config)).toEqual(await billBytes(whole, config));
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
           }
-          if (new Set(ops.map((o) => o[0])).size > bound) expect(runs.length).toBeGreaterThan(0);
-          const tables = [{ image: t.sortedImage(), runs }];
-          const merged = new MergedUsage(tables);
-          const got = await sortedUsageEntries(merged);
-          expect(got).toEqual(usageEntries(whole));
-          const users = [...got.keys()];
-          expect(users).toEqual([...users].sort(compareUtf8));
-          await expectRangesCover(tables, got);
-          // The keyed bill (users handed over as key bytes, read from the runs) is the one table's.
-          expect(await billBytes(merged, config)).toEqual(await billBytes(whole, config));
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }),
-      { numRuns: 200 },
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
@@ -185,7 +195,8 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'mr-runs-'));
     try {
-      // 10 workers' tables (more than 8: the heap), each of 90,000 users spilling runs of 35,000 (more than a chunk of 32,768 records).
+      // 10 workers' tables (more than 8: the heap), each of 90,000 users spilling runs of 35,000:
+      // more than a chunk (the 20 runs share the merge's MERGE_READ_BYTES, about 21,000 records each).
       const one = new UserTable(3, 4);
       const tables: SortedTables[] = [];
       // A third of the ids are longer than a record's inline bytes, and sort among the others: a
@@ -195,7 +206,7 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
       for (let w = 0; w < 10; w++) {
         const t = new UserTable(3, 4);
         const runs: SortedTables['runs'][number][] = [];
-        t.spillWhenFull(35_000, (img) => runs.push(writeRun(join(dir, `w${w}-run-${runs.length}`), img)));
+        t.spillWhenFull({ entries: 35_000, longKeyBytes: Infinity }, (img) => runs.push(writeRun(join(dir, `w${w}-run-${runs.length}`), img)));
         for (let i = w * 1_000; i < 90_000 + w * 1_000; i++) {
           // Durations near 2^52 make carries; a user in several tables is summed across them.
           const d = i % 50_000 === 0 ? 2n ** 52n - 1n : BigInt(i % 1_000);

@@ -10,8 +10,9 @@
  *
  * A table that outgrew its worker's bound was spilled to a file as a sorted run (writeRun: its
  * records, then its long keys in record order; only its carried sums, which are few, stay in
- * memory): those runs are read here in chunks of CHUNK_RECORDS records and their long keys, so
- * the merge holds little more than one chunk per run.
+ * memory): those runs are read here a chunk of records and their long keys at a time, the
+ * chunks' bytes bounded across the runs (MERGE_READ_BYTES), so the merge's memory does not grow
+ * with their number.
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { UserUsage, UserUsageAccess, type KeyedUsers, type SortedUsage, type UsageAccess } from '../../core/billing/usage.js';
@@ -100,7 +101,15 @@ export interface SortedTables {
   readonly runs: readonly SpilledRun[];
 }
 
-const CHUNK_RECORDS = 1 << 15;
+/**
+ * A merge reads its runs in chunks of at most this many bytes of records in all, and at most
+ * as many bytes of long keys (a run's chunk ends before the long key that would pass its
+ * share), each run's chunk at most RUN_CHUNK_BYTES of each: at 10M users of 128-byte ids a
+ * worker's bill range merges about 40 runs, and chunks of 32,768 records (3.5 MiB with five
+ * tasks) and their long keys (4 MiB) would take 600 MB in the two workers writing ranges.
+ */
+export const MERGE_READ_BYTES = 32 << 20;
+const RUN_CHUNK_BYTES = 4 << 20;
 /** Merges of up to this many tables find the smallest key by comparing them all, not by a heap. */
 const LINEAR_MERGE_MAX = 8;
 
@@ -172,6 +181,8 @@ class Cursor {
     from = 0,
     /** Where a run's long keys start in its file (after its records). */
     private readonly longKeysAt = 0,
+    /** A run's chunk: at most this many bytes of records, and as many of long keys (at least one record). */
+    private readonly chunkBytes = RUN_CHUNK_BYTES,
   ) {
     this.e = from;
     this.first = from;
@@ -183,7 +194,7 @@ class Cursor {
       l.push([k % tasks, v]);
     }
     // Records are 8-byte aligned in their buffer unless the image was cut from a larger one.
-    const r = records === null ? new Uint8Array(CHUNK_RECORDS * rb) : records.byteOffset % 8 === 0 ? records : records.slice();
+    const r = records === null ? new Uint8Array(Math.max(1, Math.floor(chunkBytes / rb)) * rb) : records.byteOffset % 8 === 0 ? records : records.slice();
     this.u8 = r;
     this.i32 = new Int32Array(r.buffer, r.byteOffset, r.byteLength >>> 2);
     this.f64 = new Float64Array(r.buffer, r.byteOffset, r.byteLength >>> 3);
@@ -223,11 +234,11 @@ class Cursor {
 
   private load(): void {
     this.fd ??= openSync(this.path!, 'r');
-    const n = Math.min(CHUNK_RECORDS, this.size - this.e);
+    let n = Math.min(this.u8.length / this.rb, this.size - this.e);
     readFully(this.fd, this.u8, n * this.rb, this.e * this.rb, this.path!);
-    this.first = this.e;
-    this.end = this.e + n;
-    // The chunk's long keys lie after each other in the file (writeRun): from its first long key to its last one's end.
+    // The chunk's long keys lie after each other in the file (writeRun): from its first long key
+    // to its last one's end. The chunk ends before a long key that would make them more than
+    // chunkBytes (its records are read again with the next chunk).
     const ri = this.rb >>> 2;
     let from = -1;
     let to = 0;
@@ -236,10 +247,16 @@ class Cursor {
       if (len <= INLINE_KEY_BYTES) continue;
       const at = this.i32[i * ri + 2]!;
       if (from < 0) from = at;
+      else if (at + len - from > this.chunkBytes) {
+        n = i;
+        break;
+      }
       to = at + len;
     }
+    this.first = this.e;
+    this.end = this.e + n;
     if (from < 0) return;
-    if (this.longKeys.length < to - from) this.longKeys = new Uint8Array(Math.max(to - from, 2 * this.longKeys.length));
+    if (this.longKeys.length < to - from) this.longKeys = new Uint8Array(Math.max(to - from, Math.min(2 * this.longKeys.length, this.chunkBytes)));
     readFully(this.fd, this.longKeys, to - from, this.longKeysAt + from, this.path!);
     this.longFrom = from;
   }
@@ -262,6 +279,8 @@ export class MergedUsage implements SortedUsage {
   constructor(
     tables: readonly (TableImage | SortedTables)[],
     private readonly ranges?: readonly EntryRange[],
+    /** The bytes of records, and again of long keys, read from the runs at once (default MERGE_READ_BYTES; tests make it small). */
+    private readonly readBytes = MERGE_READ_BYTES,
   ) {
     for (const t of tables) {
       if ('image' in t) {
@@ -364,6 +383,7 @@ export class MergedUsage implements SortedUsage {
     const rb = recordBytes(T);
     const range = (i: number, size: number): EntryRange => this.ranges?.[i] ?? [0, size];
     const I = this.images.length;
+    const chunkBytes = Math.max(1, Math.min(RUN_CHUNK_BYTES, Math.floor(this.readBytes / Math.max(1, this.runs.length))));
     return new MergeWalk(T, [
       ...this.images.map((img, i) => {
         const [from, to] = range(i, img.size);
@@ -371,7 +391,7 @@ export class MergedUsage implements SortedUsage {
       }),
       ...this.runs.map((r, i) => {
         const [from, to] = range(I + i, r.size);
-        return new Cursor(to, rb, null, r.carry, T, null, r.path, from, r.size * rb);
+        return new Cursor(to, rb, null, r.carry, T, null, r.path, from, r.size * rb, chunkBytes);
       }),
     ]);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserTable, hashBytes } from './user-table.js';
+import { UserTable, hashBytes, type TableImage } from './user-table.js';
 import fc from 'fast-check';
 import { UsageTable, usageEntries } from '../../core/billing/usage.js';
 
@@ -133,7 +133,7 @@ describe('UserTable carries durations by the rule of core UsageTable', () => {
   it('addBig and add agree with UserUsage for any mix of small and huge sums', () => {
     const amount = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 53n }), fc.bigInt({ min: 0n, max: 2n ** 70n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 52n + 1n));
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b'), fc.nat(1), fc.nat(3), amount), { maxLength: 40 }), (ops) => {
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b'), fc.nat(1), fc.nat(3), amount), { maxLength: 40, size: 'medium' }), (ops) => {
         const core = new UsageTable(2);
         const t = new UserTable(2, 4);
         for (const [user, task, requests, d] of ops) {
@@ -151,7 +151,15 @@ describe('UserTable.addLater (batched lookups)', () => {
   it('gives the same table as add(entry()) for any lines, across batches, buffers and spills', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.string({ minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 ** 40 })), { maxLength: 400 }),
+        fc.array(
+          fc.tuple(
+            // Ids of any length up to 40 bytes (most of them short), and ids past the 24 bytes a record holds.
+            fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.nat(30).map((n) => `a-long-user-id-past-the-inline-bytes-${n}`)),
+            fc.integer({ min: 0, max: 2 }),
+            fc.integer({ min: 0, max: 2 ** 40 }),
+          ),
+          { maxLength: 400, size: 'medium' },
+        ),
         fc.integer({ min: 1, max: 50 }),
         fc.boolean(),
         fc.constantFrom(0, 5, 1000),
@@ -159,7 +167,14 @@ describe('UserTable.addLater (batched lookups)', () => {
           const direct = new UserTable(3, 4);
           const batched = new UserTable(3, 4, batchFrom);
           const spilled: Array<Map<string, unknown>> = [];
-          if (bounded) batched.spillWhenFull(17, (img) => spilled.push(usageEntries(UserTable.fromImage(img))));
+          // 17 users, and 120 bytes of ids longer than a record holds (keys of up to 40 bytes).
+          if (bounded) {
+            batched.spillWhenFull({ entries: 17, longKeyBytes: 120 }, (img) => {
+              expect(img.size).toBeLessThanOrEqual(17);
+              expect(img.overflow.length).toBeLessThanOrEqual(120);
+              spilled.push(usageEntries(UserTable.fromImage(img)));
+            });
+          }
           for (let at = 0; at < lines.length; at += perBuffer) {
             // One buffer holds a few lines' keys, as a scanner's block does; flushed at its end.
             const chunk = lines.slice(at, at + perBuffer);
@@ -174,6 +189,7 @@ describe('UserTable.addLater (batched lookups)', () => {
             if (at % (2 * perBuffer) === 0) batched.flushBatch(); // else the next buffer flushes it
           }
           batched.flushBatch();
+          if (bounded && direct.size > 17) expect(spilled.length).toBeGreaterThan(0);
           // Spilled runs and the last table together hold what the direct table holds.
           const merged = new Map<string, Array<{ requests: number; durationMs: bigint }>>();
           for (const run of [...spilled, usageEntries(batched)] as Array<Map<string, Array<{ requests: number; durationMs: bigint }>>>) {
@@ -189,6 +205,29 @@ describe('UserTable.addLater (batched lookups)', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('adds a line queued after a spill before the next spill (a bound of long keys can spill a small table)', () => {
+    // Batching from 2 users; at most 50 bytes of long keys: one 40-byte id at a time.
+    const t = new UserTable(1, 16, 2);
+    const images: TableImage[] = [];
+    t.spillWhenFull({ entries: 100, longKeyBytes: 50 }, (img) => images.push(img));
+    const id = (n: number) => `a-long-user-id-of-forty-bytes-number-${n}`;
+    const add = (b: Buffer, key: string) => {
+      const at = b.indexOf(key);
+      t.addLater(b, at, at + key.length, hashBytes(b, at, at + key.length) | 0, 0, 1);
+    };
+    const a = Buffer.from(`u1 u2 ${id(1)}`);
+    add(a, 'u1');
+    add(a, 'u2');
+    add(a, id(1)); // queued: the table holds 2 users
+    add(Buffer.from(id(2)), id(2)); // id 1 added; id 2 queued
+    const c = Buffer.from(`${id(3)} ${id(4)}`);
+    add(c, id(3)); // id 2 added, spilling the table (two long ids); id 3 queued in a table of one user
+    add(c, id(4)); // queued too: added now, it would spill the table with id 3 not yet added
+    t.flushBatch();
+    const users = [...images, t.sortedImage()].flatMap((img) => [...usageEntries(UserTable.fromImage(img)).keys()]);
+    expect(users.sort()).toEqual(['u1', 'u2', id(1), id(2), id(3), id(4)].sort());
   });
 
   it('refuses to hand over a table with lines still waiting', () => {

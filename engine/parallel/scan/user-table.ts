@@ -56,6 +56,14 @@ export interface TableImage {
 /** Keys up to this many bytes live in their record (a longer one's offset in the overflow bytes is there). */
 export const INLINE_KEY_BYTES = INLINE;
 
+/** What a bounded table holds at most before it is spilled (spillWhenFull). */
+export interface TableBound {
+  /** Entries (users): records of recordBytes(tasks) bytes each. */
+  readonly entries: number;
+  /** Bytes of the keys longer than INLINE_KEY_BYTES, which are kept beside the records. */
+  readonly longKeyBytes: number;
+}
+
 /** Where a record's per-task counters start (bytes into the record). */
 export const COUNTERS_AT = RECORD_HEAD;
 
@@ -116,8 +124,9 @@ export class UserTable implements UsageRows, UsageSink {
   private pendingBytes: Uint8Array | null = null;
   /** What flushBatch's touching loads read, kept so that they are not optimized away. */
   touched = 0;
-  /** Entries at which the table is spilled (see spillWhenFull); none by default. */
+  /** Entries, and bytes of long keys, at which the table is spilled (see spillWhenFull); none by default. */
   private limit = Infinity;
+  private longLimit = Infinity;
   private spill: ((img: TableImage) => void) | null = null;
   private released = false;
   /** False while the records are in memory given to the constructor. */
@@ -217,7 +226,9 @@ export class UserTable implements UsageRows, UsageSink {
    * every lookup misses); then the lookups and adds themselves find their memory in the cache.
    */
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
-    if (this.size < this.batchFrom) {
+    // Not while lines wait: a spill in their flush can leave the table below batchFrom with a
+    // line queued after it, and an add now could spill the table before that line is added.
+    if (this.size < this.batchFrom && this.pending === 0) {
       this.add(this.entry(bytes, start, end, h >>> 0), task, 1, durationMs);
       return;
     }
@@ -511,13 +522,20 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /**
-   * A bounded table: when a new key would make it hold more than `maxEntries`, its entries are
-   * handed to `spill` sorted by key bytes (sortedImage) and the table is emptied, keeping its
-   * memory for the next entries. An entry number is valid until the next `entry` call.
+   * A bounded table: when a new key would make it hold more than `bound.entries` entries, or
+   * more than `bound.longKeyBytes` bytes of long keys (one long key is held whatever the bound),
+   * its entries are handed to `spill` sorted by key bytes (sortedImage) and the table is emptied,
+   * keeping its memory for the next entries. An entry number is valid until the next `entry` call.
    */
-  spillWhenFull(maxEntries: number, spill: (img: TableImage) => void): void {
-    this.limit = maxEntries;
+  spillWhenFull(bound: TableBound, spill: (img: TableImage) => void): void {
+    this.limit = bound.entries;
+    this.longLimit = bound.longKeyBytes;
     this.spill = spill;
+  }
+
+  /** Bytes of the keys longer than INLINE_KEY_BYTES held. */
+  get longKeyBytes(): number {
+    return this.overflowEnd;
   }
 
   private assertFlushed(): void {
@@ -560,7 +578,8 @@ export class UserTable implements UsageRows, UsageSink {
 
   private insert(bytes: Uint8Array, start: number, end: number, hash: number, slot: number): number {
     if (this.released) throw new Error('internal: UserTable used after release()');
-    if (this.size >= this.limit) {
+    const len = end - start;
+    if (this.size >= this.limit || (len > INLINE && this.size > 0 && this.overflowEnd + len > this.longLimit)) {
       this.spillNow();
       return this.entry(bytes, start, end, hash >>> 0);
     }
@@ -570,7 +589,6 @@ export class UserTable implements UsageRows, UsageSink {
       return this.entry(bytes, start, end, hash >>> 0);
     }
     if ((this.size + 1) * this.rb > this.u8.length) this.growRecords();
-    const len = end - start;
     const e = this.size++;
     const r = e * this.ri;
     this.i32[r] = len;
@@ -584,7 +602,8 @@ export class UserTable implements UsageRows, UsageSink {
       at = e * this.rb + 8;
     } else {
       if (this.overflowEnd + len > this.overflow.length) {
-        const o = new Uint8Array(Math.max(this.overflow.length * 2, this.overflowEnd + len, 4096));
+        // Twice as many bytes, but a bounded table's no more than its bound (which it spills at).
+        const o = new Uint8Array(Math.max(Math.min(Math.max(this.overflow.length * 2, 4096), this.longLimit), this.overflowEnd + len));
         o.set(this.overflow.subarray(0, this.overflowEnd));
         this.overflow = o;
       }
