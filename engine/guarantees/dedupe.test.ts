@@ -94,7 +94,7 @@ describe('records codec and dedupeRecords', () => {
   /** Random records in input order with few keys (many duplicates) and some conflicts. */
   const recordsArb = fc.array(
     fc.record({ key: fc.constantFrom('a', 'b', 'c', 'é', '\u{1F600}', 'k'.repeat(100)), user: fc.constantFrom('u1', 'u2'), d: fc.nat(3), w: fc.boolean() }),
-    { maxLength: 300 },
+    { maxLength: 300, size: 'medium' },
   );
   const encode = (rs: Array<{ key: string; user: string; d: number; w: boolean }>) => {
     const b = new RecordBuffer(16);

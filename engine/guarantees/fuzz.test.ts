@@ -280,7 +280,7 @@ describe.each(['space', 'csv', 'jsonl'] as const)('fuzz: %s logs mutated at byte
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(recArb, { minLength: 1, maxLength: 25 }),
+        fc.array(recArb, { minLength: 1, maxLength: 25, size: 'medium' }),
         fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
         fc.boolean(),
         fc.integer({ min: 1, max: 300 }),

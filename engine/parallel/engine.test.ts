@@ -77,7 +77,7 @@ const LINES: Record<Format, fc.Arbitrary<string | Buffer>> = { log: spaceLine, c
 const file = fc.constantFrom<Format>('log', 'log', 'csv', 'jsonl').chain((format) =>
   fc.record({
     format: fc.constant(format),
-    lines: fc.array(LINES[format], { maxLength: 40 }),
+    lines: fc.array(LINES[format], { maxLength: 40, size: 'medium' }),
     crlf: fc.boolean(),
     finalNewline: fc.boolean(),
     bom: fc.boolean(),

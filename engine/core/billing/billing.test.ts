@@ -140,7 +140,7 @@ describe('finalizeBill: the number fast path gives the same money as bigint arit
       fc.asyncProperty(
         fc.array(rateText, { minLength: 1, maxLength: 3 }),
         fc.integer({ min: 0, max: 12 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat(), fc.integer({ min: 1, max: 3 }), duration), { maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.nat(), fc.integer({ min: 1, max: 3 }), duration), { maxLength: 40, size: 'medium' }),
         async (rates, decimals, adds) => {
           const env: Record<string, string> = { CURRENCY_DECIMALS: String(decimals) };
           rates.forEach((r, i) => (env[`RATE_t${i}`] = r));

@@ -83,7 +83,7 @@ describe('LineFramer', () => {
       { weight: 1, arbitrary: fc.tuple(fc.nat(20), fc.nat(25)).map(([k, s]) => edgeLine(k, s)) },
     );
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 40 }), fc.array(fc.nat(400_000), { maxLength: 8 }), (pieces, cuts) => {
+      fc.property(fc.array(piece, { maxLength: 40, size: 'medium' }), fc.array(fc.nat(400_000), { maxLength: 8 }), (pieces, cuts) => {
         const data = Buffer.concat(pieces);
         const scaled = cuts.map((c) => (data.length === 0 ? 0 : c % (data.length + 1)));
         expect(frame(data, scaled)).toEqual(referenceFrames(data));

@@ -253,7 +253,7 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
   it('same counts, rejects and usage for random files and shards, with and without a window', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...HEADERS).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15 }))),
+        fc.constantFrom(...HEADERS).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15, size: 'medium' }))),
         fc.boolean(), fc.constantFrom(0, 1, 4096), fc.boolean(),
         ([header, ls], afterHeader, offset, windowed) => {
           const lines = ls.map(([l]) => l);
@@ -272,7 +272,7 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     const withIds = HEADERS.filter((h) => /request_id/i.test(h));
     fc.assert(
       fc.property(
-        fc.constantFrom(...withIds).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15 }))),
+        fc.constantFrom(...withIds).chain((h) => fc.tuple(fc.constant(h), fc.array(fc.tuple(csvRecord(h), fc.boolean()), { maxLength: 15, size: 'medium' }))),
         fc.constantFrom(1, 4096), fc.boolean(),
         ([header, ls], offset, windowed) => {
           same('csv', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, header, true);
@@ -362,7 +362,7 @@ describe('CsvScanner: which fast path', () => {
 describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
   it('same counts, rejects and usage for random lines, with and without a window', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15, size: 'medium' }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
         same('jsonl', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN);
       }),
       { numRuns: 2000 },
@@ -371,7 +371,7 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
 
   it('the same with dedupe by request id: the records handed to dedupe (key, offset, fingerprint, window) too', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+      fc.property(fc.array(fc.tuple(jsonLine, fc.boolean()), { maxLength: 15, size: 'medium' }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
         same('jsonl', joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, undefined, true);
       }),
       { numRuns: 2000 },

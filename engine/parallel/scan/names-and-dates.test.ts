@@ -118,7 +118,7 @@ describe('DateTimes', () => {
 
   it('the epoch seconds of a real date and time, NaN for any other, in any order (the cache never changes an answer)', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(stampArb, oddArb, fc.constantFrom('2025-05-02T10:00:00Z', '2024-02-29T23:59:59Z', '2023-02-29T00:00:00Z')), { maxLength: 60 }), (stamps) => {
+      fc.property(fc.array(fc.oneof(stampArb, oddArb, fc.constantFrom('2025-05-02T10:00:00Z', '2024-02-29T23:59:59Z', '2023-02-29T00:00:00Z')), { maxLength: 60, size: 'medium' }), (stamps) => {
         const dates = new DateTimes();
         for (const text of [...stamps, ...stamps]) {
           const want = text[10] === 'T' ? parseTimestamp(text)?.seconds ?? NaN : NaN;

@@ -214,7 +214,7 @@ describe('SpaceScanner.block ≡ LineFramer + LineAccumulator (framing and rules
 
   it('same counts, rejects (offset, reason, raw) and usage for random blocks, at offset 0 and later', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(blockLine, fc.boolean()), { maxLength: 12 }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+      fc.property(fc.array(fc.tuple(blockLine, fc.boolean()), { maxLength: 12, size: 'medium' }), fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
         blockAgainstDefinition(ls.map(([l]) => l), ls.map(([, c]) => c), offset, windowed ? WINDOW : OPEN);
       }),
       { numRuns: 400 },

@@ -121,7 +121,7 @@ function joined(lines: Buffer[], crlf: boolean[]): Buffer {
 function fastOnDrawnFiles(lines: fc.Arbitrary<Buffer>, wrapping: fc.Arbitrary<Wrapping>, inner: Inner, numRuns: number): number {
   let fast = 0;
   fc.assert(
-    fc.property(fc.array(fc.tuple(lines, fc.boolean()), { maxLength: 20 }), fc.constantFrom(0, 1, 4096), fc.boolean(), wrapping, (ls, offset, windowed, w) => {
+    fc.property(fc.array(fc.tuple(lines, fc.boolean()), { maxLength: 20, size: 'medium' }), fc.constantFrom(0, 1, 4096), fc.boolean(), wrapping, (ls, offset, windowed, w) => {
       fast += same(joined(ls.map(([l]) => l), ls.map(([, c]) => c)), offset, windowed ? WINDOW : OPEN, w, inner).fast;
     }),
     { numRuns },
