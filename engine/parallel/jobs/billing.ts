@@ -41,7 +41,7 @@ export const USAGE_TABLE_ENTRIES = 1 << 20;
 export const USAGE_TABLE_RECORD_BYTES = 128 << 20;
 export const USAGE_TABLE_LONG_KEY_BYTES = 32 << 20;
 
-/** A worker's usage table's bound for users of `tasks` tasks; `given` overrides a part of it (tests make it small). */
+/** A worker's usage table's bound when the rates name `tasks` tasks; `given` overrides a part of it (tests make it small). */
 export function usageTableBound(tasks: number, given: Partial<TableBound> = {}): TableBound {
   return {
     entries: given.entries ?? Math.max(1, Math.min(USAGE_TABLE_ENTRIES, Math.floor(USAGE_TABLE_RECORD_BYTES / recordBytes(tasks)))),

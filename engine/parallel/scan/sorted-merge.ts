@@ -104,9 +104,10 @@ export interface SortedTables {
 /**
  * A merge reads its runs in chunks of at most this many bytes of records in all, and at most
  * as many bytes of long keys (a run's chunk ends before the long key that would pass its
- * share), each run's chunk at most RUN_CHUNK_BYTES of each: at 10M users of 128-byte ids a
- * worker's bill range merges about 40 runs, and chunks of 32,768 records (3.5 MiB with five
- * tasks) and their long keys (4 MiB) would take 600 MB in the two workers writing ranges.
+ * share), each run's chunk at most RUN_CHUNK_BYTES of each. Each key range of a bill merges
+ * every run (72 at 10M users of 128-byte ids), and chunks of 32,768 records (3.5 MiB with five
+ * tasks) and their long keys (4 MiB) would take about 540 MiB per merge, in each worker
+ * writing a range.
  */
 export const MERGE_READ_BYTES = 32 << 20;
 const RUN_CHUNK_BYTES = 4 << 20;
