@@ -16,9 +16,9 @@
  * jobs/usage-exchange.ts), each keeping a block of them with every worker's usage of it.
  *
  * Bounded like a UserTable (spillWhenFull): when the partitions' tables hold the bound's
- * users, or its bytes of long keys, they are spilled as one sorted run, and the worker goes on with one bounded table, as
- * below `partitionFrom` (see unpartition). Stages take 64 MiB more memory per worker, only once
- * the worker has `partitionFrom` users.
+ * users, or its bytes of long keys, they are spilled as one sorted run, and the worker goes on
+ * with one bounded table, as below `partitionFrom` (see unpartition). Stages take 64 MiB more
+ * memory per worker, only once the worker has `partitionFrom` users.
  */
 import { WordReader } from './words.js';
 import { INLINE_KEY_BYTES, UserTable, freeNow, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
@@ -55,8 +55,8 @@ export class PartitionedTable implements UsageSink {
   /** Entries the partitions' tables hold, and their long keys' bytes. */
   private held = 0;
   private heldLong = 0;
-  private limit = Infinity;
-  private longLimit = Infinity;
+  /** Where the tables are spilled (spillWhenFull); none by default. */
+  private bound: TableBound = { entries: Infinity, longKeyBytes: Infinity };
   /** True once the bound was reached partitioned (unpartition). */
   private unpartitioned = false;
   private spill: ((img: TableImage) => void) | null = null;
@@ -98,8 +98,7 @@ export class PartitionedTable implements UsageSink {
 
   /** See UserTable.spillWhenFull; partitioned, the tables are spilled together. */
   spillWhenFull(bound: TableBound, spill: (img: TableImage) => void): void {
-    this.limit = bound.entries;
-    this.longLimit = bound.longKeyBytes;
+    this.bound = bound;
     this.spill = spill;
     this.direct?.spillWhenFull(bound, spill);
   }
@@ -239,7 +238,7 @@ export class PartitionedTable implements UsageSink {
   /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
   private partitionable(): boolean {
     // A task index and a key length share an int32 in a stage.
-    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.limit && this.direct!.longKeyBytes < this.longLimit;
+    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.bound.entries && this.direct!.longKeyBytes < this.bound.longKeyBytes;
   }
 
   /** Splits the one table into the partitions' tables and makes the stages. */
@@ -290,7 +289,7 @@ export class PartitionedTable implements UsageSink {
   /** A new entry, of a key of `keyLength` bytes, in a partition's table; true when the tables hold the bound's users or long keys' bytes. */
   private added(keyLength: number): boolean {
     if (keyLength > INLINE_KEY_BYTES) this.heldLong += keyLength;
-    return ++this.held >= this.limit || this.heldLong >= this.longLimit;
+    return ++this.held >= this.bound.entries || this.heldLong >= this.bound.longKeyBytes;
   }
 
   /**
@@ -311,7 +310,7 @@ export class PartitionedTable implements UsageSink {
     const slab = this.slab;
     this.slab = null;
     this.releaseParts();
-    const bound = this.limit * recordBytes(this.tasks);
+    const bound = this.bound.entries * recordBytes(this.tasks);
     let d: UserTable;
     if (slab !== null && slab.byteLength >= bound) {
       const records = new Uint8Array(slab, 0, bound);
@@ -323,7 +322,7 @@ export class PartitionedTable implements UsageSink {
       d = new UserTable(this.tasks, this.capacity);
     }
     this.direct = d;
-    d.spillWhenFull({ entries: this.limit, longKeyBytes: this.longLimit }, this.spill!);
+    d.spillWhenFull(this.bound, this.spill!);
     this.unpartitioned = true;
     if (p >= 0) this.addStage(p, from, keyAt);
     for (let r = 0; r < this.partCount; r++) if (r !== p) this.addStage(r);
@@ -339,11 +338,11 @@ export class PartitionedTable implements UsageSink {
    * users the run's peak RSS went from 795 to 1,348 MiB).
    */
   private newParts(): UserTable[] {
-    if (!Number.isFinite(this.limit)) {
+    if (!Number.isFinite(this.bound.entries)) {
       const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
       return Array.from({ length: this.partCount }, () => new UserTable(this.tasks, capacity));
     }
-    const room = Math.ceil((2 * this.limit) / this.partCount) + 16;
+    const room = Math.ceil((2 * this.bound.entries) / this.partCount) + 16;
     const rb = recordBytes(this.tasks);
     const slab = (this.slab = new ArrayBuffer(this.partCount * room * rb));
     const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
