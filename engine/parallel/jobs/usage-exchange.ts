@@ -5,7 +5,7 @@
  * every worker's that read a line of theirs: each worker sorts its block's users only, and
  * the bill's merge (scan/sorted-merge.ts) meets each user once. At a million users read by
  * two workers, each sorted a million entries before, and the bill merged two million
- * (README "Many users: exchanged partitions").
+ * (bench/parallel-history.md, "Many users: exchanged partitions").
  *
  * The flush tasks run one per worker, all at once (runtime/worker-state.ts flushBarrier);
  * the workers pass two more barriers here. The images travel over a BroadcastChannel in

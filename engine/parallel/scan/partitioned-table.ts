@@ -34,7 +34,7 @@ export interface PartitionShape {
 /**
  * 256 partitions (at a million users, about 4,000 per table: 0.5 MB of records), stages of
  * 8,192 lines: 64 MiB of stages per worker. Stages of 4,096 lines took 48 MiB less per worker
- * and made the gain smaller (README "Many users: partitioned tables").
+ * and made the gain smaller (bench/parallel-history.md, "Many users: partitioned tables").
  */
 const SHAPE: PartitionShape = { bits: 8, stageLines: 8192 };
 /** Key bytes a stage holds per line (a stage whose key bytes are full is added into its table too). */
@@ -44,7 +44,7 @@ const MAX_STAGED_KEY = 0xffff;
 
 /**
  * Users at which a worker's table is split into partitions: below, it stays in the CPU's
- * caches and one table is faster (README "Many users: partitioned tables").
+ * caches and one table is faster (bench/parallel-history.md, "Many users: partitioned tables").
  */
 export const PARTITION_FROM = 1 << 15;
 

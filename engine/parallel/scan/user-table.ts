@@ -25,7 +25,7 @@ const BATCH = 64;
 /**
  * addLater() batches only from this many entries on: below it the table stays in the CPU's
  * caches and batching costs more than it saves (about 12% more CPU at 1,000 users; 20-27%
- * less time at 100k and 1M users, README "Parallel engine: every shape").
+ * less time at 100k and 1M users, bench/parallel-history.md).
  */
 const BATCH_FROM = 8192;
 const RECORD_HEAD = 8 + INLINE;
