@@ -5,14 +5,14 @@ import type { RunInput } from '../core/billing/run.js';
 import type { BillingResult } from '../core/billing/usage.js';
 import { runMapReduce } from './runtime/mapreduce.js';
 import { workerFile } from './runtime/pool.js';
-import { defaultS3ShardBytes, defaultShardBytes, groupShards, planShards, remoteCsvHeaders, splitTail } from './sharding.js';
+import { planRun, remoteCsvHeaders } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
 import { BILL_IN_WORKERS_FROM } from './jobs/bill-ranges.js';
 
 export interface ParallelOptions {
   readonly workers: number;
-  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB; objects in S3 at most 16 MiB: defaultS3ShardBytes). */
+  /** Shard size in bytes, for every file; default about four shards per worker within [4 MiB, 64 MiB] (with dedupe at most 16 MiB where records can have an identity; objects in S3 at most 16 MiB: sharding.ts planRun). */
   readonly shardBytes?: number;
   /** Users a worker's table holds before it spills a sorted run to a file (default usageTableBound's; tests make it small). */
   readonly maxTableEntries?: number;
@@ -33,15 +33,14 @@ export interface ParallelOptions {
 }
 
 export async function runParallel(input: RunInput, opts: ParallelOptions): Promise<BillingResult> {
-  const total = input.files.reduce((n, f) => n + f.size, 0);
-  // With dedupe a task's shuffle output is held whole until it is handed over: smaller tasks keep that small.
-  const dedupe = input.dedupe !== undefined && input.dedupe.mode !== 'off';
-  const size = opts.shardBytes ?? Math.min(defaultShardBytes(total, opts.workers), dedupe ? DEDUPE_SHARD_BYTES : Infinity);
-  // Objects in S3: small shards (each object is one streamed GET however it is sharded).
-  const s3Size = opts.shardBytes ?? defaultS3ShardBytes(size);
-  const planned = groupShards(planShards(input.files, size, await remoteCsvHeaders(input.files, input.signal), s3Size), input.files, size);
-  // With the default shard size the run's last local tasks are cut finer (an explicit size is kept as given).
-  const tasks = opts.shardBytes === undefined ? splitTail(planned, opts.workers, size) : planned;
+  const mode = input.dedupe?.mode;
+  const tasks = planRun(input.files, {
+    workers: opts.workers,
+    shardBytes: opts.shardBytes,
+    dedupe: mode === undefined || mode === 'off' ? undefined : mode,
+    dedupeShardBytes: DEDUPE_SHARD_BYTES,
+    remoteHeaders: await remoteCsvHeaders(input.files, input.signal),
+  });
   const progress = new SharedArrayBuffer(8);
   const counter = new BigInt64Array(progress);
   let reported = 0n;

@@ -1,7 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MIN_TAIL_BYTES, groupShards, planShards, splitTail, type Shard } from './sharding.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIN_TAIL_BYTES, groupShards, mayHaveIdentity, planRun, planShards, splitTail, type Shard } from './sharding.js';
 import type { InputFile } from '../core/input/discover.js';
+import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
 
 const MiB = 1 << 20;
 const plain = (path: string, size: number, format: InputFile['format'] = 'space'): InputFile => ({ path, format, gzip: false, size });
@@ -55,5 +60,47 @@ describe('splitTail: the last tasks cut finer so every worker stays busy to the 
     const one = [plain('b.log', 256 * MiB)];
     const planned = groupShards(planShards(one, 64 * MiB), one, 64 * MiB);
     expect(splitTail(planned, 1, 64 * MiB)).toEqual(planned);
+  });
+});
+
+describe('planRun: dedupe keeps small map tasks only where records can have an identity', () => {
+  const DEDUPE = 16 * MiB;
+  const largest = (tasks: readonly (readonly Shard[])[]) => Math.max(...tasks.flat().map((s) => s.end - s.start));
+  /** A CSV file of `size` bytes as planned: its header is read from disk, its size taken as given. */
+  const csvFile = (header: string, size: number): InputFile => {
+    const path = join(tempDir(), 'a.csv');
+    writeFileSync(path, `${header}\n2025-05-02T23:16:50Z,user1,login,200,5\n`);
+    return { path, format: 'csv', gzip: false, size };
+  };
+
+  it('space-format logs keep the default shards under --dedupe auto; line dedupe and JSON lines take the small ones', () => {
+    const space = [plain('a.log', 1024 * MiB)];
+    const auto = planRun(space, { workers: 2, dedupe: 'auto', dedupeShardBytes: DEDUPE });
+    expect(auto).toEqual(planRun(space, { workers: 2, dedupeShardBytes: DEDUPE }));
+    expect(largest(auto)).toBe(64 * MiB);
+    expectCover(auto, space);
+    expect(largest(planRun(space, { workers: 2, dedupe: 'line', dedupeShardBytes: DEDUPE }))).toBeLessThanOrEqual(DEDUPE);
+    const mixed = [plain('a.log', 1024 * MiB), plain('b.jsonl', 8 * MiB, 'jsonl')];
+    const small = planRun(mixed, { workers: 2, dedupe: 'auto', dedupeShardBytes: DEDUPE });
+    expect(largest(small)).toBeLessThanOrEqual(DEDUPE);
+    expectCover(small, mixed);
+  });
+
+  it('CSV takes the small shards when its header has a request_id column, or no shard knows its header', () => {
+    const without = [csvFile('timestamp,user,task,status,duration_ms', 1024 * MiB)];
+    expect(largest(planRun(without, { workers: 2, dedupe: 'auto', dedupeShardBytes: DEDUPE }))).toBe(64 * MiB);
+    const withIds = [csvFile('request_id,timestamp,user,task,status,duration_ms', 1024 * MiB)];
+    expect(largest(planRun(withIds, { workers: 2, dedupe: 'auto', dedupeShardBytes: DEDUPE }))).toBeLessThanOrEqual(DEDUPE);
+    // One shard holds the header: its layout is read by the worker, so the file may have ids.
+    const oneShard = planShards([csvFile('timestamp,user,task,status,duration_ms', 8 * MiB)], 64 * MiB);
+    expect(oneShard).toHaveLength(1);
+    expect(mayHaveIdentity([oneShard], 'auto')).toBe(true);
+    expect(mayHaveIdentity([planShards([plain('a.log', 8 * MiB)], 64 * MiB)], 'auto')).toBe(false);
+  });
+
+  it('an explicit shard size is kept as given, with or without dedupe', () => {
+    const files = [plain('a.log', 256 * MiB), plain('b.jsonl', 256 * MiB, 'jsonl')];
+    const given = planRun(files, { workers: 2, shardBytes: 48 * MiB, dedupe: 'auto', dedupeShardBytes: DEDUPE });
+    expect(given).toEqual(groupShards(planShards(files, 48 * MiB), files, 48 * MiB));
   });
 });

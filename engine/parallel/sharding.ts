@@ -11,6 +11,7 @@ import { LineFramer } from '../core/formats/lines.js';
 import { readChunks } from '../core/input/read.js';
 import type { S3Object } from '../core/input/s3-url.js';
 import type { Wrapping } from '../core/formats/wrapped.js';
+import type { DedupeMode } from '../core/dedupe/dedupe.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -172,4 +173,52 @@ export function splitTail(tasks: readonly (readonly Shard[])[], workers: number,
   }
   let index = 0;
   return out.map((t) => t.map((s) => ({ ...s, index: index++ })));
+}
+
+/**
+ * Whether records of these shards can have an identity under `mode` (SPEC "Duplicate
+ * deliveries"), so that their map tasks can emit shuffle records: every valid line with
+ * `line`; with `auto` only a request id, which any JSON line may carry and a CSV file only in
+ * a `request_id` column. A space-format line never has one. A CSV file whose header no shard
+ * knows (it lies in the file's only shard, or the file is gzip or wrapped) counts as one that
+ * may.
+ */
+export function mayHaveIdentity(tasks: readonly (readonly Shard[])[], mode: Exclude<DedupeMode, 'off'>): boolean {
+  if (mode === 'line') return true;
+  const shards = tasks.flat();
+  if (shards.some((s) => s.format === 'jsonl')) return true;
+  const csvIds = new Map<string, boolean>();
+  for (const s of shards) if (s.csv !== undefined) csvIds.set(s.path, s.csv.requestId >= 0);
+  return shards.some((s) => s.format === 'csv' && (csvIds.get(s.path) ?? true));
+}
+
+export interface RunPlanOptions {
+  readonly workers: number;
+  /** An explicit shard size (--shard-size): every file, objects in S3 included, in shards of it, the tail not cut. */
+  readonly shardBytes?: number;
+  /** The run's dedupe mode, when it dedupes. */
+  readonly dedupe?: Exclude<DedupeMode, 'off'>;
+  /** With dedupe, the largest default shard when some records can have an identity (a map task's shuffle output is held whole until it is handed over). */
+  readonly dedupeShardBytes: number;
+  /** The headers of CSV objects in S3 (remoteCsvHeaders). */
+  readonly remoteHeaders?: ReadonlyMap<string, CsvHeader | undefined>;
+}
+
+/**
+ * A run's map tasks: its files in shards (defaultShardBytes; objects in S3
+ * defaultS3ShardBytes), grouped, the last ones cut finer (splitTail). With dedupe the default
+ * shard is at most `dedupeShardBytes` only when some shard's records can have an identity
+ * (mayHaveIdentity): a run of space-format logs keeps the larger shards (1 GiB, 1,000 users,
+ * 2 workers, five pairs: 1.43-1.52 s against 1.48-1.57 s with 16 MiB shards).
+ */
+export function planRun(files: readonly InputFile[], opts: RunPlanOptions): Shard[][] {
+  const plan = (size: number, s3Size: number) => groupShards(planShards(files, size, opts.remoteHeaders, s3Size), files, size);
+  if (opts.shardBytes !== undefined) return plan(opts.shardBytes, opts.shardBytes);
+  let size = defaultShardBytes(files.reduce((n, f) => n + f.size, 0), opts.workers);
+  let planned = plan(size, defaultS3ShardBytes(size));
+  if (opts.dedupe !== undefined && size > opts.dedupeShardBytes && mayHaveIdentity(planned, opts.dedupe)) {
+    size = opts.dedupeShardBytes;
+    planned = plan(size, defaultS3ShardBytes(size));
+  }
+  return splitTail(planned, opts.workers, size);
 }
