@@ -98,6 +98,20 @@ describe('planRun: dedupe keeps small map tasks only where records can have an i
     expect(mayHaveIdentity([planShards([plain('a.log', 8 * MiB)], 64 * MiB)], 'auto')).toBe(false);
   });
 
+  it('an object in S3 is read in tasks of one 16 MiB shard each, with or without dedupe', () => {
+    const object: InputFile = { path: 's3://b/k.log', format: 'space', gzip: false, size: 256 * MiB, s3: { bucket: 'b', key: 'k.log' } as InputFile['s3'] };
+    const files = [object, plain('a.log', 8 * MiB), plain('b.log', 8 * MiB)];
+    for (const dedupe of [undefined, 'auto', 'line'] as const) {
+      const tasks = planRun(files, { workers: 2, dedupe, dedupeShardBytes: DEDUPE });
+      expectCover(tasks, files);
+      const remote = tasks.filter((t) => t.some((s) => s.s3 !== undefined));
+      expect(remote).toHaveLength(16);
+      for (const t of remote) expect(t.map((s) => s.end - s.start)).toEqual([16 * MiB]);
+    }
+    // Local small files still share a task.
+    expect(planRun(files, { workers: 2, dedupeShardBytes: DEDUPE }).filter((t) => t.length === 2)).toHaveLength(1);
+  });
+
   it('an explicit shard size is kept as given, with or without dedupe', () => {
     const files = [plain('a.log', 256 * MiB), plain('b.jsonl', 256 * MiB, 'jsonl')];
     const given = planRun(files, { workers: 2, shardBytes: 48 * MiB, dedupe: 'auto', dedupeShardBytes: DEDUPE });
