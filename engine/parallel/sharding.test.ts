@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIN_TAIL_BYTES, groupShards, mayHaveIdentity, planRun, planShards, splitTail, type Shard } from './sharding.js';
 import type { InputFile } from '../core/input/discover.js';
@@ -96,6 +96,19 @@ describe('planRun: dedupe keeps small map tasks only where records can have an i
     expect(oneShard).toHaveLength(1);
     expect(mayHaveIdentity([oneShard], 'auto')).toBe(true);
     expect(mayHaveIdentity([planShards([plain('a.log', 8 * MiB)], 64 * MiB)], 'auto')).toBe(false);
+  });
+
+  it("reads a local CSV file's header once however often its shards are planned", () => {
+    const file = csvFile('request_id,timestamp,user,task,status,duration_ms', 1024 * MiB);
+    const headers = new Map();
+    const first = planShards([file], 64 * MiB, headers);
+    expect(headers.get(file.path)?.layout.requestId).toBe(0);
+    // The file is gone: a plan that read the header again would fail.
+    rmSync(file.path);
+    const second = planShards([file], DEDUPE, headers);
+    expect(second.filter((s) => s.csv !== undefined)).toHaveLength(second.length - 1);
+    expect(second[1]!.csv).toEqual(first[1]!.csv);
+    expect(() => planShards([file], DEDUPE)).toThrow();
   });
 
   it('an object in S3 is read in tasks of one 16 MiB shard each, with or without dedupe', () => {
