@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { compareWithBaseline, formatComparison, median, RATIOS, ratiosFromRounds, roundRatios, type Baseline } from './compare.js';
 import { textTable, markdownTable } from './report.js';
 import { outcomeDifferences } from './engines.js';
@@ -147,6 +147,7 @@ describe('result checks and presentation', () => {
 const CHECK = join(import.meta.dirname, '..', 'dist', 'bench', 'check.js');
 describe.skipIf(!existsSync(CHECK))('npm run bench:check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mr-bench-check-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const baselineFile = join(dir, 'baseline.json');
   writeFileSync(baselineFile, JSON.stringify(baseline));
   const run = (ratios: Record<string, number>) => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCsvHeader } from './csv-header.js';
@@ -31,8 +31,14 @@ function viaAccumulator(text: string): { records: number; accepted: number } | I
   return { records: counts.records, accepted: counts.accepted };
 }
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function viaShardPlanning(text: string): ReturnType<typeof readCsvHeader> {
   const dir = mkdtempSync(join(tmpdir(), 'mr-csv-header-'));
+  dirs.push(dir);
   const path = join(dir, 'f.csv');
   writeFileSync(path, text);
   return readCsvHeader(path);
