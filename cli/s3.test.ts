@@ -88,6 +88,24 @@ function outputs(r: Run, prefix: string): Record<string, unknown> {
 }
 
 /** Nothing of the secret in what a run printed or wrote. */
+/** What the driver's REST API shows of every application, by page: SQL executions with their plans, jobs, stages, environment. */
+async function driverUiPages(ui: string): Promise<Map<string, string>> {
+  const get = async (path: string) => {
+    const res = await fetch(`${ui}/api/v1${path}`);
+    expect(res.ok, `${path}: HTTP ${res.status}`).toBe(true);
+    return res.text();
+  };
+  const apps = JSON.parse(await get('/applications')) as Array<{ id: string }>;
+  expect(apps.length).toBeGreaterThan(0);
+  const pages = new Map<string, string>();
+  for (const { id } of apps) {
+    for (const path of ['/sql?details=true&planDescription=true&offset=0&length=100000', '/jobs', '/stages', '/environment']) {
+      pages.set(`/applications/${id}${path}`, await get(`/applications/${id}${path}`));
+    }
+  }
+  return pages;
+}
+
 function expectNoSecret(r: Run): void {
   expect(r.stdout).not.toContain(TEST_SECRET);
   expect(r.stderr).not.toContain(TEST_SECRET);
@@ -289,6 +307,13 @@ describe('s3:// inputs with the spark engine (the cluster reads s3a:// through H
     const runDir = process.env['MR_SPARK_RUN_DIR'] || join(mrCacheDir(), 'spark-run');
     for (const f of listFiles(runDir).filter((n) => /\.(log|out)$|stderr|stdout/.test(n))) {
       expect(readFileSync(join(runDir, f), 'utf8'), f).not.toContain(TEST_SECRET);
+    }
+    // Nor in the driver's web UI: its SQL tab shows each execution's plan (a SQL SET
+    // statement's with its value), its jobs tab their descriptions.
+    if (sc.cluster.driverUiUrl !== undefined) {
+      const ui = await driverUiPages(sc.cluster.driverUiUrl);
+      expect([...ui.values()].some((text) => text.includes(`s3a://${BUCKET}/billing/`))).toBe(true); // this run's reads are there
+      for (const [page, text] of ui) expect(text.includes(TEST_SECRET), `the secret key on ${page}`).toBe(false);
     }
   }, 300_000);
 

@@ -97,6 +97,8 @@ export interface ClusterStatus {
   readonly runDir: string;
   readonly remote: string;
   readonly masterUrl: string;
+  /** The web UI (and its REST API, /api/v1) of the Connect server's driver. */
+  readonly driverUiUrl: string;
   readonly components: readonly ComponentStatus[];
   /** Every component runs and Connect answered (status: a short probe). */
   readonly ready: boolean;
@@ -430,7 +432,7 @@ export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: b
   const remote = `sc://${HOST}:${r.connectPort}`;
   const allRunning = components.every((c) => c.running);
   const ready = how.ready ?? (allRunning && (how.probe ?? true) ? await connectAnswers(remote, 10_000) : false);
-  return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, components, ready };
+  return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, driverUiUrl: `http://${HOST}:${r.driverUiPort}`, components, ready };
 }
 
 /** A human summary of a status, one line per component. */

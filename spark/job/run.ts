@@ -75,7 +75,7 @@ export function clusterPathOf(file: InputFile): string {
  * for an S3-compatible store, the region, no shared FileSystem instance (so one session's
  * settings never serve another's), and the run's static credentials when it has some (from
  * the environment or the env file; else the cluster's own chain, e.g. IRSA on EKS). They go
- * to the session only, as SET statements that mr never logs.
+ * to the session only, by a Config call (configureSession) that neither mr nor Spark logs.
  */
 export function s3aSessionConf(files: readonly InputFile[], env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
   const s3 = files.find((f) => f.s3 !== undefined)?.s3;
@@ -145,11 +145,14 @@ interface RejectRow {
   readonly raw: Uint8Array;
 }
 
-/** Sets the session configuration the billing query needs. */
+/**
+ * Sets the session configuration the billing query needs, in one Spark Connect Config call.
+ * Not as SQL `SET` statements: each of those is an execution of its own (a job, about 40 ms),
+ * and its plan, value included, is shown in the Spark UI's SQL tab and its REST API, S3A's
+ * secret key too.
+ */
 async function configureSession(client: SparkConnectClient, signal: AbortSignal, files: readonly InputFile[]): Promise<void> {
-  for (const [k, v] of Object.entries({ ...SESSION_CONF, ...s3aSessionConf(files) })) {
-    await client.collect(sql(`SET ${k}=${v}`), { signal });
-  }
+  await client.setConf({ ...SESSION_CONF, ...s3aSessionConf(files) }, { signal });
 }
 
 /** Runs the billing job in the cluster and returns counts and usage for the common finalize step. */

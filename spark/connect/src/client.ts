@@ -13,11 +13,14 @@
 import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { Table, tableFromIPC, type RecordBatch } from 'apache-arrow';
 import {
   AddArtifactsRequestSchema,
   AddArtifactsResponseSchema,
+  ConfigRequestSchema,
+  ConfigResponseSchema,
+  type ConfigRequest_OperationSchema,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
   InterruptRequestSchema,
@@ -43,6 +46,8 @@ const SERVICE = '/spark.connect.SparkConnectService';
 const CLIENT_TYPE = '@mr/spark-connect/0.1.0';
 /** Undelivered responses held before the gRPC stream is paused (bounded memory for any result size). */
 const HIGH_WATER = 4;
+/** How long a Config call may take by default. */
+const CONFIG_TIMEOUT_MS = 60_000;
 
 export interface RetryPolicy {
   /** Reattach attempts after a broken stream before the call fails (default 8). */
@@ -184,6 +189,39 @@ export class SparkConnectClient {
       });
     });
     this.connected = true;
+  }
+
+  /**
+   * Sets session configuration (`spark.conf.set`), every pair in one Config call: no SQL
+   * statement and no job per setting. Spark's warnings (e.g. a deprecated key) are returned.
+   */
+  async setConf(pairs: Readonly<Record<string, string>>, options: ExecuteOptions = {}): Promise<string[]> {
+    const response = await this.config({ opType: { case: 'set', value: { pairs: Object.entries(pairs).map(([key, value]) => ({ key, value })) } } }, options);
+    return response.warnings;
+  }
+
+  /** Reads session configuration (`spark.conf.get`); a key Spark has no value for fails the call. */
+  async getConf(keys: readonly string[], options: ExecuteOptions = {}): Promise<Record<string, string | undefined>> {
+    const response = await this.config({ opType: { case: 'get', value: { keys: [...keys] } } }, options);
+    return Object.fromEntries(response.pairs.map((p) => [p.key, p.value]));
+  }
+
+  private async config(
+    operation: MessageInitShape<typeof ConfigRequest_OperationSchema>,
+    options: ExecuteOptions,
+  ): Promise<MessageShape<typeof ConfigResponseSchema>> {
+    options.signal?.throwIfAborted();
+    await this.connect();
+    const request = create(ConfigRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: this.userContext,
+      clientType: this.clientType,
+      operation,
+      ...this.observedSession,
+    });
+    const response = await this.unary(`${SERVICE}/Config`, request, ConfigRequestSchema, ConfigResponseSchema, options.timeoutMs ?? CONFIG_TIMEOUT_MS, options.signal);
+    if (response.serverSideSessionId !== '') this.serverSideSessionId = response.serverSideSessionId;
+    return response;
   }
 
   /** Runs a SQL query with named parameters (`:name`) and returns its rows as one Arrow table (null for no Arrow data). */
@@ -448,17 +486,25 @@ export class SparkConnectClient {
     inSchema: I,
     outSchema: O,
     timeoutMs: number,
+    signal?: AbortSignal,
   ): Promise<MessageShape<O>> {
     return new Promise<MessageShape<O>>((resolve, reject) => {
-      this.client.makeUnaryRequest(
+      const onAbort = () => call.cancel();
+      const call = this.client.makeUnaryRequest(
         path,
         (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
         (b: Buffer) => fromBinary(outSchema, b),
         request,
         new grpc.Metadata(),
         { deadline: Date.now() + timeoutMs },
-        (err, value) => (err !== null || value === undefined ? reject(toSparkError(err!, this.remote)) : resolve(value)),
+        (err, value) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (signal?.aborted) reject(this.interruptedError(signal));
+          else if (err !== null || value === undefined) reject(toSparkError(err!, this.remote));
+          else resolve(value);
+        },
       );
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

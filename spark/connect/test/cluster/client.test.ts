@@ -149,6 +149,23 @@ describe('sessions', () => {
       await other.close();
     }
   });
+
+  it('setConf sets session settings in one Config call, which queries then follow; getConf reads them; other sessions keep theirs', async () => {
+    const other = new SparkConnectClient({ remote: testRemote() });
+    try {
+      await client.setConf({ 'spark.sql.ansi.enabled': 'true', 'mr.test.key': 'a=b; c' });
+      const strict = await client.sql("SELECT CAST('x' AS INT) AS v").catch((e: unknown) => e);
+      expect(strict).toBeInstanceOf(SparkError);
+      await client.setConf({ 'spark.sql.ansi.enabled': 'false' });
+      expect((await client.sql("SELECT CAST('x' AS INT) AS v"))!.get(0)!.toJSON()['v']).toBeNull();
+      expect(await client.getConf(['spark.sql.ansi.enabled', 'mr.test.key'])).toEqual({ 'spark.sql.ansi.enabled': 'false', 'mr.test.key': 'a=b; c' });
+      await other.setConf({ 'mr.test.key': 'other' });
+      expect(await other.getConf(['mr.test.key'])).toEqual({ 'mr.test.key': 'other' });
+      expect(await client.getConf(['mr.test.key'])).toEqual({ 'mr.test.key': 'a=b; c' });
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('errors', () => {
