@@ -291,6 +291,21 @@ function commandFor(r: Resolved, home: string, name: ComponentName, jar: string 
   }
 }
 
+/**
+ * The environment of a Spark daemon: the process's own, with the settings file's Spark and
+ * Java variables (SPARK_*, JAVA_*, HADOOP_*) over it, and never SPARK_REMOTE, from either:
+ * spark-submit refuses to start the Connect server with a remote as well as a master. The
+ * file's other keys (rates, AWS credentials, mr's own settings) are the billing run's, not the
+ * cluster's: the spark engine hands S3A its credentials per session (s3aSessionConf).
+ */
+export function daemonEnv(own: Env, file: Env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(own)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(file)) if (v !== undefined && /^(SPARK|JAVA|HADOOP)_/.test(k)) env[k] = v;
+  delete env['SPARK_REMOTE'];
+  return env;
+}
+
 /** A component this process started: its pid, and whether it has exited (from the child's own exit event). */
 interface Started {
   readonly pid: number;
@@ -306,8 +321,7 @@ async function startComponent(r: Resolved, home: string, name: ComponentName, ja
       stdio: ['ignore', out, out],
       cwd: r.runDir,
       env: {
-        ...process.env,
-        ...Object.fromEntries(Object.entries(r.env).filter(([, v]) => v !== undefined)),
+        ...daemonEnv(process.env, r.env),
         SPARK_HOME: home,
         SPARK_LOCAL_IP: HOST,
         SPARK_LOCAL_HOSTNAME: 'localhost',

@@ -1,9 +1,10 @@
 /**
  * A Spark cluster started without mr's executor functions (a user's own cluster): the job adds
  * this machine's jar to its session (Spark Connect AddArtifacts), registers the functions from
- * it, and bills exactly like the naive engine, with no fallback notice.
+ * it, and bills exactly like the naive engine, with no fallback notice. The cluster is started
+ * with settings as a user's .env holds them: its daemons take only the Spark ones.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,20 +25,40 @@ const RATES = { RATE_login: '0.005', RATE_getUserProfile: '0.002', RATE_createOr
 let dir: string;
 let cluster: ClusterOptions;
 let remote: string;
+/** Each daemon's environment (NAME=value entries), read when the cluster was up. */
+let daemonEnvs: string[][];
+const DAEMON_SECRET = 'mr-daemon-env-secret-3b9e';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mr-plain-cluster-'));
   const log = (m: string) => process.stderr.write(`[spark-plain] ${m}\n`);
   // This machine's jar, as `npm run spark:install` leaves it.
   expect(await buildFunctionsJar(await ensureSpark({ log }), process.env, log)).not.toBeNull();
-  cluster = { ...PORTS, runDir: join(dir, 'spark-run'), workerCores: 2, workerMemory: '2g', functions: false, log };
-  remote = (await sparkUp(cluster)).remote;
+  // Its settings as `mr spark up --env-file .env` reads them from a file like .env.example: a
+  // Spark setting, SPARK_REMOTE (spark-submit refuses a remote beside a master), rates and an
+  // AWS secret (the billing run's, never given to the Spark daemons).
+  const file = { SPARK_MR_TEST_SETTING: 'kept', SPARK_REMOTE: 'sc://127.0.0.1:15002', RATE_login: '0.005', AWS_SECRET_ACCESS_KEY: DAEMON_SECRET };
+  cluster = { ...PORTS, env: { ...process.env, ...file }, runDir: join(dir, 'spark-run'), workerCores: 2, workerMemory: '2g', functions: false, log };
+  const up = await sparkUp(cluster);
+  remote = up.remote;
+  daemonEnvs = up.components.map((c) => readFileSync(`/proc/${c.pid}/environ`, 'utf8').split('\0'));
 }, 600_000);
 
 afterAll(async () => {
   if (cluster !== undefined) await sparkDown(cluster);
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
+
+describe('the daemons of `mr spark up`', () => {
+  it('start with a settings file holding SPARK_REMOTE, and take only its Spark settings, not its rates or credentials', () => {
+    expect(daemonEnvs).toHaveLength(3);
+    for (const env of daemonEnvs) {
+      expect(env).toContain('SPARK_MR_TEST_SETTING=kept');
+      expect(env.filter((e) => /^(SPARK_REMOTE|RATE_login|AWS_SECRET_ACCESS_KEY)=/.test(e))).toEqual([]);
+      expect(env.join('\n')).not.toContain(DAEMON_SECRET);
+    }
+  });
+});
 
 describe('executor functions on a cluster without them', () => {
   it('the job adds the jar to its session and bills like the naive engine', async () => {
