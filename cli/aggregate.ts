@@ -96,9 +96,9 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     }
     case 'spark': {
       const { sparkEngine } = await import('../spark/job/run.js');
-      const { resolveRemote } = await import('@mr/spark-connect');
+      const { redactRemote, resolveRemote } = await import('@mr/spark-connect');
       const remote = resolveRemote(opts.remote, env);
-      log.info({ remote }, 'spark engine');
+      log.info({ remote: redactRemote(remote) }, 'spark engine');
       return sparkEngine({ remote, onNotice: (message) => log.warn(message) });
     }
   }

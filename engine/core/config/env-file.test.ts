@@ -54,7 +54,8 @@ describe('parseEnvFile', () => {
   });
 
   it.each([
-    ['a line without =', 'RATE_login=0.005\nRATE_search 0.01\n', /x\.env line 2: not KEY=value: "RATE_search 0\.01"/],
+    ['a line without =', 'RATE_login=0.005\nRATE_search 0.01\n', /^x\.env line 2: not KEY=value \(the line is not shown: it may hold a secret\)$/],
+    ['a secret broken onto a line of its own (never echoed)', 'AWS_SECRET_ACCESS_KEY=\nwJalrXUtnFEMI/K7MDENG+bPxRfiCY\n', /^x\.env line 2: not KEY=value \(the line is not shown: it may hold a secret\)$/],
     ['no key', '=5\n', /x\.env line 1/],
     ['a rate set twice (a bad value hidden by a later one)', 'RATE_x=bad\n# later\nRATE_x=0.5\n', /x\.env: RATE_x is set on line 1 and again on line 3/],
     ['a rate set twice, dotenv\'s forms mixed', 'export RATE_a=1\nRATE_a: 2\n', /RATE_a is set on line 1 and again on line 2/],

@@ -41,7 +41,6 @@ function closingLine(lines: readonly string[], from: number, q: string, openedAt
   return -1;
 }
 
-const shown = (line: string) => JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
 
 /** The variables of an env file's text (`path` names it in errors). */
 export function parseEnvFile(text: string, path: string): Record<string, string> {
@@ -59,7 +58,8 @@ export function parseEnvFile(text: string, path: string): Record<string, string>
     const colon = COLON_ASSIGNMENT.exec(line);
     const m = colon !== null && Object.hasOwn(read, colon[1]!) ? colon : (ASSIGNMENT.exec(line) ?? colon);
     if (m === null || m[1]!.trim() === '') {
-      throw new ConfigError(`${path} line ${i + 1}: not KEY=value: ${shown(line)}`);
+      // The line itself is not shown: it may be a secret's value (one broken onto a line of its own).
+      throw new ConfigError(`${path} line ${i + 1}: not KEY=value (the line is not shown: it may hold a secret)`);
     }
     const key = m[1]!.trim();
     const value = m[2]!.trimStart();

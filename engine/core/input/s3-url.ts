@@ -49,14 +49,16 @@ export function s3SettingsFrom(env: Readonly<Record<string, string | undefined>>
   const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || 'us-east-1';
   const endpoint = endpointFlag ?? (env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined);
   if (endpoint !== undefined) {
+    // Messages name the endpoint without what may be credentials in it (`//user:password@`).
+    const named = JSON.stringify(endpoint.replace(/\/\/[^/?#]*@/, '//[REDACTED]@'));
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      throw new UsageError(`the S3 endpoint ${JSON.stringify(endpoint)} is not a URL such as http://127.0.0.1:9000`);
+      throw new UsageError(`the S3 endpoint ${named} is not a URL such as http://127.0.0.1:9000`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the S3 endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
     if (url.username !== '' || url.password !== '') throw new UsageError('the S3 endpoint must not carry credentials: use the AWS credential chain');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the S3 endpoint ${named} is not an http(s) URL`);
   }
   return endpoint === undefined ? { region } : { region, endpoint };
 }

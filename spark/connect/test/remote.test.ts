@@ -34,6 +34,26 @@ describe('redactRemote', () => {
   it('hides the token, keeps the rest', () => {
     expect(redactRemote('sc://h:443/;user_id=ana;token=s3cr3t;use_ssl=true')).toBe('sc://h:443/;user_id=ana;token=[REDACTED];use_ssl=true');
     expect(redactRemote('sc://h/;TOKEN=s3cr3t')).toBe('sc://h/;TOKEN=[REDACTED]');
+    // A percent-encoded name is the same parameter to parseRemote, so it is hidden too.
+    const encoded = 'sc://h:443/;use_ssl=true;%74oken=s3cr3t;user_id=ana';
+    expect(parseRemote(encoded).params['token']).toBe('s3cr3t');
+    expect(redactRemote(encoded)).toBe('sc://h:443/;use_ssl=true;%74oken=[REDACTED];user_id=ana');
+    expect(redactRemote('sc://h/;%E0=x;token=s3cr3t')).toBe('sc://h/;%E0=x;token=[REDACTED]');
     expect(redactRemote('sc://h:15002')).toBe('sc://h:15002');
+  });
+
+  it('parseRemote names a bad address without its token', () => {
+    for (const bad of ['sc://h:99999/;%74oken=s3cr3t', 'sc://h:1/;token=s3cr3t;x', 'http://h/;token=s3cr3t']) {
+      const err = (() => {
+        try {
+          parseRemote(bad);
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(err?.message).toMatch(/Spark Connect address/);
+      expect(err?.message).not.toContain('s3cr3t');
+    }
   });
 });
