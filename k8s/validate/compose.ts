@@ -45,6 +45,14 @@ export function composeErrors(file: string, root: string): string[] {
   for (const [name, svc] of Object.entries((compose?.['services'] ?? {}) as Obj)) {
     if (svc['privileged'] === true || /^(root|0)(:|$)/.test(svc['user'] ?? '')) errors.push(`${label}: services.${name}: runs privileged or as root`);
     for (const p of svc['ports'] ?? []) if (!String(typeof p === 'object' ? p['host_ip'] : p).startsWith('127.0.0.1')) errors.push(`${label}: services.${name}: port ${JSON.stringify(p)} is published beyond 127.0.0.1`);
+    // A Spark daemon takes no billing settings: SPARK_REMOTE stops spark-submit beside a master.
+    if (/spark-(submit|class)/.test(JSON.stringify(svc['command'] ?? ''))) {
+      if (svc['env_file'] !== undefined) errors.push(`${label}: services.${name}: runs Spark and takes env_file (the billing settings: their SPARK_REMOTE stops spark-submit)`);
+      const env = svc['environment'] ?? {};
+      if (Array.isArray(env) ? env.some((e) => /^SPARK_REMOTE(=|$)/.test(String(e))) : Object.hasOwn(env, 'SPARK_REMOTE')) {
+        errors.push(`${label}: services.${name}: runs Spark with SPARK_REMOTE set (spark-submit refuses it beside a master)`);
+      }
+    }
   }
   return errors;
 }

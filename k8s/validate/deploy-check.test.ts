@@ -118,6 +118,8 @@ describe('deploy:check on broken copies', () => {
     ['the Spark Connect Service exposed outside the cluster', pipeline('spark-connect'), '  type: ClusterIP', '  type: LoadBalancer', /Service\/billing\/spark-connect: type must be ClusterIP/],
     ['the Spark Connect pod on the host network', pipeline('spark-connect'), '      enableServiceLinks: false', '      enableServiceLinks: false\n      hostNetwork: true',
       /Deployment\/billing\/spark-connect: hostNetwork is not allowed/],
+    ['the Connect server started with the app-env Secret\'s SPARK_REMOTE', pipeline('spark-connect'), '              unset SPARK_REMOTE\n', '',
+      /Deployment\/billing\/spark-connect: spec\.containers\[0\] \(spark-connect\): starts spark-submit with settings that may hold SPARK_REMOTE/],
     ['a NetworkPolicy opening the Connect server to every pod', pipeline('networkpolicy'), '        - podSelector:\n            matchLabels:\n              app.kubernetes.io/component: billing-job\n', '        - podSelector: {}\n',
       /NetworkPolicy: Deployment\/billing\/spark-connect may reach the Spark Connect server/],
     // compose.ts
@@ -125,6 +127,10 @@ describe('deploy:check on broken copies', () => {
       /docker-compose\.yml: \/services\/spark-master must NOT have additional properties \(restart_policy\)/],
     ['a compose health check with a bad duration', 'docker/docker-compose.yml', /interval: 10s/, 'interval: ten seconds', /healthcheck\/interval must match format "duration"/],
     ['the Connect port published beyond 127.0.0.1', 'docker/docker-compose.yml', '"127.0.0.1:15002:15002"', '"15002:15002"', /services\.spark-connect: port "15002:15002" is published beyond 127\.0\.0\.1/],
+    ['the Spark containers given the billing .env', 'docker/docker-compose.yml', '    dockerfile: docker/spark/Dockerfile\n', '    dockerfile: docker/spark/Dockerfile\n  env_file: ../.env\n',
+      /services\.spark-connect: runs Spark and takes env_file/],
+    ['a compose Spark daemon with SPARK_REMOTE', 'docker/docker-compose.yml', '      SPARK_WORKER_DIR: /tmp/spark-worker\n', '      SPARK_WORKER_DIR: /tmp/spark-worker\n      SPARK_REMOTE: sc://spark-connect:15002\n',
+      /services\.spark-worker: runs Spark with SPARK_REMOTE set/],
     ['a compose service as root', 'docker/docker-compose.yml', '    hostname: spark-master\n', '    hostname: spark-master\n    user: root\n', /services\.spark-master: runs privileged or as root/],
     // hadolint, and the final USER
     ['a Dockerfile running as root', 'docker/Dockerfile', 'USER 1000:1000', 'USER root', /hadolint: docker\/Dockerfile:\d+ DL3002 warning: Last USER should not be root/],

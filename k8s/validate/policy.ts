@@ -52,6 +52,14 @@ export function policyErrors(objs: Obj[], executorPod: Obj | undefined): string[
         if (sc['privileged'] === true) errors.push(cw('privileged containers are not allowed'));
         if (!list(sc['capabilities']?.['drop']).includes('ALL')) errors.push(cw('securityContext.capabilities.drop must include ALL'));
         if (list(c['ports']).some((port) => port['hostPort'] !== undefined)) errors.push(cw('hostPort is not allowed'));
+        // spark-submit refuses a remote beside --master: a container starting it with settings
+        // from a Secret (the billing jobs' SPARK_REMOTE among them) unsets it first.
+        const script = [...list(c['command']), ...list(c['args'])].map(String).join('\n');
+        const submits = script.lastIndexOf('spark-submit');
+        const remoteSet = list(c['envFrom']).length > 0 || list(c['env']).some((e) => e['name'] === 'SPARK_REMOTE');
+        if (submits >= 0 && remoteSet && !script.slice(0, submits).includes('unset SPARK_REMOTE')) {
+          errors.push(cw('starts spark-submit with settings that may hold SPARK_REMOTE: unset it first (spark-submit refuses a remote beside --master)'));
+        }
         for (const kind of ['requests', 'limits']) {
           for (const [r, q] of Object.entries(c['resources']?.[kind] ?? {})) if (!QUANTITY.test(String(q))) errors.push(cw(`resources.${kind}.${r} "${q}" is not a Kubernetes quantity`));
           if (p.executor) continue; // Spark sets the executors' resources
