@@ -1,16 +1,22 @@
 /** The client's errors as the product reports them: exit 1, Spark's message and error class, a hint when the server is unreachable. */
 import { describe, expect, it } from 'vitest';
-import { SparkAnalysisError, SparkConnectionError, SparkInterruptedError } from '@mr/spark-connect';
+import { SparkAnalysisError, SparkConnectionError, SparkExecutionError, SparkInterruptedError } from '@mr/spark-connect';
 import { InputError, exitCodeOf } from '../../engine/core/errors.js';
-import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures } from './failure.js';
+import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures, withoutInternalNames } from './failure.js';
 
 describe('asRunFailure', () => {
-  it('keeps the message and error class of a Spark error, with exit code 1', () => {
+  it('keeps the message (less Spark\'s internal names) and error class of a Spark error, with exit code 1', () => {
     const spark = new SparkAnalysisError('Spark analysis error: [UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] x', { errorClass: 'UNRESOLVED_COLUMN.WITHOUT_SUGGESTION' });
     const err = asRunFailure(spark) as SparkRunFailure;
     expect(err).toBeInstanceOf(SparkRunFailure);
     expect(exitCodeOf(err)).toBe(1);
-    expect(err.message).toBe(spark.message);
+    expect(err.message).toBe('Spark analysis error: x');
+    const read = new SparkExecutionError('Spark error: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:///tmp/a b/cut.log.gz.  SQLSTATE: KD001', {
+      errorClass: 'FAILED_READ_FILE.NO_HINT',
+    });
+    expect((asRunFailure(read) as Error).message).toBe('Spark error: Encountered error while reading file file:///tmp/a b/cut.log.gz.');
+    // Brackets of other kinds, and text that only looks like a state, are the message's own.
+    expect(withoutInternalNames('Spark error: [x] in [1, 2] a SQLSTATE-like word')).toBe('Spark error: [x] in [1, 2] a SQLSTATE-like word');
     expect(err.errorClass).toBe('UNRESOLVED_COLUMN.WITHOUT_SUGGESTION');
     expect(err.sparkError).toBe(spark);
     expect(err.cause).toBe(spark);

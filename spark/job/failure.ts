@@ -1,7 +1,8 @@
 /**
  * The Spark Connect client's errors as the product's: a SparkError becomes a RunFailure
- * (exit 1) with the client's message, Spark's error class kept, and for an unreachable
- * server what to do about it.
+ * (exit 1) with the client's message less Spark's internal names (the `[ERROR_CLASS]` and
+ * `SQLSTATE: …` it writes into its messages; the class is kept on the error), and for an
+ * unreachable server what to do about it.
  */
 import { SparkConnectionError, SparkError } from '@mr/spark-connect';
 import { RunFailure } from '../../engine/core/errors.js';
@@ -15,9 +16,18 @@ export class SparkRunFailure extends RunFailure {
   readonly errorClass: string | undefined;
 
   constructor(readonly sparkError: SparkError) {
-    super(sparkError instanceof SparkConnectionError ? `${sparkError.message}: ${START_HINT}` : sparkError.message, { cause: sparkError });
+    super(sparkError instanceof SparkConnectionError ? `${sparkError.message}: ${START_HINT}` : withoutInternalNames(sparkError.message), { cause: sparkError });
     this.errorClass = sparkError.errorClass;
   }
+}
+
+/** Spark's message as a user reads it: without `[ERROR_CLASS.SUBCLASS]` and `SQLSTATE: XXXXX` (SPEC: no internal names). */
+export function withoutInternalNames(message: string): string {
+  return message
+    .replace(/\[[A-Z][A-Z0-9_]*(?:\.[A-Z][A-Z0-9_]*)*\]\s*/g, '')
+    .replace(/\s*SQLSTATE:\s*[0-9A-Z]{5}\b\.?/g, '')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 /** `err` as the product reports it: a SparkError mapped to a SparkRunFailure, anything else as it is. */
