@@ -73,6 +73,8 @@ describe('spark engine = naive engine', () => {
     // The fixtures reach every reason and every kind of outcome.
     for (const reason of UNWRAPPED_REASONS) expect(r.naive.counts.rejected[reason], reason).toBeGreaterThan(0);
     expect(r.naive.counts.accepted).toBeGreaterThan(10);
+    // A CSV file of 30,000 columns is billed (past the fast path's regex, on the exact path).
+    expect(r.naive.bill).toMatch(/^wide1: .*\n(?:.*\n)*wide2: /m);
     // Request ids: duplicates within and across files and formats, conflicts by field.
     expect(r.naive.counts.duplicates).toBe(7);
     expect(r.naive.counts.conflictingDuplicates).toBe(3);
