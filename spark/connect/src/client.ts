@@ -200,7 +200,7 @@ export class SparkConnectClient {
     return response.warnings;
   }
 
-  /** Reads session configuration (`spark.conf.get`); a key Spark has no value for fails the call. */
+  /** Reads session configuration (`spark.conf.get`), the values by key. */
   async getConf(keys: readonly string[], options: ExecuteOptions = {}): Promise<Record<string, string | undefined>> {
     const response = await this.config({ opType: { case: 'get', value: { keys: [...keys] } } }, options);
     return Object.fromEntries(response.pairs.map((p) => [p.key, p.value]));
