@@ -16,7 +16,7 @@ import type { BillTotals } from '../engine/core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../engine/core/billing/usage.js';
 import { overRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import type { RunInput } from '../engine/core/billing/run.js';
-import { prepareOutputs } from '../engine/core/outputs/preflight.js';
+import { checkOutputsNotInputs, prepareOutputs } from '../engine/core/outputs/preflight.js';
 import { StagedOutputs } from '../engine/core/outputs/staged.js';
 import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects.js';
 import { writeBillFiles } from '../engine/core/outputs/bill.js';
@@ -155,6 +155,12 @@ export async function aggregate(
   log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 
   const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal, env });
+  try {
+    checkOutputsNotInputs(outputs.paths, found.files.filter((f) => f.s3 === undefined && f.stream === undefined && f.readPath === undefined).map((f) => f.path));
+  } catch (err) {
+    await found.release();
+    throw err;
+  }
   const bytes = found.files.reduce((n, f) => n + f.size, 0);
   log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
 

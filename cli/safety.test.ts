@@ -127,6 +127,35 @@ describe.concurrent('--out is checked before any input is read', () => {
     expect(listFiles(dir)).toEqual(before);
   });
 
+  it.each(ENGINES)('%s: --out in any spelling (./d/, d//, d/../d/, absolute) writes the set, and the next run in another spelling replaces it', async (engine) => {
+    const dir = workdir({ 'a.log': GOOD });
+    for (const out of ['./o/billing.txt', 'o//billing.txt', 'o/../o/billing.txt', join(dir, 'o', 'billing.txt')]) {
+      writeFileSync(join(dir, 'a.log'), GOOD.replace('user1', `u${out.length}`));
+      const r = await runCli(['aggregate', 'a.log', ...engineArgs(engine), '--out', out], { cwd: dir });
+      expect(r.code, `${out}: ${r.stderr}`).toBe(0);
+      expect(read(dir, 'o/billing.txt'), out).toMatch(new RegExp(`^u${out.length}: `));
+      expect(listFiles(join(dir, 'o')).sort()).toEqual(OUTPUTS);
+    }
+  });
+
+  it.each([
+    ['--out names the input', 'a.log', ['a.log'], /--out: a\.log is one of the inputs \(a\.log\)/],
+    ['a companion of --out is an input (the detail CSV of an earlier run)', 'o/billing.txt', ['o/billing.detail.csv'], /o\/billing\.detail\.csv is one of the inputs/],
+    ['--out names an input through a symbolic link', 'link.log', ['in'], /link\.log is one of the inputs \(in\/a\.log\)/],
+  ])('%s → exit 2, the input untouched', async (_what, out, inputs, message) => {
+    const dir = workdir({ 'a.log': GOOD, 'in/a.log': GOOD });
+    expect((await runCli(['aggregate', 'a.log', '--out', 'o/billing.txt'], { cwd: dir })).code).toBe(0);
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(join(dir, 'in', 'a.log'), join(dir, 'link.log'));
+    const before = Object.fromEntries(listFiles(dir).map((f) => [f, read(dir, f)]));
+    const r = await runCli(['aggregate', ...inputs, '--out', out], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    const errors = reportedErrors(r.stderr);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(message);
+    expect(Object.fromEntries(listFiles(dir).map((f) => [f, read(dir, f)]))).toEqual(before);
+  });
+
   it('a companion that is a directory leaves the rest of the previous set as it was', async () => {
     const dir = workdir({ 'a.log': GOOD });
     expect((await runCli(['aggregate', 'a.log', '--out', 'o/billing.txt'], { cwd: dir })).code).toBe(0);

@@ -6,7 +6,7 @@
  * anything, so a mixed set never outlives the next run.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { RunFailure } from '../errors.js';
 
 export interface Rename {
@@ -40,6 +40,11 @@ function writeDurable(path: string, text: string): void {
   }
 }
 
+/** Whether `path` is a file right in `dir`, however either is spelled (relative or absolute, `./`, `//`, `..`). */
+function inDir(path: string, dir: string): boolean {
+  return resolve(dirname(path)) === resolve(dir);
+}
+
 function renameAll(renames: readonly Rename[]): void {
   for (const r of renames) {
     // Done already (a roll-forward after a kill between renames): the source is gone.
@@ -60,11 +65,15 @@ function renameAll(renames: readonly Rename[]): void {
 export function writeJournal(journal: string, renames: readonly Rename[]): void {
   const dir = dirname(journal);
   for (const r of renames) {
-    if (dirname(r.from) !== dir || dirname(r.to) !== dir) throw new Error(`journal ${journal}: ${r.from} → ${r.to} leaves ${dir}`);
+    if (!inDir(r.from, dir) || !inDir(r.to, dir)) throw new RunFailure(`journal ${journal}: ${r.from} → ${r.to} leaves ${dir}`);
+    // A staged file gone before the commit (its directory removed during the run, say): the set would be incomplete.
+    if (!existsSync(r.from)) throw new RunFailure(`cannot write ${r.to}: its staged file ${r.from} is gone (was ${dir} removed during the run?)`);
   }
   const tmp = `${journal}.${process.pid}.tmp`;
   try {
-    writeDurable(tmp, `${JSON.stringify({ version: 1, renames })}\n`);
+    // Absolute paths: a roll-forward may run from another working directory.
+    const absolute = renames.map((r) => ({ from: resolve(r.from), to: resolve(r.to) }));
+    writeDurable(tmp, `${JSON.stringify({ version: 1, renames: absolute })}\n`);
     renameSync(tmp, journal);
     fsyncDir(dir);
   } catch (err) {
@@ -115,7 +124,7 @@ export function rollForward(journal: string): string[] {
   }
   const dir = dirname(journal);
   for (const r of renames) {
-    if (dirname(r.from) !== dir || dirname(r.to) !== dir) throw new RunFailure(`the commit journal ${journal} names files outside ${dir}`);
+    if (!inDir(r.from, dir) || !inDir(r.to, dir)) throw new RunFailure(`the commit journal ${journal} names files outside ${dir}`);
   }
   const pending = renames.filter((r) => existsSync(r.from)).map((r) => r.to);
   applyJournal(journal, renames);

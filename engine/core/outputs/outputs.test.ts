@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { RunFailure } from '../errors.js';
+import { journalPath } from './journal.js';
 import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
@@ -63,6 +65,22 @@ describe('RejectsWriter + StagedOutputs', () => {
     staged.discard();
     staged.discard();
     expect(listFiles(dir)).toEqual([]);
+  });
+
+  it('a staged file gone before the commit (its directory removed during the run) fails the commit: no partial set, no journal', () => {
+    const dir = tempDir();
+    const out = join(dir, 'o');
+    const staged = new StagedOutputs(journalPath(join(out, 'billing.txt')));
+    const first = staged.add(join(out, 'billing.rejects.csv'));
+    first.write('file,offset,reason,raw\n');
+    // The directory goes with the first staged file; the next ones make it again.
+    rmSync(out, { recursive: true, force: true });
+    staged.add(join(out, 'billing.summary.json')).write('{}');
+    staged.add(join(out, 'billing.txt')).write('u: total_duration=1ms, total_cost=0.01\n');
+    expect(() => staged.commit()).toThrow(RunFailure);
+    expect(() => staged.commit()).toThrow(/billing\.rejects\.csv: its staged file .* is gone/);
+    staged.discard();
+    expect(listFiles(out)).toEqual([]);
   });
 
   it('an empty rejects CSV is its header', async () => {

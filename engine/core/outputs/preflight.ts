@@ -5,7 +5,7 @@
  * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
  */
 import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { journalPath, rollForward } from './journal.js';
 import { outputPaths, type OutputPaths } from './paths.js';
@@ -49,10 +49,12 @@ function nearestExisting(dir: string): string {
  * directory, and its directory either there and writable or creatable (its nearest
  * existing ancestor a writable directory). Usage error (exit 2) otherwise.
  */
-export function checkOutputs(out: string): OutputPaths {
-  if (out === '' || out.endsWith('/') || basename(out) === '.' || basename(out) === '..') {
-    throw new UsageError(`--out ${JSON.stringify(out)} names a directory; give the bill's file name, e.g. ${join(out || '.', 'billing.txt')}`);
+export function checkOutputs(given: string): OutputPaths {
+  if (given === '' || given.endsWith('/') || basename(given) === '.' || basename(given) === '..') {
+    throw new UsageError(`--out ${JSON.stringify(given)} names a directory; give the bill's file name, e.g. ${join(given || '.', 'billing.txt')}`);
   }
+  // In one spelling (`./a//b/../b/billing.txt` is `a/b/billing.txt`), as the staging and journal paths beside it are.
+  const out = normalize(given);
   const paths = outputPaths(out);
   const dir = dirname(out);
   const existing = nearestExisting(dir);
@@ -77,6 +79,33 @@ export function checkOutputs(out: string): OutputPaths {
 }
 
 /**
+ * Refuses a run whose outputs would replace one of its inputs (`--out` naming an input file,
+ * or a companion such as billing.detail.csv given as input): the same file by device and
+ * inode, however either is spelled or linked. Checked once the inputs are found, before any
+ * is read. `inputs` are local paths (standard input and S3 objects are never outputs).
+ */
+export function checkOutputsNotInputs(paths: OutputPaths, inputs: readonly string[]): void {
+  const identity = (p: string): string | null => {
+    try {
+      const st = statSync(p, { bigint: true });
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return null; // absent: it cannot be an input
+    }
+  };
+  const outputs = new Map<string, string>();
+  for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
+    const id = identity(p);
+    if (id !== null) outputs.set(id, p);
+  }
+  if (outputs.size === 0) return;
+  for (const input of inputs) {
+    const out = outputs.get(identity(input) ?? '');
+    if (out !== undefined) throw new UsageError(`--out: ${out} is one of the inputs (${input}); the run would replace it`);
+  }
+}
+
+/**
  * A file made and removed where the bill's staging files go: a directory that access() calls
  * writable may still refuse new files (a pseudo filesystem such as /proc, a server that maps
  * root to nobody). Named as a staging file, so a kill before its removal leaves what the next
@@ -97,8 +126,9 @@ function probe(bill: string): void {
  * earlier run left half done, removes dead runs' staging files. Changes nothing else (the
  * directory, when missing, is created with the first staged file).
  */
-export function prepareOutputs(out: string): PreparedOutputs {
-  const paths = checkOutputs(out);
+export function prepareOutputs(given: string): PreparedOutputs {
+  const paths = checkOutputs(given);
+  const out = paths.bill;
   const dir = dirname(out);
   const journal = journalPath(out);
   if (!existsSync(dir)) return { paths, journal, completed: [], removed: [] };
