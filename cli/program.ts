@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogFormat } from '../engine/observability/logger.js';
-import { exitCodeOf, UsageError } from '../engine/core/errors.js';
+import { exitCodeOf, RunFailure, UsageError } from '../engine/core/errors.js';
 import { loadEnv } from '../engine/core/config/env-file.js';
 import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
@@ -43,9 +43,15 @@ function checkEngineFlags(cmd: Command, engine: EngineName): void {
   }
 }
 
-/** Writes a finished file to standard output and waits until it is flushed. */
+/** Writes a finished file to standard output and waits until it is flushed; a failed write names standard output. */
 async function copyToStdout(path: string): Promise<void> {
-  await pipeline(createReadStream(path), process.stdout, { end: false });
+  try {
+    await pipeline(createReadStream(path), process.stdout, { end: false });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EPIPE' ? 'its reader closed it (EPIPE)' : (e.code ?? e.message);
+    throw new RunFailure(`cannot write the bill to standard output: ${why}`);
+  }
 }
 
 /** Repeatable option: each occurrence appended. */

@@ -4,7 +4,7 @@
  * reported once. Through the built CLI, for the naive and parallel engines.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runMr } from '../fixtures/guarantees.js';
@@ -111,6 +111,7 @@ describe.concurrent('--out is checked before any input is read', () => {
     ['a companion path is a directory', (d: string) => mkdirSync(join(d, 'o3', 'billing.summary.json'), { recursive: true }), 'o3/billing.txt', /billing\.summary\.json is a directory/],
     ['a trailing slash', () => undefined, 'out/', /names a directory/],
     ['a parent that is a file', (d: string) => writeFileSync(join(d, 'f'), 'x'), 'f/x/billing.txt', /f is a file/],
+    ['a symbolic link to a directory', (d: string) => (mkdirSync(join(d, 'real')), symlinkSync(join(d, 'real'), join(d, 'lnk'))), 'lnk', /lnk is a directory/],
     // Writable by its mode for root, but no file can be made there: caught by making one.
     ['a directory that refuses new files (/proc)', () => undefined, '/proc/billing.txt', /cannot create files in \/proc|the directory \/proc is not writable/],
   ])('%s → exit 2, nothing read or written', async (_what, setup, out, message) => {
@@ -271,6 +272,20 @@ describe.concurrent('output for people and for machines', () => {
     const both = await runCli(['aggregate', 'a.log', '--json', '--out', '-'], { cwd: dir });
     expect(both.code).toBe(2);
     expect(both.stdout).toBe('');
+  });
+
+  it('--out - whose reader closes early: exit 1, one error naming standard output', async () => {
+    const lines = Array.from({ length: 100_000 }, (_, i) => `2025-05-02T10:00:00Z user${i} login 200 5ms\n`).join('');
+    const dir = workdir({ 'a.log': lines });
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cliPath, 'aggregate', 'a.log', '--out', '-', '--log-format', 'json'], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // as `| head -1` does
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(1);
+    const errors = reportedErrors(stderr);
+    expect(errors).toEqual(['cannot write the bill to standard output: its reader closed it (EPIPE)']);
   });
 
   it('--log-format human: short lines, no JSON, a table at the end; errors as one mr: line', async () => {

@@ -4,7 +4,7 @@
  * earlier run left half done is completed first; staging files of runs that died (kill -9)
  * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
  */
-import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { journalPath, rollForward } from './journal.js';
@@ -68,9 +68,10 @@ export function checkOutputs(given: string): OutputPaths {
     for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
       let isDir = false;
       try {
-        isDir = lstatSync(p).isDirectory();
+        // Followed: a symbolic link to a directory names a directory too.
+        isDir = statSync(p).isDirectory();
       } catch {
-        // absent: fine
+        // absent (or a dangling link): fine
       }
       if (isDir) throw new UsageError(`--out: ${p} is a directory, so the bill's set of files cannot be written there`);
     }
