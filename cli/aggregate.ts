@@ -17,6 +17,7 @@ import { totalRejected, type BillingResult } from '../engine/core/billing/usage.
 import { overRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import type { RunInput } from '../engine/core/billing/run.js';
 import { checkOutputsNotInputs, prepareOutputs } from '../engine/core/outputs/preflight.js';
+import { removeDeadRunsScratch } from '../engine/core/temp-dir.js';
 import { StagedOutputs } from '../engine/core/outputs/staged.js';
 import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects.js';
 import { writeBillFiles } from '../engine/core/outputs/bill.js';
@@ -151,6 +152,8 @@ export async function aggregate(
     log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
   }
   if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
+  const scratch = removeDeadRunsScratch();
+  if (scratch.length > 0) log.info({ dirs: scratch }, 'removed temporary directories left by runs that died');
   const run = await engineRunner(opts, env, log);
   log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 

@@ -1,18 +1,32 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureTempDir, makeTempDir } from './temp-dir.js';
+import { spawnSync } from 'node:child_process';
+import { ensureTempDir, makeTempDir, namedTempPath, removeDeadRunsScratch } from './temp-dir.js';
 import { RunFailure } from './errors.js';
 import { cleanupTempDirs, tempDir } from '../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
 describe('makeTempDir', () => {
-  it('makes a new directory under the parent', () => {
+  it('makes a new directory under the parent, named with the pid of the run', () => {
     const parent = tempDir();
     const dir = makeTempDir('mr-test-', 'a test', parent);
-    expect(dir.startsWith(join(parent, 'mr-test-'))).toBe(true);
+    expect(dir.startsWith(join(parent, `mr-test-${process.pid}-`))).toBe(true);
     expect(statSync(dir).isDirectory()).toBe(true);
+    expect(namedTempPath('mr-usage-', 'job', parent)).toBe(join(parent, `mr-usage-${process.pid}-job`));
+  });
+
+  it('removeDeadRunsScratch removes the scratch directories of runs that no longer run, and only those', () => {
+    const parent = tempDir();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const leftover = ['stdin', 'stdout', 'shuffle', 'dedupe', 'usage'].map((kind) => `mr-${kind}-${dead}-abc`);
+    const kept = [`mr-stdin-${process.pid}-live`, 'mr-stdin-1-init', `mr-other-${dead}-x`, `mr-dedupe-test-${dead}`, 'notes'];
+    for (const name of [...leftover, ...kept]) mkdirSync(join(parent, name));
+    writeFileSync(join(parent, leftover[0]!, 'stdin'), 'a spooled copy of standard input');
+    expect(removeDeadRunsScratch(parent).sort()).toEqual(leftover.map((n) => join(parent, n)).sort());
+    expect(readdirSync(parent).sort()).toEqual(kept.sort());
+    expect(removeDeadRunsScratch(join(parent, 'missing'))).toEqual([]);
   });
 
   it('a parent that is missing or a file is a run failure saying where and what to change', () => {

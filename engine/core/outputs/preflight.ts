@@ -7,6 +7,7 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
 import { outputPaths, type OutputPaths } from './paths.js';
 import { STAGED_NAME, stagingPath } from './staged.js';
@@ -20,14 +21,6 @@ export interface PreparedOutputs {
   readonly removed: readonly string[];
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The nearest ancestor of `dir` that exists (dir itself when it does). */
 function nearestExisting(dir: string): string {

@@ -14,8 +14,7 @@ import { UserTable, recordBytes, type TableBound } from '../scan/user-table.js';
 import { PARTITION_FROM } from '../scan/partitioned-table.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { namedTempPath } from '../../core/temp-dir.js';
 import { randomUUID } from 'node:crypto';
 import type { ShardResult } from '../scan/partial.js';
 import type { BillingFlushTask, BillingMapResult, BillingMapTask, BillingReduceTask } from './billing-map.js';
@@ -108,7 +107,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     this.keepPool = billInWorkersFrom !== undefined;
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
-    this.usageDir = join(tmpdir(), `mr-usage-${this.jobId}`);
+    this.usageDir = namedTempPath('mr-usage-', this.jobId);
     const usage = { table: usageTableBound(input.config.rates.length, tableBound), dir: this.usageDir, partitionFrom };
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
     const remote = groups.flat().filter((s) => s.s3 !== undefined);
