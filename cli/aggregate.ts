@@ -97,8 +97,14 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
     }
     case 'spark': {
       const { sparkEngine } = await import('../spark/job/run.js');
-      const { redactRemote, resolveRemote } = await import('@mr/spark-connect');
+      const { parseRemote, redactRemote, resolveRemote } = await import('@mr/spark-connect');
       const remote = resolveRemote(opts.remote, env);
+      try {
+        parseRemote(remote);
+      } catch (err) {
+        // A bad address is a bad value (exit 2), found before anything is read.
+        throw new UsageError(`${(err as Error).message} (from ${opts.remote !== undefined && opts.remote !== '' ? '--remote' : 'SPARK_REMOTE'})`);
+      }
       log.info({ remote: redactRemote(remote) }, 'spark engine');
       return sparkEngine({ remote, onNotice: (message) => log.warn(message) });
     }

@@ -65,6 +65,9 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00Z', '--to', '2025-05-02T11:59:59+02:00'], /--from/],
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00.10Z', '--to', '2025-05-02T10:00:00.1Z'], /--from/],
     [['aggregate', 'notes.md'], /notes\.md/],
+    // A bad Spark Connect address is a bad value, found before any cluster is asked.
+    [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'http://x'], /invalid Spark Connect address .*http:\/\/x.*\(from --remote\)/],
+    [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'sc://127.0.0.1:99999/;token=s3cr3t'], /invalid port in Spark Connect address .*sc:\/\/127\.0\.0\.1:99999\/;token=\[REDACTED\]/],
     [['generate', '--out', 'x.log'], /--size or --lines/],
     [['generate', '--out', 'x.log', '--lines', '0'], /--lines/],
   ])('mr %j', async (args, message) => {
@@ -90,9 +93,11 @@ describe.concurrent('configuration errors: exit 2 before any input is read', () 
     ['RATE_login=1\nCURRENCY_DECIMALS=two\n', /CURRENCY_DECIMALS/],
     ['RATE_login=1\nMAX_DURATION_MS=-1\n', /MAX_DURATION_MS/],
     ['RATE_login=1\nMAX_DURATION_MS=1099511627777\n', /MAX_DURATION_MS/],
+    ['RATE_login=1\nLOG_LEVEL=loud\n', /LOG_LEVEL \\?"loud\\?" is not a log level/],
   ])('.env %j with a missing input path', async (env, message) => {
     const dir = workdir({}, env);
-    const r = await runCli(['aggregate', 'missing.log', '--engine', 'naive'], { cwd: dir });
+    // LOG_LEVEL empty in the environment: the file's value is the one read (an empty variable does not hide it).
+    const r = await runCli(['aggregate', 'missing.log', '--engine', 'naive'], { cwd: dir, env: { LOG_LEVEL: '' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(listFiles(dir)).toEqual(['.env']);

@@ -103,7 +103,7 @@ export function buildProgram(logFormat: LogFormat): Command {
       if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
       // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
       const env = loadEnv(process.env, o.envFile as string | undefined);
-      const log = createLogger(levelFromEnv(env['LOG_LEVEL']), 2, logFormat);
+      const log = createLogger(levelFromEnv(env['LOG_LEVEL'], true), 2, logFormat);
       const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
       try {
         const outcome = await withInterrupts((signal) =>

@@ -114,6 +114,9 @@ describe.concurrent('--out is checked before any input is read', () => {
     ['a symbolic link to a directory', (d: string) => (mkdirSync(join(d, 'real')), symlinkSync(join(d, 'real'), join(d, 'lnk'))), 'lnk', /lnk is a directory/],
     // Writable by its mode for root, but no file can be made there: caught by making one.
     ['a directory that refuses new files (/proc)', () => undefined, '/proc/billing.txt', /cannot create files in \/proc|the directory \/proc is not writable/],
+    // Missing directories under one that refuses new ones (Node 20's recursive mkdir spins for ever on /proc).
+    ['a missing directory under /proc', () => undefined, '/proc/mr-x/billing.txt', /cannot create directories in \/proc|the directory \/proc is not writable/],
+    ['a missing directory under /sys', () => undefined, '/sys/mr-x/billing.txt', /cannot create directories in \/sys|the directory \/sys is not writable/],
   ])('%s → exit 2, nothing read or written', async (_what, setup, out, message) => {
     const dir = workdir({ 'a.log': GOOD });
     setup(dir);

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type PinoPretty from 'pino-pretty';
+import { ConfigError } from '../core/errors.js';
 
 export const LOG_FORMATS = ['human', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -53,10 +54,14 @@ export function maskDeep(value: unknown, depth = 0): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskDeep(v, depth + 1)]));
 }
 
-export function levelFromEnv(value: string | undefined): string {
-  const v = (value ?? 'info').trim().toLowerCase();
+export function levelFromEnv(value: string | undefined, strict = false): string {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '') return 'info';
   if (v === 'warning') return 'warn';
-  return LEVELS.has(v) ? v : 'info';
+  if (LEVELS.has(v)) return v;
+  // A command's own setting (strict) is checked like every other; elsewhere (workers) the default.
+  if (strict) throw new ConfigError(`LOG_LEVEL ${JSON.stringify(value)} is not a log level: trace, debug, info, warn, error, fatal or silent`);
+  return 'info';
 }
 
 function humanStream(destination: number): DestinationStream {

@@ -4,7 +4,8 @@
  * earlier run left half done is completed first; staging files of runs that died (kill -9)
  * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -116,6 +117,21 @@ function probe(bill: string): void {
 }
 
 /**
+ * A directory made and removed in `parent`, the nearest existing ancestor of a missing output
+ * directory: one that access() calls writable may still refuse new directories (/proc, /sys),
+ * and Node 20's recursive mkdir spins for ever on /proc. Not recursive here.
+ */
+function probeDirectory(parent: string): void {
+  const path = join(parent, `.mr-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(path, 0o700);
+  } catch (err) {
+    throw new UsageError(`--out: cannot create directories in ${parent}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  rmdirSync(path);
+}
+
+/**
  * Before anything else of a run: checks `--out` (checkOutputs), completes a commit an
  * earlier run left half done, removes dead runs' staging files. Changes nothing else (the
  * directory, when missing, is created with the first staged file).
@@ -125,7 +141,10 @@ export function prepareOutputs(given: string): PreparedOutputs {
   const out = paths.bill;
   const dir = dirname(out);
   const journal = journalPath(out);
-  if (!existsSync(dir)) return { paths, journal, completed: [], removed: [] };
+  if (!existsSync(dir)) {
+    probeDirectory(nearestExisting(dir));
+    return { paths, journal, completed: [], removed: [] };
+  }
   probe(paths.bill);
   const completed = rollForward(journal);
   // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names.
