@@ -65,6 +65,10 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00Z', '--to', '2025-05-02T11:59:59+02:00'], /--from/],
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00.10Z', '--to', '2025-05-02T10:00:00.1Z'], /--from/],
     [['aggregate', 'notes.md'], /notes\.md/],
+    // A single-value flag twice with different values is contradictory, not "the last one wins".
+    [['aggregate', 'a.log', '--engine', 'naive', '--engine', 'parallel'], /--engine.*given twice/],
+    [['aggregate', 'a.log', '--max-rejects', '0', '--max-rejects', '100%'], /--max-rejects.*given twice/],
+    [['aggregate', 'a.log', '--engine', 'turbo', '--engine', 'turbo'], /--engine/],
     // A bad Spark Connect address is a bad value, found before any cluster is asked.
     [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'http://x'], /invalid Spark Connect address .*http:\/\/x.*\(from --remote\)/],
     [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'sc://127.0.0.1:99999/;token=s3cr3t'], /invalid port in Spark Connect address .*sc:\/\/127\.0\.0\.1:99999\/;token=\[REDACTED\]/],

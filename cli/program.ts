@@ -54,6 +54,25 @@ async function copyToStdout(path: string): Promise<void> {
   }
 }
 
+/**
+ * A single-value option given twice with different values (`--engine naive --engine parallel`,
+ * `--max-rejects 0 --max-rejects 100%`) is contradictory: exit 2, not the last one silently.
+ * The same value twice is harmless. Repeatable options (--include, --exclude) are left.
+ */
+function refuseRepeatedValues(cmd: Command): void {
+  for (const opt of cmd.options) {
+    if (!opt.required && !opt.optional) continue; // a flag without a value
+    if (opt.long === '--include' || opt.long === '--exclude') continue;
+    const parse = opt.parseArg;
+    let seen: string | undefined;
+    opt.parseArg = <T>(value: string, previous: T): T => {
+      if (seen !== undefined && seen !== value) throw new InvalidArgumentError(`given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one`);
+      seen = value;
+      return parse === undefined ? (value as T) : parse(value, previous);
+    };
+  }
+}
+
 /** Repeatable option: each occurrence appended. */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -69,7 +88,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     // Errors are reported once, by main(); help and version still print.
     .configureOutput({ outputError: () => undefined });
 
-  program
+  const aggregateCommand = program
     .command('aggregate')
     .description('Aggregate API logs into a bill (billing.txt, .detail.csv, .summary.json, .rejects.csv)')
     .argument('<paths...>', "log files or directories (.log .txt .csv .jsonl .ndjson, optionally rotated .1 or -YYYYMMDD, optionally .gz), or - for standard input")
@@ -96,7 +115,9 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--s3-endpoint <url>', 's3:// inputs: an S3-compatible store at this URL, path-style (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL, then AWS)')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
     .addOption(new Option('--dedupe <mode>', 'duplicate deliveries: auto (by request_id where present), line (byte-identical valid lines), off (default: $DEDUPE, else auto)').choices(['auto', 'line', 'off']))
-    .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
+;
+  refuseRepeatedValues(aggregateCommand);
+  aggregateCommand.action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const engine = o.engine as EngineName;
       checkEngineFlags(cmd, engine);
       const toStdout = o.out === '-';
