@@ -114,50 +114,49 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--wrapped-key <name>', "--wrapped fluent-bit: the JSON key holding the line (default: log)")
     .option('--s3-endpoint <url>', 's3:// inputs: an S3-compatible store at this URL, path-style (default: $AWS_ENDPOINT_URL_S3, then $AWS_ENDPOINT_URL, then AWS)')
     .option('--pricing <file>', 'bill by this pricing plan (YAML or JSON) instead of RATE_ rates; needs --from and --to')
-    .addOption(new Option('--dedupe <mode>', 'duplicate deliveries: auto (by request_id where present), line (byte-identical valid lines), off (default: $DEDUPE, else auto)').choices(['auto', 'line', 'off']))
-;
+    .addOption(new Option('--dedupe <mode>', 'duplicate deliveries: auto (by request_id where present), line (byte-identical valid lines), off (default: $DEDUPE, else auto)').choices(['auto', 'line', 'off']));
   refuseRepeatedValues(aggregateCommand);
   aggregateCommand.action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
-      const engine = o.engine as EngineName;
-      checkEngineFlags(cmd, engine);
-      const toStdout = o.out === '-';
-      if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
-      // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
-      const env = loadEnv(process.env, o.envFile as string | undefined);
-      const log = createLogger(levelFromEnv(env['LOG_LEVEL'], true), 2, logFormat);
-      const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
-      try {
-        const outcome = await withInterrupts((signal) =>
-          aggregate(
-            paths,
-            {
-              engine,
-              out: scratch === undefined ? (o.out as string) : join(scratch, 'billing.txt'),
-              ...(scratch === undefined ? {} : { outLabel: '-' }),
-              workers: o.workers as number | undefined,
-              shardBytes: o.shardSize as number | undefined,
-              s3Streams: o.s3Streams as number | undefined,
-              from: o.from as string | undefined,
-              to: o.to as string | undefined,
-              maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
-              remote: o.remote as string | undefined,
-              progress: o.progress === false ? false : undefined,
-              pricing: o.pricing as string | undefined,
-              dedupe: o.dedupe as string | undefined,
-              input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
-            },
-            env,
-            log,
-            signal,
-          ),
-        );
-        if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
-        if (o.json === true) process.stdout.write(outcome.summary);
-        if (logFormat === 'human' && levelFromEnv(env['LOG_LEVEL']) !== 'silent') process.stderr.write(summaryTable(outcome, engine));
-      } finally {
-        if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
-      }
-    });
+    const engine = o.engine as EngineName;
+    checkEngineFlags(cmd, engine);
+    const toStdout = o.out === '-';
+    if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
+    // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
+    const env = loadEnv(process.env, o.envFile as string | undefined);
+    const log = createLogger(levelFromEnv(env['LOG_LEVEL'], true), 2, logFormat);
+    const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
+    try {
+      const outcome = await withInterrupts((signal) =>
+        aggregate(
+          paths,
+          {
+            engine,
+            out: scratch === undefined ? (o.out as string) : join(scratch, 'billing.txt'),
+            ...(scratch === undefined ? {} : { outLabel: '-' }),
+            workers: o.workers as number | undefined,
+            shardBytes: o.shardSize as number | undefined,
+            s3Streams: o.s3Streams as number | undefined,
+            from: o.from as string | undefined,
+            to: o.to as string | undefined,
+            maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
+            remote: o.remote as string | undefined,
+            progress: o.progress === false ? false : undefined,
+            pricing: o.pricing as string | undefined,
+            dedupe: o.dedupe as string | undefined,
+            input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
+          },
+          env,
+          log,
+          signal,
+        ),
+      );
+      if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
+      if (o.json === true) process.stdout.write(outcome.summary);
+      if (logFormat === 'human' && levelFromEnv(env['LOG_LEVEL']) !== 'silent') process.stderr.write(summaryTable(outcome, engine));
+    } finally {
+      if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    }
+  });
 
   registerGenerate(program);
   registerSpark(program);

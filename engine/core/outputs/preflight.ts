@@ -22,7 +22,6 @@ export interface PreparedOutputs {
   readonly removed: readonly string[];
 }
 
-
 /** The nearest ancestor of `dir` that exists (dir itself when it does). */
 function nearestExisting(dir: string): string {
   let d = dir;
