@@ -123,7 +123,8 @@ export function buildProgram(logFormat: LogFormat): Command {
     if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
     // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
     const env = loadEnv(process.env, o.envFile as string | undefined);
-    const log = createLogger(levelFromEnv(env['LOG_LEVEL'], true), 2, logFormat);
+    const level = levelFromEnv(env['LOG_LEVEL'], true);
+    const log = createLogger(level, 2, logFormat);
     const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
     try {
       const outcome = await withInterrupts((signal) =>
@@ -152,7 +153,7 @@ export function buildProgram(logFormat: LogFormat): Command {
       );
       if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
       if (o.json === true) process.stdout.write(outcome.summary);
-      if (logFormat === 'human' && levelFromEnv(env['LOG_LEVEL']) !== 'silent') process.stderr.write(summaryTable(outcome, engine));
+      if (logFormat === 'human' && level !== 'silent') process.stderr.write(summaryTable(outcome, engine));
     } finally {
       if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     }
