@@ -154,93 +154,98 @@ export async function aggregate(
   const dedupe = dedupeSettingsFromEnv(env, opts.dedupe);
   // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
   const outputs = prepareOutputs(opts.out);
-  if (outputs.completed.length > 0) {
-    log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
-  }
-  if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
-  const scratch = removeDeadRunsScratch();
-  if (scratch.length > 0) log.info({ dirs: scratch }, 'removed temporary directories left by runs that died');
-  const run = await engineRunner(opts, env, log);
-  log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
-
-  const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal, env });
   try {
-    checkOutputsNotInputs(outputs.paths, found.files.filter((f) => f.s3 === undefined && f.stream === undefined && f.readPath === undefined).map((f) => f.path));
-  } catch (err) {
-    await found.release();
-    throw err;
-  }
-  const bytes = found.files.reduce((n, f) => n + f.size, 0);
-  log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
+    if (outputs.completed.length > 0) {
+      log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
+    }
+    if (outputs.tookOver !== undefined) log.info({ holder: outputs.tookOver }, 'took over the lock of the outputs from a run that died');
+    if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
+    const scratch = removeDeadRunsScratch();
+    if (scratch.length > 0) log.info({ dirs: scratch }, 'removed temporary directories left by runs that died');
+    const run = await engineRunner(opts, env, log);
+    log.info({ tasks: config.rates.map((r) => r.task), currency_decimals: config.currencyDecimals }, 'configuration loaded');
 
-  // Unknown tasks are named (with a near-miss hint) whether the run ends over the reject limit or with a bill.
-  const warnUnknownTasks = (r: BillingResult): void => {
-    if (r.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(r.counts.unknownTasks, config.rates.map((t) => t.task), plan === undefined ? 'RATE_' : 'tasks.'));
-  };
-  const out = outputs.paths;
-  const staged = new StagedOutputs(outputs.journal);
-  let result: BillingResult | undefined;
-  try {
-    const rejects = new RejectsWriter(staged.add(out.rejects));
-    const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
+    const found = await findInputs(paths, opts.input ?? {}, { engine: opts.engine, log, signal, env });
     try {
-      result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal, dedupe });
-    } finally {
-      progress.stop();
+      checkOutputsNotInputs(outputs.paths, found.files.filter((f) => f.s3 === undefined && f.stream === undefined && f.readPath === undefined).map((f) => f.path));
+    } catch (err) {
+      await found.release();
+      throw err;
     }
-    await rejects.end();
-    signal.throwIfAborted();
-    await verifyUnchanged(found.files);
+    const bytes = found.files.reduce((n, f) => n + f.size, 0);
+    log.info({ files: found.files.length, bytes, engine: opts.engine }, 'inputs found');
 
-    if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
+    // Unknown tasks are named (with a near-miss hint) whether the run ends over the reject limit or with a bill.
+    const warnUnknownTasks = (r: BillingResult): void => {
+      if (r.counts.unknownTasks.size > 0) log.warn(unknownTasksMessage(r.counts.unknownTasks, config.rates.map((t) => t.task), plan === undefined ? 'RATE_' : 'tasks.'));
+    };
+    const out = outputs.paths;
+    const staged = new StagedOutputs(outputs.journal);
+    let result: BillingResult | undefined;
+    try {
+      const rejects = new RejectsWriter(staged.add(out.rejects));
+      const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
+      try {
+        result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal, dedupe });
+      } finally {
+        progress.stop();
+      }
+      await rejects.end();
+      signal.throwIfAborted();
+      await verifyUnchanged(found.files);
+
+      if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
+        warnUnknownTasks(result);
+        throw overLimitError(opts.maxRejects, result, rejects.first);
+      }
+
+      // The bill is staged last so that it is renamed last; its lines are written as finalize hands them over.
+      const detailFile = staged.add(out.detail);
+      const summaryFile = staged.add(out.summary);
+      const billFile = staged.add(out.bill);
+      const bill =
+        result.writeBill !== undefined
+          ? await result.writeBill(billFile, detailFile, signal, plan)
+          : (await writeBillFiles(result.usage, config, plan, billFile, detailFile, { checkpoint: () => signal.throwIfAborted() })).totals;
+      const seconds = (performance.now() - started) / 1000;
+      const summary = summaryJson(result.counts, bill, {
+        engine: opts.engine,
+        workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
+        files: found.files.length,
+        skippedFiles: found.skippedFiles,
+        bytes,
+        seconds,
+        window: { from: opts.from ?? null, to: opts.to ?? null },
+        dedupe: dedupe.mode,
+      });
+      summaryFile.write(summary);
+      signal.throwIfAborted();
+      staged.commit();
       warnUnknownTasks(result);
-      throw overLimitError(opts.maxRejects, result, rejects.first);
+      if (result.counts.conflictingDuplicates > 0) {
+        const files = found.files;
+        log.warn(conflictWarning(result.counts, (order) => files[order]?.path ?? `file #${order}`));
+      }
+      log.info(
+        {
+          bill: opts.outLabel ?? out.bill,
+          users: bill.users,
+          records: result.counts.records,
+          accepted: result.counts.accepted,
+          rejected: totalRejected(result.counts),
+          out_of_window: result.counts.outOfWindow,
+          duplicates: result.counts.duplicates,
+          seconds: Number(seconds.toFixed(3)),
+        },
+        'bill written',
+      );
+      return { result, bill, seconds, bytes, files: found.files.length, summary };
+    } finally {
+      await result?.release?.();
+      staged.discard();
+      await found.release();
     }
-
-    // The bill is staged last so that it is renamed last; its lines are written as finalize hands them over.
-    const detailFile = staged.add(out.detail);
-    const summaryFile = staged.add(out.summary);
-    const billFile = staged.add(out.bill);
-    const bill =
-      result.writeBill !== undefined
-        ? await result.writeBill(billFile, detailFile, signal, plan)
-        : (await writeBillFiles(result.usage, config, plan, billFile, detailFile, { checkpoint: () => signal.throwIfAborted() })).totals;
-    const seconds = (performance.now() - started) / 1000;
-    const summary = summaryJson(result.counts, bill, {
-      engine: opts.engine,
-      workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
-      files: found.files.length,
-      skippedFiles: found.skippedFiles,
-      bytes,
-      seconds,
-      window: { from: opts.from ?? null, to: opts.to ?? null },
-      dedupe: dedupe.mode,
-    });
-    summaryFile.write(summary);
-    signal.throwIfAborted();
-    staged.commit();
-    warnUnknownTasks(result);
-    if (result.counts.conflictingDuplicates > 0) {
-      const files = found.files;
-      log.warn(conflictWarning(result.counts, (order) => files[order]?.path ?? `file #${order}`));
-    }
-    log.info(
-      {
-        bill: opts.outLabel ?? out.bill,
-        users: bill.users,
-        records: result.counts.records,
-        accepted: result.counts.accepted,
-        rejected: totalRejected(result.counts),
-        out_of_window: result.counts.outOfWindow,
-        duplicates: result.counts.duplicates,
-        seconds: Number(seconds.toFixed(3)),
-      },
-      'bill written',
-    );
-    return { result, bill, seconds, bytes, files: found.files.length, summary };
   } finally {
-    await result?.release?.();
-    staged.discard();
-    await found.release();
+    outputs.release();
   }
 }

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { runMr } from '../fixtures/guarantees.js';
 import { cleanupTempDirs, cliPath, engineArgs, listFiles, repoRoot, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
 
@@ -242,6 +242,47 @@ fs.renameSync = function (from, to) {
     },
     60_000,
   );
+});
+
+describe('one run at a time per --out: a second run is refused while the first holds the outputs', () => {
+  it.each(ENGINES)('%s: exit 1 naming the first run, nothing changed; the first run then bills as usual', async (engine) => {
+    const dir = workdir({ 'b.log': GOOD.replace('user1', 'user2') });
+    // The first run reads standard input, so it holds the outputs until the pipe closes.
+    const first = spawn(process.execPath, [cliPath, 'aggregate', '-', ...engineArgs(engine), '--out', 'o/billing.txt', '--no-progress'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const firstErr: Buffer[] = [];
+    first.stderr.on('data', (d: Buffer) => firstErr.push(d));
+    const firstExit = new Promise<number | null>((done) => first.on('close', done));
+    const lock = join(dir, 'o', '.billing.txt.mr-lock');
+    for (let i = 0; i < 600 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(lock), 'the first run took the lock').toBe(true);
+
+    const second = await runCli(['aggregate', 'b.log', ...engineArgs(engine), '--out', './o//billing.txt'], { cwd: dir });
+    expect(second.code, second.stderr).toBe(1);
+    expect(reportedErrors(second.stderr)).toEqual([
+      expect.stringMatching(new RegExp(`^another mr run \\(pid ${first.pid} on .+\\) is writing o/billing\\.txt; wait for it or choose another --out`)),
+    ]);
+    expect(listFiles(join(dir, 'o'))).toEqual(['.billing.txt.mr-lock']);
+
+    first.stdin.end(GOOD);
+    expect(await firstExit, Buffer.concat(firstErr).toString()).toBe(0);
+    expect(read(dir, 'o/billing.txt')).toBe('user1: total_duration=100ms, total_cost=0.50\n');
+    expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
+    // Released: the next run goes ahead.
+    const third = await runCli(['aggregate', 'b.log', ...engineArgs(engine), '--out', 'o/billing.txt'], { cwd: dir });
+    expect(third.code, third.stderr).toBe(0);
+    expect(read(dir, 'o/billing.txt')).toBe('user2: total_duration=100ms, total_cost=0.50\n');
+  }, 60_000);
+
+  it('a run that fails leaves no directory it made for the outputs, and no lock', async () => {
+    const dir = workdir({ 'bad.log': 'not a line\n' });
+    const r = await runCli(['aggregate', 'bad.log', '--engine', 'naive', '--out', 'new/deeper/billing.txt'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(3);
+    expect(existsSync(join(dir, 'new'))).toBe(false);
+  });
 });
 
 describe.concurrent('configuration before anything logs', () => {

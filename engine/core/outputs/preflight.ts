@@ -1,8 +1,9 @@
 /**
  * `--out` checked before any input is read (SPEC "Outputs on failure"): every output path
- * must be a file path in a writable directory (a missing parent is created); a commit an
- * earlier run left half done is completed first; staging files of runs that died (kill -9)
- * are removed. A bad `--out` is a usage error (exit 2) with nothing read.
+ * must be a file path in a writable directory (a missing parent is created); the outputs are
+ * locked for the run (`lock.ts`); a commit an earlier run left half done is completed first;
+ * staging files of runs that died (kill -9) are removed. A bad `--out` is a usage error
+ * (exit 2) with nothing read.
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
+import { acquireOutputLock, LOCK_TMP } from './lock.js';
 import { outputPaths, type OutputPaths } from './paths.js';
 import { STAGED_NAME, stagingPath } from './staged.js';
 
@@ -20,6 +22,10 @@ export interface PreparedOutputs {
   readonly completed: readonly string[];
   /** Staging files of dead runs that were removed. */
   readonly removed: readonly string[];
+  /** The holder of a stale lock (a run that died) this run took over. */
+  readonly tookOver: string | undefined;
+  /** Ends the run's hold on the outputs: the lock removed, and a directory it created removed again if still empty. */
+  release(): void;
 }
 
 /** The nearest ancestor of `dir` that exists (dir itself when it does). */
@@ -131,32 +137,58 @@ function probeDirectory(parent: string): void {
 }
 
 /**
- * Before anything else of a run: checks `--out` (checkOutputs), completes a commit an
- * earlier run left half done, removes dead runs' staging files. Changes nothing else (the
- * directory, when missing, is created with the first staged file).
+ * Before anything else of a run: checks `--out` (checkOutputs), creates a missing directory,
+ * takes the outputs' lock (one run at a time), completes a commit an earlier run left half
+ * done, removes dead runs' staging files. The caller must call `release()` when the run ends.
  */
 export function prepareOutputs(given: string): PreparedOutputs {
   const paths = checkOutputs(given);
   const out = paths.bill;
   const dir = dirname(out);
   const journal = journalPath(out);
+  let created: string[] = [];
   if (!existsSync(dir)) {
     probeDirectory(nearestExisting(dir));
-    return { paths, journal, completed: [], removed: [] };
+    const first = mkdirSync(dir, { recursive: true });
+    // The directories made, deepest first: removed again, if still empty, when the run ends without a bill.
+    if (first !== undefined) {
+      for (let d = dir; ; d = dirname(d)) {
+        created.push(d);
+        if (d === first || dirname(d) === d) break;
+      }
+    }
   }
   probe(paths.bill);
-  const completed = rollForward(journal);
-  // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names.
-  const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
-  const removed: string[] = [];
-  for (const entry of readdirSync(dir)) {
-    const staged = STAGED_NAME.exec(entry);
-    const journalTmp = entry.startsWith(`${basename(journal)}.`) ? /\.(\d+)\.tmp$/.exec(entry) : null;
-    const pid = staged !== null && names.has(staged[2]!) ? Number(staged[1]) : journalTmp !== null ? Number(journalTmp[1]) : null;
-    if (pid === null || pid === process.pid || processAlive(pid)) continue;
-    rmSync(join(dir, entry), { force: true });
-    removed.push(join(dir, entry));
+  const lock = acquireOutputLock(paths.bill);
+  const release = (): void => {
+    lock.release();
+    for (const d of created) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty (the bill is there) or gone: what stays above it stays too
+      }
+    }
+    created = [];
+  };
+  try {
+    const completed = rollForward(journal);
+    // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names,
+    // and its journal's or lock's temporary files.
+    const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
+    const removed: string[] = [];
+    for (const entry of readdirSync(dir)) {
+      const staged = STAGED_NAME.exec(entry);
+      const journalTmp = entry.startsWith(`${basename(journal)}.`) ? /\.(\d+)\.tmp$/.exec(entry) : null;
+      const lockTmp = entry.startsWith(`${basename(lock.path)}.`) ? LOCK_TMP.exec(entry) : null;
+      const pid = staged !== null && names.has(staged[2]!) ? Number(staged[1]) : journalTmp !== null ? Number(journalTmp[1]) : lockTmp !== null ? Number(lockTmp[1]) : null;
+      if (pid === null || pid === process.pid || processAlive(pid)) continue;
+      rmSync(join(dir, entry), { force: true });
+      removed.push(join(dir, entry));
+    }
+    return { paths, journal, completed, removed, tookOver: lock.tookOver, release };
+  } catch (err) {
+    release();
+    throw err;
   }
-  return { paths, journal, completed, removed };
 }
-

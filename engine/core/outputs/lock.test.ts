@@ -1,0 +1,125 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { RunFailure } from '../errors.js';
+import { acquireOutputLock, lockPath } from './lock.js';
+import { prepareOutputs } from './preflight.js';
+import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
+
+const holderText = (pid: number, host = hostname()) => `${JSON.stringify({ pid, host, started: '2025-05-01T00:00:00.000Z' })}\n`;
+
+/** A pid that ran and has exited. */
+const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
+
+describe('acquireOutputLock: one run at a time per set of outputs', () => {
+  it('writes this run’s pid and host beside the bill, and release removes it', () => {
+    const bill = join(tempDir(), 'billing.txt');
+    const lock = acquireOutputLock(bill);
+    expect(lock.path).toBe(lockPath(bill));
+    expect(lock.path.endsWith('/.billing.txt.mr-lock')).toBe(true);
+    const held = JSON.parse(readFileSync(lock.path, 'utf8')) as { pid: number; host: string };
+    expect(held).toMatchObject({ pid: process.pid, host: hostname() });
+    expect(lock.tookOver).toBeUndefined();
+    lock.release();
+    expect(existsSync(lock.path)).toBe(false);
+    // No temporary name left either.
+    expect(listFiles(join(bill, '..'))).toEqual([]);
+  });
+
+  it('a live run’s lock is refused with its pid and the way out; the lock stays as it was', async () => {
+    const bill = join(tempDir(), 'billing.txt');
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lockPath(bill), holderText(live.pid!));
+      let error: unknown;
+      try {
+        acquireOutputLock(bill);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(RunFailure);
+      expect((error as Error).message).toBe(
+        `another mr run (pid ${live.pid} on ${hostname()}) is writing ${bill}; wait for it or choose another --out (if no mr run is writing this bill, remove ${lockPath(bill)})`,
+      );
+      expect(readFileSync(lockPath(bill), 'utf8')).toBe(holderText(live.pid!));
+      expect(listFiles(join(bill, '..'))).toEqual(['.billing.txt.mr-lock']);
+    } finally {
+      live.kill('SIGKILL');
+    }
+  });
+
+  it('a dead run’s lock (kill -9) is taken over and named', () => {
+    const bill = join(tempDir(), 'billing.txt');
+    const dead = deadPid();
+    writeFileSync(lockPath(bill), holderText(dead));
+    const lock = acquireOutputLock(bill);
+    expect(lock.tookOver).toBe(`pid ${dead} on ${hostname()}`);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    expect(listFiles(join(bill, '..'))).toEqual([]);
+  });
+
+  it('a lock from another host, or one it cannot read, is not judged: refused, and left', () => {
+    const dir = tempDir();
+    const bill = join(dir, 'billing.txt');
+    writeFileSync(lockPath(bill), holderText(deadPid(), 'other-host'));
+    expect(() => acquireOutputLock(bill)).toThrow(/another mr run \(pid \d+ on other-host\) is writing/);
+    writeFileSync(lockPath(bill), 'garbage');
+    expect(() => acquireOutputLock(bill)).toThrow(/locked by .*\.billing\.txt\.mr-lock, which mr cannot read/);
+    expect(listFiles(dir)).toEqual(['.billing.txt.mr-lock']);
+  });
+
+  it('release leaves a lock that is no longer this run’s', () => {
+    const bill = join(tempDir(), 'billing.txt');
+    const lock = acquireOutputLock(bill);
+    writeFileSync(lock.path, holderText(deadPid()));
+    lock.release();
+    expect(existsSync(lock.path)).toBe(true);
+  });
+});
+
+describe('prepareOutputs holds the lock for the run', () => {
+  it('a second prepare on the same --out (any spelling) is refused until the first releases', () => {
+    const dir = tempDir();
+    const first = prepareOutputs(join(dir, 'o', 'billing.txt'));
+    expect(() => prepareOutputs(`${dir}/o/../o//billing.txt`)).toThrow(RunFailure);
+    first.release();
+    const second = prepareOutputs(`${dir}/o/../o//billing.txt`);
+    second.release();
+  });
+
+  it('a directory it created is removed again when the run ends without a bill; an existing one stays', () => {
+    const dir = tempDir();
+    const made = prepareOutputs(join(dir, 'a', 'b', 'billing.txt'));
+    expect(existsSync(join(dir, 'a', 'b', '.billing.txt.mr-lock'))).toBe(true);
+    made.release();
+    expect(listFiles(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'a'))).toBe(false);
+    const kept = prepareOutputs(join(dir, 'billing.txt'));
+    kept.release();
+    expect(existsSync(dir)).toBe(true);
+  });
+
+  it('a directory it created that now holds a file stays', () => {
+    const dir = tempDir();
+    const made = prepareOutputs(join(dir, 'a', 'b', 'billing.txt'));
+    writeFileSync(join(dir, 'a', 'b', 'billing.txt'), '');
+    made.release();
+    expect(listFiles(dir)).toEqual(['a/b/billing.txt']);
+  });
+
+  it('removes the temporary lock files of runs that died', () => {
+    const dir = tempDir();
+    const dead = deadPid();
+    writeFileSync(join(dir, `.billing.txt.mr-lock.${dead}.tmp`), holderText(dead));
+    writeFileSync(join(dir, `.billing.txt.mr-lock.${dead}.stale`), holderText(dead));
+    const prepared = prepareOutputs(join(dir, 'billing.txt'));
+    expect(prepared.removed.map((p) => p.slice(dir.length + 1)).sort()).toEqual([`.billing.txt.mr-lock.${dead}.stale`, `.billing.txt.mr-lock.${dead}.tmp`]);
+    prepared.release();
+    expect(listFiles(dir)).toEqual([]);
+  });
+});

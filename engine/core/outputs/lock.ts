@@ -1,0 +1,129 @@
+/**
+ * One run at a time per set of outputs: a lock file beside the bill
+ * (`.billing.txt.mr-lock`), taken before the run completes an earlier commit or reads
+ * anything, and removed when it ends. A second run on the same `--out` fails at once
+ * (exit 1) and changes nothing, where it would otherwise roll forward the first run's
+ * commit while that run is renaming, or stage a set that replaces one the first run is
+ * about to commit.
+ *
+ * The lock holds its run's pid and host name, written whole before the lock appears (made
+ * under a temporary name and hard-linked into place, which fails when a lock exists). A lock
+ * whose process is gone on this host (kill -9) is stale: the next run takes it over and says
+ * so. A lock from another host (a shared volume, another container) cannot be judged, so it
+ * is left and named in the error.
+ */
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { RunFailure } from '../errors.js';
+import { processAlive } from '../process-alive.js';
+
+export interface OutputLock {
+  readonly path: string;
+  /** A stale lock (its run died) that this run took over: its holder's description. */
+  readonly tookOver: string | undefined;
+  /** Removes the lock if it is still this run's. */
+  release(): void;
+}
+
+interface Holder {
+  readonly pid: number;
+  readonly host: string;
+}
+
+/** The lock of the outputs named after `bill`: a dot file beside it. */
+export function lockPath(bill: string): string {
+  return join(dirname(bill), `.${basename(bill)}.mr-lock`);
+}
+
+/** The temporary names a run gives its lock (before linking it into place) and a stale lock it takes over. */
+export const LOCK_TMP = /\.mr-lock\.(\d+)\.(?:tmp|stale)$/;
+
+function readHolder(path: string): { text: string; holder: Holder | undefined } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text) as { pid?: unknown; host?: unknown };
+    if (typeof v.pid === 'number' && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === 'string') {
+      return { text, holder: { pid: v.pid, host: v.host } };
+    }
+  } catch {
+    // not ours, or damaged: judged below
+  }
+  return { text, holder: undefined };
+}
+
+/** The locks this process holds, by absolute path. */
+const held = new Set<string>();
+
+function describe(h: Holder): string {
+  return `pid ${h.pid} on ${h.host}`;
+}
+
+/**
+ * Takes the lock of the outputs named after `bill` (whose directory exists). Throws a
+ * RunFailure naming the holder when another live run has it.
+ */
+export function acquireOutputLock(bill: string): OutputLock {
+  const path = lockPath(bill);
+  const host = hostname();
+  const text = `${JSON.stringify({ pid: process.pid, host, started: new Date().toISOString() })}\n`;
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  let tookOver: string | undefined;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(tmp, path);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new RunFailure(`cannot lock the outputs ${bill}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        }
+      }
+      const seen = readHolder(path);
+      if (seen === undefined) continue; // released meanwhile: try again
+      const h = seen.holder;
+      const remove = ` (if no mr run is writing this bill, remove ${path})`;
+      if (h === undefined) throw new RunFailure(`the outputs ${bill} are locked by ${path}, which mr cannot read${remove}`);
+      if (h.host !== host) throw new RunFailure(`another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`);
+      // The same pid as ours is this process's own lock, or one left by an earlier process that had this pid.
+      if (h.pid === process.pid ? held.has(resolve(path)) : processAlive(h.pid)) {
+        throw new RunFailure(`another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`);
+      }
+      if (attempt >= 3) throw new RunFailure(`cannot lock the outputs ${bill}: the lock ${path} keeps changing`);
+      // Stale: moved aside under a name of our own, then checked to be the lock judged dead
+      // (another run may have replaced it in between); put back if it is not.
+      const aside = `${path}.${process.pid}.stale`;
+      renameSync(path, aside);
+      const moved = readHolder(aside);
+      if (moved !== undefined && moved.text !== seen.text) {
+        try {
+          linkSync(aside, path);
+        } catch {
+          // a third run locked meanwhile; the one moved aside still holds its own copy
+        }
+        rmSync(aside, { force: true });
+        continue;
+      }
+      rmSync(aside, { force: true });
+      tookOver = describe(h);
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  held.add(resolve(path));
+  return {
+    path,
+    tookOver,
+    release(): void {
+      held.delete(resolve(path));
+      if (readHolder(path)?.text === text) rmSync(path, { force: true });
+    },
+  };
+}
