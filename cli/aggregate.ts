@@ -2,7 +2,6 @@
  * `mr aggregate`: configuration → outputs checked → inputs → engine → reject limit → exact
  * bill → outputs, whole or not at all.
  */
-import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { billingConfigFromEnv, billingConfigFromPlan, dedupeSettingsFromEnv, type BillingConfig } from '../engine/core/config/config.js';
 import { conflictWarning } from '../engine/core/dedupe/dedupe.js';
@@ -26,6 +25,7 @@ import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
 import { createProgress } from '../engine/observability/progress.js';
 import type { Logger } from '../engine/observability/logger.js';
 import { runNaive } from '../engine/naive/engine.js';
+import { workerCount } from '../engine/parallel/worker-count.js';
 
 export const ENGINES = ['parallel', 'naive', 'spark'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -80,7 +80,7 @@ export function timeWindow(from: string | undefined, to: string | undefined): Ti
 
 /** Worker threads of the parallel engine: --workers, else the available cores. */
 function workersOf(opts: AggregateOptions): number {
-  return opts.workers ?? availableParallelism();
+  return workerCount(opts.workers);
 }
 
 type EngineRunner = (input: RunInput) => Promise<BillingResult>;

@@ -2,13 +2,18 @@
 import { InvalidArgumentError } from 'commander';
 import { parseWholeNumber } from '../engine/core/config/integers.js';
 
-/** A whole number (core's rule: decimal digits only, a safe integer), at least `min`. */
-function integerOption(flag: string, min: number, what: string) {
+/** A whole number (core's rule: decimal digits only, a safe integer), at least `min` (and at most `max`). */
+function integerOption(flag: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = parseWholeNumber(value, min);
-    if (n === null) throw new InvalidArgumentError(`${flag} must be ${what}`);
+    if (n === null || n > max) throw new InvalidArgumentError(`${flag} must be ${what}`);
     return n;
   };
+}
+
+/** A whole number from 1 to `max`. */
+export function intInRange(flag: string, max: number) {
+  return integerOption(flag, 1, `a whole number from 1 to ${max}`, max);
 }
 
 export function nonNegativeInt(flag: string) {

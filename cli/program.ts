@@ -16,7 +16,8 @@ import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../eng
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
 import { registerGenerate } from './generate.js';
 import { registerSpark } from './spark.js';
-import { positiveInt } from './options.js';
+import { intInRange, positiveInt } from './options.js';
+import { MAX_WORKERS } from '../engine/parallel/worker-count.js';
 import { reportError, summaryTable } from './report.js';
 import { interruptedExitCode, withInterrupts } from './interrupts.js';
 
@@ -94,7 +95,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .argument('<paths...>', "log files or directories (.log .txt .csv .jsonl .ndjson, optionally rotated .1 or -YYYYMMDD, optionally .gz), or - for standard input")
     .addOption(new Option('--engine <engine>', 'engine to run').choices([...ENGINES]).default('parallel'))
     .option('--out <file>', "bill to write, companions named after it; '-' writes the bill to standard output, no companions", 'data/billing.txt')
-    .option('--workers <n>', 'parallel engine: worker threads (default: available cores)', positiveInt('--workers'))
+    .option('--workers <n>', `parallel engine: worker threads, 1 to ${MAX_WORKERS} (default: available cores)`, intInRange('--workers', MAX_WORKERS))
     .addOption(new Option('--shard-size <bytes>', 'parallel engine: shard size in bytes (default: about 4 shards per worker, 4-64 MiB; objects in S3 at most 16 MiB)').argParser(positiveInt('--shard-size')))
     .addOption(new Option('--s3-streams <n>', 'parallel engine: concurrent streamed GETs per object in S3, each over a run of its shards (default 1: one GET per object)').argParser(positiveInt('--s3-streams')))
     .option('--from <instant>', 'bill records at or after this RFC 3339 instant')

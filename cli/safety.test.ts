@@ -368,6 +368,9 @@ describe.concurrent('usage errors: one line, exit 2', () => {
     [['aggregate', 'a.log', '--engine', 'spark', '--shard-size', '1024'], /--shard-size is an option of the parallel engine/],
     [['aggregate', 'a.log', '--remote', 'sc://127.0.0.1:1'], /--remote is an option of the spark engine/],
     [['aggregate', 'a.log', '--log-format', 'xml'], /--log-format/],
+    [['aggregate', 'a.log', '--workers', '257'], /--workers must be a whole number from 1 to 256/],
+    [['aggregate', 'a.log', '--workers', '99999999999'], /--workers must be a whole number from 1 to 256/],
+    [['aggregate', 'a.log', '--workers', '0'], /--workers must be a whole number from 1 to 256/],
   ])('mr %j', async (args, message) => {
     const dir = workdir({ 'a.log': GOOD });
     const r = await runCli(args, { cwd: dir });
@@ -378,6 +381,19 @@ describe.concurrent('usage errors: one line, exit 2', () => {
     expect(r.stderr.trim().split('\n'), 'the error is the only thing printed').toHaveLength(1);
     expect(listFiles(dir)).toEqual(['.env', 'a.log']);
   });
+
+  it('--shard-size that cuts the inputs into over 100,000 shards: exit 2 before any is read', async () => {
+    const dir = workdir({ 'a.log': GOOD.repeat(2400) });
+    const r = await runCli(['aggregate', 'a.log', '--shard-size', '1'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(reportedErrors(r.stderr)).toEqual([
+      '--shard-size 1 cuts the inputs (103200 bytes) into 103200 shards, over 100000: give a larger --shard-size, or leave it out',
+    ]);
+    expect(listFiles(dir)).toEqual(['.env', 'a.log']);
+    const ok = await runCli(['aggregate', 'a.log', '--shard-size', '1032'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=240000ms, total_cost=1200.00\n');
+  }, 60_000);
 
   it('a valid leap day is accepted by generate', async () => {
     const dir = workdir();

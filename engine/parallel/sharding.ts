@@ -12,6 +12,7 @@ import { readChunks } from '../core/input/read.js';
 import type { S3Object } from '../core/input/s3-url.js';
 import type { Wrapping } from '../core/formats/wrapped.js';
 import type { DedupeMode } from '../core/dedupe/dedupe.js';
+import { UsageError } from '../core/errors.js';
 
 export interface Shard {
   /** Position in the run's shard order (file order, then offset). */
@@ -204,6 +205,13 @@ export function mayHaveIdentity(tasks: readonly (readonly Shard[])[], mode: Excl
   return shards.some((s) => s.format === 'csv' && (csvIds.get(s.path) ?? true));
 }
 
+/**
+ * The most shards an explicit --shard-size may cut a run into: each costs about 0.15 ms of
+ * scheduling (200 MiB in 8 KiB shards, 25,600 of them, took 7.9 s against 4.4 s in 64 KiB
+ * shards), and `--shard-size 1` on 200 MiB planned 200 million and never started.
+ */
+export const MAX_EXPLICIT_SHARDS = 100_000;
+
 export interface RunPlanOptions {
   readonly workers: number;
   /** An explicit shard size (--shard-size): every file, objects in S3 included, in shards of it, the tail not cut. */
@@ -227,7 +235,16 @@ export function planRun(files: readonly InputFile[], opts: RunPlanOptions): Shar
   // Filled with the local files' headers by the first plan: a second one (capped for dedupe) reads none again.
   const headers = new Map(opts.remoteHeaders);
   const plan = (size: number, s3Size: number) => groupShards(planShards(files, size, headers, s3Size), files, size, undefined, s3Size);
-  if (opts.shardBytes !== undefined) return plan(opts.shardBytes, opts.shardBytes);
+  if (opts.shardBytes !== undefined) {
+    const shardBytes = opts.shardBytes;
+    const shards = files.reduce((n, f) => n + (f.gzip ? 1 : Math.max(1, Math.ceil(f.size / shardBytes))), 0);
+    if (shards > MAX_EXPLICIT_SHARDS) {
+      throw new UsageError(
+        `--shard-size ${shardBytes} cuts the inputs (${files.reduce((n, f) => n + f.size, 0)} bytes) into ${shards} shards, over ${MAX_EXPLICIT_SHARDS}: give a larger --shard-size, or leave it out`,
+      );
+    }
+    return plan(shardBytes, shardBytes);
+  }
   let size = defaultShardBytes(files.reduce((n, f) => n + f.size, 0), opts.workers);
   let planned = plan(size, defaultS3ShardBytes(size));
   if (opts.dedupe !== undefined && size > opts.dedupeShardBytes && mayHaveIdentity(planned, opts.dedupe)) {
