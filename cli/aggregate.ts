@@ -9,6 +9,7 @@ import type { PricingPlan } from '../engine/core/pricing/plan.js';
 import { unknownTasksMessage } from '../engine/core/config/near-miss.js';
 import { verifyUnchanged } from '../engine/core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../engine/core/input/inputs.js';
+import { isS3Url } from '../engine/core/input/s3-url.js';
 import { RejectLimitExceeded, UsageError } from '../engine/core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../engine/core/validation/timestamp.js';
 import type { BillTotals } from '../engine/core/billing/finalize.js';
@@ -139,6 +140,7 @@ export async function aggregate(
 ): Promise<AggregateOutcome> {
   const started = performance.now();
   checkInputArgs(paths, opts.input ?? {}, opts.engine);
+  if (opts.s3Streams !== undefined && !paths.some(isS3Url)) throw new UsageError('--s3-streams applies to s3:// (or s3a://) paths only, and none is given');
   const window = timeWindow(opts.from, opts.to);
   let plan: PricingPlan | undefined;
   if (opts.pricing !== undefined) {

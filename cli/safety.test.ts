@@ -352,7 +352,8 @@ describe.concurrent('output for people and for machines', () => {
     const r = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'info', TERM: 'dumb' } });
     expect(r.error).toBeUndefined();
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/mr naive \[.*\] \d+% \| 0\/0 MiB \| [\d.]+ MiB\/s/);
+    // 86,000 bytes: sized in KiB (84 of them), not 0/0 MiB.
+    expect(r.stdout).toMatch(/mr naive \[.*\] \d+% \| \d+\/84 KiB \| [\d.]+ MiB\/s/);
     expect(r.stdout).toMatch(/INFO.*bill written/);
     expect(r.stdout).not.toMatch(/^\{"level"/m);
     expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=200000ms, total_cost=1000.00\n');
@@ -371,6 +372,7 @@ describe.concurrent('usage errors: one line, exit 2', () => {
     [['aggregate', 'a.log', '--workers', '257'], /--workers must be a whole number from 1 to 256/],
     [['aggregate', 'a.log', '--workers', '99999999999'], /--workers must be a whole number from 1 to 256/],
     [['aggregate', 'a.log', '--workers', '0'], /--workers must be a whole number from 1 to 256/],
+    [['aggregate', 'a.log', '--s3-streams', '2'], /--s3-streams applies to s3:\/\/ \(or s3a:\/\/\) paths only/],
   ])('mr %j', async (args, message) => {
     const dir = workdir({ 'a.log': GOOD });
     const r = await runCli(args, { cwd: dir });

@@ -11,6 +11,7 @@ export interface Progress {
 }
 
 const MIB = 1024 * 1024;
+const KIB = 1024;
 
 export function createProgress(totalBytes: number, label: string, enabled = process.stderr.isTTY === true): Progress {
   if (!enabled || totalBytes <= 0) return { add() {}, stop() {} };
@@ -18,10 +19,12 @@ export function createProgress(totalBytes: number, label: string, enabled = proc
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const started = Date.now();
   let done = 0;
+  // Sizes in KiB under a MiB (a 0/0 MiB bar says nothing), else in MiB.
+  const [unit, unitName] = totalBytes < MIB ? [KIB, 'KiB'] : [MIB, 'MiB'];
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {doneMiB}/{totalMiB} MiB | {rate} MiB/s | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {percentage}% | {doneSize}/{totalSize} ${unitName} | {rate} MiB/s | ETA {eta_formatted}`,
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 50,
@@ -32,8 +35,8 @@ export function createProgress(totalBytes: number, label: string, enabled = proc
   const fields = () => {
     const secs = (Date.now() - started) / 1000;
     return {
-      doneMiB: (done / MIB).toFixed(0),
-      totalMiB: (totalBytes / MIB).toFixed(0),
+      doneSize: (done / unit).toFixed(0),
+      totalSize: Math.max(1, Math.round(totalBytes / unit)).toFixed(0),
       rate: secs > 0 ? (done / MIB / secs).toFixed(1) : '0.0',
     };
   };
