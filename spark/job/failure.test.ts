@@ -15,6 +15,15 @@ describe('asRunFailure', () => {
       errorClass: 'FAILED_READ_FILE.NO_HINT',
     });
     expect((asRunFailure(read) as Error).message).toBe('Spark error: Encountered error while reading file file:///tmp/a b/cut.log.gz.');
+    // A task's failure as Spark 4.1 words it (a java_method call that throws, on the local cluster).
+    expect(
+      withoutInternalNames(
+        'Spark error: Job aborted due to stage failure: Task 3 in stage 279.0 failed 4 times, most recent failure: Lost task 3.3 in stage 279.0 (TID 1542) (127.0.0.1 executor 0): java.lang.reflect.InvocationTargetException',
+      ),
+    ).toBe('Spark error: a task failed 4 times (the last on 127.0.0.1 executor 0): java.lang.reflect.InvocationTargetException');
+    expect(withoutInternalNames('Job aborted due to stage failure: Task 0 in stage 1.0 failed 1 time, most recent failure: Lost task 0.0 in stage 1.0 (TID 0) (h executor driver): boom')).toBe(
+      'a task failed 1 time (the last on h executor driver): boom',
+    );
     // Brackets of other kinds, and text that only looks like a state, are the message's own.
     expect(withoutInternalNames('Spark error: [x] in [1, 2] a SQLSTATE-like word')).toBe('Spark error: [x] in [1, 2] a SQLSTATE-like word');
     expect(err.errorClass).toBe('UNRESOLVED_COLUMN.WITHOUT_SUGGESTION');

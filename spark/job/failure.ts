@@ -24,6 +24,11 @@ export class SparkRunFailure extends RunFailure {
 /** Spark's message as a user reads it: without `[ERROR_CLASS.SUBCLASS]` and `SQLSTATE: XXXXX` (SPEC: no internal names). */
 export function withoutInternalNames(message: string): string {
   return message
+    // The scheduler's stage, task attempt and TID numbers say nothing to the user; the count, the host and the cause do.
+    .replace(
+      /Job aborted due to stage failure: Task \S+ in stage \S+ failed (\d+) times?, most recent failure: Lost task \S+ in stage \S+ \(TID \d+\) \(([^()]*)\): /,
+      (_, times: string, where: string) => `a task failed ${times} time${times === '1' ? '' : 's'} (the last on ${where}): `,
+    )
     .replace(/\[[A-Z][A-Z0-9_]*(?:\.[A-Z][A-Z0-9_]*)*\]\s*/g, '')
     .replace(/\s*SQLSTATE:\s*[0-9A-Z]{5}\b\.?/g, '')
     .replace(/\s{2,}/g, ' ')
