@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../errors.js';
-import { acquireOutputLock, lockPath } from './lock.js';
+import { acquireOutputLock, lockPath, STALE_MS } from './lock.js';
 import { prepareOutputs } from './preflight.js';
 import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
@@ -63,7 +63,7 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
     expect(listFiles(join(bill, '..'))).toEqual([]);
   });
 
-  it('a lock from another host, or one it cannot read, is not judged: refused, and left', () => {
+  it('a lock from another host, or one it cannot read, is refused while its lease runs, and left', () => {
     const dir = tempDir();
     const bill = join(dir, 'billing.txt');
     writeFileSync(lockPath(bill), holderText(deadPid(), 'other-host'));
@@ -71,6 +71,36 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
     writeFileSync(lockPath(bill), 'garbage');
     expect(() => acquireOutputLock(bill)).toThrow(/locked by .*\.billing\.txt\.mr-lock, which mr cannot read/);
     expect(listFiles(dir)).toEqual(['.billing.txt.mr-lock']);
+  });
+
+  it('a lock untouched for longer than its lease is taken over whatever its host or its pid (a container killed for memory)', () => {
+    const dir = tempDir();
+    const bill = join(dir, 'billing.txt');
+    const old = new Date(Date.now() - STALE_MS - 60_000);
+    const pid = deadPid();
+    for (const [text, holder] of [
+      [holderText(pid, 'other-host'), `pid ${pid} on other-host, untouched for over its lease`],
+      [holderText(process.ppid), `pid ${process.ppid} on ${hostname()}, untouched for over its lease`],
+      ['garbage', 'a lock mr cannot read, untouched for over its lease'],
+    ] as const) {
+      writeFileSync(lockPath(bill), text);
+      utimesSync(lockPath(bill), old, old);
+      const lock = acquireOutputLock(bill);
+      expect(lock.tookOver).toBe(holder);
+      lock.release();
+    }
+    expect(listFiles(dir)).toEqual([]);
+  });
+
+  it('a run touches its lock while it holds it, and stops when it releases it', async () => {
+    const bill = join(tempDir(), 'billing.txt');
+    const lock = acquireOutputLock(bill, { heartbeatMs: 20, staleMs: STALE_MS });
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(lock.path, old, old);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(Date.now() - statSync(lock.path).mtimeMs).toBeLessThan(60_000);
+    lock.release();
+    expect(existsSync(lock.path)).toBe(false);
   });
 
   it('release leaves a lock that is no longer this run’s', () => {

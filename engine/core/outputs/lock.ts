@@ -7,14 +7,16 @@
  * about to commit.
  *
  * The lock holds its run's pid and host name, written whole before the lock appears (made
- * under a temporary name and hard-linked into place, which fails when a lock exists). A lock
- * whose process is gone on this host (kill -9) is stale: the next run takes it over and says
- * so. A lock from another host (a shared volume, another container) cannot be judged, so it
- * is left and named in the error.
+ * under a temporary name and hard-linked into place, which fails when a lock exists), and the
+ * run touches it every HEARTBEAT_MS. A lock is stale, and the next run takes it over and says
+ * so, when its process is gone on this host (kill -9), or when it has not been touched for
+ * STALE_MS whatever its host: a run in a container killed for memory leaves a lock that no
+ * later container can check by pid (another host name, the same pids), and the next run after
+ * that lease bills as usual.
  */
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { RunFailure } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 
@@ -24,6 +26,16 @@ export interface OutputLock {
   readonly tookOver: string | undefined;
   /** Removes the lock if it is still this run's. */
   release(): void;
+}
+
+/** How often a run touches its lock. */
+export const HEARTBEAT_MS = 10_000;
+/** A lock untouched this long is stale whatever its host (twelve missed heartbeats). */
+export const STALE_MS = 120_000;
+
+export interface LockTiming {
+  readonly heartbeatMs: number;
+  readonly staleMs: number;
 }
 
 interface Holder {
@@ -39,9 +51,11 @@ export function lockPath(bill: string): string {
 /** The temporary names a run gives its lock (before linking it into place) and a stale lock it takes over. */
 export const LOCK_TMP = /\.mr-lock\.(\d+)\.(?:tmp|stale)$/;
 
-function readHolder(path: string): { text: string; holder: Holder | undefined } | undefined {
+function readHolder(path: string): { text: string; holder: Holder | undefined; touchedMs: number } | undefined {
   let text: string;
+  let touchedMs: number;
   try {
+    touchedMs = statSync(path).mtimeMs;
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -50,12 +64,12 @@ function readHolder(path: string): { text: string; holder: Holder | undefined } 
   try {
     const v = JSON.parse(text) as { pid?: unknown; host?: unknown };
     if (typeof v.pid === 'number' && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === 'string') {
-      return { text, holder: { pid: v.pid, host: v.host } };
+      return { text, holder: { pid: v.pid, host: v.host }, touchedMs };
     }
   } catch {
     // not ours, or damaged: judged below
   }
-  return { text, holder: undefined };
+  return { text, holder: undefined, touchedMs };
 }
 
 /** The locks this process holds, by absolute path. */
@@ -69,7 +83,7 @@ function describe(h: Holder): string {
  * Takes the lock of the outputs named after `bill` (whose directory exists). Throws a
  * RunFailure naming the holder when another live run has it.
  */
-export function acquireOutputLock(bill: string): OutputLock {
+export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeatMs: HEARTBEAT_MS, staleMs: STALE_MS }): OutputLock {
   const path = lockPath(bill);
   const host = hostname();
   const text = `${JSON.stringify({ pid: process.pid, host, started: new Date().toISOString() })}\n`;
@@ -89,12 +103,14 @@ export function acquireOutputLock(bill: string): OutputLock {
       const seen = readHolder(path);
       if (seen === undefined) continue; // released meanwhile: try again
       const h = seen.holder;
-      const remove = ` (if no mr run is writing this bill, remove ${path})`;
-      if (h === undefined) throw new RunFailure(`the outputs ${bill} are locked by ${path}, which mr cannot read${remove}`);
-      if (h.host !== host) throw new RunFailure(`another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`);
-      // The same pid as ours is this process's own lock, or one left by an earlier process that had this pid.
-      if (h.pid === process.pid ? held.has(resolve(path)) : processAlive(h.pid)) {
-        throw new RunFailure(`another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`);
+      const lapsed = Date.now() - seen.touchedMs > timing.staleMs;
+      if (!lapsed) {
+        const remove = ` (if no mr run is writing this bill, remove ${path})`;
+        if (h === undefined) throw new RunFailure(`the outputs ${bill} are locked by ${path}, which mr cannot read${remove}`);
+        const busy = `another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`;
+        if (h.host !== host) throw new RunFailure(busy);
+        // The same pid as ours is this process's own lock, or one left by an earlier process that had this pid.
+        if (h.pid === process.pid ? held.has(resolve(path)) : processAlive(h.pid)) throw new RunFailure(busy);
       }
       if (attempt >= 3) throw new RunFailure(`cannot lock the outputs ${bill}: the lock ${path} keeps changing`);
       // Stale: moved aside under a name of our own, then checked to be the lock judged dead
@@ -112,16 +128,26 @@ export function acquireOutputLock(bill: string): OutputLock {
         continue;
       }
       rmSync(aside, { force: true });
-      tookOver = describe(h);
+      tookOver = h === undefined ? 'a lock mr cannot read, untouched for over its lease' : `${describe(h)}${lapsed ? ', untouched for over its lease' : ''}`;
     }
   } finally {
     rmSync(tmp, { force: true });
   }
   held.add(resolve(path));
+  const heartbeat = setInterval(() => {
+    try {
+      const now = new Date();
+      if (readHolder(path)?.text === text) utimesSync(path, now, now);
+    } catch {
+      // gone, or the directory unreachable for a moment: the run's own writes will say so
+    }
+  }, timing.heartbeatMs);
+  heartbeat.unref();
   return {
     path,
     tookOver,
     release(): void {
+      clearInterval(heartbeat);
       held.delete(resolve(path));
       if (readHolder(path)?.text === text) rmSync(path, { force: true });
     },
