@@ -28,6 +28,7 @@ import {
 } from 'js-yaml';
 import { ConfigError } from '../errors.js';
 import { mayHoldNonPlainNumbers, numberTexts } from '../formats/json-numbers.js';
+import { firstRepeatedJsonKey } from './json-keys.js';
 import { isIntegralJsonNumber } from '../validation/fields.js';
 import { ONE, formatExact, parseDecimal } from '../money/decimal.js';
 
@@ -156,13 +157,15 @@ function pointerSegments(pointer: string, data: unknown): Array<string | number>
   return out;
 }
 
-function describe(err: ErrorObject): string {
+function describe(err: ErrorObject, value: unknown): string {
   switch (err.keyword) {
-    case 'type':
-      if (err.params.type === 'string' && err.instancePath.endsWith('/discount')) return 'must be a percentage in quotes such as "10%", never a number';
-      if (err.params.type === 'string') return 'must be a decimal string in quotes (e.g. "0.005"), never a number';
+    case 'type': {
+      const notNumber = typeof value === 'number' ? ', never a number' : '';
+      if (err.params.type === 'string' && err.instancePath.endsWith('/discount')) return `must be a percentage in quotes such as "10%"${notNumber}`;
+      if (err.params.type === 'string') return `must be a decimal string in quotes (e.g. "0.005")${notNumber}`;
       if (err.params.type === 'integer') return 'must be a non-negative integer';
       return `must be ${err.params.type === 'object' ? 'a mapping' : `of type ${String(err.params.type)}`}`;
+    }
     case 'pattern':
       return err.params.pattern === DISCOUNT
         ? 'must be a percentage such as "10%" or "12.5%" (at most 3 integer and 10 fractional digits)'
@@ -198,10 +201,10 @@ function schemaError(err: ErrorObject, data: unknown): ConfigError {
   if (err.keyword === 'required') {
     return new ConfigError(`pricing plan: ${fieldPath([...at, String(err.params.missingProperty)])} is required`);
   }
-  if (err.keyword === 'propertyNames') {
+  if (err.keyword === 'propertyNames' || err.propertyName !== undefined) {
     return new ConfigError(`pricing plan: ${fieldPath(at)} holds an empty name`);
   }
-  return new ConfigError(`pricing plan: ${fieldPath(at)} ${describe(err)}`);
+  return new ConfigError(`pricing plan: ${fieldPath(at)} ${describe(err, at.reduce<unknown>((node, k) => (node as Record<string | number, unknown> | null | undefined)?.[k], data))}`);
 }
 
 /**
@@ -304,12 +307,16 @@ const PLAN_YAML_SCHEMA = new Schema([
 /** Parses plan text: JSON when the file is named `.json`, else YAML (1.2, one document, no aliases, no repeated keys). */
 export function parsePlanText(text: string, json: boolean): unknown {
   if (json) {
+    // A UTF-8 BOM at the start is no part of the plan, as in every input (js-yaml drops it for YAML).
+    if (text.startsWith('\ufeff')) text = text.slice(1);
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
       throw new ConfigError(`pricing plan is not valid JSON: ${(err as Error).message}`);
     }
+    const repeated = firstRepeatedJsonKey(text);
+    if (repeated !== null) throw new ConfigError(`pricing plan: ${fieldPath(repeated)} is given twice in one object; give each key once`);
     return mayHoldNonPlainNumbers(text) ? jsonIntegersAsWritten(value, numberTexts(text)) : value;
   }
   try {
@@ -319,7 +326,9 @@ export function parsePlanText(text: string, json: boolean): unknown {
     if (!(err instanceof YAMLException)) throw err;
     // An empty document is no plan at all: the schema names it (`(the plan) must be a mapping`).
     if (/input is empty/.test(err.message)) return null;
-    throw new ConfigError(`pricing plan is not valid YAML: ${err.message.split('\n')[0]}`);
+    const first = err.message.split('\n')[0]!;
+    const alias = /^aliases exceeded maxAliases \(0\)(.*)$/.exec(first);
+    throw new ConfigError(`pricing plan is not valid YAML: ${alias === null ? first : `an alias (*name) is not allowed in a plan, write the entry out${alias[1]}`}`);
   }
 }
 

@@ -131,6 +131,28 @@ describe('parsing a plan', () => {
     expect([...p.customers.keys()]).toEqual(['007']);
   });
 
+  it('refuses a key given twice in one object of a JSON plan (JSON.parse would keep the last), and reads past a BOM', () => {
+    expect(() => parsePlanText('{"version":1,"tasks":{"login":{"per_ms":"0.005"},"login":{"per_ms":"5"}}}', true)).toThrow(
+      /^pricing plan: tasks\.login is given twice in one object; give each key once$/,
+    );
+    expect(() => parsePlanText('{"version":1,"tasks":{"a":{"per_ms":"1"}},"customers":{"u":{"discount":"50%","discount":"0%"}}}', true)).toThrow(
+      /^pricing plan: customers\.u\.discount is given twice/,
+    );
+    // The same key in different objects is no repeat.
+    expect(planFromData(parsePlanText('{"version":1,"tasks":{"a":{"per_ms":"1"}},"customers":{"a":{"tasks":{"a":{"per_ms":"2"}}}}}', true)).tasks.size).toBe(1);
+    expect(planFromData(parsePlanText('\ufeff{"version":1,"tasks":{"a":{"per_ms":"1"}}}', true)).tasks.size).toBe(1);
+  });
+
+  it('names the field for an empty name, an alias and a value that is not a string', () => {
+    expect(() => yaml('version: 1\ntasks:\n  login: { per_ms: "0.005" }\n  "": { per_ms: "1" }\n')).toThrow(/^pricing plan: tasks holds an empty name$/);
+    expect(() => yaml('version: 1\ntasks:\n  a: { per_ms: "1" }\ncustomers:\n  "": {}\n')).toThrow(/^pricing plan: customers holds an empty name$/);
+    expect(() => parsePlanText('version: 1\ntasks:\n  login: &p { per_ms: "0.005" }\n  export: *p\n', false)).toThrow(
+      /^pricing plan is not valid YAML: an alias \(\*name\) is not allowed in a plan, write the entry out \(4:12\)$/,
+    );
+    expect(() => yaml('version: 1\ntasks:\n  login: { per_ms: null }\n')).toThrow(/^pricing plan: tasks\.login\.per_ms must be a decimal string in quotes \(e\.g\. "0\.005"\)$/);
+    expect(() => yaml('version: 1\ntasks:\n  login: { per_ms: 0.5 }\n')).toThrow(/per_ms must be a decimal string in quotes \(e\.g\. "0\.005"\), never a number$/);
+  });
+
   it('refuses a task or customer key that is a lone surrogate (an escape in JSON or YAML), which UTF-8 would write as U+FFFD', () => {
     expect(() => planFromData(parsePlanText('{"version":1,"tasks":{"\\ud800":{"per_ms":"1"},"\\ufffd":{"per_ms":"2"}}}', true))).toThrow(
       /^pricing plan: tasks\["\\ud800"\] is not valid Unicode text \(a lone surrogate\)/,
