@@ -33,5 +33,8 @@ describe('interrupts', () => {
     const code = await new Promise<number | string | null>((done) => child.on('close', (c, sig) => done(c ?? sig)));
     expect(code, stderr).toBe(143);
     expect(listFiles(dir).sort()).toEqual(['.env', 'big.log.gz']);
+    // Reported once, as an interruption (logs are JSON lines off a terminal).
+    const errors = stderr.split('\n').filter((l) => l.includes('"level":"error"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(errors.map((e) => [e['exit_code'], e['error']])).toEqual([[143, 'interrupted']]);
   });
 });

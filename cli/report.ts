@@ -10,6 +10,7 @@ import { totalRejected } from '../engine/core/billing/usage.js';
 import { createLogger, maskSecrets, type LogFormat } from '../engine/observability/logger.js';
 import type { AggregateOutcome } from './aggregate.js';
 import { countText } from '../engine/core/count-text.js';
+import { errorKind } from '../engine/core/errors.js';
 
 /** Reports a failure once: `mr: message` (and any details) for people, one JSON line for machines. */
 export function reportError(format: LogFormat, exitCode: number, err: unknown): void {
@@ -17,8 +18,7 @@ export function reportError(format: LogFormat, exitCode: number, err: unknown): 
   const raw = (err as { details?: unknown } | null)?.details;
   const details = Array.isArray(raw) ? raw.map((d) => maskSecrets(String(d))) : [];
   if (format === 'json') {
-    const error = err instanceof Error ? err.name : 'Error';
-    createLogger('error', 2, 'json').error({ exit_code: exitCode, error, ...(details.length > 0 ? { details } : {}) }, message);
+    createLogger('error', 2, 'json').error({ exit_code: exitCode, error: errorKind(err, exitCode), ...(details.length > 0 ? { details } : {}) }, message);
     return;
   }
   process.stderr.write(`mr: ${message}\n${details.map((d) => `${d}\n`).join('')}`);

@@ -308,6 +308,22 @@ describe.concurrent('output for people and for machines', () => {
     expect(listFiles(dir)).toEqual(before);
   });
 
+  it('a JSON error line names its kind in one documented word, never a class name', async () => {
+    const dir = workdir({ 'a.log': GOOD, 'bad.log': 'x\n' });
+    const cases: Array<[string[], Record<string, string>, number, string]> = [
+      [['aggregate', 'a.log', '--workers', '0'], {}, 2, 'usage'],
+      [['aggregate', 'a.log'], { RATE_login: 'abc' }, 2, 'configuration'],
+      [['aggregate', 'missing.log'], {}, 1, 'input'],
+      [['aggregate', 'bad.log'], {}, 3, 'rejects_over_limit'],
+    ];
+    for (const [args, env, code, kind] of cases) {
+      const r = await runCli([...args, '--log-format', 'json'], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(code);
+      const errors = logLines(r.stderr).filter((l) => l['level'] === 'error');
+      expect(errors.map((e) => [e['exit_code'], e['error']])).toEqual([[code, kind]]);
+    }
+  });
+
   it('--json prints the summary that was written; --out - with --json is exit 2', async () => {
     const dir = workdir({ 'a.log': GOOD });
     const r = await runCli(['aggregate', 'a.log', '--json'], { cwd: dir });

@@ -1,20 +1,40 @@
 /** The failures a run can end with, each mapped to the contract's exit code. */
 
+/**
+ * The kind of a failure as a JSON error line names it, for machines to branch on: one word
+ * each, documented, never a class name. `interrupted` is a run stopped by SIGINT or SIGTERM;
+ * `internal` a failure mr did not foresee (a bug).
+ */
+export type ErrorKind = 'usage' | 'configuration' | 'input' | 'run_failure' | 'rejects_over_limit' | 'interrupted' | 'internal';
+
+/** The kind of `err`, reported with `exitCode`. */
+export function errorKind(err: unknown, exitCode: number): ErrorKind {
+  if (exitCode === 130 || exitCode === 143) return 'interrupted';
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' && err instanceof Error && 'exitCode' in err ? (kind as ErrorKind) : 'internal';
+}
+
 /** Bad command line or unusable argument: exit 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+  /** The `error` field of its JSON log line (README "Exit codes"). */
+  readonly kind: ErrorKind = 'usage';
   readonly exitCode = 2;
 }
 
 /** Malformed configuration (rates, settings, env file): exit 2, before any input is read. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** The `error` field of its JSON log line (README "Exit codes"). */
+  readonly kind: ErrorKind = 'configuration';
   readonly exitCode = 2;
 }
 
 /** Input that cannot be read as promised (missing path, unreadable file, corrupt gzip, missing CSV column): exit 1. */
 export class InputError extends Error {
   override name = 'InputError';
+  /** The `error` field of its JSON log line (README "Exit codes"). */
+  readonly kind: ErrorKind = 'input';
   readonly exitCode = 1;
 }
 
@@ -27,12 +47,16 @@ export function cannotRead(path: string, reason: unknown): InputError {
 /** A failure of the machinery: a worker, the cluster, the disk: exit 1. */
 export class RunFailure extends Error {
   override name = 'RunFailure';
+  /** The `error` field of its JSON log line (README "Exit codes"). */
+  readonly kind: ErrorKind = 'run_failure';
   readonly exitCode = 1;
 }
 
 /** More rejects than --max-rejects allows: exit 3, no bill. */
 export class RejectLimitExceeded extends Error {
   override name = 'RejectLimitExceeded';
+  /** The `error` field of its JSON log line (README "Exit codes"). */
+  readonly kind: ErrorKind = 'rejects_over_limit';
   readonly exitCode = 3;
 
   /** `details`: what the user needs to see to fix the input (counts per reason, the first rejected lines). */
