@@ -192,8 +192,10 @@ async function run(engine: (input: RunInput) => Promise<BillingResult>, dir: str
 
 /**
  * The lines of a file as the contract frames them: split at LF, one CR before LF (or at the
- * end) dropped, a BOM at offset 0 ignored, blank lines (spaces and tabs only) skipped.
+ * end) dropped, a BOM at offset 0 ignored, blank lines (only Unicode white space; ill-formed
+ * UTF-8 decodes to U+FFFD, which is none) skipped.
  */
+const WHITE_SPACE_ONLY = /^\p{White_Space}*$/u;
 function contractLines(data: Buffer): Array<{ offset: number; bytes: Buffer }> {
   const out: Array<{ offset: number; bytes: Buffer }> = [];
   let start = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0;
@@ -204,7 +206,7 @@ function contractLines(data: Buffer): Array<{ offset: number; bytes: Buffer }> {
     let e = end;
     if (e > start && data[e - 1] === 0x0d) e--;
     const bytes = data.subarray(start, e);
-    if (!bytes.every((b) => b === 0x20 || b === 0x09)) out.push({ offset: start === 3 && out.length === 0 && data[0] === 0xef ? 0 : start, bytes });
+    if (!WHITE_SPACE_ONLY.test(bytes.toString('utf8'))) out.push({ offset: start === 3 && out.length === 0 && data[0] === 0xef ? 0 : start, bytes });
     start = next;
   }
   return out;

@@ -37,7 +37,7 @@
  * NULL on overflow; or exact decimal text with `exactSums`).
  */
 import type { CsvLayout } from '../../engine/core/formats/csv.js';
-import { FIELDS, RULES, forbiddenUserClass, type FieldName } from '../../engine/core/validation/rules.js';
+import { FIELDS, RULES, codePointClass, forbiddenUserClass, type FieldName } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import type { BillingConfig } from '../../engine/core/config/config.js';
 import type { TimeWindow } from '../../engine/core/validation/timestamp.js';
@@ -85,7 +85,7 @@ const NEVER_MATCHES = '(?!)';
 
 /** Regular expressions (Java syntax) of the exact path, bound as parameters. */
 export const PATTERNS = {
-  blank: `^[${RULES.line.blankBytes.map((c) => (c === 0x09 ? '\\t' : String.fromCharCode(c))).join('')}]*\\z`,
+  blank: `^${codePointClass(RULES.line.blankCodePoints, 'java')}*\\z`,
   spaceTrim: String.raw`^[ \t]+|[ \t]+\z`,
   spaceSplit: `[${RULES.space.separators.map((s) => (s === '\t' ? '\\t' : s)).join('')}]+`,
   csvLine: String.raw`^(?:"[^"]*+(?:""[^"]*+)*+"|[^",]*+)(?:,(?:"[^"]*+(?:""[^"]*+)*+"|[^",]*+))*+\z`,

@@ -100,9 +100,22 @@ describe('LineFramer', () => {
 });
 
 describe('isBlank / bomLength', () => {
-  it('blank = empty or only spaces and tabs', () => {
-    for (const s of ['', ' ', '\t', ' \t \t ']) expect(isBlank(Buffer.from(s)), JSON.stringify(s)).toBe(true);
-    for (const s of ['\r', '\v', '\f', '\u00a0', ' x ', '\u3000', '\ufeff']) expect(isBlank(Buffer.from(s)), JSON.stringify(s)).toBe(false);
+  it('blank = empty or only Unicode white space, in well-formed UTF-8', () => {
+    for (const s of ['', ' ', '\t', ' \t \t ', '\r', '\v', '\f', '\r\r', '\u0085', '\u00a0', '\u1680', '\u2000\u200a', '\u2028\u2029', '\u202f\u205f', ' \u3000 ']) {
+      expect(isBlank(Buffer.from(s)), JSON.stringify(s)).toBe(true);
+    }
+    // Not white space: text, U+FEFF (a BOM only at a file's start), the C0 separators, U+200B, U+180E.
+    for (const s of [' x ', '\ufeff', '\u001c', '\u001f', '\u200b', '\u180e', '\u0000', '\u{1f600}']) expect(isBlank(Buffer.from(s)), JSON.stringify(s)).toBe(false);
+    // Ill-formed: an overlong space (C0 A0), an overlong ideographic space, a lone lead or continuation byte.
+    for (const b of [[0xc0, 0xa0], [0xe0, 0x80, 0xa0], [0xe3, 0x80], [0xc2], [0x80], [0x20, 0xa0], [0xff]]) expect(isBlank(Buffer.from(b)), JSON.stringify(b)).toBe(false);
+  });
+
+  it('agrees with the Unicode White_Space property over every code point of the BMP', () => {
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const white = /\p{White_Space}/u.test(String.fromCodePoint(cp));
+      if (isBlank(Buffer.from(String.fromCodePoint(cp))) !== white) throw new Error(`U+${cp.toString(16)}: isBlank ${!white}`);
+    }
   });
   it('BOM is EF BB BF only', () => {
     expect(bomLength(Buffer.from('\ufeffx'))).toBe(3);

@@ -10,6 +10,7 @@
  * property tests hold them to LineFramer.
  */
 import { MAX_LINE_BYTES, MAX_REJECT_RAW_BYTES } from '../validation/reasons.js';
+import { RULES, inRanges } from '../validation/rules.js';
 
 export interface LineSink {
   /** A line within the length limit; `bytes` is only valid during the call. */
@@ -141,11 +142,34 @@ export function recordBytes(offset: number, bytes: Buffer): Buffer | undefined {
   return isBlank(content) ? undefined : content;
 }
 
-/** True when the line holds only spaces and tabs (a blank line: skipped, not a record). */
+/**
+ * True when the line holds only white space (RULES.line.blankCodePoints, in UTF-8; a blank
+ * line: skipped, not a record). Bytes that are not well-formed UTF-8 are not white space.
+ */
 export function isBlank(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b !== 32 && b !== 9) return false;
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    let cp: number;
+    if (b < 0x80) {
+      cp = b;
+      i++;
+    } else if ((b & 0xe0) === 0xc0) {
+      const c = bytes[i + 1] ?? 0;
+      if ((c & 0xc0) !== 0x80) return false;
+      cp = ((b & 0x1f) << 6) | (c & 0x3f);
+      if (cp < 0x80) return false; // overlong
+      i += 2;
+    } else if ((b & 0xf0) === 0xe0) {
+      const c = bytes[i + 1] ?? 0;
+      const d = bytes[i + 2] ?? 0;
+      if ((c & 0xc0) !== 0x80 || (d & 0xc0) !== 0x80) return false;
+      cp = ((b & 0x0f) << 12) | ((c & 0x3f) << 6) | (d & 0x3f);
+      if (cp < 0x800) return false; // overlong
+      i += 3;
+    } else {
+      return false; // no white space beyond U+FFFF, and no stray byte is any
+    }
+    if (!inRanges(RULES.line.blankCodePoints, cp)) return false;
   }
   return true;
 }

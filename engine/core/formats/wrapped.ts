@@ -15,6 +15,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { parseTimestamp } from '../validation/timestamp.js';
+import { RULES, codePointClass } from '../validation/rules.js';
 import type { RejectReason } from '../validation/reasons.js';
 
 export const WRAPPERS = ['fluent-bit', 'cloudwatch'] as const;
@@ -40,7 +41,8 @@ export const WRAPPED_RULES = {
 /** The inner line's bytes; null for a blank inner line; or the reject reason of the wrapped line. */
 export type Unwrapped = Buffer | null | RejectReason;
 
-const BLANK = /^[ \t]*$/;
+/** Only white space (RULES.line.blankCodePoints): a blank inner line. */
+const BLANK = new RegExp(`^${codePointClass(RULES.line.blankCodePoints, 'js')}*$`, 'u');
 /** A UTF-16 surrogate without its pair: from a `\ud800`-style JSON escape, not text UTF-8 can carry. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

@@ -22,8 +22,24 @@ export const RULES = {
     maxBytes: MAX_LINE_BYTES,
     /** Bytes of a rejected line kept in the rejects file. */
     rejectRawBytes: MAX_REJECT_RAW_BYTES,
-    /** A line of only these bytes is blank: skipped, not a record. */
-    blankBytes: [0x20, 0x09],
+    /**
+     * A line of only these code points is blank: skipped, not a record. Unicode's White_Space
+     * (tab, LF, VT, FF, CR, space, NEL, no-break spaces, the typographic spaces, the line and
+     * paragraph separators, the ideographic space): SPEC's "only whitespace", read as Unicode
+     * defines it.
+     */
+    blankCodePoints: [
+      [0x09, 0x0d],
+      [0x20, 0x20],
+      [0x85, 0x85],
+      [0xa0, 0xa0],
+      [0x1680, 0x1680],
+      [0x2000, 0x200a],
+      [0x2028, 0x2029],
+      [0x202f, 0x202f],
+      [0x205f, 0x205f],
+      [0x3000, 0x3000],
+    ] as readonly CodePointRange[],
   },
   space: {
     /** Field separators (one or more), also trimmed at both ends. */
@@ -119,14 +135,24 @@ export const RULES = {
   },
 } as const;
 
-/** True when the code point is one a user id may not hold. */
-export function isForbiddenInUser(cp: number): boolean {
-  for (const [lo, hi] of RULES.user.forbidden) if (cp >= lo && cp <= hi) return true;
+/** True when `cp` lies in one of `ranges`. */
+export function inRanges(ranges: readonly CodePointRange[], cp: number): boolean {
+  for (const [lo, hi] of ranges) if (cp >= lo && cp <= hi) return true;
   return false;
 }
 
-/** A Java/JavaScript character class of the forbidden user code points (`\x{..}` Java syntax or `\u{..}` with the u flag). */
-export function forbiddenUserClass(dialect: 'java' | 'js'): string {
+/** True when the code point is one a user id may not hold. */
+export function isForbiddenInUser(cp: number): boolean {
+  return inRanges(RULES.user.forbidden, cp);
+}
+
+/** A Java/JavaScript character class of `ranges` (`\x{..}` Java syntax or `\u{..}` with the u flag). */
+export function codePointClass(ranges: readonly CodePointRange[], dialect: 'java' | 'js'): string {
   const cp = (n: number) => (dialect === 'java' ? `\\x{${n.toString(16).toUpperCase()}}` : `\\u{${n.toString(16).toUpperCase()}}`);
-  return `[${RULES.user.forbidden.map(([lo, hi]) => (lo === hi ? cp(lo) : `${cp(lo)}-${cp(hi)}`)).join('')}]`;
+  return `[${ranges.map(([lo, hi]) => (lo === hi ? cp(lo) : `${cp(lo)}-${cp(hi)}`)).join('')}]`;
+}
+
+/** A Java/JavaScript character class of the forbidden user code points. */
+export function forbiddenUserClass(dialect: 'java' | 'js'): string {
+  return codePointClass(RULES.user.forbidden, dialect);
 }

@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
 import { RULES } from '../../core/validation/rules.js';
 import { MAX_LINE_BYTES, MAX_USER_BYTES, REASON_INDEX } from '../../core/validation/reasons.js';
-import { CR, LF, bomLength, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
+import { CR, LF, bomLength, isBlank, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
@@ -354,6 +354,12 @@ export class SpaceScanner implements ByteLineSink {
   }
 
   private reject(reason: number, offset: number, b: Uint8Array, start: number, end: number): void {
+    // A line of white space other than spaces and tabs (a form feed, a lone CR, U+3000) is blank, not a record: no valid
+    // record is only white space, so the check costs the rejected lines alone.
+    if (reason !== R_TOO_LONG && isBlank(b.subarray(start, end))) {
+      this.counts.records--;
+      return;
+    }
     this.counts.rejected[reason]!++;
     this.rejects.add(offset, reason, b, start, end);
   }
