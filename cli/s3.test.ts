@@ -13,8 +13,8 @@ import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyComm
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
-import { DIRECT_FROM_BYTES } from '../engine/core/input/s3.js';
-import { TEST_SECRET, createBucket, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
+import { DIRECT_FROM_BYTES, checkObjectUnchanged, listS3 } from '../engine/core/input/s3.js';
+import { TEST_SECRET, createBucket, deleteObject, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
 const RATES = resolve(repoRoot, '../shared/reference/original.env');
@@ -226,6 +226,28 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     }
   }, 60_000);
 
+  it('an object replaced or removed after its listing fails the check for reads not pinned to the ETag (the spark engine\'s); an unchanged one passes', async () => {
+    await putObject(server.client, BUCKET, 'changing/a.log', '2025-05-02T10:00:00Z u1 login 200 5ms\n');
+    await putObject(server.client, BUCKET, 'changing/b.log', '2025-05-02T10:00:00Z u2 login 200 5ms\n');
+    const settings = { region: 'us-east-1', endpoint: server.endpoint };
+    const saved = { ...process.env };
+    Object.assign(process.env, server.env);
+    try {
+      const listed = await listS3(`s3://${BUCKET}/changing/`, settings);
+      if (!('objects' in listed)) throw new Error('a prefix lists as a folder');
+      const [a, b] = listed.objects.map((o) => ({ ...settings, bucket: BUCKET, key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }) }));
+      await checkObjectUnchanged(a!, 's3://x/changing/a.log');
+      // Same size, other bytes: only the ETag tells.
+      await putObject(server.client, BUCKET, 'changing/a.log', '2025-05-02T10:00:00Z u9 login 200 5ms\n');
+      await expect(checkObjectUnchanged(a!, 's3://x/changing/a.log')).rejects.toThrow(/^input s3:\/\/x\/changing\/a\.log changed while it was read \(its ETag no longer matches\)/);
+      await deleteObject(server.client, BUCKET, 'changing/b.log');
+      await expect(checkObjectUnchanged(b!, 's3://x/changing/b.log')).rejects.toThrow(/changed while it was read \(it is gone\)/);
+    } finally {
+      for (const k of Object.keys(server.env)) if (saved[k] === undefined) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('--s3-endpoint without an s3:// path, or not an http(s) URL, is exit 2', async () => {
     const a = await bill([REFERENCE], ['--s3-endpoint', server.endpoint]);
     expect(a.code).toBe(2);
@@ -315,6 +337,43 @@ describe('s3:// inputs with the spark engine (the cluster reads s3a:// through H
       expect([...ui.values()].some((text) => text.includes(`s3a://${BUCKET}/billing/`))).toBe(true); // this run's reads are there
       for (const [page, text] of ui) expect(text.includes(TEST_SECRET), `the secret key on ${page}`).toBe(false);
     }
+  }, 300_000);
+
+  it('keys that look percent-encoded, or hold # or ?, are each their own file: the bill, duplicates and rejects as naive\'s from the store', async () => {
+    const row = (user: string, ms: number, id: string) => `{"timestamp":"2025-05-02T10:00:00Z","user":"${user}","task":"login","status":200,"duration_ms":${ms},"request_id":"${id}"}\n`;
+    const filler = Array.from({ length: 60 }, (_, i) => row('filler', 10, `f${i}`)).join('');
+    // By path order (UTF-8 bytes: ' ' before '%' before 'a'), `api log.jsonl` holds the record and its twin the duplicate.
+    await putObject(server.client, BUCKET, 'encoded/api log.jsonl', row('correct', 1000, 'R'));
+    await putObject(server.client, BUCKET, 'encoded/api%20log.jsonl', filler + row('wrong', 9000, 'R'));
+    await putObject(server.client, BUCKET, 'encoded/a#b.log', '2025-05-02T10:00:00Z hash login 200 7ms\nBADLINE in the hash file\n');
+    await putObject(server.client, BUCKET, 'encoded/a%23b.log', 'BADLINE in the encoded twin\n2025-05-02T10:00:00Z twin login 200 3ms\n');
+    await putObject(server.client, BUCKET, 'encoded/q?x.jsonl', row('question', 4, 'Q'));
+    const args = ['--s3-endpoint', server.endpoint];
+    const expected = await bill([`s3://${BUCKET}/encoded/`], ['--engine', 'naive', ...args]);
+    expect(expected.code, expected.stderr).toBe(0);
+    const want = outputs(expected, `s3://${BUCKET}/encoded`);
+    expect(want.bill).toMatch(/^correct: total_duration=1000ms/m);
+    expect(want.bill).not.toMatch(/wrong/);
+    const r = await bill([`s3://${BUCKET}/encoded/`], ['--engine', 'spark', '--remote', sc.cluster.remote, ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = outputs(r, `s3://${BUCKET}/encoded`);
+    const noOffsets = (csv: unknown) => (csv as string).replace(/^([^\n]*?),\d*,/gm, '$1,,');
+    expect({ ...got, rejects: noOffsets(got.rejects) }).toEqual({ ...want, rejects: noOffsets(want.rejects) });
+  }, 300_000);
+
+  it('a key that other keys lie under (a.log beside a.log/b.log) is refused (exit 2, nothing read): S3A would read the folder in its place', async () => {
+    await putObject(server.client, BUCKET, 'folded/a.log', '2025-05-02T10:00:00Z fileA login 200 1000ms\n');
+    await putObject(server.client, BUCKET, 'folded/a.log/b.log', '2025-05-02T10:00:00Z underA login 200 2000ms\n');
+    const args = ['--s3-endpoint', server.endpoint];
+    const naive = await bill([`s3://${BUCKET}/folded`], ['--engine', 'naive', ...args]);
+    expect(naive.code, naive.stderr).toBe(0);
+    expect(readFileSync(naive.out, 'utf8')).toMatch(/^fileA: .*\nunderA: /);
+    const r = await bill([`s3://${BUCKET}/folded`], ['--engine', 'spark', '--remote', sc.cluster.remote, ...args]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(reportedErrors(r.stderr)).toEqual([
+      `the spark engine cannot read s3://${BUCKET}/folded/a.log: other keys lie under folded/a.log/, so Hadoop reads it as that folder, not as the object; rename it, or bill it with the parallel or naive engine`,
+    ]);
+    expect(listFiles(dirname(r.out))).toEqual([]);
   }, 300_000);
 
   it('--wrapped objects with pipeline keys (no extension; gzip named .gz) bill exactly as naive bills them from the store', async () => {

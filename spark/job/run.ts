@@ -123,9 +123,24 @@ class FileIndex {
   }
 
   indexOf(sparkPath: string): number {
-    const i = this.byKey.get(sparkPath) ?? this.byKey.get(localPathOf(sparkPath)) ?? this.byKey.get(decodeURI(sparkPath));
+    const i = this.byKey.get(FileIndex.keyOf(sparkPath)) ?? this.byKey.get(sparkPath);
     if (i === undefined) throw new RunFailure(`spark engine: the cluster read a file that was not asked for: ${sparkPath}`);
     return i;
+  }
+
+  /**
+   * The name a cluster's file name is indexed by. Spark reports a file as a URI, percent-encoded
+   * (`s3a://b/api%20log.jsonl` for the key `api log.jsonl`, `a%23b` for `a#b`, and
+   * `api%2520log.jsonl` for the key `api%20log.jsonl`): decoded whole, never looked up as
+   * written first, so a key that looks encoded never takes its twin's place.
+   */
+  private static keyOf(sparkPath: string): string {
+    if (sparkPath.startsWith('file:')) return localPathOf(sparkPath);
+    try {
+      return decodeURIComponent(sparkPath);
+    } catch {
+      return sparkPath; // not percent-encoded text: as written
+    }
   }
 
   file(i: number): InputFile {
@@ -235,6 +250,9 @@ export function checkClusterNames(files: readonly InputFile[]): void {
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (name.startsWith('.') || (name.startsWith('_') && !name.includes('=')) || name.endsWith('._COPYING_')) {
       throw new UsageError(`the spark engine cannot read ${f.path}: Spark skips files whose names begin with '.' or '_' (or end in ._COPYING_); ${WAY_OUT}`);
+    }
+    if (f.s3?.keysBelow === true) {
+      throw new UsageError(`the spark engine cannot read ${f.path}: other keys lie under ${f.s3.key}/, so Hadoop reads it as that folder, not as the object; ${WAY_OUT}`);
     }
     if (f.s3 !== undefined && f.s3.key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
       throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop resolves the empty, '.' or '..' parts of its key to another key; ${WAY_OUT}`);

@@ -225,11 +225,16 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     const settings = opts.s3 ?? s3SettingsFrom(process.env);
     const { bucket } = parseS3Url(arg);
     const listed = await listS3(arg, settings, opts.signal);
+    // Every folder the listed keys lie in (`a/b/c.log`: `a`, `a/b`): a key among them is also a folder.
+    const folders = new Set<string>();
+    if ('objects' in listed) {
+      for (const o of listed.objects) for (let i = o.key.indexOf('/'); i >= 0; i = o.key.indexOf('/', i + 1)) folders.add(o.key.slice(0, i));
+    }
     const add = (path: string, rel: string | null, o: { key: string; size: number; etag?: string }) => {
       const kind = admit(path, rel);
       if (kind === null) return;
       const id = `s3\n${settings.endpoint ?? ''}\n${bucket}\n${o.key}`;
-      const s3: S3Object = { ...settings, bucket, key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }) };
+      const s3: S3Object = { ...settings, bucket, key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }), ...(folders.has(o.key) ? { keysBelow: true as const } : {}) };
       found(id, { path, format: kind.format, gzip: kind.gzip, size: o.size, s3 });
     };
     if ('file' in listed) {
@@ -260,8 +265,18 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
  * The engines read a file as planned (the parallel engine only the planned bytes, the naive
  * one to whatever end it finds), so such a bill would be of no well-defined content.
  * Standard input (spooled or streamed) has no discovery-time snapshot and is not checked.
+ * With `objects`, S3 objects are checked too (their ETag and size, by HEAD): for an engine
+ * whose reads are not pinned to the listing's ETag (spark, through S3A); the others' reads are.
  */
-export async function verifyUnchanged(files: readonly InputFile[]): Promise<void> {
+export async function verifyUnchanged(files: readonly InputFile[], opts: { objects?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  if (opts.objects === true && files.some((f) => f.s3 !== undefined)) {
+    const { checkObjectUnchanged } = await import('./s3.js');
+    const objects = files.filter((f) => f.s3 !== undefined);
+    // A few HEADs at a time: a run of a thousand objects checks them in seconds, not minutes.
+    for (let i = 0; i < objects.length; i += 16) {
+      await Promise.all(objects.slice(i, i + 16).map((f) => checkObjectUnchanged(f.s3!, f.path, opts.signal)));
+    }
+  }
   for (const f of files) {
     if (f.mtimeNs === undefined) continue;
     let now: { size: bigint; mtimeNs: bigint };

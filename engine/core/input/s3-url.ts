@@ -18,6 +18,11 @@ export interface S3Object extends S3Settings {
   readonly size: number;
   /** The ETag at listing: every read is pinned to it. */
   readonly etag?: string;
+  /**
+   * Other keys of the listing lie under this key as a folder (`a.log` beside `a.log/b.log`):
+   * Hadoop's S3A then reads the key as that folder, not as the object (the spark engine refuses it).
+   */
+  readonly keysBelow?: true;
 }
 
 export interface S3Url {
@@ -49,8 +54,9 @@ export function s3SettingsFrom(env: Readonly<Record<string, string | undefined>>
   const region = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || 'us-east-1';
   const endpoint = endpointFlag ?? (env['AWS_ENDPOINT_URL_S3'] || env['AWS_ENDPOINT_URL'] || undefined);
   if (endpoint !== undefined) {
-    // Messages name the endpoint without what may be credentials in it (`//user:password@`).
-    const named = JSON.stringify(endpoint.replace(/\/\/[^/?#]*@/, '//[REDACTED]@'));
+    // Messages name the endpoint without what may be credentials in it (`//user:password@`, up to
+    // the last `@`, since a secret may hold `/`, `?` or `#` and the URL may not parse).
+    const named = JSON.stringify(endpoint.includes('@') ? endpoint.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^]*@/, '$1[REDACTED]@') : endpoint);
     let url: URL;
     try {
       url = new URL(endpoint);

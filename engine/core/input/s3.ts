@@ -188,6 +188,24 @@ export async function listS3(path: string, settings: S3Settings, signal?: AbortS
   }
 }
 
+/**
+ * Whether an object is still the one listed (its ETag and size): for reads that mr cannot pin
+ * to the listing's ETag itself (the spark engine's, through S3A). A missing object, or one
+ * whose ETag or size changed, is an InputError naming it.
+ */
+export async function checkObjectUnchanged(object: S3Object, path: string, signal?: AbortSignal): Promise<void> {
+  const changed = (what: string) => new InputError(`input ${path} changed while it was read (${what}); nothing was written: run again once it is complete`);
+  let head;
+  try {
+    head = await withRetries(path, () => clientFor(object).send(new HeadObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: signal }), signal);
+  } catch (err) {
+    if (err instanceof InputError && /no such key/.test(err.message)) throw changed('it is gone');
+    throw err;
+  }
+  if (Number(head.ContentLength ?? -1) !== object.size) throw changed(`size ${object.size} → ${String(head.ContentLength)} bytes`);
+  if (object.etag !== undefined && head.ETag !== object.etag) throw changed('its ETag no longer matches');
+}
+
 /** Bytes a stream reads past its range's limit, so that a shard's last line (past its end) comes on the same GET. */
 const TAIL_BYTES = 256 << 10;
 /** Bytes delivered since a reader's last failure after which its earlier failures stop counting against S3_ATTEMPTS. */
