@@ -24,6 +24,12 @@ describe('asRunFailure', () => {
     expect(withoutInternalNames('Job aborted due to stage failure: Task 0 in stage 1.0 failed 1 time, most recent failure: Lost task 0.0 in stage 1.0 (TID 0) (h executor driver): boom')).toBe(
       'a task failed 1 time (the last on h executor driver): boom',
     );
+    // S3A refusing an object (a user allowed to list, not to read), as the S3 audit saw it from moto with IAM on.
+    expect(
+      withoutInternalNames(
+        'Spark error: s3a://audit/c7/logs/a.log: getFileStatus on s3a://audit/c7/logs/a.log: software.amazon.awssdk.services.s3.model.S3Exception: FORBIDDEN (Service: S3, Status Code: 403, Request ID: 8aF3):null',
+      ),
+    ).toBe('cannot read s3a://audit/c7/logs/a.log: access denied');
     // Brackets of other kinds, and text that only looks like a state, are the message's own.
     expect(withoutInternalNames('Spark error: [x] in [1, 2] a SQLSTATE-like word')).toBe('Spark error: [x] in [1, 2] a SQLSTATE-like word');
     expect(err.errorClass).toBe('UNRESOLVED_COLUMN.WITHOUT_SUGGESTION');

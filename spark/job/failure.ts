@@ -23,6 +23,9 @@ export class SparkRunFailure extends RunFailure {
 
 /** Spark's message as a user reads it: without `[ERROR_CLASS.SUBCLASS]` and `SQLSTATE: XXXXX` (SPEC: no internal names). */
 export function withoutInternalNames(message: string): string {
+  // S3A's refusal of an object, with the SDK's class, request id and trailing `:null`: what the naive and parallel engines say.
+  const denied = /(s3a:\/\/\S+?): (?:getFileStatus|open|read|listStatus|listFiles)[^\n]*?(?:AccessDenied|Status Code: 403\b|\b403 Forbidden)/.exec(message);
+  if (denied !== null) return `cannot read ${denied[1]}: access denied`;
   return message
     // The scheduler's stage, task attempt and TID numbers say nothing to the user; the count, the host and the cause do.
     .replace(
