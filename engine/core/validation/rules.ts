@@ -14,6 +14,20 @@ export type FieldName = (typeof FIELDS)[number];
 /** An inclusive range of code points. */
 export type CodePointRange = readonly [number, number];
 
+/** Unicode's White_Space property, as code point ranges. */
+const WHITE_SPACE: readonly CodePointRange[] = [
+  [0x09, 0x0d],
+  [0x20, 0x20],
+  [0x85, 0x85],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
+];
+
 export const RULES = {
   /** Reject reasons in the order they are checked; the first failing rule names the line. */
   reasons: REJECT_REASONS,
@@ -28,18 +42,7 @@ export const RULES = {
      * paragraph separators, the ideographic space): SPEC's "only whitespace", read as Unicode
      * defines it.
      */
-    blankCodePoints: [
-      [0x09, 0x0d],
-      [0x20, 0x20],
-      [0x85, 0x85],
-      [0xa0, 0xa0],
-      [0x1680, 0x1680],
-      [0x2000, 0x200a],
-      [0x2028, 0x2029],
-      [0x202f, 0x202f],
-      [0x205f, 0x205f],
-      [0x3000, 0x3000],
-    ] as readonly CodePointRange[],
+    blankCodePoints: WHITE_SPACE,
   },
   space: {
     /** Field separators (one or more), also trimmed at both ends. */
@@ -71,16 +74,7 @@ export const RULES = {
     minBytes: 1,
     maxBytes: MAX_USER_BYTES,
     /** Code points a user id may not hold: C0/C1 controls, space, DEL, and Unicode White_Space. */
-    forbidden: [
-      [0x00, 0x20],
-      [0x7f, 0xa0],
-      [0x1680, 0x1680],
-      [0x2000, 0x200a],
-      [0x2028, 0x2029],
-      [0x202f, 0x202f],
-      [0x205f, 0x205f],
-      [0x3000, 0x3000],
-    ] as readonly CodePointRange[],
+    forbidden: [[0x00, 0x20], [0x7f, 0xa0], ...WHITE_SPACE] as readonly CodePointRange[],
     /** Characters a fast path may accept without a closer look (a subset of the allowed ones). */
     commonChars: 'A-Za-z0-9._-',
   },
