@@ -129,7 +129,8 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
     fc.assert(
       fc.property(lineArb, fc.boolean(), fc.boolean(), (line, terminated, windowed) => {
         const w = windowed ? WINDOW : OPEN;
-        const expected = line.length === 0 || /^[ \t]*$/.test(line.toString('latin1')) ? 'blank' : naive(line, w);
+        // Blank: only white space (Unicode's White_Space; ill-formed UTF-8 decodes to U+FFFD, which is none).
+        const expected = /^\p{White_Space}*$/u.test(line.toString('utf8')) ? 'blank' : naive(line, w);
         expect(scanned(line, w, terminated)).toBe(expected);
       }),
       { numRuns: 2500 },
