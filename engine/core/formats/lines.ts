@@ -142,6 +142,9 @@ export function recordBytes(offset: number, bytes: Buffer): Buffer | undefined {
   return isBlank(content) ? undefined : content;
 }
 
+/** The ASCII bytes that are white space (RULES.line.blankCodePoints below U+0080): 1, else 0. */
+const ASCII_BLANK = Uint8Array.from({ length: 0x80 }, (_, b) => (inRanges(RULES.line.blankCodePoints, b) ? 1 : 0));
+
 /**
  * True when the line holds only white space (RULES.line.blankCodePoints, in UTF-8; a blank
  * line: skipped, not a record). Bytes that are not well-formed UTF-8 are not white space.
@@ -151,8 +154,10 @@ export function isBlank(bytes: Uint8Array): boolean {
     const b = bytes[i]!;
     let cp: number;
     if (b < 0x80) {
-      cp = b;
+      // Every line is asked: one table look-up per ASCII byte (a record's first byte says no).
+      if (ASCII_BLANK[b] === 0) return false;
       i++;
+      continue;
     } else if ((b & 0xe0) === 0xc0) {
       const c = bytes[i + 1] ?? 0;
       if ((c & 0xc0) !== 0x80) return false;
