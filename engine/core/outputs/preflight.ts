@@ -11,7 +11,7 @@ import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
-import { acquireOutputLock, LOCK_TMP } from './lock.js';
+import { acquireOutputLock, LOCK_TMP, type OutputLock } from './lock.js';
 import { outputPaths, type OutputPaths } from './paths.js';
 import { STAGED_NAME, stagingPath } from './staged.js';
 
@@ -158,10 +158,9 @@ export function prepareOutputs(given: string): PreparedOutputs {
       }
     }
   }
-  probe(paths.bill);
-  const lock = acquireOutputLock(paths.bill);
+  let lock: OutputLock | undefined;
   const release = (): void => {
-    lock.release();
+    lock?.release();
     for (const d of created) {
       try {
         rmdirSync(d);
@@ -172,6 +171,8 @@ export function prepareOutputs(given: string): PreparedOutputs {
     created = [];
   };
   try {
+    probe(paths.bill);
+    lock = acquireOutputLock(paths.bill);
     const completed = rollForward(journal);
     // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names,
     // and its journal's or lock's temporary files.
