@@ -195,7 +195,7 @@ export async function aggregate(
       await rejects.end();
       signal.throwIfAborted();
       // The spark engine's reads (S3A's) are not pinned to the listing's ETags: its objects are checked here.
-    await verifyUnchanged(found.files, { objects: opts.engine === 'spark', signal });
+      await verifyUnchanged(found.files, { objects: opts.engine === 'spark', signal });
 
       if (overRejectLimit(opts.maxRejects, totalRejected(result.counts), result.counts.records)) {
         warnUnknownTasks(result);

@@ -44,6 +44,11 @@ export function cannotRead(path: string, reason: unknown): InputError {
   return new InputError(`cannot read ${path}: ${why}`);
 }
 
+/** The InputError for an input whose size, time or ETag is no longer what discovery saw: `what` says how. */
+export function changedWhileRead(path: string, what: string): InputError {
+  return new InputError(`input ${path} changed while it was read (${what}); nothing was written: run again once it is complete`);
+}
+
 /** A failure of the machinery: a worker, the cluster, the disk: exit 1. */
 export class RunFailure extends Error {
   override name = 'RunFailure';

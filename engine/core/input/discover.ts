@@ -10,7 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { extname } from 'node:path';
 import picomatch from 'picomatch';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, UsageError, changedWhileRead } from '../errors.js';
 import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
 import type { StdinSource } from './stdin.js';
@@ -283,11 +283,11 @@ export async function verifyUnchanged(files: readonly InputFile[], opts: { objec
     try {
       now = await stat(f.path, { bigint: true });
     } catch (err) {
-      throw new InputError(`input ${f.path} changed while it was read (${describe(err)}); nothing was written: run again once it is complete`);
+      throw changedWhileRead(f.path, describe(err));
     }
     if (Number(now.size) !== f.size || now.mtimeNs !== f.mtimeNs) {
       const what = Number(now.size) !== f.size ? `size ${f.size} → ${now.size} bytes` : 'modified';
-      throw new InputError(`input ${f.path} changed while it was read (${what}); nothing was written: run again once it is complete`);
+      throw changedWhileRead(f.path, what);
     }
   }
 }

@@ -15,7 +15,7 @@
  *   short bodies. Errors name the object, never a credential.
  */
 import { GetObjectCommand, HeadObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { InputError } from '../errors.js';
+import { InputError, changedWhileRead } from '../errors.js';
 import { parseS3Url, type S3Object, type S3Settings } from './s3-url.js';
 import { DirectGetHandler, isDirectBody, type BodyReader } from './s3-get.js';
 
@@ -194,16 +194,15 @@ export async function listS3(path: string, settings: S3Settings, signal?: AbortS
  * whose ETag or size changed, is an InputError naming it.
  */
 export async function checkObjectUnchanged(object: S3Object, path: string, signal?: AbortSignal): Promise<void> {
-  const changed = (what: string) => new InputError(`input ${path} changed while it was read (${what}); nothing was written: run again once it is complete`);
   let head;
   try {
     head = await withRetries(path, () => clientFor(object).send(new HeadObjectCommand({ Bucket: object.bucket, Key: object.key }), { abortSignal: signal }), signal);
   } catch (err) {
-    if (err instanceof InputError && /no such key/.test(err.message)) throw changed('it is gone');
+    if (err instanceof InputError && /no such key/.test(err.message)) throw changedWhileRead(path, 'it is gone');
     throw err;
   }
-  if (Number(head.ContentLength ?? -1) !== object.size) throw changed(`size ${object.size} → ${String(head.ContentLength)} bytes`);
-  if (object.etag !== undefined && head.ETag !== object.etag) throw changed('its ETag no longer matches');
+  if (Number(head.ContentLength ?? -1) !== object.size) throw changedWhileRead(path, `size ${object.size} → ${String(head.ContentLength)} bytes`);
+  if (object.etag !== undefined && head.ETag !== object.etag) throw changedWhileRead(path, 'its ETag no longer matches');
 }
 
 /** Bytes a stream reads past its range's limit, so that a shard's last line (past its end) comes on the same GET. */
