@@ -168,6 +168,36 @@ describe.concurrent('time window through the CLI', () => {
   });
 });
 
+describe.concurrent('blank lines through the CLI', () => {
+  // Only white space (Unicode's White_Space), also the CR of a `\r\r\n` ending: skipped, not records; U+FEFF, a C0 separator
+  // and an overlong space are none.
+  const blanks = ['', ' \t', '\f', '\v ', '\r', '\u0085', '\u00a0', '\u2028\u3000'];
+  const notBlank = ['\ufeff', '\u001c', '\xc0\xa0'];
+  const text = (lines: string[], eol = '\n') =>
+    Buffer.concat(lines.map((l) => (l === '\xc0\xa0' ? Buffer.from([0xc0, 0xa0]) : Buffer.from(l, 'utf8'))).flatMap((b) => [b, Buffer.from(eol)]));
+
+  it('are skipped in every format, gzip and wrapped lines, by naive and parallel alike', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'RATE_x=1\n');
+    writeFileSync(join(dir, 'a.log'), text([...blanks, line('u1', 'x', 1).trimEnd(), ...blanks, ...notBlank], '\r\n'));
+    writeFileSync(join(dir, 'b.csv'), text([...blanks, 'timestamp,user,task,status,duration_ms', ...blanks, `${TS},u2,x,200,2`, ...notBlank]));
+    writeFileSync(join(dir, 'c.jsonl'), text([...blanks, `{"timestamp":"${TS}","user":"u3","task":"x","status":200,"duration_ms":3}`, ...notBlank]));
+    writeFileSync(join(dir, 'd.log.gz'), gzipSync(text([line('u4', 'x', 4).trimEnd(), ...blanks])));
+    const run = await runAll(dir, ['a.log', 'b.csv', 'c.jsonl', 'd.log.gz']);
+    expect(run.bill).toBe(['u1: total_duration=1ms, total_cost=1.00', 'u2: total_duration=2ms, total_cost=2.00', 'u3: total_duration=3ms, total_cost=3.00', 'u4: total_duration=4ms, total_cost=4.00', ''].join('\n'));
+    // The three lines that are not blank, in each plain file: records, and rejects (the overlong space is bad UTF-8).
+    expect(run.summary).toMatchObject({ records: 13, accepted: 4, rejected: { bad_encoding: 3, bad_field_count: 4, bad_json: 2 } });
+
+    const wrapped = tempDir();
+    writeFileSync(join(wrapped, '.env'), 'RATE_x=1\n');
+    const inner = [...blanks, line('u5', 'x', 5).trimEnd()].map((l) => JSON.stringify({ log: l }));
+    writeFileSync(join(wrapped, 'w.log'), text([...inner, ...blanks]));
+    const w = await runAll(wrapped, ['w.log'], ['--wrapped', 'fluent-bit']);
+    expect(w.bill).toBe('u5: total_duration=5ms, total_cost=5.00\n');
+    expect(w.summary).toMatchObject({ records: 1, accepted: 1 });
+  });
+});
+
 describe.concurrent('long lines through the CLI', () => {
   it('65536 bytes is a line; longer is line_too_long with its first 1 KiB; reading continues; every format', async () => {
     const dir = tempDir();
