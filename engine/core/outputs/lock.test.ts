@@ -3,10 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { RunFailure } from '../errors.js';
 import { acquireOutputLock, lockPath, STALE_MS } from './lock.js';
 import { prepareOutputs } from './preflight.js';
-import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
+import { cleanupTempDirs, listFiles, repoRoot, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -104,6 +105,47 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
     lock.release();
     expect(existsSync(lock.path)).toBe(false);
   });
+
+  it('runs that find the same dead run’s lock at once: one takes it over, the others are told it is busy, none fails otherwise', async () => {
+    const lockModule = join(repoRoot, 'dist', 'engine', 'core', 'outputs', 'lock.js');
+    // Each child waits for the same instant, takes the lock (or reports why not), and holds it until all have tried.
+    const child = `
+      const { acquireOutputLock } = await import(${JSON.stringify(pathToFileURL(lockModule).href)});
+      const [bill, at] = process.argv.slice(1);
+      while (Date.now() < Number(at)) {}
+      try {
+        const lock = acquireOutputLock(bill);
+        console.log(JSON.stringify({ won: lock.tookOver ?? null }));
+        setTimeout(() => lock.release(), 1500);
+      } catch (err) {
+        console.log(JSON.stringify({ error: err.constructor.name, message: err.message }));
+      }`;
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir();
+      const bill = join(dir, 'billing.txt');
+      const dead = deadPid();
+      writeFileSync(lockPath(bill), holderText(dead));
+      const at = Date.now() + 1500;
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => new Promise<{ won?: string | null; error?: string; message?: string }>((done, fail) => {
+          const c = spawn(process.execPath, ['--input-type=module', '-e', child, bill, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.on('error', fail);
+          c.on('close', () => done(JSON.parse(out.trim() || '{}') as { won?: string | null; error?: string; message?: string }));
+        })),
+      );
+      // The winner is the run that moved the dead lock aside, or one that linked its own in the moment after.
+      const winners = results.filter((r) => r.won !== undefined);
+      expect(winners).toHaveLength(1);
+      expect([null, `pid ${dead} on ${hostname()}`]).toContain(winners[0]!.won);
+      for (const r of results.filter((r) => r.won === undefined)) {
+        expect(r.error).toBe('RunFailure');
+        expect(r.message).toMatch(/another mr run \(pid \d+ on .*\) is writing|the lock .* keeps changing/);
+      }
+      expect(listFiles(dir)).toEqual([]);
+    }
+  }, 60_000);
 
   it('release leaves a lock that is no longer this run’s', () => {
     const bill = join(tempDir(), 'billing.txt');

@@ -116,7 +116,13 @@ export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeat
       // Stale: moved aside under a name of our own, then checked to be the lock judged dead
       // (another run may have replaced it in between); put back if it is not.
       const aside = `${path}.${process.pid}.stale`;
-      renameSync(path, aside);
+      try {
+        renameSync(path, aside);
+      } catch (err) {
+        // Another run moved it aside first: look again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
       const moved = readHolder(aside);
       if (moved !== undefined && moved.text !== seen.text) {
         try {
