@@ -213,7 +213,7 @@ export async function aggregate(
       const seconds = (performance.now() - started) / 1000;
       const summary = summaryJson(result.counts, bill, {
         engine: opts.engine,
-        workers: opts.engine === 'parallel' ? workersOf(opts) : undefined,
+        workers: result.workers,
         files: found.files.length,
         skippedFiles: found.skippedFiles,
         bytes,

@@ -261,6 +261,18 @@ describe.concurrent('outputs', () => {
     expect(s).toMatchObject({ records: 3, accepted: 2, out_of_window: 0, rejected: { bad_field_count: 1 }, users: 1, total_cost: '1', total_billed: '1.00' });
   });
 
+  it('summary workers: the worker threads that ran, at most one per shard; none for the naive engine', async () => {
+    const dir = workdir({ 'a.log': GOOD.repeat(200) });
+    const workersOf = async (args: string[]) => {
+      const r = await runCli(['aggregate', 'a.log', '--json', ...args], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { workers?: number }).workers;
+    };
+    expect(await workersOf(['--workers', '4'])).toBe(1);
+    expect(await workersOf(['--workers', '3', '--shard-size', '1000'])).toBe(3);
+    expect(await workersOf(['--engine', 'naive'])).toBeUndefined();
+  });
+
   it('rerunning replaces the outputs whole', async () => {
     const dir = workdir({ 'a.log': GOOD });
     await runCli(['aggregate', 'a.log', '--engine', 'naive'], { cwd: dir });

@@ -52,7 +52,7 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
   const job = new BillingJob(input, tasks, progress, workers, { entries: opts.maxTableEntries, longKeyBytes: opts.maxTableLongKeyBytes }, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined, opts.partitionFrom);
   try {
-    return await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal });
+    return { ...(await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal })), workers };
   } catch (err) {
     job.removeSpills();
     throw err;

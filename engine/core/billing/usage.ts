@@ -287,6 +287,8 @@ export interface BillingResult {
   readonly usage: UsageRows | SortedUsage;
   /** Frees what still holds the usage (the spark engine's cluster-side result and session); called once the bill is made or the run failed. */
   readonly release?: () => Promise<void>;
+  /** The parallel engine's worker threads that ran (--workers, at most one per shard). */
+  readonly workers?: number;
   /**
    * Optional: the engine writes the bill (billing.txt and the detail CSV) itself, byte for byte
    * what finalizeBill with a BillWriter writes from `usage`, or with `plan` finalizePricedBill
