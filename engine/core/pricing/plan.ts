@@ -29,6 +29,7 @@ import {
 import { ConfigError } from '../errors.js';
 import { mayHoldNonPlainNumbers, numberTexts } from '../formats/json-numbers.js';
 import { firstRepeatedJsonKey } from './json-keys.js';
+import { firstCollectionKeyPosition } from './yaml-keys.js';
 import { isIntegralJsonNumber } from '../validation/fields.js';
 import { ONE, formatExact, parseDecimal } from '../money/decimal.js';
 
@@ -267,6 +268,9 @@ function jsonIntegersAsWritten(value: unknown, texts: unknown): unknown {
   return v;
 }
 
+/** What a plan's YAML is refused for when a mapping key is a list or a mapping. */
+const COLLECTION_KEY = 'a mapping key that is not a plain name';
+
 /** A mapping key as text: a plain scalar's source, a quoted one's value; anything else is refused. */
 function keyText(key: unknown): string | null {
   if (key instanceof PlainScalar) return key.source;
@@ -290,7 +294,7 @@ const PLAN_YAML_SCHEMA = new Schema([
     create: () => Object.create(null) as Record<string, unknown>,
     addPair: (obj, key, value) => {
       const k = keyText(key);
-      if (k === null) return 'a mapping key that is not a plain name';
+      if (k === null) return COLLECTION_KEY;
       obj[k] = unwrap(value);
       return '';
     },
@@ -326,7 +330,11 @@ export function parsePlanText(text: string, json: boolean): unknown {
     if (!(err instanceof YAMLException)) throw err;
     // An empty document is no plan at all: the schema names it (`(the plan) must be a mapping`).
     if (/input is empty/.test(err.message)) return null;
-    const first = err.message.split('\n')[0]!;
+    let first = err.message.split('\n')[0]!;
+    if (first.startsWith(COLLECTION_KEY)) {
+      const at = firstCollectionKeyPosition(text);
+      if (at !== null) first = `${COLLECTION_KEY} (${at})`;
+    }
     const alias = /^aliases exceeded maxAliases \(0\)(.*)$/.exec(first);
     throw new ConfigError(`pricing plan is not valid YAML: ${alias === null ? first : `an alias (*name) is not allowed in a plan, write the entry out${alias[1]}`}`);
   }

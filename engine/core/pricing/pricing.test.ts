@@ -124,6 +124,14 @@ describe('parsing a plan', () => {
     expect(() => parsePlanText('a: [1,\n', false)).toThrow(/^pricing plan is not valid YAML: /);
   });
 
+  it('refuses a list or a mapping as a key, naming the key’s line and column', () => {
+    const refused = (text: string) => () => parsePlanText(text, false);
+    const message = (at: string) => new RegExp(`^pricing plan is not valid YAML: a mapping key that is not a plain name \\(${at}\\)$`);
+    expect(refused('version: 1\ntasks:\n  login: { per_ms: "1" }\ncustomers:\n  [x]: { discount: "1%" }\n')).toThrow(message('5:3'));
+    expect(refused('version: 1\ncustomers:\n  ? { x: 1 }\n  : { discount: "1%" }\n')).toThrow(message('3:5'));
+    expect(refused('{ a: 1 }: 2\n')).toThrow(message('1:1'));
+  });
+
   it('reads JSON plans, where numbers are refused the same way', () => {
     expect(() => planFromData(parsePlanText('{"version":1,"tasks":{"a":{"per_ms":0.5}}}', true))).toThrow(/tasks\.a\.per_ms/);
     expect(() => parsePlanText('{', true)).toThrow(ConfigError);
