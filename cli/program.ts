@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogFormat } from '../engine/observability/logger.js';
-import { exitCodeOf, RunFailure, UsageError } from '../engine/core/errors.js';
+import { exitCodeOf, RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
 import { loadEnv } from '../engine/core/config/env-file.js';
 import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import { aggregate, ENGINES, type EngineName } from './aggregate.js';
@@ -50,7 +50,7 @@ async function copyToStdout(path: string): Promise<void> {
     await pipeline(createReadStream(path), process.stdout, { end: false });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EPIPE' ? 'its reader closed it (EPIPE)' : (e.code ?? e.message);
+    const why = e.code === 'EPIPE' ? 'its reader closed it (EPIPE)' : systemReason(e);
     throw new RunFailure(`cannot write the bill to standard output: ${why}`);
   }
 }

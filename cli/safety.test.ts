@@ -190,7 +190,7 @@ let n = 0;
 fs.renameSync = function (from, to) {
   if (String(from).includes('.mr-') && ++n === at) {
     if (kill) process.kill(process.pid, 'SIGKILL');
-    const e = new Error('EIO: i/o error, rename (injected)');
+    const e = new Error('EIO: injected i/o error, rename');
     e.code = 'EIO';
     throw e;
   }
@@ -358,7 +358,7 @@ describe.concurrent('output for people and for machines', () => {
     expect(r.stderr).toMatch(/total billed\s*│\s*0\.50/);
     const bad = await runCli(['aggregate', 'missing.log', '--log-format', 'human'], { cwd: dir });
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('mr: '))).toEqual(['mr: cannot read input missing.log: no such file or directory']);
+    expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('mr: '))).toEqual(['mr: cannot read input missing.log: no such file or directory (ENOENT)']);
   });
 
   it('on a terminal: a progress bar and human log lines by default (both loaded only there)', async () => {

@@ -38,9 +38,24 @@ export class InputError extends Error {
   readonly exitCode = 1;
 }
 
-/** The InputError for a file that could not be opened or read: the path and the system's reason (`ENOENT`, ...). */
+/**
+ * A system call's failure in words, with its code for searching: `no space left on device
+ * (ENOSPC)`. Node's message (`ENOSPC: no space left on device, write '/path'`) gives the
+ * words; the system call and the path are left out, since the message around it names the
+ * file the user gave, not a staging name.
+ */
+export function systemReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === undefined) return message;
+  const words = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1];
+  return words === undefined ? code : `${words} (${code})`;
+}
+
+/** The InputError for a file that could not be opened or read: the path and the system's reason (`no such file or directory (ENOENT)`, ...), or `reason` as given. */
 export function cannotRead(path: string, reason: unknown): InputError {
-  const why = typeof reason === 'string' ? reason : ((reason as NodeJS.ErrnoException).code ?? String(reason));
+  const why = typeof reason === 'string' ? reason : systemReason(reason);
   return new InputError(`cannot read ${path}: ${why}`);
 }
 

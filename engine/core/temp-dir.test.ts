@@ -35,7 +35,7 @@ describe('makeTempDir', () => {
     for (const bad of [join(parent, 'missing'), join(parent, 'f')]) {
       expect(() => makeTempDir('mr-test-', 'request ids spilled to disk', bad)).toThrow(RunFailure);
       expect(() => makeTempDir('mr-test-', 'request ids spilled to disk', bad)).toThrow(
-        new RegExp(`for request ids spilled to disk in ${bad} \\((ENOENT|ENOTDIR)\\): set TMPDIR to a writable directory`),
+        new RegExp(`for request ids spilled to disk in ${bad}: (no such file or directory \\(ENOENT\\)|not a directory \\(ENOTDIR\\)); set TMPDIR to a writable directory`),
       );
     }
     expect(existsSync(join(parent, 'missing'))).toBe(false);
@@ -50,7 +50,7 @@ describe('makeTempDir', () => {
     writeFileSync(join(parent, 'f'), 'x');
     expect(() => ensureTempDir(join(parent, 'f', 'mr-usage-2'), 'users spilled to disk')).toThrow(RunFailure);
     expect(() => ensureTempDir(join(parent, 'f', 'mr-usage-2'), 'users spilled to disk')).toThrow(
-      new RegExp(`for users spilled to disk in ${join(parent, 'f')} \\(ENOTDIR\\): set TMPDIR to a writable directory`),
+      new RegExp(`for users spilled to disk in ${join(parent, 'f')}: not a directory \\(ENOTDIR\\); set TMPDIR to a writable directory`),
     );
   });
 });

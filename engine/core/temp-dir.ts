@@ -7,15 +7,14 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { RunFailure } from './errors.js';
+import { RunFailure, systemReason } from './errors.js';
 import { processAlive } from './process-alive.js';
 
 /** A run's scratch directories: `mr-<kind>-<pid>-…`, the pid of the run that made them. */
 const SCRATCH_NAME = /^mr-(?:stdin|stdout|shuffle|dedupe|usage)-(\d+)-/;
 
 function failure(what: string, parent: string, err: unknown): RunFailure {
-  const code = (err as NodeJS.ErrnoException).code ?? String(err);
-  return new RunFailure(`cannot make a temporary directory for ${what} in ${parent} (${code}): set TMPDIR to a writable directory`);
+  return new RunFailure(`cannot make a temporary directory for ${what} in ${parent}: ${systemReason(err)}; set TMPDIR to a writable directory`);
 }
 
 /** A new directory `<parent>/<prefix><pid>-XXXXXX` for `what` (e.g. "request ids spilled to disk"). */

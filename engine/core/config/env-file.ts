@@ -19,7 +19,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'dotenv';
-import { ConfigError } from '../errors.js';
+import { ConfigError, systemReason } from '../errors.js';
 
 /** `[export ]KEY=value`: the key up to the first `=`. */
 const ASSIGNMENT = /^(?:export\s+)?([^=]*?)\s*=(.*)$/s;
@@ -105,7 +105,7 @@ export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: strin
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read env file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError(`cannot read env file ${path}: ${systemReason(err)}`);
     }
     Object.assign(merged, parseEnvFile(text, path));
   }

@@ -10,7 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { extname } from 'node:path';
 import picomatch from 'picomatch';
-import { InputError, UsageError, changedWhileRead } from '../errors.js';
+import { InputError, UsageError, changedWhileRead, systemReason } from '../errors.js';
 import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
 import type { StdinSource } from './stdin.js';
@@ -91,13 +91,6 @@ class SkipCounter {
   }
 }
 
-function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'ENOENT') return 'no such file or directory';
-  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
-  if (e.code === 'ELOOP') return 'too many levels of symbolic links';
-  return e.code ?? String(err);
-}
 
 /**
  * A matcher for --include/--exclude globs (picomatch): case-sensitive, `*` and `?` within one
@@ -136,7 +129,7 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     try {
       return await stat(path, { bigint: true });
     } catch (err) {
-      throw new InputError(`cannot read input ${path}: ${describe(err)}`);
+      throw new InputError(`cannot read input ${path}: ${systemReason(err)}`);
     }
   }
 
@@ -193,7 +186,7 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
       try {
         raw = await readdir(path, { encoding: 'buffer' });
       } catch (err) {
-        throw new InputError(`cannot read directory ${path}: ${describe(err)}`);
+        throw new InputError(`cannot read directory ${path}: ${systemReason(err)}`);
       }
       // A name that is not UTF-8 has no path to bill or report it by (its text would name another file).
       const bad = raw.find((n) => !isUtf8(n));
@@ -283,7 +276,7 @@ export async function verifyUnchanged(files: readonly InputFile[], opts: { objec
     try {
       now = await stat(f.path, { bigint: true });
     } catch (err) {
-      throw changedWhileRead(f.path, describe(err));
+      throw changedWhileRead(f.path, systemReason(err));
     }
     if (Number(now.size) !== f.size || now.mtimeNs !== f.mtimeNs) {
       const what = Number(now.size) !== f.size ? `size ${f.size} → ${now.size} bytes` : 'modified';

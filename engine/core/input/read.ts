@@ -93,8 +93,7 @@ async function* decoded(file: InputFile, raw: Readable, onRawBytes: (n: number) 
     if ((err as Error).name === 'AbortError') throw options.signal?.aborted ? options.signal.reason : err;
     if (err instanceof InputError) throw err; // already names the file (an S3 object's read)
     const e = err as NodeJS.ErrnoException;
-    const what = e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : (e.code ?? e.message);
-    throw cannotRead(file.path, what);
+    throw cannotRead(file.path, e.code?.startsWith('Z_') ? `corrupt gzip stream (${e.message})` : err);
   } finally {
     raw.destroy();
     stream.destroy();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { InputError } from '../errors.js';
+import { InputError, systemReason } from '../errors.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
@@ -43,7 +43,7 @@ export class StdinSource {
         length += b.length;
       }
     } catch (err) {
-      throw new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new InputError(`cannot read standard input: ${systemReason(err)}`);
     }
     return new StdinSource(Buffer.concat(parts), ended ? null : (it as AsyncIterator<Buffer>), stream);
   }
@@ -80,7 +80,7 @@ export class StdinSource {
         try {
           r = await this.rest.next();
         } catch (err) {
-          throw new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          throw new InputError(`cannot read standard input: ${systemReason(err)}`);
         }
         if (r.done === true) return;
         yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
@@ -129,7 +129,7 @@ export async function spool(source: StdinSource, signal?: AbortSignal, under: st
     await remove();
     if (signal?.aborted) throw signal.reason;
     if (err instanceof InputError) throw err;
-    throw new InputError(`cannot spool standard input to ${under}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InputError(`cannot spool standard input to ${under}: ${systemReason(err)}`);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

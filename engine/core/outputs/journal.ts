@@ -7,7 +7,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { RunFailure } from '../errors.js';
+import { RunFailure, systemReason } from '../errors.js';
 
 export interface Rename {
   readonly from: string;
@@ -52,7 +52,7 @@ function renameAll(renames: readonly Rename[]): void {
     try {
       renameSync(r.from, r.to);
     } catch (err) {
-      throw new RunFailure(`cannot write ${r.to}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new RunFailure(`cannot write ${r.to}: ${systemReason(err)}`);
     }
   }
 }
@@ -78,7 +78,7 @@ export function writeJournal(journal: string, renames: readonly Rename[]): void 
     fsyncDir(dir);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new RunFailure(`cannot write ${journal}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new RunFailure(`cannot write ${journal}: ${systemReason(err)}`);
   }
 }
 

@@ -17,7 +17,7 @@
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { RunFailure } from '../errors.js';
+import { RunFailure, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 
 export interface OutputLock {
@@ -97,7 +97,7 @@ export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeat
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new RunFailure(`cannot lock the outputs ${bill}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+          throw new RunFailure(`cannot lock the outputs ${bill}: ${systemReason(err)}`);
         }
       }
       const seen = readHolder(path);

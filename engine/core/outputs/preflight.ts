@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
 import { acquireOutputLock, LOCK_TMP, type OutputLock } from './lock.js';
@@ -116,7 +116,7 @@ function probe(bill: string): void {
   try {
     closeSync(openSync(path, 'wx', 0o600));
   } catch (err) {
-    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${systemReason(err)}`);
   }
   rmSync(path, { force: true });
 }
@@ -131,7 +131,7 @@ function probeDirectory(parent: string): void {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    throw new UsageError(`--out: cannot create directories in ${parent}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(`--out: cannot create directories in ${parent}: ${systemReason(err)}`);
   }
   rmdirSync(path);
 }

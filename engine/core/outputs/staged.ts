@@ -7,13 +7,13 @@
 import { mkdirSync, openSync, closeSync, fchmodSync, fstatSync, fsyncSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { RunFailure } from '../errors.js';
+import { RunFailure, systemReason } from '../errors.js';
 import { applyJournal, writeJournal } from './journal.js';
 
 /** A write, flush or rename failure (full disk, file-size limit, I/O error) as a run failure naming the output. */
 export function outputError(finalPath: string, err: unknown): RunFailure {
   if (err instanceof RunFailure) return err;
-  return new RunFailure(`cannot write ${finalPath}: ${err instanceof Error ? err.message : String(err)}`);
+  return new RunFailure(`cannot write ${finalPath}: ${systemReason(err)}`);
 }
 
 /** Temporary files of staged outputs start with this, so leftovers of a killed run are recognisable. */

@@ -26,7 +26,7 @@ import {
   YAMLException,
   type ScalarTagDefinition,
 } from 'js-yaml';
-import { ConfigError } from '../errors.js';
+import { ConfigError, systemReason } from '../errors.js';
 import { mayHoldNonPlainNumbers, numberTexts } from '../formats/json-numbers.js';
 import { firstRepeatedJsonKey } from './json-keys.js';
 import { firstCollectionKeyPosition } from './yaml-keys.js';
@@ -445,7 +445,7 @@ export function loadPlan(path: string): PricingPlan {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read pricing plan ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new ConfigError(`cannot read pricing plan ${path}: ${systemReason(err)}`);
   }
   return planFromData(parsePlanText(text, /\.json$/i.test(path)));
 }
