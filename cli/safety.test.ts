@@ -256,7 +256,7 @@ describe('one run at a time per --out: a second run is refused while the first h
     const firstErr: Buffer[] = [];
     first.stderr.on('data', (d: Buffer) => firstErr.push(d));
     const firstExit = new Promise<number | null>((done) => first.on('close', done));
-    const lock = join(dir, 'o', '.billing.txt.mr-lock');
+    const lock = join(dir, 'o', '.billing.mr-lock');
     for (let i = 0; i < 600 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(lock), 'the first run took the lock').toBe(true);
 
@@ -265,7 +265,7 @@ describe('one run at a time per --out: a second run is refused while the first h
     expect(reportedErrors(second.stderr)).toEqual([
       expect.stringMatching(new RegExp(`^another mr run \\(pid ${first.pid} on .+\\) is writing o/billing\\.txt; wait for it or choose another --out`)),
     ]);
-    expect(listFiles(join(dir, 'o'))).toEqual(['.billing.txt.mr-lock']);
+    expect(listFiles(join(dir, 'o'))).toEqual(['.billing.mr-lock']);
 
     first.stdin.end(GOOD);
     expect(await firstExit, Buffer.concat(firstErr).toString()).toBe(0);

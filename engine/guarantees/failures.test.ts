@@ -319,3 +319,26 @@ if (!isMainThread) {
     expectFailure(r, out, message);
   });
 });
+
+describe('a full disk before anything is written', () => {
+  it('the lock cannot be written (a full 64 KiB tmpfs) → exit 1, a run failure naming the outputs, the directory made for them removed, nothing left', async (ctx) => {
+    if (tiny === undefined) ctx.skip();
+    const filler = join(tiny!, 'filler');
+    // Filled to its last block: empty files and directories still fit, the lock's line does not.
+    try {
+      for (let i = 0; ; i++) appendFileSync(filler, Buffer.alloc(i < 100 ? 4096 : 1));
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    try {
+      const out = join(tiny!, 'made', 'billing.txt');
+      const r = await runMr(['aggregate', 'a/big.log', '--out', out, '--no-progress', '--log-format', 'json'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(1);
+      const error = r.stderr.split('\n').filter((l) => l.includes('"level":"error"')).map((l) => JSON.parse(l) as { error: string; msg: string });
+      expect(error).toEqual([expect.objectContaining({ error: 'run_failure', msg: `cannot lock the outputs ${out}: no space left on device (ENOSPC)` })]);
+      expect(readdirSync(tiny!)).toEqual(['filler']);
+    } finally {
+      rmSync(filler);
+    }
+  });
+});

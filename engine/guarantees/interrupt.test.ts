@@ -15,7 +15,7 @@ let dir: string;
 let reference: Record<string, string>;
 
 const STAGING = /^\.mr-staging-/;
-const LOCK = '.billing.txt.mr-lock';
+const LOCK = '.billing.mr-lock';
 
 beforeAll(async () => {
   dir = tempDir('mr-interrupt-');

@@ -21,7 +21,7 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
     const bill = join(tempDir(), 'billing.txt');
     const lock = acquireOutputLock(bill);
     expect(lock.path).toBe(lockPath(bill));
-    expect(lock.path.endsWith('/.billing.txt.mr-lock')).toBe(true);
+    expect(lock.path.endsWith('/.billing.mr-lock')).toBe(true);
     const held = JSON.parse(readFileSync(lock.path, 'utf8')) as { pid: number; host: string };
     expect(held).toMatchObject({ pid: process.pid, host: hostname() });
     expect(lock.tookOver).toBeUndefined();
@@ -47,7 +47,7 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
         `another mr run (pid ${live.pid} on ${hostname()}) is writing ${bill}; wait for it or choose another --out (if no mr run is writing this bill, remove ${lockPath(bill)})`,
       );
       expect(readFileSync(lockPath(bill), 'utf8')).toBe(holderText(live.pid!));
-      expect(listFiles(join(bill, '..'))).toEqual(['.billing.txt.mr-lock']);
+      expect(listFiles(join(bill, '..'))).toEqual(['.billing.mr-lock']);
     } finally {
       live.kill('SIGKILL');
     }
@@ -70,8 +70,8 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
     writeFileSync(lockPath(bill), holderText(deadPid(), 'other-host'));
     expect(() => acquireOutputLock(bill)).toThrow(/another mr run \(pid \d+ on other-host\) is writing/);
     writeFileSync(lockPath(bill), 'garbage');
-    expect(() => acquireOutputLock(bill)).toThrow(/locked by .*\.billing\.txt\.mr-lock, which mr cannot read/);
-    expect(listFiles(dir)).toEqual(['.billing.txt.mr-lock']);
+    expect(() => acquireOutputLock(bill)).toThrow(/locked by .*\.billing\.mr-lock, which mr cannot read/);
+    expect(listFiles(dir)).toEqual(['.billing.mr-lock']);
   });
 
   it('a lock untouched for longer than its lease is taken over whatever its host or its pid (a container killed for memory)', () => {
@@ -166,10 +166,24 @@ describe('prepareOutputs holds the lock for the run', () => {
     second.release();
   });
 
+  it('bills whose names differ only in their extension share their companions, and so the lock', () => {
+    const dir = tempDir();
+    const first = prepareOutputs(join(dir, 'billing.txt'));
+    for (const other of ['billing.csv', 'billing']) {
+      expect(() => prepareOutputs(join(dir, other))).toThrow(
+        `another mr run (pid ${process.pid} on ${hostname()}) is writing ${join(dir, 'billing.txt')}, whose companion files are this bill's; wait for it`,
+      );
+    }
+    prepareOutputs(join(dir, 'billing2.txt')).release();
+    first.release();
+    prepareOutputs(join(dir, 'billing.csv')).release();
+    expect(listFiles(dir)).toEqual([]);
+  });
+
   it('a directory it created is removed again when the run ends without a bill; an existing one stays', () => {
     const dir = tempDir();
     const made = prepareOutputs(join(dir, 'a', 'b', 'billing.txt'));
-    expect(existsSync(join(dir, 'a', 'b', '.billing.txt.mr-lock'))).toBe(true);
+    expect(existsSync(join(dir, 'a', 'b', '.billing.mr-lock'))).toBe(true);
     made.release();
     expect(listFiles(dir)).toEqual([]);
     expect(existsSync(join(dir, 'a'))).toBe(false);
@@ -189,10 +203,10 @@ describe('prepareOutputs holds the lock for the run', () => {
   it('removes the temporary lock files of runs that died', () => {
     const dir = tempDir();
     const dead = deadPid();
-    writeFileSync(join(dir, `.billing.txt.mr-lock.${dead}.tmp`), holderText(dead));
-    writeFileSync(join(dir, `.billing.txt.mr-lock.${dead}.stale`), holderText(dead));
+    writeFileSync(join(dir, `.billing.mr-lock.${dead}.tmp`), holderText(dead));
+    writeFileSync(join(dir, `.billing.mr-lock.${dead}.stale`), holderText(dead));
     const prepared = prepareOutputs(join(dir, 'billing.txt'));
-    expect(prepared.removed.map((p) => p.slice(dir.length + 1)).sort()).toEqual([`.billing.txt.mr-lock.${dead}.stale`, `.billing.txt.mr-lock.${dead}.tmp`]);
+    expect(prepared.removed.map((p) => p.slice(dir.length + 1)).sort()).toEqual([`.billing.mr-lock.${dead}.stale`, `.billing.mr-lock.${dead}.tmp`]);
     prepared.release();
     expect(listFiles(dir)).toEqual([]);
   });

@@ -1,6 +1,6 @@
 /**
  * One run at a time per set of outputs: a lock file beside the bill
- * (`.billing.txt.mr-lock`), taken before the run completes an earlier commit or reads
+ * (`.billing.mr-lock`), taken before the run completes an earlier commit or reads
  * anything, and removed when it ends. A second run on the same `--out` fails at once
  * (exit 1) and changes nothing, where it would otherwise roll forward the first run's
  * commit while that run is renaming, or stage a set that replaces one the first run is
@@ -15,7 +15,7 @@
  * that lease bills as usual.
  */
 import { hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { RunFailure, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -41,11 +41,17 @@ export interface LockTiming {
 interface Holder {
   readonly pid: number;
   readonly host: string;
+  /** The bill its run writes (absolute), when the lock says. */
+  readonly bill: string | undefined;
 }
 
-/** The lock of the outputs named after `bill`: a dot file beside it. */
+/**
+ * The lock of the outputs named after `bill`: a dot file beside it, named after the stem the
+ * companions share (`billing.txt` and `billing.csv` both write `billing.detail.csv`, so they
+ * take the same lock).
+ */
 export function lockPath(bill: string): string {
-  return join(dirname(bill), `.${basename(bill)}.mr-lock`);
+  return join(dirname(bill), `.${basename(bill, extname(bill))}.mr-lock`);
 }
 
 /** The temporary names a run gives its lock (before linking it into place) and a stale lock it takes over. */
@@ -62,9 +68,9 @@ function readHolder(path: string): { text: string; holder: Holder | undefined; t
     throw err;
   }
   try {
-    const v = JSON.parse(text) as { pid?: unknown; host?: unknown };
+    const v = JSON.parse(text) as { pid?: unknown; host?: unknown; bill?: unknown };
     if (typeof v.pid === 'number' && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === 'string') {
-      return { text, holder: { pid: v.pid, host: v.host }, touchedMs };
+      return { text, holder: { pid: v.pid, host: v.host, bill: typeof v.bill === 'string' ? v.bill : undefined }, touchedMs };
     }
   } catch {
     // not ours, or damaged: judged below
@@ -86,9 +92,15 @@ function describe(h: Holder): string {
 export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeatMs: HEARTBEAT_MS, staleMs: STALE_MS }): OutputLock {
   const path = lockPath(bill);
   const host = hostname();
-  const text = `${JSON.stringify({ pid: process.pid, host, started: new Date().toISOString() })}\n`;
+  const text = `${JSON.stringify({ pid: process.pid, host, bill: resolve(bill), started: new Date().toISOString() })}\n`;
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+  } catch (err) {
+    // A full disk or a quota: nothing of the lock stays behind.
+    rmSync(tmp, { force: true });
+    throw new RunFailure(`cannot lock the outputs ${bill}: ${systemReason(err)}`);
+  }
   let tookOver: string | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
@@ -107,7 +119,9 @@ export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeat
       if (!lapsed) {
         const remove = ` (if no mr run is writing this bill, remove ${path})`;
         if (h === undefined) throw new RunFailure(`the outputs ${bill} are locked by ${path}, which mr cannot read${remove}`);
-        const busy = `another mr run (${describe(h)}) is writing ${bill}; wait for it or choose another --out${remove}`;
+        // Another bill of the same stem (billing.csv beside billing.txt) shares the companions: named as the holder wrote it.
+        const theirs = h.bill !== undefined && h.bill !== resolve(bill) ? `${h.bill}, whose companion files are this bill's` : bill;
+        const busy = `another mr run (${describe(h)}) is writing ${theirs}; wait for it or choose another --out${remove}`;
         if (h.host !== host) throw new RunFailure(busy);
         // The same pid as ours is this process's own lock, or one left by an earlier process that had this pid.
         if (h.pid === process.pid ? held.has(resolve(path)) : processAlive(h.pid)) throw new RunFailure(busy);

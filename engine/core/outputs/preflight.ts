@@ -6,7 +6,7 @@
  * (exit 2) with nothing read.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -65,14 +65,18 @@ export function checkOutputs(given: string): OutputPaths {
   }
   if (existing === dir) {
     for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
-      let isDir = false;
+      let st: Stats | undefined;
       try {
         // Followed: a symbolic link to a directory names a directory too.
-        isDir = statSync(p).isDirectory();
+        st = statSync(p);
       } catch {
         // absent (or a dangling link): fine
       }
-      if (isDir) throw new UsageError(`--out: ${p} is a directory, so the bill's set of files cannot be written there`);
+      if (st?.isDirectory() === true) throw new UsageError(`--out: ${p} is a directory, so the bill's set of files cannot be written there`);
+      // A device (`--out /dev/null`), FIFO or socket would be replaced by a file of that name, not written to.
+      if (st !== undefined && !st.isFile()) {
+        throw new UsageError(`--out: ${p} is not a regular file (a device, FIFO or socket), and the bill's set of files replaces its files; for the bill on standard output use --out -`);
+      }
     }
   }
   return paths;
@@ -111,14 +115,28 @@ export function checkOutputsNotInputs(paths: OutputPaths, inputs: readonly strin
  * root to nobody). Named as a staging file, so a kill before its removal leaves what the next
  * run removes.
  */
-function probe(bill: string): void {
-  const path = stagingPath(bill);
+function probe(paths: OutputPaths): void {
+  const path = stagingPath(paths.bill);
   try {
     closeSync(openSync(path, 'wx', 0o600));
   } catch (err) {
-    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${systemReason(err)}`);
+    throw new UsageError(`--out: cannot create files in ${dirname(paths.bill)}: ${systemReason(err)}`);
   }
   rmSync(path, { force: true });
+  // Each output there now must be replaceable by a rename at the commit. One that is immutable
+  // or append-only (chattr +i, +a), or a file mounted over (docker -v ./billing.txt:…), cannot
+  // be, and would leave the set mixed; such a file cannot be hard-linked either (EPERM, EXDEV),
+  // which is what is tried here, as the lock itself is made.
+  for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
+    const link = stagingPath(p);
+    try {
+      linkSync(p, link);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new UsageError(`--out: ${p} cannot be replaced (${systemReason(err)}): is it immutable (chattr +i) or mounted over? The set of four files is replaced whole or not at all`);
+    }
+    rmSync(link, { force: true });
+  }
 }
 
 /**
@@ -171,7 +189,7 @@ export function prepareOutputs(given: string): PreparedOutputs {
     created = [];
   };
   try {
-    probe(paths.bill);
+    probe(paths);
     lock = acquireOutputLock(paths.bill);
     const completed = rollForward(journal);
     // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names,

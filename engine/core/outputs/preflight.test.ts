@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { prepareOutputs } from './preflight.js';
+import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
+
+const SET = ['billing.detail.csv', 'billing.rejects.csv', 'billing.summary.json', 'billing.txt'];
+
+/** A previous set of outputs in a new directory. */
+function previousSet(): string {
+  const dir = tempDir();
+  for (const name of SET) writeFileSync(join(dir, name), `old ${name}\n`);
+  return dir;
+}
+
+function refusal(out: string): UsageError {
+  try {
+    prepareOutputs(out).release();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return err as UsageError;
+  }
+  throw new Error(`--out ${out} was accepted`);
+}
+
+/** chattr on `path` (the test needs a file system that keeps the flags, as ext4 and xfs do). */
+const chattr = (flag: string, path: string) => spawnSync('chattr', [flag, path]).status === 0;
+
+describe('prepareOutputs refuses, before anything is read, outputs it could not replace by a rename', () => {
+  it('a device (through a link: --out /dev/null) or a FIFO: exit 2 pointing at --out -, nothing made', () => {
+    const dir = tempDir();
+    symlinkSync('/dev/null', join(dir, 'null.txt'));
+    spawnSync('mkfifo', [join(dir, 'fifo.txt')]);
+    expect(refusal(join(dir, 'null.txt')).message).toBe(
+      `--out: ${join(dir, 'null.txt')} is not a regular file (a device, FIFO or socket), and the bill's set of files replaces its files; for the bill on standard output use --out -`,
+    );
+    expect(refusal(join(dir, 'fifo.txt')).message).toMatch(/fifo\.txt is not a regular file/);
+    // A companion that is one counts too.
+    symlinkSync('/dev/null', join(dir, 'x.summary.json'));
+    expect(refusal(join(dir, 'x.txt')).message).toMatch(/x\.summary\.json is not a regular file/);
+    expect(listFiles(dir)).toEqual(['fifo.txt', 'null.txt', 'x.summary.json']);
+  });
+
+  it('an immutable or append-only output (chattr +i, +a): exit 2 naming it, the set and the directory as they were', () => {
+    const dir = previousSet();
+    const bill = join(dir, 'billing.txt');
+    expect(chattr('+i', bill), 'chattr +i on the test directory').toBe(true);
+    try {
+      expect(refusal(bill).message).toBe(
+        `--out: ${bill} cannot be replaced (operation not permitted (EPERM)): is it immutable (chattr +i) or mounted over? The set of four files is replaced whole or not at all`,
+      );
+    } finally {
+      chattr('-i', bill);
+    }
+    const summary = join(dir, 'billing.summary.json');
+    expect(chattr('+a', summary)).toBe(true);
+    try {
+      expect(refusal(bill).message).toMatch(/billing\.summary\.json cannot be replaced \(operation not permitted \(EPERM\)\)/);
+    } finally {
+      chattr('-a', summary);
+    }
+    expect(listFiles(dir)).toEqual(SET);
+  });
+
+  it('an ordinary previous set passes, and the checks leave nothing behind', () => {
+    const dir = previousSet();
+    prepareOutputs(join(dir, 'billing.txt')).release();
+    expect(listFiles(dir)).toEqual(SET);
+  });
+});
