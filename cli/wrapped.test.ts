@@ -271,6 +271,10 @@ describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), a
       ['00-objectIdx', gzipSync(fluentBit(lines.slice(0, 10))), /gzip without it.*00-objectIdx|00-objectIdx.*gzip without it/],
       ['000000.gz', fluentBit(lines.slice(0, 10)), /000000\.gz.*not gzip/],
       ['000000.bz2', fluentBit(lines.slice(0, 10)), /000000\.bz2.*\.bz2/],
+      // Hadoop picks its codec by the extension in any case.
+      ['000000.BZ2', fluentBit(lines.slice(0, 10)), /000000\.BZ2.*by its name's \.BZ2/],
+      ['000000.Zst', fluentBit(lines.slice(0, 10)), /000000\.Zst.*by its name's \.Zst/],
+      ['000000.GZ', fluentBit(lines.slice(0, 10)), /000000\.GZ.*not gzip/],
     ];
     for (const [name, body, message] of cases) {
       const dir = join(work, `spark-name-${name}`);
@@ -283,5 +287,9 @@ describe('--wrapped with the spark engine (the unwrapping in the cluster SQL), a
       expect(n.code, n.stderr).toBe(0);
       expect(n.summary()['accepted']).toBe(10);
     }
-  }, 120_000);
+    // gzip named .GZ: the cluster decompresses it as the other engines do, by its bytes.
+    const dir = join(work, 'spark-name-upper-gz');
+    write(join(dir, '000000.GZ'), gzipSync(fluentBit(lines.slice(0, 10))));
+    await expectSame([dir], ['--wrapped', 'fluent-bit']);
+  }, 180_000);
 });

@@ -19,7 +19,7 @@ import type { InputFile } from '../../engine/core/input/discover.js';
 import { readChunks } from '../../engine/core/input/read.js';
 import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
-import { InputError, RunFailure, UsageError } from '../../engine/core/errors.js';
+import { InputError, RunFailure, UsageError, cannotRead } from '../../engine/core/errors.js';
 import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type SqlValue } from '@mr/spark-connect';
 import { asRunFailure, asRunFailures } from './failure.js';
@@ -204,8 +204,9 @@ export function sparkEngine(options: SparkEngineOptions = {}): (input: RunInput)
 }
 
 /**
- * Hadoop's text source picks a decompressor by the file name's extension (its codecs:
- * BZip2, Default/Deflate, Gzip, Lz4, Snappy, ZStandard), never by the bytes.
+ * Hadoop's text source picks a decompressor by the file name's extension, in any case
+ * (`.BZ2` is bzip2 to it; its codecs: BZip2, Default/Deflate, Gzip, Lz4, Snappy, ZStandard),
+ * never by the bytes.
  */
 const CODEC_EXTENSIONS = ['.gz', '.bz2', '.deflate', '.lz4', '.snappy', '.zst'];
 
@@ -222,12 +223,13 @@ export function checkWrappedNames(files: readonly InputFile[]): void {
   for (const f of files) {
     if (f.wrapped === undefined) continue;
     const name = f.s3?.key ?? f.path;
-    const codec = CODEC_EXTENSIONS.find((ext) => name.endsWith(ext));
+    const lower = name.toLowerCase();
+    const codec = CODEC_EXTENSIONS.find((ext) => lower.endsWith(ext));
     if (f.gzip && codec !== '.gz') {
       throw new UsageError(`the spark engine reads gzip by the name's .gz, and ${f.path} is gzip without it: ${WAY_OUT}`);
     }
     if (!f.gzip && codec !== undefined) {
-      throw new UsageError(`the spark engine would decompress ${f.path} by its name's ${codec}, but it is ${codec === '.gz' ? 'not gzip' : 'not read compressed by mr'}: ${WAY_OUT}`);
+      throw new UsageError(`the spark engine would decompress ${f.path} by its name's ${name.slice(-codec.length)}, but it is ${codec === '.gz' ? 'not gzip' : 'not read compressed by mr'}: ${WAY_OUT}`);
     }
   }
 }
@@ -260,6 +262,16 @@ export function checkClusterNames(files: readonly InputFile[]): void {
     if (f.s3 === undefined && name.includes(':')) {
       throw new UsageError(`the spark engine cannot read ${f.path}: Hadoop reads no local file with ':' in its name; ${WAY_OUT}`);
     }
+  }
+}
+
+/**
+ * Hadoop reads a zero-byte `.gz` as a file of no lines; to the other engines it is no gzip
+ * stream, a corrupt input (README "Empty input"): exit 1 naming it, before the cluster reads.
+ */
+export function checkGzipNotEmpty(files: readonly InputFile[]): void {
+  for (const f of files) {
+    if (f.gzip && f.size === 0) throw cannotRead(f.path, 'corrupt gzip stream (an empty file is no gzip stream)');
   }
 }
 
@@ -337,6 +349,7 @@ async function runWith(
   const wrapping = input.files[0]!.wrapped;
   checkWrappedNames(input.files);
   checkClusterNames(input.files);
+  checkGzipNotEmpty(input.files);
   trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).

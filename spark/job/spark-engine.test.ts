@@ -185,6 +185,20 @@ describe('spark engine = naive engine', () => {
     expect((err as Error).message).toMatch(/_part\.log.*Spark skips files/);
   });
 
+  it('fails like the naive engine on a zero-byte .gz beside other logs (no gzip stream; Hadoop reads it as no lines)', async () => {
+    const dir = join(sc.work, 'zero-gz');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'a.log.gz'), '');
+    writeFileSync(join(dir, 'b.log'), '2025-05-02T10:00:00Z u1 login 200 100ms\n');
+    const { files } = await discoverInputs([dir]);
+    const config = billingConfigFromEnv(RATES);
+    const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
+    const spark = await runEngine((input) => runSpark(input, { client: sc.client }), files, config).catch((e: unknown) => e);
+    expect(naive).toBeInstanceOf(InputError);
+    expect(spark).toBeInstanceOf(InputError);
+    expect((spark as Error).message).toBe(`cannot read ${join(dir, 'a.log.gz')}: corrupt gzip stream (an empty file is no gzip stream)`);
+  });
+
   it('fails like the naive engine on a CSV file without a required column', async () => {
     const dir = join(sc.work, 'nocol');
     writeEdgeFixtures(dir);
