@@ -160,6 +160,9 @@ export async function aggregate(
     if (outputs.completed.length > 0) {
       log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
     }
+    if (outputs.abandoned.length > 0) {
+      log.warn({ files: outputs.abandoned }, 'dropped the commit of an earlier run that was interrupted before its renames: its staged files are gone; the previous outputs stay as they were');
+    }
     if (outputs.tookOver !== undefined) log.info({ holder: outputs.tookOver }, 'took over the lock of the outputs from a run that died');
     if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
     const scratch = removeDeadRunsScratch();

@@ -20,6 +20,8 @@ export interface PreparedOutputs {
   readonly journal: string;
   /** Outputs an earlier, interrupted commit put in place now. */
   readonly completed: readonly string[];
+  /** Outputs of an earlier, interrupted commit that could not be completed (their staged files gone before any rename): the previous set was kept. */
+  readonly abandoned: readonly string[];
   /** Staging files of dead runs that were removed. */
   readonly removed: readonly string[];
   /** The holder of a stale lock (a run that died) this run took over. */
@@ -191,7 +193,7 @@ export function prepareOutputs(given: string): PreparedOutputs {
   try {
     probe(paths);
     lock = acquireOutputLock(paths.bill);
-    const completed = rollForward(journal);
+    const { completed, abandoned } = rollForward(journal);
     // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names,
     // and its journal's or lock's temporary files.
     const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
@@ -205,7 +207,7 @@ export function prepareOutputs(given: string): PreparedOutputs {
       rmSync(join(dir, entry), { force: true });
       removed.push(join(dir, entry));
     }
-    return { paths, journal, completed, removed, tookOver: lock.tookOver, release };
+    return { paths, journal, completed, abandoned, removed, tookOver: lock.tookOver, release };
   } catch (err) {
     release();
     throw err;

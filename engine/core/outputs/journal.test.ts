@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunFailure } from '../errors.js';
+import { journalPath, rollForward, writeJournal, type Rename } from './journal.js';
+import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
+
+afterAll(cleanupTempDirs);
+
+const NAMES = ['billing.rejects.csv', 'billing.detail.csv', 'billing.summary.json', 'billing.txt'];
+
+/** A previous set, a new one staged beside it, and the journal of its commit (the bill renamed last), as a run writes them before its renames. */
+function interruptedCommit(): { dir: string; journal: string; renames: Rename[] } {
+  const dir = tempDir();
+  const renames = NAMES.map((n) => ({ from: join(dir, `.mr-staging-1-x-${n}`), to: join(dir, n) }));
+  for (const r of renames) {
+    writeFileSync(r.to, `old ${r.to}\n`);
+    writeFileSync(r.from, `new ${r.to}\n`);
+  }
+  const journal = journalPath(join(dir, 'billing.txt'));
+  writeJournal(journal, renames);
+  return { dir, journal, renames };
+}
+
+const contents = (renames: readonly Rename[]) => renames.map((r) => readFileSync(r.to, 'utf8').split(' ')[0]);
+
+describe('rollForward: the next run completes a commit killed between its renames', () => {
+  it('from any rename on: the set becomes the new one whole, the journal goes', () => {
+    for (let done = 0; done <= NAMES.length; done++) {
+      const { dir, journal, renames } = interruptedCommit();
+      for (const r of renames.slice(0, done)) renameSync(r.from, r.to);
+      expect(rollForward(journal)).toEqual({ completed: renames.slice(done).map((r) => r.to), abandoned: [] });
+      expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
+      expect(listFiles(dir)).toEqual([...NAMES].sort());
+    }
+  });
+
+  it('a staged file removed before any rename (a cleaner of dot files): the commit is dropped, the previous set stays whole', () => {
+    const { dir, journal, renames } = interruptedCommit();
+    rmSync(renames[3]!.from);
+    expect(rollForward(journal)).toEqual({ completed: [], abandoned: [renames[3]!.to] });
+    expect(contents(renames)).toEqual(['old', 'old', 'old', 'old']);
+    expect(listFiles(dir)).toEqual([...NAMES].sort());
+  });
+
+  it('a staged file removed after some renames: a run failure saying the set is mixed and the way out; nothing more renamed', () => {
+    const { dir, journal, renames } = interruptedCommit();
+    renameSync(renames[0]!.from, renames[0]!.to);
+    rmSync(renames[3]!.from);
+    expect(() => rollForward(journal)).toThrow(RunFailure);
+    expect(() => rollForward(journal)).toThrow(
+      `the commit journal ${journal} cannot be completed: the staged ${renames[3]!.to} of the interrupted run is gone, and ${renames[0]!.to} are already that run's, so the outputs are a mixed set; remove the journal and run again to replace the whole set`,
+    );
+    expect(contents(renames)).toEqual(['new', 'old', 'old', 'old']);
+    expect(existsSync(journal)).toBe(true);
+    rmSync(journal);
+    expect(rollForward(journal)).toEqual({ completed: [], abandoned: [] });
+    expect(listFiles(dir).filter((n) => !NAMES.includes(n))).toHaveLength(2);
+  });
+
+  it('a journal without identities (written before they were recorded) is completed as before', () => {
+    const { journal, renames } = interruptedCommit();
+    writeFileSync(journal, `${JSON.stringify({ version: 1, renames: renames.map((r) => ({ from: r.from, to: r.to })) })}\n`);
+    renameSync(renames[0]!.from, renames[0]!.to);
+    expect(rollForward(journal).completed).toEqual(renames.slice(1).map((r) => r.to));
+    expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
+  });
+});
