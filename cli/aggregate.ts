@@ -150,7 +150,7 @@ export async function aggregate(
     }
     // Loaded only for a plan: the schema validator and YAML reader cost a flat run nothing.
     const { loadPlan } = await import('../engine/core/pricing/plan.js');
-    plan = loadPlan(opts.pricing);
+    plan = await loadPlan(opts.pricing, signal);
   }
   const config: BillingConfig = plan === undefined ? billingConfigFromEnv(env) : billingConfigFromPlan(env, plan);
   const dedupe = dedupeSettingsFromEnv(env, opts.dedupe);

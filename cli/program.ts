@@ -123,7 +123,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     const toStdout = o.out === '-';
     if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
     // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
-    const env = loadEnv(process.env, o.envFile as string | undefined);
+    const env = await loadEnv(process.env, o.envFile as string | undefined);
     const level = levelFromEnv(env['LOG_LEVEL'], true);
     const log = createLogger(level, 2, logFormat);
     const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;

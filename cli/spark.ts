@@ -23,7 +23,7 @@ function withPorts(cmd: Command): Command {
 }
 
 async function clusterOptions(o: PortOptions) {
-  const env = loadEnv(process.env, o.envFile);
+  const env = await loadEnv(process.env, o.envFile);
   return {
     env,
     connectPort: o.connectPort,

@@ -6,6 +6,7 @@
  * per engine, so that races between the signal and worker start-up or teardown show.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
@@ -66,4 +67,26 @@ describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
     process.stderr.write(`[signals] ${engine}: outcomes ${JSON.stringify(outcomes)}\n`);
     expect(outcomes['143'] ?? 0, 'most rounds interrupt a run under way').toBeGreaterThan(ROUNDS / 3);
   }, 300_000);
+});
+
+describe('a FIFO with no writer as the env file or the pricing plan', () => {
+  it.each([
+    ['--env-file', 'SIGTERM', 143],
+    ['--pricing', 'SIGINT', 130],
+  ] as const)('%s: mr waits for its writer, and %s still ends the run (exit %i), nothing written', async (flag, sig, exit) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), '2025-05-02T10:00:00Z u1 login 200 100ms\n');
+    writeFileSync(join(dir, 'rates.env'), RATES_ENV);
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    const args = flag === '--env-file'
+      ? ['aggregate', 'a.log', '--env-file', 'fifo', '--out', 'o/billing.txt']
+      : ['aggregate', 'a.log', '--env-file', 'rates.env', '--pricing', 'fifo', '--from', '2025-05-01T00:00:00Z', '--to', '2025-06-01T00:00:00Z', '--out', 'o/billing.txt'];
+    const run = startCli(args, { cwd: dir });
+    // Long enough for mr to be waiting on the FIFO.
+    await new Promise((r) => setTimeout(r, 1500));
+    run.child.kill(sig);
+    const { code, stderr } = await run.done;
+    expect(code, stderr).toBe(exit);
+    expect(readdirSync(dir).sort()).toEqual(['a.log', 'fifo', 'rates.env']);
+  }, 30_000);
 });

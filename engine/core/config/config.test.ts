@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { billingConfigFromEnv, taskIndex, ConfigError, DEFAULT_CURRENCY_DECIMALS, DEFAULT_MAX_DURATION_MS } from './config.js';
 import { loadEnv } from './env-file.js';
+import { readConfigText } from './config-text.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -55,34 +57,56 @@ describe('billingConfigFromEnv', () => {
 });
 
 describe('loadEnv', () => {
-  it('reads .env in the working directory; the environment wins over the file', () => {
+  it('reads .env in the working directory; the environment wins over the file', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), '# rates\nRATE_login=0.005\nRATE_search="0.0125"\nCURRENCY_DECIMALS=3\n');
-    const env = loadEnv({ RATE_login: '0.5', PATH: '/bin' }, undefined, dir);
+    const env = await loadEnv({ RATE_login: '0.5', PATH: '/bin' }, undefined, dir);
     expect(env.RATE_login).toBe('0.5');
     expect(env.RATE_search).toBe('0.0125');
     expect(env.CURRENCY_DECIMALS).toBe('3');
   });
 
-  it('no .env: the environment alone', () => {
+  it('no .env: the environment alone', async () => {
     const dir = tempDir();
-    expect(loadEnv({ RATE_x: '1' }, undefined, dir)).toEqual({ RATE_x: '1' });
+    expect(await loadEnv({ RATE_x: '1' }, undefined, dir)).toEqual({ RATE_x: '1' });
   });
 
-  it('--env-file names another file; a named missing file is a ConfigError', () => {
+  it('--env-file names another file; a named missing file is a ConfigError', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), 'RATE_a=1\n');
     writeFileSync(join(dir, 'other.env'), 'RATE_b=2\n');
-    const env = loadEnv({}, join(dir, 'other.env'), dir);
+    const env = await loadEnv({}, join(dir, 'other.env'), dir);
     expect(env.RATE_b).toBe('2');
     expect(env.RATE_a).toBeUndefined();
-    expect(() => loadEnv({}, join(dir, 'missing.env'), dir)).toThrow(ConfigError);
+    await expect(loadEnv({}, join(dir, 'missing.env'), dir)).rejects.toThrow(ConfigError);
   });
 
-  it('keys like __proto__ in the file are plain keys', () => {
+  it('keys like __proto__ in the file are plain keys', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), '__proto__=x\nRATE___proto__=1\n');
-    const env = loadEnv({}, undefined, dir);
+    const env = await loadEnv({}, undefined, dir);
     expect(billingConfigFromEnv(env).rates.map((r) => r.task)).toEqual(['__proto__']);
+  });
+});
+
+describe('readConfigText', () => {
+  it('reads a pipe to its end, its writer coming later (--env-file <(…)), and a regular file as it is', async () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `sleep 0.3; printf 'RATE_a=1\\n' > ${fifo}; printf 'RATE_b=2\\n' > /dev/null`]);
+    expect(await readConfigText(fifo)).toBe('RATE_a=1\n');
+    await new Promise((r) => writer.on('close', r));
+    writeFileSync(join(dir, 'plain.env'), 'RATE_c=3\n');
+    expect(await readConfigText(join(dir, 'plain.env'))).toBe('RATE_c=3\n');
+  });
+
+  it('a run interrupted while a FIFO has no writer ends the wait with the interrupt', async () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(new Error('interrupted by SIGINT')), 200);
+    await expect(readConfigText(fifo, ctl.signal)).rejects.toThrow('interrupted by SIGINT');
   });
 });

@@ -17,7 +17,8 @@
  *   blank, a comment, or inside a quoted value over several lines: a ConfigError (exit 2)
  *   naming the file and the line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readConfigText } from './config-text.js';
 import { parse } from 'dotenv';
 import { ConfigError, systemReason } from '../errors.js';
 
@@ -97,13 +98,13 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * or a line of the file that sets nothing or a rate twice (parseEnvFile), is a ConfigError.
  * Kept apart from config.ts, which the parallel engine's workers load: they never read dotenv.
  */
-export function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Record<string, string> {
+export async function loadEnv(processEnv: Env, envFile: string | undefined, cwd: string = process.cwd()): Promise<Record<string, string>> {
   const merged: Record<string, string> = Object.create(null);
   const path = envFile ?? `${cwd}/.env`;
   if (envFile !== undefined || existsSync(path)) {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = await readConfigText(path);
     } catch (err) {
       throw new ConfigError(`cannot read env file ${path}: ${systemReason(err)}`);
     }

@@ -9,7 +9,7 @@
  * js-yaml, core schema) keys are taken as the text written in the file, so `007:` is the user
  * "007", never 7.
  */
-import { readFileSync } from 'node:fs';
+import { readConfigText } from '../config/config-text.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import {
   boolCoreTag,
@@ -440,11 +440,12 @@ export function planFromData(data: unknown): PricingPlan {
 }
 
 /** Reads and checks a plan file (`.json`: JSON, else YAML). */
-export function loadPlan(path: string): PricingPlan {
+export async function loadPlan(path: string, signal?: AbortSignal): Promise<PricingPlan> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = await readConfigText(path, signal);
   } catch (err) {
+    if (signal?.aborted === true) throw err;
     throw new ConfigError(`cannot read pricing plan ${path}: ${systemReason(err)}`);
   }
   return planFromData(parsePlanText(text, /\.json$/i.test(path)));
