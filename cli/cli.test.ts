@@ -74,6 +74,9 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'sc://127.0.0.1:99999/;token=s3cr3t'], /invalid port in Spark Connect address .*sc:\/\/127\.0\.0\.1:99999\/;token=\[REDACTED\]/],
     [['generate', '--out', 'x.log'], /--size or --lines/],
     [['generate', '--out', 'x.log', '--lines', '0'], /--lines/],
+    // commander's suggestion joins the message's one line.
+    [['aggregate', 'a.log', '--worker', '2'], /^\{[^\n]*"msg":"unknown option '--worker': did you mean --workers\? \(see mr --help\)"\}\n$/],
+    [['aggregat', 'a.log'], /^\{[^\n]*"msg":"unknown command 'aggregat': did you mean aggregate\? \(see mr --help\)"\}\n$/],
   ])('mr %j', async (args, message) => {
     const dir = workdir({ 'a.log': GOOD, 'notes.md': GOOD });
     const r = await runCli(args, { cwd: dir });

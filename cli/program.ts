@@ -191,7 +191,9 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
       // `mr help CMD` (exit 0), or a command group without its subcommand (`mr spark`): commander printed the help.
       if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
-      reportError(format, 2, new UsageError(`${err.message.replace(/^error: /, '')} (see mr --help)`));
+      // One line: commander puts its suggestion on a line of its own.
+      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*\(Did you mean ([^)]*)\)/, ': did you mean $1').replace(/\s*\n\s*/g, ' ');
+      reportError(format, 2, new UsageError(`${message} (see mr --help)`));
       return 2;
     }
     const code = interruptedExitCode() ?? exitCodeOf(err);
