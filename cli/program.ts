@@ -44,14 +44,30 @@ function checkEngineFlags(cmd: Command, engine: EngineName): void {
   }
 }
 
+/** Why standard output refused a write. */
+function stdoutReason(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code === 'EPIPE' ? 'its reader closed it (EPIPE)' : systemReason(err);
+}
+
 /** Writes a finished file to standard output and waits until it is flushed; a failed write names standard output. */
 async function copyToStdout(path: string): Promise<void> {
   try {
     await pipeline(createReadStream(path), process.stdout, { end: false });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EPIPE' ? 'its reader closed it (EPIPE)' : systemReason(e);
-    throw new RunFailure(`cannot write the bill to standard output: ${why}`);
+    throw new RunFailure(`cannot write the bill to standard output: ${stdoutReason(err)}`);
+  }
+}
+
+/** The summary (--json) on standard output, flushed; a failed write is a run failure that says the bill itself was written. */
+async function printSummary(summary: string, bill: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // The stream also emits the failure as an event (after the callback): it stays handled, or Node would crash on it.
+      process.stdout.on('error', reject);
+      process.stdout.write(summary, (err) => (err ? reject(err) : resolve()));
+    });
+  } catch (err) {
+    throw new RunFailure(`the bill was written to ${bill}, but its summary could not be written to standard output (--json): ${stdoutReason(err)}`);
   }
 }
 
@@ -153,7 +169,7 @@ export function buildProgram(logFormat: LogFormat): Command {
         ),
       );
       if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
-      if (o.json === true) process.stdout.write(outcome.summary);
+      if (o.json === true) await printSummary(outcome.summary, o.out as string);
       if (logFormat === 'human' && level !== 'silent') process.stderr.write(summaryTable(outcome, engine));
     } finally {
       if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });

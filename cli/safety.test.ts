@@ -334,6 +334,23 @@ describe.concurrent('output for people and for machines', () => {
     expect(both.stdout).toBe('');
   });
 
+  it('--json whose standard output cannot be written (a full device): exit 1 saying the bill was written and the summary not', async () => {
+    const dir = workdir({ 'a.log': GOOD });
+    const { spawn } = await import('node:child_process');
+    const { closeSync, openSync } = await import('node:fs');
+    const full = openSync('/dev/full', 'w');
+    const child = spawn(process.execPath, [cliPath, 'aggregate', 'a.log', '--json', '--log-format', 'json'], { cwd: dir, stdio: ['ignore', full, 'pipe'] });
+    closeSync(full);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, stderr).toBe(1);
+    expect(reportedErrors(stderr)).toEqual([
+      'the bill was written to data/billing.txt, but its summary could not be written to standard output (--json): no space left on device (ENOSPC)',
+    ]);
+    expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=100ms, total_cost=0.50\n');
+  });
+
   it('--out - whose reader closes early: exit 1, one error naming standard output', async () => {
     const lines = Array.from({ length: 100_000 }, (_, i) => `2025-05-02T10:00:00Z user${i} login 200 5ms\n`).join('');
     const dir = workdir({ 'a.log': lines });
