@@ -351,6 +351,23 @@ describe.concurrent('output for people and for machines', () => {
     expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=100ms, total_cost=0.50\n');
   });
 
+  it.each(['json', 'human'])('stderr that refuses writes (a full device), --log-format %s: each outcome keeps its exit code, the bill is written', async (format) => {
+    const dir = workdir({ 'a.log': GOOD, 'bad.log': 'garbage\n' });
+    const { spawn } = await import('node:child_process');
+    const { closeSync, openSync } = await import('node:fs');
+    const run = async (args: string[]) => {
+      const full = openSync('/dev/full', 'w');
+      const child = spawn(process.execPath, [cliPath, ...args, '--log-format', format], { cwd: dir, stdio: ['ignore', 'ignore', full] });
+      closeSync(full);
+      return new Promise<number | null>((done) => child.on('close', done));
+    };
+    expect(await run(['aggregate', 'a.log'])).toBe(0);
+    expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=100ms, total_cost=0.50\n');
+    expect(await run(['aggregate', 'a.log', '--workers', '0'])).toBe(2);
+    expect(await run(['aggregate', 'bad.log'])).toBe(3);
+    expect(await run(['aggregate', 'missing.log'])).toBe(1);
+  });
+
   it('--out - whose reader closes early: exit 1, one error naming standard output', async () => {
     const lines = Array.from({ length: 100_000 }, (_, i) => `2025-05-02T10:00:00Z user${i} login 200 5ms\n`).join('');
     const dir = workdir({ 'a.log': lines });

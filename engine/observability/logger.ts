@@ -83,6 +83,10 @@ export function createLogger(
   destination: number = 2,
   format: LogFormat = 'json',
 ): Logger {
+  const stream = format === 'human' ? humanStream(destination) : pino.destination({ fd: destination, sync: true });
+  // Logs are best-effort: stderr that refuses writes (a full device, a closed pipe) must not turn
+  // a run's outcome into another (its exit code still tells it), nor crash on an unhandled event.
+  (stream as unknown as NodeJS.EventEmitter).on('error', () => undefined);
   return pino(
     {
       level,
@@ -100,7 +104,7 @@ export function createLogger(
         },
       },
     },
-    format === 'human' ? humanStream(destination) : pino.destination({ fd: destination, sync: true }),
+    stream,
   );
 }
 
