@@ -52,6 +52,8 @@ export interface AggregateOptions {
   readonly pricing?: string;
   /** --dedupe auto|line|off (SPEC "Duplicate deliveries"); else DEDUPE, else auto. */
   readonly dedupe?: string;
+  /** Called right after the outputs are committed (the run has succeeded; a signal after it changes nothing). */
+  readonly onCommitted?: () => void;
 }
 
 export interface AggregateOutcome {
@@ -227,6 +229,7 @@ export async function aggregate(
       summaryFile.write(summary);
       signal.throwIfAborted();
       staged.commit();
+      opts.onCommitted?.();
       warnUnknownTasks(result);
       if (result.counts.conflictingDuplicates > 0) {
         const files = found.files;

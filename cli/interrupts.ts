@@ -14,9 +14,21 @@ export const UNWIND_GRACE_MS = 15_000;
 const controller = new AbortController();
 let interrupted: number | undefined;
 let running = 0;
+/** Set once the run's outputs are committed: it has succeeded, and only its tidying up is left. */
+let committed = false;
+let signalsAfterCommit = 0;
 
 function onSignal(sig: NodeJS.Signals): void {
   const code = EXIT_CODE[sig] ?? 1;
+  if (committed) {
+    // The bill is written: a signal now cannot undo that, so it does not turn the exit code
+    // into 130/143 (which would say the previous set was kept). A second one ends the wait.
+    if (++signalsAfterCommit > 1) {
+      process.stderr.write(`mr: ${sig} again: stopping now (the bill was written)\n`);
+      process.exit(0);
+    }
+    return;
+  }
   if (running === 0) process.exit(code);
   if (controller.signal.aborted) {
     process.stderr.write(`mr: ${sig} again: stopping now\n`);
@@ -35,6 +47,11 @@ function onSignal(sig: NodeJS.Signals): void {
 export function listenForInterrupts(): void {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/** Called right after a run's outputs are committed (README "Signals"): later signals leave its success as it is. */
+export function runCommitted(): void {
+  committed = true;
 }
 
 /** 130 or 143 once a signal interrupted a run, else undefined. */

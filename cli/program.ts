@@ -19,7 +19,7 @@ import { registerSpark } from './spark.js';
 import { intInRange, positiveInt } from './options.js';
 import { MAX_WORKERS } from '../engine/parallel/worker-count.js';
 import { reportError, summaryTable } from './report.js';
-import { interruptedExitCode, withInterrupts } from './interrupts.js';
+import { interruptedExitCode, runCommitted, withInterrupts } from './interrupts.js';
 
 
 function rejectLimit(value: string): RejectLimit {
@@ -150,7 +150,8 @@ export function buildProgram(logFormat: LogFormat): Command {
           {
             engine,
             out: scratch === undefined ? (o.out as string) : join(scratch, 'billing.txt'),
-            ...(scratch === undefined ? {} : { outLabel: '-' }),
+            // --out -: the bill is delivered by the copy to standard output after the run, which a signal still stops.
+            ...(scratch === undefined ? { onCommitted: runCommitted } : { outLabel: '-' }),
             workers: o.workers as number | undefined,
             shardBytes: o.shardSize as number | undefined,
             s3Streams: o.s3Streams as number | undefined,

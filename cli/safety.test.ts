@@ -493,3 +493,28 @@ describe('the naive engine past its heap: exit 1, a clear error, nothing written
     expect(read(dir, 'out/billing.txt').split('\n')).toHaveLength(users + 1);
   });
 });
+
+describe('a signal that arrives once the outputs are committed', () => {
+  it.each(ENGINES)('%s: SIGTERM during the commit’s last rename: the new set, exit 0 (143 would say the previous set was kept)', async (engine) => {
+    const dir = workdir({ 'old.log': GOOD, 'new.log': GOOD.replace('user1', 'user2') });
+    // A preload that sends the process SIGTERM as it renames the bill into place (the commit's last step); the handler runs after the commit.
+    const preload = join(dir, 'term-at-commit.cjs');
+    writeFileSync(
+      preload,
+      `const fs = require('node:fs');
+const original = fs.renameSync;
+fs.renameSync = function (from, to) {
+  if (String(from).includes('.mr-staging') && String(to).endsWith('billing.txt')) process.kill(process.pid, 'SIGTERM');
+  return original.apply(this, arguments);
+};
+`,
+    );
+    const args = (input: string) => ['aggregate', input, ...engineArgs(engine), '--out', 'o/billing.txt', '--no-progress'];
+    expect((await runMr(args('old.log'), { cwd: dir })).code).toBe(0);
+    const r = await runMr(args('new.log'), { cwd: dir, preload: [preload] });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/bill written/);
+    expect(read(dir, 'o/billing.txt')).toBe('user2: total_duration=100ms, total_cost=0.50\n');
+    expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
+  }, 60_000);
+});
