@@ -14,7 +14,13 @@ describe('asRunFailure', () => {
     const read = new SparkExecutionError('Spark error: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:///tmp/a b/cut.log.gz.  SQLSTATE: KD001', {
       errorClass: 'FAILED_READ_FILE.NO_HINT',
     });
-    expect((asRunFailure(read) as Error).message).toBe('Spark error: Encountered error while reading file file:///tmp/a b/cut.log.gz.');
+    // Named as the other engines name a file they cannot read.
+    expect((asRunFailure(read) as Error).message).toBe('cannot read /tmp/a b/cut.log.gz: the cluster could not read it (a corrupt or truncated gzip stream?)');
+    expect(withoutInternalNames('Spark error: Encountered error while reading file s3a://b/logs/a.log.')).toBe('cannot read s3a://b/logs/a.log: the cluster could not read it');
+    // As the local cluster words a truncated .gz.
+    expect(withoutInternalNames('Spark error: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:///tmp/sg/trunc.log.gz.  SQLSTATE: KD001')).toBe(
+      'cannot read /tmp/sg/trunc.log.gz: the cluster could not read it (a corrupt or truncated gzip stream?)',
+    );
     // A task's failure as Spark 4.1 words it (a java_method call that throws, on the local cluster).
     expect(
       withoutInternalNames(

@@ -26,7 +26,7 @@ export function withoutInternalNames(message: string): string {
   // S3A's refusal of an object, with the SDK's class, request id and trailing `:null`: what the naive and parallel engines say.
   const denied = /(s3a:\/\/\S+?): (?:getFileStatus|open|read|listStatus|listFiles)[^\n]*?(?:AccessDenied|Status Code: 403\b|\b403 Forbidden)/.exec(message);
   if (denied !== null) return `cannot read ${denied[1]}: access denied`;
-  return message
+  const cleaned = message
     // The scheduler's stage, task attempt and TID numbers say nothing to the user; the count, the host and the cause do.
     .replace(
       /Job aborted due to stage failure: Task \S+ in stage \S+ failed (\d+) times?, most recent failure: Lost task \S+ in stage \S+ \(TID \d+\) \(([^()]*)\): /,
@@ -36,6 +36,14 @@ export function withoutInternalNames(message: string): string {
     .replace(/\s*SQLSTATE:\s*[0-9A-Z]{5}\b\.?/g, '')
     .replace(/\s{2,}/g, ' ')
     .trim();
+  // A file an executor could not read (a truncated or corrupt .gz, most often): named as the other engines name it.
+  // Spark writes the file's URI as its text, spaces and all, to the end of the line.
+  const unreadable = /Encountered error while reading file (.+?)\.?$/m.exec(cleaned);
+  if (unreadable !== null) {
+    const path = unreadable[1]!.replace(/^file:(?:\/\/)?/, '');
+    return `cannot read ${path}: the cluster could not read it${/\.gz$/i.test(path) ? ' (a corrupt or truncated gzip stream?)' : ''}`;
+  }
+  return cleaned;
 }
 
 /** `err` as the product reports it: a SparkError mapped to a SparkRunFailure, anything else as it is. */
