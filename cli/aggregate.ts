@@ -16,7 +16,7 @@ import type { BillTotals } from '../engine/core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../engine/core/billing/usage.js';
 import { overRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
 import type { RunInput } from '../engine/core/billing/run.js';
-import { checkOutputsNotInputs, prepareOutputs } from '../engine/core/outputs/preflight.js';
+import { checkOutputsNotInputs, prepareOutputs, type PreparedOutputs } from '../engine/core/outputs/preflight.js';
 import { removeDeadRunsScratch } from '../engine/core/temp-dir.js';
 import { StagedOutputs } from '../engine/core/outputs/staged.js';
 import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects.js';
@@ -54,6 +54,16 @@ export interface AggregateOptions {
   readonly dedupe?: string;
   /** Called right after the outputs are committed (the run has succeeded; a signal after it changes nothing). */
   readonly onCommitted?: () => void;
+}
+
+/** What became of an earlier run's interrupted commit (prepareOutputs, completeEarlierCommit), said once. */
+export function reportEarlierCommit(log: Logger, earlier: Pick<PreparedOutputs, 'completed' | 'abandoned'>): void {
+  if (earlier.completed.length > 0) {
+    log.warn({ files: earlier.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
+  }
+  if (earlier.abandoned.length > 0) {
+    log.warn({ files: earlier.abandoned }, 'dropped the commit of an earlier run that was interrupted before its renames: its staged files are gone; the previous outputs stay as they were');
+  }
 }
 
 export interface AggregateOutcome {
@@ -159,12 +169,7 @@ export async function aggregate(
   // Before anything is read: a bad --out is refused, and an earlier run's half-done commit completed.
   const outputs = prepareOutputs(opts.out);
   try {
-    if (outputs.completed.length > 0) {
-      log.warn({ files: outputs.completed }, 'completed the commit of an earlier run that was interrupted between its renames');
-    }
-    if (outputs.abandoned.length > 0) {
-      log.warn({ files: outputs.abandoned }, 'dropped the commit of an earlier run that was interrupted before its renames: its staged files are gone; the previous outputs stay as they were');
-    }
+    reportEarlierCommit(log, outputs);
     if (outputs.tookOver !== undefined) log.info({ holder: outputs.tookOver }, 'took over the lock of the outputs from a run that died');
     if (outputs.removed.length > 0) log.info({ files: outputs.removed }, 'removed staging files left by a run that died');
     const scratch = removeDeadRunsScratch();

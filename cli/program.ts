@@ -13,7 +13,8 @@ import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogForm
 import { exitCodeOf, RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
 import { loadEnv } from '../engine/core/config/env-file.js';
 import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
-import { aggregate, ENGINES, type EngineName } from './aggregate.js';
+import { aggregate, ENGINES, reportEarlierCommit, type EngineName } from './aggregate.js';
+import { completeEarlierCommit } from '../engine/core/outputs/preflight.js';
 import { registerGenerate } from './generate.js';
 import { registerSpark } from './spark.js';
 import { intInRange, positiveInt } from './options.js';
@@ -135,13 +136,16 @@ export function buildProgram(logFormat: LogFormat): Command {
   refuseRepeatedValues(aggregateCommand);
   aggregateCommand.action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
     const engine = o.engine as EngineName;
-    checkEngineFlags(cmd, engine);
     const toStdout = o.out === '-';
+    // Before anything can refuse the run: an earlier run's half-done commit beside --out is completed.
+    const earlier = toStdout ? undefined : completeEarlierCommit(o.out as string);
+    checkEngineFlags(cmd, engine);
     if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
     // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
     const env = await loadEnv(process.env, o.envFile as string | undefined);
     const level = levelFromEnv(env['LOG_LEVEL'], true);
     const log = createLogger(level, 2, logFormat);
+    if (earlier !== undefined) reportEarlierCommit(log, earlier);
     const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
     try {
       const outcome = await withInterrupts((signal) =>

@@ -242,6 +242,21 @@ fs.renameSync = function (from, to) {
     },
     60_000,
   );
+
+  it.each(ENGINES)('%s: a next run refused for its configuration or its flags’ values (exit 2) completes the commit first', async (engine) => {
+    const dir = workdir({ 'old.log': GOOD, 'new.log': GOOD.replace('user1', 'user2') });
+    const args = (input: string) => ['aggregate', input, ...engineArgs(engine), '--out', 'o/billing.txt', '--no-progress'];
+    expect((await run(dir, args('old.log'))).code).toBe(0);
+    const killed = await run(dir, args('new.log'), { FAULT_AT: '3', FAULT_KILL: '1' });
+    expect(killed.code).toBe('SIGKILL');
+    expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit'))).toBe(true);
+    const refused = await run(dir, args('new.log'), { RATE_login: '0.0.5' });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/RATE_login/);
+    expect(read(dir, 'o/billing.txt')).toBe('user2: total_duration=100ms, total_cost=0.50\n');
+    expect(read(dir, 'o/billing.detail.csv')).toContain('user2,login');
+    expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
+  }, 60_000);
 });
 
 describe('one run at a time per --out: a second run is refused while the first holds the outputs', () => {

@@ -213,3 +213,21 @@ export function prepareOutputs(given: string): PreparedOutputs {
     throw err;
   }
 }
+
+/**
+ * A commit an earlier run left half done beside `given` (`--out`), completed at the very start
+ * of a run, before its flags' values or its configuration can fail it: SPEC wants a mixed set
+ * never to outlive the next run, and a run refused with exit 2 is the next run too. Takes and
+ * releases the lock as prepareOutputs does; anything that stops it (a bad --out, a busy lock,
+ * a journal that cannot be completed) is left for the run's own prepareOutputs to report.
+ */
+export function completeEarlierCommit(given: string): Pick<PreparedOutputs, 'completed' | 'abandoned'> | undefined {
+  try {
+    if (!existsSync(journalPath(normalize(given)))) return undefined;
+    const prepared = prepareOutputs(given);
+    prepared.release();
+    return { completed: prepared.completed, abandoned: prepared.abandoned };
+  } catch {
+    return undefined;
+  }
+}
