@@ -163,7 +163,8 @@ export function buildProgram(logFormat: LogFormat): Command {
             to: o.to as string | undefined,
             maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
             remote: o.remote as string | undefined,
-            progress: o.progress === false ? false : undefined,
+            // JSON log lines are for machines: no progress bar's escape codes among them, even on a terminal.
+            progress: o.progress === false || logFormat === 'json' ? false : undefined,
             pricing: o.pricing as string | undefined,
             dedupe: o.dedupe as string | undefined,
             input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },

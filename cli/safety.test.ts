@@ -422,6 +422,12 @@ describe.concurrent('output for people and for machines', () => {
     expect(r.stdout).toMatch(/INFO.*bill written/);
     expect(r.stdout).not.toMatch(/^\{"level"/m);
     expect(read(dir, 'data/billing.txt')).toBe('user1: total_duration=200000ms, total_cost=1000.00\n');
+    // JSON log lines asked for on a terminal: only JSON lines, no progress bar among them.
+    const json = spawnSync('script', ['-qec', `${command} '--log-format' 'json'`, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'info', TERM: 'dumb' } });
+    expect(json.status).toBe(0);
+    const lines = json.stdout.split(/\r?\n/).filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toMatch(/^\{"level":.*\}$/);
   });
 });
 
