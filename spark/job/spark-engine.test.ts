@@ -185,15 +185,21 @@ describe('spark engine = naive engine', () => {
     expect((err as Error).message).toMatch(/_part\.log.*Spark skips files/);
   });
 
+  /** What the naive and spark engines throw on the files under `dir` (each is expected to fail). */
+  async function bothFail(dir: string): Promise<{ naive: unknown; spark: unknown }> {
+    const { files } = await discoverInputs([dir]);
+    const config = billingConfigFromEnv(RATES);
+    const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
+    const spark = await runEngine((input) => runSpark(input, { client: sc.client }), files, config).catch((e: unknown) => e);
+    return { naive, spark };
+  }
+
   it('fails like the naive engine on a zero-byte .gz beside other logs (no gzip stream; Hadoop reads it as no lines)', async () => {
     const dir = join(sc.work, 'zero-gz');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'a.log.gz'), '');
     writeFileSync(join(dir, 'b.log'), '2025-05-02T10:00:00Z u1 login 200 100ms\n');
-    const { files } = await discoverInputs([dir]);
-    const config = billingConfigFromEnv(RATES);
-    const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
-    const spark = await runEngine((input) => runSpark(input, { client: sc.client }), files, config).catch((e: unknown) => e);
+    const { naive, spark } = await bothFail(dir);
     expect(naive).toBeInstanceOf(InputError);
     expect(spark).toBeInstanceOf(InputError);
     expect((spark as Error).message).toBe(`cannot read ${join(dir, 'a.log.gz')}: corrupt gzip stream (an empty file is no gzip stream)`);
@@ -204,10 +210,7 @@ describe('spark engine = naive engine', () => {
     writeEdgeFixtures(dir);
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'z.csv'), 'timestamp,user,task,status\n2025-05-02T23:16:50Z,u,login,200\n');
-    const { files } = await discoverInputs([dir]);
-    const config = billingConfigFromEnv(RATES);
-    const naive = await runEngine(runNaive, files, config).catch((e: unknown) => e);
-    const spark = await runEngine((input) => runSpark(input, { client: sc.client }), files, config).catch((e: unknown) => e);
+    const { naive, spark } = await bothFail(dir);
     expect(naive).toBeInstanceOf(InputError);
     expect(spark).toBeInstanceOf(InputError);
     expect((spark as Error).message).toBe((naive as Error).message);
