@@ -369,7 +369,7 @@ async function runWith(
   }
 
   trace('csv headers read');
-  await client.connect();
+  await client.connect(signal);
   await configureSession(client, signal, input.files);
   let functions = false;
   if (use.functions) {

@@ -177,17 +177,25 @@ export class SparkConnectClient {
     });
   }
 
-  /** Waits until the server accepts the connection; SparkConnectionError otherwise. */
-  async connect(): Promise<void> {
+  /** Waits until the server accepts the connection; SparkConnectionError otherwise. `signal` ends the wait with its reason. */
+  async connect(signal?: AbortSignal): Promise<void> {
     if (this.connected) return;
     if (this.closed) throw new SparkError('the Spark Connect client is closed');
+    signal?.throwIfAborted();
     const deadline = Date.now() + this.connectTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
-      this.client.waitForReady(deadline, (err) => {
-        if (err === undefined || err === null) resolve();
-        else reject(new SparkConnectionError(`cannot reach the Spark Connect server at ${this.remote} (no answer within ${this.connectTimeoutMs} ms)`, { cause: err }));
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onAbort = () => reject(signal!.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.client.waitForReady(deadline, (err) => {
+          if (err === undefined || err === null) resolve();
+          else reject(new SparkConnectionError(`cannot reach the Spark Connect server at ${this.remote} (no answer within ${this.connectTimeoutMs} ms)`, { cause: err }));
+        });
       });
-    });
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
     this.connected = true;
   }
 
