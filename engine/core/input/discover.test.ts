@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { discoverInputs, globMatcher } from './discover.js';
@@ -181,6 +182,15 @@ describe('skipped files', () => {
     files['zz.yaml'] = 'x';
     expect((await discoverInputs([tree(files)])).skipped.moreExtensions).toBe(true);
     expect(d.files.map((f) => rel(f.path))).toEqual(['a.log']);
+  });
+
+  it('a FIFO named like a log is skipped as what it is, not for its name', async () => {
+    const root = tree({ 'a.log': 'x' });
+    execFileSync('mkfifo', [join(root, 'pipe.log')]);
+    const d = await discoverInputs([root]);
+    expect(d.skipped.count).toBe(1);
+    expect(d.skipped.extensions).toEqual(['(not a regular file)']);
+    expect(d.files.map((f) => f.path)).toEqual([join(root, 'a.log')]);
   });
 });
 

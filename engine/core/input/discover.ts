@@ -41,7 +41,7 @@ export interface Skipped {
   readonly count: number;
   /** The first few, in walk order. */
   readonly examples: readonly string[];
-  /** The first few distinct extensions (`.md`, `.json`; `(none)` for a name without one). */
+  /** The first few distinct extensions (`.md`, `.json`; `(none)` for a name without one; `(not a regular file)` for a FIFO, socket or device). */
   readonly extensions: readonly string[];
   /** Other extensions than those were seen. */
   readonly moreExtensions: boolean;
@@ -78,10 +78,11 @@ class SkipCounter {
   readonly examples: string[] = [];
   readonly extensions: string[] = [];
   moreExtensions = false;
-  add(path: string): void {
+  /** `special`: not a regular file (a FIFO, a socket, a device), whatever its name says. */
+  add(path: string, special = false): void {
     this.count++;
     if (this.examples.length < EXAMPLES) this.examples.push(path);
-    const ext = extname(path) || '(none)';
+    const ext = special ? '(not a regular file)' : extname(path) || '(none)';
     if (this.extensions.includes(ext)) return;
     if (this.extensions.length < EXAMPLES) this.extensions.push(ext);
     else this.moreExtensions = true;
@@ -200,7 +201,7 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     }
     if (!st.isFile()) {
       if (explicit) throw new UsageError(`${path} is not a regular file or directory`);
-      skipped.add(path);
+      skipped.add(path, true);
       return;
     }
     const kind = admit(path, rel);
