@@ -184,6 +184,23 @@ describe('skipped files', () => {
     expect(d.files.map((f) => rel(f.path))).toEqual(['a.log']);
   });
 
+  it('mr’s own working files beside outputs in the directory are passed over; other dot files are read', async () => {
+    const line = '2025-05-02T10:00:00Z u1 login 200 5ms\n';
+    const root = tree({
+      'a.log': line,
+      '.hidden.log': line,
+      '.mr-staging-123-0a1b2c3d-billing.txt': line,
+      '.mr-probe-123-0a1b2c3d': '',
+      '.billing.mr-lock': '{}',
+      '.billing.mr-lock.123.tmp': '{}',
+      '.billing.txt.mr-commit': '{}',
+      '.billing.txt.mr-commit.123.tmp': '{}',
+    });
+    const d = await discoverInputs([root]);
+    expect(d.files.map((f) => f.path)).toEqual([join(root, '.hidden.log'), join(root, 'a.log')]);
+    expect(d.skipped.count).toBe(0);
+  });
+
   it('a FIFO named like a log is skipped as what it is, not for its name', async () => {
     const root = tree({ 'a.log': 'x' });
     execFileSync('mkfifo', [join(root, 'pipe.log')]);

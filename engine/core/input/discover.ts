@@ -16,6 +16,7 @@ import { compareUtf8 } from '../billing/order.js';
 import type { StdinSource } from './stdin.js';
 import type { Wrapping } from '../formats/wrapped.js';
 import { isS3Url, parseS3Url, s3SettingsFrom, type S3Object, type S3Settings } from './s3-url.js';
+import { isWorkFileName } from '../outputs/paths.js';
 
 export interface InputFile {
   /** Path as reached from the command line argument (`-` for standard input). */
@@ -196,7 +197,10 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
         throw new InputError(`cannot read ${underArgument(path, shown)}: its name is not UTF-8; rename it (or move it out of ${path})`);
       }
       const names = raw.map((n) => n.toString('utf8')).sort(compareUtf8);
-      for (const name of names) await visit(underArgument(path, name), rel === null ? name : `${rel}/${name}`, inside);
+      for (const name of names) {
+        if (isWorkFileName(name)) continue;
+        await visit(underArgument(path, name), rel === null ? name : `${rel}/${name}`, inside);
+      }
       return;
     }
     if (!st.isFile()) {

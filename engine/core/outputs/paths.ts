@@ -19,3 +19,14 @@ export function outputPaths(bill: string): OutputPaths {
     rejects: join(dir, `${stem}.rejects.csv`),
   };
 }
+
+/**
+ * The names of mr's own working files beside a set of outputs: staged outputs
+ * (`.mr-staging-<pid>-…`, staged.ts), probes (`.mr-probe-<pid>-…`), locks (`.<stem>.mr-lock`,
+ * lock.ts) and commit journals (`.<bill>.mr-commit`, journal.ts), with their temporary names.
+ * Never logs: a walk of a directory that also holds outputs passes over them (a live run's
+ * staged `billing.txt` would otherwise be read as a log).
+ */
+export function isWorkFileName(name: string): boolean {
+  return /^\.(?:mr-staging-\d+-|mr-probe-\d+-|.+\.mr-(?:lock|commit)(?:\.\d+\.(?:tmp|stale))?$)/.test(name);
+}
