@@ -120,7 +120,22 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
       } catch (err) {
         console.log(JSON.stringify({ error: err.constructor.name, message: err.message }));
       }`;
-    for (let round = 0; round < 3; round++) {
+    // Rounds 3-5: every link, rename and read of the lock's files waits a random few ms first,
+    // so that the runs interleave between any two of their steps.
+    const jitter = join(tempDir(), 'jitter.cjs');
+    writeFileSync(
+      jitter,
+      `const fs = require('node:fs');
+for (const name of ['linkSync', 'renameSync', 'readFileSync', 'statSync', 'rmSync']) {
+  const original = fs[name];
+  fs[name] = function (...args) {
+    if (String(args[0]).includes('.mr-lock')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.floor(Math.random() * 8));
+    return original.apply(this, args);
+  };
+}
+`,
+    );
+    for (let round = 0; round < 6; round++) {
       const dir = tempDir();
       const bill = join(dir, 'billing.txt');
       const dead = deadPid();
@@ -128,7 +143,8 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
       const at = Date.now() + 1500;
       const results = await Promise.all(
         Array.from({ length: 6 }, () => new Promise<{ won?: string | null; error?: string; message?: string }>((done, fail) => {
-          const c = spawn(process.execPath, ['--input-type=module', '-e', child, bill, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const preload = round >= 3 ? ['--require', jitter] : [];
+          const c = spawn(process.execPath, [...preload, '--input-type=module', '-e', child, bill, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           c.stdout.on('data', (d: Buffer) => (out += d.toString()));
           c.on('error', fail);
@@ -146,6 +162,18 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
       expect(listFiles(dir)).toEqual([]);
     }
   }, 60_000);
+
+  it('a takeover guard left by a run killed mid-takeover is removed, and the dead run’s lock taken over', () => {
+    const dir = tempDir();
+    const bill = join(dir, 'billing.txt');
+    const dead = deadPid();
+    writeFileSync(lockPath(bill), holderText(dead));
+    writeFileSync(`${lockPath(bill)}.takeover`, holderText(deadPid()));
+    const lock = acquireOutputLock(bill);
+    expect(lock.tookOver).toBe(`pid ${dead} on ${hostname()}`);
+    lock.release();
+    expect(listFiles(dir)).toEqual([]);
+  });
 
   it('release leaves a lock that is no longer this run’s', () => {
     const bill = join(tempDir(), 'billing.txt');

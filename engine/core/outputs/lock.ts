@@ -12,7 +12,9 @@
  * so, when its process is gone on this host (kill -9), or when it has not been touched for
  * STALE_MS whatever its host: a run in a container killed for memory leaves a lock that no
  * later container can check by pid (another host name, the same pids), and the next run after
- * that lease bills as usual.
+ * that lease bills as usual. A stale lock is replaced by the new run's in one rename (its name
+ * is never free, so no third run can link its own in meanwhile), by one run at a time: the one
+ * that holds the takeover guard (`.billing.mr-lock.takeover`) and finds the lock unchanged.
  */
 import { hostname } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -78,6 +80,39 @@ function readHolder(path: string): { text: string; holder: Holder | undefined; t
   return { text, holder: undefined, touchedMs };
 }
 
+/** Tries before a lock that keeps changing under a run is a failure. */
+const MAX_ATTEMPTS = 40;
+/** The guard of a takeover: `<lock>.takeover`, a link to the lock its run will put in place. */
+export const GUARD_SUFFIX = '.takeover';
+/** How long a run waits for another's takeover (a few file operations) before it looks again. */
+const GUARD_WAIT_MS = 10;
+/** A guard older than this was left by a run killed in the middle of a takeover. */
+const GUARD_STALE_MS = 10_000;
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The takeover guard, made as the lock is (a link to this run's lock file, which fails when a
+ * guard exists): true when this run holds it. A guard whose run is gone on this host, or older
+ * than GUARD_STALE_MS, is removed (the next try may then take it).
+ */
+function takeGuard(guard: string, tmp: string, host: string): boolean {
+  try {
+    linkSync(tmp, guard);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunFailure(`cannot lock the outputs: ${guard}: ${systemReason(err)}`);
+  }
+  const other = readHolder(guard);
+  if (other === undefined) return false;
+  const h = other.holder;
+  const dead = h !== undefined && h.host === host && h.pid !== process.pid && !processAlive(h.pid);
+  if (dead || Date.now() - other.touchedMs > GUARD_STALE_MS) rmSync(guard, { force: true });
+  return false;
+}
+
 /** The locks this process holds, by absolute path. */
 const held = new Set<string>();
 
@@ -126,29 +161,24 @@ export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeat
         // The same pid as ours is this process's own lock, or one left by an earlier process that had this pid.
         if (h.pid === process.pid ? held.has(resolve(path)) : processAlive(h.pid)) throw new RunFailure(busy);
       }
-      if (attempt >= 3) throw new RunFailure(`cannot lock the outputs ${bill}: the lock ${path} keeps changing`);
-      // Stale: moved aside under a name of our own, then checked to be the lock judged dead
-      // (another run may have replaced it in between); put back if it is not.
-      const aside = `${path}.${process.pid}.stale`;
-      try {
-        renameSync(path, aside);
-      } catch (err) {
-        // Another run moved it aside first: look again.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      const moved = readHolder(aside);
-      if (moved !== undefined && moved.text !== seen.text) {
-        try {
-          linkSync(aside, path);
-        } catch {
-          // a third run locked meanwhile; the one moved aside still holds its own copy
-        }
-        rmSync(aside, { force: true });
+      if (attempt >= MAX_ATTEMPTS) throw new RunFailure(`cannot lock the outputs ${bill}: the lock ${path} keeps changing`);
+      // Stale: replaced by this run's lock in one rename, so that the lock's name is never
+      // free for a moment, and under a guard that one run at a time holds, after checking
+      // that the lock is still the one judged dead (another run may have taken it over since).
+      const guard = `${path}${GUARD_SUFFIX}`;
+      if (!takeGuard(guard, tmp, host)) {
+        pause(GUARD_WAIT_MS);
         continue;
       }
-      rmSync(aside, { force: true });
+      try {
+        const now = readHolder(path);
+        if (now === undefined || now.text !== seen.text || now.touchedMs !== seen.touchedMs) continue; // released or changed: judged again
+        renameSync(tmp, path);
+      } finally {
+        rmSync(guard, { force: true });
+      }
       tookOver = h === undefined ? 'a lock mr cannot read, untouched for over its lease' : `${describe(h)}${lapsed ? ', untouched for over its lease' : ''}`;
+      break;
     }
   } finally {
     rmSync(tmp, { force: true });

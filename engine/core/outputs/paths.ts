@@ -28,5 +28,5 @@ export function outputPaths(bill: string): OutputPaths {
  * staged `billing.txt` would otherwise be read as a log).
  */
 export function isWorkFileName(name: string): boolean {
-  return /^\.(?:mr-staging-\d+-|mr-probe-\d+-|.+\.mr-(?:lock|commit)(?:\.\d+\.(?:tmp|stale))?$)/.test(name);
+  return /^\.(?:mr-staging-\d+-|mr-probe-\d+-|.+\.mr-(?:lock|commit)(?:\.\d+\.(?:tmp|stale)|\.takeover)?$)/.test(name);
 }
