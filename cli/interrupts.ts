@@ -14,19 +14,26 @@ export const UNWIND_GRACE_MS = 15_000;
 const controller = new AbortController();
 let interrupted: number | undefined;
 let running = 0;
-/** Set once the run's outputs are committed: it has succeeded, and only its tidying up is left. */
+/** Set once the run's outputs are committed: it has succeeded, and only its tidying up (and the --json summary) is left. */
 let committed = false;
+/** After the commit: the --json summary is still to be printed. */
+let owesSummary = false;
 let signalsAfterCommit = 0;
+
+/** Ends a committed run stopped by a signal: exit 0, or 1 when the --json summary it owes was not printed. */
+function stopCommitted(sig: NodeJS.Signals, why: string): never {
+  process.stderr.write(`mr: ${sig}${why}: stopping now (the bill was written${owesSummary ? '; its summary was not printed' : ''})\n`);
+  process.exit(owesSummary ? 1 : 0);
+}
 
 function onSignal(sig: NodeJS.Signals): void {
   const code = EXIT_CODE[sig] ?? 1;
   if (committed) {
     // The bill is written: a signal now cannot undo that, so it does not turn the exit code
-    // into 130/143 (which would say the previous set was kept). A second one ends the wait.
-    if (++signalsAfterCommit > 1) {
-      process.stderr.write(`mr: ${sig} again: stopping now (the bill was written)\n`);
-      process.exit(0);
-    }
+    // into 130/143 (which would say the previous set was kept). The run finishes; a second
+    // signal, or a tidying up that takes longer than the grace period, ends it at once.
+    if (++signalsAfterCommit > 1) stopCommitted(sig, ' again');
+    setTimeout(() => stopCommitted(sig, `, and the run did not end within ${UNWIND_GRACE_MS / 1000} s`), UNWIND_GRACE_MS).unref();
     return;
   }
   if (running === 0) process.exit(code);
@@ -49,9 +56,18 @@ export function listenForInterrupts(): void {
   process.on('SIGTERM', onSignal);
 }
 
-/** Called right after a run's outputs are committed (README "Signals"): later signals leave its success as it is. */
-export function runCommitted(): void {
+/**
+ * Called right after a run's outputs are committed (README "Signals"): later signals leave its
+ * success as it is. `summary`: the run still prints its --json summary (summaryPrinted after).
+ */
+export function runCommitted(summary: boolean): void {
   committed = true;
+  owesSummary = summary;
+}
+
+/** The --json summary of a committed run is on standard output. */
+export function summaryPrinted(): void {
+  owesSummary = false;
 }
 
 /** 130 or 143 once a signal interrupted a run, else undefined. */

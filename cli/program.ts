@@ -20,7 +20,7 @@ import { registerSpark } from './spark.js';
 import { intInRange, positiveInt } from './options.js';
 import { MAX_WORKERS } from '../engine/parallel/worker-count.js';
 import { reportError, summaryTable } from './report.js';
-import { interruptedExitCode, runCommitted, withInterrupts } from './interrupts.js';
+import { interruptedExitCode, runCommitted, summaryPrinted, withInterrupts } from './interrupts.js';
 
 
 function rejectLimit(value: string): RejectLimit {
@@ -139,13 +139,14 @@ export function buildProgram(logFormat: LogFormat): Command {
     const toStdout = o.out === '-';
     // Before anything can refuse the run: an earlier run's half-done commit beside --out is completed.
     const earlier = toStdout ? undefined : completeEarlierCommit(o.out as string);
+    // Said at once, with the environment's LOG_LEVEL: the flags, the env file or the settings may still refuse the run.
+    if (earlier !== undefined) reportEarlierCommit(createLogger(levelFromEnv(process.env['LOG_LEVEL']), 2, logFormat), earlier);
     checkEngineFlags(cmd, engine);
     if (toStdout && o.json === true) throw new UsageError('--out - and --json both write to standard output: choose one');
     // Settings (LOG_LEVEL included) come from the environment and the env file before anything is logged.
     const env = await loadEnv(process.env, o.envFile as string | undefined);
     const level = levelFromEnv(env['LOG_LEVEL'], true);
     const log = createLogger(level, 2, logFormat);
-    if (earlier !== undefined) reportEarlierCommit(log, earlier);
     const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
     try {
       const outcome = await withInterrupts((signal) =>
@@ -155,7 +156,7 @@ export function buildProgram(logFormat: LogFormat): Command {
             engine,
             out: scratch === undefined ? (o.out as string) : join(scratch, 'billing.txt'),
             // --out -: the bill is delivered by the copy to standard output after the run, which a signal still stops.
-            ...(scratch === undefined ? { onCommitted: runCommitted } : { outLabel: '-' }),
+            ...(scratch === undefined ? { onCommitted: () => runCommitted(o.json === true) } : { outLabel: '-' }),
             workers: o.workers as number | undefined,
             shardBytes: o.shardSize as number | undefined,
             s3Streams: o.s3Streams as number | undefined,
@@ -175,7 +176,10 @@ export function buildProgram(logFormat: LogFormat): Command {
         ),
       );
       if (scratch !== undefined) await copyToStdout(join(scratch, 'billing.txt'));
-      if (o.json === true) await printSummary(outcome.summary, o.out as string);
+      if (o.json === true) {
+        await printSummary(outcome.summary, o.out as string);
+        summaryPrinted();
+      }
       if (logFormat === 'human' && level !== 'silent') process.stderr.write(summaryTable(outcome, engine));
     } finally {
       if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });

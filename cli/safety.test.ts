@@ -224,9 +224,9 @@ fs.renameSync = function (from, to) {
       if (at === 1) {
         // The journal never became durable: the previous set is exactly as it was.
         for (const n of OUTPUTS) expect(read(dir, `o/${n}`), n).toBe(previous[n]);
-        expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit'))).toBe(false);
+        expect(existsSync(join(dir, 'o', '.billing.mr-commit'))).toBe(false);
       } else {
-        expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit')), 'the journal is left for the next run').toBe(true);
+        expect(existsSync(join(dir, 'o', '.billing.mr-commit')), 'the journal is left for the next run').toBe(true);
       }
       // The next run on the same --out completes the commit before it looks at its input (missing here: exit 1).
       const next = await run(dir, args('missing.log'));
@@ -249,10 +249,11 @@ fs.renameSync = function (from, to) {
     expect((await run(dir, args('old.log'))).code).toBe(0);
     const killed = await run(dir, args('new.log'), { FAULT_AT: '3', FAULT_KILL: '1' });
     expect(killed.code).toBe('SIGKILL');
-    expect(existsSync(join(dir, 'o', '.billing.txt.mr-commit'))).toBe(true);
+    expect(existsSync(join(dir, 'o', '.billing.mr-commit'))).toBe(true);
     const refused = await run(dir, args('new.log'), { RATE_login: '0.0.5' });
     expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/RATE_login/);
+    expect(refused.stderr).toMatch(/completed the commit of an earlier run/);
     expect(read(dir, 'o/billing.txt')).toBe('user2: total_duration=100ms, total_cost=0.50\n');
     expect(read(dir, 'o/billing.detail.csv')).toContain('user2,login');
     expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
@@ -537,5 +538,15 @@ fs.renameSync = function (from, to) {
     expect(r.stderr).toMatch(/bill written/);
     expect(read(dir, 'o/billing.txt')).toBe('user2: total_duration=100ms, total_cost=0.50\n');
     expect(listFiles(join(dir, 'o'))).toEqual(OUTPUTS);
+    // Two signals there with --json: never exit 0 without the summary on standard output. Either
+    // the run printed it before the signals were handled (exit 0), or it was stopped before (exit 1, saying so).
+    writeFileSync(preload, readFileSync(preload, 'utf8').replace("process.kill(process.pid, 'SIGTERM');", "{ process.kill(process.pid, 'SIGTERM'); process.kill(process.pid, 'SIGINT'); }"));
+    const twice = await runMr([...args('old.log'), '--json'], { cwd: dir, preload: [preload] });
+    expect(read(dir, 'o/billing.txt')).toBe('user1: total_duration=100ms, total_cost=0.50\n');
+    if (twice.code === 0) expect(twice.stdout).toBe(read(dir, 'o/billing.summary.json'));
+    else {
+      expect(twice.code, twice.stderr).toBe(1);
+      expect(twice.stderr).toMatch(/mr: SIGINT again: stopping now \(the bill was written; its summary was not printed\)/);
+    }
   }, 60_000);
 });

@@ -50,7 +50,9 @@ export function systemReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (code === undefined) return message;
   const words = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1];
-  return words === undefined ? code : `${words} (${code})`;
+  if (words !== undefined) return `${words} (${code})`;
+  // A code of Node's own (ERR_STREAM_PREMATURE_CLOSE: "Premature close") or a library's.
+  return message === '' || message === code ? code : `${message} (${code})`;
 }
 
 /** The InputError for a file that could not be opened or read: the path and the system's reason (`no such file or directory (ENOENT)`, ...), or `reason` as given. */

@@ -267,11 +267,12 @@ export function checkClusterNames(files: readonly InputFile[]): void {
 
 /**
  * Hadoop reads a zero-byte `.gz` as a file of no lines; to the other engines it is no gzip
- * stream, a corrupt input (README "Empty input"): exit 1 naming it, before the cluster reads.
+ * stream, a corrupt input (README "Empty input"): exit 1 naming it as they do (zlib's words),
+ * before the cluster reads.
  */
 export function checkGzipNotEmpty(files: readonly InputFile[]): void {
   for (const f of files) {
-    if (f.gzip && f.size === 0) throw cannotRead(f.path, 'corrupt gzip stream (an empty file is no gzip stream)');
+    if (f.gzip && f.size === 0) throw cannotRead(f.path, 'corrupt gzip stream (unexpected end of file)');
   }
 }
 

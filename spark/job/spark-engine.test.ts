@@ -202,7 +202,8 @@ describe('spark engine = naive engine', () => {
     const { naive, spark } = await bothFail(dir);
     expect(naive).toBeInstanceOf(InputError);
     expect(spark).toBeInstanceOf(InputError);
-    expect((spark as Error).message).toBe(`cannot read ${join(dir, 'a.log.gz')}: corrupt gzip stream (an empty file is no gzip stream)`);
+    expect((spark as Error).message).toBe((naive as Error).message);
+    expect((spark as Error).message).toBe(`cannot read ${join(dir, 'a.log.gz')}: corrupt gzip stream (unexpected end of file)`);
   });
 
   it('fails like the naive engine on a CSV file without a required column', async () => {

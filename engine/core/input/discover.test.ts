@@ -193,8 +193,8 @@ describe('skipped files', () => {
       '.mr-probe-123-0a1b2c3d': '',
       '.billing.mr-lock': '{}',
       '.billing.mr-lock.123.tmp': '{}',
-      '.billing.txt.mr-commit': '{}',
-      '.billing.txt.mr-commit.123.tmp': '{}',
+      '.billing.mr-commit': '{}',
+      '.billing.mr-commit.123.tmp': '{}',
     });
     const d = await discoverInputs([root]);
     expect(d.files.map((f) => f.path)).toEqual([join(root, '.hidden.log'), join(root, 'a.log')]);

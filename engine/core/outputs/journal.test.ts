@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunFailure } from '../errors.js';
 import { journalPath, rollForward, writeJournal, type Rename } from './journal.js';
@@ -49,13 +49,34 @@ describe('rollForward: the next run completes a commit killed between its rename
     rmSync(renames[3]!.from);
     expect(() => rollForward(journal)).toThrow(RunFailure);
     expect(() => rollForward(journal)).toThrow(
-      `the commit journal ${journal} cannot be completed: the staged ${renames[3]!.to} of the interrupted run is gone, and ${renames[0]!.to} are already that run's, so the outputs are a mixed set; remove the journal and run again to replace the whole set`,
+      `the commit journal ${journal} cannot be completed (the staged ${renames[3]!.to} is gone), and the interrupted run had replaced ${renames[0]!.to}: the outputs may be a mixed set; remove the journal and run again to replace the whole set`,
     );
     expect(contents(renames)).toEqual(['new', 'old', 'old', 'old']);
     expect(existsSync(journal)).toBe(true);
     rmSync(journal);
     expect(rollForward(journal)).toEqual({ completed: [], abandoned: [] });
     expect(listFiles(dir).filter((n) => !NAMES.includes(n))).toHaveLength(2);
+  });
+
+  it('the next staged file removed right after a kill between renames: a run failure, never a dropped or half-completed commit', () => {
+    const { journal, renames } = interruptedCommit();
+    renameSync(renames[0]!.from, renames[0]!.to);
+    // Renames 1 and 2 look done (sources gone), but rename 1's output is still the old file.
+    rmSync(renames[1]!.from);
+    renameSync(renames[2]!.from, renames[2]!.to);
+    expect(() => rollForward(journal)).toThrow(/billing\.detail\.csv is not the file it staged/);
+    expect(existsSync(journal)).toBe(true);
+  });
+
+  it('the identity holds no device number (it can change across a remount or a reboot): inode, size and time; the commit is completed', () => {
+    const { journal, renames } = interruptedCommit();
+    renameSync(renames[0]!.from, renames[0]!.to);
+    renameSync(renames[1]!.from, renames[1]!.to);
+    const text = JSON.parse(readFileSync(journal, 'utf8')) as { renames: Array<{ id: string }> };
+    const st = statSync(renames[0]!.to, { bigint: true });
+    expect(text.renames[0]!.id).toBe(`${st.ino}:${st.size}:${st.mtimeNs}`);
+    expect(rollForward(journal).completed).toEqual(renames.slice(2).map((r) => r.to));
+    expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
   });
 
   it('a journal without identities (written before they were recorded) is completed as before', () => {

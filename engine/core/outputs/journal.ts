@@ -6,21 +6,25 @@
  * anything, so a mixed set never outlives the next run.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { RunFailure, systemReason } from '../errors.js';
 
 export interface Rename {
   readonly from: string;
   readonly to: string;
-  /** The staged file's identity (`dev:ino`), recorded in the journal: a rename is done when `to` is that file. */
+  /** The staged file's identity (identity()), recorded in the journal: its rename is done when `to` is that file. */
   readonly id?: string;
 }
 
-/** A file's identity (`dev:ino`), which a rename keeps; null when it is absent. */
+/**
+ * A file's identity as a rename keeps it: inode, size and modification time (`ino:size:mtimeNs`);
+ * null when it is absent. Not the device: its number can change across a reboot or a remount
+ * (NFS, overlayfs, device mapper), the very case a journal is for.
+ */
 function identity(path: string): string | null {
   try {
     const st = statSync(path, { bigint: true });
-    return `${st.dev}:${st.ino}`;
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
   } catch {
     return null;
   }
@@ -33,9 +37,13 @@ export interface RollForward {
   readonly abandoned: readonly string[];
 }
 
-/** The journal of the outputs named after `bill`: a dot file beside it. */
+/**
+ * The journal of the outputs named after `bill`: a dot file beside it, named after the stem
+ * the companions share (as the lock is, lock.ts): a run on `billing.csv` completes a commit
+ * of `billing.txt` cut short, whose companions are its own.
+ */
 export function journalPath(bill: string): string {
-  return join(dirname(bill), `.${basename(bill)}.mr-commit`);
+  return join(dirname(bill), `.${basename(bill, extname(bill))}.mr-commit`);
 }
 
 function fsyncDir(dir: string): void {
@@ -125,7 +133,7 @@ export function rollForward(journal: string): RollForward {
     text = readFileSync(journal, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { completed: [], abandoned: [] };
-    throw new RunFailure(`cannot read the commit journal ${journal}: ${(err as Error).message}`);
+    throw new RunFailure(`cannot read the commit journal ${journal}: ${systemReason(err)}`);
   }
   let renames: Rename[];
   try {
@@ -145,23 +153,31 @@ export function rollForward(journal: string): RollForward {
   for (const r of renames) {
     if (!inDir(r.from, dir) || !inDir(r.to, dir)) throw new RunFailure(`the commit journal ${journal} names files outside ${dir}`);
   }
-  const pending = renames.filter((r) => existsSync(r.from));
-  // A staged file gone though its output is not that file (removed by hand or by a cleaner of
-  // dot files after the kill): the commit cannot be completed whole.
-  const lost = renames.filter((r) => !existsSync(r.from) && r.id !== undefined && identity(r.to) !== r.id);
-  if (lost.length > 0) {
-    const done = renames.filter((r) => !existsSync(r.from) && !lost.includes(r));
-    const gone = lost.map((r) => r.to).join(', ');
-    if (done.length > 0) {
-      throw new RunFailure(
-        `the commit journal ${journal} cannot be completed: the staged ${gone} of the interrupted run is gone, and ${done.map((r) => r.to).join(', ')} are already that run's, so the outputs are a mixed set; remove the journal and run again to replace the whole set`,
-      );
-    }
-    // Nothing renamed yet: the previous set is whole; the interrupted commit is dropped.
+  // The renames run in the journal's order: those done are a prefix whose sources are gone,
+  // and every source after it is still there. A source gone after a pending one was removed
+  // (by hand, or by a cleaner of dot files after the kill), not renamed.
+  const staged = renames.map((r) => existsSync(r.from));
+  const first = staged.indexOf(true);
+  const done = first === -1 ? renames : renames.slice(0, first);
+  const pending = renames.filter((_, i) => staged[i]);
+  const gone = renames.filter((r, i) => i >= done.length && !staged[i]);
+  if (gone.length > 0 && done.length === 0) {
+    // The first source is still there, so nothing was renamed: the previous set is whole, and the interrupted commit is dropped.
     for (const r of pending) rmSync(r.from, { force: true });
     rmSync(journal, { force: true });
     fsyncDir(dir);
-    return { completed: [], abandoned: lost.map((r) => r.to) };
+    return { completed: [], abandoned: gone.map((r) => r.to) };
+  }
+  // An output the journal says was renamed that is not the file it staged (its staged file removed, or the output changed since).
+  const unlike = done.filter((r) => r.id !== undefined && identity(r.to) !== r.id);
+  if (gone.length > 0 || unlike.length > 0) {
+    const why = [
+      ...gone.map((r) => `the staged ${r.to} is gone`),
+      ...unlike.map((r) => `${r.to} is not the file it staged (removed before its rename, or changed since)`),
+    ];
+    throw new RunFailure(
+      `the commit journal ${journal} cannot be completed (${why.join('; ')}), and the interrupted run had replaced ${done.filter((r) => !unlike.includes(r)).map((r) => r.to).join(', ') || 'none of its files'}: the outputs may be a mixed set; remove the journal and run again to replace the whole set`,
+    );
   }
   applyJournal(journal, renames);
   return { completed: pending.map((r) => r.to), abandoned: [] };

@@ -6,7 +6,7 @@
  * (exit 2) with nothing read.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { UsageError, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -79,6 +79,10 @@ export function checkOutputs(given: string): OutputPaths {
       if (st !== undefined && !st.isFile()) {
         throw new UsageError(`--out: ${p} is not a regular file (a device, FIFO or socket), and the bill's set of files replaces its files; for the bill on standard output use --out -`);
       }
+      // The commit renames over a link, not into the file it names (`--out /dev/stdout` would replace /dev/stdout).
+      if (st !== undefined && !st.isDirectory() && lstatSync(p).isSymbolicLink()) {
+        throw new UsageError(`--out: ${p} is a symbolic link, and the bill's set of files replaces its files by renaming, which would replace the link, not the file it names: give the file's own path (for the bill on standard output, --out -)`);
+      }
     }
   }
   return paths;
@@ -117,24 +121,55 @@ export function checkOutputsNotInputs(paths: OutputPaths, inputs: readonly strin
  * root to nobody). Named as a staging file, so a kill before its removal leaves what the next
  * run removes.
  */
-function probe(paths: OutputPaths): void {
-  const path = stagingPath(paths.bill);
+function probe(bill: string): void {
+  const path = stagingPath(bill);
   try {
     closeSync(openSync(path, 'wx', 0o600));
   } catch (err) {
-    throw new UsageError(`--out: cannot create files in ${dirname(paths.bill)}: ${systemReason(err)}`);
+    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${systemReason(err)}`);
   }
   rmSync(path, { force: true });
-  // Each output there now must be replaceable by a rename at the commit. One that is immutable
-  // or append-only (chattr +i, +a), or a file mounted over (docker -v ./billing.txt:…), cannot
-  // be, and would leave the set mixed; such a file cannot be hard-linked either (EPERM, EXDEV),
-  // which is what is tried here, as the lock itself is made.
+}
+
+/**
+ * Each output there now must be replaceable by a rename at the commit, or the commit would
+ * stop after replacing some of the set. Refused (exit 2), naming the file:
+ * - a file that is immutable or append-only (chattr +i, +a), or mounted over (docker -v
+ *   ./billing.txt:…): it cannot be hard-linked either (EPERM, EXDEV), which is what is tried
+ *   here, as the lock itself is made. Linux's protected_hardlinks also refuses a link to a
+ *   file of another user that this one cannot read and write, which a rename may still
+ *   replace: that refusal says nothing, and the file is let through;
+ * - a file of another user in a sticky directory (as /tmp is) that this user does not own
+ *   either: only they (or root) may rename over it.
+ */
+function checkReplaceable(paths: OutputPaths): void {
+  const uid = process.getuid?.() ?? 0;
+  const dir = dirname(paths.bill);
+  const dirSt = statSync(dir);
   for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue; // absent: nothing to replace
+    }
+    const others = uid !== 0 && st.uid !== uid;
+    if (others && (dirSt.mode & 0o1000) !== 0 && dirSt.uid !== uid) {
+      throw new UsageError(`--out: ${p} belongs to another user in a directory only its owners may rename in (sticky, as /tmp is), so mr cannot replace it; remove it or choose another --out`);
+    }
     const link = stagingPath(p);
     try {
       linkSync(p, link);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      let readWrite = true;
+      try {
+        accessSync(p, constants.R_OK | constants.W_OK);
+      } catch {
+        readWrite = false;
+      }
+      if (code === 'EPERM' && others && !readWrite) continue; // protected_hardlinks, not the file
       throw new UsageError(`--out: ${p} cannot be replaced (${systemReason(err)}): is it immutable (chattr +i) or mounted over? The set of four files is replaced whole or not at all`);
     }
     rmSync(link, { force: true });
@@ -191,9 +226,11 @@ export function prepareOutputs(given: string): PreparedOutputs {
     created = [];
   };
   try {
-    probe(paths);
+    probe(paths.bill);
     lock = acquireOutputLock(paths.bill);
     const { completed, abandoned } = rollForward(journal);
+    // After the roll-forward: an earlier commit is completed wherever it can be.
+    checkReplaceable(paths);
     // A dead run's staging files: `.mr-staging-<pid>-<random>-<output name>` for one of this set's names,
     // and its journal's or lock's temporary files.
     const names = new Set([paths.bill, paths.detail, paths.summary, paths.rejects].map((p) => basename(p)));
