@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupTempDirs, engineArgs, tempDir } from '../../fixtures/harness.js';
 import { OUTPUT_NAMES, RATES_ENV, runMr, startCli } from '../../fixtures/guarantees.js';
@@ -82,8 +82,23 @@ describe('a FIFO with no writer as the env file or the pricing plan', () => {
       ? ['aggregate', 'a.log', '--env-file', 'fifo', '--out', 'o/billing.txt']
       : ['aggregate', 'a.log', '--env-file', 'rates.env', '--pricing', 'fifo', '--from', '2025-05-01T00:00:00Z', '--to', '2025-06-01T00:00:00Z', '--out', 'o/billing.txt'];
     const run = startCli(args, { cwd: dir });
-    // Long enough for mr to be waiting on the FIFO.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Signalled once mr has the FIFO open (one of its descriptors names it), however long its start takes.
+    const fifo = join(dir, 'fifo');
+    const holdsFifo = () => {
+      try {
+        return readdirSync(`/proc/${run.child.pid}/fd`).some((fd) => {
+          try {
+            return readlinkSync(`/proc/${run.child.pid}/fd/${fd}`) === fifo;
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 1000 && !holdsFifo(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(holdsFifo()).toBe(true);
     run.child.kill(sig);
     const { code, stderr } = await run.done;
     expect(code, stderr).toBe(exit);

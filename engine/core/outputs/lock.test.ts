@@ -108,18 +108,22 @@ describe('acquireOutputLock: one run at a time per set of outputs', () => {
 
   it('runs that find the same dead run’s lock at once: one takes it over, the others are told it is busy, none fails otherwise', async () => {
     const lockModule = join(repoRoot, 'dist', 'engine', 'core', 'outputs', 'lock.js');
-    // Each child waits for the same instant, takes the lock (or reports why not), and holds it until all have tried.
+    // Each child waits for the same instant, takes the lock (or reports why not), and holds it
+    // until its standard input ends, which the test does once every child has reported: a child
+    // that starts late on a loaded machine still finds the winner holding the lock.
     const child = `
       const { acquireOutputLock } = await import(${JSON.stringify(pathToFileURL(lockModule).href)});
       const [bill, at] = process.argv.slice(1);
       while (Date.now() < Number(at)) {}
+      let lock;
       try {
-        const lock = acquireOutputLock(bill);
+        lock = acquireOutputLock(bill);
         console.log(JSON.stringify({ won: lock.tookOver ?? null }));
-        setTimeout(() => lock.release(), 1500);
       } catch (err) {
         console.log(JSON.stringify({ error: err.constructor.name, message: err.message }));
-      }`;
+      }
+      process.stdin.on('data', () => {});
+      process.stdin.on('end', () => { lock?.release(); process.exit(0); });`;
     // Rounds 3-5: every link, rename and read of the lock's files waits a random few ms first,
     // so that the runs interleave between any two of their steps.
     const jitter = join(tempDir(), 'jitter.cjs');
@@ -141,20 +145,28 @@ for (const name of ['linkSync', 'renameSync', 'readFileSync', 'statSync', 'rmSyn
       const dead = deadPid();
       writeFileSync(lockPath(bill), holderText(dead));
       const at = Date.now() + 1500;
-      const results = await Promise.all(
-        Array.from({ length: 6 }, () => new Promise<{ won?: string | null; error?: string; message?: string }>((done, fail) => {
-          const preload = round >= 3 ? ['--require', jitter] : [];
-          const c = spawn(process.execPath, [...preload, '--input-type=module', '-e', child, bill, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      type Result = { won?: string | null; error?: string; message?: string };
+      const children = Array.from({ length: 6 }, () => {
+        const preload = round >= 3 ? ['--require', jitter] : [];
+        const c = spawn(process.execPath, [...preload, '--input-type=module', '-e', child, bill, String(at)], { stdio: ['pipe', 'pipe', 'inherit'] });
+        const reported = new Promise<Result>((done, fail) => {
           let out = '';
-          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('\n')) done(JSON.parse(out.trim()) as Result);
+          });
           c.on('error', fail);
-          c.on('close', () => done(JSON.parse(out.trim() || '{}') as { won?: string | null; error?: string; message?: string }));
-        })),
-      );
-      // The winner is the run that moved the dead lock aside, or one that linked its own in the moment after.
+          c.on('close', () => fail(new Error(`a child ended without a result: ${out}`)));
+        });
+        const closed = new Promise((r) => c.on('close', r));
+        return { c, reported, closed };
+      });
+      const results = await Promise.all(children.map((x) => x.reported));
+      for (const x of children) x.c.stdin.end();
+      await Promise.all(children.map((x) => x.closed));
+      // The one that replaced the dead run's lock; the others found it held.
       const winners = results.filter((r) => r.won !== undefined);
-      expect(winners).toHaveLength(1);
-      expect([null, `pid ${dead} on ${hostname()}`]).toContain(winners[0]!.won);
+      expect(winners).toEqual([{ won: `pid ${dead} on ${hostname()}` }]);
       for (const r of results.filter((r) => r.won === undefined)) {
         expect(r.error).toBe('RunFailure');
         expect(r.message).toMatch(/another mr run \(pid \d+ on .*\) is writing|the lock .* keeps changing/);
