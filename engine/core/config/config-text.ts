@@ -2,8 +2,8 @@
  * The text of a configuration file (the env file, a pricing plan), which may also be a pipe:
  * `--env-file <(vault read …)`, or a FIFO. A FIFO that no process writes would make open()
  * wait for ever, in a thread that even a signal's exit then waits for; so a FIFO is opened
- * without waiting (O_NONBLOCK) and read as a pipe to its end: one with no writer reads as
- * empty, which the file's own checks then refuse or accept as they would an empty file.
+ * without waiting (O_NONBLOCK) and read as a pipe to its end on the event loop: it still waits
+ * for a writer, as reading a FIFO does, but a signal (or `signal`) ends that wait.
  */
 import { constants, openSync, readFileSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';

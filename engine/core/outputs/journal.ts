@@ -6,7 +6,8 @@
  * anything, so a mixed set never outlives the next run.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { stemWorkPath } from './paths.js';
 import { RunFailure, systemReason } from '../errors.js';
 
 export interface Rename {
@@ -43,7 +44,7 @@ export interface RollForward {
  * of `billing.txt` cut short, whose companions are its own.
  */
 export function journalPath(bill: string): string {
-  return join(dirname(bill), `.${basename(bill, extname(bill))}.mr-commit`);
+  return stemWorkPath(bill, '.mr-commit');
 }
 
 function fsyncDir(dir: string): void {

@@ -17,7 +17,8 @@
  * that holds the takeover guard (`.billing.mr-lock.takeover`) and finds the lock unchanged.
  */
 import { hostname } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { stemWorkPath } from './paths.js';
 import { linkSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { RunFailure, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -53,7 +54,7 @@ interface Holder {
  * take the same lock).
  */
 export function lockPath(bill: string): string {
-  return join(dirname(bill), `.${basename(bill, extname(bill))}.mr-lock`);
+  return stemWorkPath(bill, '.mr-lock');
 }
 
 /** The temporary names a run gives its lock (before linking it into place) and a stale lock it takes over. */

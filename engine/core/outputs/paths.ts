@@ -8,10 +8,19 @@ export interface OutputPaths {
   readonly rejects: string;
 }
 
+/** The bill's name less its extension: what its companions, its lock and its journal are named after. */
+function stemOf(bill: string): string {
+  return basename(bill, extname(bill));
+}
+
+/** A working file of the outputs named after `bill` (`.billing.mr-lock`, `.billing.mr-commit`): a dot file beside it named after the stem, so that bills sharing companions share it too. */
+export function stemWorkPath(bill: string, suffix: string): string {
+  return join(dirname(bill), `.${stemOf(bill)}${suffix}`);
+}
+
 export function outputPaths(bill: string): OutputPaths {
   const dir = dirname(bill);
-  const ext = extname(bill);
-  const stem = basename(bill, ext);
+  const stem = stemOf(bill);
   return {
     bill,
     detail: join(dir, `${stem}.detail.csv`),
