@@ -1,13 +1,15 @@
 /**
- * SIGINT and SIGTERM. While a run is under way (inside withInterrupts) the first signal
+ * SIGINT, SIGTERM and SIGHUP. While a run is under way (inside withInterrupts) the first signal
  * aborts it through an AbortSignal and the run unwinds normally, so worker threads, Spark
- * operations and staging files are cleaned up before the process exits with 130 or 143.
+ * operations and staging files are cleaned up before the process exits with 130, 143 or 129.
+ * SIGHUP (the terminal that started mr closed) would otherwise end the process where it
+ * stands: Node resets the disposition `nohup` sets, so even a nohup'd run gets it.
  * Nothing calls process.exit while workers live (that aborts Node natively); only a second
  * signal, or a run that has not unwound after a grace period, ends the process at once.
  * Outside a run there is nothing to clean up and a signal ends the process with its code.
  */
 
-const EXIT_CODE: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+const EXIT_CODE: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 /** How long a run may take to unwind after the first signal before the process is ended anyway. */
 export const UNWIND_GRACE_MS = 15_000;
 
@@ -50,10 +52,11 @@ function onSignal(sig: NodeJS.Signals): void {
   }, UNWIND_GRACE_MS).unref();
 }
 
-/** Takes over SIGINT and SIGTERM; called first thing by the `mr` binary, before the rest loads. */
+/** Takes over SIGINT, SIGTERM and SIGHUP; called first thing by the `mr` binary, before the rest loads. */
 export function listenForInterrupts(): void {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
 }
 
 /**
@@ -70,12 +73,12 @@ export function summaryPrinted(): void {
   owesSummary = false;
 }
 
-/** 130 or 143 once a signal interrupted a run, else undefined. */
+/** 130, 143 or 129 once a signal interrupted a run, else undefined. */
 export function interruptedExitCode(): number | undefined {
   return interrupted;
 }
 
-/** Runs `fn` with an AbortSignal fired by the first SIGINT/SIGTERM. */
+/** Runs `fn` with an AbortSignal fired by the first SIGINT, SIGTERM or SIGHUP. */
 export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   running++;
   try {

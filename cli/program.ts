@@ -1,7 +1,7 @@
 /**
  * The `mr` command line: aggregate (bill from logs), generate (synthetic logs), spark (a local cluster).
  * Exit codes: 0 success, 1 run failure, 2 usage or configuration error, 3 too many rejects,
- * 130/143 after SIGINT/SIGTERM once workers, cluster jobs and staging files are cleaned up.
+ * 130/143/129 after SIGINT/SIGTERM/SIGHUP once workers, cluster jobs and staging files are cleaned up.
  * Every failure is reported once: one `mr: …` line for people, one JSON line for machines.
  */
 import { rmSync, createReadStream } from 'node:fs';

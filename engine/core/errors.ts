@@ -2,14 +2,14 @@
 
 /**
  * The kind of a failure as a JSON error line names it, for machines to branch on: one word
- * each, documented, never a class name. `interrupted` is a run stopped by SIGINT or SIGTERM;
+ * each, documented, never a class name. `interrupted` is a run stopped by SIGINT, SIGTERM or SIGHUP;
  * `internal` a failure mr did not foresee (a bug).
  */
 export type ErrorKind = 'usage' | 'configuration' | 'input' | 'run_failure' | 'rejects_over_limit' | 'interrupted' | 'internal';
 
 /** The kind of `err`, reported with `exitCode`. */
 export function errorKind(err: unknown, exitCode: number): ErrorKind {
-  if (exitCode === 130 || exitCode === 143) return 'interrupted';
+  if (exitCode === 130 || exitCode === 143 || exitCode === 129) return 'interrupted';
   const kind = (err as { kind?: unknown } | null)?.kind;
   return typeof kind === 'string' && err instanceof Error && 'exitCode' in err ? (kind as ErrorKind) : 'internal';
 }

@@ -1,6 +1,6 @@
 /**
- * Guarantee: an interrupted run writes no bill. SIGINT or SIGTERM mid-run stops the workers,
- * removes the temporary files and exits non-zero (130 / 143) within 2 seconds; after
+ * Guarantee: an interrupted run writes no bill. SIGINT, SIGTERM or SIGHUP mid-run stops the
+ * workers, removes the temporary files and exits non-zero (130 / 143 / 129) within 2 seconds; after
  * `kill -9` no partial bill is visible (a previous bill stays whole) and the next run is
  * unaffected by the leftovers. Both in-process engines, on 256 MiB of generated logs.
  */
@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(cleanupTempDirs);
 
 describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
-  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)(
+  it.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)(
     '%s mid-run: exit %i within 2 s, no bill, no temporary files',
     async (signal, expected) => {
       const out = `out-${engine}-${signal}`;
