@@ -79,6 +79,21 @@ describe('rollForward: the next run completes a commit killed between its rename
     expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
   });
 
+  it('the output directory moved after a kill between renames: a run failure naming a file outside it and the way out; nothing renamed', () => {
+    const { dir, renames } = interruptedCommit();
+    renameSync(renames[0]!.from, renames[0]!.to);
+    const moved = `${dir}-moved`;
+    renameSync(dir, moved);
+    const journal = journalPath(join(moved, 'billing.txt'));
+    const before = listFiles(moved);
+    expect(() => rollForward(journal)).toThrow(RunFailure);
+    expect(() => rollForward(journal)).toThrow(
+      `the commit journal ${journal} names files outside ${moved} (${renames[0]!.to}; was the directory moved or copied after a run was killed during its commit?): the outputs beside it may be from two runs; check them, remove the journal and run again`,
+    );
+    expect(listFiles(moved)).toEqual(before);
+    rmSync(moved, { recursive: true, force: true });
+  });
+
   it('a journal without identities (written before they were recorded) is completed as before', () => {
     const { journal, renames } = interruptedCommit();
     writeFileSync(journal, `${JSON.stringify({ version: 1, renames: renames.map((r) => ({ from: r.from, to: r.to })) })}\n`);

@@ -151,8 +151,11 @@ export function rollForward(journal: string): RollForward {
     );
   }
   const dir = dirname(journal);
-  for (const r of renames) {
-    if (!inDir(r.from, dir) || !inDir(r.to, dir)) throw new RunFailure(`the commit journal ${journal} names files outside ${dir}`);
+  const outside = renames.find((r) => !inDir(r.from, dir) || !inDir(r.to, dir));
+  if (outside !== undefined) {
+    throw new RunFailure(
+      `the commit journal ${journal} names files outside ${dir} (${inDir(outside.to, dir) ? outside.from : outside.to}; was the directory moved or copied after a run was killed during its commit?): the outputs beside it may be from two runs; check them, remove the journal and run again`,
+    );
   }
   // The renames run in the journal's order: those done are a prefix whose sources are gone,
   // and every source after it is still there. A source gone after a pending one was removed
