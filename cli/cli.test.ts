@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { cleanupTempDirs, listFiles, runCli, tempDir } from '../fixtures/harness.js';
 
@@ -190,6 +191,28 @@ describe.concurrent('run failures: exit 1, no bill, no temporary files', () => {
       expect(listFiles(dir)).toEqual(before); // nothing new, no .mr-staging-* left
     }
   });
+
+  it('spark, TLS asked of a server that accepts connections but never answers: exit 1 saying so (not "start the cluster"); Node\'s warning (DEP0123, TLS to an IP address) is a JSON log line at debug', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const dir = workdir({ 'a.log': GOOD });
+      const remote = `sc://127.0.0.1:${port}/;use_ssl=true`;
+      const r = await runCli(['aggregate', 'a.log', '--engine', 'spark', '--remote', remote, '--log-format', 'json'], { cwd: dir, env: { LOG_LEVEL: 'debug' } });
+      expect(r.code, r.stderr).toBe(1);
+      const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.filter((l) => l['code'] === 'DEP0123').map((l) => [l['level'], l['warning']])).toEqual([['debug', 'DeprecationWarning']]);
+      const error = lines.at(-1)!;
+      expect(error['level']).toBe('error');
+      expect(error['msg']).toBe(`the server at ${remote} accepts connections but no Spark Connect session came up within 5000 ms: the address asks for TLS (use_ssl=true or a token): does the server serve TLS, with a certificate this machine trusts?`);
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 30_000);
 
   it('a failed run leaves an earlier bill untouched', async () => {
     const dir = workdir({ 'a.log': GOOD, 'bad/b.log.gz': corrupt });

@@ -9,7 +9,7 @@ import { makeTempDir } from '../engine/core/temp-dir.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, type LogFormat } from '../engine/observability/logger.js';
+import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, routeProcessWarnings, type LogFormat } from '../engine/observability/logger.js';
 import { exitCodeOf, RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
 import { loadEnv } from '../engine/core/config/env-file.js';
 import { DEFAULT_REJECT_LIMIT, parseRejectLimit, type RejectLimit } from '../engine/core/billing/reject-limit.js';
@@ -147,6 +147,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     const env = await loadEnv(process.env, o.envFile as string | undefined);
     const level = levelFromEnv(env['LOG_LEVEL'], true);
     const log = createLogger(level, 2, logFormat);
+    routeProcessWarnings(log);
     const scratch = toStdout ? makeTempDir('mr-stdout-', 'the bill written to standard output') : undefined;
     try {
       const outcome = await withInterrupts((signal) =>

@@ -108,4 +108,20 @@ export function createLogger(
   );
 }
 
+/**
+ * Node's own warnings go through `log` instead of Node's plain stderr lines: JSON logs stay
+ * JSON lines, and a human log keeps one shape. A deprecation (DEP0123 when grpc-js names an
+ * IP address as a TLS server name) at level debug, any other warning at warn. The last
+ * logger routed to takes them.
+ */
+export function routeProcessWarnings(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    const fields = { warning: w.name, ...(w.code === undefined ? {} : { code: w.code }) };
+    // A deprecation in a library is for mr's developers, not its users: debug.
+    if (w.name === 'DeprecationWarning') log.debug(fields, w.message);
+    else log.warn(fields, w.message);
+  });
+}
+
 export type { Logger };

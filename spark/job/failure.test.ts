@@ -1,6 +1,6 @@
 /** The client's errors as the product reports them: exit 1, Spark's message and error class, a hint when the server is unreachable. */
 import { describe, expect, it } from 'vitest';
-import { SparkAnalysisError, SparkConnectionError, SparkExecutionError, SparkInterruptedError } from '@mr/spark-connect';
+import { SparkAnalysisError, SparkConnectionError, SparkExecutionError, SparkHandshakeError, SparkInterruptedError } from '@mr/spark-connect';
 import { InputError, exitCodeOf } from '../../engine/core/errors.js';
 import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures, withoutInternalNames } from './failure.js';
 
@@ -48,6 +48,9 @@ describe('asRunFailure', () => {
     expect(unreachable.message).toBe(`cannot reach the Spark Connect server at sc://127.0.0.1:1: ${START_HINT}`);
     expect(START_HINT).toContain('mr spark up');
     expect((asRunFailure(new SparkInterruptedError('Spark operation interrupted')) as Error).message).toBe('Spark operation interrupted');
+    // Something listens there but no session came up (TLS asked of a plain server): starting a cluster is not the way out.
+    const handshake = 'the server at sc://127.0.0.1:15002/;use_ssl=true accepts connections but no Spark Connect session came up within 5000 ms: the address asks for TLS';
+    expect((asRunFailure(new SparkHandshakeError(handshake)) as Error).message).toBe(handshake);
   });
 
   it('leaves every other error as it is', () => {

@@ -4,7 +4,7 @@
  * `SQLSTATE: …` it writes into its messages; the class is kept on the error), and for an
  * unreachable server what to do about it.
  */
-import { SparkConnectionError, SparkError } from '@mr/spark-connect';
+import { SparkConnectionError, SparkError, SparkHandshakeError } from '@mr/spark-connect';
 import { RunFailure } from '../../engine/core/errors.js';
 
 export const START_HINT = 'start the local cluster with `mr spark up` (or point --remote / SPARK_REMOTE at a running Spark Connect server)';
@@ -16,7 +16,9 @@ export class SparkRunFailure extends RunFailure {
   readonly errorClass: string | undefined;
 
   constructor(readonly sparkError: SparkError) {
-    super(sparkError instanceof SparkConnectionError ? `${sparkError.message}: ${START_HINT}` : withoutInternalNames(sparkError.message), { cause: sparkError });
+    // A cluster to start is the way out only when nothing answered (a handshake failure says its own).
+    const unreachable = sparkError instanceof SparkConnectionError && !(sparkError instanceof SparkHandshakeError);
+    super(unreachable ? `${sparkError.message}: ${START_HINT}` : withoutInternalNames(sparkError.message), { cause: sparkError });
     this.errorClass = sparkError.errorClass;
   }
 }

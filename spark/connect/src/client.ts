@@ -11,6 +11,7 @@
  * interrupts the operation on the server.
  */
 import { randomUUID } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
@@ -37,7 +38,7 @@ import {
 } from './gen/spark/connect/base_pb.js';
 import type { Relation } from './gen/spark/connect/relations_pb.js';
 import type { Command } from './gen/spark/connect/commands_pb.js';
-import { SparkConnectionError, SparkError, SparkInterruptedError } from './errors.js';
+import { SparkConnectionError, SparkError, SparkHandshakeError, SparkInterruptedError } from './errors.js';
 import { parseRemote, redactRemote, type RemoteAddress } from './remote.js';
 import { toSparkError } from './status.js';
 import { sql, type SqlValue } from './plan.js';
@@ -140,6 +141,8 @@ export class SparkConnectClient {
   private readonly address: RemoteAddress;
   private readonly client: grpc.Client;
   private readonly connectTimeoutMs: number;
+  /** TLS on the channel: use_ssl=true, or a token (sent only over TLS). */
+  private readonly useSsl: boolean;
   private readonly clientType: string;
   private readonly retry: RetryPolicy;
   private serverSideSessionId: string | undefined;
@@ -154,7 +157,7 @@ export class SparkConnectClient {
     this.clientType = options.clientType ?? CLIENT_TYPE;
     this.reattachable = options.reattachable ?? true;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    const useSsl = this.address.params['use_ssl'] === 'true' || this.address.params['token'] !== undefined;
+    const useSsl = (this.useSsl = this.address.params['use_ssl'] === 'true' || this.address.params['token'] !== undefined);
     let credentials = useSsl ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
     const token = this.address.params['token'];
     if (token !== undefined) {
@@ -189,8 +192,15 @@ export class SparkConnectClient {
         onAbort = () => reject(signal!.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         this.client.waitForReady(deadline, (err) => {
-          if (err === undefined || err === null) resolve();
-          else reject(new SparkConnectionError(`cannot reach the Spark Connect server at ${this.remote} (no answer within ${this.connectTimeoutMs} ms)`, { cause: err }));
+          if (err === undefined || err === null) return resolve();
+          // No session within the time: nothing listening, or something that does not speak Spark Connect as asked.
+          void acceptsConnections(this.address.host, this.address.port, signal).then((listening) => {
+            if (!listening) return reject(new SparkConnectionError(`cannot reach the Spark Connect server at ${this.remote} (no answer within ${this.connectTimeoutMs} ms)`, { cause: err }));
+            const tls = this.useSsl
+              ? 'the address asks for TLS (use_ssl=true or a token): does the server serve TLS, with a certificate this machine trusts?'
+              : 'is it a Spark Connect server, and does it want TLS (;use_ssl=true in the address)?';
+            reject(new SparkHandshakeError(`the server at ${this.remote} accepts connections but no Spark Connect session came up within ${this.connectTimeoutMs} ms: ${tls}`, { cause: err }));
+          });
         });
       });
     } finally {
@@ -520,4 +530,21 @@ export class SparkConnectClient {
     const why = signal?.reason instanceof Error ? `: ${signal.reason.message}` : '';
     return new SparkInterruptedError(`Spark operation interrupted${why}`);
   }
+}
+
+/**
+ * Whether a TCP connection to host:port is accepted within a second (a refused or silent port:
+ * false). Tells "nothing there" from "something there that did not speak Spark Connect".
+ */
+function acceptsConnections(host: string, port: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: host.replace(/^\[(.*)\]$/, '$1'), port, timeout: 1000, ...(signal === undefined ? {} : { signal }) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }

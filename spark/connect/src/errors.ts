@@ -41,6 +41,15 @@ export class SparkConnectionError extends SparkError {
   override name = 'SparkConnectionError';
 }
 
+/**
+ * A connection failure where something accepts TCP connections at the address but no Spark
+ * Connect session comes up over them: TLS asked of a server without it (or the reverse), a
+ * proxy that hangs, or not a Spark Connect server. Starting a cluster is not the way out.
+ */
+export class SparkHandshakeError extends SparkConnectionError {
+  override name = 'SparkHandshakeError';
+}
+
 /** A call ran past its deadline. */
 export class SparkTimeoutError extends SparkError {
   override name = 'SparkTimeoutError';

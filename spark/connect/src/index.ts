@@ -8,6 +8,7 @@ export {
   SparkConnectionError,
   SparkError,
   SparkExecutionError,
+  SparkHandshakeError,
   SparkInterruptedError,
   SparkTimeoutError,
   type SparkErrorOptions,
