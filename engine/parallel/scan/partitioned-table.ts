@@ -274,6 +274,8 @@ export class PartitionedTable implements UsageSink {
     const keys = this.keys;
     let k = keyAt;
     const end = p * this.stageLines + this.lines[p]!;
+    // The other partitions' adds since this one's last stage have pushed its table out of the caches.
+    if (partitioned && end > from) t.warm();
     for (let q = from; q < end; q++) {
       const x = w[4 * q + 1]!;
       const len = x & 0xffff;
