@@ -8,6 +8,7 @@
  * header of each CSV file. The bill itself is made by the common finalize/output code from
  * the BillingResult returned here, as for the other engines.
  */
+import { open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -266,6 +267,24 @@ export function checkClusterNames(files: readonly InputFile[]): void {
 }
 
 /**
+ * The cluster reads the files with its own rights, not mr's: a file the user running mr may
+ * not read (mode 600, another owner) would be billed, and its lines copied into the rejects,
+ * where the other engines fail with exit 1. Each local file is opened here first, as they
+ * would open it.
+ */
+export async function checkReadable(files: readonly InputFile[], signal?: AbortSignal): Promise<void> {
+  for (const f of files) {
+    signal?.throwIfAborted();
+    if (f.s3 !== undefined || f.stream !== undefined) continue;
+    try {
+      await (await open(f.readPath ?? f.path, 'r')).close();
+    } catch (err) {
+      throw cannotRead(f.path, err);
+    }
+  }
+}
+
+/**
  * Hadoop reads a zero-byte `.gz` as a file of no lines; to the other engines it is no gzip
  * stream, a corrupt input (README "Empty input"): exit 1 naming it as they do (zlib's words),
  * before the cluster reads.
@@ -351,6 +370,7 @@ async function runWith(
   checkWrappedNames(input.files);
   checkClusterNames(input.files);
   checkGzipNotEmpty(input.files);
+  await checkReadable(input.files, signal);
   trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).

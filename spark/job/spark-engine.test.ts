@@ -3,7 +3,9 @@
  * started here when it is not running), compared with the naive engine: counts per
  * reason, usage, bill text and every reject (file, reason, raw), in order.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +23,7 @@ import { SparkRunFailure } from './failure.js';
 import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
 import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
 import { runSpark } from './run.js';
-import { reportedErrors, runCli } from '../../fixtures/harness.js';
+import { cliPath, reportedErrors, runCli } from '../../fixtures/harness.js';
 
 /** Every reason but bad_wrapper, which only --wrapped input has (cli/wrapped.test.ts covers it, spark against naive). */
 const UNWRAPPED_REASONS = REJECT_REASONS.filter((r) => r !== 'bad_wrapper');
@@ -204,6 +206,30 @@ describe('spark engine = naive engine', () => {
     expect(spark).toBeInstanceOf(InputError);
     expect((spark as Error).message).toBe((naive as Error).message);
     expect((spark as Error).message).toBe(`cannot read ${join(dir, 'a.log.gz')}: corrupt gzip stream (unexpected end of file)`);
+  });
+
+  it('fails like the naive engine on a file the user running mr may not read (the cluster reads with its own rights): exit 1, nothing billed', async () => {
+    // A directory every user may enter, with a file only its owner may read: mr runs as another user (root: as nobody through setpriv).
+    const dir = mkdtempSync(join(tmpdir(), 'mr-unreadable-'));
+    try {
+      chmodSync(dir, 0o777);
+      writeFileSync(join(dir, '.env'), Object.entries(RATES).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o644 });
+      writeFileSync(join(dir, 'secret.log'), '2025-05-02T10:00:00Z u1 login 200 100ms\n', { mode: 0o600 });
+      const root = process.getuid?.() === 0;
+      if (!root) chmodSync(join(dir, 'secret.log'), 0o000);
+      const asOther = root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+      const messages = ['naive', 'spark'].map((engine) => {
+        const out = `out-${engine}/billing.txt`;
+        const cmd = [...asOther, 'env', `HOME=${dir}`, process.execPath, '--', cliPath, 'aggregate', 'secret.log', '--engine', engine, ...(engine === 'spark' ? ['--remote', sc.cluster.remote] : []), '--out', out, '--log-format', 'json'];
+        const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: dir, encoding: 'utf8' });
+        expect(r.status, `${engine}: ${r.stderr}`).toBe(1);
+        expect(existsSync(join(dir, dirname(out))), `${engine}: nothing written`).toBe(false);
+        return reportedErrors(r.stderr);
+      });
+      expect(messages).toEqual([['cannot read secret.log: permission denied (EACCES)'], ['cannot read secret.log: permission denied (EACCES)']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails like the naive engine on a CSV file without a required column', async () => {
