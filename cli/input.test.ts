@@ -200,6 +200,15 @@ describe('standard input (-)', () => {
     expect(listFiles(tmp)).toEqual([]); // the parallel engine's spool file is removed
   });
 
+  it.each(ENGINES_UNDER_TEST)('%s: megabytes on standard input, copied with back-pressure, raise no warning (a listener left per wait added up)', async (engine) => {
+    const sample = readFileSync(REFERENCE, 'utf8').trimEnd();
+    const bytes = Buffer.from(`${Array.from({ length: 8 }, () => sample).join('\n')}\n`);
+    const r = await aggregate(['-', ...engine.split(' ')], { stdin: bytes });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/Warning|MaxListeners/);
+    expect(r.summary().records).toBe(80_000);
+  });
+
   it.each(ENGINES_UNDER_TEST)('%s: gzip on standard input is recognised by its magic bytes', async (engine) => {
     const args = engine.split(' ');
     const [fromFile, fromStdin] = await Promise.all([

@@ -22,10 +22,19 @@ let committed = false;
 let owesSummary = false;
 let signalsAfterCommit = 0;
 
+/** How a stop forced by a signal is said before the process ends; program.ts says it as the run's errors are (a JSON line when logs are JSON). */
+let say: (exitCode: number, message: string) => void = (_code, message) => void process.stderr.write(`mr: ${message}\n`);
+
+/** Sets how a stop forced by a signal (a second signal, or a run that did not unwind in time) is said. */
+export function sayForcedStopsWith(fn: (exitCode: number, message: string) => void): void {
+  say = fn;
+}
+
 /** Ends a committed run stopped by a signal: exit 0, or 1 when the --json summary it owes was not printed. */
 function stopCommitted(sig: NodeJS.Signals, why: string): never {
-  process.stderr.write(`mr: ${sig}${why}: stopping now (the bill was written${owesSummary ? '; its summary was not printed' : ''})\n`);
-  process.exit(owesSummary ? 1 : 0);
+  const code = owesSummary ? 1 : 0;
+  say(code, `${sig}${why}: stopping now (the bill was written${owesSummary ? '; its summary was not printed' : ''})`);
+  process.exit(code);
 }
 
 function onSignal(sig: NodeJS.Signals): void {
@@ -40,14 +49,14 @@ function onSignal(sig: NodeJS.Signals): void {
   }
   if (running === 0) process.exit(code);
   if (controller.signal.aborted) {
-    process.stderr.write(`mr: ${sig} again: stopping now\n`);
+    say(code, `${sig} again: stopping now`);
     process.exit(code);
   }
   interrupted = code;
   process.exitCode = code;
   controller.abort(new Error(`interrupted by ${sig}`));
   setTimeout(() => {
-    process.stderr.write(`mr: the run did not stop within ${UNWIND_GRACE_MS / 1000} s of ${sig}: stopping now\n`);
+    say(code, `the run did not stop within ${UNWIND_GRACE_MS / 1000} s of ${sig}: stopping now`);
     process.exit(code);
   }, UNWIND_GRACE_MS).unref();
 }

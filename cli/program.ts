@@ -20,7 +20,7 @@ import { registerSpark } from './spark.js';
 import { intInRange, positiveInt } from './options.js';
 import { MAX_WORKERS } from '../engine/parallel/worker-count.js';
 import { reportError, summaryTable } from './report.js';
-import { interruptedExitCode, runCommitted, summaryPrinted, withInterrupts } from './interrupts.js';
+import { interruptedExitCode, runCommitted, sayForcedStopsWith, summaryPrinted, withInterrupts } from './interrupts.js';
 
 
 function rejectLimit(value: string): RejectLimit {
@@ -204,6 +204,15 @@ export function logFormatOf(argv: readonly string[]): LogFormat {
 
 export async function main(argv: string[]): Promise<number> {
   const format = logFormatOf(argv);
+  sayForcedStopsWith((code, message) => {
+    // Exit 0: a committed run's bill stands, so this is no error.
+    if (code === 0) {
+      if (format === 'json') createLogger('warn', 2, 'json').warn({}, message);
+      else process.stderr.write(`mr: ${message}\n`);
+      return;
+    }
+    reportError(format, code, code === 1 ? new RunFailure(message) : new Error(message));
+  });
   const program = buildProgram(format);
   if (argv.length <= 2) {
     // Bare `mr`: help on stderr, and a usage error (a script that forgot its command must not pass).

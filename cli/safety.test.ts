@@ -547,7 +547,7 @@ fs.renameSync = function (from, to) {
     if (twice.code === 0) expect(twice.stdout).toBe(read(dir, 'o/billing.summary.json'));
     else {
       expect(twice.code, twice.stderr).toBe(1);
-      expect(twice.stderr).toMatch(/mr: SIGINT again: stopping now \(the bill was written; its summary was not printed\)/);
+      expect(twice.stderr).toMatch(/SIGINT again: stopping now \(the bill was written; its summary was not printed\)/);
     }
   }, 60_000);
 });

@@ -52,6 +52,28 @@ describe.each([['naive'], ['parallel']])('%s engine', (engine) => {
     30_000,
   );
 
+  it.each([['SIGINT', 130], ['SIGTERM', 143]] as const)(
+    '%s while waiting on standard input that sends nothing (a terminal, an idle pipe): exit %i, no lock or output directory left',
+    async (signal, expected) => {
+      const out = `out-${engine}-stdin-${signal}`;
+      const run = startCli(['aggregate', '-', ...engineArgs(engine), '--out', `${out}/billing.txt`, '--no-progress'], { cwd: dir, stdinPipe: true });
+      // The lock is taken before standard input is read: from then on mr waits on the pipe.
+      while (!existsSync(join(dir, out, LOCK))) {
+        if (run.child.exitCode !== null) throw new Error(`mr ended before waiting on standard input: ${run.stderr()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      run.child.kill(signal);
+      const { code, stderr } = await run.done;
+      run.child.stdin!.destroy();
+      expect(code, stderr).toBe(expected);
+      expect(stderr).toMatch(new RegExp(`interrupted by ${signal}`));
+      expect(stderr).not.toMatch(/did not stop within/);
+      expect(existsSync(join(dir, out)), 'nothing left of the output directory').toBe(false);
+    },
+    30_000,
+  );
+
   it('kill -9 mid-run: no partial bill visible (a previous bill stays whole), and the next run is unaffected', async () => {
     const out = `out-${engine}-kill9`;
     // The parallel case starts with a previous bill in place; the naive case with none.

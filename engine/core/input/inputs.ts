@@ -166,7 +166,7 @@ async function sniffWrapped(files: readonly InputFile[], wrapped: Wrapping, sign
 }
 
 async function stdinInputs(format: Format, flags: InputFlags, opts: FindOptions): Promise<Inputs> {
-  const source = await StdinSource.open(opts.stdin ?? process.stdin);
+  const source = await StdinSource.open(opts.stdin ?? process.stdin, opts.signal);
   if (source.empty) {
     if (flags.allowEmpty !== true) throw new InputError('standard input is empty: check the pipe (or pass --allow-empty to write an empty bill)');
     opts.log.warn({}, 'standard input is empty: the bill will be empty (--allow-empty)');

@@ -5,6 +5,7 @@
  * the naive engine then reads the stream, the parallel engine a copy spooled to a temporary
  * file under os.tmpdir() (it needs byte ranges to shard), removed when the run ends.
  */
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { makeTempDir } from '../temp-dir.js';
@@ -25,12 +26,18 @@ export class StdinSource {
     private readonly stream: Readable,
   ) {}
 
-  /** Reads the first bytes of `stream` (until two bytes or its end). */
-  static async open(stream: Readable): Promise<StdinSource> {
+  /**
+   * Reads the first bytes of `stream` (until two bytes or its end). `signal` (SIGINT, SIGTERM)
+   * ends the wait at once with its reason: a terminal or an idle pipe may never send a byte.
+   */
+  static async open(stream: Readable, signal?: AbortSignal): Promise<StdinSource> {
+    signal?.throwIfAborted();
     const it = (stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>);
     const parts: Buffer[] = [];
     let length = 0;
     let ended = false;
+    const onAbort = () => stream.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       while (length < GZIP_MAGIC.length) {
         const r = await it.next();
@@ -43,7 +50,10 @@ export class StdinSource {
         length += b.length;
       }
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       throw new InputError(`cannot read standard input: ${systemReason(err)}`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     return new StdinSource(Buffer.concat(parts), ended ? null : (it as AsyncIterator<Buffer>), stream);
   }
@@ -116,10 +126,8 @@ export async function spool(source: StdinSource, signal?: AbortSignal, under: st
       for await (const chunk of source.chunks()) {
         signal?.throwIfAborted();
         size += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-          out.once('drain', resolve);
-          out.once('error', reject);
-        });
+        // once() takes its listeners off again: one left per wait added up (MaxListenersExceededWarning past 1 MB).
+        if (!out.write(chunk)) await once(out, 'drain');
       }
     } finally {
       out.end();
