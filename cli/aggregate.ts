@@ -119,7 +119,8 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
         throw new UsageError(`${(err as Error).message} (from ${opts.remote !== undefined && opts.remote !== '' ? '--remote' : 'SPARK_REMOTE'})`);
       }
       log.info({ remote: redactRemote(remote) }, 'spark engine');
-      return sparkEngine({ remote, onNotice: (message) => log.warn(message) });
+      // The settings of the env file too (SPEC "Command line": every setting the README lists), not only the environment's.
+      return sparkEngine({ remote, functions: env['MR_SPARK_FUNCTIONS'] !== 'off', trace: env['MR_SPARK_TRACE'] === '1', onNotice: (message) => log.warn(message) });
     }
   }
 }

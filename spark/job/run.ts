@@ -43,6 +43,8 @@ export interface SparkEngineOptions {
   readonly functions?: boolean;
   /** Told why the executor functions are not used, when they are not (the CLI logs it as a warning). */
   readonly onNotice?: (message: string) => void;
+  /** Print the job's phases and their seconds on stderr (default: MR_SPARK_TRACE=1 in the environment; the CLI passes the env file's too). */
+  readonly trace?: boolean;
 }
 
 /** Session settings the query relies on. */
@@ -188,6 +190,8 @@ export async function runSpark(input: RunInput, options: SparkEngineOptions = {}
   const close = async () => {
     if (owned) await client.close();
   };
+  if (options.trace !== undefined) tracing = options.trace;
+  traceAt = performance.now();
   try {
     return await runWith(client, input, close, {
       functions: options.functions ?? process.env['MR_SPARK_FUNCTIONS'] !== 'off',
@@ -336,11 +340,11 @@ async function readCsvHeaderLine(file: InputFile, signal?: AbortSignal, wrapping
   return header === null ? null : { header, raw: raw! };
 }
 
-/** MR_SPARK_TRACE=1: the job's phases and their seconds on stderr (to see where a run's time goes). */
-const TRACE = process.env['MR_SPARK_TRACE'] === '1';
+/** MR_SPARK_TRACE=1 (SparkEngineOptions.trace): the job's phases and their seconds on stderr (to see where a run's time goes). */
+let tracing = process.env['MR_SPARK_TRACE'] === '1';
 let traceAt = performance.now();
 function trace(phase: string): void {
-  if (!TRACE) return;
+  if (!tracing) return;
   const now = performance.now();
   process.stderr.write(`mr spark: ${phase} ${((now - traceAt) / 1000).toFixed(2)} s\n`);
   traceAt = now;

@@ -124,6 +124,21 @@ describe('spark engine = naive engine', () => {
     expect(summary.rejected).toEqual({ unknown_task: 2011 });
   });
 
+  it('through the CLI: MR_SPARK_TRACE and MR_SPARK_FUNCTIONS are read from the env file too, as from the environment', async () => {
+    const dir = mkdtempSync(join(sc.work, 'cli-settings-'));
+    const rates = Object.entries(RATES).map(([k, v]) => `${k}=${v}\n`).join('');
+    const args = ['aggregate', REFERENCE, '--engine', 'spark', '--remote', sc.cluster.remote, '--no-progress'];
+    writeFileSync(join(dir, 'off.env'), `${rates}MR_SPARK_TRACE=1\nMR_SPARK_FUNCTIONS=off\n`);
+    const fromFile = await runCli([...args, '--env-file', 'off.env', '--out', 'a/billing.txt'], { cwd: dir });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stderr).toMatch(/^mr spark: connected, session set, executor functions not used /m);
+    writeFileSync(join(dir, 'on.env'), rates);
+    const fromEnv = await runCli([...args, '--env-file', 'on.env', '--out', 'b/billing.txt'], { cwd: dir, env: { MR_SPARK_TRACE: '1' } });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    expect(fromEnv.stderr).toMatch(/^mr spark: connected, session set, executor functions registered /m);
+    expect(readFileSync(join(dir, 'a', 'billing.txt'), 'utf8')).toBe(readFileSync(join(dir, 'b', 'billing.txt'), 'utf8'));
+  });
+
   it.each([true, false])('with a time window and other currency decimals (executor functions: %s)', async (functions) => {
     const from = parseTimestamp('2025-05-02T06:00:00Z')!;
     const to = parseTimestamp('2025-05-02T18:30:00.5+00:00')!;
