@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { prepareOutputs } from './preflight.js';
@@ -53,6 +53,15 @@ describe('prepareOutputs refuses, before anything is read, outputs it could not 
       `--out: ${join(dir, 'billing.txt')} is a symbolic link, and the bill's set of files replaces its files by renaming, which would replace the link, not the file it names: give the file's own path (for the bill on standard output, --out -)`,
     );
     expect(listFiles(dir)).toEqual(['billing.txt', 'target.txt']);
+  });
+
+  it('a dangling symbolic link, as the bill or a companion: refused as any link (it was replaced by a file)', () => {
+    const dir = tempDir();
+    symlinkSync(join(dir, 'gone', 'target.txt'), join(dir, 'billing.txt'));
+    expect(refusal(join(dir, 'billing.txt')).message).toMatch(/^--out: .*billing\.txt is a symbolic link, /);
+    symlinkSync('/nonexistent/t2', join(dir, 'other.summary.json'));
+    expect(refusal(join(dir, 'other.txt')).message).toMatch(/^--out: .*other\.summary\.json is a symbolic link, /);
+    expect(readdirSync(dir).sort()).toEqual(['billing.txt', 'other.summary.json']);
   });
 
   it('an immutable or append-only output (chattr +i, +a): exit 2 naming it, the set and the directory as they were', (ctx) => {

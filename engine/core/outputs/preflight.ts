@@ -72,7 +72,7 @@ export function checkOutputs(given: string): OutputPaths {
         // Followed: a symbolic link to a directory names a directory too.
         st = statSync(p);
       } catch {
-        // absent (or a dangling link): fine
+        // Absent: fine. A dangling link is refused below as any link is.
       }
       if (st?.isDirectory() === true) throw new UsageError(`--out: ${p} is a directory, so the bill's set of files cannot be written there`);
       // A device (`--out /dev/null`), FIFO or socket would be replaced by a file of that name, not written to.
@@ -80,12 +80,21 @@ export function checkOutputs(given: string): OutputPaths {
         throw new UsageError(`--out: ${p} is not a regular file (a device, FIFO or socket), and the bill's set of files replaces its files; for the bill on standard output use --out -`);
       }
       // The commit renames over a link, not into the file it names (`--out /dev/stdout` would replace /dev/stdout).
-      if (st !== undefined && !st.isDirectory() && lstatSync(p).isSymbolicLink()) {
+      if (st?.isDirectory() !== true && isLink(p)) {
         throw new UsageError(`--out: ${p} is a symbolic link, and the bill's set of files replaces its files by renaming, which would replace the link, not the file it names: give the file's own path (for the bill on standard output, --out -)`);
       }
     }
   }
   return paths;
+}
+
+/** Whether `p` is a symbolic link (dangling or not); false when there is nothing there. */
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
