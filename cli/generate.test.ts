@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { cleanupTempDirs, reportedErrors, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
@@ -199,5 +199,33 @@ describe.concurrent('--shape that does not fit the format: exit 2, nothing writt
     expect(reportedErrors(r.stderr)).toHaveLength(1);
     expect(reportedErrors(r.stderr)[0]).toMatch(message);
     expect(existsSync(join(dir, out))).toBe(false);
+  });
+});
+
+describe.concurrent('bad --tasks or --out: a usage error (exit 2) or a run failure naming the file (exit 1), never an internal one', () => {
+  it.each([
+    ['t1.jsonl', ['--tasks', ''], 2, /^--tasks: give at least one task name/],
+    ['t2.jsonl', ['--tasks', ','], 2, /^--tasks: give at least one task name/],
+    ['t3.log', ['--tasks', 'login,get profile'], 2, /^--tasks: "get profile" holds whitespace/],
+  ])('%s %j', async (out, args, code, message) => {
+    const r = await runCli(['generate', '--out', out, '--lines', '10', ...args], { cwd: dir });
+    expect(r.code, r.stderr).toBe(code);
+    expect(reportedErrors(r.stderr)).toHaveLength(1);
+    expect(reportedErrors(r.stderr)[0]).toMatch(message);
+    expect(existsSync(join(dir, out))).toBe(false);
+  });
+
+  it('--out naming a directory: exit 2; in a directory that cannot be written: exit 1 naming the file', async () => {
+    mkdirSync(join(dir, 'adir.log'));
+    const r = await runCli(['generate', '--out', 'adir.log', '--lines', '10'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(reportedErrors(r.stderr)).toEqual(['--out adir.log is a directory; give the file to write, e.g. adir.log/api.log']);
+    // A path under a regular file cannot be created, even by root.
+    writeFileSync(join(dir, 'plain'), '');
+    const under = await runCli(['generate', '--out', 'plain/g.log', '--lines', '10'], { cwd: dir });
+    expect(under.code, under.stderr).toBe(1);
+    expect(reportedErrors(under.stderr)).toHaveLength(1);
+    expect(reportedErrors(under.stderr)[0]).toMatch(/^cannot write plain\/g\.log: /);
+    expect(under.stderr).not.toMatch(/"error":"internal"/);
   });
 });

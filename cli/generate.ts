@@ -6,6 +6,9 @@ import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../engine/genera
 import { SHAPES, shapeMismatch, type Shape } from '../engine/generate/shapes.js';
 import { daysInMonth } from '../engine/core/validation/timestamp.js';
 import { positiveInt } from './options.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
 
 /** A calendar date YYYY-MM-DD (2025-02-30 and 2025-13-01 are refused). */
 function calendarDay(value: string): string {
@@ -89,6 +92,11 @@ export function registerGenerate(program: Command): void {
       const applicable = reasonsFor(format, o.requestIds === true);
       if (shares['*'] !== undefined) for (const r of applicable) bad[r] = shares['*'] / applicable.length;
       for (const r of REJECT_REASONS) if (shares[r] !== undefined) bad[r] = shares[r];
+      const tasks = (o.tasks as string).split(',').filter((t) => t.length > 0);
+      if (tasks.length === 0) throw new InvalidArgumentError('--tasks: give at least one task name (comma-separated)');
+      const odd = tasks.find((t) => /[\s\p{Cc}]/u.test(t));
+      if (odd !== undefined) throw new InvalidArgumentError(`--tasks: ${JSON.stringify(odd)} holds whitespace or a control character, which would split or break the generated lines`);
+      if (isDirectory(out)) throw new UsageError(`--out ${out} is a directory; give the file to write, e.g. ${join(out, 'api.log')}`);
       const started = Date.now();
       const result = await generate({
         out,
@@ -96,7 +104,7 @@ export function registerGenerate(program: Command): void {
         bytes: o.size as number | undefined,
         lines: o.lines as number | undefined,
         users: o.users as number,
-        tasks: (o.tasks as string).split(',').filter((t) => t.length > 0),
+        tasks,
         bad,
         seed: o.seed as number,
         gzip: kind?.gzip ?? false,
@@ -106,10 +114,22 @@ export function registerGenerate(program: Command): void {
         redeliver: o.redeliver as number,
         conflicts: o.conflicts as number,
         shape,
+      }).catch((err: unknown) => {
+        // The file system's refusals (a read-only directory, a full disk) are run failures naming the file, not mr's bugs.
+        if (typeof (err as NodeJS.ErrnoException | null)?.code === 'string') throw new RunFailure(`cannot write ${out}: ${systemReason(err)}`);
+        throw err;
       });
       const secs = (Date.now() - started) / 1000;
       process.stdout.write(
         `${JSON.stringify({ out, format, shape, lines: result.lines, bytes: result.bytes, bad: result.bad, redelivered: result.redelivered, changed: result.changed, seconds: secs, mib_per_s: Number((result.bytes / 1048576 / secs).toFixed(1)) })}\n`,
       );
     });
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
