@@ -55,7 +55,7 @@ export function registerGenerate(program: Command): void {
     .description('Write synthetic API logs (space-separated, CSV or JSON lines) with a chosen share of bad lines')
     .requiredOption('--out <file>', 'file to write; its extension (.log .txt .csv .jsonl .ndjson, optionally .gz) picks the format')
     .addOption(
-      new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB (the bytes written: a shaped file holds fewer lines than a plain one of the same size; --lines gives the same records)')
+      new Option('--size <size>', 'approximate size to write, e.g. 64MiB, 1GiB (the bytes of the lines, before gzip for a .gz name: a shaped file holds fewer lines than a plain one of the same size; --lines gives the same records)')
         .argParser(size)
         .conflicts('lines'),
     )
