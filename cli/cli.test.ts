@@ -51,6 +51,8 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--bogus'], /unknown option '--bogus'/],
     [['aggregate'], /missing required argument/],
     [['frobnicate'], /unknown command/],
+    [['spark', 'status', '--connect-port', '70000'], /--connect-port must be a whole number from 1 to 65535/],
+    [['spark', 'up', '--worker-ui-port', '0'], /--worker-ui-port must be a whole number from 1 to 65535/],
     [['aggregate', 'a.log', '--engine', 'turbo'], /--engine/],
     [['aggregate', 'a.log', '--workers', '0'], /--workers/],
     [['aggregate', 'a.log', '--workers', 'two'], /--workers/],

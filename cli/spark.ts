@@ -1,7 +1,7 @@
 /** `mr spark up|down|status`: the local Spark cluster (master, worker, Connect server) on 127.0.0.1. */
 import { Command } from 'commander';
 import { loadEnv } from '../engine/core/config/env-file.js';
-import { positiveInt } from './options.js';
+import { intInRange } from './options.js';
 
 interface PortOptions {
   masterPort?: number;
@@ -14,10 +14,10 @@ interface PortOptions {
 
 function withPorts(cmd: Command): Command {
   return cmd
-    .option('--connect-port <port>', 'Spark Connect port (default $SPARK_CONNECT_PORT, then 15002)', positiveInt('--connect-port'))
-    .option('--master-port <port>', 'master port (default $SPARK_MASTER_PORT, then 7077)', positiveInt('--master-port'))
-    .option('--master-ui-port <port>', 'master web UI port (default 8080)', positiveInt('--master-ui-port'))
-    .option('--worker-ui-port <port>', 'worker web UI port (default 8081)', positiveInt('--worker-ui-port'))
+    .option('--connect-port <port>', 'Spark Connect port (default $SPARK_CONNECT_PORT, then 15002)', intInRange('--connect-port', 65535))
+    .option('--master-port <port>', 'master port (default $SPARK_MASTER_PORT, then 7077)', intInRange('--master-port', 65535))
+    .option('--master-ui-port <port>', 'master web UI port (default $SPARK_MASTER_WEBUI_PORT, then 8080)', intInRange('--master-ui-port', 65535))
+    .option('--worker-ui-port <port>', 'worker web UI port (default $SPARK_WORKER_WEBUI_PORT, then 8081)', intInRange('--worker-ui-port', 65535))
     .option('--run-dir <dir>', 'logs and pid files (default $MR_SPARK_RUN_DIR, then ~/.cache/mr/spark-run)')
     .option('--env-file <file>', 'SPARK_* settings from this file (default: .env when it exists)');
 }

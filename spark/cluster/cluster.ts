@@ -445,7 +445,10 @@ export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: b
   });
   const remote = `sc://${HOST}:${r.connectPort}`;
   const allRunning = components.every((c) => c.running);
-  const ready = how.ready ?? (allRunning && (how.probe ?? true) ? await connectAnswers(remote, 10_000) : false);
+  // Asked whether Connect answers, with no record of this run directory's daemons (another
+  // --run-dir, a server started otherwise): its port is asked all the same, for less time.
+  const probe = how.probe ?? true;
+  const ready = how.ready ?? (probe ? await connectAnswers(remote, allRunning ? 10_000 : 2_000) : false);
   return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, driverUiUrl: `http://${HOST}:${r.driverUiPort}`, components, ready };
 }
 

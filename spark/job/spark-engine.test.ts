@@ -124,6 +124,15 @@ describe('spark engine = naive engine', () => {
     expect(summary.rejected).toEqual({ unknown_task: 2011 });
   });
 
+  it('mr spark status with another --run-dir (no daemons on record there) still asks the Connect port, and says it answers', async () => {
+    const port = /:(\d+)$/.exec(sc.cluster.remote)![1]!;
+    const runDir = mkdtempSync(join(sc.work, 'status-'));
+    const r = await runCli(['spark', 'status', '--run-dir', runDir, '--connect-port', port], { cwd: runDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^connect {2}stopped {2}port /m);
+    expect(r.stdout).toMatch(new RegExp(`^connect {2}answering at sc://127\\.0\\.0\\.1:${port}$`, 'm'));
+  });
+
   it('through the CLI: MR_SPARK_TRACE and MR_SPARK_FUNCTIONS are read from the env file too, as from the environment', async () => {
     const dir = mkdtempSync(join(sc.work, 'cli-settings-'));
     const rates = Object.entries(RATES).map(([k, v]) => `${k}=${v}\n`).join('');
