@@ -69,7 +69,10 @@ describe('discoverInputs', () => {
     for (const args of orders) {
       const d = await discoverInputs(args);
       expect(d.files.map((f) => f.path.slice(root.length + 1))).toEqual(['a.jsonl', 'c-link/x.log', 'm.jsonl']);
-      expect(d.duplicates.map((p) => p.slice(root.length + 1)).sort()).toEqual(['d/x.log', 'real/z.jsonl']);
+      expect(d.duplicates.map((p) => [p.path, p.readAs].map((x) => x.slice(root.length + 1))).sort()).toEqual([
+        ['d/x.log', 'c-link/x.log'],
+        ['real/z.jsonl', 'a.jsonl'],
+      ]);
       expect(d.emptyArguments).toEqual([]);
     }
   });

@@ -54,8 +54,8 @@ export interface Discovery {
   readonly skipped: Skipped;
   /** Log files found in directories but left out by --include/--exclude. */
   readonly filtered: Skipped;
-  /** Files (and directories named as arguments) reached more than once and read once. */
-  readonly duplicates: string[];
+  /** Paths of files reached more than once, not read again, each with the path the file is read under. */
+  readonly duplicates: Array<{ readonly path: string; readonly readAs: string }>;
   /** Arguments that are directories holding no file to read. */
   readonly emptyArguments: string[];
 }
@@ -119,7 +119,10 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
   const files: InputFile[] = [];
   const skipped = new SkipCounter();
   const filtered = new SkipCounter();
-  const duplicates: string[] = [];
+  /** Each path not read again, with its file's identity (the path it is read under is known at the end). */
+  const duplicates: Array<[path: string, id: string]> = [];
+  /** The path each file is read under, by its identity. */
+  const readAs = new Map<string, string>();
   const emptyArguments: string[] = [];
   /** A file's identity (device and inode, or the S3 object) → its place in `files`. */
   const seenFiles = new Map<string, number>();
@@ -163,11 +166,13 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     if (at === undefined) {
       seenFiles.set(id, files.length);
       files.push(file);
+      readAs.set(id, file.path);
     } else if (compareUtf8(file.path, files[at]!.path) < 0) {
-      duplicates.push(files[at]!.path);
+      duplicates.push([files[at]!.path, id]);
       files[at] = file;
+      readAs.set(id, file.path);
     } else {
-      duplicates.push(file.path);
+      duplicates.push([file.path, id]);
     }
   }
 
@@ -254,7 +259,13 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
     if (files.length + duplicates.length === before) emptyArguments.push(p);
   }
   files.sort((a, b) => compareUtf8(a.path, b.path));
-  return { files, skipped: skipped.freeze(), filtered: filtered.freeze(), duplicates, emptyArguments };
+  return {
+    files,
+    skipped: skipped.freeze(),
+    filtered: filtered.freeze(),
+    duplicates: duplicates.map(([path, id]) => ({ path, readAs: readAs.get(id)! })),
+    emptyArguments,
+  };
 }
 
 /**

@@ -131,8 +131,10 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
   if (found.skipped.count > 0) log.warn({ skipped_files: found.skipped.count }, skippedWarning(found.skipped, (one) => (one ? 'that is not a log' : 'that are not logs')));
   if (found.filtered.count > 0) log.info({ filtered_files: found.filtered.count }, skippedWarning(found.filtered, () => 'left out by --include/--exclude'));
   if (found.duplicates.length > 0) {
-    const more = found.duplicates.length > 3 ? ` (and ${found.duplicates.length - 3} more)` : '';
-    log.warn({ duplicates: found.duplicates.length }, `${plural(found.duplicates.length, 'path')} not read again: the same file already read through another path: ${found.duplicates.slice(0, 3).join(', ')}${more}`);
+    // A path named twice is one entry.
+    const all = [...new Set(found.duplicates.map((d) => (d.path === d.readAs ? `${d.path} (named again)` : `${d.path} (read as ${d.readAs})`)))].sort();
+    const more = all.length > 3 ? ` (and ${all.length - 3} more)` : '';
+    log.warn({ paths_not_read_again: found.duplicates.length }, `${plural(found.duplicates.length, 'path')} not read again, each the same file as one read: ${all.slice(0, 3).join(', ')}${more}`);
   }
   if (found.files.length > 0) for (const p of found.emptyArguments) log.warn({ path: p }, `${p} holds no log file to read`);
 
