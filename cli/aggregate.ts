@@ -7,6 +7,7 @@ import { billingConfigFromEnv, billingConfigFromPlan, dedupeSettingsFromEnv, typ
 import { conflictWarning } from '../engine/core/dedupe/dedupe.js';
 import type { PricingPlan } from '../engine/core/pricing/plan.js';
 import { unknownTasksMessage } from '../engine/core/config/near-miss.js';
+import { countText } from '../engine/core/count-text.js';
 import { verifyUnchanged } from '../engine/core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../engine/core/input/inputs.js';
 import { isS3Url } from '../engine/core/input/s3-url.js';
@@ -131,11 +132,11 @@ function describeLine(r: RejectedLine): string {
 
 function overLimitError(limit: RejectLimit, result: BillingResult, first: readonly RejectedLine[]): RejectLimitExceeded {
   const rejected = totalRejected(result.counts);
-  const byReason = REJECT_REASONS.filter((r) => result.counts.rejected[r] > 0).map((r) => `${r} ${result.counts.rejected[r]}`);
+  const byReason = REJECT_REASONS.filter((r) => result.counts.rejected[r] > 0).map((r) => `${r} ${countText(result.counts.rejected[r])}`);
   const records = result.counts.records;
   const share = records > 0 ? ` (${((rejected * 100) / records).toFixed(2)}%)` : '';
   return new RejectLimitExceeded(
-    `${rejected} of ${records} records rejected${share}, over --max-rejects ${limit.text}; no bill written (raise --max-rejects to bill anyway)`,
+    `${countText(rejected)} of ${countText(records)} records rejected${share}, over --max-rejects ${limit.text}; no bill written (raise --max-rejects to bill anyway)`,
     [`rejected by reason: ${byReason.join(', ')}`, `first ${first.length} rejected lines:`, ...first.map((r) => `  ${describeLine(r)}`)],
   );
 }

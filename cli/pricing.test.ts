@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, runCli, tempDir } from '../fixtures/harness.js';
+import { ENGINE_ARGS, cleanupTempDirs, fixturesDir, reportedErrors, runCli, tempDir } from '../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
 
@@ -47,6 +47,20 @@ describe('plans that break the shape', () => {
     const msg = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg: string }).map((l) => l.msg).join('\n');
     expect(msg).toContain(`pricing plan: ${path} `);
     expect(existsSync(join(out, 'billing.txt'))).toBe(false);
+  });
+});
+
+describe('a plan file that does not parse', () => {
+  it.each([
+    ['bad.yaml', 'version: 1\ntasks:\n  login: { per_ms: "0.005"\n', /^pricing plan .*bad\.yaml is not valid YAML: .*\(\d+:\d+\)$/],
+    ['bad.json', '{"version": 1, "tasks": {', /^pricing plan .*bad\.json is not valid JSON: /],
+  ])('%s: exit 2 naming the file and where it breaks', async (name, text, message) => {
+    const out = tempDir();
+    writeFileSync(join(out, name), text);
+    const r = await runCli(['aggregate', 'no-such-input', '--pricing', join(out, name), ...PERIOD, '--engine', 'naive', '--out', join(out, 'billing.txt')], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(reportedErrors(r.stderr)).toHaveLength(1);
+    expect(reportedErrors(r.stderr)[0]).toMatch(message);
   });
 });
 

@@ -49,11 +49,11 @@ describe.concurrent('a rate typo never bills short (the reference sample, RATE_L
     const errors = logLines(r.stderr).filter((l) => l['level'] === 'error');
     expect(errors).toHaveLength(1);
     const details = errors[0]!['details'] as string[];
-    expect(details[0]).toBe('rejected by reason: unknown_task 2011');
+    expect(details[0]).toBe('rejected by reason: unknown_task 2,011');
     const shown = details.filter((d) => d.startsWith('  '));
     expect(shown).toHaveLength(20);
     expect(shown[0]).toBe(`  ${LOGS} @0: unknown_task`);
-    expect(errors[0]!['msg']).toMatch(/^2011 of 10000 records rejected \(20\.11%\), over --max-rejects 1%/);
+    expect(errors[0]!['msg']).toMatch(/^2,011 of 10,000 records rejected \(20\.11%\), over --max-rejects 1%/);
     const warning = logLines(r.stderr).find((l) => l['level'] === 'warn');
     expect(warning?.['msg']).toMatch(/`login` \(2,011 records\): did you mean `RATE_Login`\?/);
   });

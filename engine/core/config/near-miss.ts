@@ -48,7 +48,8 @@ export function explainUnknownTasks(unknown: ReadonlyMap<string, number>, config
  */
 export function unknownTasksMessage(unknown: ReadonlyMap<string, number>, configured: readonly string[], prefix = 'RATE_'): string {
   const notes = explainUnknownTasks(unknown, configured, 5, prefix);
-  const parts = notes.map((n) => `\`${n.task}\` (${countText(n.records)} records)${n.didYouMean === undefined ? '' : `: did you mean \`${n.didYouMean}\`?`}`);
+  const parts = notes.map((n) => `\`${n.task}\` (${countText(n.records)} ${n.records === 1 ? 'record' : 'records'})${n.didYouMean === undefined ? '' : `: did you mean \`${n.didYouMean}\`?`}`);
   const more = unknown.size - notes.length;
-  return `records name tasks with no rate, rejected as unknown_task: ${parts.join('; ')}${more > 0 ? `; and ${more} more tasks` : ''}`;
+  const what = prefix === 'RATE_' ? 'tasks with no rate' : 'tasks the pricing plan does not price';
+  return `records name ${what}, rejected as unknown_task: ${parts.join('; ')}${more > 0 ? `; and ${more} more ${more === 1 ? 'task' : 'tasks'}` : ''}`;
 }

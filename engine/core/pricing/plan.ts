@@ -448,7 +448,15 @@ export async function loadPlan(path: string, signal?: AbortSignal): Promise<Pric
     if (signal?.aborted === true) throw err;
     throw new ConfigError(`cannot read pricing plan ${path}: ${systemReason(err)}`);
   }
-  return planFromData(parsePlanText(text, /\.json$/i.test(path)));
+  let data: unknown;
+  try {
+    data = parsePlanText(text, /\.json$/i.test(path));
+  } catch (err) {
+    // A file that does not parse is named: the message's position (line:column) is in it.
+    if (err instanceof ConfigError && err.message.startsWith('pricing plan is not valid ')) throw new ConfigError(err.message.replace('pricing plan', `pricing plan ${path}`));
+    throw err;
+  }
+  return planFromData(data);
 }
 
 /** Canonical text of an amount in picos (for logs and the detail CSV). */
