@@ -69,7 +69,7 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00.10Z', '--to', '2025-05-02T10:00:00.1Z'], /--from/],
     [['aggregate', 'notes.md'], /notes\.md/],
     // A single-value flag twice with different values is contradictory, not "the last one wins".
-    [['aggregate', 'a.log', '--engine', 'naive', '--engine', 'parallel'], /--engine.*given twice/],
+    [['aggregate', 'a.log', '--engine', 'naive', '--engine', 'parallel'], /"msg":"--engine given twice, as \\"naive\\" and \\"parallel\\": give one \(see mr --help\)"/],
     [['aggregate', 'a.log', '--max-rejects', '0', '--max-rejects', '100%'], /--max-rejects.*given twice/],
     [['aggregate', 'a.log', '--engine', 'turbo', '--engine', 'turbo'], /--engine/],
     // A bad Spark Connect address is a bad value, found before any cluster is asked.

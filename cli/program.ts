@@ -84,7 +84,8 @@ function refuseRepeatedValues(cmd: Command): void {
     const parse = opt.parseArg;
     let seen: string | undefined;
     opt.parseArg = <T>(value: string, previous: T): T => {
-      if (seen !== undefined && seen !== value) throw new InvalidArgumentError(`given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one`);
+      // A UsageError, not commander's InvalidArgumentError, which would wrap it in "argument … is invalid".
+      if (seen !== undefined && seen !== value) throw new UsageError(`${opt.long} given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one (see mr --help)`);
       seen = value;
       return parse === undefined ? (value as T) : parse(value, previous);
     };
