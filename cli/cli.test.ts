@@ -184,6 +184,7 @@ describe.concurrent('run failures: exit 1, no bill, no temporary files', () => {
     ['CSV naming a column twice', { 'a.csv': 'timestamp,user,task,status,duration_ms,TASK\n' }, ['a.csv'], /a\.csv.*task/],
     ['gzipped CSV without a status column', { 'a.csv.gz': gzipSync('timestamp,user,task,duration_ms\n') }, ['a.csv.gz'], /a\.csv\.gz/],
   ])('%s', async (_what, files, args, message) => {
+    const said: string[][] = [];
     for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2']]) {
       const dir = workdir(files);
       const before = listFiles(dir);
@@ -191,7 +192,11 @@ describe.concurrent('run failures: exit 1, no bill, no temporary files', () => {
       expect(r.code, `${engine.join(' ')}: ${r.stderr}`).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(listFiles(dir)).toEqual(before); // nothing new, no .mr-staging-* left
+      const error = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, string>).find((l) => l['level'] === 'error')!;
+      said.push([error['error']!, error['msg']!]);
     }
+    // One contract: the same kind and message from either engine (an input's failure in a worker is not the worker's).
+    expect(said[1]).toEqual(said[0]);
   });
 
   it('spark, TLS asked of a server that accepts connections but never answers: exit 1 saying so (not "start the cluster"); Node\'s warning (DEP0123, TLS to an IP address) is a JSON log line at debug', async () => {

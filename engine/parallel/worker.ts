@@ -4,6 +4,7 @@ import { moveSortedTables, type ShardCounts } from './scan/partial.js';
 import type { SortedTables } from './scan/sorted-merge.js';
 import { renderBillRange, type BillRangeTask } from './jobs/bill-render.js';
 import type { WrittenBill } from '../core/outputs/bill.js';
+import { InputError } from '../core/errors.js';
 
 /**
  * A map task's result is copied to the main thread, never transferred: a transfer detaches
@@ -12,24 +13,33 @@ import type { WrittenBill } from '../core/outputs/bill.js';
  * good): the scan of every later shard ran 10-25% slower (partial.ts "Detached buffers"). The
  * copy is a task's counts and rejects (kilobytes); its shuffle output is in shared memory.
  */
-export async function mapBilling(task: BillingMapTask): Promise<BillingMapResult> {
-  return mapBillingShards(task);
-}
+export const mapBilling = keepingKind((task: BillingMapTask): Promise<BillingMapResult> => mapBillingShards(task));
 
-export function reduceBilling(task: BillingReduceTask): ShardCounts {
-  return reduceBillingPartition(task);
-}
+export const reduceBilling = keepingKind((task: BillingReduceTask): ShardCounts => reduceBillingPartition(task));
 
-export function flushBilling(task: BillingFlushTask): SortedTables {
-  return moveSortedTables(flushBillingUsage(task));
-}
+export const flushBilling = keepingKind((task: BillingFlushTask): SortedTables => moveSortedTables(flushBillingUsage(task)));
 
-export function renderBill(task: BillRangeTask): Promise<WrittenBill> {
-  return renderBillRange(task);
-}
+export const renderBill = keepingKind((task: BillRangeTask): Promise<WrittenBill> => renderBillRange(task));
 
 /** Every function above, by the name Piscina calls it by. */
 const workerFunctions = { mapBilling, reduceBilling, flushBilling, renderBill };
+
+/**
+ * An error crossing to the main thread is structured-cloned, which keeps its message and
+ * cause but not its class: an input's failure (InputError: unreadable, corrupt gzip, changed
+ * while read) would reach the run as a worker's failure, with another kind and message than
+ * the naive engine's. Its kind rides in the cause (runtime/mapreduce.ts reads it back).
+ */
+function keepingKind<A extends unknown[], R>(fn: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (err instanceof InputError) throw new Error(err.message, { cause: { kind: err.kind } });
+      throw err;
+    }
+  };
+}
 
 /**
  * The names a job may give Piscina for this module. Jobs use this type (a type-only import,

@@ -6,7 +6,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
-import { RunFailure } from '../../core/errors.js';
+import { InputError, RunFailure } from '../../core/errors.js';
 
 export interface MapReduceJob<Task, Partial, Result> {
   /** Export of the worker module that maps one task to a partial. */
@@ -133,11 +133,7 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
           try {
             partial = await pool.run(send(task), { name, ...(job.cancel === undefined ? { signal: cancel.signal } : {}) });
           } catch (err) {
-            fail(
-              opts.signal.aborted
-                ? opts.signal.reason
-                : new RunFailure(`worker failed on ${describe(task)}: ${err instanceof Error ? err.message : String(err)}`),
-            );
+            fail(opts.signal.aborted ? opts.signal.reason : workerFailure(err, describe(task)));
             return;
           } finally {
             settled?.(task);
@@ -192,4 +188,15 @@ export async function runMapReduce<Task, Partial, Result>(job: MapReduceJob<Task
     opts.signal.removeEventListener('abort', onAbort);
     if (!kept) await pool.destroy();
   }
+}
+
+/**
+ * What a failed task means for the run: an input's failure as the naive engine reports it
+ * (its kind comes back in the cause, worker.ts keepingKind), anything else a failure of the
+ * worker on that task.
+ */
+function workerFailure(err: unknown, task: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if ((err as { cause?: { kind?: unknown } } | null)?.cause?.kind === 'input') return new InputError(message);
+  return new RunFailure(`worker failed on ${task}: ${message}`);
 }
