@@ -34,6 +34,12 @@ describe('billingConfigFromEnv', () => {
     expect(() => billingConfigFromEnv({ RATE_login: v })).toThrow(ConfigError);
   });
 
+  it('a malformed rate names its value; one that is a rate after an unclosed quote says so', () => {
+    expect(() => billingConfigFromEnv({ RATE_login: '0.0.5' })).toThrow(/^RATE_login="0\.0\.5" is not a non-negative decimal with at most 12 fractional digits \(e\.g\. 0\.005\)$/);
+    expect(() => billingConfigFromEnv({ RATE_login: '"0.005' })).toThrow(/is not a non-negative decimal .* \(an opening quote without its closing one\?\)$/);
+    expect(() => billingConfigFromEnv({ RATE_login: '"abc' })).toThrow(/\(e\.g\. 0\.005\)$/);
+  });
+
   it('RATE_ with no task name, or no rate at all, is a ConfigError', () => {
     expect(() => billingConfigFromEnv({ RATE_: '1', RATE_login: '1' })).toThrow(ConfigError);
     expect(() => billingConfigFromEnv({})).toThrow(/no rates/);

@@ -46,8 +46,10 @@ export function billingConfigFromEnv(env: Record<string, string>): BillingConfig
     if (task.length === 0) throw new ConfigError(`${key} names no task`);
     const picos = parseDecimal(raw.trim());
     if (picos === null) {
+      // dotenv keeps an opening quote with no closing one as part of the value.
+      const unclosed = /^\s*["'`]/.test(raw) && parseDecimal(raw.trim().slice(1)) !== null ? ' (an opening quote without its closing one?)' : '';
       throw new ConfigError(
-        `${key}=${JSON.stringify(raw)} is not a non-negative decimal with at most 12 fractional digits (e.g. 0.005)`,
+        `${key}=${JSON.stringify(raw)} is not a non-negative decimal with at most 12 fractional digits (e.g. 0.005)${unclosed}`,
       );
     }
     rates.push({ task, picos, text: formatExact(picos) });
