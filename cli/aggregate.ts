@@ -11,7 +11,7 @@ import { countText } from '../engine/core/count-text.js';
 import { verifyUnchanged } from '../engine/core/input/discover.js';
 import { checkInputArgs, findInputs, type InputFlags } from '../engine/core/input/inputs.js';
 import { isS3Url } from '../engine/core/input/s3-url.js';
-import { RejectLimitExceeded, UsageError } from '../engine/core/errors.js';
+import { ConfigError, RejectLimitExceeded, UsageError } from '../engine/core/errors.js';
 import { parseTimestamp, compareInstants, type TimeWindow } from '../engine/core/validation/timestamp.js';
 import type { BillTotals } from '../engine/core/billing/finalize.js';
 import { totalRejected, type BillingResult } from '../engine/core/billing/usage.js';
@@ -116,8 +116,11 @@ async function engineRunner(opts: AggregateOptions, env: Readonly<Record<string,
       try {
         parseRemote(remote);
       } catch (err) {
-        // A bad address is a bad value (exit 2), found before anything is read.
-        throw new UsageError(`${(err as Error).message} (from ${opts.remote !== undefined && opts.remote !== '' ? '--remote' : 'SPARK_REMOTE'})`);
+        // A bad address is a bad value (exit 2), found before anything is read: a usage error
+        // from --remote, a configuration error from SPARK_REMOTE (as any other bad setting).
+        const flag = opts.remote !== undefined && opts.remote !== '';
+        const message = `${(err as Error).message} (from ${flag ? '--remote' : 'SPARK_REMOTE'})`;
+        throw flag ? new UsageError(message) : new ConfigError(message);
       }
       log.info({ remote: redactRemote(remote) }, 'spark engine');
       // The settings of the env file too (SPEC "Command line": every setting the README lists), not only the environment's.

@@ -113,6 +113,16 @@ describe.concurrent('configuration errors: exit 2 before any input is read', () 
     expect(listFiles(dir)).toEqual(['.env']);
   });
 
+  it('a bad Spark Connect address: a configuration error from SPARK_REMOTE, a usage error from --remote (both exit 2)', async () => {
+    const dir = workdir({}, 'RATE_login=1\nSPARK_REMOTE=http://x\n');
+    const fromEnv = await runCli(['aggregate', 'missing.log', '--engine', 'spark'], { cwd: dir });
+    expect(fromEnv.code, fromEnv.stderr).toBe(2);
+    expect(fromEnv.stderr).toMatch(/"error":"configuration".*\(from SPARK_REMOTE\)/);
+    const fromFlag = await runCli(['aggregate', 'missing.log', '--engine', 'spark', '--remote', 'http://y'], { cwd: dir });
+    expect(fromFlag.code, fromFlag.stderr).toBe(2);
+    expect(fromFlag.stderr).toMatch(/"error":"usage".*\(from --remote\)/);
+  });
+
   it('a malformed rate in the environment (not the file) is exit 2 too', async () => {
     const dir = workdir({}, '');
     const r = await runCli(['aggregate', 'missing.log'], { cwd: dir, env: { RATE_login: 'abc' } });
