@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { datasetId, ensureDataset, parseCount, parseSizeMiB, type Dataset, type DatasetSpec } from './datasets.js';
 import { duckdb, duckdbSimplest, naive, parallel, spark, sparkPlain, type Engine } from './engines.js';
 import { measureDataset, measureStartup, preRead, type Entry } from './measure.js';
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     .option('--pricing', 'only the pricing case: flat rates against a 10,000-customer plan on 1M users (bench/pricing.ts)')
     .option('--dedupe', 'only the dedupe case: 1 GiB JSON lines with re-delivered batches, naive, parallel and DuckDB (bench/dedupe.ts)')
     .option('--shapes', 'only the shapes case: quoted CSV, nested JSON lines, gzip and Fluent Bit-wrapped lines against their plain files, parallel and DuckDB (bench/shapes.ts)')
-    .option('--shape-size <size>', 'size of the shapes case\'s plain files (default: 256MiB; the shaped files hold the same records)', sizeMiB, 256)
+    .addOption(new Option('--shape-size <size>', 'size of the shapes case\'s plain files (the shaped files hold the same records)').argParser(sizeMiB).default(256, '256MiB'))
     .option('--rounds <n>', 'rounds of the pricing, dedupe or shapes case', positiveInt('--rounds'), 3)
     .parse();
   const o = program.opts<{ quick?: boolean; large?: boolean; spark?: boolean; maxWorkers: number; workers?: number[]; users?: number[]; sweepSize?: number; duckdbThreads: number; out: string; regenerate?: boolean; only?: string; pricing?: boolean; dedupe?: boolean; shapes?: boolean; shapeSize: number; rounds: number }>();

@@ -62,7 +62,7 @@ export function registerGenerate(program: Command): void {
     .addOption(new Option('--lines <n>', 'number of lines to write').argParser(positiveInt('--lines')).conflicts('size'))
     .option('--users <n>', 'number of distinct users', positiveInt('--users'), 1000)
     .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
-    .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,...', badShares, {})
+    .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,... (default: none)', badShares)
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', calendarDay, '2025-05-01')
     .option('--days <n>', 'days the timestamps span', positiveInt('--days'), 7)
@@ -87,7 +87,7 @@ export function registerGenerate(program: Command): void {
       const shape = o.shape as Shape;
       const misfit = shapeMismatch(shape, format);
       if (misfit !== null) throw new InvalidArgumentError(misfit);
-      const shares = o.bad as Partial<Record<RejectReason | '*', number>>;
+      const shares = (o.bad as Partial<Record<RejectReason | '*', number>> | undefined) ?? {};
       const bad: Partial<Record<RejectReason, number>> = {};
       const applicable = reasonsFor(format, o.requestIds === true);
       if (shares['*'] !== undefined) for (const r of applicable) bad[r] = shares['*'] / applicable.length;

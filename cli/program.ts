@@ -93,8 +93,8 @@ function refuseRepeatedValues(cmd: Command): void {
 }
 
 /** Repeatable option: each occurrence appended. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function buildProgram(logFormat: LogFormat): Command {
@@ -126,8 +126,8 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--no-progress', 'no progress display even on a terminal')
     // Input (SPEC "Input"): engine/core/input/inputs.ts checks how they combine.
     .addOption(new Option('--format <format>', 'format of standard input (-), or of the lines inside --wrapped input: space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
-    .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect, [])
-    .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect, [])
+    .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect)
+    .option('--exclude <glob>', 'do not read files found in directories whose path below the argument matches (repeatable)', collect)
     .option('--allow-empty', 'no input file, or only empty ones, writes an empty bill instead of failing')
     .addOption(new Option('--wrapped <wrapper>', "each line wraps an API log line: fluent-bit (JSON, the line under 'log') or cloudwatch ('<timestamp> <line>'); every file is read whatever its name, gzip told by its bytes, the lines in --format").choices(['fluent-bit', 'cloudwatch']))
     .option('--wrapped-key <name>', "--wrapped fluent-bit: the JSON key holding the line (default: log)")
@@ -170,7 +170,7 @@ export function buildProgram(logFormat: LogFormat): Command {
             progress: o.progress === false || logFormat === 'json' ? false : undefined,
             pricing: o.pricing as string | undefined,
             dedupe: o.dedupe as string | undefined,
-            input: { format: o.format as string | undefined, include: o.include as string[], exclude: o.exclude as string[], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
+            input: { format: o.format as string | undefined, include: (o.include as string[] | undefined) ?? [], exclude: (o.exclude as string[] | undefined) ?? [], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },
           },
           env,
           log,
