@@ -62,14 +62,14 @@ export function registerGenerate(program: Command): void {
     .addOption(new Option('--lines <n>', 'number of lines to write').argParser(positiveInt('--lines')).conflicts('size'))
     .option('--users <n>', 'number of distinct users', positiveInt('--users'), 1000)
     .option('--tasks <list>', 'comma-separated task names', DEFAULT_TASKS.join(','))
-    .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,... (default: none)', badShares)
+    .option('--bad <shares>', 'share of bad lines: one number spread over every reason, or reason=share,...; a reason the format cannot have is left out (default: none)', badShares)
     .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
     .option('--start-day <date>', 'first day of timestamps (YYYY-MM-DD)', calendarDay, '2025-05-01')
     .option('--days <n>', 'days the timestamps span', positiveInt('--days'), 7)
     .addOption(new Option('--format <format>', 'override the format implied by the extension').choices(['space', 'csv', 'jsonl']))
-    .option('--request-ids', 'CSV and JSON lines: give every good record a unique request_id')
+    .option('--request-ids', 'CSV and JSON lines: give every good record a unique request_id (the space format has none: left out there, so one set of options serves every format)')
     .option('--redeliver <share>', 'share of 100-line batches delivered twice (the batch repeated right after it, as a retrying shipper sends it)', share('--redeliver'), 0)
-    .option('--conflicts <share>', 'with --request-ids: share of re-delivered good records that come back changed (their duration)', share('--conflicts'), 0)
+    .option('--conflicts <share>', 'with --request-ids and --redeliver: share of re-delivered good records that come back changed (their duration); nothing without them', share('--conflicts'), 0)
     .addOption(
       new Option(
         '--shape <shape>',
