@@ -14,7 +14,7 @@ export interface RemoteAddress {
 /** Parses a Spark Connect connection string `sc://host[:port][/;key=value;…]`. */
 export function parseRemote(remote: string): RemoteAddress {
   const m = /^sc:\/\/(\[[^\]]+\]|[^:/;]+)(?::(\d+))?\/?(;.*)?$/.exec(remote.trim());
-  if (m === null) throw new SparkError(`invalid Spark Connect address ${JSON.stringify(redactRemote(remote))}: expected sc://HOST:PORT`);
+  if (m === null) throw new SparkError(`invalid Spark Connect address ${JSON.stringify(redactRemote(remote))}: expected sc://HOST[:PORT][/;key=value…]`);
   const port = m[2] === undefined ? DEFAULT_PORT : Number(m[2]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SparkError(`invalid port in Spark Connect address ${JSON.stringify(redactRemote(remote))}`);
   const params: Record<string, string> = {};
