@@ -13,7 +13,8 @@ import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyComm
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
-import { DIRECT_FROM_BYTES, checkObjectUnchanged, listS3 } from '../engine/core/input/s3.js';
+import { DIRECT_FROM_BYTES, S3RangeReader, checkObjectUnchanged, listS3 } from '../engine/core/input/s3.js';
+import { InputError } from '../engine/core/errors.js';
 import { TEST_SECRET, createBucket, deleteObject, droppingProxy, putObject, rangeIgnoringProxy, startS3Server, type S3Server } from '../fixtures/s3/server.js';
 
 const REFERENCE = resolve(repoRoot, '../shared/reference/api_logs.txt');
@@ -440,5 +441,43 @@ describe('s3:// access control (moto with IAM authentication on)', () => {
     const r = await runCli(['aggregate', 's3://locked/logs/', '--env-file', envFile, '--out', out, '--s3-endpoint', auth.endpoint], { cwd: work, env: { LOG_LEVEL: 'debug' } });
     expectFailed({ ...r, out }, /signature does not match/);
     expect(existsSync(out)).toBe(false);
+  }, 60_000);
+});
+
+describe('s3:// inputs on a store that ignores If-Match (gofakes3 on 127.0.0.1)', () => {
+  let store: S3Server | undefined;
+  beforeAll(async () => {
+    store = await startS3Server('gofakes3');
+    await createBucket(store.client, 'ifmatch');
+  }, 600_000);
+  afterAll(async () => store?.stop());
+
+  it('an object rewritten after its listing fails the read, same size (another ETag) or not (another size): never the new bytes billed', async () => {
+    const s = store!;
+    const line = (user: string) => `2025-05-02T10:00:00Z ${user} login 200 5ms\n`;
+    await putObject(s.client, 'ifmatch', 'w/same.log', line('u1').repeat(50));
+    await putObject(s.client, 'ifmatch', 'w/shorter.log', line('u1').repeat(50));
+    const settings = { region: 'us-east-1', endpoint: s.endpoint };
+    const saved = { ...process.env };
+    Object.assign(process.env, s.env);
+    try {
+      const listed = await listS3('s3://ifmatch/w/', settings);
+      if (!('objects' in listed)) throw new Error('a prefix lists as a folder');
+      const objects = listed.objects.map((o) => ({ ...settings, bucket: 'ifmatch', key: o.key, size: o.size, ...(o.etag === undefined ? {} : { etag: o.etag }) }));
+      expect(objects.map((o) => [o.key, o.etag !== undefined])).toEqual([['w/same.log', true], ['w/shorter.log', true]]);
+      // The store answers an If-Match that no longer holds with the new bytes (200), as this one does.
+      await putObject(s.client, 'ifmatch', 'w/same.log', line('u2').repeat(50));
+      await putObject(s.client, 'ifmatch', 'w/shorter.log', line('u2').repeat(20));
+      for (const o of objects) {
+        const reader = new S3RangeReader(o, `s3://ifmatch/${o.key}`);
+        const err = await reader.readAt(Buffer.alloc(o.size), 0, o.size, 0).catch((e: unknown) => e);
+        reader.close();
+        expect(err, o.key).toBeInstanceOf(InputError);
+        expect((err as Error).message).toBe(`cannot read s3://ifmatch/${o.key}: the object changed while it was read (its ETag no longer matches); nothing was written: run again once it is complete`);
+      }
+    } finally {
+      for (const k of Object.keys(s.env)) if (saved[k] === undefined) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
   }, 60_000);
 });

@@ -86,6 +86,7 @@ export function classify(err: unknown): Failure {
     case 'InvalidToken':
       return { why: 'the AWS session token is expired or invalid', retry: false };
     case 'PreconditionFailed':
+    case 'ChangedObject':
       return { why: 'the object changed while it was read (its ETag no longer matches); nothing was written: run again once it is complete', retry: false };
     case 'CredentialsProviderError':
       return { why: 'no AWS credentials found (environment, shared profile or web identity)', retry: false };
@@ -297,6 +298,12 @@ export class S3RangeReader {
     if (r.Body === undefined) throw Object.assign(new Error('no body'), { name: 'ShortRead' });
     // The direct transport's body is read straight into the caller's buffers; any other as a stream.
     const source = isDirectBody(r.Body) ? r.Body : new StreamSource(r.Body as AsyncIterable<Uint8Array> & { destroy(): void });
+    // A store that ignores If-Match (some S3-compatible ones answer 200 whatever it says) still
+    // names the version it sends: another ETag, or another size in Content-Range, is a rewrite.
+    if (etag !== undefined && r.ETag !== undefined && r.ETag !== etag) {
+      source.destroy();
+      throw Object.assign(new Error(`ETag ${r.ETag}, listed ${etag}`), { name: 'ChangedObject' });
+    }
     this.checkRange(pos, end, r.ContentRange, Number(r.ContentLength ?? -1), () => source.destroy());
     this.body = { source, at: pos, end };
   }
@@ -306,6 +313,11 @@ export class S3RangeReader {
    * (a store that ignores Range) the whole object when the whole object was asked for.
    */
   private checkRange(pos: number, end: number, contentRange: string | undefined, length: number, drop: () => void): void {
+    const total = contentRange === undefined ? null : /\/(\d+)$/.exec(contentRange)?.[1];
+    if (total !== null && total !== undefined && Number(total) !== this.object.size) {
+      drop();
+      throw Object.assign(new Error(`Content-Range ${contentRange}, listed size ${this.object.size}`), { name: 'ChangedObject' });
+    }
     const asked = contentRange === undefined ? pos === 0 && length === end : contentRange.startsWith(`bytes ${pos}-${end - 1}/`) && (length < 0 || length === end - pos);
     if (asked) return;
     drop();
