@@ -249,6 +249,16 @@ describe('s3:// inputs (moto server on 127.0.0.1)', () => {
     }
   });
 
+  it('a prefix of many objects: each object\'s reader takes its listener off the run\'s signal again (no MaxListenersExceededWarning past 10 objects)', async () => {
+    for (let i = 0; i < 14; i++) await putObject(server.client, BUCKET, `many/part-${String(i).padStart(2, '0')}.log`, `2025-05-02T10:00:00Z m${i} login 200 5ms\n`);
+    for (const engine of [['--engine', 'naive'], ['--engine', 'parallel', '--workers', '2']]) {
+      const r = await bill([`s3://${BUCKET}/many/`], [...engine, '--s3-endpoint', server.endpoint]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(r.out, 'utf8').split('\n').filter((l) => l !== '')).toHaveLength(14);
+      expect(r.stderr, engine.join(' ')).not.toMatch(/MaxListeners|Warning/);
+    }
+  }, 120_000);
+
   it('--s3-endpoint without an s3:// path, or not an http(s) URL, is exit 2', async () => {
     const a = await bill([REFERENCE], ['--s3-endpoint', server.endpoint]);
     expect(a.code).toBe(2);

@@ -243,9 +243,17 @@ export class S3RangeReader {
     this.limit = Math.min(limit, object.size);
     if (signal !== undefined) {
       if (signal.aborted) this.abort.abort(signal.reason);
-      else signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
+      else {
+        // Taken off at close(): the run's signal outlives every object's reader (one listener
+        // left per object passed Node's limit of 10 at the eleventh object, with a warning).
+        const onAbort = () => this.abort.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
     }
   }
+
+  private unlisten = (): void => undefined;
 
   /** Bytes at `pos` into buf[off, off + len): how many (0 at the object's end); fills the range unless the object ends or the stream fails. */
   readonly readAt = async (buf: Buffer, off: number, len: number, pos: number): Promise<number> => {
@@ -271,6 +279,7 @@ export class S3RangeReader {
 
   /** Stops what is in flight. */
   close(): void {
+    this.unlisten();
     this.abort.abort(new Error('closed'));
     this.drop();
   }

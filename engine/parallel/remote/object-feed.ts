@@ -15,6 +15,7 @@
  *   READ_AHEAD_BYTES. The stream reads on while a request waits past its end, so a request
  *   never waits on memory (no deadlock), and reads ahead only that far otherwise.
  */
+import { setMaxListeners } from 'node:events';
 import type { MessagePort } from 'node:worker_threads';
 import { InputError } from '../../core/errors.js';
 import type { S3Object } from '../../core/input/s3-url.js';
@@ -219,6 +220,9 @@ export class ObjectFeeds {
    * (dispatchOrder), so that every stream is read at once.
    */
   constructor(shards: readonly Shard[], streams: number, signal?: AbortSignal, open: OpenObject = openS3Object) {
+    // Every object's open reader listens to this signal (S3RangeReader, until it is closed):
+    // as many at once as objects are being read, which passes Node's warning limit of 10.
+    setMaxListeners(0, this.abort.signal);
     if (signal !== undefined) {
       if (signal.aborted) this.abort.abort(signal.reason);
       else signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
