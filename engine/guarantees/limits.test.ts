@@ -98,6 +98,25 @@ describe('one line of 100 MiB', () => {
   });
 });
 
+describe('lines of blanks up to the 64 KiB limit', () => {
+  // Spaces and tabs between and around the fields, the line just under 64 KiB: valid, billed
+  // alike by both engines (the naive engine's trim was quadratic in such a run: seconds a line).
+  beforeAll(() => {
+    const gap = ' \t'.repeat(10_700);
+    const lines = Array.from({ length: 40 }, (_, i) => `${gap}2025-05-02T10:00:00Z${gap}u${i % 3}${' '.repeat(100)}login 200 ${i}ms${gap}`);
+    expect(Buffer.byteLength(lines[0]!)).toBeLessThan(64 * 1024);
+    mkdirSync(join(dir, 'blanks'));
+    writeFileSync(join(dir, 'blanks/wide.log'), `${lines.join('\n')}\n`);
+  });
+
+  it.each(ENGINES)('%s engine: every line billed', async (engine) => {
+    const r = await aggregate(['blanks/wide.log'], engine);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary().accepted).toBe(40);
+    expect(r.read('billing.txt')).toBe('u0: total_duration=273ms, total_cost=1.37\nu1: total_duration=247ms, total_cost=1.24\nu2: total_duration=260ms, total_cost=1.30\n');
+  });
+});
+
 describe('100,000 tiny files', () => {
   // A million tiny files take ~1 min to create and 2.5-4 min per engine to bill on a 2-core
   // runner (about 150-250 µs per file: one open/read/close each, one task each for the
