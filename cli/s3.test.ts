@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { cleanupTempDirs, listFiles, repoRoot, reportedErrors, runCli, summaryCounts, tempDir, type CliResult } from '../fixtures/harness.js';
 import { useTestCluster } from '../fixtures/spark/cluster-hooks.js';
 import { mrCacheDir } from '../engine/core/cache-dir.js';
@@ -461,6 +462,23 @@ describe('s3:// inputs on a store that ignores If-Match (gofakes3 on 127.0.0.1)'
     await createBucket(store.client, 'ifmatch');
   }, 600_000);
   afterAll(async () => store?.stop());
+
+  it('objects put with a checksum (the SDK\'s default) are read in ranges, several streams each, and billed exactly', async () => {
+    const s = store!;
+    const body = Array.from({ length: 200 }, (_, i) => `2025-05-02T10:00:00Z c${i % 7} login 200 ${i}ms\n`).join('');
+    // As the SDKs' defaults put it (the fixtures' client puts without one): the store then answers every ranged GET with the whole object's CRC32.
+    await s.client.send(new PutObjectCommand({ Bucket: 'ifmatch', Key: 'sum/a.log', Body: body, ChecksumAlgorithm: 'CRC32' }));
+    const dir = tempDir('mr-s3-sum-');
+    writeFileSync(join(dir, 'a.log'), body);
+    const local = await runCli(['aggregate', 'a.log', '--env-file', RATES, '--engine', 'naive', '--out', 'local/billing.txt'], { cwd: dir });
+    expect(local.code, local.stderr).toBe(0);
+    const r = await runCli(['aggregate', 's3://ifmatch/sum/', '--env-file', RATES, '--s3-endpoint', s.endpoint, '--engine', 'parallel', '--workers', '2', '--s3-streams', '2', '--shard-size', '1000', '--out', 'store/billing.txt'], {
+      cwd: dir,
+      env: s.env,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'store/billing.txt'), 'utf8')).toBe(readFileSync(join(dir, 'local/billing.txt'), 'utf8'));
+  }, 60_000);
 
   it('an object rewritten after its listing fails the read, same size (another ETag) or not (another size): never the new bytes billed', async () => {
     const s = store!;

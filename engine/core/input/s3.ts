@@ -36,8 +36,8 @@ export const DIRECT_FROM_BYTES = 1 << 20;
 /**
  * One client per settings and use, per thread: `requests` (listing, HEAD and GETs of less
  * than DIRECT_FROM_BYTES: the SDK's own transport, connections kept alive), `bulk` (GETs of
- * more: the direct transport of s3-get.ts, a connection per GET; no response checksum is
- * asked for, as a ranged GET has none to check).
+ * more: the direct transport of s3-get.ts, a connection per GET). Neither asks for a
+ * response checksum: a ranged GET has none to check.
  */
 export function clientFor(s: S3Settings, use: 'requests' | 'bulk' = 'requests'): S3Client {
   const id = `${use}\n${s.region}\n${s.endpoint ?? ''}`;
@@ -48,7 +48,11 @@ export function clientFor(s: S3Settings, use: 'requests' | 'bulk' = 'requests'):
       ...(s.endpoint === undefined ? { followRegionRedirects: true } : { endpoint: s.endpoint, forcePathStyle: true }),
       // The SDK retries a failed request before its body; block reads below also retry a body cut short.
       maxAttempts: 3,
-      ...(use === 'bulk' ? { requestHandler: new DirectGetHandler(TIMEOUTS), responseChecksumValidation: 'WHEN_REQUIRED' as const } : { requestHandler: TIMEOUTS }),
+      // Every GET is ranged, and a range has no checksum of its own to check: a store that
+      // answers one with the whole object's (gofakes3, for an object put with a checksum)
+      // failed the SDK's validation. The ETag and Content-Range are checked instead (open()).
+      responseChecksumValidation: 'WHEN_REQUIRED' as const,
+      ...(use === 'bulk' ? { requestHandler: new DirectGetHandler(TIMEOUTS) } : { requestHandler: TIMEOUTS }),
     });
     clients.set(id, c);
   }
@@ -108,7 +112,9 @@ export function classify(err: unknown): Failure {
   if (RETRY_CODES.has(code) || name === 'TimeoutError' || /socket hang up|aborted|premature close|terminated/i.test(e.message ?? '')) {
     return { why: `the connection to the store failed (${code || name || 'connection lost'})`, retry: true };
   }
-  return { why: `request failed (${code || name || 'unknown error'})`, retry: false };
+  // A bare Error's name says nothing: its message then (the SDK's own words, e.g. a checksum that does not match).
+  const what = code || (name !== '' && name !== 'Error' ? name : '') || (e.message ?? '').split('\n')[0]!.slice(0, 200) || 'unknown error';
+  return { why: `request failed (${what})`, retry: false };
 }
 
 /** Attempts per request (the first and its retries), and the first backoff. */
