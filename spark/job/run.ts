@@ -75,15 +75,16 @@ export function clusterPathOf(file: InputFile): string {
 
 /**
  * Session settings for S3A when inputs are S3 objects: the endpoint with path-style access
- * for an S3-compatible store, the region, no shared FileSystem instance (so one session's
- * settings never serve another's), and the run's static credentials when it has some (from
+ * for an S3-compatible store, the region, no shared FileSystem instance when the session has
+ * an endpoint or keys of its own (so one session's settings never serve another's), and the
+ * run's static credentials when it has some (from
  * the environment or the env file; else the cluster's own chain, e.g. IRSA on EKS). They go
  * to the session only, by a Config call (configureSession) that neither mr nor Spark logs.
  */
 export function s3aSessionConf(files: readonly InputFile[], env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
   const s3 = files.find((f) => f.s3 !== undefined)?.s3;
   if (s3 === undefined) return {};
-  const conf: Record<string, string> = { 'fs.s3a.impl.disable.cache': 'true', 'fs.s3a.endpoint.region': s3.region };
+  const conf: Record<string, string> = { 'fs.s3a.endpoint.region': s3.region };
   if (s3.endpoint !== undefined) {
     conf['fs.s3a.endpoint'] = s3.endpoint;
     conf['fs.s3a.path.style.access'] = 'true';
@@ -100,6 +101,13 @@ export function s3aSessionConf(files: readonly InputFile[], env: Readonly<Record
       conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider';
     } else conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider';
   }
+  // Hadoop caches a FileSystem per bucket and user, whatever the settings it was made with: a
+  // session with its own endpoint or keys must not take another's, nor leave its own to the
+  // next, so it gets instances of its own. S3A never closes those, and each keeps its thread
+  // pools (about 60 threads on the Connect server per run, thousands on an executor over
+  // many objects), so the cache stays on for runs that read AWS with the cluster's own
+  // identity (IRSA on EKS), whose instances any such session may share.
+  if (s3.endpoint !== undefined || conf['fs.s3a.access.key'] !== undefined) conf['fs.s3a.impl.disable.cache'] = 'true';
   return conf;
 }
 
