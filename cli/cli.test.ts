@@ -69,7 +69,7 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--from', '2025-05-02T10:00:00.10Z', '--to', '2025-05-02T10:00:00.1Z'], /--from/],
     [['aggregate', 'notes.md'], /notes\.md/],
     // A single-value flag twice with different values is contradictory, not "the last one wins".
-    [['aggregate', 'a.log', '--engine', 'naive', '--engine', 'parallel'], /"msg":"--engine given twice, as \\"naive\\" and \\"parallel\\": give one \(see mr --help\)"/],
+    [['aggregate', 'a.log', '--engine', 'naive', '--engine', 'parallel'], /"msg":"--engine given twice, as \\"naive\\" and \\"parallel\\": give one \(see mr aggregate --help\)"/],
     [['aggregate', 'a.log', '--max-rejects', '0', '--max-rejects', '100%'], /--max-rejects.*given twice/],
     [['aggregate', 'a.log', '--engine', 'turbo', '--engine', 'turbo'], /--engine/],
     // A bad Spark Connect address is a bad value, found before any cluster is asked.
@@ -78,7 +78,7 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['generate', '--out', 'x.log'], /--size or --lines/],
     [['generate', '--out', 'x.log', '--lines', '0'], /--lines/],
     // commander's suggestion joins the message's one line.
-    [['aggregate', 'a.log', '--worker', '2'], /^\{[^\n]*"msg":"unknown option '--worker': did you mean --workers\? \(see mr --help\)"\}\n$/],
+    [['aggregate', 'a.log', '--worker', '2'], /^\{[^\n]*"msg":"unknown option '--worker': did you mean --workers\? \(see mr aggregate --help\)"\}\n$/],
     [['aggregat', 'a.log'], /^\{[^\n]*"msg":"unknown command 'aggregat': did you mean aggregate\? \(see mr --help\)"\}\n$/],
   ])('mr %j', async (args, message) => {
     const dir = workdir({ 'a.log': GOOD, 'notes.md': GOOD });

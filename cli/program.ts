@@ -85,7 +85,7 @@ function refuseRepeatedValues(cmd: Command): void {
     let seen: string | undefined;
     opt.parseArg = <T>(value: string, previous: T): T => {
       // A UsageError, not commander's InvalidArgumentError, which would wrap it in "argument … is invalid".
-      if (seen !== undefined && seen !== value) throw new UsageError(`${opt.long} given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one (see mr --help)`);
+      if (seen !== undefined && seen !== value) throw new UsageError(`${opt.long} given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one (see mr ${cmd.name()} --help)`);
       seen = value;
       return parse === undefined ? (value as T) : parse(value, previous);
     };
@@ -203,6 +203,8 @@ export function logFormatOf(argv: readonly string[]): LogFormat {
   return defaultLogFormat();
 }
 
+const COMMANDS = ['aggregate', 'generate', 'spark'];
+
 export async function main(argv: string[]): Promise<number> {
   const format = logFormatOf(argv);
   sayForcedStopsWith((code, message) => {
@@ -230,7 +232,9 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
       // One line: commander puts its suggestion on a line of its own.
       const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*\(Did you mean ([^)]*)\)/, ': did you mean $1').replace(/\s*\n\s*/g, ' ');
-      reportError(format, 2, new UsageError(`${message} (see mr --help)`));
+      // The help that lists the flags: the command's own when one was named.
+      const command = COMMANDS.includes(argv[2] ?? '') ? ` ${argv[2]}` : '';
+      reportError(format, 2, new UsageError(`${message} (see mr${command} --help)`));
       return 2;
     }
     const code = interruptedExitCode() ?? exitCodeOf(err);
