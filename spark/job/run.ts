@@ -8,6 +8,7 @@
  * header of each CSV file. The bill itself is made by the common finalize/output code from
  * the BillingResult returned here, as for the other engines.
  */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -289,7 +290,9 @@ export async function checkReadable(files: readonly InputFile[], signal?: AbortS
     signal?.throwIfAborted();
     if (f.s3 !== undefined || f.stream !== undefined) continue;
     try {
-      await (await open(f.readPath ?? f.path, 'r')).close();
+      // O_NONBLOCK, as the other engines' reader opens (core/input/read.ts): a path replaced
+      // by a FIFO after discovery must fail, not block this open forever.
+      await (await open(f.readPath ?? f.path, constants.O_RDONLY | constants.O_NONBLOCK)).close();
     } catch (err) {
       throw cannotRead(f.path, err);
     }

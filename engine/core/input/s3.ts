@@ -328,8 +328,8 @@ export class S3RangeReader {
    * (a store that ignores Range) the whole object when the whole object was asked for.
    */
   private checkRange(pos: number, end: number, contentRange: string | undefined, length: number, drop: () => void): void {
-    const total = contentRange === undefined ? null : /\/(\d+)$/.exec(contentRange)?.[1];
-    if (total !== null && total !== undefined && Number(total) !== this.object.size) {
+    const total = contentRange === undefined ? undefined : /\/(\d+)$/.exec(contentRange)?.[1];
+    if (total !== undefined && Number(total) !== this.object.size) {
       drop();
       throw Object.assign(new Error(`Content-Range ${contentRange}, listed size ${this.object.size}`), { name: 'ChangedObject' });
     }

@@ -17,6 +17,11 @@ import { InputError, systemReason } from '../errors.js';
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
+/** Stops reading `stream`: a pending or later read fails with `reason`. */
+function stopReading(stream: Readable, reason: unknown): void {
+  stream.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+}
+
 export class StdinSource {
   private taken = false;
 
@@ -36,7 +41,7 @@ export class StdinSource {
     const parts: Buffer[] = [];
     let length = 0;
     let ended = false;
-    const onAbort = () => stream.destroy(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
+    const onAbort = () => stopReading(stream, signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       while (length < GZIP_MAGIC.length) {
@@ -70,7 +75,7 @@ export class StdinSource {
 
   /** Stops reading: a pending or later read of chunks() fails with `reason`. */
   abort(reason: unknown): void {
-    this.stream.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+    stopReading(this.stream, reason);
   }
 
   /** Bytes taken so far (the peeked head). */
