@@ -12,7 +12,7 @@ import { createConnection } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../../engine/core/errors.js';
-import { SparkConnectClient, sql } from '@mr/spark-connect';
+import { SparkConnectClient, acceptsConnections, sql } from '@mr/spark-connect';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
 import { intSetting } from '../../engine/core/config/integers.js';
 import { ensureSpark, type Env } from './install.js';
@@ -446,9 +446,10 @@ export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: b
   const remote = `sc://${HOST}:${r.connectPort}`;
   const allRunning = components.every((c) => c.running);
   // Asked whether Connect answers, with no record of this run directory's daemons (another
-  // --run-dir, a server started otherwise): its port is asked all the same, for less time.
-  const probe = how.probe ?? true;
-  const ready = how.ready ?? (probe ? await connectAnswers(remote, allRunning ? 10_000 : 2_000) : false);
+  // --run-dir, a server started otherwise): its port is asked all the same once something
+  // accepts connections there (nothing there: said at once, not after the connect timeout).
+  const probe = (how.probe ?? true) && (allRunning || (await acceptsConnections(HOST, r.connectPort)));
+  const ready = how.ready ?? (probe ? await connectAnswers(remote, 10_000) : false);
   return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, driverUiUrl: `http://${HOST}:${r.driverUiPort}`, components, ready };
 }
 

@@ -536,7 +536,7 @@ export class SparkConnectClient {
  * Whether a TCP connection to host:port is accepted within a second (a refused or silent port:
  * false). Tells "nothing there" from "something there that did not speak Spark Connect".
  */
-function acceptsConnections(host: string, port: number, signal?: AbortSignal): Promise<boolean> {
+export function acceptsConnections(host: string, port: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tcpConnect({ host: host.replace(/^\[(.*)\]$/, '$1'), port, timeout: 1000, ...(signal === undefined ? {} : { signal }) });
     const done = (ok: boolean) => {
