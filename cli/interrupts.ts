@@ -9,7 +9,8 @@
  * Outside a run there is nothing to clean up and a signal ends the process with its code.
  */
 
-const EXIT_CODE: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+import { SIGNAL_EXIT_CODES } from '../engine/core/signal-exit-codes.js';
+
 /** How long a run may take to unwind after the first signal before the process is ended anyway. */
 export const UNWIND_GRACE_MS = 15_000;
 
@@ -38,7 +39,7 @@ function stopCommitted(sig: NodeJS.Signals, why: string): never {
 }
 
 function onSignal(sig: NodeJS.Signals): void {
-  const code = EXIT_CODE[sig] ?? 1;
+  const code = (SIGNAL_EXIT_CODES as Readonly<Record<string, number>>)[sig] ?? 1;
   if (committed) {
     // The bill is written: a signal now cannot undo that, so it does not turn the exit code
     // into 130/143 (which would say the previous set was kept). The run finishes; a second

@@ -1,4 +1,5 @@
 /** The failures a run can end with, each mapped to the contract's exit code. */
+import { isSignalExitCode } from './signal-exit-codes.js';
 
 /**
  * The kind of a failure as a JSON error line names it, for machines to branch on: one word
@@ -9,7 +10,7 @@ export type ErrorKind = 'usage' | 'configuration' | 'input' | 'run_failure' | 'r
 
 /** The kind of `err`, reported with `exitCode`. */
 export function errorKind(err: unknown, exitCode: number): ErrorKind {
-  if (exitCode === 130 || exitCode === 143 || exitCode === 129) return 'interrupted';
+  if (isSignalExitCode(exitCode)) return 'interrupted';
   const kind = (err as { kind?: unknown } | null)?.kind;
   return typeof kind === 'string' && err instanceof Error && 'exitCode' in err ? (kind as ErrorKind) : 'internal';
 }
