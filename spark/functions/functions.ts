@@ -29,6 +29,7 @@ import {
   SparkInterruptedError,
   registerJavaFunction,
   sql,
+  type ExecuteOptions,
   type SparkConnectClient,
 } from '@mr/spark-connect';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
@@ -120,10 +121,10 @@ export type FunctionsState = { readonly usable: true } | { readonly usable: fals
  */
 export async function registerFunctions(
   client: SparkConnectClient,
-  signal?: AbortSignal,
+  /** The run's signal, and its progress listener (the probe is a job, which may wait for cores). */
+  opts: ExecuteOptions = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<FunctionsState> {
-  const opts = signal === undefined ? {} : { signal };
   const { version, delimitedLine, jsonLine } = FUNCTIONS;
   const wanted = functionsVersion();
   /** The version the session can load ('' when none), or a Spark error. */

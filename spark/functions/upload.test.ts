@@ -105,7 +105,7 @@ describe('executor functions on a cluster without them', () => {
   it('without a jar on this machine either: the SQL fast path, and a notice saying why', async () => {
     const client = new SparkConnectClient({ remote });
     try {
-      const state = await registerFunctions(client, undefined, { ...process.env, MR_CACHE_DIR: join(dir, 'empty-cache') });
+      const state = await registerFunctions(client, {}, { ...process.env, MR_CACHE_DIR: join(dir, 'empty-cache') });
       expect(state.usable).toBe(false);
       expect(state.usable ? '' : state.why).toMatch(/does not have mr's executor functions.*npm run spark:install/);
     } finally {

@@ -23,7 +23,8 @@ import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import { InputError, RunFailure, UsageError, cannotRead } from '../../engine/core/errors.js';
 import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
-import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type SqlValue } from '@mr/spark-connect';
+import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type ExecuteOptions, type SqlValue } from '@mr/spark-connect';
+import { ClusterProgress, IDLE_NOTICE_MS } from './progress.js';
 import { asRunFailure, asRunFailures } from './failure.js';
 import { registerFunctions } from '../functions/functions.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
@@ -42,8 +43,10 @@ export interface SparkEngineOptions {
    * or false when MR_SPARK_FUNCTIONS=off). Without them the job takes its SQL fast path.
    */
   readonly functions?: boolean;
-  /** Told why the executor functions are not used, when they are not (the CLI logs it as a warning). */
+  /** Told why the executor functions are not used, when they are not, and when the cluster runs none of the job's tasks for a while (the CLI logs these as warnings). */
   readonly onNotice?: (message: string) => void;
+  /** How long the job may wait with none of its tasks running before onNotice says so (default IDLE_NOTICE_MS). */
+  readonly idleNoticeMs?: number;
   /** Print the job's phases and their seconds on stderr (default: MR_SPARK_TRACE=1 in the environment; the CLI passes the env file's too). */
   readonly trace?: boolean;
 }
@@ -57,6 +60,8 @@ export const SESSION_CONF: Readonly<Record<string, string>> = {
   // Malformed input is a run failure, never a silently smaller bill.
   'spark.sql.files.ignoreCorruptFiles': 'false',
   'spark.sql.files.ignoreMissingFiles': 'false',
+  // Progress reports (the bar, the notice of a job waiting for cores: progress.ts) every second, not every 2 s.
+  'spark.connect.progress.reportInterval': '1s',
 };
 
 const GLOB_CHARS = /[\\{}[\]*?]/g;
@@ -205,6 +210,7 @@ export async function runSpark(input: RunInput, options: SparkEngineOptions = {}
     return await runWith(client, input, close, {
       functions: options.functions ?? process.env['MR_SPARK_FUNCTIONS'] !== 'off',
       notice: options.onNotice ?? (() => undefined),
+      idleNoticeMs: options.idleNoticeMs ?? IDLE_NOTICE_MS,
     });
   } catch (err) {
     await close();
@@ -371,7 +377,7 @@ async function runWith(
   client: SparkConnectClient,
   input: RunInput,
   close: () => Promise<void>,
-  use: { readonly functions: boolean; readonly notice: (message: string) => void },
+  use: { readonly functions: boolean; readonly notice: (message: string) => void; readonly idleNoticeMs: number },
 ): Promise<BillingResult> {
   const { signal } = input;
   const counts = emptyCounts();
@@ -405,11 +411,14 @@ async function runWith(
   }
 
   trace('csv headers read');
+  // Every operation of the run reports its progress: the bar, and the notice of a job waiting for cores.
+  const progress = new ClusterProgress(input.files.reduce((n, f) => n + f.size, 0), input.onBytes, use.notice, use.idleNoticeMs);
+  const exec: ExecuteOptions = { signal, onProgress: (p) => progress.report(p) };
   await client.connect(signal);
   await configureSession(client, signal, input.files);
   let functions = false;
   if (use.functions) {
-    const state = await registerFunctions(client, signal);
+    const state = await registerFunctions(client, exec);
     functions = state.usable;
     if (!state.usable) use.notice(`spark engine: ${state.why}; using the SQL fast path (the same bill, slower)`);
   }
@@ -417,7 +426,7 @@ async function runWith(
   const view = async (name: string, paths: string[]) => {
     const read = readFiles('text', paths, { lineSep: '\n' });
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
-    await client.command(createTempView(name, projected), { signal });
+    await client.command(createTempView(name, projected), exec);
   };
   const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map(clusterPathOf);
   const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
@@ -457,20 +466,20 @@ async function runWith(
         ...(dedupe === undefined ? {} : { dedupe }),
         ...(wrapping === undefined ? {} : { wrapped: wrapping }),
       });
-      await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), { signal });
+      await client.collect(sql(`CACHE TABLE ${agg} AS ${query}`, args), exec);
       cached = true;
       trace('billing query (one pass over the input, result cached)');
       tally = new Map();
       const t = await client.collect(
         sql(`SELECT k, r, CAST(sum(n) AS BIGINT) AS n, count_if(k = ${KIND.ok} AND dur IS NULL) AS overflow FROM ${agg} GROUP BY k, r`),
-        { signal },
+        exec,
       );
       for (const row of t ?? []) {
         const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
         tally.set(`${r['k']}:${r['r'] ?? ''}`, { n: num(r['n']), overflow: num(r['overflow']) });
       }
       if (exactSums || ![...tally.values()].some((v) => v.overflow > 0)) break;
-      await client.collect(sql(`UNCACHE TABLE IF EXISTS ${agg}`), { signal });
+      await client.collect(sql(`UNCACHE TABLE IF EXISTS ${agg}`), exec);
       cached = false;
       exactSums = true;
     }
@@ -480,31 +489,31 @@ async function runWith(
     const mayHaveKeys = dedupe === 'line' || sources.jsonl || sources.csv.some((l) => l.requestId >= 0);
     if (dedupe !== undefined && mayHaveKeys) {
       const order = new Map<string, number>();
-      for (const row of (await client.collect(sql(`SELECT DISTINCT path FROM ${agg} WHERE dkey IS NOT NULL`), { signal })) ?? []) {
+      for (const row of (await client.collect(sql(`SELECT DISTINCT path FROM ${agg} WHERE dkey IS NOT NULL`), exec)) ?? []) {
         const path = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON()['path'] as string;
         order.set(path, index.indexOf(path));
       }
       if (order.size > 0) {
         const { query, args } = dedupeQuery(agg, order);
-        await client.collect(sql(`CACHE TABLE ${deduped} AS ${query}`, args), { signal });
+        await client.collect(sql(`CACHE TABLE ${deduped} AS ${query}`, args), exec);
         dedupeCached = true;
         table = deduped;
         tally = new Map();
         const t = await client.collect(
           sql(`SELECT k, r, CAST(sum(n) AS BIGINT) AS n, count_if(conflict) AS conflicts FROM ${deduped} GROUP BY k, r`),
-          { signal },
+          exec,
         );
         for (const row of t ?? []) {
           const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
           tally.set(`${r['k']}:${r['r'] ?? ''}`, { n: num(r['n']), overflow: 0 });
           counts.conflictingDuplicates += num(r['conflicts']);
         }
-        await readConflictExamples(client, deduped, counts, signal);
+        await readConflictExamples(client, deduped, counts, exec);
         trace('dedupe (second stage, result cached)');
       }
     }
     trace('counts');
-    input.onBytes(input.files.reduce((n, f) => n + f.size, 0));
+    progress.finish();
     for (const [key, { n }] of tally) {
       const [k, r] = key.split(':');
       const kind = Number(k);
@@ -520,14 +529,14 @@ async function runWith(
       } else throw new RunFailure(`spark engine: unexpected result row kind ${k}`);
     }
 
-    const rejects = await readRejects(client, table, index, signal, counts);
+    const rejects = await readRejects(client, table, index, exec, counts);
     dropCsvHeaders(rejects, csvFiles, index, counts, wrapping !== undefined);
     trace(`rejects read (${rejects.length})`);
     for (const r of rejects) {
       signal.throwIfAborted();
       if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
     }
-    return { counts, usage: sortedUsage(client, table, input, signal), release };
+    return { counts, usage: sortedUsage(client, table, input, exec), release };
   } catch (err) {
     await release();
     throw err;
@@ -535,11 +544,11 @@ async function runWith(
 }
 
 /** The first few conflicting duplicates in input order (the cluster does not know line offsets: -1). */
-async function readConflictExamples(client: SparkConnectClient, table: string, counts: RunCounts, signal: AbortSignal): Promise<void> {
+async function readConflictExamples(client: SparkConnectClient, table: string, counts: RunCounts, exec: ExecuteOptions): Promise<void> {
   if (counts.conflictingDuplicates === 0) return;
   const rows = await client.collect(
     sql(`SELECT CAST(dkey AS BINARY) AS rid, fidx, first_fidx, differs FROM ${table} WHERE conflict ORDER BY fidx, bs, id LIMIT ${CONFLICT_EXAMPLES}`),
-    { signal },
+    exec,
   );
   counts.conflictExamples = Array.from(rows ?? [], (row) => {
     const r = (row as unknown as { toJSON(): Record<string, unknown> }).toJSON();
@@ -553,9 +562,9 @@ async function readConflictExamples(client: SparkConnectClient, table: string, c
 }
 
 /** Every reject row, in file order, then in the order the cluster read the lines (the offset is unknown). */
-async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, signal: AbortSignal, counts: RunCounts): Promise<RejectRow[]> {
+async function readRejects(client: SparkConnectClient, agg: string, index: FileIndex, exec: ExecuteOptions, counts: RunCounts): Promise<RejectRow[]> {
   const rejects: RejectRow[] = [];
-  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw, CAST(task AS BINARY) AS task FROM ${agg} WHERE k = ${KIND.reject}`), { signal })) {
+  for await (const batch of client.stream(sql(`SELECT r, path, bs, id, raw, CAST(task AS BINARY) AS task FROM ${agg} WHERE k = ${KIND.reject}`), exec)) {
     const [r, path, bs, id, raw, task] = ['r', 'path', 'bs', 'id', 'raw', 'task'].map((c) => batch.getChild(c)!);
     for (let i = 0; i < batch.numRows; i++) {
       const reason = RULES.reasons[num(r!.get(i))];
@@ -612,7 +621,7 @@ function dropCsvHeaders(rejects: RejectRow[], csvFiles: readonly CsvFile[], inde
 }
 
 /** The per-(user, task) totals, sorted by the cluster by user (UTF-8 byte order), streamed a batch at a time. */
-function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, signal: AbortSignal): SortedUsage {
+function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, exec: ExecuteOptions): SortedUsage {
   const T = input.config.rates.length;
   const args: Record<string, SqlValue> = {};
   const tasks = input.config.rates.map((r, i) => {
@@ -626,7 +635,7 @@ function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, s
     async *users() {
       let current: string | null = null;
       let usage = new UserUsage(T);
-      for await (const batch of asRunFailures(client.stream(sql(query, args), { signal }))) {
+      for await (const batch of asRunFailures(client.stream(sql(query, args), exec))) {
         const usr = batch.getChild('usr')!;
         const t = batch.getChild('t')!;
         const n = batch.getChild('n')!;

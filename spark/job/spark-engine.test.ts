@@ -18,7 +18,7 @@ import { runNaive } from '../../engine/naive/engine.js';
 import { DEFAULT_DEDUPE, type DedupeSettings } from '../../engine/core/dedupe/dedupe.js';
 import { generate, reasonsFor, DEFAULT_TASKS } from '../../engine/generate/generator.js';
 import { useTestClient } from '../../fixtures/spark/cluster-hooks.js';
-import { SparkConnectionError } from '@mr/spark-connect';
+import { SparkConnectClient, SparkConnectionError, sql } from '@mr/spark-connect';
 import { SparkRunFailure } from './failure.js';
 import { runEngine, type EngineOutcome } from '../../fixtures/spark/differential.js';
 import { writeEdgeFixtures } from '../../fixtures/spark/edge-fixtures.js';
@@ -269,6 +269,57 @@ describe('spark engine = naive engine', () => {
 });
 
 describe('spark engine and the Spark Connect client', () => {
+  it('says when the cluster runs none of its tasks (another job holds every core), feeds the progress bar, and bills the same', async () => {
+    const { files } = await discoverInputs([REFERENCE]);
+    const config = billingConfigFromEnv(RATES);
+    const naive = await runEngine(runNaive, files, config);
+    // Another session's job, queued first, holds every core: 64 tasks of a second's sleep (more than a test cluster has cores; at most a minute if left).
+    const blocker = new SparkConnectClient({ remote: sc.cluster.remote });
+    const release = new AbortController();
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    await blocker.setConf({ 'spark.connect.progress.reportInterval': '200ms' });
+    const blocking = blocker
+      .collect(sql("SELECT count(*) AS n FROM (SELECT reflect('java.lang.Thread', 'sleep', CAST(1000 AS BIGINT)) AS s FROM range(0, 64, 1, 64)) WHERE s IS NULL"), {
+        signal: release.signal,
+        onProgress: (p) => {
+          if (p.inflightTasks > 0) holding();
+        },
+      })
+      .catch((e: unknown) => e);
+    const notices: string[] = [];
+    const bytes: number[] = [];
+    let spark: EngineOutcome;
+    try {
+      await held;
+      spark = await runEngine(
+        (input) =>
+          runSpark(
+            { ...input, onBytes: (n) => bytes.push(n) },
+            {
+              client: sc.client,
+              idleNoticeMs: 2000,
+              onNotice: (m) => {
+                notices.push(m);
+                // Said: the cores are given back, and the job runs.
+                release.abort();
+              },
+            },
+          ),
+        files,
+        config,
+      );
+    } finally {
+      release.abort();
+      await blocking;
+      await blocker.close();
+    }
+    expect(notices).toEqual([expect.stringMatching(/^spark engine: the cluster has run none of this job's tasks for \d+ s: waiting for executor cores/)]);
+    expectSame({ naive, spark });
+    expect(bytes.every((n) => n > 0)).toBe(true);
+    expect(bytes.reduce((a, b) => a + b, 0)).toBe(files[0]!.size);
+  });
+
   it('fails within seconds, saying how to start the cluster, when nothing listens', async () => {
     const { files } = await discoverInputs([REFERENCE]);
     const started = Date.now();

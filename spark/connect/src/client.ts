@@ -34,6 +34,7 @@ import {
   ReleaseSessionRequestSchema,
   ReleaseSessionResponseSchema,
   type ExecutePlanResponse,
+  type ExecutePlanResponse_ExecutionProgress,
   type Plan,
 } from './gen/spark/connect/base_pb.js';
 import type { Relation } from './gen/spark/connect/relations_pb.js';
@@ -85,6 +86,24 @@ export interface ExecuteOptions {
   readonly timeoutMs?: number;
   /** Operation tags: `interruptTag(tag)` interrupts every running operation carrying one. */
   readonly tags?: readonly string[];
+  /** Called with each progress report the server sends while the operation runs (Spark 4: every `spark.connect.progress.reportInterval`, 2 s by default). */
+  readonly onProgress?: (progress: ExecutionProgress) => void;
+}
+
+/** One stage of an operation's progress report. */
+export interface StageProgress {
+  readonly stageId: number;
+  readonly tasks: number;
+  readonly completedTasks: number;
+  /** Bytes the stage's tasks have read from its input files so far. */
+  readonly inputBytesRead: number;
+  readonly done: boolean;
+}
+
+/** A progress report of a running operation: its stages so far, and the tasks running now. */
+export interface ExecutionProgress {
+  readonly stages: readonly StageProgress[];
+  readonly inflightTasks: number;
 }
 
 /** The response stream of one call, paused while `HIGH_WATER` responses wait for the consumer. */
@@ -126,6 +145,20 @@ async function* readCall(call: grpc.ClientReadableStream<ExecutePlanResponse>): 
   } finally {
     if (!ended && failure === null) call.cancel();
   }
+}
+
+/** A progress report as plain numbers (int64 counts and bytes are far below 2^53). */
+function progressOf(p: ExecutePlanResponse_ExecutionProgress): ExecutionProgress {
+  return {
+    stages: p.stages.map((s) => ({
+      stageId: Number(s.stageId),
+      tasks: Number(s.numTasks),
+      completedTasks: Number(s.numCompletedTasks),
+      inputBytesRead: Number(s.inputBytesRead),
+      done: s.done,
+    })),
+    inflightTasks: Number(p.numInflightTasks),
+  };
 }
 
 function isServiceError(err: unknown): err is grpc.ServiceError {
@@ -313,6 +346,10 @@ export class SparkConnectClient {
             if (r.serverSideSessionId !== '') this.serverSideSessionId = r.serverSideSessionId;
             if (r.responseId !== '') lastResponseId = r.responseId;
             if (r.responseType.case === 'resultComplete') complete = true;
+            if (r.responseType.case === 'executionProgress') {
+              options.onProgress?.(progressOf(r.responseType.value));
+              continue;
+            }
             yield r;
           }
           // Without reattach the stream's end is the result's end; with it, only ResultComplete is.

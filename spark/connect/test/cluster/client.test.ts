@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SparkConnectClient } from '../../src/client.js';
+import { SparkConnectClient, type ExecutionProgress } from '../../src/client.js';
 import { SparkAnalysisError, SparkConnectionError, SparkError, SparkInterruptedError } from '../../src/errors.js';
 import { createTempView, filter, project, readFiles, registerJavaFunction, sql, table } from '../../src/plan.js';
 import { parseRemote } from '../../src/remote.js';
@@ -88,6 +88,26 @@ describe('queries', () => {
     expect(rows).toBe(3_000_000);
     expect(sum).toBe((3_000_000n * 2_999_999n) / 2n);
     expect(batches).toBeGreaterThan(1);
+  });
+
+  it('hands the server\'s progress reports of a running operation to onProgress, not to the results', async () => {
+    const c = new SparkConnectClient({ remote: testRemote() });
+    try {
+      await c.setConf({ 'spark.connect.progress.reportInterval': '100ms' });
+      const reports: ExecutionProgress[] = [];
+      const t = await c.sql("SELECT count(*) AS n FROM (SELECT reflect('java.lang.Thread', 'sleep', CAST(500 AS BIGINT)) AS s FROM range(0, 4, 1, 4)) WHERE s IS NULL OR s IS NOT NULL", {}, {
+        onProgress: (p) => reports.push(p),
+      });
+      expect(Number(t!.getChildAt(0)!.get(0))).toBe(4);
+      expect(t!.numRows).toBe(1);
+      // Reports of the query's stage: 4 tasks, those done counted as they end.
+      const stages = reports.flatMap((r) => r.stages).filter((s) => s.tasks === 4);
+      expect(stages.length).toBeGreaterThan(0);
+      for (const s of stages) expect(s.completedTasks).toBeLessThanOrEqual(4);
+      expect(reports.some((r) => r.inflightTasks > 0)).toBe(true);
+    } finally {
+      await c.close();
+    }
   });
 
   it('stopping a stream early leaves the session usable', async () => {
