@@ -102,6 +102,8 @@ export interface ClusterStatus {
   readonly components: readonly ComponentStatus[];
   /** Every component runs and Connect answered (status: a short probe). */
   readonly ready: boolean;
+  /** Connect took the probe, but its tasks waited for an executor core until the probe's timeout. */
+  readonly busy: boolean;
 }
 
 function pidFile(r: Resolved, name: ComponentName): string {
@@ -373,12 +375,25 @@ async function waitFor(what: string, r: Resolved, name: ComponentName, deadline:
 
 /** Asks Connect for a query that needs an executor; true when it answers. */
 export async function connectAnswers(remote: string, timeoutMs: number): Promise<boolean> {
+  return (await connectState(remote, timeoutMs)) === 'answering';
+}
+
+/**
+ * Asks Connect for a query that needs an executor: `answering` when it ran; `busy` when Connect
+ * took it but its progress reports said its tasks waited with none running until the timeout
+ * (every executor core held by other jobs, or no executor yet); `silent` otherwise.
+ */
+export async function connectState(remote: string, timeoutMs: number): Promise<'answering' | 'busy' | 'silent'> {
   const client = new SparkConnectClient({ remote, connectTimeoutMs: Math.min(timeoutMs, 5000) });
+  let waiting = false;
   try {
-    const t = await client.collect(sql('SELECT count(*) AS n FROM range(0, 4, 1, 2)'), { timeoutMs });
-    return t !== null && Number(t.getChildAt(0)?.get(0)) === 4;
+    const t = await client.collect(sql('SELECT count(*) AS n FROM range(0, 4, 1, 2)'), {
+      timeoutMs,
+      onProgress: (p) => (waiting = p.inflightTasks === 0 && p.stages.some((s) => s.completedTasks < s.tasks)),
+    });
+    return t !== null && Number(t.getChildAt(0)?.get(0)) === 4 ? 'answering' : 'silent';
   } catch {
-    return false;
+    return waiting ? 'busy' : 'silent';
   } finally {
     await client.close();
   }
@@ -436,6 +451,9 @@ export async function sparkDown(options: ClusterOptions = {}): Promise<{ stopped
   return { stopped };
 }
 
+/** How long `mr spark status` gives Connect to run its probe job. */
+const STATUS_PROBE_MS = 10_000;
+
 /** What runs: each component's pid, and (with probe) whether Connect answers. */
 export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: boolean; ready?: boolean } = {}): Promise<ClusterStatus> {
   const r = resolveOptions(options);
@@ -449,13 +467,27 @@ export async function sparkStatus(options: ClusterOptions = {}, how: { probe?: b
   // --run-dir, a server started otherwise): its port is asked all the same once something
   // accepts connections there (nothing there: said at once, not after the connect timeout).
   const probe = (how.probe ?? true) && (allRunning || (await acceptsConnections(HOST, r.connectPort)));
-  const ready = how.ready ?? (probe ? await connectAnswers(remote, 10_000) : false);
-  return { runDir: r.runDir, remote, masterUrl: `spark://${HOST}:${r.masterPort}`, driverUiUrl: `http://${HOST}:${r.driverUiPort}`, components, ready };
+  const state = how.ready === true ? 'answering' : probe && how.ready === undefined ? await connectState(remote, STATUS_PROBE_MS) : 'silent';
+  return {
+    runDir: r.runDir,
+    remote,
+    masterUrl: `spark://${HOST}:${r.masterPort}`,
+    driverUiUrl: `http://${HOST}:${r.driverUiPort}`,
+    components,
+    ready: state === 'answering',
+    busy: state === 'busy',
+  };
 }
 
 /** A human summary of a status, one line per component. */
 export function formatStatus(s: ClusterStatus): string {
   const lines = s.components.map((c) => `${c.name.padEnd(8)} ${c.running ? `running  pid ${c.pid}` : 'stopped'}  port ${c.port}  log ${c.log}`);
-  lines.push(s.ready ? `connect  answering at ${s.remote}` : `connect  not answering at ${s.remote}`);
+  lines.push(
+    s.ready
+      ? `connect  answering at ${s.remote}`
+      : s.busy
+        ? `connect  answering at ${s.remote}, but its probe job waited ${STATUS_PROBE_MS / 1000} s for an executor core: other jobs hold every core (the driver's UI, ${s.driverUiUrl}, shows them)`
+        : `connect  not answering at ${s.remote}`,
+  );
   return lines.join('\n');
 }

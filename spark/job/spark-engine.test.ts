@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -273,14 +273,15 @@ describe('spark engine and the Spark Connect client', () => {
     const { files } = await discoverInputs([REFERENCE]);
     const config = billingConfigFromEnv(RATES);
     const naive = await runEngine(runNaive, files, config);
-    // Another session's job, queued first, holds every core: 64 tasks of a second's sleep (more than a test cluster has cores; at most a minute if left).
+    // Another session's job, queued first, holds every core of the local test cluster (a core per CPU) for 24 s: tasks of a second's sleep.
+    const tasks = 24 * availableParallelism();
     const blocker = new SparkConnectClient({ remote: sc.cluster.remote });
     const release = new AbortController();
     let holding!: () => void;
     const held = new Promise<void>((resolve) => (holding = resolve));
     await blocker.setConf({ 'spark.connect.progress.reportInterval': '200ms' });
     const blocking = blocker
-      .collect(sql("SELECT count(*) AS n FROM (SELECT reflect('java.lang.Thread', 'sleep', CAST(1000 AS BIGINT)) AS s FROM range(0, 64, 1, 64)) WHERE s IS NULL"), {
+      .collect(sql(`SELECT count(*) AS n FROM (SELECT reflect('java.lang.Thread', 'sleep', CAST(1000 AS BIGINT)) AS s FROM range(0, ${tasks}, 1, ${tasks})) WHERE s IS NULL`), {
         signal: release.signal,
         onProgress: (p) => {
           if (p.inflightTasks > 0) holding();
@@ -292,6 +293,12 @@ describe('spark engine and the Spark Connect client', () => {
     let spark: EngineOutcome;
     try {
       await held;
+      // mr spark status says so too: Connect answers, its probe job waits for a core.
+      const port = /:(\d+)$/.exec(sc.cluster.remote)![1]!;
+      const runDir = mkdtempSync(join(sc.work, 'status-busy-'));
+      const status = await runCli(['spark', 'status', '--run-dir', runDir, '--connect-port', port], { cwd: runDir });
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toMatch(new RegExp(`^connect {2}answering at sc://127\\.0\\.0\\.1:${port}, but its probe job waited 10 s for an executor core: other jobs hold every core`, 'm'));
       spark = await runEngine(
         (input) =>
           runSpark(
