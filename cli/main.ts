@@ -17,7 +17,13 @@
 import { listenForInterrupts } from './interrupts.js';
 
 listenForInterrupts();
-const { main } = await import('./program.js');
+const { main } = await import('./program.js').catch((err: unknown) => {
+  // mr's own modules did not load (too low an open-files limit: `ulimit -n` under about 32): one line, not Node's stack trace.
+  const e = err as NodeJS.ErrnoException;
+  const hint = e.code === 'EMFILE' ? ' (the open-files limit is too low: raise it with ulimit -n)' : '';
+  process.stderr.write(`mr: cannot start: ${e.message ?? String(err)}${hint}\n`);
+  process.exit(1);
+});
 // Everything has unwound by now (workers destroyed, files committed or removed): exit at once, leaving
 // no idle stretch in which a late signal would meet Node without its handlers.
 process.exit(await main(process.argv));

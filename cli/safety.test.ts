@@ -433,6 +433,17 @@ describe.concurrent('output for people and for machines', () => {
   });
 });
 
+describe('an open-files limit too low for mr to load', () => {
+  it('is one line and exit 1, not Node\'s stack trace; nothing is written', () => {
+    const dir = workdir({ 'a.log': GOOD });
+    const command = [process.execPath, cliPath, 'aggregate', 'a.log'].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('bash', ['-c', `ulimit -n 24 && exec ${command}`], { cwd: dir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mr: cannot start: EMFILE: too many open files, open '[^']+' \(the open-files limit is too low: raise it with ulimit -n\)\n$/);
+    expect(existsSync(join(dir, 'data'))).toBe(false);
+  });
+});
+
 describe.concurrent('usage errors: one line, exit 2', () => {
   it.each([
     [['generate', '--out', 'a.log', '--lines', '5', '--start-day', '2025-02-30'], /--start-day/],
