@@ -346,8 +346,32 @@ describe('s3:// inputs with the spark engine (the cluster reads s3a:// through H
     // statement's with its value), its jobs tab their descriptions.
     if (sc.cluster.driverUiUrl !== undefined) {
       const ui = await driverUiPages(sc.cluster.driverUiUrl);
-      expect([...ui.values()].some((text) => text.includes(`s3a://${BUCKET}/billing/`))).toBe(true); // this run's reads are there
+      // This run's reads are there, under the scheme of its session's own S3A settings (README decision 29).
+      expect([...ui.values()].some((text) => new RegExp(`mrs3a-[0-9a-f]{16}://${BUCKET}/billing/`).test(text))).toBe(true);
       for (const [page, text] of ui) expect(text.includes(TEST_SECRET), `the secret key on ${page}`).toBe(false);
+    }
+  }, 300_000);
+
+  it('two stores with the same bucket and keys: each run reads its own store, whichever ran before (no S3A instance serves another endpoint)', async () => {
+    const other = await startS3Server();
+    try {
+      await createBucket(other.client, BUCKET);
+      const line = (user: string) => `2025-05-02T10:00:00Z ${user} login 200 100ms\n`;
+      await putObject(server.client, BUCKET, 'twins/a.log', line('first-store'));
+      await putObject(other.client, BUCKET, 'twins/a.log', line('second-store'));
+      const billOf = async (endpoint: string) => {
+        const r = await bill([`s3://${BUCKET}/twins/`], ['--engine', 'spark', '--remote', sc.cluster.remote, '--s3-endpoint', endpoint]);
+        expect(r.code, r.stderr).toBe(0);
+        return readFileSync(r.out, 'utf8');
+      };
+      const first = 'first-store: total_duration=100ms, total_cost=0.50\n';
+      const second = 'second-store: total_duration=100ms, total_cost=0.50\n';
+      expect(await billOf(server.endpoint)).toBe(first);
+      expect(await billOf(other.endpoint)).toBe(second);
+      expect(await billOf(server.endpoint)).toBe(first);
+      expect(await billOf(other.endpoint)).toBe(second);
+    } finally {
+      await other.stop();
     }
   }, 300_000);
 

@@ -25,6 +25,7 @@ import { InputError, RunFailure, UsageError, cannotRead } from '../../engine/cor
 import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type ExecuteOptions, type SqlValue } from '@mr/spark-connect';
 import { ClusterProgress, IDLE_NOTICE_MS } from './progress.js';
+import { s3aSession, type S3aSession } from './s3a-session.js';
 import { asRunFailure, asRunFailures } from './failure.js';
 import { registerFunctions } from '../functions/functions.js';
 import { billingQuery, csvView, JSONL_VIEW, KIND, SPACE_VIEW, type QuerySources } from './billing-sql.js';
@@ -73,48 +74,10 @@ export function clusterPath(path: string): string {
   return abs.replace(GLOB_CHARS, (c) => `\\${c}`);
 }
 
-/** The path the cluster reads for an input: an S3 object through Hadoop's S3A connector (`s3a://bucket/key`, glob characters escaped). */
-export function clusterPathOf(file: InputFile): string {
+/** The path the cluster reads for an input: an S3 object through Hadoop's S3A connector, under the run's scheme (s3aSession: `s3a://bucket/key` or `mrs3a-…://bucket/key`), glob characters escaped. */
+export function clusterPathOf(file: InputFile, s3aScheme = 's3a'): string {
   if (file.s3 === undefined) return clusterPath(file.path);
-  return `s3a://${file.s3.bucket}/${file.s3.key.replace(GLOB_CHARS, (c) => `\\${c}`)}`;
-}
-
-/**
- * Session settings for S3A when inputs are S3 objects: the endpoint with path-style access
- * for an S3-compatible store, the region, no shared FileSystem instance when the session has
- * an endpoint or keys of its own (so one session's settings never serve another's), and the
- * run's static credentials when it has some (from
- * the environment or the env file; else the cluster's own chain, e.g. IRSA on EKS). They go
- * to the session only, by a Config call (configureSession) that neither mr nor Spark logs.
- */
-export function s3aSessionConf(files: readonly InputFile[], env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
-  const s3 = files.find((f) => f.s3 !== undefined)?.s3;
-  if (s3 === undefined) return {};
-  const conf: Record<string, string> = { 'fs.s3a.endpoint.region': s3.region };
-  if (s3.endpoint !== undefined) {
-    conf['fs.s3a.endpoint'] = s3.endpoint;
-    conf['fs.s3a.path.style.access'] = 'true';
-    conf['fs.s3a.connection.ssl.enabled'] = String(s3.endpoint.startsWith('https:'));
-  }
-  const id = env['AWS_ACCESS_KEY_ID'];
-  const secret = env['AWS_SECRET_ACCESS_KEY'];
-  if (id && secret) {
-    conf['fs.s3a.access.key'] = id;
-    conf['fs.s3a.secret.key'] = secret;
-    const token = env['AWS_SESSION_TOKEN'];
-    if (token) {
-      conf['fs.s3a.session.token'] = token;
-      conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider';
-    } else conf['fs.s3a.aws.credentials.provider'] = 'org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider';
-  }
-  // Hadoop caches a FileSystem per bucket and user, whatever the settings it was made with: a
-  // session with its own endpoint or keys must not take another's, nor leave its own to the
-  // next, so it gets instances of its own. S3A never closes those, and each keeps its thread
-  // pools (about 60 threads on the Connect server per run, thousands on an executor over
-  // many objects), so the cache stays on for runs that read AWS with the cluster's own
-  // identity (IRSA on EKS), whose instances any such session may share.
-  if (s3.endpoint !== undefined || conf['fs.s3a.access.key'] !== undefined) conf['fs.s3a.impl.disable.cache'] = 'true';
-  return conf;
+  return `${s3aScheme}://${file.s3.bucket}/${file.s3.key.replace(GLOB_CHARS, (c) => `\\${c}`)}`;
 }
 
 /** The local path of a `file:` URI as Spark reports it (`file:/a/b%20c.log`), else the text itself. */
@@ -131,10 +94,14 @@ function localPathOf(sparkPath: string): string {
 class FileIndex {
   private readonly byKey = new Map<string, number>();
 
-  constructor(private readonly files: readonly InputFile[]) {
+  constructor(
+    private readonly files: readonly InputFile[],
+    /** The scheme the session reads objects through (S3aSession). */
+    s3aScheme: string,
+  ) {
     files.forEach((f, i) => {
       this.byKey.set(f.path, i);
-      if (f.s3 !== undefined) this.byKey.set(`s3a://${f.s3.bucket}/${f.s3.key}`, i);
+      if (f.s3 !== undefined) this.byKey.set(`${s3aScheme}://${f.s3.bucket}/${f.s3.key}`, i);
       else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(f.path)) this.byKey.set(isAbsolute(f.path) ? f.path : resolve(f.path), i);
     });
   }
@@ -183,8 +150,8 @@ interface RejectRow {
  * and its plan, value included, is shown in the Spark UI's SQL tab and its REST API, S3A's
  * secret key too.
  */
-async function configureSession(client: SparkConnectClient, signal: AbortSignal, files: readonly InputFile[]): Promise<void> {
-  await client.setConf({ ...SESSION_CONF, ...s3aSessionConf(files) }, { signal });
+async function configureSession(client: SparkConnectClient, signal: AbortSignal, s3a: S3aSession): Promise<void> {
+  await client.setConf({ ...SESSION_CONF, ...s3a.conf }, { signal });
 }
 
 /** Runs the billing job in the cluster and returns counts and usage for the common finalize step. */
@@ -386,7 +353,8 @@ async function runWith(
     await close();
     return { counts, usage: new UsageTable(T) };
   }
-  const index = new FileIndex(input.files);
+  const s3a = s3aSession(input.files);
+  const index = new FileIndex(input.files, s3a.scheme);
   const wrapping = input.files[0]!.wrapped;
   checkWrappedNames(input.files);
   checkClusterNames(input.files);
@@ -406,7 +374,7 @@ async function runWith(
     const layout = csvLayout(header.toString('utf8'), f.path);
     const key = JSON.stringify(layout);
     if (!layouts.has(key)) layouts.set(key, { layout, paths: [] });
-    layouts.get(key)!.paths.push(clusterPathOf(f));
+    layouts.get(key)!.paths.push(clusterPathOf(f, s3a.scheme));
     csvFiles.push({ file: i, header: raw });
   }
 
@@ -415,7 +383,7 @@ async function runWith(
   const progress = new ClusterProgress(input.files.reduce((n, f) => n + f.size, 0), input.onBytes, use.notice, use.idleNoticeMs);
   const exec: ExecuteOptions = { signal, onProgress: (p) => progress.report(p) };
   await client.connect(signal);
-  await configureSession(client, signal, input.files);
+  await configureSession(client, signal, s3a);
   let functions = false;
   if (use.functions) {
     const state = await registerFunctions(client, exec);
@@ -428,7 +396,7 @@ async function runWith(
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
     await client.command(createTempView(name, projected), exec);
   };
-  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map(clusterPathOf);
+  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map((f) => clusterPathOf(f, s3a.scheme));
   const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
   if (sources.space) await view(SPACE_VIEW, pathsOf('space'));
   if (sources.jsonl) await view(JSONL_VIEW, pathsOf('jsonl'));
