@@ -283,6 +283,16 @@ describe('--include / --exclude', () => {
     expect(none.files.length).toBe(1);
   });
 
+  it('classes as in a shell: [0-9], and [!…] and [^…] negated (never the class of `!`)', () => {
+    const m = (g: string) => globMatcher('--exclude', [g]);
+    expect(['api.log.1', 'api.log.2', 'api.log.!'].filter(m('api.log.[!1]'))).toEqual(['api.log.2', 'api.log.!']);
+    expect(['api.log.1', 'api.log.2', 'api.log.!'].filter(m('api.log.[^1]'))).toEqual(['api.log.2', 'api.log.!']);
+    expect(['x/f1.log', 'x/g1.log'].filter(m('x/[!f]*.log'))).toEqual(['x/g1.log']);
+    expect(['a1.log', 'ab.log'].filter(m('a[0-9].log'))).toEqual(['a1.log']);
+    // A negated class stays within its path segment.
+    expect(m('a[!x]b')('a/b')).toBe(false);
+  });
+
   it('an empty glob is a UsageError', () => {
     expect(() => globMatcher('--include', [''])).toThrow(UsageError);
   });

@@ -96,13 +96,15 @@ class SkipCounter {
 
 /**
  * A matcher for --include/--exclude globs (picomatch): case-sensitive, `*` and `?` within one
- * path segment, `**` across segments, dot files like any other file. An empty glob is a usage error.
+ * path segment, `**` across segments, dot files like any other file, `[!…]` a negated class as
+ * in a shell (picomatch's `posix`; without it `[!1]` is the class of `!` and `1`). An empty glob
+ * is a usage error.
  */
 export function globMatcher(flag: string, globs: readonly string[]): (relPath: string) => boolean {
   const matchers = globs.map((g) => {
     if (g === '') throw new UsageError(`${flag} needs a glob such as '**/*.log'; an empty one matches nothing`);
     try {
-      return picomatch(g, { dot: true, nocase: false });
+      return picomatch(g, { dot: true, nocase: false, posix: true });
     } catch (err) {
       throw new UsageError(`${flag} ${JSON.stringify(g)} is not a valid glob: ${(err as Error).message}`);
     }
