@@ -24,7 +24,7 @@ import { RejectsWriter, type RejectedLine } from '../engine/core/outputs/rejects
 import { writeBillFiles } from '../engine/core/outputs/bill.js';
 import { summaryJson } from '../engine/core/outputs/summary.js';
 import { REJECT_REASONS } from '../engine/core/validation/reasons.js';
-import { createProgress } from '../engine/observability/progress.js';
+import { createProgress, type ProgressDisplay } from '../engine/observability/progress.js';
 import type { Logger } from '../engine/observability/logger.js';
 import { runNaive } from '../engine/naive/engine.js';
 import { workerCount } from '../engine/parallel/worker-count.js';
@@ -46,7 +46,8 @@ export interface AggregateOptions {
   readonly to?: string;
   readonly maxRejects: RejectLimit;
   readonly remote?: string;
-  readonly progress?: boolean;
+  /** A bar, log lines or nothing (default: a bar on a terminal, else log lines). */
+  readonly progress?: ProgressDisplay;
   /** --format, --include, --exclude, --allow-empty (SPEC "Input"). */
   readonly input?: InputFlags;
   /** --pricing FILE: the plan is the whole price list (SPEC "Pricing plans"). */
@@ -201,7 +202,7 @@ export async function aggregate(
     let result: BillingResult | undefined;
     try {
       const rejects = new RejectsWriter(staged.add(out.rejects));
-      const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress);
+      const progress = createProgress(bytes, `mr ${opts.engine}`, opts.progress, (p) => log.info(p, 'progress'));
       try {
         result = await run({ files: found.files, config, window, rejects, onBytes: (n) => progress.add(n), signal, dedupe });
       } finally {

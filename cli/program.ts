@@ -123,7 +123,7 @@ export function buildProgram(logFormat: LogFormat): Command {
     .option('--remote <url>', 'spark engine: Spark Connect endpoint (default: $SPARK_REMOTE, then sc://127.0.0.1:15002)')
     .addOption(new Option('--log-format <format>', 'log lines for people or JSON lines for machines (default: human on a terminal, else json)').choices([...LOG_FORMATS]))
     .option('--json', 'print the summary JSON on standard output after a successful run')
-    .option('--no-progress', 'no progress display even on a terminal')
+    .option('--no-progress', 'no progress bar on a terminal, and no progress log line (every 30 s) elsewhere')
     // Input (SPEC "Input"): engine/core/input/inputs.ts checks how they combine.
     .addOption(new Option('--format <format>', 'format of standard input (-), or of the lines inside --wrapped input: space, csv or jsonl (default: space)').choices(['space', 'csv', 'jsonl']))
     .option('--include <glob>', 'read only files found in directories whose path below the argument matches (repeatable)', collect)
@@ -166,8 +166,8 @@ export function buildProgram(logFormat: LogFormat): Command {
             to: o.to as string | undefined,
             maxRejects: (o.maxRejects as RejectLimit | undefined) ?? parseRejectLimit(DEFAULT_REJECT_LIMIT)!,
             remote: o.remote as string | undefined,
-            // JSON log lines are for machines: no progress bar's escape codes among them, even on a terminal.
-            progress: o.progress === false || logFormat === 'json' ? false : undefined,
+            // JSON log lines are for machines: progress as log lines among them, never a bar's escape codes, even on a terminal.
+            progress: o.progress === false ? 'off' : logFormat === 'json' ? 'log' : undefined,
             pricing: o.pricing as string | undefined,
             dedupe: o.dedupe as string | undefined,
             input: { format: o.format as string | undefined, include: (o.include as string[] | undefined) ?? [], exclude: (o.exclude as string[] | undefined) ?? [], allowEmpty: o.allowEmpty === true, s3Endpoint: o.s3Endpoint as string | undefined, wrapped: o.wrapped as string | undefined, wrappedKey: o.wrappedKey as string | undefined },

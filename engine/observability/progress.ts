@@ -1,6 +1,7 @@
 /**
- * Progress for long runs on a terminal: bytes done, MiB/s and ETA (cli-progress on stderr).
- * Silent when stderr is not a terminal.
+ * Progress for long runs: on a terminal a bar (bytes done, MiB/s and ETA; cli-progress on
+ * stderr); elsewhere (a pipe, JSON logs, a pod's log) a log line every 30 s of a run, the
+ * first after 30 s, so that a short run logs none.
  */
 import { createRequire } from 'node:module';
 import type CliProgress from 'cli-progress';
@@ -13,8 +14,51 @@ export interface Progress {
 const MIB = 1024 * 1024;
 const KIB = 1024;
 
-export function createProgress(totalBytes: number, label: string, enabled = process.stderr.isTTY === true): Progress {
-  if (!enabled || totalBytes <= 0) return { add() {}, stop() {} };
+/** What a progress log line says: the bytes read so far of the run's total, and the rate since it started. */
+export interface ProgressReport {
+  readonly bytes_read: number;
+  readonly bytes_total: number;
+  readonly percent: number;
+  readonly mib_per_s: number;
+}
+
+/** How progress is shown: a bar (default on a terminal), log lines (default elsewhere), or not at all (--no-progress). */
+export type ProgressDisplay = 'bar' | 'log' | 'off';
+
+/** Seconds between progress log lines. */
+export const PROGRESS_LOG_MS = 30_000;
+
+/** Progress as log lines through `report`, at most one every `intervalMs`, the first after `intervalMs`. */
+export function progressLog(totalBytes: number, report: (p: ProgressReport) => void, intervalMs = PROGRESS_LOG_MS, now: () => number = Date.now): Progress {
+  const started = now();
+  let next = started + intervalMs;
+  let done = 0;
+  return {
+    add(bytes: number) {
+      done += bytes;
+      const t = now();
+      if (t < next) return;
+      next = t + intervalMs;
+      const read = Math.min(done, totalBytes);
+      report({
+        bytes_read: read,
+        bytes_total: totalBytes,
+        percent: totalBytes > 0 ? Math.floor((1000 * read) / totalBytes) / 10 : 100,
+        mib_per_s: Math.round((10 * done) / MIB / ((t - started) / 1000)) / 10,
+      });
+    },
+    stop() {},
+  };
+}
+
+export function createProgress(
+  totalBytes: number,
+  label: string,
+  display: ProgressDisplay = process.stderr.isTTY === true ? 'bar' : 'log',
+  report: (p: ProgressReport) => void = () => undefined,
+): Progress {
+  if (display === 'off' || totalBytes <= 0) return { add() {}, stop() {} };
+  if (display === 'log') return progressLog(totalBytes, report);
   // Loaded only when a bar is shown (a terminal): runs in scripts and CI never pay for it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const started = Date.now();
