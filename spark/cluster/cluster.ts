@@ -12,7 +12,7 @@ import { createConnection } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { RunFailure } from '../../engine/core/errors.js';
-import { SparkConnectClient, acceptsConnections, sql } from '@mr/spark-connect';
+import { SparkConnectClient, acceptsConnections, sql, tasksWaiting } from '@mr/spark-connect';
 import { mrCacheDir } from '../../engine/core/cache-dir.js';
 import { intSetting } from '../../engine/core/config/integers.js';
 import { ensureSpark, type Env } from './install.js';
@@ -389,7 +389,7 @@ export async function connectState(remote: string, timeoutMs: number): Promise<'
   try {
     const t = await client.collect(sql('SELECT count(*) AS n FROM range(0, 4, 1, 2)'), {
       timeoutMs,
-      onProgress: (p) => (waiting = p.inflightTasks === 0 && p.stages.some((s) => s.completedTasks < s.tasks)),
+      onProgress: (p) => (waiting = tasksWaiting(p)),
     });
     return t !== null && Number(t.getChildAt(0)?.get(0)) === 4 ? 'answering' : 'silent';
   } catch {

@@ -6,7 +6,7 @@
  * would otherwise look like a hung run (no free cores: executors still starting, or other jobs
  * holding the cluster's).
  */
-import type { ExecutionProgress } from '@mr/spark-connect';
+import { tasksWaiting, type ExecutionProgress } from '@mr/spark-connect';
 
 /** How long a job may have tasks to run and none running before the run says so (README "Spark engine"). */
 export const IDLE_NOTICE_MS = 30_000;
@@ -32,9 +32,8 @@ export class ClusterProgress {
     let read = 0;
     for (const s of p.stages) read += s.inputBytesRead;
     this.advanceTo(Math.min(this.totalBytes, read));
-    // Stages with tasks left and no task running; a report with no stage yet is the query still being planned.
-    const waiting = p.inflightTasks === 0 && p.stages.some((s) => !s.done && s.completedTasks < s.tasks);
-    if (!waiting) {
+    // A report with no stage yet is the query still being planned: not waiting.
+    if (!tasksWaiting(p)) {
       this.idleSince = undefined;
       return;
     }

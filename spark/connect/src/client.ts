@@ -161,6 +161,11 @@ function progressOf(p: ExecutePlanResponse_ExecutionProgress): ExecutionProgress
   };
 }
 
+/** Whether a progress report says the operation has tasks to run and none running: no executor core is free for it. */
+export function tasksWaiting(p: ExecutionProgress): boolean {
+  return p.inflightTasks === 0 && p.stages.some((s) => !s.done && s.completedTasks < s.tasks);
+}
+
 function isServiceError(err: unknown): err is grpc.ServiceError {
   return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && 'metadata' in err;
 }

@@ -1,5 +1,5 @@
 /** @mr/spark-connect: a Spark Connect client for Node.js. */
-export { SparkConnectClient, acceptsConnections, DEFAULT_RETRY, type ExecuteOptions, type ExecutionProgress, type StageProgress, type RetryPolicy, type SparkConnectOptions } from './client.js';
+export { SparkConnectClient, acceptsConnections, tasksWaiting, DEFAULT_RETRY, type ExecuteOptions, type ExecutionProgress, type StageProgress, type RetryPolicy, type SparkConnectOptions } from './client.js';
 export { DEFAULT_PORT, DEFAULT_REMOTE, parseRemote, redactRemote, resolveRemote, type RemoteAddress } from './remote.js';
 export { utf8Text } from './text.js';
 export { createTempView, expr, filter, literal, project, readFiles, registerJavaFunction, sql, table, type SqlValue } from './plan.js';
