@@ -203,8 +203,6 @@ export function logFormatOf(argv: readonly string[]): LogFormat {
   return defaultLogFormat();
 }
 
-const COMMANDS = ['aggregate', 'generate', 'spark'];
-
 export async function main(argv: string[]): Promise<number> {
   const format = logFormatOf(argv);
   sayForcedStopsWith((code, message) => {
@@ -233,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       // One line: commander puts its suggestion on a line of its own.
       const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*\(Did you mean ([^)]*)\)/, ': did you mean $1').replace(/\s*\n\s*/g, ' ');
       // The help that lists the flags: the command's own when one was named.
-      const command = COMMANDS.includes(argv[2] ?? '') ? ` ${argv[2]}` : '';
+      const command = program.commands.some((c) => c.name() === argv[2]) ? ` ${argv[2]}` : '';
       reportError(format, 2, new UsageError(`${message} (see mr${command} --help)`));
       return 2;
     }

@@ -26,7 +26,7 @@ export class SparkRunFailure extends RunFailure {
 
 /** Spark's message as a user reads it: without `[ERROR_CLASS.SUBCLASS]` and `SQLSTATE: XXXXX` (SPEC: no internal names). */
 export function withoutInternalNames(message: string): string {
-  // A session with S3A settings of its own reads objects under a scheme of its own (run.ts s3aSession): named as S3A's.
+  // A session with S3A settings of its own reads objects under a scheme of its own (s3a-session.ts): named as S3A's.
   message = withS3aScheme(message);
   // S3A's refusal of an object, with the SDK's class, request id and trailing `:null`: what the naive and parallel engines say.
   const denied = /(s3a:\/\/\S+?): (?:getFileStatus|open|read|listStatus|listFiles)[^\n]*?(?:AccessDenied|Status Code: 403\b|\b403 Forbidden)/.exec(message);
