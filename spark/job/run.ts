@@ -171,13 +171,12 @@ export async function runSpark(input: RunInput, options: SparkEngineOptions = {}
   const close = async () => {
     if (owned) await client.close();
   };
-  if (options.trace !== undefined) tracing = options.trace;
-  traceAt = performance.now();
   try {
     return await runWith(client, input, close, {
       functions: options.functions ?? process.env['MR_SPARK_FUNCTIONS'] !== 'off',
       notice: options.onNotice ?? (() => undefined),
       idleNoticeMs: options.idleNoticeMs ?? IDLE_NOTICE_MS,
+      trace: phaseTracer(options.trace ?? process.env['MR_SPARK_TRACE'] === '1'),
     });
   } catch (err) {
     await close();
@@ -324,14 +323,21 @@ async function readCsvHeaderLine(file: InputFile, signal?: AbortSignal, wrapping
   return header === null ? null : { header, raw: raw! };
 }
 
-/** MR_SPARK_TRACE=1 (SparkEngineOptions.trace): the job's phases and their seconds on stderr (to see where a run's time goes). */
-let tracing = process.env['MR_SPARK_TRACE'] === '1';
-let traceAt = performance.now();
-function trace(phase: string): void {
-  if (!tracing) return;
-  const now = performance.now();
-  process.stderr.write(`mr spark: ${phase} ${((now - traceAt) / 1000).toFixed(2)} s\n`);
-  traceAt = now;
+/** Marks the end of one phase of a run. */
+type Trace = (phase: string) => void;
+
+/**
+ * A run's phase tracer: with MR_SPARK_TRACE=1 (SparkEngineOptions.trace), each phase of the
+ * job and its seconds since the last on stderr (to see where a run's time goes); else nothing.
+ */
+function phaseTracer(on: boolean): Trace {
+  if (!on) return () => undefined;
+  let at = performance.now();
+  return (phase) => {
+    const now = performance.now();
+    process.stderr.write(`mr spark: ${phase} ${((now - at) / 1000).toFixed(2)} s\n`);
+    at = now;
+  };
 }
 
 interface CsvFile {
@@ -344,9 +350,10 @@ async function runWith(
   client: SparkConnectClient,
   input: RunInput,
   close: () => Promise<void>,
-  use: { readonly functions: boolean; readonly notice: (message: string) => void; readonly idleNoticeMs: number },
+  use: { readonly functions: boolean; readonly notice: (message: string) => void; readonly idleNoticeMs: number; readonly trace: Trace },
 ): Promise<BillingResult> {
   const { signal } = input;
+  const { trace } = use;
   const counts = emptyCounts();
   const T = input.config.rates.length;
   if (input.files.length === 0) {
@@ -504,7 +511,7 @@ async function runWith(
       signal.throwIfAborted();
       if (!input.rejects.add(index.file(r.file).path, null, r.reason, r.raw)) await input.rejects.drain();
     }
-    return { counts, usage: sortedUsage(client, table, input, exec), release };
+    return { counts, usage: sortedUsage(client, table, input, exec, trace), release };
   } catch (err) {
     await release();
     throw err;
@@ -589,7 +596,7 @@ function dropCsvHeaders(rejects: RejectRow[], csvFiles: readonly CsvFile[], inde
 }
 
 /** The per-(user, task) totals, sorted by the cluster by user (UTF-8 byte order), streamed a batch at a time. */
-function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, exec: ExecuteOptions): SortedUsage {
+function sortedUsage(client: SparkConnectClient, agg: string, input: RunInput, exec: ExecuteOptions, trace: Trace): SortedUsage {
   const T = input.config.rates.length;
   const args: Record<string, SqlValue> = {};
   const tasks = input.config.rates.map((r, i) => {

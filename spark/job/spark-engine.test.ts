@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { discoverInputs } from '../../engine/core/input/discover.js';
 import { billingConfigFromEnv, type BillingConfig } from '../../engine/core/config/config.js';
 import { parseTimestamp, type TimeWindow } from '../../engine/core/validation/timestamp.js';
@@ -146,6 +146,28 @@ describe('spark engine = naive engine', () => {
     expect(fromEnv.code, fromEnv.stderr).toBe(0);
     expect(fromEnv.stderr).toMatch(/^mr spark: connected, session set, executor functions registered /m);
     expect(readFileSync(join(dir, 'a', 'billing.txt'), 'utf8')).toBe(readFileSync(join(dir, 'b', 'billing.txt'), 'utf8'));
+  });
+
+  it('traces one run\'s phases when asked, and not the next run that is not', async () => {
+    const { files } = await discoverInputs([REFERENCE]);
+    const config = billingConfigFromEnv(RATES);
+    const saved = process.env['MR_SPARK_TRACE'];
+    delete process.env['MR_SPARK_TRACE'];
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await runEngine((input) => runSpark(input, { client: sc.client, trace: true }), files, config);
+      const traced = lines.splice(0).filter((l) => l.startsWith('mr spark: '));
+      expect(traced.map((l) => l.replace(/ [\d.]+ s\n$/, ''))).toEqual(expect.arrayContaining(['mr spark: start', 'mr spark: counts', 'mr spark: usage streamed']));
+      await runEngine((input) => runSpark(input, { client: sc.client }), files, config);
+      expect(lines.filter((l) => l.startsWith('mr spark: '))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      if (saved !== undefined) process.env['MR_SPARK_TRACE'] = saved;
+    }
   });
 
   it.each([true, false])('with a time window and other currency decimals (executor functions: %s)', async (functions) => {
