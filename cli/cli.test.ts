@@ -77,6 +77,10 @@ describe.concurrent('usage errors: exit 2 with a message, nothing written', () =
     [['aggregate', 'a.log', '--engine', 'spark', '--remote', 'sc://127.0.0.1:99999/;token=s3cr3t'], /invalid port in Spark Connect address .*sc:\/\/127\.0\.0\.1:99999\/;token=\[REDACTED\]/],
     [['generate', '--out', 'x.log'], /--size or --lines/],
     [['generate', '--out', 'x.log', '--lines', '0'], /--lines/],
+    [['generate', '--out', 'x.log', '--lines', '1', '--lines', '2'], /"msg":"--lines given twice, as \\"1\\" and \\"2\\": give one \(see mr generate --help\)"/],
+    [['spark', 'status', '--connect-port', '1', '--connect-port', '2'], /"msg":"--connect-port given twice, as \\"1\\" and \\"2\\": give one \(see mr spark status --help\)"/],
+    // A parent that is a file: said as --out's problem, as aggregate says it, not the file system's EEXIST.
+    [['generate', '--out', 'a.log/x.log', '--lines', '3'], /"msg":"--out: cannot create the directory a\.log: a\.log is a file"/],
     // commander's suggestion joins the message's one line.
     [['aggregate', 'a.log', '--worker', '2'], /^\{[^\n]*"msg":"unknown option '--worker': did you mean --workers\? \(see mr aggregate --help\)"\}\n$/],
     [['aggregat', 'a.log'], /^\{[^\n]*"msg":"unknown command 'aggregat': did you mean aggregate\? \(see mr --help\)"\}\n$/],

@@ -7,8 +7,10 @@ import { SHAPES, shapeMismatch, type Shape } from '../engine/generate/shapes.js'
 import { daysInMonth } from '../engine/core/validation/timestamp.js';
 import { positiveInt } from './options.js';
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
+import { checkWritableDirectory } from '../engine/core/outputs/preflight.js';
+import { withInterrupts } from './interrupts.js';
 
 /** A calendar date YYYY-MM-DD (2025-02-30 and 2025-13-01 are refused). */
 function calendarDay(value: string): string {
@@ -97,8 +99,9 @@ export function registerGenerate(program: Command): void {
       const odd = tasks.find((t) => /[\s\p{Cc}]/u.test(t));
       if (odd !== undefined) throw new InvalidArgumentError(`--tasks: ${JSON.stringify(odd)} holds whitespace or a control character, which would split or break the generated lines`);
       if (isDirectory(out)) throw new UsageError(`--out ${out} is a directory; give the file to write, e.g. ${join(out, 'api.log')}`);
+      checkWritableDirectory('--out', dirname(out));
       const started = Date.now();
-      const result = await generate({
+      const result = await withInterrupts((signal) => generate({
         out,
         format,
         bytes: o.size as number | undefined,
@@ -114,7 +117,8 @@ export function registerGenerate(program: Command): void {
         redeliver: o.redeliver as number,
         conflicts: o.conflicts as number,
         shape,
-      }).catch((err: unknown) => {
+        signal,
+      })).catch((err: unknown) => {
         // The file system's refusals (a read-only directory, a full disk) are run failures naming the file, not mr's bugs.
         if (typeof (err as NodeJS.ErrnoException | null)?.code === 'string') throw new RunFailure(`cannot write ${out}: ${systemReason(err)}`);
         throw err;

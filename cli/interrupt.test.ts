@@ -3,7 +3,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { assertBuilt, cleanupTempDirs, cliPath, engineArgs, listFiles, nodeFirstPath, tempDir } from '../fixtures/harness.js';
@@ -36,5 +36,32 @@ describe('interrupts', () => {
     // Reported once, as an interruption (logs are JSON lines off a terminal).
     const errors = stderr.split('\n').filter((l) => l.includes('"level":"error"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(errors.map((e) => [e['exit_code'], e['error']])).toEqual([[143, 'interrupted']]);
+  });
+
+  it.each([
+    ['api.log', 'SIGTERM', 143],
+    ['api.log.gz', 'SIGINT', 130],
+  ] as const)('mr generate --out %s: %s while writing → exit %i, the file there before kept, nothing staged left', async (name, sig, exitCode) => {
+    assertBuilt();
+    const dir = tempDir();
+    mkdirSync(join(dir, 'g'));
+    writeFileSync(join(dir, 'g', name), 'generated before\n');
+    const shebang = /^#!(\S+)(?: (.*))?\n/.exec(readFileSync(cliPath, 'utf8').slice(0, 200))!;
+    const child = spawn(shebang[1]!, [...(shebang[2] ? [shebang[2]] : []), cliPath, 'generate', '--out', join('g', name), '--size', '4GiB'], {
+      cwd: dir,
+      env: { PATH: nodeFirstPath, HOME: dir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | string | null>((done) => child.on('close', (c, s) => done(c ?? s)));
+    // Signal once the staged file is being written (4 GiB takes far longer than this test waits).
+    const deadline = Date.now() + 20_000;
+    while (readdirSync(join(dir, 'g')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(join(dir, 'g')).some((f) => f.startsWith('.mr-staging-'))).toBe(true);
+    child.kill(sig);
+    expect(await closed, stderr).toBe(exitCode);
+    expect(readdirSync(join(dir, 'g'))).toEqual([name]);
+    expect(readFileSync(join(dir, 'g', name), 'utf8')).toBe('generated before\n');
   });
 });

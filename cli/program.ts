@@ -75,9 +75,12 @@ async function printSummary(summary: string, bill: string): Promise<void> {
 /**
  * A single-value option given twice with different values (`--engine naive --engine parallel`,
  * `--max-rejects 0 --max-rejects 100%`) is contradictory: exit 2, not the last one silently.
- * The same value twice is harmless. Repeatable options (--include, --exclude) are left.
+ * The same value twice is harmless. Repeatable options (--include, --exclude) are left. Every
+ * command's options are checked so.
  */
 function refuseRepeatedValues(cmd: Command): void {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
   for (const opt of cmd.options) {
     if (!opt.required && !opt.optional) continue; // a flag without a value
     if (opt.long === '--include' || opt.long === '--exclude') continue;
@@ -85,7 +88,7 @@ function refuseRepeatedValues(cmd: Command): void {
     let seen: string | undefined;
     opt.parseArg = <T>(value: string, previous: T): T => {
       // A UsageError, not commander's InvalidArgumentError, which would wrap it in "argument … is invalid".
-      if (seen !== undefined && seen !== value) throw new UsageError(`${opt.long} given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one (see mr ${cmd.name()} --help)`);
+      if (seen !== undefined && seen !== value) throw new UsageError(`${opt.long} given twice, as ${JSON.stringify(seen)} and ${JSON.stringify(value)}: give one (see mr ${names.join(' ')} --help)`);
       seen = value;
       return parse === undefined ? (value as T) : parse(value, previous);
     };
@@ -190,6 +193,9 @@ export function buildProgram(logFormat: LogFormat): Command {
 
   registerGenerate(program);
   registerSpark(program);
+  // Every other command's single-value options too (`mr generate --lines 1 --lines 2`).
+  const others = (cmd: Command): Command[] => cmd.commands.flatMap((c) => [c, ...others(c)]);
+  for (const cmd of others(program)) if (cmd !== aggregateCommand) refuseRepeatedValues(cmd);
   return program;
 }
 

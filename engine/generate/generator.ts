@@ -5,11 +5,13 @@
  * (shapes.ts) rewrites each line as it is written, drawing its own values from a PRNG of its
  * own, so a shaped file holds the same records as the plain one.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { setImmediate as turn } from 'node:timers/promises';
+import { stagingPath } from '../core/outputs/staged.js';
 import type { Format } from '../core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../core/validation/reasons.js';
 import { ByteBuilder } from './byte-builder.js';
@@ -43,6 +45,8 @@ export interface GenerateOptions {
   readonly batchLines?: number;
   /** How the lines are written (shapes.ts; default plain). */
   readonly shape?: Shape;
+  /** Stops the writing (checked between chunks); the file is then not written. */
+  readonly signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -141,102 +145,110 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const goodLines: number[] = [];
 
   const sink = await openSink(o.out, o.gzip);
-  const out = new ByteBuilder(CHUNK_BYTES + 256 * 1024);
-  const shaper = shape === 'plain' ? null : lineShaper(shape, prng(shapeSeed(o.seed)), o.startDay);
-  /** Where a line is built: in `out` itself when plain, else in a builder of its own, then written to `out` in the shape. */
-  const w = shaper === null ? out : new ByteBuilder(256 * 1024);
-  const put = (piece: Buffer) => w.bytes(piece, 0, piece.length);
-  /** A line given as text (the header, a bad line): as it is, or in the shape. */
-  const textLine = (text: string) => {
-    if (shaper === null) return out.text(`${text}\n`);
-    w.text(text);
-    shaper.line(w.buf, 0, w.len, out);
-    w.len = 0;
-  };
-  if (fmt === 'csv') textLine(ids ? 'request_id,timestamp,user,task,status,duration_ms' : 'timestamp,user,task,status,duration_ms');
-  batchStart = out.len;
-  let lines = 0;
-  let bytes = 0;
-  const maxLines = o.lines ?? Number.POSITIVE_INFINITY;
-  const maxBytes = o.bytes ?? Number.POSITIVE_INFINITY;
+  try {
+    const out = new ByteBuilder(CHUNK_BYTES + 256 * 1024);
+    const shaper = shape === 'plain' ? null : lineShaper(shape, prng(shapeSeed(o.seed)), o.startDay);
+    /** Where a line is built: in `out` itself when plain, else in a builder of its own, then written to `out` in the shape. */
+    const w = shaper === null ? out : new ByteBuilder(256 * 1024);
+    const put = (piece: Buffer) => w.bytes(piece, 0, piece.length);
+    /** A line given as text (the header, a bad line): as it is, or in the shape. */
+    const textLine = (text: string) => {
+      if (shaper === null) return out.text(`${text}\n`);
+      w.text(text);
+      shaper.line(w.buf, 0, w.len, out);
+      w.len = 0;
+    };
+    if (fmt === 'csv') textLine(ids ? 'request_id,timestamp,user,task,status,duration_ms' : 'timestamp,user,task,status,duration_ms');
+    batchStart = out.len;
+    let lines = 0;
+    let bytes = 0;
+    const maxLines = o.lines ?? Number.POSITIVE_INFINITY;
+    const maxBytes = o.bytes ?? Number.POSITIVE_INFINITY;
 
-  while (lines < maxLines && bytes + out.len < maxBytes) {
-    const day = days[(rnd() * o.days) | 0]!;
-    const second = (rnd() * 86400) | 0;
-    const u = (rnd() * o.users) | 0;
-    const task = (rnd() * tasks.length) | 0;
-    const r = rnd();
-    const status = r < 0.9 ? 200 : r < 0.95 ? 404 : 500;
-    const duration = 50 + ((rnd() * 2000) | 0);
-    const pick = badShare > 0 ? rnd() : 1;
-    lines++;
-    if (pick >= badShare) {
-      if (ids) {
-        w.text(idPrefix);
-        w.int(lines);
-        w.text(fmt === 'csv' ? idSuffix : '');
-        if (fmt === 'jsonl') w.text('","timestamp":"');
+    while (lines < maxLines && bytes + out.len < maxBytes) {
+      const day = days[(rnd() * o.days) | 0]!;
+      const second = (rnd() * 86400) | 0;
+      const u = (rnd() * o.users) | 0;
+      const task = (rnd() * tasks.length) | 0;
+      const r = rnd();
+      const status = r < 0.9 ? 200 : r < 0.95 ? 404 : 500;
+      const duration = 50 + ((rnd() * 2000) | 0);
+      const pick = badShare > 0 ? rnd() : 1;
+      lines++;
+      if (pick >= badShare) {
+        if (ids) {
+          w.text(idPrefix);
+          w.int(lines);
+          w.text(fmt === 'csv' ? idSuffix : '');
+          if (fmt === 'jsonl') w.text('","timestamp":"');
+        }
+        if (!(ids && fmt === 'jsonl')) put(pre);
+        w.bytes(day, 0, 11);
+        w.bytes(times, second * 9, second * 9 + 9);
+        put(sep1);
+        w.bytes(userNames, userStart[u]!, userStart[u + 1]!);
+        put(sep2);
+        w.bytes(tasks[task]!, 0, tasks[task]!.length);
+        put(sep3);
+        w.int(status);
+        put(sep4);
+        w.int(duration);
+        const digit = w.len - 1;
+        put(post);
+        if (shaper === null) goodLines.push(digit);
+        else {
+          // Every `post` ends with the LF, which the shape writes itself.
+          goodLines.push(shaper.line(w.buf, 0, w.len - 1, out, digit));
+          w.len = 0;
+        }
+      } else {
+        let i = 0;
+        while (pick >= thresholds[i]!) i++;
+        const reason = reasons[i]!;
+        badCounts[reason] = (badCounts[reason] ?? 0) + 1;
+        const ts = `${day.toString('latin1')}${times.toString('latin1', second * 9, second * 9 + 9)}`;
+        const user = userNames.toString('latin1', userStart[u]!, userStart[u + 1]!);
+        const line = badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration));
+        textLine(ids ? withBadOrNoId(fmt, line, reason) : line);
       }
-      if (!(ids && fmt === 'jsonl')) put(pre);
-      w.bytes(day, 0, 11);
-      w.bytes(times, second * 9, second * 9 + 9);
-      put(sep1);
-      w.bytes(userNames, userStart[u]!, userStart[u + 1]!);
-      put(sep2);
-      w.bytes(tasks[task]!, 0, tasks[task]!.length);
-      put(sep3);
-      w.int(status);
-      put(sep4);
-      w.int(duration);
-      const digit = w.len - 1;
-      put(post);
-      if (shaper === null) goodLines.push(digit);
-      else {
-        // Every `post` ends with the LF, which the shape writes itself.
-        goodLines.push(shaper.line(w.buf, 0, w.len - 1, out, digit));
-        w.len = 0;
-      }
-    } else {
-      let i = 0;
-      while (pick >= thresholds[i]!) i++;
-      const reason = reasons[i]!;
-      badCounts[reason] = (badCounts[reason] ?? 0) + 1;
-      const ts = `${day.toString('latin1')}${times.toString('latin1', second * 9, second * 9 + 9)}`;
-      const user = userNames.toString('latin1', userStart[u]!, userStart[u + 1]!);
-      const line = badLine(fmt, reason, rnd, ts, user, o.tasks[task]!, String(status), String(duration));
-      textLine(ids ? withBadOrNoId(fmt, line, reason) : line);
-    }
-    if (++batchCount === batchLines || lines >= maxLines) {
-      if (redeliver > 0 && lines + batchCount <= maxLines && rnd() < redeliver) {
-        // The shipper retries the whole batch: its bytes again, some good records changed.
-        const end = out.len;
-        out.repeat(batchStart, end);
-        const shift = end - batchStart;
-        redelivered += batchCount;
-        lines += batchCount;
-        if (ids && conflicts > 0) {
-          for (const at of goodLines) {
-            if (rnd() >= conflicts) continue;
-            // The duration's last digit changed, in the batch's second delivery.
-            const p = at + shift;
-            const d = out.buf[p]! - 48;
-            out.buf[p] = 48 + ((d + 1) % 10);
-            changed++;
+      if (++batchCount === batchLines || lines >= maxLines) {
+        if (redeliver > 0 && lines + batchCount <= maxLines && rnd() < redeliver) {
+          // The shipper retries the whole batch: its bytes again, some good records changed.
+          const end = out.len;
+          out.repeat(batchStart, end);
+          const shift = end - batchStart;
+          redelivered += batchCount;
+          lines += batchCount;
+          if (ids && conflicts > 0) {
+            for (const at of goodLines) {
+              if (rnd() >= conflicts) continue;
+              // The duration's last digit changed, in the batch's second delivery.
+              const p = at + shift;
+              const d = out.buf[p]! - 48;
+              out.buf[p] = 48 + ((d + 1) % 10);
+              changed++;
+            }
           }
         }
+        batchCount = 0;
+        goodLines.length = 0;
+        if (out.len >= CHUNK_BYTES) {
+          bytes += await sink.write(out.buf.subarray(0, out.len));
+          // A turn of the event loop between chunks, so that a signal is handled (and stops the writing).
+          await turn();
+          o.signal?.throwIfAborted();
+          out.len = 0;
+        }
+        batchStart = out.len;
       }
-      batchCount = 0;
-      goodLines.length = 0;
-      if (out.len >= CHUNK_BYTES) {
-        bytes += await sink.write(out.buf.subarray(0, out.len));
-        out.len = 0;
-      }
-      batchStart = out.len;
     }
+    bytes += await sink.write(out.buf.subarray(0, out.len));
+    await sink.commit();
+    return { lines, bytes, bad: badCounts, redelivered, changed };
+  } catch (err) {
+    await sink.discard();
+    throw err;
   }
-  bytes += await sink.write(out.buf.subarray(0, out.len));
-  await sink.close();
-  return { lines, bytes, bad: badCounts, redelivered, changed };
 }
 
 /** A bad line of a run with request ids: with a bad id for bad_request_id, else without an id. */
@@ -288,27 +300,44 @@ function badLine(fmt: Format, reason: RejectReason, rnd: () => number, ts: strin
   }
 }
 
+/**
+ * Where the lines go: a staging name beside `out` (staged.ts stagingPath), renamed to `out` by
+ * commit, removed by discard, so that an interrupted or failed run leaves no partial file that
+ * looks generated (nor a stale one replaced by half of another).
+ */
 interface Sink {
   write(bytes: Buffer): Promise<number>;
-  close(): Promise<void>;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
 }
 
 async function openSink(path: string, gzip: boolean): Promise<Sink> {
   mkdirSync(dirname(path), { recursive: true });
+  const temp = stagingPath(path);
+  const remove = () => rmSync(temp, { force: true });
   if (!gzip) {
-    const fd = openSync(path, 'w');
+    let fd: number | null = openSync(temp, 'wx', 0o644);
+    const close = () => {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    };
     return {
       async write(b) {
         let off = 0;
-        while (off < b.length) off += writeSync(fd, b, off);
+        while (off < b.length) off += writeSync(fd!, b, off);
         return b.length;
       },
-      async close() {
-        closeSync(fd);
+      async commit() {
+        close();
+        renameSync(temp, path);
+      },
+      async discard() {
+        close();
+        remove();
       },
     };
   }
-  const out = createWriteStream(path);
+  const out = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
   const z = createGzip({ level: 1 });
   z.pipe(out);
   return {
@@ -316,9 +345,16 @@ async function openSink(path: string, gzip: boolean): Promise<Sink> {
       if (!z.write(Buffer.from(b))) await once(z, 'drain');
       return b.length;
     },
-    async close() {
+    async commit() {
       z.end();
       await once(out, 'close');
+      renameSync(temp, path);
+    },
+    async discard() {
+      z.destroy();
+      out.destroy();
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
+      remove();
     },
   };
 }

@@ -46,6 +46,22 @@ function nearestExisting(dir: string): string {
 }
 
 /**
+ * Checks that files can be written in `dir` (named by `flag` in the error): it is a writable
+ * directory, or the nearest of its ancestors that exists is one (the rest can be created).
+ * Usage error (exit 2) otherwise. Returns that nearest existing directory.
+ */
+export function checkWritableDirectory(flag: string, dir: string): string {
+  const existing = nearestExisting(dir);
+  if (!statSync(existing).isDirectory()) throw new UsageError(`${flag}: cannot create the directory ${dir}: ${existing} is a file`);
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new UsageError(`${flag}: the directory ${existing} is not writable`);
+  }
+  return existing;
+}
+
+/**
  * Checks `--out` without changing anything: a file name, none of the four paths a
  * directory, and its directory either there and writable or creatable (its nearest
  * existing ancestor a writable directory). Usage error (exit 2) otherwise.
@@ -58,13 +74,7 @@ export function checkOutputs(given: string): OutputPaths {
   const out = normalize(given);
   const paths = outputPaths(out);
   const dir = dirname(out);
-  const existing = nearestExisting(dir);
-  if (!statSync(existing).isDirectory()) throw new UsageError(`--out: cannot create the directory ${dir}: ${existing} is a file`);
-  try {
-    accessSync(existing, constants.W_OK | constants.X_OK);
-  } catch {
-    throw new UsageError(`--out: the directory ${existing} is not writable`);
-  }
+  const existing = checkWritableDirectory('--out', dir);
   if (existing === dir) {
     for (const p of [paths.bill, paths.detail, paths.summary, paths.rejects]) {
       let st: Stats | undefined;
