@@ -161,6 +161,10 @@ describe('symlink loops', () => {
     symlinkSync('x.log', join(dir, 'fileloop', 'y.log'));
     mkdirSync(join(dir, 'dangling'));
     symlinkSync('nowhere.log', join(dir, 'dangling', 'd.log'));
+    // A link that may have led to a directory of logs (a volume not mounted): its name says nothing.
+    mkdirSync(join(dir, 'dangling-dir'));
+    writeFileSync(join(dir, 'dangling-dir', 'a.log'), '2025-05-02T10:00:00Z u1 login 200 5ms\n');
+    symlinkSync('/nonexistent/mr-logs', join(dir, 'dangling-dir', 'current'));
   });
 
   it.each(ENGINES)('%s engine: a directory loop ends; each file is read once', async (engine) => {
@@ -175,14 +179,23 @@ describe('symlink loops', () => {
   it.each(ENGINES)('%s engine: a file symlink loop → exit 1 naming it, no bill', async (engine) => {
     const r = await aggregate(['fileloop'], engine);
     expect(r.code, r.stderr).toBe(1);
-    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^cannot read input fileloop\/x\.log: too many symbolic links encountered \(ELOOP\)$/m);
+    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^cannot read input fileloop\/x\.log: it is a symbolic link to a loop of links; remove it, or leave it out with --exclude$/m);
     expect(r.stderr).not.toMatch(/bill written/);
   });
 
   it.each(ENGINES)('%s engine: a dangling link → exit 1 naming it, no bill', async (engine) => {
     const r = await aggregate(['dangling'], engine);
     expect(r.code, r.stderr).toBe(1);
-    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^cannot read input dangling\/d\.log: no such file or directory \(ENOENT\)$/m);
+    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^cannot read input dangling\/d\.log: it is a symbolic link to nothing \(its target does not exist\); remove it, or leave it out with --exclude$/m);
+  });
+
+  it.each(ENGINES)('%s engine: a dangling link without a log name → exit 1 too (it may have been a directory of logs); --exclude it and the rest is billed', async (engine) => {
+    const r = await aggregate(['dangling-dir'], engine);
+    expect(r.code, r.stderr).toBe(1);
+    expect(reportedErrors(r.stderr).join('\n')).toMatch(/^cannot read input dangling-dir\/current: it is a symbolic link to nothing /m);
+    const excluded = await aggregate(['dangling-dir', '--exclude', 'current'], engine);
+    expect(excluded.code, excluded.stderr).toBe(0);
+    expect(excluded.read('billing.txt')).toBe('u1: total_duration=5ms, total_cost=0.03\n');
   });
 });
 

@@ -99,6 +99,12 @@ describe('discoverInputs', () => {
     await expect(discoverInputs([join(root, 'd')])).rejects.toThrow(/d\/\\xff\.log: its name is not UTF-8/);
   });
 
+  it('a name that is not UTF-8, given as an argument (Node reads it with U+FFFD): says why it names no file', async () => {
+    const root = tree({ 'd/a.log': 'x' });
+    writeFileSync(Buffer.concat([Buffer.from(join(root, 'd/')), Buffer.from([0xff, 0x2e, 0x6c, 0x6f, 0x67])]), 'x');
+    await expect(discoverInputs([join(root, 'd', '\uFFFD.log')])).rejects.toThrow(/\uFFFD\.log: no such file; if its name is not UTF-8, it cannot be named on the command line: rename it$/);
+  });
+
   it('a symlink loop terminates', async () => {
     const root = tree({ 'd/a.log': 'x', 'd/sub/b.log': 'x' });
     symlinkSync(join(root, 'd'), join(root, 'd/sub/up'));

@@ -6,7 +6,7 @@
  * one warning). A missing path or an unreadable entry is an InputError (exit 1): never a
  * silently smaller bill.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { extname } from 'node:path';
 import picomatch from 'picomatch';
@@ -132,10 +132,28 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
   const included = includes.length === 0 ? () => true : globMatcher('--include', includes);
   const excluded = globMatcher('--exclude', opts.exclude ?? []);
 
-  async function statOrFail(path: string) {
+  /**
+   * The file or directory at `path` (links followed), or null for a symbolic link found by
+   * walking that leads nowhere and is excluded by --exclude. Any other such link fails the
+   * run whatever its name: it may have led to a directory of logs (a volume not mounted), and
+   * a stopped run is better than a smaller bill (README "Inputs").
+   */
+  async function statOrFail(path: string, rel: string | null) {
     try {
       return await stat(path, { bigint: true });
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ELOOP') && (await lstat(path).then((l) => l.isSymbolicLink(), () => false))) {
+        if (rel !== null && excluded(rel)) {
+          filtered.add(path);
+          return null;
+        }
+        throw new InputError(`cannot read input ${path}: it is a symbolic link to ${code === 'ELOOP' ? 'a loop of links' : 'nothing (its target does not exist)'}${rel === null ? '' : '; remove it, or leave it out with --exclude'}`);
+      }
+      // Node reads a command line's bytes as UTF-8: a name that is not UTF-8 arrives with U+FFFD in it, naming no file.
+      if (code === 'ENOENT' && rel === null && path.includes('\uFFFD')) {
+        throw new InputError(`cannot read input ${path}: no such file; if its name is not UTF-8, it cannot be named on the command line: rename it`);
+      }
       throw new InputError(`cannot read input ${path}: ${systemReason(err)}`);
     }
   }
@@ -186,7 +204,8 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
    */
   async function visit(path: string, rel: string | null, within: ReadonlySet<string> = new Set()): Promise<void> {
     const explicit = rel === null;
-    const st = await statOrFail(path);
+    const st = await statOrFail(path, rel);
+    if (st === null) return;
     const id = `${st.dev}:${st.ino}`;
     if (st.isDirectory()) {
       if (within.has(id)) return;
