@@ -341,7 +341,7 @@ describe.concurrent('inputs through the CLI', () => {
       expect(r.stderr).toContain('README.md');
       expect(r.stderr).toContain('data.json');
       // Each path not read again is named with the path its file is read under, a path named twice once.
-      expect(r.stderr).toContain('not read again, each the same file as one read: logs/a.log (named again), logs/sub/again.log (read as logs/a.log)');
+      expect(r.stderr).toContain('2 paths not read again, each the same file as one read: logs/a.log (named again), logs/sub/again.log (read as logs/a.log)');
       expect(read(dir, `${engine}/billing.txt`)).toBe('user1: total_duration=100ms, total_cost=0.50\nuser2: total_duration=100ms, total_cost=0.50\n');
     }
   });

@@ -19,9 +19,13 @@ import { listenForInterrupts } from './interrupts.js';
 listenForInterrupts();
 const { main } = await import('./program.js').catch((err: unknown) => {
   // mr's own modules did not load (too low an open-files limit: `ulimit -n` under about 32): one line, not Node's stack trace.
+  // Said without the path of the module that failed (a file inside mr's package).
   const e = err as NodeJS.ErrnoException;
-  const hint = e.code === 'EMFILE' ? ' (the open-files limit is too low: raise it with ulimit -n)' : '';
-  process.stderr.write(`mr: cannot start: ${e.message ?? String(err)}${hint}\n`);
+  const why =
+    e.code === 'EMFILE' || e.code === 'ENFILE'
+      ? `too many open files (the ${e.code === 'EMFILE' ? 'open-files limit is too low: raise it with ulimit -n' : "system's open-files table is full"})`
+      : `its own files did not load (reinstall mr): ${String(e.message ?? err)}`;
+  process.stderr.write(`mr: cannot start: ${why}\n`);
   process.exit(1);
 });
 // Everything has unwound by now (workers destroyed, files committed or removed): exit at once, leaving

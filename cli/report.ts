@@ -21,7 +21,15 @@ export function reportError(format: LogFormat, exitCode: number, err: unknown): 
     createLogger('error', 2, 'json').error({ exit_code: exitCode, error: errorKind(err, exitCode), ...(details.length > 0 ? { details } : {}) }, message);
     return;
   }
-  process.stderr.write(`mr: ${message}\n${details.map((d) => `${d}\n`).join('')}`);
+  process.stderr.write(`mr: ${oneLine(message)}\n${details.map((d) => `${oneLine(d)}\n`).join('')}`);
+}
+
+/** Text on one terminal line: control characters (a newline in a file's name) written as escapes, \n or \x1b. */
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 const count = countText;

@@ -412,6 +412,13 @@ describe.concurrent('output for people and for machines', () => {
     expect(bad.stderr.trim().split('\n').filter((l) => l.startsWith('mr: '))).toEqual(['mr: cannot read input missing.log: no such file or directory (ENOENT)']);
   });
 
+  it('--log-format human: an error naming a file with a newline or an escape in its name is still one line', async () => {
+    const dir = workdir({ 'in/x\ny\x1b[2J.log.gz': 'not gzip' });
+    const r = await runCli(['aggregate', 'in', '--log-format', 'human'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.length > 0)).toEqual([expect.stringMatching(/^mr: cannot read in\/x\\ny\\x1b\[2J\.log\.gz: /)]);
+  });
+
   it('on a terminal: a progress bar and human log lines by default (both loaded only there)', async () => {
     // util-linux's script(1) gives the CLI a pseudo-terminal for stdout and stderr.
     const dir = workdir({ 'a.log': GOOD.repeat(2000) });
@@ -439,7 +446,7 @@ describe('an open-files limit too low for mr to load', () => {
     const command = [process.execPath, cliPath, 'aggregate', 'a.log'].map((a) => `'${a}'`).join(' ');
     const r = spawnSync('bash', ['-c', `ulimit -n 24 && exec ${command}`], { cwd: dir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^mr: cannot start: EMFILE: too many open files, open '[^']+' \(the open-files limit is too low: raise it with ulimit -n\)\n$/);
+    expect(r.stderr).toBe('mr: cannot start: too many open files (the open-files limit is too low: raise it with ulimit -n)\n');
     expect(existsSync(join(dir, 'data'))).toBe(false);
   });
 });

@@ -186,7 +186,7 @@ describe('skipped files', () => {
     const rel = (p: string) => p.slice(root.length + 1);
     expect(d.skipped.count).toBe(52);
     expect(d.skipped.examples.map(rel)).toEqual(['README', 'doc00.md', 'doc01.md']);
-    expect(d.skipped.extensions).toEqual(['(none)', '.md', '.json']);
+    expect(d.skipped.extensions).toEqual(['no extension', '.md', '.json']);
     expect(d.skipped.moreExtensions).toBe(false);
     files['zz.yaml'] = 'x';
     expect((await discoverInputs([tree(files)])).skipped.moreExtensions).toBe(true);
@@ -215,7 +215,7 @@ describe('skipped files', () => {
     execFileSync('mkfifo', [join(root, 'pipe.log')]);
     const d = await discoverInputs([root]);
     expect(d.skipped.count).toBe(1);
-    expect(d.skipped.extensions).toEqual(['(not a regular file)']);
+    expect(d.skipped.extensions).toEqual(['not a regular file']);
     expect(d.files.map((f) => f.path)).toEqual([join(root, 'a.log')]);
   });
 });

@@ -42,7 +42,7 @@ export interface Skipped {
   readonly count: number;
   /** The first few, in walk order. */
   readonly examples: readonly string[];
-  /** The first few distinct extensions (`.md`, `.json`; `(none)` for a name without one; `(not a regular file)` for a FIFO, socket or device). */
+  /** The first few distinct extensions (`.md`, `.json`; `no extension` for a name without one; `not a regular file` for a FIFO, socket or device). */
   readonly extensions: readonly string[];
   /** Other extensions than those were seen. */
   readonly moreExtensions: boolean;
@@ -83,7 +83,7 @@ class SkipCounter {
   add(path: string, special = false): void {
     this.count++;
     if (this.examples.length < EXAMPLES) this.examples.push(path);
-    const ext = special ? '(not a regular file)' : extname(path) || '(none)';
+    const ext = special ? 'not a regular file' : extname(path) || 'no extension';
     if (this.extensions.includes(ext)) return;
     if (this.extensions.length < EXAMPLES) this.extensions.push(ext);
     else this.moreExtensions = true;

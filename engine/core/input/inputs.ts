@@ -134,7 +134,7 @@ export async function findInputs(paths: readonly string[], flags: InputFlags, op
     // A path named twice is one entry.
     const all = [...new Set(found.duplicates.map((d) => (d.path === d.readAs ? `${d.path} (named again)` : `${d.path} (read as ${d.readAs})`)))].sort();
     const more = all.length > 3 ? ` (and ${all.length - 3} more)` : '';
-    log.warn({ paths_not_read_again: found.duplicates.length }, `${plural(found.duplicates.length, 'path')} not read again, each the same file as one read: ${all.slice(0, 3).join(', ')}${more}`);
+    log.warn({ paths_not_read_again: all.length }, `${plural(all.length, 'path')} not read again, each the same file as one read: ${all.slice(0, 3).join(', ')}${more}`);
   }
   if (found.files.length > 0) for (const p of found.emptyArguments) log.warn({ path: p }, `${p} holds no log file to read`);
 
