@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { cleanupTempDirs, reportedErrors, runCli, summaryCounts, tempDir } from '../fixtures/harness.js';
@@ -215,17 +215,23 @@ describe.concurrent('bad --tasks or --out: a usage error (exit 2) or a run failu
     expect(existsSync(join(dir, out))).toBe(false);
   });
 
-  it('--out naming a directory: exit 2; in a directory that cannot be written: exit 1 naming the file', async () => {
+  it('--out naming a directory, or under a file: exit 2; a file that cannot be written: exit 1 naming it', async () => {
     mkdirSync(join(dir, 'adir.log'));
     const r = await runCli(['generate', '--out', 'adir.log', '--lines', '10'], { cwd: dir });
     expect(r.code, r.stderr).toBe(2);
     expect(reportedErrors(r.stderr)).toEqual(['--out adir.log is a directory; give the file to write, e.g. adir.log/api.log']);
-    // A path under a regular file cannot be created, even by root.
+    // A path under a regular file cannot be created, even by root: said as aggregate says it.
     writeFileSync(join(dir, 'plain'), '');
     const under = await runCli(['generate', '--out', 'plain/g.log', '--lines', '10'], { cwd: dir });
-    expect(under.code, under.stderr).toBe(1);
-    expect(reportedErrors(under.stderr)).toHaveLength(1);
-    expect(reportedErrors(under.stderr)[0]).toMatch(/^cannot write plain\/g\.log: /);
-    expect(under.stderr).not.toMatch(/"error":"internal"/);
+    expect(under.code, under.stderr).toBe(2);
+    expect(reportedErrors(under.stderr)).toEqual(['--out: cannot create the directory plain: plain is a file']);
+    // A name the file system refuses (too long, even for root): a run failure naming the file.
+    const long = `${'g'.repeat(250)}.log`;
+    const refused = await runCli(['generate', '--out', long, '--lines', '10'], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(reportedErrors(refused.stderr)).toHaveLength(1);
+    expect(reportedErrors(refused.stderr)[0]).toMatch(new RegExp(`^cannot write ${long}: `));
+    expect(refused.stderr).not.toMatch(/"error":"internal"/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.mr-staging-'))).toEqual([]);
   });
 });
