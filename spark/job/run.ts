@@ -8,9 +8,9 @@
  * header of each CSV file. The bill itself is made by the common finalize/output code from
  * the BillingResult returned here, as for the other engines.
  */
-import { constants } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { RunInput } from '../../engine/core/billing/run.js';
@@ -66,18 +66,35 @@ export const SESSION_CONF: Readonly<Record<string, string>> = {
 };
 
 const GLOB_CHARS = /[\\{}[\]*?]/g;
+const escapeGlob = (path: string) => path.replace(GLOB_CHARS, (c) => `\\${c}`);
 
-/** The path the cluster reads: URIs as given, local paths absolute, glob characters escaped. */
-export function clusterPath(path: string): string {
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(path)) return path;
-  const abs = isAbsolute(path) ? path : resolve(path);
-  return abs.replace(GLOB_CHARS, (c) => `\\${c}`);
+/**
+ * The path of a local file as the cluster is given it: absolute, its folders resolved by the
+ * file system, through their links, and its own name as named. Hadoop resolves `.`, `..` and
+ * empty parts as text, so `link/../api.log` would be `api.log` beside the link, not in the
+ * folder above the link's target: another file than the other engines read, or none. The own
+ * name stays (a link's name, not its target's), since the name decides gzip and what Spark
+ * skips, as it does in the other engines (checkWrappedNames, checkClusterNames).
+ */
+function localClusterPath(path: string, folders: Map<string, string>): string {
+  const folder = dirname(path);
+  let real = folders.get(folder);
+  if (real === undefined) {
+    try {
+      // The C library's realpath: Node's own resolves `..` as text first, as Hadoop would.
+      real = realpathSync.native(folder);
+    } catch (err) {
+      throw cannotRead(path, err);
+    }
+    folders.set(folder, real);
+  }
+  return join(real, basename(path));
 }
 
-/** The path the cluster reads for an input: an S3 object through Hadoop's S3A connector, under the run's scheme (s3aSession: `s3a://bucket/key` or `mrs3a-…://bucket/key`), glob characters escaped. */
+/** The path the cluster reads for an S3 object: through Hadoop's S3A connector, under the run's scheme (s3aSession: `s3a://bucket/key` or `mrs3a-…://bucket/key`), glob characters escaped. */
 export function clusterPathOf(file: InputFile, s3aScheme = 's3a'): string {
-  if (file.s3 === undefined) return clusterPath(file.path);
-  return `${s3aScheme}://${file.s3.bucket}/${file.s3.key.replace(GLOB_CHARS, (c) => `\\${c}`)}`;
+  if (file.s3 === undefined) throw new Error(`${file.path} is not an object in S3`);
+  return `${s3aScheme}://${file.s3.bucket}/${escapeGlob(file.s3.key)}`;
 }
 
 /** The local path of a `file:` URI as Spark reports it (`file:/a/b%20c.log`), else the text itself. */
@@ -90,20 +107,31 @@ function localPathOf(sparkPath: string): string {
   }
 }
 
-/** Maps the cluster's file names back to the InputFile they came from. */
+/** The paths the cluster is given for the inputs (glob characters escaped), and its file names mapped back to the InputFile they came from. */
 class FileIndex {
   private readonly byKey = new Map<string, number>();
+  private readonly paths: string[];
 
   constructor(
     private readonly files: readonly InputFile[],
     /** The scheme the session reads objects through (S3aSession). */
     s3aScheme: string,
   ) {
-    files.forEach((f, i) => {
-      this.byKey.set(f.path, i);
-      if (f.s3 !== undefined) this.byKey.set(`${s3aScheme}://${f.s3.bucket}/${f.s3.key}`, i);
-      else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(f.path)) this.byKey.set(isAbsolute(f.path) ? f.path : resolve(f.path), i);
+    const folders = new Map<string, string>();
+    this.paths = files.map((f, i) => {
+      if (f.s3 !== undefined) {
+        this.byKey.set(`${s3aScheme}://${f.s3.bucket}/${f.s3.key}`, i);
+        return clusterPathOf(f, s3aScheme);
+      }
+      const local = localClusterPath(f.path, folders);
+      this.byKey.set(local, i);
+      return escapeGlob(local);
     });
+  }
+
+  /** The path the cluster reads for the input at `i`. */
+  clusterPath(i: number): string {
+    return this.paths[i]!;
   }
 
   indexOf(sparkPath: string): number {
@@ -361,12 +389,12 @@ async function runWith(
     return { counts, usage: new UsageTable(T) };
   }
   const s3a = s3aSession(input.files);
-  const index = new FileIndex(input.files, s3a.scheme);
   const wrapping = input.files[0]!.wrapped;
   checkWrappedNames(input.files);
   checkClusterNames(input.files);
   checkGzipNotEmpty(input.files);
   await checkReadable(input.files, signal);
+  const index = new FileIndex(input.files, s3a.scheme);
   trace('start');
 
   // CSV headers, in path order (the first bad one fails the run, as in the other engines).
@@ -381,7 +409,7 @@ async function runWith(
     const layout = csvLayout(header.toString('utf8'), f.path);
     const key = JSON.stringify(layout);
     if (!layouts.has(key)) layouts.set(key, { layout, paths: [] });
-    layouts.get(key)!.paths.push(clusterPathOf(f, s3a.scheme));
+    layouts.get(key)!.paths.push(index.clusterPath(i));
     csvFiles.push({ file: i, header: raw });
   }
 
@@ -403,7 +431,7 @@ async function runWith(
     const projected = project(read, ['value AS v', 'input_file_name() AS path', 'input_file_block_start() AS bs', 'monotonically_increasing_id() AS id']);
     await client.command(createTempView(name, projected), exec);
   };
-  const pathsOf = (format: 'space' | 'jsonl') => input.files.filter((f) => f.format === format).map((f) => clusterPathOf(f, s3a.scheme));
+  const pathsOf = (format: 'space' | 'jsonl') => input.files.flatMap((f, i) => (f.format === format ? [index.clusterPath(i)] : []));
   const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
   if (sources.space) await view(SPACE_VIEW, pathsOf('space'));
   if (sources.jsonl) await view(JSONL_VIEW, pathsOf('jsonl'));

@@ -4,7 +4,7 @@
  * reason, usage, bill text and every reject (file, reason, raw), in order.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,29 @@ describe('spark engine = naive engine', () => {
     expect(fromEnv.code, fromEnv.stderr).toBe(0);
     expect(fromEnv.stderr).toMatch(/^mr spark: connected, session set, executor functions registered /m);
     expect(readFileSync(join(dir, 'a', 'billing.txt'), 'utf8')).toBe(readFileSync(join(dir, 'b', 'billing.txt'), 'utf8'));
+  });
+
+  it('reads the files a path names through links and `..` as the file system does, not as text; absolute paths with `//`, `.` or `..` too', async () => {
+    const dir = mkdtempSync(join(sc.work, 'paths-'));
+    // decoy/link → ../real/sub: decoy/link/.. is real, where Hadoop would read decoy as text.
+    for (const [folder, user, ms] of [['real', 'RIGHT_FILE', 5], ['decoy', 'WRONG_FILE', 999]] as const) {
+      mkdirSync(join(dir, folder, 'sub'), { recursive: true });
+      writeFileSync(join(dir, folder, 'api.log'), `2025-05-02T23:16:50Z ${user} login 200 ${ms}ms\nnot a line\n`);
+      writeFileSync(join(dir, folder, 'data.csv'), `timestamp,user,task,status,duration_ms\n2025-05-02T23:16:50Z,${user},login,200,${ms}\n`);
+    }
+    symlinkSync('../real/sub', join(dir, 'decoy', 'link'));
+    const config = billingConfigFromEnv(RATES);
+    for (const paths of [
+      // As text, not through join(), which would resolve the `..` as Hadoop does.
+      [`${dir}/decoy/link/../api.log`, `${dir}/decoy/link/../data.csv`],
+      [`${dir}/decoy/link/..`],
+      [`${dir}//real/./sub/../api.log`, `${dir}/decoy/../real//data.csv`],
+    ]) {
+      const r = await both(paths, config);
+      expectSame(r);
+      expect(r.spark.bill).toBe('RIGHT_FILE: total_duration=10ms, total_cost=0.05\n');
+      expect(r.spark.counts.rejected.bad_field_count).toBe(1);
+    }
   });
 
   it('traces one run\'s phases when asked, and not the next run that is not', async () => {
