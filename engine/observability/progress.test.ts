@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createProgress, progressLog, type ProgressReport } from './progress.js';
 
 const MIB = 1024 * 1024;
@@ -35,6 +35,28 @@ describe('progress as log lines (no terminal, or JSON logs)', () => {
       [999, 99.9],
       [1000, 100],
     ]);
+    p.stop();
+  });
+
+  it('on a timer too: a run whose reading stalls still logs a line each interval, until stop()', () => {
+    vi.useFakeTimers();
+    try {
+      const lines: ProgressReport[] = [];
+      const p = progressLog(100 * MIB, (r) => lines.push(r), 30_000);
+      p.add(10 * MIB);
+      vi.advanceTimersByTime(30_000); // nothing read since: the line still comes
+      expect(lines.map((l) => l.bytes_read)).toEqual([10 * MIB]);
+      vi.advanceTimersByTime(30_000);
+      expect(lines.map((l) => [l.bytes_read, l.mib_per_s])).toEqual([
+        [10 * MIB, 0.3],
+        [10 * MIB, 0.2],
+      ]);
+      p.stop();
+      vi.advanceTimersByTime(90_000);
+      expect(lines).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('off, or nothing to read: nothing at all', () => {

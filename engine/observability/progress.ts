@@ -28,26 +28,37 @@ export type ProgressDisplay = 'bar' | 'log' | 'off';
 /** Seconds between progress log lines. */
 export const PROGRESS_LOG_MS = 30_000;
 
-/** Progress as log lines through `report`, at most one every `intervalMs`, the first after `intervalMs`. */
+/**
+ * Progress as log lines through `report`, one every `intervalMs`, the first after `intervalMs`:
+ * on a timer, so that a run whose reading has stalled (a store that stopped answering) still
+ * says how far it is, and that it is not moving. stop() ends them.
+ */
 export function progressLog(totalBytes: number, report: (p: ProgressReport) => void, intervalMs = PROGRESS_LOG_MS, now: () => number = Date.now): Progress {
   const started = now();
   let next = started + intervalMs;
   let done = 0;
+  const tick = () => {
+    const t = now();
+    if (t < next) return;
+    next = t + intervalMs;
+    const read = Math.min(done, totalBytes);
+    report({
+      bytes_read: read,
+      bytes_total: totalBytes,
+      percent: totalBytes > 0 ? Math.floor((1000 * read) / totalBytes) / 10 : 100,
+      mib_per_s: Math.round((10 * done) / MIB / ((t - started) / 1000)) / 10,
+    });
+  };
+  // Unreferenced: it never keeps the process alive.
+  const timer = setInterval(tick, intervalMs).unref();
   return {
     add(bytes: number) {
       done += bytes;
-      const t = now();
-      if (t < next) return;
-      next = t + intervalMs;
-      const read = Math.min(done, totalBytes);
-      report({
-        bytes_read: read,
-        bytes_total: totalBytes,
-        percent: totalBytes > 0 ? Math.floor((1000 * read) / totalBytes) / 10 : 100,
-        mib_per_s: Math.round((10 * done) / MIB / ((t - started) / 1000)) / 10,
-      });
+      tick();
     },
-    stop() {},
+    stop() {
+      clearInterval(timer);
+    },
   };
 }
 

@@ -19,4 +19,12 @@ describe('classify: an S3 failure in words, and whether to try again', () => {
     expect(classify(error('Weird', 'ignored')).why).toBe('request failed (Weird)');
     expect(classify(error('Error', '')).why).toBe('request failed (unknown error)');
   });
+
+  it('a 404 or 403 with a code of the store\'s own says the code; one with none is no such key or access denied', () => {
+    const http = (status: number) => ({ $metadata: { httpStatusCode: status } });
+    expect(classify(error('XAdminUserNotFound', 'x', http(404)))).toEqual({ why: 'no such key (the store answered HTTP 404, XAdminUserNotFound)', retry: false });
+    expect(classify(error('UnknownError', 'x', http(404))).why).toBe('no such key');
+    expect(classify(error('NoSuchKey', 'x', http(404))).why).toBe('no such key');
+    expect(classify(error('QuotaExceeded', 'x', http(403))).why).toBe('access denied (the store answered HTTP 403, QuotaExceeded)');
+  });
 });

@@ -102,8 +102,10 @@ export function classify(err: unknown): Failure {
   }
   if (THROTTLING.has(name)) return { why: `the store is throttling or unavailable (${name})`, retry: true };
   if (status !== undefined) {
-    if (status === 404) return { why: 'no such key', retry: false };
-    if (status === 403) return { why: 'access denied', retry: false };
+    // A code of the store's own (a 404 for an unknown user, say) is said as it is, not guessed at.
+    const own = name === '' || name === 'UnknownError' || name === 'Unknown' ? '' : ` (the store answered HTTP ${status}, ${name})`;
+    if (status === 404) return { why: `no such key${own}`, retry: false };
+    if (status === 403) return { why: `access denied${own}`, retry: false };
     if (status === 412) return { why: 'the object changed while it was read (its ETag no longer matches); nothing was written: run again once it is complete', retry: false };
     if (status === 429 || status >= 500) return { why: `the store answered HTTP ${status}`, retry: true };
     return { why: `the store answered HTTP ${status}${name === '' ? '' : ` (${name})`}`, retry: false };
