@@ -10,7 +10,7 @@
  */
 import { constants, realpathSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { RunInput } from '../../engine/core/billing/run.js';
@@ -69,19 +69,24 @@ const GLOB_CHARS = /[\\{}[\]*?]/g;
 const escapeGlob = (path: string) => path.replace(GLOB_CHARS, (c) => `\\${c}`);
 
 /**
- * The path of a local file as the cluster is given it: absolute, its folders resolved by the
- * file system, through their links, and its own name as named. Hadoop resolves `.`, `..` and
- * empty parts as text, so `link/../api.log` would be `api.log` beside the link, not in the
- * folder above the link's target: another file than the other engines read, or none. The own
- * name stays (a link's name, not its target's), since the name decides gzip and what Spark
- * skips, as it does in the other engines (checkWrappedNames, checkClusterNames).
+ * The path of a local file as the cluster is given it: absolute, with no `.`, `..` or empty
+ * part, naming the file the other engines open. Hadoop resolves those parts as text, which is
+ * exact for `.` and empty parts but not for `..` after a link: `link/../api.log` is `api.log`
+ * in the folder above the link's target to the file system, beside the link to Hadoop (another
+ * file's lines, or none). So a path with `..` is given by its folder as the file system
+ * resolves it (the C library's realpath, through links) and its own name as named; any other
+ * path keeps its folders as spelled (a cluster may share the inputs' volume under that
+ * spelling only). The own name stays (a link's, not its target's): it decides gzip and what
+ * Spark skips, as it does in the other engines (checkWrappedNames, checkClusterNames).
  */
 function localClusterPath(path: string, folders: Map<string, string>): string {
-  const folder = dirname(path);
+  const abs = isAbsolute(path) ? path : `${process.cwd()}/${path}`;
+  if (!abs.split('/').includes('..')) return normalize(abs);
+  const folder = dirname(abs);
   let real = folders.get(folder);
   if (real === undefined) {
     try {
-      // The C library's realpath: Node's own resolves `..` as text first, as Hadoop would.
+      // Not Node's realpathSync, which first resolves `..` as text, as Hadoop would.
       real = realpathSync.native(folder);
     } catch (err) {
       throw cannotRead(path, err);

@@ -163,6 +163,7 @@ describe('spark engine = naive engine', () => {
       [`${dir}/decoy/link/../api.log`, `${dir}/decoy/link/../data.csv`],
       [`${dir}/decoy/link/..`],
       [`${dir}//real/./sub/../api.log`, `${dir}/decoy/../real//data.csv`],
+      [`${dir}//real/./api.log`, `${dir}/real//data.csv`],
     ]) {
       const r = await both(paths, config);
       expectSame(r);
