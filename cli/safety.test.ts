@@ -142,6 +142,22 @@ describe.concurrent('--out is checked before any input is read', () => {
     }
   });
 
+  it('--out with `..` after a symbolic link writes where the file system puts it (above the link\'s target), folders it creates below it too', async () => {
+    const dir = workdir({ 'a.log': GOOD, 'real/sub/.keep': '', 'decoy/.keep': '' });
+    symlinkSync('../real/sub', join(dir, 'decoy', 'link'));
+    for (const [out, lands] of [
+      ['decoy/link/../o/billing.txt', 'real/o'],
+      ['decoy/link/new/../../p/billing.txt', 'real/p'],
+    ] as const) {
+      const r = await runCli(['aggregate', 'a.log', '--out', out], { cwd: dir });
+      expect(r.code, `${out}: ${r.stderr}`).toBe(0);
+      expect(listFiles(join(dir, lands)).sort(), out).toEqual(OUTPUTS);
+      expect(read(dir, `${lands}/billing.txt`)).toMatch(/^user1: /);
+    }
+    // Read as text, `decoy/link/..` is `decoy`: nothing may land there (nor a folder `new` below the link's target).
+    expect(listFiles(join(dir, 'decoy')).sort()).toEqual(['.keep', 'link/.keep']);
+  });
+
   it.each([
     ['--out names the input', 'a.log', ['a.log'], /--out: a\.log is one of the inputs \(a\.log\)/],
     ['a companion of --out is an input (the detail CSV of an earlier run)', 'o/billing.txt', ['o/billing.detail.csv'], /o\/billing\.detail\.csv is one of the inputs/],

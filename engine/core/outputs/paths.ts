@@ -1,5 +1,6 @@
 /** Output file names: everything is named after the bill (`data/billing.txt` → `data/billing.summary.json`, ...). */
-import { basename, dirname, extname, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, extname, join, normalize } from 'node:path';
 
 export interface OutputPaths {
   readonly bill: string;
@@ -16,6 +17,33 @@ function stemOf(bill: string): string {
 /** A working file of the outputs named after `bill` (`.billing.mr-lock`, `.billing.mr-commit`): a dot file beside it named after the stem, so that bills sharing companions share it too. */
 export function stemWorkPath(bill: string, suffix: string): string {
   return join(dirname(bill), `.${stemOf(bill)}${suffix}`);
+}
+
+/**
+ * `--out` in the one spelling the bill, its companions, its lock, journal and staging files
+ * share, naming the file the file system would. Without a `..` part, `.` and empty parts are
+ * dropped (`./o//billing.txt` is `o/billing.txt`), which is exact. A `..` after a symbolic
+ * link leads above the link's target, not back beside the link, so a path with `..` has its
+ * longest existing folder resolved by the file system (the C library's realpath; Node's own
+ * realpathSync resolves `..` as text first) and the parts below it, which the run creates as
+ * plain directories, tidied as text: `link/../b.txt` is `b.txt` in the folder above the link's
+ * target, as a shell would write it. A folder that cannot be resolved otherwise (not a
+ * directory, unreadable) keeps the tidied spelling, for the checks after to report.
+ */
+export function outputSpelling(given: string): string {
+  if (!given.split('/').includes('..')) return normalize(given);
+  let folder = dirname(given);
+  let below = '';
+  for (;;) {
+    try {
+      return join(realpathSync.native(folder), below, basename(given));
+    } catch (err) {
+      const parent = dirname(folder);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === folder) return normalize(given);
+      below = join(basename(folder), below);
+      folder = parent;
+    }
+  }
 }
 
 export function outputPaths(bill: string): OutputPaths {

@@ -7,12 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname, join, normalize } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UsageError, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
 import { acquireOutputLock, LOCK_TMP, type OutputLock } from './lock.js';
-import { outputPaths, type OutputPaths } from './paths.js';
+import { outputPaths, outputSpelling, type OutputPaths } from './paths.js';
 import { STAGED_NAME, stagingPath } from './staged.js';
 
 export interface PreparedOutputs {
@@ -70,8 +70,8 @@ export function checkOutputs(given: string): OutputPaths {
   if (given === '' || given.endsWith('/') || basename(given) === '.' || basename(given) === '..') {
     throw new UsageError(`--out ${JSON.stringify(given)} names a directory; give the bill's file name, e.g. ${join(given || '.', 'billing.txt')}`);
   }
-  // In one spelling (`./a//b/../b/billing.txt` is `a/b/billing.txt`), as the staging and journal paths beside it are.
-  const out = normalize(given);
+  // In one spelling (`./a//b/billing.txt` is `a/b/billing.txt`), as the staging and journal paths beside it are.
+  const out = outputSpelling(given);
   const paths = outputPaths(out);
   const dir = dirname(out);
   const existing = checkWritableDirectory('--out', dir);
@@ -279,7 +279,7 @@ export function prepareOutputs(given: string): PreparedOutputs {
  */
 export function completeEarlierCommit(given: string): Pick<PreparedOutputs, 'completed' | 'abandoned'> | undefined {
   try {
-    if (!existsSync(journalPath(normalize(given)))) return undefined;
+    if (!existsSync(journalPath(outputSpelling(given)))) return undefined;
     const prepared = prepareOutputs(given);
     prepared.release();
     return { completed: prepared.completed, abandoned: prepared.abandoned };
