@@ -93,6 +93,12 @@ export function timeWindow(from: string | undefined, to: string | undefined): Ti
   return w;
 }
 
+/** The warning of a run whose every record that could be billed lay outside --from/--to: an empty bill, exit 0. */
+export function emptyWindowWarning(outOfWindow: number, from: string | undefined, to: string | undefined): string {
+  const window = from !== undefined && to !== undefined ? `[${from}, ${to})` : from !== undefined ? `from ${from}` : `before ${to ?? ''}`;
+  return `the bill is empty: no record fell in the window ${window}, and ${countText(outOfWindow)} record${outOfWindow === 1 ? '' : 's'} lay outside it; check --from and --to, or whether the period's logs have arrived`;
+}
+
 /** Worker threads of the parallel engine: --workers, else the available cores. */
 function workersOf(opts: AggregateOptions): number {
   return workerCount(opts.workers);
@@ -246,6 +252,8 @@ export async function aggregate(
         const files = found.files;
         log.warn(conflictWarning(result.counts, (order) => files[order]?.path ?? `file #${order}`));
       }
+      // SPEC bills such a run (exit 0), but an empty bill from records that exist is more often a wrong window or a period whose logs have not arrived.
+      if (bill.users === 0 && result.counts.outOfWindow > 0) log.warn(emptyWindowWarning(result.counts.outOfWindow, opts.from, opts.to));
       log.info(
         {
           bill: opts.outLabel ?? out.bill,

@@ -166,6 +166,24 @@ describe.concurrent('time window through the CLI', () => {
     expect(run.summary).toMatchObject({ records: 23, accepted: 10, out_of_window: 12, rejected: { bad_field_count: 1 } });
     expect(run.summary.window).toEqual({ from: '2025-05-02T10:00:00Z', to: '2025-05-02T10:59:59.10Z' });
   });
+
+  it('a window no record falls in: an empty bill, exit 0, and a warning that says so (not when some record is billed)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'RATE_x=1\n');
+    writeFileSync(join(dir, 'a.log'), line('u', 'x', 1) + line('v', 'x', 2));
+    const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string }).filter((o) => o.level === 'warn').map((o) => o.msg);
+    for (const [i, engine] of ENGINE_ARGS.entries()) {
+      const r = await runCli(['aggregate', 'a.log', '--out', `o${i}/billing.txt`, '--from', '2025-05-03T00:00:00Z', '--to', '2025-05-04T00:00:00Z', ...engine], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(dir, `o${i}`, 'billing.txt'), 'utf8')).toBe('');
+      expect(warnings(r.stderr), engine.join(' ')).toEqual([
+        "the bill is empty: no record fell in the window [2025-05-03T00:00:00Z, 2025-05-04T00:00:00Z), and 2 records lay outside it; check --from and --to, or whether the period's logs have arrived",
+      ]);
+      const some = await runCli(['aggregate', 'a.log', '--out', `p${i}/billing.txt`, '--from', TS, ...engine], { cwd: dir });
+      expect(some.code, some.stderr).toBe(0);
+      expect(warnings(some.stderr)).toEqual([]);
+    }
+  });
 });
 
 describe.concurrent('blank lines through the CLI', () => {
