@@ -38,6 +38,15 @@ afterAll(() => {
   for (const d of tmps) rmSync(d, { recursive: true, force: true });
 });
 
+/** An overlay as kustomize renders it. */
+function render(overlay: string): any[] {
+  const r = spawnSync(join(tools(), 'kustomize'), ['build', join(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS());
+}
+
+const find = (rs: any[], kind: string, name: string) => rs.find((o) => o.kind === kind && o.metadata.name === name);
+
 describe('deploy:check on the repository', () => {
   it('passes', async () => {
     const report = await runDeployCheck(ROOT);
@@ -49,13 +58,7 @@ describe('deploy:check on the repository', () => {
   });
 
   it('kustomize renders both overlays with the namespaces, labels, images and patches applied', () => {
-    const render = (o: string): any[] => {
-      const r = spawnSync(join(tools(), 'kustomize'), ['build', join(ROOT, 'k8s/overlays', o)], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      return parseAllDocuments(r.stdout).map((d) => d.toJS());
-    };
     const [local, aws] = [render('local'), render('aws')];
-    const find = (rs: any[], kind: string, name: string) => rs.find((o) => o.kind === kind && o.metadata.name === name);
     const cronAws = find(aws, 'CronJob', 'billing-aggregation');
     expect([cronAws.metadata.namespace, cronAws.metadata.labels['app.kubernetes.io/part-of']]).toEqual(['billing', 'mr']);
     const pod = cronAws.spec.jobTemplate.spec.template.spec;
@@ -67,6 +70,32 @@ describe('deploy:check on the repository', () => {
     expect(find(aws, 'DaemonSet', 'fluent-bit').metadata.namespace).toBe('logging');
     expect(find(aws, 'ConfigMap', 'fluent-bit-config').data['output.conf']).toContain('/kubernetes/fluent-bit-logs');
     expect(find(aws, 'RoleBinding', 'fluent-bit-pod-reader').subjects[0].namespace).toBe('logging');
+  });
+
+  it.each(['aws', 'local'])('%s: the Connect server\'s start script, run with the Secret\'s settings, unsets the empty AWS ones and gives S3A an endpoint only when one is set', (overlay) => {
+    const container = find(render(overlay), 'Deployment', 'spark-connect').spec.template.spec.containers[0];
+    expect(container.args.slice(0, 2)).toEqual(['bash', '-c']);
+    const dir = mkdtempSync(join(tmpdir(), 'connect-script-'));
+    tmps.push(dir);
+    // spark-submit stands in as a script that records what it was started with: its environment and arguments.
+    const submit = join(dir, 'spark-submit');
+    writeFileSync(submit, `#!/bin/bash\nenv > ${dir}/env\nprintf '%s\\n' "$@" > ${dir}/args\n`, { mode: 0o755 });
+    const start = (env: Record<string, string>) => {
+      const r = spawnSync('bash', ['-c', String(container.args[2]).replace('/opt/spark/bin/spark-submit', submit)], {
+        env: { PATH: process.env['PATH'] ?? '', POD_NAME: 'p', POD_NAMESPACE: 'billing', SPARK_EXECUTOR_IMAGE: 'mr-spark', SPARK_REMOTE: 'sc://spark-connect:15002', ...env },
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const vars = readFileSync(join(dir, 'env'), 'utf8').split('\n').map((l) => l.slice(0, l.indexOf('=')));
+      return { vars, args: readFileSync(join(dir, 'args'), 'utf8').split('\n') };
+    };
+    // .env.example's settings for AWS S3: the endpoint and the keys empty (IRSA gives the credentials).
+    const aws = start({ AWS_ENDPOINT_URL: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_REGION: 'eu-west-1' });
+    expect(aws.vars.filter((v) => v.startsWith('AWS_') || v === 'SPARK_REMOTE')).toEqual(['AWS_REGION']);
+    expect(aws.args.filter((a) => a.includes('fs.s3a.endpoint='))).toEqual([]);
+    const store = start({ AWS_ENDPOINT_URL: 'http://s3:5000', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'eu-west-1' });
+    expect(store.vars.filter((v) => v.startsWith('AWS_')).sort()).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY']);
+    expect(store.args).toContain('spark.hadoop.fs.s3a.endpoint=http://s3:5000');
   });
 
   it('the compiled CLI exits 0 on the tree, 1 on a broken copy and 2 on a bad argument', () => {
