@@ -59,6 +59,13 @@ describe('deploy:check on the repository', () => {
 
   it('kustomize renders both overlays with the namespaces, labels, images and patches applied', () => {
     const [local, aws] = [render('local'), render('aws')];
+    // Applying an overlay never bills by itself (decision 22): a Job in it would run again at every apply after its TTL.
+    for (const rs of [local, aws]) expect(rs.filter((o) => o.kind === 'Job').map((o) => o.metadata.name)).toEqual([]);
+    // A killed pod's lock is taken over by another host's run once 2 minutes old (decision 52); the Job controller waits
+    // 10 s, doubled each time, between attempts: with a margin of one, the attempt before the last must start later
+    // than that (the waits before attempt n: 10 + 20 + ... + 10 * 2^(n-2) s).
+    const waits = (attempt: number) => Array.from({ length: attempt - 1 }, (_, k) => 10 * 2 ** k).reduce((a, b) => a + b, 0);
+    for (const rs of [local, aws]) expect(waits(find(rs, 'CronJob', 'billing-aggregation').spec.jobTemplate.spec.backoffLimit)).toBeGreaterThan(120);
     const cronAws = find(aws, 'CronJob', 'billing-aggregation');
     expect([cronAws.metadata.namespace, cronAws.metadata.labels['app.kubernetes.io/part-of']]).toEqual(['billing', 'mr']);
     const pod = cronAws.spec.jobTemplate.spec.template.spec;
@@ -125,9 +132,9 @@ describe('deploy:check on broken copies', () => {
     // kubernetes-validate (schemas of KUBERNETES_VERSION) on what kustomize renders
     ['an unknown field in a manifest', pipeline('billing-cronjob'), '  concurrencyPolicy: Forbid', '  concurrencyPolicy: Forbid\n  concurencyLimit: 1',
       /k8s\/overlays\/(local|aws): did not validate for resource cronjob\/billing-aggregation .*spec: Additional properties are not allowed \('concurencyLimit' was unexpected\)/],
-    ['a misspelt container field', pipeline('billing-job'), '          imagePullPolicy: IfNotPresent', '          imagePullPolicyy: IfNotPresent',
-      /job\/billing-aggregation-once .*containers\.0: Additional properties are not allowed \('imagePullPolicyy' was unexpected\)/],
-    ['a wrong type', pipeline('billing-cronjob'), '      backoffLimit: 3', '      backoffLimit: three', /spec\.jobTemplate\.spec\.backoffLimit: 'three' is not of type 'integer'/],
+    ['a misspelt container field', pipeline('billing-cronjob'), '              imagePullPolicy: IfNotPresent', '              imagePullPolicyy: IfNotPresent',
+      /cronjob\/billing-aggregation .*containers\.0: Additional properties are not allowed \('imagePullPolicyy' was unexpected\)/],
+    ['a wrong type', pipeline('billing-cronjob'), '      backoffLimit: 6', '      backoffLimit: three', /spec\.jobTemplate\.spec\.backoffLimit: 'three' is not of type 'integer'/],
     ['an unknown kind', pipeline('networkpolicy'), 'kind: NetworkPolicy', 'kind: NetworkPolicee', /Couldn't find schema for kind NetworkPolicee with api version networking\.k8s\.io\/v1/],
     ['a bad field in the embedded executor pod template', pipeline('spark-executor-template'), '      automountServiceAccountToken: false', '      automountServiceAccountToken: false\n      hostNetwerk: true',
       /data\.executor-pod\.yaml: did not validate .*spec: Additional properties are not allowed \('hostNetwerk' was unexpected\)/],
@@ -135,14 +142,14 @@ describe('deploy:check on broken copies', () => {
     ['a patch whose target is gone', 'k8s/overlays/local/billing-data-pvc.yaml', 'name: billing-data\n', 'name: billing-dat\n',
       /k8s\/overlays\/local: kustomize build: .*no resource matches strategic merge patch "PersistentVolumeClaim.*billing-dat/],
     // policy.ts: non-root and hardened
-    ['a container running as root', pipeline('billing-job'), '        runAsNonRoot: true\n        runAsUser: 1000', '        runAsNonRoot: false\n        runAsUser: 0',
-      /Job\/billing\/billing-aggregation-once: .*runAsNonRoot must be true[\s\S]*Job\/billing\/billing-aggregation-once: .*runAsUser 0 is root/],
+    ['a container running as root', pipeline('billing-cronjob'), '            runAsNonRoot: true\n            runAsUser: 1000', '            runAsNonRoot: false\n            runAsUser: 0',
+      /CronJob\/billing\/billing-aggregation: .*runAsNonRoot must be true[\s\S]*CronJob\/billing\/billing-aggregation: .*runAsUser 0 is root/],
     ['a writable root filesystem', pipeline('spark-connect'), '            readOnlyRootFilesystem: true', '            readOnlyRootFilesystem: false', /Deployment\/billing\/spark-connect: .*readOnlyRootFilesystem must be true/],
     ['privilege escalation allowed in the executor template', pipeline('spark-executor-template'), '            allowPrivilegeEscalation: false', '            allowPrivilegeEscalation: true',
       /ConfigMap\/billing\/spark-executor-template: data\.executor-pod\.yaml spec\.containers\[0\].*allowPrivilegeEscalation must be false/],
     // policy.ts: requests and limits
     ['missing limits', 'k8s/base/logging/fluent-bit-daemonset.yaml', /            limits:\n              cpu: 500m\n              memory: 256Mi\n/, '', /DaemonSet\/logging\/fluent-bit: .*resources\.limits\.cpu is not set/],
-    ['a bad quantity', pipeline('billing-job'), '              memory: 1Gi', '              memory: 1 gig', /resources\.(requests|limits)\.memory "1 gig" is not a Kubernetes quantity/],
+    ['a bad quantity', pipeline('billing-cronjob'), '                  memory: 1Gi', '                  memory: 1 gig', /resources\.(requests|limits)\.memory "1 gig" is not a Kubernetes quantity/],
     // policy.ts: Spark Connect bound inside the cluster
     ['the Spark Connect Service exposed outside the cluster', pipeline('spark-connect'), '  type: ClusterIP', '  type: LoadBalancer', /Service\/billing\/spark-connect: type must be ClusterIP/],
     ['the Spark Connect pod on the host network', pipeline('spark-connect'), '      enableServiceLinks: false', '      enableServiceLinks: false\n      hostNetwork: true',
