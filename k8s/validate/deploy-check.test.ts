@@ -74,6 +74,11 @@ describe('deploy:check on the repository', () => {
     expect(pod.containers[0].args.slice(0, 2)).toEqual(['aggregate', '$(LOG_SOURCE_PATH_AWS)']);
     expect(find(local, 'CronJob', 'billing-aggregation').spec.jobTemplate.spec.template.spec.containers[0].image).toBe('mr:0.1.0');
     expect(find(local, 'PersistentVolumeClaim', 'billing-data').spec.volumeName).toBe('billing-data-local');
+    // The local driver's heap fits its container (an explicit env entry wins over the Secret's envFrom).
+    const localConnect = find(local, 'Deployment', 'spark-connect').spec.template.spec.containers[0];
+    expect(localConnect.env.find((e: any) => e.name === 'SPARK_DRIVER_MEMORY')?.value).toBe('1g');
+    expect(localConnect.resources.limits.memory).toBe('1536Mi');
+    expect(localConnect.env.map((e: any) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE', 'SPARK_EXECUTOR_IMAGE']));
     expect(find(aws, 'DaemonSet', 'fluent-bit').metadata.namespace).toBe('logging');
     expect(find(aws, 'ConfigMap', 'fluent-bit-config').data['output.conf']).toContain('/kubernetes/fluent-bit-logs');
     expect(find(aws, 'RoleBinding', 'fluent-bit-pod-reader').subjects[0].namespace).toBe('logging');
