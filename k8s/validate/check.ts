@@ -3,7 +3,8 @@
  * build` of every overlay; `kubernetes-validate --strict` of every rendered object and of the
  * embedded executor pod template against the Kubernetes KUBERNETES_VERSION schemas; policy.ts
  * on kustomize's output; compose.ts; hadolint (docker/.hadolint.yaml) on the Dockerfiles, plus
- * the rule it lacks: the final stage runs as a named non-root USER.
+ * the rule it lacks: the final stage runs as a named non-root USER; commands.ts on the `mr`
+ * command lines of both, against the built CLI's help.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { builtCli, commandErrors, composeCommandLines, kubernetesCommandLines, type CommandLine } from './commands.js';
 import { composeErrors } from './compose.js';
 import { EXECUTOR_TEMPLATE_KEY, policyErrors, type Obj } from './policy.js';
 
@@ -47,6 +49,7 @@ export async function runDeployCheck(root: string): Promise<CheckReport> {
     const overlaysDir = join(root, 'k8s', 'overlays');
     const overlays = readdirSync(overlaysDir).filter((d) => existsSync(join(overlaysDir, d, 'kustomization.yaml'))).sort();
     const rendered = new Map<string, string>(); // temporary file -> label in messages
+    const commandLines: CommandLine[] = [];
     for (const overlay of overlays) {
       const where = `k8s/overlays/${overlay}`;
       const built = run('kustomize', ['build', join(overlaysDir, overlay)]);
@@ -65,6 +68,7 @@ export async function runDeployCheck(root: string): Promise<CheckReport> {
         rendered.set(join(work, `${overlay}-executor-pod.yaml`), `${where}: ConfigMap ${holder['metadata']['name']} data.${EXECUTOR_TEMPLATE_KEY}`);
       }
       errors.push(...policyErrors(objs, executorPod).map((e) => `${where}: ${e}`));
+      commandLines.push(...kubernetesCommandLines(objs, where));
       notes.push(`${where}: kustomize build: ${objs.length} objects${executorPod ? ' + the executor pod template' : ''}`);
     }
     if (rendered.size > 0) {
@@ -76,6 +80,17 @@ export async function runDeployCheck(root: string): Promise<CheckReport> {
 
     errors.push(...composeErrors(join(root, 'docker', 'docker-compose.yml'), root));
     notes.push('docker/docker-compose.yml: checked against the Compose specification schema');
+    try {
+      commandLines.push(...composeCommandLines(parse(readFileSync(join(root, 'docker', 'docker-compose.yml'), 'utf8'), { merge: true }) as Obj, 'docker/docker-compose.yml'));
+    } catch {
+      // composeErrors reported it
+    }
+    const cli = builtCli();
+    if (cli === undefined) errors.push('mr is not built (dist/cli/main.js): its command lines in the deploy files cannot be checked; run npm run build');
+    else {
+      errors.push(...commandErrors(commandLines, cli));
+      notes.push(`${commandLines.length} mr command lines checked against mr's own --help`);
+    }
 
     const dockerfiles = readdirSync(join(root, 'docker'), { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)Dockerfile$/.test(f)).sort().map((f) => `docker/${f}`);
     const h = run('hadolint', ['--no-color', '--config', 'docker/.hadolint.yaml', ...dockerfiles], root);

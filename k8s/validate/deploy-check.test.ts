@@ -55,6 +55,8 @@ describe('deploy:check on the repository', () => {
     for (const o of ['aws', 'local']) expect(notes).toMatch(new RegExp(`k8s/overlays/${o}: kustomize build: \\d+ objects \\+ the executor pod template`));
     expect(notes).toMatch(/kubernetes-validate --strict/);
     expect(notes).toMatch(/2 Dockerfile\(s\) linted by hadolint/);
+    // The CronJob of each overlay and the three Compose services of the mr image.
+    expect(notes).toMatch(/\b5 mr command lines checked against mr's own --help/);
   });
 
   it('kustomize renders both overlays with the namespaces, labels, images and patches applied', () => {
@@ -173,6 +175,14 @@ describe('deploy:check on broken copies', () => {
     ['a compose Spark daemon with SPARK_REMOTE', 'docker/docker-compose.yml', '      SPARK_WORKER_DIR: /tmp/spark-worker\n', '      SPARK_WORKER_DIR: /tmp/spark-worker\n      SPARK_REMOTE: sc://spark-connect:15002\n',
       /services\.spark-worker: runs Spark with SPARK_REMOTE set/],
     ['a compose service as root', 'docker/docker-compose.yml', '    hostname: spark-master\n', '    hostname: spark-master\n    user: root\n', /services\.spark-master: runs privileged or as root/],
+    // commands.ts: the mr command lines against mr's own help
+    ['a flag mr does not have, in the CronJob', pipeline('billing-cronjob'), 'args: ["aggregate", "/data/logs", "--engine", "spark"]', 'args: ["aggregate", "/data/logs", "--engine", "spark", "--remote-url", "sc://x"]',
+      /k8s\/overlays\/local: CronJob\/billing-aggregation: `mr aggregate` has no option --remote-url/],
+    ['an engine mr does not have, in Compose', 'docker/docker-compose.yml', '"--engine", "parallel",', '"--engine", "paralel",',
+      /docker\/docker-compose\.yml: services\.billing-parallel: --engine paralel is not one of parallel, naive, spark/],
+    ['a command mr does not have, in Compose', 'docker/docker-compose.yml', 'command: ["aggregate", "s3://', 'command: ["aggregat", "s3://',
+      /docker\/docker-compose\.yml: services\.billing-s3: `mr aggregat` is not a command of mr/],
+    ['an option without its value, in Compose', 'docker/docker-compose.yml', '"--out", "/data/s3/billing.txt"]', '"--out"]', /services\.billing-s3: --out needs a value/],
     // hadolint, and the final USER
     ['a Dockerfile running as root', 'docker/Dockerfile', 'USER 1000:1000', 'USER root', /hadolint: docker\/Dockerfile:\d+ DL3002 warning: Last USER should not be root/],
     ['a Dockerfile without USER', 'docker/spark/Dockerfile', 'USER 185:185\n', '', /docker\/spark\/Dockerfile:\d+: final stage has no USER/],
