@@ -105,6 +105,18 @@ describe('discoverInputs', () => {
     await expect(discoverInputs([join(root, 'd', '\uFFFD.log')])).rejects.toThrow(/\uFFFD\.log: no such file; if its name is not UTF-8, it cannot be named on the command line: rename it$/);
   });
 
+  it('an argument holding a variable never expanded ($(NAME), as Kubernetes leaves one the pod lacks; ${NAME}): a run failure naming the variable', async () => {
+    const root = tree({ 'd/a.log': 'x' });
+    for (const [arg, name] of [['$(LOG_SOURCE_PATH_AWS)', 'LOG_SOURCE_PATH_AWS'], [join(root, '${LOGS}/a.log'), 'LOGS']] as const) {
+      const run = discoverInputs([arg]);
+      await expect(run).rejects.toBeInstanceOf(InputError);
+      await expect(discoverInputs([arg])).rejects.toThrow(`cannot read input ${arg}: no such file, and it holds a variable that was never expanded: set ${name} in the environment`);
+    }
+    // A file whose name holds such text is read as any other.
+    const named = tree({ '$(X).log': '' });
+    await expect(discoverInputs([join(named, '$(X).log')])).resolves.toBeDefined();
+  });
+
   it('a symlink loop terminates', async () => {
     const root = tree({ 'd/a.log': 'x', 'd/sub/b.log': 'x' });
     symlinkSync(join(root, 'd'), join(root, 'd/sub/up'));

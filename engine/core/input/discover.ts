@@ -154,6 +154,12 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
       if (code === 'ENOENT' && rel === null && path.includes('\uFFFD')) {
         throw new InputError(`cannot read input ${path}: no such file; if its name is not UTF-8, it cannot be named on the command line: rename it`);
       }
+      // `$(NAME)` is what Kubernetes leaves of a variable the container's environment lacks (a Secret without the key).
+      // Still a missing path, so a run failure (SPEC), but one that says where the path went wrong.
+      const variable = code === 'ENOENT' && rel === null ? /\$\((\w+)\)|\$\{(\w+)/.exec(path) : null;
+      if (variable !== null) {
+        throw new InputError(`cannot read input ${path}: no such file, and it holds a variable that was never expanded: set ${variable[1] ?? variable[2]} in the environment that starts mr (on Kubernetes, the Secret or ConfigMap the pod reads)`);
+      }
       throw new InputError(`cannot read input ${path}: ${systemReason(err)}`);
     }
   }
