@@ -321,6 +321,62 @@ if (!isMainThread) {
   });
 });
 
+/** A tmpfs of its own at a new directory (mount options as given) for `fn`, unmounted after; false when none can be mounted (not root). */
+async function onTmpfs(options: string, fn: (mnt: string) => Promise<void>): Promise<boolean> {
+  const mnt = join(dir, `mnt-${options.replace(/\W/g, '-')}`);
+  mkdirSync(mnt, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch {
+    return false;
+  }
+  try {
+    await fn(mnt);
+  } finally {
+    execFileSync('umount', [mnt]);
+  }
+  return true;
+}
+
+describe.each(ENGINES)('%s engine: a file system out of inodes under the outputs', (engine) => {
+  it('at every count of free inodes: exit 1, a run failure naming an output (not its staging name), the previous set as it was, or exit 0 and the whole set', async (ctx) => {
+    writeFileSync(join(dir, 'g.log'), GOOD);
+    let failed = 0;
+    for (let inodes = 2; inodes <= 12; inodes++) {
+      const mounted = await onTmpfs(`size=1m,nr_inodes=${inodes}`, async (mnt) => {
+        const out = join(mnt, 'o');
+        mkdirSync(out);
+        // The previous set takes four inodes where there are enough; else as many of its files as fit.
+        const previous: string[] = [];
+        for (const name of ['billing.txt', 'billing.detail.csv', 'billing.summary.json', 'billing.rejects.csv']) {
+          try {
+            writeFileSync(join(out, name), `previous ${name}\n`);
+            previous.push(name);
+          } catch {
+            break;
+          }
+        }
+        const r = await runMr(['aggregate', 'g.log', ...engineArgs(engine), '--out', join(out, 'billing.txt'), '--no-progress', '--log-format', 'json'], { cwd: dir });
+        const what = `nr_inodes=${inodes}: ${r.stderr}`;
+        if (r.code === 0) {
+          expect(readdirSync(out).sort(), what).toEqual(['billing.detail.csv', 'billing.rejects.csv', 'billing.summary.json', 'billing.txt']);
+          expect(readFileSync(join(out, 'billing.txt'), 'utf8'), what).toMatch(/^user1: /);
+          return;
+        }
+        failed++;
+        expect(r.code, what).toBe(1);
+        const errors = r.stderr.split('\n').filter((l) => l.includes('"level":"error"')).map((l) => JSON.parse(l) as { error: string; msg: string });
+        expect(errors, what).toEqual([expect.objectContaining({ error: 'run_failure', msg: expect.stringMatching(/no space left on device \(ENOSPC\)/) })]);
+        expect(errors[0]!.msg, what).not.toMatch(/mr-staging|mr-probe/);
+        expect(readdirSync(out).sort(), what).toEqual([...previous].sort());
+        for (const name of previous) expect(readFileSync(join(out, name), 'utf8'), what).toBe(`previous ${name}\n`);
+      });
+      if (!mounted) ctx.skip();
+    }
+    expect(failed, 'some counts of inodes are too few').toBeGreaterThan(0);
+  });
+});
+
 describe('a full disk before anything is written', () => {
   it('the lock cannot be written (a full 64 KiB tmpfs) → exit 1, a run failure naming the outputs, the directory made for them removed, nothing left', async (ctx) => {
     if (tiny === undefined) ctx.skip();

@@ -200,7 +200,12 @@ export function acquireOutputLock(bill: string, timing: LockTiming = { heartbeat
     release(): void {
       clearInterval(heartbeat);
       held.delete(resolve(path));
-      if (readHolder(path)?.text === text) rmSync(path, { force: true });
+      try {
+        if (readHolder(path)?.text === text) rmSync(path, { force: true });
+      } catch {
+        // Its file system made read-only, or gone, under the run: the run's own outcome is what it reports (a failure
+        // to write names the output), and a lock left behind by a process that has ended is taken over by the next run.
+      }
     },
   };
 }

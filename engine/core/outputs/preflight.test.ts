@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { prepareOutputs } from './preflight.js';
+import { StagedOutputs } from './staged.js';
 import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -90,5 +91,32 @@ describe('prepareOutputs refuses, before anything is read, outputs it could not 
     const dir = previousSet();
     prepareOutputs(join(dir, 'billing.txt')).release();
     expect(listFiles(dir)).toEqual(SET);
+  });
+});
+
+describe('a file system made read-only under a run', () => {
+  it('the lock, the directory made and the staged files cannot be removed: releasing them does not throw over the run\'s own failure', (ctx) => {
+    const mnt = tempDir();
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
+    } catch {
+      ctx.skip(); // not root: no tmpfs of its own
+    }
+    try {
+      const out = join(mnt, 'made', 'billing.txt');
+      const prepared = prepareOutputs(out);
+      const staged = new StagedOutputs(prepared.journal);
+      const bill = staged.add(out);
+      bill.write('user1: total_duration=1ms, total_cost=0.01\n');
+      bill.close();
+      // No file is open for writing now, so the file system can be made read-only (a remount refuses while one is).
+      execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      expect(() => staged.discard()).not.toThrow();
+      expect(() => prepared.release()).not.toThrow();
+      // Left for the next run, which removes a dead run's staging files and takes over its lock (engine/guarantees).
+      expect(readdirSync(join(mnt, 'made')).sort()).toEqual(['.billing.mr-lock', expect.stringMatching(/^\.mr-staging-\d+-[0-9a-f]+-billing\.txt$/)]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
   });
 });

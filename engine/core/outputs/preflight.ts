@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError, systemReason } from '../errors.js';
+import { RunFailure, UsageError, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
 import { acquireOutputLock, LOCK_TMP, type OutputLock } from './lock.js';
@@ -145,9 +145,20 @@ function probe(bill: string): void {
   try {
     closeSync(openSync(path, 'wx', 0o600));
   } catch (err) {
-    throw new UsageError(`--out: cannot create files in ${dirname(bill)}: ${systemReason(err)}`);
+    throw probeFailure(`--out: cannot create files in ${dirname(bill)}`, err);
   }
   rmSync(path, { force: true });
+}
+
+/**
+ * A probe's refusal: a full file system (no space or no inode left: ENOSPC, or a quota) is a
+ * run failure (exit 1), which a retry may cure once space is freed; any other is a bad --out
+ * (exit 2).
+ */
+function probeFailure(what: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const message = `${what}: ${systemReason(err)}`;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new RunFailure(message) : new UsageError(message);
 }
 
 /**
@@ -205,7 +216,7 @@ function probeDirectory(parent: string): void {
   try {
     mkdirSync(path, 0o700);
   } catch (err) {
-    throw new UsageError(`--out: cannot create directories in ${parent}: ${systemReason(err)}`);
+    throw probeFailure(`--out: cannot create directories in ${parent}`, err);
   }
   rmdirSync(path);
 }
@@ -223,7 +234,12 @@ export function prepareOutputs(given: string): PreparedOutputs {
   let created: string[] = [];
   if (!existsSync(dir)) {
     probeDirectory(nearestExisting(dir));
-    const first = mkdirSync(dir, { recursive: true });
+    let first: string | undefined;
+    try {
+      first = mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw probeFailure(`--out: cannot create the directory ${dir}`, err);
+    }
     // The directories made, deepest first: removed again, if still empty, when the run ends without a bill.
     if (first !== undefined) {
       for (let d = dir; ; d = dirname(d)) {

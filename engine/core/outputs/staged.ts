@@ -52,9 +52,14 @@ export class StagedFile implements ByteSink {
   private fd: number | null;
 
   constructor(readonly finalPath: string) {
-    mkdirSync(dirname(finalPath), { recursive: true });
     this.tempPath = stagingPath(finalPath);
-    this.fd = openSync(this.tempPath, 'wx', 0o644);
+    try {
+      mkdirSync(dirname(finalPath), { recursive: true });
+      this.fd = openSync(this.tempPath, 'wx', 0o644);
+    } catch (err) {
+      // A file system out of inodes (ENOSPC at the open) or made read-only: named by the output, as a write failure is.
+      throw outputError(finalPath, err);
+    }
   }
 
   write(data: string | Uint8Array): void {
@@ -153,7 +158,12 @@ export class StagedFile implements ByteSink {
       }
       this.fd = null;
     }
-    rmSync(this.tempPath, { force: true });
+    try {
+      rmSync(this.tempPath, { force: true });
+    } catch {
+      // Its file system made read-only (or gone) under the run: what failed the run is what it reports, and the next
+      // run removes a dead run's staging files.
+    }
   }
 }
 
