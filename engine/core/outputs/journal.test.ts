@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunFailure } from '../errors.js';
-import { journalPath, rollForward, writeJournal, type Rename } from './journal.js';
+import { applyJournal, journalPath, rollForward, writeJournal, type Rename } from './journal.js';
 import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 afterAll(cleanupTempDirs);
@@ -49,7 +49,7 @@ describe('rollForward: the next run completes a commit killed between its rename
     rmSync(renames[3]!.from);
     expect(() => rollForward(journal)).toThrow(RunFailure);
     expect(() => rollForward(journal)).toThrow(
-      `the commit journal ${journal} cannot be completed (the staged ${renames[3]!.to} is gone), and the interrupted run had replaced ${renames[0]!.to}: the outputs may be a mixed set; remove the journal and run again to replace the whole set`,
+      `the commit journal ${journal} cannot be completed (the staged ${renames[3]!.to} is gone), and the interrupted run had replaced ${renames[0]!.to}: the outputs may be a mixed set; check them, remove the journal and run again to replace the whole set`,
     );
     expect(contents(renames)).toEqual(['new', 'old', 'old', 'old']);
     expect(existsSync(journal)).toBe(true);
@@ -66,6 +66,31 @@ describe('rollForward: the next run completes a commit killed between its rename
     renameSync(renames[2]!.from, renames[2]!.to);
     expect(() => rollForward(journal)).toThrow(/billing\.detail\.csv is not the file it staged/);
     expect(existsSync(journal)).toBe(true);
+  });
+
+  it('the first staged file removed after a kill before any rename: the message does not claim nothing was replaced, which it cannot tell', () => {
+    const { journal, renames } = interruptedCommit();
+    rmSync(renames[0]!.from);
+    expect(() => rollForward(journal)).toThrow(
+      `the commit journal ${journal} cannot be completed (${renames[0]!.to} is not the file it staged (removed before its rename, or changed since)), and whether the interrupted run replaced any of its files cannot be told: the outputs may be a mixed set; check them, remove the journal and run again to replace the whole set`,
+    );
+    expect(contents(renames)).toEqual(['old', 'old', 'old', 'old']);
+    expect(existsSync(journal)).toBe(true);
+  });
+
+  it('a rename that fails mid-commit: a run failure that says the next run completes it once the cause is fixed, and the next run then does', () => {
+    const { journal, renames } = interruptedCommit();
+    // The summary's place taken by a directory: its rename fails (an immutable file, chattr +i, fails the same way).
+    const blocked = renames[2]!.to;
+    rmSync(blocked);
+    mkdirSync(blocked);
+    writeFileSync(join(blocked, 'x'), '');
+    expect(() => applyJournal(journal, renames)).toThrow(new RegExp(`^cannot write ${blocked}: .*; the commit is incomplete: the next run on the same --out completes it once that is fixed$`));
+    expect(contents(renames.slice(0, 2))).toEqual(['new', 'new']);
+    expect(() => rollForward(journal)).toThrow(/the commit is incomplete: the next run on the same --out completes it once that is fixed$/);
+    rmSync(blocked, { recursive: true });
+    expect(rollForward(journal)).toEqual({ completed: renames.slice(2).map((r) => r.to), abandoned: [] });
+    expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
   });
 
   it('the identity holds no device number (it can change across a remount or a reboot): inode, size and time; the commit is completed', () => {

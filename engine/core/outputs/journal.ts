@@ -116,7 +116,7 @@ export function applyJournal(journal: string, renames: readonly Rename[]): void 
   try {
     renameAll(renames);
   } catch (err) {
-    throw new RunFailure(`${(err as Error).message}; the commit is incomplete and the next run on the same --out completes it`);
+    throw new RunFailure(`${(err as Error).message}; the commit is incomplete: the next run on the same --out completes it once that is fixed`);
   }
   fsyncDir(dir);
   rmSync(journal, { force: true });
@@ -179,8 +179,12 @@ export function rollForward(journal: string): RollForward {
       ...gone.map((r) => `the staged ${r.to} is gone`),
       ...unlike.map((r) => `${r.to} is not the file it staged (removed before its rename, or changed since)`),
     ];
+    // Replaced for certain: the outputs that are the files it staged. An output that is not may have been left by the
+    // rename (and changed since) or never replaced (its staged file removed): which, nothing on disk tells.
+    const replaced = done.filter((r) => !unlike.includes(r)).map((r) => r.to);
+    const which = replaced.length > 0 ? `the interrupted run had replaced ${replaced.join(', ')}` : 'whether the interrupted run replaced any of its files cannot be told';
     throw new RunFailure(
-      `the commit journal ${journal} cannot be completed (${why.join('; ')}), and the interrupted run had replaced ${done.filter((r) => !unlike.includes(r)).map((r) => r.to).join(', ') || 'none of its files'}: the outputs may be a mixed set; remove the journal and run again to replace the whole set`,
+      `the commit journal ${journal} cannot be completed (${why.join('; ')}), and ${which}: the outputs may be a mixed set; check them, remove the journal and run again to replace the whole set`,
     );
   }
   applyJournal(journal, renames);
