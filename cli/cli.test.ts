@@ -267,6 +267,25 @@ describe.concurrent('--max-rejects', () => {
     expect(listFiles(join(dir, 'z'))).toEqual([]);
   });
 
+  it.each([['naive'], ['parallel']])('%s: a percentage of every record read, those out of the window and the duplicate deliveries included (SPEC)', async (engine) => {
+    // 100 records: 49 billed, 25 before --from, 25 re-deliveries of billed ones, and `rejects` bad durations.
+    const rec = (i: number, day: string, ms: string) => `{"timestamp":"2025-05-${day}T10:00:00Z","user":"u${i}","task":"login","status":200,"duration_ms":${ms},"request_id":"r${i}"}\n`;
+    const input = (rejects: number) =>
+      Array.from({ length: 50 - rejects }, (_, i) => rec(i, '02', '10')).join('') +
+      Array.from({ length: rejects }, (_, i) => rec(100 + i, '02', '-1')).join('') +
+      Array.from({ length: 25 }, (_, i) => rec(200 + i, '01', '10')).join('') +
+      Array.from({ length: 25 }, (_, i) => rec(i, '02', '10')).join('');
+    const dir = workdir({ 'one.jsonl': input(1), 'two.jsonl': input(2) });
+    const args = ['--engine', engine, '--from', '2025-05-02T00:00:00Z', '--max-rejects', '1%', '--json'];
+    // 1 of 100 is at the limit, not over it; counted against the 50 records that could be billed, it would be 2%.
+    const one = await runCli(['aggregate', 'one.jsonl', ...args, '--out', 'one/billing.txt'], { cwd: dir });
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ records: 100, accepted: 49, out_of_window: 25, duplicates: 25, rejected: { bad_duration: 1 } });
+    const two = await runCli(['aggregate', 'two.jsonl', ...args, '--out', 'two/billing.txt'], { cwd: dir });
+    expect(two.code, two.stderr).toBe(3);
+    expect(two.stderr).toMatch(/2 of 100 records rejected/);
+  });
+
   it('--max-rejects 0 with a clean input succeeds', async () => {
     const dir = workdir({ 'a.log': GOOD });
     expect((await runCli(['aggregate', 'a.log', '--engine', 'naive', '--max-rejects', '0'], { cwd: dir })).code).toBe(0);

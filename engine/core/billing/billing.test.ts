@@ -123,6 +123,20 @@ describe('finalizeBill (through collectBill)', () => {
 });
 
 describe('finalizeBill: the number fast path gives the same money as bigint arithmetic', () => {
+  it('at the edge of the fast path: durations whose cost is the largest safe integer, and one past it', async () => {
+    // A rate with twelve decimals makes a product past 2^53 inexact as a number (9,007,199 ms at 0.001000000029 is).
+    for (const rate of ['0.001000000029', '0.005738791228', '12345.678', '1', '0.999999999999']) {
+      const config = billingConfigFromEnv({ RATE_t: rate, CURRENCY_DECIMALS: '2' });
+      const picos = config.rates[0]!.picos;
+      const safe = BigInt(Number.MAX_SAFE_INTEGER) / picos;
+      const t = new UsageTable(1);
+      const durations = [safe - 1n, safe, safe + 1n, safe + 2n, safe * 2n + 1n].filter((d) => d >= 0n);
+      durations.forEach((d, i) => t.add(`u${i}`, 0, 1, Number(d)));
+      const bill = await collectBill(t, config);
+      expect(bill.bills.map((b) => [b.user, BigInt(b.tasks[0]!.durationMs), BigInt(b.costPicos)]), rate).toEqual(durations.map((d, i) => [`u${i}`, d, d * picos]));
+    }
+  });
+
   it('for small and huge durations, tiny and huge rates, any decimals', async () => {
     const rateText = fc.oneof(
       fc.constantFrom('0', '0.005', '0.000000000001', '1', '999999.999999999999', '12345.678', '0.123456789012'),

@@ -60,6 +60,20 @@ describe('LineFramer', () => {
     expect(frame(longNoLf, [1, 2, 70000])).toEqual([{ kind: 'tooLong', offset: 0, head: 'c'.repeat(1024) }]);
   });
 
+  it('a BOM does not count against the limit at the file\'s start only: U+FEFF beginning a later line is content', () => {
+    const bom = Buffer.from('\ufeff');
+    const first = Buffer.concat([bom, Buffer.alloc(LONG, 'a'), Buffer.from('\n')]);
+    expect(frame(first, [])).toEqual([{ kind: 'line', offset: 0, text: bom.toString('latin1') + 'a'.repeat(LONG) }]);
+    const later = Buffer.concat([Buffer.from('x\n'), bom, Buffer.alloc(LONG, 'a'), Buffer.from('\nnext')]);
+    for (const cuts of [[], [3, 4, 5], [65536]]) {
+      expect(frame(later, cuts)).toEqual([
+        { kind: 'line', offset: 0, text: 'x' },
+        { kind: 'tooLong', offset: 2, head: (bom.toString('latin1') + 'a'.repeat(LONG)).slice(0, 1024) },
+        { kind: 'line', offset: LONG + 6, text: 'next' },
+      ]);
+    }
+  });
+
   it('reading continues after a too-long line, wherever the chunks are cut', () => {
     const data = Buffer.concat([Buffer.from('first\n'), Buffer.alloc(200_000, 'z'), Buffer.from('\nafter\r\n')]);
     const expected = referenceFrames(data);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { RunFailure } from '../errors.js';
 import { journalPath } from './journal.js';
 import { join } from 'node:path';
@@ -81,6 +81,23 @@ describe('RejectsWriter + StagedOutputs', () => {
     expect(() => staged.commit()).toThrow(/billing\.rejects\.csv: its staged file .* is gone/);
     staged.discard();
     expect(listFiles(out)).toEqual([]);
+  });
+
+  it('a journalled commit renames in the order the files were staged, the bill (staged last) last: a rename that fails leaves the previous bill', () => {
+    const dir = tempDir();
+    const names = ['billing.rejects.csv', 'billing.detail.csv', 'billing.summary.json', 'billing.txt'];
+    for (const n of names) writeFileSync(join(dir, n), 'old\n');
+    const journal = journalPath(join(dir, 'billing.txt'));
+    const staged = new StagedOutputs(journal);
+    for (const n of names) staged.add(join(dir, n)).write('new\n');
+    // The summary's place taken by a directory: its rename fails, and the commit stops there.
+    rmSync(join(dir, 'billing.summary.json'));
+    mkdirSync(join(dir, 'billing.summary.json'));
+    writeFileSync(join(dir, 'billing.summary.json', 'x'), '');
+    expect(() => staged.commit()).toThrow(RunFailure);
+    const order = (JSON.parse(readFileSync(journal, 'utf8')) as { renames: Array<{ to: string }> }).renames.map((r) => r.to);
+    expect(order).toEqual(names.map((n) => join(dir, n)));
+    expect(['billing.rejects.csv', 'billing.detail.csv', 'billing.txt'].map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(['new\n', 'new\n', 'old\n']);
   });
 
   it('an empty rejects CSV is its header', async () => {
