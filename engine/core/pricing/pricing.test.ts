@@ -400,6 +400,19 @@ describe('price helpers', () => {
     );
   });
 
+  it('the number path gives way where usage and fees, each a safe integer, sum past one (twelve-decimal amounts make that sum inexact)', () => {
+    const plan = planFromData({ version: 1, tasks: { a: { per_ms: '0.001000000001', per_request: '5000.003995499998' } } });
+    const p = compilePrice(plan.tasks.get('a')!);
+    const fees = 5000003995499998n;
+    const lastExact = (BigInt(Number.MAX_SAFE_INTEGER) - fees) / 1000000001n; // the longest duration whose cost is still safe
+    for (const d of [lastExact - 1n, lastExact, lastExact + 1n, lastExact + 2n, 4500001n]) {
+      const fast = priceTask(p, 1, Number(d), null);
+      const big = priceTaskBig(p, 1n, d);
+      expect(big.cost).toBe(d * 1000000001n + fees);
+      expect([fast.billableMs, fast.usage, fast.fees, fast.cost].map(BigInt), String(d)).toEqual([big.billableMs, big.usage, big.fees, big.cost]);
+    }
+  });
+
   it('ByteLine writes the texts of formatExact, formatFixed and String, numbers and bigints, at the edges of the safe range', () => {
     const line = new ByteLine(Buffer.alloc(4096));
     const text = (put: (l: ByteLine) => void) => {
