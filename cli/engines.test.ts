@@ -87,6 +87,16 @@ describe.concurrent('money through the CLI', () => {
     expect(twelve.detail).toContain('a,tiny,1,1,0.000000000001,0.000000000001,0.000000000001\n');
   });
 
+  it('a cost just past the largest safe integer, at a twelve-decimal rate, is exact (9,007,199 ms at 0.001000000029)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), 'RATE_login=0.001000000029\nRATE_logout=0.005738791228\n');
+    writeFileSync(join(dir, 'a.log'), line('alice', 'login', 9007199) + line('alice', 'logout', 1));
+    const run = await runAll(dir, ['a.log']);
+    // 9,007,199 × 0.001000000029 + 0.005738791228 = 9007.204999999999: 9007.20 (a float sum reads 9007.205, which rounds to .21).
+    expect(run.bill).toBe('alice: total_duration=9007200ms, total_cost=9007.20\n');
+    expect(run.summary.total_cost).toBe('9007.204999999999');
+  });
+
   it('sums far beyond 2^53 stay exact (MAX_DURATION_MS=2^40, rate 999999.999999999999), in every format', async () => {
     const dir = tempDir();
     const max = 2n ** 40n;

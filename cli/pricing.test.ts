@@ -29,6 +29,18 @@ describe.each(ENGINE_ARGS.map((a) => [a.join(' '), a] as const))('pricing fixtur
   });
 });
 
+describe('a charge whose usage and fees, each a safe integer, sum past one', () => {
+  it.each(ENGINE_ARGS.map((a) => [a.join(' '), a] as const))('%s: billed exactly (9500.004999999999, billed 9500.00)', async (_name, engineArgs) => {
+    const work = tempDir();
+    writeFileSync(join(work, 'plan.yaml'), 'version: 1\ncurrency_decimals: 2\ntasks:\n  login:\n    per_ms: "0.001000000001"\n    per_request: "5000.003995499998"\n');
+    writeFileSync(join(work, 'a.log'), '2025-05-02T10:00:00Z alice login 200 4500001ms\n');
+    const r = await runCli(['aggregate', 'a.log', '--pricing', 'plan.yaml', ...PERIOD, '--out', 'o/billing.txt', ...engineArgs], { cwd: work });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(work, 'o', 'billing.txt'), 'utf8')).toBe('alice: total_duration=4500001ms, total_cost=9500.00\n');
+    expect(JSON.parse(readFileSync(join(work, 'o', 'billing.summary.json'), 'utf8'))).toMatchObject({ total_cost: '9500.004999999999', total_billed: '9500.00' });
+  });
+});
+
 const errorCases = readdirSync(join(dir, 'errors'))
   .filter((f) => f.endsWith('.yaml'))
   .map((f) => [f, /^# path: (\S+)/.exec(readFileSync(join(dir, 'errors', f), 'utf8'))![1]!] as const)
