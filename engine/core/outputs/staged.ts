@@ -45,19 +45,21 @@ function writeAll(fd: number, data: string | Uint8Array, finalPath: string): voi
   }
 }
 
-const APPEND_CHUNK = 4 << 20;
+/**
+ * A new file written for an output (never over another): a failure to open it (no inode left,
+ * a read-only file system) or to write it names the output.
+ */
+abstract class OutputFile implements ByteSink {
+  protected fd: number | null;
 
-export class StagedFile implements ByteSink {
-  readonly tempPath: string;
-  private fd: number | null;
-
-  constructor(readonly finalPath: string) {
-    this.tempPath = stagingPath(finalPath);
+  protected constructor(
+    path: string,
+    mode: number,
+    readonly finalPath: string,
+  ) {
     try {
-      mkdirSync(dirname(finalPath), { recursive: true });
-      this.fd = openSync(this.tempPath, 'wx', 0o644);
+      this.fd = openSync(path, 'wx', mode);
     } catch (err) {
-      // A file system out of inodes (ENOSPC at the open) or made read-only: named by the output, as a write failure is.
       throw outputError(finalPath, err);
     }
   }
@@ -65,6 +67,23 @@ export class StagedFile implements ByteSink {
   write(data: string | Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
     writeAll(this.fd, data, this.finalPath);
+  }
+}
+
+const APPEND_CHUNK = 4 << 20;
+
+export class StagedFile extends OutputFile {
+  readonly tempPath: string;
+
+  constructor(finalPath: string) {
+    const tempPath = stagingPath(finalPath);
+    try {
+      mkdirSync(dirname(finalPath), { recursive: true });
+    } catch (err) {
+      throw outputError(finalPath, err);
+    }
+    super(tempPath, 0o644, finalPath);
+    this.tempPath = tempPath;
   }
 
   /**
@@ -172,23 +191,12 @@ export class StagedFile implements ByteSink {
  * (stagingPath) and appended to the output's StagedFile by the main thread, then removed.
  * It is not flushed to disk: the output it is appended to is.
  */
-export class OutputPart implements ByteSink {
-  private fd: number | null;
-
+export class OutputPart extends OutputFile {
   constructor(
     readonly path: string,
-    private readonly finalPath: string,
+    finalPath: string,
   ) {
-    try {
-      this.fd = openSync(path, 'wx', 0o600);
-    } catch (err) {
-      throw outputError(finalPath, err);
-    }
-  }
-
-  write(data: string | Uint8Array): void {
-    if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
-    writeAll(this.fd, data, this.finalPath);
+    super(path, 0o600, finalPath);
   }
 
   close(): void {
