@@ -8,9 +8,9 @@
  * header of each CSV file. The bill itself is made by the common finalize/output code from
  * the BillingResult returned here, as for the other engines.
  */
-import { constants, realpathSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { RunInput } from '../../engine/core/billing/run.js';
@@ -22,6 +22,7 @@ import { readChunks } from '../../engine/core/input/read.js';
 import { RULES } from '../../engine/core/validation/rules.js';
 import type { RejectReason } from '../../engine/core/validation/reasons.js';
 import { InputError, RunFailure, UsageError, cannotRead } from '../../engine/core/errors.js';
+import { resolvedPath } from '../../engine/core/resolved-path.js';
 import { unwrapLine, type Wrapping } from '../../engine/core/formats/wrapped.js';
 import { SparkConnectClient, createTempView, project, readFiles, resolveRemote, sql, utf8Text, type ExecuteOptions, type SqlValue } from '@mr/spark-connect';
 import { ClusterProgress, IDLE_NOTICE_MS } from './progress.js';
@@ -80,20 +81,11 @@ const escapeGlob = (path: string) => path.replace(GLOB_CHARS, (c) => `\\${c}`);
  * Spark skips, as it does in the other engines (checkWrappedNames, checkClusterNames).
  */
 function localClusterPath(path: string, folders: Map<string, string>): string {
-  const abs = isAbsolute(path) ? path : `${process.cwd()}/${path}`;
-  if (!abs.split('/').includes('..')) return normalize(abs);
-  const folder = dirname(abs);
-  let real = folders.get(folder);
-  if (real === undefined) {
-    try {
-      // Not Node's realpathSync, which first resolves `..` as text, as Hadoop would.
-      real = realpathSync.native(folder);
-    } catch (err) {
-      throw cannotRead(path, err);
-    }
-    folders.set(folder, real);
+  try {
+    return resolvedPath(isAbsolute(path) ? path : `${process.cwd()}/${path}`, folders);
+  } catch (err) {
+    throw cannotRead(path, err);
   }
-  return join(real, basename(path));
 }
 
 /** The path the cluster reads for an S3 object: through Hadoop's S3A connector, under the run's scheme (s3aSession: `s3a://bucket/key` or `mrs3a-…://bucket/key`), glob characters escaped. */

@@ -1,6 +1,6 @@
 /** Output file names: everything is named after the bill (`data/billing.txt` → `data/billing.summary.json`, ...). */
-import { realpathSync } from 'node:fs';
 import { basename, dirname, extname, join, normalize } from 'node:path';
+import { resolvedPath } from '../resolved-path.js';
 
 export interface OutputPaths {
   readonly bill: string;
@@ -21,28 +21,16 @@ export function stemWorkPath(bill: string, suffix: string): string {
 
 /**
  * `--out` in the one spelling the bill, its companions, its lock, journal and staging files
- * share, naming the file the file system would. Without a `..` part, `.` and empty parts are
- * dropped (`./o//billing.txt` is `o/billing.txt`), which is exact. A `..` after a symbolic
- * link leads above the link's target, not back beside the link, so a path with `..` has its
- * longest existing folder resolved by the file system (the C library's realpath; Node's own
- * realpathSync resolves `..` as text first) and the parts below it, which the run creates as
- * plain directories, tidied as text: `link/../b.txt` is `b.txt` in the folder above the link's
- * target, as a shell would write it. A folder that cannot be resolved otherwise (not a
- * directory, unreadable) keeps the tidied spelling, for the checks after to report.
+ * share, naming the file the file system would (`./o//billing.txt` is `o/billing.txt`;
+ * `link/../b.txt` is `b.txt` in the folder above the link's target, as a shell writes it):
+ * resolvedPath. A folder that cannot be resolved (not a directory, unreadable) keeps the
+ * tidied spelling, for the checks after to report.
  */
 export function outputSpelling(given: string): string {
-  if (!given.split('/').includes('..')) return normalize(given);
-  let folder = dirname(given);
-  let below = '';
-  for (;;) {
-    try {
-      return join(realpathSync.native(folder), below, basename(given));
-    } catch (err) {
-      const parent = dirname(folder);
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === folder) return normalize(given);
-      below = join(basename(folder), below);
-      folder = parent;
-    }
+  try {
+    return resolvedPath(given);
+  } catch {
+    return normalize(given);
   }
 }
 
