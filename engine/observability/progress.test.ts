@@ -59,6 +59,29 @@ describe('progress as log lines (no terminal, or JSON logs)', () => {
     }
   });
 
+  it('a line each interval when the clock read falls a little behind the timers: none skipped, however add() and the timer interleave', () => {
+    vi.useFakeTimers();
+    try {
+      const lines: ProgressReport[] = [];
+      // Falling 10 ms behind once started: a timer of the interval then fires just before its line is due by that clock.
+      let lag = 0;
+      const p = progressLog(100 * MIB, (r) => lines.push(r), 30_000, () => Date.now() - lag);
+      lag = 10;
+      p.add(10 * MIB);
+      vi.advanceTimersByTime(30_010);
+      expect(lines).toHaveLength(1);
+      vi.advanceTimersByTime(15_000);
+      p.add(10 * MIB); // not due: no line, and the timer keeps its time
+      vi.advanceTimersByTime(15_000);
+      expect(lines.map((l) => l.bytes_read)).toEqual([10 * MIB, 20 * MIB]);
+      vi.advanceTimersByTime(30_000);
+      expect(lines).toHaveLength(3);
+      p.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('off, or nothing to read: nothing at all', () => {
     const lines: ProgressReport[] = [];
     for (const p of [createProgress(100, 'mr', 'off', (r) => lines.push(r)), createProgress(0, 'mr', 'log', (r) => lines.push(r))]) {

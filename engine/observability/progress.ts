@@ -37,10 +37,19 @@ export function progressLog(totalBytes: number, report: (p: ProgressReport) => v
   const started = now();
   let next = started + intervalMs;
   let done = 0;
+  // One timer, armed for when the next line is due: a line that add() already gave moves it,
+  // so the timer never fires just before its line is due and skips a whole interval.
+  // Unreferenced: it never keeps the process alive.
+  const arm = (ms: number) => setTimeout(onTimer, Math.max(1, ms)).unref();
+  // A clock a little behind the timer's waits for what is left of the interval.
+  const onTimer = () => (now() < next ? (timer = arm(next - now())) : tick());
+  let timer = arm(intervalMs);
   const tick = () => {
     const t = now();
     if (t < next) return;
     next = t + intervalMs;
+    clearTimeout(timer);
+    timer = arm(intervalMs);
     const read = Math.min(done, totalBytes);
     report({
       bytes_read: read,
@@ -49,15 +58,13 @@ export function progressLog(totalBytes: number, report: (p: ProgressReport) => v
       mib_per_s: Math.round((10 * done) / MIB / ((t - started) / 1000)) / 10,
     });
   };
-  // Unreferenced: it never keeps the process alive.
-  const timer = setInterval(tick, intervalMs).unref();
   return {
     add(bytes: number) {
       done += bytes;
       tick();
     },
     stop() {
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }
