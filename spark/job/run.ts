@@ -429,9 +429,10 @@ async function runWith(
     await client.command(createTempView(name, projected), exec);
   };
   const pathsOf = (format: 'space' | 'jsonl') => input.files.flatMap((f, i) => (f.format === format ? [index.clusterPath(i)] : []));
-  const sources: QuerySources = { space: pathsOf('space').length > 0, jsonl: pathsOf('jsonl').length > 0, csv: [...layouts.values()].map((l) => l.layout) };
-  if (sources.space) await view(SPACE_VIEW, pathsOf('space'));
-  if (sources.jsonl) await view(JSONL_VIEW, pathsOf('jsonl'));
+  const [spacePaths, jsonlPaths] = [pathsOf('space'), pathsOf('jsonl')];
+  const sources: QuerySources = { space: spacePaths.length > 0, jsonl: jsonlPaths.length > 0, csv: [...layouts.values()].map((l) => l.layout) };
+  if (sources.space) await view(SPACE_VIEW, spacePaths);
+  if (sources.jsonl) await view(JSONL_VIEW, jsonlPaths);
   let g = 0;
   for (const { paths } of layouts.values()) await view(csvView(g++), paths);
   if (!sources.space && !sources.jsonl && sources.csv.length === 0) {
