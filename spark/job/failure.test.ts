@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SparkAnalysisError, SparkConnectionError, SparkExecutionError, SparkHandshakeError, SparkInterruptedError } from '@mr/spark-connect';
 import { InputError, exitCodeOf } from '../../engine/core/errors.js';
-import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures, withoutInternalNames } from './failure.js';
+import { SparkRunFailure, START_HINT, asRunFailure, asRunFailures, deepestCause, withoutInternalNames } from './failure.js';
 
 describe('asRunFailure', () => {
   it('keeps the message (less Spark\'s internal names) and error class of a Spark error, with exit code 1', () => {
@@ -41,6 +41,39 @@ describe('asRunFailure', () => {
     expect(err.errorClass).toBe('UNRESOLVED_COLUMN.WITHOUT_SUGGESTION');
     expect(err.sparkError).toBe(spark);
     expect(err.cause).toBe(spark);
+  });
+
+  it('says what the deepest cause of the failure says, where Spark\'s message does not', () => {
+    const withCauses = (message: string, ...causes: string[]) => {
+      const err = new SparkExecutionError(message);
+      err.causes = causes.map((m) => ({ classes: ['java.lang.Exception', 'java.lang.Throwable'], message: m }));
+      return err;
+    };
+    // The reason a file could not be read, in place of "the cluster could not read it" (as Spark 4.1 reported a truncated gzip).
+    const cut = withCauses('Spark error: [FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:///tmp/a b/cut.log.gz.  SQLSTATE: KD001', '[FAILED_READ_FILE.NO_HINT] Encountered error while reading file file:///tmp/a b/cut.log.gz.  SQLSTATE: KD001', 'Unexpected end of input stream');
+    expect((asRunFailure(cut) as Error).message).toBe('cannot read /tmp/a b/cut.log.gz: Unexpected end of input stream (a corrupt or truncated gzip stream?)');
+    // Class names the cause leads with, a second line, a long text and Spark's names go.
+    expect(deepestCause(withCauses('x', 'y', 'org.apache.hadoop.fs.s3a.AWSClientIOException: java.net.ConnectException: Connect to 127.0.0.1:9 failed: Connection refused\n\tat x'))).toBe(
+      'Connect to 127.0.0.1:9 failed: Connection refused',
+    );
+    expect(deepestCause(withCauses('x', 'y', `[SOME_CLASS] ${'z'.repeat(400)} SQLSTATE: 12345`))).toBe(`${'z'.repeat(300)}…`);
+    // No cause, or one that says nothing: the message as it was.
+    expect(deepestCause(withCauses('x'))).toBeUndefined();
+    expect(deepestCause(withCauses('x', 'y'))).toBeUndefined();
+    expect(deepestCause(withCauses('x', 'x', 'y'))).toBe('y');
+    expect(deepestCause(withCauses('x', 'x', 'java.io.EOFException'))).toBeUndefined();
+    expect(deepestCause(withCauses('x', 'y', 'null'))).toBeUndefined();
+    expect(deepestCause(withCauses('x', 'y', 'java.lang.NullPointerException: '))).toBeUndefined();
+    expect((asRunFailure(withCauses('Spark error: Encountered error while reading file s3a://b/a.log.', 'y', '')) as Error).message).toBe('cannot read s3a://b/a.log: the cluster could not read it');
+    // A bare exception class at the end is replaced by what the cause says; other messages get it added, once.
+    const task = 'Spark error: Job aborted due to stage failure: Task 3 in stage 279.0 failed 4 times, most recent failure: Lost task 3.3 in stage 279.0 (TID 1542) (127.0.0.1 executor 0): java.lang.reflect.InvocationTargetException';
+    expect(withoutInternalNames(task, 'the rate is not a number')).toBe('Spark error: a task failed 4 times (the last on 127.0.0.1 executor 0): the rate is not a number');
+    expect(withoutInternalNames('Spark error: boom', 'disk full')).toBe('Spark error: boom (disk full)');
+    expect(withoutInternalNames('Spark error: boom: disk full', 'disk full')).toBe('Spark error: boom: disk full');
+    // S3A's refusal found in the cause only.
+    expect(withoutInternalNames('Spark error: Encountered error while reading file s3a://b/a.log.', 's3a://b/a.log: open s3a://b/a.log at 0 on s3a://b/a.log: software.amazon.awssdk.services.s3.model.S3Exception: Access Denied (Service: S3, Status Code: 403)')).toBe(
+      'cannot read s3a://b/a.log: access denied',
+    );
   });
 
   it('says how to start the local cluster when the server cannot be reached, and only then', () => {

@@ -24,6 +24,8 @@ import {
   type ConfigRequest_OperationSchema,
   ExecutePlanRequestSchema,
   ExecutePlanResponseSchema,
+  FetchErrorDetailsRequestSchema,
+  FetchErrorDetailsResponseSchema,
   InterruptRequestSchema,
   InterruptRequest_InterruptType,
   InterruptResponseSchema,
@@ -41,13 +43,15 @@ import type { Relation } from './gen/spark/connect/relations_pb.js';
 import type { Command } from './gen/spark/connect/commands_pb.js';
 import { SparkConnectionError, SparkError, SparkHandshakeError, SparkInterruptedError } from './errors.js';
 import { parseRemote, redactRemote, type RemoteAddress } from './remote.js';
-import { toSparkError } from './status.js';
+import { causeChain, toSparkError } from './status.js';
 import { sql, type SqlValue } from './plan.js';
 
 const SERVICE = '/spark.connect.SparkConnectService';
 const CLIENT_TYPE = '@mr/spark-connect/0.1.0';
 /** Undelivered responses held before the gRPC stream is paused (bounded memory for any result size). */
 const HIGH_WATER = 4;
+/** How long the details of a failure (FetchErrorDetails) may take to fetch. */
+const ERROR_DETAILS_TIMEOUT_MS = 5000;
 /** How long a Config call may take by default. */
 const CONFIG_TIMEOUT_MS = 60_000;
 
@@ -371,7 +375,7 @@ export class SparkConnectClient {
           const notFound = failure.errorClass === 'INVALID_HANDLE.OPERATION_NOT_FOUND' && lastResponseId === undefined && attempt > 0;
           if (!retryable && !notFound) {
             failed = true;
-            throw failure;
+            throw await this.withCauses(failure);
           }
           if (notFound) {
             call = this.startExecute(plan, operationId, options);
@@ -396,6 +400,28 @@ export class SparkConnectClient {
       if (!complete && !failed && !aborted) void this.interrupt(operationId).catch(() => undefined);
       if (this.reattachable) void this.releaseExecute(operationId).catch(() => undefined);
     }
+  }
+
+  /**
+   * The failure with its cause chain (SparkError.causes) as the server keeps it under the
+   * failure's errorId (FetchErrorDetails); as it was when the server keeps none or the call
+   * fails: the causes only explain.
+   */
+  private async withCauses(failure: SparkError): Promise<SparkError> {
+    if (failure.errorId === undefined) return failure;
+    const request = create(FetchErrorDetailsRequestSchema, {
+      sessionId: this.sessionId,
+      userContext: this.userContext,
+      errorId: failure.errorId,
+      clientType: this.clientType,
+      ...this.observedSession,
+    });
+    try {
+      failure.causes = causeChain(await this.unary(`${SERVICE}/FetchErrorDetails`, request, FetchErrorDetailsRequestSchema, FetchErrorDetailsResponseSchema, ERROR_DETAILS_TIMEOUT_MS));
+    } catch {
+      // Informative only: the failure stands as the server first reported it.
+    }
+    return failure;
   }
 
   private get userContext() {

@@ -15,7 +15,16 @@ export interface SparkErrorOptions {
   readonly exceptionClasses?: readonly string[];
   /** gRPC status code of the failed call, when there was one. */
   readonly grpcCode?: number;
+  /** The server's id of the failure's details (its cause chain), when it keeps them. */
+  readonly errorId?: string;
   readonly cause?: unknown;
+}
+
+/** One exception of a failure's cause chain, as the server reported it. */
+export interface SparkErrorCause {
+  /** The exception's class and its superclasses, most specific first. */
+  readonly classes: readonly string[];
+  readonly message: string;
 }
 
 export class SparkError extends Error {
@@ -25,6 +34,13 @@ export class SparkError extends Error {
   readonly messageParameters: Readonly<Record<string, string>>;
   readonly exceptionClasses: readonly string[];
   readonly grpcCode: number | undefined;
+  readonly errorId: string | undefined;
+  /**
+   * The failure's exceptions on the server, from the one reported down to its deepest cause
+   * (FetchErrorDetails; the client asks for them when an operation fails): empty when the
+   * server keeps no details or could not be asked.
+   */
+  causes: readonly SparkErrorCause[] = [];
 
   constructor(message: string, options: SparkErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -33,6 +49,7 @@ export class SparkError extends Error {
     this.messageParameters = options.messageParameters ?? {};
     this.exceptionClasses = options.exceptionClasses ?? [];
     this.grpcCode = options.grpcCode;
+    this.errorId = options.errorId;
   }
 }
 

@@ -11,6 +11,7 @@ export {
   SparkHandshakeError,
   SparkInterruptedError,
   SparkTimeoutError,
+  type SparkErrorCause,
   type SparkErrorOptions,
 } from './errors.js';
 export { toSparkError } from './status.js';

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ErrorInfoSchema, StatusSchema } from './gen/google/rpc/status_pb.js';
+import type { FetchErrorDetailsResponse, FetchErrorDetailsResponse_Error } from './gen/spark/connect/base_pb.js';
 import {
   SparkAnalysisError,
   SparkConnectionError,
@@ -13,6 +14,7 @@ import {
   SparkExecutionError,
   SparkInterruptedError,
   SparkTimeoutError,
+  type SparkErrorCause,
   type SparkErrorOptions,
 } from './errors.js';
 
@@ -39,6 +41,7 @@ export function errorDetails(err: grpc.ServiceError): Omit<SparkErrorOptions, 'g
         reason: info.reason,
         ...(md['errorClass'] ? { errorClass: md['errorClass'] } : {}),
         ...(md['sqlState'] ? { sqlState: md['sqlState'] } : {}),
+        ...(md['errorId'] ? { errorId: md['errorId'] } : {}),
         exceptionClasses: Array.isArray(classes) ? classes.filter((c): c is string => typeof c === 'string') : [],
         ...(params !== null && typeof params === 'object' && !Array.isArray(params)
           ? { messageParameters: Object.fromEntries(Object.entries(params).filter((e): e is [string, string] => typeof e[1] === 'string')) }
@@ -63,4 +66,22 @@ export function toSparkError(err: grpc.ServiceError, remote: string): SparkError
   if (err.code === grpc.status.CANCELLED || details.errorClass === 'OPERATION_CANCELED') return new SparkInterruptedError(`Spark operation interrupted: ${text}`, opts);
   if (names.some((n) => /AnalysisException|ParseException/.test(n))) return new SparkAnalysisError(`Spark analysis error: ${text}`, opts);
   return new SparkExecutionError(`Spark error: ${text}`, opts);
+}
+
+/**
+ * A FetchErrorDetails response as a cause chain: the error it reports (root_error_idx, else
+ * the first), then each one's cause (cause_idx) in turn. An index out of range or met twice
+ * ends the chain.
+ */
+export function causeChain(response: FetchErrorDetailsResponse): SparkErrorCause[] {
+  const chain: SparkErrorCause[] = [];
+  const seen = new Set<number>();
+  let i: number | undefined = response.rootErrorIdx ?? 0;
+  while (i !== undefined && i >= 0 && i < response.errors.length && !seen.has(i)) {
+    seen.add(i);
+    const e: FetchErrorDetailsResponse_Error = response.errors[i]!;
+    chain.push({ classes: [...e.errorTypeHierarchy], message: e.message });
+    i = e.causeIdx;
+  }
+  return chain;
 }

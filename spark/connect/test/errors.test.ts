@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { ErrorInfoSchema, StatusSchema } from '../src/gen/google/rpc/status_pb.js';
-import { toSparkError } from '../src/status.js';
+import { causeChain, toSparkError } from '../src/status.js';
+import { FetchErrorDetailsResponseSchema } from '../src/gen/spark/connect/base_pb.js';
 import { SparkAnalysisError, SparkConnectionError, SparkError, SparkExecutionError, SparkInterruptedError, SparkTimeoutError } from '../src/errors.js';
 
 function failure(code: grpc.status, details: string, info?: { reason: string; metadata: Record<string, string> }): grpc.ServiceError {
@@ -46,6 +47,13 @@ describe('toSparkError', () => {
     expect(err.messageParameters).toEqual({ objectName: '`nope`', proposal: '`id`' });
     expect(err.exceptionClasses).toEqual(['org.apache.spark.sql.catalyst.ExtendedAnalysisException', 'org.apache.spark.sql.AnalysisException']);
     expect(err.grpcCode).toBe(grpc.status.INTERNAL);
+    expect(err.errorId).toBeUndefined();
+    expect(err.causes).toEqual([]);
+  });
+
+  it('keeps the id under which the server holds the failure\'s details', () => {
+    const err = toSparkError(failure(grpc.status.INTERNAL, '[FAILED_READ_FILE.NO_HINT] x', { reason: 'org.apache.spark.SparkException', metadata: { errorClass: 'FAILED_READ_FILE.NO_HINT', errorId: 'e-1' } }), REMOTE);
+    expect(err.errorId).toBe('e-1');
   });
 
   it('a parse error is an analysis error too', () => {
@@ -79,5 +87,23 @@ describe('toSparkError', () => {
       expect(e).toBeInstanceOf(SparkError);
       expect(e.cause).toBeDefined();
     }
+  });
+});
+
+describe('causeChain', () => {
+  const error = (message: string, causeIdx?: number) => ({ errorTypeHierarchy: [`x.${message}Exception`, 'java.lang.Throwable'], message, ...(causeIdx === undefined ? {} : { causeIdx }) });
+
+  it('runs from the error reported (root_error_idx) through each cause, whatever their order in the list', () => {
+    const response = create(FetchErrorDetailsResponseSchema, { rootErrorIdx: 2, errors: [error('deepest'), error('middle', 0), error('top', 1)] });
+    expect(causeChain(response).map((c) => c.message)).toEqual(['top', 'middle', 'deepest']);
+    expect(causeChain(response)[0]!.classes).toEqual(['x.topException', 'java.lang.Throwable']);
+  });
+
+  it('starts at the first error when no root is named, and ends at an index out of range or met twice', () => {
+    expect(causeChain(create(FetchErrorDetailsResponseSchema, { errors: [error('a', 1), error('b')] })).map((c) => c.message)).toEqual(['a', 'b']);
+    expect(causeChain(create(FetchErrorDetailsResponseSchema, { errors: [error('a', 5)] })).map((c) => c.message)).toEqual(['a']);
+    expect(causeChain(create(FetchErrorDetailsResponseSchema, { errors: [error('a', 1), error('b', 0)] })).map((c) => c.message)).toEqual(['a', 'b']);
+    expect(causeChain(create(FetchErrorDetailsResponseSchema, { rootErrorIdx: 3, errors: [error('a')] }))).toEqual([]);
+    expect(causeChain(create(FetchErrorDetailsResponseSchema, {}))).toEqual([]);
   });
 });

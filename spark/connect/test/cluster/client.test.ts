@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SparkConnectClient, type ExecutionProgress } from '../../src/client.js';
@@ -205,6 +206,26 @@ describe('errors', () => {
     expect(err).toBeInstanceOf(SparkError);
     expect(err).not.toBeInstanceOf(SparkConnectionError);
     expect((err as Error).message).toContain('no.such.JavaUdf');
+    const t = await client.sql('SELECT 1 AS one');
+    expect(Number(t?.getChildAt(0)?.get(0))).toBe(1);
+  });
+
+  it('a failed operation carries its cause chain from the server: a truncated gzip read ends in the decompressor\'s EOFException', async () => {
+    const file = join(dir, 'cut.txt.gz');
+    writeFileSync(file, gzipSync(Buffer.from('a line of text\n'.repeat(100_000))).subarray(0, 2000));
+    const err = await client.collect(readFiles('text', [file], {})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparkError);
+    const e = err as SparkError;
+    expect(e.errorClass).toMatch(/^FAILED_READ_FILE/);
+    expect(e.errorId).toMatch(/^[0-9a-f-]{36}$/);
+    // The chain runs from the failure reported down to its deepest cause.
+    expect(e.causes.length, JSON.stringify(e.causes)).toBeGreaterThanOrEqual(2);
+    expect(e.causes[0]!.message).toContain('cut.txt.gz');
+    expect(e.causes[0]!.classes).toContain('java.lang.Throwable');
+    const deepest = e.causes[e.causes.length - 1]!;
+    expect(deepest.classes[0]).toBe('java.io.EOFException');
+    expect(deepest.message).toBe('Unexpected end of input stream');
+    // The session goes on.
     const t = await client.sql('SELECT 1 AS one');
     expect(Number(t?.getChildAt(0)?.get(0))).toBe(1);
   });
