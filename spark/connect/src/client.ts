@@ -404,11 +404,12 @@ export class SparkConnectClient {
 
   /**
    * The failure with its cause chain (SparkError.causes) as the server keeps it under the
-   * failure's errorId (FetchErrorDetails); as it was when the server keeps none or the call
-   * fails: the causes only explain.
+   * failure's errorId (FetchErrorDetails); as it was when the server keeps none, the call
+   * fails or the operation was interrupted: the causes only explain.
    */
   private async withCauses(failure: SparkError): Promise<SparkError> {
-    if (failure.errorId === undefined) return failure;
+    // An interrupted operation's cause is the interrupt: nothing to ask for while it stops.
+    if (failure.errorId === undefined || failure instanceof SparkInterruptedError) return failure;
     const request = create(FetchErrorDetailsRequestSchema, {
       sessionId: this.sessionId,
       userContext: this.userContext,
