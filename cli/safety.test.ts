@@ -156,6 +156,29 @@ describe.concurrent('--out is checked before any input is read', () => {
     }
     // Read as text, `decoy/link/..` is `decoy`: nothing may land there (nor a folder `new` below the link's target).
     expect(listFiles(join(dir, 'decoy')).sort()).toEqual(['.keep', 'link/.keep']);
+    // A missing folder, then `..` back up into existing ones and through a link: where a shell writes once `x/new` is made.
+    mkdirSync(join(dir, 'x'));
+    const r = await runCli(['aggregate', 'a.log', '--out', 'x/new/../../decoy/link/../q/billing.txt'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(listFiles(join(dir, 'real/q')).sort()).toEqual(OUTPUTS);
+    expect(listFiles(join(dir, 'decoy')).sort()).toEqual(['.keep', 'link/.keep']);
+  });
+
+  it.each([
+    ['a file', (dir: string) => writeFileSync(join(dir, 'f'), 'x'), /not a directory \(ENOTDIR\)/],
+    ['a loop of links', (dir: string) => symlinkSync('f', join(dir, 'f')), /too many symbolic links encountered \(ELOOP\)/],
+    ['a link to nothing', (dir: string) => symlinkSync('nowhere/deeper', join(dir, 'f')), /symbolic link to nothing \(ENOENT\)/],
+  ])('--out f/../billing.txt with f %s → exit 2, nothing written (read as text, the bill would land where the file system puts nothing)', async (_what, setup, reason) => {
+    const dir = workdir({ 'a.log': GOOD });
+    setup(dir);
+    const before = listFiles(dir);
+    const r = await runCli(['aggregate', 'a.log', '--out', 'f/../billing.txt'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    const errors = reportedErrors(r.stderr);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/--out f\/\.\.\/billing\.txt: its folder cannot be resolved/);
+    expect(errors[0]).toMatch(reason);
+    expect(listFiles(dir)).toEqual(before);
   });
 
   it.each([

@@ -33,4 +33,28 @@ describe('resolvedPath: `..` as the file system resolves it', () => {
     expect(resolvedPath(`${root}/d/../y.log`, folders)).toBe('/cached/y.log');
     expect(() => resolvedPath(`${root}/file/../z.log`)).toThrow(/ENOTDIR/);
   });
+
+  it('resolves part by part as mkdir -p and the kernel do: `..` after missing folders climbs back into existing ones, links there resolved', () => {
+    const root = realpathSync(tempDir());
+    mkdirSync(join(root, 'real', 'sub'), { recursive: true });
+    mkdirSync(join(root, 'x'));
+    symlinkSync('real/sub', join(root, 'link'));
+    expect(resolvedPath(`${root}/x/new/../../link/../b.txt`)).toBe(join(root, 'real', 'b.txt'));
+    expect(resolvedPath(`${root}/x/new/more/../../../link/c/d/../e.txt`)).toBe(join(root, 'real', 'sub', 'c', 'e.txt'));
+    // Relative paths come back absolute, from the working folder as it resolves.
+    expect(resolvedPath('a/../b.txt')).toBe(join(realpathSync(process.cwd()), 'b.txt'));
+    expect(resolvedPath('/../b.txt')).toBe('/b.txt');
+  });
+
+  it('throws as the file system would for a part that exists but leads nowhere: a file, a link to a file, a link to nothing, a loop', () => {
+    const root = realpathSync(tempDir());
+    writeFileSync(join(root, 'file'), '');
+    symlinkSync('file', join(root, 'to-file'));
+    symlinkSync('nowhere/deeper', join(root, 'dangling'));
+    symlinkSync('loop', join(root, 'loop'));
+    expect(() => resolvedPath(`${root}/file/x/../z.log`)).toThrow(/ENOTDIR/);
+    expect(() => resolvedPath(`${root}/to-file/../z.log`)).toThrow(/ENOTDIR/);
+    expect(() => resolvedPath(`${root}/dangling/../z.log`)).toThrow(/ENOENT: symbolic link to nothing/);
+    expect(() => resolvedPath(`${root}/loop/../z.log`)).toThrow(/ELOOP/);
+  });
 });

@@ -1,6 +1,7 @@
 /** Output file names: everything is named after the bill (`data/billing.txt` → `data/billing.summary.json`, ...). */
-import { basename, dirname, extname, join, normalize } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { resolvedPath } from '../resolved-path.js';
+import { UsageError, systemReason } from '../errors.js';
 
 export interface OutputPaths {
   readonly bill: string;
@@ -23,14 +24,15 @@ export function stemWorkPath(bill: string, suffix: string): string {
  * `--out` in the one spelling the bill, its companions, its lock, journal and staging files
  * share, naming the file the file system would (`./o//billing.txt` is `o/billing.txt`;
  * `link/../b.txt` is `b.txt` in the folder above the link's target, as a shell writes it):
- * resolvedPath. A folder that cannot be resolved (not a directory, unreadable) keeps the
- * tidied spelling, for the checks after to report.
+ * resolvedPath. A folder on the way that is no folder, cannot be searched or is a link to
+ * nothing or a loop is a bad --out (exit 2): read as text instead, the `..` would put the bill
+ * somewhere the file system would not.
  */
 export function outputSpelling(given: string): string {
   try {
     return resolvedPath(given);
-  } catch {
-    return normalize(given);
+  } catch (err) {
+    throw new UsageError(`--out ${given}: its folder cannot be resolved (${systemReason(err)}), so where the bill would go is not known`);
   }
 }
 
