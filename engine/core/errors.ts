@@ -1,5 +1,6 @@
 /** The failures a run can end with, each mapped to the contract's exit code. */
 import { isSignalExitCode } from './signal-exit-codes.js';
+import { constants as osConstants } from 'node:os';
 
 /**
  * The kind of a failure as a JSON error line names it, for machines to branch on: one word
@@ -39,6 +40,20 @@ export class InputError extends Error {
   readonly exitCode = 1;
 }
 
+/** Linux's errno for a disk quota exceeded, which libuv has no name for. */
+const EDQUOT_ERRNO = osConstants.errno.EDQUOT ?? 122;
+
+/**
+ * A system call's error code (`ENOSPC`): Node's, and `EDQUOT` for a disk quota exceeded, which
+ * Node 20 reports as `Unknown system error -122` (libuv has no name for it).
+ */
+export function systemCode(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  if (code?.startsWith('Unknown system error') === true && e?.errno === -EDQUOT_ERRNO) return 'EDQUOT';
+  return code;
+}
+
 /**
  * A system call's failure in words, with its code for searching: `no space left on device
  * (ENOSPC)`. Node's message (`ENOSPC: no space left on device, write '/path'`) gives the
@@ -46,10 +61,10 @@ export class InputError extends Error {
  * file the user gave, not a staging name.
  */
 export function systemReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException | null;
-  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const code = systemCode(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code === undefined) return message;
+  if (code === 'EDQUOT' && !message.startsWith('EDQUOT')) return 'disk quota exceeded (EDQUOT)';
   const words = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1];
   if (words !== undefined) return `${words} (${code})`;
   // A code of Node's own (ERR_STREAM_PREMATURE_CLOSE: "Premature close") or a library's.

@@ -375,6 +375,26 @@ describe.each(ENGINES)('%s engine: a file system out of inodes under the outputs
     }
     expect(failed, 'some counts of inodes are too few').toBeGreaterThan(0);
   });
+
+  it('folders made for --out, at every count of free inodes: a failure leaves none of them (exit 1), else the whole set', async (ctx) => {
+    writeFileSync(join(dir, 'g.log'), GOOD);
+    let failed = 0;
+    for (let inodes = 2; inodes <= 8; inodes++) {
+      const mounted = await onTmpfs(`size=1m,nr_inodes=${inodes}`, async (mnt) => {
+        const r = await runMr(['aggregate', 'g.log', ...engineArgs(engine), '--out', join(mnt, 'a', 'b', 'billing.txt'), '--no-progress', '--log-format', 'json'], { cwd: dir });
+        const what = `nr_inodes=${inodes}: ${r.stderr}`;
+        if (r.code === 0) {
+          expect(readdirSync(join(mnt, 'a', 'b')).sort(), what).toEqual(['billing.detail.csv', 'billing.rejects.csv', 'billing.summary.json', 'billing.txt']);
+          return;
+        }
+        failed++;
+        expect(r.code, what).toBe(1);
+        expect(readdirSync(mnt), what).toEqual([]);
+      });
+      if (!mounted) ctx.skip();
+    }
+    expect(failed, 'some counts of inodes are too few').toBeGreaterThan(0);
+  });
 });
 
 describe('a full disk before anything is written', () => {

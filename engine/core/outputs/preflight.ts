@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { RunFailure, UsageError, systemReason } from '../errors.js';
+import { RunFailure, UsageError, systemCode, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { journalPath, rollForward } from './journal.js';
 import { acquireOutputLock, LOCK_TMP, type OutputLock } from './lock.js';
@@ -156,9 +156,14 @@ function probe(bill: string): void {
  * (exit 2).
  */
 function probeFailure(what: string, err: unknown): Error {
-  const code = (err as NodeJS.ErrnoException).code;
   const message = `${what}: ${systemReason(err)}`;
-  return code === 'ENOSPC' || code === 'EDQUOT' ? new RunFailure(message) : new UsageError(message);
+  return isFull(err) ? new RunFailure(message) : new UsageError(message);
+}
+
+/** Whether a system call failed for a full file system: no space or no inode left (ENOSPC), or a quota (EDQUOT). */
+function isFull(err: unknown): boolean {
+  const code = systemCode(err);
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /**
@@ -200,6 +205,8 @@ function checkReplaceable(paths: OutputPaths): void {
         readWrite = false;
       }
       if (code === 'EPERM' && others && !readWrite) continue; // protected_hardlinks, not the file
+      // A link can need a new directory block: a full file system says nothing of the file.
+      if (isFull(err)) throw probeFailure(`--out: cannot check that ${p} can be replaced`, err);
       throw new UsageError(`--out: ${p} cannot be replaced (${systemReason(err)}): is it immutable (chattr +i) or mounted over? The set of four files is replaced whole or not at all`);
     }
     rmSync(link, { force: true });
@@ -231,23 +238,8 @@ export function prepareOutputs(given: string): PreparedOutputs {
   const out = paths.bill;
   const dir = dirname(out);
   const journal = journalPath(out);
+  // The directories made, deepest first: removed again, if still empty, when the run ends without a bill.
   let created: string[] = [];
-  if (!existsSync(dir)) {
-    probeDirectory(nearestExisting(dir));
-    let first: string | undefined;
-    try {
-      first = mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      throw probeFailure(`--out: cannot create the directory ${dir}`, err);
-    }
-    // The directories made, deepest first: removed again, if still empty, when the run ends without a bill.
-    if (first !== undefined) {
-      for (let d = dir; ; d = dirname(d)) {
-        created.push(d);
-        if (d === first || dirname(d) === d) break;
-      }
-    }
-  }
   let lock: OutputLock | undefined;
   const release = (): void => {
     lock?.release();
@@ -260,6 +252,24 @@ export function prepareOutputs(given: string): PreparedOutputs {
     }
     created = [];
   };
+  if (!existsSync(dir)) {
+    const parent = nearestExisting(dir);
+    probeDirectory(parent);
+    // One level at a time, each recorded as it is made: a failure part way (no inode left) leaves none of them.
+    const missing: string[] = [];
+    for (let d = dir; d !== parent && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) {
+      try {
+        mkdirSync(d);
+      } catch (err) {
+        // Made meanwhile by someone else: theirs, not removed.
+        if (systemCode(err) === 'EEXIST' && statSync(d).isDirectory()) continue;
+        release();
+        throw probeFailure(`--out: cannot create the directory ${dir}`, err);
+      }
+      created.unshift(d);
+    }
+  }
   try {
     probe(paths.bill);
     lock = acquireOutputLock(paths.bill);
