@@ -38,7 +38,7 @@ describe('progress as log lines (no terminal, or JSON logs)', () => {
     p.stop();
   });
 
-  it('on a timer too: a run whose reading stalls still logs a line each interval, until stop()', () => {
+  it('on a timer too: a run whose reading stalls still logs a line each interval, until stop(), and none after it', () => {
     vi.useFakeTimers();
     try {
       const lines: ProgressReport[] = [];
@@ -52,6 +52,10 @@ describe('progress as log lines (no terminal, or JSON logs)', () => {
         [10 * MIB, 0.2],
       ]);
       p.stop();
+      vi.advanceTimersByTime(90_000);
+      expect(lines).toHaveLength(2);
+      // Bytes counted after stop() (a late report) bring no line, now or later.
+      p.add(10 * MIB);
       vi.advanceTimersByTime(90_000);
       expect(lines).toHaveLength(2);
     } finally {

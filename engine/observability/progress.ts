@@ -37,6 +37,7 @@ export function progressLog(totalBytes: number, report: (p: ProgressReport) => v
   const started = now();
   let next = started + intervalMs;
   let done = 0;
+  let stopped = false;
   // One timer, armed for when the next line is due: a line that add() already gave moves it,
   // so the timer never fires just before its line is due and skips a whole interval.
   // Unreferenced: it never keeps the process alive.
@@ -46,7 +47,8 @@ export function progressLog(totalBytes: number, report: (p: ProgressReport) => v
   let timer = arm(intervalMs);
   const tick = () => {
     const t = now();
-    if (t < next) return;
+    // Stopped: no line, and no timer armed again by a late add().
+    if (stopped || t < next) return;
     next = t + intervalMs;
     clearTimeout(timer);
     timer = arm(intervalMs);
@@ -64,6 +66,7 @@ export function progressLog(totalBytes: number, report: (p: ProgressReport) => v
       tick();
     },
     stop() {
+      stopped = true;
       clearTimeout(timer);
     },
   };
