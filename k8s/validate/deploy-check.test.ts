@@ -182,6 +182,12 @@ describe('deploy:check on broken copies', () => {
       /docker\/docker-compose\.yml: services\.billing-parallel: --engine paralel is not one of parallel, naive, spark/],
     ['a command mr does not have, in Compose', 'docker/docker-compose.yml', 'command: ["aggregate", "s3://', 'command: ["aggregat", "s3://',
       /docker\/docker-compose\.yml: services\.billing-s3: `mr aggregat` is not a command of mr/],
+    ['a short flag mr does not have, in the CronJob', pipeline('billing-cronjob'), 'args: ["aggregate", "/data/logs", "--engine", "spark"]', 'args: ["aggregate", "/data/logs", "-e", "spark"]',
+      /CronJob\/billing-aggregation: `mr aggregate` has no option -e/],
+    ['a value given to a flag that takes none, in Compose', 'docker/docker-compose.yml', '"--out", "/data/s3/billing.txt"]', '"--out", "/data/s3/billing.txt", "--allow-empty=yes"]',
+      /services\.billing-s3: --allow-empty takes no value/],
+    ['--out in the CronJob, which billing-period sets', pipeline('billing-cronjob'), 'args: ["aggregate", "/data/logs", "--engine", "spark"]', 'args: ["aggregate", "/data/logs", "--engine", "spark", "--out", "/data/x.txt"]',
+      /CronJob\/billing-aggregation: --out is set by billing-period, which refuses it in its arguments/],
     ['an option without its value, in Compose', 'docker/docker-compose.yml', '"--out", "/data/s3/billing.txt"]', '"--out"]', /services\.billing-s3: --out needs a value/],
     // hadolint, and the final USER
     ['a Dockerfile running as root', 'docker/Dockerfile', 'USER 1000:1000', 'USER root', /hadolint: docker\/Dockerfile:\d+ DL3002 warning: Last USER should not be root/],
