@@ -93,10 +93,18 @@ export function timeWindow(from: string | undefined, to: string | undefined): Ti
   return w;
 }
 
-/** The warning of a run whose every record that could be billed lay outside --from/--to: an empty bill, exit 0. */
-export function emptyWindowWarning(outOfWindow: number, from: string | undefined, to: string | undefined): string {
+/**
+ * The warning of a run with an empty bill whose records lay outside --from/--to (an empty bill,
+ * exit 0): no record in the window at all, or those in it all rejected or duplicates.
+ */
+export function emptyWindowWarning(records: number, outOfWindow: number, from: string | undefined, to: string | undefined): string {
   const window = from !== undefined && to !== undefined ? `[${from}, ${to})` : from !== undefined ? `from ${from}` : `before ${to ?? ''}`;
-  return `the bill is empty: no record fell in the window ${window}, and ${countText(outOfWindow)} record${outOfWindow === 1 ? '' : 's'} lay outside it; check --from and --to, or whether the period's logs have arrived`;
+  const outside = `${countText(outOfWindow)} record${outOfWindow === 1 ? '' : 's'} lay outside it`;
+  const inside = records - outOfWindow;
+  if (inside > 0) {
+    return `the bill is empty: none of the ${countText(inside)} record${inside === 1 ? '' : 's'} in the window ${window} was billed (rejected, or duplicates: see the summary and the rejects file), and ${outside}`;
+  }
+  return `the bill is empty: no record fell in the window ${window}, and ${outside}; check --from and --to, or whether the period's logs have arrived`;
 }
 
 /** Worker threads of the parallel engine: --workers, else the available cores. */
@@ -253,7 +261,7 @@ export async function aggregate(
         log.warn(conflictWarning(result.counts, (order) => files[order]?.path ?? `file #${order}`));
       }
       // SPEC bills such a run (exit 0), but an empty bill from records that exist is more often a wrong window or a period whose logs have not arrived.
-      if (bill.users === 0 && result.counts.outOfWindow > 0) log.warn(emptyWindowWarning(result.counts.outOfWindow, opts.from, opts.to));
+      if (bill.users === 0 && result.counts.outOfWindow > 0) log.warn(emptyWindowWarning(result.counts.records, result.counts.outOfWindow, opts.from, opts.to));
       log.info(
         {
           bill: opts.outLabel ?? out.bill,

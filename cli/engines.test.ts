@@ -193,6 +193,15 @@ describe.concurrent('time window through the CLI', () => {
       expect(some.code, some.stderr).toBe(0);
       expect(warnings(some.stderr)).toEqual([]);
     }
+    // Records in the window, every one rejected: the warning says so, not that none fell in it.
+    writeFileSync(join(dir, 'c.log'), `${line('u', 'x', 1)}2025-05-03T10:00:00Z w x 999 5ms\n2025-05-03T11:00:00Z w x 200 5s\n`);
+    for (const [i, engine] of ENGINE_ARGS.entries()) {
+      const r = await runCli(['aggregate', 'c.log', '--out', `q${i}/billing.txt`, '--from', '2025-05-03T00:00:00Z', '--to', '2025-05-04T00:00:00Z', '--max-rejects', '100%', ...engine], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(warnings(r.stderr), engine.join(' ')).toEqual([
+        'the bill is empty: none of the 2 records in the window [2025-05-03T00:00:00Z, 2025-05-04T00:00:00Z) was billed (rejected, or duplicates: see the summary and the rejects file), and 1 record lay outside it',
+      ]);
+    }
   });
 });
 
