@@ -112,6 +112,15 @@ describe('discoverInputs', () => {
       await expect(run).rejects.toBeInstanceOf(InputError);
       await expect(discoverInputs([arg])).rejects.toThrow(`cannot read input ${arg}: no such file, and it holds a variable that was never expanded: set ${name} in the environment`);
     }
+    // Set in mr's environment, yet not expanded (single quotes in a shell): said so, not "set it".
+    process.env['MR_TEST_LOGS'] = root;
+    try {
+      await expect(discoverInputs(['${MR_TEST_LOGS}/d/a.log'])).rejects.toThrow(
+        'cannot read input ${MR_TEST_LOGS}/d/a.log: no such file, and it holds a variable that was never expanded: MR_TEST_LOGS is set, but mr does not expand variables',
+      );
+    } finally {
+      delete process.env['MR_TEST_LOGS'];
+    }
     // A file whose name holds such text is read as any other.
     const named = tree({ '$(X).log': '' });
     await expect(discoverInputs([join(named, '$(X).log')])).resolves.toBeDefined();

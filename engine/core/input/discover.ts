@@ -158,7 +158,13 @@ export async function discoverInputs(paths: readonly string[], opts: DiscoverOpt
       // Still a missing path, so a run failure (SPEC), but one that says where the path went wrong.
       const variable = code === 'ENOENT' && rel === null ? /\$\((\w+)\)|\$\{(\w+)/.exec(path) : null;
       if (variable !== null) {
-        throw new InputError(`cannot read input ${path}: no such file, and it holds a variable that was never expanded: set ${variable[1] ?? variable[2]} in the environment that starts mr (on Kubernetes, the Secret or ConfigMap the pod reads)`);
+        const name = variable[1] ?? variable[2]!;
+        // Set here, yet not expanded: the shell was kept from it (single quotes), or nothing was there to expand it (mr does not).
+        const why =
+          process.env[name] === undefined
+            ? `set ${name} in the environment that starts mr (on Kubernetes, the Secret or ConfigMap the pod reads)`
+            : `${name} is set, but mr does not expand variables: let the shell expand it (double quotes, not single) or give the path itself`;
+        throw new InputError(`cannot read input ${path}: no such file, and it holds a variable that was never expanded: ${why}`);
       }
       throw new InputError(`cannot read input ${path}: ${systemReason(err)}`);
     }
