@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { builtCli, commandErrors, composeCommandLines, kubernetesCommandLines, type CommandLine } from './commands.js';
-import { composeErrors } from './compose.js';
+import { checkCompose } from './compose.js';
 import { EXECUTOR_TEMPLATE_KEY, policyErrors, type Obj } from './policy.js';
 
 /** The Kubernetes version the manifests target (EKS and Kind both offer it). */
@@ -78,13 +78,10 @@ export async function runDeployCheck(root: string): Promise<CheckReport> {
       notes.push(`kubernetes-validate --strict: every object checked against the Kubernetes ${KUBERNETES_VERSION} schemas`);
     }
 
-    errors.push(...composeErrors(join(root, 'docker', 'docker-compose.yml'), root));
+    const compose = checkCompose(join(root, 'docker', 'docker-compose.yml'), root);
+    errors.push(...compose.errors);
     notes.push('docker/docker-compose.yml: checked against the Compose specification schema');
-    try {
-      commandLines.push(...composeCommandLines(parse(readFileSync(join(root, 'docker', 'docker-compose.yml'), 'utf8'), { merge: true }) as Obj, 'docker/docker-compose.yml'));
-    } catch {
-      // composeErrors reported it
-    }
+    if (compose.compose !== undefined) commandLines.push(...composeCommandLines(compose.compose, 'docker/docker-compose.yml'));
     const cli = builtCli();
     if (cli === undefined) errors.push('mr is not built (dist/cli/main.js): its command lines in the deploy files cannot be checked; run npm run build');
     else {

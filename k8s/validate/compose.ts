@@ -25,13 +25,14 @@ function composeValidator(): ReturnType<Ajv2019['compile']> {
   return ajv.compile(schema);
 }
 
-export function composeErrors(file: string, root: string): string[] {
+/** The Compose file's errors (schema and policy), and the file as parsed when it parses (its mr command lines are checked next). */
+export function checkCompose(file: string, root: string): { readonly errors: string[]; readonly compose?: Obj } {
   const label = relative(root, file);
   let compose: Obj;
   try {
     compose = parse(readFileSync(file, 'utf8'), { merge: true, uniqueKeys: true }) as Obj;
   } catch (err) {
-    return [`${label}: ${(err as Error).message}`];
+    return { errors: [`${label}: ${(err as Error).message}`] };
   }
   const errors: string[] = [];
   const validate = composeValidator();
@@ -54,5 +55,5 @@ export function composeErrors(file: string, root: string): string[] {
       }
     }
   }
-  return errors;
+  return { errors, compose };
 }
