@@ -325,16 +325,16 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
   });
 });
 
-/** The two fast paths of a scanner (its straight-line path and its loop), spied on while `body` runs, then restored. */
+/** The two fast paths of a scanner (its straight-line or learned path, and its loop), spied on while `body` runs, then restored. */
 type PathSpy = MockInstance<() => number>;
-function withPathSpies(proto: object, body: (inOrder: PathSpy, anyOrder: PathSpy) => void): void {
-  const paths = proto as { fastInOrder(): number; fastAnyOrder(): number };
-  const inOrder = vi.spyOn(paths, 'fastInOrder');
+function withPathSpies(proto: object, body: (straight: PathSpy, anyOrder: PathSpy) => void, straightName: 'fastInOrder' | 'fastLearned' = 'fastInOrder'): void {
+  const paths = proto as { fastInOrder(): number; fastLearned(): number; fastAnyOrder(): number };
+  const straight = vi.spyOn(paths, straightName);
   const anyOrder = vi.spyOn(paths, 'fastAnyOrder');
   try {
-    body(inOrder, anyOrder);
+    body(straight, anyOrder);
   } finally {
-    inOrder.mockRestore();
+    straight.mockRestore();
     anyOrder.mockRestore();
   }
 }
@@ -378,6 +378,34 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
     );
   });
 
+  it('the same for files whose lines share a few layouts (which the fast path learns), with values of every kind, and lines that stray from them', () => {
+    const layout = fc.record({
+      order: fc.shuffledSubarray([0, 1, 2, 3, 4], { minLength: 5, maxLength: 5 }),
+      colon: fc.constantFrom(':', ': '),
+      comma: fc.constantFrom(',', ', ', ' ,'),
+      other: fc.constantFrom(undefined, 'region', 'note', 'request_id', 'duration_msx'),
+      otherAt: fc.nat(5),
+    });
+    const values = fc.tuple(timestamp, user, task, statusNum, durationNum, fc.nat());
+    const inLayout = (l: { order: number[]; colon: string; comma: string; other: string | undefined; otherAt: number }, [ts, u, t, st, d, seed]: [string, string, string, number, number, number]) => {
+      const all: Array<[string, string]> = [['timestamp', JSON.stringify(ts)], ['user', JSON.stringify(u)], ['task', JSON.stringify(t)], ['status', String(st)], ['duration_ms', String(d)]];
+      const pairs = l.order.map((k) => all[k]!);
+      if (l.other !== undefined) pairs.splice(l.otherAt, 0, [l.other, l.other === 'request_id' ? REQUEST_IDS[seed % REQUEST_IDS.length]! : OTHER_VALUES[seed % OTHER_VALUES.length]!]);
+      return Buffer.from(`{${pairs.map(([k, v]) => `"${k}"${l.colon}${v}`).join(l.comma)}}`, 'utf8');
+    };
+    const file = fc.tuple(layout, layout).chain(([a, b]) =>
+      fc.array(fc.oneof({ weight: 6, arbitrary: values.map((v) => inLayout(a, v)) }, { weight: 3, arbitrary: values.map((v) => inLayout(b, v)) }, { weight: 1, arbitrary: jsonLine }), { minLength: 1, maxLength: 40 }),
+    );
+    for (const dedupe of [false, true]) {
+      fc.assert(
+        fc.property(file, fc.constantFrom(0, 1, 4096), fc.boolean(), (ls, offset, windowed) => {
+          same('jsonl', joined(ls, ls.map(() => false)), offset, windowed ? WINDOW : OPEN, undefined, dedupe);
+        }),
+        { numRuns: 400 },
+      );
+    }
+  });
+
   it('clean objects take the fast path, in any key order, with or without a request id; other keys, escapes and odd numbers do not', () => {
     const clean = [
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
@@ -401,17 +429,26 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
       '{"client": { "ip" : "10.0.0.1" }, "timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"list":[]}',
     ];
     expect(same('jsonl', joined(others.map((l) => Buffer.from(l)), [false, true, false, false]), 10, OPEN).fast).toBe(4);
-    // Malformed nesting is bad_json; an escape, a deep nesting or an object as a contract value: the exact path.
+    // Escapes JSON.parse reads, in other keys' strings (PHP's `\/`, Go's `\u0026`, a quote, a control character): the fast path too.
+    const escaped = [
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"path":"\\/api\\/v1\\/login"}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"q":"a\\u0026b\\uD83D\\ude00","client":{"agent":"x \\"y\\" \\\\ \\n\\t\\b\\f\\r"}}',
+      '{"msg":"\\"quoted\\"","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"list":["\\/"]}',
+    ];
+    expect(same('jsonl', joined(escaped.map((l) => Buffer.from(l)), escaped.map(() => false)), 10, OPEN).fast).toBe(3);
+    // Malformed nesting or a bad escape is bad_json; an escape in a key, a deep nesting or an object as a contract value: the exact path.
     const nested = [
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"10.0.0.1",}}',
-      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"a\\"b"}}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"a\\qb"}}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"path":"\\u00e"}',
+      '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"p\\u0061th":"x"}',
       `{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"deep":${'['.repeat(33)}${']'.repeat(33)}}`,
       '{"timestamp":"2025-05-02T10:00:00Z","user":{"id":"user1"},"task":"login","status":200,"duration_ms":1568}',
     ];
     const n = same('jsonl', joined(nested.map((l) => Buffer.from(l)), nested.map(() => false)), 10, OPEN);
     expect(n.fast).toBe(0);
     expect(n.counts.accepted).toBe(2);
-    expect(n.counts.rejected.bad_json).toBe(1);
+    expect(n.counts.rejected.bad_json).toBe(3);
     expect(n.counts.rejected.bad_user).toBe(1);
     const odd = [
       '{"request_id":null,"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
@@ -426,37 +463,57 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
 });
 
 describe('JsonlScanner: which fast path', () => {
-  it("objects of the contract's keys in order, as JSON.stringify or json.dumps writes them, take the straight-line path; other layouts the key loop", () => {
-    withPathSpies(JsonlScanner.prototype, (inOrder, anyOrder) => {
-      const straight = [
-        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
-        '{"timestamp": "2025-05-02T10:00:00.123+02:00", "user": "user2", "task": "search", "status": 404, "duration_ms": 0}',
-      ];
-      expect(same('jsonl', joined(straight.map((l) => Buffer.from(l)), [false, true]), 10, OPEN).fast).toBe(2);
-      expect(billedBy(inOrder)).toBe(4); // line by line and as a block
-      expect(anyOrder).not.toHaveBeenCalled();
-      inOrder.mockClear();
-      // Another order, mixed spacing, a request id: the key loop alone.
+  it('the key loop reads a line and learns its layout; the lines after it in that layout, whatever the key order, spacing and other keys, are read by it', () => {
+    withPathSpies(JsonlScanner.prototype, (learned, anyOrder) => {
+      const line = (u: number, ms: number) => `{"user": "u${u}", "region":"eu-west-${u}" , "timestamp":"2025-05-02T10:00:0${u}.${u}Z","task":"login","duration_ms":${ms},"ok":${u % 2 === 0},"status":200}`;
+      const lines = [1, 2, 3, 4, 5].map((u) => line(u, u * 1000));
+      // Line by line and as a block (a scanner each): the first line by the key loop, the other four by the layout it learned.
+      expect(same('jsonl', joined(lines.map((l) => Buffer.from(l)), lines.map(() => false)), 10, OPEN).fast).toBe(5);
+      expect(billedBy(anyOrder)).toBe(2);
+      expect(billedBy(learned)).toBe(8);
+      learned.mockClear();
+      anyOrder.mockClear();
+      // Two layouts mixed (a key only some lines have): each learned, then every line of either read by it.
+      const mixed = Array.from({ length: 60 }, (_, k) => (k % 3 === 0 ? `{"request_id":"r${k}",${line(1, k).slice(1)}` : line(2, k)));
+      const r = judge('jsonl', joined(mixed.map((l) => Buffer.from(l)), mixed.map(() => false)), 10, OPEN, undefined, true, 'block');
+      expect(r.fast).toBe(60);
+      // The first line's layout at once; the other's once the key loop has billed 16 lines since (RELEARN_EVERY); the rest by the layouts.
+      expect(billedBy(anyOrder)).toBeLessThanOrEqual(1 + 16);
+      expect(billedBy(learned)).toBe(60 - billedBy(anyOrder));
+    }, 'fastLearned');
+  });
+
+  it('a line that differs from the layout learned in any byte between its values, or in a value, is read by the key loop or left to the exact path', () => {
+    withPathSpies(JsonlScanner.prototype, (learned, anyOrder) => {
+      const base = '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}';
       const other = [
+        // Another order, spacing, key, or a request id.
         '{"user":"user1","timestamp":"2025-05-02T10:00:00Z","task":"login","status":200,"duration_ms":1568}',
         '{"timestamp":"2025-05-02T10:00:00Z", "user":"user1","task":"login","status":200,"duration_ms":1568}',
-        '{"request_id":"r1","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
-      ];
-      expect(same('jsonl', joined(other.map((l) => Buffer.from(l)), [false, false, false]), 10, OPEN).fast).toBe(3);
-      expect(billedBy(inOrder)).toBe(0);
-      expect(billedBy(anyOrder)).toBe(6);
-      inOrder.mockClear();
-      anyOrder.mockClear();
-      // In order up to a check the straight-line path leaves to the key loop: a key after the duration, or a value it does not take.
-      const leftToLoop = [
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"region":"eu"}',
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200 ,"duration_ms":1568}',
+        '{"request_id":"r1","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+        // A key that only looks like one of the layout's (first, in the middle, last), a repeated key.
+        '{"Timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","User":"user1","task":"login","status":200,"duration_ms":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_MS":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_msx":1568}',
+        '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"duration_ms":1}',
       ];
-      expect(same('jsonl', joined(leftToLoop.map((l) => Buffer.from(l)), [false, false]), 10, OPEN).fast).toBe(2);
-      expect(billedBy(inOrder)).toBe(0);
-      expect(billedBy(anyOrder)).toBe(4);
-      // Values every rule refuses, in order: neither fast path bills them (the exact path names the reason).
+      for (const line of other) {
+        learned.mockClear();
+        anyOrder.mockClear();
+        const lines = [base, line];
+        const want = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false]), 10, OPEN, undefined, false, 'lines');
+        const got = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false]), 10, OPEN, undefined, true, 'block');
+        expect(got.counts, line).toEqual(want.counts);
+        expect(got.usage, line).toEqual(want.usage);
+        expect(got.rejects, line).toEqual(want.rejects);
+        expect(billedBy(learned), line).toBe(0);
+      }
+      // Values every rule refuses, after a line of their layout: neither fast path bills them (the exact path names the reason).
       const refused = [
+        base,
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":99,"duration_ms":1568}',
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":0200,"duration_ms":1568}',
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":007}',
@@ -468,9 +525,13 @@ describe('JsonlScanner: which fast path', () => {
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1',
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1]',
       ];
+      learned.mockClear();
       const r = same('jsonl', joined(refused.map((l) => Buffer.from(l)), refused.map(() => false)), 10, OPEN);
-      expect(r.fast).toBe(0);
-      expect(r.counts.accepted).toBe(0);
-    });
+      expect(r.fast).toBe(1);
+      expect(r.counts.accepted).toBe(1);
+      // The learned path met each of them (line by line and as a block), and billed none.
+      expect(learned.mock.results.length).toBe(2 * (refused.length - 1));
+      expect(billedBy(learned)).toBe(0);
+    }, 'fastLearned');
   });
 });

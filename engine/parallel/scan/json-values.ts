@@ -2,7 +2,8 @@
  * JSON text judged on bytes, for the fast paths that read JSON (jsonl-scanner.ts, and the
  * wrappers of wrapped lines: wrapped-scanner.ts): blanks, plain strings, and the values a fast
  * path passes over without making them. Each accepts only what JSON.parse reads the same way
- * (printable ASCII, no escape); anything else is -1, left to the exact path.
+ * (printable ASCII; escapes only in what is passed over); anything else is -1, left to the
+ * exact path.
  */
 import { QUOTE, COMMA, byteClass, sameBytes, BACKSLASH } from './fast-lines.js';
 
@@ -36,7 +37,7 @@ const MAX_NESTING = 32;
 
 /**
  * The index past a value at b[i] that the fast path passes over: a string of printable ASCII
- * without escapes, a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
+ * and JSON's escapes (escapedStringEnd), a JSON number (-? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?), true,
  * false, null, or an object or array of such values (nestedEnd); else -1 (an escape, a
  * malformed value, deep nesting: the exact path's). What follows the value is the caller's to
  * check.
@@ -44,7 +45,7 @@ const MAX_NESTING = 32;
 export function otherValueEnd(b: Uint8Array, i: number, depth = 0): number {
   const c = b[i];
   if (c === QUOTE) {
-    const e = plainStringEnd(b, i + 1);
+    const e = escapedStringEnd(b, i + 1);
     return e < 0 ? -1 : e + 1;
   }
   if (c === OPEN || c === OPEN_BRACKET) return depth < MAX_NESTING ? nestedEnd(b, i, depth + 1) : -1;
@@ -79,7 +80,7 @@ function nestedEnd(b: Uint8Array, i: number, depth: number): number {
   for (;;) {
     if (object) {
       if (b[i] !== QUOTE) return -1;
-      i = plainStringEnd(b, i + 1);
+      i = escapedStringEnd(b, i + 1);
       if (i < 0) return -1;
       i = skipBlanks(b, i + 1);
       if (b[i] !== COLON) return -1;
@@ -92,6 +93,38 @@ function nestedEnd(b: Uint8Array, i: number, depth: number): number {
     if (c === close) return i;
     if (c !== COMMA) return -1;
     i = skipBlanks(b, i);
+  }
+}
+
+/** The bytes that may follow a backslash in a JSON string, as JSON.parse reads them (`\u` aside). */
+const ESCAPED = byteClass((c) => '"\\/bfnrt'.includes(String.fromCharCode(c)));
+const HEX = byteClass((c) => /[0-9a-fA-F]/.test(String.fromCharCode(c)));
+const U = 117;
+
+/**
+ * The closing quote's index of a JSON string's body starting at b[i] of printable ASCII and
+ * escapes JSON.parse reads (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`): PHP's
+ * json_encode writes `\/` in every path. For the values a fast path passes over without
+ * reading them; -1 for any other string (a bad escape, a control or non-ASCII byte).
+ */
+export function escapedStringEnd(b: Uint8Array, i: number): number {
+  for (;;) {
+    const c = b[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) {
+      const e = b[i + 1]!;
+      if (e === U) {
+        if (HEX[b[i + 2]!] !== 1 || HEX[b[i + 3]!] !== 1 || HEX[b[i + 4]!] !== 1 || HEX[b[i + 5]!] !== 1) return -1;
+        i += 6;
+      } else if (ESCAPED[e] === 1) {
+        i += 2;
+      } else {
+        return -1;
+      }
+      continue;
+    }
+    if (STRING_BYTE[c] !== 1) return -1; // past the buffer's end too (undefined names no entry)
+    i++;
   }
 }
 

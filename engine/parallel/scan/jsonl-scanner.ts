@@ -1,7 +1,7 @@
 /**
  * The JSON lines fast path: an object of the five contract keys, in any order, each once,
  * optionally a `request_id` key, and any other keys (SPEC: ignored) whose values are strings
- * of printable ASCII without escapes, numbers, literals (true, false, null), or objects and
+ * of printable ASCII and JSON's escapes, numbers, literals (true, false, null), or objects and
  * arrays of such values nested up to MAX_NESTING deep; an id of
  * printable ASCII but space, quote and backslash within the id's length rule makes the line
  * go to `ids` (the dedupe shuffle) instead of being billed, or billed when there is no such
@@ -9,11 +9,13 @@
  * string values of printable ASCII without escapes, numbers as plain digits; each field in
  * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no
  * string or object made. Anything else goes to the exact path (JSON.parse and the field
- * rules): escapes, non-ASCII, fractions or exponents in a contract key's value, an object or
- * array as a contract key's value, a repeated contract key, a null id, a reject of any reason.
- * The commonest lines (the five keys in order, nothing else, as JSON.stringify or Python's
- * json.dumps writes them) are judged in straight-line code first (fastInOrder), the others by
- * the loop over their keys (fastAnyOrder).
+ * rules): escapes in a key or a contract key's value, non-ASCII, fractions or exponents in a
+ * contract key's value, an object or array as a contract key's value, a repeated contract
+ * key, a null id, a reject of any reason.
+ * A line is read by the loop over its keys (fastAnyOrder), which learns its layout: the keys
+ * in their order and the bytes between the values. The lines after it in the same layout,
+ * whatever the writer's key order, spacing and other keys, have only their values read
+ * (fastLearned).
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
 import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
@@ -41,42 +43,38 @@ const STRING_END = byteClass((c) => c === QUOTE);
 /**
  * The JSON integer b[s, e) of ASCII digits (no sign, fraction or exponent) as a number of 1 to
  * `maxDigits` digits; -1 for none, too many, or a leading zero before another digit (`010` is
- * no JSON number). Both fast paths read a status and a duration so.
+ * no JSON number). A status and a duration are read so.
  */
 function jsonDigitsAt(b: Uint8Array, s: number, e: number, maxDigits: number): number {
   return e - s > 1 && b[s] === 48 ? -1 : digitsAt(b, s, e, maxDigits);
 }
 
 /**
- * The commonest lines, judged in straight-line code (fastInOrder): the five contract keys in
- * the contract's order and nothing else, as JSON.stringify writes them (`{"timestamp":"…",
- * "user":…`), or with a space after each colon and comma as Python's json.dumps does. A layout
- * is the bytes between the values: the object's start up to the timestamp's opening quote,
- * then from each string value's closing quote (or after the status digits) up to the next
- * value, then the object's end.
+ * A layout learned from a line fastAnyOrder billed (fastLearned): its members' keys in their
+ * order, and the bytes between their values. Logs keep the layout their writer gives them
+ * (keys in its order, its spacing, the same other keys), whatever it is: a line that has the
+ * same bytes between its values has the same keys, once each, in the same order, so only its
+ * values are left to read.
  */
-interface InOrderLayout {
-  readonly ts: WordLiteral;
-  readonly user: WordLiteral;
-  readonly task: WordLiteral;
-  readonly status: WordLiteral;
-  readonly duration: WordLiteral;
+interface LearnedLayout {
+  /**
+   * literals[k]: the bytes before value k, from the line's start or the end of value k - 1
+   * (the key, the colon, blanks, a string's opening quote); literals[n]: from the end of the
+   * last value through the closing brace.
+   */
+  readonly literals: readonly WordLiteral[];
+  /** What value k is: a KEYS index, K_ID, or OTHER (another key's value, passed over). */
+  readonly kinds: Int8Array;
 }
-
-function inOrderLayout(colon: string, comma: string): InOrderLayout {
-  const k = RULES.jsonl.keys;
-  const literal = (text: string) => new WordLiteral(Buffer.from(text, 'utf8'));
-  const member = (key: string) => `"${key}"${colon}`;
-  return {
-    ts: literal(`{${member(k.timestamp)}"`),
-    user: literal(`"${comma}${member(k.user)}"`),
-    task: literal(`"${comma}${member(k.task)}"`),
-    status: literal(`"${comma}${member(k.status)}`),
-    duration: literal(`${comma}${member(k.duration)}`),
-  };
-}
-
-const IN_ORDER_LAYOUTS = [inOrderLayout(':', ','), inOrderLayout(': ', ', ')] as const;
+/** Another key's value in a LearnedLayout. */
+const OTHER = -1;
+/** Members of a line whose layout is learned at most (a line of more goes to fastAnyOrder). */
+const MAX_LEARNED_MEMBERS = 32;
+/**
+ * Lines fastAnyOrder bills before it learns a layout again (a file of several layouts, as one
+ * whose lines have a key only sometimes, would otherwise learn one on most lines).
+ */
+const RELEARN_EVERY = 16;
 
 export class JsonlScanner extends FastLineScanner {
   /** Value range of each key in the current line (the request id's last). */
@@ -86,6 +84,14 @@ export class JsonlScanner extends FastLineScanner {
   private readonly taskTokens: NameTokens;
   /** The hash of the user userEnd() read last, as an int32. */
   private userHash = 0;
+  /** The layouts learned last (at most two: lines with and without an occasional key), the one billed last first. */
+  private layouts: LearnedLayout[] = [];
+  /** Lines fastAnyOrder billed since it last learned a layout. */
+  private sinceLearned = RELEARN_EVERY;
+  /** Where the values of the line fastAnyOrder reads start and end, member by member (the value's bytes, a string's without its quotes). */
+  private readonly valueStart = new Int32Array(MAX_LEARNED_MEMBERS);
+  private readonly valueEnd = new Int32Array(MAX_LEARNED_MEMBERS);
+  private readonly valueKind = new Int8Array(MAX_LEARNED_MEMBERS);
 
   constructor(
     tasks: readonly string[],
@@ -105,53 +111,116 @@ export class JsonlScanner extends FastLineScanner {
   }
 
   protected fastLine(b: Buffer, s: number): number {
-    // JSON.stringify's layout first; the other only for a line that starts as it does (keys in
-    // another order would cost a comparison with each layout: 5% more time on such lines).
-    const [compact, spaced] = IN_ORDER_LAYOUTS;
-    const layout = compact.ts.at(b, s) ? compact : b[s + compact.ts.length - 2] === COLON && spaced.ts.at(b, s) ? spaced : null;
-    if (layout !== null) {
-      const next = this.fastInOrder(b, s, layout);
-      if (next >= 0) return next;
+    // The layouts learned, the one that took the last line first; else the loop over the keys (which learns).
+    const layouts = this.layouts;
+    for (let k = 0; k < layouts.length; k++) {
+      const layout = layouts[k]!;
+      const next = this.fastLearned(b, s, layout);
+      if (next < 0) continue;
+      if (k > 0) {
+        layouts[k] = layouts[0]!;
+        layouts[0] = layout;
+      }
+      return next;
     }
     return this.fastAnyOrder(b, s);
   }
 
   /**
-   * A line in one of the IN_ORDER_LAYOUTS (its start already matched), with the checks of
-   * fastAnyOrder on each value; else -1, and fastAnyOrder judges the line.
+   * A line in a layout fastAnyOrder learned (LearnedLayout), each value checked as
+   * fastAnyOrder checks it; else -1.
    */
-  private fastInOrder(b: Buffer, s: number, layout: InOrderLayout): number {
-    // Every loop stops at the line's LF (a control byte: not a digit or string byte).
-    const ts = s + layout.ts.length;
-    let i = ts + 20;
-    if (b[i] !== QUOTE) {
-      i = plainStringEnd(b, ts);
-      if (i < 0) return -1;
+  private fastLearned(b: Buffer, s: number, layout: LearnedLayout): number {
+    // Every loop stops at the line's LF (a control byte: not a digit or string byte), and each literal is compared within b.
+    const { literals, kinds } = layout;
+    const [vs, ve] = [this.vs, this.ve];
+    let i = s;
+    let seconds = NaN;
+    let userHash = 0;
+    let task = -1;
+    let withId = false;
+    for (let k = 0; k < kinds.length; k++) {
+      const literal = literals[k]!;
+      if (!literal.at(b, i)) return -1;
+      const start = (i += literal.length);
+      const kind = kinds[k]!;
+      if (kind === OTHER) {
+        i = otherValueEnd(b, i);
+        if (i < 0) return -1;
+        continue;
+      }
+      if (kind === K_TS) {
+        i = b[i + 20] === QUOTE ? i + 20 : plainStringEnd(b, i);
+        if (i < 0) return -1;
+        seconds = this.timestampSeconds(b, start, i);
+        if (seconds !== seconds) return -1;
+      } else if (kind === K_USER) {
+        i = this.userEnd(b, i);
+        if (i < 0) return -1;
+        userHash = this.userHash;
+      } else if (kind === K_TASK) {
+        task = this.taskTokens.find(b, i);
+        if (task < 0) return -1;
+        i += this.taskTokens.byteLength(task);
+      } else if (kind === K_ID) {
+        i = this.idEnd(b, i);
+        if (i < 0) return -1;
+        withId = true;
+      } else {
+        let c = b[i]!;
+        while (c >= 48 && c <= 57) c = b[++i]!;
+      }
+      vs[kind] = start;
+      ve[kind] = i;
     }
-    const seconds = this.timestampSeconds(b, ts, i);
-    if (seconds !== seconds || !layout.user.at(b, i)) return -1;
-    const us = i + layout.user.length;
-    const ue = this.userEnd(b, us);
-    if (ue < 0 || !layout.task.at(b, ue)) return -1;
-    const tv = ue + layout.task.length;
-    const task = this.taskTokens.find(b, tv);
-    if (task < 0) return -1;
-    i = tv + this.taskTokens.byteLength(task);
-    if (!layout.status.at(b, i)) return -1;
-    const ss = (i += layout.status.length);
-    let c = b[i]!;
-    while (c >= 48 && c <= 57) c = b[++i]!;
-    const status = jsonDigitsAt(b, ss, i, 3);
-    if (status < RULES.status.min || status > RULES.status.max || !layout.duration.at(b, i)) return -1;
-    const ds = (i += layout.duration.length);
-    c = b[i]!;
-    while (c >= 48 && c <= 57) c = b[++i]!;
-    const duration = jsonDigitsAt(b, ds, i, 15);
-    if (duration < 0 || duration > this.maxDurationMs || c !== CLOSE) return -1;
-    const next = this.lineEnd(b, s, skipBlanks(b, i + 1));
+    const last = literals[kinds.length]!;
+    if (!last.at(b, i)) return -1;
+    const next = this.lineEnd(b, s, skipBlanks(b, i + last.length));
     if (next < 0) return -1;
-    this.bill(b, us, ue, this.userHash, task, duration, seconds);
+    return this.settle(b, next, seconds, userHash, task, withId);
+  }
+
+  /** The closing quote's index of a request id's body at b[vs] every rule passes (or an empty one: no id), else -1 (null, escapes, other bytes: the exact path's). */
+  private idEnd(b: Uint8Array, vs: number): number {
+    let i = vs;
+    while (USER_BYTE[b[i]!] === 1) i++;
+    return b[i] !== QUOTE || i - vs > RULES.requestId.maxBytes ? -1 : i;
+  }
+
+  /**
+   * The end of a line whose values are read (this.vs, this.ve; its timestamp's seconds, user's
+   * hash and task given): its status and duration judged, then billed or handed to dedupe;
+   * `next`, or -1 when a value is one the exact path must judge.
+   */
+  private settle(b: Uint8Array, next: number, seconds: number, userHash: number, task: number, withId: boolean): number {
+    const [vs, ve] = [this.vs, this.ve];
+    const status = jsonDigitsAt(b, vs[K_STATUS]!, ve[K_STATUS]!, 3);
+    if (status < RULES.status.min || status > RULES.status.max) return -1;
+    const duration = jsonDigitsAt(b, vs[K_DURATION]!, ve[K_DURATION]!, 15);
+    if (duration < 0 || duration > this.maxDurationMs) return -1;
+    if (this.ids !== undefined && withId && ve[K_ID]! > vs[K_ID]!) {
+      if (this.ids === null) return -1;
+      this.identify(this.ids, b, vs[K_ID]!, ve[K_ID]!, vs[K_USER]!, ve[K_USER]!, task, vs[K_TS]!, ve[K_TS]!, vs[K_STATUS]!, ve[K_STATUS]!, vs[K_DURATION]!, ve[K_DURATION]!, seconds);
+    } else {
+      this.bill(b, vs[K_USER]!, ve[K_USER]!, userHash, task, duration, seconds);
+    }
     return next;
+  }
+
+  /**
+   * The layout of the line at b[s] that fastAnyOrder billed (`members` values, the closing
+   * brace at b[close]), learned: first of the layouts, the oldest of two dropped.
+   */
+  private learn(b: Uint8Array, s: number, members: number, close: number): void {
+    this.sinceLearned = 0;
+    const literals: WordLiteral[] = [];
+    let from = s;
+    for (let k = 0; k < members; k++) {
+      literals.push(new WordLiteral(b.subarray(from, this.valueStart[k]!)));
+      from = this.valueEnd[k]!;
+    }
+    literals.push(new WordLiteral(b.subarray(from, close + 1)));
+    this.layouts = [{ literals, kinds: this.valueKind.slice(0, members) }, ...this.layouts.slice(0, 1)];
   }
 
   /**
@@ -182,6 +251,7 @@ export class JsonlScanner extends FastLineScanner {
     let seconds = NaN;
     let userHash = -1;
     let task = -1;
+    let members = 0;
     for (let n = 0; ; n++) {
       i = skipBlanks(b, i);
       if (b[i] !== QUOTE) return -1;
@@ -204,6 +274,8 @@ export class JsonlScanner extends FastLineScanner {
       i = skipBlanks(b, i + 1);
       if (b[i] !== COLON) return -1;
       i = skipBlanks(b, i + 1);
+      // The value's bytes, a string's without its quotes (for learn()).
+      let valueStart = i;
       if (key < 0) {
         // Another key: its value passed over (when it is one the fast path reads as JSON does).
         i = otherValueEnd(b, i);
@@ -211,15 +283,15 @@ export class JsonlScanner extends FastLineScanner {
       } else if (key === K_ID) {
         // An id every rule passes (or an empty one: no id); anything else (null, escapes, other bytes) is the exact path's.
         if (b[i] !== QUOTE) return -1;
-        const vs = ++i;
-        while (USER_BYTE[b[i]!] === 1) i++;
-        if (b[i] !== QUOTE || i - vs > RULES.requestId.maxBytes) return -1;
+        const vs = (valueStart = i + 1);
+        i = this.idEnd(b, vs);
+        if (i < 0) return -1;
         this.vs[K_ID] = vs;
         this.ve[K_ID] = i;
         i++;
       } else if ((STRING_VALUED & (1 << key)) !== 0) {
         if (b[i] !== QUOTE) return -1;
-        const vs = ++i;
+        const vs = (valueStart = ++i);
         if (key === K_USER) {
           i = this.userEnd(b, vs);
           if (i < 0) return -1;
@@ -254,26 +326,25 @@ export class JsonlScanner extends FastLineScanner {
         this.vs[key] = ns;
         this.ve[key] = i;
       }
+      if (n < MAX_LEARNED_MEMBERS) {
+        this.valueStart[n] = valueStart;
+        // A string's end is its closing quote (the next literal starts with it); another value's, past it.
+        this.valueEnd[n] = key >= 0 && (key === K_ID || (STRING_VALUED & (1 << key)) !== 0) ? i - 1 : i;
+        this.valueKind[n] = key >= 0 ? key : OTHER;
+      }
+      members = n + 1;
       i = skipBlanks(b, i);
       const c = b[i++];
       if (c === COMMA) continue;
       if (c !== CLOSE) return -1;
       break;
     }
+    const close = i - 1;
     i = skipBlanks(b, i);
     const next = this.lineEnd(b, s, i);
     if (next < 0 || (seen & ALL_KEYS) !== ALL_KEYS || seconds !== seconds || task < 0) return -1;
-    const status = jsonDigitsAt(b, this.vs[K_STATUS]!, this.ve[K_STATUS]!, 3);
-    if (status < RULES.status.min || status > RULES.status.max) return -1;
-    const duration = jsonDigitsAt(b, this.vs[K_DURATION]!, this.ve[K_DURATION]!, 15);
-    if (duration < 0 || duration > this.maxDurationMs) return -1;
-    const [vs, ve] = [this.vs, this.ve];
-    if (this.ids !== undefined && (seen & (1 << K_ID)) !== 0 && ve[K_ID]! > vs[K_ID]!) {
-      if (this.ids === null) return -1;
-      this.identify(this.ids, b, vs[K_ID]!, ve[K_ID]!, vs[K_USER]!, ve[K_USER]!, task, vs[K_TS]!, ve[K_TS]!, vs[K_STATUS]!, ve[K_STATUS]!, vs[K_DURATION]!, ve[K_DURATION]!, seconds);
-    } else {
-      this.bill(b, vs[K_USER]!, ve[K_USER]!, userHash, task, duration, seconds);
-    }
-    return next;
+    const billed = this.settle(b, next, seconds, userHash, task, (seen & (1 << K_ID)) !== 0);
+    if (billed >= 0 && ++this.sinceLearned >= RELEARN_EVERY && members <= MAX_LEARNED_MEMBERS) this.learn(b, s, members, close);
+    return billed;
   }
 }
