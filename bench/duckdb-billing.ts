@@ -30,7 +30,8 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { billingSql, fixedPlaces, ratesFromEnv, simplestSql } from './duckdb-sql.js';
+import { billingSql, fixedPlaces, ratesFromEnv, simplestSql, type SqlInput } from './duckdb-sql.js';
+import { readCsvHeader } from '../engine/core/formats/csv-header.js';
 
 interface Args {
   file: string;
@@ -63,7 +64,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2));
+  // A CSV file's columns by its header, as mr reads them (any order, aliases, other columns): read_csv binds them by position.
+  const header = args.format === 'csv' && !/\.gz$/i.test(args.file) ? readCsvHeader(args.file) : undefined;
+  const a: Args & SqlInput = header === undefined ? args : { ...args, csv: header.layout };
   const rates = ratesFromEnv(process.env);
   const decimals = Number(process.env.CURRENCY_DECIMALS ?? 2);
   const maxDurationMs = Number(process.env.MAX_DURATION_MS ?? 86_400_000);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { billingSql, fixedPlaces, simplestSql, type SqlInput } from './duckdb-sql.js';
+import { csvLayout } from '../engine/core/formats/csv.js';
 
 const records: Array<[string, string, string, number, number]> = [
   ['2025-05-02T10:00:00Z', 'alice', 'login', 200, 1568],
@@ -33,6 +34,28 @@ describe('simplestSql', () => {
       instance.closeSync();
       const got = Object.fromEntries(rows.filter(([, d]) => d !== null).map(([u, d]) => [u, Number(d)]));
       expect(got).toEqual({ alice: 1600, bob: 7 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('CSV columns by the header', () => {
+  it('another column order, an alias and other columns: both queries read each field from its own column', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mr-duckdb-'));
+    try {
+      const file = join(dir, 'in.csv');
+      const header = 'request_id,User_ID,duration,status,region,task,timestamp';
+      writeFileSync(file, `${header}\n${records.map(([t, u, k, st, d], i) => `r${i},${u},${d},${st},eu-west-1,${k},${t}`).join('\n')}\nr9,carol,abc,200,eu,login,2025-05-02T10:00:03Z\n`);
+      const a: SqlInput = { file, format: 'csv', csv: csvLayout(header, file) };
+      const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+      const connection = await instance.connect();
+      const simplest = (await connection.runAndReadAll(`${simplestSql(a)} ORDER BY usr`)).getRowsJS();
+      const bill = (await connection.runAndReadAll(billingSql(a, [['login', '0.005'], ['search', '1']], 2, 86_400_000))).getRowsJS();
+      connection.closeSync();
+      instance.closeSync();
+      expect(Object.fromEntries(simplest.filter(([, d]) => d !== null).map(([u, d]) => [u, Number(d)]))).toEqual({ alice: 1600, bob: 7 });
+      expect(bill.map(([u, d, c, n]) => [u, d, fixedPlaces(String(c), 2), n])).toEqual([['alice', '1600', '39.84', 2n], ['bob', '7', '7.00', 1n]]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,10 +4,31 @@
  * validating what SQL can easily say of SPEC.md's field rules; and the simplest query over a
  * clean file, for scale.
  */
+import type { CsvLayout } from '../engine/core/formats/csv.js';
 
 export interface SqlInput {
   readonly file: string;
   readonly format: 'space' | 'csv' | 'jsonl';
+  /**
+   * A CSV file's columns, from its header by mr's own rules (core csvLayout: any order, the
+   * aliases, other columns); absent: the contract's five in its order.
+   */
+  readonly csv?: Pick<CsvLayout, 'fieldCount' | 'timestamp' | 'user' | 'task' | 'status' | 'duration'>;
+}
+
+const CONTRACT_ORDER = { fieldCount: 5, timestamp: 0, user: 1, task: 2, status: 3, duration: 4 } as const;
+
+/**
+ * A CSV file's columns for read_csv, which binds `columns` by position: every column of the
+ * file in its order, named c0, c1, … and typed by `type` (which gets the contract field a
+ * column holds, if any); and each contract field's column name.
+ */
+function csvColumns(a: SqlInput, type: (field: string | undefined) => string): { struct: string; col: (field: 'timestamp' | 'user' | 'task' | 'status' | 'duration') => string } {
+  const layout = a.csv ?? CONTRACT_ORDER;
+  const fields = ['timestamp', 'user', 'task', 'status', 'duration'] as const;
+  const fieldAt = (i: number) => fields.find((f) => layout[f] === i);
+  const struct = `{${Array.from({ length: layout.fieldCount }, (_, i) => `'c${i}': '${type(fieldAt(i))}'`).join(', ')}}`;
+  return { struct, col: (field) => `c${layout[field]}` };
 }
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -34,8 +55,11 @@ export function simplestSql(a: SqlInput): string {
   const typed = "{'timestamp': 'VARCHAR', 'user': 'VARCHAR', 'task': 'VARCHAR', 'status': 'INTEGER', 'duration_ms': 'BIGINT'}";
   const f = sqlString(a.file);
   switch (a.format) {
-    case 'csv':
-      return `SELECT "user" AS usr, sum(duration_ms) AS duration_ms FROM read_csv(${f}, header=true, columns=${typed}, ignore_errors=true) GROUP BY "user"`;
+    case 'csv': {
+      // The columns as the header gives them (read_csv binds them by position), the numbers typed.
+      const { struct, col } = csvColumns(a, (field) => (field === 'status' ? 'INTEGER' : field === 'duration' ? 'BIGINT' : 'VARCHAR'));
+      return `SELECT ${col('user')} AS usr, sum(${col('duration')}) AS duration_ms FROM read_csv(${f}, header=true, columns=${struct}, ignore_errors=true) GROUP BY ${col('user')}`;
+    }
     case 'jsonl':
       return `SELECT "user" AS usr, sum(duration_ms) AS duration_ms FROM read_json(${f}, format='newline_delimited', columns=${typed}, ignore_errors=true) GROUP BY "user"`;
     case 'space':
@@ -54,8 +78,11 @@ function linesSource(a: SqlInput): string {
   const columns = "{'ts': 'VARCHAR', 'usr': 'VARCHAR', 'task': 'VARCHAR', 'status': 'VARCHAR', 'dur': 'VARCHAR'}";
   const f = sqlString(a.file);
   switch (a.format) {
-    case 'csv':
-      return `SELECT * FROM read_csv(${f}, delim=',', quote='"', escape='"', header=true, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`;
+    case 'csv': {
+      const { struct, col } = csvColumns(a, () => 'VARCHAR');
+      return `SELECT ${col('timestamp')} AS ts, ${col('user')} AS usr, ${col('task')} AS task, ${col('status')} AS status, ${col('duration')} AS dur
+  FROM read_csv(${f}, delim=',', quote='"', escape='"', header=true, auto_detect=false, columns=${struct}, ignore_errors=true, max_line_size=65536)`;
+    }
     case 'space':
       return `SELECT * FROM read_csv(${f}, delim=' ', quote='', escape='', header=false, auto_detect=false, columns=${columns}, ignore_errors=true, max_line_size=65536)`;
     case 'jsonl': {
