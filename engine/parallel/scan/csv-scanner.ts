@@ -31,6 +31,8 @@ const Z = 90;
 /** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
 const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
 const FIELD_END = byteClass((c) => c === COMMA);
+/** What may follow a task's name in the column loop: a comma, a closing quote, the line's end (anything else is refused after it). */
+const ANY_FIELD_END = byteClass((c) => c === COMMA || c === QUOTE || c < 0x20);
 /** 1 for the bytes of another column's field the fast path passes over: printable ASCII or space, but comma and quote. */
 const OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
 /** The same inside quotes, where a comma is part of the value. */
@@ -44,6 +46,8 @@ export class CsvScanner extends FastLineScanner {
   private headerRead: boolean;
   /** The in-order fast path's tasks: a configured name followed by a comma. */
   private readonly taskTokens: NameTokens;
+  /** The tasks as the column loop finds them: a configured name, then a comma, a quote or the line's end. */
+  private readonly anyTaskTokens: NameTokens;
 
   constructor(
     private readonly path: string,
@@ -59,6 +63,7 @@ export class CsvScanner extends FastLineScanner {
   ) {
     super(tasks, maxDurationMs, window, table, counts, exact);
     this.taskTokens = new NameTokens(tasks, PLAIN, FIELD_END);
+    this.anyTaskTokens = new NameTokens(tasks, PLAIN, ANY_FIELD_END);
     this.armed = false;
     this.headerRead = layout !== undefined;
     if (layout !== undefined) this.arm(layout);
@@ -234,9 +239,10 @@ export class CsvScanner extends FastLineScanner {
         ts = fs;
         te = i;
       } else {
-        // TASK
-        while (PLAIN[b[i]!] === 1) i++;
-        task = this.task(b, fs, i);
+        // TASK: a configured name, then what ends a field (NameTokens: no scan of the field first).
+        task = this.anyTaskTokens.find(b, i);
+        if (task < 0) return -1;
+        i += this.anyTaskTokens.byteLength(task);
       }
       if (quoted) {
         if (b[i] !== QUOTE) return -1;
