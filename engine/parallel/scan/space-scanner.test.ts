@@ -2,7 +2,7 @@
  * The parallel engine's byte scanner must judge every space-format line exactly as the
  * naive engine's RecordParser does (reason, user, task, duration, window).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { SpaceScanner } from './space-scanner.js';
 import { UserTable } from './user-table.js';
@@ -165,6 +165,28 @@ describe('SpaceScanner ≡ RecordParser (space format)', () => {
     for (const [text, expected] of cases) {
       for (const t of [true, false]) expect(scanned(Buffer.from(text), OPEN, t), `${JSON.stringify(text)} ${t}`).toBe(expected);
       if (expected !== 'blank') expect(naive(Buffer.from(text), OPEN)).toBe(expected);
+    }
+  });
+
+  it('users with letters above ASCII take the fast path; bytes that are not UTF-8, White_Space or a C1 control in them are judged as the rules judge them', () => {
+    const judge = vi.spyOn(SpaceScanner.prototype as unknown as { judge(): void }, 'judge');
+    try {
+      const login = config.rates.findIndex((r) => r.task === 'login');
+      for (const u of ['é', 'Zürich-42', '😀x', 'a\u00a1b', '\u3042\u3044', 'ü'.repeat(64)]) {
+        judge.mockClear();
+        const line = Buffer.from(`2025-05-02T10:00:00Z ${u} login 200 7ms`);
+        expect(scanned(line, OPEN, true), u).toBe(`ok ${JSON.stringify(u)} ${login} 7`);
+        expect(judge, u).not.toHaveBeenCalled();
+      }
+      const bytes = (hex: string) => Buffer.concat([Buffer.from('2025-05-02T10:00:00Z a'), Buffer.from(hex, 'hex'), Buffer.from(' login 200 7ms')]);
+      // Overlong, lone continuation, a surrogate, cut short, above U+10FFFF, NBSP, NEL, U+2028, U+3000, 129 bytes.
+      for (const hex of ['c080', '80', 'eda080', 'e282', 'f4908080', 'c2a0', 'c285', 'e280a8', 'e38080', 'c3bc'.repeat(64)]) {
+        const line = bytes(hex);
+        for (const t of [true, false]) expect(scanned(line, OPEN, t), `${hex} ${t}`).toBe(naive(line, OPEN));
+        expect(naive(line, OPEN), hex).toMatch(/^bad_(user|encoding)$/);
+      }
+    } finally {
+      judge.mockRestore();
     }
   });
 

@@ -61,6 +61,8 @@ export class SpaceScanner implements ByteLineSink {
   private readonly windowed: boolean;
   // Scratch for the timestamp of the current line.
   private tsSeconds = 0;
+  /** The hash of the user nonAsciiUserEnd() read last. */
+  private userHash = 0;
   private fracStart = 0;
   private fracEnd = 0;
   // Valid calendar dates seen by the fast path, cached.
@@ -264,6 +266,13 @@ export class SpaceScanner implements ByteLineSink {
         h = Math.imul(h ^ c, 0x01000193);
         i++;
       }
+      // A byte above ASCII: the rest of a user with non-ASCII letters (nonAsciiUserEnd), checked as the rules check one.
+      if (c >= 0x80) {
+        i = this.nonAsciiUserEnd(b, us, i, h);
+        if (i < 0) return s;
+        h = this.userHash;
+        c = b[i]!;
+      }
       if ((c !== TAB && c !== SP) || i === us || i - us > MAX_USER_BYTES) return s;
       const ue = i;
       while ((c = b[i]!) === SP || c === TAB) i++;
@@ -308,6 +317,25 @@ export class SpaceScanner implements ByteLineSink {
       s = next;
     }
     return s;
+  }
+
+  /**
+   * The end of a user b[us, ...) whose bytes from b[i] on include some above ASCII (the hash of
+   * b[us, i) is h): printable ASCII and bytes above it up to a separator or the line's end,
+   * hashed on into userHash; -1 unless the user is valid UTF-8 with no Unicode White_Space or
+   * C1 control (the rules' bad_user and bad_encoding: no other field of a line this fast path
+   * takes holds a byte above ASCII).
+   */
+  private nonAsciiUserEnd(b: Uint8Array, us: number, i: number, h: number): number {
+    let c = b[i]! | 0;
+    while (c >= 0x80 || (c - 0x21) >>> 0 < 0x5e) {
+      h = Math.imul(h ^ c, 0x01000193);
+      c = b[++i]! | 0;
+      if (i - us > MAX_USER_BYTES) return -1;
+    }
+    if (!isUtf8(b.subarray(us, i)) || hasForbiddenNonAscii(b, us, i)) return -1;
+    this.userHash = h;
+    return i;
   }
 
   private task(b: Uint8Array, s: number, e: number): number {
