@@ -434,8 +434,16 @@ describe('JsonlScanner + exact path ≡ LineAccumulator (JSON lines)', () => {
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"path":"\\/api\\/v1\\/login"}',
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"q":"a\\u0026b\\uD83D\\ude00","client":{"agent":"x \\"y\\" \\\\ \\n\\t\\b\\f\\r"}}',
       '{"msg":"\\"quoted\\"","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"list":["\\/"]}',
+      // Letters above ASCII in UTF-8 (2, 3 and 4 bytes, the edges of each form), raw U+2028.
+      '{"city":"Zürich \u00c0\u07ff\u0800\ud7ff\ue000\uffff\u{10000}\u{10ffff}\u2028","timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"m":{"é":["ß"]}}',
     ];
-    expect(same('jsonl', joined(escaped.map((l) => Buffer.from(l)), escaped.map(() => false)), 10, OPEN).fast).toBe(3);
+    expect(same('jsonl', joined(escaped.map((l) => Buffer.from(l)), escaped.map(() => false)), 10, OPEN).fast).toBe(4);
+    // Bytes that are not UTF-8 in another key's string (overlong, a surrogate, above U+10FFFF, cut short, a lone continuation): bad_encoding, from the exact path.
+    const base = '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"city":"';
+    const notUtf8 = ['c0af', 'e080af', 'eda080', 'f08f8080', 'f4908080', 'f5808080', 'e282', 'c3', '80', 'ff'].map((hex) => Buffer.concat([Buffer.from(base), Buffer.from(hex, 'hex'), Buffer.from('"}')]));
+    const bad = same('jsonl', joined(notUtf8, notUtf8.map(() => false)), 10, OPEN);
+    expect(bad.fast).toBe(0);
+    expect(bad.counts.rejected.bad_encoding).toBe(notUtf8.length);
     // Malformed nesting or a bad escape is bad_json; an escape in a key, a deep nesting or an object as a contract value: the exact path.
     const nested = [
       '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"client":{"ip":"10.0.0.1",}}',

@@ -101,16 +101,48 @@ const ESCAPED = byteClass((c) => '"\\/bfnrt'.includes(String.fromCharCode(c)));
 const HEX = byteClass((c) => /[0-9a-fA-F]/.test(String.fromCharCode(c)));
 const U = 117;
 
+/** 1 for a UTF-8 continuation byte (10xxxxxx). */
+const CONTINUATION = byteClass((c) => (c & 0xc0) === 0x80);
+
 /**
- * The closing quote's index of a JSON string's body starting at b[i] of printable ASCII and
- * escapes JSON.parse reads (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`): PHP's
- * json_encode writes `\/` in every path. For the values a fast path passes over without
- * reading them; -1 for any other string (a bad escape, a control or non-ASCII byte).
+ * The index past the UTF-8 sequence of a character above ASCII at b[i] (its lead byte), as
+ * the Encoding Standard decodes one: no overlong form, surrogate or code point above
+ * U+10FFFF; -1 for any other bytes.
+ */
+function utf8CharEnd(b: Uint8Array, i: number): number {
+  const c = b[i]!;
+  const c1 = b[i + 1]!;
+  if (c >= 0xc2 && c <= 0xdf) return CONTINUATION[c1] === 1 ? i + 2 : -1;
+  if (c >= 0xe0 && c <= 0xef) {
+    // E0: no overlong (A0..BF next); ED: no surrogate (80..9F next).
+    const ok = c === 0xe0 ? c1 >= 0xa0 && c1 <= 0xbf : c === 0xed ? c1 >= 0x80 && c1 <= 0x9f : CONTINUATION[c1] === 1;
+    return ok && CONTINUATION[b[i + 2]!] === 1 ? i + 3 : -1;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    // F0: no overlong (90..BF next); F4: not above U+10FFFF (80..8F next).
+    const ok = c === 0xf0 ? c1 >= 0x90 && c1 <= 0xbf : c === 0xf4 ? c1 >= 0x80 && c1 <= 0x8f : CONTINUATION[c1] === 1;
+    return ok && CONTINUATION[b[i + 2]!] === 1 && CONTINUATION[b[i + 3]!] === 1 ? i + 4 : -1;
+  }
+  return -1;
+}
+
+/**
+ * The closing quote's index of a JSON string's body starting at b[i] of printable ASCII,
+ * characters above ASCII in valid UTF-8, and escapes JSON.parse reads (`\"`, `\\`, `\/`, `\b`,
+ * `\f`, `\n`, `\r`, `\t`, `\uXXXX`): PHP's json_encode writes `\/` in every path, a city's or a
+ * message's text has letters above ASCII. For the values a fast path passes over without
+ * reading them; -1 for any other string (a bad escape, a control byte, bytes that are not
+ * UTF-8, which the exact path rejects as bad_encoding).
  */
 export function escapedStringEnd(b: Uint8Array, i: number): number {
   for (;;) {
     const c = b[i]!;
     if (c === QUOTE) return i;
+    if (c >= 0x80) {
+      i = utf8CharEnd(b, i);
+      if (i < 0) return -1;
+      continue;
+    }
     if (c === BACKSLASH) {
       const e = b[i + 1]!;
       if (e === U) {

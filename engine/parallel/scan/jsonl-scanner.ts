@@ -1,7 +1,7 @@
 /**
  * The JSON lines fast path: an object of the five contract keys, in any order, each once,
  * optionally a `request_id` key, and any other keys (SPEC: ignored) whose values are strings
- * of printable ASCII and JSON's escapes, numbers, literals (true, false, null), or objects and
+ * of printable ASCII, UTF-8 and JSON's escapes, numbers, literals (true, false, null), or objects and
  * arrays of such values nested up to MAX_NESTING deep; an id of
  * printable ASCII but space, quote and backslash within the id's length rule makes the line
  * go to `ids` (the dedupe shuffle) instead of being billed, or billed when there is no such
