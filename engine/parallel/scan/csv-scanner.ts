@@ -14,10 +14,10 @@ import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { RULES } from '../../core/validation/rules.js';
-import { COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, type IdentifiedSink } from './fast-lines.js';
+import { COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, nonAsciiUserEnd, type IdentifiedSink } from './fast-lines.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { ByteLineSink } from './range-reader.js';
-import type { UsageSink } from './user-table.js';
+import { hashBytes, type UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 
 const FIELD_COUNT = RULES.space.fieldCount;
@@ -126,6 +126,13 @@ export class CsvScanner extends FastLineScanner {
       h = Math.imul(h ^ c, 0x01000193);
       i++;
     }
+    // A byte above ASCII: a user with letters above ASCII, as UTF-8 (nonAsciiUserEnd).
+    if (c >= 0x80) {
+      i = nonAsciiUserEnd(b, us, i, PLAIN);
+      if (i < 0) return -1;
+      h = hashBytes(b, us, i);
+      c = b[i]!;
+    }
     if (c !== COMMA || i === us || i - us > MAX_USER_BYTES) return -1;
     const ue = i++;
     // The task: a configured name, then a comma (NameTokens: no scan of the field first).
@@ -208,6 +215,11 @@ export class CsvScanner extends FastLineScanner {
         while (PLAIN[(c = b[i]!)] === 1) {
           h = Math.imul(h ^ c, 0x01000193);
           i++;
+        }
+        if (c >= 0x80) {
+          i = nonAsciiUserEnd(b, fs, i, PLAIN);
+          if (i < 0) return -1;
+          h = hashBytes(b, fs, i);
         }
         if (i === fs || i - fs > MAX_USER_BYTES) return -1;
         us = fs;

@@ -306,17 +306,23 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     const quotedOthers = ['"a,b"', '"eu west 1"', '""'].map((x) => Buffer.from(`"2025-05-02T10:00:00Z","user1","login",200,1568,${x}`));
     expect(same('csv', joined(quotedOthers, [false, false, false]), 10, OPEN, HEADERS[3]).fast).toBe(3);
     // A doubled quote, a contract field with a comma inside quotes, text after a closing quote,
-    // non-ASCII, a tab: the exact path, which accepts all but the last two.
+    // non-ASCII in another column, a tab, a user with NBSP (bad_user): the exact path.
     const others = ['"a""b"', 'é', 'a\tb'].map((x) => Buffer.from(`2025-05-02T10:00:00Z,user1,login,200,1568,${x}`));
     const o = same('csv', joined(others, [false, false, false]), 10, OPEN, HEADERS[3]);
     expect(o.fast).toBe(0);
     expect(o.counts.accepted).toBe(3);
-    const odd = ['2025-05-02T10:00:00Z,"user,1",login,200,1', '2025-05-02T10:00:00Z,"us""er1",login,200,1', '2025-05-02T10:00:00Z,é,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1', '2025-05-02T10:00:00Z,"u"x,login,200,1', '2025-05-02T10:00:00Z,"u,login,200,1'];
+    const odd = ['2025-05-02T10:00:00Z,"user,1",login,200,1', '2025-05-02T10:00:00Z,"us""er1",login,200,1', '2025-05-02T10:00:00Z,u\u00a0x,login,200,1', '2025-05-02T10:00:00Z,u,nosuch,200,1', '2025-05-02T10:00:00Z,"u"x,login,200,1', '2025-05-02T10:00:00Z,"u,login,200,1'];
     const r = same('csv', joined(odd.map((l) => Buffer.from(l)), odd.map(() => false)), 10, OPEN, HEADERS[0]);
     expect(r.fast).toBe(0);
-    expect(r.counts.accepted).toBe(3);
+    expect(r.counts.accepted).toBe(2);
+    expect(r.counts.rejected.bad_user).toBe(1);
     expect(r.counts.rejected.unknown_task).toBe(1);
     expect(r.counts.rejected.bad_field_count).toBe(2);
+    // Users with letters above ASCII (UTF-8), quoted or not, in either path: the fast path; bytes that are not UTF-8 are bad_encoding.
+    const letters = ['2025-05-02T10:00:00Z,Zürich,login,200,1', '2025-05-02T10:00:00Z,"\u3042",login,200,1', '2025-05-02T10:00:00Z,😀,login,200,1'];
+    for (const header of [HEADERS[0]!, HEADERS[3]!]) expect(same('csv', joined(letters.map((l) => Buffer.from(header === HEADERS[0] ? l : `${l},x`)), letters.map(() => false)), 10, OPEN, header).fast).toBe(3);
+    const notUtf8 = same('csv', joined([Buffer.concat([Buffer.from('2025-05-02T10:00:00Z,u'), Buffer.from('eda080', 'hex'), Buffer.from(',login,200,1')])], [false]), 10, OPEN, HEADERS[0]);
+    expect([notUtf8.fast, notUtf8.counts.rejected.bad_encoding]).toEqual([0, 1]);
     // An unterminated quote in the last field, before an empty line: the line ends at its LF.
     const open = same('csv', Buffer.from('2025-05-02T10:00:00Z,u,login,200,"5\n\n2025-05-02T10:00:00Z,u,login,200,"5"\n'), 10, OPEN, HEADERS[0]);
     expect(open.counts.rejected.bad_field_count).toBe(1);

@@ -6,8 +6,9 @@
  * path did not dare to. A fast path never rejects: it accepts (or counts out of window) a
  * line every rule passes, or gives the line up.
  */
+import { isUtf8 } from 'node:buffer';
 import { daysFromCivil, daysInMonth, inWindow, type TimeWindow } from '../../core/validation/timestamp.js';
-import { MAX_LINE_BYTES } from '../../core/validation/reasons.js';
+import { MAX_LINE_BYTES, MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import { CR, LF, lineContentEnd, tooLongHead } from '../../core/formats/lines.js';
 import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
@@ -47,6 +48,43 @@ export function sameBytes(x: Uint8Array, b: Uint8Array, s: number, e: number): b
   let k = 0;
   while (k < len && x[k] === b[s + k]) k++;
   return k === len;
+}
+
+/** True when a non-ASCII user contains Unicode White_Space or a C1 control (bytes known to be valid UTF-8). */
+export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c < 0x80) continue;
+    if (c === 0xc2) {
+      if (b[i + 1]! <= 0xa0) return true; // U+0080..U+00A0: C1 controls, NEL, NBSP
+    } else if (c === 0xe1) {
+      if (b[i + 1] === 0x9a && b[i + 2] === 0x80) return true; // U+1680
+    } else if (c === 0xe2) {
+      const c1 = b[i + 1]!;
+      const c2 = b[i + 2]!;
+      if (c1 === 0x80 && (c2 <= 0x8a || c2 === 0xa8 || c2 === 0xa9 || c2 === 0xaf)) return true; // U+2000..200A, 2028, 2029, 202F
+      if (c1 === 0x81 && c2 === 0x9f) return true; // U+205F
+    } else if (c === 0xe3) {
+      if (b[i + 1] === 0x80 && b[i + 2] === 0x80) return true; // U+3000
+    }
+  }
+  return false;
+}
+
+/**
+ * The end of a user id at b[us] with a byte above ASCII at b[i] (b[us, i) are `inner` bytes):
+ * `inner` bytes and bytes above ASCII up to the first other byte; -1 unless b[us, end) is
+ * valid UTF-8 with no White_Space or C1 control, of at most MAX_USER_BYTES bytes (the rules'
+ * bad_encoding and bad_user, for a line whose other fields a fast path reads as ASCII). Users
+ * with letters above ASCII so take the fast paths too.
+ */
+export function nonAsciiUserEnd(b: Uint8Array, us: number, i: number, inner: Uint8Array): number {
+  let c = b[i]!;
+  while (c >= 0x80 || inner[c] === 1) {
+    if (++i - us > MAX_USER_BYTES) return -1;
+    c = b[i]!;
+  }
+  return isUtf8(b.subarray(us, i)) && !hasForbiddenNonAscii(b, us, i) ? i : -1;
 }
 
 /**

@@ -9,7 +9,7 @@
  * string values of printable ASCII without escapes, numbers as plain digits; each field in
  * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no
  * string or object made. Anything else goes to the exact path (JSON.parse and the field
- * rules): escapes in a key or a contract key's value, non-ASCII, fractions or exponents in a
+ * rules): escapes in a key or a contract key's value, non-ASCII in a key or in a timestamp, task or request id, fractions or exponents in a
  * contract key's value, an object or array as a contract key's value, a repeated contract
  * key, a null id, a reject of any reason.
  * A line is read by the loop over its keys (fastAnyOrder), which learns its layout: the keys
@@ -18,11 +18,11 @@
  * (fastLearned).
  */
 import { RULES, FIELDS } from '../../core/validation/rules.js';
-import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, sameBytes, type IdentifiedSink } from './fast-lines.js';
+import { BACKSLASH, ByteNames, COMMA, FastLineScanner, NameTokens, QUOTE, byteClass, digitsAt, nonAsciiUserEnd, sameBytes, type IdentifiedSink } from './fast-lines.js';
 import { CLOSE, COLON, OPEN, STRING_BYTE, otherValueEnd, plainStringEnd, skipBlanks } from './json-values.js';
 import { MAX_USER_BYTES } from '../../core/validation/reasons.js';
 import type { TimeWindow } from '../../core/validation/timestamp.js';
-import type { UsageSink } from './user-table.js';
+import { hashBytes, type UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 import type { ByteLineSink } from './range-reader.js';
 import { WordLiteral } from './words.js';
@@ -225,7 +225,7 @@ export class JsonlScanner extends FastLineScanner {
 
   /**
    * The user string's body starting at b[vs]: printable ASCII but space, quote and backslash,
-   * a user every rule passes, up to its closing quote, whose index this is (its hash, FNV-1a,
+   * and letters above ASCII in UTF-8, a user every rule passes, up to its closing quote, whose index this is (its hash, FNV-1a,
    * in userHash); else -1.
    */
   private userEnd(b: Buffer, vs: number): number {
@@ -235,6 +235,13 @@ export class JsonlScanner extends FastLineScanner {
     while (USER_BYTE[c] === 1) {
       h = Math.imul(h ^ c, 0x01000193);
       c = b[++i]!;
+    }
+    // A byte above ASCII: a user with letters above ASCII, as UTF-8 (nonAsciiUserEnd).
+    if (c >= 0x80) {
+      i = nonAsciiUserEnd(b, vs, i, USER_BYTE);
+      if (i < 0) return -1;
+      h = hashBytes(b, vs, i) | 0;
+      c = b[i]!;
     }
     if (c !== QUOTE || i === vs || i - vs > MAX_USER_BYTES) return -1;
     // As an int32 (the sinks read its bits): h >>> 0 is no small integer above 2^31, and a field holding one costs a box.

@@ -13,7 +13,8 @@ import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
-import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt, offsetSeconds } from './fast-lines.js';
+import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt, hasForbiddenNonAscii, nonAsciiUserEnd, offsetSeconds } from './fast-lines.js';
+import { hashBytes } from './user-table.js';
 
 const STATUS_MIN = RULES.status.min;
 const STATUS_MAX = RULES.status.max;
@@ -33,27 +34,6 @@ const TAB = 9;
 const FIELD_BYTE = byteClass((c) => c >= 0x21 && c <= 0x7e);
 const SEPARATOR = byteClass((c) => c === SP || c === TAB);
 
-/** True when a non-ASCII user contains Unicode White_Space or a C1 control (bytes known to be valid UTF-8). */
-export function hasForbiddenNonAscii(b: Uint8Array, s: number, e: number): boolean {
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (c < 0x80) continue;
-    if (c === 0xc2) {
-      if (b[i + 1]! <= 0xa0) return true; // U+0080..U+00A0: C1 controls, NEL, NBSP
-    } else if (c === 0xe1) {
-      if (b[i + 1] === 0x9a && b[i + 2] === 0x80) return true; // U+1680
-    } else if (c === 0xe2) {
-      const c1 = b[i + 1]!;
-      const c2 = b[i + 2]!;
-      if (c1 === 0x80 && (c2 <= 0x8a || c2 === 0xa8 || c2 === 0xa9 || c2 === 0xaf)) return true; // U+2000..200A, 2028, 2029, 202F
-      if (c1 === 0x81 && c2 === 0x9f) return true; // U+205F
-    } else if (c === 0xe3) {
-      if (b[i + 1] === 0x80 && b[i + 2] === 0x80) return true; // U+3000
-    }
-  }
-  return false;
-}
-
 export class SpaceScanner implements ByteLineSink {
   private readonly taskNames: ByteNames;
   /** The fast path's tasks: a configured name followed by a separator. */
@@ -61,8 +41,6 @@ export class SpaceScanner implements ByteLineSink {
   private readonly windowed: boolean;
   // Scratch for the timestamp of the current line.
   private tsSeconds = 0;
-  /** The hash of the user nonAsciiUserEnd() read last. */
-  private userHash = 0;
   private fracStart = 0;
   private fracEnd = 0;
   // Valid calendar dates seen by the fast path, cached.
@@ -268,9 +246,9 @@ export class SpaceScanner implements ByteLineSink {
       }
       // A byte above ASCII: the rest of a user with non-ASCII letters (nonAsciiUserEnd), checked as the rules check one.
       if (c >= 0x80) {
-        i = this.nonAsciiUserEnd(b, us, i, h);
+        i = nonAsciiUserEnd(b, us, i, FIELD_BYTE);
         if (i < 0) return s;
-        h = this.userHash;
+        h = hashBytes(b, us, i);
         c = b[i]!;
       }
       if ((c !== TAB && c !== SP) || i === us || i - us > MAX_USER_BYTES) return s;
@@ -317,25 +295,6 @@ export class SpaceScanner implements ByteLineSink {
       s = next;
     }
     return s;
-  }
-
-  /**
-   * The end of a user b[us, ...) whose bytes from b[i] on include some above ASCII (the hash of
-   * b[us, i) is h): printable ASCII and bytes above it up to a separator or the line's end,
-   * hashed on into userHash; -1 unless the user is valid UTF-8 with no Unicode White_Space or
-   * C1 control (the rules' bad_user and bad_encoding: no other field of a line this fast path
-   * takes holds a byte above ASCII).
-   */
-  private nonAsciiUserEnd(b: Uint8Array, us: number, i: number, h: number): number {
-    let c = b[i]! | 0;
-    while (c >= 0x80 || (c - 0x21) >>> 0 < 0x5e) {
-      h = Math.imul(h ^ c, 0x01000193);
-      c = b[++i]! | 0;
-      if (i - us > MAX_USER_BYTES) return -1;
-    }
-    if (!isUtf8(b.subarray(us, i)) || hasForbiddenNonAscii(b, us, i)) return -1;
-    this.userHash = h;
-    return i;
   }
 
   private task(b: Uint8Array, s: number, e: number): number {
