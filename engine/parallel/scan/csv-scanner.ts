@@ -61,7 +61,7 @@ export class CsvScanner extends FastLineScanner {
     /** Records with a request id go here (dedupe by id); without it they are billed. */
     private readonly ids?: IdentifiedSink,
   ) {
-    super(tasks, maxDurationMs, window, table, counts, exact);
+    super(maxDurationMs, window, table, counts, exact);
     this.taskTokens = new NameTokens(tasks, PLAIN, FIELD_END);
     this.anyTaskTokens = new NameTokens(tasks, PLAIN, ANY_FIELD_END);
     this.armed = false;

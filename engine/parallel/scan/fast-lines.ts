@@ -330,7 +330,6 @@ export interface IdentifiedSink {
 export abstract class FastLineScanner implements ByteLineSink {
   /** False while the fast path cannot judge lines (a CSV file's header not read yet, or an unusual layout). */
   protected armed = true;
-  private readonly taskNames: ByteNames;
   private readonly windowed: boolean;
   private readonly dates = new DateTimes();
   /** The fraction digits' range of the last timestamp read by `timestampSeconds`. */
@@ -340,14 +339,12 @@ export abstract class FastLineScanner implements ByteLineSink {
   protected lineAt = 0;
 
   constructor(
-    tasks: readonly string[],
     protected readonly maxDurationMs: number,
     private readonly window: TimeWindow,
     private readonly table: UsageSink,
     private readonly counts: ShardCounts,
     protected readonly exact: ByteLineSink,
   ) {
-    this.taskNames = new ByteNames(tasks);
     this.windowed = window.from !== undefined || window.to !== undefined;
   }
 
@@ -428,11 +425,6 @@ export abstract class FastLineScanner implements ByteLineSink {
   protected lineEnd(b: Uint8Array, s: number, i: number): number {
     const next = b[i] === LF ? i + 1 : b[i] === CR && b[i + 1] === LF ? i + 2 : -1;
     return i - s > MAX_LINE_BYTES ? -1 : next;
-  }
-
-  /** A configured task's index for b[s, e), else -1. */
-  protected task(b: Uint8Array, s: number, e: number): number {
-    return this.taskNames.find(b, s, e);
   }
 
   /**

@@ -106,7 +106,7 @@ export class JsonlScanner extends FastLineScanner {
      */
     private readonly ids?: IdentifiedSink | null,
   ) {
-    super(tasks, maxDurationMs, window, table, counts, exact);
+    super(maxDurationMs, window, table, counts, exact);
     this.taskTokens = new NameTokens(tasks, STRING_BYTE, STRING_END);
   }
 
