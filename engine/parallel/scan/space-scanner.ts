@@ -15,6 +15,7 @@ import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
 import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt, hasForbiddenNonAscii, nonAsciiUserEnd, offsetSeconds } from './fast-lines.js';
 import { hashBytes } from './user-table.js';
+import { DIGIT_ZEROS, WordReader, leadingDigits, leadingValue } from './words.js';
 
 const STATUS_MIN = RULES.status.min;
 const STATUS_MAX = RULES.status.max;
@@ -45,6 +46,7 @@ export class SpaceScanner implements ByteLineSink {
   private fracEnd = 0;
   // Valid calendar dates seen by the fast path, cached.
   private readonly dates = new DateTimes();
+  private readonly words = new WordReader();
 
   constructor(
     tasks: readonly string[],
@@ -204,6 +206,7 @@ export class SpaceScanner implements ByteLineSink {
     const tokens = this.taskTokens;
     const table = this.table;
     const maxDurationMs = this.maxDurationMs;
+    const words = this.words.of(b);
     for (; s < end; ) {
       // Every loop below stops at the line's LF (a control byte, not a digit, not a separator),
       // so none needs a bounds check; any position checked past a short line's LF fails a test.
@@ -267,8 +270,15 @@ export class SpaceScanner implements ByteLineSink {
       }
       if (i - ss > 9 || (c !== TAB && c !== SP) || status < STATUS_MIN || status > STATUS_MAX) return s;
       while ((c = b[i]!) === SP || c === TAB) i++;
+      // The duration's first four bytes read as one word (leadingDigits), the rest of a longer one by bytes.
       const ds = i;
       let duration = 0;
+      if (ds + 4 <= b.length) {
+        const x = words.getInt32(ds, true) ^ DIGIT_ZEROS;
+        const n = leadingDigits(x);
+        duration = leadingValue(x, n);
+        i += n;
+      }
       while ((c = b[i]!) >= 48 && c <= 57) {
         duration = duration * 10 + c - 48;
         i++;

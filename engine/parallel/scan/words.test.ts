@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { WordLiteral } from './words.js';
+import { DIGIT_ZEROS, WordLiteral, leadingDigits, leadingValue } from './words.js';
 
 /** What WordLiteral.at answers, byte by byte. */
 function holds(x: Uint8Array, b: Uint8Array, i: number): boolean {
@@ -40,5 +40,40 @@ describe('WordLiteral', () => {
       expect(literal.at(x, 0)).toBe(true);
       expect(literal.at(x.subarray(0, Math.max(0, x.length - 1)), 0)).toBe(x.length === 0);
     }
+  });
+});
+
+/** What leadingDigits and leadingValue answer, byte by byte: the digits at the start of four bytes and their number. */
+function digitsOf(bytes: readonly number[]): { n: number; value: number } {
+  let n = 0;
+  let value = 0;
+  while (n < 4 && bytes[n]! >= 48 && bytes[n]! <= 57) value = value * 10 + bytes[n++]! - 48;
+  return { n, value };
+}
+
+describe('leadingDigits and leadingValue', () => {
+  const wordOf = (bytes: readonly number[]) => Buffer.from(bytes).readInt32LE(0) ^ DIGIT_ZEROS;
+
+  it('count and read the digits at the start of every word of digits and the bytes next to them', () => {
+    // Every byte value that borders a digit's or a flag's test, in each of the four places.
+    const edges = [0, 1, 9, 0x20, 0x2f, 0x30, 0x31, 0x35, 0x38, 0x39, 0x3a, 0x3f, 0x40, 0x6d, 0x7f, 0x80, 0xb0, 0xb9, 0xc6, 0xf0, 0xff];
+    for (const a of edges) for (const b of edges) for (const c of edges) for (const d of edges) {
+      const bytes = [a, b, c, d];
+      const want = digitsOf(bytes);
+      const x = wordOf(bytes);
+      const n = leadingDigits(x);
+      if (n !== want.n || leadingValue(x, n) !== want.value) expect({ bytes, n, value: leadingValue(x, n) }).toEqual({ bytes, ...want });
+    }
+  });
+
+  it('agree with the byte loop on random words', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 48, max: 57 }), fc.integer({ min: 0, max: 255 })), { minLength: 4, maxLength: 4 }), (bytes) => {
+        const x = wordOf(bytes);
+        const n = leadingDigits(x);
+        expect({ n, value: leadingValue(x, n) }).toEqual(digitsOf(bytes));
+      }),
+      { numRuns: 20000 },
+    );
   });
 });

@@ -66,3 +66,31 @@ export class WordLiteral {
     return true;
   }
 }
+
+/**
+ * XORed into a word of four bytes, so that each byte that is an ASCII digit holds its value
+ * (0-9) and no other byte does: the word leadingDigits and leadingValue read.
+ */
+export const DIGIT_ZEROS = 0x30303030;
+
+/**
+ * How many bytes of `x` (a word XOR DIGIT_ZEROS), from the first, are digits: 0 to 4, with no
+ * branch. Bit 7 of a byte is set in `x + 0x76767676` when the byte is above 9 (and below 0x80),
+ * and in `x` when it is 0x80 or above: the flags of the bytes that are not digits. The lowest
+ * one is exact (a carry only runs up from a flagged byte); its trailing zeros over 8 count the
+ * digits before it (32 trailing zeros, 4 digits, when no byte is flagged). A duration's
+ * digits, 3 or 4 of them at random, ended a byte loop at a mispredicted branch: read so, the
+ * space format's scan took 62.8 ns a line where it took 66.8 (bench/parallel-history.md).
+ */
+export function leadingDigits(x: number): number {
+  const m = ((x + 0x76767676) | x) & 0x80808080;
+  return (32 - Math.clz32(~m & (m - 1))) >> 3;
+}
+
+/** The number the first `n` bytes of `x` spell (n from leadingDigits, 0 to 4; 0 for none). */
+export function leadingValue(x: number, n: number): number {
+  if (n === 0) return 0;
+  // The n digits shifted to the top bytes, the last in the highest: thousands, hundreds, tens, units.
+  const y = x << (32 - 8 * n);
+  return (y & 0xff) * 1000 + ((y >>> 8) & 0xff) * 100 + ((y >>> 16) & 0xff) * 10 + (y >>> 24);
+}
