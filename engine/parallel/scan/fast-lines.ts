@@ -14,7 +14,7 @@ import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
-import { WordReader, wordOffsets } from './words.js';
+import { DIGIT_ZEROS, WordReader, wordOffsets } from './words.js';
 
 const T = RULES.timestamp;
 
@@ -302,11 +302,18 @@ export class DateTimes {
       this.w1[slot] = w1;
       this.w2[slot] = w2;
     }
-    if (b[s + 13] !== 58 || b[s + 16] !== 58) return NaN;
-    const hour = two(b, s + 11);
-    const minute = two(b, s + 14);
-    const second = two(b, s + 17);
-    if ((hour | minute | second) < 0 || hour > T.hour[1] || minute > T.minute[1] || second > T.second[1]) return NaN;
+    // `HH:MM:SS` as two words, `HH:M` and `M:SS`: the colons compared as they are, the digits
+    // checked and read as leadingDigits does (the colons' bytes masked out of that check).
+    // Byte by byte it was 3% of the space format's scan more (63.0 against 61.1 ns a line).
+    const a = v.getInt32(s + 11, true);
+    const c = v.getInt32(s + 15, true);
+    const xa = (a ^ DIGIT_ZEROS) & 0xff00ffff;
+    const xc = (c ^ DIGIT_ZEROS) & 0xffff00ff;
+    if ((a & 0xff0000) !== 0x3a0000 || (c & 0xff00) !== 0x3a00 || (((xa + 0x76767676) | xa | (xc + 0x76767676) | xc) & 0x80808080) !== 0) return NaN;
+    const hour = (xa & 0xff) * 10 + ((xa >>> 8) & 0xff);
+    const minute = (xa >>> 24) * 10 + (xc & 0xff);
+    const second = ((xc >>> 16) & 0xff) * 10 + (xc >>> 24);
+    if (hour > T.hour[1] || minute > T.minute[1] || second > T.second[1]) return NaN;
     return days * 86400 + hour * 3600 + minute * 60 + second;
   }
 }
