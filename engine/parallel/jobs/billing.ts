@@ -4,7 +4,7 @@
  * shards) sorted by key bytes in the worker and handed over once at the end, merged as
  * they stream into the shared finalize code (scan/sorted-merge.ts).
  */
-import type { MapReduceJob } from '../runtime/mapreduce.js';
+import { moveWith, type MapReduceJob } from '../runtime/mapreduce.js';
 import type { RunInput } from '../../core/billing/run.js';
 import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/usage.js';
 import type { ShardCounts } from '../scan/partial.js';
@@ -21,7 +21,6 @@ import type { BillingFlushTask, BillingMapResult, BillingMapTask, BillingReduceT
 import type { WorkerFunctionName } from '../worker.js';
 import { DEFAULT_DEDUPE, type ConflictExample } from '../../core/dedupe/dedupe.js';
 import { ShuffleStore } from './dedupe-shuffle.js';
-import { moveWith } from '../scan/partial.js';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { ObjectFeeds, type OpenObject } from '../remote/object-feed.js';
 import type { TaskPool } from '../runtime/mapreduce.js';

@@ -5,7 +5,8 @@
  * the run: the others are aborted and the error names the task.
  */
 import { setFlagsFromString } from 'node:v8';
-import { Piscina } from 'piscina';
+import { MessagePort } from 'node:worker_threads';
+import { Piscina, move, transferableSymbol, valueSymbol } from 'piscina';
 import { InputError, RunFailure } from '../../core/errors.js';
 
 export interface MapReduceJob<Task, Partial, Result> {
@@ -199,4 +200,21 @@ function workerFailure(err: unknown, task: string): Error {
   const message = err instanceof Error ? err.message : String(err);
   if ((err as { cause?: { kind?: unknown } } | null)?.cause?.kind === 'input') return new InputError(message);
   return new RunFailure(`worker failed on ${task}: ${message}`);
+}
+
+/**
+ * Wraps a task so that Piscina transfers the given typed arrays' buffers (and message ports)
+ * to the worker instead of copying them; arrays in shared memory are shared as they are (not
+ * transferable). The main thread's side only: a worker never imports Piscina (worker.ts).
+ */
+export function moveWith<T extends object>(value: T, arrays: readonly (ArrayBufferView | MessagePort)[]): T {
+  const buffers = arrays.flatMap((a): (ArrayBuffer | MessagePort)[] => (a instanceof MessagePort ? [a] : a.buffer instanceof SharedArrayBuffer ? [] : [a.buffer as ArrayBuffer]));
+  return move({
+    get [transferableSymbol]() {
+      return buffers;
+    },
+    get [valueSymbol]() {
+      return value;
+    },
+  } as never) as unknown as T;
 }

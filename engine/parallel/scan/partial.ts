@@ -9,14 +9,11 @@
  * that handed its first task's rejects over by transfer scanned every later shard 10-25%
  * slower (16 MiB shards of the space format: 50-55 ms against 44-48 ms; 1 GiB, 1 worker:
  * 3.86-4.07 s against 3.29-3.59 s). So a map task's
- * result is copied (its rejects: kilobytes), its shuffle output lies in a SharedArrayBuffer,
- * and a worker's table memory is transferred away (freeNow, moveSortedTables) only once its
- * scan is over, or when its table reaches its bound and spills.
+ * result is copied (its rejects: kilobytes), its shuffle output and its usage table's image
+ * lie in SharedArrayBuffers, and a worker's table memory is given back (freeNow) only once
+ * its scan is over, or when its table reaches its bound and spills.
  */
-import { MessagePort } from 'node:worker_threads';
-import { transferableSymbol, valueSymbol, move } from 'piscina';
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
-import type { SortedTables } from './sorted-merge.js';
 import { emptyTally, type DuplicateTally } from '../../core/dedupe/dedupe.js';
 
 export interface ShardCounts extends DuplicateTally {
@@ -84,25 +81,4 @@ export function shardResult(counts: ShardCounts, rejects: RejectCollector): Shar
     rejectLengths: Int32Array.from(rejects.lengths),
     rejectRaw: rejects.rawBytes(),
   };
-}
-
-/**
- * Wraps a value so that Piscina transfers the given typed arrays' buffers (and message ports)
- * instead of copying them; arrays in shared memory are shared as they are (not transferable).
- */
-export function moveWith<T extends object>(value: T, arrays: readonly (ArrayBufferView | MessagePort)[]): T {
-  const buffers = arrays.flatMap((a): (ArrayBuffer | MessagePort)[] => (a instanceof MessagePort ? [a] : a.buffer instanceof SharedArrayBuffer ? [] : [a.buffer as ArrayBuffer]));
-  return move({
-    get [transferableSymbol]() {
-      return buffers;
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  } as never) as unknown as T;
-}
-
-/** A worker's sorted tables, once its scan is over: the last table's buffers transferred (shared records are shared). */
-export function moveSortedTables(t: SortedTables): SortedTables {
-  return moveWith(t, [t.image.records, t.image.overflow]);
 }
