@@ -44,10 +44,15 @@ export interface BillInRanges {
 
 const RENDER: WorkerFunctionName = 'renderBill';
 
+/** Whether the bill of `usage` is rendered by the workers (else by the main thread: small bills, or one worker). */
+export function rendersInWorkers(usage: MergedUsage | null, workers: number, fromEntries: number): usage is MergedUsage {
+  return usage !== null && workers >= 2 && usage.entries >= fromEntries;
+}
+
 export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
   const { config, plan, signal } = b;
   const usage = b.tables.length === 0 ? null : new MergedUsage(b.tables);
-  if (usage === null || b.pool.workers < 2 || usage.entries < b.fromEntries) {
+  if (!rendersInWorkers(usage, b.pool.workers, b.fromEntries)) {
     const rows = usage ?? new UserTable(config.rates.length, 16);
     return (await writeBillFiles(rows, config, plan, b.bill, b.detail, { checkpoint: () => signal.throwIfAborted() })).totals;
   }
