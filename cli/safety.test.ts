@@ -4,7 +4,7 @@
  * reported once. Through the built CLI, for the naive and parallel engines.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { runMr } from '../fixtures/guarantees.js';
@@ -178,6 +178,41 @@ describe.concurrent('--out is checked before any input is read', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/--out f\/\.\.\/billing\.txt: its folder cannot be resolved/);
     expect(errors[0]).toMatch(reason);
+    expect(listFiles(dir)).toEqual(before);
+  });
+
+  it.each([
+    ['a link to nothing', (dir: string) => symlinkSync('nowhere', join(dir, 'f')), /no such file or directory \(ENOENT\)/],
+    ['a loop of links', (dir: string) => symlinkSync('f', join(dir, 'f')), /too many symbolic links encountered \(ELOOP\)/],
+  ])('--out f/billing.txt and f/new/billing.txt with f %s → exit 2 naming why, nothing written', async (_what, setup, reason) => {
+    const dir = workdir({ 'a.log': GOOD });
+    setup(dir);
+    const before = listFiles(dir);
+    for (const out of ['f/billing.txt', 'f/new/billing.txt']) {
+      const r = await runCli(['aggregate', 'a.log', '--out', out], { cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      const errors = reportedErrors(r.stderr);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/--out: cannot create the directory f/);
+      expect(errors[0]).toMatch(reason);
+      expect(listFiles(dir)).toEqual(before);
+    }
+  });
+
+  it('--out locked/../billing.txt with locked a folder the user cannot search → exit 2, as a shell cannot write there', async (ctx) => {
+    // Run as an unprivileged user: root may search any folder.
+    if (process.getuid?.() !== 0) ctx.skip();
+    const dir = workdir({ 'a.log': GOOD });
+    mkdirSync(join(dir, 'locked'), { mode: 0o700 });
+    chownSync(dir, 65534, 65534);
+    chownSync(join(dir, 'a.log'), 65534, 65534);
+    chownSync(join(dir, '.env'), 65534, 65534);
+    const before = listFiles(dir);
+    const r = await runMr(['aggregate', 'a.log', '--out', 'locked/../billing.txt', '--no-progress'], { cwd: dir, uid: 65534, gid: 65534 });
+    expect(r.code, r.stderr).toBe(2);
+    const errors = reportedErrors(r.stderr);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/--out locked\/\.\.\/billing\.txt: its folder cannot be resolved.*EACCES/);
     expect(listFiles(dir)).toEqual(before);
   });
 

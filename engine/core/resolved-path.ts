@@ -3,7 +3,7 @@
  * tidy of `--out`): after a symbolic link, `link/../x` is `x` above the link's target, not
  * beside the link.
  */
-import { lstatSync, realpathSync } from 'node:fs';
+import { accessSync, constants, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 
 /** A file system error with its code, as Node's own carry one. */
@@ -26,8 +26,17 @@ function resolvedFolder(folder: string): string {
   for (const part of folder.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (toMake.length > 0) toMake.pop();
-      else real = dirname(real);
+      if (toMake.length > 0) {
+        toMake.pop();
+        continue;
+      }
+      // The kernel leaves a folder by its `..` only when it may search it.
+      try {
+        accessSync(real, constants.X_OK);
+      } catch (err) {
+        throw fsError((err as NodeJS.ErrnoException).code ?? 'EACCES', `cannot be searched, ${real}`);
+      }
+      real = dirname(real);
       continue;
     }
     if (toMake.length > 0) {

@@ -262,10 +262,18 @@ export function prepareOutputs(given: string): PreparedOutputs {
       try {
         mkdirSync(d);
       } catch (err) {
-        // Made meanwhile by someone else: theirs, not removed.
-        if (systemCode(err) === 'EEXIST' && statSync(d).isDirectory()) continue;
+        // Made meanwhile by someone else: theirs, not removed. Something else there (a link to
+        // nothing, a loop of links) fails with what stat says of it.
+        let cause = err;
+        if (systemCode(err) === 'EEXIST') {
+          try {
+            if (statSync(d).isDirectory()) continue;
+          } catch (statErr) {
+            cause = statErr;
+          }
+        }
         release();
-        throw probeFailure(`--out: cannot create the directory ${dir}`, err);
+        throw probeFailure(`--out: cannot create the directory ${dir}`, cause);
       }
       created.unshift(d);
     }
