@@ -95,16 +95,19 @@ export function timeWindow(from: string | undefined, to: string | undefined): Ti
 
 /**
  * The warning of a run with an empty bill whose records lay outside --from/--to (an empty bill,
- * exit 0): no record in the window at all, or those in it all rejected or duplicates.
+ * exit 0). Records rejected or dropped as duplicates are named beside those outside the window,
+ * not as in it: a record is judged against the window last, so a rejected one's time may lie
+ * anywhere (or be no time at all). Either way the advice to check the window stays.
  */
 export function emptyWindowWarning(records: number, outOfWindow: number, from: string | undefined, to: string | undefined): string {
   const window = from !== undefined && to !== undefined ? `[${from}, ${to})` : from !== undefined ? `from ${from}` : `before ${to ?? ''}`;
   const outside = `${countText(outOfWindow)} record${outOfWindow === 1 ? '' : 's'} lay outside it`;
-  const inside = records - outOfWindow;
-  if (inside > 0) {
-    return `the bill is empty: none of the ${countText(inside)} record${inside === 1 ? '' : 's'} in the window ${window} was billed (rejected, or duplicates: see the summary and the rejects file), and ${outside}`;
+  const advice = "check --from and --to, or whether the period's logs have arrived";
+  const unbilled = records - outOfWindow;
+  if (unbilled > 0) {
+    return `the bill is empty: no record was billed in the window ${window}; ${outside}, and ${countText(unbilled)} ${unbilled === 1 ? 'was' : 'were'} rejected or duplicates (see the summary and the rejects file); ${advice}`;
   }
-  return `the bill is empty: no record fell in the window ${window}, and ${outside}; check --from and --to, or whether the period's logs have arrived`;
+  return `the bill is empty: no record fell in the window ${window}, and ${outside}; ${advice}`;
 }
 
 /** Worker threads of the parallel engine: --workers, else the available cores. */

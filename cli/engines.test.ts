@@ -199,7 +199,7 @@ describe.concurrent('time window through the CLI', () => {
       const r = await runCli(['aggregate', 'c.log', '--out', `q${i}/billing.txt`, '--from', '2025-05-03T00:00:00Z', '--to', '2025-05-04T00:00:00Z', '--max-rejects', '100%', ...engine], { cwd: dir });
       expect(r.code, r.stderr).toBe(0);
       expect(warnings(r.stderr), engine.join(' ')).toEqual([
-        'the bill is empty: none of the 2 records in the window [2025-05-03T00:00:00Z, 2025-05-04T00:00:00Z) was billed (rejected, or duplicates: see the summary and the rejects file), and 1 record lay outside it',
+        "the bill is empty: no record was billed in the window [2025-05-03T00:00:00Z, 2025-05-04T00:00:00Z); 1 record lay outside it, and 2 were rejected or duplicates (see the summary and the rejects file); check --from and --to, or whether the period's logs have arrived",
       ]);
     }
   });
