@@ -75,6 +75,8 @@ export function commandErrors(lines: readonly CommandLine[], cli: string): strin
     }
     for (let i = 1; i < args.length; i++) {
       const arg = args[i]!;
+      // `--` ends the options: what follows are paths, as mr reads them.
+      if (arg === '--') break;
       // `-` is standard input, a path; `-x` a short flag; `--name` or `--name=value` a long one.
       if (!arg.startsWith('-') || arg === '-') continue;
       const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];

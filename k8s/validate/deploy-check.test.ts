@@ -206,3 +206,12 @@ describe('deploy:check on broken copies', () => {
     });
   }
 });
+
+describe("deploy:check's reading of mr command lines", () => {
+  it('reads what follows `--` as paths, as mr does, and what comes before as options', async () => {
+    const { commandErrors } = await import('./commands.js');
+    const cli = join(ROOT, 'dist/cli/main.js');
+    expect(commandErrors([{ where: 'w', args: ['aggregate', '/data/logs', '--engine', 'naive', '--', '-odd.log', '--engine'] }], cli)).toEqual([]);
+    expect(commandErrors([{ where: 'w', args: ['aggregate', '/data/logs', '-odd.log', '--', '--engine'] }], cli)).toEqual(['w: `mr aggregate` has no option -odd.log']);
+  });
+});
