@@ -304,7 +304,7 @@ export class DateTimes {
     }
     // `HH:MM:SS` as two words, `HH:M` and `M:SS`: the colons compared as they are, the digits
     // checked and read as leadingDigits does (the colons' bytes masked out of that check).
-    // Byte by byte it was 3% of the space format's scan more (63.0 against 61.1 ns a line).
+    // Read byte by byte, the space format's scan took 63.0 ns a line where it takes 61.1.
     const a = v.getInt32(s + 11, true);
     const c = v.getInt32(s + 15, true);
     const xa = (a ^ DIGIT_ZEROS) & 0xff00ffff;
