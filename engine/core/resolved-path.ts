@@ -6,9 +6,9 @@
 import { accessSync, constants, lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 
-/** A file system error with its code, as Node's own carry one. */
-function fsError(code: string, message: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: ${message}`), { code });
+/** A file system error with its code and the path it is about, as Node's own carry them. */
+function fsError(code: string, message: string, path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${message}, ${path}`), { code, path });
 }
 
 /**
@@ -34,7 +34,7 @@ function resolvedFolder(folder: string): string {
       try {
         accessSync(real, constants.X_OK);
       } catch (err) {
-        throw fsError((err as NodeJS.ErrnoException).code ?? 'EACCES', `cannot be searched, ${real}`);
+        throw fsError((err as NodeJS.ErrnoException).code ?? 'EACCES', 'cannot be searched', real);
       }
       real = dirname(real);
       continue;
@@ -47,7 +47,7 @@ function resolvedFolder(folder: string): string {
     let isLink: boolean;
     try {
       const st = lstatSync(next);
-      if (!st.isDirectory() && !st.isSymbolicLink()) throw fsError('ENOTDIR', `not a directory, ${next}`);
+      if (!st.isDirectory() && !st.isSymbolicLink()) throw fsError('ENOTDIR', 'not a directory', next);
       isLink = st.isSymbolicLink();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -61,10 +61,10 @@ function resolvedFolder(folder: string): string {
     try {
       real = realpathSync.native(next);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fsError('ENOENT', `symbolic link to nothing, ${next}`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fsError('ENOENT', 'symbolic link to nothing', next);
       throw err;
     }
-    if (!lstatSync(real).isDirectory()) throw fsError('ENOTDIR', `not a directory, ${next}`);
+    if (!lstatSync(real).isDirectory()) throw fsError('ENOTDIR', 'not a directory', next);
   }
   return join(real, ...toMake);
 }

@@ -32,7 +32,8 @@ export function outputSpelling(given: string): string {
   try {
     return resolvedPath(given);
   } catch (err) {
-    throw new UsageError(`--out ${given}: its folder cannot be resolved (${systemReason(err)}), so where the bill would go is not known`);
+    const where = (err as NodeJS.ErrnoException).path;
+    throw new UsageError(`--out ${given}: its folder cannot be resolved (${systemReason(err)}${where === undefined ? '' : `: ${where}`}), so where the bill would go is not known`);
   }
 }
 
