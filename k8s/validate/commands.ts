@@ -41,10 +41,18 @@ export function builtCli(): string | undefined {
   return [join(here, '../../cli/main.js'), join(here, '../../dist/cli/main.js')].find((f) => existsSync(f));
 }
 
+/** What a command's `--help` says it takes: its options, and whether it takes arguments besides them (`<paths...>`). */
+interface CommandHelp {
+  readonly options: Map<string, OptionHelp>;
+  readonly takesArguments: boolean;
+}
+
 /** A command's options as its `--help` lists them, by long name and by short name (`-e`) where one is given; undefined when mr has no such command. */
-function optionsOf(cli: string, command: string): Map<string, OptionHelp> | undefined {
+function helpOf(cli: string, command: string): CommandHelp | undefined {
   const r = spawnSync(process.execPath, [cli, command, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '1000' } });
   if (r.status !== 0 || !r.stdout.startsWith(`Usage: mr ${command} `)) return undefined;
+  // `Usage: mr aggregate [options] <paths...>`: anything after [options] is an argument.
+  const takesArguments = /^Usage: mr \S+ \[options\] \S/.test(r.stdout);
   const options = new Map<string, OptionHelp>();
   const block = r.stdout.slice(r.stdout.indexOf('\nOptions:\n'));
   // An option's entry starts at a line `  --name <value>` or `  -x, --name`; its description may wrap onto lines below.
@@ -56,7 +64,7 @@ function optionsOf(cli: string, command: string): Map<string, OptionHelp> | unde
     options.set(m[2]!, option);
     if (m[1] !== undefined) options.set(m[1], option);
   }
-  return options;
+  return { options, takesArguments };
 }
 
 const isVariable = (arg: string) => /\$[({]/.test(arg);
@@ -64,21 +72,31 @@ const isVariable = (arg: string) => /\$[({]/.test(arg);
 /** One line per problem in `lines`, judged by the help of `cli`. */
 export function commandErrors(lines: readonly CommandLine[], cli: string): string[] {
   const errors: string[] = [];
-  const helps = new Map<string, Map<string, OptionHelp> | undefined>();
+  const helps = new Map<string, CommandHelp | undefined>();
   for (const { where, args, wrapper } of lines) {
     const command = args[0] ?? '';
-    if (!helps.has(command)) helps.set(command, optionsOf(cli, command));
-    const options = helps.get(command);
-    if (options === undefined) {
+    if (!helps.has(command)) helps.set(command, helpOf(cli, command));
+    const help = helps.get(command);
+    if (help === undefined) {
       errors.push(`${where}: \`mr ${command}\` is not a command of mr`);
       continue;
     }
+    const { options, takesArguments } = help;
+    const argument = (arg: string) => {
+      if (!takesArguments) errors.push(`${where}: \`mr ${command}\` takes no argument, and is given ${arg}`);
+    };
     for (let i = 1; i < args.length; i++) {
       const arg = args[i]!;
-      // `--` ends the options: what follows are paths, as mr reads them.
-      if (arg === '--') break;
+      // `--` ends the options: what follows are arguments (paths), as mr reads them.
+      if (arg === '--') {
+        args.slice(i + 1).forEach(argument);
+        break;
+      }
       // `-` is standard input, a path; `-x` a short flag; `--name` or `--name=value` a long one.
-      if (!arg.startsWith('-') || arg === '-') continue;
+      if (!arg.startsWith('-') || arg === '-') {
+        argument(arg);
+        continue;
+      }
       const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
       const option = options.get(flag);
       if (option === undefined) {

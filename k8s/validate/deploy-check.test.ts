@@ -213,5 +213,9 @@ describe("deploy:check's reading of mr command lines", () => {
     const cli = join(ROOT, 'dist/cli/main.js');
     expect(commandErrors([{ where: 'w', args: ['aggregate', '/data/logs', '--engine', 'naive', '--', '-odd.log', '--engine'] }], cli)).toEqual([]);
     expect(commandErrors([{ where: 'w', args: ['aggregate', '/data/logs', '-odd.log', '--', '--engine'] }], cli)).toEqual(['w: `mr aggregate` has no option -odd.log']);
+    // A command that takes no argument (generate): one given, before or after `--`, is an error mr would exit 2 on.
+    expect(commandErrors([{ where: 'w', args: ['generate', '--out', 'x.log', '--lines', '1'] }], cli)).toEqual([]);
+    expect(commandErrors([{ where: 'w', args: ['generate', '--out', 'x.log', 'extra'] }], cli)).toEqual(['w: `mr generate` takes no argument, and is given extra']);
+    expect(commandErrors([{ where: 'w', args: ['generate', '--out', 'x.log', '--', '--size'] }], cli)).toEqual(['w: `mr generate` takes no argument, and is given --size']);
   });
 });
