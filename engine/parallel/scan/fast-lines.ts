@@ -14,7 +14,7 @@ import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
-import { DIGIT_ZEROS, WordReader, wordOffsets } from './words.js';
+import { DIGIT_ZEROS, WordReader, nonDigits, wordOffsets } from './words.js';
 
 const T = RULES.timestamp;
 
@@ -303,13 +303,13 @@ export class DateTimes {
       this.w2[slot] = w2;
     }
     // `HH:MM:SS` as two words, `HH:M` and `M:SS`: the colons compared as they are, the digits
-    // checked and read as leadingDigits does (the colons' bytes masked out of that check).
+    // checked as leadingDigits checks them (nonDigits; the colons' bytes masked out of that check).
     // Read byte by byte, the space format's scan took 63.0 ns a line where it takes 61.1.
     const a = v.getInt32(s + 11, true);
     const c = v.getInt32(s + 15, true);
     const xa = (a ^ DIGIT_ZEROS) & 0xff00ffff;
     const xc = (c ^ DIGIT_ZEROS) & 0xffff00ff;
-    if ((a & 0xff0000) !== 0x3a0000 || (c & 0xff00) !== 0x3a00 || (((xa + 0x76767676) | xa | (xc + 0x76767676) | xc) & 0x80808080) !== 0) return NaN;
+    if ((a & 0xff0000) !== 0x3a0000 || (c & 0xff00) !== 0x3a00 || (nonDigits(xa) | nonDigits(xc)) !== 0) return NaN;
     const hour = (xa & 0xff) * 10 + ((xa >>> 8) & 0xff);
     const minute = (xa >>> 24) * 10 + (xc & 0xff);
     const second = ((xc >>> 16) & 0xff) * 10 + (xc >>> 24);

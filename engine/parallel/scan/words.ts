@@ -83,8 +83,16 @@ export const DIGIT_ZEROS = 0x30303030;
  * space format's scan took 62.8 ns a line where it took 66.8 (bench/parallel-history.md).
  */
 export function leadingDigits(x: number): number {
-  const m = ((x + 0x76767676) | x) & 0x80808080;
+  const m = nonDigits(x);
   return (32 - Math.clz32(~m & (m - 1))) >> 3;
+}
+
+/**
+ * Bit 7 of each byte of `x` (a word XOR DIGIT_ZEROS) that is not a digit, the lowest one exact
+ * (see leadingDigits); 0 when all four are digits.
+ */
+export function nonDigits(x: number): number {
+  return ((x + 0x76767676) | x) & 0x80808080;
 }
 
 /** The number the first `n` bytes of `x` spell (n from leadingDigits, 0 to 4; 0 for none). */
