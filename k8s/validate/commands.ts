@@ -47,7 +47,7 @@ interface CommandHelp {
   readonly takesArguments: boolean;
 }
 
-/** A command's options as its `--help` lists them, by long name and by short name (`-e`) where one is given; undefined when mr has no such command. */
+/** A command's help: its options as its `--help` lists them, by long name and by short name (`-e`) where one is given, and whether it takes arguments; undefined when mr has no such command. */
 function helpOf(cli: string, command: string): CommandHelp | undefined {
   const r = spawnSync(process.execPath, [cli, command, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '1000' } });
   if (r.status !== 0 || !r.stdout.startsWith(`Usage: mr ${command} `)) return undefined;
