@@ -9,9 +9,9 @@
  * string values of printable ASCII without escapes, numbers as plain digits; each field in
  * its common shape (fast-lines.ts); spaces and tabs between tokens. Judged on bytes with no
  * string or object made. Anything else goes to the exact path (JSON.parse and the field
- * rules): escapes in a key or a contract key's value, non-ASCII in a key or in a timestamp, task or request id, fractions or exponents in a
- * contract key's value, an object or array as a contract key's value, a repeated contract
- * key, a null id, a reject of any reason.
+ * rules): escapes in a key or a contract key's value, non-ASCII in a key or in a timestamp,
+ * task or request id, fractions or exponents in a contract key's value, an object or array as
+ * a contract key's value, a repeated contract key, a null id, a reject of any reason.
  * A line is read by the loop over its keys (fastAnyOrder), which learns its layout: the keys
  * in their order and the bytes between the values. The lines after it in the same layout,
  * whatever the writer's key order, spacing and other keys, have only their values read
@@ -225,8 +225,8 @@ export class JsonlScanner extends FastLineScanner {
 
   /**
    * The user string's body starting at b[vs]: printable ASCII but space, quote and backslash,
-   * and letters above ASCII in UTF-8, a user every rule passes, up to its closing quote, whose index this is (its hash, FNV-1a,
-   * in userHash); else -1.
+   * and letters above ASCII in UTF-8, a user every rule passes, up to its closing quote, whose
+   * index this is (its hash, FNV-1a, in userHash); else -1.
    */
   private userEnd(b: Buffer, vs: number): number {
     let h = 0x811c9dc5;
