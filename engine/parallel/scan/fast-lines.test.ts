@@ -45,7 +45,7 @@ type Shape = 'lines' | 'bare' | 'block';
  * path) or through the definition alone. `header`: the CSV layout is known before the data
  * (a shard after the header), else the data's first non-blank line is the header.
  */
-function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, shape: Shape, dedupe = false): Outcome {
+function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header: string | undefined, fastPath: boolean, shape: Shape, dedupe = false, compileAfter?: number): Outcome {
   const layout = header === undefined ? undefined : csvLayout(header, 'f.csv');
   const counts = emptyCounts();
   const usage = new UsageTable(config.rates.length);
@@ -71,7 +71,7 @@ function judge(format: Fmt, data: Buffer, offset: number, window: TimeWindow, he
   if (fastPath) {
     scanner = format === 'csv'
       ? new CsvScanner('f.csv', layout, TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined)
-      : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined);
+      : new JsonlScanner(TASKS, config.maxDurationMs, window, table, fastCounts, exact, dedupe ? ids : undefined, compileAfter);
   }
   const sink = scanner ?? exact;
   if (scanner !== undefined && shape === 'block') {
@@ -110,28 +110,28 @@ function hash(k: Uint8Array): number {
   return h >>> 0;
 }
 
-/** The fast path line by line and in blocks (data ending in a terminator), against the definition. */
+/**
+ * The fast path line by line and in blocks (data ending in a terminator), against the
+ * definition; JSON lines with their learned layouts read by fastLearned's loop and compiled
+ * after their first line (COMPILE_AFTER is more lines than these tests have).
+ */
 function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string, dedupe = false): Outcome {
   const want = judge(format, data, offset, window, header, false, 'lines', dedupe);
-  const got = judge(format, data, offset, window, header, true, 'lines', dedupe);
-  expect(got.counts).toEqual(want.counts);
-  expect(got.rejects).toEqual(want.rejects);
-  expect(got.usage).toEqual(want.usage);
-  expect(got.ids).toEqual(want.ids);
-  const bare = judge(format, data, offset, window, header, true, 'bare', dedupe);
-  expect(bare.counts).toEqual(want.counts);
-  expect(bare.rejects).toEqual(want.rejects);
-  expect(bare.usage).toEqual(want.usage);
-  expect(bare.ids).toEqual(want.ids);
-  if (data.length === 0 || data[data.length - 1] === 10) {
-    const block = judge(format, data, offset, window, header, true, 'block', dedupe);
-    expect(block.counts).toEqual(want.counts);
-    expect(block.rejects).toEqual(want.rejects);
-    expect(block.usage).toEqual(want.usage);
-    expect(block.ids).toEqual(want.ids);
-    expect(block.fast).toBe(got.fast);
+  let got: Outcome | undefined;
+  for (const compileAfter of format === 'jsonl' ? [undefined, 1] : [undefined]) {
+    const lines = judge(format, data, offset, window, header, true, 'lines', dedupe, compileAfter);
+    got ??= lines;
+    for (const shape of ['lines', 'bare', 'block'] as const) {
+      if (shape === 'block' && !(data.length === 0 || data[data.length - 1] === 10)) continue;
+      const r = shape === 'lines' ? lines : judge(format, data, offset, window, header, true, shape, dedupe, compileAfter);
+      expect(r.counts).toEqual(want.counts);
+      expect(r.rejects).toEqual(want.rejects);
+      expect(r.usage).toEqual(want.usage);
+      expect(r.ids).toEqual(want.ids);
+      if (shape !== 'bare') expect(r.fast).toBe(got.fast);
+    }
   }
-  return got;
+  return got!;
 }
 
 const mostly = <T>(valid: T[], edges: T[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...edges) });
@@ -483,10 +483,10 @@ describe('JsonlScanner: which fast path', () => {
     withPathSpies(JsonlScanner.prototype, (learned, anyOrder) => {
       const line = (u: number, ms: number) => `{"user": "u${u}", "region":"eu-west-${u}" , "timestamp":"2025-05-02T10:00:0${u}.${u}Z","task":"login","duration_ms":${ms},"ok":${u % 2 === 0},"status":200}`;
       const lines = [1, 2, 3, 4, 5].map((u) => line(u, u * 1000));
-      // Line by line and as a block (a scanner each): the first line by the key loop, the other four by the layout it learned.
+      // Line by line and as a block, the layout read by the loop and compiled (a scanner each): the first line by the key loop, the other four by the layout it learned.
       expect(same('jsonl', joined(lines.map((l) => Buffer.from(l)), lines.map(() => false)), 10, OPEN).fast).toBe(5);
-      expect(billedBy(anyOrder)).toBe(2);
-      expect(billedBy(learned)).toBe(8);
+      expect(billedBy(anyOrder)).toBe(4);
+      expect(billedBy(learned)).toBe(16);
       learned.mockClear();
       anyOrder.mockClear();
       // Two layouts mixed (a key only some lines have): each learned, then every line of either read by it.
@@ -517,18 +517,23 @@ describe('JsonlScanner: which fast path', () => {
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":200,"duration_ms":1568,"duration_ms":1}',
       ];
       for (const line of other) {
-        learned.mockClear();
-        anyOrder.mockClear();
-        const lines = [base, line];
-        const want = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false]), 10, OPEN, undefined, false, 'lines');
-        const got = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false]), 10, OPEN, undefined, true, 'block');
-        expect(got.counts, line).toEqual(want.counts);
-        expect(got.usage, line).toEqual(want.usage);
-        expect(got.rejects, line).toEqual(want.rejects);
-        expect(billedBy(learned), line).toBe(0);
+        // The base line twice: the second is read by the learned layout, which is then compiled (compileAfter 1) or not.
+        const lines = [base, base, line];
+        const want = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false, false]), 10, OPEN, undefined, false, 'lines');
+        for (const compileAfter of [undefined, 1]) {
+          learned.mockClear();
+          anyOrder.mockClear();
+          const got = judge('jsonl', joined(lines.map((l) => Buffer.from(l)), [false, false, false]), 10, OPEN, undefined, true, 'block', false, compileAfter);
+          expect(got.counts, line).toEqual(want.counts);
+          expect(got.usage, line).toEqual(want.usage);
+          expect(got.rejects, line).toEqual(want.rejects);
+          expect(learned.mock.results.map((r) => (r.value as number) >= 0), line).toEqual([true, false]);
+        }
       }
       // Values every rule refuses, after a line of their layout: neither fast path bills them (the exact path names the reason).
+      // The base line twice: the second is read by the learned layout, which is then compiled (compileAfter 1) or not.
       const refused = [
+        base,
         base,
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":99,"duration_ms":1568}',
         '{"timestamp":"2025-05-02T10:00:00Z","user":"user1","task":"login","status":0200,"duration_ms":1568}',
@@ -543,11 +548,39 @@ describe('JsonlScanner: which fast path', () => {
       ];
       learned.mockClear();
       const r = same('jsonl', joined(refused.map((l) => Buffer.from(l)), refused.map(() => false)), 10, OPEN);
-      expect(r.fast).toBe(1);
-      expect(r.counts.accepted).toBe(1);
-      // The learned path met each of them (line by line and as a block), and billed none.
-      expect(learned.mock.results.length).toBe(2 * (refused.length - 1));
-      expect(billedBy(learned)).toBe(0);
+      expect(r.fast).toBe(2);
+      expect(r.counts.accepted).toBe(2);
+      // The learned path met each of them (line by line and as a block, the layout read by the loop and compiled), and billed none.
+      expect(learned.mock.results.length).toBe(4 * (refused.length - 1));
+      expect(billedBy(learned)).toBe(4);
     }, 'fastLearned');
+  });
+
+  it('a layout is compiled once the loop has billed compileAfter lines in it, and the compiled layout reads the lines after them; a layout compiled before is taken from the cache at once', () => {
+    // A layout of its own (the cache is the thread's: other tests' layouts are in it).
+    const lines = Array.from({ length: 6 }, (_, k) => `{"timestamp":"2025-05-02T10:00:0${k}Z", "user":"u${k}","compile_after_test":${k},"task":"login","status":200,"duration_ms":${k}}`);
+    const data = Buffer.from(`${lines.join('\n')}\n`);
+    const scan = (compileAfter: number, check: (k: number, compiled: unknown) => void) => {
+      const counts = emptyShardCounts();
+      const exact = { line: () => expect.unreachable(), tooLong: () => expect.unreachable() };
+      const scanner = new JsonlScanner(TASKS, config.maxDurationMs, OPEN, new UserTable(config.rates.length), counts, exact, undefined, compileAfter);
+      const layouts = () => (scanner as unknown as { layouts: Array<{ compiled: unknown }> }).layouts;
+      let s = 0;
+      for (let k = 0; k < lines.length; k++) {
+        const e = data.indexOf(10, s);
+        scanner.line(data, s, e, 10 + s);
+        s = e + 1;
+        check(k, layouts()[0]?.compiled);
+      }
+      expect(counts.accepted).toBe(lines.length);
+    };
+    // The first line teaches the layout; the loop bills the next 3 in it, then compiles it.
+    let compiled: unknown;
+    scan(3, (k, c) => {
+      expect(typeof c, `line ${k}`).toBe(k >= 3 ? 'function' : 'object');
+      compiled = c;
+    });
+    // Another scanner learning the layout takes the compiled function at once.
+    scan(1000, (_, c) => expect(c).toBe(compiled));
   });
 });

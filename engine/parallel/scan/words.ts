@@ -36,9 +36,10 @@ export function wordOffsets(length: number): number[] {
  */
 export class WordLiteral {
   readonly length: number;
-  private readonly bytes: Uint8Array;
-  private readonly offsets: Int32Array;
-  private readonly words: Int32Array;
+  /** The bytes; from 4 of them, the words compared: words[k] is the little-endian word at offsets[k]. */
+  readonly bytes: Uint8Array;
+  readonly offsets: Int32Array;
+  readonly words: Int32Array;
   private readonly reader = new WordReader();
 
   constructor(bytes: Uint8Array) {
