@@ -65,15 +65,8 @@ interface LearnedLayout {
   readonly literals: readonly WordLiteral[];
   /** What value k is: a KEYS index, K_ID, or OTHER (another key's value, passed over). */
   readonly kinds: Int8Array;
-  /** The kinds and literals as text: the layout's name in the compiled layouts' cache. */
-  readonly key: string;
-  /** Lines fastLearned's loop billed in this layout. */
-  billed: number;
-  /**
-   * The layout compiled (compiledLayout): from the cache when it was compiled before in this
-   * thread, else once fastLearned's loop has billed compileAfter lines in it; null until then.
-   */
-  compiled: LayoutReader | null;
+  /** What this thread knows of the layout (layoutRecord): how long it has lasted, and its compiled reader. */
+  readonly record: LayoutRecord;
 }
 /** Another key's value in a LearnedLayout. */
 const OTHER = -1;
@@ -85,13 +78,14 @@ const MAX_LEARNED_MEMBERS = 32;
  */
 const RELEARN_EVERY = 16;
 /**
- * Lines fastLearned's loop bills in a layout before the layout is compiled (compiledLayout).
- * Compiling one and running its code the first times took about 200 µs, which the compiled
- * code wins back in about 3,000 lines: a layout that has lasted this long is likely to last.
- * A file whose layouts never do (another key's name changing every few thousand lines) spends
- * at most about 50 ns a line more, a compile every 4,096 lines.
+ * Lines fastLearned's loop bills in a layout, in a worker thread, before the layout is compiled
+ * (compiledLayout). Compiling one and optimizing its code took 10-14 ms of V8's time, which
+ * the compiled code wins back in about 200,000 lines: a layout that has lasted 262,144 lines
+ * (about 25 MiB of JSON lines) is likely to last. A file of ever new layouts that each last
+ * just that long spends at most about 50 ns a line more; one whose layouts last less never
+ * compiles one.
  */
-const COMPILE_AFTER = 4096;
+const COMPILE_AFTER = 1 << 18;
 
 export class JsonlScanner extends FastLineScanner {
   /** Value range of each key in the current line (the request id's last). */
@@ -99,6 +93,8 @@ export class JsonlScanner extends FastLineScanner {
   private readonly ve = new Int32Array(KEYS.length + 1);
   /** The tasks: a configured name, then the string's closing quote. */
   private readonly taskTokens: NameTokens;
+  /** The line's words, which a compiled layout compares its literals with (compiledLayout, which names it: not private). */
+  readonly words = new WordReader();
   /** The hash of the user userEnd() read last, as an int32. */
   private userHash = 0;
   /** The layouts learned last (at most two: lines with and without an occasional key), the one billed last first. */
@@ -122,7 +118,11 @@ export class JsonlScanner extends FastLineScanner {
      * whose offsets an inner line's scanner does not know); absent: they are billed.
      */
     private readonly ids?: IdentifiedSink | null,
-    /** Lines the loop over a learned layout bills in it before the layout is compiled (tests: 1). */
+    /**
+     * Lines the loop over a learned layout bills in it in this thread before the layout is
+     * compiled (tests: 1; Infinity, the loop only: the scanner neither compiles a layout nor
+     * reads one compiled).
+     */
     private readonly compileAfter = COMPILE_AFTER,
   ) {
     super(maxDurationMs, window, table, counts, exact);
@@ -152,7 +152,8 @@ export class JsonlScanner extends FastLineScanner {
    * compileAfter lines.
    */
   private fastLearned(b: Buffer, s: number, layout: LearnedLayout): number {
-    const compiled = layout.compiled;
+    const record = layout.record;
+    const compiled = record.reader;
     if (compiled !== null) return compiled(this, b, s);
     // Every loop stops at the line's LF (a control byte: not a digit or string byte), and each literal is compared within b.
     const { literals, kinds } = layout;
@@ -201,7 +202,7 @@ export class JsonlScanner extends FastLineScanner {
     const next = this.lineEnd(b, s, skipBlanks(b, i + last.length));
     if (next < 0) return -1;
     const billed = this.settle(b, next, seconds, userHash, task, withId);
-    if (billed >= 0 && ++layout.billed === this.compileAfter) layout.compiled = compiledLayout(layout);
+    if (billed >= 0 && ++record.billed === this.compileAfter) record.reader = compiledLayout(literals, kinds);
     return billed;
   }
 
@@ -251,8 +252,8 @@ export class JsonlScanner extends FastLineScanner {
     }
     literals.push(new WordLiteral(b.subarray(from, close + 1)));
     const kinds = this.valueKind.slice(0, members);
-    const key = `${kinds.join(',')}|${literals.map((l) => l.length).join(',')}|${literals.map((l) => Buffer.from(l.bytes).toString('latin1')).join('')}`;
-    this.layouts = [{ literals, kinds, key, billed: 0, compiled: compiledLayouts.get(key) ?? null }, ...this.layouts.slice(0, 1)];
+    const record = this.compileAfter === Infinity ? { billed: 0, reader: null } : layoutRecord(kinds, literals);
+    this.layouts = [{ literals, kinds, record }, ...this.layouts.slice(0, 1)];
   }
 
   /**
@@ -391,10 +392,30 @@ export class JsonlScanner extends FastLineScanner {
 /** A learned layout compiled: what fastLearned's loop does for its layout, as straight-line code. */
 type LayoutReader = (scanner: JsonlScanner, b: Buffer, s: number) => number;
 
-/** The layouts compiled in this thread, by key (LearnedLayout): one is compiled once, whichever scanner learned it. */
-const compiledLayouts = new Map<string, LayoutReader>();
-/** Layouts the cache holds at most: the one compiled longest ago goes first. */
-const MAX_COMPILED_LAYOUTS = 64;
+/** What a worker thread knows of a layout: the scanners that learn it share it. */
+interface LayoutRecord {
+  /** Lines fastLearned's loop billed in the layout. */
+  billed: number;
+  /** The layout compiled, once the loop has billed compileAfter lines in it; null before. */
+  reader: LayoutReader | null;
+}
+
+/** This thread's layouts, by their kinds and literals (layoutRecord), the one met longest ago first. */
+const layoutRecords = new Map<string, LayoutRecord>();
+/** Layouts a thread keeps at most: a file of ever new layouts forgets the oldest. */
+const MAX_LAYOUT_RECORDS = 256;
+
+/** The thread's record of the layout of these kinds and literals, made when new. */
+function layoutRecord(kinds: Int8Array, literals: readonly WordLiteral[]): LayoutRecord {
+  const key = `${kinds.join(',')}|${literals.map((l) => l.length).join(',')}|${literals.map((l) => Buffer.from(l.bytes).toString('latin1')).join('')}`;
+  let record = layoutRecords.get(key);
+  if (record === undefined) {
+    if (layoutRecords.size >= MAX_LAYOUT_RECORDS) layoutRecords.delete(layoutRecords.keys().next().value!);
+    record = { billed: 0, reader: null };
+    layoutRecords.set(key, record);
+  }
+  return record;
+}
 
 /**
  * A learned layout's reader as a function made from source, as a schema validator compiles a
@@ -406,11 +427,8 @@ const MAX_COMPILED_LAYOUTS = 64;
  * they learn. The bench's JSON lines (4 MiB in memory, 1,000 users): 123-134 ns a line against
  * 190-192 by the loop.
  */
-function compiledLayout(layout: LearnedLayout): LayoutReader {
-  const { literals, kinds, key } = layout;
-  const known = compiledLayouts.get(key);
-  if (known !== undefined) return known;
-  const code = ['const v = words.of(b);', 'let i = s, c = 0, seconds = NaN, userHash = 0, task = -1;', 'let ks = 0, ke = 0, us = 0, ue = 0, ts = 0, te = 0, ss = 0, se = 0, ds = 0, de = 0;'];
+function compiledLayout(literals: readonly WordLiteral[], kinds: Int8Array): LayoutReader {
+  const code = ['const v = scanner.words.of(b);', 'let i = s, c = 0, seconds = NaN, userHash = 0, task = -1;', 'let ks = 0, ke = 0, us = 0, ue = 0, ts = 0, te = 0, ss = 0, se = 0, ds = 0, de = 0;'];
   const compare = (l: WordLiteral): void => {
     const tests = l.length < 4 ? Array.from(l.bytes, (x, k) => `b[i + ${k}] !== ${x}`) : Array.from(l.offsets, (o, k) => `v.getInt32(i + ${o}, true) !== ${l.words[k]!}`);
     code.push(`if (i + ${l.length} > b.length${tests.map((t) => ` || ${t}`).join('')}) return -1;`, `i += ${l.length};`);
@@ -430,9 +448,7 @@ function compiledLayout(layout: LearnedLayout): LayoutReader {
   }
   compare(literals[kinds.length]!);
   code.push('const next = scanner.lineEnd(b, s, skipBlanks(b, i));', 'if (next < 0) return -1;', 'return scanner.settleValues(b, next, seconds, userHash, task, ks, ke, us, ue, ts, te, ss, se, ds, de);');
-  const make = new Function('words', 'otherValueEnd', 'plainStringEnd', 'skipBlanks', `return function readLayout(scanner, b, s) {\n  ${code.join('\n  ')}\n};`);
-  const reader = make(new WordReader(), otherValueEnd, plainStringEnd, skipBlanks) as LayoutReader;
-  if (compiledLayouts.size >= MAX_COMPILED_LAYOUTS) compiledLayouts.delete(compiledLayouts.keys().next().value!);
-  compiledLayouts.set(key, reader);
+  const make = new Function('otherValueEnd', 'plainStringEnd', 'skipBlanks', `return function readLayout(scanner, b, s) {\n  ${code.join('\n  ')}\n};`);
+  const reader = make(otherValueEnd, plainStringEnd, skipBlanks) as LayoutReader;
   return reader;
 }
