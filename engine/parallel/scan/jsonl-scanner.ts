@@ -79,7 +79,7 @@ const MAX_LEARNED_MEMBERS = 32;
 const RELEARN_EVERY = 16;
 /**
  * Lines fastLearned's loop bills in a layout, in a worker thread, before the layout is compiled
- * (compiledLayout). Compiling one and optimizing its code took 10-14 ms of V8's time, which
+ * (compiledLayout). Compiling one and optimizing its code took 9-14 ms of V8's time, which
  * the compiled code wins back in about 200,000 lines: a layout that has lasted 262,144 lines
  * (about 25 MiB of JSON lines) is likely to last. A file of ever new layouts that each last
  * just that long spends at most about 50 ns a line more; one whose layouts last less never
@@ -202,7 +202,7 @@ export class JsonlScanner extends FastLineScanner {
     const next = this.lineEnd(b, s, skipBlanks(b, i + last.length));
     if (next < 0) return -1;
     const billed = this.settle(b, next, seconds, userHash, task, withId);
-    if (billed >= 0 && ++record.billed === this.compileAfter) record.reader = compiledLayout(literals, kinds);
+    if (billed >= 0 && ++record.billed >= this.compileAfter) record.reader = compiledLayout(literals, kinds);
     return billed;
   }
 
