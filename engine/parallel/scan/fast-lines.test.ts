@@ -113,7 +113,8 @@ function hash(k: Uint8Array): number {
 /**
  * The fast path line by line and in blocks (data ending in a terminator), against the
  * definition; JSON lines with their learned layouts read by fastLearned's loop only, and
- * compiled after the first line the loop bills in them.
+ * compiled once the loop has billed a line in them (or at once, when an earlier test of the
+ * file compiled the layout).
  */
 function same(format: Fmt, data: Buffer, offset: number, window: TimeWindow, header?: string, dedupe = false): Outcome {
   const want = judge(format, data, offset, window, header, false, 'lines', dedupe);
@@ -560,19 +561,22 @@ describe('JsonlScanner: which fast path', () => {
     // A layout of its own (the records are the thread's: other tests' layouts are in them).
     const lines = Array.from({ length: 4 }, (_, k) => `{"timestamp":"2025-05-02T10:00:0${k}Z", "user":"u${k}","compile_after_test":${k},"task":"login","status":200,"duration_ms":${k}}`);
     const data = Buffer.from(`${lines.join('\n')}\n`);
+    type Reader = (scanner: unknown, b: Buffer, s: number) => number;
+    let record: { reader: Reader | null } | undefined;
     /** The lines scanned by a new scanner, and its first layout's compiled reader after each line. */
     const scan = (compileAfter: number): unknown[] => {
       const counts = emptyShardCounts();
       const exact = { line: () => expect.unreachable(), tooLong: () => expect.unreachable() };
       const scanner = new JsonlScanner(TASKS, config.maxDurationMs, OPEN, new UserTable(config.rates.length), counts, exact, undefined, compileAfter);
-      const layouts = () => (scanner as unknown as { layouts: Array<{ record: { reader: unknown } }> }).layouts;
+      const layouts = () => (scanner as unknown as { layouts: Array<{ record: { reader: Reader | null } }> }).layouts;
       const readers: unknown[] = [];
       let s = 0;
       for (let k = 0; k < lines.length; k++) {
         const e = data.indexOf(10, s);
         scanner.line(data, s, e, 10 + s);
         s = e + 1;
-        readers.push(layouts()[0]?.record.reader);
+        record = layouts()[0]?.record;
+        readers.push(record?.reader);
       }
       expect(counts.accepted).toBe(lines.length);
       return readers;
@@ -582,8 +586,19 @@ describe('JsonlScanner: which fast path', () => {
     const second = scan(6);
     expect(second.slice(0, 3)).toEqual([null, null, null]);
     expect(typeof second[3]).toBe('function');
-    // A scanner learning the layout now reads it compiled from its second line; one that reads by the loop only, not.
-    expect(scan(6)).toEqual([second[3], second[3], second[3], second[3]]);
+    // A scanner learning the layout now reads it compiled from its second line (each of the 3 lines billed by the compiled reader); one that reads by the loop only, not.
+    const compiled = second[3] as Reader;
+    const billed: number[] = [];
+    record!.reader = (scanner, b, s) => {
+      const next = compiled(scanner, b, s);
+      billed.push(next);
+      return next;
+    };
+    expect(scan(6)).toEqual([record!.reader, record!.reader, record!.reader, record!.reader]);
+    expect(billed.length).toBe(3);
+    expect(billed.every((next) => next > 0)).toBe(true);
+    billed.length = 0;
     expect(scan(Infinity)).toEqual([null, null, null, null]);
+    expect(billed).toEqual([]);
   });
 });

@@ -120,8 +120,8 @@ export class JsonlScanner extends FastLineScanner {
     private readonly ids?: IdentifiedSink | null,
     /**
      * Lines the loop over a learned layout bills in it in this thread before the layout is
-     * compiled (tests: 1; Infinity, the loop only: the scanner neither compiles a layout nor
-     * reads one compiled).
+     * compiled (tests: a few; Infinity, the loop only: the scanner neither compiles a layout
+     * nor reads one compiled).
      */
     private readonly compileAfter = COMPILE_AFTER,
   ) {
@@ -400,20 +400,23 @@ interface LayoutRecord {
   reader: LayoutReader | null;
 }
 
-/** This thread's layouts, by their kinds and literals (layoutRecord), the one met longest ago first. */
+/** This thread's layouts, by their kinds and literals (layoutRecord), the one learned longest ago first. */
 const layoutRecords = new Map<string, LayoutRecord>();
-/** Layouts a thread keeps at most: a file of ever new layouts forgets the oldest. */
+/** Layouts a thread keeps at most: a file of ever new layouts forgets the one learned longest ago. */
 const MAX_LAYOUT_RECORDS = 256;
 
 /** The thread's record of the layout of these kinds and literals, made when new. */
 function layoutRecord(kinds: Int8Array, literals: readonly WordLiteral[]): LayoutRecord {
   const key = `${kinds.join(',')}|${literals.map((l) => l.length).join(',')}|${literals.map((l) => Buffer.from(l.bytes).toString('latin1')).join('')}`;
   let record = layoutRecords.get(key);
-  if (record === undefined) {
+  if (record !== undefined) {
+    // Met again: last in the order of eviction.
+    layoutRecords.delete(key);
+  } else {
     if (layoutRecords.size >= MAX_LAYOUT_RECORDS) layoutRecords.delete(layoutRecords.keys().next().value!);
     record = { billed: 0, reader: null };
-    layoutRecords.set(key, record);
   }
+  layoutRecords.set(key, record);
   return record;
 }
 
