@@ -433,8 +433,7 @@ function layoutRecord(kinds: Int8Array, literals: readonly WordLiteral[]): Layou
 function compiledLayout(literals: readonly WordLiteral[], kinds: Int8Array): LayoutReader {
   const code = ['const v = scanner.words.of(b);', 'let i = s, c = 0, seconds = NaN, userHash = 0, task = -1;', 'let ks = 0, ke = 0, us = 0, ue = 0, ts = 0, te = 0, ss = 0, se = 0, ds = 0, de = 0;'];
   const compare = (l: WordLiteral): void => {
-    const tests = l.length < 4 ? Array.from(l.bytes, (x, k) => `b[i + ${k}] !== ${x}`) : Array.from(l.offsets, (o, k) => `v.getInt32(i + ${o}, true) !== ${l.words[k]!}`);
-    code.push(`if (i + ${l.length} > b.length${tests.map((t) => ` || ${t}`).join('')}) return -1;`, `i += ${l.length};`);
+    code.push(`if (${l.missingSource('b', 'i', 'v')}) return -1;`, `i += ${l.length};`);
   };
   for (let k = 0; k < kinds.length; k++) {
     compare(literals[k]!);
@@ -452,6 +451,5 @@ function compiledLayout(literals: readonly WordLiteral[], kinds: Int8Array): Lay
   compare(literals[kinds.length]!);
   code.push('const next = scanner.lineEnd(b, s, skipBlanks(b, i));', 'if (next < 0) return -1;', 'return scanner.settleValues(b, next, seconds, userHash, task, ks, ke, us, ue, ts, te, ss, se, ds, de);');
   const make = new Function('otherValueEnd', 'plainStringEnd', 'skipBlanks', `return function readLayout(scanner, b, s) {\n  ${code.join('\n  ')}\n};`);
-  const reader = make(otherValueEnd, plainStringEnd, skipBlanks) as LayoutReader;
-  return reader;
+  return make(otherValueEnd, plainStringEnd, skipBlanks) as LayoutReader;
 }

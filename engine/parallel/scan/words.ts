@@ -36,10 +36,10 @@ export function wordOffsets(length: number): number[] {
  */
 export class WordLiteral {
   readonly length: number;
-  /** The bytes; from 4 of them, the words compared: words[k] is the little-endian word at offsets[k]. */
   readonly bytes: Uint8Array;
-  readonly offsets: Int32Array;
-  readonly words: Int32Array;
+  /** From 4 bytes on, the words compared: words[k] is the little-endian word at offsets[k]. */
+  private readonly offsets: Int32Array;
+  private readonly words: Int32Array;
   private readonly reader = new WordReader();
 
   constructor(bytes: Uint8Array) {
@@ -65,6 +65,16 @@ export class WordLiteral {
     const words = this.words;
     for (let k = 0; k < offsets.length; k++) if (v.getInt32(i + offsets[k]!, true) !== words[k]) return false;
     return true;
+  }
+
+  /**
+   * at() as JavaScript source, for code made from source (jsonl-scanner.ts, compiledLayout):
+   * an expression true when the bytes are not at b[i] (`b`, `i` and `v`, b's DataView, name
+   * them), with the words and bytes as constants. Holds only numbers and those names.
+   */
+  missingSource(b: string, i: string, v: string): string {
+    const tests = this.length < 4 ? Array.from(this.bytes, (x, k) => `${b}[${i} + ${k}] !== ${x}`) : Array.from(this.offsets, (o, k) => `${v}.getInt32(${i} + ${o}, true) !== ${this.words[k]!}`);
+    return [`${i} + ${this.length} > ${b}.length`, ...tests].join(' || ');
   }
 }
 
