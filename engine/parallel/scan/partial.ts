@@ -2,16 +2,19 @@
  * What crosses from a worker to the main thread, in compact form: per shard, its line
  * counts and rejects; per worker, at the end, its usage table's image (user-table.ts).
  *
- * Detached buffers: a worker transfers nothing while it still scans. Transferring a buffer
+ * Detached buffers: a worker never transfers or detaches a buffer. Transferring a buffer
  * detaches it, and the first detach in a thread invalidates V8's array-buffer-detaching
  * protector for that thread for good: from then on optimized code checks every typed array
  * access for a detached buffer, and all of it is deoptimized and compiled again. A worker
  * that handed its first task's rejects over by transfer scanned every later shard 10-25%
  * slower (16 MiB shards of the space format: 50-55 ms against 44-48 ms; 1 GiB, 1 worker:
- * 3.86-4.07 s against 3.29-3.59 s). So a map task's
- * result is copied (its rejects: kilobytes), its shuffle output and its usage table's image
- * lie in SharedArrayBuffers, and a worker's table memory is given back (freeNow) only once
- * its scan is over, or when its table reaches its bound and spills.
+ * 3.86-4.07 s against 3.29-3.59 s); a worker whose tables were freed by transfer after its
+ * scan sorted and wrote the bill about 15% slower, and at 10M users, whose tables spill while
+ * they scan, the whole run took 22.1 s against 19.7 s. So a map task's result is copied (its
+ * rejects: kilobytes), its shuffle output and its usage table's image lie in
+ * SharedArrayBuffers, and a table's memory is dropped for the collector (UserTable.release),
+ * which V8 runs as new buffers are made: the peak RSS of a run did not change (1M and 10M
+ * users; bench/parallel-history.md).
  */
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
 import { emptyTally, type DuplicateTally } from '../../core/dedupe/dedupe.js';

@@ -21,7 +21,7 @@
  * memory per worker, only once the worker has `partitionFrom` users.
  */
 import { WordReader } from './words.js';
-import { INLINE_KEY_BYTES, UserTable, freeNow, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
+import { INLINE_KEY_BYTES, UserTable, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
 
 /** How a table is partitioned and staged (tests make both small). */
 export interface PartitionShape {
@@ -60,8 +60,7 @@ export class PartitionedTable implements UsageSink {
   /** True once the bound was reached partitioned (unpartition). */
   private unpartitioned = false;
   private spill: ((img: TableImage) => void) | null = null;
-  // The stages, partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
-  private stageMemory: ArrayBuffer | null = null;
+  // The stages (made at partition()): partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
   /** The bounded partitions' records (newParts), then the one table's after the bound was reached (unpartition). */
   private slab: ArrayBuffer | null = null;
   /** A staged line's 16 bytes, line q at [16q, 16q + 16): hash (int32 4q), task and key length (int32 4q + 1), duration (float64 2q + 1). */
@@ -222,7 +221,7 @@ export class PartitionedTable implements UsageSink {
     if (this.lines.some((n) => n !== 0)) throw new Error('internal: PartitionedTable has staged lines');
   }
 
-  /** Gives the memory back now (UserTable.release); the table is unusable afterwards. */
+  /** Drops the memory for the collector (UserTable.release); the table is unusable afterwards. */
   release(): void {
     this.direct?.release();
     this.releaseParts();
@@ -230,9 +229,10 @@ export class PartitionedTable implements UsageSink {
   }
 
   private releaseStages(): void {
-    if (this.stageMemory === null) return;
-    freeNow(this.stageMemory);
-    this.stageMemory = null;
+    this.lineWords = new Int32Array(0);
+    this.lineNumbers = new Float64Array(0);
+    this.keys = new Uint8Array(0);
+    this.stageKeyWords = new DataView(new ArrayBuffer(0));
   }
 
   /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
@@ -249,12 +249,10 @@ export class PartitionedTable implements UsageSink {
     d.splitInto(this.parts, this.shift);
     this.held = d.size;
     this.heldLong = d.longKeyBytes;
-    // Left to the collector, not freed now: the worker is scanning (partial.ts "Detached
-    // buffers"), and the table is small (partitionFrom users).
-    d.release(false);
+    d.release();
     this.direct = null;
     const lines = this.partCount * this.stageLines;
-    const memory = (this.stageMemory = new ArrayBuffer(16 * lines + this.partCount * this.stageKeyBytes));
+    const memory = new ArrayBuffer(16 * lines + this.partCount * this.stageKeyBytes);
     this.lineWords = new Int32Array(memory, 0, 4 * lines);
     this.lineNumbers = new Float64Array(memory, 0, 2 * lines);
     this.keys = new Uint8Array(memory, 16 * lines, this.partCount * this.stageKeyBytes);
@@ -320,7 +318,6 @@ export class PartitionedTable implements UsageSink {
       d = new UserTable(this.tasks, this.capacity, undefined, records);
       this.slab = slab;
     } else {
-      if (slab !== null) freeNow(slab);
       d = new UserTable(this.tasks, this.capacity);
     }
     this.direct = d;
@@ -351,13 +348,12 @@ export class PartitionedTable implements UsageSink {
     return Array.from({ length: this.partCount }, (_, p) => new UserTable(this.tasks, capacity, undefined, new Uint8Array(slab, p * room * rb, room * rb)));
   }
 
-  /** Gives the partitions' tables' memory back. */
+  /** Drops the partitions' tables' memory for the collector. */
   private releaseParts(): void {
     for (const t of this.parts) t.release();
     this.parts = [];
     this.held = 0;
     this.heldLong = 0;
-    if (this.slab !== null) freeNow(this.slab);
     this.slab = null;
   }
 }

@@ -14,7 +14,6 @@
  * Duration sums stay exact: each sum is kept below 2^52 in a float64 and anything above
  * is carried into a bigint side table.
  */
-import { MessageChannel } from 'node:worker_threads';
 import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
 import { WordReader } from './words.js';
 
@@ -143,8 +142,6 @@ export class UserTable implements UsageRows, UsageSink {
   private longLimit = Infinity;
   private spill: ((img: TableImage) => void) | null = null;
   private released = false;
-  /** False while the records are in memory given to the constructor. */
-  private ownsRecords = true;
 
   constructor(
     readonly tasks: number,
@@ -171,7 +168,6 @@ export class UserTable implements UsageRows, UsageSink {
       this.recordWords = new DataView(buffer, byteOffset, entries * this.rb);
       this.i32 = new Int32Array(buffer, byteOffset, entries * this.ri);
       this.f64 = new Float64Array(buffer, byteOffset, entries * this.rf);
-      this.ownsRecords = false;
       return;
     }
     const buf = new ArrayBuffer((slots >>> 1) * this.rb);
@@ -453,14 +449,11 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /**
-   * Gives the table's memory back: `now` (freeNow), not at its thread's next full collection
-   * (an idle worker may not have one for long); else to the collector, which a worker that
-   * still scans needs (freeNow detaches buffers: scan/partial.ts "Detached buffers").
-   * The table is empty and unusable afterwards.
+   * Drops the table's memory for the collector (never detached: scan/partial.ts "Detached
+   * buffers"). The table is empty and unusable afterwards.
    */
-  release(now = true): void {
+  release(): void {
     if (this.released) return;
-    if (now) freeNow(...(this.ownsRecords ? [this.u8.buffer as ArrayBuffer] : []), this.slots.buffer as ArrayBuffer);
     this.u8 = new Uint8Array(0);
     this.i32 = new Int32Array(0);
     this.f64 = new Float64Array(0);
@@ -671,7 +664,6 @@ export class UserTable implements UsageRows, UsageSink {
     this.recordWords = new DataView(buf);
     this.i32 = new Int32Array(buf);
     this.f64 = new Float64Array(buf);
-    this.ownsRecords = true;
   }
 
   /** Rebuilds the slots (length: twice the slot count) from the records' hashes. */
@@ -741,19 +733,6 @@ function byteOrderOf(keys: SortKeys): Int32Array {
     runs = next;
   }
   return order;
-}
-
-/**
- * Gives buffers' memory back now, not at the thread's next full collection (an idle worker
- * may not have one for long): they are moved into a message that is dropped. That detaches
- * them, which slows every later typed array access of the thread: not while a worker scans
- * (scan/partial.ts "Detached buffers").
- */
-export function freeNow(...buffers: ArrayBuffer[]): void {
-  const { port1, port2 } = new MessageChannel();
-  port1.postMessage(null, buffers);
-  port1.close();
-  port2.close();
 }
 
 /** Entries byteOrder packs with their keys' bytes into 64-bit integers: their numbers take 27 bits. */
