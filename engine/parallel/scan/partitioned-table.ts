@@ -60,9 +60,9 @@ export class PartitionedTable implements UsageSink {
   /** True once the bound was reached partitioned (unpartition). */
   private unpartitioned = false;
   private spill: ((img: TableImage) => void) | null = null;
-  // The stages (made at partition()): partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
   /** The bounded partitions' records (newParts), then the one table's after the bound was reached (unpartition). */
   private slab: ArrayBuffer | null = null;
+  // The stages (one buffer, made at partition()): partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
   /** A staged line's 16 bytes, line q at [16q, 16q + 16): hash (int32 4q), task and key length (int32 4q + 1), duration (float64 2q + 1). */
   private lineWords = new Int32Array(0);
   private lineNumbers = new Float64Array(0);
