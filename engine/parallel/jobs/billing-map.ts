@@ -249,7 +249,7 @@ export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   exchangeUsage(table, task.exchange, task.workers, `mr-usage-${task.jobId}`, 120_000);
   // Shared records: the main thread hands them on to every worker when the bill is rendered in key ranges.
   const image = table.sortedImage(true);
-  // Dropped for the collector (never detached: scan/partial.ts "Detached buffers"), which the next buffers made run.
+  // Dropped for the collector, which the next large buffers made trigger (never detached: scan/partial.ts "Detached buffers").
   table.release();
   return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [] };
 }

@@ -10,11 +10,11 @@
  * slower (16 MiB shards of the space format: 50-55 ms against 44-48 ms; 1 GiB, 1 worker:
  * 3.86-4.07 s against 3.29-3.59 s); a worker whose tables were freed by transfer after its
  * scan sorted and wrote the bill about 15% slower, and at 10M users, whose tables spill while
- * they scan, the whole run took 22.1 s against 19.7 s. So a map task's result is copied (its
- * rejects: kilobytes), its shuffle output and its usage table's image lie in
+ * they scan, the whole run took 22.6/20.2 s against 19.7/17.7 s. So a map task's result is
+ * copied (its rejects: kilobytes), its shuffle output and its usage table's image lie in
  * SharedArrayBuffers, and a table's memory is dropped for the collector (UserTable.release),
- * which V8 runs as new buffers are made: the peak RSS of a run did not change (1M and 10M
- * users; bench/parallel-history.md).
+ * which V8 runs as new buffers are made: a run's peak RSS stayed within 17 MiB of what it was
+ * (100k, 1M and 10M users; bench/parallel-history.md).
  */
 import { MAX_REJECT_RAW_BYTES, REJECT_REASONS } from '../../core/validation/reasons.js';
 import { emptyTally, type DuplicateTally } from '../../core/dedupe/dedupe.js';

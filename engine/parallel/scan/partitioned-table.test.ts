@@ -224,6 +224,25 @@ describe('PartitionedTable', () => {
     const held = u.key(0);
     u.release();
     expect(Buffer.from(held).toString('latin1')).toBe('user0');
+    // Bounded: the partitions spilled at the bound, the worker going on with one table in their slab.
+    const b = new PartitionedTable(TASKS, 16, 0, { bits: 2, stageLines: 4 });
+    const runs: TableImage[] = [];
+    b.spillWhenFull({ entries: 10, longKeyBytes: Infinity }, (img) => runs.push(img));
+    const stage = (b as unknown as { keys: Uint8Array }).keys;
+    const stageBytes = stage.byteLength;
+    const addTo = (i: number) => {
+      const n = buf.write(`user${i}`, 'latin1');
+      b.addLater(buf, 0, n, hashBytes(buf, 0, n), i % TASKS, 10);
+      b.flushBatch();
+    };
+    for (let i = 0; runs.length === 0 && i < 1000; i++) addTo(i);
+    expect(runs.length).toBe(1);
+    expect(b.partitioned).toBe(false);
+    expect(stage.byteLength).toBe(stageBytes);
+    b.sortedImage();
+    b.release();
+    expect(stage.byteLength).toBe(stageBytes);
+    expect(usageOf(runs[0]!).length).toBe(10);
   });
 
   it('a released table refuses new keys', () => {

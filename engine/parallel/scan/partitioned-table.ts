@@ -325,6 +325,8 @@ export class PartitionedTable implements UsageSink {
     this.unpartitioned = true;
     if (p >= 0) this.addStage(p, from, keyAt);
     for (let r = 0; r < this.partCount; r++) if (r !== p) this.addStage(r);
+    // The one table's lookups read the stages last: it would keep them alive through the flush's sort.
+    d.forgetKeys();
     this.releaseStages();
   }
 
@@ -332,7 +334,8 @@ export class PartitionedTable implements UsageSink {
    * The partitions' tables. Bounded, their records are slices of one buffer with room for
    * twice each one's share of the bound: filled a stage at a time, a table holds up to about
    * twice its share before the bound is reached. One buffer of that size is mapped lazily
-   * (only the pages written take memory) and is given back whole (unpartition, sortedImage);
+   * (only the pages written take memory) and is dropped whole (sortedImage) or kept for the
+   * one table (unpartition);
    * the tables' own buffers, of a megabyte each, were kept by the allocator once freed (at 10M
    * users the run's peak RSS went from 795 to 1,348 MiB).
    */

@@ -150,7 +150,7 @@ export class UserTable implements UsageRows, UsageSink {
     private readonly batchFrom = BATCH_FROM,
     /**
      * The records' memory to start with, zeroed (a slice of a larger buffer that its owner
-     * gives back, which release() leaves alone); absent: room for `capacity` entries.
+     * drops); absent: room for `capacity` entries.
      */
     records?: Uint8Array,
   ) {
@@ -448,12 +448,19 @@ export class UserTable implements UsageRows, UsageSink {
     return { tasks, size: n, records, overflow, carry, sorted: true };
   }
 
+  /** Lets go of the caller's bytes last compared with (a key lookup keeps a view of them: a stage of 64 MiB, a read buffer). */
+  forgetKeys(): void {
+    this.keyWords.forget();
+    this.overflowWords.forget();
+  }
+
   /**
    * Drops the table's memory for the collector (never detached: scan/partial.ts "Detached
    * buffers"). The table is empty and unusable afterwards.
    */
   release(): void {
     if (this.released) return;
+    this.forgetKeys();
     this.u8 = new Uint8Array(0);
     this.i32 = new Int32Array(0);
     this.f64 = new Float64Array(0);
@@ -625,7 +632,7 @@ export class UserTable implements UsageRows, UsageSink {
     this.i32[r + 1] = hash;
     // The counters (zero) written before add() reads them: a record may start a page (writtenSlots).
     const f64 = this.f64;
-    for (let k = e * this.rf + (RECORD_HEAD >>> 3), end = k + 2 * this.tasks; k < end; k++) f64[k] = 0;
+    for (let k = e * this.rf + (RECORD_HEAD >>> 3), last = k + 2 * this.tasks; k < last; k++) f64[k] = 0;
     // The key is copied byte by byte: a subarray for set() made an object per new key, 40% of
     // an insert (a million new users: 0.61 s -> 0.37 s of inserts, growth included).
     let to: Uint8Array;

@@ -18,6 +18,12 @@ export class WordReader {
     }
     return this.view;
   }
+
+  /** Lets go of the last buffer read (the view keeps it alive). */
+  forget(): void {
+    this.view = new DataView(new ArrayBuffer(0));
+    this.viewOf = null;
+  }
 }
 
 /**
