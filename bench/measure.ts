@@ -1,15 +1,17 @@
 /**
  * Timing with tinybench: one Bench per dataset and engine, each iteration a whole child
- * process, the engines in turn. Every iteration's bill is checked against the reference (the
- * first engine that ran, naive by default) in tinybench's afterEach hook, outside the timed
- * region; a mismatch fails the task, so a wrong engine's time never counts.
+ * process, the engines in turn. An iteration's time is the child's wall time, from its spawn
+ * to its exit (tinybench's overriddenDuration). Every iteration's outputs are read and its bill
+ * checked against the reference (the first engine that ran, naive by default) in tinybench's
+ * afterEach hook, outside the timed region; a mismatch fails the task, so a wrong engine's
+ * time never counts.
  */
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import type { Dataset } from './datasets.js';
-import { EngineFailure, outcomeDifferences, runEngine, timedOnly, type Engine, type EngineRun, type Outcome } from './engines.js';
+import { EngineFailure, outcomeDifferences, readOutcome, spawnEngine, timedOnly, type Engine, type EngineChild, type EngineRun, type Outcome } from './engines.js';
 
 export type EntryStatus = 'ok' | 'mismatch' | 'failed' | 'skipped';
 
@@ -26,6 +28,8 @@ export interface Entry {
   readonly status: EntryStatus;
   readonly note: string | null;
   readonly samples: number;
+  /** Each timed run's time: the child's wall time from spawn to exit, in seconds. */
+  readonly runsS: readonly number[];
   readonly meanS: number | null;
   readonly minS: number | null;
   readonly maxS: number | null;
@@ -75,7 +79,11 @@ export async function preRead(path: string): Promise<void> {
 }
 
 interface TaskState {
+  /** The last timed run's child, until afterEach reads its outputs. */
+  spawned: EngineChild | null;
   last: EngineRun | null;
+  /** The timed runs' child wall times, seconds. */
+  runsS: number[];
   peakRss: number;
   failure: { status: EntryStatus; note: string } | null;
 }
@@ -97,14 +105,16 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       throws: false,
       retainSamples: true,
     });
-    const state: TaskState = { last: null, peakRss: 0, failure: null };
+    const state: TaskState = { spawned: null, last: null, runsS: [], peakRss: 0, failure: null };
     states.set(engine.id, state);
     bench.add(
       engine.id,
       async () => {
+        state.spawned = null;
         state.last = null;
         try {
-          state.last = await runEngine(engine, dataset, workDir);
+          state.spawned = await spawnEngine(engine, dataset, workDir);
+          return { overriddenDuration: state.spawned.child.seconds * 1000 };
         } catch (err) {
           const e = err as Error;
           state.failure = {
@@ -115,9 +125,18 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
         }
       },
       {
-        afterEach() {
+        afterEach(mode) {
+          const spawned = state.spawned;
+          if (spawned === null) return;
+          state.spawned = null;
+          if (mode !== 'warmup') state.runsS.push(spawned.child.seconds);
+          try {
+            state.last = { child: spawned.child, outcome: readOutcome(engine, spawned.child, spawned.outBill) };
+          } catch (err) {
+            state.failure = { status: 'failed', note: `${engine.id}: its outputs could not be read: ${(err as Error).message}` };
+            throw err;
+          }
           const run = state.last;
-          if (run === null) return;
           state.peakRss = Math.max(state.peakRss, run.child.peakRssBytes ?? 0);
           // The plain Spark SQL job is a timing reference: its output is not a bill.
           if (timedOnly(engine)) return;
@@ -183,6 +202,7 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       status: failure?.status ?? 'ok',
       note: failure?.note ?? null,
       samples: lat?.samplesCount ?? 0,
+      runsS: ok ? state.runsS : [],
       meanS: lat ? lat.mean / 1000 : null,
       minS,
       maxS: lat ? lat.max / 1000 : null,
@@ -207,7 +227,9 @@ export async function measureStartup(tiny: Dataset, engines: readonly Engine[], 
   const workDir = mkdtempSync(join(tmpdir(), 'mr-bench-startup-'));
   const out = new Map<string, number>();
   const bench = new Bench({ name: 'startup', iterations: runs, time: 0, warmup: false, throws: false });
-  for (const engine of engines) bench.add(engine.id, async () => void (await runEngine(engine, tiny, workDir)));
+  for (const engine of engines) {
+    bench.add(engine.id, async () => ({ overriddenDuration: (await spawnEngine(engine, tiny, workDir)).child.seconds * 1000 }));
+  }
   await bench.run();
   for (const task of bench.tasks) {
     const r = task.result;
