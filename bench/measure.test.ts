@@ -1,7 +1,7 @@
 /**
  * What the harness times (measure.ts): each run's time is the engine's child process alone,
  * from its spawn to its exit, not the harness's reading and hashing of the outputs afterwards
- * (which at a million users took longer than DuckDB's query itself). Runs the built CLI
+ * (at a million users 2.7 s of the 7.1 s once timed for DuckDB's simplest query). Runs the built CLI
  * (`npm test` builds first) over a small file; asserts no speed, only which time is reported.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,30 +10,30 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset } from './datasets.js';
 import { naive, parallel } from './engines.js';
-import { measureDataset, measureStartup } from './measure.js';
+import { measureDataset } from './measure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-measure-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** `lines` records and, when `bad`, one line that is not a record (within the default reject limit from 500 lines on). */
-function dataset(lines: number, bad = true): Dataset {
+/** `lines` records and one line that is not a record (within the default reject limit). */
+function dataset(lines: number): Dataset {
   const path = join(dir, `space-${lines}.log`);
   const body: string[] = [];
   for (let i = 0; i < lines; i++) body.push(`2025-05-0${1 + (i % 9)}T10:00:${String(i % 60).padStart(2, '0')}Z user${i % 37} login 200 ${i % 900}ms`);
-  if (bad) body.push('not a record');
+  body.push('not a record');
   const text = body.join('\n') + '\n';
   writeFileSync(path, text);
   return {
-    id: `space-${lines}lines`, path, format: 'space', sizeMiB: 0, users: 37, lines, records: lines + (bad ? 1 : 0), bytes: Buffer.byteLength(text),
-    badLines: bad ? 1 : 0, generateSeconds: null, redelivered: 0, changed: 0,
+    id: `space-${lines}lines`, path, format: 'space', sizeMiB: 0, users: 37, lines, records: lines + 1, bytes: Buffer.byteLength(text),
+    badLines: 1, generateSeconds: null, redelivered: 0, changed: 0,
   };
 }
 
 describe('the bench harness’s timing', () => {
-  it('reports the child processes’ wall times, every timed run’s, and checks each bill outside them', async () => {
+  it('reports the child processes’ wall times, every timed run’s, and not the warm-up’s', async () => {
     const ds = dataset(2000);
     const entries = await measureDataset(ds, [naive(), parallel(1)], { iterations: 2, warmupIterations: 1 }, new Map());
-    expect(entries.map((e) => [e.engine, e.status])).toEqual([['naive', 'ok'], ['parallel-1w', 'ok']]);
+    expect(entries.map((e) => [e.engine, e.status, e.note])).toEqual([['naive', 'ok', null], ['parallel-1w', 'ok', null]]);
     for (const e of entries) {
       // The warm-up run is not one of them.
       expect(e.runsS).toHaveLength(2);
@@ -43,7 +43,7 @@ describe('the bench harness’s timing', () => {
       expect(e.maxS).toBeCloseTo(Math.max(...e.runsS), 9);
       expect(e.meanS).toBeCloseTo((e.runsS[0]! + e.runsS[1]!) / 2, 9);
     }
-  }, 60_000);
+  });
 
   it('fails an engine whose bill differs from the reference’s, and reports no time for it', async () => {
     const ds = dataset(500);
@@ -53,10 +53,5 @@ describe('the bench harness’s timing', () => {
     expect(e!.note).toMatch(/billing\.txt differs/);
     expect(e!.runsS).toEqual([]);
     expect(e!.minS).toBeNull();
-  }, 60_000);
-
-  it('the start-up probe reports a child’s time too', async () => {
-    const startup = await measureStartup(dataset(10, false), [parallel(1)], 1);
-    expect(startup.get('parallel-1w')).toBeGreaterThan(0);
-  }, 60_000);
+  });
 });
