@@ -81,7 +81,6 @@ export async function preRead(path: string): Promise<void> {
 interface TaskState {
   /** The last timed run's child, until afterEach reads its outputs. */
   spawned: EngineChild | null;
-  last: EngineRun | null;
   /** The timed runs' child wall times, seconds. */
   runsS: number[];
   peakRss: number;
@@ -105,13 +104,12 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       throws: false,
       retainSamples: true,
     });
-    const state: TaskState = { spawned: null, last: null, runsS: [], peakRss: 0, failure: null };
+    const state: TaskState = { spawned: null, runsS: [], peakRss: 0, failure: null };
     states.set(engine.id, state);
     bench.add(
       engine.id,
       async () => {
         state.spawned = null;
-        state.last = null;
         try {
           state.spawned = await spawnEngine(engine, dataset, workDir);
           return { overriddenDuration: state.spawned.child.seconds * 1000 };
@@ -130,13 +128,13 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
           if (spawned === null) return;
           state.spawned = null;
           if (mode !== 'warmup') state.runsS.push(spawned.child.seconds);
+          let run: EngineRun;
           try {
-            state.last = { child: spawned.child, outcome: readOutcome(engine, spawned.child, spawned.outBill) };
+            run = { child: spawned.child, outcome: readOutcome(engine, spawned.child, spawned.outBill) };
           } catch (err) {
             state.failure = { status: 'failed', note: `${engine.id}: its outputs could not be read: ${(err as Error).message}` };
             throw err;
           }
-          const run = state.last;
           state.peakRss = Math.max(state.peakRss, run.child.peakRssBytes ?? 0);
           // The plain Spark SQL job is a timing reference: its output is not a bill.
           if (timedOnly(engine)) return;
