@@ -261,6 +261,8 @@ async function main(): Promise<void> {
       toleranceWhy: baseline.toleranceWhy,
       ratios: Object.fromEntries(Object.entries(result.ratios).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(3))])),
       describes: RATIOS,
+      // Said of this run, not carried from the file it replaces.
+      measured: `median over the rounds of the ratio within each round (${result.rounds.length} rounds, load average ${machine.loadAverage1mAtStart ?? '?'} at the start); check set: original format, ${CHECK_SIZE_MIB} MiB, 1,000 users, seed 1; other shapes of ${CHECK_SIZE_MIB} MiB: CSV and JSON lines with 1,000 users, original format with 1,000,000 users (parallel 2 workers); DuckDB with 2 threads`,
       sparkRatios:
         result.spark?.ratio != null ? { [SPARK_RATIO]: Number(result.spark.ratio.toFixed(3)) } : (baseline['sparkRatios'] ?? undefined),
       sparkDescribes: { [SPARK_RATIO]: SPARK_RATIO_DESCRIBES },
