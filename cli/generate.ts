@@ -1,5 +1,5 @@
 /** `mr generate`: synthetic logs for tests and benchmarks. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from './commander.js';
 import { kindOfPath, type Format } from '../engine/core/formats/format.js';
 import { REJECT_REASONS, type RejectReason } from '../engine/core/validation/reasons.js';
 import { DEFAULT_TASKS, generate, parseSize, reasonsFor } from '../engine/generate/generator.js';

@@ -1,5 +1,5 @@
 /** Option value parsers shared by the commands (and the bench CLIs): a bad value is a usage error (exit 2). */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from './commander.js';
 import { parseWholeNumber } from '../engine/core/config/integers.js';
 
 /** A whole number (core's rule: decimal digits only, a safe integer), at least `min` (and at most `max`). */

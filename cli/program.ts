@@ -8,7 +8,7 @@ import { rmSync, createReadStream } from 'node:fs';
 import { makeTempDir } from '../engine/core/temp-dir.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from './commander.js';
 import { createLogger, defaultLogFormat, levelFromEnv, LOG_FORMATS, routeProcessWarnings, type LogFormat } from '../engine/observability/logger.js';
 import { exitCodeOf, RunFailure, UsageError, systemReason } from '../engine/core/errors.js';
 import { loadEnv } from '../engine/core/config/env-file.js';

@@ -1,5 +1,5 @@
 /** `mr spark up|down|status`: the local Spark cluster (master, worker, Connect server) on 127.0.0.1. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { loadEnv } from '../engine/core/config/env-file.js';
 import { intInRange } from './options.js';
 

@@ -5,9 +5,12 @@
  * values that look like credentials are masked in messages.
  */
 import { createRequire } from 'node:module';
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { Logger, DestinationStream } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { ConfigError } from '../core/errors.js';
+
+// Required, not imported: see README.md, "Build and start-up".
+const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
 
 export const LOG_FORMATS = ['human', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];

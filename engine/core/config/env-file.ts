@@ -18,8 +18,8 @@
  *   naming the file and the line.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readConfigText } from './config-text.js';
-import { parse } from 'dotenv';
 import { ConfigError, systemReason } from '../errors.js';
 
 /** `[export ]KEY=value`: the key up to the first `=`. */
@@ -45,6 +45,8 @@ function closingLine(lines: readonly string[], from: number, q: string, openedAt
 
 /** The variables of an env file's text (`path` names it in errors). */
 export function parseEnvFile(text: string, path: string): Record<string, string> {
+  // Required when a file is read, not imported: see README.md, "Build and start-up".
+  const { parse } = createRequire(import.meta.url)('dotenv') as typeof import('dotenv');
   const read = parse(text);
   const vars: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(read)) vars[k] = v;

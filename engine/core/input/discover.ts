@@ -7,9 +7,9 @@
  * silently smaller bill.
  */
 import { lstat, readdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { isUtf8 } from 'node:buffer';
 import { extname } from 'node:path';
-import picomatch from 'picomatch';
 import { InputError, UsageError, changedWhileRead, systemReason } from '../errors.js';
 import { kindOfPath, NAME_RULE, type FileKind, type Format } from '../formats/format.js';
 import { compareUtf8 } from '../billing/order.js';
@@ -101,6 +101,9 @@ class SkipCounter {
  * is a usage error.
  */
 export function globMatcher(flag: string, globs: readonly string[]): (relPath: string) => boolean {
+  if (globs.length === 0) return () => false;
+  // Required when there is a glob, not imported: see README.md, "Build and start-up".
+  const picomatch = createRequire(import.meta.url)('picomatch') as typeof import('picomatch');
   const matchers = globs.map((g) => {
     if (g === '') throw new UsageError(`${flag} needs a glob such as '**/*.log'; an empty one matches nothing`);
     try {

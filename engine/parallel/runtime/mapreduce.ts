@@ -4,10 +4,13 @@
  * finalizes, optionally collecting per-worker combiners first. The first failing task fails
  * the run: the others are aborted and the error names the task.
  */
+import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { MessagePort } from 'node:worker_threads';
-import { Piscina, move, transferableSymbol, valueSymbol } from 'piscina';
 import { InputError, RunFailure } from '../../core/errors.js';
+
+// Required, not imported: see README.md, "Build and start-up".
+const { Piscina, move, transferableSymbol, valueSymbol } = createRequire(import.meta.url)('piscina') as typeof import('piscina');
 
 export interface MapReduceJob<Task, Partial, Result> {
   /** Export of the worker module that maps one task to a partial. */
