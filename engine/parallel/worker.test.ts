@@ -75,14 +75,16 @@ describe('a map task result', () => {
 
 describe('the worker module as built', () => {
   it("never loads Piscina itself (its pool's index cost each worker's start 25 ms; moveWith is the main thread's)", () => {
-    // Every module the built worker imports, followed through the bundle's relative imports.
+    // Every module the built worker imports or requires (CommonJS packages are required:
+    // `createRequire(import.meta.url)("x")`, renamed createRequire2… in the bundle), followed
+    // through the bundle's relative imports.
     const seen = new Set<string>();
     const bare = new Set<string>();
     const visit = (file: string): void => {
       if (seen.has(file)) return;
       seen.add(file);
-      for (const m of readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*"([^"]+)"|(?:^|\n)\s*import\s*"([^"]+)"|import\("([^"]+)"\)/g)) {
-        const spec = m[1] ?? m[2] ?? m[3]!;
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*"([^"]+)"|(?:^|\n)\s*import\s*"([^"]+)"|import\("([^"]+)"\)|createRequire\d*\(import\.meta\.url\)\("([^"]+)"\)/g)) {
+        const spec = m[1] ?? m[2] ?? m[3] ?? m[4]!;
         if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
         else bare.add(spec);
       }
