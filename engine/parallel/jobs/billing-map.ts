@@ -28,7 +28,7 @@ import { writeRun, type SortedTables, type SpilledRun } from '../scan/sorted-mer
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
 import { exchangeUsage } from './usage-exchange.js';
-import { billedFieldsAt, emptyTally, type DedupeMode } from '../../core/dedupe/dedupe.js';
+import { billedFieldsAt, type DedupeMode } from '../../core/dedupe/dedupe.js';
 import { DedupeScratch, dedupeRecords, type RecordSegment } from '../../core/dedupe/records-codec.js';
 import { ShuffleEmitter, ShuffleOutput, type ShuffleParts } from './dedupe-shuffle.js';
 import { FeedReader } from '../remote/feed-reader.js';
@@ -153,7 +153,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
     if (stop !== undefined && Atomics.load(stop, 0) !== 0) throw new Error('cancelled');
   };
   check();
-  const counts = { ...emptyShardCounts(), ...emptyTally() };
+  const counts = emptyShardCounts();
   const table = workerState(task.jobId, () => new PartitionedTable(task.tasks, 1 << 14));
   const f = { userEnd: 0, task: 0, durationMs: 0 };
   dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check, scratch: (dedupeScratch ??= new DedupeScratch()) }, counts, (buf, fs, fe, inWindow) => {
