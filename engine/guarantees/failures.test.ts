@@ -211,7 +211,7 @@ describe.each(ENGINES)('%s engine: output faults', (engine) => {
   });
 });
 
-describe('parallel engine: a large bill written by the workers (key ranges, part files beside the outputs)', () => {
+describe('parallel engine: a large bill rendered by the workers (key ranges, written by the main thread)', () => {
   // 80,000 users: above the 65,536 from which the workers write the bill; about 3 MiB of detail.
   const many = 'many/users.log';
   beforeAll(() => {
@@ -243,7 +243,7 @@ describe('parallel engine: a large bill written by the workers (key ranges, part
     expect(runs[1]).toEqual(runs[0]);
   });
 
-  it('a full disk under the outputs (64 KiB tmpfs) → exit 1 naming the output, no part file left, a previous bill untouched', async (ctx) => {
+  it('a full disk under the outputs (64 KiB tmpfs) → exit 1 naming the output, nothing left, a previous bill untouched', async (ctx) => {
     if (tiny === undefined) ctx.skip();
     const out = join(tiny!, 'many');
     mkdirSync(out, { recursive: true });
@@ -263,9 +263,9 @@ describe('parallel engine: a large bill written by the workers (key ranges, part
     expectFailure(r, 'many-fsize', /billing\.(txt|detail\.csv).*EFBIG/);
   });
 
-  it('a limit that each part fits under but the whole bill does not (RLIMIT_FSIZE 3 MiB) → the append of the parts fails naming it, nothing left', async () => {
-    // The bill is about 3.8 MB, written as two parts of about 1.9 MB (2 workers); the detail is
-    // under 3 MiB. Only the append of the bill's second part after the first crosses the limit.
+  it('a limit that each range fits under but the whole bill does not (RLIMIT_FSIZE 3 MiB) → the write of a later range fails naming it, nothing left', async () => {
+    // The bill is about 3.8 MB, rendered in ranges of well under 3 MiB each; the detail is under
+    // 3 MiB. Only the write of a later range of the bill after the first crosses the limit.
     const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-fsize-whole/billing.txt', '--no-progress'], {
       cwd: dir,
       prlimit: ['--fsize=3145728'],

@@ -259,7 +259,7 @@ async function engineResult(engine: (i: RunInput) => Promise<BillingResult>, dir
   return result;
 }
 
-describe('a large bill written by the workers, one key range each (writeBill)', () => {
+describe('a large bill written with the workers, in key ranges (writeBill)', () => {
   it('is byte for byte what the main thread writes, bill, detail and totals, on random inputs, workers and table bounds', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -267,10 +267,16 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
         fc.integer({ min: 2, max: 4 }),
         fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
         fc.constantFrom(0, undefined),
-        async (files, workers, maxTableEntries, partitionFrom) => {
+        // Ranges of a cell (many more ranges than workers, several sent to each), of a few users, or as large as the bill.
+        fc.constantFrom(1, 7, 40, 1e9),
+        async (files, workers, maxTableEntries, partitionFrom, billRangeCells) => {
           await withInputs(Object.fromEntries(files.map((f, i) => [`f${i}.${f.format}`, render({ ...f, longLine: false }, f.lines)])), async (dir) => {
             const naive = await writtenBill(await engineResult(runNaive, dir, 'naive'), dir, 'naive');
-            const parallel = await engineResult((i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }), dir, 'parallel');
+            const parallel = await engineResult(
+              (i) => runParallel(i, { workers, shardBytes: 64, maxTableEntries, partitionFrom, billInWorkers: true, billInWorkersFrom: 0, billRangeCells }),
+              dir,
+              'parallel',
+            );
             expect(parallel.writeBill).toBeDefined();
             const inWorkers = await writtenBill(parallel, dir, 'parallel');
             expect(inWorkers).toEqual(naive);
@@ -298,8 +304,9 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
       ];
       for (const [maxTableEntries, partitionFrom, maxTableLongKeyBytes] of bounds) {
         const tag = `p${maxTableEntries}-${partitionFrom}-${maxTableLongKeyBytes}`;
+        // Ranges of about 100 users: 30 of them, sent a few at a time, several cut inside each run.
         const parallel = await engineResult(
-          (i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, maxTableLongKeyBytes, partitionFrom, billInWorkers: true, billInWorkersFrom: 0 }),
+          (i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, maxTableLongKeyBytes, partitionFrom, billInWorkers: true, billInWorkersFrom: 0, billRangeCells: 300 }),
           dir,
           tag,
         );
@@ -330,7 +337,12 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
       expect(naivePriced.totals.totalCostText).toBeDefined();
       for (const maxTableEntries of [undefined, 700]) {
         const tag = `priced-${maxTableEntries}`;
-        const parallel = await engineResult((i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0 }), dir, tag, priced.config);
+        const parallel = await engineResult(
+          (i) => runParallel(i, { workers: 3, shardBytes: 20_000, maxTableEntries, billInWorkers: true, billInWorkersFrom: 0, billRangeCells: 500 }),
+          dir,
+          tag,
+          priced.config,
+        );
         expect(await writtenBill(parallel, dir, tag, undefined, priced)).toEqual(naivePriced);
       }
     });
@@ -341,7 +353,7 @@ describe('a large bill written by the workers, one key range each (writeBill)', 
     await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
       // Aborted before, and while the workers write (the abort lands once their tasks are sent).
       for (const when of ['before', 'during'] as const) {
-        const parallel = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 0 }), dir, when);
+        const parallel = await engineResult((i) => runParallel(i, { workers: 2, billInWorkers: true, billInWorkersFrom: 0, billRangeCells: 1000 }), dir, when);
         const abort = new AbortController();
         if (when === 'before') abort.abort(new Error('interrupted'));
         const staged = new StagedOutputs();

@@ -8,7 +8,7 @@ import { workerFile } from './runtime/pool.js';
 import { planRun, remoteCsvHeaders } from './sharding.js';
 import { BillingJob } from './jobs/billing.js';
 import { DEDUPE_SHARD_BYTES } from './jobs/dedupe-shuffle.js';
-import { BILL_IN_WORKERS_FROM } from './jobs/bill-ranges.js';
+import { BILL_IN_WORKERS } from './jobs/bill-ranges.js';
 
 export interface ParallelOptions {
   readonly workers: number;
@@ -28,6 +28,8 @@ export interface ParallelOptions {
   readonly billInWorkers?: boolean;
   /** With billInWorkers: from how many users (counted once per worker table) (default BILL_IN_WORKERS_FROM; tests make it small). */
   readonly billInWorkersFrom?: number;
+  /** With billInWorkers: (user, task) cells of a key range at most (default RANGE_CELLS; tests make it small). */
+  readonly billRangeCells?: number;
   /** Users at which a worker's table is partitioned (default PARTITION_FROM, scan/partitioned-table.ts; tests make it 0). */
   readonly partitionFrom?: number;
 }
@@ -50,7 +52,9 @@ export async function runParallel(input: RunInput, opts: ParallelOptions): Promi
     reported = now;
   }, 200);
   const workers = Math.max(1, Math.min(opts.workers, tasks.length));
-  const job = new BillingJob(input, tasks, progress, workers, { entries: opts.maxTableEntries, longKeyBytes: opts.maxTableLongKeyBytes }, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true ? (opts.billInWorkersFrom ?? BILL_IN_WORKERS_FROM) : undefined, opts.partitionFrom);
+  const job = new BillingJob(input, tasks, progress, workers, { entries: opts.maxTableEntries, longKeyBytes: opts.maxTableLongKeyBytes }, opts.s3Streams ?? 1, undefined, opts.billInWorkers === true
+      ? { fromEntries: opts.billInWorkersFrom ?? BILL_IN_WORKERS.fromEntries, rangeCells: opts.billRangeCells ?? BILL_IN_WORKERS.rangeCells }
+      : undefined, opts.partitionFrom);
   try {
     return { ...(await runMapReduce(job, { workerFile: workerFile(), workers, signal: input.signal })), workers };
   } catch (err) {

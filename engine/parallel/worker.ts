@@ -2,8 +2,7 @@
 import { flushBillingUsage, mapBillingShards, reduceBillingPartition, type BillingFlushTask, type BillingMapResult, type BillingMapTask, type BillingReduceTask } from './jobs/billing-map.js';
 import type { ShardCounts } from './scan/partial.js';
 import type { SortedTables } from './scan/sorted-merge.js';
-import { renderBillRange, type BillRangeTask } from './jobs/bill-render.js';
-import type { WrittenBill } from '../core/outputs/bill.js';
+import { renderBillRange, type BillRangeTask, type RenderedRange } from './jobs/bill-render.js';
 import { InputError } from '../core/errors.js';
 
 /**
@@ -24,7 +23,8 @@ export const reduceBilling = keepingKind((task: BillingReduceTask): ShardCounts 
  */
 export const flushBilling = keepingKind((task: BillingFlushTask): SortedTables => flushBillingUsage(task));
 
-export const renderBill = keepingKind((task: BillRangeTask): Promise<WrittenBill> => renderBillRange(task));
+/** A range's bytes lie in shared memory too (bill-render.ts SharedBytes). */
+export const renderBill = keepingKind((task: BillRangeTask): Promise<RenderedRange> => renderBillRange(task));
 
 /** Every function above, by the name Piscina calls it by. */
 const workerFunctions = { mapBilling, reduceBilling, flushBilling, renderBill };

@@ -37,12 +37,18 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * Lines encoded into one reused buffer, written out (synchronously) when it is nearly full:
- * as strings (`add`), or byte by byte through `room`'s ByteLine.
+ * as strings (`add`), or byte by byte through `room`'s ByteLine. A sink with memory of its
+ * own (ByteSink.room) is encoded into in place: nothing is copied.
  */
 class LineBuffer {
-  private readonly out = new ByteLine(Buffer.allocUnsafe(CHUNK_BYTES));
+  private readonly out: ByteLine;
+  /** Whether the lines are encoded into the sink's own memory (ByteSink.room, filled). */
+  private readonly inPlace: boolean;
 
-  constructor(private readonly file: ByteSink) {}
+  constructor(private readonly file: ByteSink) {
+    this.inPlace = file.room !== undefined && file.filled !== undefined;
+    this.out = new ByteLine(this.inPlace ? file.room!(CHUNK_BYTES) : Buffer.allocUnsafe(CHUNK_BYTES));
+  }
 
   add(text: string): void {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
@@ -57,14 +63,19 @@ class LineBuffer {
   room(bytes: number): ByteLine {
     if (this.out.pos + bytes > this.out.buf.length) {
       this.flush();
-      if (bytes > this.out.buf.length) this.out.buf = Buffer.allocUnsafe(bytes);
+      if (bytes > this.out.buf.length) this.out.buf = this.inPlace ? this.file.room!(bytes) : Buffer.allocUnsafe(bytes);
     }
     return this.out;
   }
 
   flush(): void {
     if (this.out.pos === 0) return;
-    this.file.write(this.out.buf.subarray(0, this.out.pos));
+    if (this.inPlace) {
+      this.file.filled!(this.out.pos);
+      this.out.buf = this.file.room!(0);
+    } else {
+      this.file.write(this.out.buf.subarray(0, this.out.pos));
+    }
     this.out.pos = 0;
   }
 }

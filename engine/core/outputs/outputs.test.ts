@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { RunFailure } from '../errors.js';
 import { journalPath } from './journal.js';
 import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
-import { OutputPart, STAGING_PREFIX, StagedFile, StagedOutputs, stagingPath } from './staged.js';
+import { STAGING_PREFIX, StagedFile, StagedOutputs } from './staged.js';
 import { BillWriter, PricedBillWriter, billText } from './bill.js';
 import { csvField } from './csv.js';
 import { finalizeBill, finalizePricedBill } from '../billing/finalize.js';
@@ -110,45 +110,22 @@ describe('RejectsWriter + StagedOutputs', () => {
   });
 });
 
-describe('StagedFile.append', () => {
-  /** A part file beside `finalPath` holding `text`, as a worker writes one. */
-  function part(finalPath: string, text: string): string {
-    const path = stagingPath(finalPath);
-    const p = new OutputPart(path, finalPath);
-    p.write(text);
-    p.close();
-    return path;
-  }
-
-  it('moves the first part into an empty file (its permissions kept), copies the next, and leaves no part behind', () => {
+describe('StagedFile.syncSoon', () => {
+  it('flushes on another thread while writes go on; the file is whole, and cannot be closed while it flushes', async () => {
     const dir = tempDir();
-    const finalPath = join(dir, 'billing.detail.csv');
-    const f = new StagedFile(finalPath);
-    const mode = statSync(f.tempPath).mode;
-    const p0 = part(finalPath, 'user,task\nalice,login\n');
-    const p1 = part(finalPath, 'bob,login\n');
-    expect(statSync(p0).mode).not.toBe(mode); // parts are 0600, outputs 0644 less the umask
-    const inode = statSync(p0).ino;
-    f.append(p0);
-    expect(statSync(f.tempPath).ino).toBe(inode); // moved, not copied
-    f.append(p1);
-    f.write('carol,login\n');
-    expect(existsSync(p0) || existsSync(p1)).toBe(false);
-    expect(statSync(f.tempPath).mode).toBe(mode);
+    const f = new StagedFile(join(dir, 'billing.detail.csv'));
+    f.write('user,task\n');
+    const first = f.syncSoon();
+    // One flush at a time: asked again while it runs, the same one.
+    expect(f.syncSoon()).toBe(first);
+    f.write('alice,login\n');
+    expect(() => f.close()).toThrow('closed while it is flushed');
+    await first;
+    f.write('bob,login\n');
+    await f.syncSoon();
     f.commit();
-    expect(readFileSync(finalPath, 'utf8')).toBe('user,task\nalice,login\nbob,login\ncarol,login\n');
+    expect(readFileSync(join(dir, 'billing.detail.csv'), 'utf8')).toBe('user,task\nalice,login\nbob,login\n');
     expect(listFiles(dir)).toEqual(['billing.detail.csv']);
-  });
-
-  it('copies a part after bytes written by write(): they stay first', () => {
-    const dir = tempDir();
-    const a = new StagedFile(join(dir, 'a.txt'));
-    a.write('');
-    a.write('head\n');
-    a.append(part(a.finalPath, 'part\n'));
-    a.commit();
-    expect(readFileSync(a.finalPath, 'utf8')).toBe('head\npart\n');
-    expect(listFiles(dir)).toEqual(['a.txt']);
   });
 });
 

@@ -4,7 +4,7 @@
  * The bill is renamed last, so a visible bill implies complete companions. An abort
  * removes every temporary file.
  */
-import { mkdirSync, openSync, closeSync, fchmodSync, fstatSync, fsyncSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, fdatasync, fsyncSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RunFailure, systemReason } from '../errors.js';
@@ -32,6 +32,15 @@ export function stagingPath(finalPath: string): string {
 /** Where bytes of an output are written (a staged file, or a part of one). */
 export interface ByteSink {
   write(data: string | Uint8Array): void;
+  /**
+   * Optional: memory of the sink's own, with room for at least `bytes` bytes (0: whatever is
+   * left of it, if any), where its next bytes are encoded in place, then handed over by
+   * filled(): a writer that encodes into a buffer (bill.ts LineBuffer) then copies nothing.
+   * A later call replaces the room given before.
+   */
+  room?(bytes: number): Buffer;
+  /** The first `bytes` bytes of the last room given are the sink's next bytes. */
+  filled?(bytes: number): void;
 }
 
 /** Writes all of `data` to `fd`; a failure names the output. */
@@ -46,111 +55,62 @@ function writeAll(fd: number, data: string | Uint8Array, finalPath: string): voi
 }
 
 /**
- * A new file written for an output (never over another): a failure to open it (no inode left,
- * a read-only file system) or to write it names the output.
+ * An output written under a new temporary name in its final directory (never over another
+ * file): a failure to open it (no inode left, a read-only file system), to write or to flush
+ * it names the output.
  */
-abstract class OutputFile implements ByteSink {
-  protected fd: number | null;
+export class StagedFile implements ByteSink {
+  readonly tempPath: string;
+  private fd: number | null;
 
-  protected constructor(
-    path: string,
-    mode: number,
-    readonly finalPath: string,
-  ) {
+  constructor(readonly finalPath: string) {
+    const tempPath = stagingPath(finalPath);
     try {
-      this.fd = openSync(path, 'wx', mode);
+      mkdirSync(dirname(finalPath), { recursive: true });
+      this.fd = openSync(tempPath, 'wx', 0o644);
     } catch (err) {
       throw outputError(finalPath, err);
     }
+    this.tempPath = tempPath;
   }
+
+  /** A flush of the file's data begun on another thread (syncSoon), while it runs. */
+  private syncing: Promise<void> | null = null;
+  /** What such a flush failed with: close() fails with it (a failed flush is reported once, to its caller). */
+  private syncFailure: { readonly error: unknown } | null = null;
 
   write(data: string | Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.finalPath}: write after close`);
     writeAll(this.fd, data, this.finalPath);
   }
-}
-
-const APPEND_CHUNK = 4 << 20;
-
-export class StagedFile extends OutputFile {
-  readonly tempPath: string;
-
-  constructor(finalPath: string) {
-    const tempPath = stagingPath(finalPath);
-    try {
-      mkdirSync(dirname(finalPath), { recursive: true });
-    } catch (err) {
-      throw outputError(finalPath, err);
-    }
-    super(tempPath, 0o644, finalPath);
-    this.tempPath = tempPath;
-  }
 
   /**
-   * Appends the whole of a part file (written by OutputPart, in this file's directory), which
-   * is gone afterwards. While this file is empty (its size on disk), the part takes its place
-   * by a rename, with this file's permissions, instead of being copied (at a million users
-   * the copy of the bill's parts was a second of the main thread's). Else it is read in
-   * chunks and removed.
+   * Begins to flush the data written so far to disk on another thread (fdatasync), unless a
+   * flush is running: close() then has less to wait for. Settles (never rejects) when the
+   * flush has ended; the file must not be closed before.
    */
-  append(partPath: string): void {
-    if (this.fd === null) throw new Error(`${this.finalPath}: append after close`);
-    let size: number;
-    let mode: number;
-    try {
-      ({ size, mode } = fstatSync(this.fd));
-    } catch (err) {
-      throw outputError(this.finalPath, err);
-    }
-    if (size === 0) return this.adopt(partPath, mode & 0o7777);
-    this.copy(partPath);
-    rmSync(partPath, { force: true });
-  }
-
-  /** The part renamed into this file's place, given this file's permission bits. */
-  private adopt(partPath: string, mode: number): void {
-    const old = this.fd!;
-    try {
-      renameSync(partPath, this.tempPath);
-      this.fd = null;
-      closeSync(old);
-      this.fd = openSync(this.tempPath, 'a');
-      fchmodSync(this.fd, mode);
-    } catch (err) {
-      throw outputError(this.finalPath, err);
-    }
-  }
-
-  private copy(partPath: string): void {
-    const buf = Buffer.allocUnsafe(APPEND_CHUNK);
-    let fd: number;
-    try {
-      fd = openSync(partPath, 'r');
-    } catch (err) {
-      throw outputError(this.finalPath, err);
-    }
-    try {
-      for (;;) {
-        let n: number;
-        try {
-          n = readSync(fd, buf, 0, buf.length, null);
-        } catch (err) {
-          throw outputError(this.finalPath, err);
-        }
-        if (n === 0) break;
-        writeAll(this.fd!, buf.subarray(0, n), this.finalPath);
-      }
-    } finally {
-      closeSync(fd);
-    }
+  syncSoon(): Promise<void> {
+    if (this.fd === null) throw new Error(`${this.finalPath}: sync after close`);
+    if (this.syncing !== null) return this.syncing;
+    const fd = this.fd;
+    this.syncing = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        if (err !== null) this.syncFailure ??= { error: err };
+        this.syncing = null;
+        resolve();
+      });
+    });
+    return this.syncing;
   }
 
   /** Flushes to disk and closes; the file is still under its temporary name. */
   close(): void {
     if (this.fd === null) return;
+    if (this.syncing !== null) throw new Error(`internal: ${this.finalPath} closed while it is flushed`);
     const fd = this.fd;
     this.fd = null;
     try {
+      if (this.syncFailure !== null) throw this.syncFailure.error;
       fsyncSync(fd);
     } catch (err) {
       throw outputError(this.finalPath, err);
@@ -183,27 +143,6 @@ export class StagedFile extends OutputFile {
       // Its file system made read-only (or gone) under the run: what failed the run is what it reports, and the next
       // run removes a dead run's staging files.
     }
-  }
-}
-
-/**
- * A part of an output, written by another thread under a staging name beside it
- * (stagingPath) and appended to the output's StagedFile by the main thread, then removed.
- * It is not flushed to disk: the output it is appended to is.
- */
-export class OutputPart extends OutputFile {
-  constructor(
-    readonly path: string,
-    finalPath: string,
-  ) {
-    super(path, 0o600, finalPath);
-  }
-
-  close(): void {
-    if (this.fd === null) return;
-    const fd = this.fd;
-    this.fd = null;
-    closeSync(fd);
   }
 }
 

@@ -1,24 +1,24 @@
 /**
- * A large bill written by the workers: the merge of their sorted usage tables is cut into one
- * key range per worker (MergedUsage.keyRanges), each range merged, billed and written into
- * part files by a worker (bill-render.ts), and the parts appended to the staged outputs in
- * key order, their totals summed exactly. The bytes are those the main thread writes alone
+ * A large bill written with the workers: the merge of their sorted usage tables is cut into
+ * key ranges of a bounded size (MergedUsage.keyRanges), each merged, billed and encoded into
+ * shared memory by a worker (bill-render.ts), and the ranges written into the staged outputs
+ * in key order by the main thread as they come, their totals summed exactly, while the
+ * workers render the next ones. The bytes are those the main thread writes alone
  * (finalizeBill with a BillWriter, or under a pricing plan finalizePricedBill with a
  * PricedBillWriter), which it still does for small bills, where the hand-over would cost
  * more than it saves.
  */
-import { rmSync } from 'node:fs';
 import type { BillingConfig } from '../../core/config/config.js';
 import { compareUtf8 } from '../../core/billing/order.js';
 import { sumTotals, type BillTotals } from '../../core/billing/totals.js';
 import { RunFailure } from '../../core/errors.js';
-import { writeBillFiles, type WrittenBill } from '../../core/outputs/bill.js';
+import { writeBillFiles } from '../../core/outputs/bill.js';
 import type { PricingPlan } from '../../core/pricing/plan.js';
-import { stagingPath, type StagedFile } from '../../core/outputs/staged.js';
+import type { StagedFile } from '../../core/outputs/staged.js';
 import type { TaskPool } from '../runtime/mapreduce.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { UserTable } from '../scan/user-table.js';
-import type { BillRangeTask } from './bill-render.js';
+import { BLOCK_BYTES, type BillRangeTask, type RenderedRange } from './bill-render.js';
 import type { WorkerFunctionName } from '../worker.js';
 
 /**
@@ -27,7 +27,23 @@ import type { WorkerFunctionName } from '../worker.js';
  */
 export const BILL_IN_WORKERS_FROM = 1 << 16;
 
-export interface BillInRanges {
+/**
+ * (user, task) cells of a key range at most: at 5 tasks about 52,000 users, whose bill and
+ * detail take about 8 MB; a row takes at most a few hundred bytes (a 128-byte id, quoted).
+ * With ranges this small the workers end together, and the main thread writes a range while
+ * they render the next (bench/parallel-history.md, "A bill in small ranges").
+ */
+export const RANGE_CELLS = 1 << 18;
+
+/** How a job's bill is written with its workers: from how many entries, in ranges of how many cells (tests make both small). */
+export interface BillInWorkers {
+  readonly fromEntries: number;
+  readonly rangeCells: number;
+}
+
+export const BILL_IN_WORKERS: BillInWorkers = { fromEntries: BILL_IN_WORKERS_FROM, rangeCells: RANGE_CELLS };
+
+export interface BillInRanges extends BillInWorkers {
   readonly pool: TaskPool;
   readonly tables: readonly SortedTables[];
   readonly config: BillingConfig;
@@ -38,15 +54,21 @@ export interface BillInRanges {
   readonly signal: AbortSignal;
   /** The job's stop flag (set to 1 on abort). */
   readonly stop: SharedArrayBuffer;
-  /** Bills of fewer entries are written here, on the main thread. */
-  readonly fromEntries: number;
 }
 
 const RENDER: WorkerFunctionName = 'renderBill';
+/** Spare blocks a range is given at most: about what a range of RANGE_CELLS cells fills. */
+const SPARE_PER_RANGE = 12;
 
 /** Whether the bill of `usage` is rendered by the workers (else by the main thread: small bills, or one worker). */
 export function rendersInWorkers(usage: MergedUsage | null, workers: number, fromEntries: number): usage is MergedUsage {
   return usage !== null && workers >= 2 && usage.entries >= fromEntries;
+}
+
+/** Ranges to cut a bill of `entries` users of `tasks` tasks into: at most `cells` cells each, a multiple of the workers, so that they end together. */
+export function rangeCount(entries: number, tasks: number, workers: number, cells: number): number {
+  const ranges = Math.ceil((entries * Math.max(1, tasks)) / Math.max(1, cells));
+  return Math.max(1, Math.ceil(ranges / workers)) * workers;
 }
 
 export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
@@ -57,58 +79,72 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
     return (await writeBillFiles(rows, config, plan, b.bill, b.detail, { checkpoint: () => signal.throwIfAborted() })).totals;
   }
   signal.throwIfAborted();
-  const ranges = usage.keyRanges(b.pool.workers);
-  const parts = ranges.map(() => ({ bill: stagingPath(b.bill.finalPath), detail: stagingPath(b.detail.finalPath) }));
+  const ranges = usage.keyRanges(rangeCount(usage.entries, config.rates.length, b.pool.workers, b.rangeCells));
+  // Ranges sent and not yet written: one per worker and one waiting, so that no worker waits
+  // while the main thread writes, and the memory they hold is that of a few ranges.
+  const window = b.pool.workers + 1;
   const stop = () => Atomics.store(new Int32Array(b.stop), 0, 1);
   signal.addEventListener('abort', stop, { once: true });
+  const rendering: Array<Promise<RenderedRange> | undefined> = [];
   // The failure that stopped the others (theirs then only say they were stopped): the one to report.
   let cause: { readonly error: unknown } | undefined;
+  // Blocks of ranges written out, handed to the next ranges to fill again (bill-render.ts SharedBytes).
+  const spare: Uint8Array[] = [];
+  let sent = 0;
+  const send = (written: number) => {
+    for (; sent < ranges.length && sent < written + window && cause === undefined && !signal.aborted; sent++) {
+      const task: BillRangeTask = { tables: b.tables, ranges: ranges[sent]!, config, plan, header: sent === 0, stop: b.stop, spare: spare.splice(0, SPARE_PER_RANGE) };
+      const run = b.pool.run(task, RENDER) as Promise<RenderedRange>;
+      run.catch((error: unknown) => {
+        cause ??= { error };
+        stop();
+      });
+      rendering.push(run);
+    }
+  };
+  const syncs: Promise<void>[] = [];
+  let done = false;
   try {
-    const settled = await Promise.allSettled(
-      ranges.map((r, k) => {
-        const task: BillRangeTask = {
-          tables: b.tables,
-          ranges: r,
-          config,
-          plan,
-          header: k === 0,
-          bill: { part: parts[k]!.bill, output: b.bill.finalPath },
-          detail: { part: parts[k]!.detail, output: b.detail.finalPath },
-          stop: b.stop,
-        };
-        const run = b.pool.run(task, RENDER) as Promise<WrittenBill>;
-        // The first failure stops the other ranges; every task has ended before the parts are removed.
-        run.catch((error: unknown) => {
-          cause ??= { error };
-          stop();
-        });
-        return run;
-      }),
-    );
+    const totals: BillTotals[] = [];
+    // The ranges follow each other in the bill's order (cut at keys): checked, as finalize checks every user's.
+    let previous: string | null = null;
+    send(0);
+    for (let k = 0; k < ranges.length; k++) {
+      let r: RenderedRange;
+      try {
+        r = await rendering[k]!;
+      } catch {
+        break;
+      }
+      rendering[k] = undefined;
+      signal.throwIfAborted();
+      if (r.first !== null && previous !== null && compareUtf8(previous, r.first) >= 0) {
+        throw new Error(`internal: bill ranges out of order: ${JSON.stringify(previous)} before ${JSON.stringify(r.first)}`);
+      }
+      previous = r.last ?? previous;
+      // The next ranges are sent before this one is written: the workers render while it is.
+      send(k + 1);
+      for (const block of r.detail) b.detail.write(block);
+      for (const block of r.bill) b.bill.write(block);
+      totals.push(r.totals);
+      // Flushed to disk as it is written: the commit's flush, after the last range, has less to wait for.
+      syncs.push(b.detail.syncSoon(), b.bill.syncSoon());
+      for (const block of [...r.detail, ...r.bill]) if (block.buffer.byteLength === BLOCK_BYTES) spare.push(new Uint8Array(block.buffer));
+    }
     signal.throwIfAborted();
     if (cause !== undefined) {
       const e = cause.error;
       throw new RunFailure(`a worker failed while writing the bill: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const results = settled.map((s) => (s as PromiseFulfilledResult<WrittenBill>).value);
-    // The ranges follow each other in the bill's order (cut at keys): checked, as finalize checks every user's.
-    let previous: string | null = null;
-    for (const r of results) {
-      if (r.first !== null && previous !== null && compareUtf8(previous, r.first) >= 0) {
-        throw new Error(`internal: bill ranges out of order: ${JSON.stringify(previous)} before ${JSON.stringify(r.first)}`);
-      }
-      previous = r.last ?? previous;
-    }
-    for (const p of parts) {
-      b.bill.append(p.bill);
-      b.detail.append(p.detail);
-    }
-    return sumTotals(config.currencyDecimals, plan !== undefined, results.map((r) => r.totals));
+    await Promise.all(syncs);
+    done = true;
+    return sumTotals(config.currencyDecimals, plan !== undefined, totals);
   } finally {
     signal.removeEventListener('abort', stop);
-    for (const p of parts) {
-      rmSync(p.bill, { force: true });
-      rmSync(p.detail, { force: true });
+    // A bill given up: the ranges still rendering are stopped, and have ended when this returns.
+    if (!done) {
+      stop();
+      await Promise.allSettled([...rendering.filter((r) => r !== undefined), ...syncs]);
     }
   }
 }

@@ -24,7 +24,7 @@ import { ShuffleStore } from './dedupe-shuffle.js';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { ObjectFeeds, type OpenObject } from '../remote/object-feed.js';
 import type { TaskPool } from '../runtime/mapreduce.js';
-import { rendersInWorkers, writeBillInRanges } from './bill-ranges.js';
+import { rendersInWorkers, writeBillInRanges, type BillInWorkers } from './bill-ranges.js';
 import { exchangeControl } from './usage-exchange.js';
 
 /**
@@ -98,12 +98,12 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     s3Streams = 1,
     /** Where objects in S3 are read from (tests may give another source). */
     openObject?: OpenObject,
-    /** The result writes a bill in the workers from this many entries (writeBill); absent: finalize reads its usage. */
-    private readonly billInWorkersFrom?: number,
+    /** The result writes a large bill with the workers (writeBill); absent: finalize reads its usage. */
+    private readonly billInWorkers?: BillInWorkers,
     /** Users at which a worker's table is partitioned (default PARTITION_FROM). */
     partitionFrom = PARTITION_FROM,
   ) {
-    this.keepPool = billInWorkersFrom !== undefined;
+    this.keepPool = billInWorkers !== undefined;
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = namedTempPath('mr-usage-', this.jobId);
@@ -211,7 +211,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     }
   }
 
-  /** With billInWorkersFrom, `pool` is lent by the runtime: the result renders large bills with it, and destroys it at its release. */
+  /** With billInWorkers, `pool` is lent by the runtime: the result renders large bills with it, and destroys it at its release. */
   finalize(pool?: TaskPool): BillingResult {
     const merged = this.tables.length === 0 ? null : new MergedUsage(this.tables);
     const result = {
@@ -219,16 +219,16 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
       usage: merged ?? new UserTable(this.input.config.rates.length, 16),
       release: async () => this.removeSpills(),
     };
-    if (pool === undefined || this.billInWorkersFrom === undefined) return result;
-    const fromEntries = this.billInWorkersFrom;
+    const inWorkers = this.billInWorkers;
+    if (pool === undefined || inWorkers === undefined) return result;
     // A bill the main thread writes (small, or one worker) needs no worker: they end now, while
     // it does (they took 30 ms more at the end of a run of 1,000 users), and the release waits.
-    const ended = rendersInWorkers(merged, pool.workers, fromEntries) ? null : pool.destroy();
+    const ended = rendersInWorkers(merged, pool.workers, inWorkers.fromEntries) ? null : pool.destroy();
     ended?.catch(() => undefined);
     return {
       ...result,
       writeBill: (bill, detail, signal, plan) =>
-        writeBillInRanges({ pool, tables: this.tables, config: this.input.config, plan, bill, detail, signal, stop: this.stop, fromEntries }),
+        writeBillInRanges({ ...inWorkers, pool, tables: this.tables, config: this.input.config, plan, bill, detail, signal, stop: this.stop }),
       release: async () => {
         try {
           await (ended ?? pool.destroy());

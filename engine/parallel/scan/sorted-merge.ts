@@ -194,8 +194,9 @@ class Cursor {
       if (l === undefined) this.carries.set(e, (l = []));
       l.push([k % tasks, v]);
     }
-    // Records are 8-byte aligned in their buffer unless the image was cut from a larger one.
-    const r = records === null ? new Uint8Array(Math.max(1, Math.floor(chunkBytes / rb)) * rb) : records.byteOffset % 8 === 0 ? records : records.slice();
+    // Records are 8-byte aligned in their buffer unless the image was cut from a larger one. A
+    // run's window holds a chunk, or the entries read if fewer (a key range of a bill is small).
+    const r = records === null ? new Uint8Array(Math.max(1, Math.min(Math.floor(chunkBytes / rb), size - from)) * rb) : records.byteOffset % 8 === 0 ? records : records.slice();
     this.u8 = r;
     this.i32 = new Int32Array(r.buffer, r.byteOffset, r.byteLength >>> 2);
     this.f64 = new Float64Array(r.buffer, r.byteOffset, r.byteLength >>> 3);
