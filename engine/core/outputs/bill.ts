@@ -54,7 +54,12 @@ class LineBuffer {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
     if (this.out.pos + 3 * text.length > this.out.buf.length) {
       this.flush();
-      if (3 * text.length > this.out.buf.length) return this.file.write(text);
+      if (3 * text.length > this.out.buf.length) {
+        this.file.write(text);
+        // The sink's room given before lies where the write went.
+        if (this.inPlace) this.out.buf = this.file.room!(0);
+        return;
+      }
     }
     this.out.pos += this.out.buf.write(text, this.out.pos, 'utf8');
   }

@@ -36,7 +36,7 @@ export interface ByteSink {
    * Optional: memory of the sink's own, with room for at least `bytes` bytes (0: whatever is
    * left of it, if any), where its next bytes are encoded in place, then handed over by
    * filled(): a writer that encodes into a buffer (bill.ts LineBuffer) then copies nothing.
-   * A later call replaces the room given before.
+   * A later call, or a write(), ends the room given before.
    */
   room?(bytes: number): Buffer;
   /** The first `bytes` bytes of the last room given are the sink's next bytes. */
@@ -92,6 +92,8 @@ export class StagedFile implements ByteSink {
   syncSoon(): Promise<void> {
     if (this.fd === null) throw new Error(`${this.finalPath}: sync after close`);
     if (this.syncing !== null) return this.syncing;
+    // An earlier flush failed: the run fails now, not after the rest is written.
+    if (this.syncFailure !== null) throw outputError(this.finalPath, this.syncFailure.error);
     const fd = this.fd;
     this.syncing = new Promise<void>((resolve) => {
       fdatasync(fd, (err) => {
@@ -130,11 +132,17 @@ export class StagedFile implements ByteSink {
 
   discard(): void {
     if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        /* already closed */
-      }
+      const fd = this.fd;
+      const close = () => {
+        try {
+          closeSync(fd);
+        } catch {
+          /* already closed */
+        }
+      };
+      // A flush running on another thread uses the descriptor: it is closed once that ends.
+      if (this.syncing !== null) void this.syncing.then(close);
+      else close();
       this.fd = null;
     }
     try {

@@ -16,7 +16,7 @@ import { writeBillFiles } from '../../core/outputs/bill.js';
 import type { PricingPlan } from '../../core/pricing/plan.js';
 import type { StagedFile } from '../../core/outputs/staged.js';
 import type { TaskPool } from '../runtime/mapreduce.js';
-import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
+import { MergedUsage, type EntryRange, type SortedTables } from '../scan/sorted-merge.js';
 import { UserTable } from '../scan/user-table.js';
 import { BLOCK_BYTES, type BillRangeTask, type RenderedRange } from './bill-render.js';
 import type { WorkerFunctionName } from '../worker.js';
@@ -57,12 +57,41 @@ export interface BillInRanges extends BillInWorkers {
 }
 
 const RENDER: WorkerFunctionName = 'renderBill';
-/** Spare blocks a range is given at most: about what a range of RANGE_CELLS cells fills. */
+/**
+ * Spare blocks a range is given at most: about what a range of RANGE_CELLS cells fills with
+ * short ids (longer ones fill more, and take new blocks). The main thread keeps as many per
+ * range it may have sent, and lets the others go.
+ */
 const SPARE_PER_RANGE = 12;
 
 /** Whether the bill of `usage` is rendered by the workers (else by the main thread: small bills, or one worker). */
 export function rendersInWorkers(usage: MergedUsage | null, workers: number, fromEntries: number): usage is MergedUsage {
   return usage !== null && workers >= 2 && usage.entries >= fromEntries;
+}
+
+/**
+ * The merge cut into `count` key ranges (MergedUsage.keyRanges), then any range of more than
+ * `cells` cells cut again within itself, until none is or it holds at most one user per table.
+ * keyRanges cuts at keys of the largest table: another table's keys may lie mostly in one of
+ * its ranges (a run spilled while the input came sorted by user spans few keys), and a range
+ * is held whole in memory. Each cut range's parts hold fewer entries than it (the parts of its
+ * largest table's share are not empty), so this ends.
+ */
+export function boundedRanges(usage: MergedUsage, count: number, tasks: number, cells: number): EntryRange[][] {
+  const size = (r: readonly EntryRange[]) => r.reduce((n, [from, to]) => n + to - from, 0) * Math.max(1, tasks);
+  const bounded: EntryRange[][] = [];
+  // A stack of the ranges still to look at, the first on top: the ranges come out in key order.
+  const todo = usage.keyRanges(count).reverse();
+  while (todo.length > 0) {
+    const r = todo.pop()!;
+    const widest = r.reduce((m, [from, to]) => Math.max(m, to - from), 0);
+    if (size(r) <= cells || widest <= 1) {
+      bounded.push(r);
+      continue;
+    }
+    todo.push(...usage.keyRanges(Math.max(2, Math.ceil(size(r) / cells)), r).reverse());
+  }
+  return bounded;
 }
 
 /** Ranges to cut a bill of `entries` users of `tasks` tasks into: at most `cells` cells each, a multiple of the workers, so that they end together. */
@@ -79,9 +108,10 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
     return (await writeBillFiles(rows, config, plan, b.bill, b.detail, { checkpoint: () => signal.throwIfAborted() })).totals;
   }
   signal.throwIfAborted();
-  const ranges = usage.keyRanges(rangeCount(usage.entries, config.rates.length, b.pool.workers, b.rangeCells));
+  const T = config.rates.length;
+  const ranges = boundedRanges(usage, rangeCount(usage.entries, T, b.pool.workers, b.rangeCells), T, b.rangeCells);
   // Ranges sent and not yet written: one per worker and one waiting, so that no worker waits
-  // while the main thread writes, and the memory they hold is that of a few ranges.
+  // while the main thread writes; with the one being written, the memory of workers + 2 ranges.
   const window = b.pool.workers + 1;
   const stop = () => Atomics.store(new Int32Array(b.stop), 0, 1);
   signal.addEventListener('abort', stop, { once: true });
@@ -129,7 +159,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
       totals.push(r.totals);
       // Flushed to disk as it is written: the commit's flush, after the last range, has less to wait for.
       syncs.push(b.detail.syncSoon(), b.bill.syncSoon());
-      for (const block of [...r.detail, ...r.bill]) if (block.buffer.byteLength === BLOCK_BYTES) spare.push(new Uint8Array(block.buffer));
+      for (const block of [...r.detail, ...r.bill]) if (block.buffer.byteLength === BLOCK_BYTES && spare.length < window * SPARE_PER_RANGE) spare.push(new Uint8Array(block.buffer));
     }
     signal.throwIfAborted();
     if (cause !== undefined) {

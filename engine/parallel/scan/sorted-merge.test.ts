@@ -46,6 +46,17 @@ async function expectRangesCover(tables: readonly (TableImage | SortedTables)[],
     const joined: Array<[string, unknown]> = [];
     for (const r of ranges) joined.push(...(await sortedUsageEntries(new MergedUsage(tables, r, readBytes))));
     expect(joined).toEqual([...whole]);
+    // Each range cut again, within itself (as a bill's too large range is): the same users.
+    const nested: Array<[string, unknown]> = [];
+    for (const r of ranges) {
+      const inner = new MergedUsage(tables).keyRanges(parts, r);
+      expect(inner.length).toBeLessThanOrEqual(parts);
+      for (const sub of inner) {
+        sub.forEach(([from, to], i) => expect(from >= r[i]![0] && to <= r[i]![1] && from <= to).toBe(true));
+        nested.push(...(await sortedUsageEntries(new MergedUsage(tables, sub, readBytes))));
+      }
+    }
+    expect(nested).toEqual([...whole]);
   }
 }
 

@@ -6,7 +6,8 @@
  * which is the order of the key bytes) as a SortedUsage stream and checks that order.
  *
  * The merge can be cut into key ranges (keyRanges), each merged on its own, by another
- * thread: a large bill is written that way by the workers, a range each (jobs/bill-ranges.ts).
+ * thread: a large bill is rendered that way by the workers, in ranges of a bounded size
+ * (jobs/bill-ranges.ts).
  *
  * A table that outgrew its worker's bound was spilled to a file as a sorted run (writeRun: its
  * records, then its long keys in record order; only its carried sums, which are few, stay in
@@ -307,22 +308,27 @@ export class MergedUsage implements SortedUsage {
    * The merge cut into at most `parts` key ranges of about equal size, in key order: for each,
    * every table's entries in it (the argument of the constructor's `ranges`). The cuts are
    * keys of the largest table at equal steps, each table cut where its keys reach them, so a
-   * user's entries in every table fall in one range.
+   * user's entries in every table fall in one range. `within`: a key range of the merge (one
+   * of keyRanges') cut the same way, by its own largest table's entries in it.
    */
-  keyRanges(parts: number): EntryRange[][] {
+  keyRanges(parts: number, within?: readonly EntryRange[]): EntryRange[][] {
     const T = this.taskCount;
     const rb = recordBytes(T);
     const tables: KeyedTable[] = [
       ...this.images.map((img) => new KeyedTable(img.size, rb, img.overflow, img.records, null)),
       ...this.runs.map((r) => new KeyedTable(r.size, rb, null, null, r.path)),
     ];
+    if (within !== undefined && within.length !== tables.length) throw new RangeError('MergedUsage: a range per table is needed');
+    const slice = (i: number): EntryRange => within?.[i] ?? [0, tables[i]!.size];
     try {
-      let largest = tables[0]!;
-      for (const t of tables) if (t.size > largest.size) largest = t;
-      const n = Math.max(1, Math.min(parts, largest.size));
+      let largest = 0;
+      const length = (i: number) => slice(i)[1] - slice(i)[0];
+      for (let i = 1; i < tables.length; i++) if (length(i) > length(largest)) largest = i;
+      const [from, to] = slice(largest);
+      const n = Math.max(1, Math.min(parts, to - from));
       const cuts: Uint8Array[] = [];
-      for (let k = 1; k < n; k++) cuts.push(largest.key(Math.floor((k * largest.size) / n)));
-      const at = tables.map((t) => [0, ...cuts.map((c) => t.lowerBound(c)), t.size]);
+      for (let k = 1; k < n; k++) cuts.push(tables[largest]!.key(from + Math.floor((k * (to - from)) / n)));
+      const at = tables.map((t, i) => [slice(i)[0], ...cuts.map((c) => t.lowerBound(c, ...slice(i))), slice(i)[1]]);
       return Array.from({ length: n }, (_, k) => at.map((b): EntryRange => [b[k]!, b[k + 1]!]));
     } finally {
       for (const t of tables) t.close();
@@ -580,10 +586,10 @@ class KeyedTable {
     return key;
   }
 
-  /** The first entry whose key is at or after `key` (size when none is). */
-  lowerBound(key: Uint8Array): number {
-    let lo = 0;
-    let hi = this.size;
+  /** The first entry of [from, to) whose key is at or after `key` (`to` when none is). */
+  lowerBound(key: Uint8Array, from = 0, to = this.size): number {
+    let lo = from;
+    let hi = to;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const k = this.key(mid);
