@@ -59,8 +59,8 @@ export interface BillInRanges extends BillInWorkers {
 const RENDER: WorkerFunctionName = 'renderBill';
 /**
  * Spare blocks a range is given at most: about what a range of RANGE_CELLS cells fills with
- * short ids (longer ones fill more, and take new blocks). The main thread keeps as many per
- * range it may have sent, and lets the others go.
+ * short ids (longer ones fill more, and take new blocks). Every block comes back, filled or
+ * not, and is kept: the blocks are those of the most ranges held at once, none let go.
  */
 const SPARE_PER_RANGE = 12;
 
@@ -118,7 +118,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
   const rendering: Array<Promise<RenderedRange> | undefined> = [];
   // The failure that stopped the others (theirs then only say they were stopped): the one to report.
   let cause: { readonly error: unknown } | undefined;
-  // Blocks of ranges written out, handed to the next ranges to fill again (bill-render.ts SharedBytes).
+  // Blocks of ranges written out, or not filled, handed to the next ranges to fill (bill-render.ts SharedBytes).
   const spare: Uint8Array[] = [];
   let sent = 0;
   const send = (written: number) => {
@@ -152,6 +152,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
         throw new Error(`internal: bill ranges out of order: ${JSON.stringify(previous)} before ${JSON.stringify(r.first)}`);
       }
       previous = r.last ?? previous;
+      spare.push(...r.spare);
       // The next ranges are sent before this one is written: the workers render while it is.
       send(k + 1);
       for (const block of r.detail) b.detail.write(block);
@@ -159,7 +160,7 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
       totals.push(r.totals);
       // Flushed to disk as it is written: the commit's flush, after the last range, has less to wait for.
       syncs.push(b.detail.syncSoon(), b.bill.syncSoon());
-      for (const block of [...r.detail, ...r.bill]) if (block.buffer.byteLength === BLOCK_BYTES && spare.length < window * SPARE_PER_RANGE) spare.push(new Uint8Array(block.buffer));
+      for (const block of [...r.detail, ...r.bill]) if (block.buffer.byteLength === BLOCK_BYTES) spare.push(new Uint8Array(block.buffer));
     }
     signal.throwIfAborted();
     if (cause !== undefined) {

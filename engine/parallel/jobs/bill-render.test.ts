@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BLOCK_BYTES, SharedBytes } from './bill-render.js';
+import { BLOCK_BYTES, SharedBytes, renderBillRange } from './bill-render.js';
+import { UserTable, hashBytes } from '../scan/user-table.js';
 import { writeBillFiles } from '../../core/outputs/bill.js';
 import type { ByteSink } from '../../core/outputs/staged.js';
 import { UsageTable } from '../../core/billing/usage.js';
@@ -118,5 +119,27 @@ describe('the bill writers into SharedBytes (encoded in place)', () => {
     expect(b).toEqual(a);
     for (let k = 0; k < 2; k++) expect(concat(shared[k]!.blocks()).equals(Buffer.concat(plain[k]!.parts))).toBe(true);
     expect(shared[1]!.blocks().length).toBeGreaterThan(1);
+  });
+});
+
+describe('renderBillRange', () => {
+  it('fills the spare blocks it is given and hands back those it did not fill', async () => {
+    const config = billingConfigFromEnv({ RATE_login: '0.005' });
+    const t = new UserTable(1);
+    for (let i = 0; i < 100; i++) {
+      const b = Buffer.from(`user${i}`);
+      t.addNow(b, 0, b.length, hashBytes(b, 0, b.length), 0, 1, i);
+    }
+    const img = t.sortedImage(true);
+    const given = Array.from({ length: 5 }, () => new Uint8Array(new SharedArrayBuffer(BLOCK_BYTES)));
+    const r = await renderBillRange({ tables: [{ image: img, runs: [] }], ranges: [[0, 100]], config, header: true, stop: new SharedArrayBuffer(4), spare: given });
+    // A small range: one block of bill, one of detail, both spare ones; three handed back.
+    expect(r.bill).toHaveLength(1);
+    expect(r.detail).toHaveLength(1);
+    expect(r.spare).toHaveLength(3);
+    const buffers = [...r.bill, ...r.detail, ...r.spare].map((b) => b.buffer);
+    expect(new Set(buffers)).toEqual(new Set(given.map((b) => b.buffer)));
+    expect(concat(r.detail).toString().split('\n')[0]).toBe('user,task,requests,duration_ms,rate,cost,cost_rounded');
+    expect(r.totals.users).toBe(100);
   });
 });

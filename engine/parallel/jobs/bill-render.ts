@@ -27,10 +27,11 @@ export interface BillRangeTask {
   readonly spare: readonly Uint8Array[];
 }
 
-/** A range's bill: its totals, first and last users (WrittenBill), and the bytes of its billing.txt and detail CSV. */
+/** A range's bill: its totals, first and last users (WrittenBill), the bytes of its billing.txt and detail CSV, and the spare blocks it did not fill. */
 export interface RenderedRange extends WrittenBill {
   readonly bill: readonly Uint8Array[];
   readonly detail: readonly Uint8Array[];
+  readonly spare: readonly Uint8Array[];
 }
 
 /** Bytes of a block of shared memory a range's output is kept in (the bill writers hand over about a MiB at a time). */
@@ -42,9 +43,10 @@ const LEAST_ROOM = 64 << 10;
  * Bytes kept in blocks of shared memory, which reach the main thread with no copy and leave
  * this worker's buffers attached (a transfer would detach them: scan/partial.ts "Detached
  * buffers"). The bill writers encode into the blocks in place (room, filled). Blocks the
- * main thread has written out come back with the next task (`spare`) and are filled again:
- * new memory costs a page fault per page at its first write, and freed memory a flush of
- * every core's TLB.
+ * main thread has written out come back with the next task (`spare`) and are filled again,
+ * those left unfilled go back with the range: new memory costs a page fault per page at its
+ * first write, and freed memory a flush of every core's TLB; and a block lives until every
+ * thread that held it has collected its garbage, which the main thread, writing, seldom does.
  */
 export class SharedBytes implements ByteSink {
   private readonly full: Uint8Array[] = [];
@@ -99,5 +101,5 @@ export async function renderBillRange(task: BillRangeTask): Promise<RenderedRang
   };
   // The range's first and last users come back with its totals: the main thread checks that the ranges follow each other.
   const written = await writeBillFiles(new MergedUsage(task.tables, task.ranges), task.config, task.plan, bill, detail, { header: task.header, checkpoint });
-  return { ...written, bill: bill.blocks(), detail: detail.blocks() };
+  return { ...written, bill: bill.blocks(), detail: detail.blocks(), spare };
 }
