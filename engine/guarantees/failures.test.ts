@@ -258,6 +258,28 @@ describe('parallel engine: a large bill rendered by the workers (key ranges, wri
     rmSync(out, { recursive: true });
   });
 
+  it('a worker that fails while it renders a range → exit 1 naming the worker\'s failure, nothing left', async () => {
+    // Test hook: in worker threads, the second block of shared memory a range is rendered into (SharedBytes) cannot be made.
+    const hook = join(dir, 'render-fault.cjs');
+    writeFileSync(
+      hook,
+      `const { isMainThread } = require('node:worker_threads');
+if (!isMainThread) {
+  const Original = globalThis.SharedArrayBuffer;
+  let blocks = 0;
+  globalThis.SharedArrayBuffer = class extends Original {
+    constructor(...args) {
+      if (/SharedBytes/.test(new Error().stack) && ++blocks === 2) throw new Error('injected render fault');
+      super(...args);
+    }
+  };
+}
+`,
+    );
+    const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-render-fault/billing.txt', '--no-progress'], { cwd: dir, preload: [hook] });
+    expectFailure(r, 'many-render-fault', /^a worker failed while writing the bill: injected render fault$/);
+  });
+
   it('a file-size limit (RLIMIT_FSIZE 1 MiB) → exit 1 naming the output, nothing left', async () => {
     const r = await runMr(['aggregate', many, ...engineArgs('parallel'), '--out', 'many-fsize/billing.txt', '--no-progress'], { cwd: dir, prlimit: ['--fsize=1048576'] });
     expectFailure(r, 'many-fsize', /billing\.(txt|detail\.csv).*EFBIG/);
