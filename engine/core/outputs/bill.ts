@@ -37,7 +37,7 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * Lines encoded into one reused buffer, written out (synchronously) when it is nearly full:
- * as strings (`add`), or byte by byte through `room`'s ByteLine. A sink with memory of its
+ * byte by byte through `room`'s ByteLine (a string through `add`). A sink with memory of its
  * own (ByteSink.room) is encoded into in place: nothing is copied.
  */
 class LineBuffer {
@@ -50,18 +50,10 @@ class LineBuffer {
     this.out = new ByteLine(this.inPlace ? file.room!(CHUNK_BYTES) : Buffer.allocUnsafe(CHUNK_BYTES));
   }
 
+  /** Text (the detail's header line), through room() like any row, whatever its size or the sink. */
   add(text: string): void {
-    // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-    if (this.out.pos + 3 * text.length > this.out.buf.length) {
-      this.flush();
-      if (3 * text.length > this.out.buf.length) {
-        this.file.write(text);
-        // The sink's room given before lies where the write went.
-        if (this.inPlace) this.out.buf = this.file.room!(0);
-        return;
-      }
-    }
-    this.out.pos += this.out.buf.write(text, this.out.pos, 'utf8');
+    const bytes = Buffer.from(text, 'utf8');
+    this.room(bytes.length).bytes(bytes);
   }
 
   /** The line buffer with room for `bytes` more bytes (flushed, or grown for a huge line, first). */

@@ -29,7 +29,7 @@ export function stagingPath(finalPath: string): string {
   return join(dirname(finalPath), `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${basename(finalPath)}`);
 }
 
-/** Where bytes of an output are written (a staged file, or a part of one). */
+/** Where bytes of an output are written (a staged file, or a key range of one rendered in memory: parallel/jobs/bill-render.ts). */
 export interface ByteSink {
   write(data: string | Uint8Array): void;
   /**
