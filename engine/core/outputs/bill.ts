@@ -15,7 +15,7 @@ import type { SortedUsage, UsageRows } from '../billing/usage.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
-import { ByteLine } from '../pricing/format.js';
+import { ByteLine, Literal } from '../pricing/format.js';
 import type { BillingConfig } from '../config/config.js';
 import type { ByteSink } from './staged.js';
 import { csvField } from './csv.js';
@@ -79,10 +79,10 @@ class LineBuffer {
 
 /** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
 const NUMBER_ROOM = 96;
-const ascii = (s: string) => Buffer.from(s, 'latin1');
-const TASK_ROW_END = ascii(',,,,\n');
-const BILL_DURATION = ascii(': total_duration=');
-const BILL_COST = ascii('ms, total_cost=');
+const literal = (s: string) => new Literal(Buffer.from(s, 'utf8'));
+const TASK_ROW_END = literal(',,,,\n');
+const BILL_DURATION = literal(': total_duration=');
+const BILL_COST = literal('ms, total_cost=');
 const COMMA = 44;
 
 /** The most bytes a user's billing.txt line takes. */
@@ -94,9 +94,9 @@ function billLineRoom(user: BillUser): number {
 function putBillLine(line: ByteLine, user: BillUser, durationMs: Amount, costRounded: Amount, decimals: number): void {
   if (typeof user === 'string') line.text(user);
   else line.span(user.bytes, user.at, user.length);
-  line.bytes(BILL_DURATION);
+  line.literal(BILL_DURATION);
   line.amount(durationMs);
-  line.bytes(BILL_COST);
+  line.literal(BILL_COST);
   line.fixed(costRounded, decimals);
   line.byte(10);
 }
@@ -125,8 +125,8 @@ abstract class BillFilesWriter {
   protected readonly bill: LineBuffer;
   protected readonly detail: LineBuffer;
   protected readonly decimals: number;
-  /** Each task's CSV field, encoded. */
-  private readonly taskBytes: Buffer[];
+  /** Each task's CSV field between commas (`,login,`), encoded. */
+  private readonly taskFields: Literal[];
   /** The current user's CSV field, made at their first row; null between users. */
   private field: string | null = null;
   /** For a user given as bytes (UserKey): whether their id is their CSV field as it is; null between users. */
@@ -140,7 +140,7 @@ abstract class BillFilesWriter {
 
   constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, header: readonly string[], opts: BillWriterOptions) {
     this.decimals = config.currencyDecimals;
-    this.taskBytes = config.rates.map((r) => Buffer.from(csvField(r.task), 'utf8'));
+    this.taskFields = config.rates.map((r) => literal(`,${csvField(r.task)},`));
     this.bill = new LineBuffer(billFile);
     this.detail = new LineBuffer(detailFile);
     this.checkpoint = opts.checkpoint;
@@ -176,7 +176,7 @@ abstract class BillFilesWriter {
    * as bytes is copied as they are unless their field is quoted.
    */
   protected taskRow(user: BillUser, t: number, requests: number, durationMs: Amount, more: number): ByteLine {
-    const task = this.taskBytes[t]!;
+    const task = this.taskFields[t]!;
     let out: ByteLine;
     if (typeof user !== 'string' && this.keyAsField(user)) {
       out = this.detail.room(user.length + task.length + 2 * NUMBER_ROOM + more);
@@ -186,9 +186,7 @@ abstract class BillFilesWriter {
       out = this.detail.room(3 * field.length + task.length + 2 * NUMBER_ROOM + more);
       out.text(field);
     }
-    out.byte(COMMA);
-    out.bytes(task);
-    out.byte(COMMA);
+    out.literal(task);
     out.uint(requests);
     out.byte(COMMA);
     out.amount(durationMs);
@@ -217,18 +215,18 @@ abstract class BillFilesWriter {
  * million users, building and encoding row strings was a third of the bill's writing).
  */
 export class BillWriter extends BillFilesWriter implements BillSink {
-  private readonly rateBytes: Buffer[];
+  /** Each task's rate and the comma after it (`0.005,`), encoded. */
+  private readonly rateFields: Literal[];
 
   constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, opts: BillWriterOptions = {}) {
     super(billFile, detailFile, config, DETAIL_HEADER, opts);
-    this.rateBytes = config.rates.map((r) => Buffer.from(r.text, 'utf8'));
+    this.rateFields = config.rates.map((r) => literal(`${r.text},`));
   }
 
   task(user: BillUser, t: number, requests: number, durationMs: Amount, costPicos: Amount, costRounded: Amount): void {
-    const rate = this.rateBytes[t]!;
+    const rate = this.rateFields[t]!;
     const out = this.taskRow(user, t, requests, durationMs, rate.length + 2 * NUMBER_ROOM);
-    out.bytes(rate);
-    out.byte(COMMA);
+    out.literal(rate);
     out.picos(costPicos);
     out.byte(COMMA);
     out.fixed(costRounded, this.decimals);
@@ -264,7 +262,7 @@ export class PricedBillWriter extends BillFilesWriter implements PricedBillSink 
     out.byte(COMMA);
     // With no fee, cost is usage.
     out.picos(c.fees === 0 ? c.usage : c.cost);
-    out.bytes(TASK_ROW_END);
+    out.literal(TASK_ROW_END);
   }
 
   user(user: string, u: PricedUser): void {

@@ -8,6 +8,7 @@
  * Bigints go through their strings.
  */
 import { formatExact, formatFixed, type Amount } from '../money/decimal.js';
+import { WordReader } from '../formats/words.js';
 
 const SCALE = 1e12;
 const HALF = 1e6;
@@ -26,13 +27,57 @@ function digitCount(n: number): number {
 }
 
 /**
+ * Fixed bytes a line is made of (a task's field, a rate, the bill line's words), with their
+ * words read once: ByteLine.literal writes them four bytes at a time.
+ */
+export class Literal {
+  readonly length: number;
+  private readonly view: DataView;
+
+  constructor(bytes: Uint8Array) {
+    this.length = bytes.length;
+    const copy = new Uint8Array(Math.max(4, bytes.length));
+    copy.set(bytes);
+    this.view = new DataView(copy.buffer);
+  }
+
+  /** The word at byte o (0 <= o <= length - 4). */
+  word(o: number): number {
+    return this.view.getInt32(o, true);
+  }
+
+  /** Byte o (0 <= o < length). */
+  byte(o: number): number {
+    return this.view.getUint8(o);
+  }
+}
+
+/**
  * A line being encoded into `buf` at `pos`. The caller makes room first (`room`): every
  * put writes without a bounds check of its own, as the writer knows each row's largest size.
+ * Bytes copied (a user's id, a literal) are written four at a time: a row of the detail CSV
+ * took about a sixth less time than byte by byte.
  */
 export class ByteLine {
   pos = 0;
+  private out: Buffer;
+  /** buf's bytes as words. */
+  private view: DataView;
+  private readonly from = new WordReader();
 
-  constructor(public buf: Buffer) {}
+  constructor(buf: Buffer) {
+    this.out = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get buf(): Buffer {
+    return this.out;
+  }
+
+  set buf(buf: Buffer) {
+    this.out = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
 
   /**
    * The digits of n, padded with zeros to `width` (n < 10^width, width <= 9: int32
@@ -40,7 +85,7 @@ export class ByteLine {
    * last two at a time.
    */
   private padded(n: number, width: number): void {
-    const buf = this.buf;
+    const buf = this.out;
     const start = this.pos;
     let m = n | 0;
     let i = start + width;
@@ -74,7 +119,7 @@ export class ByteLine {
     const frac = p - whole * SCALE;
     this.uint(whole);
     if (frac === 0) return;
-    this.buf[this.pos++] = 46;
+    this.out[this.pos++] = 46;
     // Two int32 halves of six digits; the last non-zero one is written without its trailing zeros.
     const hi = Math.floor(frac / HALF);
     const lo = frac - hi * HALF;
@@ -107,7 +152,7 @@ export class ByteLine {
     const whole = Math.floor(units / scale);
     const frac = units - whole * scale;
     this.uint(whole);
-    this.buf[this.pos++] = 46;
+    this.out[this.pos++] = 46;
     if (decimals > 6) {
       const hi = Math.floor(frac / HALF);
       this.padded(hi, decimals - 6);
@@ -117,7 +162,7 @@ export class ByteLine {
 
   /** Text, as UTF-8 (ASCII byte by byte; anything else through Buffer#write). */
   text(s: string): void {
-    const buf = this.buf;
+    const buf = this.out;
     const start = this.pos;
     let pos = start;
     for (let i = 0; i < s.length; i++) {
@@ -131,23 +176,51 @@ export class ByteLine {
     this.pos = pos;
   }
 
-  /** The bytes b[at, at + length) (a user's id as it lies in a usage table). */
+  /**
+   * The bytes b[at, at + length) (a user's id as it lies in a usage table): from four bytes
+   * on by words, every fourth byte's and the last four bytes' (which may overlap the word
+   * before), so nothing is read or written past the span.
+   */
   span(b: Uint8Array, at: number, length: number): void {
-    const buf = this.buf;
-    let pos = this.pos;
-    for (let i = at, end = at + length; i < end; i++) buf[pos++] = b[i]!;
-    this.pos = pos;
+    const pos = this.pos;
+    if (length < 4) {
+      const buf = this.out;
+      for (let i = 0; i < length; i++) buf[pos + i] = b[at + i]!;
+    } else {
+      const to = this.view;
+      const from = this.from.of(b);
+      const last = length - 4;
+      for (let o = 0; o < last; o += 4) to.setInt32(pos + o, from.getInt32(at + o, true), true);
+      to.setInt32(pos + last, from.getInt32(at + last, true), true);
+    }
+    this.pos = pos + length;
+  }
+
+  /** A literal's bytes, by words as span writes them (one copy function for both measured a tenth slower). */
+  literal(l: Literal): void {
+    const pos = this.pos;
+    const length = l.length;
+    if (length < 4) {
+      const buf = this.out;
+      for (let i = 0; i < length; i++) buf[pos + i] = l.byte(i);
+    } else {
+      const to = this.view;
+      const last = length - 4;
+      for (let o = 0; o < last; o += 4) to.setInt32(pos + o, l.word(o), true);
+      to.setInt32(pos + last, l.word(last), true);
+    }
+    this.pos = pos + length;
   }
 
   /** Bytes already encoded (a constant, a field). */
   bytes(b: Uint8Array): void {
-    const buf = this.buf;
+    const buf = this.out;
     let pos = this.pos;
     for (let i = 0; i < b.length; i++) buf[pos++] = b[i]!;
     this.pos = pos;
   }
 
   byte(c: number): void {
-    this.buf[this.pos++] = c;
+    this.out[this.pos++] = c;
   }
 }

@@ -14,7 +14,7 @@ import { parsePlanText, planFromData, fieldPath } from './plan.js';
 import { ONE } from '../money/decimal.js';
 import { compilePrice, priceTask, priceTaskBig, roundYoctos, formatYoctos } from './price.js';
 import { billingConfigFromPlan } from '../config/config.js';
-import { ByteLine } from './format.js';
+import { ByteLine, Literal } from './format.js';
 import { formatExact, formatFixed } from '../money/decimal.js';
 import { finalizePricedBill, type PricedUser } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
@@ -433,6 +433,31 @@ describe('price helpers', () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 10 ** 7 }), same), { numRuns: 1000 });
     fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), same));
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => text((l) => l.text(s)) === s));
+  });
+
+  it('ByteLine copies spans and literals of every length exactly, by words, writing no byte around them', () => {
+    // Spans from two buffers in turn (a merge's tables), at any offset, into any position of a line.
+    const sources = [Uint8Array.from({ length: 64 }, (_, i) => 200 - i), Uint8Array.from({ length: 48 }, (_, i) => i + 1)];
+    const copy = fc.record({ src: fc.integer({ min: 0, max: 1 }), at: fc.nat(47), length: fc.nat(47), pos: fc.nat(40), literal: fc.uint8Array({ maxLength: 40 }) });
+    fc.assert(
+      fc.property(fc.array(copy, { minLength: 1, maxLength: 6 }), (copies) => {
+        const line = new ByteLine(Buffer.alloc(128, 0xee));
+        const expected = Buffer.alloc(128, 0xee);
+        for (const c of copies) {
+          const b = sources[c.src]!;
+          const length = Math.min(c.length, b.length - c.at);
+          line.pos = c.pos;
+          line.span(b, c.at, length);
+          expect(line.pos).toBe(c.pos + length);
+          expected.set(b.subarray(c.at, c.at + length), c.pos);
+          line.literal(new Literal(c.literal));
+          expect(line.pos).toBe(c.pos + length + c.literal.length);
+          expected.set(c.literal, c.pos + length);
+        }
+        expect(line.buf.equals(expected)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('roundYoctos rounds half-up at every number of places', () => {

@@ -14,7 +14,7 @@ import { RULES } from '../../core/validation/rules.js';
 import type { ByteLineSink } from './range-reader.js';
 import type { UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
-import { DIGIT_ZEROS, WordReader, nonDigits, wordOffsets } from './words.js';
+import { DIGIT_ZEROS, WordReader, nonDigits, wordOffsets } from '../../core/formats/words.js';
 
 const T = RULES.timestamp;
 

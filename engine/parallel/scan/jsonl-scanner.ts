@@ -25,7 +25,7 @@ import type { TimeWindow } from '../../core/validation/timestamp.js';
 import { hashBytes, type UsageSink } from './user-table.js';
 import type { ShardCounts } from './partial.js';
 import type { ByteLineSink } from './range-reader.js';
-import { WordLiteral, WordReader } from './words.js';
+import { WordLiteral, WordReader } from '../../core/formats/words.js';
 
 const KEYS = FIELDS.map((f) => Buffer.from(RULES.jsonl.keys[f], 'utf8'));
 const [K_TS, K_USER, K_TASK, K_STATUS, K_DURATION] = [0, 1, 2, 3, 4];

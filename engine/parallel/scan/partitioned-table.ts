@@ -20,7 +20,7 @@
  * with one bounded table, as below `partitionFrom` (see unpartition). Stages take 64 MiB more
  * memory per worker, only once the worker has `partitionFrom` users.
  */
-import { WordReader } from './words.js';
+import { WordReader } from '../../core/formats/words.js';
 import { INLINE_KEY_BYTES, UserTable, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
 
 /** How a table is partitioned and staged (tests make both small). */
@@ -127,7 +127,7 @@ export class PartitionedTable implements UsageSink {
     w[4 * q + 1] = (task << 16) | len;
     this.lineNumbers[2 * q + 1] = durationMs;
     if (end + 3 <= bytes.length && k + len + 3 <= (p + 1) * this.stageKeyBytes) {
-      // By words (./words.ts): up to three bytes past the key are read from its line and
+      // By words (core/formats/words.ts): up to three bytes past the key are read from its line and
       // written into the stage's room, where the next key's bytes go.
       const from = this.keyWords.of(bytes);
       const to = this.stageKeyWords;

@@ -15,7 +15,7 @@ import type { ShardCounts, RejectCollector } from './partial.js';
 import { countUnknownTask } from '../../core/billing/usage.js';
 import { ByteNames, DateTimes, NameTokens, byteClass, fractionAt, hasForbiddenNonAscii, nonAsciiUserEnd, offsetSeconds } from './fast-lines.js';
 import { hashBytes } from './user-table.js';
-import { DIGIT_ZEROS, WordReader, leadingDigits, leadingValue } from './words.js';
+import { DIGIT_ZEROS, WordReader, leadingDigits, leadingValue } from '../../core/formats/words.js';
 
 const STATUS_MIN = RULES.status.min;
 const STATUS_MAX = RULES.status.max;

@@ -15,7 +15,7 @@
  * is carried into a bigint side table.
  */
 import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
-import { WordReader } from './words.js';
+import { WordReader } from '../../core/formats/words.js';
 
 /** Keys up to this many bytes live in their record. */
 const INLINE = 24;
@@ -214,7 +214,7 @@ export class UserTable implements UsageRows, UsageSink {
     const inline = len <= INLINE;
     let i = inline ? e * this.rb + 8 : this.i32[e * this.ri + 2]!;
     if (len >= 4) {
-      // By words (./words.ts): every fourth byte's, then the last four bytes' (overlapping).
+      // By words (core/formats/words.ts): every fourth byte's, then the last four bytes' (overlapping).
       const r = inline ? this.recordWords : this.overflowWords.of(this.overflow);
       const v = this.keyWords.of(bytes);
       const last = len - 4;

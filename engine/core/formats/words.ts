@@ -5,24 +5,33 @@
  * words. Byte k of a word is bits 8k..8k+7 (the byte at the lower address is the low one).
  */
 
-/** A DataView of the last buffer asked for, made again only when the buffer changes. */
+/**
+ * DataViews of the last two buffers asked for, made again only when another buffer is: a
+ * bill's users alternate between the tables of a merge (scan/sorted-merge.ts), whose keys
+ * are copied from two buffers in turn.
+ */
 export class WordReader {
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private viewOf: Uint8Array | null = null;
+  private before: DataView<ArrayBufferLike> = this.view;
+  private beforeOf: Uint8Array | null = null;
 
   /** The view of b's bytes (getInt32(i, true) is the word at b[i]; it throws past b's end). */
   of(b: Uint8Array): DataView<ArrayBufferLike> {
     if (b !== this.viewOf) {
-      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const view = b === this.beforeOf ? this.before : new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.before = this.view;
+      this.beforeOf = this.viewOf;
+      this.view = view;
       this.viewOf = b;
     }
     return this.view;
   }
 
-  /** Lets go of the last buffer read (the view keeps it alive). */
+  /** Lets go of the buffers read (the views keep them alive). */
   forget(): void {
-    this.view = new DataView(new ArrayBuffer(0));
-    this.viewOf = null;
+    this.view = this.before = new DataView(new ArrayBuffer(0));
+    this.viewOf = this.beforeOf = null;
   }
 }
 

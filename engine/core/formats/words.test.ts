@@ -1,12 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DIGIT_ZEROS, WordLiteral, leadingDigits, leadingValue } from './words.js';
+import { DIGIT_ZEROS, WordLiteral, WordReader, leadingDigits, leadingValue } from './words.js';
 
 /** What WordLiteral.at answers, byte by byte. */
 function holds(x: Uint8Array, b: Uint8Array, i: number): boolean {
   if (i < 0 || i + x.length > b.length) return false;
   return x.every((c, k) => b[i + k] === c);
 }
+
+describe('WordReader', () => {
+  it("gives each buffer asked for its own bytes' view, whatever the order of up to three buffers (subarrays of one memory among them)", () => {
+    const memory = Uint8Array.from({ length: 64 }, (_, i) => i);
+    const buffers = [memory.subarray(0, 16), memory.subarray(20, 40), Uint8Array.from({ length: 8 }, (_, i) => 100 + i)];
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 30 }), (order) => {
+        const reader = new WordReader();
+        for (const k of order) {
+          const b = buffers[k]!;
+          const v = reader.of(b);
+          expect(v.byteLength).toBe(b.length);
+          expect(v.getInt32(4, true)).toBe(new DataView(b.buffer, b.byteOffset, b.length).getInt32(4, true));
+        }
+      }),
+    );
+  });
+});
 
 describe('WordLiteral', () => {
   it('finds its bytes exactly where they are, of any length, and never past the buffer', () => {
