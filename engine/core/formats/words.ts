@@ -6,9 +6,9 @@
  */
 
 /**
- * DataViews of the last two buffers asked for, made again only when another buffer is: a
- * bill's users alternate between the tables of a merge (scan/sorted-merge.ts), whose keys
- * are copied from two buffers in turn.
+ * A DataView of the last buffer asked for, made again only when the buffer changes; `two`:
+ * of the last two, for a reader whose buffers alternate (a bill's users come from the tables
+ * of a merge in turn: ByteLine). A reader of one view keeps no other buffer alive.
  */
 export class WordReader {
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
@@ -16,12 +16,16 @@ export class WordReader {
   private before: DataView<ArrayBufferLike> = this.view;
   private beforeOf: Uint8Array | null = null;
 
+  constructor(private readonly two = false) {}
+
   /** The view of b's bytes (getInt32(i, true) is the word at b[i]; it throws past b's end). */
   of(b: Uint8Array): DataView<ArrayBufferLike> {
     if (b !== this.viewOf) {
       const view = b === this.beforeOf ? this.before : new DataView(b.buffer, b.byteOffset, b.byteLength);
-      this.before = this.view;
-      this.beforeOf = this.viewOf;
+      if (this.two) {
+        this.before = this.view;
+        this.beforeOf = this.viewOf;
+      }
       this.view = view;
       this.viewOf = b;
     }

@@ -37,8 +37,8 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * Lines encoded into one reused buffer, written out (synchronously) when it is nearly full:
- * byte by byte through `room`'s ByteLine (a string through `add`). A sink with memory of its
- * own (ByteSink.room) is encoded into in place: nothing is copied.
+ * through `room`'s ByteLine (a string through `add`). A sink with memory of its own
+ * (ByteSink.room) is encoded into in place: nothing is copied.
  */
 class LineBuffer {
   private readonly out: ByteLine;

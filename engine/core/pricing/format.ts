@@ -27,8 +27,8 @@ function digitCount(n: number): number {
 }
 
 /**
- * Fixed bytes a line is made of (a task's field, a rate, the bill line's words), with their
- * words read once: ByteLine.literal writes them four bytes at a time.
+ * Fixed bytes a line is made of (a task's field, a rate, the bill line's words), kept in a
+ * copy of at least four bytes with its view: ByteLine.literal writes them four bytes at a time.
  */
 export class Literal {
   readonly length: number;
@@ -53,17 +53,18 @@ export class Literal {
 }
 
 /**
- * A line being encoded into `buf` at `pos`. The caller makes room first (`room`): every
- * put writes without a bounds check of its own, as the writer knows each row's largest size.
- * Bytes copied (a user's id, a literal) are written four at a time: a row of the detail CSV
- * took about a sixth less time than byte by byte.
+ * A line being encoded into `buf` at `pos`. The caller makes room first (`room`): no put
+ * checks for room of its own, as the writer knows each row's largest size (a word written
+ * past the buffer's end throws). Bytes copied (a user's id, a literal) are written four at
+ * a time: a row of the detail CSV took about a sixth less time than byte by byte.
  */
 export class ByteLine {
   pos = 0;
   private out: Buffer;
   /** buf's bytes as words. */
   private view: DataView;
-  private readonly from = new WordReader();
+  /** The sources of spans: a merge's tables, whose users come in turn. */
+  private readonly from = new WordReader(true);
 
   constructor(buf: Buffer) {
     this.out = buf;

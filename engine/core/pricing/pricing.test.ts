@@ -435,26 +435,33 @@ describe('price helpers', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => text((l) => l.text(s)) === s));
   });
 
-  it('ByteLine copies spans and literals of every length exactly, by words, writing no byte around them', () => {
-    // Spans from two buffers in turn (a merge's tables), at any offset, into any position of a line.
-    const sources = [Uint8Array.from({ length: 64 }, (_, i) => 200 - i), Uint8Array.from({ length: 48 }, (_, i) => i + 1)];
-    const copy = fc.record({ src: fc.integer({ min: 0, max: 1 }), at: fc.nat(47), length: fc.nat(47), pos: fc.nat(40), literal: fc.uint8Array({ maxLength: 40 }) });
+  it('ByteLine copies spans and literals of every length exactly, by words, writing no byte around them, into buffers given in turn', () => {
+    // Spans from two buffers in turn (a merge's tables), each a view at an offset into a larger memory, at any offset.
+    const memory = Uint8Array.from({ length: 200 }, (_, i) => (i * 7 + 3) & 0xff);
+    const sources = [memory.subarray(5, 69), memory.subarray(101, 149)];
+    // Lines written into two buffers in turn (LineBuffer sets `buf` at each flush), views at odd offsets of a pooled-like memory.
+    const copy = fc.record({ into: fc.integer({ min: 0, max: 1 }), src: fc.integer({ min: 0, max: 1 }), at: fc.nat(47), length: fc.nat(47), pos: fc.nat(40), literal: fc.uint8Array({ maxLength: 40 }) });
     fc.assert(
       fc.property(fc.array(copy, { minLength: 1, maxLength: 6 }), (copies) => {
-        const line = new ByteLine(Buffer.alloc(128, 0xee));
-        const expected = Buffer.alloc(128, 0xee);
+        const out = Buffer.alloc(400, 0xee);
+        const targets = [out.subarray(3, 131), out.subarray(201, 329)];
+        const expected = [Buffer.alloc(128, 0xee), Buffer.alloc(128, 0xee)];
+        const line = new ByteLine(targets[0]!);
         for (const c of copies) {
           const b = sources[c.src]!;
           const length = Math.min(c.length, b.length - c.at);
+          if (line.buf !== targets[c.into]) line.buf = targets[c.into]!;
           line.pos = c.pos;
           line.span(b, c.at, length);
           expect(line.pos).toBe(c.pos + length);
-          expected.set(b.subarray(c.at, c.at + length), c.pos);
+          expected[c.into]!.set(b.subarray(c.at, c.at + length), c.pos);
           line.literal(new Literal(c.literal));
           expect(line.pos).toBe(c.pos + length + c.literal.length);
-          expected.set(c.literal, c.pos + length);
+          expected[c.into]!.set(c.literal, c.pos + length);
         }
-        expect(line.buf.equals(expected)).toBe(true);
+        expect(targets[0]!.equals(expected[0]!) && targets[1]!.equals(expected[1]!)).toBe(true);
+        // Nothing written around the two lines' buffers.
+        expect([out.subarray(0, 3), out.subarray(131, 201), out.subarray(329)].every((gap) => gap.every((x) => x === 0xee))).toBe(true);
       }),
       { numRuns: 2000 },
     );
