@@ -49,9 +49,9 @@ export function wordOffsets(length: number): number[] {
 }
 
 /**
- * A fixed byte string found at a position by comparing words: its bytes at every fourth
- * offset, and its last four bytes (which may overlap the word before); one shorter than four
- * bytes is compared byte by byte.
+ * A fixed byte string found at a position by comparing words, or written there by words: its
+ * bytes at every fourth offset, and its last four bytes (which may overlap the word before);
+ * one shorter than four bytes is compared or written byte by byte.
  */
 export class WordLiteral {
   readonly length: number;
@@ -84,6 +84,18 @@ export class WordLiteral {
     const words = this.words;
     for (let k = 0; k < offsets.length; k++) if (v.getInt32(i + offsets[k]!, true) !== words[k]) return false;
     return true;
+  }
+
+  /** Writes the bytes at `to`'s byte i (a view with room for them), a word at each offset (ByteLine.literal). */
+  put(to: DataView, i: number): void {
+    const len = this.length;
+    if (len < 4) {
+      for (let k = 0; k < len; k++) to.setUint8(i + k, this.bytes[k]!);
+      return;
+    }
+    const offsets = this.offsets;
+    const words = this.words;
+    for (let k = 0; k < offsets.length; k++) to.setInt32(i + offsets[k]!, words[k]!, true);
   }
 
   /**

@@ -15,7 +15,8 @@ import type { SortedUsage, UsageRows } from '../billing/usage.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import type { TaskCharge } from '../pricing/price.js';
 import { formatYoctos } from '../pricing/price.js';
-import { ByteLine, Literal } from '../pricing/format.js';
+import { ByteLine } from '../pricing/format.js';
+import { WordLiteral } from '../formats/words.js';
 import type { BillingConfig } from '../config/config.js';
 import type { ByteSink } from './staged.js';
 import { csvField } from './csv.js';
@@ -79,7 +80,7 @@ class LineBuffer {
 
 /** Bytes of each number's text at most, for a row's room: a safe integer is 16 digits, an exact amount 29 characters; bigints beyond are rare and far below this. */
 const NUMBER_ROOM = 96;
-const literal = (s: string) => new Literal(Buffer.from(s, 'utf8'));
+const literal = (s: string) => new WordLiteral(Buffer.from(s, 'utf8'));
 const TASK_ROW_END = literal(',,,,\n');
 const BILL_DURATION = literal(': total_duration=');
 const BILL_COST = literal('ms, total_cost=');
@@ -126,7 +127,7 @@ abstract class BillFilesWriter {
   protected readonly detail: LineBuffer;
   protected readonly decimals: number;
   /** Each task's CSV field between commas (`,login,`), encoded. */
-  private readonly taskFields: Literal[];
+  private readonly taskFields: WordLiteral[];
   /** The current user's CSV field, made at their first row; null between users. */
   private field: string | null = null;
   /** For a user given as bytes (UserKey): whether their id is their CSV field as it is; null between users. */
@@ -216,7 +217,7 @@ abstract class BillFilesWriter {
  */
 export class BillWriter extends BillFilesWriter implements BillSink {
   /** Each task's rate and the comma after it (`0.005,`), encoded. */
-  private readonly rateFields: Literal[];
+  private readonly rateFields: WordLiteral[];
 
   constructor(billFile: ByteSink, detailFile: ByteSink, config: BillingConfig, opts: BillWriterOptions = {}) {
     super(billFile, detailFile, config, DETAIL_HEADER, opts);

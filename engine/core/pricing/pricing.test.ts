@@ -14,7 +14,8 @@ import { parsePlanText, planFromData, fieldPath } from './plan.js';
 import { ONE } from '../money/decimal.js';
 import { compilePrice, priceTask, priceTaskBig, roundYoctos, formatYoctos } from './price.js';
 import { billingConfigFromPlan } from '../config/config.js';
-import { ByteLine, Literal } from './format.js';
+import { ByteLine } from './format.js';
+import { WordLiteral } from '../formats/words.js';
 import { formatExact, formatFixed } from '../money/decimal.js';
 import { finalizePricedBill, type PricedUser } from '../billing/finalize.js';
 import { UsageTable } from '../billing/usage.js';
@@ -455,7 +456,7 @@ describe('price helpers', () => {
           line.span(b, c.at, length);
           expect(line.pos).toBe(c.pos + length);
           expected[c.into]!.set(b.subarray(c.at, c.at + length), c.pos);
-          line.literal(new Literal(c.literal));
+          line.literal(new WordLiteral(c.literal));
           expect(line.pos).toBe(c.pos + length + c.literal.length);
           expected[c.into]!.set(c.literal, c.pos + length);
         }
