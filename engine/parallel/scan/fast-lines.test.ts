@@ -142,7 +142,8 @@ const timestamp = mostly(
   ['2025-05-02t11:00:00+01:00', '2025-05-02T10:00:00+24:00', '2025-05-02T10:00:00+23:60', '2025-05-02T10:00:00+01:00Z', '2025-05-02T10:00:00+0100', '2025-05-02T10:00:00+01:0',
     '2025-05-02T10:00:00.+01:00', '2025-05-02T10:00:00 +01:00', '2025-05-02T10:00:00.5z', '2025-05-02T10:00:00-1:00', '2025-05-02T10:00:00.499999999999Z', '2025-05-02T10:00:00z', '2025-02-29T10:00:00Z', '1900-02-29T10:00:00Z', '2025-04-31T10:00:00Z',
     '2025-05-02T24:00:00Z', '2025-05-02T23:60:00Z', '2025-05-02T23:59:60Z', '2025-05-02T10:00:00', '2025-05-02T10:00:00.Z', '2025-13-02T10:00:00Z',
-    '2025-00-02T10:00:00Z', '2025-05-00T10:00:00Z', '2025/05/02T10:00:00Z', '2025-05-02T10:00:00.5.5Z', '2025-05-02T10:00:0aZ', ' 2025-05-02T10:00:00Z', 'x'],
+    '2025-00-02T10:00:00Z', '2025-05-00T10:00:00Z', '2025/05/02T10:00:00Z', '2025-05-02T10:00:00.5.5Z', '2025-05-02T10:00:0aZ', ' 2025-05-02T10:00:00Z', 'x',
+    '2025-05-02 10:00:00Z', '2025-05-02X10:00:00Z'],
 );
 const user = mostly(
   ['user1', 'u-2', '__proto__', 'constructor', 'x'.repeat(128), 'a.b_c'],
@@ -269,6 +270,17 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     );
   });
 
+  it('a time window judges each record by its own fraction: a whole second after a fraction, at the window\'s start', () => {
+    // WINDOW starts at 10:00:00.5: the second record (10:00:00, no fraction) is before it, the third (10:00:00.5) in it.
+    const rows = ['2025-05-02T10:00:00.5Z,user1,login,200,1', '2025-05-02T10:00:00Z,user1,login,200,2', '2025-05-02T10:00:00.5Z,user1,login,200,4', '2025-05-02T10:00:00Z,user1,login,200,8'];
+    for (const header of [HEADERS[0]!, HEADERS[3]!]) {
+      const extra = header === HEADERS[3] ? ',n' : '';
+      const r = same('csv', joined(rows.map((l) => Buffer.from(l + extra)), rows.map(() => false)), 10, WINDOW, header);
+      expect([r.fast, r.counts.accepted, r.counts.outOfWindow]).toEqual([4, 2, 2]);
+      expect(r.usage.get('user1')).toContainEqual({ requests: 2, durationMs: 5n });
+    }
+  });
+
   it('the same with dedupe by request id: the records handed to dedupe (key, offset, fingerprint, window) too', () => {
     const withIds = HEADERS.filter((h) => /request_id/i.test(h));
     fc.assert(
@@ -332,11 +344,11 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
   });
 });
 
-/** The two fast paths of a scanner (its straight-line or learned path, and its loop), spied on while `body` runs, then restored. */
+/** The JSON lines scanner's two fast paths (its learned layouts, and its key loop), spied on while `body` runs, then restored. */
 type PathSpy = MockInstance<() => number>;
-function withPathSpies(proto: object, body: (straight: PathSpy, anyOrder: PathSpy) => void, straightName: 'fastInOrder' | 'fastLearned' = 'fastInOrder'): void {
-  const paths = proto as { fastInOrder(): number; fastLearned(): number; fastAnyOrder(): number };
-  const straight = vi.spyOn(paths, straightName);
+function withPathSpies(proto: object, body: (straight: PathSpy, anyOrder: PathSpy) => void): void {
+  const paths = proto as { fastLearned(): number; fastAnyOrder(): number };
+  const straight = vi.spyOn(paths, 'fastLearned');
   const anyOrder = vi.spyOn(paths, 'fastAnyOrder');
   try {
     body(straight, anyOrder);
@@ -352,17 +364,25 @@ function billedBy(spy: PathSpy): number {
 }
 
 describe('CsvScanner: which fast path', () => {
-  it("records in the contract's column order take the straight-line path; other orders the column loop", () => {
-    withPathSpies(CsvScanner.prototype, (inOrder, anyOrder) => {
+  it("records in the contract's column order take the straight-line path (fastRun's own loop); other orders the column loop", () => {
+    const anyOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
+    try {
       const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms', '2025-05-02T10:00:00.123-00:30,user2,search,404,7ms'];
       expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
-      expect(billedBy(inOrder)).toBe(6); // line by line and as a block
+      // Billed by the fast path, line by line and as a block, and never by the column loop.
       expect(anyOrder).not.toHaveBeenCalled();
-      inOrder.mockClear();
       expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
-      expect(inOrder).not.toHaveBeenCalled();
       expect(billedBy(anyOrder)).toBe(2);
-    });
+      anyOrder.mockClear();
+      // A wrapper's lines (billCommon): the straight-line path, the column loop for a quoted record, up to the first line neither takes.
+      const counts = emptyShardCounts();
+      const scanner = new CsvScanner('f.csv', csvLayout(HEADERS[0]!, 'f.csv'), TASKS, config.maxDurationMs, OPEN, new UserTable(config.rates.length), counts, { line() {}, tooLong() {} });
+      const lines = `${rows[0]}\n"2025-05-02T10:00:00Z",u,login,200,5\n${rows[1]}\nx\n${rows[0]}\n`;
+      expect(scanner.billCommon(Buffer.from(lines), 0, lines.length)).toBe(lines.indexOf('x\n'));
+      expect([counts.records, billedBy(anyOrder)]).toEqual([3, 1]);
+    } finally {
+      anyOrder.mockRestore();
+    }
   });
 });
 
@@ -497,7 +517,7 @@ describe('JsonlScanner: which fast path', () => {
       // The first line's layout at once; the other's once the key loop has billed 16 lines since (RELEARN_EVERY); the rest by the layouts.
       expect(billedBy(anyOrder)).toBeLessThanOrEqual(1 + 16);
       expect(billedBy(learned)).toBe(60 - billedBy(anyOrder));
-    }, 'fastLearned');
+    });
   });
 
   it('a line that differs from the layout learned in any byte between its values, or in a value, is read by the key loop or left to the exact path', () => {
@@ -554,7 +574,7 @@ describe('JsonlScanner: which fast path', () => {
       // The learned path met each of them (line by line and as a block, the layout read by the loop and compiled), and billed none.
       expect(learned.mock.results.length).toBe(4 * (refused.length - 1));
       expect(billedBy(learned)).toBe(4);
-    }, 'fastLearned');
+    });
   });
 
   it("a layout is compiled once the loop has billed compileAfter lines in it in the thread, whichever scanners billed them; the compiled layout reads the lines after them", () => {

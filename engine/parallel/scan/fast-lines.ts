@@ -329,16 +329,17 @@ export interface IdentifiedSink {
 }
 
 /**
- * A fast path for a line format: `fastLine` judges the line starting at b[s] up to its LF and
- * returns the index past that LF when it billed the line (through `bill`), else -1; every
- * other line goes to the exact path (`slow`), and so does a file's first line (it may hold a
- * BOM) and every line while the fast path is not `armed`.
+ * A fast path for a line format: `fastRun` bills the lines from b[s] on while its run loop
+ * takes them (a format's commonest record, with no call per line), and `fastLine` judges the
+ * line starting at b[s] up to its LF and returns the index past that LF when it billed the
+ * line (through `bill`), else -1; every other line goes to the exact path (`slow`), and so
+ * does a file's first line (it may hold a BOM) and every line while the fast path is not `armed`.
  */
 export abstract class FastLineScanner implements ByteLineSink {
   /** False while the fast path cannot judge lines (a CSV file's header not read yet, or an unusual layout). */
   protected armed = true;
-  private readonly windowed: boolean;
-  private readonly dates = new DateTimes();
+  protected readonly windowed: boolean;
+  protected readonly dates = new DateTimes();
   /** The fraction digits' range of the last timestamp read by `timestampSeconds`. */
   private fracStart = 0;
   private fracEnd = 0;
@@ -348,8 +349,8 @@ export abstract class FastLineScanner implements ByteLineSink {
   constructor(
     protected readonly maxDurationMs: number,
     private readonly window: TimeWindow,
-    private readonly table: UsageSink,
-    private readonly counts: ShardCounts,
+    protected readonly table: UsageSink,
+    protected readonly counts: ShardCounts,
     protected readonly exact: ByteLineSink,
   ) {
     this.windowed = window.from !== undefined || window.to !== undefined;
@@ -360,6 +361,8 @@ export abstract class FastLineScanner implements ByteLineSink {
     let ls = start;
     while (ls < end) {
       if (this.armed && (offset !== 0 || ls !== start)) {
+        ls = this.fastRun(b, ls, end);
+        if (ls >= end) break;
         this.lineAt = offset + (ls - start);
         const next = this.fastLine(b, ls);
         if (next >= 0) {
@@ -388,6 +391,8 @@ export abstract class FastLineScanner implements ByteLineSink {
   billCommon(b: Buffer, s: number, end: number): number {
     let ls = s;
     while (ls < end && this.armed) {
+      ls = this.fastRun(b, ls, end);
+      if (ls >= end) break;
       const next = this.fastLine(b, ls);
       if (next < 0) break;
       ls = next;
@@ -406,7 +411,7 @@ export abstract class FastLineScanner implements ByteLineSink {
     // The fast path reads up to the terminator: only when one follows, and no content CR could pass for one.
     const terminated = b[e] === LF || (b[e] === CR && b[e + 1] === LF);
     this.lineAt = offset;
-    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && this.fastLine(b, s) >= 0) {
+    if (this.armed && offset !== 0 && terminated && b[e - 1] !== CR && (this.fastRun(b, s, s + 1) > s || this.fastLine(b, s) >= 0)) {
       this.table.flushBatch();
       return;
     }
@@ -420,6 +425,18 @@ export abstract class FastLineScanner implements ByteLineSink {
   /** A line the fast path did not bill. */
   protected slow(b: Buffer, s: number, e: number, offset: number): void {
     this.exact.line(b, s, e, offset);
+  }
+
+  /**
+   * Bills the lines from b[s] on (each followed by a LF in b) while the format's run loop takes
+   * them, up to `end`: returns where the first line it leaves starts (which `fastLine` then
+   * judges), or, once the lines billed reach `end`, the index past the last one's LF. A line it
+   * does not take ends the call (a return, not a call from the loop: code the loop never ran
+   * would cost it a deoptimization each time a new kind of line first reached it). None by
+   * default: every line goes to `fastLine`.
+   */
+  protected fastRun(_b: Buffer, s: number, _end: number): number {
+    return s;
   }
 
   /**
