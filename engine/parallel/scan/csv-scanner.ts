@@ -32,13 +32,22 @@ const ZERO = 48;
 const Z = 90;
 /** 1 for the bytes an unquoted field's common value is made of: printable ASCII but space, comma and quote. */
 const PLAIN = byteClass((c) => c > 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
-const FIELD_END = byteClass((c) => c === COMMA);
-/** What may follow a task's name in the column loop: a comma, a closing quote, the line's end (anything else is refused after it). */
+/** What may follow a task's name: a comma, a closing quote, the line's end (which of them may is checked after it). */
 const ANY_FIELD_END = byteClass((c) => c === COMMA || c === QUOTE || c < 0x20);
 /** 1 for the bytes of another column's field the fast path passes over: printable ASCII or space, but comma and quote. */
 const OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== COMMA && c !== QUOTE);
 /** The same inside quotes, where a comma is part of the value. */
 const QUOTED_OTHER_BYTE = byteClass((c) => c >= 0x20 && c < 0x7f && c !== QUOTE);
+
+/**
+ * The index past the comma that ends a field at b[i] (the byte after its value: for a quoted
+ * field, q = 1, its closing quote, then the comma), else -1.
+ */
+function afterField(b: Uint8Array, i: number, q: number): number {
+  const c = b[i];
+  if (c === COMMA) return q === 0 ? i + 1 : -1;
+  return c === QUOTE && q === 1 && b[i + 1] === COMMA ? i + 2 : -1;
+}
 
 export class CsvScanner extends FastLineScanner {
   /** The field in each column (OTHER: a column the bill does not read). */
@@ -46,10 +55,8 @@ export class CsvScanner extends FastLineScanner {
   /** The first five columns are in the contract's order (timestamp, user, task, status, duration). */
   private inOrder = false;
   private headerRead: boolean;
-  /** The in-order fast path's tasks: a configured name followed by a comma. */
+  /** The tasks as both fast paths find them: a configured name, then a comma, a quote or the line's end (what follows is checked after). */
   private readonly taskTokens: NameTokens;
-  /** The tasks as the column loop finds them: a configured name, then a comma, a quote or the line's end. */
-  private readonly anyTaskTokens: NameTokens;
 
   constructor(
     private readonly path: string,
@@ -64,8 +71,7 @@ export class CsvScanner extends FastLineScanner {
     private readonly ids?: IdentifiedSink,
   ) {
     super(maxDurationMs, window, table, counts, exact);
-    this.taskTokens = new NameTokens(tasks, PLAIN, FIELD_END);
-    this.anyTaskTokens = new NameTokens(tasks, PLAIN, ANY_FIELD_END);
+    this.taskTokens = new NameTokens(tasks, PLAIN, ANY_FIELD_END);
     this.armed = false;
     this.headerRead = layout !== undefined;
     if (layout !== undefined) this.arm(layout);
@@ -96,11 +102,12 @@ export class CsvScanner extends FastLineScanner {
   }
 
   /**
-   * The commonest record (the contract's column order, other columns after them) from b[s]
-   * on, judged in straight-line code in one loop over the lines, the scanner's fields read
-   * once, not once a line (as the space format's fastRun; the column loop of fastAnyOrder is a
-   * third slower): the same checks, field by field. It stops at a record it does not take (a
-   * quoted first field, another layout, anything unusual), which fastLine then judges.
+   * The commonest record (the contract's column order, other columns after them, each field
+   * quoted or not) from b[s] on, judged in straight-line code in one loop over the lines, the
+   * scanner's fields read once, not once a line (as the space format's fastRun; the column
+   * loop of fastAnyOrder is a third slower): the same checks, field by field, a quoted field's
+   * value read between its quotes. It stops at a record it does not take (another layout,
+   * a doubled quote, anything unusual), which fastLine then judges.
    */
   protected override fastRun(b: Buffer, s: number, end: number): number {
     if (!this.inOrder) return s;
@@ -112,24 +119,36 @@ export class CsvScanner extends FastLineScanner {
     const maxDurationMs = this.maxDurationMs;
     const columns = this.roles.length;
     while (s < end) {
-      // A quoted first field: the column loop reads quotes. Every loop stops at a comma, a quote or a control byte (the line's LF).
-      if (b[s] === QUOTE) return s;
-      // The 20-byte timestamp's comma is checked by position; a longer one (a fraction, an
-      // offset) is scanned to its comma. The common one is read by DateTimes directly (in a
-      // time window, by timestampSeconds, which also notes the fraction's range for inWindow).
-      if ((b[s + 10]! | 0x20) !== 116) return s;
-      let te = s + 20;
-      let seconds: number;
-      if (b[s + 19] === Z && b[te] === COMMA) {
-        seconds = windowed ? this.timestampSeconds(b, s, te) : dates.seconds(b, s);
-      } else {
-        te = s + 19;
-        while (PLAIN[b[te]!] === 1) te++;
-        if (b[te] !== COMMA) return s;
-        seconds = this.timestampSeconds(b, s, te);
+      // Each field may be quoted: q is 1 when it is, and its value lies between the quotes
+      // (afterField checks what ends it). Every loop stops at a comma, a quote or a control
+      // byte (the line's LF).
+      // (A branch, not arithmetic on the byte: the next loads need not wait for this one.)
+      let q = 0;
+      let ts = s;
+      if (b[s] === QUOTE) {
+        q = 1;
+        ts++;
       }
-      if (seconds !== seconds) return s;
-      let i = te + 1;
+      // The common 20-byte timestamp is read by DateTimes directly (in a time window, by
+      // timestampSeconds, which also notes the fraction's range for inWindow); a longer one (a
+      // fraction, an offset) is scanned to its end.
+      if ((b[ts + 10]! | 0x20) !== 116) return s;
+      let te = ts + 20;
+      let seconds: number;
+      if (b[ts + 19] === Z) {
+        seconds = windowed ? this.timestampSeconds(b, ts, te) : dates.seconds(b, ts);
+      } else {
+        te = ts + 19;
+        while (PLAIN[b[te]!] === 1) te++;
+        seconds = this.timestampSeconds(b, ts, te);
+      }
+      let i = afterField(b, te, q);
+      if (seconds !== seconds || i < 0) return s;
+      q = 0;
+      if (b[i] === QUOTE) {
+        q = 1;
+        i++;
+      }
       const us = i;
       let h = 0x811c9dc5;
       let c = 0;
@@ -142,22 +161,41 @@ export class CsvScanner extends FastLineScanner {
         i = nonAsciiUserEnd(b, us, i, PLAIN);
         if (i < 0) return s;
         h = hashBytes(b, us, i);
-        c = b[i]!;
       }
-      if (c !== COMMA || i === us || i - us > MAX_USER_BYTES) return s;
-      const ue = i++;
-      // The task: a configured name, then a comma (NameTokens: no scan of the field first).
+      if (i === us || i - us > MAX_USER_BYTES) return s;
+      const ue = i;
+      i = afterField(b, i, q);
+      if (i < 0) return s;
+      // The task: a configured name, then what ends a field (NameTokens: no scan of the field first).
+      q = 0;
+      if (b[i] === QUOTE) {
+        q = 1;
+        i++;
+      }
       const task = tokens.find(b, i);
       if (task < 0) return s;
-      i += tokens.byteLength(task);
-      const ss = ++i;
+      i = afterField(b, i + tokens.byteLength(task), q);
+      if (i < 0) return s;
+      q = 0;
+      if (b[i] === QUOTE) {
+        q = 1;
+        i++;
+      }
+      const ss = i;
       let status = 0;
       while (((c = b[i]! | 0) - 48) >>> 0 <= 9) {
         status = status * 10 + c - 48;
         i++;
       }
-      if (c !== COMMA || i === ss || i - ss > 3 || status < STATUS_MIN || status > STATUS_MAX) return s;
-      const ds = ++i;
+      if (i === ss || i - ss > 3 || status < STATUS_MIN || status > STATUS_MAX) return s;
+      i = afterField(b, i, q);
+      if (i < 0) return s;
+      q = 0;
+      if (b[i] === QUOTE) {
+        q = 1;
+        i++;
+      }
+      const ds = i;
       let duration = 0;
       while (((c = b[i]! | 0) - 48) >>> 0 <= 9) {
         duration = duration * 10 + c - 48;
@@ -165,10 +203,20 @@ export class CsvScanner extends FastLineScanner {
       }
       if (i === ds || i - ds > 15 || duration > maxDurationMs) return s;
       if (c === SUFFIX[0] && b[i + 1] === SUFFIX[1]) i += 2;
+      if (q === 1) {
+        if (b[i] !== QUOTE) return s;
+        i++;
+      }
       for (let col = FIELD_COUNT; col < columns; col++) {
         if (b[i] !== COMMA) return s;
-        i++;
-        while (OTHER_BYTE[b[i]!] === 1) i++;
+        if (b[++i] === QUOTE) {
+          i++;
+          while (QUOTED_OTHER_BYTE[b[i]!] === 1) i++;
+          if (b[i] !== QUOTE) return s;
+          i++;
+        } else {
+          while (OTHER_BYTE[b[i]!] === 1) i++;
+        }
       }
       const lineEnd = this.lineEnd(b, s, i);
       if (lineEnd < 0) return s;
@@ -277,9 +325,9 @@ export class CsvScanner extends FastLineScanner {
         te = i;
       } else {
         // TASK: a configured name, then what ends a field (NameTokens: no scan of the field first).
-        task = this.anyTaskTokens.find(b, i);
+        task = this.taskTokens.find(b, i);
         if (task < 0) return -1;
-        i += this.anyTaskTokens.byteLength(task);
+        i += this.taskTokens.byteLength(task);
       }
       if (quoted) {
         if (b[i] !== QUOTE) return -1;

@@ -270,6 +270,26 @@ describe('CsvScanner + exact path ≡ LineAccumulator (CSV)', () => {
     );
   });
 
+  it('quotes out of place in the contract\'s column order: each record judged as the definition judges it', () => {
+    // A byte after a closing quote, a quote never closed, a comma or a doubled quote inside one, in every field; an empty line after each.
+    const t = '2025-05-02T10:00:00Z';
+    const quoted = [`"${t}"`, '"user1"', '"login"', '"200"', '"5ms"'];
+    const edges: string[] = [];
+    for (let f = 0; f < 5; f++) {
+      const fields = (k: number, v: string) => quoted.map((q, j) => (j === k ? v : q)).join(',');
+      const inner = quoted[f]!.slice(1, -1);
+      for (const v of [`"${inner}"x`, `"${inner}`, `${inner}"`, `"${inner},"`, `"${inner}""x"`, `"${inner}x`, `"${inner}",`, `"${inner},`, `""${inner}""`, `"${inner}" `]) edges.push(fields(f, v));
+      // Another byte where the comma after the field's closing quote belongs, quoted or not after it.
+      if (f < 4) for (const next of [quoted, quoted.map((q) => q.slice(1, -1))]) edges.push(`${quoted.slice(0, f + 1).join(',')}x${next.slice(f + 1).join(',')}`);
+    }
+    edges.push(`"${t}",user1,"login,,200,5`, `"${t}Zx",user1,login,200,5`, `"${t}x,user1,login,200,5`, `"2025-05-02T10:00:00.5Z"x,user1,login,200,5`, `${t},"user1",login,200,"5`);
+    for (const header of [HEADERS[0]!, HEADERS[3]!]) {
+      const records = header === HEADERS[3] ? [...edges.map((e) => `${e},n`), ...['"a, b"x', '"a, b', '"a""b"', '"a, b",', '"a'].map((n) => `${t},u,login,200,5,${n}`)] : edges;
+      const lines = records.flatMap((r) => [Buffer.from(r), Buffer.alloc(0)]);
+      for (const crlf of [false, true]) same('csv', joined(lines, lines.map(() => crlf)), 10, OPEN, header);
+    }
+  });
+
   it('a time window judges each record by its own fraction: a whole second after a fraction, at the window\'s start', () => {
     // WINDOW starts at 10:00:00.5: the second record (10:00:00, no fraction) is before it, the third (10:00:00.5) in it.
     const rows = ['2025-05-02T10:00:00.5Z,user1,login,200,1', '2025-05-02T10:00:00Z,user1,login,200,2', '2025-05-02T10:00:00.5Z,user1,login,200,4', '2025-05-02T10:00:00Z,user1,login,200,8'];
@@ -364,22 +384,24 @@ function billedBy(spy: PathSpy): number {
 }
 
 describe('CsvScanner: which fast path', () => {
-  it("records in the contract's column order take the straight-line path (fastRun's own loop); other orders the column loop", () => {
+  it("records in the contract's column order, quoted or not, take the straight-line path (fastRun's own loop); other orders the column loop", () => {
     const anyOrder = vi.spyOn(CsvScanner.prototype as unknown as { fastAnyOrder(): number }, 'fastAnyOrder');
     try {
-      const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms', '2025-05-02T10:00:00.123-00:30,user2,search,404,7ms'];
-      expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false]), 0, OPEN).fast).toBe(3);
+      const rows = ['2025-05-02T10:00:00Z,user1,login,200,1568', '2025-05-02T10:00:00Z,user2,search,404,7ms', '2025-05-02T10:00:00.123-00:30,user2,search,404,7ms',
+        '"2025-05-02T10:00:00Z","user1","login","200","5"', '"2025-05-02T10:00:00.5+01:00","user2","search",404,"7ms"', '2025-05-02T10:00:00Z,"u",login,"200",5'];
+      expect(same('csv', joined([Buffer.from(HEADERS[0]!), ...rows.map((r) => Buffer.from(r))], [false, false, true, false, true, false, false]), 0, OPEN).fast).toBe(6);
+      expect(same('csv', joined(rows.map((r) => Buffer.from(`${r},"a, b"`)), rows.map(() => false)), 10, OPEN, HEADERS[3]).fast).toBe(6);
       // Billed by the fast path, line by line and as a block, and never by the column loop.
       expect(anyOrder).not.toHaveBeenCalled();
       expect(same('csv', joined([Buffer.from('user,TASK,duration,status,Timestamp'), Buffer.from('u,login,5,200,2025-05-02T10:00:00Z')], [false, false]), 0, OPEN).fast).toBe(1);
       expect(billedBy(anyOrder)).toBe(2);
       anyOrder.mockClear();
-      // A wrapper's lines (billCommon): the straight-line path, the column loop for a quoted record, up to the first line neither takes.
+      // A wrapper's lines (billCommon): the straight-line path up to the first line it does not take, which the column loop refuses too.
       const counts = emptyShardCounts();
       const scanner = new CsvScanner('f.csv', csvLayout(HEADERS[0]!, 'f.csv'), TASKS, config.maxDurationMs, OPEN, new UserTable(config.rates.length), counts, { line() {}, tooLong() {} });
-      const lines = `${rows[0]}\n"2025-05-02T10:00:00Z",u,login,200,5\n${rows[1]}\nx\n${rows[0]}\n`;
+      const lines = `${rows[0]}\n${rows[3]}\n${rows[4]}\nx\n${rows[0]}\n`;
       expect(scanner.billCommon(Buffer.from(lines), 0, lines.length)).toBe(lines.indexOf('x\n'));
-      expect([counts.records, billedBy(anyOrder)]).toEqual([3, 1]);
+      expect([counts.records, anyOrder.mock.calls.length, billedBy(anyOrder)]).toEqual([3, 1, 0]);
     } finally {
       anyOrder.mockRestore();
     }
