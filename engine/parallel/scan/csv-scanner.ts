@@ -8,7 +8,7 @@
  * request id every rule passes goes to `ids` (the dedupe shuffle) instead of being billed, or
  * is billed when there is no such sink (`--dedupe off`); an empty id is no id. Everything else
  * goes to the exact path: a doubled quote, a quoted contract field holding a comma or a space,
- * another field count, non-ASCII bytes, a reject of any reason.
+ * another field count, non-ASCII bytes outside the user, a reject of any reason.
  */
 import { csvLayout, type CsvLayout } from '../../core/formats/csv.js';
 import { recordBytes } from '../../core/formats/lines.js';
