@@ -106,8 +106,8 @@ export class CsvScanner extends FastLineScanner {
    * quoted or not) from b[s] on, judged in straight-line code in one loop over the lines, the
    * scanner's fields read once, not once a line (as the space format's fastRun; the column
    * loop of fastAnyOrder is a third slower): the same checks, field by field, a quoted field's
-   * value read between its quotes. It stops at a record it does not take (another layout,
-   * a doubled quote, anything unusual), which fastLine then judges.
+   * value read between its quotes. It stops at a record it does not take (a doubled quote,
+   * anything unusual), which fastLine then judges; in another layout it takes none.
    */
   protected override fastRun(b: Buffer, s: number, end: number): number {
     if (!this.inOrder) return s;
@@ -120,18 +120,18 @@ export class CsvScanner extends FastLineScanner {
     const columns = this.roles.length;
     while (s < end) {
       // Each field may be quoted: q is 1 when it is, and its value lies between the quotes
-      // (afterField checks what ends it). Every loop stops at a comma, a quote or a control
-      // byte (the line's LF).
-      // (A branch, not arithmetic on the byte: the next loads need not wait for this one.)
+      // (afterField checks what ends it); whether it opens with one is a branch, not arithmetic
+      // on the byte, so that the next loads need not wait for it. Every loop below stops at the
+      // line's LF at the latest (a control byte: no digit, no byte of a value).
       let q = 0;
       let ts = s;
       if (b[s] === QUOTE) {
         q = 1;
         ts++;
       }
-      // The common 20-byte timestamp is read by DateTimes directly (in a time window, by
-      // timestampSeconds, which also notes the fraction's range for inWindow); a longer one (a
-      // fraction, an offset) is scanned to its end.
+      // The common 20-byte timestamp (ending in Z) is read by DateTimes directly (in a time
+      // window, by timestampSeconds, which also notes the fraction's range for inWindow); any
+      // other (a fraction, an offset, a lowercase z) is scanned to its end.
       if ((b[ts + 10]! | 0x20) !== 116) return s;
       let te = ts + 20;
       let seconds: number;

@@ -161,7 +161,7 @@ export function byteClass(has: (c: number) => boolean): Uint8Array {
 /**
  * A fixed list of names found as the token at a position, where a token is the longest run
  * of `inner` bytes and must be followed by an `ends` byte (the space format's task before its
- * separator, a CSV field before its comma). The answer is the one of scanning the token and
+ * separator, a CSV field before its comma, closing quote or the line's end). The answer is the one of scanning the token and
  * looking it up (ByteNames.find: the first equal name in list order, else -1), without the
  * scan: only the names starting with the byte at the position are compared, each followed by
  * the byte after it. A name holding a byte that is not `inner` can never be such a token, and

@@ -208,8 +208,9 @@ function blockAgainstDefinition(lines: Buffer[], crlf: boolean[], offset: number
   const counts = emptyShardCounts();
   const rejects = new RejectCollector();
   const scanner = new SpaceScanner(config.rates.map((r) => r.task), config.maxDurationMs, w, table, counts, rejects);
-  const buf = Buffer.concat([Buffer.from('xyz'), data]);
-  if (data.length > 0) scanner.block(buf, 3, buf.length, offset);
+  // After the block, as in the range reader's buffer, the next shard's line: a common one, which must not be billed.
+  const buf = Buffer.concat([Buffer.from('xyz'), data, Buffer.from('2025-05-02T10:00:00Z next login 200 5ms\n')]);
+  if (data.length > 0) scanner.block(buf, 3, 3 + data.length, offset);
   const got = emptyCounts();
   addCounts(got, counts);
   const gotRejects = rejects.offsets.map((o, i) => [o, REJECT_REASONS[rejects.reasons[i]!], Buffer.from(rejects.rawBytes()).subarray(rejects.lengths.slice(0, i).reduce((a, b) => a + b, 0)).subarray(0, rejects.lengths[i]).toString('hex')]);
@@ -249,6 +250,10 @@ describe('SpaceScanner.block ≡ LineFramer + LineAccumulator (framing and rules
     blockAgainstDefinition([bom, Buffer.alloc(65536, 'x'), Buffer.alloc(65537, 'y')], [true, true, false], 0, OPEN);
     blockAgainstDefinition([Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.alloc(65536, 'x')])], [true], 0, OPEN);
     blockAgainstDefinition([bom], [false], 9, OPEN);
+  });
+
+  it('a block whose last line the fast path bills stops at its end: the next shard\'s line after it is not billed', () => {
+    for (const crlf of [false, true]) blockAgainstDefinition([Buffer.from('2025-05-02T10:00:00Z user1 login 200 1ms'), Buffer.from('2025-05-02T10:00:01Z user2 search 404 2ms')], [crlf, crlf], 9, OPEN);
   });
 });
 
