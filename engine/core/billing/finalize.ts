@@ -8,7 +8,7 @@
  * bigints beyond.
  */
 import type { BillingConfig } from '../config/config.js';
-import { plus, roundHalfUp, type Amount } from '../money/decimal.js';
+import { ExactSum, plus, roundHalfUp, type Amount } from '../money/decimal.js';
 import { compareUtf8, hasSurrogate } from './order.js';
 import { isSortedUsage, UserUsage, UserUsageAccess, type KeyedUsers, type SortedUsage, type UsageAccess, type UsageRows } from './usage.js';
 import { KeptKey, UserKey, userText, type BillUser } from './user-key.js';
@@ -50,9 +50,9 @@ class UserBiller {
   private readonly rateNumber: number[];
   private readonly safeDuration: number[];
   users = 0;
-  totalDurationMs: Amount = 0;
-  totalCostPicos: Amount = 0;
-  totalBilled: Amount = 0;
+  private readonly totalDurationMs = new ExactSum();
+  private readonly totalCostPicos = new ExactSum();
+  private readonly totalBilled = new ExactSum();
 
   constructor(
     config: BillingConfig,
@@ -96,18 +96,18 @@ class UserBiller {
     const rounded = roundHalfUp(costPicos, decimals);
     this.sink.user(user, durationMs, costPicos, rounded);
     this.users++;
-    this.totalDurationMs = plus(this.totalDurationMs, durationMs);
-    this.totalCostPicos = plus(this.totalCostPicos, costPicos);
-    this.totalBilled = plus(this.totalBilled, rounded);
+    this.totalDurationMs.add(durationMs);
+    this.totalCostPicos.add(costPicos);
+    this.totalBilled.add(rounded);
   }
 
   totals(): BillTotals {
     return {
       decimals: this.decimals,
       users: this.users,
-      totalDurationMs: BigInt(this.totalDurationMs),
-      totalCostPicos: BigInt(this.totalCostPicos),
-      totalBilled: BigInt(this.totalBilled),
+      totalDurationMs: this.totalDurationMs.value(),
+      totalCostPicos: this.totalCostPicos.value(),
+      totalBilled: this.totalBilled.value(),
     };
   }
 }
@@ -233,11 +233,11 @@ export async function finalizePricedBill(usage: UsageRows | SortedUsage, config:
   const T = config.rates.length;
   const compiled = compilePlan(plan, config.rates.map((r) => r.task));
   let users = 0;
-  let totalDurationMs: Amount = 0;
-  let totalCostPicos: Amount = 0;
-  let totalBilled: Amount = 0;
+  const totalDurationMs = new ExactSum();
+  const totalCostPicos = new ExactSum();
+  const totalBilled = new ExactSum();
   // The exact sum of the users' amounts: picos for users without a discount, 10^-24 units for the others.
-  let totalPlainPicos: Amount = 0;
+  const totalPlainPicos = new ExactSum();
   let totalDiscountedYoctos = 0n;
   const charge: TaskCharge = { billableMs: 0, usage: 0, fees: 0, cost: 0 };
   const billUser = (user: string, rows: UsageAccess, i: number): void => {
@@ -269,7 +269,7 @@ export async function finalizePricedBill(usage: UsageRows | SortedUsage, config:
     if (discount === 0n) {
       const amount: Amount = subtotal < minimumAmount ? minimumAmount : subtotal;
       rounded = roundHalfUp(amount, decimals);
-      totalPlainPicos = plus(totalPlainPicos, amount);
+      totalPlainPicos.add(amount);
     } else {
       discountedYoctos = BigInt(subtotal) * (10n ** 12n - discount);
       const amount = userAmountYoctos(subtotal, discount, minimum);
@@ -286,18 +286,18 @@ export async function finalizePricedBill(usage: UsageRows | SortedUsage, config:
       rounded,
     });
     users++;
-    totalDurationMs = plus(totalDurationMs, durationMs);
-    totalCostPicos = plus(totalCostPicos, subtotal);
-    totalBilled = plus(totalBilled, rounded);
+    totalDurationMs.add(durationMs);
+    totalCostPicos.add(subtotal);
+    totalBilled.add(rounded);
   };
   await inBillOrder(usage, billUser, sink.flush?.bind(sink));
-  const totalCostYoctos = BigInt(totalPlainPicos) * 10n ** 12n + totalDiscountedYoctos;
+  const totalCostYoctos = totalPlainPicos.value() * 10n ** 12n + totalDiscountedYoctos;
   return {
     decimals,
     users,
-    totalDurationMs: BigInt(totalDurationMs),
-    totalCostPicos: BigInt(totalCostPicos),
-    totalBilled: BigInt(totalBilled),
+    totalDurationMs: totalDurationMs.value(),
+    totalCostPicos: totalCostPicos.value(),
+    totalBilled: totalBilled.value(),
     totalCostText: formatYoctos(totalCostYoctos),
     totalCostYoctos,
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { cost, formatExact, formatFixed, parseDecimal, plus, roundHalfUp } from './decimal.js';
+import { ExactSum, cost, formatExact, formatFixed, parseDecimal, plus, roundHalfUp } from './decimal.js';
 
 const P = 10n ** 12n;
 
@@ -147,6 +147,26 @@ describe('safe-integer numbers: the same text as the equal bigint', () => {
         expect(BigInt(s)).toBe(BigInt(a) + BigInt(b));
         if (typeof s === 'number') expect(Number.isSafeInteger(s)).toBe(true);
       }),
+    );
+  });
+
+  it('ExactSum is the exact sum of any amounts, numbers and bigints mixed, across the top of the safe range', () => {
+    const s = new ExactSum();
+    expect(s.value()).toBe(0n);
+    for (const a of [MAX - 1, 1, 1, MAX, 0, 7n, MAX]) s.add(a);
+    expect(s.value()).toBe(3n * BigInt(MAX) + 8n);
+    const amount = fc.oneof(edges, fc.bigInt({ min: 0n, max: 2n ** 70n }));
+    fc.assert(
+      fc.property(fc.array(amount, { maxLength: 60 }), (amounts) => {
+        const sum = new ExactSum();
+        let expected = 0n;
+        for (const a of amounts) {
+          sum.add(a);
+          expected += BigInt(a);
+          expect(sum.value()).toBe(expected);
+        }
+      }),
+      { numRuns: 2_000 },
     );
   });
 });

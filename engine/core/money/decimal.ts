@@ -47,6 +47,37 @@ export function plus(a: Amount, b: Amount): Amount {
   return BigInt(a) + BigInt(b);
 }
 
+/**
+ * An exact running sum of amounts (a bill's totals): a number part while it stays a safe
+ * integer, carried into a bigint part when the next amount would take it past. A bill's total
+ * cost passes 2^53 picos after about a hundred users; with `plus` every later user's add made
+ * a bigint, about 8% of rendering a large bill's detail.
+ */
+export class ExactSum {
+  private small = 0;
+  private big = 0n;
+
+  add(a: Amount): void {
+    if (typeof a === 'number') {
+      // Both safe integers: the sum is above MAX_SAFE_INTEGER exactly when the double is (see plus).
+      const s = this.small + a;
+      if (s <= Number.MAX_SAFE_INTEGER) {
+        this.small = s;
+        return;
+      }
+      this.big += BigInt(this.small);
+      this.small = a;
+      return;
+    }
+    this.big += a;
+  }
+
+  /** The sum so far. */
+  value(): bigint {
+    return this.big + BigInt(this.small);
+  }
+}
+
 /** Exact decimal text of an amount in picos: no trailing fractional zeros, no exponent (`7.84`, `0`, `12.000000000001`). */
 export function formatExact(picos: Amount): string {
   if (typeof picos === 'number') {
