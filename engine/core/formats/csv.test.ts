@@ -53,6 +53,14 @@ describe('csvLayout (header by name, trimmed, case-insensitive)', () => {
     expect(csvLayout(' Timestamp ,"USER",Task,\tStatus\t,Duration', 'f.csv')).toMatchObject({ timestamp: 0, user: 1, task: 2, status: 3, duration: 4 });
   });
 
+  it('trims every Unicode White_Space code point and U+FEFF, NEL included (decision 10), and nothing else', () => {
+    const padded = '\u0085timestamp\u3000,\ufeffuser\u00a0,task\u2028,\u000bstatus\u0085,\u200aduration_ms\ufeff';
+    expect(csvLayout(padded, 'f.csv')).toMatchObject({ timestamp: 0, user: 1, task: 2, status: 3, duration: 4 });
+    // U+200B (zero width space) and U+180E (Mongolian vowel separator) are not White_Space: the name is another.
+    expect(() => csvLayout('timestamp,user\u200b,task,status,duration_ms', 'f.csv')).toThrow('no "user" or "user_id" column');
+    expect(() => csvLayout('timestamp,user,\u180etask,status,duration_ms', 'f.csv')).toThrow('no "task" column');
+  });
+
   it('aliases: user_id, duration; `user` wins over `user_id`, duration_ms over duration', () => {
     expect(csvLayout('timestamp,user_id,task,status,duration', 'f.csv')).toMatchObject({ user: 1, duration: 4 });
     expect(csvLayout('timestamp,user_id,user,task,status,duration_ms', 'f.csv')).toMatchObject({ user: 2 });

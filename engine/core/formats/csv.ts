@@ -74,11 +74,22 @@ function findColumn(names: readonly string[], aliases: readonly string[], file: 
   return -1;
 }
 
+const inHeaderTrim = (c: number) => RULES.csv.headerTrim.some(([lo, hi]) => c >= lo && c <= hi);
+
+/** A header name without RULES.csv.headerTrim's code points at its ends (String#trim keeps U+0085, NEL, which is White_Space). */
+function headerName(field: string): string {
+  let s = 0;
+  let e = field.length;
+  while (s < e && inHeaderTrim(field.charCodeAt(s))) s++;
+  while (e > s && inHeaderTrim(field.charCodeAt(e - 1))) e--;
+  return field.slice(s, e);
+}
+
 /** Reads the header row; a missing or ambiguous required column is an InputError naming the file. */
 export function csvLayout(header: string, file: string): CsvLayout {
   const fields = splitCsvLine(header);
   if (fields === null) throw new InputError(`${file}: the CSV header row is malformed: ${JSON.stringify(header.slice(0, 200))}`);
-  const names = fields.map((f) => f.trim().toLowerCase());
+  const names = fields.map((f) => headerName(f).toLowerCase());
   const layout: Record<string, number | string> = { fieldCount: fields.length };
   for (const [key, aliases] of COLUMNS) {
     const found = findColumn(names, aliases, file);

@@ -85,6 +85,8 @@ export const RULES = {
     suffixRequired: { space: true, csv: false },
   },
   csv: {
+    /** Code points trimmed from both ends of a header name (decision 10): Unicode's White_Space and U+FEFF. */
+    headerTrim: [...WHITE_SPACE, [0xfeff, 0xfeff]] as readonly CodePointRange[],
     /** Header names (case-insensitive, trimmed) of each field, first alias first. */
     columns: {
       timestamp: ['timestamp'],
