@@ -155,6 +155,11 @@ describe('safe-integer numbers: the same text as the equal bigint', () => {
     expect(s.value()).toBe(0n);
     for (const a of [MAX - 1, 1, 1, MAX, 0, 7n, MAX]) s.add(a);
     expect(s.value()).toBe(3n * BigInt(MAX) + 8n);
+    // A number part that would land on 2^53 + 1, which no double holds: carried, not rounded.
+    const odd = new ExactSum();
+    odd.add(MAX);
+    odd.add(2);
+    expect(odd.value()).toBe(2n ** 53n + 1n);
     const amount = fc.oneof(edges, fc.bigInt({ min: 0n, max: 2n ** 70n }));
     fc.assert(
       fc.property(fc.array(amount, { maxLength: 60 }), (amounts) => {

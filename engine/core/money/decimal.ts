@@ -51,7 +51,7 @@ export function plus(a: Amount, b: Amount): Amount {
  * An exact running sum of amounts (a bill's totals): a number part while it stays a safe
  * integer, carried into a bigint part when the next amount would take it past. A bill's total
  * cost passes 2^53 picos after about a hundred users; with `plus` every later user's add made
- * a bigint, about 8% of rendering a large bill's detail.
+ * a bigint, and rendering 500,000 users' bill alone took about a sixth longer.
  */
 export class ExactSum {
   private small = 0;
