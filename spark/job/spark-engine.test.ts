@@ -77,6 +77,8 @@ describe('spark engine = naive engine', () => {
     expect(r.naive.counts.accepted).toBeGreaterThan(10);
     // A CSV file of 30,000 columns is billed (past the fast path's regex, on the exact path).
     expect(r.naive.bill).toMatch(/^wide1: .*\n(?:.*\n)*wide2: /m);
+    // A header whose names are padded with White_Space and U+FEFF (e2.csv) is read by its trimmed names.
+    expect(r.naive.bill).toMatch(/^u10: total_duration=3ms,/m);
     // Request ids: duplicates within and across files and formats, conflicts by field.
     expect(r.naive.counts.duplicates).toBe(7);
     expect(r.naive.counts.conflictingDuplicates).toBe(3);
