@@ -6,7 +6,7 @@
  * (exit 2) with nothing read.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RunFailure, UsageError, systemCode, systemReason } from '../errors.js';
 import { processAlive } from '../process-alive.js';
@@ -155,9 +155,25 @@ function probe(bill: string): void {
  * run failure (exit 1), which a retry may cure once space is freed; any other is a bad --out
  * (exit 2).
  */
-function probeFailure(what: string, err: unknown): Error {
-  const message = `${what}: ${systemReason(err)}`;
+function probeFailure(what: string, err: unknown, why = systemReason(err)): Error {
+  const message = `${what}: ${why}`;
   return isFull(err) ? new RunFailure(message) : new UsageError(message);
+}
+
+/**
+ * What stands in the way where `path` is a symbolic link that stat cannot follow (`err`): a
+ * link to nothing, or a loop of links, named with its target; undefined for anything else.
+ */
+function linkTrouble(path: string, err: unknown): string | undefined {
+  const code = systemCode(err);
+  if (code !== 'ENOENT' && code !== 'ELOOP') return undefined;
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return undefined;
+    const target = readlinkSync(path);
+    return code === 'ENOENT' ? `${path} is a symbolic link to ${target}, which does not exist (ENOENT)` : `${path} is a symbolic link to ${target}, a loop of links (ELOOP)`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether a system call failed for a full file system: no space or no inode left (ENOSPC), or a quota (EDQUOT). */
@@ -273,7 +289,7 @@ export function prepareOutputs(given: string): PreparedOutputs {
           }
         }
         release();
-        throw probeFailure(`--out: cannot create the directory ${dir}`, cause);
+        throw probeFailure(`--out: cannot create the directory ${dir}`, cause, linkTrouble(d, cause));
       }
       created.unshift(d);
     }
