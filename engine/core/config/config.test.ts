@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { billingConfigFromEnv, taskIndex, ConfigError, DEFAULT_CURRENCY_DECIMALS, DEFAULT_MAX_DURATION_MS } from './config.js';
+import { billingConfigFromEnv, dedupeSettingsFromEnv, taskIndex, ConfigError, DEFAULT_CURRENCY_DECIMALS, DEFAULT_MAX_DURATION_MS } from './config.js';
+import { intSetting } from './integers.js';
 import { loadEnv } from './env-file.js';
 import { readConfigText } from './config-text.js';
 import { cleanupTempDirs, tempDir } from '../../../fixtures/harness.js';
@@ -37,6 +38,12 @@ describe('billingConfigFromEnv', () => {
   it('a malformed rate names its value; one that is a rate after an unclosed quote says so', () => {
     expect(() => billingConfigFromEnv({ RATE_login: '0.0.5' })).toThrow(/^RATE_login="0\.0\.5" is not a non-negative decimal with at most 12 fractional digits \(e\.g\. 0\.005\)$/);
     expect(() => billingConfigFromEnv({ RATE_login: '"0.005' })).toThrow(/is not a non-negative decimal .* \(an opening quote without its closing one\?\)$/);
+    // A variable in a value is not expanded (dotenv's rules, decision 49): the error says so.
+    for (const raw of ['${BASE}', '$BASE', '0.00${N}'])
+      expect(() => billingConfigFromEnv({ RATE_login: raw })).toThrow(/is not a non-negative decimal .*\(e\.g\. 0\.005\) \(mr expands no variable in a value: write the value itself\)$/);
+    expect(() => billingConfigFromEnv({ RATE_login: '$5' })).toThrow(/\(e\.g\. 0\.005\)$/);
+    expect(() => intSetting({ MAX_DURATION_MS: '${MAX}' }, 'MAX_DURATION_MS', 1, 1, 10)).toThrow(/must be an integer from 1 to 10 \(mr expands no variable in a value: write the value itself\)$/);
+    expect(() => dedupeSettingsFromEnv({ DEDUPE: '$MODE' }, undefined)).toThrow(/must be one of .* \(mr expands no variable in a value: write the value itself\)$/);
     expect(() => billingConfigFromEnv({ RATE_login: '"abc' })).toThrow(/\(e\.g\. 0\.005\)$/);
   });
 

@@ -6,6 +6,7 @@
 import { parseDecimal, formatExact } from '../money/decimal.js';
 import { ConfigError } from '../errors.js';
 import { intSetting } from './integers.js';
+import { unexpandedNote } from './unexpanded.js';
 import type { PricingPlan } from '../pricing/plan.js';
 import { DEDUPE_MODES, DEFAULT_DEDUPE_MEMORY_BYTES, type DedupeMode, type DedupeSettings } from '../dedupe/dedupe.js';
 
@@ -49,7 +50,7 @@ export function billingConfigFromEnv(env: Record<string, string>): BillingConfig
       // dotenv keeps an opening quote with no closing one as part of the value.
       const unclosed = /^\s*["'`]/.test(raw) && parseDecimal(raw.trim().slice(1)) !== null ? ' (an opening quote without its closing one?)' : '';
       throw new ConfigError(
-        `${key}=${JSON.stringify(raw)} is not a non-negative decimal with at most 12 fractional digits (e.g. 0.005)${unclosed}`,
+        `${key}=${JSON.stringify(raw)} is not a non-negative decimal with at most 12 fractional digits (e.g. 0.005)${unclosed}${unexpandedNote(raw)}`,
       );
     }
     rates.push({ task, picos, text: formatExact(picos) });
@@ -107,7 +108,7 @@ export function dedupeSettingsFromEnv(env: Record<string, string>, flag: string 
   const text = raw === undefined || raw.trim() === '' ? 'auto' : raw.trim();
   if (!(DEDUPE_MODES as readonly string[]).includes(text)) {
     const what = flag !== undefined ? '--dedupe' : 'DEDUPE';
-    throw new ConfigError(`${what}=${JSON.stringify(raw)} must be one of ${DEDUPE_MODES.join(', ')}`);
+    throw new ConfigError(`${what}=${JSON.stringify(raw)} must be one of ${DEDUPE_MODES.join(', ')}${unexpandedNote(raw ?? '')}`);
   }
   const mib = intSetting(env, 'DEDUPE_MEMORY_MIB', DEFAULT_DEDUPE_MEMORY_BYTES / 1048576, 1, 1 << 20);
   return { mode: text as DedupeMode, memoryBytes: mib * 1048576 };

@@ -5,6 +5,7 @@
  * a setting, commander's InvalidArgumentError for an option), with the same rule behind it.
  */
 import { ConfigError } from '../errors.js';
+import { unexpandedNote } from './unexpanded.js';
 
 /** `text` as a whole number within [min, max], or null when it is not one. */
 export function parseWholeNumber(text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | null {
@@ -21,6 +22,6 @@ export function intSetting(env: Readonly<Record<string, string | undefined>>, ke
   const raw = env[key];
   if (raw === undefined || raw.trim() === '') return def;
   const n = parseWholeNumber(raw.trim(), min, max);
-  if (n === null) throw new ConfigError(`${key}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  if (n === null) throw new ConfigError(`${key}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}${unexpandedNote(raw)}`);
   return n;
 }
