@@ -5,7 +5,7 @@
  * not trimmed.
  */
 import { InputError } from '../errors.js';
-import { RULES, FIELDS } from '../validation/rules.js';
+import { RULES, FIELDS, inRanges } from '../validation/rules.js';
 
 
 /** Splits one CSV line into fields; null when its quoting is malformed. */
@@ -74,14 +74,12 @@ function findColumn(names: readonly string[], aliases: readonly string[], file: 
   return -1;
 }
 
-const inHeaderTrim = (c: number) => RULES.csv.headerTrim.some(([lo, hi]) => c >= lo && c <= hi);
-
 /** A header name without RULES.csv.headerTrim's code points at its ends (String#trim keeps U+0085, NEL, which is White_Space). */
 function headerName(field: string): string {
   let s = 0;
   let e = field.length;
-  while (s < e && inHeaderTrim(field.charCodeAt(s))) s++;
-  while (e > s && inHeaderTrim(field.charCodeAt(e - 1))) e--;
+  while (s < e && inRanges(RULES.csv.headerTrim, field.charCodeAt(s))) s++;
+  while (e > s && inRanges(RULES.csv.headerTrim, field.charCodeAt(e - 1))) e--;
   return field.slice(s, e);
 }
 
