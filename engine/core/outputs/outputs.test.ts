@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { RunFailure } from '../errors.js';
 import { journalPath } from './journal.js';
 import { join } from 'node:path';
 import { outputPaths } from './paths.js';
 import { rawColumn, RejectsWriter } from './rejects.js';
-import { STAGING_PREFIX, StagedFile, StagedOutputs } from './staged.js';
+import { STAGED_NAME, STAGING_PREFIX, StagedFile, StagedOutputs, dropKept, keepPrevious } from './staged.js';
 import { BillWriter, PricedBillWriter, billText } from './bill.js';
 import { csvField } from './csv.js';
 import { finalizeBill, finalizePricedBill } from '../billing/finalize.js';
@@ -98,6 +98,54 @@ describe('RejectsWriter + StagedOutputs', () => {
     const order = (JSON.parse(readFileSync(journal, 'utf8')) as { renames: Array<{ to: string }> }).renames.map((r) => r.to);
     expect(order).toEqual(names.map((n) => join(dir, n)));
     expect(['billing.rejects.csv', 'billing.detail.csv', 'billing.txt'].map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(['new\n', 'new\n', 'old\n']);
+  });
+
+  it('a journalled commit over a previous set: the previous files are freed once it is over, and no second name of theirs is left', () => {
+    const dir = tempDir();
+    const names = ['billing.rejects.csv', 'billing.detail.csv', 'billing.summary.json', 'billing.txt'];
+    for (const n of names) writeFileSync(join(dir, n), 'old\n');
+    const held = names.map((n) => openSync(join(dir, n), 'r'));
+    try {
+      const staged = new StagedOutputs(journalPath(join(dir, 'billing.txt')));
+      for (const n of names) staged.add(join(dir, n)).write('new\n');
+      staged.commit();
+      expect(listFiles(dir)).toEqual([...names].sort());
+      expect(names.map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(names.map(() => 'new\n'));
+      expect(held.map((fd) => fstatSync(fd).nlink)).toEqual(names.map(() => 0));
+    } finally {
+      for (const fd of held) closeSync(fd);
+    }
+  });
+
+  it('a commit whose rename fails leaves no second name of the previous files either (the journal keeps only what it staged)', () => {
+    const dir = tempDir();
+    const names = ['billing.rejects.csv', 'billing.detail.csv', 'billing.summary.json', 'billing.txt'];
+    for (const n of names) writeFileSync(join(dir, n), 'old\n');
+    const staged = new StagedOutputs(journalPath(join(dir, 'billing.txt')));
+    for (const n of names) staged.add(join(dir, n)).write('new\n');
+    rmSync(join(dir, 'billing.summary.json'));
+    mkdirSync(join(dir, 'billing.summary.json'));
+    writeFileSync(join(dir, 'billing.summary.json', 'x'), '');
+    expect(() => staged.commit()).toThrow(RunFailure);
+    // The summary's and the bill's staged files, for the roll-forward; the previous bill under its own name only.
+    expect(listFiles(dir).filter((n) => STAGED_NAME.test(n)).map((n) => STAGED_NAME.exec(n)![2]).sort()).toEqual(['billing.summary.json', 'billing.txt']);
+    expect(statSync(join(dir, 'billing.txt')).nlink).toBe(1);
+  });
+
+  it('keepPrevious names each previous regular file a second time, under a staging name of this process; absent paths, folders and links get none', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.txt'), 'a');
+    mkdirSync(join(dir, 'd.txt'));
+    symlinkSync(join(dir, 'a.txt'), join(dir, 'l.txt'));
+    const kept = keepPrevious(['a.txt', 'missing.txt', 'd.txt', 'l.txt'].map((n) => join(dir, n)));
+    expect(kept).toHaveLength(1);
+    const m = STAGED_NAME.exec(kept[0]!.slice(dir.length + 1))!;
+    expect([Number(m[1]), m[2]]).toEqual([process.pid, 'a.txt']);
+    expect(statSync(kept[0]!).ino).toBe(statSync(join(dir, 'a.txt')).ino);
+    expect(statSync(join(dir, 'a.txt')).nlink).toBe(2);
+    dropKept(kept);
+    expect(statSync(join(dir, 'a.txt')).nlink).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['a.txt', 'd.txt', 'l.txt']);
   });
 
   it('an empty rejects CSV is its header', async () => {
