@@ -4,12 +4,12 @@
  * (at a million users 2.7 s of the 7.1 s once timed for DuckDB's simplest query). Runs the built CLI
  * (`npm test` builds first) over a small file; asserts no speed, only which time is reported.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset } from './datasets.js';
-import { naive, parallel } from './engines.js';
+import { naive, parallel, spawnEngine } from './engines.js';
 import { measureDataset } from './measure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-measure-test-'));
@@ -53,5 +53,15 @@ describe('the bench harness’s timing', () => {
     expect(e!.note).toMatch(/billing\.txt differs/);
     expect(e!.runsS).toEqual([]);
     expect(e!.minS).toBeNull();
+  });
+
+  it('starts every run without the engine’s outputs of an earlier run, and leaves other files alone', async () => {
+    const ds = dataset(100);
+    const work = join(dir, 'work');
+    mkdirSync(work);
+    for (const name of ['naive.billing.rejects.csv.old', 'parallel-1w.billing.txt', 'input.log']) writeFileSync(join(work, name), 'x\n');
+    const { outBill } = await spawnEngine(naive(), ds, work);
+    expect(existsSync(outBill)).toBe(true);
+    expect(readdirSync(work).sort()).toEqual(['input.log', 'naive.billing.detail.csv', 'naive.billing.rejects.csv', 'naive.billing.summary.json', 'naive.billing.txt', 'parallel-1w.billing.txt']);
   });
 });
