@@ -32,12 +32,14 @@ import { exchangeControl } from './usage-exchange.js';
  * at most 2^20 users, fewer when they have many tasks, so that its records take at most
  * USAGE_TABLE_RECORD_BYTES (a record is 32 + 16 × tasks bytes: with five tasks 2^20 records
  * take 112 MiB, and 2^21 slots of 8 bytes 16 MiB more); and at most USAGE_TABLE_LONG_KEY_BYTES
- * of ids longer than a record holds (a million UUIDs: 36 MB; a million ids of 128 bytes would
- * be 128 MB). Beyond it the table is spilled to a file as a sorted run and emptied.
+ * of ids longer than a record holds: 2^20 UUIDs (36 bytes) take 36 MiB, so a table of them
+ * reaches the 2^20 users first (at 32 MiB a worker reading a million UUIDs spilled near its
+ * end, and the run took twice as long); 327,680 ids of 128 bytes. Beyond either bound the
+ * table is spilled to a file as a sorted run and emptied.
  */
 export const USAGE_TABLE_ENTRIES = 1 << 20;
 export const USAGE_TABLE_RECORD_BYTES = 128 << 20;
-export const USAGE_TABLE_LONG_KEY_BYTES = 32 << 20;
+export const USAGE_TABLE_LONG_KEY_BYTES = 40 << 20;
 
 /** A worker's usage table's bound when the rates name `tasks` tasks; `given` overrides a part of it (tests make it small). */
 export function usageTableBound(tasks: number, given: Partial<TableBound> = {}): TableBound {
