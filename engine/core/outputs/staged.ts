@@ -158,8 +158,8 @@ export class StagedFile implements ByteSink {
  * The previous set's files given a second name (a staging name: a run killed before dropKept
  * leaves them to the next run's sweep, preflight.ts) while the commit renames over them: each
  * rename then only drops a name, and the set on disk is mixed only as long as the renames
- * take. Replacing the file frees its blocks inside the rename otherwise: 148 ms for the 235 MB
- * detail of a million users (strace), the bill's still the previous one meanwhile. Returns the
+ * take. Otherwise the rename frees the replaced file's blocks: 148 ms for the 235 MB detail of
+ * a million users (strace), while the bill is still the previous run's. Returns the
  * names made; a path that is absent or not a regular file, or that cannot be linked (a file
  * system without hard links), gets none and is renamed over as before.
  */
