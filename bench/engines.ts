@@ -160,8 +160,9 @@ export interface EngineChild {
 /**
  * Runs one engine over one input as a child process, once its outputs of an earlier run in
  * `workDir` are removed; throws EngineFailure on a non-zero exit. Its outputs are not read: a
- * timed run's time is the child's alone (measure.ts), not the harness's reading of them (readOutcome hashes the bill, and sorts a timed-only query's
- * lines: 2.7 s for DuckDB's 35 MB bill of a million users).
+ * timed run's time is the child's alone (measure.ts), not the harness's reading of them
+ * (readOutcome hashes the bill, and sorts a timed-only query's lines: 2.7 s for DuckDB's 35 MB
+ * bill of a million users).
  */
 export async function spawnEngine(engine: Engine, dataset: Pick<Dataset, 'path' | 'format' | 'shape'>, workDir: string): Promise<EngineChild> {
   const outBill = join(workDir, `${engine.id}.billing.txt`);
