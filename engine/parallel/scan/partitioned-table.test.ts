@@ -6,6 +6,11 @@ import { COUNTERS_AT, INLINE_KEY_BYTES, UserTable, hashBytes, recordBytes, type 
 const TASKS = 3;
 
 /** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
+/** A spilled image kept past its spill, whose memory the next spill writes over (SpillMemory). */
+function kept(img: TableImage): TableImage {
+  return { ...img, records: img.records.slice(), overflow: img.overflow.slice(), carry: [...img.carry] };
+}
+
 function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
   const rb = recordBytes(img.tasks);
   const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
@@ -115,7 +120,7 @@ describe('PartitionedTable', () => {
           apply(want, ops);
           const runs: TableImage[] = [];
           const t = new PartitionedTable(TASKS, 4, partitionFrom, sh);
-          t.spillWhenFull({ entries: bound, longKeyBytes: longBound }, (img) => runs.push(img));
+          t.spillWhenFull({ entries: bound, longKeyBytes: longBound }, (img) => runs.push(kept(img)));
           apply(t, ops);
           // A table spills when a new key would pass the bound of long keys' bytes; partitioned, once the key reached it.
           const longest = Math.max(...ops.map((o) => Buffer.byteLength(o.key, 'latin1')));
@@ -227,7 +232,7 @@ describe('PartitionedTable', () => {
     // Bounded: the partitions spilled at the bound, the worker going on with one table in their slab.
     const b = new PartitionedTable(TASKS, 16, 0, { bits: 2, stageLines: 4 });
     const runs: TableImage[] = [];
-    b.spillWhenFull({ entries: 10, longKeyBytes: Infinity }, (img) => runs.push(img));
+    b.spillWhenFull({ entries: 10, longKeyBytes: Infinity }, (img) => runs.push(kept(img)));
     const stage = (b as unknown as { keys: Uint8Array }).keys;
     const stageBytes = stage.byteLength;
     const addTo = (i: number) => {
@@ -243,6 +248,30 @@ describe('PartitionedTable', () => {
     b.release();
     expect(stage.byteLength).toBe(stageBytes);
     expect(usageOf(runs[0]!).length).toBe(10);
+  });
+
+  it("writes every spill's image into the same memory: the partitions' spill, the one table's, then the last image", () => {
+    const t = new PartitionedTable(TASKS, 16, 0, { bits: 2, stageLines: 4 });
+    const buffers: ArrayBufferLike[] = [];
+    const users: string[] = [];
+    t.spillWhenFull({ entries: 10, longKeyBytes: Infinity }, (img) => {
+      buffers.push(img.records.buffer);
+      users.push(...usageOf(img).map(([k]) => k));
+    });
+    const buf = Buffer.alloc(16);
+    for (let i = 0; i < 45; i++) {
+      const n = buf.write(`user${i}`, 'latin1');
+      t.addLater(buf, 0, n, hashBytes(buf, 0, n), i % TASKS, 10);
+      t.flushBatch();
+    }
+    // Ten users a spill: the partitions' (partitioned from the start), then the one table's three.
+    expect(buffers.length).toBe(4);
+    expect(new Set(buffers).size).toBe(1);
+    // The last image, after the spills, in their memory too.
+    const last = t.sortedImage();
+    expect(last.records.buffer).toBe(buffers[0]);
+    users.push(...usageOf(last).map(([k]) => k));
+    expect(users.sort()).toEqual(Array.from({ length: 45 }, (_, i) => `user${i}`).sort());
   });
 
   it('a released table refuses new keys', () => {

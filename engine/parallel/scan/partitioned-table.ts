@@ -21,6 +21,7 @@
  * memory per worker, only once the worker has `partitionFrom` users.
  */
 import { WordReader } from '../../core/formats/words.js';
+import { SpillMemory } from './spill-memory.js';
 import { INLINE_KEY_BYTES, UserTable, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
 
 /** How a table is partitioned and staged (tests make both small). */
@@ -60,6 +61,8 @@ export class PartitionedTable implements UsageSink {
   /** True once the bound was reached partitioned (unpartition). */
   private unpartitioned = false;
   private spill: ((img: TableImage) => void) | null = null;
+  /** Where the spills' sorted images are written, the partitions' and then the one table's (UserTable.spillWhenFull). */
+  private readonly spillMemory = new SpillMemory();
   /** The bounded partitions' records (newParts), then the one table's after the bound was reached (unpartition). */
   private slab: ArrayBuffer | null = null;
   // The stages (one buffer, made at partition()): partition p's lines at [p * stageLines, + lines[p]) and key bytes at [p * stageKeyBytes, keyEnd[p]).
@@ -99,7 +102,7 @@ export class PartitionedTable implements UsageSink {
   spillWhenFull(bound: TableBound, spill: (img: TableImage) => void): void {
     this.bound = bound;
     this.spill = spill;
-    this.direct?.spillWhenFull(bound, spill);
+    this.direct?.spillWhenFull(bound, spill, this.spillMemory);
   }
 
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
@@ -173,12 +176,16 @@ export class PartitionedTable implements UsageSink {
 
   /**
    * The usage, sorted by key bytes (UserTable.sortedImage); staged lines are added first.
-   * Partitioned, the tables are released on the way: the table is unusable afterwards.
+   * Partitioned, the tables are released on the way: the table is unusable afterwards. Once
+   * the table has spilled, the image is written where the spills' were (SpillMemory, shared
+   * whatever `shared` says): the table spills no more.
    */
   sortedImage(shared = false): TableImage {
     this.addStages();
-    if (this.direct !== null) return this.direct.sortedImage(shared);
-    const image = UserTable.sortedImageOf(this.parts, shared);
+    // After a spill, into the spills' memory (shared), which no later spill writes over.
+    const memory = this.spillMemory.used ? this.spillMemory : undefined;
+    if (this.direct !== null) return UserTable.sortedImageOf([this.direct], shared, memory);
+    const image = UserTable.sortedImageOf(this.parts, shared, memory);
     this.releaseParts();
     this.releaseStages();
     return image;
@@ -308,7 +315,7 @@ export class PartitionedTable implements UsageSink {
    * records went from 117 MB in one table to 258 MB in 256).
    */
   private unpartition(p: number, from: number, keyAt: number): void {
-    this.spill!(UserTable.sortedImageOf(this.parts));
+    this.spill!(UserTable.sortedImageOf(this.parts, false, this.spillMemory));
     // The one table's records take the partitions' memory: it is neither given back nor taken
     // again while the worker scans on (a table's memory freed in a task comes back only after it).
     const slab = this.slab;
@@ -325,7 +332,7 @@ export class PartitionedTable implements UsageSink {
       d = new UserTable(this.tasks, this.capacity);
     }
     this.direct = d;
-    d.spillWhenFull(this.bound, this.spill!);
+    d.spillWhenFull(this.bound, this.spill!, this.spillMemory);
     this.unpartitioned = true;
     if (p >= 0) this.addStage(p, from, keyAt);
     for (let r = 0; r < this.partCount; r++) if (r !== p) this.addStage(r);

@@ -3,6 +3,11 @@ import { UserTable, hashBytes, type TableImage } from './user-table.js';
 import fc from 'fast-check';
 import { UsageTable, usageEntries } from '../../core/billing/usage.js';
 
+/** A spilled image kept past its spill, whose memory the next spill writes over (SpillMemory). */
+function kept(img: TableImage): TableImage {
+  return { ...img, records: img.records.slice(), overflow: img.overflow.slice(), carry: [...img.carry] };
+}
+
 function add(t: UserTable, user: string, task: number, requests: number, duration: number): void {
   const b = Buffer.from(user, 'utf8');
   t.add(t.entry(b, 0, b.length, hashBytes(b, 0, b.length)), task, requests, duration);
@@ -211,7 +216,7 @@ describe('UserTable.addLater (batched lookups)', () => {
     // Batching from 2 users; at most 50 bytes of long keys: one 40-byte id at a time.
     const t = new UserTable(1, 16, 2);
     const images: TableImage[] = [];
-    t.spillWhenFull({ entries: 100, longKeyBytes: 50 }, (img) => images.push(img));
+    t.spillWhenFull({ entries: 100, longKeyBytes: 50 }, (img) => images.push(kept(img)));
     const id = (n: number) => `a-long-user-id-of-forty-bytes-number-${n}`;
     const add = (b: Buffer, key: string) => {
       const at = b.indexOf(key);

@@ -16,6 +16,7 @@
  */
 import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
 import { WordReader } from '../../core/formats/words.js';
+import { SpillMemory } from './spill-memory.js';
 
 /** Keys up to this many bytes live in their record. */
 const INLINE = 24;
@@ -141,6 +142,8 @@ export class UserTable implements UsageRows, UsageSink {
   private limit = Infinity;
   private longLimit = Infinity;
   private spill: ((img: TableImage) => void) | null = null;
+  /** Where the spills' sorted images are written (spillWhenFull). */
+  private spillMemory: SpillMemory | null = null;
   private released = false;
 
   constructor(
@@ -398,9 +401,10 @@ export class UserTable implements UsageRows, UsageSink {
   /**
    * The entries of `tables` (of the same tasks; no key in two of them) as one image in the
    * byte order of their keys (sortedImage): the sort of their keys together, then a copy of
-   * each record from its table.
+   * each record from its table. With `memory` (a spill's), the image is written there, in
+   * shared memory, over the last one written there.
    */
-  static sortedImageOf(tables: readonly UserTable[], shared = false): TableImage {
+  static sortedImageOf(tables: readonly UserTable[], shared = false, memory?: SpillMemory): TableImage {
     for (const t of tables) t.assertFlushed();
     const first = tables[0]!;
     const tasks = first.tasks;
@@ -418,7 +422,8 @@ export class UserTable implements UsageRows, UsageSink {
     // Entry e goes to position[e] of the image.
     const position = new Int32Array(n);
     for (let i = 0; i < n; i++) position[order[i]!] = i;
-    const records = new Uint8Array(shared ? new SharedArrayBuffer(n * rb) : new ArrayBuffer(n * rb));
+    // Every byte of the records and long keys is written below (memory holds an earlier image's).
+    const records = memory?.records(n * rb) ?? new Uint8Array(shared ? new SharedArrayBuffer(n * rb) : new ArrayBuffer(n * rb));
     // Copied as int32s (bit for bit, which float64s need not be: NaN payloads), with no subarray
     // object per record. Each table is read in its own order and its records written where they
     // go: reads in order, which the CPU fetches ahead, and writes at random, which need not wait
@@ -443,7 +448,7 @@ export class UserTable implements UsageRows, UsageSink {
     }
     // Shared like the records: a key range's worker reads the long keys without a copy of its own.
     const overflowBytes = overflowAt[tables.length]!;
-    const overflow = new Uint8Array(shared ? new SharedArrayBuffer(overflowBytes) : new ArrayBuffer(overflowBytes));
+    const overflow = memory?.longKeys(overflowBytes) ?? new Uint8Array(shared ? new SharedArrayBuffer(overflowBytes) : new ArrayBuffer(overflowBytes));
     for (let t = 0; t < tables.length; t++) overflow.set(tables[t]!.overflow.subarray(0, tables[t]!.overflowEnd), overflowAt[t]!);
     return { tasks, size: n, records, overflow, carry, sorted: true };
   }
@@ -563,11 +568,14 @@ export class UserTable implements UsageRows, UsageSink {
    * more than `bound.longKeyBytes` bytes of long keys (one long key is held whatever the bound),
    * its entries are handed to `spill` sorted by key bytes (sortedImage) and the table is emptied,
    * keeping its memory for the next entries. An entry number is valid until the next `entry` call.
+   * The image is written into `memory`, which the next spill writes over: `spill` is done with
+   * it when it returns (a caller keeping images copies them).
    */
-  spillWhenFull(bound: TableBound, spill: (img: TableImage) => void): void {
+  spillWhenFull(bound: TableBound, spill: (img: TableImage) => void, memory = new SpillMemory()): void {
     this.limit = bound.entries;
     this.longLimit = bound.longKeyBytes;
     this.spill = spill;
+    this.spillMemory = memory;
   }
 
   /** Bytes of the keys longer than INLINE_KEY_BYTES held. */
@@ -581,7 +589,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   /** Hands the entries to the spill function and empties the table. */
   private spillNow(): void {
-    this.spill!(this.sortedImage());
+    this.spill!(UserTable.sortedImageOf([this], false, this.spillMemory!));
     this.clear();
   }
 
