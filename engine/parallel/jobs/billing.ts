@@ -29,27 +29,22 @@ import { exchangeControl } from './usage-exchange.js';
 
 /**
  * The bound of each worker's usage table (README, decision on the parallel engine's memory):
- * at most 2^20 users, with their records in at most USAGE_TABLE_FULL_RECORD_BYTES (a record
- * is 32 + 16 × tasks bytes: 2^20 records take 112 MiB with five tasks, 192 MiB with ten, and
- * 2^21 slots of 8 bytes 16 MiB more). With more tasks, 2^20 records would take more: the
- * records then take at most USAGE_TABLE_RECORD_BYTES, fewer users (at 10M users of 40 rates,
- * 192 MiB of records peaked at 1,549-1,560 MiB of RSS, 128 MiB at 1,100-1,105). And at most
- * USAGE_TABLE_LONG_KEY_BYTES of ids longer than a record holds: 2^20 UUIDs (36 bytes) take 36
- * MiB, so a table of them reaches the 2^20 users first (at 32 MiB a worker reading a million
- * UUIDs spilled near its end, and the run took twice as long); 327,680 ids of 128 bytes.
- * Beyond either bound the table is spilled to a file as a sorted run and emptied.
+ * at most 2^20 users, fewer when they have many tasks, so that its records take at most
+ * USAGE_TABLE_RECORD_BYTES (a record is 32 + 16 × tasks bytes: with five tasks 2^20 records
+ * take 112 MiB, and 2^21 slots of 8 bytes 16 MiB more); and at most USAGE_TABLE_LONG_KEY_BYTES
+ * of ids longer than a record holds: 2^20 UUIDs (36 bytes) take 36 MiB, so a table of them
+ * reaches the 2^20 users first (at 32 MiB a worker reading a million UUIDs spilled near its
+ * end, and the run took twice as long); 327,680 ids of 128 bytes. Beyond either bound the
+ * table is spilled to a file as a sorted run and emptied.
  */
 export const USAGE_TABLE_ENTRIES = 1 << 20;
-export const USAGE_TABLE_FULL_RECORD_BYTES = 192 << 20;
 export const USAGE_TABLE_RECORD_BYTES = 128 << 20;
 export const USAGE_TABLE_LONG_KEY_BYTES = 40 << 20;
 
 /** A worker's usage table's bound when the rates name `tasks` tasks; `given` overrides a part of it (tests make it small). */
 export function usageTableBound(tasks: number, given: Partial<TableBound> = {}): TableBound {
   return {
-    entries:
-      given.entries ??
-      (USAGE_TABLE_ENTRIES * recordBytes(tasks) <= USAGE_TABLE_FULL_RECORD_BYTES ? USAGE_TABLE_ENTRIES : Math.max(1, Math.floor(USAGE_TABLE_RECORD_BYTES / recordBytes(tasks)))),
+    entries: given.entries ?? Math.max(1, Math.min(USAGE_TABLE_ENTRIES, Math.floor(USAGE_TABLE_RECORD_BYTES / recordBytes(tasks)))),
     longKeyBytes: given.longKeyBytes ?? USAGE_TABLE_LONG_KEY_BYTES,
   };
 }
