@@ -5,12 +5,12 @@ import { COUNTERS_AT, INLINE_KEY_BYTES, UserTable, hashBytes, recordBytes, type 
 
 const TASKS = 3;
 
-/** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
 /** A spilled image kept past its spill, whose memory the next spill writes over (SpillMemory). */
 function kept(img: TableImage): TableImage {
   return { ...img, records: img.records.slice(), overflow: img.overflow.slice(), carry: [...img.carry] };
 }
 
+/** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
 function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
   const rb = recordBytes(img.tasks);
   const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);

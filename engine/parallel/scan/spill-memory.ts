@@ -7,8 +7,9 @@
  *
  * A new image per spill was memory the collector freed only later: at 10M users of ten rates
  * each worker spilled an image of 128 MiB about once a second, and two or three of them were
- * still mapped at a time (`strace -e mmap,munmap`: freed 1-2 s after the next was made), so a
- * run that held about 0.6 GiB of live tables peaked at 1.42 GiB.
+ * still mapped at a time (`strace -e mmap,munmap`: freed 1-2 s after the next was made): the
+ * bench's 10M-user file with ten rates peaked at 1,453 MiB, and at 1,242 with one buffer
+ * (README decision 40).
  */
 export class SpillMemory {
   private recordBuffer = new SharedArrayBuffer(0);
