@@ -2,13 +2,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PartitionedTable, type PartitionShape } from './partitioned-table.js';
 import { COUNTERS_AT, INLINE_KEY_BYTES, UserTable, hashBytes, recordBytes, type TableImage } from './user-table.js';
+import { kept } from '../../../fixtures/table-images.js';
 
 const TASKS = 3;
 
-/** A spilled image kept past its spill, whose memory the next spill writes over (SpillMemory). */
-function kept(img: TableImage): TableImage {
-  return { ...img, records: img.records.slice(), overflow: img.overflow.slice(), carry: [...img.carry] };
-}
 
 /** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
 function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UserTable, hashBytes, type TableImage } from './user-table.js';
+import { kept } from '../../../fixtures/table-images.js';
 import fc from 'fast-check';
 import { UsageTable, usageEntries } from '../../core/billing/usage.js';
-
-/** A spilled image kept past its spill, whose memory the next spill writes over (SpillMemory). */
-function kept(img: TableImage): TableImage {
-  return { ...img, records: img.records.slice(), overflow: img.overflow.slice(), carry: [...img.carry] };
-}
 
 function add(t: UserTable, user: string, task: number, requests: number, duration: number): void {
   const b = Buffer.from(user, 'utf8');
