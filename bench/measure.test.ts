@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset } from './datasets.js';
 import { naive, parallel, spawnEngine } from './engines.js';
-import { measureDataset } from './measure.js';
+import { measureDataset, roundOrder } from './measure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-measure-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +30,18 @@ function dataset(lines: number): Dataset {
 }
 
 describe('the bench harness’s timing', () => {
+  it('takes the engines in turn, a run each per round, from the next engine in each round, while they have runs left', () => {
+    const runs = (e: string) => (e === 'naive' ? 1 : 3);
+    const order = (warmups: number) => Array.from({ length: warmups + 3 }, (_, r) => roundOrder(['naive', '1w', '2w', 'duck'], runs, warmups, r).join(' '));
+    expect(order(0)).toEqual(['naive 1w 2w duck', '2w duck 1w', 'duck 1w 2w']);
+    expect(order(1)).toEqual(['naive 1w 2w duck', '1w 2w duck naive', 'duck 1w 2w', '1w 2w duck']);
+    // Every engine runs as often as it is given.
+    for (const w of [0, 1, 2]) {
+      const all = order(w).flatMap((round) => round.split(' '));
+      for (const e of ['naive', '1w', '2w', 'duck']) expect(all.filter((x) => x === e)).toHaveLength(w + runs(e));
+    }
+  });
+
   it('reports the child processes’ wall times, every timed run’s, and not the warm-up’s', async () => {
     const ds = dataset(2000);
     const entries = await measureDataset(ds, [naive(), parallel(1)], { iterations: 2, warmupIterations: 1 }, new Map());

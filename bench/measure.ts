@@ -1,10 +1,10 @@
 /**
- * Timing with tinybench: one Bench per dataset and engine, each iteration a whole child
- * process, the engines in turn. An iteration's time is the child's wall time, from its spawn
- * to its exit (tinybench's overriddenDuration). Every iteration's outputs are read and its bill
- * checked against the reference (the first engine that ran, naive by default) in tinybench's
- * afterEach hook, outside the timed region; a mismatch fails the task, so a wrong engine's
- * time never counts.
+ * Timing with tinybench: for each dataset, rounds of one run of each engine (one Bench per
+ * round, the engines taking turns: roundOrder), each run a whole child process. A run's time
+ * is the child's wall time, from its spawn to its exit (tinybench's overriddenDuration). Every
+ * run's outputs are read and its bill checked against the reference (the first engine that
+ * ran, naive by default) in tinybench's afterEach hook, outside the timed region; a mismatch
+ * fails the engine, so a wrong engine's time never counts.
  */
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,114 +79,68 @@ export async function preRead(path: string): Promise<void> {
 }
 
 interface TaskState {
-  /** The last timed run's child, until afterEach reads its outputs. */
+  /** The last run's child, until afterEach reads its outputs. */
   spawned: EngineChild | null;
   /** The timed runs' child wall times, seconds. */
   runsS: number[];
+  /** The last run's time (warm-up or timed), seconds. */
+  lastS: number;
   peakRss: number;
   failure: { status: EntryStatus; note: string } | null;
 }
 
-/** Times every engine over one dataset. `reference` is shared across calls only within a dataset. */
+/**
+ * The engines of round r (0-based, warm-up rounds first): those with a run left, in turn from
+ * the r-th engine on, so that no engine always runs first or right after the same one. Round 0
+ * keeps the given order: its first engine's bill is the reference.
+ */
+export function roundOrder<E>(engines: readonly E[], runs: (e: E) => number, warmups: number, r: number): E[] {
+  const here = engines.filter((e) => r < warmups + runs(e));
+  return here.map((_, i) => here[(i + r) % here.length]!);
+}
+
+/**
+ * Times every engine over one dataset. `reference` is shared across calls only within a dataset.
+ * The engines take turns, one run each per round (roundOrder): a slow spell of a shared
+ * machine, which lasts a few runs, then slows every engine's runs alike, and the ratios between
+ * them (what the targets are) do not depend on which engine it fell on. Timed one engine after
+ * the other, all three of an engine's runs could fall in one such spell.
+ */
 export async function measureDataset(dataset: Dataset, engines: readonly Engine[], opts: MeasureOptions, startup: ReadonlyMap<string, number>): Promise<Entry[]> {
   const workDir = mkdtempSync(join(tmpdir(), 'mr-bench-'));
   const ref: Reference = opts.reference ?? { current: null };
-  const states = new Map<string, TaskState>();
-  const benches = engines.map((engine) => {
-    const iterations = engine.kind === 'naive' ? (opts.naiveIterations ?? opts.iterations) : opts.iterations;
-    const bench = new Bench({
-      name: `${dataset.id} ${engine.id}`,
-      iterations,
-      time: 0,
-      warmup: opts.warmupIterations > 0,
-      warmupIterations: opts.warmupIterations,
-      warmupTime: 0,
-      throws: false,
-      retainSamples: true,
-    });
-    const state: TaskState = { spawned: null, runsS: [], peakRss: 0, failure: null };
-    states.set(engine.id, state);
-    bench.add(
-      engine.id,
-      async () => {
-        state.spawned = null;
-        try {
-          state.spawned = await spawnEngine(engine, dataset, workDir);
-          return { overriddenDuration: state.spawned.child.seconds * 1000 };
-        } catch (err) {
-          const e = err as Error;
-          state.failure = {
-            status: e instanceof EngineFailure && e.notBuilt ? 'skipped' : 'failed',
-            note: e instanceof EngineFailure && e.notBuilt ? `${engine.id}: not built yet (exit ${e.exitCode})` : e.message,
-          };
-          throw err;
-        }
-      },
-      {
-        afterEach(mode) {
-          const spawned = state.spawned;
-          if (spawned === null) return;
-          state.spawned = null;
-          if (mode !== 'warmup') state.runsS.push(spawned.child.seconds);
-          let run: EngineRun;
-          try {
-            run = { child: spawned.child, outcome: readOutcome(engine, spawned.child, spawned.outBill) };
-          } catch (err) {
-            state.failure = { status: 'failed', note: `${engine.id}: its outputs could not be read: ${(err as Error).message}` };
-            throw err;
-          }
-          state.peakRss = Math.max(state.peakRss, run.child.peakRssBytes ?? 0);
-          // The plain Spark SQL job is a timing reference: its output is not a bill.
-          if (timedOnly(engine)) return;
-          const reference = ref.current;
-          if (reference === null) {
-            ref.current = { engine: engine.id, outcome: run.outcome };
-            return;
-          }
-          // DuckDB does not classify rejects; compare those only between mr engines.
-          const diffs = outcomeDifferences(reference.outcome, run.outcome);
-          if (diffs.length > 0) {
-            state.failure = { status: 'mismatch', note: `${engine.id} differs from ${reference.engine}: ${diffs.join('; ')}` };
-            throw new Error(state.failure.note);
-          }
-        },
-      },
-    );
-    bench.addEventListener('cycle', (ev) => {
-      const task = (ev as unknown as { task?: { name: string; result: { state: string; latency?: { mean: number } } } }).task;
-      if (task === undefined) return;
-      const r = task.result;
-      opts.log?.(`    ${task.name}: ${r.state === 'completed' && r.latency ? `${(r.latency.mean / 1000).toFixed(2)} s mean` : r.state}`);
-    });
-    return bench;
-  });
+  const states = new Map<string, TaskState>(engines.map((e) => [e.id, { spawned: null, runsS: [], lastS: 0, peakRss: 0, failure: null }]));
+  const runs = (engine: Engine) => (engine.kind === 'naive' ? (opts.naiveIterations ?? opts.iterations) : opts.iterations);
+  const rounds = opts.warmupIterations + Math.max(0, ...engines.map(runs));
   const naiveRuns = opts.naiveIterations !== undefined && engines.some((e) => e.kind === 'naive') ? `, naive ${opts.naiveIterations}` : '';
-  opts.log?.(`  ${dataset.id}: ${engines.map((e) => e.id).join(', ')} (${opts.warmupIterations} warm-up + ${opts.iterations} timed runs each${naiveRuns})`);
-  // In turn, the engines' order (the first checked run is the bill's reference).
-  for (const bench of benches) await bench.run();
+  opts.log?.(`  ${dataset.id}: ${engines.map((e) => e.id).join(', ')} (${opts.warmupIterations} warm-up + ${opts.iterations} timed runs each${naiveRuns}, in turn)`);
+  for (let r = 0; r < rounds; r++) {
+    const warmup = r < opts.warmupIterations;
+    const here = roundOrder(engines, runs, opts.warmupIterations, r).filter((e) => states.get(e.id)!.failure === null);
+    if (here.length === 0) break;
+    const bench = new Bench({ name: `${dataset.id} round ${r + 1}`, iterations: 1, time: 0, warmup: false, throws: false });
+    for (const engine of here) addRun(bench, engine, dataset, workDir, states.get(engine.id)!, ref, warmup);
+    await bench.run();
+    const times = here.map((e) => `${e.id} ${states.get(e.id)!.failure === null ? `${states.get(e.id)!.lastS.toFixed(2)} s` : 'failed'}`);
+    opts.log?.(`    round ${r + 1}/${rounds}${warmup ? ' (warm-up)' : ''}: ${times.join(', ')}`);
+  }
   rmSync(workDir, { recursive: true, force: true });
 
-  const raw = benches.map((bench, i) => {
-    const task = bench.tasks[0]!;
-    const engine = engines[i]!;
-    const state = states.get(engine.id)!;
-    const r = task.result;
-    const ok = r.state === 'completed' && state.failure === null;
-    const lat = ok && 'latency' in r ? r.latency : null;
-    return { engine, state, r, lat, ok };
-  });
   const minOf = (id: string) => {
-    const x = raw.find((t) => t.engine.id === id);
-    return x?.lat ? x.lat.min / 1000 : null;
+    const st = states.get(id);
+    return st !== undefined && st.failure === null && st.runsS.length > 0 ? Math.min(...st.runsS) : null;
   };
   const naiveMin = minOf('naive');
   const duckMin = minOf('duckdb');
   const duckSimplestMin = minOf('duckdb-simplest');
   const sparkPlainMin = minOf('spark-plain');
-  return raw.map(({ engine, state, r, lat, ok }) => {
-    const minS = lat ? lat.min / 1000 : null;
+  return engines.map((engine) => {
+    const state = states.get(engine.id)!;
+    const ok = state.failure === null && state.runsS.length > 0;
+    const failure = state.failure ?? (ok ? null : { status: 'failed' as const, note: `${engine.id}: no timed run` });
+    const runsS = ok ? state.runsS : [];
+    const minS = ok ? Math.min(...runsS) : null;
     const startupS = startup.get(engine.id) ?? null;
-    const failure = state.failure ?? (ok ? null : { status: 'failed' as const, note: r.state === 'errored' ? r.error.message : r.state });
     return {
       dataset: dataset.id,
       format: dataset.format,
@@ -199,11 +153,11 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       workers: engine.workers ?? engine.threads ?? null,
       status: failure?.status ?? 'ok',
       note: failure?.note ?? null,
-      samples: lat?.samplesCount ?? 0,
-      runsS: ok ? state.runsS : [],
-      meanS: lat ? lat.mean / 1000 : null,
+      samples: runsS.length,
+      runsS,
+      meanS: ok ? runsS.reduce((a, b) => a + b, 0) / runsS.length : null,
       minS,
-      maxS: lat ? lat.max / 1000 : null,
+      maxS: ok ? Math.max(...runsS) : null,
       rowsPerS: minS ? dataset.records / minS : null,
       mibPerS: minS ? dataset.bytes / 1048576 / minS : null,
       speedupVsNaive: minS && naiveMin ? naiveMin / minS : null,
@@ -215,6 +169,62 @@ export async function measureDataset(dataset: Dataset, engines: readonly Engine[
       steadyMibPerS: minS && startupS !== null && minS > startupS ? dataset.bytes / 1048576 / (minS - startupS) : null,
     } satisfies Entry;
   });
+}
+
+/**
+ * One run of `engine` added to a round's Bench: timed as its child's wall time (tinybench's
+ * overriddenDuration); its outputs read and its bill checked against the reference in the
+ * afterEach hook, outside the timed region (the first bill read becomes the reference). A
+ * failure or a mismatch is kept in `state` and ends the engine's runs.
+ */
+function addRun(bench: Bench, engine: Engine, dataset: Dataset, workDir: string, state: TaskState, ref: Reference, warmup: boolean): void {
+  bench.add(
+    engine.id,
+    async () => {
+      state.spawned = null;
+      try {
+        state.spawned = await spawnEngine(engine, dataset, workDir);
+        return { overriddenDuration: state.spawned.child.seconds * 1000 };
+      } catch (err) {
+        const e = err as Error;
+        state.failure = {
+          status: e instanceof EngineFailure && e.notBuilt ? 'skipped' : 'failed',
+          note: e instanceof EngineFailure && e.notBuilt ? `${engine.id}: not built yet (exit ${e.exitCode})` : e.message,
+        };
+        throw err;
+      }
+    },
+    {
+      afterEach() {
+        const spawned = state.spawned;
+        if (spawned === null) return;
+        state.spawned = null;
+        state.lastS = spawned.child.seconds;
+        if (!warmup) state.runsS.push(spawned.child.seconds);
+        let run: EngineRun;
+        try {
+          run = { child: spawned.child, outcome: readOutcome(engine, spawned.child, spawned.outBill) };
+        } catch (err) {
+          state.failure = { status: 'failed', note: `${engine.id}: its outputs could not be read: ${(err as Error).message}` };
+          throw err;
+        }
+        state.peakRss = Math.max(state.peakRss, run.child.peakRssBytes ?? 0);
+        // The plain Spark SQL job is a timing reference: its output is not a bill.
+        if (timedOnly(engine)) return;
+        const reference = ref.current;
+        if (reference === null) {
+          ref.current = { engine: engine.id, outcome: run.outcome };
+          return;
+        }
+        // DuckDB does not classify rejects; compare those only between mr engines.
+        const diffs = outcomeDifferences(reference.outcome, run.outcome);
+        if (diffs.length > 0) {
+          state.failure = { status: 'mismatch', note: `${engine.id} differs from ${reference.engine}: ${diffs.join('; ')}` };
+          throw new Error(state.failure.note);
+        }
+      },
+    },
+  );
 }
 
 /**
