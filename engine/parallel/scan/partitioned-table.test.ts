@@ -6,7 +6,6 @@ import { kept } from '../../../fixtures/table-images.js';
 
 const TASKS = 3;
 
-
 /** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
 function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
   const rb = recordBytes(img.tasks);

@@ -183,9 +183,9 @@ export class PartitionedTable implements UsageSink {
   sortedImage(shared = false): TableImage {
     this.addStages();
     // After a spill, into the spills' memory (shared), which no later spill writes over.
-    const memory = this.spillMemory.used ? this.spillMemory : undefined;
-    if (this.direct !== null) return UserTable.sortedImageOf([this.direct], shared, memory);
-    const image = UserTable.sortedImageOf(this.parts, shared, memory);
+    const into = this.spillMemory.used ? this.spillMemory : shared ? 'shared' : 'private';
+    if (this.direct !== null) return UserTable.sortedImageOf([this.direct], into);
+    const image = UserTable.sortedImageOf(this.parts, into);
     this.releaseParts();
     this.releaseStages();
     return image;
@@ -315,7 +315,7 @@ export class PartitionedTable implements UsageSink {
    * records went from 117 MB in one table to 258 MB in 256).
    */
   private unpartition(p: number, from: number, keyAt: number): void {
-    this.spill!(UserTable.sortedImageOf(this.parts, false, this.spillMemory));
+    this.spill!(UserTable.sortedImageOf(this.parts, this.spillMemory));
     // The one table's records take the partitions' memory: it is neither given back nor taken
     // again while the worker scans on (a table's memory freed in a task comes back only after it).
     const slab = this.slab;

@@ -67,6 +67,14 @@ export interface TableImage {
   readonly sorted?: boolean;
 }
 
+/** Where an image's bytes are written: new buffers, SharedArrayBuffers or not, or a spill's memory (shared). */
+export type ImageMemory = 'private' | 'shared' | SpillMemory;
+
+/** n new zeroed bytes, in a SharedArrayBuffer when `where` is 'shared'. */
+function newBytes(n: number, where: 'private' | 'shared'): Uint8Array {
+  return new Uint8Array(where === 'shared' ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+}
+
 /** Keys up to this many bytes live in their record (a longer one's offset in the overflow bytes is there). */
 export const INLINE_KEY_BYTES = INLINE;
 
@@ -395,16 +403,16 @@ export class UserTable implements UsageRows, UsageSink {
    * worker can read without a copy (a bill rendered in key ranges, jobs/bill-ranges.ts).
    */
   sortedImage(shared = false): TableImage {
-    return UserTable.sortedImageOf([this], shared);
+    return UserTable.sortedImageOf([this], shared ? 'shared' : 'private');
   }
 
   /**
    * The entries of `tables` (of the same tasks; no key in two of them) as one image in the
    * byte order of their keys (sortedImage): the sort of their keys together, then a copy of
-   * each record from its table. With `memory` (a spill's), the image is written there, in
-   * shared memory, over the last one written there.
+   * each record from its table, into new buffers (`'shared'`: SharedArrayBuffers, see
+   * sortedImage) or into a spill's memory (shared), over the last image written there.
    */
-  static sortedImageOf(tables: readonly UserTable[], shared = false, memory?: SpillMemory): TableImage {
+  static sortedImageOf(tables: readonly UserTable[], into: ImageMemory = 'private'): TableImage {
     for (const t of tables) t.assertFlushed();
     const first = tables[0]!;
     const tasks = first.tasks;
@@ -423,7 +431,7 @@ export class UserTable implements UsageRows, UsageSink {
     const position = new Int32Array(n);
     for (let i = 0; i < n; i++) position[order[i]!] = i;
     // Every byte of the records and long keys is written below (memory holds an earlier image's).
-    const records = memory?.records(n * rb) ?? new Uint8Array(shared ? new SharedArrayBuffer(n * rb) : new ArrayBuffer(n * rb));
+    const records = typeof into === 'string' ? newBytes(n * rb, into) : into.records(n * rb);
     // Copied as int32s (bit for bit, which float64s need not be: NaN payloads), with no subarray
     // object per record. Each table is read in its own order and its records written where they
     // go: reads in order, which the CPU fetches ahead, and writes at random, which need not wait
@@ -448,7 +456,7 @@ export class UserTable implements UsageRows, UsageSink {
     }
     // Shared like the records: a key range's worker reads the long keys without a copy of its own.
     const overflowBytes = overflowAt[tables.length]!;
-    const overflow = memory?.longKeys(overflowBytes) ?? new Uint8Array(shared ? new SharedArrayBuffer(overflowBytes) : new ArrayBuffer(overflowBytes));
+    const overflow = typeof into === 'string' ? newBytes(overflowBytes, into) : into.longKeys(overflowBytes);
     for (let t = 0; t < tables.length; t++) overflow.set(tables[t]!.overflow.subarray(0, tables[t]!.overflowEnd), overflowAt[t]!);
     return { tasks, size: n, records, overflow, carry, sorted: true };
   }
@@ -500,9 +508,8 @@ export class UserTable implements UsageRows, UsageSink {
     const ri = first.ri;
     const n = tables.reduce((sum, t) => sum + t.size, 0);
     const longBytes = tables.reduce((sum, t) => sum + t.overflowEnd, 0);
-    const memory = (bytes: number) => new Uint8Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    const records = memory(n * first.rb);
-    const overflow = memory(longBytes);
+    const records = newBytes(n * first.rb, shared ? 'shared' : 'private');
+    const overflow = newBytes(longBytes, shared ? 'shared' : 'private');
     const to = new Int32Array(records.buffer, 0, records.byteLength >>> 2);
     const carry: Array<[number, bigint]> = [];
     let base = 0;
@@ -589,7 +596,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   /** Hands the entries to the spill function and empties the table. */
   private spillNow(): void {
-    this.spill!(UserTable.sortedImageOf([this], false, this.spillMemory!));
+    this.spill!(UserTable.sortedImageOf([this], this.spillMemory!));
     this.clear();
   }
 
