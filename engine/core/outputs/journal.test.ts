@@ -127,3 +127,23 @@ describe('rollForward: the next run completes a commit killed between its rename
     expect(contents(renames)).toEqual(['new', 'new', 'new', 'new']);
   });
 });
+
+describe('writeJournal: a commit that cannot be recorded', () => {
+  it('is a run failure naming the bill, not the journal (a working file), with the staged files and the previous set left as they were', () => {
+    const dir = tempDir();
+    const renames = NAMES.map((n) => ({ from: join(dir, `.mr-staging-1-x-${n}`), to: join(dir, n) }));
+    for (const r of renames) {
+      writeFileSync(r.to, `old ${r.to}\n`);
+      writeFileSync(r.from, `new ${r.to}\n`);
+    }
+    const journal = journalPath(join(dir, 'billing.txt'));
+    // The journal's name taken by a folder: its temporary file cannot be renamed there (as a full disk fails its write).
+    mkdirSync(journal);
+    const before = listFiles(dir);
+    expect(() => writeJournal(journal, renames)).toThrow(RunFailure);
+    expect(() => writeJournal(journal, renames)).toThrow(new RegExp(`^cannot write ${join(dir, 'billing.txt').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    expect(() => writeJournal(journal, renames)).not.toThrow(/mr-commit/);
+    expect(listFiles(dir)).toEqual(before);
+    expect(contents(renames)).toEqual(['old', 'old', 'old', 'old']);
+  });
+});

@@ -106,7 +106,9 @@ export function writeJournal(journal: string, renames: readonly Rename[]): void 
     fsyncDir(dir);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new RunFailure(`cannot write ${journal}: ${systemReason(err)}`);
+    // The user's outputs are named, not the journal (a working file): nothing was renamed, the previous set stands.
+    const outputs = renames.length === 0 ? dir : renames[renames.length - 1]!.to;
+    throw new RunFailure(`cannot write ${outputs}: ${systemReason(err)}`);
   }
 }
 
