@@ -9,17 +9,22 @@ afterAll(cleanupTempDirs);
 
 const NAMES = ['billing.rejects.csv', 'billing.detail.csv', 'billing.summary.json', 'billing.txt'];
 
-/** A previous set, a new one staged beside it, and the journal of its commit (the bill renamed last), as a run writes them before its renames. */
-function interruptedCommit(): { dir: string; journal: string; renames: Rename[] } {
+/** A previous set and a new one staged beside it (the bill renamed last), with the path of their commit's journal, as a run leaves them before its commit. */
+function stagedSet(): { dir: string; journal: string; renames: Rename[] } {
   const dir = tempDir();
   const renames = NAMES.map((n) => ({ from: join(dir, `.mr-staging-1-x-${n}`), to: join(dir, n) }));
   for (const r of renames) {
     writeFileSync(r.to, `old ${r.to}\n`);
     writeFileSync(r.from, `new ${r.to}\n`);
   }
-  const journal = journalPath(join(dir, 'billing.txt'));
-  writeJournal(journal, renames);
-  return { dir, journal, renames };
+  return { dir, journal: journalPath(join(dir, 'billing.txt')), renames };
+}
+
+/** A staged set and the journal of its commit, as a run writes them before its renames. */
+function interruptedCommit(): { dir: string; journal: string; renames: Rename[] } {
+  const set = stagedSet();
+  writeJournal(set.journal, set.renames);
+  return set;
 }
 
 const contents = (renames: readonly Rename[]) => renames.map((r) => readFileSync(r.to, 'utf8').split(' ')[0]);
@@ -130,13 +135,7 @@ describe('rollForward: the next run completes a commit killed between its rename
 
 describe('writeJournal: a commit that cannot be recorded', () => {
   it('is a run failure naming the bill, not the journal (a working file), with the staged files and the previous set left as they were', () => {
-    const dir = tempDir();
-    const renames = NAMES.map((n) => ({ from: join(dir, `.mr-staging-1-x-${n}`), to: join(dir, n) }));
-    for (const r of renames) {
-      writeFileSync(r.to, `old ${r.to}\n`);
-      writeFileSync(r.from, `new ${r.to}\n`);
-    }
-    const journal = journalPath(join(dir, 'billing.txt'));
+    const { dir, journal, renames } = stagedSet();
     // The journal's name taken by a folder: its temporary file cannot be renamed there (as a full disk fails its write).
     mkdirSync(journal);
     const before = listFiles(dir);
