@@ -98,14 +98,26 @@ export function writeJournal(journal: string, renames: readonly Rename[]): void 
     if (!existsSync(r.from)) throw new RunFailure(`cannot write ${r.to}: its staged file ${r.from} is gone (was ${dir} removed during the run?)`);
   }
   const tmp = `${journal}.${process.pid}.tmp`;
+  let placed = false;
   try {
     // Absolute paths: a roll-forward may run from another working directory.
     const absolute = renames.map((r) => ({ from: resolve(r.from), to: resolve(r.to), id: identity(r.from) }));
     writeDurable(tmp, `${JSON.stringify({ version: 1, renames: absolute })}\n`);
     renameSync(tmp, journal);
+    placed = true;
     fsyncDir(dir);
   } catch (err) {
     rmSync(tmp, { force: true });
+    // Nothing was renamed and the failed run removes its staged files: a journal put in place
+    // (its folder's flush failed) would make the next run refuse to start over a commit that
+    // never began. Removed as best it can be; the error reported is the first one.
+    if (placed) {
+      try {
+        rmSync(journal, { force: true });
+      } catch {
+        // The next run finds the journal, its staged files gone and nothing renamed, and says so.
+      }
+    }
     // The user's outputs are named, not the journal (a working file): nothing was renamed, the previous set stands.
     const outputs = renames.length === 0 ? dir : renames[renames.length - 1]!.to;
     throw new RunFailure(`cannot write ${outputs}: ${systemReason(err)}`);
