@@ -4,13 +4,13 @@
  * renamed, and no journal is left behind, so the next run starts over instead of refusing to
  * complete a commit that never began.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunFailure } from '../errors.js';
 import { StagedOutputs } from './staged.js';
 import { journalPath, rollForward } from './journal.js';
-import { listFiles, tempDir } from '../../../fixtures/harness.js';
+import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
@@ -21,6 +21,8 @@ vi.mock('node:fs', async (original) => {
   };
   return { ...fs, default: { ...fs, fsyncSync }, fsyncSync };
 });
+
+afterAll(cleanupTempDirs);
 
 describe('writeJournal, when the folder cannot be flushed', () => {
   it('fails the commit naming the bill, leaves the previous set and no journal; the next run finds nothing to complete', () => {

@@ -3,12 +3,12 @@
  * failure is not lost (Linux reports a failed flush once, to whoever asked): the next
  * syncSoon and close() fail, naming the output, and nothing is committed.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunFailure } from '../errors.js';
 import { StagedFile, StagedOutputs } from './staged.js';
-import { listFiles, tempDir } from '../../../fixtures/harness.js';
+import { cleanupTempDirs, listFiles, tempDir } from '../../../fixtures/harness.js';
 
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
@@ -16,6 +16,8 @@ vi.mock('node:fs', async (original) => {
     setImmediate(() => done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })));
   return { ...fs, default: { ...fs, fdatasync }, fdatasync };
 });
+
+afterAll(cleanupTempDirs);
 
 describe('StagedFile.syncSoon, when the flush fails', () => {
   it('fails the next flush asked and the commit, naming the output; nothing is committed', async () => {
