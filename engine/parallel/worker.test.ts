@@ -15,6 +15,7 @@ import { mapBilling } from './worker.js';
 import type { BillingMapResult, BillingMapTask } from './jobs/billing-map.js';
 import type { Shard } from './sharding.js';
 import { workerFile } from './runtime/pool.js';
+import { TaskColumns } from './scan/task-columns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-worker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +25,7 @@ const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_createOrder: '0.
 function task(shard: Shard, dedupe?: 'auto'): BillingMapTask {
   return {
     jobId: `job-${shard.path}`,
-    usage: { table: { entries: 1_000_000, longKeyBytes: 32 << 20 }, dir: join(dir, 'usage'), partitionFrom: 1 << 15 },
+    usage: { table: { entries: 1_000_000, longKeyBytes: 32 << 20 }, dir: join(dir, 'usage'), partitionFrom: 1 << 15, columns: TaskColumns.sharedMap(config.rates.length) },
     shards: [shard],
     config,
     window: {},

@@ -7,6 +7,7 @@ import type { ByteSink } from '../../core/outputs/staged.js';
 import { UsageTable } from '../../core/billing/usage.js';
 import { billingConfigFromEnv, billingConfigFromPlan } from '../../core/config/config.js';
 import { planFromData } from '../../core/pricing/plan.js';
+import { TaskColumns } from '../scan/task-columns.js';
 
 const concat = (blocks: readonly Uint8Array[]) => Buffer.concat(blocks.map((b) => Buffer.from(b.buffer, b.byteOffset, b.length)));
 
@@ -132,7 +133,7 @@ describe('renderBillRange', () => {
     }
     const img = t.sortedImage(true);
     const given = Array.from({ length: 5 }, () => new Uint8Array(new SharedArrayBuffer(BLOCK_BYTES)));
-    const r = await renderBillRange({ tables: [{ image: img, runs: [] }], ranges: [[0, 100]], config, header: true, stop: new SharedArrayBuffer(4), spare: given });
+    const r = await renderBillRange({ tables: [{ image: img, runs: [], columns: TaskColumns.everyTask(1).columns() }], ranges: [[0, 100]], config, header: true, stop: new SharedArrayBuffer(4), spare: given });
     // A small range: one block of bill, one of detail, both spare ones; three handed back.
     expect(r.bill).toHaveLength(1);
     expect(r.detail).toHaveLength(1);

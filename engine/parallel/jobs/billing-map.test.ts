@@ -14,6 +14,7 @@ import { billingConfigFromEnv } from '../../core/config/config.js';
 import { RecordParser } from '../../core/formats/records.js';
 import { mapBillingShards, type BillingMapTask } from './billing-map.js';
 import type { Shard } from '../sharding.js';
+import { TaskColumns } from '../scan/task-columns.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-map-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +24,7 @@ const config = billingConfigFromEnv({ RATE_login: '0.005', RATE_createOrder: '0.
 let jobs = 0;
 
 function task(shard: Shard): BillingMapTask {
-  return { jobId: `job-${jobs++}`, usage: { table: { entries: 1_000_000, longKeyBytes: 32 << 20 }, dir: join(dir, 'usage'), partitionFrom: 1 << 15 }, shards: [shard], config, window: {} };
+  return { jobId: `job-${jobs++}`, usage: { table: { entries: 1_000_000, longKeyBytes: 32 << 20 }, dir: join(dir, 'usage'), partitionFrom: 1 << 15, columns: TaskColumns.sharedMap(config.rates.length) }, shards: [shard], config, window: {} };
 }
 
 const N = 3000;

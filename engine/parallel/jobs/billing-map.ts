@@ -24,6 +24,7 @@ import { CsvScanner } from '../scan/csv-scanner.js';
 import { JsonlScanner } from '../scan/jsonl-scanner.js';
 import { hashBytes, type TableBound } from '../scan/user-table.js';
 import { PartitionedTable } from '../scan/partitioned-table.js';
+import { TaskColumns } from '../scan/task-columns.js';
 import { writeRun, type SortedTables, type SpilledRun } from '../scan/sorted-merge.js';
 import { RejectCollector, emptyShardCounts, shardResult, type ShardCounts, type ShardResult } from '../scan/partial.js';
 import { flushBarrier, takeWorkerState, workerState } from '../runtime/worker-state.js';
@@ -60,7 +61,8 @@ export interface BillingMapResult extends ShardResult {
 /** One shuffle partition to deduplicate: its parts in input order. */
 export interface BillingReduceTask {
   readonly jobId: string;
-  readonly tasks: number;
+  /** The job's usage columns (scan/task-columns.ts). */
+  readonly columns: SharedArrayBuffer;
   readonly segments: readonly RecordSegment[];
   /** The seen keys' memory budget of this task; beyond it the partition is split into files under tmpDir. */
   readonly memoryBytes: number;
@@ -75,12 +77,14 @@ export interface UsageBound {
   readonly dir: string;
   /** Users at which the table is partitioned (PartitionedTable). */
   readonly partitionFrom: number;
+  /** The job's usage columns, which every worker's tables number alike (scan/task-columns.ts). */
+  readonly columns: SharedArrayBuffer;
 }
 
 /** This worker's usage table for the job: bounded, its spilled runs kept in the worker's state until the flush. */
 function usageTable(task: BillingMapTask): PartitionedTable {
   return workerState(task.jobId, () => {
-    const t = new PartitionedTable(task.config.rates.length, 1 << 14, task.usage.partitionFrom);
+    const t = new PartitionedTable(TaskColumns.of(task.usage.columns), 1 << 14, task.usage.partitionFrom);
     const runs = workerState<SpilledRun[]>(`${task.jobId}:runs`, () => []);
     t.spillWhenFull(task.usage.table, (img) => {
       ensureTempDir(task.usage.dir, 'users spilled to disk');
@@ -101,7 +105,8 @@ let dedupeScratch: DedupeScratch | undefined;
 
 export interface BillingFlushTask {
   readonly jobId: string;
-  readonly tasks: number;
+  /** The job's usage columns (scan/task-columns.ts). */
+  readonly columns: SharedArrayBuffer;
   readonly barrier: SharedArrayBuffer;
   readonly workers: number;
   /** The job's usage exchange (jobs/usage-exchange.ts exchangeControl). */
@@ -154,7 +159,7 @@ export function reduceBillingPartition(task: BillingReduceTask): ShardCounts {
   };
   check();
   const counts = emptyShardCounts();
-  const table = workerState(task.jobId, () => new PartitionedTable(task.tasks, 1 << 14));
+  const table = workerState(task.jobId, () => new PartitionedTable(TaskColumns.of(task.columns), 1 << 14));
   const f = { userEnd: 0, task: 0, durationMs: 0 };
   dedupeRecords(task.segments, { memoryBytes: task.memoryBytes, tmpDir: task.tmpDir, check, scratch: (dedupeScratch ??= new DedupeScratch()) }, counts, (buf, fs, fe, inWindow) => {
     if (!inWindow) {
@@ -241,7 +246,8 @@ function fastPath(task: BillingMapTask, shard: Shard, table: PartitionedTable, c
 /** This worker's usage for the job, sorted by key bytes (the workers sort at once), with the runs it spilled, once, after every shard is mapped. */
 export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   flushBarrier(task.barrier, task.workers, 30_000);
-  const table = takeWorkerState<PartitionedTable>(task.jobId) ?? new PartitionedTable(task.tasks, 16);
+  const columns = TaskColumns.of(task.columns);
+  const table = takeWorkerState<PartitionedTable>(task.jobId) ?? new PartitionedTable(columns, 16);
   // Each worker keeps a block of the partitions, with every worker's usage of them, when all are partitioned.
   // Its barriers wait for the slowest worker's last stages, which can spill a run at the bound
   // (seconds on a loaded machine): a longer wait than the flush barrier's. A worker that fails
@@ -251,7 +257,8 @@ export function flushBillingUsage(task: BillingFlushTask): SortedTables {
   const image = table.sortedImage(true);
   // Dropped for the collector, which the next large buffers made trigger (never detached: scan/partial.ts "Detached buffers").
   table.release();
-  return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [] };
+  // Every worker is done with the input (the barrier above): the map numbers no more columns.
+  return { image, runs: takeWorkerState<SpilledRun[]>(`${task.jobId}:runs`) ?? [], columns: columns.columns() };
 }
 
 /** The feed a shard of an object in S3 is read through (the main thread gives the task one). */

@@ -10,7 +10,8 @@ import { addCounts, emptyCounts, type BillingResult } from '../../core/billing/u
 import type { ShardCounts } from '../scan/partial.js';
 import { REJECT_REASONS } from '../../core/validation/reasons.js';
 import type { Shard } from '../sharding.js';
-import { UserTable, recordBytes, type TableBound } from '../scan/user-table.js';
+import { UserTable, type TableBound } from '../scan/user-table.js';
+import { TaskColumns } from '../scan/task-columns.js';
 import { PARTITION_FROM } from '../scan/partitioned-table.js';
 import { MergedUsage, type SortedTables } from '../scan/sorted-merge.js';
 import { rmSync } from 'node:fs';
@@ -30,8 +31,9 @@ import { exchangeControl } from './usage-exchange.js';
 /**
  * The bound of each worker's usage table (README, decision on the parallel engine's memory):
  * at most 2^20 users, fewer when they have many tasks, so that its records take at most
- * USAGE_TABLE_RECORD_BYTES (a record is 32 + 16 × tasks bytes: with five tasks 2^20 records
- * take 112 MiB, and 2^21 slots of 8 bytes 16 MiB more); and at most USAGE_TABLE_LONG_KEY_BYTES
+ * USAGE_TABLE_RECORD_BYTES (a record is 32 + 16 × columns bytes, a column for each task the
+ * table has met, scan/task-columns.ts: with five tasks 2^20 records take 112 MiB, and 2^21
+ * slots of 8 bytes 16 MiB more); and at most USAGE_TABLE_LONG_KEY_BYTES
  * of ids longer than a record holds: 2^20 UUIDs (36 bytes) take 36 MiB, so a table of them
  * reaches the 2^20 users first (at 32 MiB a worker reading a million UUIDs spilled near its
  * end, and the run took twice as long); 327,680 ids of 128 bytes. Beyond either bound the
@@ -41,10 +43,11 @@ export const USAGE_TABLE_ENTRIES = 1 << 20;
 export const USAGE_TABLE_RECORD_BYTES = 128 << 20;
 export const USAGE_TABLE_LONG_KEY_BYTES = 40 << 20;
 
-/** A worker's usage table's bound when the rates name `tasks` tasks; `given` overrides a part of it (tests make it small). */
-export function usageTableBound(tasks: number, given: Partial<TableBound> = {}): TableBound {
+/** A worker's usage table's bound (its entries at a width: boundEntries); `given` overrides a part of it (tests make it small). */
+export function usageTableBound(given: Partial<TableBound> = {}): TableBound {
   return {
-    entries: given.entries ?? Math.max(1, Math.min(USAGE_TABLE_ENTRIES, Math.floor(USAGE_TABLE_RECORD_BYTES / recordBytes(tasks)))),
+    entries: given.entries ?? USAGE_TABLE_ENTRIES,
+    recordBytes: given.recordBytes ?? USAGE_TABLE_RECORD_BYTES,
     longKeyBytes: given.longKeyBytes ?? USAGE_TABLE_LONG_KEY_BYTES,
   };
 }
@@ -54,11 +57,13 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
   readonly jobId = randomUUID();
   /** The flush tasks' usage exchange, one for the job. */
   private readonly exchange = exchangeControl();
+  /** The usage records' columns, numbered by the workers as they meet the tasks (one map for the job, scan/task-columns.ts). */
+  private readonly columns: SharedArrayBuffer;
   readonly combine = {
     flushFunction: 'flushBilling' satisfies WorkerFunctionName,
     flushTask: (barrier: SharedArrayBuffer, workers: number): BillingFlushTask => ({
       jobId: this.jobId,
-      tasks: this.input.config.rates.length,
+      columns: this.columns,
       barrier,
       workers,
       exchange: this.exchange,
@@ -109,7 +114,8 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
     const dedupe = input.dedupe ?? DEFAULT_DEDUPE;
     const mode = dedupe.mode === 'off' ? undefined : dedupe.mode;
     this.usageDir = namedTempPath('mr-usage-', this.jobId);
-    const usage = { table: usageTableBound(input.config.rates.length, tableBound), dir: this.usageDir, partitionFrom };
+    const columns = (this.columns = TaskColumns.sharedMap(input.config.rates.length));
+    const usage = { table: usageTableBound(tableBound), dir: this.usageDir, partitionFrom, columns };
     this.tasks = groups.map((shards) => ({ jobId: this.jobId, usage, shards, config: input.config, window: input.window, progress, stop: this.stop, dedupe: mode }));
     const remote = groups.flat().filter((s) => s.s3 !== undefined);
     this.feeds = remote.length === 0 ? undefined : new ObjectFeeds(remote, s3Streams, input.signal, openObject);
@@ -129,7 +135,7 @@ export class BillingJob implements MapReduceJob<BillingMapTask, BillingMapResult
       tasks: (): BillingReduceTask[] =>
         shuffle.partitions().map(({ segments }) => ({
           jobId: this.jobId,
-          tasks: input.config.rates.length,
+          columns,
           segments,
           memoryBytes: reduceBudget,
           tmpDir: dedupe.tmpDir,

@@ -55,14 +55,14 @@ async function exchangeIn(linesByWorker: Lines[], partitionFrom: number[]): Prom
 
 /** An image's usage by key: [requests, duration] per task. */
 function usageByKey(img: TableImage): Map<string, number[]> {
-  const rb = recordBytes(img.tasks);
+  const rb = recordBytes(img.columns);
   const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
   const out = new Map<string, number[]>();
   for (let e = 0; e < img.size; e++) {
     const len = v.getInt32(e * rb, true);
     const key = len <= INLINE_KEY_BYTES ? img.records.subarray(e * rb + 8, e * rb + 8 + len) : img.overflow.subarray(v.getInt32(e * rb + 8, true), v.getInt32(e * rb + 8, true) + len);
     const row: number[] = [];
-    for (let t = 0; t < img.tasks; t++) row.push(v.getFloat64(e * rb + COUNTERS_AT + 16 * t, true), v.getFloat64(e * rb + COUNTERS_AT + 16 * t + 8, true));
+    for (let t = 0; t < img.columns; t++) row.push(v.getFloat64(e * rb + COUNTERS_AT + 16 * t, true), v.getFloat64(e * rb + COUNTERS_AT + 16 * t + 8, true));
     out.set(decodeKey(key), row);
   }
   return out;

@@ -8,7 +8,7 @@ const TASKS = 3;
 
 /** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
 function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
-  const rb = recordBytes(img.tasks);
+  const rb = recordBytes(img.columns);
   const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
   const carry = new Map(img.carry);
   const out: Array<[string, ...Array<number | bigint>]> = [];
@@ -17,9 +17,9 @@ function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
     const len = v.getInt32(at, true);
     const key = len <= INLINE_KEY_BYTES ? img.records.subarray(at + 8, at + 8 + len) : img.overflow.subarray(v.getInt32(at + 8, true), v.getInt32(at + 8, true) + len);
     const row: [string, ...Array<number | bigint>] = [Buffer.from(key).toString('latin1')];
-    for (let t = 0; t < img.tasks; t++) {
+    for (let t = 0; t < img.columns; t++) {
       row.push(v.getFloat64(at + COUNTERS_AT + 16 * t, true));
-      row.push(BigInt(v.getFloat64(at + COUNTERS_AT + 16 * t + 8, true)) + (carry.get(e * img.tasks + t) ?? 0n));
+      row.push(BigInt(v.getFloat64(at + COUNTERS_AT + 16 * t + 8, true)) + (carry.get(e * img.columns + t) ?? 0n));
     }
     out.push(row);
   }

@@ -22,7 +22,8 @@
  */
 import { WordReader } from '../../core/formats/words.js';
 import { SpillMemory } from './spill-memory.js';
-import { INLINE_KEY_BYTES, UserTable, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
+import { INLINE_KEY_BYTES, UserTable, boundEntries, recordBytes, type TableBound, type TableImage, type UsageSink } from './user-table.js';
+import { TaskColumns } from './task-columns.js';
 
 /** How a table is partitioned and staged (tests make both small). */
 export interface PartitionShape {
@@ -79,8 +80,12 @@ export class PartitionedTable implements UsageSink {
   private readonly lines: Int32Array;
   private readonly keyEnd: Int32Array;
 
+  /** The job's columns (UserTable). */
+  readonly columns: TaskColumns;
+
   constructor(
-    readonly tasks: number,
+    /** The job's columns; a number: that many tasks, each in its own column (TaskColumns.everyTask). */
+    columns: TaskColumns | number,
     private readonly capacity = 1024,
     /** Users at which the table is partitioned (tests: 0, partitioned from the start). */
     private readonly partitionFrom = PARTITION_FROM,
@@ -94,7 +99,8 @@ export class PartitionedTable implements UsageSink {
     this.stageKeyBytes = Math.max(MAX_STAGED_KEY, STAGE_KEY_BYTES_PER_LINE * shape.stageLines);
     this.lines = new Int32Array(this.partCount);
     this.keyEnd = new Int32Array(this.partCount);
-    this.direct = new UserTable(tasks, capacity);
+    this.columns = typeof columns === 'number' ? TaskColumns.everyTask(columns) : columns;
+    this.direct = new UserTable(this.columns, capacity);
     if (partitionFrom <= 0 && this.partitionable()) this.partition();
   }
 
@@ -162,7 +168,7 @@ export class PartitionedTable implements UsageSink {
     }
     const t = this.parts[h >>> this.shift]!;
     const before = t.size;
-    t.add(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
+    t.addNow(bytes, start, end, h, task, requests, durationMs);
     if (t.size !== before && this.added(end - start)) this.unpartition(-1, 0, 0);
   }
 
@@ -170,6 +176,8 @@ export class PartitionedTable implements UsageSink {
   addBigNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: bigint): void {
     const t = this.direct ?? this.parts[h >>> this.shift]!;
     const before = t.size;
+    // The column first: a widening can spill the one table's entries (UserTable.add).
+    t.column(task);
     t.addBig(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
     if (this.direct === null && t.size !== before && this.added(end - start)) this.unpartition(-1, 0, 0);
   }
@@ -215,7 +223,7 @@ export class PartitionedTable implements UsageSink {
     this.assertStaged();
     const parts = this.parts.slice(from, to);
     // An empty block (more workers than partitions) hands over nothing.
-    if (parts.length === 0) return { tasks: this.tasks, size: 0, records: new Uint8Array(0), overflow: new Uint8Array(0), carry: [] };
+    if (parts.length === 0) return { columns: 0, size: 0, records: new Uint8Array(0), overflow: new Uint8Array(0), carry: [] };
     const image = UserTable.imageOf(parts, true);
     for (const t of parts) t.release();
     return image;
@@ -249,7 +257,7 @@ export class PartitionedTable implements UsageSink {
   /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
   private partitionable(): boolean {
     // A task index and a key length share an int32 in a stage.
-    return !this.unpartitioned && this.tasks < 1 << 15 && this.direct!.size < this.bound.entries && this.direct!.longKeyBytes < this.bound.longKeyBytes;
+    return !this.unpartitioned && this.columns.tasks < 1 << 15 && this.direct!.size < boundEntries(this.bound, this.direct!.width) && this.direct!.longKeyBytes < this.bound.longKeyBytes;
   }
 
   /** Splits the one table into the partitions' tables and makes the stages. */
@@ -289,7 +297,9 @@ export class PartitionedTable implements UsageSink {
       const x = w[4 * q + 1]!;
       const len = x & 0xffff;
       const before = t.size;
-      t.add(t.entry(keys, k, k + len, w[4 * q]! >>> 0), x >>> 16, 1, numbers[2 * q + 1]!);
+      // The column before the entry: a widening can spill the one table's entries (UserTable.add).
+      const c = t.column(x >>> 16);
+      t.addAt(t.entry(keys, k, k + len, w[4 * q]! >>> 0), c, 1, numbers[2 * q + 1]!);
       k += len;
       if (partitioned && t.size !== before && this.added(len)) return this.unpartition(p, q + 1, k);
     }
@@ -300,7 +310,8 @@ export class PartitionedTable implements UsageSink {
   /** A new entry, of a key of `keyLength` bytes, in a partition's table; true when the tables hold the bound's users or long keys' bytes. */
   private added(keyLength: number): boolean {
     if (keyLength > INLINE_KEY_BYTES) this.heldLong += keyLength;
-    return ++this.held >= this.bound.entries || this.heldLong >= this.bound.longKeyBytes;
+    // As wide as any partition's table may be (the columns the job has numbered).
+    return ++this.held >= boundEntries(this.bound, this.columns.count) || this.heldLong >= this.bound.longKeyBytes;
   }
 
   /**
@@ -321,15 +332,16 @@ export class PartitionedTable implements UsageSink {
     const slab = this.slab;
     this.slab = null;
     this.releaseParts();
-    const bound = this.bound.entries * recordBytes(this.tasks);
+    const width = this.columns.count;
+    const bound = boundEntries(this.bound, width) * recordBytes(width);
     let d: UserTable;
     if (slab !== null && slab.byteLength >= bound) {
       const records = new Uint8Array(slab, 0, bound);
       records.fill(0);
-      d = new UserTable(this.tasks, this.capacity, undefined, records);
+      d = new UserTable(this.columns, this.capacity, undefined, records);
       this.slab = slab;
     } else {
-      d = new UserTable(this.tasks, this.capacity);
+      d = new UserTable(this.columns, this.capacity);
     }
     this.direct = d;
     d.spillWhenFull(this.bound, this.spill!, this.spillMemory);
@@ -353,13 +365,15 @@ export class PartitionedTable implements UsageSink {
   private newParts(): UserTable[] {
     if (!Number.isFinite(this.bound.entries)) {
       const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
-      return Array.from({ length: this.partCount }, () => new UserTable(this.tasks, capacity));
+      return Array.from({ length: this.partCount }, () => new UserTable(this.columns, capacity));
     }
-    const room = Math.ceil((2 * this.bound.entries) / this.partCount) + 16;
-    const rb = recordBytes(this.tasks);
+    // As wide as the columns numbered now (a table widened later leaves its slice for memory of its own: UserTable.widen).
+    const width = this.columns.count;
+    const room = Math.ceil((2 * boundEntries(this.bound, width)) / this.partCount) + 16;
+    const rb = recordBytes(width);
     const slab = (this.slab = new ArrayBuffer(this.partCount * room * rb));
     const capacity = Math.max(16, Math.ceil((2 * this.partitionFrom) / this.partCount));
-    return Array.from({ length: this.partCount }, (_, p) => new UserTable(this.tasks, capacity, undefined, new Uint8Array(slab, p * room * rb, room * rb)));
+    return Array.from({ length: this.partCount }, (_, p) => new UserTable(this.columns, capacity, undefined, new Uint8Array(slab, p * room * rb, room * rb)));
   }
 
   /** Drops the partitions' tables' memory for the collector. */

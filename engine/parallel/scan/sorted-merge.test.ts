@@ -6,8 +6,10 @@ import type { TableImage } from './user-table.js';
 import { UsageTable, sortedUsageEntries, usageEntries } from '../../core/billing/usage.js';
 import { compareUtf8 } from '../../core/billing/order.js';
 import { collectBill } from '../../core/billing/finalize.js';
-import { billText, writeBillFiles } from '../../core/outputs/bill.js';
-import { billingConfigFromEnv, type BillingConfig } from '../../core/config/config.js';
+import { billText } from '../../core/outputs/bill.js';
+import { billingConfigFromEnv } from '../../core/config/config.js';
+import { TaskColumns } from './task-columns.js';
+import { billBytes } from '../../../fixtures/table-images.js';
 
 function addBig(t: UserTable, user: string, task: number, requests: number, duration: bigint): void {
   const b = Buffer.from(user, 'utf8');
@@ -25,14 +27,6 @@ const id = fc.oneof(
 /** Ids of 120 to 122 bytes, near the longest a line may hold (128 bytes). */
 const longId = fc.nat(200).map((n) => `${'a-user-id-of-one-hundred-and-twenty-bytes-'.repeat(3).slice(0, 119)}-${n}`);
 const amount = fc.oneof(fc.bigInt({ min: 0n, max: 10_000n }), fc.constantFrom(2n ** 52n - 1n, 2n ** 52n, 2n ** 60n));
-
-/** billing.txt and the detail CSV as writeBillFiles writes them from `usage`, with the first and last users it reports. */
-async function billBytes(usage: Parameters<typeof writeBillFiles>[0], config: BillingConfig, header = true): Promise<{ bill: string; detail: string; first: string | null; last: string | null }> {
-  const out = { bill: [] as Buffer[], detail: [] as Buffer[] };
-  const sink = (to: Buffer[]) => ({ write: (d: string | Uint8Array) => void to.push(Buffer.from(d)) });
-  const written = await writeBillFiles(usage, config, undefined, sink(out.bill), sink(out.detail), { header });
-  return { bill: Buffer.concat(out.bill).toString('utf8'), detail: Buffer.concat(out.detail).toString('utf8'), first: written.first, last: written.last };
-}
 
 /**
  * The merge cut into 1 to 5 key ranges (keyRanges), each merged on its own: the ranges, one
@@ -182,7 +176,7 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
               expect(t.size).toBeLessThanOrEqual(bound);
             }
             if (new Set(ops.map((o) => o[0])).size > bound) expect(runs.length).toBeGreaterThan(0);
-            const tables = [{ image: t.sortedImage(), runs }];
+            const tables = [{ image: t.sortedImage(), runs, columns: TaskColumns.everyTask(3).columns() }];
             const merged = new MergedUsage(tables, undefined, readBytes);
             const got = await sortedUsageEntries(merged);
             expect(got).toEqual(usageEntries(whole));
@@ -225,7 +219,7 @@ describe('a bounded table spills sorted runs to files; the merge reads them back
           addBig(one, ids(i), i % 3, 1 + (i % 2), d);
         }
         expect(runs.length).toBe(2);
-        tables.push({ image: t.sortedImage(), runs });
+        tables.push({ image: t.sortedImage(), runs, columns: TaskColumns.everyTask(3).columns() });
       }
       const expected = await billBytes(one, config);
       expect(await billBytes(new MergedUsage(tables), config)).toEqual(expected);

@@ -19,6 +19,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { UserUsage, UserUsageAccess, type KeyedUsers, type SortedUsage, type UsageAccess } from '../../core/billing/usage.js';
 import { compareUtf8Bytes } from '../../core/billing/order.js';
 import { COUNTERS_AT, INLINE_KEY_BYTES, decodeKey, recordBytes, type TableImage } from './user-table.js';
+import { NO_COLUMN } from './task-columns.js';
 
 /**
  * A sorted table written to a file by a worker (writeRun): its `size` records, then the bytes
@@ -27,7 +28,8 @@ import { COUNTERS_AT, INLINE_KEY_BYTES, decodeKey, recordBytes, type TableImage 
  */
 export interface SpilledRun {
   readonly path: string;
-  readonly tasks: number;
+  /** Counters per record (TableImage.columns). */
+  readonly columns: number;
   readonly size: number;
   readonly carry: Array<[number, bigint]>;
 }
@@ -58,7 +60,7 @@ function readFully(fd: number, b: Uint8Array, length: number, position: number, 
  * every worker writing a key range: a 10M-user file of 36-byte ids peaked at 4.1 GiB of RSS.
  */
 export function writeRun(path: string, img: TableImage): SpilledRun {
-  const rb = recordBytes(img.tasks);
+  const rb = recordBytes(img.columns);
   const records = img.records.subarray(0, img.size * rb);
   const v = new DataView(records.buffer, records.byteOffset, records.byteLength);
   // Where each long key lies in the image's long keys (in record order), read again as they are written below.
@@ -93,13 +95,18 @@ export function writeRun(path: string, img: TableImage): SpilledRun {
   } finally {
     closeSync(fd);
   }
-  return { path, tasks: img.tasks, size: img.size, carry: img.carry };
+  return { path, columns: img.columns, size: img.size, carry: img.carry };
 }
 
-/** What a worker hands over at the end: its last table, sorted, and the runs it spilled before. */
+/**
+ * What a worker hands over at the end: its last table, sorted, and the runs it spilled before,
+ * their columns numbered by the job's TaskColumns: each task's column (NO_COLUMN: none; its
+ * length is the rates' tasks), as the map stood when every worker was done with the input.
+ */
 export interface SortedTables {
   readonly image: TableImage;
   readonly runs: readonly SpilledRun[];
+  readonly columns: Int32Array;
 }
 
 /**
@@ -169,14 +176,16 @@ class Cursor {
   private longKeys = new Uint8Array(0);
   private longFrom = 0;
 
+  private readonly rb: number;
+
   constructor(
     /** The end of the entries read: entries [e, size). */
     readonly size: number,
-    private readonly rb: number,
     /** An image's long keys; null for a run, whose long keys are read with its records. */
     private readonly overflow: Uint8Array | null,
     carry: Array<[number, bigint]>,
-    tasks: number,
+    /** Counters per record. */
+    readonly width: number,
     records: Uint8Array | null,
     private readonly path: string | null,
     /** The first entry read (a run's window starts empty there). */
@@ -186,14 +195,16 @@ class Cursor {
     /** A run's chunk: at most this many bytes of records, and as many of long keys (at least one record). */
     private readonly chunkBytes = RUN_CHUNK_BYTES,
   ) {
+    this.rb = recordBytes(width);
+    const rb = this.rb;
     this.e = from;
     this.first = from;
     this.end = from;
     for (const [k, v] of carry) {
-      const e = Math.floor(k / tasks);
+      const e = Math.floor(k / width);
       let l = this.carries.get(e);
       if (l === undefined) this.carries.set(e, (l = []));
-      l.push([k % tasks, v]);
+      l.push([k % width, v]);
     }
     // Records are 8-byte aligned in their buffer unless the image was cut from a larger one. A
     // run's window holds a chunk, or the entries read if fewer (a key range of a bill is small).
@@ -274,10 +285,14 @@ export class MergedUsage implements SortedUsage {
   readonly taskCount: number;
   private readonly images: TableImage[] = [];
   private readonly runs: SpilledRun[] = [];
+  /** Each task's column (NO_COLUMN: none), and each column's task. */
+  private readonly columnOf: Int32Array;
+  private readonly taskOf: Int32Array;
 
   /**
    * `ranges`: the entries of each table to merge (the images' tables first, then the runs, in
-   * the order given; default all of them), one key range of the whole (keyRanges).
+   * the order given; default all of them), one key range of the whole (keyRanges). Bare images
+   * (no SortedTables): a task in each column, as many as the first image's.
    */
   constructor(
     tables: readonly (TableImage | SortedTables)[],
@@ -285,17 +300,27 @@ export class MergedUsage implements SortedUsage {
     /** The bytes of records, and again of long keys, read from the runs at once (default MERGE_READ_BYTES; tests make it small). */
     private readonly readBytes = MERGE_READ_BYTES,
   ) {
+    let columnOf: Int32Array | null = null;
     for (const t of tables) {
       if ('image' in t) {
         this.images.push(t.image);
         this.runs.push(...t.runs);
+        if (columnOf !== null && !sameColumns(columnOf, t.columns)) throw new RangeError('MergedUsage: tables of different columns');
+        columnOf = t.columns;
       } else {
         this.images.push(t);
       }
     }
     if (this.images.length === 0) throw new RangeError('MergedUsage: no table');
+    if (columnOf !== null && this.images.length !== tables.length) throw new RangeError('MergedUsage: bare images with sorted tables');
     for (const img of this.images) if (img.sorted !== true && img.size > 1) throw new RangeError('MergedUsage: a table image is not sorted');
-    this.taskCount = this.images[0]!.tasks;
+    this.columnOf = columnOf ?? Int32Array.from({ length: this.images[0]!.columns }, (_, t) => t);
+    this.taskCount = this.columnOf.length;
+    // Every column a table holds is a task's: else its counters would go unbilled.
+    const width = Math.max(...this.images.map((i) => i.columns), ...this.runs.map((r) => r.columns));
+    this.taskOf = new Int32Array(width).fill(-1);
+    for (let t = 0; t < this.taskCount; t++) if (this.columnOf[t] !== NO_COLUMN && this.columnOf[t]! < width) this.taskOf[this.columnOf[t]!] = t;
+    if (this.taskOf.includes(-1)) throw new RangeError(`MergedUsage: a column of ${width} is no task's`);
     if (ranges !== undefined && ranges.length !== this.images.length + this.runs.length) throw new RangeError('MergedUsage: a range per table is needed');
   }
 
@@ -312,11 +337,9 @@ export class MergedUsage implements SortedUsage {
    * of keyRanges') cut the same way, by its own largest table's entries in it.
    */
   keyRanges(parts: number, within?: readonly EntryRange[]): EntryRange[][] {
-    const T = this.taskCount;
-    const rb = recordBytes(T);
     const tables: KeyedTable[] = [
-      ...this.images.map((img) => new KeyedTable(img.size, rb, img.overflow, img.records, null)),
-      ...this.runs.map((r) => new KeyedTable(r.size, rb, null, null, r.path)),
+      ...this.images.map((img) => new KeyedTable(img.size, recordBytes(img.columns), img.overflow, img.records, null)),
+      ...this.runs.map((r) => new KeyedTable(r.size, recordBytes(r.columns), null, null, r.path)),
     ];
     if (within !== undefined && within.length !== tables.length) throw new RangeError('MergedUsage: a range per table is needed');
     const slice = (i: number): EntryRange => within?.[i] ?? [0, tables[i]!.size];
@@ -383,23 +406,21 @@ export class MergedUsage implements SortedUsage {
    * sum) is summed into one reused usage first.
    */
   keyed(): KeyedUsers {
-    return new KeyedMerge(this.walk(), this.taskCount);
+    return new KeyedMerge(this.walk(), this.taskCount, this.columnOf);
   }
 
   private walk(): MergeWalk {
-    const T = this.taskCount;
-    const rb = recordBytes(T);
     const range = (i: number, size: number): EntryRange => this.ranges?.[i] ?? [0, size];
     const I = this.images.length;
     const chunkBytes = Math.max(1, Math.min(RUN_CHUNK_BYTES, Math.floor(this.readBytes / Math.max(1, this.runs.length))));
-    return new MergeWalk(T, [
+    return new MergeWalk(this.taskOf, [
       ...this.images.map((img, i) => {
         const [from, to] = range(i, img.size);
-        return new Cursor(to, rb, img.overflow, img.carry, T, img.records, null, from);
+        return new Cursor(to, img.overflow, img.carry, img.columns, img.records, null, from);
       }),
       ...this.runs.map((r, i) => {
         const [from, to] = range(I + i, r.size);
-        return new Cursor(to, rb, null, r.carry, T, null, r.path, from, r.size * rb, chunkBytes);
+        return new Cursor(to, null, r.carry, r.columns, null, r.path, from, r.size * recordBytes(r.columns), chunkBytes);
       }),
     ]);
   }
@@ -420,7 +441,8 @@ class MergeWalk {
   private started = false;
 
   constructor(
-    private readonly tasks: number,
+    /** Each column's task. */
+    private readonly taskOf: Int32Array,
     private readonly cursors: readonly Cursor[],
   ) {
     this.heap = cursors.length > LINEAR_MERGE_MAX ? [] : null;
@@ -472,20 +494,21 @@ class MergeWalk {
     return n > 0;
   }
 
-  /** The current key's usage summed over the cursors at it (their carries included) into `usage`. */
+  /** The current key's usage summed over the cursors at it (their carries included) into `usage`, by task. */
   sum(usage: UserUsage): UserUsage {
-    const T = this.tasks;
+    const taskOf = this.taskOf;
     for (let j = 0; j < this.n; j++) {
       const c = this.same[j]!;
       const f = c.f64;
       const base = c.counters();
-      for (let t = 0; t < T; t++) {
-        const r = f[base + 2 * t]!;
-        const d = f[base + 2 * t + 1]!;
-        if (r !== 0 || d !== 0) usage.add(t, r, d);
+      const W = c.width;
+      for (let k = 0; k < W; k++) {
+        const r = f[base + 2 * k]!;
+        const d = f[base + 2 * k + 1]!;
+        if (r !== 0 || d !== 0) usage.add(taskOf[k]!, r, d);
       }
       const carried = c.carries.size === 0 ? undefined : c.carries.get(c.e);
-      if (carried !== undefined) for (const [t, v] of carried) usage.addBig(t, 0, v);
+      if (carried !== undefined) for (const [k, v] of carried) usage.addBig(taskOf[k]!, 0, v);
     }
     return usage;
   }
@@ -495,17 +518,24 @@ class MergeWalk {
   }
 }
 
-/** A table record's counters read in place (UsageAccess): `i` is the index of its first counter in f64; no sum of it was carried. */
+/**
+ * A table record's counters read in place (UsageAccess), a task through its column: `i` is
+ * the index of its first counter in f64, `width` its counters; no sum of it was carried.
+ */
 class RecordRows implements UsageAccess {
   f64: Float64Array = new Float64Array(0);
+  width = 0;
+  constructor(private readonly columnOf: Int32Array) {}
   requests(i: number, t: number): number {
-    return this.f64[i + 2 * t]!;
+    const c = this.columnOf[t]!;
+    return c < this.width ? this.f64[i + 2 * c]! : 0;
   }
   durationNumber(i: number, t: number): number {
-    return this.f64[i + 2 * t + 1]!;
+    const c = this.columnOf[t]!;
+    return c < this.width ? this.f64[i + 2 * c + 1]! : 0;
   }
   duration(i: number, t: number): bigint {
-    return BigInt(this.f64[i + 2 * t + 1]!);
+    return BigInt(this.durationNumber(i, t));
   }
 }
 
@@ -516,13 +546,15 @@ class KeyedMerge implements KeyedUsers {
   length = 0;
   rows: UsageAccess;
   row = 0;
-  private readonly inPlace = new RecordRows();
+  private readonly inPlace: RecordRows;
   private readonly summed: UserUsageAccess;
 
   constructor(
     private readonly walk: MergeWalk,
     tasks: number,
+    columnOf: Int32Array,
   ) {
+    this.inPlace = new RecordRows(columnOf);
     this.summed = new UserUsageAccess(new UserUsage(tasks));
     this.rows = this.inPlace;
   }
@@ -536,6 +568,7 @@ class KeyedMerge implements KeyedUsers {
     this.length = c.keyLen;
     if (walk.n === 1 && (c.carries.size === 0 || !c.carries.has(c.e))) {
       this.inPlace.f64 = c.f64;
+      this.inPlace.width = c.width;
       this.rows = this.inPlace;
       this.row = c.counters();
     } else {
@@ -549,6 +582,11 @@ class KeyedMerge implements KeyedUsers {
   close(): void {
     this.walk.close();
   }
+}
+
+/** Whether two tables' task columns are the same. */
+function sameColumns(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((c, t) => c === b[t]);
 }
 
 /** A sorted table's keys by entry number, in memory or read from its run file: where keyRanges cuts it. */

@@ -9,7 +9,11 @@
  *
  *   0  key length          4  hash
  *   8  key bytes (up to INLINE), or for a longer key its offset in the overflow arena
- *   RECORD_HEAD  per task: requests (f64), duration (f64)
+ *   RECORD_HEAD  per column: requests (f64), duration (f64)
+ *
+ * A table holds the columns of the tasks it has met (scan/task-columns.ts), numbered by the
+ * job's map, and widens when a line brings a new one: its records are as wide as the tasks the
+ * logs use, not as the rates' list.
  *
  * Duration sums stay exact: each sum is kept below 2^52 in a float64 and anything above
  * is carried into a bigint side table.
@@ -17,6 +21,7 @@
 import { DURATION_CARRY, DURATION_CARRY_BIG, type UsageRows } from '../../core/billing/usage.js';
 import { WordReader } from '../../core/formats/words.js';
 import { SpillMemory } from './spill-memory.js';
+import { NO_COLUMN, TaskColumns } from './task-columns.js';
 
 /** Keys up to this many bytes live in their record. */
 const INLINE = 24;
@@ -55,13 +60,14 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
 
 /** A table's entries as plain buffers (what a worker hands to the main thread). */
 export interface TableImage {
-  readonly tasks: number;
+  /** Counters per record: the columns of the job's TaskColumns its table held. */
+  readonly columns: number;
   readonly size: number;
-  /** size records of recordBytes(tasks) bytes. */
+  /** size records of recordBytes(columns) bytes. */
   readonly records: Uint8Array;
   /** Keys longer than INLINE bytes. */
   readonly overflow: Uint8Array;
-  /** [entry * tasks + task, amount] for duration sums carried above 2^52. */
+  /** [entry * columns + column, amount] for duration sums carried above 2^52. */
   readonly carry: Array<[number, bigint]>;
   /** True when the records are in the byte order of their keys (sortedImage). */
   readonly sorted?: boolean;
@@ -80,8 +86,10 @@ export const INLINE_KEY_BYTES = INLINE;
 
 /** What a bounded table holds at most before it is spilled (spillWhenFull). */
 export interface TableBound {
-  /** Entries (users): records of recordBytes(tasks) bytes each. */
+  /** Entries (users) at most. */
   readonly entries: number;
+  /** Bytes of records at most: fewer entries as a table widens (boundEntries); absent: no bound. */
+  readonly recordBytes?: number;
   /** Bytes of the keys longer than INLINE_KEY_BYTES, which are kept beside the records. */
   readonly longKeyBytes: number;
 }
@@ -99,8 +107,13 @@ export function decodeKey(k: Uint8Array): string {
   return keyDecoder.decode(k);
 }
 
-export function recordBytes(tasks: number): number {
-  return RECORD_HEAD + 16 * tasks;
+export function recordBytes(columns: number): number {
+  return RECORD_HEAD + 16 * columns;
+}
+
+/** The entries a table of records `columns` wide holds within `bound` (at least one). */
+export function boundEntries(bound: TableBound, columns: number): number {
+  return Math.max(1, Math.min(bound.entries, Math.floor((bound.recordBytes ?? Infinity) / recordBytes(columns))));
 }
 
 /** Where the scanners put the usage of the lines they accept (UserTable, PartitionedTable). */
@@ -116,8 +129,13 @@ export interface UsageSink {
 export class UserTable implements UsageRows, UsageSink {
   /** Entries, numbered 0..size-1 in insertion order. */
   size = 0;
-  /** Carried duration above 2^52: entry * tasks + task → amount. */
-  readonly carry = new Map<number, bigint>();
+  /** Carried duration above 2^52: entry * width + column → amount. */
+  carry = new Map<number, bigint>();
+  /** The job's columns (TaskColumns), and how many of them the records hold. */
+  readonly columns: TaskColumns;
+  width: number;
+  /** A task's column when the records hold it, else NO_COLUMN (column()). */
+  private readonly held: Int32Array;
   private u8: Uint8Array;
   private i32: Int32Array;
   private f64: Float64Array;
@@ -126,20 +144,20 @@ export class UserTable implements UsageRows, UsageSink {
   private readonly keyWords = new WordReader();
   private readonly overflowWords = new WordReader();
   /** Record size in bytes, in int32s and in float64s. */
-  private readonly rb: number;
-  private readonly ri: number;
-  private readonly rf: number;
+  private rb: number;
+  private ri: number;
+  private rf: number;
   private overflow = new Uint8Array(0);
   private overflowEnd = 0;
   /** Per slot: [hash, entry + 1]; 0 marks an empty slot. */
   private slots: Int32Array;
   private mask: number;
   private ids: string[] | null = null;
-  /** Lines waiting for their lookup (addLater): key ranges into pendingBytes, hash, task, duration. */
+  /** Lines waiting for their lookup (addLater): key ranges into pendingBytes, hash, column, duration. */
   private readonly pStart = new Int32Array(BATCH);
   private readonly pEnd = new Int32Array(BATCH);
   private readonly pHash = new Int32Array(BATCH);
-  private readonly pTask = new Int32Array(BATCH);
+  private readonly pColumn = new Int32Array(BATCH);
   private readonly pDuration = new Float64Array(BATCH);
   private readonly pSlot = new Int32Array(BATCH);
   private pending = 0;
@@ -149,13 +167,15 @@ export class UserTable implements UsageRows, UsageSink {
   /** Entries, and bytes of long keys, at which the table is spilled (see spillWhenFull); none by default. */
   private limit = Infinity;
   private longLimit = Infinity;
+  private bound: TableBound | null = null;
   private spill: ((img: TableImage) => void) | null = null;
   /** Where the spills' sorted images are written (spillWhenFull). */
   private spillMemory: SpillMemory | null = null;
   private released = false;
 
   constructor(
-    readonly tasks: number,
+    /** The job's columns; a number: that many tasks, each in its own column from the start (TaskColumns.everyTask). */
+    columns: TaskColumns | number,
     capacity = 1024,
     /** addLater() batches from this many entries on (tests batch from 0). */
     private readonly batchFrom = BATCH_FROM,
@@ -169,28 +189,88 @@ export class UserTable implements UsageRows, UsageSink {
     while (slots < capacity * 2) slots *= 2;
     this.slots = writtenSlots(slots * 2);
     this.mask = slots - 1;
-    this.rb = recordBytes(tasks);
+    this.columns = typeof columns === 'number' ? TaskColumns.everyTask(columns) : columns;
+    this.held = new Int32Array(this.columns.tasks).fill(NO_COLUMN);
+    this.width = this.columns.count;
+    for (let t = 0; t < this.held.length; t++) if (this.columns.columnIfAny(t) < this.width) this.held[t] = this.columns.columnIfAny(t);
+    this.rb = recordBytes(this.width);
     this.ri = this.rb >>> 2;
     this.rf = this.rb >>> 3;
-    if (records !== undefined) {
-      const { buffer, byteOffset } = records;
-      const entries = Math.floor(records.length / this.rb);
-      this.u8 = new Uint8Array(buffer, byteOffset, entries * this.rb);
-      this.recordWords = new DataView(buffer, byteOffset, entries * this.rb);
-      this.i32 = new Int32Array(buffer, byteOffset, entries * this.ri);
-      this.f64 = new Float64Array(buffer, byteOffset, entries * this.rf);
-      return;
-    }
-    const buf = new ArrayBuffer((slots >>> 1) * this.rb);
-    this.u8 = new Uint8Array(buf);
-    this.recordWords = new DataView(buf);
-    this.i32 = new Int32Array(buf);
-    this.f64 = new Float64Array(buf);
+    this.u8 = new Uint8Array(0);
+    this.recordWords = new DataView(this.u8.buffer);
+    this.i32 = new Int32Array(0);
+    this.f64 = new Float64Array(0);
+    this.setRecords(records ?? new Uint8Array((slots >>> 1) * this.rb));
   }
 
-  /** A table holding an image's entries as they are (entry numbers kept), with room to grow. */
+  /** The records' memory: as many whole records as `records` holds. */
+  private setRecords(records: Uint8Array): void {
+    const { buffer, byteOffset } = records;
+    const entries = Math.floor(records.length / this.rb);
+    this.u8 = new Uint8Array(buffer, byteOffset, entries * this.rb);
+    this.recordWords = new DataView(buffer, byteOffset, entries * this.rb);
+    this.i32 = new Int32Array(buffer, byteOffset, entries * this.ri);
+    this.f64 = new Float64Array(buffer, byteOffset, entries * this.rf);
+  }
+
+  /** The tasks the rates name. */
+  get tasks(): number {
+    return this.columns.tasks;
+  }
+
+  /** The column of a task, which the records hold from now on (the table widened when it did not). */
+  column(task: number): number {
+    const held = this.held[task]!;
+    if (held !== NO_COLUMN) return held;
+    const c = this.columns.columnOf(task);
+    if (c >= this.width) this.widen(Math.max(c + 1, this.columns.count));
+    this.held[task] = c;
+    return c;
+  }
+
+  /**
+   * Records `width` columns wide, entry numbers kept, each record's new counters zero. In
+   * place while the records' memory holds them at the new width (moved from the last one back,
+   * so none is written over before it moved), else in new memory (as growRecords takes it). A
+   * bounded table holding more entries than its bound allows at the new width spills them first.
+   */
+  widen(width: number): void {
+    if (width <= this.width) return;
+    this.assertFlushed();
+    if (this.spill !== null && this.size > 0 && this.size >= boundEntries(this.bound!, width)) this.spillNow();
+    const carry = new Map<number, bigint>();
+    for (const [k, v] of this.carry) carry.set(Math.floor(k / this.width) * width + (k % this.width), v);
+    this.carry = carry;
+    const memory = this.u8;
+    const from = this.i32;
+    const fi = this.ri;
+    this.setWidth(width);
+    const ri = this.ri;
+    const n = this.size;
+    if (n * this.rb <= memory.byteLength) {
+      this.setRecords(memory);
+    } else {
+      const entries = Math.max(2 * n, Number.isFinite(this.limit) ? this.limit : 0, 16);
+      this.setRecords(new Uint8Array(entries * this.rb));
+    }
+    const to = this.i32;
+    for (let e = n - 1; e >= 0; e--) {
+      for (let j = fi - 1; j >= 0; j--) to[e * ri + j] = from[e * fi + j]!;
+      for (let j = fi; j < ri; j++) to[e * ri + j] = 0;
+    }
+  }
+
+  private setWidth(width: number): void {
+    this.width = width;
+    this.rb = recordBytes(width);
+    this.ri = this.rb >>> 2;
+    this.rf = this.rb >>> 3;
+    if (this.bound !== null) this.limit = boundEntries(this.bound, width);
+  }
+
+  /** A table holding an image's entries as they are (entry numbers kept), with room to grow; its columns: a task each (everyTask). */
   static fromImage(img: TableImage): UserTable {
-    const t = new UserTable(img.tasks, Math.max(16, img.size));
+    const t = new UserTable(img.columns, Math.max(16, img.size));
     t.u8.set(img.records);
     t.size = img.size;
     t.overflow = img.overflow.slice();
@@ -247,10 +327,16 @@ export class UserTable implements UsageRows, UsageSink {
    * every lookup misses); then the lookups and adds themselves find their memory in the cache.
    */
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
+    // A new column widens the table here, while no line waits (widen() flushes none).
+    let c = this.held[task]!;
+    if (c === NO_COLUMN) {
+      this.flushBatch();
+      c = this.column(task);
+    }
     // Not while lines wait: a spill in their flush can leave the table below batchFrom with a
     // line queued after it, and an add now could spill the table before that line is added.
     if (this.size < this.batchFrom && this.pending === 0) {
-      this.add(this.entry(bytes, start, end, h >>> 0), task, 1, durationMs);
+      this.addAt(this.entry(bytes, start, end, h >>> 0), c, 1, durationMs);
       return;
     }
     if (this.pending > 0 && this.pendingBytes !== bytes) this.flushBatch();
@@ -259,7 +345,7 @@ export class UserTable implements UsageRows, UsageSink {
     this.pStart[j] = start;
     this.pEnd[j] = end;
     this.pHash[j] = h;
-    this.pTask[j] = task;
+    this.pColumn[j] = c;
     this.pDuration[j] = durationMs;
     if (++this.pending === BATCH) this.flushBatch();
   }
@@ -292,22 +378,37 @@ export class UserTable implements UsageRows, UsageSink {
     let touched = 0;
     for (let j = 0; j < n; j++) {
       const e = this.pSlot[j]! - 1;
-      if (e >= 0) touched += i32[e * this.ri]! + f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * this.pTask[j]!]!;
+      if (e >= 0) touched += i32[e * this.ri]! + f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * this.pColumn[j]!]!;
     }
     this.touched = touched;
     const bytes = this.pendingBytes!;
     this.pending = 0;
     this.pendingBytes = null;
-    for (let j = 0; j < n; j++) this.add(this.entry(bytes, this.pStart[j]!, this.pEnd[j]!, this.pHash[j]! >>> 0), this.pTask[j]!, 1, this.pDuration[j]!);
+    for (let j = 0; j < n; j++) this.addAt(this.entry(bytes, this.pStart[j]!, this.pEnd[j]!, this.pHash[j]! >>> 0), this.pColumn[j]!, 1, this.pDuration[j]!);
   }
 
+  /**
+   * Adds to entry e's usage of `task`, whose column the records hold (column(task) was called
+   * before the entry was looked up: a widening can spill the entries, and their numbers with them).
+   */
   add(e: number, task: number, requests: number, durationMs: number): void {
+    this.addAt(e, this.heldColumn(task), requests, durationMs);
+  }
+
+  private heldColumn(task: number): number {
+    const c = this.held[task]!;
+    if (c === NO_COLUMN) throw new Error(`internal: UserTable: task ${task}'s column is not held (column() before entry())`);
+    return c;
+  }
+
+  /** Adds to entry e's counters of column c (which the records hold). */
+  addAt(e: number, c: number, requests: number, durationMs: number): void {
     const f = this.f64;
-    const k = e * this.rf + (RECORD_HEAD >>> 3) + 2 * task;
+    const k = e * this.rf + (RECORD_HEAD >>> 3) + 2 * c;
     f[k]! += requests;
     const d = f[k + 1]! + durationMs;
     if (d >= DURATION_CARRY) {
-      this.addCarry(e, task, BigInt(d));
+      this.addCarry(e, c, BigInt(d));
       f[k + 1] = 0;
     } else {
       f[k + 1] = d;
@@ -315,36 +416,50 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void {
-    this.add(this.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
+    const c = this.column(task);
+    this.addAt(this.entry(bytes, start, end, h >>> 0), c, requests, durationMs);
   }
 
-  /** Adds an exact duration sum of any size (the carry rule of core's UserUsage.addBig). */
+  /** Adds an exact duration sum of any size (the carry rule of core's UserUsage.addBig); the task's column held, as for add(). */
   addBig(e: number, task: number, requests: number, durationMs: bigint): void {
-    if (durationMs < DURATION_CARRY_BIG) return this.add(e, task, requests, Number(durationMs));
-    this.add(e, task, requests, 0);
-    this.addCarry(e, task, durationMs);
+    const c = this.heldColumn(task);
+    if (durationMs < DURATION_CARRY_BIG) return this.addAt(e, c, requests, Number(durationMs));
+    this.addAt(e, c, requests, 0);
+    this.addCarry(e, c, durationMs);
   }
 
-  addCarry(e: number, task: number, amount: bigint): void {
-    const k = e * this.tasks + task;
+  /** Adds a carried amount to entry e's column c. */
+  addCarry(e: number, c: number, amount: bigint): void {
+    const k = e * this.width + c;
     this.carry.set(k, (this.carry.get(k) ?? 0n) + amount);
   }
 
+  /** The column of a task when the records hold it, else -1 (no usage of it here). */
+  private columnHeld(task: number): number {
+    const c = this.columns.columnIfAny(task);
+    return c < this.width ? c : -1;
+  }
+
   requests(e: number, task: number): number {
-    return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task]!;
+    const c = this.columnHeld(task);
+    return c < 0 ? 0 : this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c]!;
   }
 
   /** Exact duration sum of an entry's task. */
   duration(e: number, task: number): bigint {
-    const d = BigInt(this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task + 1]!);
-    const c = this.carry.get(e * this.tasks + task);
-    return c === undefined ? d : d + c;
+    const c = this.columnHeld(task);
+    if (c < 0) return 0n;
+    const d = BigInt(this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c + 1]!);
+    const k = this.carry.get(e * this.width + c);
+    return k === undefined ? d : d + k;
   }
 
   /** The duration sum when nothing was carried above 2^52, else -1. */
   durationNumber(e: number, task: number): number {
-    if (this.carry.size !== 0 && this.carry.has(e * this.tasks + task)) return -1;
-    return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * task + 1]!;
+    const c = this.columnHeld(task);
+    if (c < 0) return 0;
+    if (this.carry.size !== 0 && this.carry.has(e * this.width + c)) return -1;
+    return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c + 1]!;
   }
 
   key(e: number): Uint8Array {
@@ -407,17 +522,17 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /**
-   * The entries of `tables` (of the same tasks; no key in two of them) as one image in the
+   * The entries of `tables` (of one job's columns; no key in two of them) as one image in the
    * byte order of their keys (sortedImage): the sort of their keys together, then a copy of
    * each record from its table, into new buffers (`'shared'`: SharedArrayBuffers, see
-   * sortedImage) or into a spill's memory (shared), over the last image written there.
+   * sortedImage) or into a spill's memory (shared), over the last image written there. The
+   * image is as wide as the widest table; a narrower one's records get zero counters beyond.
    */
   static sortedImageOf(tables: readonly UserTable[], into: ImageMemory = 'private'): TableImage {
     for (const t of tables) t.assertFlushed();
-    const first = tables[0]!;
-    const tasks = first.tasks;
-    const rb = first.rb;
-    const ri = first.ri;
+    const width = widest(tables);
+    const rb = recordBytes(width);
+    const ri = rb >>> 2;
     const order = byteOrderOf(new SortKeys(tables));
     const n = order.length;
     // Entries base[t] to base[t + 1] are those of tables[t]; their long keys' bytes move by overflowAt[t].
@@ -443,22 +558,25 @@ export class UserTable implements UsageRows, UsageSink {
       const size = tables[t]!.size;
       const start = base[t]!;
       const moved = overflowAt[t]!;
+      const fi = tables[t]!.ri;
       for (let local = 0; local < size; local++) {
-        const src = local * ri;
+        const src = local * fi;
         const dst = position[start + local]! * ri;
-        for (let j = 0; j < ri; j++) to[dst + j] = from[src + j]!;
+        for (let j = 0; j < fi; j++) to[dst + j] = from[src + j]!;
+        for (let j = fi; j < ri; j++) to[dst + j] = 0;
         if (to[dst]! > INLINE) to[dst + 2]! += moved;
       }
     }
     const carry: Array<[number, bigint]> = [];
     for (let t = 0; t < tables.length; t++) {
-      for (const [k, v] of tables[t]!.carry) carry.push([position[base[t]! + Math.floor(k / tasks)]! * tasks + (k % tasks), v]);
+      const w = tables[t]!.width;
+      for (const [k, v] of tables[t]!.carry) carry.push([position[base[t]! + Math.floor(k / w)]! * width + (k % w), v]);
     }
     // Shared like the records: a key range's worker reads the long keys without a copy of its own.
     const overflowBytes = overflowAt[tables.length]!;
     const overflow = typeof into === 'string' ? newBytes(overflowBytes, into) : into.longKeys(overflowBytes);
     for (let t = 0; t < tables.length; t++) overflow.set(tables[t]!.overflow.subarray(0, tables[t]!.overflowEnd), overflowAt[t]!);
-    return { tasks, size: n, records, overflow, carry, sorted: true };
+    return { columns: width, size: n, records, overflow, carry, sorted: true };
   }
 
   /** Lets go of the caller's bytes last compared with (a key lookup keeps a view of them: a stage of 64 MiB, a read buffer). */
@@ -495,34 +613,39 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   /**
-   * The entries of `tables` (of the same tasks) as one image, copies in table order, unsorted:
-   * a long key's offset moved to where its table's long keys are in the image's, a carry's to
-   * its entry's new number. `shared`: the records and long keys in SharedArrayBuffers, which
-   * another thread reads without a copy (a worker's partitions handed to another,
-   * jobs/usage-exchange.ts).
+   * The entries of `tables` (of one job's columns) as one image, copies in table order,
+   * unsorted, as wide as the widest table (sortedImageOf): a long key's offset moved to where
+   * its table's long keys are in the image's, a carry's to its entry's new number. `shared`: the
+   * records and long keys in SharedArrayBuffers, which another thread reads without a copy (a
+   * worker's partitions handed to another, jobs/usage-exchange.ts).
    */
   static imageOf(tables: readonly UserTable[], shared = false): TableImage {
     for (const t of tables) t.assertFlushed();
-    const first = tables[0]!;
-    const tasks = first.tasks;
-    const ri = first.ri;
+    const width = widest(tables);
+    const rb = recordBytes(width);
+    const ri = rb >>> 2;
     const n = tables.reduce((sum, t) => sum + t.size, 0);
     const longBytes = tables.reduce((sum, t) => sum + t.overflowEnd, 0);
-    const records = newBytes(n * first.rb, shared ? 'shared' : 'private');
+    const records = newBytes(n * rb, shared ? 'shared' : 'private');
     const overflow = newBytes(longBytes, shared ? 'shared' : 'private');
     const to = new Int32Array(records.buffer, 0, records.byteLength >>> 2);
     const carry: Array<[number, bigint]> = [];
     let base = 0;
     let longAt = 0;
     for (const t of tables) {
-      records.set(t.u8.subarray(0, t.size * t.rb), base * t.rb);
+      if (t.width === width) {
+        records.set(t.u8.subarray(0, t.size * t.rb), base * rb);
+      } else {
+        // Narrower: record by record, its further counters left zero (new memory).
+        for (let e = 0; e < t.size; e++) for (let j = 0; j < t.ri; j++) to[(base + e) * ri + j] = t.i32[e * t.ri + j]!;
+      }
       overflow.set(t.overflow.subarray(0, t.overflowEnd), longAt);
       if (longAt !== 0) for (let e = base; e < base + t.size; e++) if (to[e * ri]! > INLINE) to[e * ri + 2]! += longAt;
-      for (const [k, v] of t.carry) carry.push([base * tasks + k, v]);
+      for (const [k, v] of t.carry) carry.push([(base + Math.floor(k / t.width)) * width + (k % t.width), v]);
       base += t.size;
       longAt += t.overflowEnd;
     }
-    return { tasks, size: n, records, overflow, carry };
+    return { columns: width, size: n, records, overflow, carry };
   }
 
   /** Adds an image's usage into this table. */
@@ -535,8 +658,10 @@ export class UserTable implements UsageRows, UsageSink {
    * parts[hash >>> shift], or into parts[0] when there is one table.
    */
   static mergeInto(img: TableImage, parts: readonly UserTable[], shift: number): void {
-    const T = img.tasks;
+    const T = img.columns;
     const rb = recordBytes(T);
+    // Every table as wide as the image (before any entry is looked up: widen() keeps entries' numbers only unbounded).
+    for (const p of parts) p.widen(T);
     const one = parts.length === 1 ? parts[0]! : null;
     const src = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
     const entryOf = new Int32Array(img.size);
@@ -558,10 +683,10 @@ export class UserTable implements UsageRows, UsageSink {
       const target = len <= INLINE ? table.entry(img.records, at + 8, at + 8 + len, hash) : table.entry(img.overflow, long, long + len, hash);
       entryOf[e] = target;
       if (tableOf !== null) tableOf[e] = table;
-      for (let t = 0; t < T; t++) {
-        const r = src.getFloat64(at + RECORD_HEAD + 16 * t, true);
-        const d = src.getFloat64(at + RECORD_HEAD + 16 * t + 8, true);
-        if (r !== 0 || d !== 0) table.add(target, t, r, d);
+      for (let c = 0; c < T; c++) {
+        const r = src.getFloat64(at + RECORD_HEAD + 16 * c, true);
+        const d = src.getFloat64(at + RECORD_HEAD + 16 * c + 8, true);
+        if (r !== 0 || d !== 0) table.addAt(target, c, r, d);
       }
     }
     for (const [idx, amount] of img.carry) {
@@ -579,7 +704,8 @@ export class UserTable implements UsageRows, UsageSink {
    * it when it returns (a caller keeping images copies them).
    */
   spillWhenFull(bound: TableBound, spill: (img: TableImage) => void, memory = new SpillMemory()): void {
-    this.limit = bound.entries;
+    this.bound = bound;
+    this.limit = boundEntries(bound, this.width);
     this.longLimit = bound.longKeyBytes;
     this.spill = spill;
     this.spillMemory = memory;
@@ -619,7 +745,7 @@ export class UserTable implements UsageRows, UsageSink {
   splitInto(parts: readonly UserTable[], shift: number): void {
     this.assertFlushed();
     const view: TableImage = {
-      tasks: this.tasks,
+      columns: this.width,
       size: this.size,
       records: this.u8.subarray(0, this.size * this.rb),
       overflow: this.overflow.subarray(0, this.overflowEnd),
@@ -647,7 +773,7 @@ export class UserTable implements UsageRows, UsageSink {
     this.i32[r + 1] = hash;
     // The counters (zero) written before add() reads them: a record may start a page (writtenSlots).
     const f64 = this.f64;
-    for (let k = e * this.rf + (RECORD_HEAD >>> 3), last = k + 2 * this.tasks; k < last; k++) f64[k] = 0;
+    for (let k = e * this.rf + (RECORD_HEAD >>> 3), last = k + 2 * this.width; k < last; k++) f64[k] = 0;
     // The key is copied byte by byte: a subarray for set() made an object per new key, 40% of
     // an insert (a million new users: 0.61 s -> 0.37 s of inserts, growth included).
     let to: Uint8Array;
@@ -702,6 +828,11 @@ export class UserTable implements UsageRows, UsageSink {
     this.slots = slots;
     this.mask = mask;
   }
+}
+
+/** The widest of tables' widths. */
+function widest(tables: readonly UserTable[]): number {
+  return tables.reduce((w, t) => Math.max(w, t.width), 0);
 }
 
 /** UserTable.byteOrder over the entries SortKeys holds. */
