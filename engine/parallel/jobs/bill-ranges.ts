@@ -108,7 +108,8 @@ export async function writeBillInRanges(b: BillInRanges): Promise<BillTotals> {
     return (await writeBillFiles(rows, config, plan, b.bill, b.detail, { checkpoint: () => signal.throwIfAborted() })).totals;
   }
   signal.throwIfAborted();
-  const T = config.rates.length;
+  // A user's (user, task) cells are at most the tasks the tables hold, not every task the rates name.
+  const T = usage.columns;
   const ranges = boundedRanges(usage, rangeCount(usage.entries, T, b.pool.workers, b.rangeCells), T, b.rangeCells);
   // Ranges sent and not yet written: one per worker and one waiting, so that no worker waits
   // while the main thread writes; with the one being written, the memory of workers + 2 ranges.

@@ -324,6 +324,11 @@ export class MergedUsage implements SortedUsage {
     if (ranges !== undefined && ranges.length !== this.images.length + this.runs.length) throw new RangeError('MergedUsage: a range per table is needed');
   }
 
+  /** The tasks the tables hold a column for (the widest table's columns): at most this many of a user's tasks have usage. */
+  get columns(): number {
+    return this.taskOf.length;
+  }
+
   /** Users held across the tables, counting a user once per table that holds them. */
   get entries(): number {
     return this.images.reduce((n, t) => n + t.size, 0) + this.runs.reduce((n, r) => n + r.size, 0);
