@@ -221,6 +221,30 @@ describe('parallel engine equals naive engine', () => {
       });
     }
   });
+
+  it('when a line the fast path gives up brings a new task, or a new user at the bound, while its lines wait in a batch', async () => {
+    // 8,300 users: the table batches its lookups (from 8,192 users). Then, each after lines of
+    // known users the fast path took, lines it hands to the per-line rules (a ten-digit fraction, a padded
+    // duration): a new user of a known task (at a bound of 8,300 users the table spills), a
+    // task no line named before (the table widens), another one for a known user.
+    const users = Array.from({ length: 8300 }, (_, i) => `2025-05-02T10:00:03Z u${String(i).padStart(5, '0')} login 200 5ms`);
+    const lines = [
+      ...users,
+      ...users.slice(0, 100),
+      '2025-05-02T10:00:03.1234567890Z zoe login 200 7ms',
+      '2025-05-02T10:00:03Z yan createOrder 200 00000000000000007ms',
+      ...users.slice(100, 200),
+      '2025-05-02T10:00:03.5Z u00001 x 200 9ms',
+      ...users.slice(0, 10),
+    ];
+    await withInputs({ 'a.log': lines.join('\n') }, async (dir) => {
+      const naive = await run(runNaive, dir, {}, 'naive');
+      expect(naive.counts.accepted).toBe(8513);
+      for (const maxTableEntries of [undefined, 8300]) {
+        expect(await run((i) => runParallel(i, { workers: 1, maxTableEntries, partitionFrom: 1 << 20 }), dir, {}, 'parallel')).toEqual(naive);
+      }
+    });
+  });
 });
 
 /** A run's configuration under a pricing plan: the plan, and its tasks as the rates' (as the CLI makes them). */

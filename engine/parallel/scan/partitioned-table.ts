@@ -175,9 +175,10 @@ export class PartitionedTable implements UsageSink {
   /** Adds an exact duration sum of any size (UserTable.addBig) for the key bytes[start, end) now. */
   addBigNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: bigint): void {
     const t = this.direct ?? this.parts[h >>> this.shift]!;
-    const before = t.size;
-    // The column first: a widening can spill the one table's entries (UserTable.add).
+    // The lines the one table holds first, then the column: a new user, or a widening, can spill its entries (UserTable.addNow, add).
+    t.flushBatch();
     t.column(task);
+    const before = t.size;
     t.addBig(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);
     if (this.direct === null && t.size !== before && this.added(end - start)) this.unpartition(-1, 0, 0);
   }
@@ -257,7 +258,8 @@ export class PartitionedTable implements UsageSink {
   /** Whether the one table may be split: not when it holds the bound's users, nor ever again once partitions reached the bound. */
   private partitionable(): boolean {
     // A task index and a key length share an int32 in a stage.
-    return !this.unpartitioned && this.columns.tasks < 1 << 15 && this.direct!.size < boundEntries(this.bound, this.direct!.width) && this.direct!.longKeyBytes < this.bound.longKeyBytes;
+    // The bound at the columns the job has numbered, as added() reads it.
+    return !this.unpartitioned && this.columns.tasks < 1 << 15 && this.direct!.size < boundEntries(this.bound, this.columns.count) && this.direct!.longKeyBytes < this.bound.longKeyBytes;
   }
 
   /** Splits the one table into the partitions' tables and makes the stages. */

@@ -27,7 +27,9 @@ describe('TaskColumns', () => {
     expect([3, 0, 3, 4, 0].map((t) => c.columnOf(t))).toEqual([0, 1, 0, 2, 1]);
     expect(c.count).toBe(3);
     expect([...c.columns()]).toEqual([1, NO_COLUMN, NO_COLUMN, 0, 2]);
-    expect(() => c.columnOf(5)).toThrow(RangeError);
+    for (const t of [5, -1]) expect(() => c.columnOf(t)).toThrow(RangeError);
+    // A table refuses a task out of range too (it would read no column of its own).
+    expect(() => new UserTable(c, 4).column(-1)).toThrow(RangeError);
     const every = TaskColumns.everyTask(4);
     expect([...every.columns()]).toEqual([0, 1, 2, 3]);
     expect(every.count).toBe(4);

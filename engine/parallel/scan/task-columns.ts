@@ -54,10 +54,10 @@ export class TaskColumns {
 
   /** The task's column, numbered now when it has none. */
   columnOf(task: number): number {
+    if (!(task >= 0 && task < this.tasks)) throw new RangeError(`TaskColumns: task ${task} of ${this.tasks}`);
     const w = this.words;
     const v = w[1 + task]!;
     if (v > 0) return v - 1;
-    if (task < 0 || task >= this.tasks) throw new RangeError(`TaskColumns: task ${task} of ${this.tasks}`);
     for (;;) {
       const was = Atomics.compareExchange(w, 1 + task, 0, -1);
       if (was > 0) return was - 1;

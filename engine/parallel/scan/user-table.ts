@@ -218,10 +218,15 @@ export class UserTable implements UsageRows, UsageSink {
     return this.columns.tasks;
   }
 
-  /** The column of a task, which the records hold from now on (the table widened when it did not). */
+  /**
+   * The column of a task, which the records hold from now on (the table widened when it did
+   * not: the lines addLater() holds are added first). The caller holds no entry number (a
+   * widening can spill the entries).
+   */
   column(task: number): number {
     const held = this.held[task]!;
-    if (held !== NO_COLUMN) return held;
+    // Not `!== NO_COLUMN`: a task out of range reads undefined, and is refused below (TaskColumns.columnOf).
+    if (held < NO_COLUMN) return held;
     const c = this.columns.columnOf(task);
     if (c >= this.width) this.widen(Math.max(c + 1, this.columns.count));
     this.held[task] = c;
@@ -236,7 +241,7 @@ export class UserTable implements UsageRows, UsageSink {
    */
   widen(width: number): void {
     if (width <= this.width) return;
-    this.assertFlushed();
+    this.flushBatch();
     if (this.spill !== null && this.size > 0 && this.size >= boundEntries(this.bound!, width)) this.spillNow();
     const carry = new Map<number, bigint>();
     for (const [k, v] of this.carry) carry.set(Math.floor(k / this.width) * width + (k % this.width), v);
@@ -327,12 +332,9 @@ export class UserTable implements UsageRows, UsageSink {
    * every lookup misses); then the lookups and adds themselves find their memory in the cache.
    */
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
-    // A new column widens the table here, while no line waits (widen() flushes none).
+    // A new column widens the table here (after the lines that wait are added: widen()).
     let c = this.held[task]!;
-    if (c === NO_COLUMN) {
-      this.flushBatch();
-      c = this.column(task);
-    }
+    if (!(c < NO_COLUMN)) c = this.column(task);
     // Not while lines wait: a spill in their flush can leave the table below batchFrom with a
     // line queued after it, and an add now could spill the table before that line is added.
     if (this.size < this.batchFrom && this.pending === 0) {
@@ -397,7 +399,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   private heldColumn(task: number): number {
     const c = this.held[task]!;
-    if (c === NO_COLUMN) throw new Error(`internal: UserTable: task ${task}'s column is not held (column() before entry())`);
+    if (!(c < NO_COLUMN)) throw new Error(`internal: UserTable: task ${task}'s column is not held (column() before entry())`);
     return c;
   }
 
@@ -416,6 +418,9 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void {
+    // The lines addLater() holds first: a new user here may spill the table at its bound, and a
+    // spill takes every line (a line the scanners' fast path gives up comes between theirs).
+    if (this.pending !== 0) this.flushBatch();
     const c = this.column(task);
     this.addAt(this.entry(bytes, start, end, h >>> 0), c, requests, durationMs);
   }
