@@ -99,7 +99,7 @@ export class PartitionedTable implements UsageSink {
     this.stageKeyBytes = Math.max(MAX_STAGED_KEY, STAGE_KEY_BYTES_PER_LINE * shape.stageLines);
     this.lines = new Int32Array(this.partCount);
     this.keyEnd = new Int32Array(this.partCount);
-    this.columns = typeof columns === 'number' ? TaskColumns.everyTask(columns) : columns;
+    this.columns = TaskColumns.given(columns);
     this.direct = new UserTable(this.columns, capacity);
     if (partitionFrom <= 0 && this.partitionable()) this.partition();
   }

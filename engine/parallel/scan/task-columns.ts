@@ -47,6 +47,11 @@ export class TaskColumns {
     return c;
   }
 
+  /** A table's columns as its constructor is given them: a map, or a number of tasks, each in its own column (everyTask). */
+  static given(columns: TaskColumns | number): TaskColumns {
+    return typeof columns === 'number' ? TaskColumns.everyTask(columns) : columns;
+  }
+
   /** Columns numbered so far (by any thread). */
   get count(): number {
     return Atomics.load(this.words, 0);

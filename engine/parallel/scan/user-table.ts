@@ -189,7 +189,7 @@ export class UserTable implements UsageRows, UsageSink {
     while (slots < capacity * 2) slots *= 2;
     this.slots = writtenSlots(slots * 2);
     this.mask = slots - 1;
-    this.columns = typeof columns === 'number' ? TaskColumns.everyTask(columns) : columns;
+    this.columns = TaskColumns.given(columns);
     this.held = new Int32Array(this.columns.tasks).fill(NO_COLUMN);
     this.width = this.columns.count;
     for (let t = 0; t < this.held.length; t++) if (this.columns.columnIfAny(t) < this.width) this.held[t] = this.columns.columnIfAny(t);
