@@ -175,8 +175,7 @@ export class PartitionedTable implements UsageSink {
   /** Adds an exact duration sum of any size (UserTable.addBig) for the key bytes[start, end) now. */
   addBigNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: bigint): void {
     const t = this.direct ?? this.parts[h >>> this.shift]!;
-    // The lines the one table holds first, then the column: a new user, or a widening, can spill its entries (UserTable.addNow, add).
-    t.flushBatch();
+    // The column before the entry: a widening can spill the one table's entries (UserTable.add).
     t.column(task);
     const before = t.size;
     t.addBig(t.entry(bytes, start, end, h >>> 0), task, requests, durationMs);

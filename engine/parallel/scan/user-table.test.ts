@@ -208,7 +208,7 @@ describe('UserTable.addLater (batched lookups)', () => {
     );
   });
 
-  it('adds a line queued after a spill before the next spill (a bound of long keys can spill a small table)', () => {
+  it('spills no line twice and loses none when a spill comes while lines wait (a bound of long keys can spill a small table)', () => {
     // Batching from 2 users; at most 50 bytes of long keys: one 40-byte id at a time.
     const t = new UserTable(1, 16, 2);
     const images: TableImage[] = [];
@@ -225,7 +225,7 @@ describe('UserTable.addLater (batched lookups)', () => {
     add(Buffer.from(id(2)), id(2)); // id 1 added; id 2 queued
     const c = Buffer.from(`${id(3)} ${id(4)}`);
     add(c, id(3)); // id 2 added, spilling the table (two long ids); id 3 queued in a table of one user
-    add(c, id(4)); // queued too: added now, it would spill the table with id 3 not yet added
+    add(c, id(4)); // added now (a table of one user): it spills the table, with id 3, which waits, added first
     t.flushBatch();
     const users = [...images, t.sortedImage()].flatMap((img) => [...usageEntries(UserTable.fromImage(img)).keys()]);
     expect(users.sort()).toEqual(['u1', 'u2', id(1), id(2), id(3), id(4)].sort());

@@ -220,8 +220,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   /**
    * The column of a task, which the records hold from now on (the table widened when it did
-   * not: the lines addLater() holds are added first). The caller holds no entry number (a
-   * widening can spill the entries).
+   * not). The caller holds no entry number (a widening can spill the entries).
    */
   column(task: number): number {
     const held = this.held[task]!;
@@ -241,7 +240,6 @@ export class UserTable implements UsageRows, UsageSink {
    */
   widen(width: number): void {
     if (width <= this.width) return;
-    this.flushBatch();
     if (this.spill !== null && this.size > 0 && this.size >= boundEntries(this.bound!, width)) this.spillNow();
     const carry = new Map<number, bigint>();
     for (const [k, v] of this.carry) carry.set(Math.floor(k / this.width) * width + (k % this.width), v);
@@ -332,12 +330,10 @@ export class UserTable implements UsageRows, UsageSink {
    * every lookup misses); then the lookups and adds themselves find their memory in the cache.
    */
   addLater(bytes: Uint8Array, start: number, end: number, h: number, task: number, durationMs: number): void {
-    // A new column widens the table here (after the lines that wait are added: widen()).
+    // A new column widens the table here (lines that wait keep theirs: a widening only adds columns).
     let c = this.held[task]!;
     if (!(c < NO_COLUMN)) c = this.column(task);
-    // Not while lines wait: a spill in their flush can leave the table below batchFrom with a
-    // line queued after it, and an add now could spill the table before that line is added.
-    if (this.size < this.batchFrom && this.pending === 0) {
+    if (this.size < this.batchFrom) {
       this.addAt(this.entry(bytes, start, end, h >>> 0), c, 1, durationMs);
       return;
     }
@@ -418,9 +414,6 @@ export class UserTable implements UsageRows, UsageSink {
   }
 
   addNow(bytes: Uint8Array, start: number, end: number, h: number, task: number, requests: number, durationMs: number): void {
-    // The lines addLater() holds first: a new user here may spill the table at its bound, and a
-    // spill takes every line (a line the scanners' fast path gives up comes between theirs).
-    if (this.pending !== 0) this.flushBatch();
     const c = this.column(task);
     this.addAt(this.entry(bytes, start, end, h >>> 0), c, requests, durationMs);
   }
@@ -725,8 +718,14 @@ export class UserTable implements UsageRows, UsageSink {
     if (this.pending !== 0) throw new Error('UserTable: lines added with addLater() were not flushed');
   }
 
-  /** Hands the entries to the spill function and empties the table. */
+  /**
+   * Hands the entries to the spill function and empties the table. The lines addLater() holds
+   * are added first: a spill takes every line given before it, whatever reached the bound (a
+   * new user of addNow, such as a line the scanners' fast path gives up between theirs; a
+   * widening). From flushBatch's own adds none waits any more.
+   */
   private spillNow(): void {
+    this.flushBatch();
     this.spill!(UserTable.sortedImageOf([this], this.spillMemory!));
     this.clear();
   }
