@@ -192,7 +192,10 @@ export class UserTable implements UsageRows, UsageSink {
     this.columns = TaskColumns.given(columns);
     this.held = new Int32Array(this.columns.tasks).fill(NO_COLUMN);
     this.width = this.columns.count;
-    for (let t = 0; t < this.held.length; t++) if (this.columns.columnIfAny(t) < this.width) this.held[t] = this.columns.columnIfAny(t);
+    for (let t = 0; t < this.held.length; t++) {
+      const c = this.columns.columnIfAny(t);
+      if (c < this.width) this.held[t] = c;
+    }
     this.rb = recordBytes(this.width);
     this.ri = this.rb >>> 2;
     this.rf = this.rb >>> 3;
@@ -390,10 +393,11 @@ export class UserTable implements UsageRows, UsageSink {
    * before the entry was looked up: a widening can spill the entries, and their numbers with them).
    */
   add(e: number, task: number, requests: number, durationMs: number): void {
-    this.addAt(e, this.heldColumn(task), requests, durationMs);
+    this.addAt(e, this.columnForAdd(task), requests, durationMs);
   }
 
-  private heldColumn(task: number): number {
+  /** The column an add of `task` writes: the one column(task) gave this table (refused when it was not asked for). */
+  private columnForAdd(task: number): number {
     const c = this.held[task]!;
     if (!(c < NO_COLUMN)) throw new Error(`internal: UserTable: task ${task}'s column is not held (column() before entry())`);
     return c;
@@ -420,7 +424,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   /** Adds an exact duration sum of any size (the carry rule of core's UserUsage.addBig); the task's column held, as for add(). */
   addBig(e: number, task: number, requests: number, durationMs: bigint): void {
-    const c = this.heldColumn(task);
+    const c = this.columnForAdd(task);
     if (durationMs < DURATION_CARRY_BIG) return this.addAt(e, c, requests, Number(durationMs));
     this.addAt(e, c, requests, 0);
     this.addCarry(e, c, durationMs);
@@ -432,20 +436,20 @@ export class UserTable implements UsageRows, UsageSink {
     this.carry.set(k, (this.carry.get(k) ?? 0n) + amount);
   }
 
-  /** The column of a task when the records hold it, else -1 (no usage of it here). */
-  private columnHeld(task: number): number {
+  /** The column a read of `task` reads: the job's column of it when the records hold it, else -1 (no usage of it here). */
+  private columnForRead(task: number): number {
     const c = this.columns.columnIfAny(task);
     return c < this.width ? c : -1;
   }
 
   requests(e: number, task: number): number {
-    const c = this.columnHeld(task);
+    const c = this.columnForRead(task);
     return c < 0 ? 0 : this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c]!;
   }
 
   /** Exact duration sum of an entry's task. */
   duration(e: number, task: number): bigint {
-    const c = this.columnHeld(task);
+    const c = this.columnForRead(task);
     if (c < 0) return 0n;
     const d = BigInt(this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c + 1]!);
     const k = this.carry.get(e * this.width + c);
@@ -454,7 +458,7 @@ export class UserTable implements UsageRows, UsageSink {
 
   /** The duration sum when nothing was carried above 2^52, else -1. */
   durationNumber(e: number, task: number): number {
-    const c = this.columnHeld(task);
+    const c = this.columnForRead(task);
     if (c < 0) return 0;
     if (this.carry.size !== 0 && this.carry.has(e * this.width + c)) return -1;
     return this.f64[e * this.rf + (RECORD_HEAD >>> 3) + 2 * c + 1]!;
