@@ -2,12 +2,17 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PartitionedTable, type PartitionShape } from './partitioned-table.js';
 import { COUNTERS_AT, INLINE_KEY_BYTES, UserTable, hashBytes, recordBytes, type TableImage } from './user-table.js';
+import { TaskColumns } from './task-columns.js';
 import { kept } from '../../../fixtures/table-images.js';
 
 const TASKS = 3;
 
-/** An image's usage, entry by entry in its order: key (latin1), then per task requests and the exact duration sum. */
-function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
+/**
+ * An image's usage, entry by entry in its order: key (latin1), then per column requests and the
+ * exact duration sum; `width`: as many columns, those the image lacks zero (tables of a shared
+ * TaskColumns map may be narrower than others).
+ */
+function usageOf(img: TableImage, width = img.columns): Array<[string, ...Array<number | bigint>]> {
   const rb = recordBytes(img.columns);
   const v = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
   const carry = new Map(img.carry);
@@ -21,16 +26,17 @@ function usageOf(img: TableImage): Array<[string, ...Array<number | bigint>]> {
       row.push(v.getFloat64(at + COUNTERS_AT + 16 * t, true));
       row.push(BigInt(v.getFloat64(at + COUNTERS_AT + 16 * t + 8, true)) + (carry.get(e * img.columns + t) ?? 0n));
     }
+    for (let t = img.columns; t < width; t++) row.push(0, 0n);
     out.push(row);
   }
   return out;
 }
 
-/** Runs' usage added up by key, in key byte order. */
-function total(images: TableImage[]): Array<[string, ...Array<number | bigint>]> {
+/** Runs' usage added up by key, in key byte order (`width` as usageOf's). */
+function total(images: TableImage[], width?: number): Array<[string, ...Array<number | bigint>]> {
   const sums = new Map<string, Array<number | bigint>>();
   for (const img of images) {
-    for (const [key, ...v] of usageOf(img)) {
+    for (const [key, ...v] of usageOf(img, width)) {
       const s = sums.get(key);
       if (s === undefined) sums.set(key, v);
       else for (let i = 0; i < v.length; i++) s[i] = i % 2 === 0 ? (s[i] as number) + (v[i] as number) : (s[i] as bigint) + (v[i] as bigint);
@@ -71,7 +77,7 @@ function apply(t: PartitionedTable | UserTable, ops: ReadonlyArray<{ key: string
     if (o.how === 'later') t.addLater(buf, at, at + k.length, h, o.task, o.duration);
     else if (o.how === 'now') t.addNow(buf, at, at + k.length, h, o.task, 2, o.duration);
     else if (t instanceof PartitionedTable) t.addBigNow(buf, at, at + k.length, h, o.task, 1, BigInt(o.duration) * 3n);
-    else t.addBig(t.entry(buf, at, at + k.length, h), o.task, 1, BigInt(o.duration) * 3n);
+    else t.addBig((t.column(o.task), t.entry(buf, at, at + k.length, h)), o.task, 1, BigInt(o.duration) * 3n);
     at += k.length;
     if (o.flush) {
       t.flushBatch();
@@ -143,15 +149,18 @@ describe('PartitionedTable', () => {
 
   it('partitions handed between tables (takePartitions, merge) hold each user once, in the table keeping its partition', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(op, { maxLength: 300, size: 'medium' }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), (opsByTable, bits, stageLines) => {
-        const want = new UserTable(TASKS, 4, 0);
-        for (const ops of opsByTable) apply(want, ops);
-        const tables = opsByTable.map((ops) => {
-          const t = new PartitionedTable(TASKS, 4, 0, { bits, stageLines });
-          apply(t, ops);
+      fc.property(fc.array(fc.array(op, { maxLength: 300, size: 'medium' }), { minLength: 2, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), (opsByTable, bits, stageLines, shared) => {
+        // Shared: the job's one map of columns, numbered as tasks are met, so that a partition's table may be narrower than the image merged into it.
+        const columns = shared ? TaskColumns.of(TaskColumns.sharedMap(TASKS)) : TASKS;
+        // Every table made before any line is added, as the workers' are: a partition no line reached keeps the width it was made at
+        // (and the table of the whole usage meets its tasks after them, so that it numbers none first).
+        const tables = opsByTable.map(() => new PartitionedTable(columns, 4, 0, { bits, stageLines }));
+        tables.forEach((t, w) => {
+          apply(t, opsByTable[w]!);
           t.addStages();
-          return t;
         });
+        const want = new UserTable(columns, 4, 0);
+        for (const ops of opsByTable) apply(want, ops);
         const n = tables.length;
         const P = tables[0]!.partitions;
         const block = (w: number): [number, number] => [Math.floor((w * P) / n), Math.floor(((w + 1) * P) / n)];
@@ -168,7 +177,8 @@ describe('PartitionedTable', () => {
             expect(p >= block(w)[0] && p < block(w)[1]).toBe(true);
           }
         }
-        expect(total(images)).toEqual(usageOf(want.sortedImage()));
+        const width = want.width;
+        expect(total(images, width)).toEqual(usageOf(want.sortedImage(), width));
       }),
       { numRuns: 200 },
     );

@@ -662,23 +662,25 @@ export class UserTable implements UsageRows, UsageSink {
   static mergeInto(img: TableImage, parts: readonly UserTable[], shift: number): void {
     const T = img.columns;
     const rb = recordBytes(T);
-    // Every table as wide as the image (before any entry is looked up: widen() keeps entries' numbers only unbounded).
-    for (const p of parts) p.widen(T);
+    // Each table made as wide as the image before its first entry is looked up (widen() keeps entries' numbers only unbounded):
+    // the one table here, each of many at its first entry (a table no entry goes to keeps its width and memory).
     const one = parts.length === 1 ? parts[0]! : null;
+    one?.widen(T);
     const src = new DataView(img.records.buffer, img.records.byteOffset, img.records.byteLength);
     const entryOf = new Int32Array(img.size);
     // Each entry's table, for its carries (rare: sums above 2^52).
     const tableOf: UserTable[] | null = img.carry.length > 0 ? [] : null;
     // An image of partitions (PartitionedTable.takePartitions) holds each one's entries
-    // together: each table is warmed at its first entry (once, whatever the image's order).
-    const warmed = one === null ? new Uint8Array(parts.length) : null;
+    // together: each table is widened and warmed at its first entry (once, whatever the image's order).
+    const met = one === null ? new Uint8Array(parts.length) : null;
     for (let e = 0; e < img.size; e++) {
       const at = e * rb;
       const len = src.getInt32(at, true);
       const hash = src.getInt32(at + 4, true) >>> 0;
       const table = one ?? parts[hash >>> shift]!;
-      if (warmed !== null && warmed[hash >>> shift] === 0) {
-        warmed[hash >>> shift] = 1;
+      if (met !== null && met[hash >>> shift] === 0) {
+        met[hash >>> shift] = 1;
+        table.widen(T);
         table.warm();
       }
       const long = len > INLINE ? src.getInt32(at + 8, true) : 0;
