@@ -326,8 +326,8 @@ export class UserTable implements UsageRows, UsageSink {
 
   /**
    * One request of `task` for the key bytes[start, end) (hash h), added at once while the
-   * table is small, else at the next flushBatch(), which the caller must call before the
-   * bytes change (the end of each block of lines). The lookups of a batch are done together: first every line's slot is read,
+   * table is small, else at the next flushBatch() (or a spill, which adds the waiting lines
+   * first), which the caller must call before the bytes change (the end of each block of lines). The lookups of a batch are done together: first every line's slot is read,
    * then every record those slots name, in loops of independent loads, so that their cache
    * and TLB misses overlap instead of following one another (with a million users nearly
    * every lookup misses); then the lookups and adds themselves find their memory in the cache.
